@@ -1,0 +1,28 @@
+//! One module per subcommand. Each exposes its clap `Args` type and a
+//! `run(&Global, args) -> Result<ExitCode, CliError>`.
+
+pub(crate) mod version;
+
+/// A failed operation: printed as one line on stderr, exit code 1.
+#[derive(Debug)]
+pub(crate) struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(err: E) -> Self {
+        // Keep the whole cause chain on the one line an operator sees.
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        CliError(text)
+    }
+}

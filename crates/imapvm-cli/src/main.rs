@@ -1,0 +1,81 @@
+//! The `imapvm` command line: voicemail on IMAP for operators.
+//!
+//! Each subcommand lives in its own module under `cmd/` and is a thin layer over
+//! the library crates: it parses arguments, calls a library, and prints human
+//! text or one JSON document (`--json`). It holds no logic an integrator would
+//! also need. The contract (names, JSON fields, exit codes) is `CLI.md`:
+//! exit 0 on success, 1 when the operation failed (one line on stderr), 2 on a
+//! usage error.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Voicemail on IMAP, compatible with Asterisk's app_voicemail IMAP storage.
+#[derive(Debug, Parser)]
+#[command(name = "imapvm", version, about, long_about = None)]
+struct Cli {
+    /// The voicemail.conf to read.
+    #[arg(short, long, global = true, default_value = "/etc/asterisk/voicemail.conf")]
+    config: PathBuf,
+
+    /// More tracing on stderr (-v: debug, -vv: trace). RUST_LOG is honoured.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Print one JSON document on stdout instead of human text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. Each variant's arguments live in its `cmd` module.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the version and the crates this build contains.
+    Version,
+}
+
+/// What every subcommand gets besides its own arguments.
+#[derive(Debug)]
+pub(crate) struct Global {
+    /// `-c, --config`.
+    #[allow(dead_code, reason = "read by the subcommands that load voicemail.conf")]
+    pub config: PathBuf,
+    /// `--json`.
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let global = Global { config: cli.config, json: cli.json };
+    let result = match cli.command {
+        Command::Version => cmd::version::run(&global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("imapvm: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
