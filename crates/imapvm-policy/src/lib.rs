@@ -1,7 +1,131 @@
 //! Every decision the runtime must make, as pure functions: folder names, mailbox filters, counting, message numbers, expunge plans, admission, MWI change detection, watch strategy.
 //!
-//! This crate does **not** perform I/O of any kind, read clocks, or speak IMAP grammar.
+//! The rules follow Asterisk's `app_voicemail` IMAP storage (the shared
+//! `asterisk-imap-behaviour.md` reference, cited per item) where Asterisk is
+//! right, and fix it where it is not: exact header filters instead of
+//! substring matches, UIDs instead of sequence numbers, expunges that never
+//! touch mail we did not flag, every quota resource checked, no MWI
+//! re-publishing of an unchanged state.
 //!
-//! Status: the content of this crate is delivered by issue #6; until then it
-//! exports nothing, so nothing here can pretend to work.
+//! What this crate does **not** do: any I/O (sockets, files, clocks,
+//! processes), IMAP grammar (it hands out plain data such as [`SearchKey`]s
+//! and plan [`Step`]s for `imapvm-proto` to encode), message parsing, or
+//! configuration parsing. It depends on nothing but `std` and `thiserror`:
+//! the runtime maps `imapvm-config`, `imapvm-message` and `imapvm-proto`
+//! values into the small input types here.
+//!
+//! | module | decides |
+//! |---|---|
+//! | [`folder`] | Asterisk folder index ⇄ IMAP mailbox name; which mailboxes must exist |
+//! | [`mutf7`] | modified UTF-7 mailbox names (RFC 3501 §5.1.3) |
+//! | [`identity`] | `box@context`, SEARCH keys, the exact header post-filter |
+//! | [`count`] | new/urgent/old, listings, RFC 3842 message summaries |
+//! | [`numbers`] | Asterisk message numbers ⇄ (UIDVALIDITY, UID) |
+//! | [`expunge`] | delete / move / save plans by capability and sharing mode |
+//! | [`admission`] | deposit verdicts from quota, `maxmsg` and durations |
+//! | [`mwi`] | publish or not; externnotify arguments |
+//! | [`watch`] | NOTIFY, IDLE or polling |
+//!
+//! # Example
+//!
+//! Count a box in a folder shared by boxes `12` and `123`, then plan the
+//! deletion of box 12's old message on a server without UIDPLUS:
+//!
+//! ```
+//! use imapvm_policy::{
+//!     plan_delete, Capabilities, ExpungeContext, FolderLayout, Folder, ForeignDeleted,
+//!     Hierarchy, MailboxId, MessageFacts, MessageFlags, MessageSummary, MwiCounts, Sharing,
+//!     Step, Uid, UidSet, UidValidity, VoicemailIdentity,
+//! };
+//!
+//! let id = MailboxId::parse("12@default")?;
+//! let me = VoicemailIdentity::new(&id, None)?;
+//! let uid = |n| Uid::new(n).expect("non-zero");
+//! let seen = MessageFlags { seen: true, ..MessageFlags::default() };
+//! let messages = [
+//!     MessageFacts { uid: uid(1), flags: MessageFlags::default(), extension: Some("12"), context: Some("default") },
+//!     MessageFacts { uid: uid(2), flags: seen, extension: Some("12"), context: Some("default") },
+//!     // A server-side `HEADER X-Asterisk-VM-Extension 12` search also finds these:
+//!     MessageFacts { uid: uid(3), flags: MessageFlags::default(), extension: Some("123"), context: Some("default") },
+//!     MessageFacts { uid: uid(4), flags: MessageFlags::default(), extension: Some("12"), context: Some("default2") },
+//! ];
+//! let counts = MwiCounts::tally(&me, &messages);
+//! assert_eq!((counts.new, counts.urgent, counts.old), (1, 0, 1));
+//! let summary = MessageSummary::new(counts, Some("sip:12@pbx.example"))?;
+//! assert_eq!(
+//!     summary.to_string(),
+//!     "Messages-Waiting: yes\r\nMessage-Account: sip:12@pbx.example\r\nVoice-Message: 1/1 (0/0)\r\n"
+//! );
+//!
+//! // Courier: `INBOX.` namespace, `.` delimiter, UIDPLUS but no MOVE.
+//! let layout = FolderLayout::new("INBOX", None, None, "INBOX", Hierarchy::new("INBOX.", Some('.'))?)?;
+//! assert_eq!(layout.mailbox_name(Folder::Work).as_wire(), "INBOX.Work");
+//!
+//! let ctx = ExpungeContext {
+//!     mailbox: layout.mailbox_name(Folder::Inbox),
+//!     uidvalidity: UidValidity(1_700_000_000),
+//!     capabilities: Capabilities::none(),
+//!     sharing: Sharing::SharedWithMail,
+//!     expunge_on_hangup: true,
+//! };
+//! let ours: UidSet = [uid(2)].into_iter().collect();
+//! let plan = plan_delete(&ctx, &ours, &ForeignDeleted::Unknown)?;
+//! // No UIDPLUS in a folder shared with mail: flag it, never a plain EXPUNGE.
+//! assert!(matches!(plan.steps.last(), Some(Step::Defer { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod capability;
+pub mod count;
+pub mod expunge;
+pub mod folder;
+pub mod identity;
+pub mod mutf7;
+pub mod mwi;
+pub mod numbers;
+pub mod uid;
+pub mod watch;
+
+pub use admission::{
+    AdmissionVerdict, Deposit, DepositKind, Limits, QuotaResource, QuotaResourceName, Refusal,
+    admit,
+};
+pub use capability::{Capabilities, Capability, MessageFlags};
+pub use count::{
+    MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_search,
+    count_unseen, listing_search,
+};
+pub use expunge::{
+    DeferReason, ExpungeContext, ExpungePlan, FlagChange, ForeignDeleted, PlanError, Sharing, Step,
+    Verified, plan_delete, plan_move, plan_save, verify_deleted,
+};
+pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
+pub use identity::{IdentityError, MailboxId, SearchKey, VoicemailIdentity};
+pub use mutf7::Utf7Error;
+pub use mwi::{MwiDecision, MwiTracker, Recount};
+pub use numbers::{MessageNumber, MessageNumbers, NumbersError, Resolution};
+pub use uid::{Uid, UidSet, UidValidity};
+pub use watch::{WatchConfig, WatchStrategy};
+
+/// Any error of this crate, for callers that want one type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A folder name or index problem.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// A mailbox identity problem.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A message summary problem.
+    #[error(transparent)]
+    Summary(#[from] SummaryError),
+    /// A listing problem.
+    #[error(transparent)]
+    Numbers(#[from] NumbersError),
+    /// A plan that cannot be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
