@@ -1,7 +1,194 @@
-//! Asterisk's `voicemail.conf`, parsed exactly as Asterisk reads it, into a typed `Config` plus diagnostics with file:line.
+//! Asterisk's `voicemail.conf`, parsed exactly as Asterisk's `app_voicemail` (IMAP storage)
+//! reads it, into a typed [`Config`] plus [`Diagnostic`]s that say what is wrong, where
+//! (file:line:column), and what to do.
 //!
-//! This crate does **not** read files itself (an injected reader supplies them), speak IMAP, or build messages.
+//! What it covers: Asterisk's config syntax (sections, `=`/`=>`/`+=`, `;` and `;-- --;`
+//! comments, `\;`, `#include`/`#tryinclude`, templates `[x](!)`, inheritance `[x](a,b)`,
+//! additions `[x](+)`), `[general]` with every IMAP option and every option that shapes a
+//! stored message, Asterisk's defaults and yes/no rules, `[zonemessages]`, the
+//! `aliasescontext` section, and mailbox lines `box => pin,name,email,pager,opt=v|opt=v`
+//! split exactly as Asterisk splits them. [`Config::settings`] resolves one mailbox with
+//! Asterisk's precedence (mailbox option > `[general]` > default) and tells where each value
+//! came from.
 //!
-//! Status: the content of this crate is delivered by issue #4; until then it
-//! exports nothing, so nothing here can pretend to work.
+//! What it does **not** do: read files (an injected [`ConfigFiles`] reader supplies them; the
+//! runtime crate has a `std::fs` one), run `#exec` (refused), speak IMAP, build messages, or
+//! read Asterisk's realtime (database) mailboxes or `users.conf`.
+//!
+//! Parsing never fails on bad content: a malformed line is a diagnostic and the rest is still
+//! read. Only an unreadable top-level file is an `Err`.
+//!
+//! ```
+//! use imapvm_config::{parse_bytes, MailboxId, Severity};
+//!
+//! let text = b"[general]\nimapserver=imap.example.com\nimapflags=ssl\n\
+//!              [default]\n1234 => 4242,Alice,alice@example.com,,imapuser=vm1234|imappassword=s3cret\n";
+//! let parsed = parse_bytes("voicemail.conf", text);
+//! assert!(parsed.diagnostics.iter().all(|d| d.severity != Severity::Error));
+//!
+//! let id: MailboxId = "1234@default".parse().unwrap();
+//! let settings = parsed.config.settings(&id).unwrap();
+//! assert_eq!(settings.imapserver.value, "imap.example.com");
+//! assert_eq!(settings.imapport.value, 143); // Asterisk's default
+//! assert_eq!(settings.imapuser.value.as_deref(), Some("vm1234"));
+//! assert_eq!(format!("{:?}", settings.imappassword.value), "Some(***)");
+//! assert_eq!(settings.imapserver.origin.to_string(), "[general] voicemail.conf:2:12");
+//! ```
 #![forbid(unsafe_code)]
+
+mod diagnostic;
+mod files;
+mod model;
+mod render;
+mod secret;
+mod semantics;
+mod settings;
+mod syntax;
+
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use files::{ConfigFiles, MemoryFiles};
+pub use model::{
+    Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxId, MailboxIdError, MailboxOptions,
+    Origin, Origins, Setting, TlsMode, Zone,
+};
+pub use secret::Secret;
+pub use semantics::substitute_escapes;
+pub use settings::{MailboxSettings, SettingRow};
+
+/// Longest line Asterisk reads (its line buffer, newline included); longer lines are skipped.
+pub const MAX_LINE_BYTES: usize = 8192;
+/// Largest single file the parser accepts.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest total of all files of one configuration.
+pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
+/// Deepest `#include` nesting (Asterisk's limit).
+pub const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// The configuration could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The top-level file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The top-level file is larger than [`MAX_FILE_BYTES`].
+    #[error("{path} is larger than {limit} bytes")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A whole `voicemail.conf`, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// `[general]`.
+    pub general: General,
+    /// `[zonemessages]`, in file order.
+    pub zones: Vec<Zone>,
+    /// Every mailbox of every context, in file order (duplicates removed: the first wins).
+    pub mailboxes: Vec<Mailbox>,
+    /// The `aliasescontext` section's aliases.
+    pub aliases: Vec<Alias>,
+    /// Where values were written.
+    pub origins: Origins,
+}
+
+impl Config {
+    /// The mailbox `id` (ASCII case-insensitive, as Asterisk compares).
+    pub fn mailbox(&self, id: &MailboxId) -> Option<&Mailbox> {
+        self.mailboxes.iter().find(|m| m.id.matches(id))
+    }
+
+    /// The `[zonemessages]` entry called `name` (exact match, as Asterisk compares).
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    /// Follows an alias (`1234@devices`) to its mailbox id.
+    pub fn resolve_alias(&self, alias: &str) -> Option<&MailboxId> {
+        self.aliases
+            .iter()
+            .find(|a| a.alias.eq_ignore_ascii_case(alias))
+            .map(|a| &a.target)
+    }
+
+    /// Where the mailbox line of `id` was written.
+    pub fn mailbox_location(&self, id: &MailboxId) -> Option<&Location> {
+        let index = self.mailboxes.iter().position(|m| m.id.matches(id))?;
+        self.origins.mailbox_lines.get(index)
+    }
+
+    /// Writes the configuration back as a voicemail.conf that parses to the same values.
+    ///
+    /// Values cannot carry what the syntax cannot: leading or trailing white space, line
+    /// breaks outside `emailsubject`/`emailbody`, `,` in the first four mailbox fields, `|`
+    /// in mailbox options or e-mail addresses.
+    pub fn render(&self) -> String {
+        render::render(self)
+    }
+}
+
+/// A parsed configuration and everything found wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    /// The configuration as Asterisk would use it.
+    pub config: Config,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// True if any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// How many errors and warnings.
+    pub fn counts(&self) -> (usize, usize) {
+        let errors = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        (errors, self.diagnostics.len() - errors)
+    }
+}
+
+/// Parses the voicemail.conf at `path`, reading it and its includes through `files`.
+///
+/// Relative `#include` names are resolved against the directory of `path` (Asterisk resolves
+/// them against its configuration directory, where voicemail.conf lives).
+pub fn parse(files: &dyn ConfigFiles, path: &Path) -> Result<Parsed, ConfigError> {
+    let mut diagnostics = Vec::new();
+    let raw = syntax::load(files, path, &mut diagnostics)?;
+    let config = semantics::build(&raw, &mut diagnostics);
+    Ok(Parsed {
+        config,
+        diagnostics,
+    })
+}
+
+/// Parses one file's bytes, named `name` in diagnostics. `#include`s cannot be followed
+/// (they are reported as unreadable).
+pub fn parse_bytes(name: &str, bytes: &[u8]) -> Parsed {
+    let mut diagnostics = Vec::new();
+    let raw = syntax::load_text(name, bytes, &mut diagnostics);
+    let config = semantics::build(&raw, &mut diagnostics);
+    Parsed {
+        config,
+        diagnostics,
+    }
+}

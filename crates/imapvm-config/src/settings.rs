@@ -1,0 +1,395 @@
+//! The effective settings of one mailbox: mailbox option > `[general]` > Asterisk's default,
+//! each with its origin.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Config;
+use crate::model::{ImapFlags, MailboxId, Origin, Setting, Zone};
+use crate::secret::Secret;
+
+/// Everything imapvm needs to know about one mailbox, resolved with Asterisk's precedence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxSettings {
+    /// `box@context`.
+    pub id: MailboxId,
+    /// Mailbox line: full name.
+    pub fullname: Setting<String>,
+    /// Mailbox line: e-mail addresses (`To:` of the stored copy; empty: Asterisk uses `imapuser`).
+    pub email: Setting<Vec<String>>,
+    /// Mailbox line: pager address.
+    pub pager: Setting<String>,
+    /// Mailbox line: the voicemail PIN.
+    pub password: Setting<Secret>,
+    /// `imapvmshareid`: the `X-Asterisk-VM-Extension` value (see [`MailboxSettings::extension`]).
+    pub imapvmshareid: Setting<Option<String>>,
+    /// `imapuser` (mailbox only).
+    pub imapuser: Setting<Option<String>>,
+    /// `imappassword` / `imapsecret` (mailbox only).
+    pub imappassword: Setting<Option<Secret>>,
+    /// `imapserver`.
+    pub imapserver: Setting<String>,
+    /// `imapport`.
+    pub imapport: Setting<u16>,
+    /// `imapflags`.
+    pub imapflags: Setting<ImapFlags>,
+    /// `imapfolder`.
+    pub imapfolder: Setting<String>,
+    /// `imapparentfolder` (general only).
+    pub imapparentfolder: Setting<Option<String>>,
+    /// `imapgreetings` (general only).
+    pub imapgreetings: Setting<bool>,
+    /// `greetingfolder` (general only; default: the general `imapfolder`).
+    pub greetingfolder: Setting<String>,
+    /// `authuser` (general only).
+    pub authuser: Setting<Option<String>>,
+    /// `authpassword` (general only).
+    pub authpassword: Setting<Option<Secret>>,
+    /// `imapcafile` (general only, imapvm only).
+    pub imapcafile: Setting<Option<String>>,
+    /// `expungeonhangup`.
+    pub expungeonhangup: Setting<bool>,
+    /// `imapopentimeout`.
+    pub imapopentimeout: Setting<Duration>,
+    /// `imapreadtimeout`.
+    pub imapreadtimeout: Setting<Duration>,
+    /// `imapwritetimeout`.
+    pub imapwritetimeout: Setting<Duration>,
+    /// `imapclosetimeout`.
+    pub imapclosetimeout: Setting<Duration>,
+    /// `pollmailboxes`.
+    pub pollmailboxes: Setting<bool>,
+    /// `pollfreq`.
+    pub pollfreq: Setting<Duration>,
+    /// `imap_poll_logout`.
+    pub imap_poll_logout: Setting<bool>,
+    /// `format` (general only): the first entry is what gets stored.
+    pub format: Setting<Vec<String>>,
+    /// `serveremail`.
+    pub serveremail: Setting<String>,
+    /// `fromstring` (empty: the message says `Asterisk PBX`).
+    pub fromstring: Setting<String>,
+    /// `emailsubject`, escapes applied.
+    pub emailsubject: Setting<Option<String>>,
+    /// `emailbody`, escapes applied.
+    pub emailbody: Setting<Option<String>>,
+    /// `pbxskip` (general only).
+    pub pbxskip: Setting<bool>,
+    /// `charset` (general only).
+    pub charset: Setting<String>,
+    /// `emaildateformat` (general only).
+    pub emaildateformat: Setting<String>,
+    /// `tz`: the `[zonemessages]` name.
+    pub tz: Setting<Option<String>>,
+    /// The `[zonemessages]` entry `tz` names, if it exists.
+    pub zone: Option<Setting<Zone>>,
+    /// `locale`.
+    pub locale: Setting<Option<String>>,
+    /// `attach`.
+    pub attach: Setting<bool>,
+    /// `maxmsg`.
+    pub maxmsg: Setting<u32>,
+    /// `maxsecs`.
+    pub maxsecs: Setting<u32>,
+    /// `minsecs`.
+    pub minsecs: Setting<u32>,
+    /// `maxgreet` (general only).
+    pub maxgreet: Setting<u32>,
+    /// `externnotify` (general only).
+    pub externnotify: Setting<Option<String>>,
+    /// `leaveurgent` (general only).
+    pub leaveurgent: Setting<bool>,
+    /// `delete` (mailbox only).
+    pub delete: Setting<bool>,
+}
+
+/// One line of `imapvm config show`: option, value as text (secrets `***`), origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingRow {
+    /// Option name as in voicemail.conf.
+    pub option: &'static str,
+    /// The value as text; `None` when unset.
+    pub value: Option<String>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+fn row<T: ToString>(option: &'static str, s: &Setting<T>) -> SettingRow {
+    SettingRow {
+        option,
+        value: Some(s.value.to_string()),
+        origin: s.origin.clone(),
+    }
+}
+
+fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> SettingRow {
+    SettingRow {
+        option,
+        value: s.value.as_ref().map(ToString::to_string),
+        origin: s.origin.clone(),
+    }
+}
+
+fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
+    SettingRow {
+        option,
+        value: Some(s.value.as_secs().to_string()),
+        origin: s.origin.clone(),
+    }
+}
+
+fn row_list(option: &'static str, s: &Setting<Vec<String>>) -> SettingRow {
+    SettingRow {
+        option,
+        value: Some(s.value.join("|")),
+        origin: s.origin.clone(),
+    }
+}
+
+impl MailboxSettings {
+    /// The value written to and searched in `X-Asterisk-VM-Extension`: `imapvmshareid`, else the mailbox.
+    pub fn extension(&self) -> &str {
+        self.imapvmshareid
+            .value
+            .as_deref()
+            .unwrap_or(&self.id.mailbox)
+    }
+
+    /// The password for the IMAP login: `authpassword` when set (Asterisk then uses it for every
+    /// box), else this box's `imappassword`.
+    pub fn login_password(&self) -> Option<&Secret> {
+        self.authpassword
+            .value
+            .as_ref()
+            .or(self.imappassword.value.as_ref())
+    }
+
+    /// The first `format`: the one stored on IMAP.
+    pub fn stored_format(&self) -> &str {
+        self.format.value.first().map_or("wav", String::as_str)
+    }
+
+    /// All settings as rows, in a stable order, secrets as `***`.
+    pub fn rows(&self) -> Vec<SettingRow> {
+        let mut rows = vec![
+            row("fullname", &self.fullname),
+            row_list("email", &self.email),
+            row("pager", &self.pager),
+            row("password", &self.password),
+            row_opt("imapuser", &self.imapuser),
+            row_opt("imappassword", &self.imappassword),
+            row_opt("imapvmshareid", &self.imapvmshareid),
+            row("imapserver", &self.imapserver),
+            row("imapport", &self.imapport),
+            row("imapflags", &self.imapflags),
+            row("imapfolder", &self.imapfolder),
+            row_opt("imapparentfolder", &self.imapparentfolder),
+            row("imapgreetings", &self.imapgreetings),
+            row("greetingfolder", &self.greetingfolder),
+            row_opt("authuser", &self.authuser),
+            row_opt("authpassword", &self.authpassword),
+            row_opt("imapcafile", &self.imapcafile),
+            row("expungeonhangup", &self.expungeonhangup),
+            row_secs("imapopentimeout", &self.imapopentimeout),
+            row_secs("imapreadtimeout", &self.imapreadtimeout),
+            row_secs("imapwritetimeout", &self.imapwritetimeout),
+            row_secs("imapclosetimeout", &self.imapclosetimeout),
+            row("pollmailboxes", &self.pollmailboxes),
+            row_secs("pollfreq", &self.pollfreq),
+            row("imap_poll_logout", &self.imap_poll_logout),
+            row_list("format", &self.format),
+            row("serveremail", &self.serveremail),
+            row("fromstring", &self.fromstring),
+            row_opt("emailsubject", &self.emailsubject),
+            row_opt("emailbody", &self.emailbody),
+            row("pbxskip", &self.pbxskip),
+            row("charset", &self.charset),
+            row("emaildateformat", &self.emaildateformat),
+            row_opt("tz", &self.tz),
+        ];
+        if let Some(zone) = &self.zone {
+            rows.push(SettingRow {
+                option: "zonemessages",
+                value: Some(format!("{}|{}", zone.value.timezone, zone.value.format)),
+                origin: zone.origin.clone(),
+            });
+        }
+        rows.extend([
+            row_opt("locale", &self.locale),
+            row("attach", &self.attach),
+            row("maxmsg", &self.maxmsg),
+            row("maxsecs", &self.maxsecs),
+            row("minsecs", &self.minsecs),
+            row("maxgreet", &self.maxgreet),
+            row_opt("externnotify", &self.externnotify),
+            row("leaveurgent", &self.leaveurgent),
+            row("delete", &self.delete),
+        ]);
+        rows
+    }
+}
+
+impl Config {
+    /// The effective settings of `id` (mailbox option > `[general]` > default), or `None` if
+    /// there is no such mailbox. Names are compared without regard to ASCII case.
+    pub fn settings(&self, id: &MailboxId) -> Option<MailboxSettings> {
+        let index = self.mailboxes.iter().position(|m| m.id.matches(id))?;
+        let mailbox = &self.mailboxes[index];
+        let g = &self.general;
+        let line = self
+            .origins
+            .mailbox_lines
+            .get(index)
+            .cloned()
+            .unwrap_or_default();
+        let empty = Default::default();
+        let opts = self.origins.mailbox_options.get(index).unwrap_or(&empty);
+        let general_map = &self.origins.general;
+        macro_rules! gen_set {
+            ($name:expr, $value:expr) => {
+                Setting {
+                    value: $value,
+                    origin: match general_map.get($name) {
+                        Some(at) => Origin::General(at.clone()),
+                        None => Origin::Default,
+                    },
+                }
+            };
+        }
+        let mbox_origin = |name: &str| opts.get(name).cloned().map(Origin::Mailbox);
+        macro_rules! layered {
+            ($name:literal, $mine:expr, $general:expr) => {
+                match ($mine, mbox_origin($name)) {
+                    (Some(v), Some(origin)) => Setting { value: v, origin },
+                    _ => gen_set!($name, $general),
+                }
+            };
+        }
+        macro_rules! line_set {
+            ($value:expr) => {
+                Setting {
+                    value: $value,
+                    origin: Origin::Mailbox(line.clone()),
+                }
+            };
+        }
+
+        let o = &mailbox.options;
+        let tz = match (&o.tz, mbox_origin("tz")) {
+            (Some(v), Some(origin)) => Setting {
+                value: Some(v.clone()),
+                origin,
+            },
+            _ => gen_set!("tz", g.tz.clone()),
+        };
+        let zone = tz.value.as_ref().and_then(|name| {
+            let zone = self.zone(name)?;
+            let at = self
+                .origins
+                .zones
+                .get(&zone.name)
+                .cloned()
+                .unwrap_or_default();
+            Some(Setting {
+                value: zone.clone(),
+                origin: Origin::Zone(at),
+            })
+        });
+        let greetingfolder = match self.origins.general.get("greetingfolder") {
+            Some(at) => Setting {
+                value: g.greetingfolder().to_string(),
+                origin: Origin::General(at.clone()),
+            },
+            None => gen_set!("imapfolder", g.imapfolder.clone()),
+        };
+        Some(MailboxSettings {
+            id: mailbox.id.clone(),
+            fullname: line_set!(mailbox.fullname.clone()),
+            email: line_set!(mailbox.email.clone()),
+            pager: line_set!(mailbox.pager.clone()),
+            password: line_set!(mailbox.password.clone()),
+            imapvmshareid: match mbox_origin("imapvmshareid") {
+                Some(origin) => Setting {
+                    value: o.imapvmshareid.clone(),
+                    origin,
+                },
+                None => Setting {
+                    value: None,
+                    origin: Origin::Default,
+                },
+            },
+            imapuser: match mbox_origin("imapuser") {
+                Some(origin) => Setting {
+                    value: o.imapuser.clone(),
+                    origin,
+                },
+                None => Setting {
+                    value: None,
+                    origin: Origin::Default,
+                },
+            },
+            imappassword: match mbox_origin("imappassword") {
+                Some(origin) => Setting {
+                    value: o.imappassword.clone(),
+                    origin,
+                },
+                None => Setting {
+                    value: None,
+                    origin: Origin::Default,
+                },
+            },
+            imapserver: layered!("imapserver", o.imapserver.clone(), g.imapserver.clone()),
+            imapport: layered!("imapport", o.imapport, g.imapport),
+            imapflags: layered!("imapflags", o.imapflags, g.imapflags),
+            imapfolder: layered!("imapfolder", o.imapfolder.clone(), g.imapfolder.clone()),
+            imapparentfolder: gen_set!("imapparentfolder", g.imapparentfolder.clone()),
+            imapgreetings: gen_set!("imapgreetings", g.imapgreetings),
+            greetingfolder,
+            authuser: gen_set!("authuser", g.authuser.clone()),
+            authpassword: gen_set!("authpassword", g.authpassword.clone()),
+            imapcafile: gen_set!("imapcafile", g.imapcafile.clone()),
+            expungeonhangup: gen_set!("expungeonhangup", g.expungeonhangup),
+            imapopentimeout: gen_set!("imapopentimeout", g.imapopentimeout),
+            imapreadtimeout: gen_set!("imapreadtimeout", g.imapreadtimeout),
+            imapwritetimeout: gen_set!("imapwritetimeout", g.imapwritetimeout),
+            imapclosetimeout: gen_set!("imapclosetimeout", g.imapclosetimeout),
+            pollmailboxes: gen_set!("pollmailboxes", g.pollmailboxes),
+            pollfreq: gen_set!("pollfreq", g.pollfreq),
+            imap_poll_logout: gen_set!("imap_poll_logout", g.imap_poll_logout),
+            format: gen_set!("format", g.format.clone()),
+            serveremail: layered!("serveremail", o.serveremail.clone(), g.serveremail.clone()),
+            fromstring: layered!("fromstring", o.fromstring.clone(), g.fromstring.clone()),
+            emailsubject: layered!(
+                "emailsubject",
+                o.emailsubject.clone().map(Some),
+                g.emailsubject.clone()
+            ),
+            emailbody: layered!(
+                "emailbody",
+                o.emailbody.clone().map(Some),
+                g.emailbody.clone()
+            ),
+            pbxskip: gen_set!("pbxskip", g.pbxskip),
+            charset: gen_set!("charset", g.charset.clone()),
+            emaildateformat: gen_set!("emaildateformat", g.emaildateformat.clone()),
+            tz,
+            zone,
+            locale: layered!("locale", o.locale.clone().map(Some), g.locale.clone()),
+            attach: layered!("attach", o.attach, g.attach),
+            maxmsg: layered!("maxmsg", o.maxmsg, g.maxmsg),
+            maxsecs: layered!("maxsecs", o.maxsecs, g.maxsecs),
+            minsecs: layered!("minsecs", o.minsecs, g.minsecs),
+            maxgreet: gen_set!("maxgreet", g.maxgreet),
+            externnotify: gen_set!("externnotify", g.externnotify.clone()),
+            leaveurgent: gen_set!("leaveurgent", g.leaveurgent),
+            delete: match (o.delete, mbox_origin("delete")) {
+                (Some(v), Some(origin)) => Setting { value: v, origin },
+                _ => Setting {
+                    value: false,
+                    origin: Origin::Default,
+                },
+            },
+        })
+    }
+}
