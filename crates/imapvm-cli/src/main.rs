@@ -21,7 +21,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "imapvm", version, about, long_about = None)]
 struct Cli {
     /// The voicemail.conf to read.
-    #[arg(short, long, global = true, default_value = "/etc/asterisk/voicemail.conf")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "/etc/asterisk/voicemail.conf"
+    )]
     config: PathBuf,
 
     /// More tracing on stderr (-v: debug, -vv: trace). RUST_LOG is honoured.
@@ -56,7 +61,10 @@ pub(crate) struct Global {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let global = Global { config: cli.config, json: cli.json };
+    let global = Global {
+        config: cli.config,
+        json: cli.json,
+    };
     let result = match cli.command {
         Command::Version => cmd::version::run(&global),
     };
@@ -77,5 +85,8 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
