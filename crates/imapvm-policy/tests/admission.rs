@@ -1,0 +1,286 @@
+//! Deposit admission (AIB §4.3 step 3, §4.10, §5.4, §6 #32).
+
+use imapvm_policy::{
+    AdmissionVerdict, Deposit, DepositKind, Limits, MwiCounts, QuotaResource, QuotaResourceName,
+    Refusal, admit, count::MwiState,
+};
+use proptest::prelude::*;
+
+fn voicemail(size_bytes: u64, duration_secs: u32) -> Deposit {
+    Deposit {
+        kind: DepositKind::Voicemail,
+        size_bytes,
+        duration_secs,
+    }
+}
+
+fn greeting(size_bytes: u64, duration_secs: u32) -> Deposit {
+    Deposit {
+        kind: DepositKind::Greeting,
+        size_bytes,
+        duration_secs,
+    }
+}
+
+fn holding(total: u32) -> MwiState {
+    MwiState::Known(MwiCounts {
+        new: total / 2,
+        urgent: 0,
+        old: total - total / 2,
+        old_urgent: 0,
+    })
+}
+
+fn res(name: &str, usage: u64, limit: u64) -> QuotaResource {
+    QuotaResource {
+        name: QuotaResourceName::from_atom(name),
+        usage,
+        limit,
+    }
+}
+
+fn reasons(v: AdmissionVerdict) -> Vec<Refusal> {
+    match v {
+        AdmissionVerdict::Admit => Vec::new(),
+        AdmissionVerdict::Refuse(r) => r,
+    }
+}
+
+#[test]
+fn aib_4_3_maxmsg_counts_deposits_in_progress() {
+    let limits = Limits::default();
+    assert_eq!(
+        admit(voicemail(40_000, 5), limits, holding(99), 0, &[]),
+        AdmissionVerdict::Admit
+    );
+    let full = admit(voicemail(40_000, 5), limits, holding(100), 0, &[]);
+    assert_eq!(
+        reasons(full.clone()),
+        [Refusal::MailboxFull {
+            count: 100,
+            in_progress: 0,
+            maxmsg: 100
+        }]
+    );
+    assert_eq!(
+        full.primary().unwrap().to_string(),
+        "mailbox full (100 of 100 messages)"
+    );
+    assert_eq!(full.primary().unwrap().prompt(), Some("vm-mailboxfull"));
+    assert!(!admit(voicemail(40_000, 5), limits, holding(99), 1, &[]).is_admitted());
+}
+
+#[test]
+fn aib_5_4_maxmsg_zero_means_greetings_only() {
+    let limits = Limits {
+        maxmsg: 0,
+        ..Limits::default()
+    };
+    let v = admit(voicemail(1, 5), limits, holding(0), 0, &[]);
+    assert_eq!(
+        v.primary().unwrap().to_string(),
+        "mailbox full (maxmsg=0: greetings only)"
+    );
+    assert!(admit(greeting(1, 5), limits, holding(0), 0, &[]).is_admitted());
+}
+
+#[test]
+fn aib_6_32_greetings_are_not_blocked_by_a_full_message_box() {
+    let limits = Limits::default();
+    assert!(admit(greeting(30_000, 4), limits, holding(100), 3, &[]).is_admitted());
+    assert!(admit(greeting(30_000, 4), limits, MwiState::Unknown, 0, &[]).is_admitted());
+    // maxgreet limits greetings; minsecs does not apply to them.
+    let l = Limits {
+        maxgreet: 3,
+        minsecs: 10,
+        ..limits
+    };
+    assert_eq!(
+        reasons(admit(greeting(1, 4), l, holding(0), 0, &[])),
+        [Refusal::TooLong { secs: 4, max: 3 }]
+    );
+    assert!(admit(greeting(1, 2), l, holding(0), 0, &[]).is_admitted());
+}
+
+#[test]
+fn aib_5_4_minsecs_and_maxsecs() {
+    let l = Limits {
+        minsecs: 3,
+        maxsecs: 60,
+        ..Limits::default()
+    };
+    let short = admit(voicemail(1, 2), l, holding(0), 0, &[]);
+    assert_eq!(
+        short.primary().unwrap().to_string(),
+        "too short (2 s, minsecs is 3 s)"
+    );
+    assert_eq!(short.primary().unwrap().prompt(), None);
+    assert!(admit(voicemail(1, 3), l, holding(0), 0, &[]).is_admitted());
+    assert!(admit(voicemail(1, 60), l, holding(0), 0, &[]).is_admitted());
+    assert_eq!(
+        reasons(admit(voicemail(1, 61), l, holding(0), 0, &[])),
+        [Refusal::TooLong { secs: 61, max: 60 }]
+    );
+    // 0 = no limit.
+    assert!(admit(voicemail(1, 0), Limits::default(), holding(0), 0, &[]).is_admitted());
+}
+
+#[test]
+fn aib_4_10_every_quota_resource_is_checked() {
+    let l = Limits::default();
+    // Dovecot's reply for the test user: (STORAGE 1 200 MESSAGE 1 20).
+    assert!(
+        admit(
+            voicemail(50 * 1024, 5),
+            l,
+            holding(1),
+            0,
+            &[res("STORAGE", 1, 200), res("MESSAGE", 1, 20)]
+        )
+        .is_admitted()
+    );
+    // Storage nearly full: 190 KiB used + 20 KiB message.
+    let over = admit(
+        voicemail(20 * 1024, 5),
+        l,
+        holding(1),
+        0,
+        &[res("STORAGE", 190, 200), res("MESSAGE", 1, 20)],
+    );
+    assert_eq!(
+        over.primary().unwrap().to_string(),
+        "over quota by 10 KB (limit 200 KB)"
+    );
+    // Asterisk lets the LAST resource win: STORAGE full, MESSAGE fine → Asterisk admits. We refuse.
+    let storage_full = admit(
+        voicemail(1, 5),
+        l,
+        holding(1),
+        0,
+        &[res("STORAGE", 200, 200), res("MESSAGE", 1, 20)],
+    );
+    assert_eq!(
+        reasons(storage_full),
+        [Refusal::OverQuotaStorage {
+            over_by_kb: 1,
+            limit_kb: 200
+        }]
+    );
+    let messages_full = admit(
+        voicemail(1, 5),
+        l,
+        holding(1),
+        0,
+        &[res("STORAGE", 1, 200), res("message", 20, 20)],
+    );
+    assert_eq!(
+        reasons(messages_full.clone()),
+        [Refusal::OverQuotaMessages {
+            usage: 20,
+            limit: 20
+        }]
+    );
+    assert_eq!(
+        messages_full.primary().unwrap().to_string(),
+        "over quota: 20 of 20 messages"
+    );
+    // Sizes round up to whole KiB.
+    assert!(
+        admit(
+            voicemail(1024, 5),
+            l,
+            holding(1),
+            0,
+            &[res("STORAGE", 199, 200)]
+        )
+        .is_admitted()
+    );
+    assert!(
+        !admit(
+            voicemail(1025, 5),
+            l,
+            holding(1),
+            0,
+            &[res("STORAGE", 199, 200)]
+        )
+        .is_admitted()
+    );
+    // Limit 0 and unknown resources are not checked; no QUOTA capability = no resources.
+    assert!(
+        admit(
+            voicemail(1 << 30, 5),
+            l,
+            holding(1),
+            0,
+            &[res("STORAGE", 5, 0), res("X-NUM-FOLDERS", 9, 1)]
+        )
+        .is_admitted()
+    );
+    // Greetings still have to fit.
+    assert!(
+        !admit(
+            greeting(20 * 1024, 5),
+            l,
+            holding(100),
+            0,
+            &[res("STORAGE", 190, 200)]
+        )
+        .is_admitted()
+    );
+}
+
+#[test]
+fn aib_4_3_unknown_count_refuses_voicemail_and_lists_every_reason() {
+    let l = Limits {
+        minsecs: 5,
+        ..Limits::default()
+    };
+    let v = admit(
+        voicemail(20 * 1024, 1),
+        l,
+        MwiState::Unknown,
+        0,
+        &[res("STORAGE", 200, 200), res("MESSAGE", 20, 20)],
+    );
+    assert_eq!(
+        reasons(v),
+        [
+            Refusal::TooShort {
+                secs: 1,
+                minsecs: 5
+            },
+            Refusal::CountUnknown,
+            Refusal::OverQuotaStorage {
+                over_by_kb: 20,
+                limit_kb: 200
+            },
+            Refusal::OverQuotaMessages {
+                usage: 20,
+                limit: 20
+            },
+        ]
+    );
+    assert_eq!(
+        Refusal::CountUnknown.to_string(),
+        "unable to count messages"
+    );
+}
+
+proptest! {
+    /// A smaller deposit into a less full box is never refused when a larger one is admitted.
+    #[test]
+    fn admission_is_monotonic(
+        size in 0u64..10_000_000, smaller in 0u64..10_000_000,
+        count in 0u32..200, fewer in 0u32..200,
+        usage in 0u64..10_000, limit in 0u64..10_000,
+        musage in 0u64..50, mlimit in 0u64..50,
+    ) {
+        let l = Limits::default();
+        let quota = [res("STORAGE", usage, limit), res("MESSAGE", musage, mlimit)];
+        let big = admit(voicemail(size, 5), l, holding(count), 0, &quota);
+        let small = admit(voicemail(size.min(smaller), 5), l, holding(count.min(fewer)), 0, &quota);
+        if big.is_admitted() {
+            prop_assert!(small.is_admitted());
+        }
+    }
+}
