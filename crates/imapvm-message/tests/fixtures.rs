@@ -1,0 +1,1 @@
+//! Hand-made fixtures: older Asterisk header sets and messages a mail client touched.

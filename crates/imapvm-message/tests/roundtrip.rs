@@ -1,0 +1,1 @@
+//! proptest: build (default mode) then parse gives the model back.
