@@ -1,0 +1,73 @@
+//! Connection settings: limits on everything the server controls, and the timers.
+
+use std::time::Duration;
+
+/// Upper bounds on what the server can make the core hold in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line (without the literals it announces). Default 1 MiB (a `* SEARCH` with
+    /// 100,000 UIDs is ~700 KB).
+    pub max_line: u32,
+    /// Largest literal the server may announce. Default 64 MiB.
+    pub max_literal: u32,
+    /// Largest whole response (lines + literals). Default 80 MiB.
+    pub max_response: u32,
+    /// Most untagged responses collected for one command; beyond it the command fails with
+    /// [`crate::LimitKind::UntaggedPerCommand`] and further items are dropped. Default 200,000.
+    pub max_untagged_per_command: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_line: 1024 * 1024,
+            max_literal: 64 * 1024 * 1024,
+            max_response: 80 * 1024 * 1024,
+            max_untagged_per_command: 200_000,
+        }
+    }
+}
+
+/// Settings for one [`crate::Connection`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Size bounds.
+    pub limits: Limits,
+    /// How long a command may wait for the server (reset whenever one of its bytes goes out).
+    /// Default 60 s.
+    pub command_timeout: Duration,
+    /// How long to wait for the greeting. Default 30 s.
+    pub greeting_timeout: Duration,
+    /// IDLE is ended and re-issued after this long; capped at 29 minutes (RFC 2177). Default 28 min.
+    pub idle_refresh: Duration,
+    /// Send a NOOP after this much silence while authenticated and idle-handed. Default `None`.
+    pub keepalive: Option<Duration>,
+    /// Largest piece handed out by `poll_transmit` for a streamed literal. Default 64 KiB.
+    pub transmit_chunk: usize,
+    /// Use LITERAL+ / LITERAL- (RFC 7888) for APPEND when the server offers it. Default true.
+    pub use_non_sync_literals: bool,
+    /// Send the AUTHENTICATE initial response inline (RFC 4959) when `SASL-IR` is advertised.
+    /// Default true.
+    pub use_sasl_ir: bool,
+    /// Tag prefix; tags are `<prefix><n>`. Must be ASCII alphanumeric. Default `"a"`.
+    pub tag_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            command_timeout: Duration::from_secs(60),
+            greeting_timeout: Duration::from_secs(30),
+            idle_refresh: Duration::from_secs(28 * 60),
+            keepalive: None,
+            transmit_chunk: 64 * 1024,
+            use_non_sync_literals: true,
+            use_sasl_ir: true,
+            tag_prefix: "a".to_owned(),
+        }
+    }
+}
+
+/// IDLE must be renewed before the server's 30-minute inactivity timer (RFC 2177 says 29).
+pub(crate) const MAX_IDLE_REFRESH: Duration = Duration::from_secs(29 * 60);

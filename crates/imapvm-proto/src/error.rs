@@ -1,0 +1,241 @@
+//! The one error type of the crate, split by whose fault it is: caller, server, time or limits.
+
+use crate::types::RawBytes;
+use std::fmt;
+
+/// Everything that can go wrong. Per-command failures arrive in [`crate::Event::Completed`];
+/// connection-fatal ones in [`crate::Event::Failed`] and are sticky (every later command fails
+/// with the same error).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller asked for something the protocol state or capabilities do not allow.
+    #[error("misuse: {0}")]
+    Misuse(#[from] Misuse),
+    /// The server answered NO or BAD (tagged), e.g. `NO [OVERQUOTA]`.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The server broke the protocol; the offending bytes are kept. Fatal.
+    #[error("{0}")]
+    Misbehaviour(#[from] Misbehaviour),
+    /// A configured size or count limit was hit.
+    #[error("{0}")]
+    Limit(#[from] LimitExceeded),
+    /// A deadline passed (command, greeting, continuation).
+    #[error("timed out waiting for {waiting_for}")]
+    Timeout {
+        /// What the core was waiting for, e.g. `APPEND` or `greeting`.
+        waiting_for: String,
+    },
+    /// The connection ended: the server said BYE or closed the stream.
+    #[error("{0}")]
+    Closed(#[from] Closed),
+}
+
+impl Error {
+    /// Whether this error ended the connection (the runtime must reconnect).
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Self::Misuse(_) | Self::Refused(_) => false,
+            Self::Limit(l) => l.kind != LimitKind::UntaggedPerCommand,
+            Self::Misbehaviour(_) | Self::Timeout { .. } | Self::Closed(_) => true,
+        }
+    }
+
+    /// The response code of a refusal, if any.
+    pub fn refusal_code(&self) -> Option<&ResponseCode> {
+        match self {
+            Self::Refused(r) => r.code.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Caller misuse: the command was not sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// The command is not valid in the connection's (projected) state.
+    #[error("{command} is not allowed in state {state}")]
+    WrongState {
+        /// The command.
+        command: &'static str,
+        /// The state name.
+        state: &'static str,
+    },
+    /// The server advertised `LOGINDISABLED`.
+    #[error("the server advertised LOGINDISABLED; use STARTTLS or AUTHENTICATE")]
+    LoginDisabled,
+    /// The command needs a capability the server did not advertise.
+    #[error("{command} needs the {capability} capability")]
+    MissingCapability {
+        /// The command.
+        command: &'static str,
+        /// The capability.
+        capability: &'static str,
+    },
+    /// An argument cannot be encoded (NUL, CR/LF, empty list...).
+    #[error("{command}: invalid argument: {reason}")]
+    InvalidArgument {
+        /// The command.
+        command: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// `idle_done` without an active IDLE.
+    #[error("no IDLE is active")]
+    NotIdling,
+    /// A command was issued while IDLE is active; call `idle_done` first.
+    #[error("IDLE is active; call idle_done first")]
+    Idling,
+    /// The connection already failed; this is the sticky error.
+    #[error("the connection has failed: {0}")]
+    ConnectionFailed(String),
+    /// `tls_established` without a STARTTLS hand-off pending.
+    #[error("no STARTTLS upgrade is pending")]
+    NoUpgradePending,
+}
+
+/// NO or BAD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// `NO`: the command failed.
+    No,
+    /// `BAD`: the server did not understand the command.
+    Bad,
+}
+
+/// A tagged NO/BAD with its response code and text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{command} refused: {kind:?}{} {text}", .code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+pub struct Refusal {
+    /// The command that was refused.
+    pub command: &'static str,
+    /// NO or BAD.
+    pub kind: RefusalKind,
+    /// The response code (`OVERQUOTA`, `AUTHENTICATIONFAILED`, `TRYCREATE`...).
+    pub code: Option<ResponseCode>,
+    /// Human-readable text.
+    pub text: String,
+    /// Whether the refusal came in place of the `+` for a synchronising literal.
+    pub before_literal: bool,
+}
+
+/// Response codes the caller may act on; others are kept by name and raw text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseCode {
+    /// `ALERT`
+    Alert,
+    /// `OVERQUOTA` (RFC 9208)
+    OverQuota,
+    /// `AUTHENTICATIONFAILED` (RFC 5530)
+    AuthenticationFailed,
+    /// `AUTHORIZATIONFAILED` (RFC 5530)
+    AuthorizationFailed,
+    /// `UNAVAILABLE` (RFC 5530)
+    Unavailable,
+    /// `TRYCREATE`
+    TryCreate,
+    /// `TOOBIG`
+    TooBig,
+    /// `READ-ONLY`
+    ReadOnly,
+    /// `READ-WRITE`
+    ReadWrite,
+    /// `NONEXISTENT` (RFC 5530)
+    NonExistent,
+    /// `LIMIT` (RFC 5530)
+    LimitCode,
+    /// Anything else: the code's text as sent.
+    Other(String),
+}
+
+impl fmt::Display for ResponseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Alert => f.write_str("ALERT"),
+            Self::OverQuota => f.write_str("OVERQUOTA"),
+            Self::AuthenticationFailed => f.write_str("AUTHENTICATIONFAILED"),
+            Self::AuthorizationFailed => f.write_str("AUTHORIZATIONFAILED"),
+            Self::Unavailable => f.write_str("UNAVAILABLE"),
+            Self::TryCreate => f.write_str("TRYCREATE"),
+            Self::TooBig => f.write_str("TOOBIG"),
+            Self::ReadOnly => f.write_str("READ-ONLY"),
+            Self::ReadWrite => f.write_str("READ-WRITE"),
+            Self::NonExistent => f.write_str("NONEXISTENT"),
+            Self::LimitCode => f.write_str("LIMIT"),
+            Self::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The server broke the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("server misbehaved: {reason}: {bytes}")]
+pub struct Misbehaviour {
+    /// What was wrong.
+    pub reason: String,
+    /// The offending bytes (truncated to 8 KiB).
+    pub bytes: RawBytes,
+}
+
+impl Misbehaviour {
+    pub(crate) fn new(reason: impl Into<String>, bytes: &[u8]) -> Self {
+        const KEEP: usize = 8 * 1024;
+        Self {
+            reason: reason.into(),
+            bytes: RawBytes(bytes[..bytes.len().min(KEEP)].to_vec()),
+        }
+    }
+}
+
+/// Which limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    /// One line (without its literals).
+    LineLength,
+    /// One literal's announced size.
+    LiteralSize,
+    /// One whole response (lines and literals).
+    ResponseSize,
+    /// Untagged responses collected for one command (not fatal: that command fails).
+    UntaggedPerCommand,
+}
+
+/// A limit was exceeded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("limit exceeded: {kind:?} {actual} > {max}")]
+pub struct LimitExceeded {
+    /// Which limit.
+    pub kind: LimitKind,
+    /// The value seen (or announced).
+    pub actual: u64,
+    /// The configured maximum.
+    pub max: u64,
+}
+
+/// How the connection ended.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Closed {
+    /// The server said `* BYE`.
+    #[error("server said BYE{}: {text}", .code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+    Bye {
+        /// Response code.
+        code: Option<ResponseCode>,
+        /// Text.
+        text: String,
+    },
+    /// The stream ended.
+    #[error("connection closed by peer{}", if *.inside_literal { " inside a literal" } else if *.inside_line { " inside a line" } else { "" })]
+    Eof {
+        /// Whether it ended while a literal was being received.
+        inside_literal: bool,
+        /// Whether it ended in the middle of a line.
+        inside_line: bool,
+    },
+    /// LOGOUT completed.
+    #[error("logged out")]
+    LoggedOut,
+}

@@ -1,0 +1,632 @@
+//! Domain types the core hands to its caller: UIDs, mailbox names, flags, search keys, fetch items and results.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+/// A message UID (RFC 3501 §2.3.1.1): non-zero, stable within one [`UidValidity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uid(NonZeroU32);
+
+impl Uid {
+    /// A UID from its number; `None` for 0, which is never a valid UID.
+    pub fn new(value: u32) -> Option<Self> {
+        NonZeroU32::new(value).map(Self)
+    }
+
+    /// The UID number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    pub(crate) fn from_nz(value: NonZeroU32) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A mailbox's UIDVALIDITY: when it changes, every UID seen before is void.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UidValidity(NonZeroU32);
+
+impl UidValidity {
+    /// A UIDVALIDITY from its number; `None` for 0.
+    pub fn new(value: u32) -> Option<Self> {
+        NonZeroU32::new(value).map(Self)
+    }
+
+    /// The UIDVALIDITY number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    pub(crate) fn from_nz(value: NonZeroU32) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for UidValidity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A mailbox name exactly as it travels on the wire (modified UTF-7 for IMAP4rev1 servers).
+///
+/// `INBOX` is case-insensitive in IMAP; [`Mailbox::is_inbox`] knows that, equality does not.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mailbox(String);
+
+impl Mailbox {
+    /// A mailbox name. Validity (no CR, LF or NUL) is checked when a command uses it.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `INBOX` (any case).
+    pub fn is_inbox(&self) -> bool {
+        self.0.eq_ignore_ascii_case("INBOX")
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Mailbox {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<String> for Mailbox {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+/// A message flag.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flag {
+    /// `\Seen`
+    Seen,
+    /// `\Answered`
+    Answered,
+    /// `\Flagged` (Asterisk's "urgent")
+    Flagged,
+    /// `\Deleted`
+    Deleted,
+    /// `\Draft`
+    Draft,
+    /// `\Recent` (only ever reported by the server)
+    Recent,
+    /// Any other flag or keyword, as the server spelled it (e.g. `$Forwarded`, `\Custom`).
+    Other(String),
+}
+
+impl Flag {
+    /// Parse a flag as it appears on the wire.
+    pub fn from_wire(text: &str) -> Self {
+        match text.to_ascii_lowercase().as_str() {
+            "\\seen" => Self::Seen,
+            "\\answered" => Self::Answered,
+            "\\flagged" => Self::Flagged,
+            "\\deleted" => Self::Deleted,
+            "\\draft" => Self::Draft,
+            "\\recent" => Self::Recent,
+            _ => Self::Other(text.to_owned()),
+        }
+    }
+
+    /// The wire spelling.
+    pub fn as_wire(&self) -> &str {
+        match self {
+            Self::Seen => "\\Seen",
+            Self::Answered => "\\Answered",
+            Self::Flagged => "\\Flagged",
+            Self::Deleted => "\\Deleted",
+            Self::Draft => "\\Draft",
+            Self::Recent => "\\Recent",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_wire())
+    }
+}
+
+/// A set of UIDs as inclusive ranges, e.g. `4:6,9`. Kept as ranges so a server's `1:4294967295`
+/// costs nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UidSet(Vec<(Uid, Uid)>);
+
+impl UidSet {
+    /// One UID.
+    pub fn single(uid: Uid) -> Self {
+        Self(vec![(uid, uid)])
+    }
+
+    /// An inclusive range (bounds in any order).
+    pub fn range(a: Uid, b: Uid) -> Self {
+        Self(vec![(a.min(b), a.max(b))])
+    }
+
+    /// The set of the given UIDs; `None` if empty.
+    pub fn from_uids(uids: impl IntoIterator<Item = Uid>) -> Option<Self> {
+        let mut v: Vec<Uid> = uids.into_iter().collect();
+        v.sort();
+        v.dedup();
+        let mut ranges: Vec<(Uid, Uid)> = Vec::new();
+        for uid in v {
+            match ranges.last_mut() {
+                Some((_, hi)) if hi.get().checked_add(1) == Some(uid.get()) => *hi = uid,
+                _ => ranges.push((uid, uid)),
+            }
+        }
+        if ranges.is_empty() {
+            None
+        } else {
+            Some(Self(ranges))
+        }
+    }
+
+    pub(crate) fn from_ranges(ranges: Vec<(Uid, Uid)>) -> Option<Self> {
+        if ranges.is_empty() {
+            None
+        } else {
+            Some(Self(ranges))
+        }
+    }
+
+    /// The ranges, in the order given by the server or caller.
+    pub fn ranges(&self) -> &[(Uid, Uid)] {
+        &self.0
+    }
+
+    /// Number of UIDs in the set.
+    pub fn len(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|(a, b)| u64::from(b.get()) - u64::from(a.get()) + 1)
+            .sum()
+    }
+
+    /// Never true: a set has at least one range. Present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every UID, in range order. Lazy: large ranges cost no memory.
+    pub fn iter(&self) -> impl Iterator<Item = Uid> + '_ {
+        self.0
+            .iter()
+            .flat_map(|(a, b)| (a.get()..=b.get()).filter_map(Uid::new))
+    }
+
+    /// Whether `uid` is in the set.
+    pub fn contains(&self, uid: Uid) -> bool {
+        self.0.iter().any(|(a, b)| *a <= uid && uid <= *b)
+    }
+
+    /// The IMAP sequence-set spelling, e.g. `4:6,9`.
+    pub fn to_wire(&self) -> String {
+        let mut out = String::new();
+        for (i, (a, b)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if a == b {
+                out.push_str(&a.to_string());
+            } else {
+                out.push_str(&format!("{a}:{b}"));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for UidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+/// Which messages a UID command addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UidRange {
+    /// Exactly these UIDs.
+    Set(UidSet),
+    /// `1:*`: every message in the mailbox.
+    All,
+}
+
+impl UidRange {
+    pub(crate) fn to_wire(&self) -> String {
+        match self {
+            Self::Set(s) => s.to_wire(),
+            Self::All => "1:*".to_owned(),
+        }
+    }
+}
+
+impl From<UidSet> for UidRange {
+    fn from(value: UidSet) -> Self {
+        Self::Set(value)
+    }
+}
+
+impl From<Uid> for UidRange {
+    fn from(value: Uid) -> Self {
+        Self::Set(UidSet::single(value))
+    }
+}
+
+/// A `UID SEARCH` key (the subset voicemail needs; all keys AND together).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    /// `ALL`
+    All,
+    /// `SEEN`
+    Seen,
+    /// `UNSEEN`
+    Unseen,
+    /// `FLAGGED`
+    Flagged,
+    /// `UNFLAGGED`
+    Unflagged,
+    /// `DELETED`
+    Deleted,
+    /// `UNDELETED`
+    Undeleted,
+    /// `ANSWERED`
+    Answered,
+    /// `UNANSWERED`
+    Unanswered,
+    /// `KEYWORD kw`
+    Keyword(String),
+    /// `UNKEYWORD kw`
+    Unkeyword(String),
+    /// `HEADER name value`: a server-side *substring* match; filter exactly afterwards.
+    Header(String, String),
+    /// `UID set`
+    Uid(UidSet),
+    /// `NOT key`
+    Not(Box<SearchKey>),
+    /// `OR a b`
+    Or(Box<SearchKey>, Box<SearchKey>),
+}
+
+/// A data item to `UID FETCH`. `UID` is always requested.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FetchAttr {
+    /// `FLAGS`
+    Flags,
+    /// `RFC822.SIZE`
+    Rfc822Size,
+    /// `INTERNALDATE`
+    InternalDate,
+    /// `BODYSTRUCTURE`
+    BodyStructure,
+    /// `BODY.PEEK[HEADER]`
+    Header,
+    /// `BODY.PEEK[HEADER.FIELDS (names)]`
+    HeaderFields(Vec<String>),
+    /// `BODY.PEEK[part]`, e.g. `[2]` for the audio attachment, `[1.2]` nested.
+    Part(Vec<u32>),
+    /// `BODY.PEEK[]`: the whole message.
+    Full,
+}
+
+/// A body section as reported in a FETCH response.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// `BODY[]`
+    Full,
+    /// `BODY[HEADER]` (optionally of a part)
+    Header(Vec<u32>),
+    /// `BODY[HEADER.FIELDS (..)]`; names as the server echoed them.
+    HeaderFields(Vec<u32>, Vec<String>),
+    /// `BODY[HEADER.FIELDS.NOT (..)]`
+    HeaderFieldsNot(Vec<u32>, Vec<String>),
+    /// `BODY[TEXT]`
+    Text(Vec<u32>),
+    /// `BODY[n.m]`
+    Part(Vec<u32>),
+    /// `BODY[n.MIME]`
+    Mime(Vec<u32>),
+}
+
+/// A message's INTERNALDATE: seconds since the Unix epoch and the server's UTC offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InternalDate {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub unix_seconds: i64,
+    /// The zone the server gave, in seconds east of UTC.
+    pub offset_seconds: i32,
+}
+
+/// The BODYSTRUCTURE as imap-codec models it (owned).
+pub type BodyStructure = imap_codec::imap_types::body::BodyStructure<'static>;
+
+/// Everything one `UID FETCH` returned for one UID (several FETCH responses are merged).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchedMessage {
+    /// The UID (always known: the core maps sequence numbers and drops items it cannot map).
+    pub uid: Uid,
+    /// `FLAGS`
+    pub flags: Option<Vec<Flag>>,
+    /// `RFC822.SIZE`
+    pub size: Option<u32>,
+    /// `INTERNALDATE`
+    pub internal_date: Option<InternalDate>,
+    /// `BODYSTRUCTURE`
+    pub body_structure: Option<BodyStructure>,
+    /// `MODSEQ` (CONDSTORE)
+    pub modseq: Option<u64>,
+    /// Body sections with their raw bytes (`None` = NIL).
+    pub sections: Vec<(Section, Option<Vec<u8>>)>,
+}
+
+impl FetchedMessage {
+    /// An entry with only the UID set.
+    pub fn new(uid: Uid) -> Self {
+        Self {
+            uid,
+            flags: None,
+            size: None,
+            internal_date: None,
+            body_structure: None,
+            modseq: None,
+            sections: Vec::new(),
+        }
+    }
+
+    /// The raw bytes of the `HEADER.FIELDS` section (the first one, if several were asked).
+    pub fn header_fields(&self) -> Option<&[u8]> {
+        self.sections.iter().find_map(|(s, d)| match s {
+            Section::HeaderFields(p, _) if p.is_empty() => d.as_deref(),
+            _ => None,
+        })
+    }
+
+    /// The raw bytes of body part `part` (e.g. `&[2]`).
+    pub fn part(&self, part: &[u32]) -> Option<&[u8]> {
+        self.sections.iter().find_map(|(s, d)| match s {
+            Section::Part(p) if p == part => d.as_deref(),
+            _ => None,
+        })
+    }
+
+    /// The raw bytes of the whole message (`BODY[]`).
+    pub fn full(&self) -> Option<&[u8]> {
+        self.sections.iter().find_map(|(s, d)| match s {
+            Section::Full => d.as_deref(),
+            _ => None,
+        })
+    }
+}
+
+/// How `UID STORE` changes flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+    /// `FLAGS`
+    Replace,
+}
+
+/// One entry of a LIST response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The mailbox name.
+    pub mailbox: Mailbox,
+    /// The hierarchy delimiter (`None` = flat namespace).
+    pub delimiter: Option<char>,
+    /// Attributes as the server spelled them, e.g. `\HasNoChildren`, `\Noselect`.
+    pub attributes: Vec<String>,
+}
+
+/// One namespace of a NAMESPACE response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceEntry {
+    /// The prefix, e.g. `""`, `"INBOX."`, `"user/"`.
+    pub prefix: String,
+    /// The hierarchy delimiter.
+    pub delimiter: Option<char>,
+}
+
+/// A NAMESPACE response.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Namespaces {
+    /// Personal namespaces.
+    pub personal: Vec<NamespaceEntry>,
+    /// Other users' namespaces.
+    pub other: Vec<NamespaceEntry>,
+    /// Shared namespaces.
+    pub shared: Vec<NamespaceEntry>,
+}
+
+/// STATUS items (requested or reported).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct MailboxStatus {
+    /// The mailbox.
+    pub mailbox: Option<Mailbox>,
+    /// `MESSAGES`
+    pub messages: Option<u32>,
+    /// `RECENT`
+    pub recent: Option<u32>,
+    /// `UIDNEXT`
+    pub uid_next: Option<Uid>,
+    /// `UIDVALIDITY`
+    pub uid_validity: Option<UidValidity>,
+    /// `UNSEEN`
+    pub unseen: Option<u32>,
+    /// `DELETED`
+    pub deleted: Option<u32>,
+    /// `HIGHESTMODSEQ`
+    pub highest_modseq: Option<u64>,
+}
+
+/// STATUS data items to ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusAttr {
+    /// `MESSAGES`
+    Messages,
+    /// `RECENT`
+    Recent,
+    /// `UIDNEXT`
+    UidNext,
+    /// `UIDVALIDITY`
+    UidValidity,
+    /// `UNSEEN`
+    Unseen,
+    /// `DELETED`
+    Deleted,
+    /// `HIGHESTMODSEQ` (CONDSTORE)
+    HighestModSeq,
+}
+
+/// What SELECT/EXAMINE reported.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SelectedMailbox {
+    /// The mailbox.
+    pub mailbox: Option<Mailbox>,
+    /// `* n EXISTS`
+    pub exists: u32,
+    /// `* n RECENT`
+    pub recent: u32,
+    /// `[UIDVALIDITY n]`
+    pub uid_validity: Option<UidValidity>,
+    /// `[UIDNEXT n]`
+    pub uid_next: Option<Uid>,
+    /// `* FLAGS (...)`
+    pub flags: Vec<Flag>,
+    /// `[PERMANENTFLAGS (...)]` (`\*` as `Flag::Other("\\*")`)
+    pub permanent_flags: Vec<Flag>,
+    /// `[HIGHESTMODSEQ n]`
+    pub highest_modseq: Option<u64>,
+    /// `[READ-ONLY]` in the tagged OK (or EXAMINE).
+    pub read_only: bool,
+}
+
+/// One resource of a quota root, e.g. `STORAGE 16 24` (KiB) or `MESSAGE 1 20`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaResource {
+    /// The resource name as the server spelled it, upper-cased (`STORAGE`, `MESSAGE`, ...).
+    pub name: String,
+    /// Current usage.
+    pub usage: u64,
+    /// Limit.
+    pub limit: u64,
+}
+
+/// One quota root and *all* its resources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// The root name, e.g. `"User quota"`, `INBOX`, `ROOT`.
+    pub root: String,
+    /// Every resource the server listed.
+    pub resources: Vec<QuotaResource>,
+}
+
+/// A GETQUOTAROOT answer.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct QuotaRoots {
+    /// The roots the mailbox belongs to (possibly none: "No quota").
+    pub roots: Vec<String>,
+    /// The QUOTA responses that came with it.
+    pub quotas: Vec<Quota>,
+}
+
+/// `[APPENDUID validity uid]`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendUid {
+    /// UIDVALIDITY of the destination.
+    pub uid_validity: UidValidity,
+    /// The new message's UID.
+    pub uid: Uid,
+}
+
+/// `[COPYUID validity source destination]`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyUid {
+    /// UIDVALIDITY of the destination.
+    pub uid_validity: UidValidity,
+    /// Source UIDs.
+    pub source: UidSet,
+    /// Destination UIDs, in the same order.
+    pub destination: UidSet,
+}
+
+impl CopyUid {
+    /// (source, destination) pairs; lazy.
+    pub fn pairs(&self) -> impl Iterator<Item = (Uid, Uid)> + '_ {
+        self.source.iter().zip(self.destination.iter())
+    }
+}
+
+/// A password or other credential. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The credential itself. Use only to put it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Bytes from the server, kept for diagnostics. `Debug` shows them escaped.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct RawBytes(pub Vec<u8>);
+
+impl fmt::Debug for RawBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl fmt::Display for RawBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOW: usize = 200;
+        let n = self.0.len().min(SHOW);
+        write!(f, "{}", self.0[..n].escape_ascii())?;
+        if self.0.len() > SHOW {
+            write!(f, "... ({} bytes)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
