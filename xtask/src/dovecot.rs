@@ -315,7 +315,7 @@ fn start_fresh() -> Result<(ServerInfo, Child)> {
         cert: certs.ca_cert,
         leaf_cert: certs.leaf_cert,
         users,
-        master,
+        master: Some(master),
         voicemail_conf,
         voicemail_conf_old,
         pid,

@@ -42,6 +42,7 @@ def connect_master(user):
     m = imaplib.IMAP4(INFO["host"], INFO["port"])
     m.starttls(ssl_context=CTX)
     master = INFO["master"]
+    assert master is not None, "this server has no master user"
     blob = ("%s\0%s\0%s" % (user, master["user"], master["password"])).encode()
     m.authenticate("PLAIN", lambda _challenge: blob)
     return m
