@@ -38,8 +38,9 @@ pub struct ServerInfo {
     pub leaf_cert: PathBuf,
     /// Users and their passwords.
     pub users: BTreeMap<String, String>,
-    /// The master (proxy) user: log in as it on behalf of any user.
-    pub master: MasterUser,
+    /// The master (proxy) user: log in as it on behalf of any user. `None`
+    /// where the server has no such login (Courier with authuserdb).
+    pub master: Option<MasterUser>,
     /// A voicemail.conf pointing at the main listener.
     pub voicemail_conf: PathBuf,
     /// The same voicemail.conf pointing at the old personality.
