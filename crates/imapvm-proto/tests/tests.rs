@@ -3,5 +3,5 @@
 mod faults;
 mod props;
 mod support;
-// mod traces;
+mod traces;
 mod transcripts;
