@@ -46,6 +46,8 @@ struct Cli {
 enum Command {
     /// Show the version and the crates this build contains.
     Version,
+    /// Validate voicemail.conf, or show one mailbox's effective settings.
+    Config(cmd::config::ConfigArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Version => cmd::version::run(&global),
+        Command::Config(args) => cmd::config::run(&global, &args),
     };
     match result {
         Ok(code) => code,

@@ -175,6 +175,7 @@ pub fn parse(files: &dyn ConfigFiles, path: &Path) -> Result<Parsed, ConfigError
     let mut diagnostics = Vec::new();
     let raw = syntax::load(files, path, &mut diagnostics)?;
     let config = semantics::build(&raw, &mut diagnostics);
+    sort(&mut diagnostics);
     Ok(Parsed {
         config,
         diagnostics,
@@ -187,8 +188,20 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Parsed {
     let mut diagnostics = Vec::new();
     let raw = syntax::load_text(name, bytes, &mut diagnostics);
     let config = semantics::build(&raw, &mut diagnostics);
+    sort(&mut diagnostics);
     Parsed {
         config,
         diagnostics,
     }
+}
+
+/// Diagnostics in file order: by file (first appearance), then line and column.
+fn sort(diagnostics: &mut [Diagnostic]) {
+    let mut files: Vec<String> = Vec::new();
+    for d in diagnostics.iter() {
+        if !files.contains(&d.file) {
+            files.push(d.file.clone());
+        }
+    }
+    diagnostics.sort_by_key(|d| (files.iter().position(|f| *f == d.file), d.line, d.column));
 }

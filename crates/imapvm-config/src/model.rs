@@ -227,6 +227,11 @@ impl Serialize for ImapFlags {
     }
 }
 
+/// Durations appear in JSON as whole seconds, as they are written in voicemail.conf.
+fn as_seconds<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(value.as_secs())
+}
+
 /// A `[zonemessages]` entry: `name = Olson-zone|format`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Zone {
@@ -270,18 +275,23 @@ pub struct General {
     /// `expungeonhangup` (default yes; anything but a false word is yes).
     pub expungeonhangup: bool,
     /// `imapopentimeout` (default 60 s).
+    #[serde(serialize_with = "as_seconds")]
     pub imapopentimeout: Duration,
     /// `imapreadtimeout` (default 60 s).
+    #[serde(serialize_with = "as_seconds")]
     pub imapreadtimeout: Duration,
     /// `imapwritetimeout` (default 60 s).
+    #[serde(serialize_with = "as_seconds")]
     pub imapwritetimeout: Duration,
     /// `imapclosetimeout` (default 60 s).
+    #[serde(serialize_with = "as_seconds")]
     pub imapclosetimeout: Duration,
     /// `imap_poll_logout` (default no).
     pub imap_poll_logout: bool,
     /// `pollmailboxes` (default no).
     pub pollmailboxes: bool,
     /// `pollfreq` (default 30 s).
+    #[serde(serialize_with = "as_seconds")]
     pub pollfreq: Duration,
     /// `imapcafile` (imapvm only; Asterisk ignores it): CA certificates to trust, PEM.
     pub imapcafile: Option<String>,

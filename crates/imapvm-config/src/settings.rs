@@ -131,6 +131,14 @@ fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> Setting
     }
 }
 
+fn row_bool(option: &'static str, s: &Setting<bool>) -> SettingRow {
+    SettingRow {
+        option,
+        value: Some(if s.value { "yes" } else { "no" }.to_string()),
+        origin: s.origin.clone(),
+    }
+}
+
 fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
     SettingRow {
         option,
@@ -185,25 +193,25 @@ impl MailboxSettings {
             row("imapflags", &self.imapflags),
             row("imapfolder", &self.imapfolder),
             row_opt("imapparentfolder", &self.imapparentfolder),
-            row("imapgreetings", &self.imapgreetings),
+            row_bool("imapgreetings", &self.imapgreetings),
             row("greetingfolder", &self.greetingfolder),
             row_opt("authuser", &self.authuser),
             row_opt("authpassword", &self.authpassword),
             row_opt("imapcafile", &self.imapcafile),
-            row("expungeonhangup", &self.expungeonhangup),
+            row_bool("expungeonhangup", &self.expungeonhangup),
             row_secs("imapopentimeout", &self.imapopentimeout),
             row_secs("imapreadtimeout", &self.imapreadtimeout),
             row_secs("imapwritetimeout", &self.imapwritetimeout),
             row_secs("imapclosetimeout", &self.imapclosetimeout),
-            row("pollmailboxes", &self.pollmailboxes),
+            row_bool("pollmailboxes", &self.pollmailboxes),
             row_secs("pollfreq", &self.pollfreq),
-            row("imap_poll_logout", &self.imap_poll_logout),
+            row_bool("imap_poll_logout", &self.imap_poll_logout),
             row_list("format", &self.format),
             row("serveremail", &self.serveremail),
             row("fromstring", &self.fromstring),
             row_opt("emailsubject", &self.emailsubject),
             row_opt("emailbody", &self.emailbody),
-            row("pbxskip", &self.pbxskip),
+            row_bool("pbxskip", &self.pbxskip),
             row("charset", &self.charset),
             row("emaildateformat", &self.emaildateformat),
             row_opt("tz", &self.tz),
@@ -217,14 +225,14 @@ impl MailboxSettings {
         }
         rows.extend([
             row_opt("locale", &self.locale),
-            row("attach", &self.attach),
+            row_bool("attach", &self.attach),
             row("maxmsg", &self.maxmsg),
             row("maxsecs", &self.maxsecs),
             row("minsecs", &self.minsecs),
             row("maxgreet", &self.maxgreet),
             row_opt("externnotify", &self.externnotify),
-            row("leaveurgent", &self.leaveurgent),
-            row("delete", &self.delete),
+            row_bool("leaveurgent", &self.leaveurgent),
+            row_bool("delete", &self.delete),
         ]);
         rows
     }

@@ -5,3 +5,5 @@
 //! Status: the content of this crate is delivered by issue #7; until then it
 //! exports nothing, so nothing here can pretend to work.
 #![forbid(unsafe_code)]
+
+pub mod config_files;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes its clap `Args` type and a
 //! `run(&Global, args) -> Result<ExitCode, CliError>`.
 
+pub(crate) mod config;
 pub(crate) mod version;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
