@@ -154,4 +154,24 @@ mod tests {
             "4294967294:4294967295"
         );
     }
+
+    proptest::proptest! {
+        /// The sequence set names exactly the UIDs of the set, in maximal ranges.
+        #[test]
+        fn sequence_set_round_trips(values in proptest::collection::btree_set(1u32..=u32::MAX, 0..50)) {
+            let s: UidSet = values.iter().filter_map(|v| Uid::new(*v)).collect();
+            let text = s.to_string();
+            let mut back = std::collections::BTreeSet::new();
+            for part in text.split(',').filter(|p| !p.is_empty()) {
+                let (a, b) = part.split_once(':').unwrap_or((part, part));
+                let (a, b): (u32, u32) = (a.parse().unwrap(), b.parse().unwrap());
+                proptest::prop_assert!(a <= b);
+                back.extend(a..=b);
+            }
+            proptest::prop_assert_eq!(back, values);
+            for pair in s.ranges().windows(2) {
+                proptest::prop_assert!(pair[0].1.get() + 1 < pair[1].0.get(), "ranges not maximal");
+            }
+        }
+    }
 }
