@@ -363,7 +363,8 @@ impl Hierarchy {
     /// namespace. A path whose first level is `INBOX` (any case), or whose
     /// wire form already starts with the prefix, is not prefixed again (so
     /// `imapparentfolder=INBOX` on Courier gives `INBOX.Work`, not
-    /// `INBOX.INBOX.Work`).
+    /// `INBOX.INBOX.Work`). The single-level name `inbox` (any case) is
+    /// sent as `INBOX`; deeper names keep their spelling.
     pub fn join<S: AsRef<str>>(
         &self,
         option: &'static str,
@@ -404,13 +405,11 @@ impl Hierarchy {
             path.push_str(&mutf7::encode(level));
         }
         let first_is_inbox = checked[0].eq_ignore_ascii_case("INBOX");
-        let wire = if first_is_inbox || self.prefix.is_empty() || path.starts_with(&self.prefix) {
-            if first_is_inbox {
-                // INBOX is case-insensitive; send it in its canonical spelling.
-                format!("INBOX{}", &path[5..])
-            } else {
-                path
-            }
+        let wire = if checked.len() == 1 && first_is_inbox {
+            // The name INBOX is case-insensitive (RFC 3501 §5.1): canonical spelling.
+            "INBOX".to_owned()
+        } else if first_is_inbox || self.prefix.is_empty() || path.starts_with(&self.prefix) {
+            path
         } else {
             format!("{}{}", self.prefix, path)
         };
@@ -428,13 +427,22 @@ impl Hierarchy {
     /// namespace (the prefix is removed when present). Inverse of [`join`](Self::join).
     pub fn split(&self, name: &MailboxName) -> Result<Vec<String>, FolderError> {
         let wire = name.as_wire();
-        let rest = if !self.prefix.is_empty()
-            && wire.starts_with(&self.prefix)
-            && wire.len() > self.prefix.len()
-        {
-            &wire[self.prefix.len()..]
-        } else {
-            wire
+        // Strip the prefix only where `join` would put it back: not when the
+        // rest starts with INBOX or with the prefix again (`INBOX/INBOX/x`
+        // on Cyrus is not the top-level `INBOX/x`).
+        let rest = match wire.strip_prefix(self.prefix.as_str()) {
+            Some(rest) if !self.prefix.is_empty() && !rest.is_empty() => {
+                let first = match self.delimiter {
+                    Some(d) => rest.split(d).next().unwrap_or(rest),
+                    None => rest,
+                };
+                if first.eq_ignore_ascii_case("INBOX") || rest.starts_with(self.prefix.as_str()) {
+                    wire
+                } else {
+                    rest
+                }
+            }
+            _ => wire,
         };
         let parts: Vec<&str> = match self.delimiter {
             Some(d) => rest.split(d).collect(),

@@ -253,6 +253,36 @@ fn bad_configured_names_are_typed_errors() {
     ));
 }
 
+#[test]
+fn fuzz_regression_inbox_inside_the_inbox_namespace() {
+    // Found by `policy_mailbox_name`: on Cyrus (`INBOX/`), `INBOX/INBOX/x` is a
+    // folder named INBOX inside the personal namespace, not the top-level INBOX.
+    let h = cyrus();
+    for wire in [
+        "iNBOX/INBOX/T1oOX/TXo-2~roM--o",
+        "INBOX/INBOX/x",
+        "INBOX/INBOX",
+    ] {
+        let name = MailboxName::from_wire(wire).unwrap();
+        let levels = h.split(&name).unwrap();
+        assert_eq!(h.join("imapfolder", &levels).unwrap(), name, "{wire}");
+    }
+    let prefixed = Hierarchy::new("#mail/", Some('/')).unwrap();
+    let name = MailboxName::from_wire("#mail/#mail/x").unwrap();
+    assert_eq!(
+        prefixed
+            .join("imapfolder", &prefixed.split(&name).unwrap())
+            .unwrap(),
+        name
+    );
+    // Only the one-level name is canonicalised to INBOX.
+    assert_eq!(h.join("imapfolder", &["inbox"]).unwrap().as_wire(), "INBOX");
+    assert_eq!(
+        h.join("imapfolder", &["inbox", "x"]).unwrap().as_wire(),
+        "inbox/x"
+    );
+}
+
 fn hierarchies() -> Vec<Hierarchy> {
     vec![
         dovecot(),
@@ -267,7 +297,10 @@ fn hierarchies() -> Vec<Hierarchy> {
 /// One hierarchy level: any non-control text without `/` or `.` (the
 /// delimiters under test) and not empty.
 fn level() -> impl Strategy<Value = String> {
-    "[^/.\\p{Cc}]{1,12}"
+    prop_oneof![
+        4 => "[^/.\\p{Cc}]{1,12}",
+        1 => prop::sample::select(vec!["INBOX", "inbox", "#mail", "Work"]).prop_map(String::from),
+    ]
 }
 
 proptest! {
@@ -280,6 +313,22 @@ proptest! {
             let back = h.split(&name).unwrap();
             // join ∘ split ∘ join = join always.
             prop_assert_eq!(h.join("imapfolder", &back).unwrap(), name.clone(), "{:?}", h);
+            // A name the server lists inside the personal namespace splits
+            // into levels that join back to exactly that name.
+            let delim = h.delimiter().unwrap_or('/').to_string();
+            let path: Vec<String> = levels.iter().map(|l| imapvm_policy::mutf7::encode(l)).collect();
+            let path = path.join(&delim);
+            for wire in [path.clone(), format!("{}{}", h.prefix(), path)] {
+                let server = MailboxName::from_wire(&wire).unwrap();
+                let first = wire.split(h.delimiter().unwrap_or('/')).next().unwrap_or("");
+                let personal = h.prefix().is_empty()
+                    || wire.starts_with(h.prefix())
+                    || first.eq_ignore_ascii_case("INBOX");
+                if personal && !server.is_inbox() {
+                    let server_levels = h.split(&server).unwrap();
+                    prop_assert_eq!(h.join("imapfolder", &server_levels).unwrap(), server, "{:?}", h);
+                }
+            }
             // And the levels come back exactly unless the path itself is INBOX-rooted
             // or already starts with the prefix (then the prefix is the first levels).
             let inbox_rooted = levels[0].eq_ignore_ascii_case("INBOX");
