@@ -759,12 +759,12 @@ impl Connection {
             if matches!(p.kind, Kind::Select | Kind::Examine) {
                 self.mailbox = MailboxView::default();
             }
-            if p.kind == Kind::Idle {
-                if let Some(idle) = &mut self.idle {
-                    idle.tag = p.tag.clone();
-                    idle.accepted_at = None;
-                    idle.done_sent = false;
-                }
+            if p.kind == Kind::Idle
+                && let Some(idle) = &mut self.idle
+            {
+                idle.tag = p.tag.clone();
+                idle.accepted_at = None;
+                idle.done_sent = false;
             }
             self.stats.commands_sent += 1;
             self.in_flight.push(InFlight {
@@ -806,10 +806,10 @@ impl Connection {
         for f in &self.in_flight {
             consider(f.deadline);
         }
-        if let Some(idle) = &self.idle {
-            if let (Some(at), false) = (idle.accepted_at, idle.done_sent) {
-                consider(Some(at + self.config.idle_refresh));
-            }
+        if let Some(idle) = &self.idle
+            && let (Some(at), false) = (idle.accepted_at, idle.done_sent)
+        {
+            consider(Some(at + self.config.idle_refresh));
         }
         if let Some(k) = self.keepalive_due() {
             consider(Some(k));
@@ -830,13 +830,13 @@ impl Connection {
         if matches!(self.state, State::Failed | State::Logout) {
             return;
         }
-        if let Some(d) = self.greeting_deadline {
-            if now >= d {
-                self.fail(Error::Timeout {
-                    waiting_for: "greeting".into(),
-                });
-                return;
-            }
+        if let Some(d) = self.greeting_deadline
+            && now >= d
+        {
+            self.fail(Error::Timeout {
+                waiting_for: "greeting".into(),
+            });
+            return;
         }
         if let Some(f) = self
             .in_flight
@@ -848,16 +848,15 @@ impl Connection {
             return;
         }
         let refresh = self.config.idle_refresh;
-        if let Some(idle) = &mut self.idle {
-            if let (Some(at), false) = (idle.accepted_at, idle.done_sent) {
-                if now >= at + refresh {
-                    idle.done_sent = true;
-                    idle.refreshing = true;
-                    let tag = idle.tag.clone();
-                    self.urgent.push_back(b"DONE\r\n".to_vec());
-                    self.set_deadline(&tag, now);
-                }
-            }
+        if let Some(idle) = &mut self.idle
+            && let (Some(at), false) = (idle.accepted_at, idle.done_sent)
+            && now >= at + refresh
+        {
+            idle.done_sent = true;
+            idle.refreshing = true;
+            let tag = idle.tag.clone();
+            self.urgent.push_back(b"DONE\r\n".to_vec());
+            self.set_deadline(&tag, now);
         }
         if self.keepalive_due().is_some_and(|k| now >= k) {
             self.enqueue_internal_noop();
@@ -1027,7 +1026,7 @@ impl Connection {
     fn process_message(&mut self, bytes: &[u8], now: Instant) {
         if self.state == State::Greeting {
             match GreetingCodec::default().decode(bytes) {
-                Ok((rest, g)) if rest.is_empty() => self.on_greeting(g),
+                Ok((&[], g)) => self.on_greeting(g),
                 _ => self.fail(Error::Misbehaviour(Misbehaviour::new(
                     "undecodable greeting",
                     bytes,
@@ -1036,7 +1035,7 @@ impl Connection {
             return;
         }
         match ResponseCodec::default().decode(bytes) {
-            Ok((rest, resp)) if rest.is_empty() => self.on_response(resp, bytes, now),
+            Ok((&[], resp)) => self.on_response(resp, bytes, now),
             _ => {
                 if bytes.starts_with(b"* ") {
                     self.events.push_back(Event::Diagnostic(Diagnostic {
@@ -1097,37 +1096,38 @@ impl Connection {
     }
 
     fn on_continuation(&mut self, bytes: &[u8], now: Instant) {
-        if let Some(s) = &mut self.sending {
-            if matches!(s.pieces.front(), Some(Piece::Wait)) {
-                s.pieces.pop_front();
-                let tag = s.tag.clone();
-                if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
-                    f.awaiting_plus = false;
-                }
-                self.set_deadline(&tag, now);
-                return;
+        if let Some(s) = &mut self.sending
+            && matches!(s.pieces.front(), Some(Piece::Wait))
+        {
+            s.pieces.pop_front();
+            let tag = s.tag.clone();
+            if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                f.awaiting_plus = false;
             }
+            self.set_deadline(&tag, now);
+            return;
         }
-        if let Some(idle) = &mut self.idle {
-            if idle.accepted_at.is_none() && self.in_flight.iter().any(|f| f.tag == idle.tag) {
-                idle.accepted_at = Some(now);
-                let (id, tag, stop, refreshing) =
-                    (idle.id, idle.tag.clone(), idle.stop, idle.refreshing);
-                if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
-                    f.deadline = None;
-                }
-                if stop {
-                    idle.done_sent = true;
-                    self.urgent.push_back(b"DONE\r\n".to_vec());
-                    self.set_deadline(&tag, now);
-                } else if !refreshing {
-                    self.events.push_back(Event::IdleStarted { id });
-                }
-                if let Some(idle) = &mut self.idle {
-                    idle.refreshing = false;
-                }
-                return;
+        if let Some(idle) = &mut self.idle
+            && idle.accepted_at.is_none()
+            && self.in_flight.iter().any(|f| f.tag == idle.tag)
+        {
+            idle.accepted_at = Some(now);
+            let (id, tag, stop, refreshing) =
+                (idle.id, idle.tag.clone(), idle.stop, idle.refreshing);
+            if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                f.deadline = None;
             }
+            if stop {
+                idle.done_sent = true;
+                self.urgent.push_back(b"DONE\r\n".to_vec());
+                self.set_deadline(&tag, now);
+            } else if !refreshing {
+                self.events.push_back(Event::IdleStarted { id });
+            }
+            if let Some(idle) = &mut self.idle {
+                idle.refreshing = false;
+            }
+            return;
         }
         self.fail(Error::Misbehaviour(Misbehaviour::new(
             "continuation request nobody asked for",
@@ -1385,10 +1385,10 @@ impl Connection {
             }
             Data::Fetch { seq, items } => self.on_fetch(seq.get(), items, bytes),
             Data::Enabled { capabilities } => {
-                if let (_, Some(i)) = self.route_or_drop(|f| f.kind == Kind::Enable) {
-                    if let Acc::Enabled(v) = &mut self.in_flight[i].acc {
-                        v.extend(capabilities.iter().map(|c| c.to_string()));
-                    }
+                if let (_, Some(i)) = self.route_or_drop(|f| f.kind == Kind::Enable)
+                    && let Acc::Enabled(v) = &mut self.in_flight[i].acc
+                {
+                    v.extend(capabilities.iter().map(|c| c.to_string()));
                 }
             }
             Data::Quota { root, quotas } => {
@@ -1517,15 +1517,13 @@ impl Connection {
             I::ModSeq(m) => Some(m.get()),
             _ => None,
         });
-        if storing {
-            if let (Some(u), Some(fl)) = (uid, flags.clone()) {
-                if let Some(i) = self.route(|f| f.kind == Kind::Store) {
-                    if let Acc::Store(map) = &mut self.in_flight[i].acc {
-                        map.insert(u, fl);
-                    }
-                }
-                return;
+        if storing && let (Some(u), Some(fl)) = (uid, flags.clone()) {
+            if let Some(i) = self.route(|f| f.kind == Kind::Store)
+                && let Acc::Store(map) = &mut self.in_flight[i].acc
+            {
+                map.insert(u, fl);
             }
+            return;
         }
         self.events
             .push_back(Event::Unsolicited(Unsolicited::Fetch {
@@ -1547,14 +1545,14 @@ impl Connection {
         let f = self.in_flight.remove(pos);
         // A NO/BAD instead of `+`: the rest of the command is never sent.
         let mut before_literal = false;
-        if let Some(s) = &self.sending {
-            if s.tag == f.tag {
-                if matches!(s.pieces.front(), Some(Piece::Wait)) {
-                    before_literal = true;
-                    self.sending = None;
-                } else if tagged.body.kind != StatusKind::Ok {
-                    // Keep streaming: the server still reads the announced non-sync literal.
-                }
+        if let Some(s) = &self.sending
+            && s.tag == f.tag
+        {
+            if matches!(s.pieces.front(), Some(Piece::Wait)) {
+                before_literal = true;
+                self.sending = None;
+            } else if tagged.body.kind != StatusKind::Ok {
+                // Keep streaming: the server still reads the announced non-sync literal.
             }
         }
         let code = tagged.body.code.as_ref();
@@ -2175,12 +2173,12 @@ impl Connection {
         for (i, frag) in frags.into_iter().enumerate() {
             match frag {
                 Fragment::Line { mut data } => {
-                    if i + 1 == last_lit {
-                        if let Some(open) = data.iter().rposition(|b| *b == b'{') {
-                            data.truncate(open);
-                            let plus = if non_sync { "+" } else { "" };
-                            data.extend_from_slice(format!("{{{len}{plus}}}\r\n").as_bytes());
-                        }
+                    if i + 1 == last_lit
+                        && let Some(open) = data.iter().rposition(|b| *b == b'{')
+                    {
+                        data.truncate(open);
+                        let plus = if non_sync { "+" } else { "" };
+                        data.extend_from_slice(format!("{{{len}{plus}}}\r\n").as_bytes());
                     }
                     pieces.push_back(Piece::Bytes(data));
                 }

@@ -1,6 +1,78 @@
 //! A sans-IO IMAP4rev1/rev2 client core on imap-codec: bytes and `now` go in; bytes to send, typed results and timer deadlines come out.
 //!
-//! This crate does **not** open sockets, use tokio, read clocks, or know anything about voicemail. Sequence numbers never leave it.
+//! **What it does.** [`Connection`] tracks the protocol state (greeting, not authenticated,
+//! authenticated, selected, logout), the server's capabilities, tags, synchronising and
+//! non-synchronising literals (LITERAL+/LITERAL-; a tagged NO/BAD sent instead of `+`
+//! completes the command), pipelining (several commands in flight where RFC 3501/9051 allow
+//! it), IDLE with automatic re-issue before 29 minutes, keepalive NOOPs, per-command deadlines,
+//! STARTTLS hand-off, AUTHENTICATE PLAIN (with authzid, SASL-IR) and LOGIN, NOTIFY (RFC 5465,
+//! encoded by hand) and every command the voicemail flows need. Each command returns a
+//! [`CommandId`]; its typed [`Outcome`] (or [`Error`]) arrives as [`Event::Completed`].
+//! Unsolicited data becomes [`Event::Unsolicited`], with sequence numbers mapped to [`Uid`]s.
+//! Everything the server controls is bounded by [`Limits`].
+//!
+//! **What it does not do.** No sockets, no tokio, no TLS, no clock reads (time is an
+//! `Instant` you pass in), no voicemail semantics, and no sequence numbers in its API.
+//!
+//! **Driving it** (like quinn-proto): after any `handle_*` call or command, drain
+//! [`Connection::poll_transmit`] until `None` (write each [`Transmit`] fully, in order), drain
+//! [`Connection::poll_event`], and arm a timer for [`Connection::poll_timeout`] that calls
+//! [`Connection::handle_timeout`]. Feed bytes read with [`Connection::handle_input`] and a
+//! closed stream with [`Connection::handle_eof`]. [`Connection::stats`] counts round trips.
+//!
+//! ```
+//! use imapvm_proto::*;
+//! use std::time::Instant;
+//!
+//! let now = Instant::now(); // the runtime's clock; the core never reads one
+//! let mut conn = Connection::new(Config::default(), now);
+//! let mut wire = Vec::new();
+//! let mut pump = |conn: &mut Connection, server: &[u8], wire: &mut Vec<u8>| {
+//!     conn.handle_input(server, now);
+//!     while let Some(t) = conn.poll_transmit(now) {
+//!         wire.extend_from_slice(t.as_bytes());
+//!     }
+//! };
+//!
+//! pump(&mut conn, b"* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN] ready\r\n", &mut wire);
+//! let login = conn.authenticate_plain(Some("alice"), "vmmaster", &Secret::new("pw")).unwrap();
+//! pump(&mut conn, b"", &mut wire);
+//! assert_eq!(wire, b"a1 AUTHENTICATE PLAIN YWxpY2UAdm1tYXN0ZXIAcHc=\r\n");
+//!
+//! pump(&mut conn, b"a1 OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE IDLE] Logged in\r\n", &mut wire);
+//! let select = conn.select(&Mailbox::new("INBOX")).unwrap();
+//! let search = conn.uid_search(&[SearchKey::Unseen]).unwrap();
+//! let fetch = conn.uid_fetch(&UidRange::All, &[FetchAttr::Flags]).unwrap();
+//! wire.clear();
+//! pump(&mut conn, b"", &mut wire);
+//! // SELECT, SEARCH and FETCH go out together: one round trip.
+//! assert_eq!(
+//!     wire,
+//!     b"a2 SELECT INBOX\r\na3 UID SEARCH UNSEEN\r\na4 UID FETCH 1:* (UID FLAGS)\r\n"
+//! );
+//! pump(
+//!     &mut conn,
+//!     b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\na2 OK [READ-WRITE] done\r\n\
+//!       * SEARCH 12\r\na3 OK done\r\n\
+//!       * 1 FETCH (UID 11 FLAGS (\\Seen))\r\n* 2 FETCH (UID 12 FLAGS ())\r\na4 OK done\r\n",
+//!     &mut wire,
+//! );
+//!
+//! let mut results = Vec::new();
+//! while let Some(event) = conn.poll_event() {
+//!     if let Event::Completed { id, result } = event {
+//!         results.push((id, result.unwrap()));
+//!     }
+//! }
+//! assert_eq!(results[0].0, login);
+//! assert!(matches!(&results[1], (id, Outcome::Selected(s)) if *id == select && s.exists == 2));
+//! assert_eq!(results[2], (search, Outcome::Search(vec![Uid::new(12).unwrap()])));
+//! let (id, Outcome::Fetch(messages)) = &results[3] else { panic!() };
+//! assert_eq!(*id, fetch);
+//! assert_eq!(messages[0].uid, Uid::new(11).unwrap());
+//! assert_eq!(messages[0].flags, Some(vec![Flag::Seen]));
+//! assert_eq!(conn.stats().round_trips, 2);
+//! ```
 #![forbid(unsafe_code)]
 
 mod config;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 /// A session touching most response kinds: greeting, auth, select, pipelined search+fetch with
 /// literals, sync APPEND with NO instead of `+`, quota, IDLE, unsolicited data, logout.
-fn session() -> (Vec<Step>, Box<dyn Fn(&mut Connection)>) {
-    let steps = script(
+fn session() -> Vec<Step> {
+    script(
         "S: * OK [CAPABILITY IMAP4rev1 SASL-IR IDLE UIDPLUS MOVE QUOTA AUTH=PLAIN] Dovecot ready.
          C: a1 AUTHENTICATE PLAIN YWxpY2UAdm1tYXN0ZXIAcHc=
          S: a1 OK Logged in
@@ -51,12 +51,7 @@ fn session() -> (Vec<Step>, Box<dyn Fn(&mut Connection)>) {
          C: a8 LOGOUT
          S: * BYE Logging out
          S: a8 OK Logout completed",
-    );
-    let drive: Box<dyn Fn(&mut Connection)> = Box::new(|c: &mut Connection| {
-        // Issue whatever the state allows next; called between steps.
-        let _ = c;
-    });
-    (steps, drive)
+    )
 }
 
 /// Run the session with the given splits; commands are issued at the points the script needs them.
@@ -114,7 +109,7 @@ fn run(steps: Vec<Step>, splits: Vec<usize>) -> Vec<Event> {
 }
 
 fn session_steps(coalesced: bool) -> Vec<Step> {
-    let (steps, _) = session();
+    let steps = session();
     if coalesced { coalesce(&steps) } else { steps }
 }
 

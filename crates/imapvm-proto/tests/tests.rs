@@ -1,4 +1,6 @@
 //! One integration-test binary (links once): scripted-peer transcripts, real trace replays, faults, proptests.
+// Helpers outside #[test] fns fail the test by panicking, like assertions do.
+#![allow(clippy::unwrap_used)]
 
 mod faults;
 mod props;
