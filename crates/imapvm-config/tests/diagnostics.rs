@@ -1,0 +1,196 @@
+//! Each diagnostic class: what it says and where it points.
+
+use imapvm_config::{ImapFlags, MailboxId, Secret, Severity, parse_bytes};
+
+use crate::{errors, warnings};
+
+#[test]
+fn malformed_lines_are_errors_with_position() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"orphan=1\n[general\n[general]\nno equals sign here\n  = value\n",
+    );
+    let errs = errors(&parsed);
+    let at: Vec<(u32, u32)> = errs.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(at, [(1, 1), (2, 1), (4, 1), (5, 3)], "{errs:#?}");
+    assert!(errs[0].message.contains("before any [section]"));
+    assert!(errs[1].message.contains("no closing ']'"));
+    assert!(errs[2].message.contains("no '='"));
+}
+
+#[test]
+fn bad_numbers_and_booleans_are_errors_with_asterisk_fallbacks() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapport=imap\nmaxmsg=lots\npollfreq=-5\nimapgreetings=maybe\nexpungeonhangup=perhaps\n",
+    );
+    let errs = errors(&parsed);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    assert_eq!((errs[0].line, errs[0].column), (2, 10));
+    let g = &parsed.config.general;
+    assert_eq!(g.imapport, 143);
+    assert_eq!(g.maxmsg, 100);
+    assert_eq!(g.pollfreq.as_secs(), 30);
+    assert!(!g.imapgreetings, "Asterisk reads an unknown word as no");
+    assert!(
+        g.expungeonhangup,
+        "for expungeonhangup anything but a false word is yes"
+    );
+}
+
+#[test]
+fn maxmsg_is_capped_at_asterisks_limit() {
+    let parsed = parse_bytes("v.conf", b"[general]\nmaxmsg=20000\n");
+    assert_eq!(parsed.config.general.maxmsg, 9999);
+    assert_eq!(warnings(&parsed).len(), 1);
+}
+
+#[test]
+fn unknown_imapflags_is_an_error() {
+    let parsed = parse_bytes("v.conf", b"[general]\nimapflags=ssl/novalidate-certs\n");
+    let errs = errors(&parsed);
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].message.contains("novalidate-certs"));
+    assert!(ImapFlags::parse("tls/notls").is_err());
+    let flags = ImapFlags::parse("SSL/novalidate-cert").unwrap();
+    assert!(flags.ssl && !flags.verifies_certificate());
+    assert_eq!(flags.to_string(), "ssl/novalidate-cert");
+}
+
+#[test]
+fn duplicate_mailbox_is_an_error_and_the_first_wins() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[default]\n1 => 1,First,,,imapuser=a\n1 => 2,Second,,,imapuser=b\n",
+    );
+    let errs = errors(&parsed);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].line, 3);
+    assert!(errs[0].message.contains("v.conf:2:1"));
+    assert_eq!(parsed.config.mailboxes.len(), 1);
+    assert_eq!(parsed.config.mailboxes[0].fullname, "First");
+}
+
+#[test]
+fn unknown_options_get_did_you_mean() {
+    let parsed = parse_bytes("v.conf", b"[general]\nimapsever=x\nfrobnicate=1\n[default]\n1 => 1,A,,,imapuser=a|imapfoldr=V| tz=eastern\n");
+    let w = warnings(&parsed);
+    assert!(
+        w.iter()
+            .any(|d| d.line == 2 && d.message.contains("did you mean `imapserver`")),
+        "{w:#?}"
+    );
+    assert!(w.iter().any(|d| d.line == 3
+        && d.message.contains("frobnicate")
+        && !d.message.contains("did you mean")));
+    assert!(
+        w.iter()
+            .any(|d| d.line == 5 && d.message.contains("did you mean `imapfolder`"))
+    );
+    assert!(
+        w.iter()
+            .any(|d| d.line == 5 && d.message.contains("does not trim spaces"))
+    );
+    let unknown = &parsed.config.mailboxes[0].options.unknown;
+    assert_eq!(unknown.get("imapfoldr").map(String::as_str), Some("V"));
+}
+
+#[test]
+fn ignored_options_say_why() {
+    let parsed = parse_bytes("v.conf", b"[general]\nodbcstorage=asterisk\nopentimeout=5\nimapcafile=/etc/ssl/ca.pem\nskipms=3000\n");
+    let w = warnings(&parsed);
+    assert_eq!(
+        w.len(),
+        2,
+        "imapcafile and skipms are accepted silently: {w:#?}"
+    );
+    assert!(w[0].message.contains("ODBC"));
+    assert!(w[1].message.contains("imapopentimeout"));
+    assert_eq!(
+        parsed.config.general.imapopentimeout.as_secs(),
+        60,
+        "Asterisk ignores the old name"
+    );
+}
+
+#[test]
+fn mailbox_without_imapuser_warns() {
+    let parsed = parse_bytes("v.conf", b"[default]\n1234 => 1,Alice\n");
+    let w = warnings(&parsed);
+    assert_eq!(w.len(), 1);
+    assert!(w[0].message.contains("1234@default has no imapuser"));
+    assert_eq!((w[0].line, w[0].column), (2, 1));
+}
+
+#[test]
+fn notls_with_a_password_to_a_remote_host_warns() {
+    let remote = parse_bytes("v.conf", b"[general]\nimapserver=mail.example.com\nimapflags=notls\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n");
+    let w = warnings(&remote);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].message.contains("clear text"));
+    assert_eq!(w[0].line, 3, "it points at the imapflags that set notls");
+    let local = parse_bytes("v.conf", b"[general]\nimapserver=127.0.0.1\nimapflags=notls\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n");
+    assert!(local.diagnostics.is_empty());
+}
+
+#[test]
+fn unknown_zone_and_truncated_values_warn() {
+    let long_server = "s".repeat(60);
+    let text = format!(
+        "[general]\nimapserver={long_server}\n[default]\n1 => 1,A,,,imapuser=a|tz=nowhere\n"
+    );
+    let w = warnings(&parse_bytes("v.conf", text.as_bytes()))
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(w[0].message.contains("keeps only the first 47"));
+    assert!(w[1].message.contains("no [zonemessages] entry `nowhere`"));
+}
+
+#[test]
+fn option_in_a_context_is_read_as_a_mailbox() {
+    let parsed = parse_bytes("v.conf", b"[other]\ndirectoryintro=dir-company2\n");
+    let w = warnings(&parsed);
+    assert!(w.iter().any(|d| {
+        d.message
+            .contains("read by Asterisk as a mailbox named `directoryintro`")
+    }));
+    assert!(
+        parsed
+            .config
+            .mailbox(&MailboxId::new("directoryintro", "other"))
+            .is_some()
+    );
+}
+
+#[test]
+fn secrets_never_print() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nauthuser=master\nauthpassword=TopSecret1\n[default]\n1 => PinSecret2,A,,,imapuser=a|imappassword=ImapSecret3\n",
+    );
+    let dump = format!(
+        "{:?} {:?}",
+        parsed,
+        parsed.config.settings(&"1@default".parse().unwrap())
+    );
+    let json = serde_json::to_string(&parsed.config.general).unwrap()
+        + &serde_json::to_string(&parsed.config.mailboxes).unwrap()
+        + &serde_json::to_string(
+            &parsed
+                .config
+                .settings(&"1@default".parse().unwrap())
+                .unwrap()
+                .rows(),
+        )
+        .unwrap();
+    for secret in ["TopSecret1", "PinSecret2", "ImapSecret3"] {
+        assert!(!dump.contains(secret), "{secret} in Debug output");
+        assert!(!json.contains(secret), "{secret} in JSON output");
+    }
+    assert!(json.contains("***"));
+    assert_eq!(Secret::new("x").to_string(), "***");
+    let d = &parsed.diagnostics;
+    assert!(d.iter().all(|d| d.severity == Severity::Warning));
+}

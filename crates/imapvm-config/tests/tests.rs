@@ -1,0 +1,26 @@
+//! Integration tests for imapvm-config, in one binary (so CI links once).
+
+mod asterisk_configs;
+mod diagnostics;
+mod roundtrip;
+mod syntax;
+
+use imapvm_config::{Diagnostic, Parsed, Severity};
+
+/// The error diagnostics.
+fn errors(parsed: &Parsed) -> Vec<&Diagnostic> {
+    parsed
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect()
+}
+
+/// The warning diagnostics.
+fn warnings(parsed: &Parsed) -> Vec<&Diagnostic> {
+    parsed
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect()
+}
