@@ -327,14 +327,7 @@ fn start_fresh() -> Result<(ServerInfo, Child)> {
 }
 
 fn wait_for_accept(addr: std::net::SocketAddr, limit: Duration) -> Result<()> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(HarnessError(format!("nothing accepts on {addr}")))
+    server::wait_for_accept(addr, limit)
 }
 
 /// The real directory of the server. Normally `target/imapvm-dovecot`; when
@@ -342,53 +335,14 @@ fn wait_for_accept(addr: std::net::SocketAddr, limit: Duration) -> Result<()> {
 /// traversable by the `vmail`/`dovecot` users (a checkout under `/root`), a
 /// folder under `/tmp` named after the target dir, linked from there.
 fn home_dir() -> Result<PathBuf> {
-    let canonical_target =
-        fs::canonicalize(server::target_dir()).unwrap_or_else(|_| server::target_dir());
-    let candidate = canonical_target.join("imapvm-dovecot");
-    let too_long = candidate
-        .join("run/login/imap-urlauth-worker")
-        .as_os_str()
-        .len()
-        > 100;
-    if too_long || !traversable_by_others(&canonical_target) {
-        let tag: u64 = candidate
-            .as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-            });
-        return Ok(PathBuf::from(format!("/tmp/imapvm-dovecot-{tag:016x}")));
-    }
-    Ok(candidate)
-}
-
-fn traversable_by_others(path: &Path) -> bool {
-    path.ancestors().all(|p| match fs::metadata(p) {
-        Ok(meta) => meta.permissions().mode() & 0o001 != 0,
-        Err(_) => true,
-    })
+    Ok(server::private_home(
+        "imapvm-dovecot",
+        "run/login/imap-urlauth-worker",
+    ))
 }
 
 fn ensure_system_user(name: &str) -> Result<()> {
-    if Command::new("id")
-        .arg(name)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        return Ok(());
-    }
-    run_checked(Command::new("useradd").args([
-        "--system",
-        "--home-dir",
-        "/nonexistent",
-        "--shell",
-        "/usr/sbin/nologin",
-        name,
-    ]))?;
-    Ok(())
+    server::ensure_system_user(name)
 }
 
 fn dovecot_conf(
@@ -503,49 +457,5 @@ fn voicemail_conf_text(
     ca: &Path,
     users: &BTreeMap<String, String>,
 ) -> String {
-    let pw = |user: &str| users.get(user).cloned().unwrap_or_default();
-    format!(
-        r#"; voicemail.conf for imapvm's private Dovecot, written by `cargo xtask dovecot start`.
-; Asterisk reads it too: imapcafile is imapvm's own option and Asterisk ignores it.
-[general]
-format = wav49|gsm|wav
-serveremail = imapvm@vm.example.test
-maxmsg = 100
-maxsecs = 300
-minsecs = 0
-imapserver = {host}
-imapport = {port}
-imapflags = tls
-imapcafile = {ca}
-imapfolder = INBOX
-imapgreetings = yes
-greetingsfolder = Greetings
-expungeonhangup = yes
-imapopentimeout = 10
-imapreadtimeout = 10
-imapwritetimeout = 10
-imapclosetimeout = 10
-pollmailboxes = yes
-pollfreq = 30
-
-[zonemessages]
-european = Europe/Berlin|'vm-received' a d b 'digits/at' HM
-
-[default]
-1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={vm1234}
-5678 => 5678,Bjorn Quota-Test,,,imapuser=vm5678|imappassword={vm5678}
-
-[other]
-4321 => 4321,Carol Folder,,,imapuser=vm4321|imappassword={vm4321}|imapfolder=Voicemail|tz=european
-
-[sales]
-2001 => 2001,Sales Desk,,,imapuser=vmshared|imappassword={vmshared}
-2002 => 2002,Support Desk,,,imapuser=vmshared|imappassword={vmshared}|imapvmshareid=support
-"#,
-        ca = ca.display(),
-        vm1234 = pw("vm1234"),
-        vm5678 = pw("vm5678"),
-        vm4321 = pw("vm4321"),
-        vmshared = pw("vmshared"),
-    )
+    server::voicemail_conf_text("Dovecot", "dovecot", host, port, ca, users)
 }

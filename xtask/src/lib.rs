@@ -1,8 +1,9 @@
 //! Project automation shared by `cargo xtask` and the integration tests.
 //!
-//! The library half holds the private test servers ([`dovecot`], built on
-//! [`server`]), so that an integration test finds or starts the very server
-//! `cargo xtask dovecot start` runs:
+//! The library half holds the private test servers ([`dovecot`], [`cyrus`],
+//! [`courier`], built on [`server`]), so that an integration test finds or
+//! starts the very server `cargo xtask dovecot start` (or `cyrus`, `courier`)
+//! runs:
 //!
 //! ```no_run
 //! let server = xtask::dovecot::ensure_running()?;
@@ -15,6 +16,8 @@
 //! `imaplib`, see [`mail_client`]).
 #![forbid(unsafe_code)]
 
+pub mod courier;
+pub mod cyrus;
 pub mod dovecot;
 pub mod mail_client;
 pub mod server;

@@ -3,6 +3,8 @@
 //! * `ci`: the whole gate, failing fast (see [`ci`]).
 //! * `demo`: the main job on the embedded default (a private Dovecot).
 //! * `dovecot start|stop|status`: the private Dovecot; `start` prints its JSON.
+//! * `cyrus start|stop|status`, `courier start|stop|status`: the private Cyrus
+//!   (`/` hierarchy) and Courier (`INBOX.` namespace), same JSON contract.
 //! * `fuzz [TARGET..] [--seconds N]`: run cargo-fuzz targets on stable.
 //! * `bench`: the criterion benches.
 //! * `tidy`: the repository checks (also part of `cargo test`).
@@ -10,12 +12,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use xtask::dovecot;
-use xtask::server::{self, HarnessError, Result, workspace_root};
+use xtask::server::{self, HarnessError, Result, ServerInfo, workspace_root};
+use xtask::{courier, cyrus, dovecot};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "imapvm project automation")]
@@ -26,7 +28,7 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// The whole gate: fmt, clippy, tests (with a private Dovecot), docs, benches compile, fuzz smoke.
+    /// The whole gate: fmt, clippy, tests (with private Dovecot, Cyrus, Courier), docs, benches compile, fuzz smoke.
     Ci {
         /// Seconds each fuzz target runs in the smoke step.
         #[arg(long, default_value_t = 20)]
@@ -36,6 +38,16 @@ enum Task {
     Demo,
     /// The private Dovecot for tests and the demo.
     Dovecot {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+    /// The private Cyrus IMAP 3.6 for tests ('/' hierarchy, idled, proxy user).
+    Cyrus {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+    /// The private Courier-IMAP 5 for tests ('INBOX.' namespace, no MOVE, no master user).
+    Courier {
         #[command(subcommand)]
         action: ServerAction,
     },
@@ -72,6 +84,8 @@ fn main() -> ExitCode {
         Task::Ci { fuzz_seconds } => ci(fuzz_seconds),
         Task::Demo => demo(),
         Task::Dovecot { action } => dovecot_cmd(action),
+        Task::Cyrus { action } => cyrus_cmd(action),
+        Task::Courier { action } => courier_cmd(action),
         Task::Fuzz { targets, seconds } => fuzz(&targets, seconds),
         Task::Bench { rest } => cargo(&["bench", "--workspace"], &rest),
         Task::Tidy => cargo(&["test", "--package", "xtask", "--lib", "tidy"], &[]),
@@ -140,7 +154,7 @@ fn ci(fuzz_seconds: u64) -> Result<()> {
                 )
             }),
         ),
-        ("test", Box::new(test_with_dovecot)),
+        ("test", Box::new(test_with_servers)),
         (
             "doc",
             Box::new(|| {
@@ -194,27 +208,92 @@ fn ci(fuzz_seconds: u64) -> Result<()> {
     outcome
 }
 
-/// `cargo test --workspace` with the private Dovecot started for the
-/// integration tests and stopped afterwards, also when the tests fail.
-fn test_with_dovecot() -> Result<()> {
-    let (info, child) = dovecot::start()?;
-    eprintln!(
-        "private dovecot pid {} on {}:{}",
-        info.pid, info.host, info.port
-    );
-    let tests = cargo(&["test", "--workspace"], &[]);
-    let stopped = dovecot::stop(child);
-    // A stop that leaves a process behind is a harness bug: fail the gate.
-    let conf = info.dir.join("dovecot.conf");
-    let leftovers = server::processes_mentioning(&conf.display().to_string());
+/// `cargo test --workspace` with the private Dovecot, Cyrus and Courier
+/// started for the integration tests and all stopped afterwards, also when
+/// the tests (or starting one of the servers) fail.
+fn test_with_servers() -> Result<()> {
+    let mut running = RunningServers::default();
+    let started = running.start_all();
+    let tests = match &started {
+        Ok(()) => cargo(&["test", "--workspace"], &[]),
+        Err(_) => Ok(()),
+    };
+    let stopped = running.stop_all();
+    started?;
     tests?;
-    stopped?;
-    if !leftovers.is_empty() {
-        return Err(HarnessError(format!(
-            "dovecot processes left after stop: {leftovers:?}"
-        )));
+    stopped
+}
+
+/// The servers the gate started, with their child handles to reap.
+#[derive(Default)]
+struct RunningServers {
+    dovecot: Option<(ServerInfo, Option<Child>)>,
+    cyrus: Option<(ServerInfo, Vec<Child>)>,
+    courier: Option<(ServerInfo, Vec<Child>)>,
+}
+
+impl RunningServers {
+    fn start_all(&mut self) -> Result<()> {
+        let (info, child) = dovecot::start()?;
+        eprintln!(
+            "private dovecot pid {} on {}:{}",
+            info.pid, info.host, info.port
+        );
+        self.dovecot = Some((info, child));
+        let (info, children) = cyrus::start()?;
+        eprintln!(
+            "private cyrus pid {} on {}:{}",
+            info.pid, info.host, info.port
+        );
+        self.cyrus = Some((info, children));
+        let (info, children) = courier::start()?;
+        eprintln!(
+            "private courier pid {} on {}:{}",
+            info.pid, info.host, info.port
+        );
+        self.courier = Some((info, children));
+        Ok(())
     }
-    Ok(())
+
+    /// Stop all three (each even when another fails), then check that no
+    /// process of theirs is left: a stop that leaves one is a harness bug.
+    fn stop_all(self) -> Result<()> {
+        let mut errors = Vec::new();
+        let mut dirs = Vec::new();
+        if let Some((info, child)) = self.dovecot {
+            if let Err(e) = dovecot::stop(child) {
+                errors.push(format!("dovecot: {e}"));
+            }
+            let conf = info.dir.join("dovecot.conf");
+            let leftovers = server::processes_mentioning(&conf.display().to_string());
+            if !leftovers.is_empty() {
+                errors.push(format!("dovecot processes left after stop: {leftovers:?}"));
+            }
+        }
+        if let Some((info, children)) = self.cyrus {
+            if let Err(e) = cyrus::stop(children) {
+                errors.push(format!("cyrus: {e}"));
+            }
+            dirs.push(("cyrus", info.dir));
+        }
+        if let Some((info, children)) = self.courier {
+            if let Err(e) = courier::stop(children) {
+                errors.push(format!("courier: {e}"));
+            }
+            dirs.push(("courier", info.dir));
+        }
+        for (name, dir) in dirs {
+            let leftovers = server::processes_under(&dir);
+            if !leftovers.is_empty() {
+                errors.push(format!("{name} processes left after stop: {leftovers:?}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(HarnessError(errors.join("; ")))
+        }
+    }
 }
 
 fn demo() -> Result<()> {
@@ -255,6 +334,59 @@ fn dovecot_cmd(action: ServerAction) -> Result<()> {
             None => Err(HarnessError(
                 "dovecot is not running (cargo xtask dovecot start)".into(),
             )),
+        },
+    }
+}
+
+fn cyrus_cmd(action: ServerAction) -> Result<()> {
+    server_cmd("cyrus", action, cyrus::start, cyrus::stop, cyrus::status)
+}
+
+fn courier_cmd(action: ServerAction) -> Result<()> {
+    server_cmd(
+        "courier",
+        action,
+        courier::start,
+        courier::stop,
+        courier::status,
+    )
+}
+
+/// `start|stop|status` for a server whose `start` hands back the child
+/// processes it started (left running here: the server outlives us).
+fn server_cmd(
+    name: &str,
+    action: ServerAction,
+    start: fn() -> Result<(ServerInfo, Vec<Child>)>,
+    stop: fn(Vec<Child>) -> Result<Option<u32>>,
+    status: fn() -> Result<Option<ServerInfo>>,
+) -> Result<()> {
+    let print = |info: &ServerInfo| -> Result<()> {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(info).map_err(|e| HarnessError(e.to_string()))?
+        );
+        Ok(())
+    };
+    match action {
+        ServerAction::Start => {
+            let (info, children) = start()?;
+            // Let the server outlive this process: do not kill or wait for it.
+            drop(children);
+            print(&info)
+        }
+        ServerAction::Stop => {
+            match stop(Vec::new())? {
+                Some(pid) => eprintln!("stopped {name} (pid {pid})"),
+                None => eprintln!("{name} was not running"),
+            }
+            Ok(())
+        }
+        ServerAction::Status => match status()? {
+            Some(info) => print(&info),
+            None => Err(HarnessError(format!(
+                "{name} is not running (cargo xtask {name} start)"
+            ))),
         },
     }
 }

@@ -336,3 +336,372 @@ impl DirLock {
         Ok(DirLock(file))
     }
 }
+
+/// The `voicemail.conf` every private server writes: the same mailboxes,
+/// contexts and options for each, pointing at `host:port` with TLS verified
+/// against `ca`. `title` and `command` name the server in the header comment
+/// (`"Dovecot"`, `"dovecot"`).
+pub fn voicemail_conf_text(
+    title: &str,
+    command: &str,
+    host: &str,
+    port: u16,
+    ca: &Path,
+    users: &BTreeMap<String, String>,
+) -> String {
+    let pw = |user: &str| users.get(user).cloned().unwrap_or_default();
+    format!(
+        r#"; voicemail.conf for imapvm's private {title}, written by `cargo xtask {command} start`.
+; Asterisk reads it too: imapcafile is imapvm's own option and Asterisk ignores it.
+[general]
+format = wav49|gsm|wav
+serveremail = imapvm@vm.example.test
+maxmsg = 100
+maxsecs = 300
+minsecs = 0
+imapserver = {host}
+imapport = {port}
+imapflags = tls
+imapcafile = {ca}
+imapfolder = INBOX
+imapgreetings = yes
+greetingsfolder = Greetings
+expungeonhangup = yes
+imapopentimeout = 10
+imapreadtimeout = 10
+imapwritetimeout = 10
+imapclosetimeout = 10
+pollmailboxes = yes
+pollfreq = 30
+
+[zonemessages]
+european = Europe/Berlin|'vm-received' a d b 'digits/at' HM
+
+[default]
+1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={vm1234}
+5678 => 5678,Bjorn Quota-Test,,,imapuser=vm5678|imappassword={vm5678}
+
+[other]
+4321 => 4321,Carol Folder,,,imapuser=vm4321|imappassword={vm4321}|imapfolder=Voicemail|tz=european
+
+[sales]
+2001 => 2001,Sales Desk,,,imapuser=vmshared|imappassword={vmshared}
+2002 => 2002,Support Desk,,,imapuser=vmshared|imappassword={vmshared}|imapvmshareid=support
+"#,
+        ca = ca.display(),
+        vm1234 = pw("vm1234"),
+        vm5678 = pw("vm5678"),
+        vm4321 = pw("vm4321"),
+        vmshared = pw("vmshared"),
+    )
+}
+
+/// Wait until something accepts TCP connections on `addr` (an implicit-TLS
+/// port sends no plaintext greeting), up to `limit`.
+pub fn wait_for_accept(addr: SocketAddr, limit: Duration) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(HarnessError(format!("nothing accepts on {addr}")))
+}
+
+/// Parse `host:port` into a socket address.
+pub fn socket_addr(host: &str, port: u16) -> Result<SocketAddr> {
+    format!("{host}:{port}")
+        .parse()
+        .map_err(|e| HarnessError(format!("bad address {host}:{port}: {e}")))
+}
+
+/// Create the system user `name` (no home, no shell) unless it exists.
+pub fn ensure_system_user(name: &str) -> Result<()> {
+    if Command::new("id")
+        .arg(name)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Ok(());
+    }
+    run_checked(Command::new("useradd").args([
+        "--system",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        "/usr/sbin/nologin",
+        name,
+    ]))?;
+    Ok(())
+}
+
+/// The real directory of a private server named `name` (`imapvm-dovecot`).
+/// Normally `target/NAME`; when `target/NAME/longest_socket` would be too long
+/// for a unix socket path, or a parent folder is not traversable by the
+/// server's unprivileged users (a checkout under `/root`), a folder under
+/// `/tmp` named after the target dir (see [`fresh_home`] for the link).
+pub fn private_home(name: &str, longest_socket: &str) -> PathBuf {
+    let canonical_target = fs::canonicalize(target_dir()).unwrap_or_else(|_| target_dir());
+    let candidate = canonical_target.join(name);
+    let too_long = candidate.join(longest_socket).as_os_str().len() > 100;
+    if too_long || !traversable_by_others(&canonical_target) {
+        let tag: u64 = candidate
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf29ce484222325u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+            });
+        return PathBuf::from(format!("/tmp/{name}-{tag:016x}"));
+    }
+    candidate
+}
+
+fn traversable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().all(|p| match fs::metadata(p) {
+        Ok(meta) => meta.permissions().mode() & 0o001 != 0,
+        Err(_) => true,
+    })
+}
+
+/// Wipe and re-create `home` (mode 755). When `home` is not `link` (see
+/// [`private_home`]), `link` becomes a symlink to it so everything is still
+/// found under `target/`.
+pub fn fresh_home(home: &Path, link: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if home != link {
+        let _ = fs::remove_file(link);
+        let _ = fs::remove_dir_all(link);
+        mkdir(link.parent().unwrap_or(Path::new(".")))?;
+        std::os::unix::fs::symlink(home, link)
+            .map_err(|e| HarnessError::io(format_args!("linking {}", link.display()), e))?;
+    }
+    if home.exists() {
+        fs::remove_dir_all(home)
+            .map_err(|e| HarnessError::io(format_args!("wiping {}", home.display()), e))?;
+    }
+    mkdir(home)?;
+    fs::set_permissions(home, fs::Permissions::from_mode(0o755))
+        .map_err(|e| HarnessError::io("chmod server dir", e))?;
+    Ok(())
+}
+
+/// Read a `server.json`; `None` when there is none.
+pub fn read_info(path: &Path) -> Result<Option<ServerInfo>> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| HarnessError(format!("reading {}: {e}", path.display())))
+}
+
+/// Write `info` as pretty JSON to `path`.
+pub fn write_info(path: &Path, info: &ServerInfo) -> Result<()> {
+    let json = serde_json::to_string_pretty(info).map_err(|e| HarnessError(e.to_string()))?;
+    write(path, json)
+}
+
+/// The server described by the `server.json` at `path`, if its master
+/// process is alive and its main listener greets.
+pub fn running_info(path: &Path) -> Result<Option<ServerInfo>> {
+    let Some(info) = read_info(path)? else {
+        return Ok(None);
+    };
+    if !process_alive(info.pid) {
+        return Ok(None);
+    }
+    match wait_for_greeting(socket_addr(&info.host, info.port)?, Duration::from_secs(2)) {
+        Ok(()) => Ok(Some(info)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Live processes that run a program from under `dir` or mention `dir` on
+/// their command line: what is left of a private server living there.
+pub fn processes_under(dir: &Path) -> Vec<u32> {
+    let needle = dir.display().to_string();
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let exe_inside = fs::read_link(entry.path().join("exe"))
+            .is_ok_and(|exe| exe.display().to_string().starts_with(&needle));
+        let mentions = fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+            String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(&needle)
+        });
+        if (exe_inside || mentions) && process_alive(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// TERM every pid, wait up to `limit` for them to go, then KILL what is left.
+/// Returns the pids that survived even that.
+pub fn terminate_all(pids: &[u32], limit: Duration) -> Vec<u32> {
+    for pid in pids {
+        let _ = signal(*pid, "TERM");
+    }
+    let start = Instant::now();
+    for pid in pids {
+        let left = limit.saturating_sub(start.elapsed());
+        if !wait_gone(*pid, left) {
+            let _ = signal(*pid, "KILL");
+        }
+    }
+    pids.iter()
+        .copied()
+        .filter(|pid| !wait_gone(*pid, Duration::from_secs(5)))
+        .collect()
+}
+
+/// Reap our own children (so no zombie is left behind); they must be gone.
+pub fn reap(children: Vec<std::process::Child>) {
+    for mut child in children {
+        if !process_alive(child.id()) {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The Debian package `package` (at `version`, or apt's candidate) as a
+/// `.deb` cached in `target/imapvm-debs/`, fetched with `apt-get download`
+/// the first time (after an `apt-get update` if apt does not know it yet).
+pub fn cached_deb(package: &str, version: Option<&str>) -> Result<PathBuf> {
+    let cache = target_dir().join("imapvm-debs");
+    mkdir(&cache)?;
+    let prefix = match version {
+        // apt writes an epoch's `:` as `%3a` in the file name.
+        Some(v) => format!("{package}_{}_", v.replace(':', "%3a")),
+        None => format!("{package}_"),
+    };
+    let find = || -> Option<PathBuf> {
+        let mut debs: Vec<PathBuf> = fs::read_dir(&cache)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            })
+            .collect();
+        debs.sort();
+        debs.pop()
+    };
+    if let Some(deb) = find() {
+        return Ok(deb);
+    }
+    let spec = match version {
+        Some(v) => format!("{package}={v}"),
+        None => package.to_string(),
+    };
+    let download = || {
+        run_checked(
+            Command::new("apt-get")
+                .current_dir(&cache)
+                .args(["download", "-qq"])
+                .arg(&spec),
+        )
+    };
+    if download().is_err() {
+        run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+        download()?;
+    }
+    find().ok_or_else(|| {
+        HarnessError(format!(
+            "apt-get download {spec} left no {prefix}*.deb in {}",
+            cache.display()
+        ))
+    })
+}
+
+/// Unpack a `.deb`'s files into `dest` (no maintainer scripts run).
+pub fn extract_deb(deb: &Path, dest: &Path) -> Result<()> {
+    mkdir(dest)?;
+    run_checked(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest))?;
+    Ok(())
+}
+
+/// The installed version of a Debian package, if it is installed.
+pub fn installed_version(package: &str) -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Status} ${Version}", package])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("installed ")
+        .map(|v| v.trim().to_string())
+}
+
+/// Log in on a plaintext loopback listener as `user` and run `commands`
+/// (each must end in a tagged OK), then log out. For provisioning a server
+/// at set-up (an admin creating mailboxes and quotas), never for tests.
+pub fn admin_session(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    commands: &[String],
+) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| HarnessError::io(format_args!("connecting to {addr}"), e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| HarnessError::io("socket timeout", e))?;
+    let mut writer = stream
+        .try_clone()
+        .map_err(|e| HarnessError::io("socket clone", e))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| HarnessError::io(format_args!("greeting from {addr}"), e))?;
+    let login = format!("LOGIN {user} {password}");
+    let all = std::iter::once(&login)
+        .chain(commands)
+        .chain(std::iter::once(&"LOGOUT".to_string()))
+        .cloned()
+        .collect::<Vec<_>>();
+    for (n, command) in all.iter().enumerate() {
+        let tag = format!("x{n}");
+        writer
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .map_err(|e| HarnessError::io(format_args!("sending to {addr}"), e))?;
+        loop {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| HarnessError::io(format_args!("reading from {addr}"), e))?;
+            if read == 0 {
+                return Err(HarnessError(format!("{addr} closed during `{command}`")));
+            }
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                if rest.starts_with("OK") {
+                    break;
+                }
+                let shown = if n == 0 { "LOGIN ***" } else { command };
+                return Err(HarnessError(format!(
+                    "{addr}: `{shown}` answered {}",
+                    rest.trim_end()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
