@@ -8,7 +8,10 @@ use crate::cmd::CliError;
 pub(crate) fn run(global: &Global) -> Result<ExitCode, CliError> {
     let version = env!("CARGO_PKG_VERSION");
     if global.json {
-        println!("{}", serde_json::json!({ "name": "imapvm", "version": version }));
+        println!(
+            "{}",
+            serde_json::json!({ "name": "imapvm", "version": version })
+        );
     } else {
         println!("imapvm {version}");
     }
