@@ -1,9 +1,65 @@
-//! The thin runtime: tokio + rustls. It connects, authenticates, drives `imapvm-proto`, and asks `imapvm-policy`, `imapvm-message` and `imapvm-config` for every decision, message and setting.
+//! The thin runtime of imapvm: voicemail stored on IMAP, the way Asterisk's
+//! `app_voicemail` IMAP storage stores it, over tokio and rustls.
 //!
-//! This crate does **not** contain protocol grammar, message layout or policy rules; it asks the crates below.
+//! It connects (TCP with `imapopentimeout`, implicit TLS or STARTTLS with rustls and the
+//! ring provider, read/write deadlines), logs in (SASL PLAIN, with `authuser` as a proxy
+//! login, else LOGIN; never a clear-text password to a non-loopback server unless the
+//! operator wrote `notls`), keeps one connection per (server, port, user) shared by every
+//! mailbox of that account, and drives the sans-IO `imapvm-proto` core. A [`Store`] is a
+//! voicemail.conf plus that pool; a [`Mailbox`] is one `box@context` with every operation:
+//! [`deposit`](Mailbox::deposit), [`list`](Mailbox::list), [`play`](Mailbox::play),
+//! [`set_flag`](Mailbox::set_flag), [`move_to`](Mailbox::move_to),
+//! [`delete`](Mailbox::delete), [`undelete`](Mailbox::undelete),
+//! [`expunge`](Mailbox::expunge), [`count`](Mailbox::count),
+//! [`message_summary`](Mailbox::message_summary), the greetings and
+//! [`probe`](Mailbox::probe).
 //!
-//! Status: the content of this crate is delivered by issue #7; until then it
-//! exports nothing, so nothing here can pretend to work.
+//! This crate does **not** contain protocol grammar (`imapvm-proto`), message layout
+//! (`imapvm-message`), configuration syntax (`imapvm-config`) or policy rules such as
+//! folder names, exact filters, counting, admission and expunge plans (`imapvm-policy`):
+//! it asks those crates. It has no MWI watcher yet.
+//!
+//! ```no_run
+//! use imapvm::{Audio, NewVoicemail, Store, Urgency};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open(std::path::Path::new("/etc/asterisk/voicemail.conf"))?;
+//! let mailbox = store.mailbox("1234@default")?;
+//! let deposited = mailbox
+//!     .deposit(&NewVoicemail {
+//!         recording: Some(Audio::read(std::path::Path::new("message.wav"))?),
+//!         caller_id_num: "5551001".into(),
+//!         duration_secs: 7,
+//!         urgency: Urgency::Urgent,
+//!         ..NewVoicemail::default()
+//!     })
+//!     .await?;
+//! println!("stored as UID {}; {} new", deposited.uid, deposited.counts.new);
+//! for message in mailbox.list(None, false).await?.messages {
+//!     println!("{} {} {}", message.number, message.caller_id_num, message.duration_secs);
+//! }
+//! store.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors never panic and always name the account or mailbox: see [`Error`].
 #![forbid(unsafe_code)]
 
+mod account;
 pub mod config_files;
+mod error;
+mod ops;
+mod pool;
+mod session;
+mod store;
+mod tls;
+
+pub use account::{Account, AccountKey, Credentials, Security};
+pub use error::{DepositRefusal, Error, Result};
+pub use imapvm_policy::{Folder, MessageState, MwiCounts};
+pub use imapvm_proto::Stats;
+pub use store::{
+    Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,
+    MAX_AUDIO_FILE_BYTES, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
+    Store, Urgency,
+};

@@ -1,0 +1,205 @@
+//! One connection per (server, port, user), shared by every mailbox on that account, with
+//! what the runtime remembers per IMAP folder (UIDVALIDITY, identity headers by UID, open
+//! listings). A failed login is retried only after a growing back-off.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use imapvm_policy::{MailboxName, MessageNumbers, Uid};
+
+use crate::account::{Account, AccountKey};
+use crate::error::{Error, Result};
+use crate::session::Session;
+
+/// First back-off after a failed connection attempt; doubled per further failure.
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// Longest back-off.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// The identity headers of one message (immutable for a UID within a UIDVALIDITY).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdentityHeaders {
+    pub extension: Option<String>,
+    pub context: Option<String>,
+    /// `X-Asterisk-VM-Message-Type` (greetings are not messages).
+    pub message_type: Option<String>,
+}
+
+/// Which listing: a voicemail identity (extension, context) and a folder scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ListingKey {
+    pub extension: String,
+    pub context: String,
+    /// Asterisk folder index of the scope (`None`: every state in `imapfolder`).
+    pub scope: Option<i32>,
+    /// Whether `\Deleted` messages are numbered too.
+    pub with_deleted: bool,
+}
+
+/// What is remembered about one IMAP folder of the account.
+#[derive(Debug, Default)]
+pub(crate) struct FolderMemory {
+    /// The UIDVALIDITY the cached data belongs to.
+    pub uid_validity: u32,
+    /// Identity headers by UID.
+    pub headers: HashMap<u32, IdentityHeaders>,
+    /// Open listings.
+    pub listings: HashMap<ListingKey, MessageNumbers>,
+}
+
+impl FolderMemory {
+    /// Drops everything when UIDVALIDITY changed; listings stay so that a stale number is
+    /// reported as stale rather than silently re-bound.
+    pub(crate) fn check_validity(&mut self, uid_validity: u32) {
+        if self.uid_validity != uid_validity {
+            self.headers.clear();
+            self.uid_validity = uid_validity;
+        }
+    }
+
+    /// Records that `uids` are gone.
+    pub(crate) fn vanish(&mut self, uids: &HashSet<u32>) {
+        for uid in uids {
+            self.headers.remove(uid);
+        }
+        for listing in self.listings.values_mut() {
+            listing.vanish(uids.iter().filter_map(|u| Uid::new(*u)));
+        }
+    }
+}
+
+/// The connection of one account, with its back-off state.
+#[derive(Debug, Default)]
+pub(crate) struct Conn {
+    session: Option<Session>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: String,
+}
+
+impl Conn {
+    /// Whether a live session is held (an error on it may be retried on a new one).
+    pub(crate) fn has_live_session(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::is_usable)
+    }
+
+    /// The live session, opening one (after the back-off) when needed.
+    pub(crate) async fn session(&mut self, account: &Account) -> Result<&mut Session> {
+        if !self.has_live_session() {
+            if let Some(old) = self.session.take() {
+                tracing::debug!(account = %old.label(), "dropping a failed connection");
+            }
+            let now = Instant::now();
+            if let Some(at) = self.retry_at
+                && at > now
+            {
+                return Err(Error::Backoff {
+                    account: account.key().to_string(),
+                    retry_in: at - now,
+                    last: self.last_error.clone(),
+                });
+            }
+            match Session::open(account).await {
+                Ok(s) => {
+                    self.failures = 0;
+                    self.retry_at = None;
+                    self.session = Some(s);
+                }
+                Err(e) => {
+                    self.failures = self.failures.saturating_add(1);
+                    let exp = self.failures.saturating_sub(1).min(16);
+                    let wait = BACKOFF_FIRST.saturating_mul(1 << exp).min(BACKOFF_MAX);
+                    self.retry_at = Some(Instant::now() + wait);
+                    self.last_error = e.to_string();
+                    tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
+                    return Err(e);
+                }
+            }
+        }
+        self.session.as_mut().ok_or(Error::Unexpected {
+            account: account.key().to_string(),
+            command: "connect",
+        })
+    }
+
+    /// Drops the session after an error that lost the connection.
+    pub(crate) fn drop_session(&mut self) {
+        self.session = None;
+    }
+
+    /// The session if one is held (for statistics).
+    pub(crate) fn current(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// Takes the session out (for LOGOUT).
+    pub(crate) fn take_session(&mut self) -> Option<Session> {
+        self.session.take()
+    }
+
+    /// Applies the expunges the session saw to the folder memories.
+    pub(crate) fn absorb_gone(&mut self, folders: &mut Folders) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let mut by_folder: HashMap<String, HashSet<u32>> = HashMap::new();
+        for g in session.take_gone() {
+            by_folder
+                .entry(g.mailbox.as_wire().to_owned())
+                .or_default()
+                .insert(g.uid);
+        }
+        for (folder, uids) in by_folder {
+            if let Some(mem) = folders.0.get_mut(&folder) {
+                mem.vanish(&uids);
+            }
+        }
+    }
+}
+
+/// What is remembered per IMAP folder of one account.
+#[derive(Debug, Default)]
+pub(crate) struct Folders(HashMap<String, FolderMemory>);
+
+impl Folders {
+    /// The folder memory for `name`.
+    pub(crate) fn get(&mut self, name: &MailboxName) -> &mut FolderMemory {
+        self.0.entry(name.as_wire().to_owned()).or_default()
+    }
+}
+
+/// The state of one account: its connection and what is remembered.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    /// The connection.
+    pub conn: Conn,
+    /// Folder memories.
+    pub folders: Folders,
+}
+
+/// The connection pool: one [`Slot`] per account.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    slots: Mutex<HashMap<AccountKey, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl Pool {
+    /// The slot of `key` (created empty on first use).
+    pub(crate) fn slot(&self, key: &AccountKey) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = match self.slots.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Arc::clone(slots.entry(key.clone()).or_default())
+    }
+
+    /// Every slot (for closing).
+    pub(crate) fn all(&self) -> Vec<Arc<tokio::sync::Mutex<Slot>>> {
+        let slots = match self.slots.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        slots.values().cloned().collect()
+    }
+}

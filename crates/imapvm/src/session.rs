@@ -1,0 +1,683 @@
+//! One logged-in IMAP connection: a tokio socket (plain or rustls) driving the sans-IO
+//! `imapvm-proto` core, quinn-style: drain transmits, write, drain events, read, feed, arm
+//! the timer. It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use imapvm_policy::{Hierarchy, MailboxName};
+use imapvm_proto::{
+    CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
+    SelectedMailbox, State, Stats, Unsolicited,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::account::{Account, Credentials, Security};
+use crate::error::{Error, Result};
+
+/// Read buffer size.
+const READ_CHUNK: usize = 64 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between taking the TCP stream for a TLS handshake and putting the TLS stream back.
+    Gone,
+}
+
+impl Stream {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.write_all(bytes).await,
+            Self::Tls(s) => s.write_all(bytes).await,
+            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush().await,
+            Self::Tls(s) => s.flush().await,
+            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf).await,
+            Self::Tls(s) => s.read(buf).await,
+            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+}
+
+/// What the connection has selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selected {
+    /// The mailbox (wire name).
+    pub name: MailboxName,
+    /// Its UIDVALIDITY (0 when the server gave none).
+    pub uid_validity: u32,
+}
+
+/// A UID the server reported gone while this session was selected on `mailbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Gone {
+    pub mailbox: MailboxName,
+    pub uid: u32,
+}
+
+/// A logged-in connection.
+pub(crate) struct Session {
+    label: String,
+    account: Account,
+    conn: Connection,
+    stream: Stream,
+    buf: Vec<u8>,
+    done: HashMap<CommandId, std::result::Result<Outcome, imapvm_proto::Error>>,
+    selected: Option<Selected>,
+    gone: Vec<Gone>,
+    hierarchy: Hierarchy,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("account", &self.label)
+            .field("state", &self.conn.state())
+            .field("selected", &self.selected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Connects, secures, logs in and learns the hierarchy.
+    pub(crate) async fn open(account: &Account) -> Result<Session> {
+        let label = account.key().to_string();
+        let addr = format!(
+            "{}:{}",
+            account.server.trim_start_matches('[').trim_end_matches(']'),
+            account.port
+        );
+        tracing::debug!(account = %label, "connecting");
+        let tcp = match tokio::time::timeout(account.open_timeout, TcpStream::connect(&addr)).await
+        {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(source)) => {
+                return Err(Error::Connect {
+                    account: label,
+                    source,
+                });
+            }
+            Err(_) => {
+                return Err(Error::Connect {
+                    account: label,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no connection within imapopentimeout ({:?})",
+                            account.open_timeout
+                        ),
+                    ),
+                });
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let proto_config = ProtoConfig {
+            command_timeout: account.read_timeout,
+            greeting_timeout: account.open_timeout,
+            ..ProtoConfig::default()
+        };
+        let mut session = Session {
+            label,
+            account: account.clone(),
+            conn: Connection::new(proto_config, Instant::now()),
+            stream: Stream::Plain(tcp),
+            buf: vec![0; READ_CHUNK],
+            done: HashMap::new(),
+            selected: None,
+            gone: Vec::new(),
+            hierarchy: Hierarchy::dovecot(),
+        };
+        if account.security == Security::ImplicitTls {
+            session.handshake().await?;
+        }
+        session.wait_greeting().await?;
+        session.secure_and_login().await?;
+        session.learn_hierarchy().await?;
+        tracing::debug!(account = %session.label, "logged in");
+        Ok(session)
+    }
+
+    /// `user@server:port`.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether the connection can take commands.
+    pub(crate) fn is_usable(&self) -> bool {
+        matches!(
+            self.conn.state(),
+            State::Authenticated | State::Selected { .. }
+        )
+    }
+
+    /// The proto core's counters (round trips, bytes, commands).
+    pub(crate) fn stats(&self) -> Stats {
+        self.conn.stats()
+    }
+
+    /// The server's capabilities.
+    pub(crate) fn capabilities(&self) -> &imapvm_proto::Capabilities {
+        self.conn.capabilities()
+    }
+
+    /// The capabilities policy decisions depend on.
+    pub(crate) fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
+        imapvm_policy::Capabilities::from_atoms(self.conn.capabilities().iter())
+    }
+
+    /// The personal namespace prefix and delimiter.
+    pub(crate) fn hierarchy(&self) -> &Hierarchy {
+        &self.hierarchy
+    }
+
+    /// What is selected now.
+    pub(crate) fn selected(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    /// UIDs the server reported expunged since the last call.
+    pub(crate) fn take_gone(&mut self) -> Vec<Gone> {
+        std::mem::take(&mut self.gone)
+    }
+
+    /// Wraps a proto error with this account and a context.
+    pub(crate) fn protocol_error(
+        &self,
+        context: impl Into<String>,
+        source: imapvm_proto::Error,
+    ) -> Error {
+        Error::Protocol {
+            account: self.label.clone(),
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Queues a command (nothing is sent until [`Session::wait`]).
+    pub(crate) fn queue(
+        &mut self,
+        context: &str,
+        f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
+    ) -> Result<CommandId> {
+        f(&mut self.conn).map_err(|e| self.protocol_error(context, e))
+    }
+
+    /// Sends what is queued and waits until every command in `ids` completed.
+    pub(crate) async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
+        loop {
+            self.flush_transmits().await?;
+            self.drain_events();
+            if ids.iter().all(|id| self.done.contains_key(id)) {
+                return Ok(());
+            }
+            if self.conn.state() == State::UpgradePending {
+                return Ok(());
+            }
+            if self.conn.state() == State::Failed {
+                let err = self
+                    .conn
+                    .error()
+                    .cloned()
+                    .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
+                return Err(self.protocol_error("connection", err));
+            }
+            self.read_some().await?;
+        }
+    }
+
+    /// The result of a completed command.
+    pub(crate) fn take(&mut self, context: &str, id: CommandId) -> Result<Outcome> {
+        match self.done.remove(&id) {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(e)) => Err(self.protocol_error(context, e)),
+            None => Err(Error::Unexpected {
+                account: self.label.clone(),
+                command: "a command that did not complete",
+            }),
+        }
+    }
+
+    /// Runs one command to completion.
+    pub(crate) async fn exec(
+        &mut self,
+        context: &str,
+        f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
+    ) -> Result<Outcome> {
+        let id = self.queue(context, f)?;
+        self.wait(&[id]).await?;
+        self.take(context, id)
+    }
+
+    async fn flush_transmits(&mut self) -> Result<()> {
+        let mut wrote = false;
+        while let Some(t) = self.conn.poll_transmit(Instant::now()) {
+            tracing::trace!(account = %self.label, out = %t.trace(), "C:");
+            let write = self.stream.write_all(t.as_bytes());
+            match tokio::time::timeout(self.account.write_timeout, write).await {
+                Ok(Ok(())) => wrote = true,
+                Ok(Err(source)) => return Err(self.io_error("writing", source)),
+                Err(_) => {
+                    return Err(self.io_error(
+                        "writing",
+                        std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "imapwritetimeout passed",
+                        ),
+                    ));
+                }
+            }
+        }
+        if wrote {
+            match tokio::time::timeout(self.account.write_timeout, self.stream.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(source)) => return Err(self.io_error("writing", source)),
+                Err(_) => {
+                    return Err(self.io_error(
+                        "writing",
+                        std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "imapwritetimeout passed",
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_some(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let read_deadline = now + self.account.read_timeout;
+        let deadline = self
+            .conn
+            .poll_timeout()
+            .map_or(read_deadline, |t| t.min(read_deadline));
+        let read = self.stream.read(&mut self.buf);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), read).await {
+            Ok(Ok(0)) => {
+                tracing::debug!(account = %self.label, "server closed the connection");
+                self.conn.handle_eof();
+            }
+            Ok(Ok(n)) => {
+                tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
+                self.conn.handle_input(&self.buf[..n], Instant::now());
+            }
+            Ok(Err(source)) => return Err(self.io_error("reading", source)),
+            Err(_) => {
+                let now = Instant::now();
+                if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+                    self.conn.handle_timeout(now);
+                } else if now >= read_deadline {
+                    return Err(self.io_error(
+                        "reading",
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "imapreadtimeout passed"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Completed { id, result } => {
+                    if let Ok(Outcome::Selected(sel)) = &result {
+                        self.note_selected(sel);
+                    }
+                    self.done.insert(id, result);
+                }
+                Event::Unsolicited(u) => self.note_unsolicited(u),
+                Event::Diagnostic(d) => {
+                    tracing::debug!(account = %self.label, reason = %d.reason, bytes = %d.bytes, "skipped a server response");
+                }
+                Event::Failed(e) => {
+                    tracing::debug!(account = %self.label, error = %e, "connection failed");
+                    self.selected = None;
+                }
+                Event::Greeting(_) | Event::IdleStarted { .. } => {}
+                _ => {}
+            }
+        }
+    }
+
+    fn note_selected(&mut self, sel: &SelectedMailbox) {
+        let Some(mailbox) = &sel.mailbox else {
+            return;
+        };
+        match MailboxName::from_wire(mailbox.as_str()) {
+            Ok(name) => {
+                self.selected = Some(Selected {
+                    name,
+                    uid_validity: sel.uid_validity.map_or(0, |v| v.get()),
+                });
+            }
+            Err(_) => self.selected = None,
+        }
+    }
+
+    fn note_unsolicited(&mut self, u: Unsolicited) {
+        match u {
+            Unsolicited::Expunged { uid: Some(uid) } => {
+                if let Some(sel) = &self.selected {
+                    self.gone.push(Gone {
+                        mailbox: sel.name.clone(),
+                        uid: uid.get(),
+                    });
+                }
+            }
+            Unsolicited::Vanished { uids, .. } => {
+                if let Some(sel) = &self.selected {
+                    for uid in uids.iter() {
+                        self.gone.push(Gone {
+                            mailbox: sel.name.clone(),
+                            uid: uid.get(),
+                        });
+                    }
+                }
+            }
+            Unsolicited::Alert(text) => {
+                tracing::warn!(account = %self.label, "server alert: {text}");
+            }
+            Unsolicited::Bye { text, .. } => {
+                tracing::debug!(account = %self.label, "server said BYE: {text}");
+                self.selected = None;
+            }
+            other => tracing::trace!(account = %self.label, ?other, "unsolicited"),
+        }
+    }
+
+    fn io_error(&mut self, what: &'static str, source: std::io::Error) -> Error {
+        self.selected = None;
+        self.conn.handle_eof();
+        Error::Io {
+            account: self.label.clone(),
+            what,
+            source,
+        }
+    }
+
+    async fn wait_greeting(&mut self) -> Result<()> {
+        while self.conn.state() == State::Greeting {
+            self.flush_transmits().await?;
+            self.drain_events();
+            if self.conn.state() != State::Greeting {
+                break;
+            }
+            self.read_some().await?;
+        }
+        self.drain_events();
+        match self.conn.state() {
+            State::NotAuthenticated | State::Authenticated => Ok(()),
+            _ => Err(Error::Unexpected {
+                account: self.label.clone(),
+                command: "the greeting",
+            }),
+        }
+    }
+
+    async fn handshake(&mut self) -> Result<()> {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            return Err(Error::Tls {
+                account: self.label.clone(),
+                reason: "TLS requested twice".into(),
+            });
+        };
+        let tls_error = |reason: String| Error::Tls {
+            account: self.label.clone(),
+            reason,
+        };
+        if !self.account.verify_certificate {
+            tracing::warn!(account = %self.label, "imapflags=novalidate-cert: the server certificate is NOT verified");
+        }
+        let config = crate::tls::client_config(
+            self.account.ca_file.as_deref(),
+            self.account.verify_certificate,
+        )
+        .map_err(tls_error)?;
+        let name = crate::tls::server_name(&self.account.server).map_err(tls_error)?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let mut tls =
+            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, tcp))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => return Err(tls_error(format!("handshake: {e}"))),
+                Err(_) => return Err(tls_error("handshake: imapopentimeout passed".into())),
+            };
+        // Large literals (audio) go through rustls in one write: no 64 KiB send-buffer cap.
+        tls.get_mut().1.set_buffer_limit(None);
+        self.stream = Stream::Tls(Box::new(tls));
+        tracing::debug!(account = %self.label, "TLS established");
+        Ok(())
+    }
+
+    async fn refresh_capabilities(&mut self) -> Result<()> {
+        if !self.conn.capabilities().known() {
+            self.exec("CAPABILITY", |c| c.capability()).await?;
+        }
+        Ok(())
+    }
+
+    async fn secure_and_login(&mut self) -> Result<()> {
+        if self.conn.state() == State::Authenticated {
+            // PREAUTH: the server already knows who we are.
+            return self.refresh_capabilities().await;
+        }
+        self.refresh_capabilities().await?;
+        let offers_starttls = self.conn.capabilities().starttls();
+        let want_starttls = match self.account.security {
+            Security::ImplicitTls | Security::Plain => false,
+            Security::StartTlsRequired => {
+                if !offers_starttls {
+                    return Err(Error::Insecure {
+                        account: self.label.clone(),
+                        reason: "imapflags=tls requires STARTTLS but the server does not offer it"
+                            .into(),
+                    });
+                }
+                true
+            }
+            Security::StartTlsIfOffered => offers_starttls,
+        };
+        if want_starttls {
+            let outcome = self.exec("STARTTLS", |c| c.starttls()).await?;
+            if !matches!(outcome, Outcome::UpgradeNow) {
+                return Err(Error::Unexpected {
+                    account: self.label.clone(),
+                    command: "STARTTLS",
+                });
+            }
+            self.handshake().await?;
+            self.conn
+                .tls_established()
+                .map_err(|e| self.protocol_error("STARTTLS", e))?;
+            self.refresh_capabilities().await?;
+        }
+        let secure = self.stream.is_tls()
+            || self.account.security == Security::Plain
+            || self.account.is_loopback();
+        if !secure {
+            return Err(Error::Insecure {
+                account: self.label.clone(),
+                reason: "the connection is not encrypted and the server is not on loopback; \
+                         no password is sent in clear unless imapflags has notls"
+                    .into(),
+            });
+        }
+        let caps = self.conn.capabilities().clone();
+        let plain = caps.has("AUTH=PLAIN");
+        let credentials = self.account.credentials.clone();
+        let outcome = match &credentials {
+            Credentials::Proxy {
+                user,
+                auth_user,
+                password,
+            } => {
+                if !plain {
+                    return Err(Error::Insecure {
+                        account: self.label.clone(),
+                        reason: "authuser needs SASL PLAIN, which the server does not offer".into(),
+                    });
+                }
+                self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
+                    .await?
+            }
+            Credentials::User { user, password } => {
+                if plain {
+                    self.login_step(|c| c.authenticate_plain(None, user, password))
+                        .await?
+                } else if caps.login_disabled() {
+                    return Err(Error::Insecure {
+                        account: self.label.clone(),
+                        reason: "the server says LOGINDISABLED and offers no SASL PLAIN".into(),
+                    });
+                } else {
+                    self.login_step(|c| c.login(user, password)).await?
+                }
+            }
+        };
+        if let Outcome::Authenticated {
+            capabilities_known: false,
+        } = outcome
+        {
+            self.exec("CAPABILITY", |c| c.capability()).await?;
+        }
+        Ok(())
+    }
+
+    async fn login_step(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
+    ) -> Result<Outcome> {
+        let label = self.label.clone();
+        let id = f(&mut self.conn).map_err(|source| Error::Auth {
+            account: label.clone(),
+            source,
+        })?;
+        self.wait(&[id]).await?;
+        match self.done.remove(&id) {
+            Some(Ok(o)) => Ok(o),
+            Some(Err(source)) => Err(Error::Auth {
+                account: label,
+                source,
+            }),
+            None => Err(Error::Unexpected {
+                account: label,
+                command: "LOGIN",
+            }),
+        }
+    }
+
+    async fn learn_hierarchy(&mut self) -> Result<()> {
+        if self.conn.capabilities().has("NAMESPACE")
+            && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
+        {
+            if let Some(personal) = ns.personal.first()
+                && let Ok(h) = Hierarchy::new(&personal.prefix, personal.delimiter)
+            {
+                self.hierarchy = h;
+            }
+            return Ok(());
+        }
+        if let Outcome::List(entries) = self.exec("LIST", |c| c.list("", "")).await? {
+            let delimiter = entries.first().and_then(|e| e.delimiter);
+            if let Ok(h) = Hierarchy::new("", delimiter) {
+                self.hierarchy = h;
+            }
+        }
+        Ok(())
+    }
+
+    /// Selects `name` read-write unless it is already selected; creates it when the server
+    /// says it does not exist (Asterisk's auto-creation, §3.5).
+    pub(crate) async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
+        if let Some(sel) = &self.selected
+            && sel.name.same_mailbox(name)
+            && matches!(self.conn.state(), State::Selected { read_only: false })
+        {
+            return Ok(sel.clone());
+        }
+        let wire = WireMailbox::new(name.as_wire());
+        let context = format!("SELECT {name}");
+        match self.exec(&context, |c| c.select(&wire)).await {
+            Ok(_) => {}
+            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                tracing::debug!(account = %self.label, mailbox = %name, "SELECT failed ({source}); creating it");
+                self.create(name).await?;
+                self.exec(&context, |c| c.select(&wire)).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.selected.clone().ok_or(Error::Unexpected {
+            account: self.label.clone(),
+            command: "SELECT",
+        })
+    }
+
+    /// `CREATE name`; an existing mailbox is not an error.
+    pub(crate) async fn create(&mut self, name: &MailboxName) -> Result<()> {
+        let wire = WireMailbox::new(name.as_wire());
+        match self
+            .exec(&format!("CREATE {name}"), |c| c.create(&wire))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                // ALREADYEXISTS (or a race with another creator): check that it is there.
+                if self.exists(name).await? {
+                    Ok(())
+                } else {
+                    Err(self.protocol_error(format!("CREATE {name}"), source))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `name` exists (`LIST "" name`).
+    pub(crate) async fn exists(&mut self, name: &MailboxName) -> Result<bool> {
+        match self
+            .exec(&format!("LIST {name}"), |c| c.list("", name.as_wire()))
+            .await?
+        {
+            Outcome::List(entries) => Ok(entries.iter().any(|e| {
+                MailboxName::from_wire(e.mailbox.as_str()).is_ok_and(|n| n.same_mailbox(name))
+                    && !e.attributes.iter().any(|a| {
+                        a.eq_ignore_ascii_case("\\NonExistent")
+                            || a.eq_ignore_ascii_case("\\Noselect")
+                    })
+            })),
+            _ => Ok(false),
+        }
+    }
+
+    /// `LOGOUT`, bounded by `imapclosetimeout`; errors are ignored (the socket closes anyway).
+    pub(crate) async fn logout(mut self) {
+        let timeout = self.account.close_timeout;
+        let fut = async {
+            if let Ok(id) = self.conn.logout() {
+                let _ = self.wait(&[id]).await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, fut).await;
+    }
+}

@@ -1,0 +1,518 @@
+//! [`Store`] (a voicemail.conf plus the connection pool) and [`Mailbox`] (one `box@context`),
+//! with the value types the operations take and return.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use imapvm_config::{Config, MailboxSettings};
+use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
+use imapvm_policy::{
+    Folder, FolderLayout, MailboxId, MessageState, MwiCounts, Sharing, VoicemailIdentity,
+};
+use imapvm_proto::Stats;
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::pool::Pool;
+use crate::session::Session;
+
+/// Largest audio file [`Audio::read`] accepts (the message crate's limit).
+pub const MAX_AUDIO_FILE_BYTES: u64 = imapvm_message::MAX_AUDIO_BYTES as u64;
+
+/// A message of a mailbox: by Asterisk's 1-based number in the listing, or by UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef {
+    /// The number shown by the listing (of the same scope).
+    Number(u32),
+    /// The IMAP UID (in the current UIDVALIDITY).
+    Uid(u32),
+}
+
+/// One recording to store: its format (a `format=` name or file extension) and bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Audio {
+    /// `wav`, `WAV` (wav49), `gsm`, ...
+    pub format: String,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Audio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Audio({}, {} bytes)", self.format, self.bytes.len())
+    }
+}
+
+impl Audio {
+    /// Reads an audio file; the format is its extension (`wav` when it has none).
+    pub fn read(path: &Path) -> std::io::Result<Audio> {
+        use std::io::Read;
+        let file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_AUDIO_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_AUDIO_FILE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} is larger than {MAX_AUDIO_FILE_BYTES} bytes",
+                    path.display()
+                ),
+            ));
+        }
+        let format = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| !e.is_empty())
+            .unwrap_or("wav")
+            .to_owned();
+        Ok(Audio { format, bytes })
+    }
+}
+
+/// Asterisk's `X-Asterisk-VM-Flag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Urgency {
+    /// Nothing.
+    #[default]
+    Normal,
+    /// `Urgent`: stored `\Flagged`.
+    Urgent,
+    /// `PRIORITY`.
+    Priority,
+}
+
+/// A voicemail to deposit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewVoicemail {
+    /// The recording (MIME part 2).
+    pub recording: Option<Audio>,
+    /// A forward intro (MIME part 3), if any.
+    pub intro: Option<Audio>,
+    /// Caller id number.
+    pub caller_id_num: String,
+    /// Caller id name.
+    pub caller_id_name: String,
+    /// Length in whole seconds.
+    pub duration_secs: u32,
+    /// Urgent / priority.
+    pub urgency: Urgency,
+}
+
+/// Where a deposit went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposited {
+    /// The new message's UID.
+    pub uid: u32,
+    /// The folder's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// Its number in the mailbox's listing (all states of `imapfolder`).
+    pub number: Option<u32>,
+    /// The MWI counts after the deposit.
+    pub counts: MwiCounts,
+    /// `X-Asterisk-VM-Message-ID`.
+    pub msg_id: String,
+    /// Whether the UID came from APPENDUID (else from a search by message id).
+    pub from_appenduid: bool,
+}
+
+/// One message of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMessage {
+    /// Asterisk's 1-based number.
+    pub number: u32,
+    /// The UID.
+    pub uid: u32,
+    /// new / urgent / old; `None` when `\Deleted`.
+    pub state: Option<MessageState>,
+    /// `\Flagged`.
+    pub flagged: bool,
+    /// `\Deleted`.
+    pub deleted: bool,
+    /// Caller id number.
+    pub caller_id_num: String,
+    /// Caller id name.
+    pub caller_id_name: String,
+    /// Duration in seconds.
+    pub duration_secs: u32,
+    /// `X-Asterisk-VM-Orig-time`.
+    pub orig_time: i64,
+    /// `X-Asterisk-VM-Orig-date`.
+    pub orig_date: String,
+    /// RFC822.SIZE.
+    pub size: u32,
+    /// `X-Asterisk-VM-Message-ID`.
+    pub msg_id: Option<String>,
+}
+
+/// A listing of one mailbox in one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The IMAP folder (wire name).
+    pub folder: String,
+    /// The scope: `None` = every state of `imapfolder`.
+    pub scope: Option<Folder>,
+    /// The folder's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The messages, by number.
+    pub messages: Vec<ListedMessage>,
+}
+
+/// A played (or peeked) message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Played {
+    /// The UID.
+    pub uid: u32,
+    /// The folder's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// The parsed voicemail, audio included (recording first, then the intro).
+    pub voicemail: Voicemail,
+    /// Whether `\Seen` was set.
+    pub marked_seen: bool,
+}
+
+/// A flag change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    /// `+\Seen`.
+    MarkRead,
+    /// `-\Seen`.
+    MarkUnread,
+    /// `+\Flagged`.
+    Urgent,
+    /// `-\Flagged`.
+    NotUrgent,
+}
+
+/// A message left for later, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// The UID.
+    pub uid: u32,
+    /// Why (from the expunge plan).
+    pub reason: String,
+}
+
+/// What a state change did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// UIDs whose change is complete.
+    pub done: Vec<u32>,
+    /// UIDs left flagged `\Deleted` (not expunged), with the reason.
+    pub deferred: Vec<Deferred>,
+    /// UIDs expunged (or moved away) by this operation.
+    pub expunged: Vec<u32>,
+    /// UIDs that were already gone.
+    pub vanished: Vec<u32>,
+    /// Where messages went (move), wire name.
+    pub destination: Option<String>,
+}
+
+/// A greeting found on IMAP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeting {
+    /// The greeting message's UID in the greetings folder.
+    pub uid: u32,
+    /// `unavail`, `busy`, `greet`, `temp`.
+    pub name: String,
+    /// Its audio.
+    pub audio: AudioPart,
+    /// Duration in seconds.
+    pub duration_secs: u32,
+}
+
+/// One quota resource, as the server reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaInfo {
+    /// Quota root.
+    pub root: String,
+    /// `STORAGE` (KiB), `MESSAGE`, ...
+    pub resource: String,
+    /// Usage.
+    pub usage: u64,
+    /// Limit.
+    pub limit: u64,
+}
+
+/// One voicemail folder and whether it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderCheck {
+    /// Asterisk's folder name (`INBOX`, `Work`, `Greetings`...).
+    pub folder: String,
+    /// The IMAP name (wire).
+    pub mailbox: String,
+    /// Whether it exists (after `--create-folders`, if asked).
+    pub exists: bool,
+    /// Whether this probe created it.
+    pub created: bool,
+}
+
+/// What `probe` learnt about the server and the mailbox's folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// `user@server:port`.
+    pub account: String,
+    /// Capabilities, upper-cased.
+    pub capabilities: Vec<String>,
+    /// Personal namespace prefix.
+    pub namespace: String,
+    /// Hierarchy delimiter.
+    pub delimiter: Option<char>,
+    /// Quota of `imapfolder`.
+    pub quota: Vec<QuotaInfo>,
+    /// Voicemail folders.
+    pub folders: Vec<FolderCheck>,
+    /// Every mailbox the server lists.
+    pub mailboxes: Vec<String>,
+}
+
+pub(crate) struct StoreInner {
+    pub config: Config,
+    pub pool: Pool,
+    pub hostname: String,
+}
+
+/// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("mailboxes", &self.inner.config.mailboxes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store over a parsed configuration.
+    pub fn new(config: Config) -> Store {
+        Store {
+            inner: Arc::new(StoreInner {
+                config,
+                pool: Pool::default(),
+                hostname: hostname(),
+            }),
+        }
+    }
+
+    /// Loads a voicemail.conf from disk. Diagnostics of severity error make this fail.
+    pub fn open(path: &Path) -> Result<Store> {
+        let parsed = crate::config_files::load(path).map_err(|e| Error::Config {
+            mailbox: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(d) = parsed
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == imapvm_config::Severity::Error)
+        {
+            return Err(Error::Config {
+                mailbox: path.display().to_string(),
+                reason: d.to_string(),
+            });
+        }
+        for d in &parsed.diagnostics {
+            tracing::debug!("{d}");
+        }
+        Ok(Store::new(parsed.config))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The mailbox `box@context` (context `default` when omitted).
+    pub fn mailbox(&self, id: &str) -> Result<Mailbox> {
+        let config_error = |reason: String| Error::Config {
+            mailbox: id.to_owned(),
+            reason,
+        };
+        let cid: imapvm_config::MailboxId =
+            id.parse().map_err(|e: imapvm_config::MailboxIdError| {
+                config_error(format!("bad mailbox name: {e:?}"))
+            })?;
+        let settings = self
+            .inner
+            .config
+            .settings(&cid)
+            .ok_or_else(|| config_error("no such mailbox in voicemail.conf".into()))?;
+        let pid = MailboxId::new(&settings.id.mailbox, &settings.id.context)
+            .map_err(|e| config_error(e.to_string()))?;
+        let identity = VoicemailIdentity::new(&pid, settings.imapvmshareid.value.as_deref())
+            .map_err(|e| config_error(e.to_string()))?;
+        let account = Account::from_settings(&settings)?;
+        Ok(Mailbox {
+            store: Arc::clone(&self.inner),
+            id: pid,
+            identity,
+            account,
+            settings: Box::new(settings),
+        })
+    }
+
+    /// Logs out of every account (bounded by `imapclosetimeout`).
+    pub async fn close(&self) {
+        for slot in self.inner.pool.all() {
+            let session = slot.lock().await.conn.take_session();
+            if let Some(s) = session {
+                s.logout().await;
+            }
+        }
+    }
+}
+
+/// One voicemail box (`box@context`) of a [`Store`]: every operation.
+#[derive(Clone)]
+pub struct Mailbox {
+    pub(crate) store: Arc<StoreInner>,
+    pub(crate) id: MailboxId,
+    pub(crate) identity: VoicemailIdentity,
+    pub(crate) account: Account,
+    pub(crate) settings: Box<MailboxSettings>,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("id", &self.id.to_string())
+            .field("account", &self.account.key().to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailbox {
+    /// `box@context`.
+    pub fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// The header values this box is stored under.
+    pub fn identity(&self) -> &VoicemailIdentity {
+        &self.identity
+    }
+
+    /// The effective settings.
+    pub fn settings(&self) -> &MailboxSettings {
+        &self.settings
+    }
+
+    /// The account (`user@server:port`).
+    pub fn account_label(&self) -> String {
+        self.account.key().to_string()
+    }
+
+    /// The proto core's counters of this account's connection (round trips, bytes), if one
+    /// is open.
+    pub async fn connection_stats(&self) -> Option<Stats> {
+        let slot = self.store.pool.slot(&self.account.key());
+        let guard = slot.lock().await;
+        guard.conn.current().map(Session::stats)
+    }
+
+    pub(crate) fn layout(&self, session: &Session) -> Result<FolderLayout> {
+        let general = &self.store.config.general;
+        FolderLayout::new(
+            &self.settings.imapfolder.value,
+            self.settings.imapparentfolder.value.as_deref(),
+            Some(self.settings.greetingfolder.value.as_str()),
+            &general.imapfolder,
+            session.hierarchy().clone(),
+        )
+        .map_err(|e| self.policy_error(e.into()))
+    }
+
+    pub(crate) fn policy_error(&self, source: imapvm_policy::PolicyError) -> Error {
+        Error::Policy {
+            mailbox: self.id(),
+            source,
+        }
+    }
+
+    /// Whether a folder may hold the user's own mail (then a plain EXPUNGE is never used).
+    pub(crate) fn sharing(name: &imapvm_policy::MailboxName) -> Sharing {
+        if name.is_inbox() {
+            Sharing::SharedWithMail
+        } else {
+            Sharing::Dedicated
+        }
+    }
+
+    /// The message crate's settings for this mailbox.
+    pub(crate) fn message_settings(&self) -> Settings {
+        let s = &self.settings;
+        let zone = s
+            .zone
+            .as_ref()
+            .and_then(|z| MailboxZone::named(&z.value.timezone).ok())
+            .unwrap_or_else(MailboxZone::utc);
+        Settings {
+            full_name: s.fullname.value.clone(),
+            emails: s.email.value.clone(),
+            imap_user: s.imapuser.value.clone().unwrap_or_default(),
+            server_email: s.serveremail.value.clone(),
+            from_string: s.fromstring.value.clone(),
+            email_subject: s.emailsubject.value.clone(),
+            email_body: s.emailbody.value.clone(),
+            pbx_skip: s.pbxskip.value,
+            charset: s.charset.value.clone(),
+            email_date_format: s.emaildateformat.value.clone(),
+            zone,
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Runs `$body` (an expression using `$s: &mut Session` and `$f: &mut Folders`) on the
+/// mailbox's account connection; on a lost connection that was already open, once more on a
+/// fresh one.
+macro_rules! on_account {
+    ($mb:expr, |$s:ident, $f:ident| $body:expr) => {{
+        let slot_arc = $mb.store.pool.slot(&$mb.account.key());
+        let mut guard = slot_arc.lock().await;
+        let mut attempt = 0u8;
+        loop {
+            let warm = guard.conn.has_live_session();
+            let slot = &mut *guard;
+            let result: Result<_> = async {
+                let $s = slot.conn.session(&$mb.account).await?;
+                let $f = &mut slot.folders;
+                $body
+            }
+            .await;
+            slot.conn.absorb_gone(&mut slot.folders);
+            match result {
+                Err(e) if e.is_connection_lost() => {
+                    slot.conn.drop_session();
+                    if warm && attempt == 0 {
+                        tracing::debug!(account = %$mb.account.key(), error = %e, "connection lost; retrying once");
+                        attempt += 1;
+                        continue;
+                    }
+                    break Err(e);
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use on_account;
+
+/// Folder index of a scope, for listing keys.
+pub(crate) fn scope_index(scope: Option<Folder>) -> Option<i32> {
+    scope.map(Folder::index)
+}

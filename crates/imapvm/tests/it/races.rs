@@ -1,0 +1,1 @@
+//! races (being written).
