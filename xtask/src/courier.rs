@@ -474,6 +474,16 @@ fn wait_for_authdaemon(limit: Duration) -> Result<()> {
 fn enable_authuserdb() -> Result<()> {
     let text = fs::read_to_string(AUTHDAEMON_RC)
         .map_err(|e| HarnessError::io(format_args!("reading {AUTHDAEMON_RC}"), e))?;
+    if let Some(changed) = with_authuserdb(&text) {
+        write(Path::new(AUTHDAEMON_RC), changed)?;
+    }
+    Ok(())
+}
+
+/// `text` (an authdaemonrc) with `authuserdb` added to the front of its
+/// `authmodulelist`, or `None` when it is already listed (or there is no
+/// such line: authlib's default list then includes it).
+fn with_authuserdb(text: &str) -> Option<String> {
     let mut changed = false;
     let mut out = String::with_capacity(text.len() + 16);
     for line in text.lines() {
@@ -487,10 +497,7 @@ fn enable_authuserdb() -> Result<()> {
         }
         out.push('\n');
     }
-    if changed {
-        write(Path::new(AUTHDAEMON_RC), out)?;
-    }
-    Ok(())
+    changed.then_some(out)
 }
 
 fn id_of(flag: &str, user: &str) -> Result<u32> {
@@ -525,4 +532,65 @@ fn pipe(cmd: &mut Command, input: &str) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEBIAN_RC: &str = "##NAME: authmodulelist:2\n\
+        authmodulelist=\"authpam\"\n\
+        authmodulelistorig=\"authuserdb authpam authpgsql\"\n\
+        daemons=5\n";
+
+    #[test]
+    fn authuserdb_is_added_to_the_module_list_and_nothing_else_changes() {
+        let changed = with_authuserdb(DEBIAN_RC).expect("changed");
+        assert_eq!(
+            changed,
+            DEBIAN_RC.replace(
+                "authmodulelist=\"authpam\"",
+                "authmodulelist=\"authuserdb authpam\""
+            )
+        );
+        // Idempotent: a second start leaves the file alone.
+        assert_eq!(with_authuserdb(&changed), None);
+    }
+
+    #[test]
+    fn a_list_that_has_authuserdb_is_left_alone() {
+        assert_eq!(
+            with_authuserdb("authmodulelist=\"authpam authuserdb\"\n"),
+            None
+        );
+        assert_eq!(with_authuserdb("daemons=5\n"), None);
+    }
+
+    #[test]
+    fn the_implicit_tls_listener_wraps_imaplogin_in_couriertls() {
+        let home = Path::new("/h");
+        let pkg = Path::new("/h/pkg");
+        let tls = listener_script(home, pkg, "127.0.0.1", 993, Personality::ImplicitTls);
+        assert!(tls.contains("IMAP_TLS=1;"), "{tls}");
+        assert!(
+            tls.contains("993 /usr/bin/couriertls -server -tcpd /h/pkg/usr/lib/courier/courier/imaplogin /h/pkg/usr/bin/imapd Maildir"),
+            "{tls}"
+        );
+        let old = listener_script(home, pkg, "127.0.0.2", 143, Personality::Old);
+        assert!(
+            old.contains(&format!("IMAP_CAPABILITY='{OLD_CAPABILITY}'")),
+            "{old}"
+        );
+        assert!(old.contains("-address=127.0.0.2 "), "{old}");
+        assert!(!OLD_CAPABILITY.contains("UIDPLUS"));
+        let main = listener_script(home, pkg, "127.0.0.1", 143, Personality::Main);
+        assert!(
+            main.contains("IMAP_STARTTLS=YES;") && !main.contains("IMAP_CAPABILITY="),
+            "{main}"
+        );
+        assert!(
+            main.contains(&format!("IMAP_IDLE_TIMEOUT={IDLE_POLL_SECONDS};")),
+            "{main}"
+        );
+    }
 }

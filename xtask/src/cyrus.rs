@@ -146,9 +146,11 @@ pub fn ensure_installed() -> Result<PathBuf> {
         }
         dovecot::install_debian_packages(&["cyrus-common", "sasl2-bin"])?;
     }
-    // imapd must be built together with the installed master.
+    // imapd is best built together with the installed master; when apt no
+    // longer has that exact version (a newer security update), its candidate.
     let version = server::installed_version("cyrus-common");
     server::cached_deb("cyrus-imapd", version.as_deref())
+        .or_else(|_| server::cached_deb("cyrus-imapd", None))
 }
 
 fn start_fresh() -> Result<(ServerInfo, Child)> {
