@@ -312,7 +312,8 @@ pub enum Event {
 }
 
 /// Bytes to write to the server. Literal data is shared with the caller's buffer, not copied.
-#[derive(Clone, Debug)]
+/// `Debug` shows [`Transmit::trace`], so credentials never reach logs.
+#[derive(Clone)]
 pub struct Transmit {
     data: TransmitData,
     label: Option<String>,
@@ -322,6 +323,23 @@ pub struct Transmit {
 enum TransmitData {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>, usize, usize),
+}
+
+impl std::fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Transmit").field(&self.trace()).finish()
+    }
+}
+
+/// Shows sizes only: pieces may carry credentials (LOGIN, AUTHENTICATE).
+impl std::fmt::Debug for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Shared(d, o) => write!(f, "Shared({} bytes at {o})", d.len()),
+            Self::Wait => f.write_str("Wait"),
+        }
+    }
 }
 
 impl Transmit {
@@ -346,7 +364,7 @@ impl Transmit {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Piece {
     Bytes(Vec<u8>),
     Shared(Arc<[u8]>, usize),
@@ -702,7 +720,7 @@ impl Connection {
                     self.sending = None;
                     continue;
                 };
-                let label = sending.label.take();
+                let label = sending.label.clone();
                 let out = match piece {
                     Piece::Wait => {
                         if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
