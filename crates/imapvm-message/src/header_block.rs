@@ -5,6 +5,7 @@
 //! them), unfolds, decodes RFC 2047, keeps the first of duplicate fields and reports every
 //! oddity as a [`Diagnostic`] instead of failing. All sizes are bounded.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::rfc2047::{self, DecodeProblem};
@@ -230,23 +231,16 @@ const FIELDS: [(Field, &str); 23] = [
     (Field::ContentType, "Content-Type"),
 ];
 
-const VM_PREFIX: &[u8] = b"x-asterisk-";
-
 fn lookup(name: &[u8]) -> Option<Field> {
-    // Cheap first filter: every field we want is either X-Asterisk-* or one of six standard names.
+    // Cheap filters first: length, then first byte, then a case-insensitive compare.
     let first = name.first()?.to_ascii_lowercase();
-    if !matches!(first, b'x' | b'd' | b'f' | b't' | b's' | b'm' | b'c') {
-        return None;
-    }
-    if first == b'x'
-        && !(name.len() > VM_PREFIX.len()
-            && name[..VM_PREFIX.len()].eq_ignore_ascii_case(VM_PREFIX))
-    {
-        return None;
-    }
     FIELDS
         .iter()
-        .find(|(_, canonical)| canonical.as_bytes().eq_ignore_ascii_case(name))
+        .find(|(_, canonical)| {
+            canonical.len() == name.len()
+                && canonical.as_bytes()[0].to_ascii_lowercase() == first
+                && canonical.as_bytes().eq_ignore_ascii_case(name)
+        })
         .map(|(field, _)| *field)
 }
 
@@ -274,7 +268,7 @@ impl Collector {
     }
 
     fn take(&mut self, field: Field, name: &[u8], raw: &[u8], line: usize) {
-        let index = FIELDS.iter().position(|(f, _)| *f == field).unwrap_or(0);
+        let index = field as usize;
         if self.seen[index] {
             self.diag(line, name, DiagnosticKind::Duplicate);
             return;
@@ -378,24 +372,19 @@ fn trim(bytes: &[u8]) -> &[u8] {
 
 /// One physical line: its content without line end, and the offset after it.
 fn next_line(input: &[u8], at: usize) -> (&[u8], usize) {
-    let rest = &input[at..];
-    match rest.iter().position(|&b| b == b'\n') {
-        Some(pos) => {
-            let mut line = &rest[..pos];
-            while let [head @ .., b'\r'] = line {
-                line = head;
-            }
-            (line, at + pos + 1)
-        }
-        None => {
-            let mut line = rest;
-            while let [head @ .., b'\r'] = line {
-                line = head;
-            }
-            (line, input.len())
-        }
+    let rest = input.get(at..).unwrap_or_default();
+    let (mut line, next) = match memchr::memchr(b'\n', rest) {
+        Some(pos) => (&rest[..pos], at + pos + 1),
+        None => (rest, input.len()),
+    };
+    while let [head @ .., b'\r'] = line {
+        line = head;
     }
+    (line, next)
 }
+
+/// The field being collected: which one (if wanted), its name, start line, unfolded raw value.
+type Pending<'a> = (Option<Field>, &'a [u8], usize, Cow<'a, [u8]>);
 
 impl HeaderBlock {
     /// Parses a header block. Never fails and never panics; see the module docs.
@@ -414,7 +403,7 @@ impl HeaderBlock {
         let mut line_no = 0;
         let mut field_count = 0;
         // The field being collected: (field, name, start line, unfolded value).
-        let mut current: Option<(Option<Field>, &[u8], usize, Vec<u8>)> = None;
+        let mut current: Option<Pending<'_>> = None;
         let mut ended = false;
         while at < limited.len() {
             let (line, next) = next_line(limited, at);
@@ -428,7 +417,7 @@ impl HeaderBlock {
                 match current.as_mut() {
                     Some((Some(_), _, _, value)) => {
                         if value.len() <= MAX_RAW_VALUE {
-                            value.extend_from_slice(line);
+                            value.to_mut().extend_from_slice(line);
                         }
                     }
                     Some((None, _, _, _)) => {}
@@ -439,7 +428,7 @@ impl HeaderBlock {
             if let Some((Some(field), name, start, value)) = current.take() {
                 collector.take(field, name, &value, start);
             }
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
+            let Some(colon) = memchr::memchr(b':', line) else {
                 collector.diag(line_no, b"", DiagnosticKind::MalformedLine);
                 continue;
             };
@@ -455,9 +444,9 @@ impl HeaderBlock {
             }
             let field = lookup(name);
             let value = if field.is_some() {
-                line[colon + 1..].to_vec()
+                Cow::Borrowed(&line[colon + 1..])
             } else {
-                Vec::new()
+                Cow::Borrowed(&b""[..])
             };
             current = Some((field, name, line_no, value));
         }
@@ -608,6 +597,13 @@ X-Asterisk-VM-Message-ID: (null)\nnot a header\n\n";
         };
         let parsed = HeaderBlock::parse(&fields.render());
         assert_eq!(parsed.fields, fields);
+    }
+
+    #[test]
+    fn field_table_matches_the_enum_order() {
+        for (index, (field, _)) in FIELDS.iter().enumerate() {
+            assert_eq!(*field as usize, index);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 pub fn asterisk_needs_encoding(value: &[u8]) -> bool {
     value
         .iter()
-        .any(|&b| b > 126 || b < 32 || b"()<>@,:;/\"[]?.=".contains(&b))
+        .any(|&b| !(32..=126).contains(&b) || b"()<>@,:;/\"[]?.=".contains(&b))
 }
 
 /// Asterisk's `ast_str_encode_mime`, byte for byte.
@@ -25,7 +25,7 @@ pub fn asterisk_encode(charset: &str, value: &[u8], preamble: usize, postamble: 
     let mut first_section = true;
     for &byte in value {
         // Signed char: bytes >= 0x80 are negative, hence "< 33".
-        let need_encoding = byte < 33 || byte > 126 || b"()<>@,:;/\"[]?.=_".contains(&byte);
+        let need_encoding = !(33..=126).contains(&byte) || b"()<>@,:;/\"[]?.=_".contains(&byte);
         let used = if first_section {
             preamble + tmp.len()
         } else {
@@ -271,7 +271,7 @@ fn parse_word(input: &str) -> Option<(Word<'_>, &str)> {
     let text_and_rest = &after_charset[2..];
     let close = text_and_rest.find("?=")?;
     let text = &text_and_rest[..close];
-    if text.contains(|c: char| c == ' ' || c == '\t' || c == '?') {
+    if text.contains([' ', '\t', '?']) {
         return None;
     }
     let raw_len = 2 + q1 + 1 + 2 + close + 2;
