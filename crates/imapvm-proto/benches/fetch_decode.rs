@@ -31,7 +31,7 @@ fn fetch_response() -> Vec<u8> {
         out.extend_from_slice(hdr.as_bytes());
         out.extend_from_slice(b")\r\n");
     }
-    out.extend_from_slice(b"a3 OK Fetch completed\r\n");
+    out.extend_from_slice(b"a2 OK Fetch completed\r\n");
     out
 }
 

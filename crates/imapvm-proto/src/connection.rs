@@ -1560,7 +1560,7 @@ impl Connection {
             )));
             return;
         };
-        let f = self.in_flight.remove(pos);
+        let mut f = self.in_flight.remove(pos);
         // A NO/BAD instead of `+`: the rest of the command is never sent.
         let mut before_literal = false;
         if let Some(s) = &self.sending
@@ -1585,7 +1585,7 @@ impl Connection {
                     max: u64::from(self.config.limits.max_untagged_per_command),
                 }))
             } else {
-                Ok(self.ok_outcome(&f, code))
+                Ok(self.ok_outcome(&mut f, code))
             }
         } else {
             self.refused_effects(&f);
@@ -1650,7 +1650,7 @@ impl Connection {
         }
     }
 
-    fn ok_outcome(&mut self, f: &InFlight, code: Option<&Code<'_>>) -> Outcome {
+    fn ok_outcome(&mut self, f: &mut InFlight, code: Option<&Code<'_>>) -> Outcome {
         match f.kind {
             Kind::Capability => Outcome::Capabilities(self.caps.clone()),
             Kind::Login | Kind::Authenticate => {
@@ -1668,8 +1668,8 @@ impl Connection {
                 Outcome::UpgradeNow
             }
             Kind::Select | Kind::Examine => {
-                let mut sel = match &f.acc {
-                    Acc::Select(s) => s.clone(),
+                let mut sel = match std::mem::take(&mut f.acc) {
+                    Acc::Select(s) => s,
                     _ => SelectedMailbox::default(),
                 };
                 sel.read_only = f.kind == Kind::Examine || matches!(code, Some(Code::ReadOnly));
@@ -1685,16 +1685,16 @@ impl Connection {
                 self.mailbox = MailboxView::default();
                 Outcome::Done
             }
-            Kind::List => match &f.acc {
-                Acc::List(v) => Outcome::List(v.clone()),
+            Kind::List => match std::mem::take(&mut f.acc) {
+                Acc::List(v) => Outcome::List(v),
                 _ => Outcome::List(Vec::new()),
             },
-            Kind::Namespace => match &f.acc {
-                Acc::Namespace(n) => Outcome::Namespaces(n.clone()),
+            Kind::Namespace => match std::mem::take(&mut f.acc) {
+                Acc::Namespace(n) => Outcome::Namespaces(n),
                 _ => Outcome::Namespaces(Namespaces::default()),
             },
-            Kind::Status => match &f.acc {
-                Acc::Status(s) => Outcome::Status(s.clone()),
+            Kind::Status => match std::mem::take(&mut f.acc) {
+                Acc::Status(s) => Outcome::Status(s),
                 _ => Outcome::Status(MailboxStatus {
                     mailbox: f.mailbox.clone(),
                     ..MailboxStatus::default()
@@ -1707,57 +1707,56 @@ impl Connection {
                 }),
                 _ => None,
             }),
-            Kind::Search => match &f.acc {
-                Acc::Search(v) => {
-                    let mut v = v.clone();
+            Kind::Search => match std::mem::take(&mut f.acc) {
+                Acc::Search(mut v) => {
                     v.sort();
                     v.dedup();
                     Outcome::Search(v)
                 }
                 _ => Outcome::Search(Vec::new()),
             },
-            Kind::Fetch => match &f.acc {
-                Acc::Fetch(m) => Outcome::Fetch(m.values().cloned().collect()),
+            Kind::Fetch => match std::mem::take(&mut f.acc) {
+                Acc::Fetch(m) => Outcome::Fetch(m.into_values().collect()),
                 _ => Outcome::Fetch(Vec::new()),
             },
-            Kind::Store => match &f.acc {
-                Acc::Store(m) => Outcome::Store(m.iter().map(|(u, f)| (*u, f.clone())).collect()),
+            Kind::Store => match std::mem::take(&mut f.acc) {
+                Acc::Store(m) => Outcome::Store(m.into_iter().collect()),
                 _ => Outcome::Store(Vec::new()),
             },
             Kind::Copy => {
                 let from_code = copy_uid_from_code(code);
-                let from_acc = match &f.acc {
-                    Acc::Copy(c) => c.clone(),
+                let from_acc = match std::mem::take(&mut f.acc) {
+                    Acc::Copy(c) => c,
                     _ => None,
                 };
                 Outcome::Copied(from_code.or(from_acc))
             }
-            Kind::Move => match &f.acc {
+            Kind::Move => match std::mem::take(&mut f.acc) {
                 Acc::Expunge { uids, copy_uid, .. } => Outcome::Moved {
-                    copy_uid: copy_uid_from_code(code).or_else(|| copy_uid.clone()),
-                    expunged: uids.clone(),
+                    copy_uid: copy_uid_from_code(code).or(copy_uid),
+                    expunged: uids,
                 },
                 _ => Outcome::Moved {
                     copy_uid: copy_uid_from_code(code),
                     expunged: Vec::new(),
                 },
             },
-            Kind::UidExpunge | Kind::Expunge => match &f.acc {
+            Kind::UidExpunge | Kind::Expunge => match std::mem::take(&mut f.acc) {
                 Acc::Expunge { uids, unmapped, .. } => Outcome::Expunged {
-                    uids: uids.clone(),
-                    unmapped: *unmapped,
+                    uids,
+                    unmapped,
                 },
                 _ => Outcome::Expunged {
                     uids: Vec::new(),
                     unmapped: 0,
                 },
             },
-            Kind::GetQuotaRoot => match &f.acc {
-                Acc::Quota(q) => Outcome::QuotaRoots(q.clone()),
+            Kind::GetQuotaRoot => match std::mem::take(&mut f.acc) {
+                Acc::Quota(q) => Outcome::QuotaRoots(q),
                 _ => Outcome::QuotaRoots(QuotaRoots::default()),
             },
-            Kind::Enable => match &f.acc {
-                Acc::Enabled(v) => Outcome::Enabled(v.clone()),
+            Kind::Enable => match std::mem::take(&mut f.acc) {
+                Acc::Enabled(v) => Outcome::Enabled(v),
                 _ => Outcome::Enabled(Vec::new()),
             },
             Kind::Noop | Kind::Logout | Kind::Create | Kind::Idle | Kind::Notify => Outcome::Done,
