@@ -1742,10 +1742,7 @@ impl Connection {
                 },
             },
             Kind::UidExpunge | Kind::Expunge => match std::mem::take(&mut f.acc) {
-                Acc::Expunge { uids, unmapped, .. } => Outcome::Expunged {
-                    uids,
-                    unmapped,
-                },
+                Acc::Expunge { uids, unmapped, .. } => Outcome::Expunged { uids, unmapped },
                 _ => Outcome::Expunged {
                     uids: Vec::new(),
                     unmapped: 0,
