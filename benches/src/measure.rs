@@ -1,0 +1,195 @@
+//! The measurement harness: latency percentiles, wire counters, results.
+//!
+//! Contenders of one operation run interleaved (iteration 1 of each, then
+//! iteration 2 of each, ...), so slow drifts of the machine hit all alike.
+//! Only the operation itself is timed; the per-iteration preparation (such as
+//! putting a message in place to delete) is not.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::wire::WireStats;
+
+/// Who performed an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Contender {
+    /// imapvm's library API on a warm (connected, logged-in) store.
+    Imapvm,
+    /// imapvm including connect, TLS and login.
+    ImapvmCold,
+    /// Asterisk 22's recorded command sequence, replayed.
+    Asterisk,
+    /// The least a perfect client exchanges.
+    Floor,
+}
+
+impl Contender {
+    /// Every contender, in report order.
+    pub const ALL: [Contender; 4] = [
+        Contender::Imapvm,
+        Contender::ImapvmCold,
+        Contender::Asterisk,
+        Contender::Floor,
+    ];
+
+    /// The name used in tables and the chart.
+    pub fn label(self) -> &'static str {
+        match self {
+            Contender::Imapvm => "imapvm (warm)",
+            Contender::ImapvmCold => "imapvm (cold, TLS)",
+            Contender::Asterisk => "Asterisk 22",
+            Contender::Floor => "floor",
+        }
+    }
+}
+
+/// Order statistics of one contender on one operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Timed iterations.
+    pub iterations: usize,
+    /// Median latency, microseconds.
+    pub median_us: f64,
+    /// 99th percentile latency (nearest rank), microseconds.
+    pub p99_us: f64,
+    /// Fastest iteration, microseconds.
+    pub min_us: f64,
+    /// Median round trips per operation.
+    pub round_trips: u64,
+    /// Median bytes sent per operation.
+    pub bytes_out: u64,
+    /// Median bytes received per operation.
+    pub bytes_in: u64,
+}
+
+/// The value at percentile `p` (0–100) of ascending `sorted`, nearest rank;
+/// 0 for an empty slice.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median of ascending `sorted` (mean of the middle two for even counts).
+pub fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn median_u64(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
+}
+
+/// Summarises timed samples and their wire counters.
+pub fn summarize(latencies: &[Duration], wire: &[WireStats]) -> Summary {
+    let mut us: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+    us.sort_by(f64::total_cmp);
+    Summary {
+        iterations: us.len(),
+        median_us: median(&us),
+        p99_us: percentile(&us, 99.0),
+        min_us: us.first().copied().unwrap_or(0.0),
+        round_trips: median_u64(wire.iter().map(|w| w.round_trips).collect()),
+        bytes_out: median_u64(wire.iter().map(|w| w.bytes_out).collect()),
+        bytes_in: median_u64(wire.iter().map(|w| w.bytes_in).collect()),
+    }
+}
+
+/// One contender's result on one operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Who.
+    pub contender: Contender,
+    /// The numbers, or `None` when not measured.
+    pub summary: Option<Summary>,
+    /// Why it was not measured, or a remark on how.
+    pub note: String,
+}
+
+/// Everything measured for one operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationResult {
+    /// Short id (`deposit`, `list-100`, ...).
+    pub id: String,
+    /// What the row means.
+    pub title: String,
+    /// Where Asterisk's sequence comes from (trace and lines).
+    pub asterisk_source: String,
+    /// One entry per contender.
+    pub results: Vec<Measured>,
+}
+
+impl OperationResult {
+    /// The summary of `contender`, if measured.
+    pub fn summary(&self, contender: Contender) -> Option<&Summary> {
+        self.results
+            .iter()
+            .find(|m| m.contender == contender)
+            .and_then(|m| m.summary.as_ref())
+    }
+
+    /// median(a) / median(b), if both were measured.
+    pub fn ratio(&self, a: Contender, b: Contender) -> Option<f64> {
+        let (a, b) = (self.summary(a)?, self.summary(b)?);
+        (b.median_us > 0.0).then(|| a.median_us / b.median_us)
+    }
+}
+
+/// Untimed preparation of one iteration (argument: iteration index).
+pub type Prepare<'a> = Box<dyn FnMut(usize) -> Result<()> + 'a>;
+/// The timed operation; returns the wire counters it caused.
+pub type Operate<'a> = Box<dyn FnMut(usize) -> Result<WireStats> + 'a>;
+
+/// One contender of an operation: preparation and operation.
+pub struct Runner<'a> {
+    /// Who.
+    pub contender: Contender,
+    /// Untimed, before each iteration.
+    pub prepare: Prepare<'a>,
+    /// Timed.
+    pub operate: Operate<'a>,
+}
+
+impl std::fmt::Debug for Runner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("contender", &self.contender)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `warmup` untimed then `iterations` timed rounds, each round running
+/// every runner once in order; returns one summary per runner.
+pub fn run_interleaved(
+    runners: &mut [Runner<'_>],
+    warmup: usize,
+    iterations: usize,
+) -> Result<Vec<(Contender, Summary)>> {
+    let mut latencies = vec![Vec::with_capacity(iterations); runners.len()];
+    let mut wires = vec![Vec::with_capacity(iterations); runners.len()];
+    for round in 0..warmup + iterations {
+        for (i, runner) in runners.iter_mut().enumerate() {
+            (runner.prepare)(round)?;
+            let start = Instant::now();
+            let wire = (runner.operate)(round)?;
+            let took = start.elapsed();
+            if round >= warmup {
+                latencies[i].push(took);
+                wires[i].push(wire);
+            }
+        }
+    }
+    Ok(runners
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.contender, summarize(&latencies[i], &wires[i])))
+        .collect())
+}

@@ -1,0 +1,669 @@
+//! The report: `docs/performance.md` (tables, ratios, goals, the machine, the
+//! command to reproduce) and one summary chart as a hand-written SVG.
+//!
+//! Rendering is pure: [`markdown`] and [`svg`] take a [`Report`] and return
+//! text; gathering (the machine, criterion's estimates) is separate.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{Contender, OperationResult, Summary};
+
+/// The machine a run happened on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Logical CPUs (`nproc`).
+    pub cpus: usize,
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// `dovecot --version`.
+    pub dovecot: String,
+    /// `rustc --version` of the toolchain that built the suite.
+    pub rustc: String,
+}
+
+impl Machine {
+    /// Reads `/proc` for this machine; the versions are passed in.
+    pub fn this(dovecot: &str, rustc: &str) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == "model name").then(|| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, usize::from),
+            cpu_model,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            dovecot: dovecot.trim().to_owned(),
+            rustc: rustc.trim().to_owned(),
+        }
+    }
+}
+
+/// One criterion measurement read back from `target/criterion`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionFigure {
+    /// Benchmark group.
+    pub group: String,
+    /// Function within the group.
+    pub function: String,
+    /// Median time per iteration, nanoseconds.
+    pub median_ns: f64,
+}
+
+/// Reads every `*/new/{benchmark,estimates}.json` under `dir` written at or
+/// after `since` (older results belong to another run and are skipped).
+pub fn read_criterion(dir: &Path, since: Option<SystemTime>) -> Vec<CriterionFigure> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "new") {
+                if let Some(f) = read_one(&path, since) {
+                    out.push(f);
+                }
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.group, &a.function).cmp(&(&b.group, &b.function)));
+    out
+}
+
+fn read_one(new: &Path, since: Option<SystemTime>) -> Option<CriterionFigure> {
+    let estimates = new.join("estimates.json");
+    if let Some(since) = since {
+        let modified = std::fs::metadata(&estimates).ok()?.modified().ok()?;
+        if modified < since {
+            return None;
+        }
+    }
+    let bench: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new.join("benchmark.json")).ok()?).ok()?;
+    let est: serde_json::Value = serde_json::from_slice(&std::fs::read(estimates).ok()?).ok()?;
+    Some(CriterionFigure {
+        group: bench["group_id"].as_str()?.to_owned(),
+        function: bench["function_id"].as_str().unwrap_or_default().to_owned(),
+        median_ns: est["median"]["point_estimate"].as_f64()?,
+    })
+}
+
+/// A codec comparison: ours against a baseline of the same run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// What is compared.
+    pub title: &'static str,
+    /// Criterion group.
+    pub group: &'static str,
+    /// Function measuring ours.
+    pub ours: &'static str,
+    /// Function measuring the baseline.
+    pub baseline: &'static str,
+    /// How the ratio is read.
+    pub ratio: RatioKind,
+    /// The goal, in words.
+    pub goal: &'static str,
+    /// The goal as a bound on the ratio.
+    pub bound: f64,
+}
+
+/// Which way a comparison's ratio is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatioKind {
+    /// baseline / ours: how many times faster ours is (goal: at least `bound`).
+    Speedup,
+    /// ours / baseline: our overhead (goal: at most `bound`).
+    Overhead,
+}
+
+/// The codec and core comparisons the issue asks for.
+pub const COMPARISONS: &[Comparison] = &[
+    Comparison {
+        title: "Header-block parse vs full mail-parser parse (01-basic.eml)",
+        group: "voicemail_01_basic",
+        ours: "header_block_full_message",
+        baseline: "mail_parser_full",
+        ratio: RatioKind::Speedup,
+        goal: "≥ 10× faster",
+        bound: 10.0,
+    },
+    Comparison {
+        title: "Build a 60 s wav49 voicemail vs base64 of the audio alone",
+        group: "voicemail_build_60s_wav49",
+        ours: "build_message",
+        baseline: "base64_audio_alone",
+        ratio: RatioKind::Overhead,
+        goal: "≤ 1.5×",
+        bound: 1.5,
+    },
+    Comparison {
+        title: "Decode a 1,000-item UID FETCH response vs imap-codec's raw decode",
+        group: "uid_fetch_1000_header_fields",
+        ours: "connection_typed_results",
+        baseline: "imap_codec_raw_decode",
+        ratio: RatioKind::Overhead,
+        goal: "(our overhead, no goal set)",
+        bound: f64::INFINITY,
+    },
+    Comparison {
+        title: "Parse a 10,000-mailbox voicemail.conf vs splitting it into lines",
+        group: "config_10000_mailboxes",
+        ours: "parse",
+        baseline: "split_lines",
+        ratio: RatioKind::Overhead,
+        goal: "(time reported, no goal set)",
+        bound: f64::INFINITY,
+    },
+];
+
+/// Peak memory of the 10,000-mailbox config parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigMemory {
+    /// Mailboxes in the generated file.
+    pub mailboxes: u64,
+    /// Size of the file.
+    pub config_bytes: u64,
+    /// Peak RSS of the probe without the parse, kB.
+    pub baseline_peak_kb: u64,
+    /// Peak RSS of the probe with the parse, kB.
+    pub parse_peak_kb: u64,
+    /// The difference, kB.
+    pub parse_delta_kb: u64,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// When (UTC, `YYYY-MM-DD HH:MM`).
+    pub date: String,
+    /// Where.
+    pub machine: Machine,
+    /// The command that produced it.
+    pub command: String,
+    /// Timed iterations per contender and operation.
+    pub iterations: usize,
+    /// Untimed warm-up iterations.
+    pub warmup: usize,
+    /// End-to-end results.
+    pub operations: Vec<OperationResult>,
+    /// Criterion figures of this run.
+    pub criterion: Vec<CriterionFigure>,
+    /// The config parse's memory, if probed.
+    pub config_memory: Option<ConfigMemory>,
+    /// Things not measured, and why.
+    pub not_measured: Vec<String>,
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
+pub fn utc_minute(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+fn ms(us: f64) -> String {
+    let v = us / 1000.0;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn bytes(n: u64) -> String {
+    if n >= 10 * 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / 1_048_576.0)
+    } else if n >= 10 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn ratio(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 10.0 => format!("{r:.0}×"),
+        Some(r) => format!("{r:.2}×"),
+        None => "—".into(),
+    }
+}
+
+fn cell(s: Option<&Summary>) -> String {
+    s.map_or_else(|| "not measured".into(), |s| ms(s.median_us))
+}
+
+fn figure<'a>(r: &'a Report, group: &str, function: &str) -> Option<&'a CriterionFigure> {
+    r.criterion
+        .iter()
+        .find(|f| f.group == group && f.function == function)
+}
+
+fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} ms", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} µs", v / 1e3)
+    } else {
+        format!("{v:.0} ns")
+    }
+}
+
+/// The warm operations the floor goal applies to (all measured ones).
+fn goal_line(ok: Option<bool>, text: &str) -> String {
+    let mark = match ok {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    };
+    format!("| {text} | {mark} |\n")
+}
+
+/// The whole `docs/performance.md`; `chart` is the SVG's file name beside it.
+pub fn markdown(r: &Report, chart: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# Performance\n");
+    let _ = writeln!(
+        o,
+        "Generated by `{}` on {} UTC. Every figure below comes from that one run on one \
+         machine; compare ratios, not absolute times, across machines.\n",
+        r.command, r.date
+    );
+    let _ = writeln!(
+        o,
+        "![median latency per operation and contender]({chart})\n"
+    );
+    let _ = writeln!(o, "## Machine\n");
+    let _ = writeln!(o, "| CPUs | CPU | kernel | IMAP server | Rust |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    let m = &r.machine;
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | Dovecot {} (private, loopback) | {} |\n",
+        m.cpus, m.cpu_model, m.kernel, m.dovecot, m.rustc
+    );
+
+    let _ = writeln!(o, "## End-to-end operations\n");
+    let _ = writeln!(
+        o,
+        "Median latency in milliseconds over {} timed iterations (after {} untimed warm-up \
+         iterations); contenders run interleaved, one iteration each in turn. Ratios are of \
+         medians.\n",
+        r.iterations, r.warmup
+    );
+    let _ = writeln!(
+        o,
+        "| operation | Asterisk 22 | imapvm (warm) | imapvm (cold, TLS) | floor | imapvm/Asterisk | imapvm/floor | Asterisk/floor |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for op in &r.operations {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            op.title,
+            cell(op.summary(Contender::Asterisk)),
+            cell(op.summary(Contender::Imapvm)),
+            cell(op.summary(Contender::ImapvmCold)),
+            cell(op.summary(Contender::Floor)),
+            ratio(op.ratio(Contender::Imapvm, Contender::Asterisk)),
+            ratio(op.ratio(Contender::Imapvm, Contender::Floor)),
+            ratio(op.ratio(Contender::Asterisk, Contender::Floor)),
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "### Per operation: p99, round trips, bytes\n");
+    for op in &r.operations {
+        let _ = writeln!(o, "**{}** (`{}`)\n", op.title, op.id);
+        let _ = writeln!(
+            o,
+            "| contender | median ms | p99 ms | round trips | bytes out | bytes in | note |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
+        for c in Contender::ALL {
+            let Some(m) = op.results.iter().find(|m| m.contender == c) else {
+                continue;
+            };
+            match &m.summary {
+                Some(s) => {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} | {} | {} | {} | {} |",
+                        c.label(),
+                        ms(s.median_us),
+                        ms(s.p99_us),
+                        s.round_trips,
+                        bytes(s.bytes_out),
+                        bytes(s.bytes_in),
+                        m.note
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "| {} | — | — | — | — | — | {} |", c.label(), m.note);
+                }
+            }
+        }
+        let _ = writeln!(o);
+    }
+
+    let _ = writeln!(o, "## Goals\n");
+    let _ = writeln!(o, "| goal | result |\n|---|---|");
+    for op in &r.operations {
+        let v = op.ratio(Contender::Imapvm, Contender::Floor);
+        o.push_str(&goal_line(
+            v.map(|v| v <= 1.2),
+            &format!("imapvm/floor ≤ 1.2: {} ({})", op.title, ratio(v)),
+        ));
+    }
+    for id in ["deposit", "count"] {
+        if let Some(op) = r.operations.iter().find(|o| o.id == id) {
+            let v = op.ratio(Contender::Imapvm, Contender::Asterisk);
+            o.push_str(&goal_line(
+                v.map(|v| v <= 0.1),
+                &format!("imapvm/Asterisk ≤ 0.1: {} ({})", op.title, ratio(v)),
+            ));
+        }
+    }
+    let full = r.operations.iter().find(|o| o.id == "list-shared-10000");
+    let empty = r.operations.iter().find(|o| o.id == "list-shared-empty");
+    let flat = |c: Contender| -> Option<f64> {
+        let (a, b) = (full?.summary(c)?, empty?.summary(c)?);
+        (b.median_us > 0.0).then(|| a.median_us / b.median_us)
+    };
+    let v = flat(Contender::Imapvm);
+    o.push_str(&goal_line(
+        v.map(|v| v <= 1.5),
+        &format!(
+            "listing flat in ordinary mail: shared folder with 10,000 e-mails / without, imapvm \
+             ≤ 1.5 ({}; Asterisk {}, floor {})",
+            ratio(v),
+            ratio(flat(Contender::Asterisk)),
+            ratio(flat(Contender::Floor))
+        ),
+    ));
+    o.push_str(&goal_line(None, "MWI p99 under 1 s (needs the watcher)"));
+    let _ = writeln!(o);
+
+    let _ = writeln!(o, "## Codec and core (criterion)\n");
+    let _ = writeln!(
+        o,
+        "Medians from criterion (`target/criterion/*/new/estimates.json` of this run; HTML \
+         reports in `target/criterion/report/index.html`). Each line compares two functions \
+         of one benchmark binary, measured in the same run.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| comparison | ours | baseline | ratio | goal | result |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---|---|");
+    for c in COMPARISONS {
+        let (ours, base) = (figure(r, c.group, c.ours), figure(r, c.group, c.baseline));
+        match (ours, base) {
+            (Some(a), Some(b)) if a.median_ns > 0.0 && b.median_ns > 0.0 => {
+                let (value, ok) = match c.ratio {
+                    RatioKind::Speedup => {
+                        let v = b.median_ns / a.median_ns;
+                        (format!("{v:.1}× faster"), v >= c.bound)
+                    }
+                    RatioKind::Overhead => {
+                        let v = a.median_ns / b.median_ns;
+                        (format!("{v:.2}×"), v <= c.bound)
+                    }
+                };
+                let result = if c.bound.is_finite() {
+                    if ok { "met" } else { "**missed**" }
+                } else {
+                    "—"
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    c.title,
+                    ns(a.median_ns),
+                    ns(b.median_ns),
+                    value,
+                    c.goal,
+                    result
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "| {} | — | — | — | {} | not measured in this run |",
+                    c.title, c.goal
+                );
+            }
+        }
+    }
+    let _ = writeln!(o);
+    match &r.config_memory {
+        Some(m) => {
+            let _ = writeln!(
+                o,
+                "Config memory: parsing the {}-mailbox voicemail.conf ({}) raises the peak \
+                 resident set by **{} kB** ({} kB peak with the parse, {} kB for a probe that \
+                 builds the same text and does not parse it).\n",
+                m.mailboxes,
+                bytes(m.config_bytes),
+                m.parse_delta_kb,
+                m.parse_peak_kb,
+                m.baseline_peak_kb
+            );
+        }
+        None => {
+            let _ = writeln!(o, "Config memory: not measured in this run.\n");
+        }
+    }
+
+    let _ = writeln!(o, "## Not measured\n");
+    for n in &r.not_measured {
+        let _ = writeln!(o, "* {n}");
+    }
+    let _ = writeln!(o);
+
+    let _ = writeln!(o, "## How it was measured\n");
+    let _ = writeln!(
+        o,
+        "* **Server**: the private Dovecot of `cargo xtask dovecot` on loopback. The warm \
+         comparisons run over **plain TCP without TLS** for every contender (the same \
+         socket costs for all); only *imapvm (cold, TLS)* includes connect, implicit TLS \
+         and login per iteration.\n\
+         * **Asterisk 22**: a replayer sends, over a raw socket, the exact command sequence \
+         Asterisk 22.10.1 (app_voicemail_imap on c-client) sent in the recorded traces, one \
+         command at a time, waiting for each tagged reply as c-client does, including \
+         c-client's envelope prefetch after every SEARCH with hits and its BODYSTRUCTURE \
+         lookahead. The mailbox, folder and message size are the scenario's. Sources are in \
+         `benches/fixtures/asterisk-sequences.txt` and checked against the traces by a test.\n\
+         * **floor**: the least a perfect client exchanges for the same result on a warm \
+         connection with the folder selected, as one pipelined flight (LITERAL+ APPEND, \
+         ESEARCH `RETURN (COUNT)`, SEARCHRES `RETURN (SAVE)` + `UID FETCH $`, \
+         `UID FETCH BODY.PEEK[2]`, `UID STORE` + `UID EXPUNGE`), parsing nothing beyond the \
+         tagged replies.\n\
+         * **Round trips** are counted (each time a client has written all it can and waits \
+         for the server), **bytes** are counted on the socket by the client (imapvm: its \
+         proto core's counters, TLS records not included).\n\
+         * Each operation runs in a `bench-*` folder of its own (created, filled by pipelined \
+         LITERAL+ APPENDs, deleted at the end). Per-iteration preparation (a message to \
+         delete, removing the deposited message) is not timed.\n"
+    );
+    let _ = writeln!(o, "| operation | Asterisk sequence from |");
+    let _ = writeln!(o, "|---|---|");
+    for op in &r.operations {
+        let _ = writeln!(o, "| {} | {} |", op.title, op.asterisk_source);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "## Reproduce\n");
+    let _ = writeln!(
+        o,
+        "```sh\ncargo xtask bench            # the default run (this file and {chart})\n\
+         cargo xtask bench --quick    # a fast, noisier run\n\
+         cargo xtask bench --iterations 100\n```"
+    );
+    o
+}
+
+const COLORS: [(Contender, &str); 4] = [
+    (Contender::Asterisk, "#d62728"),
+    (Contender::Imapvm, "#1f77b4"),
+    (Contender::ImapvmCold, "#9ecae1"),
+    (Contender::Floor, "#2ca02c"),
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A horizontal bar chart of median latency (log scale) per operation and
+/// contender; contenders not measured get no bar and a note.
+pub fn svg(operations: &[OperationResult]) -> String {
+    let label_w = 290.0;
+    let plot_w = 560.0;
+    let bar_h = 11.0;
+    let group_gap = 14.0;
+    let top = 56.0;
+    let values: Vec<f64> = operations
+        .iter()
+        .flat_map(|op| op.results.iter().filter_map(|m| m.summary.as_ref()))
+        .map(|s| s.median_us / 1000.0)
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .log10()
+        .floor()
+        .min(0.0);
+    let hi = values
+        .iter()
+        .copied()
+        .fold(0.01f64, f64::max)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let x = |v: f64| label_w + (v.log10() - lo) / (hi - lo) * plot_w;
+    let group_h = bar_h * COLORS.len() as f64 + group_gap;
+    let height = top + group_h * operations.len() as f64 + 40.0;
+    let width = label_w + plot_w + 80.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
+         viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
+    );
+    let _ = writeln!(
+        s,
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Median latency per \
+         operation (ms, log scale; lower is better)</text>"
+    );
+    for (i, (c, color)) in COLORS.iter().enumerate() {
+        let lx = 10.0 + i as f64 * 170.0;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx:.0}\" y=\"28\" width=\"12\" height=\"10\" fill=\"{color}\"/>\
+             <text x=\"{:.0}\" y=\"37\">{}</text>",
+            lx + 16.0,
+            esc(c.label())
+        );
+    }
+    let bottom = top + group_h * operations.len() as f64;
+    let mut decade = lo as i32;
+    while f64::from(decade) <= hi {
+        let v = 10f64.powi(decade);
+        let gx = x(v);
+        let label = if v >= 1.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v}")
+        };
+        let _ = writeln!(
+            s,
+            "<line x1=\"{gx:.1}\" y1=\"{:.0}\" x2=\"{gx:.1}\" y2=\"{bottom:.0}\" stroke=\"#ddd\"/>\
+             <text x=\"{gx:.1}\" y=\"{:.0}\" text-anchor=\"middle\">{label} ms</text>",
+            top - 6.0,
+            bottom + 14.0
+        );
+        decade += 1;
+    }
+    for (g, op) in operations.iter().enumerate() {
+        let gy = top + g as f64 * group_h;
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            label_w - 8.0,
+            gy + bar_h * 2.0 + 3.0,
+            esc(&op.title)
+        );
+        for (i, (c, color)) in COLORS.iter().enumerate() {
+            let y = gy + i as f64 * bar_h;
+            match op.summary(*c) {
+                Some(sm) if sm.median_us > 0.0 => {
+                    let v = sm.median_us / 1000.0;
+                    let w = (x(v) - label_w).max(1.0);
+                    let _ = writeln!(
+                        s,
+                        "<rect x=\"{label_w:.0}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" \
+                         fill=\"{color}\"><title>{}: {} ms</title></rect>\
+                         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\">{}</text>",
+                        bar_h - 1.0,
+                        esc(c.label()),
+                        ms(sm.median_us),
+                        label_w + w + 3.0,
+                        y + bar_h - 2.0,
+                        ms(sm.median_us)
+                    );
+                }
+                _ => {
+                    if op.results.iter().any(|m| m.contender == *c) {
+                        let _ = writeln!(
+                            s,
+                            "<text x=\"{:.0}\" y=\"{:.1}\" font-size=\"9\" fill=\"#888\">{} not measured</text>",
+                            label_w + 3.0,
+                            y + bar_h - 2.0,
+                            esc(c.label())
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,144 @@
+//! The statistics of the harness.
+
+use std::time::Duration;
+
+use imapvm_benches::measure::{
+    Contender, Measured, OperationResult, Runner, median, percentile, run_interleaved, summarize,
+};
+use imapvm_benches::wire::WireStats;
+
+#[test]
+fn percentiles_are_nearest_rank() {
+    let v: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(percentile(&v, 99.0), 99.0);
+    assert_eq!(percentile(&v, 50.0), 50.0);
+    assert_eq!(percentile(&v, 100.0), 100.0);
+    assert_eq!(percentile(&[3.0], 99.0), 3.0);
+    assert_eq!(percentile(&[], 99.0), 0.0);
+    let few = [1.0, 2.0, 3.0, 40.0];
+    assert_eq!(
+        percentile(&few, 99.0),
+        40.0,
+        "p99 of few samples is the max"
+    );
+    assert_eq!(median(&few), 2.5);
+    assert_eq!(median(&[5.0, 1.0, 9.0][..1]), 5.0);
+}
+
+#[test]
+fn summary_takes_medians_of_wire_counters() {
+    let lat: Vec<Duration> = [30, 10, 20]
+        .iter()
+        .map(|&us| Duration::from_micros(us))
+        .collect();
+    let wire = [
+        WireStats {
+            round_trips: 3,
+            bytes_out: 10,
+            bytes_in: 100,
+        },
+        WireStats {
+            round_trips: 1,
+            bytes_out: 30,
+            bytes_in: 300,
+        },
+        WireStats {
+            round_trips: 2,
+            bytes_out: 20,
+            bytes_in: 200,
+        },
+    ];
+    let s = summarize(&lat, &wire);
+    assert_eq!(s.iterations, 3);
+    assert!((s.median_us - 20.0).abs() < 1e-9);
+    assert!((s.p99_us - 30.0).abs() < 1e-9);
+    assert!((s.min_us - 10.0).abs() < 1e-9);
+    assert_eq!((s.round_trips, s.bytes_out, s.bytes_in), (2, 20, 200));
+}
+
+#[test]
+fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
+    let order = std::cell::RefCell::new(Vec::new());
+    let mut runners = vec![
+        Runner {
+            contender: Contender::Asterisk,
+            prepare: Box::new(|_| Ok(())),
+            operate: Box::new(|i| {
+                order.borrow_mut().push(("a", i));
+                Ok(WireStats {
+                    round_trips: 5,
+                    ..WireStats::default()
+                })
+            }),
+        },
+        Runner {
+            contender: Contender::Floor,
+            prepare: Box::new(|i| {
+                order.borrow_mut().push(("prep", i));
+                Ok(())
+            }),
+            operate: Box::new(|i| {
+                order.borrow_mut().push(("f", i));
+                Ok(WireStats {
+                    round_trips: 1,
+                    ..WireStats::default()
+                })
+            }),
+        },
+    ];
+    let out = run_interleaved(&mut runners, 1, 2).unwrap();
+    drop(runners);
+    assert_eq!(
+        order.into_inner(),
+        [
+            ("a", 0),
+            ("prep", 0),
+            ("f", 0),
+            ("a", 1),
+            ("prep", 1),
+            ("f", 1),
+            ("a", 2),
+            ("prep", 2),
+            ("f", 2)
+        ]
+    );
+    assert_eq!(out[0].0, Contender::Asterisk);
+    assert_eq!(out[0].1.iterations, 2);
+    assert_eq!(out[0].1.round_trips, 5);
+    assert_eq!(out[1].1.round_trips, 1);
+}
+
+#[test]
+fn ratios_need_both_sides() {
+    let s = |us: f64| {
+        summarize(
+            &[Duration::from_secs_f64(us / 1e6)],
+            &[WireStats::default()],
+        )
+    };
+    let op = OperationResult {
+        id: "count".into(),
+        title: "count".into(),
+        asterisk_source: String::new(),
+        results: vec![
+            Measured {
+                contender: Contender::Asterisk,
+                summary: Some(s(1000.0)),
+                note: String::new(),
+            },
+            Measured {
+                contender: Contender::Floor,
+                summary: Some(s(100.0)),
+                note: String::new(),
+            },
+            Measured {
+                contender: Contender::Imapvm,
+                summary: None,
+                note: "pending".into(),
+            },
+        ],
+    };
+    let r = op.ratio(Contender::Asterisk, Contender::Floor).unwrap();
+    assert!((r - 10.0).abs() < 0.01, "{r}");
+    assert_eq!(op.ratio(Contender::Imapvm, Contender::Floor), None);
+}
