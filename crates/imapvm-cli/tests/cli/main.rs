@@ -1,0 +1,43 @@
+//! The `imapvm` binary as an operator runs it: arguments, exit codes, human
+//! and JSON output. One test binary; one module per subcommand family.
+
+// A panic in a test is a failure with a message; helpers here may unwrap.
+#![allow(clippy::unwrap_used)]
+
+mod config;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Run `imapvm ARGS` and capture everything.
+pub fn imapvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imapvm"))
+        .args(args)
+        .output()
+        .expect("run imapvm")
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fixture shipped with the config crate's tests (one copy in the repo).
+pub fn config_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../imapvm-config/tests/fixtures")
+        .join(name)
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("imapvm-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
