@@ -48,6 +48,8 @@ enum Command {
     Version,
     /// Validate voicemail.conf, or show one mailbox's effective settings.
     Config(cmd::config::ConfigArgs),
+    /// Inspect a voicemail email file, or compose one from voicemail.conf.
+    Message(cmd::message::MessageArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Version => cmd::version::run(&global),
         Command::Config(args) => cmd::config::run(&global, &args),
+        Command::Message(args) => cmd::message::run(&global, &args),
     };
     match result {
         Ok(code) => code,

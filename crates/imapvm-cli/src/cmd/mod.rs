@@ -2,6 +2,7 @@
 //! `run(&Global, args) -> Result<ExitCode, CliError>`.
 
 pub(crate) mod config;
+pub(crate) mod message;
 pub(crate) mod version;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
