@@ -1,2 +1,224 @@
-//! The end-to-end suite (filled in with the harness).
-fn main() {}
+//! The end-to-end suite against the private Dovecot: Asterisk's replayed
+//! sequences, the floor and imapvm, side by side; writes
+//! `docs/performance.md` and `docs/performance.svg`.
+//!
+//! `cargo xtask bench` runs it after the criterion benches. Arguments (after
+//! `--`): `--iterations N`, `--warmup N`, `--quick`, `--only ID[,ID]`,
+//! `--keep` (leave the `bench-*` folders for the next run), `--no-imapvm`,
+//! `--doc PATH`, `--criterion-since UNIX-SECONDS`, `--command TEXT` (the
+//! command the report names).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod runtime;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use imapvm_benches::report::{self, ConfigMemory, Machine, Report};
+use imapvm_benches::scenario::Account;
+use imapvm_benches::suite::{self, Options, Plan, Runtime};
+use imapvm_benches::{BenchError, Result};
+
+#[derive(Debug)]
+struct Args {
+    iterations: usize,
+    warmup: usize,
+    only: Vec<String>,
+    keep: bool,
+    imapvm: bool,
+    doc: PathBuf,
+    since: Option<SystemTime>,
+    command: String,
+}
+
+fn parse_args() -> std::result::Result<Args, String> {
+    let root = xtask::server::workspace_root();
+    let mut a = Args {
+        iterations: 30,
+        warmup: 3,
+        only: Vec::new(),
+        keep: false,
+        imapvm: true,
+        doc: root.join("docs/performance.md"),
+        since: None,
+        command: "cargo xtask bench".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bench" => {}
+            "--quick" => {
+                a.iterations = 5;
+                a.warmup = 1;
+            }
+            "--iterations" => {
+                a.iterations = value("--iterations")?
+                    .parse()
+                    .map_err(|e| format!("--iterations: {e}"))?;
+            }
+            "--warmup" => {
+                a.warmup = value("--warmup")?
+                    .parse()
+                    .map_err(|e| format!("--warmup: {e}"))?;
+            }
+            "--only" => {
+                a.only = value("--only")?.split(',').map(str::to_owned).collect();
+            }
+            "--keep" => a.keep = true,
+            "--no-imapvm" => a.imapvm = false,
+            "--doc" => a.doc = PathBuf::from(value("--doc")?),
+            "--command" => a.command = value("--command")?,
+            "--criterion-since" => {
+                let secs: u64 = value("--criterion-since")?
+                    .parse()
+                    .map_err(|e| format!("--criterion-since: {e}"))?;
+                a.since = Some(UNIX_EPOCH + Duration::from_secs(secs));
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if a.iterations == 0 {
+        return Err("--iterations must be at least 1".into());
+    }
+    let known = suite::operation_ids();
+    if let Some(bad) = a.only.iter().find(|o| !known.contains(&o.as_str())) {
+        return Err(format!("unknown operation {bad:?} (have {})", known.join(", ")));
+    }
+    Ok(a)
+}
+
+fn version(cmd: &str, arg: &str) -> String {
+    Command::new(cmd)
+        .arg(arg)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    let server = xtask::dovecot::ensure_running()
+        .map_err(|e| BenchError::Scenario(format!("private Dovecot: {e}")))?;
+    let password = |user: &str| {
+        server
+            .users
+            .get(user)
+            .cloned()
+            .ok_or_else(|| BenchError::Scenario(format!("the private Dovecot has no user {user}")))
+    };
+    let plan = Plan {
+        personal: Account {
+            host: server.host.clone(),
+            port: server.port,
+            user: "vm4321".into(),
+            password: password("vm4321")?,
+        },
+        shared: Account {
+            host: server.host.clone(),
+            port: server.port,
+            user: "vmshared".into(),
+            password: password("vmshared")?,
+        },
+    };
+    let mut progress = |line: &str| eprintln!("{line}");
+    eprintln!("preparing the bench-* folders on {}:{}", server.host, server.port);
+    suite::prepare(&plan, &mut progress)?;
+
+    let mut rt = if args.imapvm {
+        Some(runtime::ImapvmRuntime::new(&server, &plan)?)
+    } else {
+        None
+    };
+    let runtime_note = if args.imapvm {
+        String::new()
+    } else {
+        "not measured in this run (--no-imapvm)".to_owned()
+    };
+    let opts = Options {
+        iterations: args.iterations,
+        warmup: args.warmup,
+    };
+    let outcome = suite::run(
+        &plan,
+        opts,
+        &args.only,
+        rt.as_mut().map(|r| r as &mut dyn Runtime),
+        &runtime_note,
+        &mut progress,
+    );
+    let _ = rt.as_ref();
+    if !args.keep {
+        suite::cleanup(&plan)?;
+    }
+    let operations = outcome?;
+
+    let target = xtask::server::target_dir();
+    let criterion = report::read_criterion(&target.join("criterion"), args.since);
+    let config_memory: Option<ConfigMemory> =
+        std::fs::read(target.join("imapvm-bench/config-memory.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let report = Report {
+        date: report::utc_minute(now),
+        machine: Machine::this(
+            &version("/usr/sbin/dovecot", "--version"),
+            &version("rustc", "--version"),
+        ),
+        command: args.command.clone(),
+        iterations: args.iterations,
+        warmup: args.warmup,
+        operations,
+        criterion,
+        config_memory,
+        not_measured: vec![
+            "MWI latency after a mail-client change (IDLE/NOTIFY vs polling at pollfreq 1 and \
+             30): it needs the MWI watcher (issue 8), which does not exist yet."
+                .into(),
+        ],
+    };
+    let dir = target.join("imapvm-bench");
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(dir.display().to_string(), e))?;
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| BenchError::Scenario(format!("serialising the results: {e}")))?;
+    let results = dir.join("results.json");
+    std::fs::write(&results, json).map_err(|e| BenchError::io(results.display().to_string(), e))?;
+    let chart = args.doc.with_extension("svg");
+    let chart_name = chart
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "performance.svg".into());
+    std::fs::write(&chart, report::svg(&report.operations))
+        .map_err(|e| BenchError::io(chart.display().to_string(), e))?;
+    std::fs::write(&args.doc, report::markdown(&report, &chart_name))
+        .map_err(|e| BenchError::io(args.doc.display().to_string(), e))?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        args.doc.display(),
+        chart.display(),
+        results.display()
+    );
+    Ok(())
+}
