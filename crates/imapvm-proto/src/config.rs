@@ -51,6 +51,11 @@ pub struct Config {
     pub use_sasl_ir: bool,
     /// Tag prefix; tags are `<prefix><n>`. Must be ASCII alphanumeric. Default `"a"`.
     pub tag_prefix: String,
+    /// Send `UID SEARCH RETURN (ALL) ...` and read the tag-correlated `* ESEARCH` answer
+    /// (RFC 4731) when the server advertises `ESEARCH`. Pipelined searches are then matched to
+    /// their commands by tag, which stays right even when the server answers them out of order.
+    /// Without it, the n-th `* SEARCH` goes to the n-th SEARCH in flight. Default true.
+    pub use_esearch: bool,
 }
 
 impl Default for Config {
@@ -65,6 +70,7 @@ impl Default for Config {
             use_non_sync_literals: true,
             use_sasl_ir: true,
             tag_prefix: "a".to_owned(),
+            use_esearch: true,
         }
     }
 }

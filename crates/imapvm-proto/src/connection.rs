@@ -6,10 +6,11 @@ use crate::error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal, RefusalKind,
     ResponseCode,
 };
+use crate::esearch;
 use crate::types::{
     AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, Mailbox, MailboxStatus,
-    Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, SearchKey, Secret, SelectedMailbox,
-    StatusAttr, StoreMode, Uid, UidRange, UidSet, UidValidity,
+    Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, SearchKey, Secret, Section,
+    SelectedMailbox, StatusAttr, StoreMode, Uid, UidRange, UidSet, UidValidity,
 };
 use imap_codec::decode::Decoder;
 use imap_codec::encode::{Encoder, Fragment};
@@ -489,6 +490,22 @@ enum Acc {
     Copy(Option<CopyUid>),
 }
 
+/// What a command asked for, to tell its untagged answers from other commands' and from
+/// unsolicited data.
+#[derive(Debug, Default)]
+struct Route {
+    /// UID FETCH / UID STORE: the UIDs addressed.
+    uids: Option<UidRange>,
+    /// UID FETCH: the items asked for (besides UID).
+    items: Vec<FetchAttr>,
+    /// UID STORE: `.SILENT` (no FETCH answers expected).
+    silent: bool,
+    /// LIST: reference and pattern.
+    list: Option<(String, String)>,
+    /// UID SEARCH: send `RETURN (ALL)` if the server has ESEARCH when the command goes out.
+    esearch_wanted: bool,
+}
+
 #[derive(Debug)]
 struct Pending {
     id: CommandId,
@@ -500,6 +517,7 @@ struct Pending {
     internal: bool,
     acc: Acc,
     mailbox: Option<Mailbox>,
+    route: Route,
 }
 
 #[derive(Debug)]
@@ -515,6 +533,10 @@ struct InFlight {
     overflow: bool,
     /// Set while the `+` for a synchronising literal is awaited.
     awaiting_plus: bool,
+    route: Route,
+    /// Single-answer commands (SEARCH, STATUS, NAMESPACE, GETQUOTAROOT's QUOTAROOT): the answer
+    /// arrived, so the next one of its kind belongs to a later command.
+    answered: bool,
 }
 
 #[derive(Debug)]
@@ -773,7 +795,14 @@ impl Connection {
             if next.kind.quiet_before() && !self.in_flight.is_empty() {
                 return None;
             }
-            let p = self.pending.pop_front()?;
+            let mut p = self.pending.pop_front()?;
+            if p.kind == Kind::Search
+                && p.route.esearch_wanted
+                && self.config.use_esearch
+                && self.caps.has("ESEARCH")
+            {
+                add_return_all(&mut p.pieces, &p.tag);
+            }
             if matches!(p.kind, Kind::Select | Kind::Examine) {
                 self.mailbox = MailboxView::default();
             }
@@ -796,6 +825,8 @@ impl Connection {
                 untagged: 0,
                 overflow: false,
                 awaiting_plus: false,
+                route: p.route,
+                answered: false,
             });
             self.sending = Some(Sending {
                 tag: p.tag,
@@ -901,6 +932,7 @@ impl Connection {
             internal: true,
             acc: Acc::None,
             mailbox: None,
+            route: Route::default(),
         });
     }
 
@@ -1050,6 +1082,10 @@ impl Connection {
                     bytes,
                 ))),
             }
+            return;
+        }
+        if esearch::is_esearch(bytes) {
+            self.on_esearch(bytes);
             return;
         }
         match ResponseCodec::default().decode(bytes) {
@@ -1279,7 +1315,8 @@ impl Connection {
                     delimiter: delimiter.map(|d| d.inner()),
                     attributes: items.iter().map(|a| a.to_string()).collect(),
                 };
-                match self.route_or_drop(|f| f.kind == Kind::List) {
+                let target = self.list_target(&entry);
+                match self.route_or_drop(|f| f.tag == target) {
                     (_, Some(i)) => {
                         if let Acc::List(v) = &mut self.in_flight[i].acc {
                             v.push(entry);
@@ -1296,23 +1333,49 @@ impl Connection {
                     a.as_ref()
                         .is_some_and(|a| a == &mb || (a.is_inbox() && mb.is_inbox()))
                 };
-                match self.route_or_drop(|f| f.kind == Kind::Status && same(&f.mailbox)) {
-                    (_, Some(i)) => self.in_flight[i].acc = Acc::Status(st),
+                let unanswered = self
+                    .in_flight
+                    .iter()
+                    .any(|f| f.kind == Kind::Status && same(&f.mailbox) && !f.answered);
+                let pred = |f: &InFlight| {
+                    f.kind == Kind::Status && same(&f.mailbox) && (!f.answered || !unanswered)
+                };
+                match self.route_or_drop(pred) {
+                    (_, Some(i)) => {
+                        self.in_flight[i].answered = true;
+                        self.in_flight[i].acc = Acc::Status(st);
+                    }
                     (true, None) => {}
                     (false, _) => self
                         .events
                         .push_back(Event::Unsolicited(Unsolicited::Status(st))),
                 }
             }
-            Data::Search(uids, ..) => match self.route_or_drop(|f| f.kind == Kind::Search) {
-                (_, Some(i)) => {
-                    if let Acc::Search(v) = &mut self.in_flight[i].acc {
-                        v.extend(uids.into_iter().map(Uid::from_nz));
+            Data::Search(uids, ..) => {
+                // One `* SEARCH` per command (RFC 3501 7.2.5): the oldest SEARCH still without
+                // one gets it. A lone SEARCH in flight also takes a split answer.
+                let searches = self.in_flight.iter().filter(|f| f.kind == Kind::Search);
+                let lone = searches.count() == 1;
+                let pred = |f: &InFlight| f.kind == Kind::Search && (!f.answered || lone);
+                match self.route_or_drop(pred) {
+                    (_, Some(i)) => {
+                        let f = &mut self.in_flight[i];
+                        f.answered = true;
+                        if let Acc::Search(v) = &mut f.acc {
+                            v.extend(uids.into_iter().map(Uid::from_nz));
+                        }
+                    }
+                    (true, None) => {}
+                    (false, _) => {
+                        let reason = if self.in_flight.iter().any(|f| f.kind == Kind::Search) {
+                            "surplus SEARCH response (every SEARCH in flight has its answer)"
+                        } else {
+                            "SEARCH nobody asked for"
+                        };
+                        self.diagnostic(reason, bytes);
                     }
                 }
-                (true, None) => {}
-                (false, _) => self.diagnostic("SEARCH nobody asked for", bytes),
-            },
+            }
             Data::Flags(flags) => {
                 let flags: Vec<Flag> = flags
                     .iter()
@@ -1422,7 +1485,8 @@ impl Connection {
                         })
                         .collect(),
                 };
-                match self.route_or_drop(|f| f.kind == Kind::GetQuotaRoot) {
+                let target = self.quota_target(&q.root);
+                match self.route_or_drop(|f| f.tag == target) {
                     (_, Some(i)) => {
                         if let Acc::Quota(v) = &mut self.in_flight[i].acc {
                             v.quotas.push(q);
@@ -1432,9 +1496,33 @@ impl Connection {
                     (false, _) => self.diagnostic("QUOTA nobody asked for", bytes),
                 }
             }
-            Data::QuotaRoot { roots, .. } => {
-                match self.route_or_drop(|f| f.kind == Kind::GetQuotaRoot) {
+            Data::QuotaRoot { mailbox, roots } => {
+                let mb = convert::mailbox_from_wire(&mailbox);
+                let same = |f: &InFlight| {
+                    f.mailbox
+                        .as_ref()
+                        .is_some_and(|a| a == &mb || (a.is_inbox() && mb.is_inbox()))
+                };
+                let quota_roots = self
+                    .in_flight
+                    .iter()
+                    .filter(|f| f.kind == Kind::GetQuotaRoot);
+                let unanswered: Vec<(bool, &str)> = quota_roots
+                    .filter(|f| !f.answered)
+                    .map(|f| (same(f), f.tag.as_str()))
+                    .collect();
+                // Same mailbox first, else the oldest without its QUOTAROOT, else the oldest.
+                let target = unanswered
+                    .iter()
+                    .find(|(s, _)| *s)
+                    .or(unanswered.first())
+                    .map(|(_, t)| (*t).to_owned());
+                let pred = |f: &InFlight| {
+                    f.kind == Kind::GetQuotaRoot && target.as_ref().is_none_or(|t| &f.tag == t)
+                };
+                match self.route_or_drop(pred) {
                     (_, Some(i)) => {
+                        self.in_flight[i].answered = true;
                         if let Acc::Quota(v) = &mut self.in_flight[i].acc {
                             v.roots.extend(
                                 roots
@@ -1474,40 +1562,98 @@ impl Connection {
     fn on_fetch(&mut self, seq: u32, items: Vec1<t::fetch::MessageDataItem<'_>>, bytes: &[u8]) {
         use t::fetch::MessageDataItem as I;
         let items = items.into_inner();
-        let uid = items
-            .iter()
-            .find_map(|i| match i {
-                I::Uid(u) => Some(Uid::from_nz(*u)),
-                _ => None,
-            })
-            .or_else(|| self.mailbox.uids.get(&seq).copied());
+        let explicit_uid = items.iter().find_map(|i| match i {
+            I::Uid(u) => Some(Uid::from_nz(*u)),
+            _ => None,
+        });
+        let uid = explicit_uid.or_else(|| self.mailbox.uids.get(&seq).copied());
         if let Some(u) = uid {
             self.mailbox.learn(seq, u);
         }
-        let has_body = items.iter().any(|i| {
-            matches!(
-                i,
-                I::BodyExt { .. }
-                    | I::BodyStructure(_)
-                    | I::Rfc822Size(_)
-                    | I::InternalDate(_)
-                    | I::Body(_)
-            )
+        let kinds: Vec<Item> = items.iter().filter_map(Item::of).collect();
+        let flags: Option<Vec<Flag>> = items.iter().find_map(|i| match i {
+            I::Flags(f) => Some(f.iter().map(convert::flag_from_fetch).collect()),
+            _ => None,
         });
-        let fetching = self.in_flight.iter().any(|f| f.kind == Kind::Fetch);
-        let storing = self.in_flight.iter().any(|f| f.kind == Kind::Store);
-        if fetching && (has_body || !storing) {
-            let Some(uid) = uid else {
+        let modseq = items.iter().find_map(|i| match i {
+            I::ModSeq(m) => Some(m.get()),
+            _ => None,
+        });
+        let Some(uid) = uid else {
+            // Unattributable. If a UID FETCH waits for items like these, its answer is lost.
+            let lost = self.in_flight.iter().any(|f| {
+                f.kind == Kind::Fetch && kinds.iter().any(|k| k.wanted_by(&f.route.items))
+            });
+            if lost {
                 self.diagnostic("FETCH item without UID for an unknown message", bytes);
-                return;
+            } else {
+                self.events
+                    .push_back(Event::Unsolicited(Unsolicited::Fetch {
+                        uid: None,
+                        flags,
+                        modseq,
+                    }));
+            }
+            return;
+        };
+        // The UID FETCH / non-silent UID STORE that addressed this UID and asked for an item
+        // it carries; among several, the oldest that has not had these items for it yet.
+        let claims = |f: &InFlight| {
+            let in_set = match &f.route.uids {
+                None | Some(UidRange::All) => true,
+                Some(UidRange::Set(s)) => s.contains(uid),
             };
-            let Some(i) = self.route(|f| f.kind == Kind::Fetch) else {
-                return;
-            };
-            if let Acc::Fetch(map) = &mut self.in_flight[i].acc {
+            in_set
+                && match f.kind {
+                    Kind::Fetch => {
+                        kinds.iter().any(|k| k.wanted_by(&f.route.items))
+                            || (f.route.items.is_empty() && explicit_uid.is_some())
+                    }
+                    Kind::Store => !f.route.silent && flags.is_some(),
+                    _ => false,
+                }
+        };
+        let fresh = |f: &InFlight| match &f.acc {
+            Acc::Fetch(map) => map.get(&uid).is_none_or(|e| {
+                !kinds
+                    .iter()
+                    .any(|k| k.wanted_by(&f.route.items) && k.present_in(e))
+            }),
+            Acc::Store(map) => !map.contains_key(&uid),
+            _ => false,
+        };
+        let candidates: Vec<usize> = (0..self.in_flight.len())
+            .filter(|i| claims(&self.in_flight[*i]))
+            .collect();
+        let target = candidates
+            .iter()
+            .find(|i| fresh(&self.in_flight[**i]))
+            .or(candidates.first())
+            .copied();
+        let Some(i) = target else {
+            self.events
+                .push_back(Event::Unsolicited(Unsolicited::Fetch {
+                    uid: Some(uid),
+                    flags,
+                    modseq,
+                }));
+            return;
+        };
+        let max = self.config.limits.max_untagged_per_command;
+        let f = &mut self.in_flight[i];
+        f.untagged = f.untagged.saturating_add(1);
+        if f.untagged > max {
+            f.overflow = true;
+            f.acc = Acc::None;
+            return;
+        }
+        let wants_flags = f.kind == Kind::Store || f.route.items.contains(&FetchAttr::Flags);
+        match &mut f.acc {
+            Acc::Fetch(map) => {
                 let entry = map.entry(uid).or_insert_with(|| FetchedMessage::new(uid));
                 for item in items {
                     match item {
+                        I::Flags(_) if !wants_flags => {}
                         I::Flags(f) => {
                             entry.flags = Some(f.iter().map(convert::flag_from_fetch).collect())
                         }
@@ -1525,30 +1671,139 @@ impl Connection {
                     }
                 }
             }
-            return;
-        }
-        let flags: Option<Vec<Flag>> = items.iter().find_map(|i| match i {
-            I::Flags(f) => Some(f.iter().map(convert::flag_from_fetch).collect()),
-            _ => None,
-        });
-        let modseq = items.iter().find_map(|i| match i {
-            I::ModSeq(m) => Some(m.get()),
-            _ => None,
-        });
-        if storing && let (Some(u), Some(fl)) = (uid, flags.clone()) {
-            if let Some(i) = self.route(|f| f.kind == Kind::Store)
-                && let Acc::Store(map) = &mut self.in_flight[i].acc
-            {
-                map.insert(u, fl);
+            Acc::Store(map) => {
+                if let Some(fl) = flags.clone() {
+                    map.insert(uid, fl);
+                }
             }
+            _ => {}
+        }
+        // Flags nobody asked for riding along (the server reporting a change): an event.
+        if !wants_flags && flags.is_some() {
+            self.events
+                .push_back(Event::Unsolicited(Unsolicited::Fetch {
+                    uid: Some(uid),
+                    flags,
+                    modseq,
+                }));
+        }
+    }
+
+    /// The tag of the LIST an entry belongs to: the oldest whose pattern matches the name and
+    /// that has not listed it yet, else the oldest whose pattern matches, else the oldest.
+    fn list_target(&self, entry: &ListEntry) -> String {
+        let delimiter = entry.delimiter.and_then(|d| u8::try_from(d).ok());
+        let (mut fresh, mut matching, mut any) = (None, None, None);
+        for f in self.in_flight.iter().filter(|f| f.kind == Kind::List) {
+            any = any.or(Some(&f.tag));
+            let matches = f.route.list.as_ref().is_none_or(|(reference, pattern)| {
+                list_match(&format!("{reference}{pattern}"), &entry.mailbox, delimiter)
+            });
+            if !matches {
+                continue;
+            }
+            matching = matching.or(Some(&f.tag));
+            let listed =
+                matches!(&f.acc, Acc::List(v) if v.iter().any(|e| e.mailbox == entry.mailbox));
+            if !listed {
+                fresh = fresh.or(Some(&f.tag));
+            }
+        }
+        fresh.or(matching).or(any).cloned().unwrap_or_default()
+    }
+
+    /// The tag of the GETQUOTAROOT a `* QUOTA root` belongs to: the oldest that named this
+    /// root in its QUOTAROOT and lacks its QUOTA, else the oldest without QUOTAROOT yet, else
+    /// the oldest lacking this root's QUOTA, else the oldest.
+    fn quota_target(&self, root: &str) -> String {
+        let mut ranks: [Option<&String>; 4] = [None; 4];
+        for f in self
+            .in_flight
+            .iter()
+            .filter(|f| f.kind == Kind::GetQuotaRoot)
+        {
+            let Acc::Quota(q) = &f.acc else { continue };
+            let named = q.roots.iter().any(|r| r == root);
+            let has_quota = q.quotas.iter().any(|x| x.root == root);
+            let rank = if named && !has_quota {
+                0
+            } else if q.roots.is_empty() && !has_quota {
+                1
+            } else if !has_quota {
+                2
+            } else {
+                3
+            };
+            ranks[rank] = ranks[rank].or(Some(&f.tag));
+        }
+        ranks
+            .iter()
+            .flatten()
+            .next()
+            .map(|t| (*t).clone())
+            .unwrap_or_default()
+    }
+
+    /// `* ESEARCH`: routed by its tag (RFC 4731), or without a tag to the oldest unanswered
+    /// SEARCH. A malformed one while a SEARCH waits would silently change a result: fatal.
+    fn on_esearch(&mut self, bytes: &[u8]) {
+        let searching = self.in_flight.iter().any(|f| f.kind == Kind::Search);
+        let e = match esearch::parse(bytes) {
+            Ok(e) => e,
+            Err(reason) if searching => {
+                self.fail(Error::Misbehaviour(Misbehaviour::new(
+                    format!("malformed ESEARCH ({reason})"),
+                    bytes,
+                )));
+                return;
+            }
+            Err(reason) => {
+                self.diagnostic(
+                    &format!("malformed ESEARCH nobody asked for ({reason})"),
+                    bytes,
+                );
+                return;
+            }
+        };
+        let pos = match &e.tag {
+            Some(tag) => self
+                .in_flight
+                .iter()
+                .position(|f| f.kind == Kind::Search && f.tag == *tag),
+            None => self
+                .in_flight
+                .iter()
+                .position(|f| f.kind == Kind::Search && !f.answered),
+        };
+        let Some(i) = pos else {
+            self.diagnostic("ESEARCH for a tag with no SEARCH in flight", bytes);
+            return;
+        };
+        if !e.uid {
+            self.fail(Error::Misbehaviour(Misbehaviour::new(
+                "ESEARCH without UID answering a UID SEARCH (sequence numbers)",
+                bytes,
+            )));
             return;
         }
-        self.events
-            .push_back(Event::Unsolicited(Unsolicited::Fetch {
-                uid,
-                flags,
-                modseq,
-            }));
+        let max = u64::from(self.config.limits.max_untagged_per_command);
+        let f = &mut self.in_flight[i];
+        f.answered = true;
+        if f.overflow {
+            return;
+        }
+        let total = u64::from(f.untagged) + e.all_len();
+        f.untagged = u32::try_from(total).unwrap_or(u32::MAX);
+        if total > max {
+            f.overflow = true;
+            f.acc = Acc::None;
+            return;
+        }
+        if let Acc::Search(v) = &mut f.acc {
+            for (a, b) in e.all {
+                v.extend((a..=b).filter_map(Uid::new));
+            }
+        }
     }
 
     fn on_tagged(&mut self, tagged: t::response::Tagged<'_>, bytes: &[u8]) {
@@ -1638,6 +1893,7 @@ impl Connection {
             internal: false,
             acc: Acc::None,
             mailbox: None,
+            route: Route::default(),
         });
     }
 
@@ -1891,8 +2147,16 @@ impl Connection {
             internal: false,
             acc,
             mailbox,
+            route: Route::default(),
         });
         id
+    }
+
+    /// Attach routing information to the command just queued.
+    fn set_route(&mut self, route: Route) {
+        if let Some(p) = self.pending.back_mut() {
+            p.route = route;
+        }
     }
 
     /// `CAPABILITY`.
@@ -2075,7 +2339,12 @@ impl Connection {
                 reason: format!("reference {reference:?} or pattern {pattern:?}"),
             })
         })?;
-        self.push_codec(Kind::List, body, Acc::List(Vec::new()), None, false)
+        let id = self.push_codec(Kind::List, body, Acc::List(Vec::new()), None, false)?;
+        self.set_route(Route {
+            list: Some((reference.to_owned(), pattern.to_owned())),
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `NAMESPACE` (RFC 2342).
@@ -2227,7 +2496,12 @@ impl Connection {
             })
         })?;
         let body = CommandBody::search(None, keys, true);
-        self.push_codec(Kind::Search, body, Acc::Search(Vec::new()), None, false)
+        let id = self.push_codec(Kind::Search, body, Acc::Search(Vec::new()), None, false)?;
+        self.set_route(Route {
+            esearch_wanted: true,
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `UID FETCH set (UID items)`: typed per-UID results with raw section bytes.
@@ -2244,7 +2518,13 @@ impl Connection {
             uid: true,
             modifiers: Vec::new(),
         };
-        self.push_codec(Kind::Fetch, body, Acc::Fetch(BTreeMap::new()), None, false)
+        let id = self.push_codec(Kind::Fetch, body, Acc::Fetch(BTreeMap::new()), None, false)?;
+        self.set_route(Route {
+            uids: Some(uids.clone()),
+            items: items.to_vec(),
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `UID STORE set ±FLAGS[.SILENT] (flags)`.
@@ -2279,7 +2559,13 @@ impl Connection {
             uid: true,
             modifiers: Vec::new(),
         };
-        self.push_codec(Kind::Store, body, Acc::Store(BTreeMap::new()), None, false)
+        let id = self.push_codec(Kind::Store, body, Acc::Store(BTreeMap::new()), None, false)?;
+        self.set_route(Route {
+            uids: Some(uids.clone()),
+            silent,
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `UID COPY set mailbox`; COPYUID when UIDPLUS.
@@ -2364,7 +2650,7 @@ impl Connection {
             Kind::GetQuotaRoot,
             CommandBody::GetQuotaRoot { mailbox: mb },
             Acc::Quota(QuotaRoots::default()),
-            None,
+            Some(mailbox.clone()),
             false,
         )
     }
@@ -2489,6 +2775,102 @@ fn copy_uid_from_code(code: Option<&Code<'_>>) -> Option<CopyUid> {
             destination: convert::uidset_from_codec(destination)?,
         }),
         _ => None,
+    }
+}
+
+/// The kind of one FETCH data item, to match it against the items a UID FETCH asked for.
+#[derive(Debug, PartialEq)]
+enum Item {
+    Flags,
+    Size,
+    Date,
+    Structure,
+    Section(Section),
+}
+
+impl Item {
+    /// UID and MODSEQ accompany anything: not items of their own here.
+    fn of(i: &t::fetch::MessageDataItem<'_>) -> Option<Self> {
+        use t::fetch::MessageDataItem as I;
+        Some(match i {
+            I::Flags(_) => Self::Flags,
+            I::Rfc822Size(_) => Self::Size,
+            I::InternalDate(_) => Self::Date,
+            I::BodyStructure(_) | I::Body(_) => Self::Structure,
+            I::BodyExt { section, .. } => Self::Section(convert::section_from_wire(section)),
+            _ => return None,
+        })
+    }
+
+    fn wanted_by(&self, attrs: &[FetchAttr]) -> bool {
+        attrs.iter().any(|a| match (self, a) {
+            (Self::Flags, FetchAttr::Flags)
+            | (Self::Size, FetchAttr::Rfc822Size)
+            | (Self::Date, FetchAttr::InternalDate)
+            | (Self::Structure, FetchAttr::BodyStructure)
+            | (Self::Section(Section::Full), FetchAttr::Full) => true,
+            (Self::Section(Section::Header(p)), FetchAttr::Header)
+            | (Self::Section(Section::HeaderFields(p, _)), FetchAttr::HeaderFields(_)) => {
+                p.is_empty()
+            }
+            (Self::Section(Section::Part(p)), FetchAttr::Part(q)) => p == q,
+            _ => false,
+        })
+    }
+
+    fn present_in(&self, m: &FetchedMessage) -> bool {
+        match self {
+            Self::Flags => m.flags.is_some(),
+            Self::Size => m.size.is_some(),
+            Self::Date => m.internal_date.is_some(),
+            Self::Structure => m.body_structure.is_some(),
+            Self::Section(s) => m.sections.iter().any(|(x, _)| x == s),
+        }
+    }
+}
+
+/// Whether a LIST `pattern` (reference included) matches `mailbox`: `*` matches anything,
+/// `%` anything but the hierarchy delimiter (RFC 3501 6.3.8); `INBOX` in any case. O(n*m).
+fn list_match(pattern: &str, mailbox: &Mailbox, delimiter: Option<u8>) -> bool {
+    let upper;
+    let (pattern, name) = if mailbox.is_inbox() {
+        upper = pattern.to_ascii_uppercase();
+        (upper.as_bytes(), &b"INBOX"[..])
+    } else {
+        (pattern.as_bytes(), mailbox.as_str().as_bytes())
+    };
+    let m = pattern.len();
+    // cur[j]: pattern[..j] matches the name read so far.
+    let mut cur = vec![false; m + 1];
+    let mut next = vec![false; m + 1];
+    cur[0] = true;
+    for j in 1..=m {
+        cur[j] = cur[j - 1] && matches!(pattern[j - 1], b'*' | b'%');
+    }
+    for &c in name {
+        next[0] = false;
+        for j in 1..=m {
+            next[j] = match pattern[j - 1] {
+                b'*' => next[j - 1] || cur[j],
+                b'%' => next[j - 1] || (cur[j] && Some(c) != delimiter),
+                p => cur[j - 1] && p == c,
+            };
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    cur[m]
+}
+
+/// Turn `tag UID SEARCH keys` into `tag UID SEARCH RETURN (ALL) keys` (RFC 4731).
+fn add_return_all(pieces: &mut VecDeque<Piece>, tag: &str) {
+    let prefix = format!("{tag} UID SEARCH ");
+    match pieces.front_mut() {
+        Some(Piece::Bytes(b)) if b.starts_with(prefix.as_bytes()) => {
+            let rest = b.split_off(prefix.len());
+            b.extend_from_slice(b"RETURN (ALL) ");
+            b.extend_from_slice(&rest);
+        }
+        _ => {}
     }
 }
 

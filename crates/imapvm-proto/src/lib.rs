@@ -79,6 +79,7 @@ mod config;
 mod connection;
 mod convert;
 mod error;
+mod esearch;
 mod types;
 
 pub use config::{Config, Limits};

@@ -227,9 +227,9 @@ fn pipelined_search_and_fetch_cost_one_round_trip() {
         )
         .unwrap();
     p.push(script(
-        "C: a3 UID SEARCH UNDELETED HEADER X-Asterisk-VM-Extension 1234
+        "C: a3 UID SEARCH RETURN (ALL) UNDELETED HEADER X-Asterisk-VM-Extension 1234
          C: a4 UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Message-Num)])
-         S: * SEARCH 3 1
+         S: * ESEARCH (TAG \"a3\") UID ALL 3,1
          S: a3 OK Search completed
          S: * 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 7206 INTERNALDATE \"26-Nov-2026 06:21:59 +0000\" BODY[HEADER.FIELDS (X-ASTERISK-VM-MESSAGE-NUM)] {30}
          S: X-Asterisk-VM-Message-Num: 1
