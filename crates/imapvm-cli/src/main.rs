@@ -50,6 +50,34 @@ enum Command {
     Config(cmd::config::ConfigArgs),
     /// Inspect a voicemail email file, or compose one from voicemail.conf.
     Message(cmd::message::MessageArgs),
+    /// Store a voicemail (admission, build, APPEND, MWI recount).
+    Deposit(cmd::deposit::DepositArgs),
+    /// List a mailbox's messages.
+    List(cmd::list::ListArgs),
+    /// Write a message's audio to a file and mark it heard.
+    Play(cmd::play::PlayArgs),
+    /// Mark a message heard (\Seen).
+    MarkRead(cmd::flags::FlagArgs),
+    /// Mark a message new (not \Seen).
+    MarkUnread(cmd::flags::FlagArgs),
+    /// Mark a message urgent (\Flagged).
+    Urgent(cmd::flags::FlagArgs),
+    /// Mark a message not urgent.
+    NotUrgent(cmd::flags::FlagArgs),
+    /// Save a message into another folder (Old, Work, Family, Friends, Cust1-5).
+    Move(cmd::move_::MoveArgs),
+    /// Delete messages (expunged only as the expunge plan allows).
+    Delete(cmd::delete::DeleteArgs),
+    /// Remove \Deleted from a message.
+    Undelete(cmd::delete::UndeleteArgs),
+    /// Expunge the mailbox's deleted messages; report what was deferred.
+    Expunge(cmd::delete::ExpungeArgs),
+    /// MWI counts (new, urgent, old), or the RFC 3842 body.
+    Count(cmd::count::CountArgs),
+    /// Greetings on IMAP: get, set, delete.
+    Greeting(cmd::greeting::GreetingArgs),
+    /// Server capabilities, namespace, quota and voicemail folders.
+    Probe(cmd::probe::ProbeArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -73,6 +101,20 @@ fn main() -> ExitCode {
         Command::Version => cmd::version::run(&global),
         Command::Config(args) => cmd::config::run(&global, &args),
         Command::Message(args) => cmd::message::run(&global, &args),
+        Command::Deposit(args) => cmd::deposit::run(&global, &args),
+        Command::List(args) => cmd::list::run(&global, &args),
+        Command::Play(args) => cmd::play::run(&global, &args),
+        Command::MarkRead(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::MarkRead),
+        Command::MarkUnread(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::MarkUnread),
+        Command::Urgent(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::Urgent),
+        Command::NotUrgent(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::NotUrgent),
+        Command::Move(args) => cmd::move_::run(&global, &args),
+        Command::Delete(args) => cmd::delete::delete(&global, &args),
+        Command::Undelete(args) => cmd::delete::undelete(&global, &args),
+        Command::Expunge(args) => cmd::delete::expunge(&global, &args),
+        Command::Count(args) => cmd::count::run(&global, &args),
+        Command::Greeting(args) => cmd::greeting::run(&global, &args),
+        Command::Probe(args) => cmd::probe::run(&global, &args),
     };
     match result {
         Ok(code) => code,

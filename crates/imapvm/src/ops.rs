@@ -313,14 +313,26 @@ impl Mailbox {
         on_account!(self, |s, f| self.count_in(s, f).await)
     }
 
-    async fn count_in(&self, s: &mut Session, f: &mut Folders) -> Result<MwiCounts> {
+    pub(crate) async fn count_in(&self, s: &mut Session, f: &mut Folders) -> Result<MwiCounts> {
         let name = self.scope_mailbox(s, None)?;
-        self.select(s, f, &name).await?;
-        let mem = f.get(&name);
-        let ids = self.queue_count(s, mem)?;
-        s.wait(&[ids.search, ids.fetch]).await?;
-        let (counts, _) = self.finish_counts(s, mem, ids, None).await?;
-        Ok(counts)
+        let mut attempt = 0;
+        loop {
+            self.select(s, f, &name).await?;
+            let mem = f.get(&name);
+            let changes = s.view_changes();
+            let ids = self.queue_count(s, mem)?;
+            s.wait(&[ids.search, ids.fetch]).await?;
+            // The server syncs our view (pipelined NOOP) only after the count ran: if it
+            // reported changes meanwhile, the count may predate them. Count once more.
+            if s.view_changes() != changes && attempt == 0 {
+                attempt += 1;
+                let _ = s.take("UID SEARCH", ids.search);
+                let _ = s.take("UID FETCH", ids.fetch);
+                continue;
+            }
+            let (counts, _) = self.finish_counts(s, mem, ids, None).await?;
+            return Ok(counts);
+        }
     }
 
     /// The RFC 3842 `application/simple-message-summary` body of the current counts.
@@ -364,9 +376,17 @@ impl Mailbox {
             }
         };
         let hits = {
+            let changes = s.view_changes();
             let id = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
             s.wait(&[id]).await?;
-            search_result(s, "UID SEARCH (list)", id)?
+            let mut hits = search_result(s, "UID SEARCH (list)", id)?;
+            if s.view_changes() != changes {
+                // The view changed while searching (see `count_in`): search the synced view.
+                let id = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
+                s.wait(&[id]).await?;
+                hits = search_result(s, "UID SEARCH (list)", id)?;
+            }
+            hits
         };
         let mut fetched = Vec::new();
         if let Some(range) = wire_set(hits.iter().copied()) {
@@ -550,9 +570,16 @@ impl Mailbox {
         };
         let range = wire_set([uid]).ok_or_else(vanished)?;
         let attrs = [FetchAttr::Flags, FetchAttr::Full];
+        let changes = s.view_changes();
         let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(&range, &attrs))?;
         s.wait(&[id]).await?;
-        let fetched = fetch_result(s, "UID FETCH (play)", id)?;
+        let mut fetched = fetch_result(s, "UID FETCH (play)", id)?;
+        if fetched.is_empty() && s.view_changes() != changes {
+            // A message newer than our view: fetch again from the synced view.
+            let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(&range, &attrs))?;
+            s.wait(&[id]).await?;
+            fetched = fetch_result(s, "UID FETCH (play)", id)?;
+        }
         let Some(m) = fetched.into_iter().find(|m| m.uid.get() == uid) else {
             f.get(&name).vanish(&[uid].into_iter().collect());
             return Err(vanished());

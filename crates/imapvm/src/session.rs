@@ -81,9 +81,44 @@ pub(crate) struct Session {
     stream: Stream,
     buf: Vec<u8>,
     done: HashMap<CommandId, std::result::Result<Outcome, imapvm_proto::Error>>,
+    /// Commands whose results nobody takes (the pipelined NOOP before a batch).
+    background: Vec<CommandId>,
+    /// How many times the server reported a change of the selected view (EXISTS, EXPUNGE,
+    /// VANISHED, FETCH): an answer computed while this moved may predate the change.
+    view_changes: u64,
     selected: Option<Selected>,
     gone: Vec<Gone>,
     hierarchy: Hierarchy,
+    /// Change signals for the MWI watcher (`crate::watch`).
+    changes: Changes,
+}
+
+/// Largest number of distinct folders [`Changes`] names; beyond it, `overflow` is set.
+const MAX_CHANGED_FOLDERS: usize = 256;
+
+/// What the server said changed since the last [`Session::take_changes`]: unsolicited
+/// EXISTS/EXPUNGE/VANISHED/FETCH in the selected folder, or a NOTIFY `* STATUS` of a folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Wire names of the folders that changed (the selected one included).
+    pub folders: std::collections::BTreeSet<String>,
+    /// More folders changed than are named: treat every folder as changed.
+    pub overflow: bool,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.folders.is_empty() && !self.overflow
+    }
+
+    fn note(&mut self, folder: &str) {
+        if self.folders.len() >= MAX_CHANGED_FOLDERS && !self.folders.contains(folder) {
+            self.overflow = true;
+        } else {
+            self.folders.insert(folder.to_owned());
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -141,9 +176,12 @@ impl Session {
             stream: Stream::Plain(tcp),
             buf: vec![0; READ_CHUNK],
             done: HashMap::new(),
+            background: Vec::new(),
+            view_changes: 0,
             selected: None,
             gone: Vec::new(),
             hierarchy: Hierarchy::dovecot(),
+            changes: Changes::default(),
         };
         if account.security == Security::ImplicitTls {
             session.handshake().await?;
@@ -193,6 +231,11 @@ impl Session {
         self.selected.as_ref()
     }
 
+    /// The view-change counter (see the field).
+    pub(crate) fn view_changes(&self) -> u64 {
+        self.view_changes
+    }
+
     /// UIDs the server reported expunged since the last call.
     pub(crate) fn take_gone(&mut self) -> Vec<Gone> {
         std::mem::take(&mut self.gone)
@@ -225,7 +268,13 @@ impl Session {
         loop {
             self.flush_transmits().await?;
             self.drain_events();
-            if ids.iter().all(|id| self.done.contains_key(id)) {
+            let background_done = self.background.iter().all(|id| self.done.contains_key(id));
+            if background_done && ids.iter().all(|id| self.done.contains_key(id)) {
+                for id in std::mem::take(&mut self.background) {
+                    if let Some(Err(e)) = self.done.remove(&id) {
+                        tracing::debug!(account = %self.label, error = %e, "NOOP failed");
+                    }
+                }
                 return Ok(());
             }
             if self.conn.state() == State::UpgradePending {
@@ -375,6 +424,16 @@ impl Session {
     }
 
     fn note_unsolicited(&mut self, u: Unsolicited) {
+        self.note_change(&u);
+        if matches!(
+            u,
+            Unsolicited::Exists(_)
+                | Unsolicited::Expunged { .. }
+                | Unsolicited::Vanished { .. }
+                | Unsolicited::Fetch { .. }
+        ) {
+            self.view_changes = self.view_changes.wrapping_add(1);
+        }
         match u {
             Unsolicited::Expunged { uid: Some(uid) } => {
                 if let Some(sel) = &self.selected {
@@ -405,6 +464,85 @@ impl Session {
         }
     }
 
+    /// Records what the MWI watcher needs to know about `u`.
+    fn note_change(&mut self, u: &Unsolicited) {
+        match u {
+            Unsolicited::Exists(_)
+            | Unsolicited::Expunged { .. }
+            | Unsolicited::Vanished { .. }
+            | Unsolicited::Fetch { .. } => {
+                if let Some(sel) = &self.selected {
+                    self.changes.note(sel.name.as_wire());
+                }
+            }
+            Unsolicited::Status(status) => match &status.mailbox {
+                Some(mailbox) => self.changes.note(mailbox.as_str()),
+                None => self.changes.overflow = true,
+            },
+            _ => {}
+        }
+    }
+
+    /// The changes the server reported since the last call (for the MWI watcher).
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Queues `IDLE` (the watcher); end it with [`Session::idle_done`].
+    pub(crate) fn idle(&mut self) -> Result<CommandId> {
+        self.queue("IDLE", Connection::idle)
+    }
+
+    /// Sends `DONE` for the running IDLE (it then completes; [`Session::wait`] for it).
+    pub(crate) fn idle_done(&mut self) -> Result<()> {
+        self.conn
+            .idle_done(Instant::now())
+            .map_err(|e| self.protocol_error("IDLE DONE", e))
+    }
+
+    /// Waits for server data with no read deadline (while IDLE or NOTIFY runs), until
+    /// `until`: `Ok(true)` when something was read, `Ok(false)` when `until` passed. The
+    /// core's own timers (IDLE refresh, command deadlines) are honoured on the way.
+    pub(crate) async fn read_until(&mut self, until: Instant) -> Result<bool> {
+        self.flush_transmits().await?;
+        self.drain_events();
+        let deadline = self.conn.poll_timeout().map_or(until, |t| t.min(until));
+        let read = self.stream.read(&mut self.buf);
+        let got = match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), read)
+            .await
+        {
+            Ok(Ok(0)) => {
+                tracing::debug!(account = %self.label, "server closed the connection");
+                self.conn.handle_eof();
+                false
+            }
+            Ok(Ok(n)) => {
+                tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
+                self.conn.handle_input(&self.buf[..n], Instant::now());
+                true
+            }
+            Ok(Err(source)) => return Err(self.io_error("reading", source)),
+            Err(_) => {
+                let now = Instant::now();
+                if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+                    self.conn.handle_timeout(now);
+                }
+                false
+            }
+        };
+        self.flush_transmits().await?;
+        self.drain_events();
+        if self.conn.state() == State::Failed || self.conn.state() == State::Logout {
+            let err = self
+                .conn
+                .error()
+                .cloned()
+                .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
+            return Err(self.protocol_error("waiting for changes", err));
+        }
+        Ok(got)
+    }
+
     fn io_error(&mut self, what: &'static str, source: std::io::Error) -> Error {
         self.selected = None;
         self.conn.handle_eof();
@@ -427,6 +565,14 @@ impl Session {
         self.drain_events();
         match self.conn.state() {
             State::NotAuthenticated | State::Authenticated => Ok(()),
+            State::Failed => {
+                let err = self
+                    .conn
+                    .error()
+                    .cloned()
+                    .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
+                Err(self.protocol_error("greeting", err))
+            }
             _ => Err(Error::Unexpected {
                 account: self.label.clone(),
                 command: "the greeting",
@@ -609,12 +755,22 @@ impl Session {
 
     /// Selects `name` read-write unless it is already selected; creates it when the server
     /// says it does not exist (Asterisk's auto-creation, §3.5).
+    ///
+    /// When it is already selected, a NOOP is queued (not sent): it goes out pipelined in
+    /// front of the caller's next commands, at no extra round trip, so that the server
+    /// brings the selected view up to date (Dovecot shows other sessions' new messages to a
+    /// SEARCH only after such a sync).
     pub(crate) async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
             && matches!(self.conn.state(), State::Selected { read_only: false })
         {
-            return Ok(sel.clone());
+            let sel = sel.clone();
+            if self.background.is_empty() {
+                let id = self.queue("NOOP", |c| c.noop())?;
+                self.background.push(id);
+            }
+            return Ok(sel);
         }
         let wire = WireMailbox::new(name.as_wire());
         let context = format!("SELECT {name}");
@@ -679,5 +835,150 @@ impl Session {
             }
         };
         let _ = tokio::time::timeout(timeout, fut).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Refusals that need a server misbehaving in a specific way: a scripted peer on loopback.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::account::{Account, Credentials, Security};
+    use imapvm_proto::Secret;
+
+    /// A one-connection server: greets with `greeting`, answers each tagged line with
+    /// `reply(tag, rest)`, and records every line it received.
+    async fn scripted(
+        greeting: &'static str,
+        reply: fn(&str, &str) -> String,
+    ) -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push(line.clone());
+                let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
+                if w.write_all(reply(tag, rest).as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (port, seen)
+    }
+
+    fn account(port: u16, security: Security, credentials: Credentials) -> Account {
+        Account {
+            server: "127.0.0.1".into(),
+            port,
+            security,
+            verify_certificate: true,
+            ca_file: None,
+            credentials,
+            open_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn user() -> Credentials {
+        Credentials::User {
+            user: "vm1".into(),
+            password: Secret::new("s3cret"),
+        }
+    }
+
+    fn ok(tag: &str, rest: &str) -> String {
+        if rest.starts_with("NAMESPACE") {
+            format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
+        } else if rest.starts_with("CAPABILITY") {
+            format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN NAMESPACE\r\n{tag} OK done\r\n")
+        } else {
+            format!("{tag} OK done\r\n")
+        }
+    }
+
+    #[tokio::test]
+    async fn starttls_required_but_not_offered_is_refused_before_any_credential() {
+        let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", ok).await;
+        let err = Session::open(&account(port, Security::StartTlsRequired, user()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Insecure { .. }), "{err}");
+        assert!(err.to_string().contains("STARTTLS"), "{err}");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn logindisabled_without_sasl_plain_is_refused() {
+        let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n", ok).await;
+        let err = Session::open(&account(port, Security::Plain, user()))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("LOGINDISABLED"), "{err}");
+        assert!(
+            !seen.lock().unwrap().iter().any(|l| l.contains("LOGIN")),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn authuser_sends_sasl_plain_with_imapuser_as_authzid() {
+        let (port, seen) = scripted(
+            "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE] hi\r\n",
+            ok,
+        )
+        .await;
+        let creds = Credentials::Proxy {
+            user: "vm1".into(),
+            auth_user: "master".into(),
+            password: Secret::new("mpw"),
+        };
+        let session = Session::open(&account(port, Security::Plain, creds))
+            .await
+            .unwrap();
+        assert!(session.is_usable());
+        let lines = seen.lock().unwrap().clone();
+        let auth = lines
+            .iter()
+            .find(|l| l.contains("AUTHENTICATE PLAIN"))
+            .expect("an AUTHENTICATE");
+        // base64("vm1\0master\0mpw")
+        assert!(auth.ends_with("dm0xAG1hc3RlcgBtcHc="), "{auth}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_hits_the_open_timeout_not_a_hang() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let keep = tokio::spawn(async move {
+            let _sock = listener.accept().await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+        let mut a = account(port, Security::Plain, user());
+        a.open_timeout = Duration::from_millis(300);
+        a.read_timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let err = Session::open(&a).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+        assert!(err.is_connection_lost(), "{err}");
+        keep.abort();
     }
 }

@@ -4,6 +4,17 @@
 pub(crate) mod config;
 pub(crate) mod message;
 pub(crate) mod version;
+// The voicemail operations (issue 7).
+pub(crate) mod count;
+pub(crate) mod delete;
+pub(crate) mod deposit;
+pub(crate) mod flags;
+pub(crate) mod greeting;
+pub(crate) mod list;
+pub(crate) mod move_;
+pub(crate) mod play;
+pub(crate) mod probe;
+pub(crate) mod voicemail;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
 #[derive(Debug)]

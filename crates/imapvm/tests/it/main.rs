@@ -63,11 +63,12 @@ pub fn store_with(name: &str, general: &str, boxes: &str) -> Store {
 /// Like [`store_with`] for any listener.
 pub fn store_for(name: &str, host: &str, port: u16, general: &str, boxes: &str) -> Store {
     let s = server();
+    // Asterisk keeps the first value of a repeated option: the test's own lines come first.
     let text = format!(
-        "[general]\nformat=wav\nserveremail=imapvm@vm.example.test\nmaxmsg=100\nmaxsecs=300\n\
-         imapserver={host}\nimapport={port}\nimapflags=tls\nimapcafile={ca}\n\
+        "[general]\n{general}\nformat=wav\nserveremail=imapvm@vm.example.test\nmaxmsg=100\n\
+         maxsecs=300\nimapserver={host}\nimapport={port}\nimapflags=tls\nimapcafile={ca}\n\
          imapgreetings=yes\nimapopentimeout=10\nimapreadtimeout=10\n\
-         imapwritetimeout=10\nimapclosetimeout=5\n{general}\n\n{boxes}\n",
+         imapwritetimeout=10\nimapclosetimeout=5\n\n{boxes}\n",
         ca = s.cert.display(),
     );
     let dir = conf_dir(name);
@@ -173,4 +174,12 @@ pub fn voicemail(caller: &str, millis: u32) -> NewVoicemail {
 /// Python string literal of `s` (for folder names and ids in scripts).
 pub fn q(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// The path of a corpus fixture (copied from the shared Asterisk corpus).
+pub fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/asterisk/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
