@@ -278,3 +278,37 @@ fn build_refuses_bad_inputs_with_typed_errors() {
         Err(BuildError::NoAudio)
     );
 }
+
+#[test]
+fn several_addresses_pbxskip_and_priority_subject() {
+    let (mut vm, mut settings, envelope) = sample();
+    settings.full_name = "Alice".into();
+    settings.emails = vec!["a@example.test".into(), "b@example.test".into()];
+    settings.pbx_skip = true;
+    vm.flag = Flag::Priority;
+    let exact =
+        String::from_utf8(build(&vm, &settings, &envelope, Mode::AsteriskExact).unwrap()).unwrap();
+    assert!(
+        exact.contains("\r\nTo: \"Alice\" <a@example.test>,\r\n \"Alice\" <b@example.test>\r\n"),
+        "{exact}"
+    );
+    assert!(
+        exact.contains("\r\nSubject: New PRIORITY message 2 in mailbox 5678\r\n"),
+        "{exact}"
+    );
+    let parsed = parse(exact.as_bytes()).unwrap();
+    assert_eq!(parsed.voicemail.flag, Flag::Priority);
+    assert!(!parsed.voicemail.is_urgent());
+}
+
+/// Every prefix of a real message parses to a voicemail or a typed error, never a panic
+/// (Asterisk itself crashes on some truncated structures, reference §6 #11, #31).
+#[test]
+fn every_prefix_of_a_corpus_file_is_handled() {
+    let file = read_fixture("fixtures/corpus/04-urgent.eml");
+    for len in (0..file.len()).step_by(3) {
+        let _ = parse(&file[..len]);
+        let block = imapvm_message::HeaderBlock::parse(&file[..len]);
+        assert!(block.consumed <= len);
+    }
+}
