@@ -17,7 +17,11 @@
 //! This crate does **not** contain protocol grammar (`imapvm-proto`), message layout
 //! (`imapvm-message`), configuration syntax (`imapvm-config`) or policy rules such as
 //! folder names, exact filters, counting, admission and expunge plans (`imapvm-policy`):
-//! it asks those crates. It has no MWI watcher yet.
+//! it asks those crates.
+//!
+//! [`Store::watch`] starts the MWI watcher ([`watch`]): one connection per account, NOTIFY
+//! or IDLE or polling as policy chooses, an event stream of [`MwiEvent`]s and
+//! [`WatchError`]s, and [`externnotify`] runs with Asterisk's arguments.
 //!
 //! ```no_run
 //! use imapvm::{Audio, NewVoicemail, Store, Urgency};
@@ -48,18 +52,24 @@
 mod account;
 pub mod config_files;
 mod error;
+pub mod externnotify;
 mod ops;
 mod pool;
 mod session;
 mod store;
 mod tls;
+pub mod watch;
 
 pub use account::{Account, AccountKey, Credentials, Security};
 pub use error::{DepositRefusal, Error, Result};
-pub use imapvm_policy::{Folder, MessageState, MwiCounts};
+pub use externnotify::{ExternNotify, ExternRun, RunOutcome};
+pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
 pub use store::{
     Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,
     MAX_AUDIO_FILE_BYTES, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
     Store, Urgency,
+};
+pub use watch::{
+    Clock, MwiEvent, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions, Watcher,
 };

@@ -974,6 +974,9 @@ impl Mailbox {
         {
             slot.conn.drop_session();
         }
+        drop(guard);
+        // A running MWI watcher publishes the new counts now.
+        self.store.bus.touched(&self.account, &self.id);
         result
     }
 

@@ -270,6 +270,8 @@ pub(crate) struct StoreInner {
     pub config: Config,
     pub pool: Pool,
     pub hostname: String,
+    /// Tells running MWI watchers that an operation touched a mailbox.
+    pub bus: crate::watch::Bus,
 }
 
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
@@ -294,6 +296,7 @@ impl Store {
                 config,
                 pool: Pool::default(),
                 hostname: hostname(),
+                bus: crate::watch::Bus::default(),
             }),
         }
     }
@@ -485,7 +488,7 @@ macro_rules! on_account {
         let slot_arc = $mb.store.pool.slot(&$mb.account.key());
         let mut guard = slot_arc.lock().await;
         let mut attempt = 0u8;
-        loop {
+        let outcome = loop {
             let warm = guard.conn.has_live_session();
             let slot = &mut *guard;
             let result: Result<_> = async {
@@ -507,7 +510,11 @@ macro_rules! on_account {
                 }
                 other => break other,
             }
-        }
+        };
+        drop(guard);
+        // A running MWI watcher recounts this box now, not at the server's echo.
+        $mb.store.bus.touched(&$mb.account, &$mb.id);
+        outcome
     }};
 }
 pub(crate) use on_account;

@@ -15,6 +15,7 @@ mod mail_client;
 mod ops;
 mod races;
 mod sharing;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

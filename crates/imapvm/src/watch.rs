@@ -1,0 +1,758 @@
+//! The MWI watcher: follows every watched mailbox's counts and publishes each change once.
+//!
+//! One task and one connection per IMAP account (separate from the operations pool, since
+//! IDLE occupies it), shared by every box on that account (`imapvmshareid` boxes
+//! included). The strategy comes from `imapvm_policy::watch::choose`: NOTIFY (RFC 5465)
+//! with IDLE where the server offers it, else IDLE on the voicemail folder, else a recount
+//! every `pollfreq`; a NOTIFY or IDLE refused at run time falls back as
+//! [`WatchStrategy::fallback`] says. Whenever the server reports a change (EXISTS, EXPUNGE,
+//! VANISHED, FETCH in the selected folder, or a NOTIFY `* STATUS` of a watched folder), the
+//! boxes of that folder are recounted with the runtime's exact count (one `UID SEARCH` plus
+//! one `UID FETCH (FLAGS)`, pipelined) and `imapvm_policy::MwiTracker` decides whether to
+//! publish. Operations made through the same [`Store`] (deposit, play, flags, move, delete)
+//! wake the watcher at once, without waiting for the server's echo.
+//!
+//! A lost connection is re-opened with a doubling back-off; the first failure of an outage
+//! emits one [`WatchError`]; the last published state is kept (nothing is published as 0),
+//! and after reconnecting every box is recounted and published only if its counts differ.
+//!
+//! Not done here: CONDSTORE/QRESYNC resync (a resync is a full recount, one round trip per
+//! box); boxes of one account whose `imapfolder` differs from the first box's are, under
+//! IDLE, only recounted after our own operations and every `pollfreq` (NOTIFY covers them).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use imapvm_policy::mwi::externnotify_args;
+use imapvm_policy::watch::{WatchConfig, choose};
+use imapvm_policy::{
+    MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
+    SummaryError, WatchStrategy,
+};
+use tokio::sync::mpsc;
+
+use crate::account::{Account, AccountKey};
+use crate::error::{Error, Result};
+use crate::externnotify::{ExternNotify, ExternRun, Runner};
+use crate::pool::Folders;
+use crate::session::{Changes, Session};
+use crate::store::{Mailbox, Store};
+
+/// Where event times come from (injectable, so tests and replays control them).
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A box's counts changed (or are known for the first time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MwiEvent {
+    /// The box number (`1234`).
+    pub mailbox: String,
+    /// Its context (`default`).
+    pub context: String,
+    /// The new counts (`new` excludes urgent, as Asterisk reports it).
+    pub counts: MwiCounts,
+    /// When it was observed.
+    pub at: SystemTime,
+}
+
+impl MwiEvent {
+    /// `box@context`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.mailbox, self.context)
+    }
+
+    /// The RFC 3842 `application/simple-message-summary` body of these counts.
+    pub fn message_summary(&self, account_uri: Option<&str>) -> Result<String, SummaryError> {
+        Ok(MessageSummary::new(self.counts, account_uri)?.to_string())
+    }
+
+    /// Asterisk's `externnotify` arguments: `context mailbox new old urgent`.
+    pub fn externnotify_args(&self) -> Vec<String> {
+        vec![
+            self.context.clone(),
+            self.mailbox.clone(),
+            self.counts.new.to_string(),
+            self.counts.old.to_string(),
+            self.counts.urgent.to_string(),
+        ]
+    }
+}
+
+/// An account could not be watched (server down, login refused, command failed). The last
+/// known state of its boxes stays as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchError {
+    /// `user@server:port`.
+    pub account: String,
+    /// What went wrong.
+    pub error: String,
+    /// When.
+    pub at: SystemTime,
+}
+
+/// What the watcher reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WatchEvent {
+    /// A box's counts changed.
+    Mwi(MwiEvent),
+    /// An account is down or failing.
+    Error(WatchError),
+    /// An account is (again) watched, every box counted: changes from now on are seen.
+    Watching {
+        /// `user@server:port`.
+        account: String,
+        /// How.
+        strategy: WatchStrategy,
+        /// When.
+        at: SystemTime,
+    },
+    /// An `externnotify` run finished.
+    ExternNotify(ExternRun),
+}
+
+/// How to choose the strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StrategyChoice {
+    /// As policy chooses from the server's capabilities and voicemail.conf.
+    #[default]
+    Auto,
+    /// Never NOTIFY (IDLE where offered, else as configured).
+    NoNotify,
+    /// Poll every interval, whatever the server offers (Asterisk's way; for comparisons).
+    Poll(Duration),
+}
+
+/// What to watch and how.
+#[derive(Clone)]
+pub struct WatchOptions {
+    /// The boxes (`box@context`); `None`: every box in voicemail.conf.
+    pub mailboxes: Option<Vec<String>>,
+    /// The strategy.
+    pub strategy: StrategyChoice,
+    /// Where event times come from.
+    pub clock: Arc<dyn Clock>,
+    /// The `externnotify` program; `None`: voicemail.conf's, if any.
+    pub externnotify: Option<ExternNotify>,
+    /// Timeout of one `externnotify` run when it comes from voicemail.conf.
+    pub externnotify_timeout: Duration,
+    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    pub backoff_first: Duration,
+    /// Longest reconnect back-off.
+    pub backoff_max: Duration,
+    /// Events buffered for a slow reader before the account tasks wait.
+    pub queue: usize,
+}
+
+impl std::fmt::Debug for WatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("mailboxes", &self.mailboxes)
+            .field("strategy", &self.strategy)
+            .field("externnotify", &self.externnotify)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for WatchOptions {
+    fn default() -> WatchOptions {
+        WatchOptions {
+            mailboxes: None,
+            strategy: StrategyChoice::Auto,
+            clock: Arc::new(SystemClock),
+            externnotify: None,
+            externnotify_timeout: crate::externnotify::DEFAULT_TIMEOUT,
+            backoff_first: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            queue: 4096,
+        }
+    }
+}
+
+/// Which box of which account an operation touched (the [`Bus`] message).
+type Touched = MailboxId;
+
+/// Lets operations of a [`Store`] wake the watchers of the same store.
+#[derive(Debug, Default)]
+pub(crate) struct Bus {
+    subscribers: Mutex<Vec<(AccountKey, mpsc::UnboundedSender<Touched>)>>,
+}
+
+impl Bus {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(AccountKey, mpsc::UnboundedSender<Touched>)>> {
+        match self.subscribers.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// An operation on `mailbox` (of `account`) finished: its watcher recounts it.
+    pub(crate) fn touched(&self, account: &Account, mailbox: &MailboxId) {
+        let mut subs = self.lock();
+        if subs.is_empty() {
+            return;
+        }
+        subs.retain(|(_, tx)| !tx.is_closed());
+        let key = account.key();
+        for (k, tx) in subs.iter() {
+            if *k == key {
+                let _ = tx.send(mailbox.clone());
+            }
+        }
+    }
+
+    fn subscribe(&self, account: AccountKey) -> mpsc::UnboundedReceiver<Touched> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().push((account, tx));
+        rx
+    }
+}
+
+/// A running watcher: read its events with [`Watcher::next`]; [`Watcher::stop`] ends it
+/// (dropping it stops it too).
+#[derive(Debug)]
+pub struct Watcher {
+    events: mpsc::Receiver<WatchEvent>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    accounts: usize,
+}
+
+impl Watcher {
+    /// The next event; `None` once every account task ended.
+    pub async fn next(&mut self) -> Option<WatchEvent> {
+        self.events.recv().await
+    }
+
+    /// An event if one is ready.
+    pub fn try_next(&mut self) -> Option<WatchEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// How many accounts (connections) are watched.
+    pub fn accounts(&self) -> usize {
+        self.accounts
+    }
+
+    /// Stops every account task (each logs out) and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Store {
+    /// Starts watching (see the module docs). Fails only on configuration errors (an
+    /// unknown box, an unusable externnotify); connection problems become
+    /// [`WatchEvent::Error`]s and are retried. Needs a tokio runtime.
+    pub fn watch(&self, options: WatchOptions) -> Result<Watcher> {
+        let ids: Vec<String> = match &options.mailboxes {
+            Some(list) => list.clone(),
+            None => self
+                .config()
+                .mailboxes
+                .iter()
+                .map(|m| m.id.to_string())
+                .collect(),
+        };
+        let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
+        for id in &ids {
+            let mb = self.mailbox(id)?;
+            let list = by_account.entry(mb.account.key()).or_default();
+            if !list.iter().any(|m| m.id == mb.id) {
+                list.push(mb);
+            }
+        }
+        let externnotify = match (&options.externnotify, &self.config().general.externnotify) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(cmd)) => Some(
+                ExternNotify::parse(cmd, options.externnotify_timeout).map_err(|e| {
+                    Error::Config {
+                        mailbox: "[general] externnotify".into(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            (None, None) => None,
+        };
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let runner = externnotify.map(|cmd| {
+            let tx = tx.clone();
+            Runner::new(cmd, move |run| {
+                let _ = tx.try_send(WatchEvent::ExternNotify(run));
+            })
+        });
+        let general = &self.config().general;
+        let config = WatchConfig {
+            pollmailboxes: general.pollmailboxes,
+            pollfreq: general.pollfreq,
+            allow_notify: options.strategy != StrategyChoice::NoNotify,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let accounts = by_account.len();
+        let mut tasks = Vec::with_capacity(accounts);
+        for (key, boxes) in by_account {
+            let Some(first) = boxes.first() else {
+                continue;
+            };
+            let touched = first.store.bus.subscribe(key.clone());
+            let task = AccountWatch {
+                account: first.account.clone(),
+                label: key.to_string(),
+                boxes: boxes
+                    .into_iter()
+                    .map(|mailbox| Watched {
+                        mailbox,
+                        tracker: MwiTracker::new(),
+                        folder: None,
+                    })
+                    .collect(),
+                choice: options.strategy,
+                config,
+                clock: Arc::clone(&options.clock),
+                events: tx.clone(),
+                runner: runner.clone(),
+                touched,
+                stop: stop_rx.clone(),
+                backoff_first: options.backoff_first,
+                backoff_max: options.backoff_max.max(options.backoff_first),
+                down: false,
+            };
+            tasks.push(tokio::spawn(task.run()));
+        }
+        Ok(Watcher {
+            events: rx,
+            stop: stop_tx,
+            tasks,
+            accounts,
+        })
+    }
+}
+
+/// One watched box.
+struct Watched {
+    mailbox: Mailbox,
+    tracker: MwiTracker,
+    /// Its `imapfolder` on the wire (known once connected).
+    folder: Option<MailboxName>,
+}
+
+/// Why a watch loop ended without an error.
+enum Ended {
+    Stopped,
+}
+
+/// The task of one account.
+struct AccountWatch {
+    account: Account,
+    label: String,
+    boxes: Vec<Watched>,
+    choice: StrategyChoice,
+    config: WatchConfig,
+    clock: Arc<dyn Clock>,
+    events: mpsc::Sender<WatchEvent>,
+    runner: Option<Arc<Runner>>,
+    touched: mpsc::UnboundedReceiver<Touched>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    backoff_first: Duration,
+    backoff_max: Duration,
+    /// In an outage (an error event was sent, no `Watching` since).
+    down: bool,
+}
+
+/// What woke a waiting watcher.
+enum Wake {
+    Stop,
+    Touched(Touched),
+    Server,
+    Timer,
+}
+
+impl AccountWatch {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn run(mut self) {
+        let mut backoff = self.backoff_first;
+        loop {
+            if self.stopped() {
+                return;
+            }
+            let mut session = None;
+            let result = self.connect_and_watch(&mut session, &mut backoff).await;
+            if let Some(s) = session.take()
+                && s.is_usable()
+            {
+                s.logout().await;
+            }
+            match result {
+                Ok(Ended::Stopped) => return,
+                Err(e) => {
+                    for w in &mut self.boxes {
+                        // Policy: keep the last good state; never publish on failure.
+                        let _ = w.tracker.observe(Recount::Failed);
+                    }
+                    tracing::debug!(account = %self.label, error = %e, ?backoff, "watch connection failed");
+                    if !self.down {
+                        self.down = true;
+                        let event = WatchEvent::Error(WatchError {
+                            account: self.label.clone(),
+                            error: e.to_string(),
+                            at: self.clock.now(),
+                        });
+                        if self.events.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                    let mut stop = self.stop.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    backoff = backoff.saturating_mul(2).min(self.backoff_max);
+                }
+            }
+        }
+    }
+
+    fn strategy(&self, session: &Session) -> WatchStrategy {
+        match self.choice {
+            StrategyChoice::Poll(every) => WatchStrategy::Poll {
+                every: every.max(imapvm_policy::watch::MIN_POLL.min(every)),
+            },
+            StrategyChoice::Auto | StrategyChoice::NoNotify => {
+                choose(session.policy_capabilities(), self.config)
+            }
+        }
+    }
+
+    async fn connect_and_watch(
+        &mut self,
+        slot: &mut Option<Session>,
+        backoff: &mut Duration,
+    ) -> Result<Ended> {
+        let session = slot.insert(Session::open(&self.account).await?);
+        let mut folders = Folders::default();
+        for w in &mut self.boxes {
+            let layout = w.mailbox.layout(session)?;
+            w.folder = Some(layout.mailbox_name(imapvm_policy::Folder::Inbox));
+        }
+        // Resync: count every box; publish only what differs from the last published state.
+        self.recount(session, &mut folders, |_| true).await?;
+        *backoff = self.backoff_first;
+        let mut strategy = self.strategy(session);
+        if let WatchStrategy::Notify { .. } = strategy {
+            let spec = notify_spec();
+            match session.exec("NOTIFY", |c| c.notify(&spec)).await {
+                Ok(_) => {}
+                Err(e) if !e.is_connection_lost() => {
+                    tracing::info!(account = %self.label, error = %e, "NOTIFY refused; falling back");
+                    strategy = strategy
+                        .fallback(session.policy_capabilities(), self.config)
+                        .unwrap_or(WatchStrategy::OnDemand);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.down = false;
+        let at = self.clock.now();
+        if self
+            .events
+            .send(WatchEvent::Watching {
+                account: self.label.clone(),
+                strategy,
+                at,
+            })
+            .await
+            .is_err()
+        {
+            return Ok(Ended::Stopped);
+        }
+        tracing::debug!(account = %self.label, ?strategy, "watching");
+        let poll_every = match strategy {
+            WatchStrategy::Poll { every } => Some(every),
+            // Boxes outside the IDLE folder are recounted every pollfreq.
+            WatchStrategy::Idle { .. } if self.has_other_folders() => {
+                Some(self.config.pollfreq.max(imapvm_policy::watch::MIN_POLL))
+            }
+            _ => None,
+        };
+        let mut next_poll = poll_every.map(|d| Instant::now() + d);
+        loop {
+            let (wake, mut changes) = match strategy {
+                WatchStrategy::Notify { .. } | WatchStrategy::Idle { .. } => {
+                    self.idle(session, &mut folders, next_poll).await?
+                }
+                WatchStrategy::Poll { .. } | WatchStrategy::OnDemand => {
+                    (self.wait(next_poll).await, Changes::default())
+                }
+            };
+            let mut touched: Vec<MailboxId> = Vec::new();
+            match wake {
+                Wake::Stop => return Ok(Ended::Stopped),
+                Wake::Touched(id) => touched.push(id),
+                Wake::Server => {}
+                Wake::Timer => {
+                    changes.overflow = true;
+                    next_poll = poll_every.map(|d| Instant::now() + d);
+                }
+            }
+            while let Ok(id) = self.touched.try_recv() {
+                touched.push(id);
+            }
+            changes.folders.extend(session.take_changes().folders);
+            if changes.is_empty() && touched.is_empty() {
+                continue;
+            }
+            let mut selected = |w: &Watched| {
+                changes.overflow
+                    || touched.contains(&w.mailbox.id)
+                    || w.folder.as_ref().is_some_and(|f| {
+                        changes
+                            .folders
+                            .iter()
+                            .any(|c| MailboxName::from_wire(c).is_ok_and(|c| c.same_mailbox(f)))
+                    })
+            };
+            self.recount(session, &mut folders, &mut selected).await?;
+        }
+    }
+
+    fn has_other_folders(&self) -> bool {
+        let first = self.boxes.first().and_then(|w| w.folder.as_ref());
+        self.boxes.iter().any(|w| match (&w.folder, first) {
+            (Some(f), Some(first)) => !f.same_mailbox(first),
+            _ => false,
+        })
+    }
+
+    /// Waits (no connection in use) for our own operations, the poll timer or stop.
+    async fn wait(&mut self, until: Option<Instant>) -> Wake {
+        let mut stop = self.stop.clone();
+        let timer = async {
+            match until {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => Wake::Stop,
+            id = self.touched.recv() => match id {
+                Some(id) => Wake::Touched(id),
+                None => Wake::Stop,
+            },
+            () = timer => Wake::Timer,
+        }
+    }
+
+    /// Selects the first box's folder, runs IDLE until the server reports a change, an
+    /// operation touches a box, the poll timer fires or the watcher stops; then ends IDLE.
+    async fn idle(
+        &mut self,
+        session: &mut Session,
+        folders: &mut Folders,
+        next_poll: Option<Instant>,
+    ) -> Result<(Wake, Changes)> {
+        if let Some(first) = self.boxes.first()
+            && let Some(folder) = first.folder.clone()
+            && !session
+                .selected()
+                .is_some_and(|s| s.name.same_mailbox(&folder))
+        {
+            let sel = session.select(&folder).await?;
+            folders.get(&folder).check_validity(sel.uid_validity);
+        }
+        let mut changes = session.take_changes();
+        if !changes.is_empty() {
+            // Something arrived with the last command's responses: recount first.
+            return Ok((Wake::Server, changes));
+        }
+        let id = session.idle()?;
+        // Far enough that only the proto core's IDLE refresh timer matters.
+        let far = Instant::now() + Duration::from_secs(24 * 3600);
+        let until = next_poll.unwrap_or(far);
+        let mut stop = self.stop.clone();
+        let wake = loop {
+            let read = session.read_until(until);
+            let wake = tokio::select! {
+                r = read => {
+                    let _ = r?;
+                    if Instant::now() >= until { Some(Wake::Timer) } else { None }
+                }
+                _ = stop.wait_for(|s| *s) => Some(Wake::Stop),
+                id = self.touched.recv() => Some(match id {
+                    Some(id) => Wake::Touched(id),
+                    None => Wake::Stop,
+                }),
+            };
+            changes.folders.extend(session.take_changes().folders);
+            if let Some(w) = wake {
+                break w;
+            }
+            if !changes.is_empty() {
+                break Wake::Server;
+            }
+        };
+        session.idle_done()?;
+        session.wait(&[id]).await?;
+        session.take("IDLE", id)?;
+        let more = session.take_changes();
+        changes.overflow |= more.overflow;
+        changes.folders.extend(more.folders);
+        Ok((wake, changes))
+    }
+
+    /// Recounts the boxes `which` selects and publishes their changes.
+    async fn recount(
+        &mut self,
+        session: &mut Session,
+        folders: &mut Folders,
+        mut which: impl FnMut(&Watched) -> bool,
+    ) -> Result<()> {
+        for i in 0..self.boxes.len() {
+            if !which(&self.boxes[i]) {
+                continue;
+            }
+            let counted = self.boxes[i].mailbox.count_in(session, folders).await;
+            let counts = match counted {
+                Ok(c) => c,
+                Err(e) if e.is_connection_lost() => return Err(e),
+                Err(e) => {
+                    // One box failed (e.g. its folder cannot be selected): report, keep state.
+                    let _ = self.boxes[i].tracker.observe(Recount::Failed);
+                    let event = WatchEvent::Error(WatchError {
+                        account: self.label.clone(),
+                        error: e.to_string(),
+                        at: self.clock.now(),
+                    });
+                    let _ = self.events.send(event).await;
+                    continue;
+                }
+            };
+            let w = &mut self.boxes[i];
+            if let MwiDecision::Publish(counts) = w.tracker.observe(Recount::Counted(counts)) {
+                let event = MwiEvent {
+                    mailbox: w.mailbox.id.mailbox().to_owned(),
+                    context: w.mailbox.id.context().to_owned(),
+                    counts,
+                    at: self.clock.now(),
+                };
+                if let Some(runner) = &self.runner {
+                    runner.notify(
+                        &event.id(),
+                        externnotify_args(&w.mailbox.id, counts).to_vec(),
+                    );
+                }
+                let _ = self.events.send(WatchEvent::Mwi(event)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The NOTIFY request: the selected folder's changes as EXISTS/EXPUNGE/FETCH, every other
+/// personal folder's as `* STATUS`.
+fn notify_spec() -> String {
+    "SET (selected (MessageNew MessageExpunge FlagChange)) \
+     (personal (MessageNew MessageExpunge FlagChange))"
+        .to_owned()
+}
+
+/// `at` as RFC 3339 UTC with milliseconds (`2026-11-26T07:22:55.123Z`), as the CLI prints it.
+pub fn rfc3339(at: SystemTime) -> String {
+    match jiff::Timestamp::try_from(at) {
+        Ok(ts) => {
+            let millis = ts.as_millisecond();
+            match jiff::Timestamp::from_millisecond(millis) {
+                Ok(t) => format!("{t:.3}"),
+                Err(_) => ts.to_string(),
+            }
+        }
+        Err(_) => "1970-01-01T00:00:00.000Z".to_owned(),
+    }
+}
+
+/// Counts by box of a set of events (helper for summaries and tests).
+pub fn latest_counts<'a>(
+    events: impl IntoIterator<Item = &'a WatchEvent>,
+) -> HashMap<String, MwiCounts> {
+    let mut out = HashMap::new();
+    for e in events {
+        if let WatchEvent::Mwi(m) = e {
+            out.insert(m.id(), m.counts);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_has_milliseconds_and_utc() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_674_094_123);
+        // Checked with Python: datetime.utcfromtimestamp(1795674094.123).
+        assert_eq!(rfc3339(at), "2026-11-26T06:21:34.123Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn event_arguments_follow_asterisk() {
+        let e = MwiEvent {
+            mailbox: "1234".into(),
+            context: "default".into(),
+            counts: MwiCounts {
+                new: 2,
+                urgent: 1,
+                old: 3,
+                old_urgent: 1,
+            },
+            at: SystemTime::UNIX_EPOCH,
+        };
+        assert_eq!(e.externnotify_args(), ["default", "1234", "2", "3", "1"]);
+        assert_eq!(
+            e.message_summary(Some("sip:1234@pbx.example")).unwrap(),
+            "Messages-Waiting: yes\r\nMessage-Account: sip:1234@pbx.example\r\nVoice-Message: 3/3 (1/1)\r\n"
+        );
+        let id = MailboxId::new("1234", "default").unwrap();
+        assert_eq!(
+            externnotify_args(&id, e.counts).to_vec(),
+            e.externnotify_args()
+        );
+    }
+
+    #[test]
+    fn the_notify_request_is_accepted_by_the_proto_core() {
+        let mut conn = imapvm_proto::Connection::new(
+            imapvm_proto::Config::default(),
+            std::time::Instant::now(),
+        );
+        // Not logged in: refused for the state, not for the spec.
+        let err = conn.notify(&notify_spec()).unwrap_err();
+        assert!(!err.to_string().contains("spec"), "{err}");
+    }
+}
