@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod demo;
+
 use std::path::Path;
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -35,7 +37,11 @@ enum Task {
         fuzz_seconds: u64,
     },
     /// Run the main job on the embedded default: a private Dovecot on loopback.
-    Demo,
+    Demo {
+        /// Leave the private Dovecot running afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
     /// The private Dovecot for tests and the demo.
     Dovecot {
         #[command(subcommand)]
@@ -82,7 +88,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.task {
         Task::Ci { fuzz_seconds } => ci(fuzz_seconds),
-        Task::Demo => demo(),
+        Task::Demo { keep } => demo::run(keep),
         Task::Dovecot { action } => dovecot_cmd(action),
         Task::Cyrus { action } => cyrus_cmd(action),
         Task::Courier { action } => courier_cmd(action),
@@ -294,14 +300,6 @@ impl RunningServers {
             Err(HarnessError(errors.join("; ")))
         }
     }
-}
-
-fn demo() -> Result<()> {
-    Err(HarnessError(
-        "the demo arrives with the runtime (issue #7: deposit, list, play over IMAP). Until then, \
-         `cargo xtask dovecot start` runs the private Dovecot the demo will use."
-            .into(),
-    ))
 }
 
 fn dovecot_cmd(action: ServerAction) -> Result<()> {

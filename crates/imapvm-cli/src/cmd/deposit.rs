@@ -55,7 +55,8 @@ fn wav_seconds(bytes: &[u8]) -> Option<u32> {
         return None;
     }
     let data = u32::try_from(bytes.len().saturating_sub(44)).ok()?;
-    Some(data.div_ceil(byte_rate))
+    // Whole seconds, rounded; a recording with any sound lasts at least 1 s.
+    Some((data.saturating_add(byte_rate / 2) / byte_rate).max(u32::from(data > 0)))
 }
 
 pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliError> {
@@ -162,6 +163,8 @@ mod tests {
         wav[28..32].copy_from_slice(&16000u32.to_le_bytes());
         wav.extend(std::iter::repeat_n(0u8, 32000));
         assert_eq!(wav_seconds(&wav), Some(2));
+        wav.truncate(44 + 1000);
+        assert_eq!(wav_seconds(&wav), Some(1));
         assert_eq!(wav_seconds(b"not a wav"), None);
     }
 }
