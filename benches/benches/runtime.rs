@@ -1,23 +1,226 @@
-//! The imapvm contender: not wired yet (the runtime's API is being written).
+//! The imapvm contender: the runtime's public API (`Store`, `Mailbox`) on
+//! the private Dovecot, warm (one store per folder, kept connected) or cold
+//! (a new store per iteration: connect, implicit TLS with the server's CA,
+//! login, then the operation). Wire counters come from the runtime's own
+//! `connection_stats` (the proto core's counts; TLS records not included).
 
-use imapvm_benches::Result;
-use imapvm_benches::suite::{Owner, Plan, Runtime, RuntimeOp};
+use std::collections::HashMap;
+
+use imapvm::{Audio, MessageRef, NewVoicemail, Stats, Store, Urgency};
+use imapvm_benches::scenario::CONTEXT;
+use imapvm_benches::suite::{GREETINGS, Owner, Plan, Runtime, RuntimeOp};
 use imapvm_benches::wire::WireStats;
+use imapvm_benches::{BenchError, Result};
 
 /// imapvm through its public library API.
-pub struct ImapvmRuntime;
+pub struct ImapvmRuntime {
+    rt: tokio::runtime::Runtime,
+    host: String,
+    port: u16,
+    imaps_port: u16,
+    cafile: String,
+    plan: Plan,
+    warm: HashMap<(bool, String), Store>,
+}
+
+fn stats(s: Option<Stats>) -> WireStats {
+    s.map_or_else(WireStats::default, |s| WireStats {
+        round_trips: s.round_trips,
+        bytes_out: s.bytes_out,
+        bytes_in: s.bytes_in,
+    })
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> BenchError {
+    BenchError::Scenario(format!("imapvm {what}: {e}"))
+}
 
 impl ImapvmRuntime {
     /// A runtime for the private server.
-    pub fn new(_server: &xtask::server::ServerInfo, _plan: &Plan) -> Result<ImapvmRuntime> {
-        Ok(ImapvmRuntime)
+    pub fn new(server: &xtask::server::ServerInfo, plan: &Plan) -> Result<ImapvmRuntime> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| BenchError::io("starting a tokio runtime", e))?;
+        Ok(ImapvmRuntime {
+            rt,
+            host: server.host.clone(),
+            port: server.port,
+            imaps_port: server.imaps_port,
+            cafile: server.cert.display().to_string(),
+            plan: plan.clone(),
+            warm: HashMap::new(),
+        })
+    }
+
+    /// The voicemail.conf of one folder: every mailbox the suite uses in it.
+    fn config(&self, owner: Owner, folder: &str, tls: bool, mailboxes: &[&str]) -> String {
+        let account = match owner {
+            Owner::Personal => &self.plan.personal,
+            Owner::Shared => &self.plan.shared,
+        };
+        let (port, flags) = if tls {
+            (self.imaps_port, "ssl")
+        } else {
+            (self.port, "notls")
+        };
+        let mut text = format!(
+            "[general]\nimapserver={}\nimapport={port}\nimapflags={flags}\nimapcafile={}\n\
+             imapfolder={folder}\nimapgreetings=no\ngreetingsfolder={GREETINGS}\n\
+             expungeonhangup=yes\nmaxmsg=9999\nformat=wav49\n\
+             imapopentimeout=30\nimapreadtimeout=60\nimapwritetimeout=60\n[{CONTEXT}]\n",
+            self.host, self.cafile
+        );
+        for m in mailboxes {
+            text.push_str(&format!(
+                "{m} => {m},Bench {m},,,imapuser={}|imappassword={}\n",
+                account.user, account.password
+            ));
+        }
+        text
+    }
+
+    fn store(&self, owner: Owner, folder: &str, tls: bool, mailboxes: &[&str]) -> Result<Store> {
+        let text = self.config(owner, folder, tls, mailboxes);
+        let parsed = imapvm_config::parse_bytes("bench-voicemail.conf", text.as_bytes());
+        if let Some(d) = parsed
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == imapvm_config::Severity::Error)
+        {
+            return Err(fail("configuration", d));
+        }
+        Ok(Store::new(parsed.config))
+    }
+
+    /// Logs out of every warm store.
+    pub fn close(self) {
+        let ImapvmRuntime { rt, warm, .. } = self;
+        rt.block_on(async {
+            for store in warm.values() {
+                store.close().await;
+            }
+        });
     }
 }
 
+fn mailboxes_of<'a>(op: &'a RuntimeOp<'a>) -> (&'a str, Vec<&'a str>) {
+    match op {
+        RuntimeOp::Deposit {
+            folder, mailbox, ..
+        }
+        | RuntimeOp::Count { folder, mailbox }
+        | RuntimeOp::List { folder, mailbox }
+        | RuntimeOp::Play {
+            folder, mailbox, ..
+        }
+        | RuntimeOp::Delete {
+            folder, mailbox, ..
+        } => (folder, vec![mailbox]),
+        RuntimeOp::CountAll { folder, mailboxes } => {
+            (folder, mailboxes.iter().map(String::as_str).collect())
+        }
+    }
+}
+
+async fn perform(store: &Store, op: &RuntimeOp<'_>) -> Result<()> {
+    let mailbox = |m: &str| {
+        store
+            .mailbox(&format!("{m}@{CONTEXT}"))
+            .map_err(|e| fail("mailbox", e))
+    };
+    match op {
+        RuntimeOp::Deposit {
+            mailbox: m,
+            audio,
+            secs,
+            ..
+        } => {
+            let vm = NewVoicemail {
+                recording: Some(Audio {
+                    format: "WAV".into(),
+                    bytes: audio.to_vec(),
+                }),
+                caller_id_num: "5551001".into(),
+                caller_id_name: "Bench Caller".into(),
+                duration_secs: *secs,
+                urgency: Urgency::Urgent,
+                ..NewVoicemail::default()
+            };
+            mailbox(m)?
+                .deposit(&vm)
+                .await
+                .map_err(|e| fail("deposit", e))?;
+        }
+        RuntimeOp::Count { mailbox: m, .. } => {
+            mailbox(m)?.count().await.map_err(|e| fail("count", e))?;
+        }
+        RuntimeOp::CountAll { mailboxes, .. } => {
+            for m in *mailboxes {
+                mailbox(m)?.count().await.map_err(|e| fail("count", e))?;
+            }
+        }
+        RuntimeOp::List { mailbox: m, .. } => {
+            let listing = mailbox(m)?
+                .list(None, false)
+                .await
+                .map_err(|e| fail("list", e))?;
+            if listing.messages.is_empty() {
+                return Err(fail("list", "the listing is empty"));
+            }
+        }
+        RuntimeOp::Play {
+            mailbox: m, uid, ..
+        } => {
+            mailbox(m)?
+                .play(MessageRef::Uid(*uid), None, false)
+                .await
+                .map_err(|e| fail("play", e))?;
+        }
+        RuntimeOp::Delete {
+            mailbox: m, uid, ..
+        } => {
+            mailbox(m)?
+                .delete(&[MessageRef::Uid(*uid)], None)
+                .await
+                .map_err(|e| fail("delete", e))?;
+        }
+    }
+    Ok(())
+}
+
 impl Runtime for ImapvmRuntime {
-    fn run(&mut self, _owner: Owner, _op: &RuntimeOp<'_>, _cold: bool) -> Result<WireStats> {
-        Err(imapvm_benches::BenchError::Scenario(
-            "not measured yet (runtime pending)".into(),
-        ))
+    fn run(&mut self, owner: Owner, op: &RuntimeOp<'_>, cold: bool) -> Result<WireStats> {
+        let (folder, mailboxes) = mailboxes_of(op);
+        let first = mailboxes.first().copied().unwrap_or_default();
+        let probe = format!("{first}@{CONTEXT}");
+        if cold {
+            let store = self.store(owner, folder, true, &mailboxes)?;
+            return self.rt.block_on(async {
+                perform(&store, op).await?;
+                let used = store
+                    .mailbox(&probe)
+                    .map_err(|e| fail("mailbox", e))?
+                    .connection_stats()
+                    .await;
+                Ok(stats(used))
+            });
+        }
+        let key = (owner == Owner::Shared, folder.to_owned());
+        if !self.warm.contains_key(&key) {
+            let store = self.store(owner, folder, false, &mailboxes)?;
+            self.warm.insert(key.clone(), store);
+        }
+        let store = self
+            .warm
+            .get(&key)
+            .ok_or_else(|| BenchError::Scenario("warm store vanished".into()))?;
+        self.rt.block_on(async {
+            let probe = store.mailbox(&probe).map_err(|e| fail("mailbox", e))?;
+            let before = stats(probe.connection_stats().await);
+            perform(store, op).await?;
+            let after = stats(probe.connection_stats().await);
+            Ok(after - before)
+        })
     }
 }

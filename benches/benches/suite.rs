@@ -84,7 +84,10 @@ fn parse_args() -> std::result::Result<Args, String> {
     }
     let known = suite::operation_ids();
     if let Some(bad) = a.only.iter().find(|o| !known.contains(&o.as_str())) {
-        return Err(format!("unknown operation {bad:?} (have {})", known.join(", ")));
+        return Err(format!(
+            "unknown operation {bad:?} (have {})",
+            known.join(", ")
+        ));
     }
     Ok(a)
 }
@@ -119,13 +122,12 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<()> {
     let server = xtask::dovecot::ensure_running()
         .map_err(|e| BenchError::Scenario(format!("private Dovecot: {e}")))?;
-    let password = |user: &str| {
-        server
-            .users
-            .get(user)
-            .cloned()
-            .ok_or_else(|| BenchError::Scenario(format!("the private Dovecot has no user {user}")))
-    };
+    let password =
+        |user: &str| {
+            server.users.get(user).cloned().ok_or_else(|| {
+                BenchError::Scenario(format!("the private Dovecot has no user {user}"))
+            })
+        };
     let plan = Plan {
         personal: Account {
             host: server.host.clone(),
@@ -141,7 +143,10 @@ fn run(args: &Args) -> Result<()> {
         },
     };
     let mut progress = |line: &str| eprintln!("{line}");
-    eprintln!("preparing the bench-* folders on {}:{}", server.host, server.port);
+    eprintln!(
+        "preparing the bench-* folders on {}:{}",
+        server.host, server.port
+    );
     suite::prepare(&plan, &mut progress)?;
 
     let mut rt = if args.imapvm {
@@ -166,7 +171,9 @@ fn run(args: &Args) -> Result<()> {
         &runtime_note,
         &mut progress,
     );
-    let _ = rt.as_ref();
+    if let Some(rt) = rt {
+        rt.close();
+    }
     if !args.keep {
         suite::cleanup(&plan)?;
     }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use crate::error::{BenchError, Result};
 use crate::fixture::{self, VoicemailSpec};
+use crate::floor;
 use crate::measure::{Contender, Measured, OperationResult, Runner, run_interleaved};
 use crate::replay::replay;
 use crate::scenario::{
@@ -19,7 +20,6 @@ use crate::scenario::{
 };
 use crate::sequence::{self, Vars};
 use crate::wire::{Collect, Wire, WireStats};
-use crate::floor;
 
 /// Seconds of audio of the deposited voicemail.
 pub const DEPOSIT_SECS: u32 = 30;
@@ -443,14 +443,11 @@ fn run_op(
                     )?;
                 }
                 Kind::Delete => {
-                    let uids = scenario::append_all(
-                        &mut s.janitor,
-                        folder,
-                        &[("", delete_msg.clone())],
-                    )?;
-                    s.uid = *uids.first().ok_or_else(|| {
-                        BenchError::Scenario("APPEND gave no APPENDUID".into())
-                    })?;
+                    let uids =
+                        scenario::append_all(&mut s.janitor, folder, &[("", delete_msg.clone())])?;
+                    s.uid = *uids
+                        .first()
+                        .ok_or_else(|| BenchError::Scenario("APPEND gave no APPENDUID".into()))?;
                 }
                 _ => {}
             }
@@ -655,7 +652,10 @@ pub fn run(
         let measured = match run_op(plan, def, opts, runtime.as_ref()) {
             Ok(m) => m,
             Err(e) if runtime.is_some() => {
-                progress(&format!("  imapvm failed on {}: {e}; measuring without it", def.id));
+                progress(&format!(
+                    "  imapvm failed on {}: {e}; measuring without it",
+                    def.id
+                ));
                 notes.push((Contender::Imapvm, format!("failed: {e}")));
                 notes.push((Contender::ImapvmCold, format!("failed: {e}")));
                 run_op(plan, def, opts, None)?
@@ -664,7 +664,10 @@ pub fn run(
         };
         let mut row = Vec::new();
         for c in Contender::ALL {
-            let summary = measured.iter().find(|(m, _)| *m == c).map(|(_, s)| s.clone());
+            let summary = measured
+                .iter()
+                .find(|(m, _)| *m == c)
+                .map(|(_, s)| s.clone());
             let note = notes
                 .iter()
                 .find(|(m, _)| *m == c)
