@@ -78,6 +78,8 @@ enum Command {
     Greeting(cmd::greeting::GreetingArgs),
     /// Server capabilities, namespace, quota and voicemail folders.
     Probe(cmd::probe::ProbeArgs),
+    /// MWI events until stopped: one line per change (NOTIFY, IDLE or polling).
+    Watch(cmd::watch::WatchArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
         Command::Count(args) => cmd::count::run(&global, &args),
         Command::Greeting(args) => cmd::greeting::run(&global, &args),
         Command::Probe(args) => cmd::probe::run(&global, &args),
+        Command::Watch(args) => cmd::watch::run(&global, &args),
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,8 @@ pub(crate) mod move_;
 pub(crate) mod play;
 pub(crate) mod probe;
 pub(crate) mod voicemail;
+// The MWI watcher (issue 8).
+pub(crate) mod watch;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
 #[derive(Debug)]

@@ -1,0 +1,120 @@
+//! `imapvm watch [--mailbox B@C ...]`: MWI events until stopped (Ctrl-C), one line each.
+//!
+//! With `--json`, one JSON object per line: `{mailbox, context, new, old, urgent, at}` for a
+//! count change, `{error, account, at}` when an account is down (`CLI.md`). `new` excludes
+//! urgent, as Asterisk reports it; `at` is RFC 3339 UTC.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use imapvm::{StrategyChoice, WatchEvent, WatchOptions};
+use serde_json::json;
+
+use crate::Global;
+use crate::cmd::CliError;
+use crate::cmd::voicemail::{block_on, open};
+
+/// `imapvm watch ...`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Watch only these boxes (BOX@CONTEXT; repeatable). Default: every box.
+    #[arg(long = "mailbox", value_name = "BOX@CONTEXT")]
+    mailboxes: Vec<String>,
+    /// Poll every SECS seconds instead of NOTIFY/IDLE (Asterisk's way, for comparisons).
+    #[arg(long, value_name = "SECS", conflicts_with = "no_notify")]
+    poll: Option<f64>,
+    /// Do not use NOTIFY (IDLE where offered).
+    #[arg(long)]
+    no_notify: bool,
+    /// Seconds an externnotify run may take before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    externnotify_timeout: f64,
+}
+
+fn seconds(value: f64, what: &str) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            CliError(format!(
+                "{what}: {value} is not a positive number of seconds"
+            ))
+        })
+}
+
+pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliError> {
+    let store = open(global)?;
+    let strategy = match (args.poll, args.no_notify) {
+        (Some(secs), _) => StrategyChoice::Poll(seconds(secs, "--poll")?),
+        (None, true) => StrategyChoice::NoNotify,
+        (None, false) => StrategyChoice::Auto,
+    };
+    let options = WatchOptions {
+        mailboxes: (!args.mailboxes.is_empty()).then(|| args.mailboxes.clone()),
+        strategy,
+        externnotify_timeout: seconds(args.externnotify_timeout, "--externnotify-timeout")?,
+        ..WatchOptions::default()
+    };
+    let json = global.json;
+    block_on(async move {
+        let mut watcher = store.watch(options)?;
+        loop {
+            let event = tokio::select! {
+                e = watcher.next() => e,
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            let Some(event) = event else { break };
+            print_event(&event, json);
+        }
+        watcher.stop().await;
+        store.close().await;
+        Ok::<_, CliError>(ExitCode::SUCCESS)
+    })?
+}
+
+fn print_event(event: &WatchEvent, json: bool) {
+    match event {
+        WatchEvent::Mwi(e) => {
+            let at = imapvm::watch::rfc3339(e.at);
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "mailbox": e.mailbox,
+                        "context": e.context,
+                        "new": e.counts.new,
+                        "old": e.counts.old,
+                        "urgent": e.counts.urgent,
+                        "at": at,
+                    })
+                );
+            } else {
+                println!(
+                    "{at} {}@{}: {} new, {} urgent, {} old",
+                    e.mailbox, e.context, e.counts.new, e.counts.urgent, e.counts.old
+                );
+            }
+        }
+        WatchEvent::Error(e) => {
+            let at = imapvm::watch::rfc3339(e.at);
+            if json {
+                println!(
+                    "{}",
+                    json!({"error": e.error, "account": e.account, "at": at})
+                );
+            } else {
+                println!("{at} {} is down: {}", e.account, e.error);
+            }
+        }
+        WatchEvent::Watching {
+            account, strategy, ..
+        } => {
+            tracing::info!(%account, ?strategy, "watching");
+        }
+        WatchEvent::ExternNotify(run) => {
+            tracing::debug!(mailbox = %run.mailbox, outcome = ?run.outcome, "externnotify ran");
+        }
+        other => tracing::debug!(?other, "watch event"),
+    }
+}
