@@ -6,7 +6,8 @@
 #![no_main]
 
 use imapvm_proto::{
-    Config, Connection, FetchAttr, Limits, Mailbox, SearchKey, Secret, StatusAttr, UidRange,
+    Config, Connection, FetchAttr, Flag, Limits, Mailbox, SearchKey, Secret, StatusAttr, StoreMode,
+    Uid, UidRange, UidSet,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +34,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let mut c = Connection::new(config, now);
     c.handle_input(
-        b"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE QUOTA NOTIFY] hi\r\n",
+        b"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE QUOTA NOTIFY ESEARCH] hi\r\n",
         now,
     );
     let _ = c.login("u", &Secret::new("p"));
@@ -60,6 +61,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = c.list("", "*");
     let _ = c.append(&Mailbox::new("INBOX"), &[], Arc::from(&b"msg"[..]));
     let _ = c.uid_expunge(&UidRange::All);
+    // A second SEARCH, a FETCH of a UID subset and a non-silent STORE: untagged answers must
+    // be told apart by tag (ESEARCH), order (SEARCH), UID set and requested items (FETCH).
+    let _ = c.uid_search(&[SearchKey::Seen]);
+    if let (Some(a), Some(b)) = (Uid::new(2), Uid::new(3)) {
+        let _ = c.uid_fetch(&UidRange::Set(UidSet::range(a, b)), &[FetchAttr::Flags]);
+        let _ = c.uid_store(&UidRange::from(a), StoreMode::Add, &[Flag::Seen], false);
+    }
     drain(&mut c, now);
     let mut t = now;
     for piece in rest.chunks(chunk) {

@@ -1193,7 +1193,8 @@ impl Connection {
         let max = self.config.limits.max_untagged_per_command;
         let idx = self.in_flight.iter().position(pred)?;
         let f = &mut self.in_flight[idx];
-        f.untagged += 1;
+        // Saturating: an ESEARCH may already have counted up to u32::MAX (found by fuzzing).
+        f.untagged = f.untagged.saturating_add(1);
         if f.untagged > max {
             f.overflow = true;
             f.acc = Acc::None;
@@ -1597,7 +1598,8 @@ impl Connection {
             return;
         };
         // The UID FETCH / non-silent UID STORE that addressed this UID and asked for an item
-        // it carries; among several, the oldest that has not had these items for it yet.
+        // it carries and has not had for this UID yet (the oldest such). If every claimant has
+        // had them all, this is a later change (another client, or the server's own report).
         let claims = |f: &InFlight| {
             let in_set = match &f.route.uids {
                 None | Some(UidRange::All) => true,
@@ -1615,21 +1617,15 @@ impl Connection {
         };
         let fresh = |f: &InFlight| match &f.acc {
             Acc::Fetch(map) => map.get(&uid).is_none_or(|e| {
-                !kinds
+                kinds
                     .iter()
-                    .any(|k| k.wanted_by(&f.route.items) && k.present_in(e))
+                    .any(|k| k.wanted_by(&f.route.items) && !k.present_in(e))
             }),
             Acc::Store(map) => !map.contains_key(&uid),
             _ => false,
         };
-        let candidates: Vec<usize> = (0..self.in_flight.len())
-            .filter(|i| claims(&self.in_flight[*i]))
-            .collect();
-        let target = candidates
-            .iter()
-            .find(|i| fresh(&self.in_flight[**i]))
-            .or(candidates.first())
-            .copied();
+        let target = (0..self.in_flight.len())
+            .find(|i| claims(&self.in_flight[*i]) && fresh(&self.in_flight[*i]));
         let Some(i) = target else {
             self.events
                 .push_back(Event::Unsolicited(Unsolicited::Fetch {

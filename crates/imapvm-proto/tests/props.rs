@@ -150,3 +150,275 @@ proptest! {
         prop_assert_eq!(run(session_steps(true), splits), baseline);
     }
 }
+
+// ------------------------------------------------------------------ routing under pipelining
+
+/// Pipelined commands of one kind whose untagged answers must be told apart: three ESEARCHes
+/// answered out of order, a plain SEARCH, two UID FETCHes with disjoint sets interleaved with
+/// another client's flag change, a non-silent STORE, two STATUS and two LIST.
+fn routing_session() -> Vec<Step> {
+    script(
+        "S: * PREAUTH [CAPABILITY IMAP4rev1 ESEARCH UIDPLUS MOVE IDLE LITERAL+] Dovecot ready.
+         C: a1 SELECT INBOX
+         S: * 4 EXISTS
+         S: * OK [UIDVALIDITY 9] ok
+         S: a1 OK [READ-WRITE] Select completed
+         C: a2 UID SEARCH RETURN (ALL) UNSEEN
+         C: a3 UID SEARCH RETURN (ALL) FLAGGED
+         C: a4 UID SEARCH RETURN (ALL) SEEN
+         C: a5 UID FETCH 1:2 (UID FLAGS)
+         C: a6 UID FETCH 3,7 (UID FLAGS RFC822.SIZE)
+         C: a7 UID STORE 2 +FLAGS (\\Seen)
+         C: a8 STATUS Old (MESSAGES)
+         C: a9 STATUS Work (MESSAGES)
+         C: a10 LIST \"\" Old
+         C: a11 LIST \"\" Work*
+         S: * ESEARCH (TAG \"a4\") UID ALL 1:2
+         S: * ESEARCH (TAG \"a2\") UID ALL 3,7
+         S: a4 OK Search completed
+         S: * ESEARCH (TAG \"a3\") UID
+         S: a2 OK Search completed
+         S: a3 OK Search completed
+         S: * 3 FETCH (UID 3 FLAGS () RFC822.SIZE 30)
+         S: * 1 FETCH (UID 1 FLAGS (\\Seen))
+         S: * 4 FETCH (UID 7 FLAGS (\\Deleted))
+         S: * 4 FETCH (UID 7 FLAGS (\\Deleted) RFC822.SIZE 70)
+         S: * 2 FETCH (UID 2 FLAGS (\\Seen))
+         S: a5 OK Fetch completed
+         S: a6 OK Fetch completed
+         S: * 2 FETCH (UID 2 FLAGS (\\Seen))
+         S: * 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged \\Answered))
+         S: a7 OK Store completed
+         S: * STATUS Work (MESSAGES 2)
+         S: * STATUS Old (MESSAGES 1)
+         S: * LIST () \"/\" Work/Sub
+         S: * LIST () \"/\" Old
+         S: a8 OK done
+         S: a9 OK done
+         S: a10 OK done
+         S: a11 OK done",
+    )
+}
+
+/// The routed results of [`routing_session`], in command order, and every event.
+fn run_routing(steps: Vec<Step>, splits: Vec<usize>) -> (Vec<Outcome>, Vec<Event>) {
+    let mut p = Pair::new(config(), Vec::new()).with_splits(splits);
+    let mut steps: std::collections::VecDeque<Step> = steps.into();
+    p.push(vec![steps.pop_front().unwrap()]);
+    p.run();
+    let mut ids = vec![p.conn.select(&Mailbox::new("INBOX")).unwrap()];
+    p.push(steps.drain(..2).collect());
+    assert!(p.run());
+    let uid = |n| Uid::new(n).unwrap();
+    let c = &mut p.conn;
+    ids.push(c.uid_search(&[SearchKey::Unseen]).unwrap());
+    ids.push(c.uid_search(&[SearchKey::Flagged]).unwrap());
+    ids.push(c.uid_search(&[SearchKey::Seen]).unwrap());
+    let set = |v: &[u32]| UidRange::Set(UidSet::from_uids(v.iter().map(|n| uid(*n))).unwrap());
+    ids.push(c.uid_fetch(&set(&[1, 2]), &[FetchAttr::Flags]).unwrap());
+    ids.push(
+        c.uid_fetch(&set(&[3, 7]), &[FetchAttr::Flags, FetchAttr::Rfc822Size])
+            .unwrap(),
+    );
+    ids.push(
+        c.uid_store(&set(&[2]), StoreMode::Add, &[Flag::Seen], false)
+            .unwrap(),
+    );
+    ids.push(
+        c.status(&Mailbox::new("Old"), &[StatusAttr::Messages])
+            .unwrap(),
+    );
+    ids.push(
+        c.status(&Mailbox::new("Work"), &[StatusAttr::Messages])
+            .unwrap(),
+    );
+    ids.push(c.list("", "Old").unwrap());
+    ids.push(c.list("", "Work*").unwrap());
+    p.push(steps.into_iter().collect());
+    assert!(p.run());
+    let outcomes = ids.iter().map(|id| p.ok(*id).clone()).collect();
+    (outcomes, p.events)
+}
+
+#[test]
+fn routing_session_gives_each_command_its_own_answers() {
+    let (o, events) = run_routing(routing_session(), vec![]);
+    let uids = |v: &[u32]| -> Vec<Uid> { v.iter().map(|n| Uid::new(*n).unwrap()).collect() };
+    assert_eq!(o[1], Outcome::Search(uids(&[3, 7])));
+    assert_eq!(o[2], Outcome::Search(vec![]));
+    assert_eq!(o[3], Outcome::Search(uids(&[1, 2])));
+    let Outcome::Fetch(a) = &o[4] else { panic!() };
+    let Outcome::Fetch(b) = &o[5] else { panic!() };
+    assert_eq!(a.iter().map(|m| m.uid).collect::<Vec<_>>(), uids(&[1, 2]));
+    assert_eq!(b.iter().map(|m| m.uid).collect::<Vec<_>>(), uids(&[3, 7]));
+    assert_eq!(b[1].size, Some(70));
+    assert_eq!(b[1].flags, Some(vec![Flag::Deleted]));
+    assert_eq!(
+        o[6],
+        Outcome::Store(vec![(uids(&[2])[0], vec![Flag::Seen])])
+    );
+    let messages = |o: &Outcome| match o {
+        Outcome::Status(s) => s.messages,
+        _ => None,
+    };
+    assert_eq!((messages(&o[7]), messages(&o[8])), (Some(1), Some(2)));
+    let names = |o: &Outcome| match o {
+        Outcome::List(v) => v.iter().map(|e| e.mailbox.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    assert_eq!(names(&o[9]), vec!["Old"]);
+    assert_eq!(names(&o[10]), vec!["Work/Sub"]);
+    // UID 7's flag-only FETCH gave a6 its FLAGS; the full one after it still brought the size.
+    // The STORE's second FETCH of UID 2 repeats what it already had: a later change.
+    let unsolicited: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Unsolicited(Unsolicited::Fetch { .. })))
+        .collect();
+    assert_eq!(
+        unsolicited,
+        vec![&Event::Unsolicited(Unsolicited::Fetch {
+            uid: Uid::new(2),
+            flags: Some(vec![Flag::Seen, Flag::Flagged, Flag::Answered]),
+            modseq: None,
+        })]
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Failed(_) | Event::Diagnostic(_)))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn routing_is_the_same_however_the_bytes_are_split(splits in proptest::collection::vec(1usize..40, 1..20)) {
+        let baseline = run_routing(routing_session(), vec![]);
+        prop_assert_eq!(run_routing(routing_session(), splits.clone()), baseline.clone());
+        prop_assert_eq!(run_routing(coalesce(&routing_session()), splits), baseline);
+    }
+
+    /// k pipelined searches with arbitrary results: with ESEARCH answered in any order, and
+    /// without ESEARCH answered in command order, each command gets exactly its own UIDs.
+    #[test]
+    fn pipelined_searches_get_their_own_results(
+        results in proptest::collection::vec(proptest::collection::btree_set(1u32..60, 0..8), 1..6),
+        order in Just(()).prop_perturb(|_, mut rng| rng.random::<u64>()),
+        esearch in any::<bool>(),
+        splits in proptest::collection::vec(1usize..30, 0..6),
+    ) {
+        let caps = if esearch { "IMAP4rev1 ESEARCH" } else { "IMAP4rev1" };
+        let mut p = Pair::new(config(), script(&format!("S: * PREAUTH [CAPABILITY {caps}] hi")))
+            .with_splits(splits);
+        p.run();
+        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        let ids: Vec<CommandId> = results
+            .iter()
+            .map(|_| p.conn.uid_search(&[SearchKey::All]).unwrap())
+            .collect();
+        let mut text = String::from("C: a1 SELECT INBOX\n");
+        let ret = if esearch { "RETURN (ALL) " } else { "" };
+        for i in 0..results.len() {
+            text.push_str(&format!("C: a{} UID SEARCH {ret}ALL\n", i + 2));
+        }
+        text.push_str("S: a1 OK [READ-WRITE] ok\n");
+        // ESEARCH answers come in a pseudo-random order; plain SEARCH answers in order.
+        let mut idx: Vec<usize> = (0..results.len()).collect();
+        if esearch {
+            let mut x = order | 1;
+            for i in (1..idx.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                idx.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+        }
+        for &i in &idx {
+            let set: Vec<String> = results[i].iter().map(u32::to_string).collect();
+            if esearch {
+                let all = if set.is_empty() { String::new() } else { format!(" ALL {}", set.join(",")) };
+                text.push_str(&format!("S: * ESEARCH (TAG \"a{}\") UID{all}\n", i + 2));
+            } else {
+                text.push_str(&format!("S: * SEARCH {}\n", set.join(" ")).replace(" \n", "\n"));
+            }
+        }
+        for &i in &idx {
+            text.push_str(&format!("S: a{} OK done\n", i + 2));
+        }
+        p.push(script(&text));
+        prop_assert!(p.run());
+        for (id, want) in ids.iter().zip(&results) {
+            let want: Vec<Uid> = want.iter().map(|n| Uid::new(*n).unwrap()).collect();
+            prop_assert_eq!(p.ok(*id), &Outcome::Search(want));
+        }
+    }
+
+    /// UIDs split among pipelined UID FETCHes (disjoint sets), answered interleaved, with flag
+    /// changes for UIDs outside every set mixed in: each FETCH gets exactly its UIDs and every
+    /// foreign change comes out as an unsolicited event.
+    #[test]
+    fn pipelined_fetches_are_routed_by_uid(
+        owner in proptest::collection::vec(0usize..3, 1..12),
+        foreign in proptest::collection::btree_set(100u32..120, 0..5),
+        order in Just(()).prop_perturb(|_, mut rng| rng.random::<u64>()),
+    ) {
+        let mut p = Pair::new(config(), script("S: * PREAUTH [CAPABILITY IMAP4rev1] hi"));
+        p.run();
+        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        // UID i+1 belongs to fetch owner[i]; sequence number = UID (foreign ones above EXISTS).
+        let sets: Vec<Vec<u32>> = (0..3)
+            .map(|k| (1..=owner.len() as u32).filter(|u| owner[*u as usize - 1] == k).collect())
+            .collect();
+        let mut ids = Vec::new();
+        let mut text = String::from("C: a1 SELECT INBOX\n");
+        let mut tag = 2;
+        for s in &sets {
+            let Some(set) = UidSet::from_uids(s.iter().map(|n| Uid::new(*n).unwrap())) else {
+                ids.push(None);
+                continue;
+            };
+            text.push_str(&format!("C: a{tag} UID FETCH {set} (UID FLAGS)\n"));
+            ids.push(Some((tag, p.conn.uid_fetch(&UidRange::Set(set), &[FetchAttr::Flags]).unwrap())));
+            tag += 1;
+        }
+        text.push_str(&format!("S: * {} EXISTS\nS: a1 OK [READ-WRITE] ok\n", owner.len() + 20));
+        let mut lines: Vec<String> = (1..=owner.len())
+            .map(|u| format!("S: * {u} FETCH (UID {u} FLAGS ())"))
+            .chain(foreign.iter().map(|u| format!("S: * {} FETCH (UID {u} FLAGS (\\Seen))", u - 99 + owner.len() as u32)))
+            .collect();
+        let mut x = order | 1;
+        for i in (1..lines.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            lines.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        for (t, _) in ids.iter().flatten() {
+            text.push_str(&format!("S: a{t} OK done\n"));
+        }
+        p.push(script(&text));
+        prop_assert!(p.run());
+        for (want, id) in sets.iter().zip(&ids) {
+            let Some((_, id)) = id else { continue };
+            let Outcome::Fetch(got) = p.ok(*id) else { panic!() };
+            let got: Vec<u32> = got.iter().map(|m| m.uid.get()).collect();
+            prop_assert_eq!(&got, want);
+        }
+        let unsolicited: Vec<u32> = p
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Unsolicited(Unsolicited::Fetch { uid: Some(u), .. }) => Some(u.get()),
+                _ => None,
+            })
+            .collect();
+        let mut sorted = unsolicited.clone();
+        sorted.sort();
+        prop_assert_eq!(sorted, foreign.iter().copied().collect::<Vec<_>>());
+    }
+}

@@ -293,6 +293,27 @@ fn esearch_with_too_many_uids_fails_only_its_command() {
 }
 
 #[test]
+fn more_answers_after_an_esearch_that_counted_four_billion_uids_do_not_overflow() {
+    // Found by the `responses` fuzz target: the count saturated at u32::MAX, and the next
+    // `* SEARCH` for the same (lone) command overflowed the counter.
+    let mut p = selected(DOVECOT_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    p.push(script(
+        "C: a4 UID SEARCH RETURN (ALL) ALL
+         S: * ESEARCH (TAG \"a4\") UID ALL 1:4294967295,1:4294967295
+         S: * SEARCH 4
+         S: * ESEARCH (TAG \"a4\") UID ALL 1:4294967295
+         S: a4 OK done",
+    ));
+    assert!(p.run());
+    assert!(matches!(
+        p.err(a),
+        Error::Limit(LimitExceeded { kind: LimitKind::UntaggedPerCommand, actual, .. }) if *actual == u64::from(u32::MAX)
+    ));
+    assert_ne!(p.conn.state(), State::Failed);
+}
+
+#[test]
 fn esearch_for_a_tag_not_in_flight_is_a_diagnostic() {
     let mut p = selected(DOVECOT_CAPS);
     let a = p.conn.uid_search(&[SearchKey::Seen]).unwrap();
