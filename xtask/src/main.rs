@@ -6,7 +6,8 @@
 //! * `cyrus start|stop|status`, `courier start|stop|status`: the private Cyrus
 //!   (`/` hierarchy) and Courier (`INBOX.` namespace), same JSON contract.
 //! * `fuzz [TARGET..] [--seconds N]`: run cargo-fuzz targets on stable.
-//! * `bench`: the criterion benches.
+//! * `bench [--quick]`: criterion benches, then the end-to-end suite against
+//!   the private Dovecot; writes `docs/performance.md` and its SVG chart.
 //! * `tidy`: the repository checks (also part of `cargo test`).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -18,6 +19,8 @@ use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+
+mod bench;
 use xtask::server::{self, HarnessError, Result, ServerInfo, workspace_root};
 use xtask::{courier, cyrus, dovecot};
 
@@ -65,11 +68,8 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
-    /// Run the criterion benches.
-    Bench {
-        /// Extra arguments for `cargo bench` (e.g. a filter).
-        rest: Vec<String>,
-    },
+    /// Criterion benches, then the end-to-end suite on the private Dovecot (writes docs/performance.md).
+    Bench(bench::BenchArgs),
     /// Repository checks: module docs, no ignored tests, dependency layering.
     Tidy,
 }
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
         Task::Cyrus { action } => cyrus_cmd(action),
         Task::Courier { action } => courier_cmd(action),
         Task::Fuzz { targets, seconds } => fuzz(&targets, seconds),
-        Task::Bench { rest } => cargo(&["bench", "--workspace"], &rest),
+        Task::Bench(args) => bench::run(&args),
         Task::Tidy => cargo(&["test", "--package", "xtask", "--lib", "tidy"], &[]),
     };
     match result {

@@ -1,0 +1,215 @@
+//! `cargo xtask bench`: the criterion benches, then the end-to-end suite
+//! against the private Dovecot, which writes `docs/performance.md` and
+//! `docs/performance.svg`.
+//!
+//! Steps, in order:
+//! 1. start (or find) the private Dovecot;
+//! 2. run the criterion benches whose figures the report quotes (each bench
+//!    that fails is reported and skipped, not fatal), with shortened
+//!    warm-up/measurement times so the whole run stays under 10 minutes on
+//!    2 cores;
+//! 3. run `benches/benches/suite.rs`, handing it the time step 2 started so
+//!    it quotes only criterion results of this run.
+//!
+//! `cargo xtask ci` does not come here: it only compiles the benches.
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use xtask::dovecot;
+use xtask::server::{HarnessError, Result, workspace_root};
+
+/// The criterion benches the report quotes: (package, bench target).
+pub const CRITERION_BENCHES: &[(&str, &str)] = &[
+    ("imapvm-message", "header_block"),
+    ("imapvm-proto", "fetch_decode"),
+    ("imapvm-config", "parse"),
+    ("imapvm-benches", "codec"),
+];
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BenchArgs {
+    /// A fast, noisier run: 5 iterations, short criterion times.
+    #[arg(long)]
+    pub quick: bool,
+    /// Timed iterations per contender and operation (default 100; 5 with --quick).
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Only these end-to-end operations (comma-separated ids, e.g. count,list-100).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Keep the bench-* folders on the server for the next run.
+    #[arg(long)]
+    pub keep: bool,
+    /// Skip the criterion benches (the report then shows them as not measured).
+    #[arg(long)]
+    pub no_criterion: bool,
+    /// Leave imapvm out of the end-to-end suite.
+    #[arg(long)]
+    pub no_imapvm: bool,
+}
+
+impl BenchArgs {
+    /// The command line that reproduces this run.
+    pub fn command(&self) -> String {
+        let mut c = String::from("cargo xtask bench");
+        if self.quick {
+            c.push_str(" --quick");
+        }
+        if let Some(n) = self.iterations {
+            c.push_str(&format!(" --iterations {n}"));
+        }
+        if !self.only.is_empty() {
+            c.push_str(&format!(" --only {}", self.only.join(",")));
+        }
+        if self.keep {
+            c.push_str(" --keep");
+        }
+        if self.no_criterion {
+            c.push_str(" --no-criterion");
+        }
+        if self.no_imapvm {
+            c.push_str(" --no-imapvm");
+        }
+        c
+    }
+
+    /// The arguments for the suite binary (after `--`).
+    pub fn suite_args(&self, criterion_since: u64) -> Vec<String> {
+        let mut a = vec![
+            "--criterion-since".to_owned(),
+            criterion_since.to_string(),
+            "--command".to_owned(),
+            self.command(),
+        ];
+        match (self.iterations, self.quick) {
+            (Some(n), _) => a.extend(["--iterations".to_owned(), n.to_string()]),
+            (None, true) => a.push("--quick".to_owned()),
+            (None, false) => a.extend(["--iterations".to_owned(), "100".to_owned()]),
+        }
+        if self.quick && self.iterations.is_some() {
+            a.extend(["--warmup".to_owned(), "1".to_owned()]);
+        }
+        if !self.only.is_empty() {
+            a.extend(["--only".to_owned(), self.only.join(",")]);
+        }
+        if self.keep {
+            a.push("--keep".to_owned());
+        }
+        if self.no_imapvm {
+            a.push("--no-imapvm".to_owned());
+        }
+        a
+    }
+
+    /// criterion's own arguments: shorter than its defaults (3 s warm-up,
+    /// 5 s measurement) to fit the time budget.
+    pub fn criterion_args(&self) -> Vec<String> {
+        let (warm, measure) = if self.quick { ("0.5", "1") } else { ("1", "3") };
+        vec![
+            "--warm-up-time".into(),
+            warm.into(),
+            "--measurement-time".into(),
+            measure.into(),
+        ]
+    }
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs everything and writes the report.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let server = dovecot::ensure_running()?;
+    eprintln!("private dovecot on {}:{}", server.host, server.port);
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let root = workspace_root();
+    let mut skipped = Vec::new();
+    if !args.no_criterion {
+        for (package, bench) in CRITERION_BENCHES {
+            eprintln!("==> xtask bench: criterion {package}/{bench}");
+            let status = Command::new(cargo_bin())
+                .current_dir(&root)
+                .args(["bench", "-p", package, "--bench", bench, "--"])
+                .args(args.criterion_args())
+                .status()
+                .map_err(|e| HarnessError::io(format_args!("running cargo bench {bench}"), e))?;
+            if !status.success() {
+                eprintln!(
+                    "xtask bench: {package}/{bench} failed ({status}); its figures will be missing"
+                );
+                skipped.push(format!("{package}/{bench}"));
+            }
+        }
+    }
+    eprintln!("==> xtask bench: end-to-end suite");
+    let status = Command::new(cargo_bin())
+        .current_dir(&root)
+        .args(["bench", "-p", "imapvm-benches", "--bench", "suite", "--"])
+        .args(args.suite_args(since))
+        .status()
+        .map_err(|e| HarnessError::io("running the benchmark suite", e))?;
+    if !status.success() {
+        return Err(HarnessError(format!(
+            "the benchmark suite failed: {status}"
+        )));
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "xtask bench: criterion benches that failed: {}",
+            skipped.join(", ")
+        );
+    }
+    eprintln!(
+        "xtask bench: wrote docs/performance.md and docs/performance.svg; criterion's HTML \
+         reports are in target/criterion/report/index.html"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_run_names_itself_and_asks_for_100_iterations() {
+        let a = BenchArgs::default();
+        assert_eq!(a.command(), "cargo xtask bench");
+        let s = a.suite_args(42);
+        assert_eq!(
+            s,
+            [
+                "--criterion-since",
+                "42",
+                "--command",
+                "cargo xtask bench",
+                "--iterations",
+                "100"
+            ]
+        );
+        assert_eq!(a.criterion_args()[3], "3");
+    }
+
+    #[test]
+    fn quick_and_filters_reach_the_suite() {
+        let a = BenchArgs {
+            quick: true,
+            only: vec!["count".into(), "list-10".into()],
+            keep: true,
+            ..BenchArgs::default()
+        };
+        assert_eq!(
+            a.command(),
+            "cargo xtask bench --quick --only count,list-10 --keep"
+        );
+        let s = a.suite_args(1);
+        assert!(s.contains(&"--quick".to_owned()));
+        assert!(s.windows(2).any(|w| w == ["--only", "count,list-10"]));
+        assert!(s.contains(&"--keep".to_owned()));
+        assert_eq!(a.criterion_args()[1], "0.5");
+    }
+}
