@@ -287,7 +287,7 @@ impl Collector {
                 std::borrow::Cow::Owned(raw.iter().map(|&b| char::from(b)).collect::<String>())
             }
         };
-        let (mut value, problem) = rfc2047::decode(&text);
+        let (decoded, problem) = rfc2047::decode(&text);
         if let Some(problem) = problem {
             let detail = match problem {
                 DecodeProblem::UnknownCharset(charset) => format!("unknown charset {charset:?}"),
@@ -298,14 +298,36 @@ impl Collector {
             };
             self.diag(line, name, DiagnosticKind::BadEncoding { detail });
         }
-        if value.len() > MAX_VALUE {
-            self.diag(line, name, DiagnosticKind::TooLong { len: value.len() });
+        let mut decoded: &str = &decoded;
+        if decoded.len() > MAX_VALUE {
+            self.diag(line, name, DiagnosticKind::TooLong { len: decoded.len() });
             let mut cut = MAX_VALUE;
-            while !value.is_char_boundary(cut) {
+            while !decoded.is_char_boundary(cut) {
                 cut -= 1;
             }
-            value.truncate(cut);
+            decoded = &decoded[..cut];
         }
+        // Numbers are read without allocating; text fields own their value.
+        match field {
+            Field::MsgNum => {
+                self.fields.msgnum = self.number(decoded, name, line);
+                return;
+            }
+            Field::Priority => {
+                self.fields.priority = self.number(decoded, name, line);
+                return;
+            }
+            Field::Duration => {
+                self.fields.duration_secs = self.number(decoded, name, line);
+                return;
+            }
+            Field::OrigTime => {
+                self.fields.orig_time = self.number(decoded, name, line);
+                return;
+            }
+            _ => {}
+        }
+        let value = decoded.to_owned();
         let f = &mut self.fields;
         match field {
             Field::Date => f.date = Some(value),
@@ -334,10 +356,8 @@ impl Collector {
                     Some(value)
                 };
             }
-            Field::MsgNum => self.fields.msgnum = self.number(&value, name, line),
-            Field::Priority => self.fields.priority = self.number(&value, name, line),
-            Field::Duration => self.fields.duration_secs = self.number(&value, name, line),
-            Field::OrigTime => self.fields.orig_time = self.number(&value, name, line),
+            // Read above, without allocating.
+            Field::MsgNum | Field::Priority | Field::Duration | Field::OrigTime => {}
         }
     }
 

@@ -53,6 +53,7 @@ mod model;
 mod parse;
 pub mod rfc2047;
 mod settings;
+pub mod spool_info;
 pub mod template;
 
 pub use build::{MAX_AUDIO_BYTES, build};

@@ -1,5 +1,7 @@
 //! RFC 2047 encoded-words: Asterisk's exact Q encoder, a correct B encoder, and a tolerant decoder.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -96,9 +98,9 @@ pub enum DecodeProblem {
 ///
 /// Whitespace between adjacent encoded-words is dropped, and adjacent words in the
 /// same charset are joined before decoding (Asterisk splits UTF-8 sequences across words).
-pub fn decode(value: &str) -> (String, Option<DecodeProblem>) {
+pub fn decode(value: &str) -> (Cow<'_, str>, Option<DecodeProblem>) {
     if !value.contains("=?") {
-        return (value.to_owned(), None);
+        return (Cow::Borrowed(value), None);
     }
     let mut out = String::with_capacity(value.len());
     let mut problem = None;
@@ -154,7 +156,7 @@ pub fn decode(value: &str) -> (String, Option<DecodeProblem>) {
     }
     flush(&mut run, &mut out, &mut problem);
     out.push_str(&pending_space);
-    (out, problem)
+    (Cow::Owned(out), problem)
 }
 
 fn flush(
@@ -332,7 +334,7 @@ mod tests {
         assert_eq!(
             decode("a =?x-unknown?Q?b?= c"),
             (
-                "a b c".to_owned(),
+                Cow::Borrowed("a b c"),
                 Some(DecodeProblem::UnknownCharset("x-unknown".to_owned()))
             )
         );
@@ -349,6 +351,6 @@ mod tests {
         let text = "ß".repeat(100) + " tail ";
         let encoded = encode_b_utf8(&text);
         let unfolded = encoded.replace("\r\n", "");
-        assert_eq!(decode(&unfolded), (text, None));
+        assert_eq!(decode(&unfolded), (Cow::Owned(text), None));
     }
 }
