@@ -539,6 +539,16 @@ struct InFlight {
     answered: bool,
 }
 
+impl InFlight {
+    /// Whether this command's UID set (if it has one) names `uid`.
+    fn addresses(&self, uid: Uid) -> bool {
+        match &self.route.uids {
+            None | Some(UidRange::All) => true,
+            Some(UidRange::Set(s)) => s.contains(uid),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Sending {
     tag: String,
@@ -1407,11 +1417,12 @@ impl Connection {
             },
             Data::Expunge(seq) => {
                 let uid = self.mailbox.expunge(seq.get());
-                let expunging = |f: &InFlight| {
-                    matches!(
-                        f.kind,
-                        Kind::Expunge | Kind::UidExpunge | Kind::Move | Kind::Close
-                    )
+                // EXPUNGE/CLOSE remove any \Deleted message; UID EXPUNGE and UID MOVE only
+                // their own UIDs: another client's expunge meanwhile is unsolicited.
+                let expunging = |f: &InFlight| match f.kind {
+                    Kind::Expunge | Kind::Close => true,
+                    Kind::UidExpunge | Kind::Move => uid.is_none_or(|u| f.addresses(u)),
+                    _ => false,
                 };
                 match self.route_or_drop(expunging) {
                     (_, Some(i)) => {
@@ -1449,7 +1460,12 @@ impl Connection {
                     }
                 }
                 let max = self.config.limits.max_untagged_per_command as usize;
-                match self.route_or_drop(|f| matches!(f.kind, Kind::UidExpunge | Kind::Move)) {
+                let first = set.iter().next();
+                let pred = |f: &InFlight| {
+                    matches!(f.kind, Kind::UidExpunge | Kind::Move)
+                        && first.is_none_or(|u| f.addresses(u))
+                };
+                match self.route_or_drop(pred) {
                     (_, Some(i)) => {
                         if let Acc::Expunge { uids, .. } = &mut self.in_flight[i].acc {
                             uids.extend(set.iter().take(max));
@@ -1601,11 +1617,7 @@ impl Connection {
         // it carries and has not had for this UID yet (the oldest such). If every claimant has
         // had them all, this is a later change (another client, or the server's own report).
         let claims = |f: &InFlight| {
-            let in_set = match &f.route.uids {
-                None | Some(UidRange::All) => true,
-                Some(UidRange::Set(s)) => s.contains(uid),
-            };
-            in_set
+            f.addresses(uid)
                 && match f.kind {
                     Kind::Fetch => {
                         kinds.iter().any(|k| k.wanted_by(&f.route.items))
@@ -2599,7 +2611,12 @@ impl Connection {
             unmapped: 0,
             copy_uid: None,
         };
-        self.push_codec(Kind::Move, body, acc, None, false)
+        let id = self.push_codec(Kind::Move, body, acc, None, false)?;
+        self.set_route(Route {
+            uids: Some(uids.clone()),
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `UID EXPUNGE set` (UIDPLUS): expunges only these UIDs.
@@ -2618,13 +2635,18 @@ impl Connection {
             unmapped: 0,
             copy_uid: None,
         };
-        self.push_codec(
+        let id = self.push_codec(
             Kind::UidExpunge,
             CommandBody::ExpungeUid { sequence_set: seq },
             acc,
             None,
             false,
-        )
+        )?;
+        self.set_route(Route {
+            uids: Some(uids.clone()),
+            ..Route::default()
+        });
+        Ok(id)
     }
 
     /// `EXPUNGE`: removes *every* `\Deleted` message, other clients' too.

@@ -9,6 +9,16 @@
 //! encoded by hand) and every command the voicemail flows need. Each command returns a
 //! [`CommandId`]; its typed [`Outcome`] (or [`Error`]) arrives as [`Event::Completed`].
 //! Unsolicited data becomes [`Event::Unsolicited`], with sequence numbers mapped to [`Uid`]s.
+//!
+//! **Routing untagged data among pipelined commands.** With `ESEARCH` advertised (and
+//! [`Config::use_esearch`]), searches go out as `UID SEARCH RETURN (ALL)` and each
+//! `* ESEARCH (TAG ..)` is matched by tag, whatever the order; otherwise the n-th `* SEARCH`
+//! belongs to the n-th SEARCH in flight (one each, RFC 3501 §7.2.5). An untagged FETCH belongs
+//! to a `UID FETCH` only if its UID is in that command's set and it carries an item the
+//! command asked for (and to a non-silent `UID STORE` only with FLAGS of its UIDs); anything
+//! else, or a repeat of items already received, is an [`Unsolicited::Fetch`] (a flag change).
+//! STATUS goes by mailbox, LIST by pattern, QUOTAROOT by mailbox and QUOTA by root, EXPUNGE
+//! and VANISHED to the `UID EXPUNGE`/`UID MOVE` whose set names the UID.
 //! Everything the server controls is bounded by [`Limits`].
 //!
 //! **What it does not do.** No sockets, no tokio, no TLS, no clock reads (time is an

@@ -720,3 +720,61 @@ fn pipelined_getquotaroot_is_routed_by_mailbox_and_root() {
     assert_eq!(qb.quotas[0].root, "Shared quota");
     no_failure_or_diagnostic(&p);
 }
+
+// ------------------------------------------------------------------ EXPUNGE and VANISHED
+
+#[test]
+fn uid_expunge_takes_only_its_own_uids() {
+    let mut p = selected(DOVECOT_CAPS);
+    let a = p.conn.uid_expunge(&uid(1).into()).unwrap();
+    let b = p.conn.uid_expunge(&uid(2).into()).unwrap();
+    p.push(script(
+        "C: a4 UID EXPUNGE 1
+         C: a5 UID EXPUNGE 2
+         S: * 4 EXPUNGE
+         S: * 1 EXPUNGE
+         S: * 1 EXPUNGE
+         S: a4 OK Expunge completed
+         S: a5 OK Expunge completed",
+    ));
+    assert!(p.run());
+    let expunged = |id| match p.ok(id) {
+        Outcome::Expunged { uids, unmapped } => (uids.clone(), *unmapped),
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(expunged(a), (uids(&[1]), 0));
+    assert_eq!(expunged(b), (uids(&[2]), 0));
+    assert!(
+        p.events
+            .contains(&Event::Unsolicited(Unsolicited::Expunged {
+                uid: Uid::new(7)
+            }))
+    );
+    assert_eq!(p.conn.exists(), Some(1));
+}
+
+#[test]
+fn vanished_goes_to_the_uid_expunge_that_named_those_uids() {
+    let mut p = selected(DOVECOT_CAPS);
+    let a = p.conn.uid_expunge(&uid(1).into()).unwrap();
+    let b = p
+        .conn
+        .uid_move(&uid(3).into(), &Mailbox::new("Old"))
+        .unwrap();
+    p.push(script(
+        "C: a4 UID EXPUNGE 1
+         C: a5 UID MOVE 3 Old
+         S: * VANISHED 7
+         S: * VANISHED 3
+         S: * VANISHED 1
+         S: a4 OK Expunge completed
+         S: a5 OK [COPYUID 5 3 9] Move completed",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(a), Outcome::Expunged { uids: u, .. } if u == &uids(&[1])));
+    assert!(matches!(p.ok(b), Outcome::Moved { expunged, .. } if expunged == &uids(&[3])));
+    assert!(p.events.iter().any(|e| matches!(
+        e,
+        Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_wire() == "7"
+    )));
+}
