@@ -295,6 +295,9 @@ pub struct General {
     pub pollfreq: Duration,
     /// `imapcafile` (imapvm only; Asterisk ignores it): CA certificates to trust, PEM.
     pub imapcafile: Option<String>,
+    /// `imapvm_outbox` (imapvm only; Asterisk ignores it): the spool directory of deposits
+    /// waiting for the IMAP server (default: the runtime's, `/var/spool/imapvm/outbox`).
+    pub imapvm_outbox: Option<String>,
     // ---- the stored message and the flow ----
     /// `format` split on `|` (default `wav`); with IMAP only the first is stored.
     pub format: Vec<String>,
@@ -364,6 +367,7 @@ impl Default for General {
             pollmailboxes: false,
             pollfreq: Duration::from_secs(30),
             imapcafile: None,
+            imapvm_outbox: None,
             format: vec!["wav".into()],
             serveremail: "asterisk".into(),
             fromstring: String::new(),

@@ -145,6 +145,9 @@ pub(crate) fn render(config: &Config) -> String {
     if let Some(v) = &g.imapcafile {
         line("imapcafile", &plain(v));
     }
+    if let Some(v) = &g.imapvm_outbox {
+        line("imapvm_outbox", &plain(v));
+    }
     line("format", &plain(&g.format.join("|")));
     line("serveremail", &plain(&g.serveremail));
     if !g.fromstring.is_empty() {

@@ -31,6 +31,7 @@ const GENERAL_TYPED: &[&str] = &[
     "pollmailboxes",
     "pollfreq",
     "imapcafile",
+    "imapvm_outbox",
     "format",
     "serveremail",
     "fromstring",
@@ -609,6 +610,9 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     with!("pollfreq", ["pollfreq"], |v, at| g.pollfreq =
         b.seconds("pollfreq", v, at, 30));
     with!("imapcafile", ["imapcafile"], |v, at| g.imapcafile = opt(v));
+    with!("imapvm_outbox", ["imapvm_outbox"], |v, at| g
+        .imapvm_outbox =
+        opt(v));
     with!("format", ["format"], |v, at| {
         let formats: Vec<String> = v
             .split('|')

@@ -48,6 +48,8 @@ pub struct MailboxSettings {
     pub authpassword: Setting<Option<Secret>>,
     /// `imapcafile` (general only, imapvm only).
     pub imapcafile: Setting<Option<String>>,
+    /// `imapvm_outbox` (general only, imapvm only): the outbox spool directory.
+    pub imapvm_outbox: Setting<Option<String>>,
     /// `expungeonhangup`.
     pub expungeonhangup: Setting<bool>,
     /// `imapopentimeout`.
@@ -198,6 +200,7 @@ impl MailboxSettings {
             row_opt("authuser", &self.authuser),
             row_opt("authpassword", &self.authpassword),
             row_opt("imapcafile", &self.imapcafile),
+            row_opt("imapvm_outbox", &self.imapvm_outbox),
             row_bool("expungeonhangup", &self.expungeonhangup),
             row_secs("imapopentimeout", &self.imapopentimeout),
             row_secs("imapreadtimeout", &self.imapreadtimeout),
@@ -357,6 +360,7 @@ impl Config {
             authuser: gen_set!("authuser", g.authuser.clone()),
             authpassword: gen_set!("authpassword", g.authpassword.clone()),
             imapcafile: gen_set!("imapcafile", g.imapcafile.clone()),
+            imapvm_outbox: gen_set!("imapvm_outbox", g.imapvm_outbox.clone()),
             expungeonhangup: gen_set!("expungeonhangup", g.expungeonhangup),
             imapopentimeout: gen_set!("imapopentimeout", g.imapopentimeout),
             imapreadtimeout: gen_set!("imapreadtimeout", g.imapreadtimeout),

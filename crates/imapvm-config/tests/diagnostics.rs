@@ -194,3 +194,27 @@ fn secrets_never_print() {
     let d = &parsed.diagnostics;
     assert!(d.iter().all(|d| d.severity == Severity::Warning));
 }
+
+#[test]
+fn imapvm_outbox_is_accepted_silently_and_shown_with_its_origin() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapvm_outbox=/var/spool/imapvm/q\n[default]\n1 => 1,A,,,imapuser=u\n",
+    );
+    assert!(warnings(&parsed).is_empty(), "{:#?}", warnings(&parsed));
+    assert_eq!(
+        parsed.config.general.imapvm_outbox.as_deref(),
+        Some("/var/spool/imapvm/q")
+    );
+    let id: imapvm_config::MailboxId = "1@default".parse().unwrap();
+    let s = parsed.config.settings(&id).unwrap();
+    assert_eq!(
+        s.imapvm_outbox.value.as_deref(),
+        Some("/var/spool/imapvm/q")
+    );
+    let rendered = parsed.config.render();
+    assert!(
+        rendered.contains("imapvm_outbox=/var/spool/imapvm/q"),
+        "{rendered}"
+    );
+}
