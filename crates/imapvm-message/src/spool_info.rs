@@ -271,6 +271,10 @@ impl MessageInfo {
         for (k, v) in &self.entries {
             out.push_str(k);
             out.push('=');
+            if v.starts_with('>') {
+                // `key=>` would read as Asterisk's `=>` separator.
+                out.push(' ');
+            }
             out.push_str(&v.replace(';', "\\;"));
             out.push('\n');
         }
@@ -361,7 +365,10 @@ impl MessageInfo {
     pub fn header_field(&self) -> Option<String> {
         let mut out = format!("{SPOOL_INFO_HEADER}:");
         for (i, (k, v)) in self.entries.iter().enumerate() {
-            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
                 return None;
             }
