@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod voicemail;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
