@@ -12,6 +12,7 @@ use imapvm_benches::sequence::{self, Vars, compress, lookahead, substitute, veri
 use imapvm_benches::wire::{Collect, Status, Wire, literal_len};
 
 mod live;
+mod report;
 mod stats;
 
 /// A scripted server: for each expected client line (or byte count), the
