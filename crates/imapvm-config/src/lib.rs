@@ -38,6 +38,7 @@
 
 mod diagnostic;
 mod files;
+mod imapvm_section;
 mod model;
 mod render;
 mod secret;
@@ -49,6 +50,10 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use files::{ConfigFiles, MemoryFiles};
+pub use imapvm_section::{
+    AmiMode, AmiTarget, DEFAULT_AMI_PORT, DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES,
+    DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS, IMAPVM_SECTION, ImapvmSection, OutputError, WebhookUrl,
+};
 pub use model::{
     Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxId, MailboxIdError, MailboxOptions,
     Origin, Origins, Setting, TlsMode, Zone,
@@ -100,6 +105,8 @@ pub struct Config {
     pub mailboxes: Vec<Mailbox>,
     /// The `aliasescontext` section's aliases.
     pub aliases: Vec<Alias>,
+    /// imapvm's own `[imapvm]` section (AMI and webhook outputs of `imapvm watch`).
+    pub imapvm: ImapvmSection,
     /// Where values were written.
     pub origins: Origins,
 }

@@ -731,7 +731,28 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             alias_entries.extend(section.entries.iter());
             continue;
         }
+        let imapvm_section = name.eq_ignore_ascii_case(crate::IMAPVM_SECTION);
+        let mut phantom: Vec<&str> = Vec::new();
         for entry in &section.entries {
+            if imapvm_section {
+                match config.imapvm.read(&entry.key, &entry.value) {
+                    Ok(true) => {
+                        phantom.push(&entry.key);
+                        continue;
+                    }
+                    Err(message) => {
+                        b.error(&entry.value_at, message);
+                        phantom.push(&entry.key);
+                        continue;
+                    }
+                    Ok(false) => {
+                        if let Some(s) = suggestion(&entry.key, crate::IMAPVM_KEYS.iter().copied())
+                        {
+                            b.warn(&entry.key_at, format!("`{}` in [{name}] is not an imapvm option, so it is read as a mailbox (did you mean `{s}`?)", entry.key));
+                        }
+                    }
+                }
+            }
             let key_lower = entry.key.to_ascii_lowercase();
             if GENERAL_TYPED.contains(&key_lower.as_str())
                 || GENERAL_MENU.contains(&key_lower.as_str())
@@ -772,6 +793,17 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             config.mailboxes.push(mailbox);
             origins.mailbox_lines.push(entry.key_at.clone());
             origins.mailbox_options.push(option_origins);
+        }
+        if !phantom.is_empty() {
+            let boxes: Vec<String> = phantom.iter().map(|k| format!("{k}@{name}")).collect();
+            b.warn(
+                &section.at,
+                format!(
+                    "Asterisk reads [{name}] as a voicemail context: to it {} {} (the `ami` secret is its e-mail field); imapvm reads these lines as its own options and does not watch them. Harmless unless a dialplan or `pollmailboxes` touches them",
+                    if boxes.len() == 1 { "this line is the mailbox" } else { "these lines are the mailboxes" },
+                    boxes.join(", ")
+                ),
+            );
         }
     }
 

@@ -238,6 +238,7 @@ fn config() -> impl Strategy<Value = Config> {
             zones,
             mailboxes,
             aliases: Vec::new(),
+            imapvm: Default::default(),
             origins: Origins::default(),
         }
     })

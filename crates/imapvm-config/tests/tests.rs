@@ -2,6 +2,7 @@
 
 mod asterisk_configs;
 mod diagnostics;
+mod imapvm_section;
 mod roundtrip;
 mod syntax;
 

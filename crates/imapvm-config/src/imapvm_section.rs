@@ -1,0 +1,489 @@
+//! The `[imapvm]` section: imapvm's own outputs (AMI, webhooks), read from voicemail.conf.
+//!
+//! ```text
+//! [imapvm]
+//! ami = 127.0.0.1:5038,imapvm,s3cret,refresh   ; or ,mwi (res_mwi_external_ami)
+//! webhook = http://127.0.0.1:8080/mwi
+//! webhook_timeout = 5       ; seconds per attempt
+//! webhook_retries = 4       ; attempts after the first
+//! webhook_inflight = 8      ; requests at once
+//! ```
+//!
+//! **Asterisk does not ignore this section.** `app_voicemail` reads every section other
+//! than `[general]`, `[zonemessages]` and the `aliasescontext` section as a voicemail
+//! context, so to Asterisk `ami = …` is a mailbox `ami@imapvm` (PIN `host:port`, full name
+//! the AMI user, e-mail the AMI secret) and `webhook = …` a mailbox `webhook@imapvm`. They
+//! are harmless unless a dialplan deposits to them, but Asterisk (with IMAP storage and
+//! `pollmailboxes`) will also try to poll them; [`crate::parse`] warns once per section.
+//! Lines of `[imapvm]` whose key is not one of [`IMAPVM_KEYS`] (e.g. `4324 => …`, as in
+//! Asterisk's own sample file, which uses `[imapvm]` as an ordinary context) stay mailboxes,
+//! for Asterisk and for imapvm alike.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::Secret;
+
+/// The section name (compared case-insensitively, as Asterisk compares section names).
+pub const IMAPVM_SECTION: &str = "imapvm";
+
+/// The keys imapvm reads in `[imapvm]` (lower case; compared case-insensitively).
+pub const IMAPVM_KEYS: &[&str] = &[
+    "ami",
+    "webhook",
+    "webhook_timeout",
+    "webhook_retries",
+    "webhook_inflight",
+];
+
+/// The AMI port Asterisk listens on by default (`manager.conf`).
+pub const DEFAULT_AMI_PORT: u16 = 5038;
+/// Longest accepted webhook URL.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// What imapvm tells Asterisk over AMI when a box's counts change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmiMode {
+    /// `Action: VoicemailRefresh` (Context, Mailbox): app_voicemail recounts the box and
+    /// publishes MWI itself (Asterisk 12+, `app_voicemail_imap`).
+    #[default]
+    Refresh,
+    /// `Action: MWIUpdate` (Mailbox, NewMessages, OldMessages) with imapvm's counts, for
+    /// Asterisk with `res_mwi_external_ami` (no app_voicemail).
+    Mwi,
+}
+
+impl fmt::Display for AmiMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AmiMode::Refresh => "refresh",
+            AmiMode::Mwi => "mwi",
+        })
+    }
+}
+
+/// An AMI target: `host[:port],user,secret[,mode]`. Debug and Display never show the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmiTarget {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port ([`DEFAULT_AMI_PORT`] when not written).
+    pub port: u16,
+    /// The `manager.conf` user.
+    pub username: String,
+    /// Its secret.
+    pub secret: Secret,
+    /// Which action to send.
+    pub mode: AmiMode,
+}
+
+impl fmt::Display for AmiTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)?;
+        } else {
+            write!(f, "{}:{}", self.host, self.port)?;
+        }
+        write!(f, ",{},***,{}", self.username, self.mode)
+    }
+}
+
+/// Why an `ami` or `webhook` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// The `ami` value is malformed.
+    #[error("ami: {0}; write host:port,user,secret,mode (mode: refresh or mwi)")]
+    Ami(String),
+    /// The webhook URL is malformed or not supported.
+    #[error("webhook: {0}")]
+    Webhook(String),
+}
+
+fn host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
+    let text = text.trim();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}` has no closing `]`"))?;
+        match after {
+            "" => (host, None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (host, Some(p)),
+                None => return Err(format!("`{text}`: expected `:port` after `]`")),
+            },
+        }
+    } else {
+        match text.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h, Some(p)),
+            // Several colons without brackets: a bare IPv6 address, no port.
+            Some(_) => (text, None),
+            None => (text, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '@' | '?' | '#'))
+    {
+        return Err(format!("`{host}` is not a host name or address"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("`{p}` is not a TCP port (1 to 65535)")),
+        },
+    };
+    Ok((host.to_owned(), port))
+}
+
+impl FromStr for AmiTarget {
+    type Err = OutputError;
+
+    /// `host[:port],user,secret[,mode]`. The secret may contain commas when the mode is
+    /// written (the last field is the mode only if it is `refresh` or `mwi`).
+    fn from_str(value: &str) -> Result<Self, OutputError> {
+        let bad = |m: String| OutputError::Ami(m);
+        let mut parts = value.splitn(3, ',');
+        let host = parts.next().unwrap_or_default();
+        let user = parts
+            .next()
+            .ok_or_else(|| bad("the user and secret are missing".into()))?
+            .trim();
+        let rest = parts
+            .next()
+            .ok_or_else(|| bad("the secret is missing".into()))?;
+        let (host, port) = host_port(host, DEFAULT_AMI_PORT).map_err(bad)?;
+        if user.is_empty() {
+            return Err(bad("the user is empty".into()));
+        }
+        if user.contains(['\r', '\n']) {
+            return Err(bad("the user contains a line break".into()));
+        }
+        let (secret, mode) = match rest.rsplit_once(',') {
+            Some((secret, mode)) => {
+                let mode = match mode.trim().to_ascii_lowercase().as_str() {
+                    "refresh" => AmiMode::Refresh,
+                    "mwi" => AmiMode::Mwi,
+                    other => {
+                        return Err(bad(format!(
+                            "the mode `{other}` is neither refresh nor mwi"
+                        )));
+                    }
+                };
+                (secret, mode)
+            }
+            None => (rest, AmiMode::Refresh),
+        };
+        if secret.is_empty() {
+            return Err(bad("the secret is empty".into()));
+        }
+        if secret.contains(['\r', '\n']) {
+            return Err(bad("the secret contains a line break".into()));
+        }
+        Ok(AmiTarget {
+            host,
+            port,
+            username: user.to_owned(),
+            secret: Secret::new(secret),
+            mode,
+        })
+    }
+}
+
+/// A webhook URL: `http://host[:port][/path]`.
+///
+/// Only `http://` is accepted: the POST is written by imapvm itself (see the runtime's
+/// `webhook` module); for HTTPS, point it at a local TLS-terminating proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (80 when not written).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl WebhookUrl {
+    /// The `Host:` header value.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.host_header(), self.path)
+    }
+}
+
+impl FromStr for WebhookUrl {
+    type Err = OutputError;
+
+    fn from_str(value: &str) -> Result<Self, OutputError> {
+        let bad = |m: String| OutputError::Webhook(m);
+        let value = value.trim();
+        if value.len() > MAX_URL_BYTES {
+            return Err(bad(format!(
+                "the URL is {} bytes long; at most {MAX_URL_BYTES}",
+                value.len()
+            )));
+        }
+        let lower = value.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            return Err(bad(format!(
+                "`{value}`: https is not supported; use http:// to a local TLS-terminating proxy"
+            )));
+        }
+        if !lower.starts_with("http://") {
+            return Err(bad(format!("`{value}` is not an http:// URL")));
+        }
+        let rest = &value["http://".len()..];
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.contains('@') {
+            return Err(bad(format!(
+                "`{value}`: credentials in the URL are not supported"
+            )));
+        }
+        let path = path.split('#').next().unwrap_or("/").to_owned();
+        // The path goes into the request line: no spaces, no control characters.
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad(format!(
+                "`{value}`: the path contains white space or control characters; percent-encode them"
+            )));
+        }
+        let (host, port) = host_port(authority, 80).map_err(|m| bad(format!("`{value}`: {m}")))?;
+        Ok(WebhookUrl { host, port, path })
+    }
+}
+
+/// The `[imapvm]` section, typed, with imapvm's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapvmSection {
+    /// `ami` lines (each one a target that gets every change).
+    pub ami: Vec<AmiTarget>,
+    /// `webhook` lines.
+    pub webhooks: Vec<WebhookUrl>,
+    /// `webhook_timeout`: one attempt (connect, send, status line) may take this long.
+    pub webhook_timeout: Duration,
+    /// `webhook_retries`: attempts after the first, with doubling back-off.
+    pub webhook_retries: u32,
+    /// `webhook_inflight`: most requests at once (per webhook).
+    pub webhook_inflight: u32,
+}
+
+/// Default of `webhook_timeout`.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `webhook_retries`.
+pub const DEFAULT_WEBHOOK_RETRIES: u32 = 4;
+/// Default of `webhook_inflight`.
+pub const DEFAULT_WEBHOOK_INFLIGHT: u32 = 8;
+
+impl Default for ImapvmSection {
+    fn default() -> Self {
+        ImapvmSection {
+            ami: Vec::new(),
+            webhooks: Vec::new(),
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_retries: DEFAULT_WEBHOOK_RETRIES,
+            webhook_inflight: DEFAULT_WEBHOOK_INFLIGHT,
+        }
+    }
+}
+
+impl ImapvmSection {
+    /// True when nothing differs from the defaults (nothing to render).
+    pub fn is_default(&self) -> bool {
+        *self == ImapvmSection::default()
+    }
+
+    /// Reads one `key = value` of `[imapvm]`. `Ok(false)`: not an imapvm key (the line is a
+    /// mailbox); `Err`: an imapvm key with a bad value (the default stays).
+    pub(crate) fn read(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let number = |max: u64| -> Result<u64, String> {
+            match value.trim().parse::<u64>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(format!(
+                    "{key}: `{value}` is not a whole number from 0 to {max}; using the default"
+                )),
+            }
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "ami" => self
+                .ami
+                .push(value.parse().map_err(|e: OutputError| e.to_string())?),
+            "webhook" => self
+                .webhooks
+                .push(value.parse().map_err(|e: OutputError| e.to_string())?),
+            "webhook_timeout" => match number(3600)? {
+                0 => {
+                    return Err(format!(
+                        "{key}: 0 seconds would fail every request; write 1 or more"
+                    ));
+                }
+                n => self.webhook_timeout = Duration::from_secs(n),
+            },
+            "webhook_retries" => self.webhook_retries = number(100)? as u32,
+            "webhook_inflight" => match number(1024)? {
+                0 => return Err(format!("{key}: 0 would send nothing; write 1 or more")),
+                n => self.webhook_inflight = n as u32,
+            },
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The section as voicemail.conf lines (after a `[imapvm]` header). The AMI secret is
+    /// written in clear: this is a configuration file.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        for a in &self.ami {
+            let host = if a.host.contains(':') {
+                format!("[{}]", a.host)
+            } else {
+                a.host.clone()
+            };
+            out.push_str(&format!(
+                "ami = {host}:{},{},{},{}\n",
+                a.port,
+                a.username,
+                a.secret.expose(),
+                a.mode
+            ));
+        }
+        for w in &self.webhooks {
+            out.push_str(&format!("webhook = {w}\n"));
+        }
+        let d = ImapvmSection::default();
+        if self.webhook_timeout != d.webhook_timeout {
+            out.push_str(&format!(
+                "webhook_timeout = {}\n",
+                self.webhook_timeout.as_secs()
+            ));
+        }
+        if self.webhook_retries != d.webhook_retries {
+            out.push_str(&format!("webhook_retries = {}\n", self.webhook_retries));
+        }
+        if self.webhook_inflight != d.webhook_inflight {
+            out.push_str(&format!("webhook_inflight = {}\n", self.webhook_inflight));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ami_values() {
+        let a: AmiTarget = "127.0.0.1:5039,imapvm,s3cret,mwi".parse().unwrap();
+        assert_eq!(
+            (
+                a.host.as_str(),
+                a.port,
+                a.username.as_str(),
+                a.secret.expose(),
+                a.mode
+            ),
+            ("127.0.0.1", 5039, "imapvm", "s3cret", AmiMode::Mwi)
+        );
+        let a: AmiTarget = "pbx.example,u,se,cr,et,refresh".parse().unwrap();
+        assert_eq!(
+            (a.port, a.secret.expose(), a.mode),
+            (5038, "se,cr,et", AmiMode::Refresh)
+        );
+        let a: AmiTarget = "[::1]:6000,u,pw".parse().unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.mode),
+            ("::1", 6000, AmiMode::Refresh)
+        );
+        assert_eq!(a.to_string(), "[::1]:6000,u,***,refresh");
+        assert!(!format!("{a:?}").contains("pw"));
+        for bad in [
+            "",
+            "host",
+            "host,user",
+            "host:0,u,s",
+            "host:x,u,s",
+            ",u,s",
+            "h,,s",
+            "h,u,",
+            "h,u,s,loud",
+            "[::1,u,s",
+        ] {
+            let err = bad.parse::<AmiTarget>().unwrap_err();
+            assert!(matches!(err, OutputError::Ami(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn webhook_urls() {
+        let w: WebhookUrl = "http://127.0.0.1:8080/mwi?x=1".parse().unwrap();
+        assert_eq!(
+            (w.host.as_str(), w.port, w.path.as_str()),
+            ("127.0.0.1", 8080, "/mwi?x=1")
+        );
+        assert_eq!(w.to_string(), "http://127.0.0.1:8080/mwi?x=1");
+        let w: WebhookUrl = "HTTP://hooks.example".parse().unwrap();
+        assert_eq!(
+            (w.port, w.path.as_str(), w.host_header()),
+            (80, "/", "hooks.example".to_owned())
+        );
+        let w: WebhookUrl = "http://[::1]:81?q".parse().unwrap();
+        assert_eq!(
+            (w.host_header(), w.path.as_str()),
+            ("[::1]:81".to_owned(), "/?q")
+        );
+        for bad in [
+            "https://x/",
+            "ftp://x/",
+            "http://",
+            "http://u:p@x/",
+            "http://x/a b",
+            "http://x/a\r\nHost: y",
+            "http://x:99999/",
+        ] {
+            assert!(bad.parse::<WebhookUrl>().is_err(), "{bad}");
+        }
+        let long = format!("http://x/{}", "a".repeat(MAX_URL_BYTES));
+        assert!(long.parse::<WebhookUrl>().is_err());
+    }
+
+    #[test]
+    fn render_reads_back() {
+        let mut s = ImapvmSection::default();
+        assert!(s.read("AMI", "[::1]:1,u,p,mwi").unwrap());
+        assert!(s.read("webhook", "http://h:81/p").unwrap());
+        assert!(s.read("webhook_timeout", "7").unwrap());
+        assert!(s.read("webhook_retries", "0").unwrap());
+        assert!(s.read("webhook_inflight", "3").unwrap());
+        assert!(!s.read("1234", "4242,Alice").unwrap());
+        assert!(s.read("webhook_inflight", "0").is_err());
+        assert!(s.read("webhook_timeout", "soon").is_err());
+        let mut back = ImapvmSection::default();
+        for line in s.render().lines() {
+            let (k, v) = line.split_once(" = ").unwrap();
+            assert!(back.read(k, v).unwrap());
+        }
+        assert_eq!(back, s);
+    }
+}
