@@ -1616,8 +1616,13 @@ impl Connection {
         // The UID FETCH / non-silent UID STORE that addressed this UID and asked for an item
         // it carries and has not had for this UID yet (the oldest such). If every claimant has
         // had them all, this is a later change (another client, or the server's own report).
+        // RFC 3501 6.4.8: every FETCH a UID command causes carries UID, so a flags-only FETCH
+        // without it is a change report even when its sequence number maps into the set.
+        // Message data (body, size, date, structure) is never pushed unasked: it is an answer.
+        let data_items = kinds.iter().any(|k| *k != Item::Flags);
         let claims = |f: &InFlight| {
-            f.addresses(uid)
+            (explicit_uid.is_some() || data_items)
+                && f.addresses(uid)
                 && match f.kind {
                     Kind::Fetch => {
                         kinds.iter().any(|k| k.wanted_by(&f.route.items))

@@ -15,7 +15,9 @@
 //! `* ESEARCH (TAG ..)` is matched by tag, whatever the order; otherwise the n-th `* SEARCH`
 //! belongs to the n-th SEARCH in flight (one each, RFC 3501 §7.2.5). An untagged FETCH belongs
 //! to a `UID FETCH` only if its UID is in that command's set and it carries an item the
-//! command asked for (and to a non-silent `UID STORE` only with FLAGS of its UIDs); anything
+//! command asked for (and to a non-silent `UID STORE` only with FLAGS of its UIDs); a
+//! flags-only FETCH must also name its UID, as answers to UID commands do (RFC 3501 §6.4.8);
+//! anything
 //! else, or a repeat of items already received, is an [`Unsolicited::Fetch`] (a flag change).
 //! STATUS goes by mailbox, LIST by pattern, QUOTAROOT by mailbox and QUOTA by root, EXPUNGE
 //! and VANISHED to the `UID EXPUNGE`/`UID MOVE` whose set names the UID.

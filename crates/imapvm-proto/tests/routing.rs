@@ -778,3 +778,30 @@ fn vanished_goes_to_the_uid_expunge_that_named_those_uids() {
         Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_wire() == "7"
     )));
 }
+
+#[test]
+fn a_flags_only_fetch_without_uid_is_a_change_even_inside_the_set() {
+    // RFC 3501 6.4.8: answers to a UID command always carry UID. Dovecot reports another
+    // client's flag change as `* 2 FETCH (FLAGS (..))` (no UID without QRESYNC).
+    let mut p = selected(NO_ESEARCH_CAPS);
+    let f = p
+        .conn
+        .uid_fetch(&set(&[1, 2]), &[FetchAttr::Flags])
+        .unwrap();
+    p.push(script(
+        "C: a4 UID FETCH 1:2 (UID FLAGS)
+         S: * 2 FETCH (FLAGS (\\Deleted))
+         S: * 1 FETCH (UID 1 FLAGS ())
+         S: * 2 FETCH (UID 2 FLAGS (\\Seen))
+         S: a4 OK Fetch completed",
+    ));
+    assert!(p.run());
+    let Outcome::Fetch(msgs) = p.ok(f) else {
+        panic!()
+    };
+    assert_eq!(msgs[1].flags, Some(vec![Flag::Seen]));
+    assert_eq!(
+        unsolicited_fetches(&p),
+        vec![(Some(uid(2)), Some(vec![Flag::Deleted]))]
+    );
+}
