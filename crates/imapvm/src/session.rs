@@ -131,6 +131,12 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// Whether a password may go over this connection: encrypted, or the server is on this host,
+/// or the operator wrote `notls` (and so accepted clear text).
+fn may_send_password(tls: bool, security: Security, loopback: bool) -> bool {
+    tls || security == Security::Plain || loopback
+}
+
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy.
     pub(crate) async fn open(account: &Account) -> Result<Session> {
@@ -658,10 +664,11 @@ impl Session {
                 .map_err(|e| self.protocol_error("STARTTLS", e))?;
             self.refresh_capabilities().await?;
         }
-        let secure = self.stream.is_tls()
-            || self.account.security == Security::Plain
-            || self.account.is_loopback();
-        if !secure {
+        if !may_send_password(
+            self.stream.is_tls(),
+            self.account.security,
+            self.account.is_loopback(),
+        ) {
             return Err(Error::Insecure {
                 account: self.label.clone(),
                 reason: "the connection is not encrypted and the server is not on loopback; \
@@ -908,6 +915,74 @@ mod tests {
         } else {
             format!("{tag} OK done\r\n")
         }
+    }
+
+    #[test]
+    fn a_clear_text_password_needs_tls_loopback_or_notls() {
+        use Security::*;
+        // (tls, mode, loopback) -> allowed
+        let table = [
+            (true, StartTlsIfOffered, false, true),
+            (true, ImplicitTls, false, true),
+            (false, StartTlsIfOffered, false, false),
+            (false, StartTlsIfOffered, true, true),
+            (false, Plain, false, true),
+            (false, StartTlsRequired, false, false),
+        ];
+        for (tls, mode, loopback, allowed) in table {
+            assert_eq!(
+                may_send_password(tls, mode, loopback),
+                allowed,
+                "{tls} {mode:?} {loopback}"
+            );
+        }
+    }
+
+    /// On a non-loopback address (when this host has one) a server without STARTTLS gets no
+    /// password in the default mode.
+    #[tokio::test]
+    async fn no_password_in_clear_to_a_non_loopback_server() {
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        let local = probe
+            .connect("192.0.2.1:9")
+            .ok()
+            .and_then(|()| probe.local_addr().ok())
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+        let Some(ip) = local else {
+            // No non-loopback interface here: the decision is covered by the table test.
+            return;
+        };
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            w.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n")
+                .await
+                .unwrap();
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push(line.clone());
+                let tag = line.split(' ').next().unwrap_or("*").to_owned();
+                let _ = w.write_all(format!("{tag} OK done\r\n").as_bytes()).await;
+            }
+        });
+        let mut a = account(port, Security::StartTlsIfOffered, user());
+        a.server = ip.to_string();
+        let err = Session::open(&a).await.unwrap_err();
+        assert!(matches!(err, Error::Insecure { .. }), "{err}");
+        assert!(
+            !seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("AUTHENTICATE") || l.contains("LOGIN")),
+            "{:?}",
+            seen.lock().unwrap()
+        );
     }
 
     #[tokio::test]
