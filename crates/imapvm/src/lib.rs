@@ -21,7 +21,9 @@
 //!
 //! [`Store::watch`] starts the MWI watcher ([`watch`]): one connection per account, NOTIFY
 //! or IDLE or polling as policy chooses, an event stream of [`MwiEvent`]s and
-//! [`WatchError`]s, and [`externnotify`] runs with Asterisk's arguments.
+//! [`WatchError`]s, and [`externnotify`] runs with Asterisk's arguments. Its events also go
+//! to Asterisk over AMI ([`notify_ami`]) and to webhooks ([`webhook`]); [`shard`] splits
+//! the boxes between several watcher processes.
 //!
 //! ```no_run
 //! use imapvm::{Audio, NewVoicemail, Store, Urgency};
@@ -53,18 +55,23 @@ mod account;
 pub mod config_files;
 mod error;
 pub mod externnotify;
+pub mod notify_ami;
 mod ops;
 mod pool;
 mod session;
+pub mod shard;
 mod store;
 mod tls;
 pub mod watch;
+pub mod webhook;
 
 pub use account::{Account, AccountKey, Credentials, Security};
 pub use error::{DepositRefusal, Error, Result};
 pub use externnotify::{ExternNotify, ExternRun, RunOutcome};
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
+pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
+pub use shard::Shard;
 pub use store::{
     Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,
     MAX_AUDIO_FILE_BYTES, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
@@ -73,3 +80,4 @@ pub use store::{
 pub use watch::{
     Clock, MwiEvent, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions, Watcher,
 };
+pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};

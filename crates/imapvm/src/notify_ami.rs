@@ -1,0 +1,519 @@
+//! Tells Asterisk over AMI the moment a box changes: the tokio driver of the sans-IO
+//! [`imapvm_ami::Client`].
+//!
+//! [`AmiNotifier::start`] spawns one task per AMI target (`[imapvm] ami = host:port,user,
+//! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), waits for the
+//! `Asterisk Call Manager/…` banner, logs in, and then sends one action per published
+//! [`MwiEvent`]:
+//!
+//! * mode `refresh`: `Action: VoicemailRefresh` with `Context` and `Mailbox`, so
+//!   app_voicemail recounts that box and publishes MWI itself;
+//! * mode `mwi`: `Action: MWIUpdate` with `Mailbox: box@context`, `NewMessages` (new plus
+//!   urgent, as app_voicemail publishes MWI) and `OldMessages` (for `res_mwi_external_ami`).
+//!
+//! The client sends a `Ping` when the link is quiet and fails when a response is late; the
+//! task then reconnects with a doubling back-off (reset once logged in again) and sends
+//! again every action that got no response (both actions are idempotent; if the box changed
+//! meanwhile, only its latest state is sent). While Asterisk is unreachable, changes are
+//! coalesced per box, so memory is bounded by the number of boxes. Outcomes come back as
+//! [`AmiReport`]s (login, each response, each outage, once per outage).
+//!
+//! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`.
+//!
+//! Not done: AMI over TLS (`manager.conf` `tlsenable`); use a local port or a tunnel.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime};
+
+use imapvm_ami::{Action, ActionId, Client, ClientConfig, Credentials, Event, Secret};
+use imapvm_config::{AmiMode, AmiTarget};
+use imapvm_policy::MwiCounts;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::watch::MwiEvent;
+
+/// How the AMI driver behaves.
+#[derive(Debug, Clone)]
+pub struct AmiOptions {
+    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    pub backoff_first: Duration,
+    /// Longest reconnect back-off.
+    pub backoff_max: Duration,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// How long a clean log-off may take when stopping.
+    pub logoff_timeout: Duration,
+    /// The protocol engine's keepalive, response timeout and limits.
+    pub client: ClientConfig,
+    /// Reports buffered for a slow reader; beyond that they are dropped (and counted in
+    /// the log), never blocking the notifications themselves.
+    pub report_queue: usize,
+}
+
+impl Default for AmiOptions {
+    fn default() -> Self {
+        AmiOptions {
+            backoff_first: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            logoff_timeout: Duration::from_secs(2),
+            client: ClientConfig::default(),
+            report_queue: 1024,
+        }
+    }
+}
+
+/// What happened on the AMI link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AmiReport {
+    /// Logged in (again); queued actions are going out.
+    LoggedIn {
+        /// `host:port`.
+        target: String,
+        /// The AMI version from the banner (`5.0.2`).
+        version: String,
+        /// When.
+        at: SystemTime,
+    },
+    /// Asterisk answered an action of ours.
+    Answered {
+        /// `host:port`.
+        target: String,
+        /// `box@context` the action was about.
+        mailbox: String,
+        /// `VoicemailRefresh` or `MWIUpdate`.
+        action: &'static str,
+        /// `Response: Success`.
+        success: bool,
+        /// Asterisk's `Message:` (the reason, on an error).
+        message: Option<String>,
+        /// When.
+        at: SystemTime,
+    },
+    /// The link failed (connect, banner, login refused, a late response, closed). Sent once
+    /// per outage; the driver keeps retrying.
+    Down {
+        /// `host:port`.
+        target: String,
+        /// Why.
+        error: String,
+        /// When.
+        at: SystemTime,
+    },
+}
+
+/// One box's wanted state.
+#[derive(Debug, Clone)]
+struct Job {
+    mailbox: String,
+    context: String,
+    counts: MwiCounts,
+}
+
+impl Job {
+    fn id(&self) -> String {
+        format!("{}@{}", self.mailbox, self.context)
+    }
+}
+
+enum Command {
+    Notify(Job),
+    Stop,
+}
+
+/// A running AMI output. Dropping it stops the task (without a clean log-off); prefer
+/// [`AmiNotifier::stop`].
+#[derive(Debug)]
+pub struct AmiNotifier {
+    commands: mpsc::UnboundedSender<Command>,
+    reports: mpsc::Receiver<AmiReport>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    target: String,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Notify(job) => write!(f, "Notify({})", job.id()),
+            Command::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl AmiNotifier {
+    /// Starts the driver for `target` (needs a tokio runtime). It connects at once and
+    /// stays connected, so the first change does not wait for a login.
+    pub fn start(target: &AmiTarget, options: AmiOptions) -> AmiNotifier {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
+        let label = if target.host.contains(':') {
+            format!("[{}]:{}", target.host, target.port)
+        } else {
+            format!("{}:{}", target.host, target.port)
+        };
+        let driver = Driver {
+            host: target.host.clone(),
+            port: target.port,
+            label: label.clone(),
+            credentials: Credentials {
+                username: target.username.clone(),
+                secret: Secret::new(target.secret.expose()),
+            },
+            mode: target.mode,
+            options,
+            commands: rx,
+            reports: report_tx,
+            pending: BTreeMap::new(),
+            stopping: false,
+            dropped_reports: 0,
+            last_version: String::new(),
+        };
+        AmiNotifier {
+            commands,
+            reports,
+            task: Some(tokio::spawn(driver.run())),
+            target: label,
+        }
+    }
+
+    /// `host:port` of the target.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Sends the action for `event` (at once when logged in, else after the login).
+    pub fn notify(&self, event: &MwiEvent) {
+        let _ = self.commands.send(Command::Notify(Job {
+            mailbox: event.mailbox.clone(),
+            context: event.context.clone(),
+            counts: event.counts,
+        }));
+    }
+
+    /// The next report; `None` once the driver ended.
+    pub async fn next_report(&mut self) -> Option<AmiReport> {
+        self.reports.recv().await
+    }
+
+    /// A report if one is ready.
+    pub fn try_report(&mut self) -> Option<AmiReport> {
+        self.reports.try_recv().ok()
+    }
+
+    /// Logs off (when logged in) and ends the driver. Changes not yet sent are dropped.
+    pub async fn stop(mut self) {
+        let _ = self.commands.send(Command::Stop);
+        // Keep draining reports so the driver never waits on us.
+        if let Some(task) = self.task.take() {
+            let mut task = task;
+            loop {
+                tokio::select! {
+                    _ = &mut task => break,
+                    r = self.reports.recv() => if r.is_none() { let _ = (&mut task).await; break; },
+                }
+            }
+        }
+    }
+}
+
+impl Drop for AmiNotifier {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+struct Driver {
+    host: String,
+    port: u16,
+    label: String,
+    credentials: Credentials,
+    mode: AmiMode,
+    options: AmiOptions,
+    commands: mpsc::UnboundedReceiver<Command>,
+    reports: mpsc::Sender<AmiReport>,
+    /// Boxes whose latest state is not sent yet (latest wins).
+    pending: BTreeMap<String, Job>,
+    stopping: bool,
+    dropped_reports: u64,
+    /// The AMI version of the last banner.
+    last_version: String,
+}
+
+/// Why a connection ended.
+enum Ended {
+    Failed(String),
+    Stopped,
+}
+
+impl Driver {
+    fn report(&mut self, report: AmiReport) {
+        if self.reports.try_send(report).is_err() {
+            self.dropped_reports += 1;
+            if self.dropped_reports.is_power_of_two() {
+                tracing::warn!(target_ = %self.label, dropped = self.dropped_reports, "AMI reports dropped: nobody reads them");
+            }
+        }
+    }
+
+    fn action(&self, job: &Job) -> Result<Action, imapvm_ami::Error> {
+        match self.mode {
+            AmiMode::Refresh => Action::voicemail_refresh(&job.context, &job.mailbox),
+            AmiMode::Mwi => Action::mwi_update(
+                &job.mailbox,
+                &job.context,
+                job.counts.new.saturating_add(job.counts.urgent),
+                job.counts.old,
+            ),
+        }
+    }
+
+    fn action_name(&self) -> &'static str {
+        match self.mode {
+            AmiMode::Refresh => "VoicemailRefresh",
+            AmiMode::Mwi => "MWIUpdate",
+        }
+    }
+
+    /// Takes a command while disconnected; false when the driver should end.
+    fn absorb(&mut self, command: Option<Command>) -> bool {
+        match command {
+            Some(Command::Notify(job)) => {
+                self.pending.insert(job.id(), job);
+                true
+            }
+            Some(Command::Stop) | None => {
+                self.stopping = true;
+                false
+            }
+        }
+    }
+
+    async fn run(mut self) {
+        let mut backoff = self.options.backoff_first;
+        let mut down = false;
+        loop {
+            if self.stopping {
+                return;
+            }
+            let ended = self.connection(&mut backoff, &mut down).await;
+            match ended {
+                Ended::Stopped => return,
+                Ended::Failed(error) => {
+                    tracing::debug!(target_ = %self.label, %error, ?backoff, "AMI link failed");
+                    if !down {
+                        down = true;
+                        let label = self.label.clone();
+                        self.report(AmiReport::Down {
+                            target: label,
+                            error,
+                            at: SystemTime::now(),
+                        });
+                    }
+                }
+            }
+            let sleep = tokio::time::sleep(backoff);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    c = self.commands.recv() => if !self.absorb(c) { return },
+                }
+            }
+            backoff = backoff
+                .saturating_mul(2)
+                .min(self.options.backoff_max.max(self.options.backoff_first));
+        }
+    }
+
+    /// One connection: until it fails or the driver stops.
+    async fn connection(&mut self, backoff: &mut Duration, down: &mut bool) -> Ended {
+        let host = self.host.clone();
+        let connect = tokio::time::timeout(
+            self.options.connect_timeout,
+            TcpStream::connect((host, self.port)),
+        );
+        tokio::pin!(connect);
+        let stream = loop {
+            tokio::select! {
+                r = &mut connect => match r {
+                    Ok(Ok(s)) => break s,
+                    Ok(Err(e)) => return Ended::Failed(format!("connect to {}: {e}", self.label)),
+                    Err(_) => return Ended::Failed(format!(
+                        "connect to {}: timed out after {:?}",
+                        self.label, self.options.connect_timeout
+                    )),
+                },
+                // Keep coalescing while connecting; a stop ends at once.
+                c = self.commands.recv() => if !self.absorb(c) { return Ended::Stopped },
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        let mut client = Client::new(
+            self.credentials.clone(),
+            self.options.client.clone(),
+            Instant::now(),
+        );
+        let mut inflight: HashMap<ActionId, Job> = HashMap::new();
+        // Everything that waited goes out after the login (the client queues it).
+        while let Some((_, job)) = self.pending.pop_first() {
+            if !self.send(&mut client, &mut inflight, job) {
+                break;
+            }
+        }
+        let mut buf = vec![0u8; 8192];
+        let mut logoff_deadline: Option<tokio::time::Instant> = None;
+        loop {
+            while let Some(t) = client.poll_transmit() {
+                tracing::trace!(target_ = %self.label, "AMI > {t}");
+                if let Err(e) = writer.write_all(t.as_bytes()).await {
+                    client.handle_eof();
+                    tracing::debug!(target_ = %self.label, error = %e, "AMI write failed");
+                    break;
+                }
+            }
+            while let Some(event) = client.poll_event() {
+                match event {
+                    Event::Banner { version } => {
+                        tracing::debug!(target_ = %self.label, %version, "AMI banner");
+                        self.last_version = version;
+                    }
+                    Event::LoggedIn => {
+                        *backoff = self.options.backoff_first;
+                        *down = false;
+                        let (target, version) = (self.label.clone(), self.last_version.clone());
+                        self.report(AmiReport::LoggedIn {
+                            target,
+                            version,
+                            at: SystemTime::now(),
+                        });
+                    }
+                    Event::Response { id, response } => {
+                        if let Some(job) = inflight.remove(&id) {
+                            let report = AmiReport::Answered {
+                                target: self.label.clone(),
+                                mailbox: job.id(),
+                                action: self.action_name(),
+                                success: response.is_success(),
+                                message: response.message().map(str::to_owned),
+                                at: SystemTime::now(),
+                            };
+                            if !response.is_success() {
+                                tracing::warn!(target_ = %self.label, mailbox = %job.id(), message = ?response.message(), "AMI action refused");
+                            }
+                            self.report(report);
+                        }
+                    }
+                    Event::Failed { error, unanswered } => {
+                        for id in unanswered {
+                            if let Some(job) = inflight.remove(&id) {
+                                // A newer state of the same box, if any, wins.
+                                self.pending.entry(job.id()).or_insert(job);
+                            }
+                        }
+                        for (_, job) in inflight.drain() {
+                            self.pending.entry(job.id()).or_insert(job);
+                        }
+                        if self.stopping {
+                            return Ended::Stopped;
+                        }
+                        return Ended::Failed(format!("{}: {error}", self.label));
+                    }
+                    Event::Closed => return Ended::Stopped,
+                    Event::Event(p) | Event::Unmatched(p) => {
+                        tracing::trace!(target_ = %self.label, packet = ?p, "AMI packet ignored");
+                    }
+                }
+            }
+            if client.state() == imapvm_ami::State::Failed {
+                continue;
+            }
+            if client.state() == imapvm_ami::State::Ready && !self.pending.is_empty() {
+                // Held back at the outstanding limit: send now that answers came.
+                let mut progressed = false;
+                while let Some((_, job)) = self.pending.pop_first() {
+                    if !self.send(&mut client, &mut inflight, job) {
+                        break;
+                    }
+                    progressed = true;
+                }
+                if progressed {
+                    continue;
+                }
+            }
+            let timer = client.poll_timeout();
+            let sleep = async {
+                let at = match (timer, logoff_deadline) {
+                    (Some(t), Some(l)) => Some(tokio::time::Instant::from_std(t).min(l)),
+                    (Some(t), None) => Some(tokio::time::Instant::from_std(t)),
+                    (None, l) => l,
+                };
+                match at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = reader.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => client.handle_eof(),
+                    Ok(n) => client.handle_input(&buf[..n], Instant::now()),
+                },
+                () = sleep => {
+                    if logoff_deadline.is_some_and(|l| tokio::time::Instant::now() >= l) {
+                        return Ended::Stopped;
+                    }
+                    client.handle_timeout(Instant::now());
+                }
+                c = self.commands.recv(), if !self.stopping => match c {
+                    Some(Command::Notify(job)) => {
+                        // A newer state replaces one held back.
+                        self.pending.remove(&job.id());
+                        self.send(&mut client, &mut inflight, job);
+                    }
+                    Some(Command::Stop) | None => {
+                        self.stopping = true;
+                        if client.state() == imapvm_ami::State::Ready && client.logoff(Instant::now()).is_ok() {
+                            logoff_deadline = Some(tokio::time::Instant::now() + self.options.logoff_timeout);
+                        } else {
+                            return Ended::Stopped;
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Hands `job` to the client; false when it had to wait in `pending`.
+    fn send(
+        &mut self,
+        client: &mut Client,
+        inflight: &mut HashMap<ActionId, Job>,
+        job: Job,
+    ) -> bool {
+        let action = match self.action(&job) {
+            Ok(a) => a,
+            Err(e) => {
+                // A box or context with a line break cannot be sent; voicemail.conf
+                // cannot produce one, so this is reported and dropped.
+                tracing::warn!(target_ = %self.label, mailbox = %job.id(), error = %e, "AMI action not sent");
+                return true;
+            }
+        };
+        match client.send(action, Instant::now()) {
+            Ok(id) => {
+                inflight.insert(id, job);
+                true
+            }
+            Err(_) => {
+                // Failed or at the outstanding limit: keep the latest state for later.
+                self.pending.entry(job.id()).or_insert(job);
+                false
+            }
+        }
+    }
+}
