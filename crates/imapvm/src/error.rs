@@ -157,6 +157,15 @@ pub enum Error {
         /// `box@context`.
         mailbox: String,
     },
+    /// A file-storage spool (`imapvm migrate`) could not be read or written as a whole.
+    #[error("spool {path}: {source}")]
+    Spool {
+        /// The file or directory.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server answered something this runtime cannot use.
     #[error("{account}: unexpected answer to {command}")]
     Unexpected {

@@ -55,6 +55,7 @@ mod account;
 pub mod config_files;
 mod error;
 pub mod externnotify;
+pub mod migrate;
 pub mod notify_ami;
 mod ops;
 mod pool;

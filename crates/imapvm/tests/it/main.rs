@@ -12,6 +12,7 @@ mod budgets;
 mod connect;
 mod interop;
 mod mail_client;
+mod migrate;
 mod ops;
 mod races;
 mod sharing;
