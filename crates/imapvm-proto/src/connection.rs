@@ -1588,10 +1588,13 @@ impl Connection {
             self.mailbox.learn(seq, u);
         }
         let kinds: Vec<Item> = items.iter().filter_map(Item::of).collect();
-        let flags: Option<Vec<Flag>> = items.iter().find_map(|i| match i {
-            I::Flags(f) => Some(f.iter().map(convert::flag_from_fetch).collect()),
-            _ => None,
-        });
+        let has_flags = kinds.contains(&Item::Flags);
+        let flags_of = |items: &[I<'_>]| -> Option<Vec<Flag>> {
+            items.iter().find_map(|i| match i {
+                I::Flags(f) => Some(f.iter().map(convert::flag_from_fetch).collect()),
+                _ => None,
+            })
+        };
         let modseq = items.iter().find_map(|i| match i {
             I::ModSeq(m) => Some(m.get()),
             _ => None,
@@ -1607,7 +1610,7 @@ impl Connection {
                 self.events
                     .push_back(Event::Unsolicited(Unsolicited::Fetch {
                         uid: None,
-                        flags,
+                        flags: flags_of(&items),
                         modseq,
                     }));
             }
@@ -1628,7 +1631,7 @@ impl Connection {
                         kinds.iter().any(|k| k.wanted_by(&f.route.items))
                             || (f.route.items.is_empty() && explicit_uid.is_some())
                     }
-                    Kind::Store => !f.route.silent && flags.is_some(),
+                    Kind::Store => !f.route.silent && has_flags,
                     _ => false,
                 }
         };
@@ -1647,7 +1650,7 @@ impl Connection {
             self.events
                 .push_back(Event::Unsolicited(Unsolicited::Fetch {
                     uid: Some(uid),
-                    flags,
+                    flags: flags_of(&items),
                     modseq,
                 }));
             return;
@@ -1661,6 +1664,8 @@ impl Connection {
             return;
         }
         let wants_flags = f.kind == Kind::Store || f.route.items.contains(&FetchAttr::Flags);
+        // Flags nobody asked for riding along (the server reporting a change): an event.
+        let unasked_flags = if wants_flags { None } else { flags_of(&items) };
         match &mut f.acc {
             Acc::Fetch(map) => {
                 let entry = map.entry(uid).or_insert_with(|| FetchedMessage::new(uid));
@@ -1685,18 +1690,17 @@ impl Connection {
                 }
             }
             Acc::Store(map) => {
-                if let Some(fl) = flags.clone() {
+                if let Some(fl) = flags_of(&items) {
                     map.insert(uid, fl);
                 }
             }
             _ => {}
         }
-        // Flags nobody asked for riding along (the server reporting a change): an event.
-        if !wants_flags && flags.is_some() {
+        if unasked_flags.is_some() {
             self.events
                 .push_back(Event::Unsolicited(Unsolicited::Fetch {
                     uid: Some(uid),
-                    flags,
+                    flags: unasked_flags,
                     modseq,
                 }));
         }
@@ -2808,7 +2812,16 @@ enum Item {
     Size,
     Date,
     Structure,
-    Section(Section),
+    /// `BODY[]`
+    Full,
+    /// `BODY[HEADER]` of the message (not of a part)
+    Header,
+    /// `BODY[HEADER.FIELDS (..)]` of the message
+    HeaderFields,
+    /// `BODY[n.m]`
+    Part(Vec<u32>),
+    /// Any other section: never asked for by this client.
+    OtherSection,
 }
 
 impl Item {
@@ -2820,7 +2833,16 @@ impl Item {
             I::Rfc822Size(_) => Self::Size,
             I::InternalDate(_) => Self::Date,
             I::BodyStructure(_) | I::Body(_) => Self::Structure,
-            I::BodyExt { section, .. } => Self::Section(convert::section_from_wire(section)),
+            I::BodyExt { section, .. } => {
+                use t::fetch::Section as S;
+                match section {
+                    None => Self::Full,
+                    Some(S::Header(None)) => Self::Header,
+                    Some(S::HeaderFields(None, _)) => Self::HeaderFields,
+                    Some(S::Part(p)) => Self::Part(p.0.as_ref().iter().map(|n| n.get()).collect()),
+                    Some(_) => Self::OtherSection,
+                }
+            }
             _ => return None,
         })
     }
@@ -2831,12 +2853,10 @@ impl Item {
             | (Self::Size, FetchAttr::Rfc822Size)
             | (Self::Date, FetchAttr::InternalDate)
             | (Self::Structure, FetchAttr::BodyStructure)
-            | (Self::Section(Section::Full), FetchAttr::Full) => true,
-            (Self::Section(Section::Header(p)), FetchAttr::Header)
-            | (Self::Section(Section::HeaderFields(p, _)), FetchAttr::HeaderFields(_)) => {
-                p.is_empty()
-            }
-            (Self::Section(Section::Part(p)), FetchAttr::Part(q)) => p == q,
+            | (Self::Full, FetchAttr::Full)
+            | (Self::Header, FetchAttr::Header)
+            | (Self::HeaderFields, FetchAttr::HeaderFields(_)) => true,
+            (Self::Part(p), FetchAttr::Part(q)) => p == q,
             _ => false,
         })
     }
@@ -2847,7 +2867,20 @@ impl Item {
             Self::Size => m.size.is_some(),
             Self::Date => m.internal_date.is_some(),
             Self::Structure => m.body_structure.is_some(),
-            Self::Section(s) => m.sections.iter().any(|(x, _)| x == s),
+            Self::Full => m.sections.iter().any(|(x, _)| *x == Section::Full),
+            Self::Header => m
+                .sections
+                .iter()
+                .any(|(x, _)| matches!(x, Section::Header(p) if p.is_empty())),
+            Self::HeaderFields => m
+                .sections
+                .iter()
+                .any(|(x, _)| matches!(x, Section::HeaderFields(p, _) if p.is_empty())),
+            Self::Part(q) => m
+                .sections
+                .iter()
+                .any(|(x, _)| matches!(x, Section::Part(p) if p == q)),
+            Self::OtherSection => false,
         }
     }
 }
