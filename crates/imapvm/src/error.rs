@@ -166,6 +166,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The outbox spool could not be read or written (see [`crate::outbox`]).
+    #[error("outbox {path}: {reason}")]
+    Outbox {
+        /// The spool file or directory.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The server answered something this runtime cannot use.
     #[error("{account}: unexpected answer to {command}")]
     Unexpected {

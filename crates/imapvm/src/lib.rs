@@ -58,6 +58,7 @@ pub mod externnotify;
 pub mod migrate;
 pub mod notify_ami;
 mod ops;
+pub mod outbox;
 mod pool;
 mod session;
 pub mod shard;
@@ -72,6 +73,7 @@ pub use externnotify::{ExternNotify, ExternRun, RunOutcome};
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
+pub use outbox::{DepositOutcome, Outbox, OutboxItem};
 pub use shard::Shard;
 pub use store::{
     Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,

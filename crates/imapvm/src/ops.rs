@@ -965,7 +965,8 @@ impl Mailbox {
         let slot = &mut *guard;
         let result = async {
             let s = slot.conn.session(&self.account).await?;
-            self.deposit_in(s, &mut slot.folders, vm).await
+            self.deposit_in(s, &mut slot.folders, vm, &mut crate::outbox::NoJournal)
+                .await
         }
         .await;
         slot.conn.absorb_gone(&mut slot.folders);
@@ -1005,14 +1006,18 @@ impl Mailbox {
         }
     }
 
+    fn message_id(&self, now: i64, rand: u32) -> String {
+        format!(
+            "<imapvm-{now}-{rand:08x}-{}@{}>",
+            self.id.mailbox(),
+            self.store.hostname
+        )
+    }
+
     fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
         let envelope = imapvm_message::Envelope {
             date: now,
-            message_id: format!(
-                "<imapvm-{now}-{rand:08x}-{}@{}>",
-                self.id.mailbox(),
-                self.store.hostname
-            ),
+            message_id: self.message_id(now, rand),
             boundary: format!("----voicemail_imapvm{now}{rand:08x}"),
             hostname: self.store.hostname.clone(),
         };
@@ -1028,46 +1033,21 @@ impl Mailbox {
         })
     }
 
-    async fn deposit_in(
+    /// The message bytes of a deposit, with message number `msgnum`, at `now` (Unix
+    /// seconds), `rand` making Message-ID, boundary and msg id unique.
+    pub(crate) fn compose(
         &self,
-        s: &mut Session,
-        f: &mut Folders,
         new: &NewVoicemail,
-    ) -> Result<Deposited> {
+        msgnum: u32,
+        now: i64,
+        rand: u32,
+    ) -> Result<crate::outbox::Composed> {
         let Some(recording) = &new.recording else {
             return Err(Error::Config {
                 mailbox: self.id(),
                 reason: "a deposit needs a recording".into(),
             });
         };
-        let name = self.scope_mailbox(s, None)?;
-        self.select(s, f, &name).await?;
-        let wire = WireMailbox::new(name.as_wire());
-        // Round trip 1: quota and the counts (for maxmsg and the message number).
-        let quota_id = if s.capabilities().quota() {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
-        } else {
-            None
-        };
-        let ids = self.queue_count(s, f.get(&name))?;
-        let mut wait: Vec<CommandId> = vec![ids.search, ids.fetch];
-        wait.extend(quota_id);
-        s.wait(&wait).await?;
-        let quota = match quota_id {
-            Some(id) => match s.take("GETQUOTAROOT", id) {
-                Ok(o) => Mailbox::quota_of(o),
-                Err(e) => {
-                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
-        };
-        let (counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
-
-        let now = now_secs();
-        let rand = random_u32();
-        let msgnum = counts.total().saturating_add(1);
         let msg_id = format!("{now}-{rand:08x}");
         let settings = self.message_settings();
         let mut audio = vec![AudioPart::recording(
@@ -1105,10 +1085,63 @@ impl Mailbox {
             audio,
         };
         let bytes = self.build_message(vm, now, rand)?;
+        Ok(crate::outbox::Composed {
+            bytes: Arc::from(bytes),
+            msg_id,
+            message_id: self.message_id(now, rand),
+            urgent: new.urgency == Urgency::Urgent,
+        })
+    }
+
+    /// The deposit itself; `journal` keeps the bytes durable from just before the APPEND
+    /// (the outbox) or does nothing (plain [`Mailbox::deposit`]).
+    pub(crate) async fn deposit_in(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        new: &NewVoicemail,
+        journal: &mut dyn crate::outbox::Journal,
+    ) -> Result<Deposited> {
+        if new.recording.is_none() {
+            return Err(Error::Config {
+                mailbox: self.id(),
+                reason: "a deposit needs a recording".into(),
+            });
+        }
+        let name = self.scope_mailbox(s, None)?;
+        self.select(s, f, &name).await?;
+        let wire = WireMailbox::new(name.as_wire());
+        // Round trip 1: quota and the counts (for maxmsg and the message number).
+        let quota_id = if s.capabilities().quota() {
+            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+        } else {
+            None
+        };
+        let ids = self.queue_count(s, f.get(&name))?;
+        let mut wait: Vec<CommandId> = vec![ids.search, ids.fetch];
+        wait.extend(quota_id);
+        s.wait(&wait).await?;
+        let quota = match quota_id {
+            Some(id) => match s.take("GETQUOTAROOT", id) {
+                Ok(o) => Mailbox::quota_of(o),
+                Err(e) => {
+                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let (counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
+
+        let now = now_secs();
+        let rand = random_u32();
+        let msgnum = counts.total().saturating_add(1);
+        let composed = self.compose(new, msgnum, now, rand)?;
+        let msg_id = composed.msg_id.clone();
         let verdict = admit(
             Deposit {
                 kind: DepositKind::Voicemail,
-                size_bytes: bytes.len() as u64,
+                size_bytes: composed.bytes.len() as u64,
                 duration_secs: new.duration_secs,
             },
             self.limits(),
@@ -1117,9 +1150,12 @@ impl Mailbox {
             &quota,
         );
         if let AdmissionVerdict::Refuse(reasons) = verdict {
+            let reasons: Vec<DepositRefusal> =
+                reasons.into_iter().map(DepositRefusal::Policy).collect();
+            journal.refused(self, &composed, &reasons)?;
             return Err(Error::DepositRefused {
                 mailbox: self.id(),
-                reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
+                reasons,
             });
         }
 
@@ -1132,25 +1168,25 @@ impl Mailbox {
         } else {
             Vec::new()
         };
-        let message: Arc<[u8]> = Arc::from(bytes);
+        let message: Arc<[u8]> = Arc::clone(&composed.bytes);
+        journal.appending(self, &composed)?;
         let append_id = s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&message)))?;
         let ids = self.queue_count(s, f.get(&name))?;
         s.wait(&[append_id, ids.search, ids.fetch]).await?;
         let appended = match s.take("APPEND", append_id) {
             Ok(o) => o,
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
-                let over_quota = matches!(
-                    source.refusal_code(),
-                    Some(imapvm_proto::ResponseCode::OverQuota)
-                );
+                let over_quota = crate::outbox::says_over_quota(&source);
                 let _ = s.take("UID SEARCH", ids.search);
                 let _ = s.take("UID FETCH", ids.fetch);
+                let reasons = vec![DepositRefusal::Server {
+                    over_quota,
+                    text: source.to_string(),
+                }];
+                journal.refused(self, &composed, &reasons)?;
                 return Err(Error::DepositRefused {
                     mailbox: self.id(),
-                    reasons: vec![DepositRefusal::Server {
-                        over_quota,
-                        text: source.to_string(),
-                    }],
+                    reasons,
                 });
             }
             Err(e) => return Err(e),

@@ -270,6 +270,8 @@ pub(crate) struct StoreInner {
     pub config: Config,
     pub pool: Pool,
     pub hostname: String,
+    /// [`Store::set_outbox_dir`] (crate `outbox`).
+    pub outbox_dir: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// Tells running MWI watchers that an operation touched a mailbox.
     pub bus: crate::watch::Bus,
 }
@@ -277,7 +279,7 @@ pub(crate) struct StoreInner {
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<StoreInner>,
+    pub(crate) inner: Arc<StoreInner>,
 }
 
 impl std::fmt::Debug for Store {
@@ -296,6 +298,7 @@ impl Store {
                 config,
                 pool: Pool::default(),
                 hostname: hostname(),
+                outbox_dir: std::sync::Mutex::new(None),
                 bus: crate::watch::Bus::default(),
             }),
         }

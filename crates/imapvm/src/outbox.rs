@@ -1,0 +1,661 @@
+//! The durable outbox: a deposit that cannot reach the IMAP server (unreachable, timed
+//! out, connection dropped mid-APPEND) is kept on disk and delivered later, exactly once.
+//!
+//! [`Mailbox::deposit_durable`] writes the built message to the spool (fsync'd) just
+//! before its APPEND and removes it once the server confirmed; when the server cannot be
+//! reached at all the message is built offline and queued. Either way the caller gets
+//! [`DepositOutcome::Stored`] or [`DepositOutcome::Queued`], never a silent loss. A retry
+//! first looks the message up in the target folder by `X-Asterisk-VM-Message-ID` (checked
+//! exactly, together with `Message-ID`) and APPENDs only when it is not there, so a cut
+//! after the server stored it does not double it. Refusals (over quota, `maxmsg`) stay in
+//! the outbox as [`ItemState::Refused`] for the operator and are not retried in a loop.
+//!
+//! [`Store::flush_outbox`] delivers what is pending; [`Store::spawn_flusher`] does it in
+//! the background.
+
+mod spool;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use imapvm_message::HeaderBlock;
+use imapvm_policy::Folder;
+use imapvm_proto::{
+    FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey, Uid as WireUid, UidRange,
+    UidSet as WireUidSet,
+};
+
+use crate::error::{DepositRefusal, Error, Result};
+use crate::pool::Folders;
+use crate::session::Session;
+use crate::store::{Deposited, Mailbox, NewVoicemail, Store};
+
+use spool::{Held, Spool, item_id, spool_error};
+pub use spool::{ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
+
+/// Where the outbox lives unless voicemail.conf says `imapvm_outbox=` or the library user
+/// calls [`Store::set_outbox_dir`].
+pub const DEFAULT_OUTBOX_DIR: &str = "/var/spool/imapvm/outbox";
+
+const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
+
+/// A built message, ready to APPEND.
+#[derive(Debug, Clone)]
+pub(crate) struct Composed {
+    pub bytes: Arc<[u8]>,
+    pub msg_id: String,
+    pub message_id: String,
+    pub urgent: bool,
+}
+
+/// What the deposit path tells its journal.
+pub(crate) trait Journal {
+    /// The APPEND of `c` is about to be sent.
+    fn appending(&mut self, mailbox: &Mailbox, c: &Composed) -> Result<()>;
+    /// `c` was refused (by admission or by the server).
+    fn refused(
+        &mut self,
+        mailbox: &Mailbox,
+        c: &Composed,
+        reasons: &[DepositRefusal],
+    ) -> Result<()>;
+}
+
+/// The journal of a plain [`Mailbox::deposit`]: nothing is kept.
+pub(crate) struct NoJournal;
+
+impl Journal for NoJournal {
+    fn appending(&mut self, _: &Mailbox, _: &Composed) -> Result<()> {
+        Ok(())
+    }
+
+    fn refused(&mut self, _: &Mailbox, _: &Composed, _: &[DepositRefusal]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The outbox journal: the message is on disk before the APPEND leaves.
+struct WriteAhead<'a> {
+    spool: &'a Spool,
+    held: Option<Held>,
+}
+
+impl WriteAhead<'_> {
+    fn put(&mut self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
+        let queued_at = now_secs();
+        let item = OutboxItem {
+            id: item_id(queued_at, &c.msg_id),
+            mailbox: mailbox.id(),
+            msg_id: c.msg_id.clone(),
+            message_id: c.message_id.clone(),
+            urgent: c.urgent,
+            queued_at,
+            attempts: 0,
+            state,
+            last_error: None,
+            size: c.bytes.len() as u64,
+        };
+        self.held = Some(self.spool.put(item, &c.bytes)?);
+        Ok(())
+    }
+}
+
+impl Journal for WriteAhead<'_> {
+    fn appending(&mut self, mailbox: &Mailbox, c: &Composed) -> Result<()> {
+        self.put(mailbox, c, ItemState::Pending)
+    }
+
+    fn refused(
+        &mut self,
+        mailbox: &Mailbox,
+        c: &Composed,
+        reasons: &[DepositRefusal],
+    ) -> Result<()> {
+        let text = reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        match &mut self.held {
+            Some(held) => {
+                held.item.state = ItemState::Refused;
+                held.item.last_error = Some(text);
+                self.spool.update(held)
+            }
+            None => {
+                self.put(mailbox, c, ItemState::Refused)?;
+                if let Some(held) = &mut self.held {
+                    held.item.last_error = Some(text);
+                    self.spool.update(held)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What happened to a durable deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum DepositOutcome {
+    /// On the server.
+    Stored(Deposited),
+    /// Accepted and queued in the outbox: the server could not be reached or the connection
+    /// dropped before it confirmed. The flusher delivers it (exactly once).
+    Queued(Queued),
+}
+
+/// A deposit accepted into the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The outbox item.
+    pub item: String,
+    /// `X-Asterisk-VM-Message-ID`.
+    pub msg_id: String,
+    /// Why it was not delivered now.
+    pub reason: String,
+}
+
+/// The result of delivering one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The outbox item (now removed).
+    pub item: String,
+    /// `box@context`.
+    pub mailbox: String,
+    /// The message's UID on the server.
+    pub uid: u32,
+    /// The folder's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// `true` when an earlier, interrupted APPEND had stored it already (found by msg id):
+    /// nothing was sent again.
+    pub already_there: bool,
+}
+
+/// What one [`Store::flush_outbox`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlushReport {
+    /// Delivered (and removed from the outbox).
+    pub delivered: Vec<Delivered>,
+    /// Refused by the server this time (kept, flagged refused).
+    pub refused: Vec<(String, String)>,
+    /// Still pending: the server could not be reached, or another error (item, reason).
+    pub failed: Vec<(String, String)>,
+    /// Being delivered by someone else right now (a deposit in flight, another flusher).
+    pub busy: Vec<String>,
+    /// Refused items left alone (use [`Outbox::release`] to retry them).
+    pub left_refused: Vec<String>,
+    /// Unreadable files (never delivered).
+    pub problems: Vec<SpoolProblem>,
+}
+
+/// The outbox spool directory of a [`Store`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbox {
+    spool: Spool,
+}
+
+impl Outbox {
+    /// The outbox in `dir` (created on first write, mode 0700).
+    pub fn new(dir: impl Into<PathBuf>) -> Outbox {
+        Outbox {
+            spool: Spool { dir: dir.into() },
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.spool.dir
+    }
+
+    /// Every item, oldest first, and every file that is not a readable item. A directory
+    /// that does not exist is an empty outbox; one that cannot be read is an error.
+    pub fn list(&self) -> Result<OutboxListing> {
+        self.spool.list()
+    }
+
+    /// Makes a refused item pending again (the next flush tries it).
+    pub fn release(&self, id: &str) -> Result<()> {
+        let mut held = self.hold_or_busy(id)?;
+        held.item.state = ItemState::Pending;
+        self.spool.update(&held)
+    }
+
+    /// Removes an item without delivering it (the operator's decision).
+    pub fn discard(&self, id: &str) -> Result<()> {
+        let held = self.hold_or_busy(id)?;
+        self.spool.remove(held)
+    }
+
+    fn hold_or_busy(&self, id: &str) -> Result<Held> {
+        self.spool.hold(id)?.ok_or_else(|| {
+            spool_error(
+                &self.spool.dir,
+                format!("{id} is being delivered right now (or is gone)"),
+            )
+        })
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Whether a server refusal means "mailbox full": `NO [OVERQUOTA]` (RFC 9208, Dovecot),
+/// Cyrus's plain `NO Over quota`, Courier's `NO [ALERT] ...quota...`.
+pub(crate) fn says_over_quota(source: &imapvm_proto::Error) -> bool {
+    matches!(
+        source.refusal_code(),
+        Some(imapvm_proto::ResponseCode::OverQuota)
+    ) || source.to_string().to_ascii_lowercase().contains("quota")
+}
+
+/// Errors after which a deposit is queued rather than failed: the server could not be
+/// reached or the connection broke.
+fn worth_queueing(e: &Error) -> bool {
+    e.is_connection_lost() || matches!(e, Error::Backoff { .. })
+}
+
+impl Store {
+    /// Uses `dir` as the outbox instead of `imapvm_outbox` / [`DEFAULT_OUTBOX_DIR`].
+    pub fn set_outbox_dir(&self, dir: impl Into<PathBuf>) {
+        let mut guard = match self.inner.outbox_dir.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Some(dir.into());
+    }
+
+    /// The outbox: [`Store::set_outbox_dir`], else `imapvm_outbox` of `[general]`, else
+    /// [`DEFAULT_OUTBOX_DIR`].
+    pub fn outbox(&self) -> Outbox {
+        let chosen = match self.inner.outbox_dir.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        Outbox::new(chosen.unwrap_or_else(|| {
+            PathBuf::from(
+                self.config()
+                    .general
+                    .imapvm_outbox
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned()),
+            )
+        }))
+    }
+
+    /// Delivers every pending item of the outbox (oldest first), each exactly once: it is
+    /// looked up by msg id in its folder before it is APPENDed. Refused items are left
+    /// alone. Items whose account is unreachable stay pending.
+    pub async fn flush_outbox(&self) -> Result<FlushReport> {
+        let outbox = self.outbox();
+        let listing = outbox.list()?;
+        let mut report = FlushReport {
+            problems: listing.problems,
+            ..FlushReport::default()
+        };
+        for item in listing.items {
+            if item.state == ItemState::Refused {
+                report.left_refused.push(item.id);
+                continue;
+            }
+            let Some(held) = outbox.spool.hold(&item.id)? else {
+                report.busy.push(item.id);
+                continue;
+            };
+            let mailbox = match self.mailbox(&held.item.mailbox) {
+                Ok(m) => m,
+                Err(e) => {
+                    report.failed.push((item.id, e.to_string()));
+                    continue;
+                }
+            };
+            match mailbox.deliver_held(&outbox.spool, held).await {
+                Ok(d) => report.delivered.push(d),
+                Err((id, Error::DepositRefused { reasons, .. })) => {
+                    let text = reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    report.refused.push((id, text));
+                }
+                Err((id, e)) => report.failed.push((id, e.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs [`Store::flush_outbox`] every `every` in a background task (first run at once)
+    /// until the returned [`Flusher`] is stopped or dropped.
+    pub fn spawn_flusher(&self, every: Duration) -> Flusher {
+        let store = self.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match store.flush_outbox().await {
+                    Ok(r) => {
+                        if !r.delivered.is_empty() || !r.refused.is_empty() {
+                            tracing::info!(
+                                delivered = r.delivered.len(),
+                                refused = r.refused.len(),
+                                pending = r.failed.len(),
+                                "outbox flushed"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "outbox flush failed"),
+                }
+            }
+        });
+        Flusher { task }
+    }
+}
+
+/// The background flusher of [`Store::spawn_flusher`]; dropping it stops it.
+#[derive(Debug)]
+pub struct Flusher {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Flusher {
+    /// Stops the flusher (a delivery in progress is abandoned; the item stays queued and the
+    /// next flush finds it by msg id if it had reached the server).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Mailbox {
+    /// Stores a voicemail like [`Mailbox::deposit`], but never loses it to an outage: the
+    /// message is written to the outbox (fsync'd) before its APPEND and removed when the
+    /// server confirmed. When the server cannot be reached, or the connection drops before
+    /// the confirmation, one immediate retry on a fresh connection looks the message up by
+    /// msg id before sending it again; if that fails too the result is
+    /// [`DepositOutcome::Queued`] and the flusher delivers it later.
+    ///
+    /// A refusal (over quota, `maxmsg`) is [`Error::DepositRefused`]; the message stays in
+    /// the outbox as [`ItemState::Refused`] for the operator.
+    pub async fn deposit_durable(&self, vm: &NewVoicemail) -> Result<DepositOutcome> {
+        let outbox = self.store_outbox();
+        let mut journal = WriteAhead {
+            spool: &outbox.spool,
+            held: None,
+        };
+        let result = {
+            let slot_arc = self.store.pool.slot(&self.account.key());
+            let mut guard = slot_arc.lock().await;
+            let slot = &mut *guard;
+            let result = async {
+                let s = slot.conn.session(&self.account).await?;
+                self.deposit_in(s, &mut slot.folders, vm, &mut journal)
+                    .await
+            }
+            .await;
+            slot.conn.absorb_gone(&mut slot.folders);
+            if let Err(e) = &result
+                && e.is_connection_lost()
+            {
+                slot.conn.drop_session();
+            }
+            result
+        };
+        self.store.bus.touched(&self.account, &self.id);
+        match result {
+            Ok(d) => {
+                if let Some(held) = journal.held.take() {
+                    outbox.spool.remove(held)?;
+                }
+                Ok(DepositOutcome::Stored(d))
+            }
+            Err(e @ Error::DepositRefused { .. }) => Err(e),
+            Err(e) => {
+                let held = match journal.held.take() {
+                    // The APPEND may or may not have reached the server: retry, exactly once.
+                    Some(held) => held,
+                    None if worth_queueing(&e) => {
+                        let composed = self.compose(vm, 1, now_secs(), random_u32())?;
+                        let mut offline = WriteAhead {
+                            spool: &outbox.spool,
+                            held: None,
+                        };
+                        offline.put(self, &composed, ItemState::Pending)?;
+                        let Some(mut held) = offline.held else {
+                            return Err(e);
+                        };
+                        held.item.last_error = Some(e.to_string());
+                        outbox.spool.update(&held)?;
+                        tracing::info!(mailbox = %self.id(), item = %held.item.id, error = %e, "server unreachable: deposit queued");
+                        return Ok(DepositOutcome::Queued(Queued {
+                            item: held.item.id.clone(),
+                            msg_id: held.item.msg_id.clone(),
+                            reason: e.to_string(),
+                        }));
+                    }
+                    None => return Err(e),
+                };
+                tracing::debug!(mailbox = %self.id(), item = %held.item.id, error = %e, "deposit interrupted; retrying once");
+                let (item, msg_id) = (held.item.id.clone(), held.item.msg_id.clone());
+                match self.deliver_held(&outbox.spool, held).await {
+                    Ok(d) => {
+                        let counts = self.count().await.unwrap_or_default();
+                        Ok(DepositOutcome::Stored(Deposited {
+                            uid: d.uid,
+                            uid_validity: d.uid_validity,
+                            number: None,
+                            counts,
+                            msg_id,
+                            from_appenduid: !d.already_there,
+                        }))
+                    }
+                    Err((_, refused @ Error::DepositRefused { .. })) => Err(refused),
+                    Err((_, again)) => {
+                        tracing::info!(mailbox = %self.id(), item = %item, error = %again, "deposit queued");
+                        Ok(DepositOutcome::Queued(Queued {
+                            item,
+                            msg_id,
+                            reason: again.to_string(),
+                        }))
+                    }
+                }
+            }
+        }
+    }
+
+    fn store_outbox(&self) -> Outbox {
+        Store {
+            inner: Arc::clone(&self.store),
+        }
+        .outbox()
+    }
+
+    /// Delivers a held item: look up by msg id, APPEND only when absent. On success the item
+    /// is removed; on a refusal it is flagged refused; otherwise its attempt is recorded and
+    /// it stays pending. The error comes with the item's id.
+    async fn deliver_held(
+        &self,
+        spool: &Spool,
+        mut held: Held,
+    ) -> std::result::Result<Delivered, (String, Error)> {
+        let id = held.item.id.clone();
+        let bytes = match held.read_bytes(spool) {
+            Ok(b) => b,
+            Err(e) => return Err((id, e)),
+        };
+        held.item.attempts = held.item.attempts.saturating_add(1);
+        let result = {
+            let slot_arc = self.store.pool.slot(&self.account.key());
+            let mut guard = slot_arc.lock().await;
+            let slot = &mut *guard;
+            let item = &held.item;
+            let result = async {
+                let s = slot.conn.session(&self.account).await?;
+                self.deliver_in(s, &mut slot.folders, item, bytes).await
+            }
+            .await;
+            slot.conn.absorb_gone(&mut slot.folders);
+            if let Err(e) = &result
+                && e.is_connection_lost()
+            {
+                slot.conn.drop_session();
+            }
+            result
+        };
+        match result {
+            Ok((uid, uid_validity, already_there)) => {
+                self.store.bus.touched(&self.account, &self.id);
+                let delivered = Delivered {
+                    item: id.clone(),
+                    mailbox: held.item.mailbox.clone(),
+                    uid,
+                    uid_validity,
+                    already_there,
+                };
+                spool.remove(held).map_err(|e| (id, e))?;
+                Ok(delivered)
+            }
+            Err(e) => {
+                if let Error::DepositRefused { reasons, .. } = &e {
+                    held.item.state = ItemState::Refused;
+                    held.item.last_error = Some(
+                        reasons
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                } else {
+                    held.item.last_error = Some(e.to_string());
+                }
+                if let Err(write) = spool.update(&held) {
+                    tracing::warn!(item = %id, error = %write, "cannot record the attempt");
+                }
+                Err((id, e))
+            }
+        }
+    }
+
+    /// Looks the item up in `imapfolder` by msg id (exactly: both `X-Asterisk-VM-Message-ID`
+    /// and `Message-ID` must match); APPENDs it when absent. Returns (UID, UIDVALIDITY,
+    /// whether it was already there).
+    async fn deliver_in(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        item: &OutboxItem,
+        bytes: Vec<u8>,
+    ) -> Result<(u32, u32, bool)> {
+        let name = self.layout(s)?.mailbox_name(Folder::Inbox);
+        let sel = s.select(&name).await?;
+        f.get(&name).check_validity(sel.uid_validity);
+        if let Some(uid) = self.find_by_msg_id(s, item).await? {
+            tracing::debug!(mailbox = %self.id(), item = %item.id, uid, "already on the server; not sent again");
+            return Ok((uid, sel.uid_validity, true));
+        }
+        let wire = WireMailbox::new(name.as_wire());
+        let flags = if item.urgent {
+            vec![Flag::Flagged]
+        } else {
+            Vec::new()
+        };
+        let message: Arc<[u8]> = Arc::from(bytes);
+        match s
+            .exec("APPEND (outbox)", |c| c.append(&wire, &flags, message))
+            .await
+        {
+            Ok(Outcome::Appended(Some(a))) => Ok((a.uid.get(), a.uid_validity.get(), false)),
+            Ok(_) => {
+                let uid = self
+                    .find_by_msg_id(s, item)
+                    .await?
+                    .ok_or(Error::Unexpected {
+                        account: s.label().to_owned(),
+                        command: "APPEND (the new message was not found by its msg id)",
+                    })?;
+                let uid_validity = s.selected().map_or(sel.uid_validity, |x| x.uid_validity);
+                Ok((uid, uid_validity, false))
+            }
+            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                Err(Error::DepositRefused {
+                    mailbox: self.id(),
+                    reasons: vec![DepositRefusal::Server {
+                        over_quota: says_over_quota(&source),
+                        text: source.to_string(),
+                    }],
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The UID of the message with the item's msg id in the selected folder, if any (deleted
+    /// ones included: a message the user already deleted was delivered).
+    async fn find_by_msg_id(&self, s: &mut Session, item: &OutboxItem) -> Result<Option<u32>> {
+        let keys = [SearchKey::Header(
+            MSG_ID_HEADER.to_owned(),
+            item.msg_id.clone(),
+        )];
+        let hits: Vec<WireUid> = match s
+            .exec("UID SEARCH (outbox msg id)", |c| c.uid_search(&keys))
+            .await?
+        {
+            Outcome::Search(u) => u,
+            _ => Vec::new(),
+        };
+        let Some(set) = WireUidSet::from_uids(hits.iter().copied()) else {
+            return Ok(None);
+        };
+        // HEADER search is a substring match: check the values exactly.
+        let attrs = [FetchAttr::HeaderFields(vec![
+            MSG_ID_HEADER.to_owned(),
+            "Message-ID".to_owned(),
+        ])];
+        let fetched = match s
+            .exec("UID FETCH (outbox msg id)", |c| {
+                c.uid_fetch(&UidRange::Set(set), &attrs)
+            })
+            .await?
+        {
+            Outcome::Fetch(m) => m,
+            _ => Vec::new(),
+        };
+        Ok(fetched
+            .iter()
+            .filter(|m| {
+                let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
+                block.fields.msg_id.as_deref().map(str::trim) == Some(item.msg_id.as_str())
+                    && (item.message_id.is_empty()
+                        || block.fields.message_id.as_deref().map(str::trim)
+                            == Some(item.message_id.as_str()))
+            })
+            .map(|m| m.uid.get())
+            .min())
+    }
+}
+
+/// Unique-enough randomness for an offline-built message (see `ops::random_u32`).
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    (h.finish() & 0xffff_ffff) as u32
+}
