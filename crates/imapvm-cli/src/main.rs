@@ -80,6 +80,8 @@ enum Command {
     Probe(cmd::probe::ProbeArgs),
     /// MWI events until stopped: one line per change (NOTIFY, IDLE or polling).
     Watch(cmd::watch::WatchArgs),
+    /// Move an Asterisk file-storage spool into IMAP (import) and back (export).
+    Migrate(cmd::migrate::MigrateArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -118,6 +120,7 @@ fn main() -> ExitCode {
         Command::Greeting(args) => cmd::greeting::run(&global, &args),
         Command::Probe(args) => cmd::probe::run(&global, &args),
         Command::Watch(args) => cmd::watch::run(&global, &args),
+        Command::Migrate(args) => cmd::migrate::run(&global, &args),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,8 @@ pub(crate) mod probe;
 pub(crate) mod voicemail;
 // The MWI watcher (issue 8).
 pub(crate) mod watch;
+// File spool <-> IMAP (issue 12).
+pub(crate) mod migrate;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
 #[derive(Debug)]

@@ -210,7 +210,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn key(n: u8) -> MatchKey {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             MatchKey::MsgId(format!("id{}", n / 4))
         } else {
             MatchKey::Fields {

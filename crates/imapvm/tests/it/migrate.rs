@@ -511,10 +511,7 @@ async fn an_interrupted_import_resumes_without_duplicates() {
             .unwrap()
             .messages
             .len();
-    assert!(
-        present_before >= 12 && present_before < 40,
-        "{present_before}"
-    );
+    assert!((12..40).contains(&present_before), "{present_before}");
 
     let report = migrate::import(&store, &ImportOptions::new(&spool), &Silent)
         .await
