@@ -20,6 +20,7 @@ pub mod courier;
 pub mod cyrus;
 pub mod dovecot;
 pub mod mail_client;
+pub mod pbx;
 pub mod server;
 
 #[cfg(test)]

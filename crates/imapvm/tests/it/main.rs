@@ -14,6 +14,7 @@ mod interop;
 mod mail_client;
 mod migrate;
 mod ops;
+mod pbx_notify;
 mod races;
 mod sharing;
 mod watch;
