@@ -210,3 +210,36 @@ fn a_message_reference_is_required() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn the_protocol_trace_never_shows_the_password() {
+    let dir = scratch("trace");
+    let c = conf(&dir);
+    let password = xtask::dovecot::ensure_running()
+        .expect("private Dovecot")
+        .users["vm1234"]
+        .clone();
+    let out = imapvm(&["-vv", "-c", &c, "count", "1234@default"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("AUTHENTICATE"), "the trace is on: {err}");
+    assert!(!err.contains(&password), "password in the trace");
+    let b64 = {
+        // base64 of "\0vm1234\0password", as SASL PLAIN would carry it
+        let raw = format!("\0vm1234\0{password}");
+        let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for chunk in raw.as_bytes().chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                s.push(table[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        s
+    };
+    assert!(
+        !err.contains(&b64[..b64.len() - 2]),
+        "SASL blob in the trace"
+    );
+}
