@@ -3,12 +3,21 @@
 //! With `--json`, one JSON object per line: `{mailbox, context, new, old, urgent, at}` for a
 //! count change, `{error, account, at}` when an account is down (`CLI.md`). `new` excludes
 //! urgent, as Asterisk reports it; `at` is RFC 3339 UTC.
+//!
+//! Outputs (`docs/operations.md`): `--ami` / `[imapvm] ami` (VoicemailRefresh or MWIUpdate),
+//! `--webhook` / `[imapvm] webhook`, externnotify; `--shard K/N` watches one shard of the
+//! boxes. Diagnostics and output failures go to stderr (tracing); SIGTERM and Ctrl-C stop
+//! cleanly (exit 0).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use imapvm::{StrategyChoice, WatchEvent, WatchOptions};
+use imapvm::{
+    AmiNotifier, AmiOptions, AmiReport, Shard, StrategyChoice, WatchEvent, WatchOptions,
+    WebhookNotifier, WebhookOptions, WebhookReport,
+};
+use imapvm_config::{AmiTarget, WebhookUrl};
 use serde_json::json;
 
 use crate::Global;
@@ -30,6 +39,16 @@ pub(crate) struct WatchArgs {
     /// Seconds an externnotify run may take before it is killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     externnotify_timeout: f64,
+    /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
+    /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer voicemail.conf.
+    #[arg(long = "ami", value_name = "HOST:PORT,USER,SECRET,MODE")]
+    ami: Vec<AmiTarget>,
+    /// POST each event's JSON to this http:// URL (repeatable; replaces `[imapvm] webhook`).
+    #[arg(long = "webhook", value_name = "URL")]
+    webhooks: Vec<WebhookUrl>,
+    /// Watch only the boxes whose box@context hashes to shard K of N (1 <= K <= N).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
 }
 
 fn seconds(value: f64, what: &str) -> Result<Duration, CliError> {
@@ -50,27 +69,149 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         (None, true) => StrategyChoice::NoNotify,
         (None, false) => StrategyChoice::Auto,
     };
+    let mut mailboxes: Vec<String> = if args.mailboxes.is_empty() {
+        store
+            .config()
+            .mailboxes
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect()
+    } else {
+        args.mailboxes.clone()
+    };
+    if let Some(shard) = args.shard {
+        mailboxes.retain(|id| shard.owns_id(id));
+        tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
+    }
+    let section = &store.config().imapvm;
+    let ami = if args.ami.is_empty() {
+        section.ami.clone()
+    } else {
+        args.ami.clone()
+    };
+    let webhooks = if args.webhooks.is_empty() {
+        section.webhooks.clone()
+    } else {
+        args.webhooks.clone()
+    };
+    let webhook_options = WebhookOptions::from_section(section);
     let options = WatchOptions {
-        mailboxes: (!args.mailboxes.is_empty()).then(|| args.mailboxes.clone()),
+        mailboxes: Some(mailboxes.clone()),
         strategy,
         externnotify_timeout: seconds(args.externnotify_timeout, "--externnotify-timeout")?,
         ..WatchOptions::default()
     };
     let json = global.json;
     block_on(async move {
+        let mut amis: Vec<AmiNotifier> = ami
+            .iter()
+            .map(|t| AmiNotifier::start(t, AmiOptions::default()))
+            .collect();
+        let mut hooks: Vec<WebhookNotifier> = webhooks
+            .iter()
+            .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
+            .collect();
         let mut watcher = store.watch(options)?;
-        loop {
-            let event = tokio::select! {
-                e = watcher.next() => e,
-                _ = tokio::signal::ctrl_c() => None,
-            };
-            let Some(event) = event else { break };
-            print_event(&event, json);
+        if mailboxes.is_empty() {
+            // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
+            // manager does not restart us in a loop.
+            tracing::warn!("no mailbox to watch; waiting to be stopped");
+            stopped().await;
+        } else {
+            let mut drain = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                let event = tokio::select! {
+                    e = watcher.next() => e,
+                    () = stopped() => None,
+                    _ = drain.tick() => {
+                        log_reports(&mut amis, &mut hooks);
+                        continue;
+                    }
+                };
+                let Some(event) = event else { break };
+                if let WatchEvent::Mwi(e) = &event {
+                    for a in &amis {
+                        a.notify(e);
+                    }
+                    for h in &hooks {
+                        h.notify(e);
+                    }
+                }
+                print_event(&event, json);
+            }
         }
         watcher.stop().await;
+        log_reports(&mut amis, &mut hooks);
+        for a in amis {
+            a.stop().await;
+        }
+        for h in hooks {
+            h.stop().await;
+        }
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Output outcomes go to stderr: failures as warnings, the rest at debug level.
+fn log_reports(amis: &mut [AmiNotifier], hooks: &mut [WebhookNotifier]) {
+    for a in amis.iter_mut() {
+        while let Some(r) = a.try_report() {
+            match r {
+                AmiReport::LoggedIn {
+                    target, version, ..
+                } => tracing::info!(%target, %version, "AMI logged in"),
+                AmiReport::Down { target, error, .. } => {
+                    tracing::warn!(%target, %error, "AMI down; retrying")
+                }
+                AmiReport::Answered {
+                    target,
+                    mailbox,
+                    action,
+                    success: false,
+                    message,
+                    ..
+                } => tracing::warn!(%target, %mailbox, action, ?message, "AMI action refused"),
+                other => tracing::debug!(?other, "AMI"),
+            }
+        }
+    }
+    for h in hooks.iter_mut() {
+        while let Some(r) = h.try_report() {
+            match r {
+                WebhookReport::Failed {
+                    mailbox,
+                    error,
+                    attempts,
+                    ..
+                } => tracing::warn!(%mailbox, %error, attempts, "webhook not delivered"),
+                other => tracing::debug!(?other, "webhook"),
+            }
+        }
+    }
 }
 
 fn print_event(event: &WatchEvent, json: bool) {

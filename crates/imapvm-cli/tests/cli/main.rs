@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod watch_outputs;
 mod voicemail;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,166 @@
+//! `imapvm watch` as a service runs it: outputs from `[imapvm]`, `--shard K/N` split between
+//! three processes (one with no box), SIGTERM stops cleanly (AMI log-off, exit 0).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use imapvm::Shard;
+use serde_json::Value;
+use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
+
+use crate::{imapvm, scratch, stderr};
+
+const BOXES: [&str; 3] = ["1234", "4321", "5678"];
+
+fn watch(conf: &str, shard: &str) -> (Child, mpsc::Receiver<Value>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
+        .args(["-c", conf, "--json", "watch", "--shard", shard])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("imapvm watch did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
+    let s = xtask::dovecot::ensure_running().expect("private Dovecot");
+    let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
+    let receiver = WebhookReceiver::start(WebhookReceiverConfig::default()).unwrap();
+    let dir = scratch("watch-shards");
+    let folder = format!(
+        "cli-shard-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let mut text = format!(
+        "[general]\nimapserver={}\nimapport={}\nimapflags=tls\nimapcafile={}\nimapfolder={folder}\n\
+         [default]\n",
+        s.host,
+        s.port,
+        s.cert.display()
+    );
+    for b in BOXES {
+        text.push_str(&format!(
+            "{b} => {b},Box {b},,,imapuser=vm{b}|imappassword={}\n",
+            s.users[&format!("vm{b}")]
+        ));
+    }
+    text.push_str(&format!(
+        "\n[imapvm]\nami = {},imapvm,s3cret,refresh\nwebhook = {}\n",
+        peer.addr(),
+        receiver.url("/mwi")
+    ));
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(&conf, text).unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+
+    // The section is valid for imapvm (Asterisk's view is a warning, not an error).
+    let check = imapvm(&["-c", &conf, "config", "check"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let owned = |k: u32| -> Vec<&str> {
+        BOXES
+            .iter()
+            .copied()
+            .filter(|b| Shard::new(k, 3).unwrap().owns(b, "default"))
+            .collect()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut children = Vec::new();
+    // Pinned by the hash: 1/3 owns 1234 and 5678, 2/3 nothing, 3/3 owns 4321.
+    assert_eq!(
+        (owned(1), owned(2), owned(3)),
+        (vec!["1234", "5678"], vec![], vec!["4321"])
+    );
+    for k in 1..=3u32 {
+        let (child, rx) = watch(&conf, &format!("{k}/3"));
+        children.push(child);
+        let want = owned(k);
+        let mut got: Vec<String> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while got.len() < want.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = rx.recv_timeout(left).expect("an MWI line in time");
+            assert!(v.get("error").is_none(), "{v}");
+            got.push(v["mailbox"].as_str().unwrap().to_owned());
+        }
+        got.sort();
+        assert_eq!(got, want, "shard {k}/3 publishes exactly its boxes");
+        seen.extend(got);
+    }
+    seen.sort();
+    assert_eq!(seen, BOXES, "together, every box once");
+
+    let (ok, actions) = peer.wait_for(Duration::from_secs(10), |a| {
+        a.iter().filter(|x| x.name() == "VoicemailRefresh").count() >= 3
+    });
+    assert!(ok, "{actions:?}");
+    let mut refreshed: Vec<&str> = actions
+        .iter()
+        .filter(|a| a.name() == "VoicemailRefresh")
+        .map(|a| a.get("Mailbox").unwrap())
+        .collect();
+    refreshed.sort();
+    assert_eq!(refreshed, BOXES);
+    let (ok, requests) = receiver.wait_for(Duration::from_secs(10), |r| r.len() >= 3);
+    assert!(ok, "{requests:?}");
+
+    for mut child in children {
+        let status = terminate(&mut child);
+        assert!(status.success(), "exit status {status:?} after SIGTERM");
+    }
+    let (ok, actions) = peer.wait_for(Duration::from_secs(5), |a| {
+        a.iter().filter(|x| x.name() == "Logoff").count() >= 3
+    });
+    assert!(ok, "every process logs off, the idle one too: {actions:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_output_flags_are_usage_errors() {
+    for args in [
+        ["watch", "--shard", "3/2"],
+        ["watch", "--ami", "pbx:5038,user"],
+        ["watch", "--webhook", "https://x/"],
+    ] {
+        let out = imapvm(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(args[1]), "{}", stderr(&out));
+    }
+}
