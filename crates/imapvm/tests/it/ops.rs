@@ -370,3 +370,19 @@ async fn a_deposit_over_quota_is_refused_and_nothing_is_stored() {
     mb.deposit(&voicemail("5550501", 300)).await.unwrap();
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_large_recording_goes_through_tls_and_comes_back_intact() {
+    let (store, _folder) = private_store("large");
+    let mb = store.mailbox("1234@default").unwrap();
+    // 3.2 MB of audio: a literal of ~4.3 MB over STARTTLS (far past rustls' 64 KiB buffer).
+    let mut vm = voicemail("5550600", 200_000);
+    vm.duration_secs = 200;
+    let audio = vm.recording.clone().unwrap().bytes;
+    assert!(audio.len() > 3_000_000);
+    let d = mb.deposit(&vm).await.unwrap();
+    let played = mb.play(MessageRef::Uid(d.uid), None, true).await.unwrap();
+    assert_eq!(played.voicemail.audio[0].bytes.len(), audio.len());
+    assert!(played.voicemail.audio[0].bytes == audio, "audio differs");
+    store.close().await;
+}
