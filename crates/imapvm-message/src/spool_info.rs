@@ -269,7 +269,7 @@ impl MessageInfo {
         let mut out = String::with_capacity(64 + self.entries.len() * 32);
         out.push_str(";\n; Message Information file\n;\n[message]\n");
         for (k, v) in &self.entries {
-            out.push_str(k);
+            out.push_str(&k.replace(';', "\\;"));
             out.push('=');
             if v.starts_with('>') {
                 // `key=>` would read as Asterisk's `=>` separator.
@@ -595,6 +595,20 @@ callerid=\"A\\;B\" <1>\r\nnonsense\r\n";
             MessageInfo::parse(&vec![b'a'; MAX_INFO_BYTES + 1]),
             Err(InfoError::TooLarge { .. })
         ));
+    }
+
+    /// Fuzz find: a `;` in a key (from `\;`) must be escaped when rendered, like in values.
+    #[test]
+    fn a_semicolon_in_a_key_survives_render_and_parse() {
+        let parsed = MessageInfo::parse(b"[message]\ncallerc\\;han=x\n").unwrap();
+        assert_eq!(
+            parsed.info.entries(),
+            [("callerc;han".to_owned(), "x".to_owned())]
+        );
+        assert_eq!(
+            MessageInfo::parse(&parsed.info.render()).unwrap().info,
+            parsed.info
+        );
     }
 
     #[test]
