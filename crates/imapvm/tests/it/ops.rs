@@ -386,3 +386,32 @@ async fn a_large_recording_goes_through_tls_and_comes_back_intact() {
     assert!(played.voicemail.audio[0].bytes == audio, "audio differs");
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_forward_intro_is_part_3_and_plays_after_the_recording() {
+    let (store, folder) = private_store("intro");
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut vm = voicemail("5550700", 600);
+    vm.intro = Some(Audio {
+        format: "wav".into(),
+        bytes: wav(300, 880.0),
+    });
+    let d = mb.deposit(&vm).await.unwrap();
+    let played = mb.play(MessageRef::Uid(d.uid), None, true).await.unwrap();
+    let names: Vec<&str> = played
+        .voicemail
+        .audio
+        .iter()
+        .map(|a| a.filename.as_str())
+        .collect();
+    assert_eq!(names, ["msg0000.wav", "msgintro0000.wav"]);
+    assert_eq!(played.voicemail.audio[1].bytes, vm.intro.unwrap().bytes);
+    let mime = py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         print(check(m.uid('FETCH', '{uid}', '(BODY.PEEK[3.MIME])'), 'mime')[0][1].decode())\n",
+        f = q(&folder),
+        uid = d.uid
+    ));
+    assert!(mime.contains("name=\"msgintro0000.wav\""), "{mime}");
+    store.close().await;
+}
