@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod migrate;
 mod watch_outputs;
 mod voicemail;
 

@@ -376,53 +376,73 @@ fn prepare<'a>(
 fn build_import(mb: &Mailbox, p: &Prepared<'_>) -> std::result::Result<Vec<u8>, String> {
     let bytes = spool::read_bounded(&p.audio.1, MAX_AUDIO_FILE_BYTES)
         .map_err(|e| format!("unreadable recording {}: {e}", p.audio.1.display()))?;
+    let out = message_bytes(mb, p.folder, p.message.number, &p.info, &p.audio.0, bytes)?;
+    if MessageInfo::from_header_block(&out).is_none() {
+        tracing::debug!(file = %p.txt.display(), "the .txt does not fit a header; export will rebuild it");
+    }
+    Ok(out)
+}
+
+/// The bytes [`import`] APPENDs for one spool message of `mb`: message `number` (`NNNN` of
+/// `msgNNNN`) of spool folder `folder`, its `.txt` and its recording (`ext` as the file is
+/// named on disk, e.g. `WAV` for wav49). Deterministic: the Message-ID and boundary derive
+/// from the message's origin, the `Date` is its `origtime`. Errors name what is unusable.
+pub fn message_bytes(
+    mb: &Mailbox,
+    folder: Folder,
+    number: u32,
+    info: &MessageInfo,
+    ext: &str,
+    audio: Vec<u8>,
+) -> std::result::Result<Vec<u8>, String> {
+    let origtime = info
+        .origtime()
+        .ok_or_else(|| "origtime missing or not a number".to_owned())?;
     let settings = mb.message_settings();
-    let msgnum = p.message.number.saturating_add(1);
-    let (name, num) = p.info.caller_id();
+    let msgnum = number.saturating_add(1);
+    let (name, num) = info.caller_id();
     let vm = Voicemail {
         mailbox: mb.id.mailbox().to_owned(),
         context: mb.id.context().to_owned(),
         extension: mb.identity.extension().to_owned(),
         msgnum,
         server_name: mb.settings.fromstring.value.clone(),
-        flag: VmFlag::from_header(p.info.flag()),
-        priority: p.info.priority().unwrap_or(1),
+        flag: VmFlag::from_header(info.flag()),
+        priority: info.priority().unwrap_or(1),
         caller_id_num: num,
         caller_id_name: name,
-        duration_secs: p.info.duration().unwrap_or(0),
-        category: p.info.category().to_owned(),
+        duration_secs: info.duration().unwrap_or(0),
+        category: info.category().to_owned(),
         message_type: MessageType::Message,
         orig_date: settings
-            .email_date(p.origtime)
+            .email_date(origtime)
             .map_err(|e| format!("origtime: {e}"))?,
-        orig_time: p.origtime,
-        msg_id: p.info.msg_id().map(str::to_owned),
+        orig_time: origtime,
+        msg_id: info.msg_id().map(str::to_owned),
         caller_channel: None,
-        audio: vec![AudioPart::recording(msgnum, &p.audio.0, bytes)],
+        audio: vec![AudioPart::recording(msgnum, ext, audio)],
     };
     let hash = plan::stable_hash(&[
         mb.id.context(),
         mb.id.mailbox(),
-        p.folder.asterisk_name(),
-        &p.message.number.to_string(),
-        &p.origtime.to_string(),
+        folder.asterisk_name(),
+        &number.to_string(),
+        &origtime.to_string(),
     ]);
     let host = &mb.store.hostname;
     let envelope = Envelope {
-        date: p.origtime,
+        date: origtime,
         message_id: format!(
-            "<imapvm-migrate-{}-{hash:016x}-{}@{host}>",
-            p.origtime,
+            "<imapvm-migrate-{origtime}-{hash:016x}-{}@{host}>",
             mb.id.mailbox()
         ),
-        boundary: format!("----voicemail_imapvm{}{hash:016x}", p.origtime),
+        boundary: format!("----voicemail_imapvm{origtime}{hash:016x}"),
         hostname: host.clone(),
     };
     let mut out = imapvm_message::build(&vm, &settings, &envelope, Mode::Default)
         .map_err(|e| format!("cannot build the message: {e}"))?;
-    if !p.info.insert_into(&mut out) {
-        tracing::debug!(file = %p.txt.display(), "the .txt does not fit a header; export will rebuild it");
-    }
+    // Without it (an entry too long for a header) export rebuilds the .txt from the headers.
+    info.insert_into(&mut out);
     Ok(out)
 }
 
