@@ -501,7 +501,8 @@ fn cut(s: &str) -> (&str, bool) {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    (&s[..end], true)
+    // Blanks before the cut would be trimmed when the file is read again.
+    (s[..end].trim_end(), true)
 }
 
 fn percent_encode(v: &str) -> String {
@@ -595,6 +596,22 @@ callerid=\"A\\;B\" <1>\r\nnonsense\r\n";
             MessageInfo::parse(&vec![b'a'; MAX_INFO_BYTES + 1]),
             Err(InfoError::TooLarge { .. })
         ));
+    }
+
+    /// Fuzz find: a value cut at the limit must not end in blanks (they would be trimmed
+    /// on the next read).
+    #[test]
+    fn a_cut_value_does_not_end_in_blanks() {
+        let text = format!("[message]\nk={}\u{b}x\n", "a".repeat(MAX_VALUE_BYTES - 1));
+        let parsed = MessageInfo::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            parsed.info.get("k").map(str::len),
+            Some(MAX_VALUE_BYTES - 1)
+        );
+        assert_eq!(
+            MessageInfo::parse(&parsed.info.render()).unwrap().info,
+            parsed.info
+        );
     }
 
     /// Fuzz find: a `;` in a key (from `\;`) must be escaped when rendered, like in values.
