@@ -464,7 +464,16 @@ pub async fn import(
     }
     for sb in &boxes {
         match store.mailbox(&sb.id()) {
-            Ok(mb) => import_mailbox(&mb, sb, options, progress, &mut report).await?,
+            Ok(mb) => {
+                // One account failing (login, outage) does not stop the others; a re-run
+                // resumes where this one stopped.
+                if let Err(e) = import_mailbox(&mb, sb, options, progress, &mut report).await {
+                    report.failed.push(Failure {
+                        path: sb.path.display().to_string(),
+                        reason: format!("stopped: {e} (a re-run resumes)"),
+                    });
+                }
+            }
             Err(e) => {
                 let reason = format!("mailbox not usable: {e}");
                 for folder in &sb.folders {
@@ -809,8 +818,17 @@ pub async fn export(
     };
     let mut report = MigrationReport::default();
     for id in ids {
-        let mb = store.mailbox(&id)?;
-        with_session!(mb, |s, f| export_mailbox(
+        let mb = match store.mailbox(&id) {
+            Ok(mb) => mb,
+            Err(e) => {
+                report.failed.push(Failure {
+                    path: id,
+                    reason: format!("mailbox not usable: {e}"),
+                });
+                continue;
+            }
+        };
+        let done = with_session!(mb, |s, f| export_mailbox(
             &mb,
             s,
             f,
@@ -818,7 +836,13 @@ pub async fn export(
             progress,
             &mut report
         )
-        .await)?;
+        .await);
+        if let Err(e) = done {
+            report.failed.push(Failure {
+                path: id,
+                reason: format!("stopped: {e} (a re-run resumes)"),
+            });
+        }
     }
     Ok(report)
 }

@@ -712,3 +712,74 @@ print([d for d in data if d])
     store.close().await;
     cleanup(&folder);
 }
+
+#[tokio::test]
+async fn an_account_that_fails_does_not_stop_the_others() {
+    let root = scratch("migrate-login");
+    let boxes = vec![
+        (
+            "default",
+            "1234",
+            vec![vm_msg(
+                "INBOX",
+                "\"Ok\" <5556001>",
+                1_795_950_001,
+                Some("1795950001-00000001"),
+                "",
+                1,
+            )],
+            &[][..],
+        ),
+        (
+            "default",
+            "4321",
+            vec![vm_msg(
+                "INBOX",
+                "\"Locked\" <5556002>",
+                1_795_950_002,
+                Some("1795950002-00000002"),
+                "",
+                1,
+            )],
+            &[][..],
+        ),
+    ];
+    let spool = write_spool(&root, &boxes, &["wav"]);
+    let folder = unique("migrate-login");
+    let store = store_with(
+        "migrate-login",
+        &format!("imapfolder={folder}\nimapgreetings=no"),
+        &format!(
+            "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={}\n\
+             4321 => 4321,Bob,,,imapuser=vm4321|imappassword=wrong-password\n",
+            pw("vm1234")
+        ),
+    );
+    let report = migrate::import(&store, &ImportOptions::new(&spool), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(report.copied, 1, "{report:?}");
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert!(
+        report.failed[0].path.ends_with("default/4321"),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        report.failed[0].reason.contains("login failed"),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        !report.failed[0].reason.contains("wrong-password"),
+        "no secret in a report"
+    );
+    let export = migrate::export(&store, &ExportOptions::new(root.join("back")), &Silent)
+        .await
+        .unwrap();
+    assert_eq!(export.copied, 1);
+    assert_eq!(export.failed.len(), 1, "{:?}", export.failed);
+    assert_eq!(export.failed[0].path, "4321@default");
+    store.close().await;
+    cleanup(&folder);
+}
