@@ -6,7 +6,8 @@
 //! `--`): `--iterations N`, `--warmup N`, `--quick`, `--only ID[,ID]`,
 //! `--keep` (leave the `bench-*` folders for the next run), `--no-imapvm`,
 //! `--doc PATH`, `--criterion-since UNIX-SECONDS`, `--command TEXT` (the
-//! command the report names).
+//! command the report names), `--render-only` (write the report again from
+//! the last run's `target/imapvm-bench/results.json`, measuring nothing).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod runtime;
@@ -26,6 +27,7 @@ struct Args {
     warmup: usize,
     only: Vec<String>,
     keep: bool,
+    render_only: bool,
     imapvm: bool,
     doc: PathBuf,
     since: Option<SystemTime>,
@@ -35,10 +37,11 @@ struct Args {
 fn parse_args() -> std::result::Result<Args, String> {
     let root = xtask::server::workspace_root();
     let mut a = Args {
-        iterations: 30,
+        iterations: 50,
         warmup: 3,
         only: Vec::new(),
         keep: false,
+        render_only: false,
         imapvm: true,
         doc: root.join("docs/performance.md"),
         since: None,
@@ -67,6 +70,7 @@ fn parse_args() -> std::result::Result<Args, String> {
                 a.only = value("--only")?.split(',').map(str::to_owned).collect();
             }
             "--keep" => a.keep = true,
+            "--render-only" => a.render_only = true,
             "--no-imapvm" => a.imapvm = false,
             "--doc" => a.doc = PathBuf::from(value("--doc")?),
             "--command" => a.command = value("--command")?,
@@ -119,7 +123,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the markdown and the chart of `report`.
+fn write_docs(args: &Args, report: &Report) -> Result<()> {
+    let chart = args.doc.with_extension("svg");
+    let chart_name = chart
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "performance.svg".into());
+    std::fs::write(&chart, report::svg(&report.operations))
+        .map_err(|e| BenchError::io(chart.display().to_string(), e))?;
+    std::fs::write(&args.doc, report::markdown(report, &chart_name))
+        .map_err(|e| BenchError::io(args.doc.display().to_string(), e))?;
+    eprintln!("wrote {} and {}", args.doc.display(), chart.display());
+    Ok(())
+}
+
+fn results_path() -> PathBuf {
+    xtask::server::target_dir().join("imapvm-bench/results.json")
+}
+
 fn run(args: &Args) -> Result<()> {
+    if args.render_only {
+        let path = results_path();
+        let bytes =
+            std::fs::read(&path).map_err(|e| BenchError::io(path.display().to_string(), e))?;
+        let report: Report = serde_json::from_slice(&bytes)
+            .map_err(|e| BenchError::Scenario(format!("{}: {e}", path.display())))?;
+        return write_docs(args, &report);
+    }
     let server = xtask::dovecot::ensure_running()
         .map_err(|e| BenchError::Scenario(format!("private Dovecot: {e}")))?;
     let password =
@@ -142,6 +173,7 @@ fn run(args: &Args) -> Result<()> {
             password: password("vmshared")?,
         },
     };
+    let started = std::time::Instant::now();
     let mut progress = |line: &str| eprintln!("{line}");
     eprintln!(
         "preparing the bench-* folders on {}:{}",
@@ -180,7 +212,11 @@ fn run(args: &Args) -> Result<()> {
     let operations = outcome?;
 
     let target = xtask::server::target_dir();
-    let criterion = report::read_criterion(&target.join("criterion"), args.since);
+    let criterion = report::read_criterion(
+        &target.join("criterion"),
+        report::CRITERION_BASELINE,
+        args.since,
+    );
     let config_memory: Option<ConfigMemory> =
         std::fs::read(target.join("imapvm-bench/config-memory.json"))
             .ok()
@@ -205,27 +241,16 @@ fn run(args: &Args) -> Result<()> {
              30): it needs the MWI watcher (issue 8), which does not exist yet."
                 .into(),
         ],
+        elapsed_secs: Some(started.elapsed().as_secs()),
     };
-    let dir = target.join("imapvm-bench");
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(dir.display().to_string(), e))?;
+    let results = results_path();
+    if let Some(dir) = results.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir.display().to_string(), e))?;
+    }
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| BenchError::Scenario(format!("serialising the results: {e}")))?;
-    let results = dir.join("results.json");
     std::fs::write(&results, json).map_err(|e| BenchError::io(results.display().to_string(), e))?;
-    let chart = args.doc.with_extension("svg");
-    let chart_name = chart
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "performance.svg".into());
-    std::fs::write(&chart, report::svg(&report.operations))
-        .map_err(|e| BenchError::io(chart.display().to_string(), e))?;
-    std::fs::write(&args.doc, report::markdown(&report, &chart_name))
-        .map_err(|e| BenchError::io(args.doc.display().to_string(), e))?;
-    eprintln!(
-        "wrote {}, {} and {}",
-        args.doc.display(),
-        chart.display(),
-        results.display()
-    );
+    eprintln!("wrote {}", results.display());
+    write_docs(args, &report)?;
     Ok(())
 }

@@ -61,9 +61,18 @@ pub struct CriterionFigure {
     pub median_ns: f64,
 }
 
-/// Reads every `*/new/{benchmark,estimates}.json` under `dir` written at or
-/// after `since` (older results belong to another run and are skipped).
-pub fn read_criterion(dir: &Path, since: Option<SystemTime>) -> Vec<CriterionFigure> {
+/// The criterion baseline name `cargo xtask bench` saves its runs under
+/// (`--save-baseline`), so that another `cargo bench` in the same target
+/// directory cannot replace the figures the report quotes.
+pub const CRITERION_BASELINE: &str = "xtask-bench";
+
+/// Reads every `*/<baseline>/{benchmark,estimates}.json` under `dir` written
+/// at or after `since` (older results belong to another run and are skipped).
+pub fn read_criterion(
+    dir: &Path,
+    baseline: &str,
+    since: Option<SystemTime>,
+) -> Vec<CriterionFigure> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -75,7 +84,7 @@ pub fn read_criterion(dir: &Path, since: Option<SystemTime>) -> Vec<CriterionFig
             if !path.is_dir() {
                 continue;
             }
-            if path.file_name().is_some_and(|n| n == "new") {
+            if path.file_name().is_some_and(|n| n == baseline) {
                 if let Some(f) = read_one(&path, since) {
                     out.push(f);
                 }
@@ -210,6 +219,9 @@ pub struct Report {
     pub config_memory: Option<ConfigMemory>,
     /// Things not measured, and why.
     pub not_measured: Vec<String>,
+    /// Wall-clock seconds of the end-to-end part (set-up included).
+    #[serde(default)]
+    pub elapsed_secs: Option<u64>,
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
@@ -349,8 +361,12 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         "Median latency in milliseconds over {} timed iterations (after {} untimed warm-up \
          iterations); contenders run interleaved, one iteration each in turn. Ratios are of \
          medians. p99 is nearest-rank: with fewer than 100 iterations it is the slowest \
-         iteration.\n",
-        r.iterations, r.warmup
+         iteration.{}\n",
+        r.iterations,
+        r.warmup,
+        r.elapsed_secs.map_or_else(String::new, |s| format!(
+            " The end-to-end part (folder set-up included) took {s} s."
+        ))
     );
     let _ = writeln!(
         o,
@@ -425,10 +441,17 @@ pub fn markdown(r: &Report, chart: &str) -> String {
     for id in ["deposit", "count"] {
         if let Some(op) = r.operations.iter().find(|o| o.id == id) {
             let v = op.ratio(Contender::Imapvm, Contender::Asterisk);
-            o.push_str(&goal_line(
-                v.map(|v| v <= 0.1),
-                &format!("imapvm/Asterisk ≤ 0.1: {} ({})", op.title, ratio(v)),
-            ));
+            let mut text = format!("imapvm/Asterisk ≤ 0.1: {} ({})", op.title, ratio(v));
+            let floor = op.ratio(Contender::Floor, Contender::Asterisk);
+            if v.is_some_and(|v| v > 0.1)
+                && let Some(f) = floor.filter(|f| *f > 0.1)
+            {
+                text.push_str(&format!(
+                    " — out of reach on this server: even the floor takes {} of Asterisk's time",
+                    ratio(Some(f))
+                ));
+            }
+            o.push_str(&goal_line(v.map(|v| v <= 0.1), &text));
         }
     }
     let full = r.operations.iter().find(|o| o.id == "list-shared-10000");
@@ -438,24 +461,29 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         (b.median_us > 0.0).then(|| a.median_us / b.median_us)
     };
     let v = flat(Contender::Imapvm);
-    o.push_str(&goal_line(
-        v.map(|v| v <= 1.5),
-        &format!(
-            "listing flat in ordinary mail: shared folder with 10,000 e-mails / without, imapvm \
-             ≤ 1.5 ({}; Asterisk {}, floor {})",
-            ratio(v),
-            ratio(flat(Contender::Asterisk)),
-            ratio(flat(Contender::Floor))
-        ),
-    ));
+    let mut text = format!(
+        "listing flat in ordinary mail: shared folder with 10,000 e-mails / without, imapvm \
+         ≤ 1.5 ({}; Asterisk {}, floor {})",
+        ratio(v),
+        ratio(flat(Contender::Asterisk)),
+        ratio(flat(Contender::Floor))
+    );
+    if v.is_some_and(|v| v > 1.5) && flat(Contender::Floor).is_some_and(|f| f > 1.5) {
+        text.push_str(
+            " — the floor grows too: the server's `SEARCH HEADER` reads every message of the \
+             folder, which no client-side change avoids",
+        );
+    }
+    o.push_str(&goal_line(v.map(|v| v <= 1.5), &text));
     o.push_str(&goal_line(None, "MWI p99 under 1 s (needs the watcher)"));
     let _ = writeln!(o);
 
     let _ = writeln!(o, "## Codec and core (criterion)\n");
     let _ = writeln!(
         o,
-        "Medians from criterion (`target/criterion/*/new/estimates.json` of this run; HTML \
-         reports in `target/criterion/report/index.html`). Each line compares two functions \
+        "Medians from criterion (`target/criterion/*/xtask-bench/estimates.json`, saved by \
+         this run as baseline `xtask-bench`; HTML reports in \
+         `target/criterion/report/index.html`). Each line compares two functions \
          of one benchmark binary, measured in the same run.\n"
     );
     let _ = writeln!(
@@ -551,7 +579,23 @@ pub fn markdown(r: &Report, chart: &str) -> String {
          proto core's counters, TLS records not included).\n\
          * Each operation runs in a `bench-*` folder of its own (created, filled by pipelined \
          LITERAL+ APPENDs, deleted at the end). Per-iteration preparation (a message to \
-         delete, removing the deposited message) is not timed.\n"
+         delete, removing the deposited message) is not timed.\n\
+         * **Deposit**: an urgent 30 s wav49 voicemail (about 49 KB of audio, 67 KB as a \
+         message) into a folder holding 10 voicemails; Asterisk's sequence includes its greeting \
+         lookup, counts, quota checks and the EXPUNGE at hangup, imapvm's deposit returns the \
+         new counts, the floor pipelines the APPEND with the three counts.\n\
+         * **Counts**: *one mailbox* counts new/old/urgent in a folder of 10 voicemails. *All \
+         100 mailboxes*: the private server has four users, so the 100 mailboxes share one \
+         account and one folder (3 voicemails each); Asterisk's count sequence is replayed once \
+         per mailbox on one connection, imapvm calls `count()` for each mailbox in turn on its \
+         warm connection, the floor sends all 300 `ESEARCH COUNT`s in one flight.\n\
+         * **Listings**: Asterisk's figure is VoiceMailMain opening the mailbox (the Old, New and \
+         Urgent searches with c-client's envelope prefetch of every hit, quota checks), which is \
+         what it does before it can say how many messages there are; imapvm's `list()` and the \
+         floor fetch the listing's header fields of every voicemail. The shared folders hold \
+         voicemails of mailbox 2001 spread among 10,000 ordinary e-mails, or alone.\n\
+         * **Play**: the first of three messages, 60 s of wav49 (about 97 KB of audio).\n\
+         * **Delete**: one message, added before each iteration to a folder of 10.\n"
     );
     let _ = writeln!(o, "| operation | Asterisk sequence from |");
     let _ = writeln!(o, "|---|---|");

@@ -14,10 +14,15 @@
 //! `cargo xtask ci` does not come here: it only compiles the benches.
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use xtask::dovecot;
 use xtask::server::{HarnessError, Result, workspace_root};
+
+/// The criterion baseline the report reads (kept equal to
+/// `imapvm_benches::report::CRITERION_BASELINE`; xtask does not depend on the
+/// benches crate).
+pub const CRITERION_BASELINE: &str = "xtask-bench";
 
 /// The criterion benches the report quotes: (package, bench target).
 pub const CRITERION_BENCHES: &[(&str, &str)] = &[
@@ -33,7 +38,7 @@ pub struct BenchArgs {
     /// A fast, noisier run: 5 iterations, short criterion times.
     #[arg(long)]
     pub quick: bool,
-    /// Timed iterations per contender and operation (default 100; 5 with --quick).
+    /// Timed iterations per contender and operation (default 50; 5 with --quick).
     #[arg(long)]
     pub iterations: Option<usize>,
     /// Only these end-to-end operations (comma-separated ids, e.g. count,list-100).
@@ -86,7 +91,7 @@ impl BenchArgs {
         match (self.iterations, self.quick) {
             (Some(n), _) => a.extend(["--iterations".to_owned(), n.to_string()]),
             (None, true) => a.push("--quick".to_owned()),
-            (None, false) => a.extend(["--iterations".to_owned(), "100".to_owned()]),
+            (None, false) => a.extend(["--iterations".to_owned(), "50".to_owned()]),
         }
         if self.quick && self.iterations.is_some() {
             a.extend(["--warmup".to_owned(), "1".to_owned()]);
@@ -104,7 +109,9 @@ impl BenchArgs {
     }
 
     /// criterion's own arguments: shorter than its defaults (3 s warm-up,
-    /// 5 s measurement) to fit the time budget.
+    /// 5 s measurement) to fit the time budget, and saved under the baseline
+    /// name the report reads, so that another `cargo bench` in the same
+    /// target directory cannot replace them.
     pub fn criterion_args(&self) -> Vec<String> {
         let (warm, measure) = if self.quick { ("0.5", "1") } else { ("1", "3") };
         vec![
@@ -112,6 +119,8 @@ impl BenchArgs {
             warm.into(),
             "--measurement-time".into(),
             measure.into(),
+            "--save-baseline".into(),
+            CRITERION_BASELINE.into(),
         ]
     }
 }
@@ -128,6 +137,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let root = workspace_root();
+    let started = Instant::now();
     let mut skipped = Vec::new();
     if !args.no_criterion {
         for (package, bench) in CRITERION_BENCHES {
@@ -146,6 +156,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    let criterion_took = started.elapsed();
     eprintln!("==> xtask bench: end-to-end suite");
     let status = Command::new(cargo_bin())
         .current_dir(&root)
@@ -168,6 +179,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "xtask bench: wrote docs/performance.md and docs/performance.svg; criterion's HTML \
          reports are in target/criterion/report/index.html"
     );
+    eprintln!(
+        "xtask bench: criterion {:.0} s, end-to-end suite {:.0} s (compilation included)",
+        criterion_took.as_secs_f64(),
+        (started.elapsed() - criterion_took).as_secs_f64()
+    );
     Ok(())
 }
 
@@ -176,7 +192,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_run_names_itself_and_asks_for_100_iterations() {
+    fn default_run_names_itself_and_asks_for_50_iterations() {
         let a = BenchArgs::default();
         assert_eq!(a.command(), "cargo xtask bench");
         let s = a.suite_args(42);
@@ -188,7 +204,7 @@ mod tests {
                 "--command",
                 "cargo xtask bench",
                 "--iterations",
-                "100"
+                "50"
             ]
         );
         assert_eq!(a.criterion_args()[3], "3");

@@ -104,6 +104,7 @@ fn sample() -> Report {
             parse_delta_kb: 20_000,
         }),
         not_measured: vec!["MWI latency (needs the watcher)".into()],
+        elapsed_secs: Some(61),
     }
 }
 
@@ -170,4 +171,20 @@ fn utc_dates() {
     assert_eq!(utc_minute(0), "1970-01-01 00:00");
     assert_eq!(utc_minute(1_795_674_119), "2026-11-26 06:21");
     assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00");
+}
+
+#[test]
+fn a_goal_the_floor_cannot_meet_says_so() {
+    let mut r = sample();
+    let deposit = r.operations.iter_mut().find(|o| o.id == "deposit").unwrap();
+    deposit.results[0] = measured(Contender::Imapvm, 8.0, 3, 1000);
+    let md = markdown(&r, "performance.svg");
+    // imapvm 8/16 = 0.5 > 0.1, floor 2/16 = 0.125 > 0.1.
+    assert!(
+        md.contains(
+            "| imapvm/Asterisk ≤ 0.1: Deposit (0.50×) — out of reach on this server: even the \
+             floor takes 0.12× of Asterisk's time | **missed** |"
+        ),
+        "{md}"
+    );
 }
