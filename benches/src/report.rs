@@ -629,7 +629,13 @@ fn esc(s: &str) -> String {
 /// A horizontal bar chart of median latency (log scale) per operation and
 /// contender; contenders not measured get no bar and a note.
 pub fn svg(operations: &[OperationResult]) -> String {
-    let label_w = 290.0;
+    // About 6 px per character at font-size 11, plus a margin.
+    let longest = operations
+        .iter()
+        .map(|op| op.title.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 6.0 + 24.0).max(200.0);
     let plot_w = 560.0;
     let bar_h = 11.0;
     let group_gap = 14.0;
