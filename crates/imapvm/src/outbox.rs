@@ -393,9 +393,11 @@ impl Mailbox {
             spool: &outbox.spool,
             held: None,
         };
-        let result = {
-            let slot_arc = self.store.pool.slot(&self.account.key());
-            let mut guard = slot_arc.lock().await;
+        let slot_arc = self.store.pool.slot(&self.account.key());
+        let mut guard = slot_arc.lock().await;
+        let mut attempt = 0u8;
+        let result = loop {
+            let warm = guard.conn.has_live_session();
             let slot = &mut *guard;
             let result = async {
                 let s = slot.conn.session(&self.account).await?;
@@ -404,13 +406,21 @@ impl Mailbox {
             }
             .await;
             slot.conn.absorb_gone(&mut slot.folders);
-            if let Err(e) = &result
-                && e.is_connection_lost()
-            {
-                slot.conn.drop_session();
+            match result {
+                Err(e) if e.is_connection_lost() => {
+                    slot.conn.drop_session();
+                    // Lost before the APPEND left (nothing is on disk yet): once more on a
+                    // fresh connection, as every other operation does.
+                    if warm && attempt == 0 && journal.held.is_none() {
+                        attempt += 1;
+                        continue;
+                    }
+                    break Err(e);
+                }
+                other => break other,
             }
-            result
         };
+        drop(guard);
         self.store.bus.touched(&self.account, &self.id);
         match result {
             Ok(d) => {

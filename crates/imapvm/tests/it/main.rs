@@ -9,14 +9,20 @@
 )]
 
 mod budgets;
+mod canary;
 mod connect;
+mod faults;
+mod hostile;
 mod interop;
+mod isolation;
 mod mail_client;
 mod migrate;
 mod ops;
 mod pbx_notify;
 mod races;
 mod sharing;
+mod support;
+mod tls_security;
 mod watch;
 
 use std::path::PathBuf;

@@ -1,0 +1,486 @@
+//! Fault injection between the runtime and the private Dovecot (a TCP proxy we control):
+//! deposits through random cuts end exactly once on the server with an empty outbox; deletes
+//! through cuts never expunge mail that is not ours and flagged; a server restart in the
+//! middle of listings; the outbox while the server is down; timeouts that fire on time.
+//!
+//! `IMAPVM_FAULT_DEPOSITS` (default 150) and `IMAPVM_FAULT_SEED` choose the deposit run;
+//! `--nocapture` prints its figures.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use imapvm::outbox::{DepositOutcome, ItemState};
+use imapvm::{Error, MessageRef, Store};
+
+use crate::support::Rng;
+use crate::support::fault_proxy::{Action, Dir, Fault, FaultProxy};
+use crate::support::hostile::{self, Nasty};
+use crate::{pw, py, q, server, store_for, unique, voicemail};
+
+/// A store on box 1234@default (vm1234) through `port` on 127.0.0.1, a fresh folder and a
+/// fresh outbox; `general` lines come first (they win).
+fn store_via(name: &str, port: u16, general: &str) -> (Store, String, PathBuf) {
+    let folder = unique(name);
+    let outbox = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("imapvm-it-outbox")
+        .join(unique(name));
+    let store = store_for(
+        name,
+        "127.0.0.1",
+        port,
+        &format!(
+            "{general}\nimapfolder={folder}\nimapvm_outbox={}",
+            outbox.display()
+        ),
+        &format!(
+            "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    );
+    (store, folder, outbox)
+}
+
+/// Every `X-Asterisk-VM-Message-ID` in `folder`, as the independent mail client sees it.
+fn msg_ids_on_server(folder: &str) -> Vec<String> {
+    let out = py(&format!(
+        r#"
+m = connect('vm1234')
+n = sel(m, {f})
+ids = []
+if n:
+    data = check(m.uid('FETCH', '1:*', '(BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Message-ID)])'), 'fetch')
+    for d in data:
+        if isinstance(d, tuple):
+            v = d[1].decode().split(':', 1)
+            if len(v) == 2 and v[1].strip():
+                ids.append(v[1].strip())
+print(' '.join(ids))
+"#,
+        f = q(folder)
+    ));
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Empties the outbox (the flusher's job), within `limit`.
+async fn flush_until_empty(store: &Store, limit: Duration) -> (u32, u32) {
+    let started = Instant::now();
+    let (mut delivered, mut already) = (0, 0);
+    loop {
+        let report = store.flush_outbox().await.unwrap();
+        for d in &report.delivered {
+            delivered += 1;
+            already += u32::from(d.already_there);
+        }
+        let left = store.outbox().list().unwrap();
+        assert!(left.problems.is_empty(), "{:?}", left.problems);
+        if left.items.is_empty() {
+            return (delivered, already);
+        }
+        assert!(
+            started.elapsed() < limit,
+            "outbox not empty after {limit:?}: {:?} {report:?}",
+            left.items
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_through_random_cuts_are_stored_exactly_once() {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    let (store, folder, _outbox) = store_via("cuts", proxy.port, "imapreadtimeout=5\nmaxmsg=9999");
+    let mb = store.mailbox("1234@default").unwrap();
+    let n = env_u64("IMAPVM_FAULT_DEPOSITS", 150);
+    let seed = env_u64("IMAPVM_FAULT_SEED", 0x1a9d_2026);
+    let mut rng = Rng::new(seed);
+    let started = Instant::now();
+    let (mut stored, mut queued, mut armed, mut found_on_retry) = (0u64, 0u64, 0u64, 0u64);
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..n {
+        if rng.percent(20) {
+            armed += 1;
+            let dir = if rng.below(2) == 0 {
+                Dir::Up
+            } else {
+                Dir::Down
+            };
+            let after = match dir {
+                Dir::Up => rng.below(7000),
+                Dir::Down => rng.below(900),
+            };
+            let action = if rng.below(4) == 0 {
+                Action::Reset
+            } else {
+                Action::Close
+            };
+            proxy.arm(Fault { dir, after, action });
+        }
+        let vm = voicemail(&format!("555{i:07}"), 200);
+        match mb.deposit_durable(&vm).await {
+            Ok(DepositOutcome::Stored(d)) => {
+                stored += 1;
+                found_on_retry += u64::from(!d.from_appenduid);
+                assert!(ids.insert(d.msg_id.clone()), "msg id reused: {}", d.msg_id);
+            }
+            Ok(DepositOutcome::Queued(q)) => {
+                queued += 1;
+                assert!(ids.insert(q.msg_id.clone()), "msg id reused: {}", q.msg_id);
+            }
+            Err(e) => panic!("deposit {i} neither stored nor queued: {e}"),
+        }
+        proxy.disarm();
+    }
+    let deposit_time = started.elapsed();
+    let fired = proxy.fired();
+    let (flushed, already) = flush_until_empty(&store, Duration::from_secs(120)).await;
+    let on_server = msg_ids_on_server(&folder);
+    let unique_on_server: std::collections::BTreeSet<String> = on_server.iter().cloned().collect();
+    let duplicates = on_server.len() - unique_on_server.len();
+    eprintln!(
+        "fault run: seed {seed:#x}, attempted {n}, cuts armed {armed}, cuts fired {fired}, \
+         stored at once {stored} ({found_on_retry} of them found by msg id on the immediate retry), queued {queued}, delivered by flush {flushed} \
+         ({already} found already on the server), on server {} ({} distinct), duplicates \
+         {duplicates}, outbox left {}, deposit phase {deposit_time:?}, connections {}",
+        on_server.len(),
+        unique_on_server.len(),
+        store.outbox().list().unwrap().items.len(),
+        proxy.connections(),
+    );
+    assert_eq!(duplicates, 0);
+    assert_eq!(on_server.len() as u64, n);
+    assert_eq!(
+        unique_on_server, ids,
+        "the server holds exactly what was deposited"
+    );
+    assert!(fired > 0, "the plan injected no fault");
+    store.close().await;
+    py(&format!("m = connect('vm1234')\nm.delete({})", q(&folder)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_through_cuts_never_expunge_foreign_or_unflagged_mail() {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    let (store, folder, _outbox) = store_via("delcuts", proxy.port, "imapreadtimeout=5");
+    let mb = store.mailbox("1234@default").unwrap();
+    // The user's own mail in the same folder: two flagged \Deleted by their client, two not.
+    py(&format!(
+        r#"
+m = connect('vm1234')
+m.create('"%s"' % {f})
+for i in range(4):
+    raw = ('From: friend@example.test\r\nSubject: foreign %d\r\nMessage-ID: <foreign-%d@x>\r\n\r\nhello\r\n' % (i, i)).encode()
+    append(m, {f}, raw, '(\\Deleted)' if i < 2 else '')
+"#,
+        f = q(&folder)
+    ));
+    let mut ours = Vec::new();
+    for i in 0..12 {
+        let d = mb
+            .deposit(&voicemail(&format!("5556{i:03}"), 150))
+            .await
+            .unwrap();
+        ours.push(d.uid);
+    }
+    let mut rng = Rng::new(env_u64("IMAPVM_FAULT_SEED", 0x1a9d_2026) ^ 0xde1);
+    let (mut cuts, mut failed) = (0, 0);
+    for uid in &ours {
+        if rng.percent(50) {
+            cuts += 1;
+            let dir = if rng.below(2) == 0 {
+                Dir::Up
+            } else {
+                Dir::Down
+            };
+            proxy.arm(Fault {
+                dir,
+                after: rng.below(400),
+                action: Action::Close,
+            });
+        }
+        if mb.delete(&[MessageRef::Uid(*uid)], None).await.is_err() {
+            failed += 1;
+        }
+        proxy.disarm();
+    }
+    // Finish what the cuts interrupted, without faults.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for uid in &ours {
+        let _ = mb.delete(&[MessageRef::Uid(*uid)], None).await;
+    }
+    let _ = mb.expunge(None).await;
+    let out = py(&format!(
+        r#"
+m = connect('vm1234')
+sel(m, {f})
+left = uids(m, 'ALL')
+foreign_deleted = uids(m, 'DELETED', 'HEADER', 'Subject', 'foreign')
+foreign = uids(m, 'HEADER', 'Subject', 'foreign')
+print(len(left), len(foreign), len(foreign_deleted))
+m.delete({f})
+"#,
+        f = q(&folder)
+    ));
+    eprintln!(
+        "delete run: 12 deletes, cuts armed {cuts}, fired {}, failed {failed}; server: {out}",
+        proxy.fired()
+    );
+    assert_eq!(
+        out.trim(),
+        "4 4 2",
+        "only the 4 foreign messages remain, 2 still \\Deleted"
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_server_is_down_deposits_are_queued_and_flushed_when_it_is_back() {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    let (store, folder, outbox) = store_via("down", proxy.port, "imapopentimeout=2");
+    let mb = store.mailbox("1234@default").unwrap();
+    proxy.set_refuse(true);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        match mb
+            .deposit_durable(&voicemail(&format!("5557{i:03}"), 150))
+            .await
+            .unwrap()
+        {
+            DepositOutcome::Queued(q) => ids.push(q.msg_id),
+            DepositOutcome::Stored(d) => panic!("stored while the server is down: {d:?}"),
+        }
+    }
+    let listing = store.outbox().list().unwrap();
+    assert_eq!(listing.items.len(), 3, "{listing:?}");
+    assert!(listing.items.iter().all(|i| i.state == ItemState::Pending));
+    assert_eq!(store.outbox().dir(), outbox.as_path());
+    // Nothing can be delivered yet.
+    let report = store.flush_outbox().await.unwrap();
+    assert!(
+        report.delivered.is_empty() && report.failed.len() == 3,
+        "{report:?}"
+    );
+    proxy.set_refuse(false);
+    // The background flusher delivers once the back-off has passed.
+    let flusher = store.spawn_flusher(Duration::from_millis(200));
+    let started = Instant::now();
+    while !store.outbox().list().unwrap().items.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "flusher did not deliver"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    flusher.stop();
+    let mut on_server = msg_ids_on_server(&folder);
+    on_server.sort();
+    ids.sort();
+    assert_eq!(on_server, ids);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_quota_refusal_is_mailbox_full_and_stays_in_the_outbox_as_refused() {
+    // vm5678 has a 200K quota: a recording larger than that is refused by the server.
+    let s = server();
+    let outbox = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("imapvm-it-outbox")
+        .join(unique("quota"));
+    let store = store_for(
+        "quota",
+        &s.host,
+        s.port,
+        &format!(
+            "imapfolder={}\nimapvm_outbox={}",
+            unique("quota"),
+            outbox.display()
+        ),
+        &format!(
+            "[default]\n5678 => 5678,Carol,,,imapuser=vm5678|imappassword={}\n",
+            pw("vm5678")
+        ),
+    );
+    let mb = store.mailbox("5678@default").unwrap();
+    let big = voicemail("5558000", 20_000); // 320 KB of audio
+    let err = mb.deposit_durable(&big).await.unwrap_err();
+    assert!(matches!(err, Error::DepositRefused { .. }), "{err}");
+    assert!(err.to_string().to_lowercase().contains("quota"), "{err}");
+    let listing = store.outbox().list().unwrap();
+    assert_eq!(listing.items.len(), 1, "{listing:?}");
+    assert_eq!(listing.items[0].state, ItemState::Refused);
+    // A flush leaves it alone (no retry loop).
+    let report = store.flush_outbox().await.unwrap();
+    assert!(report.delivered.is_empty() && report.refused.is_empty());
+    assert_eq!(report.left_refused, vec![listing.items[0].id.clone()]);
+    // The operator may discard it.
+    store.outbox().discard(&listing.items[0].id).unwrap();
+    assert!(store.outbox().list().unwrap().items.is_empty());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_in_the_middle_of_listings_is_survived() {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    let (store, folder, _) = store_via(
+        "restart",
+        proxy.port,
+        "imapopentimeout=2\nimapreadtimeout=3",
+    );
+    let mb = store.mailbox("1234@default").unwrap();
+    for i in 0..20 {
+        mb.deposit(&voicemail(&format!("5559{i:03}"), 100))
+            .await
+            .unwrap();
+    }
+    // Slow the server down so that the restart lands inside a listing.
+    proxy.set_delay(Duration::from_millis(20));
+    let lister = {
+        let mb = mb.clone();
+        tokio::spawn(async move {
+            let (mut ok, mut err) = (0u32, Vec::new());
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(4) {
+                match mb.list(None, false).await {
+                    Ok(l) => {
+                        assert_eq!(l.messages.len(), 20);
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        err.push(e.to_string());
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            (ok, err)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.set_refuse(true);
+    proxy.kill_all();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    proxy.set_refuse(false);
+    proxy.set_delay(Duration::ZERO);
+    let (ok, errors) = lister.await.expect("no panic in the lister");
+    eprintln!(
+        "restart: {ok} listings completed, {} failed during the outage: {:?}",
+        errors.len(),
+        errors.first()
+    );
+    assert!(!errors.is_empty(), "the restart was not noticed");
+    // After the back-off, the runtime reconnects by itself.
+    let started = Instant::now();
+    let listing = loop {
+        match mb.list(None, false).await {
+            Ok(l) => break l,
+            Err(e) => {
+                assert!(started.elapsed() < Duration::from_secs(30), "{e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(listing.messages.len(), 20);
+    store.close().await;
+    py(&format!("m = connect('vm1234')\nm.delete({})", q(&folder)));
+}
+
+/// Whether the error says a deadline passed.
+fn timed_out(err: &Error) -> bool {
+    let text = err.to_string();
+    text.contains("imapreadtimeout") || text.contains("timed out")
+}
+
+/// Runs `op` and returns how long it took to fail, with the error.
+async fn time_failure<T: std::fmt::Debug>(
+    op: impl std::future::Future<Output = Result<T, Error>>,
+) -> (Duration, Error) {
+    let started = Instant::now();
+    let err = op.await.expect_err("must fail");
+    (started.elapsed(), err)
+}
+
+fn hostile_store(name: &str, port: u16) -> Store {
+    store_for(
+        name,
+        "127.0.0.1",
+        port,
+        "imapflags=notls\nimapopentimeout=2\nimapreadtimeout=2\nimapwritetimeout=2",
+        "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword=hostile-canary-pw\n",
+    )
+}
+
+#[tokio::test]
+async fn a_server_that_never_greets_fails_within_imapopentimeout() {
+    let (port, _) = hostile::start(Nasty::NeverGreets).await;
+    let store = hostile_store("nogreet", port);
+    let mb = store.mailbox("1234@default").unwrap();
+    let (took, err) = time_failure(mb.count()).await;
+    eprintln!("timeout: never greets -> {took:?}: {err}");
+    assert!(err.is_connection_lost(), "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_stops_mid_response_fails_within_imapreadtimeout() {
+    let (port, _) = hostile::start(Nasty::StopsMidResponse).await;
+    let store = hostile_store("midresp", port);
+    let mb = store.mailbox("1234@default").unwrap();
+    let (took, err) = time_failure(mb.count()).await;
+    eprintln!("timeout: stops mid-response -> {took:?}: {err}");
+    assert!(timed_out(&err), "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_sends_the_continuation_fails_within_imapreadtimeout() {
+    let (port, seen) = hostile::start(Nasty::NeverContinues).await;
+    let store = hostile_store("noplus", port);
+    let mb = store.mailbox("1234@default").unwrap();
+    let (took, err) = time_failure(mb.deposit(&voicemail("5550000", 100))).await;
+    eprintln!("timeout: never sends + -> {took:?}: {err}");
+    assert!(timed_out(&err), "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(seen.lock().unwrap().iter().any(|l| l.contains("APPEND")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_stalled_mid_response_by_the_proxy_fails_within_imapreadtimeout() {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    let (store, _, _) = store_via("stall", proxy.port, "imapreadtimeout=2");
+    let mb = store.mailbox("1234@default").unwrap();
+    mb.count().await.unwrap();
+    proxy.arm(Fault {
+        dir: Dir::Down,
+        after: 20,
+        action: Action::Stall,
+    });
+    // The runtime retries a lost warm connection once: the "server" stays unreachable.
+    proxy.set_refuse(true);
+    let (took, err) = time_failure(mb.list(None, false)).await;
+    eprintln!("timeout: Dovecot stalled by the proxy -> {took:?}: {err}");
+    // The read deadline (2 s) ends the stalled attempt; the one retry finds no server.
+    assert!(err.is_connection_lost(), "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+}
