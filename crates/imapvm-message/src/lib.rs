@@ -49,6 +49,7 @@ mod build;
 pub mod datetime;
 mod error;
 pub mod header_block;
+pub mod lineage;
 mod model;
 mod parse;
 pub mod rfc2047;
