@@ -125,10 +125,12 @@ fn host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
     if host.is_empty() {
         return Err("the host is empty".into());
     }
-    if host
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '@' | '?' | '#'))
-    {
+    // A DNS name or IPv4 address (letters, digits, `.`, `-`, `_`), or an IPv6 address.
+    let name_ok = host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !name_ok && host.parse::<std::net::Ipv6Addr>().is_err() {
         return Err(format!("`{host}` is not a host name or address"));
     }
     let port = match port {
@@ -352,8 +354,19 @@ impl ImapvmSection {
     }
 
     /// The section as voicemail.conf lines (after a `[imapvm]` header). The AMI secret is
-    /// written in clear: this is a configuration file.
+    /// written in clear: this is a configuration file. `;` is written `\;` (else it starts
+    /// a comment).
     pub(crate) fn render(&self) -> String {
+        let out = self.render_raw();
+        out.lines()
+            .map(|l| {
+                let (k, v) = l.split_once(" = ").unwrap_or((l, ""));
+                format!("{k} = {}\n", v.replace(';', "\\;"))
+            })
+            .collect()
+    }
+
+    fn render_raw(&self) -> String {
         let mut out = String::new();
         for a in &self.ami {
             let host = if a.host.contains(':') {
@@ -429,6 +442,9 @@ mod tests {
             "h,u,",
             "h,u,s,loud",
             "[::1,u,s",
+            "[:=:=\"J]:1,u,s",
+            "ho st,u,s",
+            "[fe80::1%eth0]:1,u,s",
         ] {
             let err = bad.parse::<AmiTarget>().unwrap_err();
             assert!(matches!(err, OutputError::Ami(_)), "{bad}: {err}");
@@ -480,7 +496,7 @@ mod tests {
         assert!(s.read("webhook_inflight", "0").is_err());
         assert!(s.read("webhook_timeout", "soon").is_err());
         let mut back = ImapvmSection::default();
-        for line in s.render().lines() {
+        for line in s.render_raw().lines() {
             let (k, v) = line.split_once(" = ").unwrap();
             assert!(back.read(k, v).unwrap());
         }

@@ -109,12 +109,12 @@ fn section() -> impl Strategy<Value = String> {
                 "[a-z][a-z0-9.-]{0,10}",
                 1u16..,
                 "[a-zA-Z0-9_]{1,8}",
-                "[a-zA-Z0-9!#$%&*+,-]{1,12}",
+                "[a-zA-Z0-9!#$%&*+,;-]{1,12}",
                 prop::bool::ANY,
             ),
             0..3,
         ),
-        prop::collection::vec(("[a-z][a-z0-9.-]{0,10}", 1u16.., "(/[a-z0-9?=&]{0,8}){0,3}"), 0..3),
+        prop::collection::vec(("[a-z][a-z0-9.-]{0,10}", 1u16.., "(/[a-z0-9?=&;]{0,8}){0,3}"), 0..3),
         1u64..=3600,
         0u64..=100,
         1u64..=1024,
@@ -123,9 +123,12 @@ fn section() -> impl Strategy<Value = String> {
             let mut out = String::from("[imapvm]\n");
             for (host, port, user, secret, mwi) in ami {
                 let mode = if mwi { "mwi" } else { "refresh" };
+                // `;` starts a comment in voicemail.conf: an operator writes `\;`.
+                let secret = secret.replace(';', "\\;");
                 out.push_str(&format!("ami = {host}:{port},{user},{secret},{mode}\n"));
             }
             for (host, port, path) in hooks {
+                let path = path.replace(';', "\\;");
                 out.push_str(&format!("webhook = http://{host}:{port}{path}\n"));
             }
             out.push_str(&format!(

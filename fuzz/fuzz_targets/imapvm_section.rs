@@ -1,0 +1,38 @@
+//! Fuzz target `imapvm_section`: arbitrary text as the value of `ami =` and `webhook =` in
+//! an `[imapvm]` section, and as a bare AMI target / webhook URL. Parsing never panics; what
+//! parses renders back to voicemail.conf text that parses to the same values, and a parsed
+//! URL prints as a URL that parses to itself.
+#![no_main]
+
+use imapvm_config::{AmiTarget, Severity, WebhookUrl, parse_bytes};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(url) = text.parse::<WebhookUrl>() {
+        let again: WebhookUrl = url.to_string().parse().expect("a printed URL parses");
+        assert_eq!(again, url);
+    }
+    let _ = text.parse::<AmiTarget>();
+    // One line, as voicemail.conf values are.
+    let line = text.lines().next().unwrap_or_default();
+    for key in ["ami", "webhook"] {
+        let conf = format!("[imapvm]\n{key} = {line}\n");
+        let parsed = parse_bytes("voicemail.conf", conf.as_bytes());
+        if parsed
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
+            continue;
+        }
+        let rendered = parsed.config.render();
+        let back = parse_bytes("rendered.conf", rendered.as_bytes());
+        assert_eq!(
+            back.config.imapvm, parsed.config.imapvm,
+            "{conf:?} -> {rendered:?}"
+        );
+    }
+});
