@@ -32,6 +32,8 @@ use imapvm_message::spool_info::{InfoFields, MessageInfo};
 const MESSAGES: u32 = 1_000;
 const SECONDS: u32 = 30;
 const FLIGHT: usize = 64;
+/// Interleaved (floor, imapvm) pairs measured after criterion's groups.
+const PAIRS: usize = 5;
 const CONTEXT: &str = "bench";
 const MAILBOX: &str = "4321";
 
@@ -146,6 +148,46 @@ fn main() {
         total_bytes as f64 / 1048576.0
     );
 
+    // One run of each contender into a fresh folder (deleted afterwards); returns the time
+    // of the APPEND phase (floor) or of the whole import (imapvm: connect, login, plan, read,
+    // build, APPEND).
+    let floor_run = || {
+        let folder = fresh();
+        let mut wire = account.connect().expect("connect");
+        wire.command(&format!("CREATE {folder}"), Collect::Nothing)
+            .and_then(|r| r.ok("CREATE"))
+            .expect("create");
+        let started = Instant::now();
+        for flight in messages.chunks(FLIGHT) {
+            let commands: Vec<Vec<u8>> = flight
+                .iter()
+                .map(|m| literal_plus(&format!("APPEND {folder}"), m))
+                .collect();
+            for reply in wire.pipeline(&commands, Collect::Nothing).expect("flight") {
+                reply.ok("APPEND").expect("APPEND");
+            }
+        }
+        let took = started.elapsed();
+        wire.logout();
+        delete(&account, &folder);
+        took
+    };
+    let imapvm_run = || {
+        let folder = fresh();
+        let conf = config(&root, &server, &folder);
+        let started = Instant::now();
+        let report = rt.block_on(async {
+            let store = Store::open(&conf).expect("store");
+            let r = migrate::import(&store, &ImportOptions::new(&spool), &Silent).await;
+            store.close().await;
+            r
+        });
+        let took = started.elapsed();
+        let report = report.expect("import");
+        assert_eq!(report.copied, u64::from(MESSAGES), "{:?}", report.failed);
+        delete(&account, &folder);
+        took
+    };
     let imapvm_times = Mutex::new(Vec::new());
     let floor_times = Mutex::new(Vec::new());
     let mut c = Criterion::default()
@@ -161,26 +203,9 @@ fn main() {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
-                    let folder = fresh();
-                    let mut wire = account.connect().expect("connect");
-                    wire.command(&format!("CREATE {folder}"), Collect::Nothing)
-                        .and_then(|r| r.ok("CREATE"))
-                        .expect("create");
-                    let started = Instant::now();
-                    for flight in messages.chunks(FLIGHT) {
-                        let commands: Vec<Vec<u8>> = flight
-                            .iter()
-                            .map(|m| literal_plus(&format!("APPEND {folder}"), m))
-                            .collect();
-                        for reply in wire.pipeline(&commands, Collect::Nothing).expect("flight") {
-                            reply.ok("APPEND").expect("APPEND");
-                        }
-                    }
-                    let took = started.elapsed();
+                    let took = floor_run();
                     spent += took;
                     floor_times.lock().expect("times").push(took);
-                    wire.logout();
-                    delete(&account, &folder);
                 }
                 spent
             });
@@ -189,21 +214,9 @@ fn main() {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
-                    let folder = fresh();
-                    let conf = config(&root, &server, &folder);
-                    let started = Instant::now();
-                    let report = rt.block_on(async {
-                        let store = Store::open(&conf).expect("store");
-                        let r = migrate::import(&store, &ImportOptions::new(&spool), &Silent).await;
-                        store.close().await;
-                        r
-                    });
-                    let took = started.elapsed();
-                    let report = report.expect("import");
-                    assert_eq!(report.copied, u64::from(MESSAGES), "{:?}", report.failed);
+                    let took = imapvm_run();
                     spent += took;
                     imapvm_times.lock().expect("times").push(took);
-                    delete(&account, &folder);
                 }
                 spent
             });
@@ -211,6 +224,14 @@ fn main() {
         group.finish();
     }
     c.final_summary();
+    // Interleaved pairs (floor, then imapvm, then floor...): both see the same machine load,
+    // which on a shared machine drifts between criterion's two sequential groups.
+    let paired_imapvm = Mutex::new(Vec::new());
+    let paired_floor = Mutex::new(Vec::new());
+    for _ in 0..PAIRS {
+        paired_floor.lock().expect("times").push(floor_run());
+        paired_imapvm.lock().expect("times").push(imapvm_run());
+    }
     let median_rate = |times: &Mutex<Vec<Duration>>| {
         let mut t: Vec<f64> = times
             .lock()
@@ -221,13 +242,18 @@ fn main() {
         t.sort_by(f64::total_cmp);
         t.get(t.len() / 2).map(|m| f64::from(MESSAGES) / m)
     };
-    if let (Some(ours), Some(floor)) = (median_rate(&imapvm_times), median_rate(&floor_times)) {
-        eprintln!(
-            "migrate_throughput: imapvm {ours:.0} msg/s, floor {floor:.0} msg/s, imapvm/floor = {:.2} \
-             (medians of {} and {} runs of {MESSAGES} messages)",
-            ours / floor,
-            imapvm_times.lock().map(|t| t.len()).unwrap_or(0),
-            floor_times.lock().map(|t| t.len()).unwrap_or(0),
-        );
+    for (what, ours, floor) in [
+        ("criterion groups (sequential)", &imapvm_times, &floor_times),
+        ("interleaved pairs", &paired_imapvm, &paired_floor),
+    ] {
+        if let (Some(o), Some(f)) = (median_rate(ours), median_rate(floor)) {
+            eprintln!(
+                "migrate_throughput [{what}]: imapvm {o:.0} msg/s, floor {f:.0} msg/s, \
+                 imapvm/floor = {:.2} (medians of {} and {} runs of {MESSAGES} messages)",
+                o / f,
+                ours.lock().map(|t| t.len()).unwrap_or(0),
+                floor.lock().map(|t| t.len()).unwrap_or(0),
+            );
+        }
     }
 }
