@@ -82,6 +82,8 @@ enum Command {
     Watch(cmd::watch::WatchArgs),
     /// Move an Asterisk file-storage spool into IMAP (import) and back (export).
     Migrate(cmd::migrate::MigrateArgs),
+    /// Deposits queued while the IMAP server was unreachable: list, flush, release, discard.
+    Outbox(cmd::outbox::OutboxArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => cmd::probe::run(&global, &args),
         Command::Watch(args) => cmd::watch::run(&global, &args),
         Command::Migrate(args) => cmd::migrate::run(&global, &args),
+        Command::Outbox(args) => cmd::outbox::run(&global, &args),
     };
     match result {
         Ok(code) => code,

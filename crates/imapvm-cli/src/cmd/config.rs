@@ -101,6 +101,16 @@ fn check(global: &Global, parsed: &Parsed) -> Result<ExitCode, CliError> {
 }
 
 fn show(global: &Global, parsed: &Parsed, mailbox: &str) -> Result<ExitCode, CliError> {
+    // The runtime refuses a file with errors; so does `show` (issue 9: one clear line).
+    if let Some(d) = parsed
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+    {
+        return Err(CliError(format!(
+            "{d} (run `imapvm config check` to list every problem)"
+        )));
+    }
     let config = &parsed.config;
     let id = match config.resolve_alias(mailbox) {
         Some(target) => target.clone(),

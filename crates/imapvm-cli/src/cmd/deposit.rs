@@ -86,16 +86,24 @@ pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliEr
         },
     };
     let store = open(global)?;
+    let durable = store.config().general.imapvm_outbox.is_some();
     let outcome = block_on(async {
         let mut results = Vec::new();
         let mut failures = Vec::new();
         for id in &args.mailboxes {
+            // With an outbox configured (`imapvm_outbox`), an unreachable server queues the
+            // deposit instead of failing it (issue 9).
             let result = match store.mailbox(id) {
-                Ok(mb) => mb.deposit(&vm).await,
+                Ok(mb) if durable => mb.deposit_durable(&vm).await,
+                Ok(mb) => mb.deposit(&vm).await.map(imapvm::DepositOutcome::Stored),
                 Err(e) => Err(e),
             };
             match result {
-                Ok(d) => results.push(json!({
+                Ok(imapvm::DepositOutcome::Queued(q)) => results.push(json!({
+                    "mailbox": id, "uid": null, "uidvalidity": null, "msgnum": null,
+                    "status": "queued", "msg_id": q.msg_id, "item": q.item, "reason": q.reason,
+                })),
+                Ok(imapvm::DepositOutcome::Stored(d)) => results.push(json!({
                     "mailbox": id, "uid": d.uid, "uidvalidity": d.uid_validity,
                     "msgnum": d.number, "status": "stored", "msg_id": d.msg_id,
                     "new": d.counts.new, "old": d.counts.old, "urgent": d.counts.urgent,
@@ -118,6 +126,14 @@ pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliEr
         println!("{}", json!({ "results": results }));
     } else {
         for r in &results {
+            if r["status"] == "queued" {
+                println!(
+                    "{}: accepted, queued in the outbox as {} ({})",
+                    r["mailbox"].as_str().unwrap_or_default(),
+                    r["item"].as_str().unwrap_or_default(),
+                    r["reason"].as_str().unwrap_or_default()
+                );
+            }
             if r["status"] == "stored" {
                 println!(
                     "{}: stored as message {} (UID {}); now {} new, {} urgent, {} old",

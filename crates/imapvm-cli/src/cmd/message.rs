@@ -276,6 +276,16 @@ fn local_hostname() -> String {
 
 fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
     let parsed = imapvm::config_files::load(&global.config)?;
+    // A file the runtime would refuse is refused here too (issue 9: one clear line).
+    if let Some(d) = parsed
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == imapvm_config::Severity::Error)
+    {
+        return Err(CliError(format!(
+            "{d} (run `imapvm config check` to list every problem)"
+        )));
+    }
     let config = &parsed.config;
     let id = match config.resolve_alias(&args.mailbox) {
         Some(target) => target.clone(),

@@ -19,6 +19,8 @@ pub(crate) mod voicemail;
 pub(crate) mod watch;
 // File spool <-> IMAP (issue 12).
 pub(crate) mod migrate;
+// The durable outbox (issue 9).
+pub(crate) mod outbox;
 
 /// A failed operation: printed as one line on stderr, exit code 1.
 #[derive(Debug)]

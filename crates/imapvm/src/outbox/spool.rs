@@ -268,7 +268,7 @@ impl Spool {
     fn create_tmp(&self, name: &str) -> Result<(PathBuf, File)> {
         let path = self.dir.join(format!(".{name}.tmp"));
         let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.read(true).write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| spool_error(&path, e))?;
@@ -495,7 +495,9 @@ mod tests {
     #[test]
     fn put_list_hold_remove() {
         let sp = spool("cycle");
-        let held = sp.put(item("17-abc", 3), b"abc").unwrap();
+        let mut held = sp.put(item("17-abc", 3), b"abc").unwrap();
+        // The writer can read its own bytes back (the immediate retry does).
+        assert_eq!(held.read_bytes(&sp).unwrap(), b"abc");
         // Held by us: a second holder (another open file description) is refused.
         assert!(sp.hold("17-abc").unwrap().is_none());
         drop(held);

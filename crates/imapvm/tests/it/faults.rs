@@ -107,21 +107,26 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
     for i in 0..n {
         if rng.percent(20) {
             armed += 1;
-            let dir = if rng.below(2) == 0 {
-                Dir::Up
-            } else {
-                Dir::Down
-            };
-            let after = match dir {
-                Dir::Up => rng.below(7000),
-                Dir::Down => rng.below(900),
+            // A quarter each: anywhere in what the client sends, anywhere in what the server
+            // answers, near the end of the APPEND (the server may have stored it), and in the
+            // APPEND's answer (stored, but the client never hears so).
+            let (dir, after, when) = match rng.below(4) {
+                0 => (Dir::Up, rng.below(7000), None),
+                1 => (Dir::Down, rng.below(900), None),
+                2 => (Dir::Up, 4000 + rng.below(3000), Some("APPEND")),
+                _ => (Dir::Down, rng.below(120), Some("APPEND")),
             };
             let action = if rng.below(4) == 0 {
                 Action::Reset
             } else {
                 Action::Close
             };
-            proxy.arm(Fault { dir, after, action });
+            proxy.arm(Fault {
+                dir,
+                after,
+                action,
+                when,
+            });
         }
         let vm = voicemail(&format!("555{i:07}"), 200);
         match mb.deposit_durable(&vm).await {
@@ -204,6 +209,7 @@ for i in range(4):
                 dir,
                 after: rng.below(400),
                 action: Action::Close,
+                when: None,
             });
         }
         if mb.delete(&[MessageRef::Uid(*uid)], None).await.is_err() {
@@ -472,6 +478,7 @@ async fn dovecot_stalled_mid_response_by_the_proxy_fails_within_imapreadtimeout(
         dir: Dir::Down,
         after: 20,
         action: Action::Stall,
+        when: None,
     });
     // The runtime retries a lost warm connection once: the "server" stays unreachable.
     proxy.set_refuse(true);

@@ -38,11 +38,15 @@ pub struct Fault {
     pub after: u64,
     /// What then.
     pub action: Action,
+    /// Counting starts only once the client has sent a chunk containing this (e.g.
+    /// `APPEND`, to cut right around a command's answer); `None`: at once.
+    pub when: Option<&'static str>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    armed: Option<(Fault, u64)>,
+    /// The fault, bytes left, whether counting has started.
+    armed: Option<(Fault, u64, bool)>,
     fired: u64,
     delay: Duration,
     refuse: bool,
@@ -103,7 +107,7 @@ impl FaultProxy {
 
     /// Arms `fault` (replacing an armed one that has not fired).
     pub fn arm(&self, fault: Fault) {
-        self.state.lock().unwrap().armed = Some((fault, fault.after));
+        self.state.lock().unwrap().armed = Some((fault, fault.after, fault.when.is_none()));
     }
 
     /// Disarms; `true` when the armed fault had fired (or none was armed and one fired).
@@ -161,11 +165,20 @@ enum Step {
     ForwardThen(usize, Action),
 }
 
-fn plan(state: &Mutex<State>, dir: Dir, n: usize) -> (Step, Duration) {
+fn plan(state: &Mutex<State>, dir: Dir, chunk: &[u8]) -> (Step, Duration) {
+    let n = chunk.len();
     let mut s = state.lock().unwrap();
     let delay = s.delay;
+    if let Some((fault, _, started)) = &mut s.armed
+        && !*started
+        && dir == Dir::Up
+        && let Some(marker) = fault.when
+        && chunk.windows(marker.len()).any(|w| w == marker.as_bytes())
+    {
+        *started = true;
+    }
     let step = match &mut s.armed {
-        Some((fault, left)) if fault.dir == dir => {
+        Some((fault, left, true)) if fault.dir == dir => {
             if (n as u64) >= *left {
                 let take = usize::try_from(*left).unwrap_or(n);
                 let action = fault.action;
@@ -214,7 +227,7 @@ async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                let (step, delay) = plan(&state, Dir::Up, n);
+                let (step, delay) = plan(&state, Dir::Up, &buf[..n]);
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
@@ -256,7 +269,7 @@ async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                let (step, delay) = plan(&state, Dir::Down, n);
+                let (step, delay) = plan(&state, Dir::Down, &buf[..n]);
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
