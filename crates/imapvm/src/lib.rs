@@ -25,6 +25,11 @@
 //! to Asterisk over AMI ([`notify_ami`]) and to webhooks ([`webhook`]); [`shard`] splits
 //! the boxes between several watcher processes.
 //!
+//! [`Mailbox::deposit_durable`] never loses a deposit to an outage: the message is written
+//! to the [`outbox`] spool (fsync'd) before its APPEND, a retry looks it up by msg id before
+//! sending it again (exactly once), and [`Store::flush_outbox`] /
+//! [`Store::spawn_flusher`] deliver what was queued while the server was unreachable.
+//!
 //! ```no_run
 //! use imapvm::{Audio, NewVoicemail, Store, Urgency};
 //!

@@ -535,3 +535,59 @@ mod tests {
         assert!(!valid_id(".hidden"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_item() -> impl Strategy<Value = OutboxItem> {
+        (
+            "[0-9]{1,10}-[0-9a-f]{8}",
+            "[0-9a-z]{1,6}@[a-z]{1,8}",
+            "[ -~]{1,40}",
+            any::<bool>(),
+            any::<i64>(),
+            any::<u32>(),
+            any::<bool>(),
+            proptest::option::of("[ -~]{0,80}"),
+            0u64..=i64::MAX as u64,
+        )
+            .prop_map(
+                |(msg_id, mailbox, message_id, urgent, queued_at, attempts, refused, err, size)| {
+                    OutboxItem {
+                        id: item_id(queued_at, &msg_id),
+                        mailbox,
+                        msg_id,
+                        message_id: message_id.trim().to_owned(),
+                        urgent,
+                        queued_at,
+                        attempts: attempts.min(i64::MAX as u32),
+                        state: if refused {
+                            ItemState::Refused
+                        } else {
+                            ItemState::Pending
+                        },
+                        last_error: err,
+                        size,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn metadata_round_trips(item in any_item()) {
+            let back = OutboxItem::parse(&item.id, &item.render()).unwrap();
+            prop_assert_eq!(back, item);
+        }
+
+        #[test]
+        fn parsing_anything_never_panics(text in "\\PC{0,300}", lines in proptest::collection::vec("[a-z-]{0,12}: [ -~]{0,20}", 0..12)) {
+            let _ = OutboxItem::parse("x", &text);
+            let joined = format!("{MAGIC}\n{}", lines.join("\n"));
+            let _ = OutboxItem::parse("x", &joined);
+        }
+    }
+}
