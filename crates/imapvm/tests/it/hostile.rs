@@ -152,3 +152,42 @@ fn peak_memory_under_the_hostile_server_is_bounded() {
         "peak RSS {kib} KiB exceeds {PEAK_RSS_BOUND_MIB} MiB"
     );
 }
+
+/// Over quota, the three ways servers say it: a typed "mailbox full" refusal, never a
+/// success, and the recording kept in the outbox as refused (not retried by a flush).
+#[tokio::test]
+async fn over_quota_in_every_dialect_is_mailbox_full_and_kept_refused() {
+    for nasty in [
+        Nasty::OverQuotaBeforeContinuation,
+        Nasty::CyrusOverQuota,
+        Nasty::CourierOverQuota,
+    ] {
+        let (port, _seen) = hostile::start(nasty).await;
+        let store = plain_store(&format!("{nasty:?}"), port);
+        let mb = store.mailbox("1234@default").unwrap();
+        let err = mb
+            .deposit_durable(&voicemail("5550003", 100))
+            .await
+            .expect_err("over quota is never a success");
+        match &err {
+            imapvm::Error::DepositRefused { reasons, .. } => assert!(
+                matches!(
+                    reasons.as_slice(),
+                    [imapvm::DepositRefusal::Server {
+                        over_quota: true,
+                        ..
+                    }]
+                ),
+                "{nasty:?}: {err}"
+            ),
+            other => panic!("{nasty:?}: {other}"),
+        }
+        let listing = store.outbox().list().unwrap();
+        assert_eq!(listing.items.len(), 1, "{nasty:?}: {listing:?}");
+        assert_eq!(listing.items[0].state, imapvm::outbox::ItemState::Refused);
+        let report = store.flush_outbox().await.unwrap();
+        assert!(report.delivered.is_empty(), "{nasty:?}: {report:?}");
+        assert_eq!(report.left_refused.len(), 1, "{nasty:?}: {report:?}");
+        store.close().await;
+    }
+}

@@ -38,6 +38,12 @@ pub enum Nasty {
     NeverContinues,
     /// `LOGINDISABLED`, no SASL PLAIN.
     LoginDisabled,
+    /// No LITERAL+; the APPEND gets `NO [OVERQUOTA]` instead of `+` (Dovecot's way).
+    OverQuotaBeforeContinuation,
+    /// The APPEND gets Cyrus's plain `NO Over quota`.
+    CyrusOverQuota,
+    /// The APPEND gets Courier's `NO [ALERT] ...`.
+    CourierOverQuota,
 }
 
 /// Everything the hostile server received (lines, literal contents elided).
@@ -129,7 +135,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, nasty: Nasty, seen
         return;
     }
     let caps = match nasty {
-        Nasty::NeverContinues => "IMAP4rev1 AUTH=PLAIN SASL-IR NAMESPACE UIDPLUS",
+        Nasty::NeverContinues | Nasty::OverQuotaBeforeContinuation => {
+            "IMAP4rev1 AUTH=PLAIN SASL-IR NAMESPACE UIDPLUS"
+        }
         Nasty::LoginDisabled => "IMAP4rev1 LOGINDISABLED NAMESPACE",
         _ => CAPS,
     };
@@ -145,6 +153,17 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, nasty: Nasty, seen
         };
         // Read literals that continue the command.
         while let Some((n, sync)) = literal_at_end(&line) {
+            if sync && nasty == Nasty::OverQuotaBeforeContinuation {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                seen.lock().unwrap().push(text.trim_end().to_owned());
+                let tag = text.split(' ').next().unwrap_or("*").to_owned();
+                let no =
+                    format!("{tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n");
+                if s.write_all(no.as_bytes()).await.is_err() {
+                    return;
+                }
+                break;
+            }
             if sync {
                 if nasty == Nasty::NeverContinues {
                     seen.lock()
@@ -271,6 +290,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, nasty: Nasty, seen
                 out.extend_from_slice(b")\r\n");
             }
             out.extend_from_slice(format!("{tag} OK done\r\n").as_bytes());
+        } else if upper.starts_with("APPEND") && nasty == Nasty::OverQuotaBeforeContinuation {
+            // Refused before the literal (above): nothing more to answer.
+            continue;
+        } else if upper.starts_with("APPEND") && nasty == Nasty::CyrusOverQuota {
+            out.extend_from_slice(format!("{tag} NO Over quota\r\n").as_bytes());
+        } else if upper.starts_with("APPEND") && nasty == Nasty::CourierOverQuota {
+            out.extend_from_slice(format!("{tag} NO [ALERT] Mail quota exceeded.\r\n").as_bytes());
         } else if upper.starts_with("APPEND") {
             if nasty == Nasty::ByeDuringAppend {
                 let _ = s.write_all(b"* BYE going away now\r\n").await;
