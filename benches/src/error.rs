@@ -59,9 +59,19 @@ pub enum BenchError {
     /// A scenario cannot be set up or measured.
     #[error("{0}")]
     Scenario(String),
+    /// The imapvm contender failed (the suite then measures the operation
+    /// without it and says so in the report).
+    #[error("imapvm: {0}")]
+    Runtime(String),
 }
 
 impl BenchError {
+    /// A lost connection or socket error: worth one more attempt (another
+    /// process may have restarted the server's workers).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BenchError::Io { .. } | BenchError::Closed { .. })
+    }
+
     /// An I/O error with context.
     pub fn io(context: impl Into<String>, source: io::Error) -> BenchError {
         BenchError::Io {
