@@ -392,6 +392,50 @@ async fn changes_while_down_are_coalesced_per_box() {
     ami.stop().await;
 }
 
+/// A PBX that stops answering (no `Pong`) is detected by the keepalive and reconnected;
+/// a PBX restart (connection closed) likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
+    let hung = AmiPeer::start(AmiPeerConfig {
+        ignore_ping: true,
+        ..AmiPeerConfig::default()
+    })
+    .unwrap();
+    let mut options = quick();
+    options.client.keepalive = Duration::from_millis(200);
+    options.client.response_timeout = Duration::from_millis(300);
+    let mut ami = AmiNotifier::start(&target(&hung, AmiMode::Refresh, "s3cret"), options);
+    assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
+    match report(&mut ami).await {
+        AmiReport::Down { error, .. } => assert!(error.contains("Ping"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
+    assert!(hung.connections() >= 2);
+    assert!(!hung.actions_named("Ping").is_empty());
+    ami.stop().await;
+
+    let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick());
+    assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
+    peer.kick();
+    assert!(matches!(report(&mut ami).await, AmiReport::Down { .. }));
+    assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
+    ami.notify(&event("1234", 1, 0, 0));
+    let (ok, actions) = wait_actions(&peer, "VoicemailRefresh", 1).await;
+    assert!(ok, "{actions:?}");
+    assert_eq!(
+        actions
+            .iter()
+            .rev()
+            .find(|a| a.name() == "VoicemailRefresh")
+            .unwrap()
+            .connection,
+        1
+    );
+    ami.stop().await;
+}
+
 fn hook_to(receiver: &WebhookReceiver, options: WebhookOptions) -> WebhookNotifier {
     WebhookNotifier::start(&receiver.url("/hook").parse().unwrap(), options)
 }
