@@ -425,7 +425,12 @@ impl Mailbox {
         match result {
             Ok(d) => {
                 if let Some(held) = journal.held.take() {
-                    outbox.spool.remove(held)?;
+                    // Stored: a leftover item is harmless (a flush finds it by msg id and
+                    // removes it), an error here would invite the caller to deposit again.
+                    let id = held.item.id.clone();
+                    if let Err(e) = outbox.spool.remove(held) {
+                        tracing::warn!(item = %id, error = %e, "stored, but the outbox item stays");
+                    }
                 }
                 Ok(DepositOutcome::Stored(d))
             }
@@ -532,7 +537,9 @@ impl Mailbox {
                     uid_validity,
                     already_there,
                 };
-                spool.remove(held).map_err(|e| (id, e))?;
+                if let Err(e) = spool.remove(held) {
+                    tracing::warn!(item = %id, error = %e, "delivered, but the outbox item stays");
+                }
                 Ok(delivered)
             }
             Err(e) => {
