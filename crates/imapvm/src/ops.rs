@@ -71,7 +71,7 @@ fn wire_keys(keys: &[imapvm_policy::SearchKey]) -> Vec<WireKey> {
         .collect()
 }
 
-fn wire_set(uids: impl IntoIterator<Item = u32>) -> Option<UidRange> {
+pub(crate) fn wire_set(uids: impl IntoIterator<Item = u32>) -> Option<UidRange> {
     WireUidSet::from_uids(uids.into_iter().filter_map(WireUid::new)).map(UidRange::Set)
 }
 
@@ -89,7 +89,7 @@ fn flags_of(flags: &[Flag]) -> MessageFlags {
     }
 }
 
-fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<u32>> {
+pub(crate) fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<u32>> {
     match s.take(context, id)? {
         Outcome::Search(uids) => Ok(uids.into_iter().map(WireUid::get).collect()),
         _ => Err(Error::Unexpected {
@@ -99,7 +99,7 @@ fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<u3
     }
 }
 
-fn fetch_result(
+pub(crate) fn fetch_result(
     s: &mut Session,
     context: &str,
     id: CommandId,
@@ -119,7 +119,7 @@ fn is_greeting(message_type: Option<&str>) -> bool {
 
 /// A unique-enough number for Message-ID, boundary and msg id (no clock in the lower crates;
 /// here the clock and a per-process hash seed are fine).
-fn random_u32() -> u32 {
+pub(crate) fn random_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -134,7 +134,7 @@ fn random_u32() -> u32 {
     (h.finish() & 0xffff_ffff) as u32
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -163,12 +163,17 @@ impl Mailbox {
     }
 
     /// The IMAP folder of a scope.
-    fn scope_mailbox(&self, s: &Session, scope: Option<Folder>) -> Result<MailboxName> {
+    pub(crate) fn scope_mailbox(&self, s: &Session, scope: Option<Folder>) -> Result<MailboxName> {
         let layout = self.layout(s)?;
         Ok(layout.mailbox_name(scope.unwrap_or(Folder::Inbox)))
     }
 
-    async fn select(&self, s: &mut Session, f: &mut Folders, name: &MailboxName) -> Result<u32> {
+    pub(crate) async fn select(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+    ) -> Result<u32> {
         let sel = s.select(name).await?;
         f.get(name).check_validity(sel.uid_validity);
         Ok(sel.uid_validity)
@@ -466,7 +471,7 @@ impl Mailbox {
 
     /// The UID a reference names now. A number is resolved against the listing this store
     /// made (listing first when there is none); it never re-binds to another message.
-    async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         s: &mut Session,
         f: &mut Folders,
@@ -981,7 +986,7 @@ impl Mailbox {
         result
     }
 
-    fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             maxmsg: self.settings.maxmsg.value,
             minsecs: self.settings.minsecs.value,
@@ -1006,7 +1011,7 @@ impl Mailbox {
         }
     }
 
-    fn message_id(&self, now: i64, rand: u32) -> String {
+    pub(crate) fn message_id(&self, now: i64, rand: u32) -> String {
         format!(
             "<imapvm-{now}-{rand:08x}-{}@{}>",
             self.id.mailbox(),
@@ -1014,7 +1019,7 @@ impl Mailbox {
         )
     }
 
-    fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
+    pub(crate) fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
         let envelope = imapvm_message::Envelope {
             date: now,
             message_id: self.message_id(now, rand),

@@ -12,6 +12,7 @@ mod budgets;
 mod canary;
 mod connect;
 mod faults;
+mod forward;
 mod hostile;
 mod interop;
 mod isolation;

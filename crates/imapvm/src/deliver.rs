@@ -1,0 +1,705 @@
+//! Multi-recipient deposits (`VoiceMail(a&b)` done right): one message per recipient, each
+//! built for that recipient, pipelined per account, accounts in parallel, one result each.
+//!
+//! Asterisk's IMAP storage sends `COPY 0 INBOX` on the first recipient's connection for the
+//! others (reference §4.3 step 6, observed §6.2): they never get the message. Here every
+//! recipient gets a message of its own (its Extension/Context headers, full name and
+//! address, message number, folder, account and server) with the same
+//! `X-Asterisk-VM-Message-ID`, as Asterisk's file storage gives the copies of one deposit.
+//!
+//! Per account (one connection, held for the whole delivery):
+//!
+//! 1. for each recipient: `GETQUOTAROOT` of its folder pipelined with its count (policy
+//!    `admit`: quota, `maxmsg`, `minsecs`/`maxsecs`); the quota usage of the recipients
+//!    admitted before on the same quota root is added, so two copies cannot both squeeze
+//!    into the last kilobytes;
+//! 2. the APPENDs of every admitted recipient, pipelined (LITERAL+): one round trip;
+//! 3. the UIDs from APPENDUID (without UIDPLUS: a search by the copy's own `Message-ID`).
+//!
+//! Accounts are delivered concurrently (one task each). A recipient that is refused or
+//! fails does not stop the others. Every stored recipient's MWI watcher is told (the bus).
+//! The same code path delivers forwarded copies ([`crate::forward`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use imapvm_message::lineage::Lineage;
+use imapvm_message::{AudioPart, MessageType, Voicemail};
+use imapvm_policy::{
+    AdmissionVerdict, Deposit, DepositKind, MwiCounts, QuotaResource, QuotaResourceName, admit,
+};
+use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
+
+use crate::account::AccountKey;
+use crate::error::{DepositRefusal, Error, Result};
+use crate::ops::{now_secs, random_u32, search_result};
+use crate::outbox::{DepositOutcome, Queued};
+use crate::pool::Folders;
+use crate::session::Session;
+use crate::store::{Deposited, Mailbox, NewVoicemail, Store, Urgency};
+
+/// How a copy reached its mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A message built for the recipient, APPENDed.
+    Append,
+    /// `UID COPY` of the source message (a forward where nothing had to change).
+    UidCopy,
+}
+
+/// What happened for one recipient.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecipientOutcome {
+    /// Stored. `deposited.number` is the message number Asterisk gives it (the box's
+    /// count before plus one); `deposited.counts` are the counts before plus this message.
+    Stored {
+        /// UID, UIDVALIDITY, number, counts, msg id.
+        deposited: Deposited,
+        /// APPEND or UID COPY.
+        via: Via,
+    },
+    /// The server could not be reached: the message waits in the outbox (durable
+    /// deposits only).
+    Queued(Queued),
+    /// Refused ([`Error::DepositRefused`]: quota, `maxmsg`, duration) or failed.
+    Failed(Error),
+}
+
+/// One recipient's result, in the order the recipients were given.
+#[derive(Debug)]
+pub struct RecipientResult {
+    /// `box@context` as given.
+    pub mailbox: String,
+    /// What happened.
+    pub outcome: RecipientOutcome,
+}
+
+impl RecipientResult {
+    /// `stored`, `queued`, `refused` or `failed` (the CLI's `status`).
+    pub fn status(&self) -> &'static str {
+        match &self.outcome {
+            RecipientOutcome::Stored { .. } => "stored",
+            RecipientOutcome::Queued(_) => "queued",
+            RecipientOutcome::Failed(Error::DepositRefused { .. }) => "refused",
+            RecipientOutcome::Failed(_) => "failed",
+        }
+    }
+
+    /// Whether the copy is stored (or safely queued).
+    pub fn is_ok(&self) -> bool {
+        !matches!(self.outcome, RecipientOutcome::Failed(_))
+    }
+
+    /// The stored copy, if any.
+    pub fn stored(&self) -> Option<&Deposited> {
+        match &self.outcome {
+            RecipientOutcome::Stored { deposited, .. } => Some(deposited),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn failed(mailbox: &str, e: Error) -> RecipientResult {
+        RecipientResult {
+            mailbox: mailbox.to_owned(),
+            outcome: RecipientOutcome::Failed(e),
+        }
+    }
+}
+
+/// What a recipient's copy is: the voicemail built for it, its lineage, and whether it is
+/// stored `\Flagged`.
+pub(crate) struct Built {
+    pub voicemail: Voicemail,
+    pub lineage: Option<Lineage>,
+    pub urgent: bool,
+}
+
+/// Builds the copy for a recipient: `(recipient, msgnum (1-based N), now, rand)`.
+pub(crate) type Compose = dyn Fn(&Mailbox, u32, i64, u32) -> Result<Built> + Send + Sync;
+
+/// What admission checks: a deposit checks the recording's length too; a forward only
+/// quota and `maxmsg`, as Asterisk's `forward_message` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Deposit,
+    Forward,
+}
+
+/// A copy admitted and built, waiting for its APPEND.
+struct Prepared {
+    index: usize,
+    mailbox: Mailbox,
+    folder: imapvm_policy::MailboxName,
+    bytes: Arc<[u8]>,
+    message_id: String,
+    msg_id: String,
+    msgnum: u32,
+    counts: MwiCounts,
+    urgent: bool,
+}
+
+impl Store {
+    /// Stores `vm` in every mailbox of `recipients` (`box@context`), each copy built for its
+    /// recipient, with one shared msg id. Recipients on one account share its connection
+    /// and their APPENDs are pipelined; accounts are served concurrently. One result per
+    /// recipient, in order: a refusal or failure of one does not affect the others.
+    pub async fn deposit_to<S: AsRef<str>>(
+        &self,
+        recipients: &[S],
+        vm: &NewVoicemail,
+    ) -> Vec<RecipientResult> {
+        let (mailboxes, mut results) = self.resolve_recipients(recipients);
+        let now = now_secs();
+        let compose = deposit_compose(vm, now, random_u32());
+        let delivered = deliver(mailboxes, compose, Admission::Deposit, now).await;
+        for (index, result) in delivered {
+            results[index] = Some(result);
+        }
+        finish(recipients, results)
+    }
+
+    /// Like [`Store::deposit_to`], but a recipient whose server could not be reached (or
+    /// whose connection broke before its APPEND was sent) goes through
+    /// [`Mailbox::deposit_durable`]: stored on a retry, or queued in the outbox. A recipient
+    /// whose APPEND was sent but not confirmed is reported failed, not retried (it may be
+    /// stored; retrying could double it).
+    pub async fn deposit_to_durable<S: AsRef<str>>(
+        &self,
+        recipients: &[S],
+        vm: &NewVoicemail,
+    ) -> Vec<RecipientResult> {
+        if let [only] = recipients {
+            // One recipient: the outbox's write-ahead deposit, exactly as issue 9 has it (the
+            // message is on disk before its APPEND, so even a cut mid-APPEND is retried once).
+            let id = only.as_ref();
+            let outcome = match self.mailbox(id) {
+                Ok(mb) => mb.deposit_durable(vm).await,
+                Err(e) => Err(e),
+            };
+            return vec![RecipientResult {
+                mailbox: id.to_owned(),
+                outcome: durable_outcome(outcome),
+            }];
+        }
+        let mut results = self.deposit_to(recipients, vm).await;
+        for result in &mut results {
+            let RecipientOutcome::Failed(e) = &result.outcome else {
+                continue;
+            };
+            if !(e.is_connection_lost() || matches!(e, Error::Backoff { .. })) {
+                continue;
+            }
+            let Ok(mb) = self.mailbox(&result.mailbox) else {
+                continue;
+            };
+            result.outcome = durable_outcome(mb.deposit_durable(vm).await);
+        }
+        results
+    }
+
+    /// The mailboxes of `recipients` (with their index), and a result slot per recipient,
+    /// already filled for names that are not configured or are given twice.
+    pub(crate) fn resolve_recipients<S: AsRef<str>>(
+        &self,
+        recipients: &[S],
+    ) -> (Vec<(usize, Mailbox)>, Vec<Option<RecipientResult>>) {
+        let mut results: Vec<Option<RecipientResult>> = recipients.iter().map(|_| None).collect();
+        let mut mailboxes: Vec<(usize, Mailbox)> = Vec::new();
+        for (index, id) in recipients.iter().enumerate() {
+            let id = id.as_ref();
+            match self.mailbox(id) {
+                Ok(mb) if mailboxes.iter().any(|(_, m)| m.id == mb.id) => {
+                    results[index] = Some(RecipientResult::failed(
+                        id,
+                        Error::Config {
+                            mailbox: mb.id(),
+                            reason: "listed more than once; it gets one copy".into(),
+                        },
+                    ));
+                }
+                Ok(mb) => mailboxes.push((index, mb)),
+                Err(e) => results[index] = Some(RecipientResult::failed(id, e)),
+            }
+        }
+        (mailboxes, results)
+    }
+}
+
+fn durable_outcome(outcome: Result<DepositOutcome>) -> RecipientOutcome {
+    match outcome {
+        Ok(DepositOutcome::Stored(deposited)) => RecipientOutcome::Stored {
+            deposited,
+            via: Via::Append,
+        },
+        Ok(DepositOutcome::Queued(q)) => RecipientOutcome::Queued(q),
+        Err(e) => RecipientOutcome::Failed(e),
+    }
+}
+
+/// Fills the slots no task answered (a task that died) with a failure.
+pub(crate) fn finish<S: AsRef<str>>(
+    recipients: &[S],
+    results: Vec<Option<RecipientResult>>,
+) -> Vec<RecipientResult> {
+    results
+        .into_iter()
+        .zip(recipients)
+        .map(|(r, id)| {
+            r.unwrap_or_else(|| {
+                RecipientResult::failed(
+                    id.as_ref(),
+                    Error::Unexpected {
+                        account: id.as_ref().to_owned(),
+                        command: "delivery (the task ended without a result)",
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// The copies of a deposit: the recording (and intro) renamed for each recipient's number,
+/// the recipient's identity headers, one msg id for all.
+fn deposit_compose(vm: &NewVoicemail, now: i64, shared: u32) -> Arc<Compose> {
+    let vm = vm.clone();
+    let msg_id = format!("{now}-{shared:08x}");
+    Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, _rand: u32| {
+        let Some(recording) = &vm.recording else {
+            return Err(Error::Config {
+                mailbox: mb.id(),
+                reason: "a deposit needs a recording".into(),
+            });
+        };
+        let mut audio = vec![AudioPart::recording(
+            msgnum,
+            &recording.format,
+            recording.bytes.clone(),
+        )];
+        if let Some(intro) = &vm.intro {
+            audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
+        }
+        let orig_date = mb
+            .message_settings()
+            .email_date(now)
+            .map_err(|source| Error::Build {
+                mailbox: mb.id(),
+                source,
+            })?;
+        Ok(Built {
+            voicemail: Voicemail {
+                mailbox: mb.id.mailbox().to_owned(),
+                context: mb.id.context().to_owned(),
+                extension: mb.identity.extension().to_owned(),
+                msgnum,
+                server_name: mb.settings.fromstring.value.clone(),
+                flag: match vm.urgency {
+                    Urgency::Normal => imapvm_message::Flag::None,
+                    Urgency::Urgent => imapvm_message::Flag::Urgent,
+                    Urgency::Priority => imapvm_message::Flag::Priority,
+                },
+                priority: 1,
+                caller_id_num: vm.caller_id_num.clone(),
+                caller_id_name: vm.caller_id_name.clone(),
+                duration_secs: vm.duration_secs,
+                category: String::new(),
+                message_type: MessageType::Message,
+                orig_date,
+                orig_time: now,
+                msg_id: Some(msg_id.clone()),
+                caller_channel: None,
+                audio,
+            },
+            lineage: None,
+            urgent: vm.urgency == Urgency::Urgent,
+        })
+    })
+}
+
+/// Delivers one copy per mailbox (each with its index in the caller's list): grouped by
+/// account, accounts concurrently. Returns `(index, result)` for every mailbox.
+pub(crate) async fn deliver(
+    mailboxes: Vec<(usize, Mailbox)>,
+    compose: Arc<Compose>,
+    admission: Admission,
+    now: i64,
+) -> Vec<(usize, RecipientResult)> {
+    let mut groups: Vec<(AccountKey, Vec<(usize, Mailbox)>)> = Vec::new();
+    for (index, mb) in mailboxes {
+        let key = mb.account.key();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push((index, mb)),
+            None => groups.push((key, vec![(index, mb)])),
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, group) in groups {
+        let compose = Arc::clone(&compose);
+        tasks.spawn(async move { deliver_account(group, compose, admission, now).await });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(results) => out.extend(results),
+            Err(e) => tracing::warn!(error = %e, "a delivery task ended abnormally"),
+        }
+    }
+    out
+}
+
+/// Every recipient of one account, on its one connection.
+async fn deliver_account(
+    group: Vec<(usize, Mailbox)>,
+    compose: Arc<Compose>,
+    admission: Admission,
+    now: i64,
+) -> Vec<(usize, RecipientResult)> {
+    let Some((_, first)) = group.first() else {
+        return Vec::new();
+    };
+    let account = first.account.clone();
+    let store = Arc::clone(&first.store);
+    let slot_arc = store.pool.slot(&account.key());
+    let mut guard = slot_arc.lock().await;
+    let slot = &mut *guard;
+    let mut results: Vec<(usize, RecipientResult)> = Vec::new();
+
+    // Phase 1: admission and build, per recipient (its folder, its counts).
+    let mut prepared: Vec<Prepared> = Vec::new();
+    let mut pending: HashMap<String, (u64, u64)> = HashMap::new();
+    for (index, mb) in &group {
+        let result = async {
+            let s = slot.conn.session(&account).await?;
+            prepare(
+                *index,
+                mb,
+                s,
+                &mut slot.folders,
+                &*compose,
+                admission,
+                now,
+                &mut pending,
+            )
+            .await
+        }
+        .await;
+        slot.conn.absorb_gone(&mut slot.folders);
+        match result {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                if e.is_connection_lost() {
+                    slot.conn.drop_session();
+                }
+                results.push((*index, RecipientResult::failed(&mb.id(), e)));
+            }
+        }
+    }
+
+    // Phase 2: every APPEND of this account in one round trip.
+    if !prepared.is_empty() {
+        match slot.conn.session(&account).await {
+            Ok(s) => {
+                let outcomes = append_all(s, &prepared).await;
+                for (p, outcome) in prepared.into_iter().zip(outcomes) {
+                    let result = match outcome {
+                        Ok(o) => finish_append(s, &mut slot.folders, &p, o).await,
+                        Err(e) => Err(e),
+                    };
+                    results.push((p.index, recipient_result(&p, result)));
+                }
+                slot.conn.absorb_gone(&mut slot.folders);
+                if !slot.conn.has_live_session() {
+                    slot.conn.drop_session();
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                let mut first = Some(e);
+                for p in prepared {
+                    let e = first.take().unwrap_or_else(|| Error::Backoff {
+                        account: account.key().to_string(),
+                        retry_in: std::time::Duration::ZERO,
+                        last: text.clone(),
+                    });
+                    results.push((p.index, RecipientResult::failed(&p.mailbox.id(), e)));
+                }
+            }
+        }
+    }
+    drop(guard);
+    for (index, mb) in &group {
+        if results
+            .iter()
+            .any(|(i, r)| i == index && r.stored().is_some())
+        {
+            // Its MWI watcher publishes the new counts now.
+            store.bus.touched(&mb.account, &mb.id);
+        }
+    }
+    results
+}
+
+fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> RecipientResult {
+    match result {
+        Ok((uid, uid_validity, from_appenduid)) => {
+            let mut counts = p.counts;
+            if p.urgent {
+                counts.urgent = counts.urgent.saturating_add(1);
+            } else {
+                counts.new = counts.new.saturating_add(1);
+            }
+            RecipientResult {
+                mailbox: p.mailbox.id(),
+                outcome: RecipientOutcome::Stored {
+                    deposited: Deposited {
+                        uid,
+                        uid_validity,
+                        number: Some(p.msgnum),
+                        counts,
+                        msg_id: p.msg_id.clone(),
+                        from_appenduid,
+                    },
+                    via: Via::Append,
+                },
+            }
+        }
+        Err(e) => RecipientResult::failed(&p.mailbox.id(), e),
+    }
+}
+
+/// The quota resources of `outcome`, with their root.
+pub(crate) fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
+    match outcome {
+        Outcome::QuotaRoots(roots) => roots
+            .quotas
+            .iter()
+            .flat_map(|q| {
+                q.resources.iter().map(|r| {
+                    (
+                        q.root.clone(),
+                        QuotaResource {
+                            name: QuotaResourceName::from_atom(&r.name),
+                            usage: r.usage,
+                            limit: r.limit,
+                        },
+                    )
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The admission inputs of `mb` on this connection: its counts (which select its folder)
+/// and its folder's quota, pipelined. Without QUOTA (or when GETQUOTAROOT fails) no quota
+/// is checked, as in Asterisk.
+pub(crate) async fn counts_and_quota(
+    mb: &Mailbox,
+    s: &mut Session,
+    f: &mut Folders,
+    folder: &imapvm_policy::MailboxName,
+) -> Result<(MwiCounts, Vec<(String, QuotaResource)>)> {
+    let wire = WireMailbox::new(folder.as_wire());
+    let quota_id = if s.capabilities().quota() {
+        Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+    } else {
+        None
+    };
+    let counts = mb.count_in(s, f).await;
+    let quota = match quota_id {
+        Some(id) => {
+            let taken = match s.wait(&[id]).await {
+                Ok(()) => s.take("GETQUOTAROOT", id),
+                Err(e) => Err(e),
+            };
+            match taken {
+                Ok(o) => quota_roots(o),
+                Err(e) if e.is_connection_lost() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(mailbox = %mb.id(), error = %e, "no quota information");
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    Ok((counts?, quota))
+}
+
+/// Admission with the quota already promised to earlier copies on the same roots.
+pub(crate) fn admit_copy(
+    mb: &Mailbox,
+    size: u64,
+    duration_secs: u32,
+    admission: Admission,
+    counts: MwiCounts,
+    quota: &[(String, QuotaResource)],
+    pending: &HashMap<String, (u64, u64)>,
+) -> Result<()> {
+    let adjusted: Vec<QuotaResource> = quota
+        .iter()
+        .map(|(root, r)| {
+            let (kb, msgs) = pending.get(root).copied().unwrap_or((0, 0));
+            let extra = match r.name {
+                QuotaResourceName::Storage => kb,
+                QuotaResourceName::Message => msgs,
+                QuotaResourceName::Other(_) => 0,
+            };
+            QuotaResource {
+                name: r.name.clone(),
+                usage: r.usage.saturating_add(extra),
+                limit: r.limit,
+            }
+        })
+        .collect();
+    let mut limits = mb.limits();
+    if admission == Admission::Forward {
+        // Asterisk checks only quota and maxmsg for a forward destination (§4.8).
+        limits.minsecs = 0;
+        limits.maxsecs = 0;
+    }
+    let verdict = admit(
+        Deposit {
+            kind: DepositKind::Voicemail,
+            size_bytes: size,
+            duration_secs,
+        },
+        limits,
+        imapvm_policy::MwiState::Known(counts),
+        0,
+        &adjusted,
+    );
+    match verdict {
+        AdmissionVerdict::Refuse(reasons) => Err(Error::DepositRefused {
+            mailbox: mb.id(),
+            reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Records `size` bytes (one message) as promised on every root of `quota`.
+pub(crate) fn promise(
+    pending: &mut HashMap<String, (u64, u64)>,
+    quota: &[(String, QuotaResource)],
+    size: u64,
+) {
+    let mut roots: Vec<&String> = quota.iter().map(|(r, _)| r).collect();
+    roots.dedup();
+    for root in roots {
+        let e = pending.entry(root.clone()).or_default();
+        e.0 = e.0.saturating_add(size.div_ceil(1024));
+        e.1 = e.1.saturating_add(1);
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one recipient's whole admission context"
+)]
+async fn prepare(
+    index: usize,
+    mb: &Mailbox,
+    s: &mut Session,
+    f: &mut Folders,
+    compose: &Compose,
+    admission: Admission,
+    now: i64,
+    pending: &mut HashMap<String, (u64, u64)>,
+) -> Result<Prepared> {
+    let folder = mb.scope_mailbox(s, None)?;
+    let (counts, quota) = counts_and_quota(mb, s, f, &folder).await?;
+    let msgnum = counts.total().saturating_add(1);
+    let rand = random_u32();
+    let built = compose(mb, msgnum, now, rand)?;
+    let msg_id = built.voicemail.msg_id.clone().unwrap_or_default();
+    let duration = built.voicemail.duration_secs;
+    let message_id = mb.message_id(now, rand);
+    let mut bytes = mb.build_message(built.voicemail, now, rand)?;
+    if let Some(lineage) = &built.lineage {
+        lineage.insert_into(&mut bytes);
+    }
+    let size = bytes.len() as u64;
+    admit_copy(mb, size, duration, admission, counts, &quota, pending)?;
+    promise(pending, &quota, size);
+    Ok(Prepared {
+        index,
+        mailbox: mb.clone(),
+        folder,
+        bytes: Arc::from(bytes),
+        message_id,
+        msg_id,
+        msgnum,
+        counts,
+        urgent: built.urgent,
+    })
+}
+
+/// Queues every APPEND (LITERAL+ sends them without waiting), waits for all; one outcome
+/// per copy. A command that did not complete (the connection broke) fails with the reason.
+async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcome>> {
+    let mut ids = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let wire = WireMailbox::new(p.folder.as_wire());
+        let flags = if p.urgent {
+            vec![Flag::Flagged]
+        } else {
+            Vec::new()
+        };
+        ids.push(s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&p.bytes))));
+    }
+    let queued: Vec<_> = ids
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    let waited = s.wait(&queued).await;
+    let broken = waited.err().map(|e| e.to_string());
+    ids.into_iter()
+        .zip(prepared)
+        .map(|(id, p)| {
+            let id = id?;
+            match s.take("APPEND", id) {
+                Err(Error::Unexpected { account, .. }) if broken.is_some() => Err(Error::Io {
+                    account,
+                    what: "APPEND (sent, not confirmed: the copy may or may not be stored)",
+                    source: std::io::Error::other(broken.clone().unwrap_or_default()),
+                }),
+                Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                    Err(Error::DepositRefused {
+                        mailbox: p.mailbox.id(),
+                        reasons: vec![DepositRefusal::Server {
+                            over_quota: crate::outbox::says_over_quota(&source),
+                            text: source.to_string(),
+                        }],
+                    })
+                }
+                other => other,
+            }
+        })
+        .collect()
+}
+
+/// (UID, UIDVALIDITY, from APPENDUID) of an APPENDed copy; without APPENDUID, a search by
+/// its own `Message-ID` (unique per copy) in its folder.
+async fn finish_append(
+    s: &mut Session,
+    f: &mut Folders,
+    p: &Prepared,
+    outcome: Outcome,
+) -> Result<(u32, u32, bool)> {
+    if let Outcome::Appended(Some(a)) = outcome {
+        return Ok((a.uid.get(), a.uid_validity.get(), true));
+    }
+    let uid_validity = p.mailbox.select(s, f, &p.folder).await?;
+    let keys = [WireKey::Header("Message-ID".into(), p.message_id.clone())];
+    let id = s.queue("UID SEARCH (Message-ID)", |c| c.uid_search(&keys))?;
+    s.wait(&[id]).await?;
+    let uid = search_result(s, "UID SEARCH (Message-ID)", id)?
+        .into_iter()
+        .max()
+        .ok_or(Error::Unexpected {
+            account: s.label().to_owned(),
+            command: "APPEND (the copy was not found by its Message-ID)",
+        })?;
+    Ok((uid, uid_validity, false))
+}

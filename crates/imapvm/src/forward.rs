@@ -1,0 +1,355 @@
+//! Forwarding a voicemail to other mailboxes (VoiceMailMain key 8, done right), with an
+//! optional recorded comment played first.
+//!
+//! Asterisk's IMAP forward (reference §4.8) composes the copy from the *forwarding call*:
+//! its caller id and time replace the original's, and the copy gets
+//! `X-Asterisk-VM-Message-ID: (null)`; fetching the source marks it read. Here:
+//!
+//! * the source is read with `BODY.PEEK[]`: forwarding never marks it `\Seen`;
+//! * each copy is built for its destination (Extension/Context headers, full name and
+//!   address, message number, folder) and keeps the original's caller id, `Orig-time`,
+//!   `Orig-date`, duration, flag, category and audio; it gets a fresh msg id of its own,
+//!   and its lineage ([`imapvm_message::lineage`]: `X-Asterisk-VM-Orig-Mailbox` and
+//!   `X-Asterisk-VM-Orig-Message-ID`) after its headers, where Asterisk's header lookup
+//!   still finds the real fields first;
+//! * a comment becomes the intro, MIME part 3 `msgintro{N-1:04}.{fmt}` after the recording
+//!   in part 2, exactly where Asterisk puts it, so Asterisk plays it first (§2.7). Without a
+//!   comment, an intro the source already had is kept; a new comment replaces it (a
+//!   message holds one intro);
+//! * admission (quota, `maxmsg`) per destination, the copies delivered like a
+//!   multi-recipient deposit ([`crate::deliver`]): pipelined per account, accounts in
+//!   parallel, one result per destination;
+//! * `UID COPY` only where nothing in the message has to change: the destination is the
+//!   source's own mailbox, there is no comment, and the source sits in another folder
+//!   than `imapfolder` (forwarding a saved message from `Work` back to the box's own
+//!   inbox). Every other destination has other Extension/Context headers, so its copy is
+//!   rebuilt and APPENDed. The UID COPY keeps the message as it is (its msg id too: it is
+//!   the same voicemail in the same box, as Asterisk's own save-to-folder COPY makes it),
+//!   and the copy is made unheard.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use imapvm_message::lineage::Lineage;
+use imapvm_message::{AudioPart, MessageType, Voicemail, parse};
+use imapvm_policy::{Folder, MailboxName};
+use imapvm_proto::{
+    FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
+};
+
+use crate::deliver::{
+    Admission, Built, Compose, RecipientOutcome, RecipientResult, Via, admit_copy,
+    counts_and_quota, deliver, finish,
+};
+use crate::error::{Error, Result};
+use crate::ops::{fetch_result, now_secs, search_result, wire_set};
+use crate::pool::Folders;
+use crate::session::Session;
+use crate::store::{Audio, Deposited, Mailbox, MessageRef, Store, on_account};
+
+/// What a forward did: the source, and one result per destination in the order given.
+#[derive(Debug)]
+pub struct Forwarded {
+    /// The source message's UID.
+    pub source_uid: u32,
+    /// The source folder's UIDVALIDITY.
+    pub source_uid_validity: u32,
+    /// The source's `X-Asterisk-VM-Message-ID` (the copies' lineage), if it had one.
+    pub source_msg_id: Option<String>,
+    /// One result per destination.
+    pub results: Vec<RecipientResult>,
+}
+
+impl Forwarded {
+    /// Whether every destination got its copy.
+    pub fn all_ok(&self) -> bool {
+        self.results.iter().all(RecipientResult::is_ok)
+    }
+}
+
+/// The source, as fetched (peeked).
+struct Source {
+    uid: u32,
+    uid_validity: u32,
+    folder: MailboxName,
+    inbox: MailboxName,
+    seen: bool,
+    size: u64,
+    message_id: Option<String>,
+    voicemail: Voicemail,
+}
+
+impl Mailbox {
+    /// Forwards the message `target` (numbered in `scope`, as the listing numbers it) to
+    /// every mailbox of `to` (`box@context`), with `comment` as the intro when given. The
+    /// source stays unread. Fails as a whole only when the source cannot be read; each
+    /// destination has its own result otherwise.
+    pub async fn forward<S: AsRef<str>>(
+        &self,
+        target: MessageRef,
+        scope: Option<Folder>,
+        to: &[S],
+        comment: Option<&Audio>,
+    ) -> Result<Forwarded> {
+        let source = on_account!(self, |s, f| self.fetch_source(s, f, target, scope).await)?;
+        let store = Store {
+            inner: Arc::clone(&self.store),
+        };
+        let (mailboxes, mut results) = store.resolve_recipients(to);
+        let mut rebuilt = Vec::new();
+        for (index, mb) in mailboxes {
+            let unchanged = comment.is_none()
+                && mb.id == self.id
+                && mb.account.key() == self.account.key()
+                && !source.folder.same_mailbox(&source.inbox);
+            if unchanged {
+                // Nothing in the message changes: the server copies it (no upload).
+                let result = self.copy_forward(&source).await;
+                results[index] = Some(match result {
+                    Ok(deposited) => RecipientResult {
+                        mailbox: mb.id(),
+                        outcome: RecipientOutcome::Stored {
+                            deposited,
+                            via: Via::UidCopy,
+                        },
+                    },
+                    Err(e) => RecipientResult::failed(&mb.id(), e),
+                });
+            } else {
+                rebuilt.push((index, mb));
+            }
+        }
+        let lineage = match Lineage::new(&self.id(), source.voicemail.msg_id.as_deref()) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(mailbox = %self.id(), error = %e, "the copies carry no lineage");
+                None
+            }
+        };
+        let compose = forward_compose(
+            Arc::new(source.voicemail.clone()),
+            comment.cloned(),
+            lineage,
+        );
+        for (index, result) in deliver(rebuilt, compose, Admission::Forward, now_secs()).await {
+            results[index] = Some(result);
+        }
+        Ok(Forwarded {
+            source_uid: source.uid,
+            source_uid_validity: source.uid_validity,
+            source_msg_id: source.voicemail.msg_id.clone().filter(|id| id != "(null)"),
+            results: finish(to, results),
+        })
+    }
+
+    /// Resolves and peeks the source: flags and the whole message, never `\Seen`.
+    async fn fetch_source(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        target: MessageRef,
+        scope: Option<Folder>,
+    ) -> Result<Source> {
+        let uid = self.resolve(s, f, target, scope, false, true).await?;
+        let folder = self.scope_mailbox(s, scope)?;
+        let inbox = self.scope_mailbox(s, None)?;
+        let uid_validity = self.select(s, f, &folder).await?;
+        let vanished = || Error::Vanished {
+            mailbox: self.id(),
+            uid,
+        };
+        let range = wire_set([uid]).ok_or_else(vanished)?;
+        let attrs = [FetchAttr::Flags, FetchAttr::Full];
+        let id = s.queue("UID FETCH (forward source)", |c| {
+            c.uid_fetch(&range, &attrs)
+        })?;
+        s.wait(&[id]).await?;
+        let m = fetch_result(s, "UID FETCH (forward source)", id)?
+            .into_iter()
+            .find(|m| m.uid.get() == uid)
+            .ok_or_else(vanished)?;
+        let bytes = m.full().unwrap_or_default();
+        let parsed = parse(bytes).map_err(|e| Error::NoAudio {
+            mailbox: self.id(),
+            uid,
+            reason: e.to_string(),
+        })?;
+        if !self.identity.matches(
+            parsed.headers.extension.as_deref(),
+            parsed.headers.context.as_deref(),
+        ) {
+            return Err(vanished());
+        }
+        if parsed.voicemail.audio.is_empty() {
+            return Err(Error::NoAudio {
+                mailbox: self.id(),
+                uid,
+                reason: "no audio attachment to forward".into(),
+            });
+        }
+        Ok(Source {
+            uid,
+            uid_validity,
+            folder,
+            inbox,
+            seen: m
+                .flags
+                .as_deref()
+                .is_some_and(|fl| fl.contains(&Flag::Seen)),
+            size: bytes.len() as u64,
+            message_id: parsed.headers.message_id.clone(),
+            voicemail: parsed.voicemail,
+        })
+    }
+
+    /// `UID COPY` of the source into this box's `imapfolder`, after admission; the copy is
+    /// made unheard. Never retried: a COPY that reached the server must not be doubled.
+    async fn copy_forward(&self, source: &Source) -> Result<Deposited> {
+        let slot_arc = self.store.pool.slot(&self.account.key());
+        let mut guard = slot_arc.lock().await;
+        let slot = &mut *guard;
+        let result = async {
+            let s = slot.conn.session(&self.account).await?;
+            self.copy_in(s, &mut slot.folders, source).await
+        }
+        .await;
+        slot.conn.absorb_gone(&mut slot.folders);
+        if let Err(e) = &result
+            && e.is_connection_lost()
+        {
+            slot.conn.drop_session();
+        }
+        drop(guard);
+        self.store.bus.touched(&self.account, &self.id);
+        result
+    }
+
+    async fn copy_in(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        source: &Source,
+    ) -> Result<Deposited> {
+        let (counts, quota) = counts_and_quota(self, s, f, &source.inbox).await?;
+        admit_copy(
+            self,
+            source.size,
+            source.voicemail.duration_secs,
+            Admission::Forward,
+            counts,
+            &quota,
+            &HashMap::new(),
+        )?;
+        self.select(s, f, &source.folder).await?;
+        let range = wire_set([source.uid]).ok_or(Error::Vanished {
+            mailbox: self.id(),
+            uid: source.uid,
+        })?;
+        let to = WireMailbox::new(source.inbox.as_wire());
+        let copied = s
+            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &to))
+            .await?;
+        let inbox_validity = self.select(s, f, &source.inbox).await?;
+        let (uid, uid_validity, from_copyuid) = match copied {
+            Outcome::Copied(Some(c)) => match c.pairs().next() {
+                Some((_, new)) => (new.get(), c.uid_validity.get(), true),
+                None => (0, inbox_validity, false),
+            },
+            _ => (0, inbox_validity, false),
+        };
+        let uid = if from_copyuid {
+            uid
+        } else {
+            // No UIDPLUS: the newest message with the source's Message-ID in imapfolder.
+            let message_id = source.message_id.clone().ok_or(Error::Unexpected {
+                account: s.label().to_owned(),
+                command: "UID COPY (no COPYUID and no Message-ID to find the copy)",
+            })?;
+            let keys = [WireKey::Header("Message-ID".into(), message_id)];
+            let id = s.queue("UID SEARCH (copy)", |c| c.uid_search(&keys))?;
+            s.wait(&[id]).await?;
+            search_result(s, "UID SEARCH (copy)", id)?
+                .into_iter()
+                .max()
+                .ok_or(Error::Unexpected {
+                    account: s.label().to_owned(),
+                    command: "UID COPY (the copy was not found)",
+                })?
+        };
+        if source.seen
+            && let Some(range) = wire_set([uid])
+        {
+            s.exec("UID STORE (forwarded copy unheard)", |c| {
+                c.uid_store(&range, StoreMode::Remove, &[Flag::Seen], true)
+            })
+            .await?;
+        }
+        let mut counts = counts;
+        if source.voicemail.is_urgent() {
+            counts.urgent = counts.urgent.saturating_add(1);
+        } else {
+            counts.new = counts.new.saturating_add(1);
+        }
+        Ok(Deposited {
+            uid,
+            uid_validity,
+            number: Some(counts.total()),
+            counts,
+            msg_id: source.voicemail.msg_id.clone().unwrap_or_default(),
+            from_appenduid: from_copyuid,
+        })
+    }
+}
+
+/// The copy of `original` for each destination: its identity, number and a fresh msg id;
+/// the original's caller id, times, duration, flag and audio; `comment` (or the original's
+/// own intro) as part 3.
+fn forward_compose(
+    original: Arc<Voicemail>,
+    comment: Option<Audio>,
+    lineage: Option<Lineage>,
+) -> Arc<Compose> {
+    Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, rand: u32| {
+        let Some(recording) = original.audio.first() else {
+            return Err(Error::Config {
+                mailbox: mb.id(),
+                reason: "the source has no recording".into(),
+            });
+        };
+        let mut audio = vec![AudioPart::recording(
+            msgnum,
+            &recording.format,
+            recording.bytes.clone(),
+        )];
+        match (&comment, original.audio.get(1)) {
+            (Some(c), _) => audio.push(AudioPart::intro(msgnum, &c.format, c.bytes.clone())),
+            (None, Some(intro)) => {
+                audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
+            }
+            (None, None) => {}
+        }
+        Ok(Built {
+            voicemail: Voicemail {
+                mailbox: mb.id.mailbox().to_owned(),
+                context: mb.id.context().to_owned(),
+                extension: mb.identity.extension().to_owned(),
+                msgnum,
+                server_name: mb.settings.fromstring.value.clone(),
+                flag: original.flag.clone(),
+                priority: original.priority,
+                caller_id_num: original.caller_id_num.clone(),
+                caller_id_name: original.caller_id_name.clone(),
+                duration_secs: original.duration_secs,
+                category: original.category.clone(),
+                message_type: MessageType::Message,
+                orig_date: original.orig_date.clone(),
+                orig_time: original.orig_time,
+                msg_id: Some(format!("{now}-{rand:08x}")),
+                caller_channel: None,
+                audio,
+            },
+            lineage: lineage.clone(),
+            urgent: original.is_urgent(),
+        })
+    })
+}
