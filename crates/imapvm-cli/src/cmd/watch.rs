@@ -41,8 +41,9 @@ pub(crate) struct WatchArgs {
     externnotify_timeout: f64,
     /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
     /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer voicemail.conf.
+    /// (Parsed after clap, so that a usage error never echoes the secret.)
     #[arg(long = "ami", value_name = "HOST:PORT,USER,SECRET,MODE")]
-    ami: Vec<AmiTarget>,
+    ami: Vec<String>,
     /// POST each event's JSON to this http:// URL (repeatable; replaces `[imapvm] webhook`).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<WebhookUrl>,
@@ -84,10 +85,10 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
     let section = &store.config().imapvm;
-    let ami = if args.ami.is_empty() {
+    let ami: Vec<AmiTarget> = if args.ami.is_empty() {
         section.ami.clone()
     } else {
-        args.ami.clone()
+        args.ami.iter().map(|v| ami_flag(v)).collect()
     };
     let webhooks = if args.webhooks.is_empty() {
         section.webhooks.clone()
@@ -151,6 +152,19 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?
+}
+
+/// One `--ami` value. A bad one is a usage error (exit 2) whose message names what is
+/// wrong but, unlike clap's own, does not repeat the value (it holds the AMI secret).
+fn ami_flag(value: &str) -> AmiTarget {
+    match value.parse() {
+        Ok(t) => t,
+        Err(e) => clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            format!("invalid value for '--ami <HOST:PORT,USER,SECRET,MODE>': {e}\n"),
+        )
+        .exit(),
+    }
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).

@@ -156,11 +156,30 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
 fn bad_output_flags_are_usage_errors() {
     for args in [
         ["watch", "--shard", "3/2"],
-        ["watch", "--ami", "pbx:5038,user"],
         ["watch", "--webhook", "https://x/"],
     ] {
         let out = imapvm(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(args[1]), "{}", stderr(&out));
+        assert!(stderr(&out).contains(args[2]), "{}", stderr(&out));
     }
+    // A bad --ami is a usage error that says why without repeating the secret.
+    let dir = scratch("watch-bad-ami");
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(&conf, "[default]\n1234 => 1,A,,,imapuser=vm1234\n").unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+    let out = imapvm(&[
+        "-c",
+        &conf,
+        "watch",
+        "--ami",
+        "pbx:5038,user,t0ps3cret,loud",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`loud` is neither refresh nor mwi"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("t0ps3cret"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
 }
