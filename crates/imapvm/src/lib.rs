@@ -58,8 +58,10 @@
 
 mod account;
 pub mod config_files;
+pub mod deliver;
 mod error;
 pub mod externnotify;
+pub mod forward;
 pub mod migrate;
 pub mod notify_ami;
 mod ops;
@@ -73,8 +75,10 @@ pub mod watch;
 pub mod webhook;
 
 pub use account::{Account, AccountKey, Credentials, Security};
+pub use deliver::{RecipientOutcome, RecipientResult, Via};
 pub use error::{DepositRefusal, Error, Result};
 pub use externnotify::{ExternNotify, ExternRun, RunOutcome};
+pub use forward::Forwarded;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
