@@ -66,6 +66,9 @@ enum Command {
     NotUrgent(cmd::flags::FlagArgs),
     /// Save a message into another folder (Old, Work, Family, Friends, Cust1-5).
     Move(cmd::move_::MoveArgs),
+    /// Forward a message to other mailboxes (original caller id, time and audio kept),
+    /// optionally with a recorded comment played first.
+    Forward(cmd::forward::ForwardArgs),
     /// Delete messages (expunged only as the expunge plan allows).
     Delete(cmd::delete::DeleteArgs),
     /// Remove \Deleted from a message.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Urgent(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::Urgent),
         Command::NotUrgent(args) => cmd::flags::run(&global, &args, imapvm::FlagOp::NotUrgent),
         Command::Move(args) => cmd::move_::run(&global, &args),
+        Command::Forward(args) => cmd::forward::run(&global, &args),
         Command::Delete(args) => cmd::delete::delete(&global, &args),
         Command::Undelete(args) => cmd::delete::undelete(&global, &args),
         Command::Expunge(args) => cmd::delete::expunge(&global, &args),

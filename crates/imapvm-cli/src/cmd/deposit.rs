@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use imapvm::{Audio, NewVoicemail, Urgency};
-use serde_json::json;
+use imapvm::{Audio, NewVoicemail, RecipientOutcome, RecipientResult, Urgency};
+use serde_json::{Value, json};
 
 use crate::Global;
 use crate::cmd::CliError;
@@ -14,7 +14,8 @@ use crate::cmd::voicemail::{block_on, open};
 /// `imapvm deposit ...`.
 #[derive(Debug, Args)]
 pub(crate) struct DepositArgs {
-    /// The mailboxes, as BOX@CONTEXT.
+    /// The mailboxes, as BOX@CONTEXT: each gets a copy built for it; one refused (over
+    /// quota, maxmsg) does not stop the others; exit 1 if any failed.
     #[arg(required = true)]
     mailboxes: Vec<String>,
     /// The recording; a second `--audio` is a forward intro (MIME part 3).
@@ -59,6 +60,30 @@ fn wav_seconds(bytes: &[u8]) -> Option<u32> {
     Some((data.saturating_add(byte_rate / 2) / byte_rate).max(u32::from(data > 0)))
 }
 
+/// One recipient's JSON row (CLI.md: `mailbox, uid, uidvalidity, msgnum, status`; status
+/// `stored`, `queued`, `refused` or `failed`).
+pub(crate) fn result_json(r: &RecipientResult) -> Value {
+    match &r.outcome {
+        RecipientOutcome::Stored { deposited: d, via } => json!({
+            "mailbox": r.mailbox, "uid": d.uid, "uidvalidity": d.uid_validity,
+            "msgnum": d.number, "status": r.status(), "msg_id": d.msg_id,
+            "new": d.counts.new, "old": d.counts.old, "urgent": d.counts.urgent,
+            "via": if *via == imapvm::Via::UidCopy { "uid-copy" } else { "append" },
+        }),
+        RecipientOutcome::Queued(q) => json!({
+            "mailbox": r.mailbox, "uid": null, "uidvalidity": null, "msgnum": null,
+            "status": r.status(), "msg_id": q.msg_id, "item": q.item, "reason": q.reason,
+        }),
+        RecipientOutcome::Failed(e) => json!({
+            "mailbox": r.mailbox, "uid": null, "uidvalidity": null, "msgnum": null,
+            "status": r.status(), "reason": e.to_string(),
+        }),
+        _ => {
+            json!({ "mailbox": r.mailbox, "uid": null, "uidvalidity": null, "msgnum": null, "status": r.status() })
+        }
+    }
+}
+
 pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliError> {
     let recording = Audio::read(&args.audio[0])
         .map_err(|e| CliError(format!("{}: {e}", args.audio[0].display())))?;
@@ -86,64 +111,46 @@ pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliEr
         },
     };
     let store = open(global)?;
+    // With an outbox configured (`imapvm_outbox`), a recipient whose server cannot be
+    // reached is queued instead of failed (issue 9). Every recipient gets its own copy, the
+    // recipients of one account over one connection with their APPENDs pipelined (issue 13).
     let durable = store.config().general.imapvm_outbox.is_some();
-    let outcome = block_on(async {
-        let mut results = Vec::new();
-        let mut failures = Vec::new();
-        for id in &args.mailboxes {
-            // With an outbox configured (`imapvm_outbox`), an unreachable server queues the
-            // deposit instead of failing it (issue 9).
-            let result = match store.mailbox(id) {
-                Ok(mb) if durable => mb.deposit_durable(&vm).await,
-                Ok(mb) => mb.deposit(&vm).await.map(imapvm::DepositOutcome::Stored),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(imapvm::DepositOutcome::Queued(q)) => results.push(json!({
-                    "mailbox": id, "uid": null, "uidvalidity": null, "msgnum": null,
-                    "status": "queued", "msg_id": q.msg_id, "item": q.item, "reason": q.reason,
-                })),
-                Ok(imapvm::DepositOutcome::Stored(d)) => results.push(json!({
-                    "mailbox": id, "uid": d.uid, "uidvalidity": d.uid_validity,
-                    "msgnum": d.number, "status": "stored", "msg_id": d.msg_id,
-                    "new": d.counts.new, "old": d.counts.old, "urgent": d.counts.urgent,
-                })),
-                Err(e) => {
-                    results.push(json!({
-                        "mailbox": id, "uid": null, "uidvalidity": null, "msgnum": null,
-                        "status": if matches!(e, imapvm::Error::DepositRefused { .. }) { "refused" } else { "failed" },
-                        "reason": e.to_string(),
-                    }));
-                    failures.push(e.to_string());
-                }
-            }
-        }
+    let results = block_on(async {
+        let results = if durable {
+            store.deposit_to_durable(&args.mailboxes, &vm).await
+        } else {
+            store.deposit_to(&args.mailboxes, &vm).await
+        };
         store.close().await;
-        (results, failures)
+        results
     })?;
-    let (results, failures) = outcome;
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            RecipientOutcome::Failed(e) => Some(e.to_string()),
+            _ => None,
+        })
+        .collect();
     if global.json {
-        println!("{}", json!({ "results": results }));
+        let rows: Vec<Value> = results.iter().map(result_json).collect();
+        println!("{}", json!({ "results": rows }));
     } else {
         for r in &results {
-            if r["status"] == "queued" {
-                println!(
-                    "{}: accepted, queued in the outbox as {} ({})",
-                    r["mailbox"].as_str().unwrap_or_default(),
-                    r["item"].as_str().unwrap_or_default(),
-                    r["reason"].as_str().unwrap_or_default()
-                );
-            }
-            if r["status"] == "stored" {
-                println!(
+            match &r.outcome {
+                RecipientOutcome::Stored { deposited: d, .. } => println!(
                     "{}: stored as message {} (UID {}); now {} new, {} urgent, {} old",
-                    r["mailbox"].as_str().unwrap_or_default(),
-                    r["msgnum"],
-                    r["uid"],
-                    r["new"],
-                    r["urgent"],
-                    r["old"]
-                );
+                    r.mailbox,
+                    d.number.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                    d.uid,
+                    d.counts.new,
+                    d.counts.urgent,
+                    d.counts.old
+                ),
+                RecipientOutcome::Queued(q) => println!(
+                    "{}: accepted, queued in the outbox as {} ({})",
+                    r.mailbox, q.item, q.reason
+                ),
+                _ => {}
             }
         }
     }

@@ -9,6 +9,8 @@ pub(crate) mod count;
 pub(crate) mod delete;
 pub(crate) mod deposit;
 pub(crate) mod flags;
+// Forwarding (issue 13).
+pub(crate) mod forward;
 pub(crate) mod greeting;
 pub(crate) mod list;
 pub(crate) mod move_;

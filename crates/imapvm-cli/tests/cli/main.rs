@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod config;
+mod forward;
 mod migrate;
 mod watch_outputs;
 mod voicemail;
