@@ -54,7 +54,7 @@ pub(crate) struct ComposeArgs {
     /// Audio format (a `format=` entry: wav49, gsm, wav, ...); default: the first `format`.
     #[arg(long)]
     format: Option<String>,
-    /// Caller id: '"Name" <number>', 'Name', or a number.
+    /// Caller id: `"Name" <number>`, `Name`, or a number.
     #[arg(long)]
     caller: Option<String>,
     /// Recording length in seconds.
