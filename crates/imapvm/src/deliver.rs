@@ -703,3 +703,164 @@ async fn finish_append(
         })?;
     Ok((uid, uid_validity, false))
 }
+
+/// The pipelining itself needs a peer that can tell: a scripted server.
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    /// Two boxes of one account: both APPENDs are on the wire before the server answers
+    /// either (the server holds its APPEND answers as long as more APPENDs keep coming).
+    #[tokio::test]
+    async fn recipients_of_one_account_share_a_connection_and_pipeline_their_appends() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log: Arc<Mutex<(usize, usize, Vec<String>)>> = Arc::default();
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut accepted = 0;
+            while let Ok((sock, _)) = listener.accept().await {
+                accepted += 1;
+                seen.lock().unwrap().0 = accepted;
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut r = BufReader::new(r);
+                    let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS NAMESPACE";
+                    w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    let mut held: Vec<String> = Vec::new();
+                    let mut exists = 0u32;
+                    let mut line = Vec::new();
+                    loop {
+                        let read = if held.is_empty() {
+                            r.read_until(b'\n', &mut line).await.ok()
+                        } else {
+                            match tokio::time::timeout(
+                                Duration::from_millis(500),
+                                r.read_until(b'\n', &mut line),
+                            )
+                            .await
+                            {
+                                Ok(n) => n.ok(),
+                                Err(_) => {
+                                    // No more APPENDs coming: answer the held ones.
+                                    for tag in held.drain(..) {
+                                        exists += 1;
+                                        let reply = format!(
+                                            "* {exists} EXISTS\r\n{tag} OK [APPENDUID 7 {exists}] done\r\n"
+                                        );
+                                        w.write_all(reply.as_bytes()).await.unwrap();
+                                    }
+                                    continue;
+                                }
+                            }
+                        };
+                        if read.unwrap_or(0) == 0 {
+                            break;
+                        }
+                        let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                        line.clear();
+                        if let Some(n) = text
+                            .strip_suffix("+}")
+                            .and_then(|t| t.rsplit_once('{'))
+                            .and_then(|(_, n)| n.parse::<usize>().ok())
+                        {
+                            let mut body = vec![0; n];
+                            r.read_exact(&mut body).await.unwrap();
+                            let mut rest = Vec::new();
+                            r.read_until(b'\n', &mut rest).await.unwrap();
+                        }
+                        let (tag, cmd) = text.split_once(' ').unwrap_or((&text, ""));
+                        if cmd.starts_with("APPEND") {
+                            held.push(tag.to_owned());
+                            let mut g = seen.lock().unwrap();
+                            g.1 = g.1.max(held.len());
+                            g.2.push(cmd.split(' ').take(2).collect::<Vec<_>>().join(" "));
+                            continue;
+                        }
+                        let reply = if cmd.starts_with("AUTHENTICATE") {
+                            format!("{tag} OK [CAPABILITY {caps}] logged in\r\n")
+                        } else if cmd.starts_with("NAMESPACE") {
+                            format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
+                        } else if cmd.starts_with("SELECT") {
+                            format!(
+                                "* {exists} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
+                            )
+                        } else if cmd.starts_with("UID SEARCH") {
+                            format!("* SEARCH\r\n{tag} OK done\r\n")
+                        } else if cmd.starts_with("LOGOUT") {
+                            format!("* BYE\r\n{tag} OK done\r\n")
+                        } else {
+                            format!("{tag} OK done\r\n")
+                        };
+                        if w.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n\
+             5678 => 5678,B,,,imapuser=vm|imappassword=pw\n"
+        );
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
+        let store = Store::new(parsed.config);
+        let vm = NewVoicemail {
+            recording: Some(crate::Audio {
+                format: "wav".into(),
+                bytes: b"RIFF....WAVE".to_vec(),
+            }),
+            duration_secs: 1,
+            ..NewVoicemail::default()
+        };
+        let results = store
+            .deposit_to(&["1234@default", "5678@default"], &vm)
+            .await;
+        let uids: Vec<u32> = results
+            .iter()
+            .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid)
+            .collect();
+        assert_eq!(uids, vec![1, 2]);
+        let (connections, most_in_flight, appends) = log.lock().unwrap().clone();
+        assert_eq!(connections, 1, "one account, one connection");
+        assert_eq!(appends.len(), 2, "{appends:?}");
+        assert_eq!(most_in_flight, 2, "the second APPEND waited for the first");
+        store.close().await;
+    }
+
+    #[test]
+    fn promised_quota_counts_against_later_copies_on_the_same_root() {
+        let mut pending = HashMap::new();
+        let quota = vec![
+            (
+                "User quota".to_owned(),
+                QuotaResource {
+                    name: QuotaResourceName::Storage,
+                    usage: 100,
+                    limit: 200,
+                },
+            ),
+            (
+                "User quota".to_owned(),
+                QuotaResource {
+                    name: QuotaResourceName::Message,
+                    usage: 1,
+                    limit: 20,
+                },
+            ),
+        ];
+        promise(&mut pending, &quota, 60 * 1024);
+        promise(&mut pending, &quota, 1);
+        assert_eq!(pending.get("User quota"), Some(&(61, 2)));
+        assert_eq!(pending.len(), 1);
+    }
+}
