@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use imapvm_message::{AudioPart, HeaderBlock, MessageType, Voicemail, parse};
-use imapvm_policy::count::{all_search, listed_in};
+use imapvm_policy::count::{all_search, count_search, listed_in};
 use imapvm_policy::expunge::{ExpungeContext, Step, plan_delete, plan_save, verify_deleted};
 use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Folder, ForeignDeleted, Limits, MailboxName,
@@ -140,10 +140,40 @@ pub(crate) fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The count's two pipelined commands.
-struct CountIds {
-    search: CommandId,
-    fetch: CommandId,
+/// The count's pipelined commands (one round trip either way).
+enum CountIds {
+    /// Without ESEARCH: one `UID SEARCH UNDELETED HEADER …` and one `UID FETCH (FLAGS)`.
+    SearchFetch { search: CommandId, fetch: CommandId },
+    /// With ESEARCH (tag-correlated answers): Asterisk's three count searches (new, urgent,
+    /// old) plus old-and-flagged (RFC 3842's old urgent), each `UID SEARCH RETURN (ALL)`.
+    Esearch {
+        new: CommandId,
+        urgent: CommandId,
+        old: CommandId,
+        old_flagged: CommandId,
+    },
+}
+
+impl CountIds {
+    /// Every command to wait for.
+    fn ids(&self) -> Vec<CommandId> {
+        match *self {
+            Self::SearchFetch { search, fetch } => vec![search, fetch],
+            Self::Esearch {
+                new,
+                urgent,
+                old,
+                old_flagged,
+            } => vec![new, urgent, old, old_flagged],
+        }
+    }
+
+    /// Drops the answers (a count superseded by another one).
+    fn discard(&self, s: &mut Session) {
+        for id in self.ids() {
+            let _ = s.take("count", id);
+        }
+    }
 }
 
 impl Mailbox {
@@ -235,11 +265,40 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Queues the count: one `UID SEARCH UNDELETED HEADER … HEADER …` and one
-    /// `UID FETCH (FLAGS)` of the UIDs known to be this box's plus anything newer, pipelined
-    /// (one round trip). Several SEARCHes are not pipelined: their untagged results cannot
-    /// be told apart (see the proto request in the report).
+    /// Queues the count, pipelined (one round trip). With ESEARCH, Asterisk's three count
+    /// searches and an old-and-flagged one, each answered by tag: the flags of every hit are
+    /// known from which search found it, and nothing grows with the user's other mail.
+    /// Without ESEARCH (untagged `* SEARCH` answers are matched by order only, and a server
+    /// may run pipelined commands in parallel): one `UID SEARCH UNDELETED HEADER … HEADER …`
+    /// and one `UID FETCH (FLAGS)` of the UIDs known to be this box's plus anything newer.
     fn queue_count(&self, s: &mut Session, mem: &FolderMemory) -> Result<CountIds> {
+        if s.capabilities().has("ESEARCH") {
+            let mut old_flagged = vec![
+                imapvm_policy::SearchKey::Undeleted,
+                imapvm_policy::SearchKey::Flagged,
+                imapvm_policy::SearchKey::Seen,
+            ];
+            old_flagged.extend(self.identity.header_keys());
+            let mut queue = |context: &str, keys: Vec<imapvm_policy::SearchKey>| {
+                let keys = wire_keys(&keys);
+                s.queue(context, |c| c.uid_search(&keys))
+            };
+            return Ok(CountIds::Esearch {
+                new: queue(
+                    "UID SEARCH (count new)",
+                    count_search(Folder::Inbox, &self.identity),
+                )?,
+                urgent: queue(
+                    "UID SEARCH (count urgent)",
+                    count_search(Folder::Urgent, &self.identity),
+                )?,
+                old: queue(
+                    "UID SEARCH (count old)",
+                    count_search(Folder::Old, &self.identity),
+                )?,
+                old_flagged: queue("UID SEARCH (count old urgent)", old_flagged)?,
+            });
+        }
         let keys = wire_keys(&all_search(&self.identity));
         let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys))?;
         // From the oldest message known to be ours (or the first) to the newest: flags only.
@@ -256,7 +315,7 @@ impl Mailbox {
         };
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
-        Ok(CountIds { search, fetch })
+        Ok(CountIds::SearchFetch { search, fetch })
     }
 
     /// Turns the count's answers into exact counts (via policy's tally); returns them and
@@ -269,12 +328,49 @@ impl Mailbox {
         ids: CountIds,
         appended: Option<(u32, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<u32>)> {
-        let mut hits = search_result(s, "UID SEARCH (count)", ids.search)?;
-        let mut flags: HashMap<u32, MessageFlags> =
-            fetch_result(s, "UID FETCH (count flags)", ids.fetch)?
-                .into_iter()
-                .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
-                .collect();
+        let (mut hits, mut flags) = match ids {
+            CountIds::SearchFetch { search, fetch } => {
+                let hits = search_result(s, "UID SEARCH (count)", search)?;
+                let flags: HashMap<u32, MessageFlags> =
+                    fetch_result(s, "UID FETCH (count flags)", fetch)?
+                        .into_iter()
+                        .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
+                        .collect();
+                (hits, flags)
+            }
+            CountIds::Esearch {
+                new,
+                urgent,
+                old,
+                old_flagged,
+            } => {
+                let flagged_old: BTreeSet<u32> =
+                    search_result(s, "UID SEARCH (count old urgent)", old_flagged)?
+                        .into_iter()
+                        .collect();
+                let mut hits = Vec::new();
+                let mut flags = HashMap::new();
+                for (id, context, seen, flagged) in [
+                    (new, "UID SEARCH (count new)", false, false),
+                    (urgent, "UID SEARCH (count urgent)", false, true),
+                    (old, "UID SEARCH (count old)", true, false),
+                ] {
+                    for uid in search_result(s, context, id)? {
+                        let fl = MessageFlags {
+                            seen,
+                            flagged: flagged || (seen && flagged_old.contains(&uid)),
+                            deleted: false,
+                        };
+                        // A message whose flags changed between two searches is found by
+                        // both (or none): the first answer counts, once.
+                        if flags.insert(uid, fl).is_none() {
+                            hits.push(uid);
+                        }
+                    }
+                }
+                (hits, flags)
+            }
+        };
         if let Some((uid, fl)) = appended {
             if !hits.contains(&uid) {
                 hits.push(uid);
@@ -326,13 +422,12 @@ impl Mailbox {
             let mem = f.get(&name);
             let changes = s.view_changes();
             let ids = self.queue_count(s, mem)?;
-            s.wait(&[ids.search, ids.fetch]).await?;
+            s.wait(&ids.ids()).await?;
             // The server syncs our view (pipelined NOOP) only after the count ran: if it
             // reported changes meanwhile, the count may predate them. Count once more.
             if s.view_changes() != changes && attempt == 0 {
                 attempt += 1;
-                let _ = s.take("UID SEARCH", ids.search);
-                let _ = s.take("UID FETCH", ids.fetch);
+                ids.discard(s);
                 continue;
             }
             let (counts, _) = self.finish_counts(s, mem, ids, None).await?;
@@ -1105,7 +1200,7 @@ impl Mailbox {
         s: &mut Session,
         f: &mut Folders,
         new: &NewVoicemail,
-        journal: &mut dyn crate::outbox::Journal,
+        journal: &mut (dyn crate::outbox::Journal + Send),
     ) -> Result<Deposited> {
         if new.recording.is_none() {
             return Err(Error::Config {
@@ -1123,7 +1218,7 @@ impl Mailbox {
             None
         };
         let ids = self.queue_count(s, f.get(&name))?;
-        let mut wait: Vec<CommandId> = vec![ids.search, ids.fetch];
+        let mut wait: Vec<CommandId> = ids.ids();
         wait.extend(quota_id);
         s.wait(&wait).await?;
         let quota = match quota_id {
@@ -1176,14 +1271,20 @@ impl Mailbox {
         let message: Arc<[u8]> = Arc::clone(&composed.bytes);
         journal.appending(self, &composed)?;
         let append_id = s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&message)))?;
+        // Courier reports the EXISTS of our own APPEND only at the next command that syncs:
+        // a NOOP here (pipelined, no extra round trip) takes it in now, so that the next
+        // count does not see a "change" and count twice.
+        let sync_id = s.queue("NOOP", |c| c.noop())?;
         let ids = self.queue_count(s, f.get(&name))?;
-        s.wait(&[append_id, ids.search, ids.fetch]).await?;
+        let mut wait = ids.ids();
+        wait.extend([append_id, sync_id]);
+        s.wait(&wait).await?;
+        let _ = s.take("NOOP", sync_id);
         let appended = match s.take("APPEND", append_id) {
             Ok(o) => o,
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 let over_quota = crate::outbox::says_over_quota(&source);
-                let _ = s.take("UID SEARCH", ids.search);
-                let _ = s.take("UID FETCH", ids.fetch);
+                ids.discard(s);
                 let reasons = vec![DepositRefusal::Server {
                     over_quota,
                     text: source.to_string(),
