@@ -6,8 +6,9 @@
 //! * **imapvm**: `imapvm::migrate::import` into a fresh folder (new store: connect, login,
 //!   SELECT/CREATE, the "what is already there" search, then reading the files, building each
 //!   message and APPENDing them pipelined, 64 per flight).
-//! * **floor**: the same 1,000 message bytes (built once, in memory) APPENDed to a fresh folder
-//!   over a raw socket in pipelined LITERAL+ flights of 64: what the server can take.
+//! * **floor**: the same 1,000 message bytes (built once, in memory) APPENDed to a fresh,
+//!   selected folder over a raw socket in pipelined LITERAL+ flights of 64: what the server
+//!   can take.
 //!
 //! Both run over plain TCP on loopback (`imapflags=notls`), so TLS cost is not in the ratio.
 //! Folders are `bench-migrate-*` in vm4321's account and are deleted after each iteration.
@@ -157,6 +158,11 @@ fn main() {
         wire.command(&format!("CREATE {folder}"), Collect::Nothing)
             .and_then(|r| r.ok("CREATE"))
             .expect("create");
+        // APPEND into the selected mailbox, as imapvm does: Dovecot then keeps the mailbox
+        // open across APPENDs instead of opening it for each one.
+        wire.command(&format!("SELECT {folder}"), Collect::Nothing)
+            .and_then(|r| r.ok("SELECT"))
+            .expect("select");
         let started = Instant::now();
         for flight in messages.chunks(FLIGHT) {
             let commands: Vec<Vec<u8>> = flight

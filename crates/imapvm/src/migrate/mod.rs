@@ -42,7 +42,7 @@ use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{MAX_AUDIO_FILE_BYTES, Mailbox, Store};
 
-pub use append::MigrateAppend;
+use append::MigrateAppend;
 use plan::{MatchKey, SPOOL_FOLDERS, export_folder, free_numbers, import_flags, plan_copies};
 use spool::{SpoolMailbox, SpoolMessage};
 

@@ -491,6 +491,8 @@ async fn an_interrupted_import_resumes_without_duplicates() {
     }
     // The interrupted run's connection is gone with it; a new process starts from scratch.
     drop(store);
+    // An APPEND whose bytes all arrived before the interruption may still be being stored.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let (store, _) = {
         let s = store_with(
             "migrate-resume-2",
@@ -748,7 +750,7 @@ async fn an_account_that_fails_does_not_stop_the_others() {
     let folder = unique("migrate-login");
     let store = store_with(
         "migrate-login",
-        &format!("imapfolder={folder}\nimapgreetings=no"),
+        &format!("imapfolder={folder}\nimapparentfolder={folder}\nimapgreetings=no"),
         &format!(
             "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={}\n\
              4321 => 4321,Bob,,,imapuser=vm4321|imappassword=wrong-password\n",
