@@ -223,6 +223,20 @@ fn reasons_text(reasons: &[DepositRefusal]) -> String {
 }
 
 impl Error {
+    /// Whether this is a deposit refused because the mailbox is full, whoever said so: the
+    /// admission policy (quota, `maxmsg`) or the server's answer to the APPEND (Dovecot's
+    /// `NO [OVERQUOTA]`, Cyrus's `NO Over quota`, Courier's `NO [ALERT]`...). Asterisk plays
+    /// `vm-mailboxfull` for these.
+    pub fn is_mailbox_full(&self) -> bool {
+        match self {
+            Self::DepositRefused { reasons, .. } => reasons.iter().any(|r| match r {
+                DepositRefusal::Policy(p) => p.prompt() == Some("vm-mailboxfull"),
+                DepositRefusal::Server { over_quota, .. } => *over_quota,
+            }),
+            _ => false,
+        }
+    }
+
     /// Whether the connection is gone after this error (the pool reconnects next time).
     pub fn is_connection_lost(&self) -> bool {
         match self {

@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod compat;
 pub mod config_files;
 pub mod deliver;
 mod error;

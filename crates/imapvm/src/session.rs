@@ -91,6 +91,8 @@ pub(crate) struct Session {
     hierarchy: Hierarchy,
     /// Change signals for the MWI watcher (`crate::watch`).
     changes: Changes,
+    /// The first bytes of the server's greeting (which implementation it is: `crate::compat`).
+    greeting: Vec<u8>,
 }
 
 /// Largest number of distinct folders [`Changes`] names; beyond it, `overflow` is set.
@@ -188,6 +190,7 @@ impl Session {
             gone: Vec::new(),
             hierarchy: Hierarchy::dovecot(),
             changes: Changes::default(),
+            greeting: Vec::new(),
         };
         if account.security == Security::ImplicitTls {
             session.handshake().await?;
@@ -373,6 +376,10 @@ impl Session {
             }
             Ok(Ok(n)) => {
                 tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
+                if self.conn.state() == State::Greeting {
+                    let room = crate::compat::GREETING_BYTES.saturating_sub(self.greeting.len());
+                    self.greeting.extend_from_slice(&self.buf[..n.min(room)]);
+                }
                 self.conn.handle_input(&self.buf[..n], Instant::now());
             }
             Ok(Err(source)) => return Err(self.io_error("reading", source)),
@@ -689,6 +696,18 @@ impl Session {
                     return Err(Error::Insecure {
                         account: self.label.clone(),
                         reason: "authuser needs SASL PLAIN, which the server does not offer".into(),
+                    });
+                }
+                if let Some(server) = crate::compat::ignores_authzid(&self.greeting) {
+                    // It would answer OK and open authuser's own mailbox: refuse before any
+                    // credential is sent, rather than store voicemail in the wrong mailbox.
+                    return Err(Error::Insecure {
+                        account: self.label.clone(),
+                        reason: format!(
+                            "{server} ignores the SASL authorization identity: a login as authuser \
+                             {auth_user} would open {auth_user}'s own mailbox, not {user}'s; \
+                             configure imapuser/imappassword for this mailbox instead"
+                        ),
                     });
                 }
                 self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
