@@ -21,6 +21,7 @@ mod migrate;
 mod ops;
 mod pbx_notify;
 mod races;
+mod servers;
 mod sharing;
 mod support;
 mod tls_security;

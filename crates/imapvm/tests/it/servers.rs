@@ -1,0 +1,1057 @@
+//! The runtime on the servers people run: Dovecot, Cyrus (`INBOX/` with `/`) and Courier
+//! (`INBOX.` with `.`), each also with its "old server" personality (no UIDPLUS, MOVE,
+//! NOTIFY, CONDSTORE). Every core operation runs on each of the six; where a server lacks
+//! something the scenario asserts the fallback the policy picked, never a skip.
+//!
+//! The six scenarios run concurrently in one test, and the test then writes
+//! `docs/compatibility.md` from what the servers advertised and what the runtime did: it
+//! fails when the committed file differs (writing the new text beside it as
+//! `compatibility.md.new`), so the table cannot drift from the code.
+//!
+//! Isolation on shared servers and users: every scenario uses its own voicemail context
+//! (`box@<unique context>`) and its own `imapfolder`, so counts never see another test's mail.
+
+mod quota_proxy;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imapvm::{
+    Audio, DepositRefusal, Error, FlagOp, Folder, MessageRef, MessageState, MwiCounts,
+    NewVoicemail, Probe, Store, Urgency, WatchEvent, WatchOptions, WatchStrategy, Watcher,
+};
+use imapvm_policy::{
+    Capabilities, ExpungeContext, ExpungePlan, ForeignDeleted, MailboxName, Sharing, Step, Uid,
+    UidSet, UidValidity, plan_delete, plan_move,
+};
+use xtask::server::ServerInfo;
+
+use crate::{unique, wav};
+use quota_proxy::QuotaProxy;
+
+/// Which implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dovecot,
+    Cyrus,
+    Courier,
+}
+
+/// One server personality.
+#[derive(Debug, Clone)]
+struct Target {
+    kind: Kind,
+    old: bool,
+    info: ServerInfo,
+}
+
+fn running(kind: Kind) -> ServerInfo {
+    let got = match kind {
+        Kind::Dovecot => return crate::server().clone(),
+        Kind::Cyrus => xtask::cyrus::ensure_running(),
+        Kind::Courier => xtask::courier::ensure_running(),
+    };
+    got.unwrap_or_else(|e| panic!("private {kind:?}: {e}"))
+}
+
+fn target(kind: Kind, old: bool) -> Target {
+    Target {
+        kind,
+        old,
+        info: running(kind),
+    }
+}
+
+/// Python helpers on top of xtask's prelude (`C` connects to this personality).
+const PY: &str = r#"
+def sel(m, folder):
+    return int(check(m.select('"%s"' % folder), "select " + folder)[0])
+
+def uids(m, *crit):
+    data = check(m.uid('SEARCH', None, *crit), "search")
+    return [int(x) for x in data[0].split()]
+
+def flags(m, uid):
+    data = check(m.uid('FETCH', str(uid), '(FLAGS)'), 'fetch flags')
+    return b" ".join(d if isinstance(d, bytes) else d[0] for d in data if d).decode()
+
+def by_msg_id(m, folder, msg_id):
+    sel(m, folder)
+    return uids(m, 'HEADER', 'X-Asterisk-VM-Message-ID', msg_id)
+
+def ordinary(m, folder, subject, fl):
+    raw = ("From: someone@example.test\r\nSubject: %s\r\n\r\nordinary mail\r\n" % subject).encode()
+    check(m.append('"%s"' % folder, fl, None, raw), "append ordinary")
+"#;
+
+impl Target {
+    /// `Dovecot`, `Cyrus (old)`...
+    fn label(&self) -> String {
+        let name = format!("{:?}", self.kind);
+        if self.old {
+            format!("{name} (old)")
+        } else {
+            name
+        }
+    }
+
+    fn host(&self) -> &str {
+        if self.old {
+            &self.info.old_host
+        } else {
+            &self.info.host
+        }
+    }
+
+    fn port(&self) -> u16 {
+        if self.old {
+            self.info.old_port
+        } else {
+            self.info.port
+        }
+    }
+
+    fn pw(&self, user: &str) -> String {
+        self.info.users.get(user).cloned().expect("known user")
+    }
+
+    /// The server's own generated voicemail.conf for this personality, with `general` lines
+    /// put first in `[general]` (Asterisk keeps the first value of a repeated option) and
+    /// `sections` appended.
+    fn store(&self, name: &str, general: &str, sections: &str) -> Store {
+        let conf = if self.old {
+            &self.info.voicemail_conf_old
+        } else {
+            &self.info.voicemail_conf
+        };
+        let text = std::fs::read_to_string(conf).unwrap();
+        let text = text.replacen("[general]\n", &format!("[general]\n{general}\n"), 1);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("imapvm-it-servers")
+            .join(unique(name));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("voicemail.conf");
+        std::fs::write(&path, format!("{text}\n{sections}\n")).unwrap();
+        Store::open(&path).unwrap()
+    }
+
+    /// A context of its own with box 1234 on `user`: `(section text, "1234@ctx")`.
+    fn own_box(&self, user: &str) -> (String, String) {
+        let context = unique("ctx");
+        (
+            format!(
+                "[{context}]\n1234 => 1234,Alice Mailbox,,,imapuser={user}|imappassword={}\n",
+                self.pw(user)
+            ),
+            format!("1234@{context}"),
+        )
+    }
+
+    /// Runs a mail-client script; `C(user)` connects to this personality.
+    fn py(&self, script: &str) -> String {
+        let connect = if self.old { "connect_old" } else { "connect" };
+        xtask::mail_client::run(&self.info, &format!("{PY}\nC = {connect}\n{script}"))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.label()))
+    }
+
+    /// The personal namespace this server must report: (prefix, delimiter).
+    fn expected_namespace(&self) -> (&'static str, char) {
+        match self.kind {
+            Kind::Dovecot => ("", '/'),
+            Kind::Cyrus => ("INBOX/", '/'),
+            Kind::Courier => ("INBOX.", '.'),
+        }
+    }
+
+    /// The wire name of the folder `levels` under the personal namespace.
+    fn wire(&self, levels: &[&str]) -> String {
+        let (prefix, delimiter) = self.expected_namespace();
+        format!("{prefix}{}", levels.join(&delimiter.to_string()))
+    }
+}
+
+fn recording(millis: u32) -> NewVoicemail {
+    NewVoicemail {
+        recording: Some(Audio {
+            format: "wav".into(),
+            bytes: wav(millis, 440.0),
+        }),
+        caller_id_num: "5551001".into(),
+        caller_id_name: "Caller".into(),
+        duration_secs: millis.div_ceil(1000),
+        ..NewVoicemail::default()
+    }
+}
+
+fn counts(new: u32, urgent: u32, old: u32) -> (u32, u32, u32) {
+    (new, urgent, old)
+}
+
+fn triple(c: MwiCounts) -> (u32, u32, u32) {
+    (c.new, c.urgent, c.old)
+}
+
+fn has(probe: &Probe, cap: &str) -> bool {
+    probe
+        .capabilities
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(cap))
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// The plan's steps in a few words (what the table shows).
+fn plan_words(plan: &ExpungePlan) -> String {
+    let words: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::EnsureMailbox { .. } => None,
+            Step::StoreFlags { .. } => Some("STORE +\\Deleted"),
+            Step::UidCopy { .. } => Some("UID COPY"),
+            Step::UidMove { .. } => Some("UID MOVE"),
+            Step::UidExpunge { .. } => Some("UID EXPUNGE"),
+            Step::VerifyDeletedThenExpunge { .. } => Some("SEARCH DELETED, EXPUNGE if only ours"),
+            Step::Defer { .. } => Some("defer (left \\Deleted)"),
+            _ => Some("?"),
+        })
+        .collect();
+    words.join(" → ")
+}
+
+fn context(probe: &Probe, folder: &str, uid_validity: u32, sharing: Sharing) -> ExpungeContext {
+    ExpungeContext {
+        mailbox: MailboxName::from_wire(folder).unwrap(),
+        uidvalidity: UidValidity(uid_validity),
+        capabilities: Capabilities::from_atoms(probe.capabilities.iter().map(String::as_str)),
+        sharing,
+        expunge_on_hangup: true,
+    }
+}
+
+fn one(uid: u32) -> UidSet {
+    [Uid::new(uid).unwrap()].into_iter().collect()
+}
+
+fn ends_in_uid_expunge(plan: &ExpungePlan) -> bool {
+    matches!(plan.steps.last(), Some(Step::UidExpunge { .. }))
+}
+
+/// What one personality advertised and what the runtime did there (the table's column).
+#[derive(Debug, Clone, Default)]
+struct Column {
+    cells: BTreeMap<&'static str, String>,
+}
+
+impl Column {
+    fn set(&mut self, row: &'static str, value: impl Into<String>) {
+        self.cells.insert(row, value.into());
+    }
+}
+
+/// The rows of the table, in order, with what each says.
+const ROWS: &[&str] = &[
+    "TLS",
+    "Login",
+    "Proxy login (`authuser`)",
+    "IDLE",
+    "NOTIFY",
+    "UIDPLUS",
+    "MOVE",
+    "QUOTA",
+    "ESEARCH",
+    "LITERAL+",
+    "Namespace, delimiter",
+    "`Work` folder",
+    "`Family` with `imapparentfolder=VM-Parent`",
+    "Count (warm: 1 round trip)",
+    "Deposit UID from",
+    "Delete, dedicated folder",
+    "Delete, folder shared with mail (INBOX)",
+    "Move to `Work`",
+    "Over quota: server's answer to APPEND",
+    "Over quota: imapvm's result",
+    "MWI watch",
+];
+
+/// Every core operation on one personality; returns its column.
+async fn scenario(t: Target) -> Column {
+    let mut col = Column::default();
+    let label = t.label();
+    let (section, id) = t.own_box("vm1234");
+    let folder = unique("srv");
+    let store = t.store(
+        "srv",
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &section,
+    );
+    let mb = store.mailbox(&id).unwrap();
+
+    // --- probe: what the server says about itself.
+    let probe = mb.probe(false).await.unwrap();
+    let (prefix, delimiter) = t.expected_namespace();
+    assert_eq!(
+        (probe.namespace.as_str(), probe.delimiter),
+        (prefix, Some(delimiter)),
+        "{label}: namespace"
+    );
+    col.set(
+        "Namespace, delimiter",
+        format!(
+            "`\"{}\"`, `{}`",
+            probe.namespace,
+            probe.delimiter.map(String::from).unwrap_or_default()
+        ),
+    );
+    for cap in [
+        "IDLE", "NOTIFY", "UIDPLUS", "MOVE", "QUOTA", "ESEARCH", "LITERAL+",
+    ] {
+        col.set(
+            match cap {
+                "IDLE" => "IDLE",
+                "NOTIFY" => "NOTIFY",
+                "UIDPLUS" => "UIDPLUS",
+                "MOVE" => "MOVE",
+                "QUOTA" => "QUOTA",
+                "ESEARCH" => "ESEARCH",
+                _ => "LITERAL+",
+            },
+            yes_no(has(&probe, cap)),
+        );
+    }
+    if t.old {
+        for cap in ["UIDPLUS", "MOVE", "NOTIFY", "CONDSTORE"] {
+            assert!(!has(&probe, cap), "{label} advertises {cap}");
+        }
+    }
+    let uidplus = has(&probe, "UIDPLUS");
+    let esearch = has(&probe, "ESEARCH");
+
+    // --- deposit: two new, one urgent.
+    let a = mb.deposit(&recording(400)).await.unwrap();
+    let b = mb.deposit(&recording(300)).await.unwrap();
+    let mut urgent = recording(300);
+    urgent.urgency = Urgency::Urgent;
+    let c = mb.deposit(&urgent).await.unwrap();
+    assert_eq!(
+        triple(c.counts),
+        counts(2, 1, 0),
+        "{label}: counts after deposits"
+    );
+    assert_eq!((a.number, c.number), (Some(1), Some(3)), "{label}: numbers");
+    // With UIDPLUS the UID comes from APPENDUID; without it, from APPENDUID if the server
+    // sends one anyway, else from a search by msg id (the "old" personalities only hide the
+    // capability, and their servers still answer APPENDUID).
+    if uidplus {
+        assert!(
+            a.from_appenduid && b.from_appenduid && c.from_appenduid,
+            "{label}"
+        );
+    }
+    col.set(
+        "Deposit UID from",
+        match (uidplus, c.from_appenduid) {
+            (true, _) => "APPENDUID",
+            (false, true) => "APPENDUID (sent without UIDPLUS advertised)",
+            (false, false) => "SEARCH by msg id (no APPENDUID)",
+        },
+    );
+
+    // --- count: one round trip on the warm connection, whichever way it counts.
+    let before = mb.connection_stats().await.unwrap().round_trips;
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(2, 1, 0),
+        "{label}"
+    );
+    let trips = mb.connection_stats().await.unwrap().round_trips - before;
+    assert!(trips <= 1, "{label}: count took {trips} round trips");
+    col.set(
+        "Count (warm: 1 round trip)",
+        if esearch {
+            "Asterisk's 3 searches + old-urgent, pipelined, `ESEARCH` by tag"
+        } else {
+            "1 `UID SEARCH` + `UID FETCH (FLAGS)` (no ESEARCH)"
+        },
+    );
+
+    // --- list and play.
+    let listing = mb.list(None, false).await.unwrap();
+    let rows: Vec<(u32, u32, Option<MessageState>)> = listing
+        .messages
+        .iter()
+        .map(|m| (m.number, m.uid, m.state))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, a.uid, Some(MessageState::New)),
+            (2, b.uid, Some(MessageState::New)),
+            (3, c.uid, Some(MessageState::Urgent)),
+        ],
+        "{label}: listing"
+    );
+    assert_eq!(listing.folder, t.wire(&[&folder]), "{label}: imapfolder");
+    let played = mb.play(MessageRef::Number(1), None, false).await.unwrap();
+    assert_eq!(played.uid, a.uid);
+    assert_eq!(
+        played.voicemail.audio[0].bytes,
+        wav(400, 440.0),
+        "{label}: audio"
+    );
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(1, 1, 1),
+        "{label}"
+    );
+
+    // --- flags: read/unread/urgent, each seen by Asterisk's own count searches.
+    let flag = |target: u32, op: FlagOp| {
+        let mb = mb.clone();
+        async move {
+            mb.set_flag(MessageRef::Uid(target), None, op)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(flag(b.uid, FlagOp::Urgent).await.done, vec![b.uid]);
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(0, 2, 1),
+        "{label}"
+    );
+    flag(b.uid, FlagOp::NotUrgent).await;
+    flag(a.uid, FlagOp::MarkUnread).await;
+    flag(c.uid, FlagOp::MarkRead).await;
+    let out = t.py(&format!(
+        r#"
+m = C("vm1234")
+sel(m, {f:?})
+who = ['HEADER', 'X-Asterisk-VM-Extension', '1234', 'HEADER', 'X-Asterisk-VM-Context', {ctx:?}]
+print(uids(m, 'UNDELETED', 'UNFLAGGED', 'UNSEEN', *who), uids(m, 'UNDELETED', 'FLAGGED', 'UNSEEN', *who), uids(m, 'UNDELETED', 'SEEN', *who))
+"#,
+        f = listing.folder,
+        ctx = id.split('@').nth(1).unwrap(),
+    ));
+    assert_eq!(
+        out.trim(),
+        format!("[{}, {}] [] [{}]", a.uid, b.uid, c.uid),
+        "{label}: flags as the mail client sees them"
+    );
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(2, 0, 1),
+        "{label}"
+    );
+
+    // --- move to Work: the folder name comes from the server's namespace.
+    let work = t.wire(&["Work"]);
+    let uv = listing.uid_validity;
+    let move_plan = plan_move(
+        &context(&probe, &listing.folder, uv, Sharing::Dedicated),
+        &one(b.uid),
+        &ForeignDeleted::Unknown,
+        &MailboxName::from_wire(&work).unwrap(),
+    )
+    .unwrap();
+    let moved = mb
+        .move_to(MessageRef::Uid(b.uid), None, Folder::Work)
+        .await
+        .unwrap();
+    assert_eq!(moved.destination.as_deref(), Some(work.as_str()), "{label}");
+    let in_work = mb.list(Some(Folder::Work), false).await.unwrap();
+    assert_eq!(in_work.folder, work);
+    assert!(
+        in_work
+            .messages
+            .iter()
+            .any(|m| m.msg_id.as_deref() == Some(b.msg_id.as_str())),
+        "{label}: moved message not in {work}"
+    );
+    // Never a visible original left behind (Asterisk leaves one, §4.7).
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(1, 0, 1),
+        "{label}"
+    );
+    if !has(&probe, "MOVE") {
+        assert!(
+            !move_plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::UidMove { .. })),
+            "{label}"
+        );
+    }
+    col.set("`Work` folder", format!("`{work}`"));
+    col.set("Move to `Work`", plan_words(&move_plan));
+
+    // --- imapparentfolder: Family under VM-Parent, in the server's hierarchy.
+    let parented = t.store(
+        "srv-parent",
+        &format!(
+            "imapfolder={folder}\ngreetingsfolder={folder}-greetings\nimapparentfolder=VM-Parent"
+        ),
+        &section,
+    );
+    let pmb = parented.mailbox(&id).unwrap();
+    let report = pmb
+        .move_to(MessageRef::Uid(a.uid), None, Folder::Family)
+        .await
+        .unwrap();
+    let family = t.wire(&["VM-Parent", "Family"]);
+    assert_eq!(
+        report.destination.as_deref(),
+        Some(family.as_str()),
+        "{label}"
+    );
+    let found = t.py(&format!(
+        "m = C('vm1234')\nprint(len(by_msg_id(m, {family:?}, {id:?})))",
+        id = a.msg_id
+    ));
+    assert_eq!(found.trim(), "1", "{label}: {family}");
+    col.set(
+        "`Family` with `imapparentfolder=VM-Parent`",
+        format!("`{family}`"),
+    );
+    parented.close().await;
+
+    // --- delete in the dedicated folder, with the user's own \Deleted mail present.
+    let foreign = unique("foreign");
+    t.py(&format!(
+        "m = C('vm1234')\nordinary(m, {f:?}, {foreign:?}, '(\\\\Deleted)')",
+        f = listing.folder
+    ));
+    let d = mb.deposit(&recording(300)).await.unwrap();
+    let dedicated = plan_delete(
+        &context(&probe, &listing.folder, uv, Sharing::Dedicated),
+        &one(d.uid),
+        &ForeignDeleted::Unknown,
+    )
+    .unwrap();
+    let report = mb.delete(&[MessageRef::Uid(d.uid)], None).await.unwrap();
+    if uidplus {
+        assert!(ends_in_uid_expunge(&dedicated), "{label}");
+        assert_eq!(report.expunged, vec![d.uid], "{label}: {report:?}");
+    } else {
+        // A verified EXPUNGE: the user's \Deleted mail is there, so it waits.
+        assert!(
+            matches!(
+                dedicated.steps.last(),
+                Some(Step::VerifyDeletedThenExpunge { .. })
+            ),
+            "{label}"
+        );
+        assert_eq!(
+            report.deferred.iter().map(|x| x.uid).collect::<Vec<_>>(),
+            vec![d.uid],
+            "{label}: {report:?}"
+        );
+    }
+    col.set("Delete, dedicated folder", plan_words(&dedicated));
+    let survived = t.py(&format!(
+        "m = C('vm1234')\nsel(m, {f:?})\nprint(len(uids(m, 'SUBJECT', {foreign:?})))",
+        f = listing.folder
+    ));
+    assert_eq!(survived.trim(), "1", "{label}: the user's \\Deleted mail");
+    assert_eq!(
+        triple(mb.count().await.unwrap()),
+        counts(0, 0, 1),
+        "{label}"
+    );
+
+    // --- delete in INBOX, a folder shared with the user's mail.
+    let shared = t.store(
+        "srv-inbox",
+        "imapfolder=INBOX\ngreetingsfolder=INBOX",
+        &section,
+    );
+    let smb = shared.mailbox(&id).unwrap();
+    let foreign = unique("foreign-inbox");
+    t.py(&format!(
+        "m = C('vm1234')\nordinary(m, 'INBOX', {foreign:?}, '(\\\\Deleted)')"
+    ));
+    let e = smb.deposit(&recording(300)).await.unwrap();
+    let inbox_plan = plan_delete(
+        &context(&probe, "INBOX", e.uid_validity, Sharing::SharedWithMail),
+        &one(e.uid),
+        &ForeignDeleted::Unknown,
+    )
+    .unwrap();
+    let report = smb.delete(&[MessageRef::Uid(e.uid)], None).await.unwrap();
+    if uidplus {
+        assert_eq!(report.expunged, vec![e.uid], "{label}: {report:?}");
+    } else {
+        assert!(report.expunged.is_empty(), "{label}: {report:?}");
+        assert_eq!(report.deferred.len(), 1, "{label}: {report:?}");
+    }
+    assert_eq!(smb.count().await.unwrap(), MwiCounts::default(), "{label}");
+    let out = t.py(&format!(
+        r#"
+m = C('vm1234')
+sel(m, 'INBOX')
+mine = uids(m, 'SUBJECT', {foreign:?})
+print(len(mine), flags(m, mine[0]).count('Deleted'))
+# Tidy up on the main personality (it has UIDPLUS): the user's mail and a deferred voicemail.
+m = connect('vm1234')
+sel(m, 'INBOX')
+gone = uids(m, 'SUBJECT', {foreign:?}) + uids(m, 'DELETED', 'HEADER', 'X-Asterisk-VM-Message-ID', {msg:?})
+check(m.uid('EXPUNGE', ','.join(str(u) for u in gone)), 'tidy')
+"#,
+        msg = e.msg_id
+    ));
+    assert_eq!(
+        out.trim(),
+        "1 1",
+        "{label}: the user's \\Deleted mail in INBOX"
+    );
+    col.set(
+        "Delete, folder shared with mail (INBOX)",
+        plan_words(&inbox_plan),
+    );
+    shared.close().await;
+
+    // --- greetings.
+    let audio = Audio {
+        format: "wav".into(),
+        bytes: wav(300, 660.0),
+    };
+    mb.greeting_set("unavail", &audio, 1).await.unwrap();
+    let g = mb.greeting_get("unavail").await.unwrap().expect("greeting");
+    assert_eq!(g.audio.bytes, audio.bytes, "{label}: greeting audio");
+    mb.greeting_delete("unavail").await.unwrap();
+    assert!(
+        mb.greeting_get("unavail").await.unwrap().is_none(),
+        "{label}"
+    );
+
+    // --- TLS and login.
+    let prelogin = t.py(
+        r#"
+host, port = (INFO["old_host"], INFO["old_port"]) if C is connect_old else (INFO["host"], INFO["port"])
+m = imaplib.IMAP4(host, port)
+m.starttls(ssl_context=CTX)
+print(" ".join(m.capabilities))
+"#,
+    );
+    let sasl_plain = prelogin.split_whitespace().any(|c| c == "AUTH=PLAIN");
+    col.set(
+        "Login",
+        if sasl_plain {
+            "SASL PLAIN"
+        } else {
+            "LOGIN (no SASL PLAIN)"
+        },
+    );
+    if t.old {
+        col.set(
+            "TLS",
+            "STARTTLS (verified); no implicit-TLS listener of its own",
+        );
+    } else {
+        let imaps = t.store(
+            "srv-imaps",
+            &format!(
+                "imapport={}\nimapflags=ssl\nimapfolder={folder}\ngreetingsfolder={folder}-greetings",
+                t.info.imaps_port
+            ),
+            &section,
+        );
+        let counted = imaps.mailbox(&id).unwrap().count().await.unwrap();
+        assert_eq!(triple(counted), counts(0, 0, 1), "{label}: implicit TLS");
+        imaps.close().await;
+        col.set("TLS", "STARTTLS (verified), implicit TLS (verified)");
+    }
+
+    // --- proxy login.
+    col.set("Proxy login (`authuser`)", proxy_login(&t).await);
+
+    // --- MWI watch: one event for one change made by the mail client.
+    col.set("MWI watch", mwi(&t, &store, &id, &listing.folder).await);
+    store.close().await;
+
+    // --- quota.
+    let (answer, result) = over_quota(&t).await;
+    col.set("Over quota: server's answer to APPEND", answer);
+    col.set("Over quota: imapvm's result", result);
+    col
+}
+
+/// A proxy login (`authuser` on behalf of vm1234): honoured where the server has a master or
+/// proxy user; refused by imapvm, before any credential, where the server ignores authzid.
+async fn proxy_login(t: &Target) -> String {
+    let label = t.label();
+    let (section, id) = t.own_box("vm1234");
+    let folder = unique("srv-proxy");
+    let (auth_user, auth_password, how) = match &t.info.master {
+        Some(master) => (
+            master.user.clone(),
+            master.password.clone(),
+            match t.kind {
+                Kind::Cyrus => "`proxyservers` user",
+                _ => "master user",
+            },
+        ),
+        None => ("vm4321".to_owned(), t.pw("vm4321"), ""),
+    };
+    let store = t.store(
+        "srv-proxy",
+        &format!("imapfolder={folder}\nauthuser={auth_user}\nauthpassword={auth_password}"),
+        &section,
+    );
+    let mb = store.mailbox(&id).unwrap();
+    let outcome = mb.deposit(&recording(300)).await;
+    store.close().await;
+    let wire = t.wire(&[&folder]);
+    let check = |user: &str| {
+        t.py(&format!(
+            "m = C({user:?})\ndata = check(m.list('\"\"', '\"%s\"' % {wire:?}), 'list')\nprint(sum(1 for d in data if d))"
+        ))
+    };
+    if t.info.master.is_some() {
+        let d = outcome.unwrap_or_else(|e| panic!("{label}: proxy deposit: {e}"));
+        let found = t.py(&format!(
+            "m = C('vm1234')\nprint(len(by_msg_id(m, {wire:?}, {:?})))",
+            d.msg_id
+        ));
+        assert_eq!(
+            found.trim(),
+            "1",
+            "{label}: proxy deposit in vm1234's mailbox"
+        );
+        format!("SASL PLAIN with authzid ({how}): honoured")
+    } else {
+        let err = outcome.expect_err("a proxy login on a server that ignores authzid");
+        assert!(matches!(err, Error::Insecure { .. }), "{label}: {err}");
+        assert!(
+            err.to_string()
+                .contains("ignores the SASL authorization identity"),
+            "{label}: {err}"
+        );
+        // Nothing was created in either mailbox.
+        for user in ["vm1234", "vm4321"] {
+            assert_eq!(check(user).trim(), "0", "{label}: {wire} of {user}");
+        }
+        "refused by imapvm before login: the server ignores authzid".to_owned()
+    }
+}
+
+/// The watcher's strategy, and that a mail client's APPEND gives exactly one event.
+async fn mwi(t: &Target, store: &Store, id: &str, wire: &str) -> String {
+    let label = t.label();
+    let mut w = store
+        .watch(WatchOptions {
+            mailboxes: Some(vec![id.to_owned()]),
+            ..WatchOptions::default()
+        })
+        .unwrap();
+    let mut strategy = None;
+    let mut first = None;
+    while strategy.is_none() || first.is_none() {
+        match next(&mut w, Duration::from_secs(30), &label).await {
+            WatchEvent::Watching { strategy: s, .. } => strategy = Some(s),
+            WatchEvent::Mwi(e) => first = Some(e.counts),
+            other => panic!("{label}: unexpected {other:?}"),
+        }
+    }
+    let (strategy, first) = (strategy.unwrap(), first.unwrap());
+    let context = id.split('@').nth(1).unwrap();
+    t.py(&format!(
+        r#"
+raw = open({fixture:?}, 'rb').read().replace(b'X-Asterisk-VM-Context: default', b'X-Asterisk-VM-Context: {context}')
+m = C('vm1234')
+check(m.append('"%s"' % {wire:?}, None, None, raw), 'append')
+"#,
+        fixture = crate::fixture("01-basic.eml"),
+    ));
+    let started = std::time::Instant::now();
+    let event = loop {
+        match next(&mut w, Duration::from_secs(30), &label).await {
+            WatchEvent::Mwi(e) => break e,
+            WatchEvent::Watching { .. } => {}
+            other => panic!("{label}: unexpected {other:?}"),
+        }
+    };
+    let latency = started.elapsed();
+    assert_eq!(event.counts.new, first.new + 1, "{label}: {event:?}");
+    // Exactly one: nothing more while the counts stay.
+    if let Ok(Some(more)) = tokio::time::timeout(Duration::from_millis(1500), w.next()).await {
+        panic!("{label}: a second event {more:?}");
+    }
+    w.stop().await;
+    let expected = match (t.kind, t.old) {
+        (Kind::Dovecot, false) => matches!(strategy, WatchStrategy::Notify { .. }),
+        _ => matches!(strategy, WatchStrategy::Idle { .. }),
+    };
+    assert!(expected, "{label}: strategy {strategy:?}");
+    tracing::info!("{label}: MWI event {latency:?} after the mail client's APPEND");
+    match (t.kind, strategy) {
+        (_, WatchStrategy::Notify { .. }) => "NOTIFY (all folders, one connection)".into(),
+        (Kind::Courier, WatchStrategy::Idle { .. }) => {
+            "IDLE (the server polls every 2 s: `IMAP_IDLE_TIMEOUT`)".into()
+        }
+        (Kind::Cyrus, WatchStrategy::Idle { .. }) => "IDLE (pushed by `idled`)".into(),
+        (_, WatchStrategy::Idle { .. }) => "IDLE on the voicemail folder".into(),
+        (_, other) => format!("{other:?}"),
+    }
+}
+
+async fn next(w: &mut Watcher, within: Duration, label: &str) -> WatchEvent {
+    match tokio::time::timeout(within, w.next()).await {
+        Ok(Some(e)) => e,
+        Ok(None) => panic!("{label}: the watcher ended"),
+        Err(_) => panic!("{label}: no watch event within {within:?}"),
+    }
+}
+
+/// A deposit too big for vm5678's quota, twice: with the quota visible (admission refuses
+/// before any APPEND) and with the QUOTA capability hidden by a proxy (the server refuses
+/// the APPEND). Both must be the same typed "mailbox full" result. Returns the table cells.
+async fn over_quota(t: &Target) -> (String, String) {
+    let label = t.label();
+    let (section, id) = t.own_box("vm5678");
+    let section = section.replace("1234 => 1234,Alice Mailbox", "1234 => 1234,Bjorn Quota");
+    let folder = unique("srv-quota");
+    let big = recording(20_000); // 320 KB of audio; the quota is 200 KiB.
+
+    let store = t.store("srv-quota", &format!("imapfolder={folder}"), &section);
+    let mb = store.mailbox(&id).unwrap();
+    let err = mb.deposit(&big).await.unwrap_err();
+    assert!(err.is_mailbox_full(), "{label}: {err}");
+    assert!(
+        matches!(&err, Error::DepositRefused { reasons, .. }
+            if reasons.iter().all(|r| matches!(r, DepositRefusal::Policy(_)))),
+        "{label}: {err}"
+    );
+    store.close().await;
+
+    let proxy = QuotaProxy::start(t.host(), t.port()).await;
+    let store = t.store(
+        "srv-quota-proxy",
+        &format!(
+            "imapserver=127.0.0.1\nimapport={}\nimapflags=notls\nimapfolder={folder}",
+            proxy.port
+        ),
+        &section,
+    );
+    let mb = store.mailbox(&id).unwrap();
+    assert_eq!(mb.count().await.unwrap(), MwiCounts::default(), "{label}");
+    proxy.mark();
+    let err = mb.deposit(&big).await.unwrap_err();
+    let lines = proxy.lines();
+    assert!(err.is_mailbox_full(), "{label}: {err}\n{lines:#?}");
+    let Error::DepositRefused { reasons, .. } = &err else {
+        panic!("{label}: {err}");
+    };
+    assert!(
+        matches!(
+            reasons.as_slice(),
+            [DepositRefusal::Server {
+                over_quota: true,
+                ..
+            }]
+        ),
+        "{label}: {err}"
+    );
+    // Nothing stored, and the connection still works.
+    assert_eq!(mb.count().await.unwrap(), MwiCounts::default(), "{label}");
+    store.close().await;
+    (
+        describe_refusal(&lines),
+        "`DepositRefused`, mailbox full (`is_mailbox_full`): admission when QUOTA is visible, \
+         else the server's NO"
+            .to_owned(),
+    )
+}
+
+/// The server's lines around a refused APPEND, in a few words: continuation, untagged NO,
+/// tagged NO with its response code and text (timings and numbers dropped).
+fn describe_refusal(lines: &[String]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in lines {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if tag == "+" {
+            parts.push("`+`".into());
+        } else if let Some(text) = rest.strip_prefix("NO ") {
+            let star = if tag == "*" { "* " } else { "" };
+            parts.push(format!("`{star}NO {}`", tidy(text)));
+        }
+    }
+    parts.dedup();
+    if parts.is_empty() {
+        return "(no NO seen)".into();
+    }
+    parts.join(" then ")
+}
+
+/// A server text without timings, parenthesised numbers and trailing dots.
+fn tidy(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut inner = String::new();
+    for ch in text.chars() {
+        match ch {
+            '(' => {
+                depth += 1;
+                inner.clear();
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                // "(0.001 + 0.000 secs)" and the like go; words in parentheses stay.
+                if !inner.chars().any(|c| c.is_ascii_digit()) {
+                    let _ = write!(out, "({inner})");
+                }
+            }
+            _ if depth > 0 => inner.push(ch),
+            _ => out.push(ch),
+        }
+    }
+    out.trim().trim_end_matches('.').trim().to_owned()
+}
+
+/// The committed table.
+fn doc_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility.md")
+}
+
+fn render(targets: &[Target], columns: &[Column]) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "# Compatibility: imapvm on Dovecot, Cyrus and Courier\n\n\
+         <!-- Generated by `cargo test -p imapvm --test it servers::` (crates/imapvm/tests/it/servers.rs).\n     \
+         Do not edit by hand: the test fails when this file differs from what the servers\n     \
+         advertised and what the runtime did, and writes the new text to compatibility.md.new. -->\n\n\
+         Every CI run (`cargo xtask ci`) starts the three private servers once and runs every core\n\
+         operation of the runtime on each of six personalities: deposit, list, play, flags, move\n\
+         (with and without `imapparentfolder`), delete in a dedicated folder and in INBOX shared\n\
+         with the user's mail, greetings, quota, proxy login and the MWI watcher. The \"old\"\n\
+         personalities are the same servers with UIDPLUS, MOVE, NOTIFY and CONDSTORE taken out\n\
+         of CAPABILITY (`xtask/src/{dovecot,cyrus,courier}.rs`). Where a server lacks something\n\
+         the row shows the fallback the runtime took; the scenario asserts its effect (the user's\n\
+         own `\\Deleted` mail always survives; a deferred voicemail stays `\\Deleted`, invisible\n\
+         to counts).\n\n",
+    );
+    let _ = write!(s, "| |");
+    for t in targets {
+        let _ = write!(s, " {} |", t.label());
+    }
+    s.push_str("\n|---|");
+    for _ in targets {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for row in ROWS {
+        let _ = write!(s, "| {row} |");
+        for c in columns {
+            let cell = c.cells.get(row).map_or("?", String::as_str);
+            let _ = write!(s, " {} |", cell.replace('|', "\\|"));
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "\nNotes:\n\n\
+         * Folder names come from the server's NAMESPACE (prefix and delimiter), never from a\n  \
+           guess: `imapfolder`, `greetingsfolder` and `imapparentfolder` levels are joined with the\n  \
+           server's delimiter under its personal prefix.\n\
+         * \"Delete\" plans come from `imapvm_policy::plan_delete`: `UID EXPUNGE` needs UIDPLUS;\n  \
+           without it a plain `EXPUNGE` is only sent in a dedicated folder after `UID SEARCH\n  \
+           DELETED` shows nothing but ours, and never in a folder shared with mail (deferred).\n\
+         * Over quota: the admission policy refuses before any APPEND when GETQUOTAROOT shows the\n  \
+           deposit would not fit; the \"server's answer\" row is what each server says when the\n  \
+           runtime does not know the quota (QUOTA hidden by a test proxy): all of them become the\n  \
+           same typed refusal, and nothing is stored.\n\
+         * Courier-IMAP answers OK to SASL PLAIN with an authorization identity and ignores it\n  \
+           (the session is the authenticating user's own mailbox), so imapvm refuses `authuser`\n  \
+           there before sending any credential, with an error that says so.\n",
+    );
+    s
+}
+
+/// Every personality, concurrently; then the table, checked against the committed file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_server_runs_every_core_operation_and_the_table_matches() {
+    // `IMAPVM_IT_SERVERS=courier` runs only the personalities whose label contains the word
+    // (case-insensitive); the table is then not checked.
+    let only = std::env::var("IMAPVM_IT_SERVERS").ok();
+    let targets: Vec<Target> = [Kind::Dovecot, Kind::Cyrus, Kind::Courier]
+        .into_iter()
+        .flat_map(|k| {
+            let main = target(k, false);
+            let old = Target {
+                old: true,
+                ..main.clone()
+            };
+            [main, old]
+        })
+        .filter(|t| {
+            only.as_deref().is_none_or(|w| {
+                t.label()
+                    .to_ascii_lowercase()
+                    .contains(&w.to_ascii_lowercase())
+            })
+        })
+        .collect();
+    let tasks: Vec<_> = targets
+        .iter()
+        .map(|t| (t.label(), tokio::spawn(scenario(t.clone()))))
+        .collect();
+    let mut columns = Vec::new();
+    let mut failures = Vec::new();
+    for (label, task) in tasks {
+        match task.await {
+            Ok(col) => columns.push(col),
+            Err(e) => {
+                let why = match e.try_into_panic() {
+                    Ok(p) => p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_default(),
+                    Err(e) => e.to_string(),
+                };
+                failures.push(format!("{label}: {why}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if only.is_some() {
+        return;
+    }
+    let text = render(&targets, &columns);
+    let path = doc_path();
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != text {
+        let new = path.with_extension("md.new");
+        std::fs::write(&new, &text).unwrap();
+        panic!(
+            "docs/compatibility.md is out of date: the new table is in {}\n{text}",
+            new.display()
+        );
+    }
+}
+
+/// Courier ignores a SASL authorization identity: a proxy login must fail clearly rather
+/// than write into the authenticating user's mailbox.
+#[tokio::test]
+async fn a_proxy_login_on_courier_fails_clearly_and_writes_nowhere() {
+    let t = target(Kind::Courier, false);
+    // The quirk is real: Courier says OK to authzid vm1234 and opens vm4321's mailbox.
+    let out = t.py(r#"
+m = imaplib.IMAP4(INFO["host"], INFO["port"])
+m.starttls(ssl_context=CTX)
+blob = ("vm1234\0vm4321\0%s" % INFO["users"]["vm4321"]).encode()
+typ, _ = m.authenticate("PLAIN", lambda _challenge: blob)
+print(typ)
+"#);
+    assert_eq!(
+        out.trim(),
+        "OK",
+        "Courier no longer accepts an authzid: {out}"
+    );
+    let cell = proxy_login(&t).await;
+    assert!(cell.starts_with("refused by imapvm"), "{cell}");
+}
