@@ -675,7 +675,13 @@ print(" ".join(m.capabilities))
     store.close().await;
 
     // --- quota.
-    let (answer, result) = over_quota(&t).await;
+    let (esearch_answers, answer, result) = over_quota(&t).await;
+    // The count seen on the wire: four tagged ESEARCH answers where offered, else none.
+    assert_eq!(
+        esearch_answers,
+        if esearch { 4 } else { 0 },
+        "{label}: ESEARCH answers to one count"
+    );
     col.set("Over quota: server's answer to APPEND", answer);
     col.set("Over quota: imapvm's result", result);
     col
@@ -810,8 +816,9 @@ async fn next(w: &mut Watcher, within: Duration, label: &str) -> WatchEvent {
 
 /// A deposit too big for vm5678's quota, twice: with the quota visible (admission refuses
 /// before any APPEND) and with the QUOTA capability hidden by a proxy (the server refuses
-/// the APPEND). Both must be the same typed "mailbox full" result. Returns the table cells.
-async fn over_quota(t: &Target) -> (String, String) {
+/// the APPEND). Both must be the same typed "mailbox full" result. Returns how many
+/// `* ESEARCH` answers a count got through the proxy, and the table cells.
+async fn over_quota(t: &Target) -> (usize, String, String) {
     let label = t.label();
     let (section, id) = t.own_box("vm5678");
     let section = section.replace("1234 => 1234,Alice Mailbox", "1234 => 1234,Bjorn Quota");
@@ -857,10 +864,17 @@ async fn over_quota(t: &Target) -> (String, String) {
         ),
         "{label}: {err}"
     );
-    // Nothing stored, and the connection still works.
+    // Nothing stored, and the connection still works. How that count went, on the wire.
+    proxy.mark();
     assert_eq!(mb.count().await.unwrap(), MwiCounts::default(), "{label}");
+    let counted = proxy.lines();
+    let esearch_answers = counted
+        .iter()
+        .filter(|l| l.starts_with("* ESEARCH (TAG "))
+        .count();
     store.close().await;
     (
+        esearch_answers,
         describe_refusal(&lines),
         "`DepositRefused`, mailbox full (`is_mailbox_full`): admission when QUOTA is visible, \
          else the server's NO"
