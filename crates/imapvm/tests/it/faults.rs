@@ -103,6 +103,7 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
     let mut rng = Rng::new(seed);
     let started = Instant::now();
     let (mut stored, mut queued, mut armed, mut found_on_retry) = (0u64, 0u64, 0u64, 0u64);
+    let mut refused_retries = 0u64;
     let mut ids = std::collections::BTreeSet::new();
     for i in 0..n {
         if rng.percent(20) {
@@ -127,6 +128,12 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
                 action,
                 when,
             });
+            // A third of the cuts: the server stays unreachable for the immediate retry, so
+            // the deposit is queued and the flush must find what already arrived.
+            if rng.below(3) == 0 {
+                proxy.set_refuse(true);
+                refused_retries += 1;
+            }
         }
         let vm = voicemail(&format!("555{i:07}"), 200);
         match mb.deposit_durable(&vm).await {
@@ -142,6 +149,12 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
             Err(e) => panic!("deposit {i} neither stored nor queued: {e}"),
         }
         proxy.disarm();
+        if proxy.refusing() {
+            proxy.set_refuse(false);
+            // Let the reconnect back-off (500 ms after one failed attempt) pass, so that the
+            // next deposits meet the server again instead of queueing behind the back-off.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
     }
     let deposit_time = started.elapsed();
     let fired = proxy.fired();
@@ -150,7 +163,7 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
     let unique_on_server: std::collections::BTreeSet<String> = on_server.iter().cloned().collect();
     let duplicates = on_server.len() - unique_on_server.len();
     eprintln!(
-        "fault run: seed {seed:#x}, attempted {n}, cuts armed {armed}, cuts fired {fired}, \
+        "fault run: seed {seed:#x}, attempted {n}, cuts armed {armed} ({refused_retries} with the server then unreachable), cuts fired {fired}, \
          stored at once {stored} ({found_on_retry} of them found by msg id on the immediate retry), queued {queued}, delivered by flush {flushed} \
          ({already} found already on the server), on server {} ({} distinct), duplicates \
          {duplicates}, outbox left {}, deposit phase {deposit_time:?}, connections {}",

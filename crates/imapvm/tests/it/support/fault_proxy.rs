@@ -137,6 +137,11 @@ impl FaultProxy {
         self.state.lock().unwrap().refuse = refuse;
     }
 
+    /// Whether new connections are refused now.
+    pub fn refusing(&self) -> bool {
+        self.state.lock().unwrap().refuse
+    }
+
     /// Closes every live connection (a server restart).
     pub fn kill_all(&self) {
         self.state.lock().unwrap().generation += 1;
