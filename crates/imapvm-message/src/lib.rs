@@ -10,6 +10,8 @@
 //!   field, the decoded audio parts, plus [`Diagnostic`]s.
 //! * [`HeaderBlock::parse`] reads just a header block (`BODY.PEEK[HEADER.FIELDS (...)]`), never
 //!   fails, bounds every size, and is what mailbox listings use.
+//! * [`lineage::Lineage`] is the origin a forwarded copy carries (`X-Asterisk-VM-Orig-Mailbox`,
+//!   `X-Asterisk-VM-Orig-Message-ID`), placed where Asterisk's header lookup never trips on it.
 //!
 //! This crate does **not** open sockets or files, read clocks (time is an input), read
 //! `voicemail.conf` (the caller maps its options to [`Settings`]), or speak IMAP.

@@ -25,6 +25,12 @@
 //! to Asterisk over AMI ([`notify_ami`]) and to webhooks ([`webhook`]); [`shard`] splits
 //! the boxes between several watcher processes.
 //!
+//! [`Store::deposit_to`] stores one voicemail for several mailboxes (`VoiceMail(a&b)`, which
+//! Asterisk's IMAP storage cannot do): a copy built for each, APPENDs pipelined per account,
+//! accounts in parallel, one [`RecipientResult`] each ([`deliver`]). [`Mailbox::forward`]
+//! copies a message to other mailboxes with the original's caller id, time and audio, a
+//! fresh msg id and an optional comment as the intro ([`forward`]).
+//!
 //! [`Mailbox::deposit_durable`] never loses a deposit to an outage: the message is written
 //! to the [`outbox`] spool (fsync'd) before its APPEND, a retry looks it up by msg id before
 //! sending it again (exactly once), and [`Store::flush_outbox`] /
