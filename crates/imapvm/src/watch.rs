@@ -441,7 +441,7 @@ impl AccountWatch {
     fn strategy(&self, session: &Session) -> WatchStrategy {
         match self.choice {
             StrategyChoice::Poll(every) => WatchStrategy::Poll {
-                every: every.max(imapvm_policy::watch::MIN_POLL.min(every)),
+                every: every.max(imapvm_policy::watch::MIN_POLL),
             },
             StrategyChoice::Auto | StrategyChoice::NoNotify => {
                 choose(session.policy_capabilities(), self.config)
@@ -743,6 +743,119 @@ mod tests {
             externnotify_args(&id, e.counts).to_vec(),
             e.externnotify_args()
         );
+    }
+
+    /// A one-connection IMAP peer that offers NOTIFY but refuses it, then accepts IDLE;
+    /// returns its port and every line it received.
+    async fn notify_refusing_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            w.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE NOTIFY NAMESPACE] hi\r\n")
+                .await
+                .unwrap();
+            let mut lines = BufReader::new(r).lines();
+            let mut idle_tag = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push(line.clone());
+                let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
+                let verb = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                let reply = match (tag, verb.as_str()) {
+                    ("DONE", _) => format!("{idle_tag} OK idle done\r\n"),
+                    (_, "CAPABILITY") => {
+                        format!("* CAPABILITY IMAP4rev1 IDLE NOTIFY NAMESPACE\r\n{tag} OK caps\r\n")
+                    }
+                    (_, "NAMESPACE") => {
+                        format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK ns\r\n")
+                    }
+                    (_, "SELECT") => format!(
+                        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
+                    ),
+                    (_, "UID") if rest.contains("SEARCH") => format!("* SEARCH\r\n{tag} OK s\r\n"),
+                    (_, "NOTIFY") => format!("{tag} NO [NOTIFICATIONOVERFLOW] not today\r\n"),
+                    (_, "IDLE") => {
+                        idle_tag = tag.to_owned();
+                        "+ idling\r\n".to_owned()
+                    }
+                    (_, "LOGOUT") => format!("* BYE bye\r\n{tag} OK out\r\n"),
+                    _ => format!("{tag} OK done\r\n"),
+                };
+                if w.write_all(reply.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn a_refused_notify_falls_back_to_idle_on_the_voicemail_folder() {
+        let (port, seen) = notify_refusing_server().await;
+        let dir = std::env::temp_dir().join(format!("imapvm-watch-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("voicemail.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+                 imapfolder=Voicemail\nimapreadtimeout=5\n\n\
+                 [default]\n1234 => 1234,A,,,imapuser=u1|imappassword=p1\n"
+            ),
+        )
+        .unwrap();
+        let store = Store::open(&conf).unwrap();
+        let mut w = store.watch(WatchOptions::default()).unwrap();
+        let within = Duration::from_secs(5);
+        let first = tokio::time::timeout(within, w.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(&first, WatchEvent::Mwi(e) if e.counts == MwiCounts::default()),
+            "{first:?}"
+        );
+        let second = tokio::time::timeout(within, w.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(
+                second,
+                WatchEvent::Watching {
+                    strategy: WatchStrategy::Idle { .. },
+                    ..
+                }
+            ),
+            "{second:?}"
+        );
+        // IDLE goes out after the refused NOTIFY.
+        let deadline = std::time::Instant::now() + within;
+        while !seen.lock().unwrap().iter().any(|l| l.ends_with(" IDLE")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                seen.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let lines = seen.lock().unwrap().clone();
+        let notify = lines
+            .iter()
+            .position(|l| l.contains(" NOTIFY SET "))
+            .unwrap();
+        let idle = lines.iter().position(|l| l.ends_with(" IDLE")).unwrap();
+        assert!(notify < idle, "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("SELECT Voicemail")),
+            "{lines:?}"
+        );
+        w.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
