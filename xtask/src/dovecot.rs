@@ -433,6 +433,22 @@ protocol imap {{
   mail_plugins = $mail_plugins imap_quota
   mail_max_userip_connections = 500
 }}
+# Scale runs (the MWI benchmark watches 1,000-10,000 users at once, `bulk_users`): room for
+# many concurrent sessions; sessions idle in IDLE for 5 s hibernate into imap-hibernate.
+default_client_limit = 30000
+imap_hibernate_timeout = 5s
+service imap {{
+  process_limit = 12000
+  unix_listener imap-master {{
+    user = $default_internal_user
+  }}
+}}
+service imap-hibernate {{
+  client_limit = 30000
+  unix_listener imap-hibernate {{
+    mode = 0666
+  }}
+}}
 local 127.0.0.2 {{
   protocol imap {{
     imap_capability = {OLD_CAPABILITY}
@@ -458,4 +474,108 @@ fn voicemail_conf_text(
     users: &BTreeMap<String, String>,
 ) -> String {
     server::voicemail_conf_text("Dovecot", "dovecot", host, port, ca, users)
+}
+
+/// IMAP users added for scale runs by [`bulk_users`], with a voicemail.conf for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkUsers {
+    /// `(user, password)`, in order.
+    pub users: Vec<(String, String)>,
+    /// A voicemail.conf with one box per user: box `N` (1-based) in context `bulk` is user
+    /// N, on the main listener without TLS (loopback; thousands of TLS handshakes would
+    /// measure TLS, not the watcher).
+    pub voicemail_conf: PathBuf,
+}
+
+/// Appends `count` users `{prefix}00001`... to the running server's passwd-file (users that
+/// already exist keep their password; Dovecot re-reads the file when it changes) and writes
+/// `bulk-{prefix}-{count}.conf`. The users' voicemail folder is INBOX.
+pub fn bulk_users(info: &ServerInfo, prefix: &str, count: usize) -> Result<BulkUsers> {
+    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_lowercase()) {
+        return Err(HarnessError(format!(
+            "bulk user prefix {prefix:?} must be lower-case ASCII letters"
+        )));
+    }
+    let _lock = DirLock::acquire(&server::target_dir().join("imapvm-dovecot-users.lock"))?;
+    let path = info.dir.join("users");
+    let text = fs::read_to_string(&path).map_err(|e| HarnessError::io("reading users", e))?;
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        if let (Some(user), Some(pass)) = (fields.next(), fields.next())
+            && let Some(pw) = pass.strip_prefix("{PLAIN}")
+        {
+            known.insert(user.to_owned(), pw.to_owned());
+        }
+    }
+    let mut users = Vec::with_capacity(count);
+    let mut added = String::new();
+    for n in 1..=count {
+        let user = format!("{prefix}{n:05}");
+        let password = match known.get(&user) {
+            Some(pw) => pw.clone(),
+            None => {
+                let pw = server::random_hex(8)?;
+                added.push_str(&format!("{user}:{{PLAIN}}{pw}::::::\n"));
+                pw
+            }
+        };
+        users.push((user, password));
+    }
+    if !added.is_empty() {
+        let mut all = text;
+        if !all.ends_with('\n') && !all.is_empty() {
+            all.push('\n');
+        }
+        all.push_str(&added);
+        // Write beside and rename: Dovecot never sees a half-written file.
+        let tmp = info.dir.join("users.tmp");
+        write(&tmp, all)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o640))
+            .map_err(|e| HarnessError::io("chmod passwd file", e))?;
+        run_checked(Command::new("chgrp").arg("dovecot").arg(&tmp))?;
+        fs::rename(&tmp, &path).map_err(|e| HarnessError::io("replacing users", e))?;
+    }
+    let mut conf = format!(
+        "; {count} bulk users of imapvm's private Dovecot, written by xtask::dovecot::bulk_users.\n\
+         [general]\nformat = wav\nserveremail = imapvm@vm.example.test\nimapserver = {host}\n\
+         imapport = {port}\nimapflags = notls\nimapfolder = INBOX\nimapopentimeout = 30\n\
+         imapreadtimeout = 30\nimapwritetimeout = 30\nimapclosetimeout = 5\n\
+         pollmailboxes = yes\npollfreq = 30\n\n[bulk]\n",
+        host = info.host,
+        port = info.port,
+    );
+    for (n, (user, password)) in users.iter().enumerate() {
+        conf.push_str(&format!(
+            "{box_} => {box_},Bulk {box_},,,imapuser={user}|imappassword={password}\n",
+            box_ = n + 1
+        ));
+    }
+    let voicemail_conf = info.dir.join(format!("bulk-{prefix}-{count}.conf"));
+    write(&voicemail_conf, conf)?;
+    Ok(BulkUsers {
+        users,
+        voicemail_conf,
+    })
+}
+
+/// Rewrites the running server's dovecot.conf from today's template (same ports and files)
+/// and makes Dovecot reload it (SIGHUP): open sessions stay, new limits apply to new ones.
+pub fn reload_config(info: &ServerInfo) -> Result<()> {
+    let home = &info.dir;
+    let conf = home.join("dovecot.conf");
+    write(
+        &conf,
+        dovecot_conf(
+            home,
+            &home.join("chain.pem"),
+            &home.join("key.pem"),
+            info.port,
+            info.imaps_port,
+            info.old_port,
+        ),
+    )?;
+    run_checked(Command::new("doveconf").arg("-c").arg(&conf).arg("-n"))
+        .map_err(|e| HarnessError(format!("the generated dovecot.conf is invalid: {e}")))?;
+    server::signal(info.pid, "HUP")
 }
