@@ -240,7 +240,8 @@ impl Mailbox {
         let mut attrs = vec![FetchAttr::HeaderFields(
             IDENTITY_FIELDS.iter().map(|s| (*s).to_owned()).collect(),
         )];
-        if flags {
+        // Flags only where some are unknown (an ESEARCH count knows them all).
+        if flags && missing.iter().any(|u| !known_flags.contains_key(u)) {
             attrs.push(FetchAttr::Flags);
         }
         let fetched = {
@@ -363,7 +364,8 @@ impl Mailbox {
                         };
                         // A message whose flags changed between two searches is found by
                         // both (or none): the first answer counts, once.
-                        if flags.insert(uid, fl).is_none() {
+                        if let std::collections::hash_map::Entry::Vacant(e) = flags.entry(uid) {
+                            e.insert(fl);
                             hits.push(uid);
                         }
                     }

@@ -1069,3 +1069,132 @@ print(typ)
     let cell = proxy_login(&t).await;
     assert!(cell.starts_with("refused by imapvm"), "{cell}");
 }
+
+/// The ESEARCH count as a transcript, against a scripted server that answers the four
+/// searches in reverse order (matched by tag) and reports UID 7 as both new and old (its
+/// flags changed between two searches): counted once, no `FETCH (FLAGS)`, the exact header
+/// filter still applied to the hits (UID 9 is box 12345's).
+#[tokio::test]
+async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let (r, mut w) = sock.into_split();
+        let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
+        w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(r).lines();
+        let mut held: Vec<String> = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.lock().unwrap().push(line.clone());
+            let (tag, cmd) = line.split_once(' ').unwrap_or((&line, ""));
+            let reply = if cmd.starts_with("AUTHENTICATE") {
+                format!("{tag} OK [CAPABILITY {caps}] in\r\n")
+            } else if cmd.starts_with("NAMESPACE") {
+                format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK ns\r\n")
+            } else if cmd.starts_with("SELECT") {
+                format!("* 5 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n{tag} OK [READ-WRITE] sel\r\n")
+            } else if cmd.starts_with("UID SEARCH") {
+                let all = if cmd.contains(" UNFLAGGED UNSEEN ") {
+                    " ALL 5,7,9"
+                } else if cmd.contains(" FLAGGED UNSEEN ") {
+                    " ALL 6"
+                } else if cmd.contains(" FLAGGED SEEN ") {
+                    " ALL 8"
+                } else if cmd.contains(" UNDELETED SEEN ") {
+                    " ALL 7:8"
+                } else {
+                    ""
+                };
+                held.push(format!(
+                    "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
+                ));
+                if held.len() < 4 {
+                    continue;
+                }
+                held.drain(..).rev().collect()
+            } else if cmd.starts_with("UID FETCH") {
+                let section = cmd
+                    .split_once("BODY.PEEK[")
+                    .and_then(|(_, rest)| rest.split_once(']'))
+                    .map(|(s, _)| s.to_owned())
+                    .unwrap_or_default();
+                let mut out = String::new();
+                for (seq, uid, ext) in [
+                    (1, 5, "1234"),
+                    (2, 6, "1234"),
+                    (3, 7, "1234"),
+                    (4, 8, "1234"),
+                    (5, 9, "12345"),
+                ] {
+                    let h = format!(
+                        "X-Asterisk-VM-Extension: {ext}\r\nX-Asterisk-VM-Context: default\r\n\
+                         X-Asterisk-VM-Message-Type: Message\r\n\r\n"
+                    );
+                    out.push_str(&format!(
+                        "* {seq} FETCH (UID {uid} BODY[{section}] {{{}}}\r\n{h})\r\n",
+                        h.len()
+                    ));
+                }
+                format!("{out}{tag} OK fetched\r\n")
+            } else if cmd.starts_with("LOGOUT") {
+                format!("* BYE bye\r\n{tag} OK out\r\n")
+            } else {
+                format!("{tag} OK done\r\n")
+            };
+            if w.write_all(reply.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("esearch-script"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             imapreadtimeout=5\n\n[default]\n1234 => 1234,A,,,imapuser=u|imappassword=p\n"
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&conf).unwrap();
+    let counts = store
+        .mailbox("1234@default")
+        .unwrap()
+        .count()
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(
+        counts,
+        MwiCounts {
+            new: 2,
+            urgent: 1,
+            old: 1,
+            old_urgent: 1
+        }
+    );
+    let lines = seen.lock().unwrap().clone();
+    let searches: Vec<&String> = lines.iter().filter(|l| l.contains("UID SEARCH")).collect();
+    assert_eq!(searches.len(), 4, "{lines:#?}");
+    assert!(
+        searches
+            .iter()
+            .all(|l| l.contains("UID SEARCH RETURN (ALL) UNDELETED ")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("FETCH") && l.contains("FLAGS")),
+        "{lines:#?}"
+    );
+}
