@@ -1198,3 +1198,69 @@ async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
         "{lines:#?}"
     );
 }
+
+/// The refusal comes before any credential: a scripted server greeting as Courier-IMAP sees
+/// no AUTHENTICATE and no LOGIN from a mailbox configured with `authuser`.
+#[tokio::test]
+async fn the_courier_refusal_sends_no_credential() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (r, mut w) = sock.into_split();
+            let caps = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE QUOTA IDLE AUTH=PLAIN";
+            let greeting = format!(
+                "* OK [CAPABILITY {caps}] Courier-IMAP ready. Copyright 1998-2018 Double \
+                 Precision, Inc.  See COPYING for distribution information.\r\n"
+            );
+            if w.write_all(greeting.as_bytes()).await.is_err() {
+                continue;
+            }
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.lock().unwrap().push(line.clone());
+                let tag = line.split(' ').next().unwrap_or("*").to_owned();
+                let _ = w.write_all(format!("{tag} OK done\r\n").as_bytes()).await;
+            }
+        }
+    });
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("courier-script"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             authuser=master\nauthpassword=master-secret\nimapreadtimeout=5\n\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm1234|imappassword=p\n"
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&conf).unwrap();
+    let err = store
+        .mailbox("1234@default")
+        .unwrap()
+        .deposit(&recording(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Insecure { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("Courier-IMAP ignores the SASL authorization identity")
+            && text.contains("master's own mailbox, not vm1234's"),
+        "{text}"
+    );
+    assert!(!text.contains("master-secret"), "{text}");
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("AUTHENTICATE") || l.contains("LOGIN")),
+        "{lines:?}"
+    );
+}
