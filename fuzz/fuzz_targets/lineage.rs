@@ -20,7 +20,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for lineage in [read, built].into_iter().flatten() {
         let mut message = MESSAGE.to_vec();
         assert!(lineage.insert_into(&mut message));
-        assert_eq!(Lineage::from_header_block(&message).as_ref(), Some(&lineage));
+        assert_eq!(
+            Lineage::from_header_block(&message).as_ref(),
+            Some(&lineage)
+        );
         assert_eq!(
             HeaderBlock::parse(&message).fields,
             HeaderBlock::parse(MESSAGE).fields,

@@ -130,8 +130,7 @@ impl Lineage {
             };
             if name.eq_ignore_ascii_case(ORIG_MAILBOX_HEADER.as_bytes()) && mailbox.is_none() {
                 mailbox = Some(value.trim().to_owned());
-            } else if name.eq_ignore_ascii_case(ORIG_MSG_ID_HEADER.as_bytes()) && msg_id.is_none()
-            {
+            } else if name.eq_ignore_ascii_case(ORIG_MSG_ID_HEADER.as_bytes()) && msg_id.is_none() {
                 msg_id = Some(value.trim().to_owned());
             }
         }
@@ -165,7 +164,10 @@ mod tests {
             .header_fields()
             .to_ascii_lowercase();
         for tag in ASTERISK_TAGS {
-            assert!(!fields.contains(&tag.to_ascii_lowercase()), "{tag} in {fields}");
+            assert!(
+                !fields.contains(&tag.to_ascii_lowercase()),
+                "{tag} in {fields}"
+            );
         }
     }
 

@@ -8,8 +8,8 @@ mod bad_input;
 mod config;
 mod forward;
 mod migrate;
-mod watch_outputs;
 mod voicemail;
+mod watch_outputs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
