@@ -714,10 +714,13 @@ mod tests {
 
     use super::*;
 
-    /// Two boxes of one account: both APPENDs are on the wire before the server answers
-    /// either (the server holds its APPEND answers as long as more APPENDs keep coming).
-    #[tokio::test]
-    async fn recipients_of_one_account_share_a_connection_and_pipeline_their_appends() {
+    type Log = Arc<Mutex<(usize, usize, Vec<String>)>>;
+
+    /// A scripted server holding its APPEND answers as long as more APPENDs keep coming
+    /// (so it sees how many were in flight together); with `appenduid` false it never sends
+    /// APPENDUID and answers a `UID SEARCH HEADER Message-ID` with the UID it gave that
+    /// message. Deposits one voicemail to 1234@default and 5678@default (one account).
+    async fn scripted_deposit(appenduid: bool) -> (Vec<RecipientResult>, Log) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let log: Arc<Mutex<(usize, usize, Vec<String>)>> = Arc::default();
@@ -735,7 +738,9 @@ mod tests {
                     w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
                         .await
                         .unwrap();
-                    let mut held: Vec<String> = Vec::new();
+                    let mut held: Vec<(String, String)> = Vec::new();
+                    let mut by_message_id: Vec<(String, u32)> = Vec::new();
+                    let mut body = Vec::new();
                     let mut exists = 0u32;
                     let mut line = Vec::new();
                     loop {
@@ -751,11 +756,16 @@ mod tests {
                                 Ok(n) => n.ok(),
                                 Err(_) => {
                                     // No more APPENDs coming: answer the held ones.
-                                    for tag in held.drain(..) {
+                                    for (tag, message_id) in held.drain(..) {
                                         exists += 1;
-                                        let reply = format!(
-                                            "* {exists} EXISTS\r\n{tag} OK [APPENDUID 7 {exists}] done\r\n"
-                                        );
+                                        by_message_id.push((message_id, exists));
+                                        let code = if appenduid {
+                                            format!("[APPENDUID 7 {exists}] ")
+                                        } else {
+                                            String::new()
+                                        };
+                                        let reply =
+                                            format!("* {exists} EXISTS\r\n{tag} OK {code}done\r\n");
                                         w.write_all(reply.as_bytes()).await.unwrap();
                                     }
                                     continue;
@@ -772,14 +782,21 @@ mod tests {
                             .and_then(|t| t.rsplit_once('{'))
                             .and_then(|(_, n)| n.parse::<usize>().ok())
                         {
-                            let mut body = vec![0; n];
+                            body = vec![0; n];
                             r.read_exact(&mut body).await.unwrap();
                             let mut rest = Vec::new();
                             r.read_until(b'\n', &mut rest).await.unwrap();
                         }
                         let (tag, cmd) = text.split_once(' ').unwrap_or((&text, ""));
                         if cmd.starts_with("APPEND") {
-                            held.push(tag.to_owned());
+                            let text = String::from_utf8_lossy(&body);
+                            let message_id = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("Message-ID: "))
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned();
+                            held.push((tag.to_owned(), message_id));
                             let mut g = seen.lock().unwrap();
                             g.1 = g.1.max(held.len());
                             g.2.push(cmd.split(' ').take(2).collect::<Vec<_>>().join(" "));
@@ -794,7 +811,12 @@ mod tests {
                                 "* {exists} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
                             )
                         } else if cmd.starts_with("UID SEARCH") {
-                            format!("* SEARCH\r\n{tag} OK done\r\n")
+                            let hit = by_message_id
+                                .iter()
+                                .find(|(id, _)| !id.is_empty() && cmd.contains(id.as_str()))
+                                .map(|(_, uid)| format!(" {uid}"))
+                                .unwrap_or_default();
+                            format!("* SEARCH{hit}\r\n{tag} OK done\r\n")
                         } else if cmd.starts_with("LOGOUT") {
                             format!("* BYE\r\n{tag} OK done\r\n")
                         } else {
@@ -825,6 +847,20 @@ mod tests {
         let results = store
             .deposit_to(&["1234@default", "5678@default"], &vm)
             .await;
+        store.close().await;
+        (results, log)
+    }
+
+    /// Two boxes of one account: both APPENDs are on the wire before the server answers
+    /// either.
+    #[tokio::test]
+    async fn recipients_of_one_account_share_a_connection_and_pipeline_their_appends() {
+        let (results, log) = scripted_deposit(true).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| r.stored().is_some_and(|d| d.from_appenduid))
+        );
         let uids: Vec<u32> = results
             .iter()
             .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid)
@@ -834,7 +870,22 @@ mod tests {
         assert_eq!(connections, 1, "one account, one connection");
         assert_eq!(appends.len(), 2, "{appends:?}");
         assert_eq!(most_in_flight, 2, "the second APPEND waited for the first");
-        store.close().await;
+    }
+
+    /// Without APPENDUID each copy is found by its own Message-ID (unique per copy, even in
+    /// one folder where both copies share the msg id).
+    #[tokio::test]
+    async fn without_appenduid_each_copy_is_found_by_its_own_message_id() {
+        let (results, log) = scripted_deposit(false).await;
+        let found: Vec<(u32, bool)> = results
+            .iter()
+            .map(|r| {
+                let d = r.stored().unwrap_or_else(|| panic!("{r:?}"));
+                (d.uid, d.from_appenduid)
+            })
+            .collect();
+        assert_eq!(found, vec![(1, false), (2, false)]);
+        assert_eq!(log.lock().unwrap().1, 2);
     }
 
     #[test]
