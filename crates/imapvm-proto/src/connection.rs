@@ -624,6 +624,10 @@ pub struct Connection {
     framed: u64,
     message_len: u64,
     in_literal: bool,
+    /// Literals of the current response that contain NUL: (start in the response, bytes).
+    nul_literals: Vec<(usize, Vec<u8>)>,
+    /// Address of the patched copy being decoded while `nul_literals` is non-empty.
+    patched_base: usize,
     // time
     greeting_deadline: Option<Instant>,
     last_io: Instant,
@@ -673,6 +677,8 @@ impl Connection {
             framed: 0,
             message_len: 0,
             in_literal: false,
+            nul_literals: Vec::new(),
+            patched_base: 0,
             last_io: now,
             projected: State::Greeting,
         }
@@ -1030,9 +1036,25 @@ impl Connection {
                             return;
                         }
                         self.in_literal = true;
+                    } else if let Some(announced) =
+                        overflowing_announcement(self.fragmentizer.fragment_bytes(info))
+                    {
+                        // The framing gave up on a length beyond u32 and saw a plain line.
+                        self.fail_limit(
+                            LimitKind::LiteralSize,
+                            announced,
+                            limits.max_literal.into(),
+                        );
+                        return;
                     }
                 }
-                FragmentInfo::Literal { .. } => self.in_literal = false,
+                FragmentInfo::Literal { start, .. } => {
+                    self.in_literal = false;
+                    let data = self.fragmentizer.fragment_bytes(info);
+                    if data.contains(&0) {
+                        self.nul_literals.push((start, data.to_vec()));
+                    }
+                }
             }
             if self.message_len > u64::from(limits.max_response) {
                 self.fail_limit(
@@ -1078,14 +1100,39 @@ impl Connection {
         self.framed = self.enqueued;
         self.message_len = 0;
         self.in_literal = false;
+        self.nul_literals.clear();
         Ok(())
     }
 
     // ------------------------------------------------------------------ response handling
 
+    /// Decodes one framed response. imap-codec's literal grammar is CHAR8 (no NUL), but
+    /// servers pass message bytes through opaquely: NUL bytes inside literals are swapped for
+    /// [`NUL_STANDIN`] in a copy that is decoded, and FETCH section data taken from such a
+    /// literal gets its original bytes back ([`restore_nul`]). `bytes` (the original) is what
+    /// diagnostics and errors show.
     fn process_message(&mut self, bytes: &[u8], now: Instant) {
+        if self.nul_literals.is_empty() {
+            self.decode_message(bytes, bytes, now);
+            return;
+        }
+        let mut patched = bytes.to_vec();
+        for (start, data) in &self.nul_literals {
+            if let Some(dst) = patched.get_mut(*start..start + data.len()) {
+                for b in dst.iter_mut().filter(|b| **b == 0) {
+                    *b = NUL_STANDIN;
+                }
+            }
+        }
+        self.patched_base = patched.as_ptr().addr();
+        self.decode_message(&patched, bytes, now);
+        self.nul_literals.clear();
+        self.patched_base = 0;
+    }
+
+    fn decode_message(&mut self, decoded: &[u8], bytes: &[u8], now: Instant) {
         if self.state == State::Greeting {
-            match GreetingCodec::default().decode(bytes) {
+            match GreetingCodec::default().decode(decoded) {
                 Ok((&[], g)) => self.on_greeting(g),
                 _ => self.fail(Error::Misbehaviour(Misbehaviour::new(
                     "undecodable greeting",
@@ -1094,11 +1141,11 @@ impl Connection {
             }
             return;
         }
-        if esearch::is_esearch(bytes) {
-            self.on_esearch(bytes);
+        if esearch::is_esearch(decoded) {
+            self.on_esearch(decoded);
             return;
         }
-        match ResponseCodec::default().decode(bytes) {
+        match ResponseCodec::default().decode(decoded) {
             Ok((&[], resp)) => self.on_response(resp, bytes, now),
             _ => {
                 if bytes.starts_with(b"* ") {
@@ -1683,7 +1730,9 @@ impl Connection {
                         I::ModSeq(m) => entry.modseq = Some(m.get()),
                         I::BodyExt { section, data, .. } => entry.sections.push((
                             convert::section_from_wire(&section),
-                            data.0.map(|d| d.as_ref().to_vec()),
+                            data.0.map(|d| {
+                                restore_nul(&self.nul_literals, self.patched_base, d.as_ref())
+                            }),
                         )),
                         _ => {}
                     }
@@ -2415,13 +2464,39 @@ impl Connection {
     /// `APPEND mailbox (flags) {n}`: the message is shared, not copied, and streamed out in
     /// chunks of `transmit_chunk`. Uses LITERAL+ (or LITERAL- up to 4096 bytes) when offered,
     /// else a synchronising literal; a NO/BAD instead of `+` completes the command.
+    /// The server sets the internal date; see [`append_dated`](Self::append_dated).
     pub fn append(
         &mut self,
         mailbox: &Mailbox,
         flags: &[Flag],
         message: Arc<[u8]>,
     ) -> Result<CommandId, Error> {
+        self.append_dated(mailbox, flags, None, message)
+    }
+
+    /// `APPEND mailbox (flags) "dd-Mon-yyyy hh:mm:ss +0000" {n}` (RFC 3501 §6.3.11): like
+    /// [`append`](Self::append), with `date` (Unix seconds, sent as UTC) as the message's
+    /// internal date; `None` sends no date-time (the server uses its clock). A date before
+    /// 1970 or after 9999 is [`Misuse::InvalidArgument`] and nothing is sent.
+    pub fn append_dated(
+        &mut self,
+        mailbox: &Mailbox,
+        flags: &[Flag],
+        date: Option<i64>,
+        message: Arc<[u8]>,
+    ) -> Result<CommandId, Error> {
         self.check("APPEND", &[Self::authed])?;
+        let date_time = match date {
+            None => None,
+            Some(secs) => Some(append_date_time(secs).ok_or_else(|| {
+                to_static_err(Misuse::InvalidArgument {
+                    command: "APPEND",
+                    reason: format!(
+                        "internal date {secs} outside 1970-01-01..9999-12-31 (Unix seconds)"
+                    ),
+                })
+            })?),
+        };
         if message.contains(&0) {
             return Err(Misuse::InvalidArgument {
                 command: "APPEND",
@@ -2477,6 +2552,10 @@ impl Connection {
                         && let Some(open) = data.iter().rposition(|b| *b == b'{')
                     {
                         data.truncate(open);
+                        if let Some(dt) = &date_time {
+                            data.extend_from_slice(dt.as_bytes());
+                            data.push(b' ');
+                        }
                         let plus = if non_sync { "+" } else { "" };
                         data.extend_from_slice(format!("{{{len}{plus}}}\r\n").as_bytes());
                     }
@@ -2788,6 +2867,92 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// What a NUL byte inside a literal is decoded as (SUB, "substitute character"). Only FETCH
+/// section data (`BODY[...]`) gets the original bytes back; other strings sent as literals
+/// (envelope fields, mailbox names) keep the stand-in.
+const NUL_STANDIN: u8 = 0x1A;
+
+/// The original bytes of decoded section data `data`: if it is (borrowed from) one of the
+/// patched NUL-bearing literals, that literal's original bytes; else `data` as is. Located by
+/// address inside the patched buffer (imap-codec borrows literal data from its input); an
+/// owned copy falls back to the first NUL-bearing literal whose patched form equals it.
+fn restore_nul(nul_literals: &[(usize, Vec<u8>)], patched_base: usize, data: &[u8]) -> Vec<u8> {
+    if nul_literals.is_empty() {
+        return data.to_vec();
+    }
+    let offset = data.as_ptr().addr().wrapping_sub(patched_base);
+    let by_address = nul_literals
+        .iter()
+        .find(|(start, orig)| *start == offset && orig.len() == data.len());
+    let found = by_address.or_else(|| {
+        nul_literals.iter().find(|(_, orig)| {
+            orig.len() == data.len()
+                && orig
+                    .iter()
+                    .zip(data)
+                    .all(|(o, d)| *d == if *o == 0 { NUL_STANDIN } else { *o })
+        })
+    });
+    match found {
+        Some((_, orig)) => orig.clone(),
+        None => data.to_vec(),
+    }
+}
+
+/// The length a line announces at its end (`{digits}` or `{digits+}` before the line ending),
+/// saturating at `u64::MAX`. Called only for lines imap-codec's framing saw no literal
+/// announcement in, which with this shape means a length beyond `u32`.
+fn overflowing_announcement(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = line.strip_suffix(b"}")?;
+    let line = line.strip_suffix(b"+").unwrap_or(line);
+    let digits_from = line
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let (head, digits) = line.split_at(digits_from);
+    if digits.is_empty() || !head.ends_with(b"{") {
+        return None;
+    }
+    Some(digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+/// Latest instant APPEND can carry: 9999-12-31 23:59:59 UTC (four-digit years).
+const LAST_APPEND_DATE: i64 = 253_402_300_799;
+
+/// `"dd-Mon-yyyy hh:mm:ss +0000"` (RFC 3501 date-time, UTC, day as 2DIGIT) for Unix seconds
+/// in `0..=LAST_APPEND_DATE`; `None` outside.
+fn append_date_time(unix_seconds: i64) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    if !(0..=LAST_APPEND_DATE).contains(&unix_seconds) {
+        return None;
+    }
+    let days = unix_seconds / 86_400;
+    let secs = unix_seconds % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil inverse).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let name = MONTHS.get(usize::try_from(month - 1).ok()?)?;
+    Some(format!(
+        "\"{day:02}-{name}-{year:04} {:02}:{:02}:{:02} +0000\"",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    ))
 }
 
 fn copy_uid_from_code(code: Option<&Code<'_>>) -> Option<CopyUid> {

@@ -21,7 +21,14 @@
 //! else, or a repeat of items already received, is an [`Unsolicited::Fetch`] (a flag change).
 //! STATUS goes by mailbox, LIST by pattern, QUOTAROOT by mailbox and QUOTA by root, EXPUNGE
 //! and VANISHED to the `UID EXPUNGE`/`UID MOVE` whose set names the UID.
-//! Everything the server controls is bounded by [`Limits`].
+//! Everything the server controls is bounded by [`Limits`]; a literal announced beyond
+//! `u32` is a [`LimitKind::LiteralSize`] error like any other too-large literal.
+//!
+//! **Literal bytes are opaque.** imap-codec's literal grammar excludes NUL, but servers store
+//! and return what mail clients APPENDed: a NUL inside a literal is decoded as the stand-in
+//! byte 0x1A (SUB), and FETCH section data (`BODY[...]`) from such a literal is handed back
+//! with its original bytes, so such a message is neither skipped nor altered. Other strings
+//! sent as literals (envelope fields, mailbox names) keep the stand-in.
 //!
 //! **What it does not do.** No sockets, no tokio, no TLS, no clock reads (time is an
 //! `Instant` you pass in), no voicemail semantics, and no sequence numbers in its API.

@@ -130,6 +130,43 @@ fn a_4gb_literal_announced_is_refused_at_once() {
 }
 
 #[test]
+fn a_literal_announced_beyond_u32_is_a_literal_size_error_for_its_command() {
+    // imap-codec's framing stops reading the announcement at u32 overflow and sees a plain
+    // line; without a check the next line would be decoded as a stray tagged response.
+    for (announced, actual) in [
+        ("{4294967296}", 4_294_967_296_u64),
+        ("{4294967296+}", 4_294_967_296),
+        ("{99999999999999999999999}", u64::MAX),
+    ] {
+        let mut p = logged_in("IMAP4rev1");
+        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        p.push(script("C: a2 SELECT INBOX\nS: * 1 EXISTS\nS: a2 OK done"));
+        assert!(p.run());
+        let id = p
+            .conn
+            .uid_fetch(&UidRange::All, &[FetchAttr::Full])
+            .unwrap();
+        p.push(script(&format!(
+            "C: a3 UID FETCH 1:* (UID BODY.PEEK[])
+             S: * 1 FETCH (UID 1 BODY[] {announced}
+             S: xxxx"
+        )));
+        assert!(p.run());
+        assert_eq!(
+            p.err(id),
+            &Error::Limit(LimitExceeded {
+                kind: LimitKind::LiteralSize,
+                actual,
+                max: 64 * 1024 * 1024
+            }),
+            "{announced}"
+        );
+        assert_eq!(p.conn.error(), Some(p.err(id)));
+        assert_eq!(p.conn.state(), State::Failed);
+    }
+}
+
+#[test]
 fn an_endless_line_hits_the_line_limit_without_waiting_for_its_end() {
     let mut cfg = config();
     cfg.limits.max_line = 1000;

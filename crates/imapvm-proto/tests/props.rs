@@ -422,3 +422,81 @@ proptest! {
         prop_assert_eq!(sorted, foreign.iter().copied().collect::<Vec<_>>());
     }
 }
+
+/// A selected INBOX over a LITERAL+ server, input split by `splits`.
+fn selected(splits: Vec<usize>) -> Pair {
+    let mut p = crate::support::logged_in("IMAP4rev1 LITERAL+ UIDPLUS").with_splits(splits);
+    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.push(script(
+        "C: a2 SELECT INBOX
+         S: * 2 EXISTS
+         S: * OK [UIDVALIDITY 7] ok
+         S: a2 OK [READ-WRITE] done",
+    ));
+    assert!(p.run());
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Literal contents are opaque: any bytes (NUL included) in two FETCH literals, the
+    /// second followed by more items, come back exactly, however the input is split.
+    #[test]
+    fn fetch_literals_with_any_bytes_come_back_exactly(
+        a in proptest::collection::vec(any::<u8>(), 0..200),
+        b in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..200),
+        splits in proptest::collection::vec(1usize..40, 0..8),
+    ) {
+        let mut p = selected(splits);
+        let id = p.conn.uid_fetch(&UidRange::All, &[FetchAttr::Part(vec![1])]).unwrap();
+        let mut server = b"* 1 FETCH (UID 1 BODY[1] {".to_vec();
+        server.extend_from_slice(format!("{}}}\r\n", a.len()).as_bytes());
+        server.extend_from_slice(&a);
+        server.extend_from_slice(b")\r\n* 2 FETCH (UID 2 BODY[1] {");
+        server.extend_from_slice(format!("{}}}\r\n", b.len()).as_bytes());
+        server.extend_from_slice(&b);
+        server.extend_from_slice(b" FLAGS (\\Seen))\r\na3 OK done\r\n");
+        let mut steps = script("C: a3 UID FETCH 1:* (UID BODY.PEEK[1])");
+        steps.push(Step::Send(server));
+        p.push(steps);
+        prop_assert!(p.run());
+        let Outcome::Fetch(msgs) = p.ok(id) else { panic!("{:?}", p.result(id)) };
+        prop_assert_eq!(msgs.len(), 2);
+        prop_assert_eq!(msgs[0].part(&[1]), Some(&a[..]));
+        prop_assert_eq!(msgs[1].part(&[1]), Some(&b[..]));
+        prop_assert!(!p.events.iter().any(|e| matches!(e, Event::Diagnostic(_))));
+    }
+
+    /// The date-time `append_dated` writes is the instant asked for: read back as an
+    /// INTERNALDATE by imap-codec (chrono), it gives the same Unix seconds at +0000.
+    #[test]
+    fn append_dated_writes_the_instant_it_was_given(secs in 0i64..=253_402_300_799) {
+        let mut p = selected(Vec::new());
+        p.strict = false;
+        let id = p
+            .conn
+            .append_dated(&Mailbox::new("INBOX"), &[], Some(secs), Arc::from(&b"x"[..]))
+            .unwrap();
+        p.push(script("C: a3 APPEND\nS: a3 OK done"));
+        prop_assert!(p.run());
+        prop_assert_eq!(p.ok(id), &Outcome::Appended(None));
+        let line = String::from_utf8(p.all_written.clone()).unwrap();
+        let line = line.lines().find(|l| l.starts_with("a3 APPEND")).unwrap().to_owned();
+        let quoted = line.split('"').nth(1).unwrap().to_owned();
+        prop_assert_eq!(quoted.len(), 26, "{}", line);
+        prop_assert!(line.ends_with("\" {1+}"), "{}", line);
+        let fetch = p.conn.uid_fetch(&UidRange::All, &[FetchAttr::InternalDate]).unwrap();
+        p.push(script(&format!(
+            "C: a4 UID FETCH
+             S: * 1 FETCH (UID 1 INTERNALDATE \"{quoted}\")
+             S: a4 OK done"
+        )));
+        prop_assert!(p.run());
+        let Outcome::Fetch(msgs) = p.ok(fetch) else { panic!("{:?}", p.result(fetch)) };
+        prop_assert_eq!(
+            msgs[0].internal_date,
+            Some(InternalDate { unix_seconds: secs, offset_seconds: 0 })
+        );
+    }
+}

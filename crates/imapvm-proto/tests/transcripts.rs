@@ -887,3 +887,137 @@ fn alert_and_stray_untagged_no_are_notices() {
         })
     )));
 }
+
+#[test]
+fn append_dated_sends_the_internal_date_before_the_literal() {
+    let mut p = logged_in(DOVECOT_CAPS);
+    let msg: Arc<[u8]> = Arc::from(&b"Subject: vm\r\n\r\nhello\r\n"[..]);
+    let id = p
+        .conn
+        .append_dated(
+            &Mailbox::new("INBOX"),
+            &[Flag::Flagged],
+            Some(1_795_674_119),
+            msg,
+        )
+        .unwrap();
+    // Single-digit day: two digits (RFC 3501 date-day-fixed allows 2DIGIT); UTC as +0000.
+    let early = p
+        .conn
+        .append_dated(&Mailbox::new("Old"), &[], Some(0), Arc::from(&b"x"[..]))
+        .unwrap();
+    let undated = p
+        .conn
+        .append_dated(&Mailbox::new("Old"), &[], None, Arc::from(&b"y"[..]))
+        .unwrap();
+    p.push(script(
+        "C: a2 APPEND INBOX (\\Flagged) \"26-Nov-2026 06:21:59 +0000\" {22+}
+         C: Subject: vm
+         C: 
+         C: hello
+         C: 
+         C: a3 APPEND Old \"01-Jan-1970 00:00:00 +0000\" {1+}
+         C: x
+         C: a4 APPEND Old {1+}
+         C: y
+         S: a2 OK [APPENDUID 1795674092 4] Append completed
+         S: a3 OK [APPENDUID 1795674092 5] Append completed
+         S: a4 OK Append completed",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(id), Outcome::Appended(Some(a)) if a.uid == uid(4)));
+    assert!(matches!(p.ok(early), Outcome::Appended(Some(a)) if a.uid == uid(5)));
+    assert_eq!(p.ok(undated), &Outcome::Appended(None));
+}
+
+#[test]
+fn append_dated_with_a_synchronising_literal_and_the_last_representable_second() {
+    let mut p = no_literal_plus();
+    let id = p
+        .conn
+        .append_dated(
+            &Mailbox::new("Greetings"),
+            &[Flag::Seen],
+            Some(253_402_300_799),
+            Arc::from(&b"abc"[..]),
+        )
+        .unwrap();
+    p.push(script(
+        "C: a2 APPEND Greetings (\\Seen) \"31-Dec-9999 23:59:59 +0000\" {3}
+         S: + OK
+         C: abc
+         S: a2 OK Append completed",
+    ));
+    assert!(p.run());
+    assert_eq!(p.ok(id), &Outcome::Appended(None));
+}
+
+#[test]
+fn append_dated_refuses_dates_outside_1970_to_9999_without_sending() {
+    let mut p = logged_in(DOVECOT_CAPS);
+    let sent = p.conn.stats().bytes_out;
+    for bad in [-1, 253_402_300_800, i64::MIN, i64::MAX] {
+        let r = p
+            .conn
+            .append_dated(&Mailbox::new("INBOX"), &[], Some(bad), Arc::from(&b"x"[..]));
+        assert!(
+            matches!(
+                r,
+                Err(Error::Misuse(Misuse::InvalidArgument {
+                    command: "APPEND",
+                    ..
+                }))
+            ),
+            "{bad}: {r:?}"
+        );
+    }
+    assert!(p.conn.poll_transmit(p.now).is_none());
+    assert_eq!(p.conn.stats().bytes_out, sent);
+}
+
+#[test]
+fn nul_bytes_inside_a_fetch_literal_are_returned_exactly() {
+    let mut p = selected_inbox();
+    let id = p
+        .conn
+        .uid_fetch(
+            &UidRange::All,
+            &[FetchAttr::HeaderFields(vec![
+                "X-Asterisk-VM-Message-Num".into(),
+            ])],
+        )
+        .unwrap();
+    // 32 bytes with a NUL in the middle; the second message's literal is NUL-free; the
+    // third's is all NULs and is followed by more items on the line.
+    p.push(script(
+        "C: a3 UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Message-Num)])
+         S: * 1 FETCH (UID 1 BODY[HEADER.FIELDS (X-ASTERISK-VM-MESSAGE-NUM)] {32}
+         S: X-Asterisk-VM-Message-Num: a\0b
+         S: )
+         S: * 2 FETCH (UID 2 BODY[HEADER.FIELDS (X-ASTERISK-VM-MESSAGE-NUM)] {30}
+         S: X-Asterisk-VM-Message-Num: 2
+         S: )
+         S: * 3 FETCH (UID 3 BODY[HEADER.FIELDS (X-ASTERISK-VM-MESSAGE-NUM)] {3}
+         S: \0\0\0 FLAGS (\\Seen))
+         S: a3 OK Fetch completed",
+    ));
+    assert!(p.run());
+    assert!(
+        !p.events.iter().any(|e| matches!(e, Event::Diagnostic(_))),
+        "{:?}",
+        p.events
+    );
+    let Outcome::Fetch(msgs) = p.ok(id) else {
+        panic!()
+    };
+    assert_eq!(msgs.len(), 3, "no message disappears");
+    assert_eq!(
+        msgs[0].header_fields(),
+        Some(&b"X-Asterisk-VM-Message-Num: a\0b\r\n"[..])
+    );
+    assert_eq!(
+        msgs[1].header_fields(),
+        Some(&b"X-Asterisk-VM-Message-Num: 2\r\n"[..])
+    );
+    assert_eq!(msgs[2].header_fields(), Some(&b"\0\0\0"[..]));
+}
