@@ -12,7 +12,7 @@ use imapvm::{
 };
 use serde_json::Value;
 
-use crate::{pw, py, q, store_with, unique, voicemail, wav};
+use crate::{fixture, pw, py, q, store_with, unique, voicemail, wav};
 
 /// One store with every box of these tests, all keeping voicemail in a fresh folder:
 /// 1234@default (vm1234), 4321@other (vm4321), 2001@sales + 2002@sales (one shared account,
@@ -114,6 +114,16 @@ fn parts(copy: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// The same messages (headers and parts; `\Recent` may differ), none `\Seen`.
+fn assert_unchanged_and_unread(now: &[Value], before: &[Value]) {
+    assert_eq!(now.len(), before.len(), "{now:?}");
+    for (a, b) in now.iter().zip(before) {
+        assert_eq!(a["headers"], b["headers"]);
+        assert_eq!(a["parts"], b["parts"]);
+        assert!(!a["meta"].as_str().unwrap_or("").contains("Seen"), "{a}");
+    }
 }
 
 fn stored(r: &RecipientResult) -> &imapvm::Deposited {
@@ -283,7 +293,7 @@ async fn a_forward_keeps_the_original_and_leaves_the_source_unread() {
     // Not marked read: the flags the client sees have no \Seen, and the count still
     // finds the source as new.
     assert!(!source_flags(&folder, d.uid).contains("Seen"));
-    assert_eq!(client_view("vm1234", &folder, "1234", "default"), before);
+    assert_unchanged_and_unread(&client_view("vm1234", &folder, "1234", "default"), &before);
 
     let want = sha256(&vm.recording.unwrap().bytes);
     let orig = &before[0];
@@ -564,5 +574,60 @@ async fn every_destination_publishes_its_mwi() {
     assert_eq!(published["1234@default"], new_only(1));
     assert_eq!(published["4321@other"], new_only(1));
     w.stop().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asterisk_written_message_forwards_with_its_own_time_caller_and_audio() {
+    let (store, folder) = store("fwd-asterisk");
+    // The mail client stores a message exactly as Asterisk 22 APPENDed it (2026 orig-time).
+    let raw = std::fs::read(fixture("01-basic.eml")).unwrap();
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("eml"));
+    std::fs::write(&path, &raw).unwrap();
+    py(&format!(
+        "m = connect('vm1234')\nm.create('\"%s\"' % {f})\nappend(m, {f}, open({p}, 'rb').read())\nm.logout()",
+        f = q(&folder),
+        p = q(&path.display().to_string())
+    ));
+    let source = client_view("vm1234", &folder, "1234", "default");
+    assert_eq!(source.len(), 1, "{source:?}");
+    let comment = Audio {
+        format: "WAV".into(),
+        bytes: wav(400, 660.0),
+    };
+    let forwarded = store
+        .mailbox("1234@default")
+        .unwrap()
+        .forward(MessageRef::Number(1), None, &["4321@other"], Some(&comment))
+        .await
+        .unwrap();
+    assert!(forwarded.all_ok(), "{forwarded:?}");
+    assert_eq!(
+        forwarded.source_msg_id.as_deref(),
+        Some("1795674116-00000000")
+    );
+    let copies = client_view("vm4321", &folder, "4321", "other");
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let c = &copies[0];
+    assert_eq!(header(c, "X-Asterisk-VM-Orig-time"), "1795674119");
+    assert_eq!(header(c, "X-Asterisk-VM-Caller-ID-Num"), "5551001");
+    assert_eq!(header(c, "X-Asterisk-VM-Duration"), "2");
+    assert_eq!(
+        header(c, "X-Asterisk-VM-Orig-Message-ID"),
+        "1795674116-00000000"
+    );
+    assert_ne!(header(c, "X-Asterisk-VM-Message-ID"), "1795674116-00000000");
+    let (src, copy) = (parts(&source[0]), parts(c));
+    assert_eq!(copy.len(), 3, "{copy:?}");
+    // Part 2: Asterisk's wav49 recording, same bytes, named for the copy's number.
+    assert_eq!(
+        (copy[1].0.as_str(), copy[1].1.as_str()),
+        ("audio/x-wav", "msg0000.WAV")
+    );
+    assert_eq!(copy[1].2, src[1].2);
+    assert_eq!(copy[2].1, "msgintro0000.WAV");
+    assert_eq!(copy[2].2, sha256(&comment.bytes));
+    // The source stays unread.
+    assert_unchanged_and_unread(&client_view("vm1234", &folder, "1234", "default"), &source);
     store.close().await;
 }
