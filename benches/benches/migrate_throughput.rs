@@ -152,33 +152,41 @@ fn main() {
     // One run of each contender into a fresh folder (deleted afterwards); returns the time
     // of the APPEND phase (floor) or of the whole import (imapvm: connect, login, plan, read,
     // build, APPEND).
-    let floor_run = || {
+    // A run that hits a server restart (other benches reload the shared Dovecot's
+    // configuration, which closes every connection) is discarded and done again.
+    let floor_once = || -> Option<Duration> {
         let folder = fresh();
-        let mut wire = account.connect().expect("connect");
-        wire.command(&format!("CREATE {folder}"), Collect::Nothing)
+        let mut wire = account.connect().ok()?;
+        let setup = wire
+            .command(&format!("CREATE {folder}"), Collect::Nothing)
             .and_then(|r| r.ok("CREATE"))
-            .expect("create");
-        // APPEND into the selected mailbox, as imapvm does: Dovecot then keeps the mailbox
-        // open across APPENDs instead of opening it for each one.
-        wire.command(&format!("SELECT {folder}"), Collect::Nothing)
-            .and_then(|r| r.ok("SELECT"))
-            .expect("select");
+            // APPEND into the selected mailbox, as imapvm does: Dovecot then keeps the
+            // mailbox open across APPENDs instead of opening it for each one.
+            .and_then(|_| wire.command(&format!("SELECT {folder}"), Collect::Nothing))
+            .and_then(|r| r.ok("SELECT"));
         let started = Instant::now();
+        let mut ok = setup.is_ok();
         for flight in messages.chunks(FLIGHT) {
+            if !ok {
+                break;
+            }
             let commands: Vec<Vec<u8>> = flight
                 .iter()
                 .map(|m| literal_plus(&format!("APPEND {folder}"), m))
                 .collect();
-            for reply in wire.pipeline(&commands, Collect::Nothing).expect("flight") {
-                reply.ok("APPEND").expect("APPEND");
-            }
+            ok = wire
+                .pipeline(&commands, Collect::Nothing)
+                .is_ok_and(|replies| replies.into_iter().all(|r| r.ok("APPEND").is_ok()));
         }
         let took = started.elapsed();
         wire.logout();
         delete(&account, &folder);
-        took
+        if !ok {
+            eprintln!("migrate_throughput: a floor run was interrupted; running it again");
+        }
+        ok.then_some(took)
     };
-    let imapvm_run = || {
+    let imapvm_once = || -> Option<Duration> {
         let folder = fresh();
         let conf = config(&root, &server, &folder);
         let started = Instant::now();
@@ -189,11 +197,24 @@ fn main() {
             r
         });
         let took = started.elapsed();
-        let report = report.expect("import");
-        assert_eq!(report.copied, u64::from(MESSAGES), "{:?}", report.failed);
         delete(&account, &folder);
-        took
+        match report {
+            Ok(r) if r.copied == u64::from(MESSAGES) && r.failed.is_empty() => Some(took),
+            other => {
+                eprintln!(
+                    "migrate_throughput: an imapvm run was interrupted ({other:?}); running it again"
+                );
+                None
+            }
+        }
     };
+    let retry = |f: &dyn Fn() -> Option<Duration>| {
+        (0..5)
+            .find_map(|_| f())
+            .expect("five interrupted runs in a row")
+    };
+    let floor_run = || retry(&floor_once);
+    let imapvm_run = || retry(&imapvm_once);
     let imapvm_times = Mutex::new(Vec::new());
     let floor_times = Mutex::new(Vec::new());
     let mut c = Criterion::default()
