@@ -17,12 +17,7 @@ pub(crate) struct MigrateAppend {
     pub message: Arc<[u8]>,
     /// Its flags.
     pub flags: MessageFlags,
-    /// The wanted INTERNALDATE (Unix seconds). Not sent yet: `imapvm-proto`'s `append`
-    /// has no date-time argument (requested from its author).
-    #[expect(
-        dead_code,
-        reason = "sent once imapvm-proto's APPEND takes a date-time (requested)"
-    )]
+    /// The wanted INTERNALDATE (Unix seconds), sent as the APPEND date-time.
     pub internal_date: Option<i64>,
 }
 
@@ -63,8 +58,10 @@ pub(crate) async fn append_pipelined(
         let flags = wire_flags(item.flags);
         let message = Arc::clone(&item.message);
         ids.push(
-            s.queue("APPEND (migrate)", |c| c.append(&wire, &flags, message))
-                .map_err(|e| e.to_string()),
+            s.queue("APPEND (migrate)", |c| {
+                c.append_dated(&wire, &flags, item.internal_date, message)
+            })
+            .map_err(|e| e.to_string()),
         );
     }
     let waiting: Vec<CommandId> = ids
