@@ -119,6 +119,10 @@ impl BenchArgs {
             warm.into(),
             "--measurement-time".into(),
             measure.into(),
+            // 10 samples (criterion's minimum): the slow benches (a 10,000-mailbox
+            // config, a 1,000-item FETCH) otherwise need minutes for 100 samples.
+            "--sample-size".into(),
+            "10".into(),
             "--save-baseline".into(),
             CRITERION_BASELINE.into(),
         ]
