@@ -1,8 +1,10 @@
 //! Fuzz target `responses`: arbitrary server bytes into an imapvm-proto client with commands in flight.
 //!
 //! The first input byte picks a chunk size (so framing across reads is exercised), the rest is
-//! fed as server output after a scripted greeting/login/select. Must never panic; memory is
-//! bounded by small limits (a 4 KiB line, 64 KiB literal, 128 KiB response).
+//! fed as server output after a scripted greeting/login/select. Literals may hold any byte
+//! (NUL included: seed `nul_literal`) and announce any length (seed `huge_announcement`).
+//! Must never panic; memory is bounded by small limits (a 4 KiB line, 64 KiB literal,
+//! 128 KiB response).
 #![no_main]
 
 use imapvm_proto::{
@@ -68,6 +70,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = c.uid_fetch(&UidRange::Set(UidSet::range(a, b)), &[FetchAttr::Flags]);
         let _ = c.uid_store(&UidRange::from(a), StoreMode::Add, &[Flag::Seen], false);
     }
+    // An APPEND with an internal date derived from the input (in and out of range).
+    let date = i64::from(first) * 1_000_000_000 - 1;
+    let _ = c.append_dated(
+        &Mailbox::new("Old"),
+        &[Flag::Seen],
+        Some(date),
+        Arc::from(&b"m"[..]),
+    );
     drain(&mut c, now);
     let mut t = now;
     for piece in rest.chunks(chunk) {
