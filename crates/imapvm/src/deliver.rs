@@ -33,7 +33,7 @@ use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 use crate::account::AccountKey;
 use crate::error::{DepositRefusal, Error, Result};
 use crate::ops::{now_secs, random_u32, search_result};
-use crate::outbox::{DepositOutcome, Queued};
+use crate::outbox::{Composed, DepositOutcome, Enqueue, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Store, Urgency};
@@ -149,21 +149,34 @@ impl Store {
         recipients: &[S],
         vm: &NewVoicemail,
     ) -> Vec<RecipientResult> {
+        self.deposit_to_journaled(recipients, vm, None).await
+    }
+
+    async fn deposit_to_journaled<S: AsRef<str>>(
+        &self,
+        recipients: &[S],
+        vm: &NewVoicemail,
+        outbox: Option<Outbox>,
+    ) -> Vec<RecipientResult> {
         let (mailboxes, mut results) = self.resolve_recipients(recipients);
         let now = now_secs();
         let compose = deposit_compose(vm, now, random_u32());
-        let delivered = deliver(mailboxes, compose, Admission::Deposit, now).await;
+        let delivered = deliver(mailboxes, compose, Admission::Deposit, now, outbox).await;
         for (index, result) in delivered {
             results[index] = Some(result);
         }
         finish(recipients, results)
     }
 
-    /// Like [`Store::deposit_to`], but a recipient whose server could not be reached (or
-    /// whose connection broke before its APPEND was sent) goes through
-    /// [`Mailbox::deposit_durable`]: stored on a retry, or queued in the outbox. A recipient
-    /// whose APPEND was sent but not confirmed is reported failed, not retried (it may be
-    /// stored; retrying could double it).
+    /// Like [`Store::deposit_to`], but nothing is lost to an outage: every recipient's copy
+    /// (built for it, all with the one msg id) is written to the outbox before its APPEND
+    /// leaves and removed once the server confirmed it. A copy whose APPEND was sent but
+    /// not confirmed, or whose server could not be reached (then built offline, message
+    /// number 1), stays pending: [`RecipientOutcome::Queued`], delivered by the flusher,
+    /// which looks it up by msg id first (exactly once). A refused copy (over quota,
+    /// `maxmsg`, duration) is [`Error::DepositRefused`] and stays in the outbox as
+    /// [`ItemState::Refused`] for the operator. One recipient alone goes through
+    /// [`Mailbox::deposit_durable`] (which also retries once at once).
     pub async fn deposit_to_durable<S: AsRef<str>>(
         &self,
         recipients: &[S],
@@ -182,20 +195,8 @@ impl Store {
                 outcome: durable_outcome(outcome),
             }];
         }
-        let mut results = self.deposit_to(recipients, vm).await;
-        for result in &mut results {
-            let RecipientOutcome::Failed(e) = &result.outcome else {
-                continue;
-            };
-            if !(e.is_connection_lost() || matches!(e, Error::Backoff { .. })) {
-                continue;
-            }
-            let Ok(mb) = self.mailbox(&result.mailbox) else {
-                continue;
-            };
-            result.outcome = durable_outcome(mb.deposit_durable(vm).await);
-        }
-        results
+        self.deposit_to_journaled(recipients, vm, Some(self.outbox()))
+            .await
     }
 
     /// The mailboxes of `recipients` (with their index), and a result slot per recipient,
@@ -323,6 +324,7 @@ pub(crate) async fn deliver(
     compose: Arc<Compose>,
     admission: Admission,
     now: i64,
+    outbox: Option<Outbox>,
 ) -> Vec<(usize, RecipientResult)> {
     let mut groups: Vec<(AccountKey, Vec<(usize, Mailbox)>)> = Vec::new();
     for (index, mb) in mailboxes {
@@ -335,7 +337,8 @@ pub(crate) async fn deliver(
     let mut tasks = tokio::task::JoinSet::new();
     for (_, group) in groups {
         let compose = Arc::clone(&compose);
-        tasks.spawn(async move { deliver_account(group, compose, admission, now).await });
+        let outbox = outbox.clone();
+        tasks.spawn(async move { deliver_account(group, compose, admission, now, outbox).await });
     }
     let mut out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -353,6 +356,7 @@ async fn deliver_account(
     compose: Arc<Compose>,
     admission: Admission,
     now: i64,
+    outbox: Option<Outbox>,
 ) -> Vec<(usize, RecipientResult)> {
     let Some((_, first)) = group.first() else {
         return Vec::new();
@@ -385,14 +389,41 @@ async fn deliver_account(
         .await;
         slot.conn.absorb_gone(&mut slot.folders);
         match result {
-            Ok(p) => prepared.push(p),
+            Ok((p, None)) => prepared.push(p),
+            Ok((p, Some(refusal))) => {
+                results.push((*index, kept_refused(outbox.as_ref(), &p, refusal)))
+            }
             Err(e) => {
                 if e.is_connection_lost() {
                     slot.conn.drop_session();
                 }
-                results.push((*index, RecipientResult::failed(&mb.id(), e)));
+                let result = match &outbox {
+                    Some(o) if crate::outbox::worth_queueing(&e) => {
+                        queue_offline(o, mb, &*compose, now, e)
+                    }
+                    _ => RecipientResult::failed(&mb.id(), e),
+                };
+                results.push((*index, result));
             }
         }
+    }
+
+    // The journal: every copy is on disk before its APPEND leaves.
+    let mut helds: Vec<Option<Held>> = Vec::new();
+    if let Some(o) = &outbox {
+        let mut kept = Vec::new();
+        for p in prepared {
+            match o.hold_new(&p.entry(ItemState::Pending, None), &p.bytes) {
+                Ok(h) => {
+                    helds.push(Some(h));
+                    kept.push(p);
+                }
+                Err(e) => results.push((p.index, RecipientResult::failed(&p.mailbox.id(), e))),
+            }
+        }
+        prepared = kept;
+    } else {
+        helds.resize_with(prepared.len(), || None);
     }
 
     // Phase 2: every APPEND of this account in one round trip.
@@ -400,12 +431,16 @@ async fn deliver_account(
         match slot.conn.session(&account).await {
             Ok(s) => {
                 let outcomes = append_all(s, &prepared).await;
-                for (p, outcome) in prepared.into_iter().zip(outcomes) {
+                for ((p, outcome), held) in prepared.into_iter().zip(outcomes).zip(helds) {
                     let result = match outcome {
                         Ok(o) => finish_append(s, &mut slot.folders, &p, o).await,
                         Err(e) => Err(e),
                     };
-                    results.push((p.index, recipient_result(&p, result)));
+                    let result = match (outbox.as_ref(), held) {
+                        (Some(o), Some(held)) => journaled_result(o, &p, held, result),
+                        _ => recipient_result(&p, result),
+                    };
+                    results.push((p.index, result));
                 }
                 slot.conn.absorb_gone(&mut slot.folders);
                 if !slot.conn.has_live_session() {
@@ -415,13 +450,18 @@ async fn deliver_account(
             Err(e) => {
                 let text = e.to_string();
                 let mut first = Some(e);
-                for p in prepared {
+                for (p, held) in prepared.into_iter().zip(helds) {
                     let e = first.take().unwrap_or_else(|| Error::Backoff {
                         account: account.key().to_string(),
                         retry_in: std::time::Duration::ZERO,
                         last: text.clone(),
                     });
-                    results.push((p.index, RecipientResult::failed(&p.mailbox.id(), e)));
+                    let result = match (outbox.as_ref(), held) {
+                        // Nothing was sent: the copy waits in the outbox, built as it is.
+                        (Some(o), Some(held)) => keep_pending(o, held, p.mailbox.id(), &e),
+                        _ => RecipientResult::failed(&p.mailbox.id(), e),
+                    };
+                    results.push((p.index, result));
                 }
             }
         }
@@ -464,6 +504,130 @@ fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> Recipient
             }
         }
         Err(e) => RecipientResult::failed(&p.mailbox.id(), e),
+    }
+}
+
+impl Prepared {
+    /// The outbox metadata of this copy.
+    fn entry(&self, state: ItemState, reason: Option<String>) -> Enqueue {
+        Enqueue {
+            mailbox: self.mailbox.id(),
+            msg_id: self.msg_id.clone(),
+            message_id: self.message_id.clone(),
+            urgent: self.urgent,
+            state,
+            reason,
+        }
+    }
+}
+
+/// A held (written-ahead) copy that was not confirmed stays pending: the flusher delivers
+/// it, looking it up by msg id first.
+fn keep_pending(outbox: &Outbox, mut held: Held, mailbox: String, e: &Error) -> RecipientResult {
+    let reason = e.to_string();
+    if let Err(write) = outbox.mark(&mut held, ItemState::Pending, reason.clone()) {
+        tracing::warn!(item = %held.item.id, error = %write, "cannot record the failure");
+    }
+    tracing::info!(mailbox = %mailbox, item = %held.item.id, error = %reason, "copy queued");
+    RecipientResult {
+        mailbox,
+        outcome: RecipientOutcome::Queued(Queued {
+            item: held.item.id.clone(),
+            msg_id: held.item.msg_id.clone(),
+            reason,
+        }),
+    }
+}
+
+/// The result of a written-ahead copy: stored (the item is removed), refused (kept as
+/// refused) or anything else (kept pending).
+fn journaled_result(
+    outbox: &Outbox,
+    p: &Prepared,
+    mut held: Held,
+    result: Result<(u32, u32, bool)>,
+) -> RecipientResult {
+    match result {
+        Ok(stored) => {
+            let id = held.item.id.clone();
+            if let Err(e) = outbox.settle(held) {
+                // A leftover item is harmless: a flush finds the copy by msg id and removes it.
+                tracing::warn!(item = %id, error = %e, "stored, but the outbox item stays");
+            }
+            recipient_result(p, Ok(stored))
+        }
+        Err(e @ Error::DepositRefused { .. }) => {
+            let reason = refusal_text(&e);
+            if let Err(write) = outbox.mark(&mut held, ItemState::Refused, reason) {
+                tracing::warn!(item = %held.item.id, error = %write, "cannot record the refusal");
+            }
+            RecipientResult::failed(&p.mailbox.id(), e)
+        }
+        Err(e) => keep_pending(outbox, held, p.mailbox.id(), &e),
+    }
+}
+
+/// A copy refused by admission: with an outbox it is kept there as refused.
+fn kept_refused(outbox: Option<&Outbox>, p: &Prepared, refusal: Error) -> RecipientResult {
+    if let Some(o) = outbox
+        && let Err(e) = o.enqueue(
+            &p.entry(ItemState::Refused, Some(refusal_text(&refusal))),
+            &p.bytes,
+        )
+    {
+        tracing::warn!(mailbox = %p.mailbox.id(), error = %e, "refused, and not kept in the outbox");
+    }
+    RecipientResult::failed(&p.mailbox.id(), refusal)
+}
+
+/// A recipient whose server could not be reached: its copy is built offline (message number
+/// 1, the count is unknown; the deposit's one msg id) and queued.
+fn queue_offline(
+    outbox: &Outbox,
+    mb: &Mailbox,
+    compose: &Compose,
+    now: i64,
+    e: Error,
+) -> RecipientResult {
+    let queued = build(mb, compose, 1, now).and_then(|(c, _)| {
+        let entry = Enqueue {
+            mailbox: mb.id(),
+            msg_id: c.msg_id,
+            message_id: c.message_id,
+            urgent: c.urgent,
+            state: ItemState::Pending,
+            reason: Some(e.to_string()),
+        };
+        outbox.enqueue(&entry, &c.bytes)
+    });
+    match queued {
+        Ok(item) => {
+            tracing::info!(mailbox = %mb.id(), item = %item.id, error = %e, "server unreachable: copy queued");
+            RecipientResult {
+                mailbox: mb.id(),
+                outcome: RecipientOutcome::Queued(Queued {
+                    item: item.id,
+                    msg_id: item.msg_id,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Err(write) => {
+            tracing::warn!(mailbox = %mb.id(), error = %write, "cannot queue the copy");
+            RecipientResult::failed(&mb.id(), e)
+        }
+    }
+}
+
+/// The reasons of a refusal, one line.
+fn refusal_text(e: &Error) -> String {
+    match e {
+        Error::DepositRefused { reasons, .. } => reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 
@@ -606,10 +770,32 @@ async fn prepare(
     admission: Admission,
     now: i64,
     pending: &mut HashMap<String, (u64, u64)>,
-) -> Result<Prepared> {
+) -> Result<(Prepared, Option<Error>)> {
     let folder = mb.scope_mailbox(s, None)?;
     let (counts, quota) = counts_and_quota(mb, s, f, &folder).await?;
     let msgnum = counts.total().saturating_add(1);
+    let (c, duration) = build(mb, compose, msgnum, now)?;
+    let p = Prepared {
+        index,
+        mailbox: mb.clone(),
+        folder,
+        bytes: c.bytes,
+        message_id: c.message_id,
+        msg_id: c.msg_id,
+        msgnum,
+        counts,
+        urgent: c.urgent,
+    };
+    let size = p.bytes.len() as u64;
+    if let Err(refusal) = admit_copy(mb, size, duration, admission, counts, &quota, pending) {
+        return Ok((p, Some(refusal)));
+    }
+    promise(pending, &quota, size);
+    Ok((p, None))
+}
+
+/// Builds `mb`'s copy as message `msgnum`; and its duration.
+fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Composed, u32)> {
     let rand = random_u32();
     let built = compose(mb, msgnum, now, rand)?;
     let msg_id = built.voicemail.msg_id.clone().unwrap_or_default();
@@ -619,20 +805,15 @@ async fn prepare(
     if let Some(lineage) = &built.lineage {
         lineage.insert_into(&mut bytes);
     }
-    let size = bytes.len() as u64;
-    admit_copy(mb, size, duration, admission, counts, &quota, pending)?;
-    promise(pending, &quota, size);
-    Ok(Prepared {
-        index,
-        mailbox: mb.clone(),
-        folder,
-        bytes: Arc::from(bytes),
-        message_id,
-        msg_id,
-        msgnum,
-        counts,
-        urgent: built.urgent,
-    })
+    Ok((
+        Composed {
+            bytes: Arc::from(bytes),
+            msg_id,
+            message_id,
+            urgent: built.urgent,
+        },
+        duration,
+    ))
 }
 
 /// Queues every APPEND (LITERAL+ sends them without waiting), waits for all; one outcome

@@ -131,7 +131,11 @@ impl Mailbox {
             comment.cloned(),
             lineage,
         );
-        for (index, result) in deliver(rebuilt, compose, Admission::Forward, now_secs()).await {
+        // With an outbox configured, a copy that could not be delivered waits there.
+        let outbox = store.outbox_configured().then(|| store.outbox());
+        for (index, result) in
+            deliver(rebuilt, compose, Admission::Forward, now_secs(), outbox).await
+        {
             results[index] = Some(result);
         }
         Ok(Forwarded {

@@ -89,7 +89,7 @@ pub use forward::Forwarded;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
-pub use outbox::{DepositOutcome, Outbox, OutboxItem};
+pub use outbox::{DepositOutcome, Enqueue, Outbox, OutboxItem};
 pub use shard::Shard;
 pub use store::{
     Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,

@@ -31,8 +31,9 @@ use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Store};
 
-use spool::{Held, Spool, item_id, spool_error};
+pub(crate) use spool::Held;
 pub use spool::{ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
+use spool::{Spool, item_id, spool_error};
 
 /// Where the outbox lives unless voicemail.conf says `imapvm_outbox=` or the library user
 /// calls [`Store::set_outbox_dir`].
@@ -83,22 +84,75 @@ struct WriteAhead<'a> {
 
 impl WriteAhead<'_> {
     fn put(&mut self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
-        let queued_at = now_secs();
-        let item = OutboxItem {
-            id: item_id(queued_at, &c.msg_id),
+        let entry = Enqueue {
             mailbox: mailbox.id(),
             msg_id: c.msg_id.clone(),
             message_id: c.message_id.clone(),
             urgent: c.urgent,
-            queued_at,
-            attempts: 0,
             state,
-            last_error: None,
-            size: c.bytes.len() as u64,
+            reason: None,
         };
-        self.held = Some(self.spool.put(item, &c.bytes)?);
+        self.held = Some(put_entry(self.spool, &entry, &c.bytes)?);
         Ok(())
     }
+}
+
+/// What [`Outbox::enqueue`] records with a built message.
+///
+/// The message is delivered to the mailbox's `imapfolder` (the folder every deposit and
+/// forward goes to), `\Flagged` when `urgent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueue {
+    /// `box@context`.
+    pub mailbox: String,
+    /// The message's `X-Asterisk-VM-Message-ID` (shared by every copy of one deposit): how
+    /// a retry finds an earlier APPEND. Must not be empty.
+    pub msg_id: String,
+    /// The message's own `Message-ID` (unique per copy), compared too.
+    pub message_id: String,
+    /// APPEND it `\Flagged`.
+    pub urgent: bool,
+    /// [`ItemState::Pending`] (the next flush delivers it) or [`ItemState::Refused`] (kept
+    /// for the operator).
+    pub state: ItemState,
+    /// Why it was not delivered now (the item's `last-error`).
+    pub reason: Option<String>,
+}
+
+/// Writes a new item durably (temp file, fsync, rename, directory fsync) and returns it held
+/// (its `.eml` locked). The item's name holds its mailbox, so the copies of one deposit
+/// (one msg id) never share a name.
+fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
+    if entry.msg_id.trim().is_empty() || entry.mailbox.trim().is_empty() {
+        return Err(spool_error(
+            &spool.dir,
+            "an item needs a mailbox and a msg id",
+        ));
+    }
+    if bytes.len() as u64 > MAX_ITEM_BYTES {
+        return Err(spool_error(
+            &spool.dir,
+            format!(
+                "{}: a message of {} bytes is over the outbox limit of {MAX_ITEM_BYTES}",
+                entry.mailbox,
+                bytes.len()
+            ),
+        ));
+    }
+    let queued_at = now_secs();
+    let item = OutboxItem {
+        id: item_id(queued_at, &format!("{}-{}", entry.msg_id, entry.mailbox)),
+        mailbox: entry.mailbox.clone(),
+        msg_id: entry.msg_id.clone(),
+        message_id: entry.message_id.clone(),
+        urgent: entry.urgent,
+        queued_at,
+        attempts: 0,
+        state: entry.state,
+        last_error: entry.reason.clone(),
+        size: bytes.len() as u64,
+    };
+    spool.put(item, bytes)
 }
 
 impl Journal for WriteAhead<'_> {
@@ -215,6 +269,31 @@ impl Outbox {
         self.spool.list()
     }
 
+    /// Puts an already built message in the outbox for `entry.mailbox`, with the same
+    /// durable write and locking as a deposit's write-ahead. A pending item is delivered by
+    /// the next flush (looked up by msg id first, so an APPEND that did reach the server is
+    /// not doubled); a refused one waits for [`Outbox::release`].
+    pub fn enqueue(&self, entry: &Enqueue, bytes: &[u8]) -> Result<OutboxItem> {
+        Ok(self.hold_new(entry, bytes)?.item.clone())
+    }
+
+    /// [`Outbox::enqueue`], keeping the item held (locked) for a delivery in flight.
+    pub(crate) fn hold_new(&self, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
+        put_entry(&self.spool, entry, bytes)
+    }
+
+    /// Records a held item's new state and reason.
+    pub(crate) fn mark(&self, held: &mut Held, state: ItemState, reason: String) -> Result<()> {
+        held.item.state = state;
+        held.item.last_error = Some(reason);
+        self.spool.update(held)
+    }
+
+    /// Removes a held item (its message is on the server).
+    pub(crate) fn settle(&self, held: Held) -> Result<()> {
+        self.spool.remove(held)
+    }
+
     /// Makes a refused item pending again (the next flush tries it).
     pub fn release(&self, id: &str) -> Result<()> {
         let mut held = self.hold_or_busy(id)?;
@@ -255,7 +334,7 @@ pub(crate) fn says_over_quota(source: &imapvm_proto::Error) -> bool {
 
 /// Errors after which a deposit is queued rather than failed: the server could not be
 /// reached or the connection broke.
-fn worth_queueing(e: &Error) -> bool {
+pub(crate) fn worth_queueing(e: &Error) -> bool {
     e.is_connection_lost() || matches!(e, Error::Backoff { .. })
 }
 
@@ -285,6 +364,16 @@ impl Store {
                     .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned()),
             )
         }))
+    }
+
+    /// Whether an outbox is configured (`imapvm_outbox` or [`Store::set_outbox_dir`]): then
+    /// a forward queues the copies it could not deliver.
+    pub(crate) fn outbox_configured(&self) -> bool {
+        let set = match self.inner.outbox_dir.lock() {
+            Ok(g) => g.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        };
+        set || self.config().general.imapvm_outbox.is_some()
     }
 
     /// Delivers every pending item of the outbox (oldest first), each exactly once: it is
