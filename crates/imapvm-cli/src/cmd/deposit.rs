@@ -111,8 +111,9 @@ pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliEr
         },
     };
     let store = open(global)?;
-    // With an outbox configured (`imapvm_outbox`), a recipient whose server cannot be
-    // reached is queued instead of failed (issue 9). Every recipient gets its own copy, the
+    // With an outbox configured (`imapvm_outbox`), every copy is written to it before its
+    // APPEND: one whose server cannot be reached, or whose APPEND was not confirmed, is
+    // queued instead of failed; a refused one stays there as refused (issues 9, 13). Every recipient gets its own copy, the
     // recipients of one account over one connection with their APPENDs pipelined (issue 13).
     let durable = store.config().general.imapvm_outbox.is_some();
     let results = block_on(async {

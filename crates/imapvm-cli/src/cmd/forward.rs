@@ -69,7 +69,12 @@ pub(crate) fn run(global: &Global, args: &ForwardArgs) -> Result<ExitCode, CliEr
         store.close().await;
         r
     })??;
-    let (done, failed): (Vec<_>, Vec<_>) = forwarded.results.iter().partition(|r| r.is_ok());
+    let (ok, failed): (Vec<_>, Vec<_>) = forwarded.results.iter().partition(|r| r.is_ok());
+    // Queued copies (an outbox is configured and the destination could not be reached)
+    // are deferred: the outbox flush delivers them.
+    let (deferred, done): (Vec<_>, Vec<_>) = ok
+        .into_iter()
+        .partition(|r| matches!(r.outcome, RecipientOutcome::Queued(_)));
     if global.json {
         let rows = |v: &[&imapvm::RecipientResult]| {
             v.iter().map(|r| result_json(r)).collect::<Vec<Value>>()
@@ -82,7 +87,7 @@ pub(crate) fn run(global: &Global, args: &ForwardArgs) -> Result<ExitCode, CliEr
                 "uidvalidity": forwarded.source_uid_validity,
                 "msg_id": forwarded.source_msg_id,
                 "done": rows(&done),
-                "deferred": [],
+                "deferred": rows(&deferred),
                 "failed": rows(&failed),
             })
         );
@@ -95,6 +100,14 @@ pub(crate) fn run(global: &Global, args: &ForwardArgs) -> Result<ExitCode, CliEr
                     forwarded.source_uid,
                     d.number.map_or_else(|| "?".to_owned(), |n| n.to_string()),
                     d.uid
+                );
+            }
+        }
+        for r in &deferred {
+            if let RecipientOutcome::Queued(q) = &r.outcome {
+                println!(
+                    "{}: queued in the outbox as {} ({})",
+                    r.mailbox, q.item, q.reason
                 );
             }
         }
