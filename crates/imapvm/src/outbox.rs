@@ -140,8 +140,20 @@ fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
         ));
     }
     let queued_at = now_secs();
+    let base = item_id(queued_at, &format!("{}-{}", entry.msg_id, entry.mailbox));
+    // Never over another item (a long msg id cut short, the same copy queued twice).
+    let id = (1u32..)
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|id| !spool.taken(id))
+        .unwrap_or(base);
     let item = OutboxItem {
-        id: item_id(queued_at, &format!("{}-{}", entry.msg_id, entry.mailbox)),
+        id,
         mailbox: entry.mailbox.clone(),
         msg_id: entry.msg_id.clone(),
         message_id: entry.message_id.clone(),

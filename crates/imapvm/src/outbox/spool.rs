@@ -241,6 +241,11 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
+    /// Whether an item named `id` exists (either of its files).
+    pub(crate) fn taken(&self, id: &str) -> bool {
+        self.eml_path(id).exists() || self.meta_path(id).exists()
+    }
+
     fn eml_path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.eml"))
     }

@@ -260,6 +260,15 @@ async fn enqueue_keeps_built_bytes_with_their_metadata_and_refuses_bad_items() {
         )
         .unwrap();
     assert_ne!(a.id, b.id);
+    // The same copy queued twice: a second item, never over the first.
+    let twice = ob
+        .enqueue(
+            &entry("1234@default", ItemState::Pending),
+            b"Subject: a\r\n\r\na",
+        )
+        .unwrap();
+    assert_ne!(twice.id, a.id);
+    ob.discard(&twice.id).unwrap();
     let listed = ob.list().unwrap();
     assert!(listed.problems.is_empty(), "{listed:?}");
     let mut items = listed.items;
