@@ -16,9 +16,9 @@
 //! without duplicates. Bad files (no `.txt`, unreadable `.txt`, no or unknown recording) are
 //! reported in [`MigrationReport::failed`] and skipped; nothing ever deletes a spool file.
 //!
-//! Not done (yet): the APPEND date-time (`origtime` as INTERNALDATE) needs an
-//! `imapvm-proto` API that is requested but not there; extra formats of a message are not
-//! carried as extra MIME parts (Asterisk reads MIME part 3 as a forward intro).
+//! Each APPEND carries the message's `origtime` as its INTERNALDATE. Not done: extra formats
+//! of a message are not carried as extra MIME parts (Asterisk reads MIME part 3 as a
+//! forward intro).
 
 pub mod plan;
 pub mod spool;

@@ -397,6 +397,29 @@ print(len(uids(m, 'UNSEEN', 'UNFLAGGED', 'HEADER', 'X-Asterisk-VM-Extension', '1
         f = q(&folder)
     ));
     assert_eq!(out.trim(), "3 1 2", "{out}");
+    // The APPEND carried each message's origtime as its INTERNALDATE.
+    let out = py(&format!(
+        r#"
+import time
+m = connect("vm1234")
+sel(m, {f})
+got = []
+for u in uids(m, 'HEADER', 'X-Asterisk-VM-Extension', '1234'):
+    data = check(m.uid('FETCH', str(u), '(INTERNALDATE)'), 'internaldate')
+    got.append(int(time.mktime(imaplib.Internaldate2tuple(data[0]))))
+print(" ".join(str(t) for t in sorted(got)))
+"#,
+        f = q(&folder)
+    ));
+    let mut want: Vec<i64> = boxes[0]
+        .2
+        .iter()
+        .filter(|g| matches!(g.folder, "INBOX" | "Old" | "Urgent"))
+        .map(|g| g.origtime)
+        .collect();
+    want.sort_unstable();
+    let want: Vec<String> = want.iter().map(i64::to_string).collect();
+    assert_eq!(out.trim(), want.join(" "), "{out}");
 
     // Again: everything is there already.
     let again = migrate::import(&store, &ImportOptions::new(&spool), &Silent)
