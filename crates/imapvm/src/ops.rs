@@ -1026,6 +1026,21 @@ impl Mailbox {
                 });
             };
             let flags = flags_of(m.flags.as_deref().unwrap_or_default());
+            if flags.deleted {
+                // Already flagged \Deleted: an earlier save copied it and its expunge was
+                // deferred (foreign \Deleted mail in the folder, no UIDPLUS), or the user
+                // deleted it. Copying it again would leave a duplicate in the destination.
+                return Ok(Report {
+                    deferred: vec![Deferred {
+                        uid,
+                        reason: "already flagged \\Deleted (copied by an earlier save whose \
+                                 expunge was deferred, or deleted by the user); not copied again"
+                            .into(),
+                    }],
+                    destination: Some(self.layout(s)?.mailbox_name(to).as_wire().to_owned()),
+                    ..Report::default()
+                });
+            }
             let from = match scope {
                 Some(folder) if !matches!(folder, Folder::Inbox | Folder::Old | Folder::Urgent) => {
                     folder

@@ -1,6 +1,7 @@
 //! Fault injection between the runtime and the private Dovecot (a TCP proxy we control):
 //! deposits through random cuts end exactly once on the server with an empty outbox; deletes
-//! through cuts never expunge mail that is not ours and flagged; a server restart in the
+//! and moves through cuts never expunge mail that is not ours and flagged (a move leaves one
+//! copy of each of ours in Work); a server restart in the
 //! middle of listings; the outbox while the server is down; timeouts that fire on time.
 //!
 //! `IMAPVM_FAULT_DEPOSITS` (default 150) and `IMAPVM_FAULT_SEED` choose the deposit run;
@@ -183,13 +184,53 @@ async fn deposits_through_random_cuts_are_stored_exactly_once() {
     py(&format!("m = connect('vm1234')\nm.delete({})", q(&folder)));
 }
 
+/// What runs through the cuts: both end in an expunge in the voicemail folder.
+#[derive(Debug, Clone, Copy)]
+enum CutOp {
+    /// `delete` (the policy's plan: `UID STORE \Deleted` + `UID EXPUNGE` here).
+    Delete,
+    /// `move_to(Work)` (the policy's plan: `UID MOVE` here).
+    MoveToWork,
+    /// `move_to(Work)` on the old personality (no MOVE, no UIDPLUS advertised): the plan is
+    /// COPY + `\Deleted` + an EXPUNGE verified to touch only ours. A cut after the COPY can
+    /// leave a second copy in Work (IMAP cannot make COPY + EXPUNGE atomic); foreign mail
+    /// must still never be expunged.
+    MoveToWorkWithoutMove,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletes_through_cuts_never_expunge_foreign_or_unflagged_mail() {
+    ops_through_cuts(CutOp::Delete).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_through_cuts_never_expunge_foreign_mail_and_move_ours_once() {
+    ops_through_cuts(CutOp::MoveToWork).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_without_move_through_cuts_never_expunge_foreign_mail() {
+    ops_through_cuts(CutOp::MoveToWorkWithoutMove).await;
+}
+
+/// 12 of our voicemails beside 4 of the user's own messages (2 flagged `\Deleted` by their
+/// client) in one folder; each of ours is deleted or moved with a 50 % chance of a cut at a
+/// random byte in either direction, then the interrupted ones are finished without faults.
+/// Only our messages may leave the folder; a move leaves exactly one copy of each in Work.
+#[allow(clippy::print_stderr, reason = "the run's figures, shown with --nocapture")]
+async fn ops_through_cuts(op: CutOp) {
     let s = server();
-    let proxy = FaultProxy::start(&s.host, s.port).await;
-    let (store, folder, _outbox) = store_via("delcuts", proxy.port, "imapreadtimeout=5");
+    let proxy = match op {
+        CutOp::MoveToWorkWithoutMove => FaultProxy::start(&s.old_host, s.old_port).await,
+        CutOp::Delete | CutOp::MoveToWork => FaultProxy::start(&s.host, s.port).await,
+    };
+    let name = match op {
+        CutOp::Delete => "delcuts",
+        CutOp::MoveToWork => "movecuts",
+        CutOp::MoveToWorkWithoutMove => "oldmovecuts",
+    };
+    let (store, folder, _outbox) = store_via(name, proxy.port, "imapreadtimeout=5");
     let mb = store.mailbox("1234@default").unwrap();
-    // The user's own mail in the same folder: two flagged \Deleted by their client, two not.
     py(&format!(
         r#"
 m = connect('vm1234')
@@ -201,13 +242,27 @@ for i in range(4):
         f = q(&folder)
     ));
     let mut ours = Vec::new();
+    let mut msg_ids = Vec::new();
     for i in 0..12 {
         let d = mb
             .deposit(&voicemail(&format!("5556{i:03}"), 150))
             .await
             .unwrap();
         ours.push(d.uid);
+        msg_ids.push(d.msg_id.clone());
     }
+    let run = |uid: u32| {
+        let mb = &mb;
+        async move {
+            match op {
+                CutOp::Delete => mb.delete(&[MessageRef::Uid(uid)], None).await.map(drop),
+                CutOp::MoveToWork | CutOp::MoveToWorkWithoutMove => mb
+                    .move_to(MessageRef::Uid(uid), None, imapvm::Folder::Work)
+                    .await
+                    .map(drop),
+            }
+        }
+    };
     let mut rng = Rng::new(env_u64("IMAPVM_FAULT_SEED", 0x1a9d_2026) ^ 0xde1);
     let (mut cuts, mut failed) = (0, 0);
     for uid in &ours {
@@ -225,17 +280,22 @@ for i in range(4):
                 when: None,
             });
         }
-        if mb.delete(&[MessageRef::Uid(*uid)], None).await.is_err() {
+        if run(*uid).await.is_err() {
             failed += 1;
         }
         proxy.disarm();
     }
-    // Finish what the cuts interrupted, without faults.
+    // Finish what the cuts interrupted, without faults (a message already gone is an error).
     tokio::time::sleep(Duration::from_millis(600)).await;
     for uid in &ours {
-        let _ = mb.delete(&[MessageRef::Uid(*uid)], None).await;
+        let _ = run(*uid).await;
     }
     let _ = mb.expunge(None).await;
+    let ids = msg_ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let out = py(&format!(
         r#"
 m = connect('vm1234')
@@ -243,20 +303,64 @@ sel(m, {f})
 left = uids(m, 'ALL')
 foreign_deleted = uids(m, 'DELETED', 'HEADER', 'Subject', 'foreign')
 foreign = uids(m, 'HEADER', 'Subject', 'foreign')
-print(len(left), len(foreign), len(foreign_deleted))
+ours_undeleted = [u for u in uids(m, 'UNDELETED') if u not in foreign]
+copies = []
+if {is_move}:
+    sel(m, 'Work')
+    for mid in [{ids}]:
+        found = uids(m, 'HEADER', 'X-Asterisk-VM-Message-ID', mid)
+        copies.append(len(found))
+        for u in found:
+            m.uid('STORE', str(u), '+FLAGS.SILENT', '(\\Deleted)')
+            m.uid('EXPUNGE', str(u))
+print(len(left), len(foreign), len(foreign_deleted), len(ours_undeleted), sorted(set(copies)))
+m.select('INBOX')
 m.delete({f})
 "#,
-        f = q(&folder)
+        f = q(&folder),
+        is_move = if matches!(op, CutOp::Delete) {
+            "False"
+        } else {
+            "True"
+        },
     ));
     eprintln!(
-        "delete run: 12 deletes, cuts armed {cuts}, fired {}, failed {failed}; server: {out}",
+        "{op:?} run: 12 operations, cuts armed {cuts}, fired {}, failed {failed}; server: {out}",
         proxy.fired()
     );
-    assert_eq!(
-        out.trim(),
-        "4 4 2",
-        "only the 4 foreign messages remain, 2 still \\Deleted"
-    );
+    let out = out.trim();
+    match op {
+        CutOp::Delete => assert_eq!(
+            out, "4 4 2 0 []",
+            "only the 4 foreign messages remain (2 still \\Deleted)"
+        ),
+        CutOp::MoveToWork => assert_eq!(
+            out, "4 4 2 0 [1]",
+            "only the foreign messages remain; UID MOVE leaves exactly one copy of each of ours in Work"
+        ),
+        CutOp::MoveToWorkWithoutMove => {
+            // The user's own \Deleted mail is in the folder, so the verified expunge defers:
+            // ours stay behind flagged \Deleted (never expunged blindly), the foreign mail is
+            // untouched, and every one of ours is in Work — at least once, since a cut between
+            // COPY and STORE can make the retry copy again.
+            let fields: Vec<&str> = out.splitn(5, ' ').collect();
+            assert_eq!(
+                fields[1..4],
+                ["4", "2", "0"],
+                "foreign mail intact, ours all flagged: {out}"
+            );
+            assert!(
+                fields[4].starts_with('[') && !fields[4].contains('0') && fields[4] != "[]",
+                "every voicemail has a copy in Work: {out}"
+            );
+            // Moving a message already copied and flagged does not copy it again
+            // (regression: every retry used to add one more copy).
+            assert!(
+                fields[4] == "[1]" || fields[4] == "[1, 2]" || fields[4] == "[2]",
+                "at most one extra copy, from a cut between COPY and STORE: {out}"
+            );
+        }
+    }
     store.close().await;
 }
 
