@@ -217,7 +217,10 @@ async fn moves_without_move_through_cuts_never_expunge_foreign_mail() {
 /// client) in one folder; each of ours is deleted or moved with a 50 % chance of a cut at a
 /// random byte in either direction, then the interrupted ones are finished without faults.
 /// Only our messages may leave the folder; a move leaves exactly one copy of each in Work.
-#[allow(clippy::print_stderr, reason = "the run's figures, shown with --nocapture")]
+#[allow(
+    clippy::print_stderr,
+    reason = "the run's figures, shown with --nocapture"
+)]
 async fn ops_through_cuts(op: CutOp) {
     let s = server();
     let proxy = match op {
