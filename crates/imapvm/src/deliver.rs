@@ -281,7 +281,7 @@ fn deposit_compose(vm: &NewVoicemail, now: i64, shared: u32) -> Arc<Compose> {
             audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
         }
         let orig_date = mb
-            .message_settings()
+            .message_settings()?
             .email_date(now)
             .map_err(|source| Error::Build {
                 mailbox: mb.id(),

@@ -94,7 +94,7 @@ pub use shard::Shard;
 pub use store::{
     Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,
     MAX_AUDIO_FILE_BYTES, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
-    Store, Urgency,
+    Store, Urgency, message_settings,
 };
 pub use watch::{
     Clock, MwiEvent, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions, Watcher,

@@ -1140,7 +1140,7 @@ impl Mailbox {
         };
         imapvm_message::build(
             &vm,
-            &self.message_settings(),
+            &self.message_settings()?,
             &envelope,
             imapvm_message::Mode::Default,
         )
@@ -1166,7 +1166,7 @@ impl Mailbox {
             });
         };
         let msg_id = format!("{now}-{rand:08x}");
-        let settings = self.message_settings();
+        let settings = self.message_settings()?;
         let mut audio = vec![AudioPart::recording(
             msgnum,
             &recording.format,
@@ -1470,7 +1470,7 @@ impl Mailbox {
             };
             let now = now_secs();
             let rand = random_u32();
-            let settings = self.message_settings();
+            let settings = self.message_settings()?;
             let vm = Voicemail {
                 mailbox: self.id.mailbox().to_owned(),
                 context: self.id.context().to_owned(),

@@ -447,28 +447,48 @@ impl Mailbox {
         }
     }
 
-    /// The message crate's settings for this mailbox.
-    pub(crate) fn message_settings(&self) -> Settings {
-        let s = &self.settings;
-        let zone = s
-            .zone
-            .as_ref()
-            .and_then(|z| MailboxZone::named(&z.value.timezone).ok())
-            .unwrap_or_else(MailboxZone::utc);
-        Settings {
-            full_name: s.fullname.value.clone(),
-            emails: s.email.value.clone(),
-            imap_user: s.imapuser.value.clone().unwrap_or_default(),
-            server_email: s.serveremail.value.clone(),
-            from_string: s.fromstring.value.clone(),
-            email_subject: s.emailsubject.value.clone(),
-            email_body: s.emailbody.value.clone(),
-            pbx_skip: s.pbxskip.value,
-            charset: s.charset.value.clone(),
-            email_date_format: s.emaildateformat.value.clone(),
-            zone,
-        }
+    /// The message crate's settings for this mailbox (see [`message_settings`]).
+    pub(crate) fn message_settings(&self) -> Result<Settings> {
+        message_settings(&self.settings)
     }
+}
+
+/// voicemail.conf's effective options of one mailbox as `imapvm-message`'s build settings.
+///
+/// A `tz=` whose `[zonemessages]` entry is missing, or names a zone the bundled tz
+/// database does not know, is an error: a silent fallback to UTC would stamp every
+/// message with the wrong date.
+pub fn message_settings(s: &MailboxSettings) -> Result<Settings> {
+    let zone = match (&s.zone, &s.tz.value) {
+        (Some(zone), _) => MailboxZone::named(&zone.value.timezone).map_err(|e| Error::Config {
+            mailbox: s.id.to_string(),
+            reason: format!(
+                "tz={}: [zonemessages] names `{}`: {e}",
+                s.tz.value.as_deref().unwrap_or(""),
+                zone.value.timezone
+            ),
+        })?,
+        (None, Some(name)) => {
+            return Err(Error::Config {
+                mailbox: s.id.to_string(),
+                reason: format!("tz={name} names no [zonemessages] entry"),
+            });
+        }
+        (None, None) => MailboxZone::utc(),
+    };
+    Ok(Settings {
+        full_name: s.fullname.value.clone(),
+        emails: s.email.value.clone(),
+        imap_user: s.imapuser.value.clone().unwrap_or_default(),
+        server_email: s.serveremail.value.clone(),
+        from_string: s.fromstring.value.clone(),
+        email_subject: s.emailsubject.value.clone(),
+        email_body: s.emailbody.value.clone(),
+        pbx_skip: s.pbxskip.value,
+        charset: s.charset.value.clone(),
+        email_date_format: s.emaildateformat.value.clone(),
+        zone,
+    })
 }
 
 fn hostname() -> String {
@@ -525,4 +545,38 @@ pub(crate) use on_account;
 /// Folder index of a scope, for listing keys.
 pub(crate) fn scope_index(scope: Option<Folder>) -> Option<i32> {
     scope.map(Folder::index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_of(conf: &str) -> MailboxSettings {
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
+        let id: imapvm_config::MailboxId = "1234@default".parse().unwrap();
+        parsed.config.settings(&id).unwrap()
+    }
+
+    #[test]
+    fn message_settings_use_the_mailbox_zone() {
+        let s = settings_of(
+            "[zonemessages]\neuro = Europe/Berlin|'vm-received' q\n[default]\n1234 => 1,A,,,imapuser=a|tz=euro\n",
+        );
+        let settings = message_settings(&s).unwrap();
+        // 2026-11-26 06:00 UTC is 07:00 in Berlin (CET, +0100).
+        let date = settings.email_date(1_795_672_800).unwrap();
+        assert!(date.contains("07:00:00 AM"), "{date}");
+    }
+
+    #[test]
+    fn an_unknown_zone_is_an_error_not_utc() {
+        let s = settings_of(
+            "[zonemessages]\nmars = Mars/Olympus_Mons|'vm-received' q\n[default]\n1234 => 1,A,,,imapuser=a|tz=mars\n",
+        );
+        let err = message_settings(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("1234@default") && err.contains("Mars/Olympus_Mons"),
+            "{err}"
+        );
+    }
 }

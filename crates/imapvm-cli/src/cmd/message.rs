@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use imapvm_config::{MailboxId, MailboxSettings};
 use imapvm_message::{
-    AudioPart, Envelope, Flag, MAX_AUDIO_BYTES, MAX_MESSAGE_BYTES, MailboxZone, MessageType, Mode,
+    AudioPart, Envelope, Flag, MAX_AUDIO_BYTES, MAX_MESSAGE_BYTES, MessageType, Mode,
     ParsedVoicemail, Settings, Voicemail,
 };
 use serde_json::{Value, json};
@@ -233,33 +233,10 @@ fn split_caller(caller: &str) -> (String, String) {
     (caller.trim_matches('"').to_owned(), String::new())
 }
 
-/// voicemail.conf's effective options of one mailbox, as the message crate's settings.
+/// voicemail.conf's effective options of one mailbox, as the message crate's settings
+/// (the runtime's mapping, shared with deposits).
 fn message_settings(s: &MailboxSettings) -> Result<Settings, CliError> {
-    let zone = match &s.zone {
-        Some(zone) => MailboxZone::named(&zone.value.timezone)?,
-        None => match &s.tz.value {
-            Some(name) => {
-                return Err(CliError(format!(
-                    "mailbox {}: tz={name} names no [zonemessages] entry",
-                    s.id
-                )));
-            }
-            None => MailboxZone::utc(),
-        },
-    };
-    Ok(Settings {
-        full_name: s.fullname.value.clone(),
-        emails: s.email.value.clone(),
-        imap_user: s.imapuser.value.clone().unwrap_or_default(),
-        server_email: s.serveremail.value.clone(),
-        from_string: s.fromstring.value.clone(),
-        email_subject: s.emailsubject.value.clone(),
-        email_body: s.emailbody.value.clone(),
-        pbx_skip: s.pbxskip.value,
-        charset: s.charset.value.clone(),
-        email_date_format: s.emaildateformat.value.clone(),
-        zone,
-    })
+    Ok(imapvm::message_settings(s)?)
 }
 
 fn local_hostname() -> String {

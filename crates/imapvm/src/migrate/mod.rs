@@ -398,7 +398,7 @@ pub fn message_bytes(
     let origtime = info
         .origtime()
         .ok_or_else(|| "origtime missing or not a number".to_owned())?;
-    let settings = mb.message_settings();
+    let settings = mb.message_settings().map_err(|e| e.to_string())?;
     let msgnum = number.saturating_add(1);
     let (name, num) = info.caller_id();
     let vm = Voicemail {
@@ -758,7 +758,7 @@ fn build_greeting(
     bytes: Vec<u8>,
     time: i64,
 ) -> std::result::Result<Vec<u8>, String> {
-    let settings = mb.message_settings();
+    let settings = mb.message_settings().map_err(|e| e.to_string())?;
     let vm = Voicemail {
         mailbox: mb.id.mailbox().to_owned(),
         context: mb.id.context().to_owned(),
