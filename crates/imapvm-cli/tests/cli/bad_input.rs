@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::{imapvm, scratch, stderr};
+use crate::{imapvm, scratch, stderr, wav};
 
 /// A unique folder name on the private Dovecot.
 fn folder(tag: &str) -> String {
@@ -132,29 +132,12 @@ fn every_subcommand<'a>(
     ]
 }
 
-fn wav() -> Vec<u8> {
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36u32 + 1600).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&8000u32.to_le_bytes());
-    out.extend_from_slice(&16000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&1600u32.to_le_bytes());
-    out.extend(std::iter::repeat_n(0x11, 1600));
-    out
-}
-
 #[test]
 fn a_malformed_voicemail_conf_fails_every_subcommand_and_touches_nothing() {
     let dir = scratch("bad-conf");
     let f = folder("conf");
     let audio = dir.join("in.wav");
-    std::fs::write(&audio, wav()).unwrap();
+    std::fs::write(&audio, wav(100, 0)).unwrap();
     let spool = dir.join("spool");
     std::fs::create_dir_all(&spool).unwrap();
     let out = dir.join("out.wav");
@@ -264,7 +247,7 @@ fn a_truncated_queued_message_is_never_delivered() {
     // Queue a deposit while the "server" is a closed port, then truncate its message file.
     let c = conf(&dir, &f, "imapport=1\nimapopentimeout=2");
     let audio = dir.join("in.wav");
-    std::fs::write(&audio, wav()).unwrap();
+    std::fs::write(&audio, wav(100, 0)).unwrap();
     let a = audio.to_string_lossy().into_owned();
     let run = imapvm(&["-c", &c, "--json", "deposit", "1234@default", "--audio", &a]);
     assert!(run.status.success(), "{}", stderr(&run));

@@ -5,28 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{imapvm, scratch, stderr, stdout};
-
-/// 8 kHz 16-bit mono WAV of `millis` ms, its bytes a ramp offset by `seed`.
-fn wav(millis: u32, seed: u8) -> Vec<u8> {
-    let data: Vec<u8> = (0..millis * 16)
-        .map(|i| ((i % 251) as u8).wrapping_add(seed))
-        .collect();
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&8000u32.to_le_bytes());
-    out.extend_from_slice(&16000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
-}
+use crate::{imapvm, scratch, stderr, stdout, wav};
 
 fn conf(dir: &Path) -> String {
     let s = xtask::dovecot::ensure_running().expect("private Dovecot");

@@ -5,26 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{imapvm, scratch, stderr, stdout};
-
-/// 8 kHz 16-bit mono WAV of `millis` ms of a ramp (any bytes do; they must round-trip).
-fn wav(millis: u32) -> Vec<u8> {
-    let data: Vec<u8> = (0..millis * 16).map(|i| (i % 251) as u8).collect();
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&8000u32.to_le_bytes());
-    out.extend_from_slice(&16000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
-}
+use crate::{imapvm, scratch, stderr, stdout, wav};
 
 fn conf(dir: &Path) -> String {
     let s = xtask::dovecot::ensure_running().expect("private Dovecot");
@@ -66,7 +47,7 @@ fn deposit_list_count_play_flags_delete_with_the_json_contract() {
     let dir = scratch("voicemail");
     let c = conf(&dir);
     let audio = dir.join("in.wav");
-    std::fs::write(&audio, wav(1500)).unwrap();
+    std::fs::write(&audio, wav(1500, 0)).unwrap();
     let a = audio.to_string_lossy().into_owned();
 
     let v = json(&[
@@ -188,7 +169,7 @@ fn an_over_quota_deposit_exits_1_with_the_reason_and_keeps_the_recording() {
     let dir = scratch("quota");
     let c = conf(&dir);
     let audio = dir.join("big.wav");
-    std::fs::write(&audio, wav(20_000)).unwrap(); // 320 KB, the quota is 200 KB
+    std::fs::write(&audio, wav(20_000, 0)).unwrap(); // 320 KB, the quota is 200 KB
     let a = audio.to_string_lossy().into_owned();
     let out = imapvm(&["-c", &c, "deposit", "5678@default", "--audio", &a]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
