@@ -198,6 +198,21 @@ pub enum Outcome {
     Search(Vec<Uid>),
     /// UID FETCH, one entry per UID, ascending.
     Fetch(Vec<FetchedMessage>),
+    /// `UID FETCH ... (CHANGEDSINCE n [VANISHED])` (RFC 7162), from
+    /// [`Connection::uid_fetch_changed_since`].
+    FetchChanged {
+        /// The messages of the set whose MODSEQ is above `n`, one entry per UID, ascending
+        /// (`modseq` is set: the server adds MODSEQ to every answer).
+        messages: Vec<FetchedMessage>,
+        /// The UIDs of the set that the server reported expunged since `n`
+        /// (`* VANISHED (EARLIER) ...`), ascending, without repeats. History, not news: these
+        /// messages were gone before the command, so no [`Unsolicited::Vanished`] is emitted for
+        /// them. May name UIDs the caller never saw (servers that forget expunge mod-sequences
+        /// report every expunged UID of the set). Always empty without the VANISHED modifier.
+        /// Counted with the messages against [`crate::Limits::max_untagged_per_command`]: beyond
+        /// it the command fails with [`crate::LimitKind::UntaggedPerCommand`].
+        vanished_earlier: Vec<Uid>,
+    },
     /// UID STORE: the new flags per UID (empty for `.SILENT`).
     Store(Vec<(Uid, Vec<Flag>)>),
     /// UID COPY; `None` without UIDPLUS.
@@ -478,7 +493,11 @@ enum Acc {
     Namespace(Namespaces),
     Status(MailboxStatus),
     Search(Vec<Uid>),
-    Fetch(BTreeMap<Uid, FetchedMessage>),
+    Fetch {
+        messages: BTreeMap<Uid, FetchedMessage>,
+        /// `* VANISHED (EARLIER)` UIDs (CHANGEDSINCE ... VANISHED only).
+        vanished: Vec<Uid>,
+    },
     Store(BTreeMap<Uid, Vec<Flag>>),
     Expunge {
         uids: Vec<Uid>,
@@ -504,6 +523,10 @@ struct Route {
     list: Option<(String, String)>,
     /// UID SEARCH: send `RETURN (ALL)` if the server has ESEARCH when the command goes out.
     esearch_wanted: bool,
+    /// UID FETCH with CHANGEDSINCE: the outcome is [`Outcome::FetchChanged`].
+    changed_since: bool,
+    /// UID FETCH with the VANISHED modifier: `* VANISHED (EARLIER)` answers belong to it.
+    vanished: bool,
 }
 
 #[derive(Debug)]
@@ -586,6 +609,67 @@ impl MailboxView {
         uid
     }
 
+    /// Removes the messages of a `* VANISHED uids` (not EARLIER). With `all_existed` (QRESYNC
+    /// enabled: VANISHED replaces EXPUNGE and names only messages that existed, RFC 7162
+    /// §3.2.10) every UID counts, known or not: the count drops by the set's size and each
+    /// known sequence number drops by the number of vanished UIDs below its UID (sequence
+    /// numbers ascend with UIDs). Without it only the UIDs the view knows count, as with
+    /// EXPUNGE. O((view + ranges) · log ranges).
+    fn vanish(&mut self, set: &UidSet, all_existed: bool) {
+        let mut ranges: Vec<(u32, u32)> = set
+            .ranges()
+            .iter()
+            .map(|(a, b)| (a.get(), b.get()))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some((_, hi)) if a <= hi.saturating_add(1) => *hi = (*hi).max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        // below[i]: how many UIDs the ranges before i hold.
+        let mut below = Vec::with_capacity(merged.len() + 1);
+        below.push(0u64);
+        for (a, b) in &merged {
+            let last = below.last().copied().unwrap_or(0);
+            below.push(last + u64::from(b - a) + 1);
+        }
+        let old = std::mem::take(&mut self.uids);
+        let mut known = 0u64;
+        for (seq, uid) in old {
+            let u = uid.get();
+            let n = merged.partition_point(|(a, _)| *a <= u);
+            let member = n
+                .checked_sub(1)
+                .and_then(|i| merged.get(i))
+                .is_some_and(|(_, b)| *b >= u);
+            if member {
+                known += 1;
+                continue;
+            }
+            let shift = if all_existed {
+                below.get(n).copied().unwrap_or(0)
+            } else {
+                known
+            };
+            if let Some(s) = u64::from(seq).checked_sub(shift).filter(|s| *s >= 1)
+                && let Ok(s) = u32::try_from(s)
+            {
+                self.uids.insert(s, uid);
+            }
+        }
+        let gone = if all_existed {
+            below.last().copied().unwrap_or(0)
+        } else {
+            known
+        };
+        self.exists = self
+            .exists
+            .saturating_sub(u32::try_from(gone).unwrap_or(u32::MAX));
+    }
+
     fn learn(&mut self, seq: u32, uid: Uid) {
         if seq <= self.exists {
             self.uids.insert(seq, uid);
@@ -605,6 +689,9 @@ pub struct Connection {
     config: Config,
     state: State,
     caps: Capabilities,
+    /// Extensions the server reported `* ENABLED` (RFC 5161), upper-cased. They last for the
+    /// whole connection.
+    enabled: BTreeSet<String>,
     error: Option<Error>,
     next_id: u64,
     next_tag: u64,
@@ -659,6 +746,7 @@ impl Connection {
             config,
             state: State::Greeting,
             caps: Capabilities::default(),
+            enabled: BTreeSet::new(),
             error: None,
             next_id: 0,
             next_tag: 1,
@@ -694,6 +782,26 @@ impl Connection {
     /// The server's capabilities as last reported.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// Whether the server reported `capability` (e.g. `"QRESYNC"`, any case) as `* ENABLED`
+    /// in answer to [`enable`](Self::enable). Enabled extensions last for the connection.
+    pub fn is_enabled(&self, capability: &str) -> bool {
+        self.enabled.contains(&capability.to_ascii_uppercase())
+    }
+
+    /// Whether `ENABLE QRESYNC` succeeded (RFC 7162 §3.2.3). Then the server reports expunges
+    /// as `* VANISHED uids` instead of `* n EXPUNGE` (the core keeps its sequence-number view
+    /// right either way), and [`uid_fetch_changed_since`](Self::uid_fetch_changed_since) may
+    /// ask for VANISHED.
+    pub fn qresync_enabled(&self) -> bool {
+        self.is_enabled("QRESYNC")
+    }
+
+    /// Whether CONDSTORE was enabled with `ENABLE CONDSTORE` or `ENABLE QRESYNC` (which
+    /// implies it, RFC 7162 §3.2.3). Then every FETCH the server sends carries MODSEQ.
+    pub fn condstore_enabled(&self) -> bool {
+        self.is_enabled("CONDSTORE") || self.qresync_enabled()
     }
 
     /// Counters (round trips, bytes, commands).
@@ -1494,23 +1602,33 @@ impl Connection {
                     self.diagnostic("VANISHED without usable UIDs", bytes);
                     return;
                 };
-                if !earlier {
-                    let seqs: Vec<u32> = self
-                        .mailbox
-                        .uids
-                        .iter()
-                        .filter(|(_, u)| set.contains(**u))
-                        .map(|(s, _)| *s)
-                        .collect();
-                    for s in seqs.into_iter().rev() {
-                        self.mailbox.expunge(s);
+                let first = set.iter().next();
+                if earlier {
+                    // History (RFC 7162 §3.2.10): the messages were gone before; sequence
+                    // numbers do not change. The answer of a UID FETCH (VANISHED) whose set
+                    // names them.
+                    let pos = self.in_flight.iter().position(|f| {
+                        f.kind == Kind::Fetch
+                            && f.route.vanished
+                            && first.is_none_or(|u| f.addresses(u))
+                    });
+                    if let Some(i) = pos {
+                        self.vanished_earlier(i, &set);
+                        return;
                     }
+                } else {
+                    let all_existed = self.qresync_enabled();
+                    self.mailbox.vanish(&set, all_existed);
                 }
                 let max = self.config.limits.max_untagged_per_command as usize;
-                let first = set.iter().next();
                 let pred = |f: &InFlight| {
-                    matches!(f.kind, Kind::UidExpunge | Kind::Move)
-                        && first.is_none_or(|u| f.addresses(u))
+                    // With QRESYNC, EXPUNGE answers come as VANISHED: routed like EXPUNGE.
+                    !earlier
+                        && match f.kind {
+                            Kind::Expunge | Kind::Close => true,
+                            Kind::UidExpunge | Kind::Move => first.is_none_or(|u| f.addresses(u)),
+                            _ => false,
+                        }
                 };
                 match self.route_or_drop(pred) {
                     (_, Some(i)) => {
@@ -1530,7 +1648,18 @@ impl Connection {
             }
             Data::Fetch { seq, items } => self.on_fetch(seq.get(), items, bytes),
             Data::Enabled { capabilities } => {
-                if let (_, Some(i)) = self.route_or_drop(|f| f.kind == Kind::Enable)
+                let (claimed, target) = self.route_or_drop(|f| f.kind == Kind::Enable);
+                if !claimed {
+                    self.diagnostic("ENABLED without an ENABLE in flight", bytes);
+                    return;
+                }
+                // In effect from here on (RFC 5161), whatever the tagged answer says.
+                self.enabled.extend(
+                    capabilities
+                        .iter()
+                        .map(|c| c.to_string().to_ascii_uppercase()),
+                );
+                if let Some(i) = target
                     && let Acc::Enabled(v) = &mut self.in_flight[i].acc
                 {
                     v.extend(capabilities.iter().map(|c| c.to_string()));
@@ -1616,6 +1745,27 @@ impl Connection {
         }
     }
 
+    /// Adds a `* VANISHED (EARLIER)` to the UID FETCH (VANISHED) at `i`. Every UID counts
+    /// against `max_untagged_per_command`, so a server's `1:4294967295` fails the command
+    /// instead of filling memory.
+    fn vanished_earlier(&mut self, i: usize, set: &UidSet) {
+        let max = u64::from(self.config.limits.max_untagged_per_command);
+        let f = &mut self.in_flight[i];
+        if f.overflow {
+            return;
+        }
+        let total = u64::from(f.untagged) + set.len();
+        f.untagged = u32::try_from(total).unwrap_or(u32::MAX);
+        if total > max {
+            f.overflow = true;
+            f.acc = Acc::None;
+            return;
+        }
+        if let Acc::Fetch { vanished, .. } = &mut f.acc {
+            vanished.extend(set.iter());
+        }
+    }
+
     fn diagnostic(&mut self, reason: &str, bytes: &[u8]) {
         self.events.push_back(Event::Diagnostic(Diagnostic {
             reason: reason.to_owned(),
@@ -1683,7 +1833,7 @@ impl Connection {
                 }
         };
         let fresh = |f: &InFlight| match &f.acc {
-            Acc::Fetch(map) => map.get(&uid).is_none_or(|e| {
+            Acc::Fetch { messages: map, .. } => map.get(&uid).is_none_or(|e| {
                 kinds
                     .iter()
                     .any(|k| k.wanted_by(&f.route.items) && !k.present_in(e))
@@ -1714,7 +1864,7 @@ impl Connection {
         // Flags nobody asked for riding along (the server reporting a change): an event.
         let unasked_flags = if wants_flags { None } else { flags_of(&items) };
         match &mut f.acc {
-            Acc::Fetch(map) => {
+            Acc::Fetch { messages: map, .. } => {
                 let entry = map.entry(uid).or_insert_with(|| FetchedMessage::new(uid));
                 for item in items {
                     match item {
@@ -2037,10 +2187,23 @@ impl Connection {
                 }
                 _ => Outcome::Search(Vec::new()),
             },
-            Kind::Fetch => match std::mem::take(&mut f.acc) {
-                Acc::Fetch(m) => Outcome::Fetch(m.into_values().collect()),
-                _ => Outcome::Fetch(Vec::new()),
-            },
+            Kind::Fetch => {
+                let (messages, mut vanished) = match std::mem::take(&mut f.acc) {
+                    Acc::Fetch { messages, vanished } => (messages, vanished),
+                    _ => (BTreeMap::new(), Vec::new()),
+                };
+                let messages = messages.into_values().collect();
+                if f.route.changed_since {
+                    vanished.sort_unstable();
+                    vanished.dedup();
+                    Outcome::FetchChanged {
+                        messages,
+                        vanished_earlier: vanished,
+                    }
+                } else {
+                    Outcome::Fetch(messages)
+                }
+            }
             Kind::Store => match std::mem::take(&mut f.acc) {
                 Acc::Store(m) => Outcome::Store(m.into_iter().collect()),
                 _ => Outcome::Store(Vec::new()),
@@ -2603,21 +2766,89 @@ impl Connection {
     /// `UID FETCH set (UID items)`: typed per-UID results with raw section bytes.
     pub fn uid_fetch(&mut self, uids: &UidRange, items: &[FetchAttr]) -> Result<CommandId, Error> {
         self.check("UID FETCH", &[Self::selected])?;
+        self.push_uid_fetch(uids, items, None, false)
+    }
+
+    /// `UID FETCH set (UID items) (CHANGEDSINCE n [VANISHED])` (RFC 7162 §3.1.4.1, §3.2.6):
+    /// only the messages of `uids` whose MODSEQ is above `changed_since`, and with `vanished`
+    /// also the UIDs of `uids` expunged since then. A reconnect resync costs O(changes).
+    ///
+    /// The outcome is [`Outcome::FetchChanged`]: the messages (with MODSEQ) and the
+    /// `* VANISHED (EARLIER)` UIDs, which reach the caller only there (not as
+    /// [`Unsolicited::Vanished`]). A plain `* VANISHED` (a message expunged meanwhile) stays an
+    /// unsolicited event, as always.
+    ///
+    /// Misuse (nothing is sent): `changed_since` 0 ([`Misuse::InvalidArgument`]; mod-sequences
+    /// start at 1), `CONDSTORE` known to be missing ([`Misuse::MissingCapability`]), `vanished`
+    /// before `ENABLE QRESYNC` succeeded ([`Misuse::NotEnabled`], see
+    /// [`qresync_enabled`](Self::qresync_enabled)).
+    pub fn uid_fetch_changed_since(
+        &mut self,
+        uids: &UidRange,
+        items: &[FetchAttr],
+        changed_since: u64,
+        vanished: bool,
+    ) -> Result<CommandId, Error> {
+        const COMMAND: &str = "UID FETCH";
+        self.check(COMMAND, &[Self::selected])?;
+        let since = std::num::NonZeroU64::new(changed_since).ok_or_else(|| {
+            to_static_err(Misuse::InvalidArgument {
+                command: COMMAND,
+                reason: "CHANGEDSINCE 0: mod-sequences start at 1".into(),
+            })
+        })?;
+        if self.caps.known() && !self.caps.has("CONDSTORE") {
+            return Err(Misuse::MissingCapability {
+                command: COMMAND,
+                capability: "CONDSTORE",
+            }
+            .into());
+        }
+        if vanished && !self.qresync_enabled() {
+            return Err(Misuse::NotEnabled {
+                command: "UID FETCH (VANISHED)",
+                capability: "QRESYNC",
+            }
+            .into());
+        }
+        self.push_uid_fetch(uids, items, Some(since), vanished)
+    }
+
+    fn push_uid_fetch(
+        &mut self,
+        uids: &UidRange,
+        items: &[FetchAttr],
+        changed_since: Option<std::num::NonZeroU64>,
+        vanished: bool,
+    ) -> Result<CommandId, Error> {
         let seq = convert::uid_sequence(uids, "UID FETCH")?;
         let mut names = vec![t::fetch::MessageDataItemName::Uid];
         for a in items {
             names.push(convert::fetch_attr(a, "UID FETCH")?);
         }
+        let mut modifiers = Vec::new();
+        if let Some(since) = changed_since {
+            modifiers.push(t::command::FetchModifier::ChangedSince(since));
+            if vanished {
+                modifiers.push(t::command::FetchModifier::Vanished);
+            }
+        }
         let body = CommandBody::Fetch {
             sequence_set: seq,
             macro_or_item_names: t::fetch::MacroOrMessageDataItemNames::MessageDataItemNames(names),
             uid: true,
-            modifiers: Vec::new(),
+            modifiers,
         };
-        let id = self.push_codec(Kind::Fetch, body, Acc::Fetch(BTreeMap::new()), None, false)?;
+        let acc = Acc::Fetch {
+            messages: BTreeMap::new(),
+            vanished: Vec::new(),
+        };
+        let id = self.push_codec(Kind::Fetch, body, acc, None, false)?;
         self.set_route(Route {
             uids: Some(uids.clone()),
             items: items.to_vec(),
+            changed_since: changed_since.is_some(),
+            vanished: changed_since.is_some() && vanished,
             ..Route::default()
         });
         Ok(id)

@@ -74,6 +74,15 @@ pub enum Misuse {
         /// The capability.
         capability: &'static str,
     },
+    /// The command needs an extension that must first be turned on with `ENABLE` (RFC 5161),
+    /// e.g. the VANISHED fetch modifier before `ENABLE QRESYNC` succeeded.
+    #[error("{command} needs {capability} to be ENABLEd first")]
+    NotEnabled {
+        /// The command.
+        command: &'static str,
+        /// The extension to ENABLE.
+        capability: &'static str,
+    },
     /// An argument cannot be encoded (NUL, CR/LF, empty list...).
     #[error("{command}: invalid argument: {reason}")]
     InvalidArgument {

@@ -20,7 +20,12 @@
 //! anything
 //! else, or a repeat of items already received, is an [`Unsolicited::Fetch`] (a flag change).
 //! STATUS goes by mailbox, LIST by pattern, QUOTAROOT by mailbox and QUOTA by root, EXPUNGE
-//! and VANISHED to the `UID EXPUNGE`/`UID MOVE` whose set names the UID.
+//! and VANISHED to the `UID EXPUNGE`/`UID MOVE` whose set names the UID (or to an `EXPUNGE`).
+//! `* VANISHED (EARLIER)` (history, not news) goes into the [`Outcome::FetchChanged`] of the
+//! `UID FETCH ... (CHANGEDSINCE n VANISHED)` whose set names it
+//! ([`Connection::uid_fetch_changed_since`]); after `ENABLE QRESYNC`
+//! ([`Connection::qresync_enabled`]) a plain `* VANISHED` replaces EXPUNGE and moves the
+//! sequence numbers the core knows accordingly.
 //! Everything the server controls is bounded by [`Limits`]; a literal announced beyond
 //! `u32` is a [`LimitKind::LiteralSize`] error like any other too-large literal.
 //!

@@ -4,6 +4,7 @@
 
 mod faults;
 mod props;
+mod resync;
 mod routing;
 mod support;
 mod traces;
