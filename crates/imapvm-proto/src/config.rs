@@ -40,6 +40,17 @@ pub struct Config {
     pub greeting_timeout: Duration,
     /// IDLE is ended and re-issued after this long; capped at 29 minutes (RFC 2177). Default 28 min.
     pub idle_refresh: Duration,
+    /// IDLE liveness: while an IDLE runs (the server's `+` received, `DONE` not yet sent), if
+    /// not one byte has come from the server for this long, the IDLE is ended (`DONE`) and
+    /// re-issued after the tagged OK, exactly like the `idle_refresh` renewal. A live server
+    /// answers and the IDLE resumes unnoticed (no second [`crate::Event::IdleStarted`]); a
+    /// dead peer leaves `DONE` unanswered and the IDLE fails with [`crate::Error::Timeout`]
+    /// after `command_timeout`, so it is noticed within `idle_silence + command_timeout`
+    /// instead of at the next refresh. Any input resets the timer (Dovecot's `* OK Still here`
+    /// every 2 minutes, EXISTS, ...), so against a server that sends keepalives more often
+    /// than this nothing extra is ever sent. Can be changed later with
+    /// [`crate::Connection::set_idle_silence`]. `None` (and zero) turns it off. Default `None`.
+    pub idle_silence: Option<Duration>,
     /// Send a NOOP after this much silence while authenticated and idle-handed. Default `None`.
     pub keepalive: Option<Duration>,
     /// Largest piece handed out by `poll_transmit` for a streamed literal. Default 64 KiB.
@@ -65,6 +76,7 @@ impl Default for Config {
             command_timeout: Duration::from_secs(60),
             greeting_timeout: Duration::from_secs(30),
             idle_refresh: Duration::from_secs(28 * 60),
+            idle_silence: None,
             keepalive: None,
             transmit_chunk: 64 * 1024,
             use_non_sync_literals: true,

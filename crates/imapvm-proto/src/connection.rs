@@ -20,7 +20,7 @@ use imap_codec::{CommandCodec, GreetingCodec, ResponseCodec};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use t::IntoStatic;
 use t::command::{Command, CommandBody};
 use t::core::{LiteralMode, Vec1};
@@ -717,7 +717,10 @@ pub struct Connection {
     patched_base: usize,
     // time
     greeting_deadline: Option<Instant>,
+    /// Last byte in or out (keepalive).
     last_io: Instant,
+    /// Last byte in (IDLE liveness, [`Config::idle_silence`]).
+    last_input: Instant,
     /// Projected state after the queued commands (for misuse checks).
     projected: State,
 }
@@ -735,6 +738,7 @@ impl Connection {
         if config.transmit_chunk == 0 {
             config.transmit_chunk = 64 * 1024;
         }
+        config.idle_silence = config.idle_silence.filter(|d| !d.is_zero());
         if config.tag_prefix.is_empty()
             || !config.tag_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
@@ -768,6 +772,7 @@ impl Connection {
             nul_literals: Vec::new(),
             patched_base: 0,
             last_io: now,
+            last_input: now,
             projected: State::Greeting,
         }
     }
@@ -979,15 +984,23 @@ impl Connection {
         for f in &self.in_flight {
             consider(f.deadline);
         }
-        if let Some(idle) = &self.idle
-            && let (Some(at), false) = (idle.accepted_at, idle.done_sent)
-        {
-            consider(Some(at + self.config.idle_refresh));
-        }
+        consider(self.idle_reissue_due());
         if let Some(k) = self.keepalive_due() {
             consider(Some(k));
         }
         t
+    }
+
+    /// When the running IDLE (accepted, DONE not sent) must be ended and re-issued: at the
+    /// refresh, or earlier after [`Config::idle_silence`] without input.
+    fn idle_reissue_due(&self) -> Option<Instant> {
+        let idle = self.idle.as_ref()?;
+        let at = idle.accepted_at.filter(|_| !idle.done_sent)?;
+        let refresh = at + self.config.idle_refresh;
+        Some(match self.config.idle_silence {
+            Some(silence) => refresh.min(self.last_input.max(at) + silence),
+            None => refresh,
+        })
     }
 
     fn keepalive_due(&self) -> Option<Instant> {
@@ -998,7 +1011,8 @@ impl Connection {
 
     // ------------------------------------------------------------------ inputs
 
-    /// Time passed: fail commands past their deadline, refresh IDLE, send keepalive NOOPs.
+    /// Time passed: fail commands past their deadline, refresh IDLE (every `idle_refresh`, or
+    /// after `idle_silence` without input), send keepalive NOOPs.
     pub fn handle_timeout(&mut self, now: Instant) {
         if matches!(self.state, State::Failed | State::Logout) {
             return;
@@ -1020,10 +1034,8 @@ impl Connection {
             self.fail(Error::Timeout { waiting_for: what });
             return;
         }
-        let refresh = self.config.idle_refresh;
-        if let Some(idle) = &mut self.idle
-            && let (Some(at), false) = (idle.accepted_at, idle.done_sent)
-            && now >= at + refresh
+        if self.idle_reissue_due().is_some_and(|due| now >= due)
+            && let Some(idle) = &mut self.idle
         {
             idle.done_sent = true;
             idle.refreshing = true;
@@ -1108,6 +1120,7 @@ impl Connection {
         }
         self.stats.bytes_in += bytes.len() as u64;
         self.last_io = now;
+        self.last_input = now;
         self.fragmentizer.enqueue_bytes(bytes);
         self.enqueued += bytes.len() as u64;
         let limits = self.config.limits.clone();
@@ -3053,7 +3066,8 @@ impl Connection {
     }
 
     /// `IDLE` (RFC 2177). [`Event::IdleStarted`] follows the server's `+`; unsolicited data
-    /// then flows. The core re-issues IDLE every `idle_refresh` by itself. End with
+    /// then flows. The core re-issues IDLE every `idle_refresh` by itself, and after
+    /// [`Config::idle_silence`] without input (a liveness probe). End with
     /// [`idle_done`](Self::idle_done); the command then completes.
     pub fn idle(&mut self) -> Result<CommandId, Error> {
         self.check("IDLE", &[Self::authed])?;
@@ -3079,6 +3093,13 @@ impl Connection {
             refreshing: false,
         });
         Ok(id)
+    }
+
+    /// Set (or turn off with `None` or zero) [`Config::idle_silence`] on a live connection,
+    /// e.g. once the runtime decides to IDLE on a connection opened for other work. Applies
+    /// at once, to a running IDLE too: its silence is counted from the last input.
+    pub fn set_idle_silence(&mut self, silence: Option<Duration>) {
+        self.config.idle_silence = silence.filter(|d| !d.is_zero());
     }
 
     /// End IDLE (`DONE`). If the `+` has not arrived yet, DONE follows it.

@@ -4,7 +4,8 @@
 //! authenticated, selected, logout), the server's capabilities, tags, synchronising and
 //! non-synchronising literals (LITERAL+/LITERAL-; a tagged NO/BAD sent instead of `+`
 //! completes the command), pipelining (several commands in flight where RFC 3501/9051 allow
-//! it), IDLE with automatic re-issue before 29 minutes, keepalive NOOPs, per-command deadlines,
+//! it), IDLE with automatic re-issue before 29 minutes (and after [`Config::idle_silence`]
+//! without input, so a dead peer is noticed), keepalive NOOPs, per-command deadlines,
 //! STARTTLS hand-off, AUTHENTICATE PLAIN (with authzid, SASL-IR) and LOGIN, NOTIFY (RFC 5465,
 //! encoded by hand) and every command the voicemail flows need. Each command returns a
 //! [`CommandId`]; its typed [`Outcome`] (or [`Error`]) arrives as [`Event::Completed`].

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod faults;
+mod liveness;
 mod props;
 mod resync;
 mod routing;
