@@ -97,6 +97,7 @@ pub use store::{
     Store, Urgency, message_settings,
 };
 pub use watch::{
-    Clock, MwiEvent, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions, Watcher,
+    Clock, MwiEvent, Resync, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions,
+    Watcher,
 };
 pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};

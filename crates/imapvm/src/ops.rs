@@ -22,7 +22,8 @@ use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
 use crate::session::Session;
 use crate::store::{
     Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing, Mailbox,
-    MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report, Urgency, on_account, scope_index,
+    MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report, Store, Urgency, on_account,
+    scope_index,
 };
 
 /// The identity headers, fetched to filter exactly (and to tell greetings from messages).
@@ -176,6 +177,202 @@ impl CountIds {
     }
 }
 
+/// The fetch item of the identity headers.
+pub(crate) fn identity_attr() -> FetchAttr {
+    FetchAttr::HeaderFields(IDENTITY_FIELDS.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// The identity headers of a message fetched with [`identity_attr`].
+pub(crate) fn identity_of(m: &imapvm_proto::FetchedMessage) -> IdentityHeaders {
+    let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
+    IdentityHeaders {
+        extension: block.fields.extension,
+        context: block.fields.context,
+        message_type: block.fields.message_type,
+    }
+}
+
+/// Reads the count's answers: the UIDs found (in answer order, each once) and the flags each
+/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH).
+fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<u32>, HashMap<u32, MessageFlags>)> {
+    Ok(match ids {
+        CountIds::SearchFetch { search, fetch } => {
+            let hits = search_result(s, "UID SEARCH (count)", search)?;
+            let flags: HashMap<u32, MessageFlags> =
+                fetch_result(s, "UID FETCH (count flags)", fetch)?
+                    .into_iter()
+                    .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
+                    .collect();
+            (hits, flags)
+        }
+        CountIds::Esearch {
+            new,
+            urgent,
+            old,
+            old_flagged,
+        } => {
+            let flagged_old: BTreeSet<u32> =
+                search_result(s, "UID SEARCH (count old urgent)", old_flagged)?
+                    .into_iter()
+                    .collect();
+            let mut hits = Vec::new();
+            let mut flags = HashMap::new();
+            for (id, context, seen, flagged) in [
+                (new, "UID SEARCH (count new)", false, false),
+                (urgent, "UID SEARCH (count urgent)", false, true),
+                (old, "UID SEARCH (count old)", true, false),
+            ] {
+                for uid in search_result(s, context, id)? {
+                    let fl = MessageFlags {
+                        seen,
+                        flagged: flagged || (seen && flagged_old.contains(&uid)),
+                        deleted: false,
+                    };
+                    // A message whose flags changed between two searches is found by
+                    // both (or none): the first answer counts, once.
+                    if let std::collections::hash_map::Entry::Vacant(e) = flags.entry(uid) {
+                        e.insert(fl);
+                        hits.push(uid);
+                    }
+                }
+            }
+            (hits, flags)
+        }
+    })
+}
+
+/// Counts `boxes` (all on the account of `s`) exactly, pipelined: per IMAP folder at most
+/// one SELECT (none when it is selected already) and one flight carrying every box's count,
+/// so the boxes of a shared account cost one round trip together, not one each. Identity
+/// headers not cached yet are fetched for all boxes at once (first count only).
+///
+/// A lost connection fails the whole call; a box whose folder cannot be selected gets an
+/// error of its own. The answers are in the order of `boxes`.
+pub(crate) async fn count_many_in(
+    boxes: &[&Mailbox],
+    s: &mut Session,
+    f: &mut Folders,
+) -> Result<Vec<Result<MwiCounts>>> {
+    let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
+    // The boxes by folder, in first-seen order.
+    let mut groups: Vec<(MailboxName, Vec<usize>)> = Vec::new();
+    for (i, mb) in boxes.iter().enumerate() {
+        match mb.scope_mailbox(s, None) {
+            Ok(name) => match groups.iter_mut().find(|(n, _)| n.same_mailbox(&name)) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((name, vec![i])),
+            },
+            Err(e) => out[i] = Some(Err(e)),
+        }
+    }
+    for (name, members) in groups {
+        let Some(&lead) = members.first() else {
+            continue;
+        };
+        let mut attempt = 0;
+        let hits = loop {
+            if let Err(e) = boxes[lead].select(s, f, &name).await {
+                if e.is_connection_lost() {
+                    return Err(e);
+                }
+                for &i in &members {
+                    out[i] = Some(Err(Error::Config {
+                        mailbox: boxes[i].id(),
+                        reason: format!("cannot count in {name}: {e}"),
+                    }));
+                }
+                break None;
+            }
+            let changes = s.view_changes();
+            let mut queued = Vec::with_capacity(members.len());
+            for &i in &members {
+                queued.push(boxes[i].queue_count(s, f.get(&name))?);
+            }
+            let ids: Vec<CommandId> = queued.iter().flat_map(CountIds::ids).collect();
+            s.wait(&ids).await?;
+            // The server syncs our view (pipelined NOOP) only after the count ran: if it
+            // reported changes meanwhile, the count may predate them. Count once more.
+            if s.view_changes() != changes && attempt == 0 {
+                attempt += 1;
+                for q in &queued {
+                    q.discard(s);
+                }
+                continue;
+            }
+            let mut hits = Vec::with_capacity(queued.len());
+            for q in queued {
+                hits.push(take_hits(s, q)?);
+            }
+            break Some(hits);
+        };
+        let Some(mut hits) = hits else {
+            continue;
+        };
+        let mem = f.get(&name);
+        // One header fetch for every box's unknown hits (none once cached).
+        let mut all_hits: Vec<u32> = hits.iter().flat_map(|(h, _)| h.iter().copied()).collect();
+        let mut all_flags: HashMap<u32, MessageFlags> = hits
+            .iter()
+            .flat_map(|(_, fl)| fl.iter().map(|(u, f)| (*u, *f)))
+            .collect();
+        all_hits.sort_unstable();
+        all_hits.dedup();
+        boxes[lead]
+            .learn(s, mem, all_hits, &mut all_flags, true)
+            .await?;
+        for (&i, (box_hits, box_flags)) in members.iter().zip(hits.iter_mut()) {
+            for u in box_hits.iter() {
+                if let (std::collections::hash_map::Entry::Vacant(e), Some(fl)) =
+                    (box_flags.entry(*u), all_flags.get(u))
+                {
+                    e.insert(*fl);
+                }
+            }
+            let counted = boxes[i].tally_hits(s, mem, box_hits, box_flags).await;
+            out[i] = Some(counted.map(|(c, _)| c));
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(Err(Error::Unexpected {
+                account: s.label().to_owned(),
+                command: "the count",
+            }))
+        })
+        .collect())
+}
+
+impl Store {
+    /// The counts of many boxes at once, in the order given: the boxes are grouped by IMAP
+    /// account, and each account's boxes are counted in one pipelined flight (one round trip
+    /// on a warm connection for every box of a shared account, where [`Mailbox::count`] in a
+    /// loop takes one each). Accounts are counted one after the other.
+    ///
+    /// Fails as a whole when an account cannot be reached (the error names it); a box whose
+    /// folder cannot be counted gets an error of its own.
+    pub async fn count_many(&self, boxes: &[Mailbox]) -> Result<Vec<Result<MwiCounts>>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, mb) in boxes.iter().enumerate() {
+            let key = mb.account.key();
+            match groups.iter_mut().find(|g| boxes[g[0]].account.key() == key) {
+                Some(g) => g.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
+        for members in groups {
+            let group: Vec<&Mailbox> = members.iter().map(|&i| &boxes[i]).collect();
+            let lead = group[0];
+            let counted = on_account!(lead, |s, f| count_many_in(&group, s, f).await)?;
+            for (i, c) in members.into_iter().zip(counted) {
+                out[i] = Some(c);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
 impl Mailbox {
     fn listing_key(&self, scope: Option<Folder>, with_deleted: bool) -> ListingKey {
         ListingKey {
@@ -237,9 +434,7 @@ impl Mailbox {
         let Some(range) = wire_set(missing.iter().copied()) else {
             return Ok(());
         };
-        let mut attrs = vec![FetchAttr::HeaderFields(
-            IDENTITY_FIELDS.iter().map(|s| (*s).to_owned()).collect(),
-        )];
+        let mut attrs = vec![identity_attr()];
         // Flags only where some are unknown (an ESEARCH count knows them all).
         if flags && missing.iter().any(|u| !known_flags.contains_key(u)) {
             attrs.push(FetchAttr::Flags);
@@ -250,15 +445,7 @@ impl Mailbox {
             fetch_result(s, "UID FETCH (identity)", id)?
         };
         for m in fetched {
-            let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
-            mem.headers.insert(
-                m.uid.get(),
-                IdentityHeaders {
-                    extension: block.fields.extension,
-                    context: block.fields.context,
-                    message_type: block.fields.message_type,
-                },
-            );
+            mem.headers.insert(m.uid.get(), identity_of(&m));
             if let Some(fl) = &m.flags {
                 known_flags.insert(m.uid.get(), flags_of(fl));
             }
@@ -329,57 +516,27 @@ impl Mailbox {
         ids: CountIds,
         appended: Option<(u32, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<u32>)> {
-        let (mut hits, mut flags) = match ids {
-            CountIds::SearchFetch { search, fetch } => {
-                let hits = search_result(s, "UID SEARCH (count)", search)?;
-                let flags: HashMap<u32, MessageFlags> =
-                    fetch_result(s, "UID FETCH (count flags)", fetch)?
-                        .into_iter()
-                        .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
-                        .collect();
-                (hits, flags)
-            }
-            CountIds::Esearch {
-                new,
-                urgent,
-                old,
-                old_flagged,
-            } => {
-                let flagged_old: BTreeSet<u32> =
-                    search_result(s, "UID SEARCH (count old urgent)", old_flagged)?
-                        .into_iter()
-                        .collect();
-                let mut hits = Vec::new();
-                let mut flags = HashMap::new();
-                for (id, context, seen, flagged) in [
-                    (new, "UID SEARCH (count new)", false, false),
-                    (urgent, "UID SEARCH (count urgent)", false, true),
-                    (old, "UID SEARCH (count old)", true, false),
-                ] {
-                    for uid in search_result(s, context, id)? {
-                        let fl = MessageFlags {
-                            seen,
-                            flagged: flagged || (seen && flagged_old.contains(&uid)),
-                            deleted: false,
-                        };
-                        // A message whose flags changed between two searches is found by
-                        // both (or none): the first answer counts, once.
-                        if let std::collections::hash_map::Entry::Vacant(e) = flags.entry(uid) {
-                            e.insert(fl);
-                            hits.push(uid);
-                        }
-                    }
-                }
-                (hits, flags)
-            }
-        };
+        let (mut hits, mut flags) = take_hits(s, ids)?;
         if let Some((uid, fl)) = appended {
             if !hits.contains(&uid) {
                 hits.push(uid);
             }
             flags.entry(uid).or_insert(fl);
         }
-        self.learn(s, mem, hits.iter().copied(), &mut flags, true)
+        self.tally_hits(s, mem, &hits, &mut flags).await
+    }
+
+    /// The exact counts of `hits` (UIDs the count's searches found, with the flags known so
+    /// far): identity headers not cached yet are fetched (one round trip, none when every
+    /// header is known), then policy tallies.
+    async fn tally_hits(
+        &self,
+        s: &mut Session,
+        mem: &mut FolderMemory,
+        hits: &[u32],
+        flags: &mut HashMap<u32, MessageFlags>,
+    ) -> Result<(MwiCounts, Vec<u32>)> {
+        self.learn(s, mem, hits.iter().copied(), flags, true)
             .await?;
         let facts: Vec<MessageFacts<'_>> = hits
             .iter()
@@ -417,24 +574,11 @@ impl Mailbox {
     }
 
     pub(crate) async fn count_in(&self, s: &mut Session, f: &mut Folders) -> Result<MwiCounts> {
-        let name = self.scope_mailbox(s, None)?;
-        let mut attempt = 0;
-        loop {
-            self.select(s, f, &name).await?;
-            let mem = f.get(&name);
-            let changes = s.view_changes();
-            let ids = self.queue_count(s, mem)?;
-            s.wait(&ids.ids()).await?;
-            // The server syncs our view (pipelined NOOP) only after the count ran: if it
-            // reported changes meanwhile, the count may predate them. Count once more.
-            if s.view_changes() != changes && attempt == 0 {
-                attempt += 1;
-                ids.discard(s);
-                continue;
-            }
-            let (counts, _) = self.finish_counts(s, mem, ids, None).await?;
-            return Ok(counts);
-        }
+        let mut counted = count_many_in(&[self], s, f).await?;
+        counted.pop().unwrap_or(Err(Error::Unexpected {
+            account: s.label().to_owned(),
+            command: "the count",
+        }))
     }
 
     /// The RFC 3842 `application/simple-message-summary` body of the current counts.

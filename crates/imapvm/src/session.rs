@@ -3,7 +3,7 @@
 //! the timer. It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use imapvm_policy::{Hierarchy, MailboxName};
 use imapvm_proto::{
@@ -64,6 +64,12 @@ pub(crate) struct Selected {
     pub name: MailboxName,
     /// Its UIDVALIDITY (0 when the server gave none).
     pub uid_validity: u32,
+    /// `[HIGHESTMODSEQ]` at SELECT (CONDSTORE; `None` when the server gave none).
+    pub highest_modseq: Option<u64>,
+    /// `[UIDNEXT]` at SELECT.
+    pub uid_next: Option<u32>,
+    /// `* n EXISTS` at SELECT.
+    pub exists: u32,
 }
 
 /// A UID the server reported gone while this session was selected on `mailbox`.
@@ -139,6 +145,34 @@ fn may_send_password(tls: bool, security: Security, loopback: bool) -> bool {
     tls || security == Security::Plain || loopback
 }
 
+/// Idle time before the kernel's first keepalive probe.
+pub(crate) const KEEPALIVE_TIME: Duration = Duration::from_secs(60);
+/// Between probes.
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the kernel gives up on the connection.
+pub(crate) const KEEPALIVE_PROBES: u32 = 3;
+
+/// TCP keepalive on every connection: a server host that vanishes without closing the
+/// connection (power loss, a dropped NAT mapping) is noticed after about
+/// `KEEPALIVE_TIME + KEEPALIVE_PROBES * KEEPALIVE_INTERVAL` (90 s) of silence, also while
+/// IDLE waits with no read deadline. A server process that hangs with its host up is the
+/// proto core's `idle_silence` probe's to notice. Failing to set it is not an error.
+fn set_keepalive(tcp: &TcpStream) {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_TIME)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "macos"
+    ))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(error = %e, "cannot set TCP keepalive");
+    }
+}
+
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy.
     pub(crate) async fn open(account: &Account) -> Result<Session> {
@@ -172,6 +206,7 @@ impl Session {
             }
         };
         let _ = tcp.set_nodelay(true);
+        set_keepalive(&tcp);
         let proto_config = ProtoConfig {
             command_timeout: account.read_timeout,
             greeting_timeout: account.open_timeout,
@@ -430,6 +465,9 @@ impl Session {
                 self.selected = Some(Selected {
                     name,
                     uid_validity: sel.uid_validity.map_or(0, |v| v.get()),
+                    highest_modseq: sel.highest_modseq,
+                    uid_next: sel.uid_next.map(|u| u.get()),
+                    exists: sel.exists,
                 });
             }
             Err(_) => self.selected = None,
@@ -494,6 +532,17 @@ impl Session {
             },
             _ => {}
         }
+    }
+
+    /// Probe the server after this much silence while IDLE waits (see
+    /// `imapvm_proto::Config::idle_silence`).
+    pub(crate) fn set_idle_silence(&mut self, silence: Option<Duration>) {
+        self.conn.set_idle_silence(silence);
+    }
+
+    /// Whether `ENABLE QRESYNC` succeeded on this connection.
+    pub(crate) fn qresync_enabled(&self) -> bool {
+        self.conn.qresync_enabled()
     }
 
     /// The changes the server reported since the last call (for the MWI watcher).
@@ -869,7 +918,6 @@ mod tests {
     //! Refusals that need a server misbehaving in a specific way: a scripted peer on loopback.
 
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpListener;
@@ -877,6 +925,26 @@ mod tests {
     use super::*;
     use crate::account::{Account, Credentials, Security};
     use imapvm_proto::Secret;
+
+    #[tokio::test]
+    async fn connections_carry_tcp_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let sock = socket2::SockRef::from(&tcp);
+        assert!(
+            !sock.keepalive().unwrap(),
+            "off by default, so the check below means something"
+        );
+        set_keepalive(&tcp);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_TIME);
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+            assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        }
+    }
 
     /// A one-connection server: greets with `greeting`, answers each tagged line with
     /// `reply(tag, rest)`, and records every line it received.

@@ -7,18 +7,28 @@
 //! every `pollfreq`; a NOTIFY or IDLE refused at run time falls back as
 //! [`WatchStrategy::fallback`] says. Whenever the server reports a change (EXISTS, EXPUNGE,
 //! VANISHED, FETCH in the selected folder, or a NOTIFY `* STATUS` of a watched folder), the
-//! boxes of that folder are recounted with the runtime's exact count (one `UID SEARCH` plus
-//! one `UID FETCH (FLAGS)`, pipelined) and `imapvm_policy::MwiTracker` decides whether to
-//! publish. Operations made through the same [`Store`] (deposit, play, flags, move, delete)
-//! wake the watcher at once, without waiting for the server's echo.
+//! boxes of that folder are recounted with the runtime's exact count, every box of the
+//! folder in one pipelined flight (one round trip for all the boxes of a shared account,
+//! see `ops::count_many_in`), and `imapvm_policy::MwiTracker` decides whether to publish.
+//! Operations made through the same [`Store`] (deposit, play, flags, move, delete) wake the
+//! watcher at once, without waiting for the server's echo.
 //!
 //! A lost connection is re-opened with a doubling back-off; the first failure of an outage
-//! emits one [`WatchError`]; the last published state is kept (nothing is published as 0),
-//! and after reconnecting every box is recounted and published only if its counts differ.
+//! emits one [`WatchError`]; the last published state is kept (nothing is published as 0).
+//! After reconnecting, the resync costs what changed ([`Resync`]): with CONDSTORE (ENABLEd,
+//! QRESYNC where offered) a folder whose `HIGHESTMODSEQ` did not move is not counted at all;
+//! otherwise one `UID FETCH 1:* (FLAGS identity) (CHANGEDSINCE m [VANISHED])` names the
+//! changed, added and (QRESYNC) expunged messages, and only the boxes they belong to are
+//! recounted. Without CONDSTORE every box is recounted; either way only differences are
+//! published.
 //!
-//! Not done here: CONDSTORE/QRESYNC resync (a resync is a full recount, one round trip per
-//! box); boxes of one account whose `imapfolder` differs from the first box's are, under
-//! IDLE, only recounted after our own operations and every `pollfreq` (NOTIFY covers them).
+//! A dead server is noticed without waiting for the 28-minute IDLE refresh: TCP keepalive
+//! on every connection (about 90 s for a vanished host), and [`WatchOptions::idle_silence`]
+//! (after that much silence during IDLE, DONE must be answered within `imapreadtimeout`).
+//!
+//! Not done here: boxes of one account whose `imapfolder` differs from the first box's are,
+//! under IDLE, only recounted after our own operations and every `pollfreq` (NOTIFY covers
+//! them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -37,6 +47,10 @@ use crate::error::{Error, Result};
 use crate::externnotify::{ExternNotify, ExternRun, Runner};
 use crate::pool::Folders;
 use crate::session::{Changes, Session};
+use imapvm_proto::{FetchAttr, Outcome, UidRange};
+
+use crate::ops::{count_many_in, identity_attr, identity_of};
+use crate::pool::IdentityHeaders;
 use crate::store::{Mailbox, Store};
 
 /// Where event times come from (injectable, so tests and replays control them).
@@ -117,11 +131,32 @@ pub enum WatchEvent {
         account: String,
         /// How.
         strategy: WatchStrategy,
+        /// What re-synchronising the counts cost on this (re)connect.
+        resync: Resync,
         /// When.
         at: SystemTime,
     },
     /// An `externnotify` run finished.
     ExternNotify(ExternRun),
+}
+
+/// What one (re)connect's resync did: per watched IMAP folder, nothing (its
+/// `HIGHESTMODSEQ` had not moved), a recount of only the boxes whose messages changed (found
+/// with `UID FETCH ... (CHANGEDSINCE ...)`), or a recount of every box in it (first connect,
+/// no CONDSTORE, UIDVALIDITY changed, or an expunge that could not be attributed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Resync {
+    /// Folders checked.
+    pub folders: usize,
+    /// Folders found unchanged (no count sent).
+    pub unchanged: usize,
+    /// Folders whose changes were fetched with CHANGEDSINCE.
+    pub incremental: usize,
+    /// Messages those fetches reported changed or vanished.
+    pub changed_messages: usize,
+    /// Boxes recounted.
+    pub recounted: usize,
 }
 
 /// How to choose the strategy.
@@ -156,7 +191,17 @@ pub struct WatchOptions {
     pub backoff_max: Duration,
     /// Events buffered for a slow reader before the account tasks wait.
     pub queue: usize,
+    /// While IDLE waits: after this long without a byte from the server, end IDLE and
+    /// expect its tagged OK within `imapreadtimeout`, else the connection is taken as dead
+    /// (error event, reconnect). Servers that send keepalives while idling (Dovecot's
+    /// `* OK Still here` every 2 minutes) never see the probe. `None`: only the 28-minute
+    /// IDLE refresh and TCP keepalive notice a dead server.
+    pub idle_silence: Option<Duration>,
 }
+
+/// The default [`WatchOptions::idle_silence`]: longer than Dovecot's 2-minute IDLE
+/// keepalive, so a healthy Dovecot is never probed.
+pub const DEFAULT_IDLE_SILENCE: Duration = Duration::from_secs(150);
 
 impl std::fmt::Debug for WatchOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,6 +209,7 @@ impl std::fmt::Debug for WatchOptions {
             .field("mailboxes", &self.mailboxes)
             .field("strategy", &self.strategy)
             .field("externnotify", &self.externnotify)
+            .field("idle_silence", &self.idle_silence)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +225,7 @@ impl Default for WatchOptions {
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             queue: 4096,
+            idle_silence: Some(DEFAULT_IDLE_SILENCE),
         }
     }
 }
@@ -338,7 +385,10 @@ impl Store {
                 stop: stop_rx.clone(),
                 backoff_first: options.backoff_first,
                 backoff_max: options.backoff_max.max(options.backoff_first),
+                idle_silence: options.idle_silence,
                 down: false,
+                folders: Folders::default(),
+                marks: HashMap::new(),
             };
             tasks.push(tokio::spawn(task.run()));
         }
@@ -378,8 +428,24 @@ struct AccountWatch {
     stop: tokio::sync::watch::Receiver<bool>,
     backoff_first: Duration,
     backoff_max: Duration,
+    /// See [`WatchOptions::idle_silence`].
+    idle_silence: Option<Duration>,
     /// In an outage (an error event was sent, no `Watching` since).
     down: bool,
+    /// What is remembered per folder (identity headers by UID), across reconnects.
+    folders: Folders,
+    /// Per folder (wire name): the state at the SELECT before the last recount of every box
+    /// in it, for the next resync.
+    marks: HashMap<String, Mark>,
+}
+
+/// A folder's state when all its boxes were last counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    uid_validity: u32,
+    highest_modseq: u64,
+    uid_next: u32,
+    exists: u32,
 }
 
 /// What woke a waiting watcher.
@@ -455,13 +521,15 @@ impl AccountWatch {
         backoff: &mut Duration,
     ) -> Result<Ended> {
         let session = slot.insert(Session::open(&self.account).await?);
-        let mut folders = Folders::default();
+        session.set_idle_silence(self.idle_silence);
         for w in &mut self.boxes {
             let layout = w.mailbox.layout(session)?;
             w.folder = Some(layout.mailbox_name(imapvm_policy::Folder::Inbox));
         }
-        // Resync: count every box; publish only what differs from the last published state.
-        self.recount(session, &mut folders, |_| true).await?;
+        self.enable_modseq(session).await?;
+        // Resync: recount what changed while we were away (everything the first time);
+        // publish only what differs from the last published state.
+        let resync = self.resync(session).await?;
         *backoff = self.backoff_first;
         let mut strategy = self.strategy(session);
         if let WatchStrategy::Notify { .. } = strategy {
@@ -484,6 +552,7 @@ impl AccountWatch {
             .send(WatchEvent::Watching {
                 account: self.label.clone(),
                 strategy,
+                resync,
                 at,
             })
             .await
@@ -504,7 +573,7 @@ impl AccountWatch {
         loop {
             let (wake, mut changes) = match strategy {
                 WatchStrategy::Notify { .. } | WatchStrategy::Idle { .. } => {
-                    self.idle(session, &mut folders, next_poll).await?
+                    self.idle(session, next_poll).await?
                 }
                 WatchStrategy::Poll { .. } | WatchStrategy::OnDemand => {
                     (self.wait(next_poll).await, Changes::default())
@@ -537,8 +606,191 @@ impl AccountWatch {
                             .any(|c| MailboxName::from_wire(c).is_ok_and(|c| c.same_mailbox(f)))
                     })
             };
-            self.recount(session, &mut folders, &mut selected).await?;
+            self.recount(session, &mut selected).await?;
         }
+    }
+
+    /// Turns on CONDSTORE (QRESYNC where offered) so that SELECT reports `HIGHESTMODSEQ`
+    /// and a resync can ask for changes only. A refusal is not an error: resyncs then
+    /// recount everything.
+    async fn enable_modseq(&mut self, session: &mut Session) -> Result<()> {
+        let caps = session.capabilities();
+        let what: &[&str] = if caps.has("QRESYNC") {
+            &["QRESYNC"]
+        } else if caps.has("CONDSTORE") {
+            &["CONDSTORE"]
+        } else {
+            return Ok(());
+        };
+        if !caps.has("ENABLE") {
+            return Ok(());
+        }
+        match session.exec("ENABLE", |c| c.enable(what)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_connection_lost() => Err(e),
+            Err(e) => {
+                tracing::debug!(account = %self.label, error = %e, "ENABLE refused; resyncs recount everything");
+                Ok(())
+            }
+        }
+    }
+
+    /// Re-synchronises every watched folder after a (re)connect; see [`Resync`].
+    async fn resync(&mut self, session: &mut Session) -> Result<Resync> {
+        let mut stats = Resync::default();
+        let mut folders: Vec<MailboxName> = Vec::new();
+        for w in &self.boxes {
+            if let Some(f) = &w.folder
+                && !folders.iter().any(|x| x.same_mailbox(f))
+            {
+                folders.push(f.clone());
+            }
+        }
+        for folder in folders {
+            stats.folders += 1;
+            let in_folder =
+                |w: &Watched| w.folder.as_ref().is_some_and(|f| f.same_mailbox(&folder));
+            let sel = match session.select(&folder).await {
+                Ok(sel) => sel,
+                Err(e) if e.is_connection_lost() => return Err(e),
+                Err(e) => {
+                    // The count reports it per box; nothing to compare against.
+                    tracing::debug!(account = %self.label, %folder, error = %e, "resync: cannot select");
+                    self.marks.remove(folder.as_wire());
+                    stats.recounted += self.boxes.iter().filter(|w| in_folder(w)).count();
+                    self.recount(session, in_folder).await?;
+                    continue;
+                }
+            };
+            self.folders.get(&folder).check_validity(sel.uid_validity);
+            let now = match (sel.highest_modseq, sel.uid_next) {
+                (Some(h), Some(n)) if sel.uid_validity != 0 => Some(Mark {
+                    uid_validity: sel.uid_validity,
+                    highest_modseq: h,
+                    uid_next: n,
+                    exists: sel.exists,
+                }),
+                _ => None,
+            };
+            let before = self.marks.get(folder.as_wire()).copied();
+            let which: Option<Vec<MailboxId>> = match (before, now) {
+                (Some(b), Some(n)) if b.uid_validity == n.uid_validity => {
+                    if b.highest_modseq == n.highest_modseq {
+                        stats.unchanged += 1;
+                        Some(Vec::new())
+                    } else {
+                        stats.incremental += 1;
+                        self.changed_boxes(session, &folder, b, n, &mut stats)
+                            .await?
+                    }
+                }
+                _ => None,
+            };
+            let all_ok = match which {
+                Some(ids) => {
+                    stats.recounted += ids.len();
+                    self.recount(session, |w| ids.contains(&w.mailbox.id))
+                        .await?
+                }
+                None => {
+                    stats.recounted += self.boxes.iter().filter(|w| in_folder(w)).count();
+                    self.recount(session, in_folder).await?
+                }
+            };
+            match now {
+                // A box that failed to count must be counted next time: no mark.
+                Some(n) if all_ok => {
+                    self.marks.insert(folder.as_wire().to_owned(), n);
+                }
+                _ => {
+                    self.marks.remove(folder.as_wire());
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The boxes of `folder` (selected) whose messages changed between the marks `before`
+    /// and `now` (`None`: cannot tell, recount them all). One `UID FETCH 1:* (FLAGS
+    /// identity-headers) (CHANGEDSINCE before [VANISHED])`: its answer holds only the
+    /// messages changed or added since (any mail, so the identity headers tell whose), and
+    /// with QRESYNC the UIDs expunged since. Without QRESYNC an expunge is detected by
+    /// arithmetic (`EXISTS` before + messages added and still there - `EXISTS` now) but not
+    /// attributed, so then every box of the folder is recounted.
+    async fn changed_boxes(
+        &mut self,
+        session: &mut Session,
+        folder: &MailboxName,
+        before: Mark,
+        now: Mark,
+        stats: &mut Resync,
+    ) -> Result<Option<Vec<MailboxId>>> {
+        let qresync = session.qresync_enabled();
+        let attrs = [FetchAttr::Flags, identity_attr()];
+        let context = "UID FETCH (CHANGEDSINCE)";
+        let id = session.queue(context, |c| {
+            c.uid_fetch_changed_since(&UidRange::All, &attrs, before.highest_modseq, qresync)
+        })?;
+        session.wait(&[id]).await?;
+        let (messages, vanished) = match session.take(context, id)? {
+            Outcome::FetchChanged {
+                messages,
+                vanished_earlier,
+            } => (messages, vanished_earlier),
+            Outcome::Fetch(messages) => (messages, Vec::new()),
+            _ => {
+                return Err(Error::Unexpected {
+                    account: self.label.clone(),
+                    command: "UID FETCH (CHANGEDSINCE)",
+                });
+            }
+        };
+        let mem = self.folders.get(folder);
+        let in_folder: Vec<(MailboxId, &imapvm_policy::VoicemailIdentity)> = self
+            .boxes
+            .iter()
+            .filter(|w| w.folder.as_ref().is_some_and(|f| f.same_mailbox(folder)))
+            .map(|w| (w.mailbox.id.clone(), &w.mailbox.identity))
+            .collect();
+        let mut affected: Vec<MailboxId> = Vec::new();
+        let mut note = |h: &IdentityHeaders| {
+            for (id, identity) in &in_folder {
+                if identity.matches(h.extension.as_deref(), h.context.as_deref())
+                    && !affected.contains(id)
+                {
+                    affected.push(id.clone());
+                }
+            }
+        };
+        let mut added = 0u64;
+        for m in &messages {
+            let uid = m.uid.get();
+            if uid >= before.uid_next {
+                added += 1;
+            }
+            let h = identity_of(m);
+            note(&h);
+            mem.headers.insert(uid, h);
+        }
+        // Vanished UIDs whose headers were never learned were never counted (a count
+        // learns the headers of every hit): they change nothing.
+        let mut gone = 0usize;
+        for uid in vanished {
+            if let Some(h) = mem.headers.remove(&uid.get()) {
+                gone += 1;
+                note(&h);
+            }
+        }
+        stats.changed_messages += messages.len() + gone;
+        let expunged = u64::from(before.exists) + added != u64::from(now.exists);
+        tracing::debug!(
+            account = %self.label, %folder, changed = messages.len(), gone, expunged, qresync,
+            "resync: changes since HIGHESTMODSEQ {}", before.highest_modseq
+        );
+        if expunged && !qresync {
+            return Ok(None);
+        }
+        Ok(Some(affected))
     }
 
     fn has_other_folders(&self) -> bool {
@@ -573,7 +825,6 @@ impl AccountWatch {
     async fn idle(
         &mut self,
         session: &mut Session,
-        folders: &mut Folders,
         next_poll: Option<Instant>,
     ) -> Result<(Wake, Changes)> {
         if let Some(first) = self.boxes.first()
@@ -583,7 +834,7 @@ impl AccountWatch {
                 .is_some_and(|s| s.name.same_mailbox(&folder))
         {
             let sel = session.select(&folder).await?;
-            folders.get(&folder).check_validity(sel.uid_validity);
+            self.folders.get(&folder).check_validity(sel.uid_validity);
         }
         let mut changes = session.take_changes();
         if !changes.is_empty() {
@@ -625,30 +876,41 @@ impl AccountWatch {
         Ok((wake, changes))
     }
 
-    /// Recounts the boxes `which` selects and publishes their changes.
+    /// Recounts the boxes `which` selects, all in one pipelined flight per folder (see
+    /// [`count_many_in`]), and publishes their changes. Returns whether every box counted.
     async fn recount(
         &mut self,
         session: &mut Session,
-        folders: &mut Folders,
         mut which: impl FnMut(&Watched) -> bool,
-    ) -> Result<()> {
-        for i in 0..self.boxes.len() {
-            if !which(&self.boxes[i]) {
-                continue;
+    ) -> Result<bool> {
+        let chosen: Vec<usize> = (0..self.boxes.len())
+            .filter(|&i| which(&self.boxes[i]))
+            .collect();
+        if chosen.is_empty() {
+            return Ok(true);
+        }
+        let boxes: Vec<&Mailbox> = chosen.iter().map(|&i| &self.boxes[i].mailbox).collect();
+        let counted = match count_many_in(&boxes, session, &mut self.folders).await {
+            Ok(counted) => counted,
+            Err(e) if e.is_connection_lost() => return Err(e),
+            Err(e) => {
+                // The flight failed without losing the connection: report, keep every state.
+                for &i in &chosen {
+                    let _ = self.boxes[i].tracker.observe(Recount::Failed);
+                }
+                self.report(e).await;
+                return Ok(false);
             }
-            let counted = self.boxes[i].mailbox.count_in(session, folders).await;
+        };
+        let mut all_ok = true;
+        for (i, counted) in chosen.into_iter().zip(counted) {
             let counts = match counted {
                 Ok(c) => c,
-                Err(e) if e.is_connection_lost() => return Err(e),
                 Err(e) => {
                     // One box failed (e.g. its folder cannot be selected): report, keep state.
+                    all_ok = false;
                     let _ = self.boxes[i].tracker.observe(Recount::Failed);
-                    let event = WatchEvent::Error(WatchError {
-                        account: self.label.clone(),
-                        error: e.to_string(),
-                        at: self.clock.now(),
-                    });
-                    let _ = self.events.send(event).await;
+                    self.report(e).await;
                     continue;
                 }
             };
@@ -669,7 +931,17 @@ impl AccountWatch {
                 let _ = self.events.send(WatchEvent::Mwi(event)).await;
             }
         }
-        Ok(())
+        Ok(all_ok)
+    }
+
+    /// Sends an error event for this account (the connection stays up).
+    async fn report(&self, e: Error) {
+        let event = WatchEvent::Error(WatchError {
+            account: self.label.clone(),
+            error: e.to_string(),
+            at: self.clock.now(),
+        });
+        let _ = self.events.send(event).await;
     }
 }
 

@@ -27,6 +27,7 @@ mod sharing;
 mod support;
 mod tls_security;
 mod watch;
+mod watch_resync;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
