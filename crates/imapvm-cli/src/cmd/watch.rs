@@ -263,9 +263,12 @@ fn print_event(event: &WatchEvent, json: bool) {
             }
         }
         WatchEvent::Watching {
-            account, strategy, ..
+            account,
+            strategy,
+            resync,
+            ..
         } => {
-            tracing::info!(%account, ?strategy, "watching");
+            tracing::info!(%account, ?strategy, ?resync, "watching");
         }
         WatchEvent::ExternNotify(run) => {
             tracing::debug!(mailbox = %run.mailbox, outcome = ?run.outcome, "externnotify ran");
