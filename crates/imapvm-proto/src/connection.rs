@@ -1633,7 +1633,7 @@ impl Connection {
                     let all_existed = self.qresync_enabled();
                     self.mailbox.vanish(&set, all_existed);
                 }
-                let max = self.config.limits.max_untagged_per_command as usize;
+                let max = u64::from(self.config.limits.max_untagged_per_command);
                 let pred = |f: &InFlight| {
                     // With QRESYNC, EXPUNGE answers come as VANISHED: routed like EXPUNGE.
                     !earlier
@@ -1645,8 +1645,16 @@ impl Connection {
                 };
                 match self.route_or_drop(pred) {
                     (_, Some(i)) => {
-                        if let Acc::Expunge { uids, .. } = &mut self.in_flight[i].acc {
-                            uids.extend(set.iter().take(max));
+                        // Every UID counts, across all the command's responses, as one
+                        // `* n EXPUNGE` each would (`route` counted this response as one).
+                        let f = &mut self.in_flight[i];
+                        let total = u64::from(f.untagged).saturating_sub(1) + set.len();
+                        f.untagged = u32::try_from(total).unwrap_or(u32::MAX);
+                        if total > max {
+                            f.overflow = true;
+                            f.acc = Acc::None;
+                        } else if let Acc::Expunge { uids, .. } = &mut f.acc {
+                            uids.extend(set.iter());
                         }
                     }
                     (true, None) => {}

@@ -461,6 +461,116 @@ fn a_huge_vanished_earlier_fails_the_command_not_the_connection() {
     p.ok(n);
 }
 
+/// QRESYNC enabled, INBOX selected with 20 messages, `max_untagged_per_command` = 4.
+fn qresync_selected_with_limit_4() -> Pair {
+    let mut cfg = config();
+    cfg.limits.max_untagged_per_command = 4;
+    let mut p = Pair::new(
+        cfg,
+        script("S: * PREAUTH [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS MOVE] hi"),
+    );
+    p.run();
+    p.conn.enable(&["QRESYNC"]).unwrap();
+    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.push(script(
+        "C: a1 ENABLE QRESYNC
+         S: * ENABLED QRESYNC
+         S: a1 OK Enabled.
+         C: a2 SELECT INBOX
+         S: * 20 EXISTS
+         S: a2 OK [READ-WRITE] ok",
+    ));
+    assert!(p.run());
+    p.events.clear();
+    p
+}
+
+#[test]
+fn vanished_answers_to_uid_expunge_and_uid_move_are_bounded_in_total() {
+    // Each response is within the limit (3 UIDs), the two together are not (6 > 4): the
+    // command fails, the connection goes on, and the messages are still gone from the view.
+    for mv in [false, true] {
+        let mut p = qresync_selected_with_limit_4();
+        let (id, line) = if mv {
+            let id = p.conn.uid_move(&UidRange::All, &Mailbox::new("Old"));
+            (id.unwrap(), "C: a3 UID MOVE 1:* Old")
+        } else {
+            (
+                p.conn.uid_expunge(&UidRange::All).unwrap(),
+                "C: a3 UID EXPUNGE 1:*",
+            )
+        };
+        p.push(script(&format!(
+            "{line}
+             S: * VANISHED 1:3
+             S: * VANISHED 4:6
+             S: a3 OK done"
+        )));
+        assert!(p.run());
+        assert_eq!(
+            p.err(id),
+            &Error::Limit(LimitExceeded {
+                kind: LimitKind::UntaggedPerCommand,
+                actual: 6,
+                max: 4,
+            }),
+            "move: {mv}"
+        );
+        assert!(!p.err(id).is_fatal());
+        assert!(p.conn.error().is_none());
+        assert_eq!(p.conn.exists(), Some(14));
+        assert_eq!(vanished_events(&p), vec![], "claimed, not unsolicited");
+        let n = p.conn.noop().unwrap();
+        p.push(script("C: a4 NOOP\nS: a4 OK done"));
+        assert!(p.run());
+        p.ok(n);
+    }
+}
+
+#[test]
+fn one_vanished_answer_beyond_the_limit_fails_the_expunge_instead_of_truncating() {
+    let mut p = qresync_selected_with_limit_4();
+    let x = p.conn.uid_expunge(&UidRange::All).unwrap();
+    p.push(script(
+        "C: a3 UID EXPUNGE 1:*
+         S: * VANISHED 1:4294967295
+         S: a3 OK done",
+    ));
+    assert!(p.run());
+    assert!(matches!(
+        p.err(x),
+        Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            max: 4,
+            ..
+        })
+    ));
+    assert!(p.conn.error().is_none());
+    assert_eq!(p.conn.exists(), Some(0));
+}
+
+#[test]
+fn vanished_answers_up_to_the_limit_in_total_are_all_kept() {
+    let mut p = qresync_selected_with_limit_4();
+    let x = p.conn.uid_expunge(&UidRange::All).unwrap();
+    p.push(script(
+        "C: a3 UID EXPUNGE 1:*
+         S: * VANISHED 2:3
+         S: * VANISHED 7
+         S: * VANISHED 9
+         S: a3 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.ok(x),
+        &Outcome::Expunged {
+            uids: uids(&[2, 3, 7, 9]),
+            unmapped: 0
+        }
+    );
+    assert_eq!(p.conn.exists(), Some(16));
+}
+
 // ------------------------------------------------------------------ splitting
 
 /// A reconnect resync: ENABLE QRESYNC, SELECT, then CHANGEDSINCE with VANISHED answered by
