@@ -1,4 +1,4 @@
-//! MWI latency and scale of imapvm's watcher against the private Dovecot (issue 8).
+//! MWI latency and scale of imapvm's watcher against the private Dovecot (issues 8 and 10).
 //!
 //! An independent raw-socket IMAP client (plain LOGIN on loopback, not imapvm) changes a
 //! bulk user's INBOX; the latency of one change is from the moment the client's command
@@ -7,30 +7,59 @@
 //! `UID STORE +FLAGS/-FLAGS (\Seen)`, APPEND of a voicemail, and delete+expunge
 //! (`UID STORE +FLAGS.SILENT (\Deleted)` and `UID EXPUNGE` sent in one write; measured from
 //! the EXPUNGE's completion; an event that arrives before it counts as 0). Strategies in the
-//! same run: NOTIFY, IDLE, polling at pollfreq=1 and pollfreq=30.
+//! same run: NOTIFY, IDLE, polling at pollfreq=1 and pollfreq=30 (imapvm's poll strategy,
+//! which is Asterisk's method). Every box is its own IMAP user; the boxes of one phase are
+//! measured in parallel.
 //!
-//! Scale: one watcher over N bulk users (one connection each), resident memory and CPU of
-//! this process while idle, and the latency p99 under 10 changes per second.
+//! * **Floor**: during the NOTIFY and IDLE phases a raw IDLE client sits on each box's
+//!   INBOX; its latency is from the same tagged OK to the first untagged response about the
+//!   change (`FETCH` for \Seen, `EXPUNGE`, `EXISTS` for APPEND): the server's own delay.
+//! * **Wire**: the watcher's connection of each measured box goes through a counting
+//!   loopback proxy (`mwi_latency/proxy.rs`; the library does not expose the watcher
+//!   connection's counters): round trips and bytes from just before the change until the
+//!   connection is quiet again after the event.
+//! * **pollfreq=30**: one change per box, at a random moment of the box's poll cycle, many
+//!   boxes in parallel (so the phase lasts about one cycle).
 //!
-//! `cargo bench -p imapvm-benches --bench mwi_latency` (needs root for the private Dovecot).
-//! Environment: `IMAPVM_MWI_SAMPLES` (push/poll=1 samples per kind, default 200),
-//! `IMAPVM_MWI_POLL30_SAMPLES` (per kind, default 20), `IMAPVM_MWI_SCALE` (default 1000),
-//! `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt, default 10000; 0 skips it),
-//! `IMAPVM_MWI_SKIP` (comma list of `push,poll1,poll30,scale,max`).
-//! Results: stdout and `target/bench-mwi.json`.
+//! Scale (full run only): one watcher over N bulk users (one connection each), resident
+//! memory and CPU of this process while idle, and the latency p99 under 10 changes per
+//! second; then how far it gets towards 10,000.
+//!
+//! `cargo bench -p imapvm-benches --bench mwi_latency` (needs root for the private Dovecot)
+//! is the full run: 200 changes per kind for NOTIFY, IDLE (one box per kind, one change
+//! after the other) and pollfreq=1 (10 boxes per kind), 60 boxes per kind for pollfreq=30,
+//! then the scale phases. `-- --budget` is the sized-down run `cargo xtask bench` makes
+//! (no scale phases; NOTIFY and IDLE on 10 boxes per kind × 20 changes, pollfreq=1 on 20
+//! boxes × 10, pollfreq=30 on 60 boxes × 1; about two minutes); `-- --budget --quick`
+//! shrinks it further (50 changes per kind, 30 boxes per kind at pollfreq=30).
+//! Environment (overrides): `IMAPVM_MWI_SAMPLES` (push/poll=1 changes per kind),
+//! `IMAPVM_MWI_POLL30_SAMPLES` (pollfreq=30 boxes per kind, one change each),
+//! `IMAPVM_MWI_SCALE` (default 1000), `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt,
+//! default 10000; 0 skips it), `IMAPVM_MWI_SKIP` (comma list of
+//! `push,poll1,poll30,scale,max`), `IMAPVM_MWI_SCALE_IDLE=1` (also scale with IDLE).
+//! Results: stdout and `target/bench-mwi.json` (`imapvm_benches::mwi` reads it).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "mwi_latency/floor.rs"]
+mod floor;
+#[path = "mwi_latency/proxy.rs"]
+mod proxy;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imapvm::{MwiCounts, Store, StrategyChoice, WatchEvent, WatchOptions};
+use imapvm_benches::mwi::{KindLatency, PhaseResult, WirePerChange};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
+
+use floor::{FloorIdle, Note};
+use proxy::{Counters, Proxy};
 
 type Res<T> = std::result::Result<T, String>;
 
@@ -158,6 +187,7 @@ struct Router {
     boxes: Arc<Mutex<HashMap<String, Stamped>>>,
     errors: Arc<Mutex<Vec<String>>>,
     watching: Arc<Mutex<usize>>,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl Router {
@@ -174,10 +204,23 @@ impl Router {
         *self.watching.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn errors(&self) -> Vec<String> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the watcher's events until [`Router::stop`] is notified; returns the watcher.
     fn spawn(&self, mut watcher: imapvm::Watcher) -> tokio::task::JoinHandle<imapvm::Watcher> {
         let router = self.clone();
         tokio::spawn(async move {
-            while let Some(e) = watcher.next().await {
+            loop {
+                let e = tokio::select! {
+                    e = watcher.next() => e,
+                    () = router.stop.notified() => None,
+                };
+                let Some(e) = e else { break };
                 let now = Instant::now();
                 match e {
                     WatchEvent::Mwi(m) => {
@@ -224,7 +267,7 @@ async fn expect(
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Kind {
     Seen,
     Append,
@@ -241,32 +284,150 @@ impl Kind {
     }
 }
 
-/// One box under test: its client and its event channel.
+/// One change the independent client makes.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// `UID STORE uid +FLAGS (\Seen)` (`on`) or `-FLAGS`.
+    Seen { uid: u32, on: bool },
+    /// APPEND of voicemail number `seq`.
+    Append { seq: u64 },
+    /// Delete + expunge of `uid`.
+    Expunge { uid: u32 },
+}
+
+impl Op {
+    /// The floor's notification of this change.
+    fn note(self) -> Note {
+        match self {
+            Op::Seen { .. } => Note::Fetch,
+            Op::Append { .. } => Note::Exists,
+            Op::Expunge { .. } => Note::Expunge,
+        }
+    }
+}
+
+/// One box under test: its client, its event channel, and optionally the floor client and
+/// the counters of the watcher's connection.
 struct Subject {
     n: usize,
     client: Client,
     rx: mpsc::UnboundedReceiver<(Instant, MwiCounts)>,
+    floor: Option<FloorIdle>,
+    wire: Option<Arc<Counters>>,
 }
 
-/// Empties the user's INBOX and leaves one unseen voicemail in it (for the \Seen toggles).
-async fn prepare(host: &str, port: u16, n: usize, user: &str, pw: &str) -> Res<(Client, u32)> {
-    let mut c = Client::connect(host, port, user, pw).await?;
-    c.cmd("SELECT INBOX").await?;
-    c.cmd("UID STORE 1:* +FLAGS.SILENT (\\Deleted)").await?;
-    c.cmd("EXPUNGE").await?;
-    let uid = c.append(&voicemail_bytes(n, 0), "").await?;
-    Ok((c, uid))
+/// Samples of one kind on one contender.
+#[derive(Default)]
+struct Samples {
+    ms: Vec<f64>,
+    early: usize,
+    missing: usize,
+    wire: Vec<(u64, u64, u64)>,
 }
 
-/// `samples` changes of `kind` on one box, one after the other; latencies in ms.
+impl Samples {
+    fn extend(&mut self, other: Samples) {
+        self.ms.extend(other.ms);
+        self.early += other.early;
+        self.missing += other.missing;
+        self.wire.extend(other.wire);
+    }
+
+    fn summary(self) -> KindLatency {
+        KindLatency::of(
+            self.ms,
+            self.early,
+            self.missing,
+            WirePerChange::mean(&self.wire),
+        )
+    }
+}
+
+/// What one box's changes gave: the watcher's samples and the floor's.
+#[derive(Default)]
+struct Measured {
+    watcher: Samples,
+    floor: Samples,
+}
+
+/// The floor's wait for its notification (the server sends it about 0.5 s after the change).
+const FLOOR_WITHIN: Duration = Duration::from_secs(5);
+
+/// Makes one change, waits for the watcher's event `want` (and the floor's notification);
+/// records latency and wire counts in `out` when given. Returns the APPENDed UID.
+async fn step(
+    s: &mut Subject,
+    op: Op,
+    want: MwiCounts,
+    within: Duration,
+    out: Option<&mut Measured>,
+) -> Res<Option<u32>> {
+    if let Some(f) = &mut s.floor {
+        f.drain();
+    }
+    let w0 = s.wire.as_ref().map(|c| c.snapshot());
+    let mut appended = None;
+    match op {
+        Op::Seen { uid, on } => {
+            let sign = if on { '+' } else { '-' };
+            s.client
+                .cmd(&format!("UID STORE {uid} {sign}FLAGS (\\Seen)"))
+                .await?;
+        }
+        Op::Append { seq } => {
+            appended = Some(s.client.append(&voicemail_bytes(s.n, seq), "").await?);
+        }
+        Op::Expunge { uid } => s.client.delete_expunge(uid).await?,
+    }
+    let t0 = Instant::now();
+    let at = expect(&mut s.rx, want, within).await?;
+    let mut floor = None;
+    if let Some(f) = &mut s.floor {
+        let (seen, bytes) = f.wait(op.note(), FLOOR_WITHIN).await;
+        floor = Some((seen, bytes));
+        if seen.is_none() {
+            // No notification: stop measuring the floor on this box (counted as missing).
+            s.floor = None;
+        }
+    }
+    if let Some(c) = &s.wire {
+        c.settle(Duration::from_millis(40), Duration::from_secs(2))
+            .await;
+    }
+    let Some(out) = out else {
+        return Ok(appended);
+    };
+    let w = &mut out.watcher;
+    w.ms.push(ms(at, t0, &mut w.early));
+    if let (Some(c), Some(w0)) = (&s.wire, w0) {
+        w.wire.push(proxy::delta(w0, c.snapshot()));
+    }
+    if let Some((seen, mut bytes)) = floor {
+        let f = &mut out.floor;
+        if let Some(fl) = &mut s.floor {
+            bytes += fl.drain();
+        }
+        match seen {
+            Some(seen) => {
+                f.ms.push(ms(seen, t0, &mut f.early));
+                // The floor sends nothing: the server pushes.
+                f.wire.push((0, 0, bytes));
+            }
+            None => f.missing += 1,
+        }
+    }
+    Ok(appended)
+}
+
+/// `per_box` changes of `kind` on one box, one after the other.
 async fn series(
     s: &mut Subject,
     kind: Kind,
-    samples: usize,
+    per_box: usize,
     seen_uid: u32,
     within: Duration,
     jitter: Duration,
-) -> Res<(Vec<f64>, usize)> {
+) -> Res<Measured> {
     // A random pause before each change, so that polling is sampled at every phase.
     let mut rng = Lcg(s.n as u64 * 7919 + kind as u64);
     let mut pause = async || {
@@ -274,51 +435,75 @@ async fn series(
             tokio::time::sleep(jitter.mul_f64(rng.unit())).await;
         }
     };
-    let mut out = Vec::with_capacity(samples);
-    let mut early = 0;
-    let mut seq = 1_000_000 * (kind as u64 + 1);
+    let mut out = Measured::default();
+    let first_seq = 1_000_000 * (kind as u64 + 1) + 1;
     // State: one unseen message (seen_uid) in INBOX.
     let mut seen = false;
-    for _ in 0..samples {
-        seq += 1;
+    for seq in first_seq..first_seq + per_box as u64 {
         match kind {
             Kind::Seen => {
                 pause().await;
-                let op = if seen { "-FLAGS" } else { "+FLAGS" };
-                s.client
-                    .cmd(&format!("UID STORE {seen_uid} {op} (\\Seen)"))
-                    .await?;
-                let t0 = Instant::now();
                 seen = !seen;
                 let want = if seen { counts(0, 1) } else { counts(1, 0) };
-                let at = expect(&mut s.rx, want, within).await?;
-                out.push(ms(at, t0, &mut early));
+                let op = Op::Seen {
+                    uid: seen_uid,
+                    on: seen,
+                };
+                step(s, op, want, within, Some(&mut out)).await?;
             }
             Kind::Append | Kind::Expunge => {
                 pause().await;
-                let uid = s.client.append(&voicemail_bytes(s.n, seq), "").await?;
-                let t0 = Instant::now();
-                let at = expect(&mut s.rx, counts(2, 0), within).await?;
-                if kind == Kind::Append {
-                    out.push(ms(at, t0, &mut early));
-                }
+                let record = (kind == Kind::Append).then_some(&mut out);
+                let uid = step(s, Op::Append { seq }, counts(2, 0), within, record)
+                    .await?
+                    .ok_or("APPEND gave no UID")?;
                 pause().await;
-                s.client.delete_expunge(uid).await?;
-                let t0 = Instant::now();
-                let at = expect(&mut s.rx, counts(1, 0), within).await?;
-                if kind == Kind::Expunge {
-                    out.push(ms(at, t0, &mut early));
-                }
+                let record = (kind == Kind::Expunge).then_some(&mut out);
+                step(s, Op::Expunge { uid }, counts(1, 0), within, record).await?;
             }
         }
     }
     if seen {
-        s.client
-            .cmd(&format!("UID STORE {seen_uid} -FLAGS (\\Seen)"))
-            .await?;
-        expect(&mut s.rx, counts(1, 0), within).await?;
+        let op = Op::Seen {
+            uid: seen_uid,
+            on: false,
+        };
+        step(s, op, counts(1, 0), within, None).await?;
     }
-    Ok((out, early))
+    Ok(out)
+}
+
+/// One change on a box whose initial event arrived at `ready`, at a random moment of the
+/// next `period` after it (the box's poll cycle starts just after that event).
+async fn single(
+    s: &mut Subject,
+    kind: Kind,
+    uids: (u32, u32),
+    ready: Instant,
+    period: Duration,
+    within: Duration,
+) -> Res<Measured> {
+    let mut rng = Lcg(s.n as u64 * 104_729 + kind as u64);
+    let mut at = ready + period.mul_f64(rng.unit());
+    while at < Instant::now() {
+        // Set-up took longer than the offset: the same phase, one cycle later.
+        at += period;
+    }
+    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+    let (op, want) = match kind {
+        Kind::Seen => (
+            Op::Seen {
+                uid: uids.0,
+                on: true,
+            },
+            counts(0, 1),
+        ),
+        Kind::Append => (Op::Append { seq: 2_000_001 }, counts(2, 0)),
+        Kind::Expunge => (Op::Expunge { uid: uids.1 }, counts(1, 0)),
+    };
+    let mut out = Measured::default();
+    step(s, op, want, within, Some(&mut out)).await?;
+    Ok(out)
 }
 
 /// A small deterministic generator for the pauses.
@@ -345,23 +530,8 @@ fn ms(at: Instant, t0: Instant, early: &mut usize) -> f64 {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn summary(mut v: Vec<f64>, early: usize) -> Value {
-    v.sort_by(f64::total_cmp);
-    json!({
-        "samples": v.len(),
-        "p50_ms": round(percentile(&v, 50.0)),
-        "p99_ms": round(percentile(&v, 99.0)),
-        "max_ms": round(v.last().copied().unwrap_or(f64::NAN)),
-        "events_before_completion": early,
-    })
+fn summary(v: Vec<f64>, early: usize) -> Value {
+    serde_json::to_value(KindLatency::of(v, early, 0, None)).unwrap_or(Value::Null)
 }
 
 fn round(x: f64) -> f64 {
@@ -375,9 +545,38 @@ struct Env {
     conf: std::path::PathBuf,
 }
 
-/// A store over the bulk conf restricted to boxes `1..=count`... (the conf has them all).
-fn store(env: &Env) -> Res<Store> {
-    Store::open(&env.conf).map_err(|e| e.to_string())
+/// A store over the bulk conf (every bulk box), or over a copy of it in which the boxes
+/// of `ports` connect through their proxies.
+fn store(env: &Env, ports: &HashMap<usize, u16>) -> Res<Store> {
+    if ports.is_empty() {
+        return Store::open(&env.conf).map_err(|e| e.to_string());
+    }
+    let text =
+        std::fs::read_to_string(&env.conf).map_err(|e| format!("{}: {e}", env.conf.display()))?;
+    let mut out = String::with_capacity(text.len() + ports.len() * 20);
+    for line in text.lines() {
+        out.push_str(line);
+        let n = line
+            .split_once(" => ")
+            .and_then(|(n, _)| n.trim().parse::<usize>().ok());
+        if let Some(port) = n.and_then(|n| ports.get(&n)) {
+            out.push_str(&format!("|imapport={port}"));
+        }
+        out.push('\n');
+    }
+    let path = xtask::server::target_dir().join("imapvm-bench/mwi-proxied.conf");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+    Store::open(&path).map_err(|e| e.to_string())
+}
+
+/// A running watcher and what stops it.
+struct Running {
+    store: Store,
+    task: tokio::task::JoinHandle<imapvm::Watcher>,
+    router: Router,
 }
 
 /// Starts a watcher of `boxes` and waits until every account is watched.
@@ -386,8 +585,9 @@ async fn start(
     boxes: &[usize],
     strategy: StrategyChoice,
     router: &Router,
-) -> Res<(Store, tokio::task::JoinHandle<imapvm::Watcher>)> {
-    let store = store(env)?;
+    ports: &HashMap<usize, u16>,
+) -> Res<Running> {
+    let store = store(env, ports)?;
     let w = store
         .watch(WatchOptions {
             mailboxes: Some(boxes.iter().map(|n| format!("{n}@bulk")).collect()),
@@ -407,22 +607,32 @@ async fn start(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok((store, task))
+    Ok(Running {
+        store,
+        task,
+        router: router.clone(),
+    })
 }
 
-async fn stop(store: Store, task: tokio::task::JoinHandle<imapvm::Watcher>) {
-    // Dropping the router's senders is not needed: stopping the watcher ends the task.
-    task.abort();
-    let _ = task.await;
+/// Stops the watcher (every account logs out) and closes the store.
+async fn stop(running: Running) {
+    let Running {
+        store,
+        task,
+        router,
+    } = running;
+    router.stop.notify_one();
+    if let Ok(watcher) = task.await {
+        let _ = tokio::time::timeout(Duration::from_secs(20), watcher.stop()).await;
+    }
     store.close().await;
 }
 
-/// Latency of each kind under one strategy: `per_box` sequential samples on each of the
-/// `boxes` (one box per kind when `per_box` is the whole sample count), kinds in parallel
-/// on separate boxes.
 /// One latency phase.
 struct Phase {
     label: &'static str,
+    /// How, in words (the report's "how").
+    strategy_text: &'static str,
     strategy: StrategyChoice,
     /// Boxes per kind of change (in parallel).
     boxes_per_kind: usize,
@@ -432,74 +642,161 @@ struct Phase {
     within: Duration,
     /// The first bulk box used.
     first_box: usize,
-    /// Random pause before each change, up to this (polling phases).
+    /// Random pause before each change, up to this (polling phases); with `single`, the
+    /// poll period the one change is placed in.
     jitter: Duration,
+    /// One change per box at a random moment of its poll cycle (`per_box` is ignored).
+    single: bool,
+    /// A raw IDLE client beside the watcher on each box.
+    floor: bool,
 }
 
-async fn latency(env: &Env, phase: Phase) -> Res<Value> {
+/// Empties the user's INBOX and leaves one unseen voicemail in it (for the \Seen toggles).
+async fn prepare(host: &str, port: u16, n: usize, user: &str, pw: &str) -> Res<(Client, u32)> {
+    let mut c = Client::connect(host, port, user, pw).await?;
+    c.cmd("SELECT INBOX").await?;
+    c.cmd("UID STORE 1:* +FLAGS.SILENT (\\Deleted)").await?;
+    c.cmd("EXPUNGE").await?;
+    let uid = c.append(&voicemail_bytes(n, 0), "").await?;
+    Ok((c, uid))
+}
+
+/// The latency of each kind under one strategy, and the floor's when asked.
+async fn latency(env: &Env, phase: Phase) -> Res<(PhaseResult, Option<[Samples; 3]>)> {
     let Phase {
         label,
+        strategy_text,
         strategy,
         boxes_per_kind,
         per_box,
         within,
         first_box,
         jitter,
+        single: one_change,
+        floor: with_floor,
     } = phase;
+    let set_up = Instant::now();
     let kinds = [Kind::Seen, Kind::Append, Kind::Expunge];
     let router = Router::default();
-    let mut plan: Vec<(Kind, usize, u32, Client)> = Vec::new();
+    let mut proxies = Vec::new();
+    let mut ports = HashMap::new();
+    let mut subjects = Vec::new();
     for (k, kind) in kinds.iter().enumerate() {
         for b in 0..boxes_per_kind {
             let n = first_box + k * boxes_per_kind + b;
             let (user, pw) = &env.users[n - 1];
-            let (client, uid) = prepare(&env.host, env.port, n, user, pw).await?;
-            plan.push((*kind, n, uid, client));
+            let (mut client, uid) = prepare(&env.host, env.port, n, user, pw).await?;
+            // For a single expunge: a second message to expunge, there before the watcher.
+            let second = if one_change && *kind == Kind::Expunge {
+                client.append(&voicemail_bytes(n, 1), "").await?
+            } else {
+                0
+            };
+            let proxy = Proxy::start(&env.host, (env.host.clone(), env.port)).await?;
+            ports.insert(n, proxy.port);
+            let floor = if with_floor {
+                Some(FloorIdle::start(&env.host, env.port, user, pw).await?)
+            } else {
+                None
+            };
+            let rx = router.register(&format!("{n}@bulk"));
+            let wire = Some(Arc::clone(&proxy.counters));
+            proxies.push(proxy);
+            let s = Subject {
+                n,
+                client,
+                rx,
+                floor,
+                wire,
+            };
+            subjects.push((*kind, (uid, second), s));
         }
     }
-    let ids: Vec<usize> = plan.iter().map(|p| p.1).collect();
-    let mut subjects = Vec::new();
-    for (kind, n, uid, client) in plan {
-        let rx = router.register(&format!("{n}@bulk"));
-        subjects.push((kind, uid, Subject { n, client, rx }));
-    }
-    let (store, task) = start(env, &ids, strategy, &router).await?;
-    // Initial state: one unseen message per box.
-    for (_, _, s) in &mut subjects {
-        expect(&mut s.rx, counts(1, 0), Duration::from_secs(60)).await?;
-    }
-    let started = Instant::now();
+    let ids: Vec<usize> = subjects.iter().map(|p| p.2.n).collect();
+    // Each box's task waits for its initial event (one unseen message; two in a
+    // single-expunge box). A single change is placed in the box's poll cycle at once (the
+    // cycle starts with that event); a series waits until every account is watched.
+    let (all_watched, gate) = tokio::sync::watch::channel(false);
     let mut joins = Vec::new();
-    for (kind, uid, mut s) in subjects {
+    for (kind, uids, mut s) in subjects {
+        let mut gate = gate.clone();
         joins.push(tokio::spawn(async move {
-            let r = series(&mut s, kind, per_box, uid, within, jitter).await;
+            let want = if one_change && kind == Kind::Expunge {
+                counts(2, 0)
+            } else {
+                counts(1, 0)
+            };
+            let r = async {
+                let ready = expect(&mut s.rx, want, Duration::from_secs(600)).await?;
+                if one_change {
+                    single(&mut s, kind, uids, ready, jitter, within).await
+                } else {
+                    gate.wait_for(|all| *all)
+                        .await
+                        .map_err(|_| "the phase ended before it started".to_owned())?;
+                    series(&mut s, kind, per_box, uids.0, within, jitter).await
+                }
+            }
+            .await;
             (kind, r)
         }));
     }
-    let mut by_kind: HashMap<&'static str, (Vec<f64>, usize)> = HashMap::new();
+    let running = match start(env, &ids, strategy, &router, &ports).await {
+        Ok(r) => r,
+        Err(e) => {
+            for j in &joins {
+                j.abort();
+            }
+            return Err(format!("{label}: {e}"));
+        }
+    };
+    let setup_seconds = set_up.elapsed();
+    eprintln!(
+        "  {label}: {} boxes watched after {setup_seconds:?}",
+        ids.len()
+    );
+    let _ = all_watched.send(true);
+    let started = Instant::now();
+    let mut watcher: HashMap<Kind, Samples> = HashMap::new();
+    let mut floor: HashMap<Kind, Samples> = HashMap::new();
+    let mut failed = None;
     for j in joins {
         let (kind, r) = j.await.map_err(|e| e.to_string())?;
-        let (v, early) = r.map_err(|e| format!("{label} {}: {e}", kind.name()))?;
-        let entry = by_kind.entry(kind.name()).or_default();
-        entry.0.extend(v);
-        entry.1 += early;
+        match r {
+            Ok(m) => {
+                watcher.entry(kind).or_default().extend(m.watcher);
+                floor.entry(kind).or_default().extend(m.floor);
+            }
+            Err(e) => {
+                failed.get_or_insert(format!("{label} {}: {e}", kind.name()));
+            }
+        }
     }
     let elapsed = started.elapsed();
-    let errors = router
-        .errors
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    stop(store, task).await;
-    let mut out = serde_json::Map::new();
-    for kind in kinds {
-        let (v, early) = by_kind.remove(kind.name()).unwrap_or_default();
-        out.insert(kind.name().into(), summary(v, early));
+    let errors = router.errors();
+    stop(running).await;
+    drop(proxies);
+    if let Some(e) = failed {
+        return Err(e);
     }
-    out.insert("seconds".into(), json!(round(elapsed.as_secs_f64())));
-    out.insert("watch_errors".into(), json!(errors));
-    println!("{label}: {}", Value::Object(out.clone()));
-    Ok(Value::Object(out))
+    let mut take = |k: Kind| watcher.remove(&k).unwrap_or_default().summary();
+    let result = PhaseResult {
+        strategy: strategy_text.into(),
+        boxes_per_kind,
+        changes_per_box: if one_change { 1 } else { per_box },
+        setup_seconds: round(setup_seconds.as_secs_f64()),
+        seconds: round(elapsed.as_secs_f64()),
+        store_seen: take(Kind::Seen),
+        append: take(Kind::Append),
+        expunge: take(Kind::Expunge),
+        watch_errors: errors,
+    };
+    println!(
+        "{label}: {}",
+        serde_json::to_string(&result).unwrap_or_default()
+    );
+    let floor = with_floor.then(|| kinds.map(|k| floor.remove(&k).unwrap_or_default()));
+    Ok((result, floor))
 }
 
 fn proc_status(field: &str) -> Option<u64> {
@@ -570,11 +867,18 @@ async fn scale(
         let (user, pw) = &env.users[n - 1];
         let (client, uid) = prepare(&env.host, env.port, n, user, pw).await?;
         let rx = router.register(&format!("{n}@bulk"));
-        clients.push((Subject { n, client, rx }, uid, false));
+        let s = Subject {
+            n,
+            client,
+            rx,
+            floor: None,
+            wire: None,
+        };
+        clients.push((s, uid, false));
     }
     let boxes: Vec<usize> = (1..=count).collect();
     let t = Instant::now();
-    let (store, task) = start(env, &boxes, strategy, &router).await?;
+    let running = start(env, &boxes, strategy, &router, &HashMap::new()).await?;
     let startup = t.elapsed();
     eprintln!("  scale {count} {strategy:?}: watching after {startup:?}");
     for (s, _, _) in &mut clients {
@@ -636,7 +940,7 @@ async fn scale(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .len();
-    stop(store, task).await;
+    stop(running).await;
     let out = json!({
         "mailboxes": count,
         "strategy": format!("{strategy:?}"),
@@ -659,7 +963,7 @@ async fn scale(
 /// How far a watcher over `count` boxes gets in `limit`.
 async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
     let router = Router::default();
-    let store = store(env)?;
+    let store = store(env, &HashMap::new())?;
     let rss_before = proc_status("VmRSS:").unwrap_or(0);
     let w = store
         .watch(WatchOptions {
@@ -708,7 +1012,12 @@ async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
             .collect();
         *kinds.entry(key).or_default() += 1;
     }
-    stop(store, task).await;
+    stop(Running {
+        store,
+        task,
+        router: router.clone(),
+    })
+    .await;
     let out = json!({
         "mailboxes": count,
         "watching": watching,
@@ -767,18 +1076,63 @@ fn raise_inotify(want: u64) -> (u64, u64) {
     (before, after)
 }
 
-async fn run() -> Res<Value> {
+/// How the run is sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `cargo bench` alone: large samples, scale phases.
+    Full,
+    /// `cargo xtask bench`: sized for its 10-minute budget, no scale phases.
+    Budget,
+}
+
+const DOVECOT_SETTINGS: &str = "imap_hibernate_timeout=5s, default_client_limit=30000, \
+     service imap process_limit=12000, imap-hibernate client_limit=30000; IDLE/NOTIFY delay: \
+     Dovecot waits a compile-time NOTIFY_DELAY_MSECS=500 after a change before notifying \
+     (src/lib-storage/mailbox-watch.c); no setting changes it";
+
+const WIRE_NOTE: &str = "Round trips and bytes of imapvm and the polling rows are counted on a \
+     loopback proxy in front of each watched box's watcher connection (the library does not \
+     expose that connection's counters), from just before the change until the connection is \
+     quiet again after the event (so an IDLE re-issue is included); a round trip is a client \
+     flight that follows server data. The floor sends nothing (the server pushes); its bytes \
+     are the untagged lines it read. The proxy adds two loopback hops to imapvm's latency, \
+     not to the floor's";
+
+async fn run(mode: Mode, quick: bool) -> Res<Value> {
+    let begun = Instant::now();
     let skip = std::env::var("IMAPVM_MWI_SKIP").unwrap_or_default();
-    let skip: Vec<&str> = skip.split(',').collect();
-    let samples = env_usize("IMAPVM_MWI_SAMPLES", 200);
-    let poll30 = env_usize("IMAPVM_MWI_POLL30_SAMPLES", 20);
+    let mut skip: Vec<&str> = skip.split(',').collect();
+    if mode == Mode::Budget {
+        skip.extend(["scale", "max"]);
+    }
+    let samples = env_usize("IMAPVM_MWI_SAMPLES", if quick { 50 } else { 200 });
+    let poll30 = env_usize("IMAPVM_MWI_POLL30_SAMPLES", if quick { 30 } else { 60 });
     let scale_n = env_usize("IMAPVM_MWI_SCALE", 1000);
     let max_n = env_usize("IMAPVM_MWI_SCALE_MAX", 10_000);
+    // Boxes per kind: NOTIFY/IDLE, pollfreq=1, pollfreq=30.
+    let (push_boxes, poll1_boxes) = match mode {
+        Mode::Full => (1, 10),
+        Mode::Budget => (10, 20),
+    };
+    let push_first = [1, 1 + 3 * push_boxes];
+    let poll1_first = push_first[1] + 3 * push_boxes;
+    let poll30_first = poll1_first + 3 * poll1_boxes;
+    let latency_users = poll30_first + 3 * poll30;
     let info = xtask::dovecot::ensure_running().map_err(|e| e.to_string())?;
-    xtask::dovecot::reload_config(&info).map_err(|e| e.to_string())?;
-    let users_needed = scale_n
-        .max(if skip.contains(&"max") { 0 } else { max_n })
-        .max(200);
+    let scaling = !skip.contains(&"scale") || (!skip.contains(&"max") && max_n > 0);
+    if scaling {
+        // The scale phases need today's limits. A reload ends other sessions' idle
+        // connections to the shared server, so the latency phases alone (which need no more
+        // than the defaults) do not reload.
+        xtask::dovecot::reload_config(&info).map_err(|e| e.to_string())?;
+    }
+    let mut users_needed = latency_users;
+    if !skip.contains(&"scale") {
+        users_needed = users_needed.max(scale_n);
+    }
+    if !skip.contains(&"max") {
+        users_needed = users_needed.max(max_n);
+    }
     let inotify = raise_inotify(users_needed as u64 + 1024);
     let bulk =
         xtask::dovecot::bulk_users(&info, PREFIX, users_needed).map_err(|e| e.to_string())?;
@@ -792,55 +1146,108 @@ async fn run() -> Res<Value> {
     };
     let mut report = serde_json::Map::new();
     report.insert(
+        "mode".into(),
+        json!(match mode {
+            Mode::Full => "full",
+            Mode::Budget => "budget",
+        }),
+    );
+    report.insert(
         "inotify_max_user_instances".into(),
         json!({"before": inotify.0, "after": inotify.1}),
     );
     report.insert(
         "dovecot_settings".into(),
-        json!("imap_hibernate_timeout=5s, default_client_limit=30000, service imap process_limit=12000, imap-hibernate client_limit=30000; IDLE/NOTIFY delay: Dovecot waits a compile-time NOTIFY_DELAY_MSECS=500 after a change before notifying (src/lib-storage/mailbox-watch.c); no setting changes it"),
+        json!(if scaling {
+            DOVECOT_SETTINGS.to_owned()
+        } else {
+            format!(
+                "{DOVECOT_SETTINGS} (the settings of xtask's dovecot.conf; this run did not \
+                 reload the server)"
+            )
+        }),
     );
+    report.insert("wire_note".into(), json!(WIRE_NOTE));
+    let to_json = |p: &PhaseResult| serde_json::to_value(p).map_err(|e| e.to_string());
     let push_within = Duration::from_secs(10);
     if !skip.contains(&"push") {
-        for (key, label, strategy, first_box) in [
-            ("notify", "notify", StrategyChoice::Auto, 1),
-            ("idle", "idle", StrategyChoice::NoNotify, 4),
-        ] {
+        let mut floor: [Samples; 3] = Default::default();
+        for (i, (key, text, strategy)) in [
+            ("notify", "NOTIFY", StrategyChoice::Auto),
+            ("idle", "IDLE", StrategyChoice::NoNotify),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let phase = Phase {
-                label,
+                label: key,
+                strategy_text: text,
                 strategy,
-                boxes_per_kind: 1,
-                per_box: samples,
+                boxes_per_kind: push_boxes,
+                per_box: samples.div_ceil(push_boxes),
                 within: push_within,
-                first_box,
+                first_box: push_first[i],
                 jitter: Duration::ZERO,
+                single: false,
+                floor: true,
             };
-            report.insert(key.into(), latency(&env, phase).await?);
+            let (result, f) = latency(&env, phase).await?;
+            report.insert(key.into(), to_json(&result)?);
+            if let Some(f) = f {
+                for (acc, s) in floor.iter_mut().zip(f) {
+                    acc.extend(s);
+                }
+            }
         }
+        let [seen, append, expunge] = floor;
+        let floor = PhaseResult {
+            strategy: "raw IDLE client".into(),
+            boxes_per_kind: push_boxes,
+            changes_per_box: samples.div_ceil(push_boxes),
+            setup_seconds: 0.0,
+            seconds: 0.0,
+            store_seen: seen.summary(),
+            append: append.summary(),
+            expunge: expunge.summary(),
+            watch_errors: Vec::new(),
+        };
+        println!(
+            "floor: {}",
+            serde_json::to_string(&floor).unwrap_or_default()
+        );
+        report.insert("floor".into(), to_json(&floor)?);
     }
     if !skip.contains(&"poll1") {
-        // 10 boxes per kind in parallel, samples/10 changes each, at random phases.
+        // Many boxes per kind in parallel, a few changes each, at random phases.
         let phase = Phase {
             label: "poll_1s",
+            strategy_text: "polling, pollfreq=1",
             strategy: StrategyChoice::Poll(Duration::from_secs(1)),
-            boxes_per_kind: 10,
-            per_box: samples.div_ceil(10),
+            boxes_per_kind: poll1_boxes,
+            per_box: samples.div_ceil(poll1_boxes),
             within: Duration::from_secs(15),
-            first_box: 10,
+            first_box: poll1_first,
             jitter: Duration::from_secs(1),
+            single: false,
+            floor: false,
         };
-        report.insert("poll_1s".into(), latency(&env, phase).await?);
+        report.insert("poll_1s".into(), to_json(&latency(&env, phase).await?.0)?);
     }
     if !skip.contains(&"poll30") {
+        // One change per box at a random moment of its 30 s cycle: about one cycle in all.
         let phase = Phase {
             label: "poll_30s",
+            strategy_text: "polling, pollfreq=30",
             strategy: StrategyChoice::Poll(Duration::from_secs(30)),
-            boxes_per_kind: 10,
-            per_box: poll30.div_ceil(10),
-            within: Duration::from_secs(75),
-            first_box: 40,
+            boxes_per_kind: poll30,
+            per_box: 1,
+            within: Duration::from_secs(45),
+            first_box: poll30_first,
             jitter: Duration::from_secs(30),
+            single: true,
+            floor: false,
         };
-        report.insert("poll_30s".into(), latency(&env, phase).await?);
+        report.insert("poll_30s".into(), to_json(&latency(&env, phase).await?.0)?);
     }
     if !skip.contains(&"scale") {
         // NOTIFY sessions cannot hibernate in Dovecot (imap-state export refuses NOTIFY);
@@ -862,16 +1269,51 @@ async fn run() -> Res<Value> {
             how_far(&env, max_n, Duration::from_secs(240)).await?,
         );
     }
+    report.insert(
+        "elapsed_seconds".into(),
+        json!(round(begun.elapsed().as_secs_f64())),
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    report.insert("written_unix".into(), json!(now));
     Ok(Value::Object(report))
 }
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful: only a
     // real bench run measures.
-    if !std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
         println!("mwi_latency: run with `cargo bench -p imapvm-benches --bench mwi_latency`");
         return ExitCode::SUCCESS;
     }
+    let mut mode = Mode::Full;
+    let mut quick = false;
+    for a in &args {
+        match a.as_str() {
+            "--bench" => {}
+            "--budget" => mode = Mode::Budget,
+            "--quick" => quick = true,
+            other => {
+                eprintln!("mwi_latency: unknown argument {other:?} (have --budget, --quick)");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Two runs at once would change each other's boxes: the second waits.
+    let lock = xtask::server::target_dir().join("imapvm-bench-mwi.lock");
+    eprintln!(
+        "mwi_latency: taking {} (another run may hold it)",
+        lock.display()
+    );
+    let _lock = match xtask::server::DirLock::acquire(&lock) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mwi_latency: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -883,9 +1325,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run()) {
+    match rt.block_on(run(mode, quick)) {
         Ok(report) => {
-            let path = xtask::server::target_dir().join("bench-mwi.json");
+            let path = xtask::server::target_dir().join(imapvm_benches::mwi::RESULTS_FILE);
             let text = serde_json::to_string_pretty(&report).unwrap_or_default();
             if let Err(e) = std::fs::write(&path, text) {
                 eprintln!("mwi_latency: writing {}: {e}", path.display());

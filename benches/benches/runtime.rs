@@ -156,8 +156,23 @@ async fn perform(store: &Store, op: &RuntimeOp<'_>) -> Result<()> {
             mailbox(m)?.count().await.map_err(|e| fail("count", e))?;
         }
         RuntimeOp::CountAll { mailboxes, .. } => {
-            for m in *mailboxes {
-                mailbox(m)?.count().await.map_err(|e| fail("count", e))?;
+            // One pipelined flight for all the boxes of the shared account.
+            let boxes = mailboxes
+                .iter()
+                .map(|m| mailbox(m))
+                .collect::<Result<Vec<_>>>()?;
+            let counted = store
+                .count_many(&boxes)
+                .await
+                .map_err(|e| fail("count_many", e))?;
+            if counted.len() != boxes.len() {
+                return Err(fail(
+                    "count_many",
+                    format!("{} counts for {} boxes", counted.len(), boxes.len()),
+                ));
+            }
+            for c in counted {
+                c.map_err(|e| fail("count_many", e))?;
             }
         }
         RuntimeOp::List { mailbox: m, .. } => {

@@ -5,9 +5,12 @@
 //! `cargo xtask bench` runs it after the criterion benches. Arguments (after
 //! `--`): `--iterations N`, `--warmup N`, `--quick`, `--only ID[,ID]`,
 //! `--keep` (leave the `bench-*` folders for the next run), `--no-imapvm`,
-//! `--doc PATH`, `--criterion-since UNIX-SECONDS`, `--command TEXT` (the
-//! command the report names), `--render-only` (write the report again from
-//! the last run's `target/imapvm-bench/results.json`, measuring nothing).
+//! `--doc PATH`, `--criterion-since UNIX-SECONDS`, `--mwi-since UNIX-SECONDS`
+//! (quote `target/bench-mwi.json`, the MWI latency bench's results, only if
+//! written at or after then; without it the MWI section says "not
+//! measured"), `--command TEXT` (the command the report names),
+//! `--render-only` (write the report again from the last run's
+//! `target/imapvm-bench/results.json`, measuring nothing).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod runtime;
@@ -16,6 +19,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use imapvm_benches::mwi;
 use imapvm_benches::report::{self, ConfigMemory, Machine, Report};
 use imapvm_benches::scenario::Account;
 use imapvm_benches::suite::{self, Options, Plan, Runtime};
@@ -31,6 +35,7 @@ struct Args {
     imapvm: bool,
     doc: PathBuf,
     since: Option<SystemTime>,
+    mwi_since: Option<u64>,
     command: String,
 }
 
@@ -45,6 +50,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         imapvm: true,
         doc: root.join("docs/performance.md"),
         since: None,
+        mwi_since: None,
         command: "cargo xtask bench".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -79,6 +85,13 @@ fn parse_args() -> std::result::Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--criterion-since: {e}"))?;
                 a.since = Some(UNIX_EPOCH + Duration::from_secs(secs));
+            }
+            "--mwi-since" => {
+                a.mwi_since = Some(
+                    value("--mwi-since")?
+                        .parse()
+                        .map_err(|e| format!("--mwi-since: {e}"))?,
+                );
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -221,6 +234,29 @@ fn run(args: &Args) -> Result<()> {
         std::fs::read(target.join("imapvm-bench/config-memory.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+    let mut not_measured = Vec::new();
+    let mwi = match args.mwi_since {
+        Some(since) => match mwi::read(&target.join(mwi::RESULTS_FILE), since) {
+            Ok(m) => Some(m),
+            Err(why) => {
+                not_measured.push(format!(
+                    "MWI latency after a mail-client change: the MWI bench gave no results in \
+                     this run ({why}; did it fail? its output is above the suite's in the \
+                     `cargo xtask bench` log)."
+                ));
+                None
+            }
+        },
+        None => {
+            not_measured.push(
+                "MWI latency after a mail-client change: not run in this run (`cargo xtask \
+                 bench` runs it unless `--no-mwi`; alone: `cargo bench -p imapvm-benches \
+                 --bench mwi_latency`)."
+                    .into(),
+            );
+            None
+        }
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -236,15 +272,9 @@ fn run(args: &Args) -> Result<()> {
         operations,
         criterion,
         config_memory,
-        not_measured: vec![
-            "MWI latency after a mail-client change (IDLE/NOTIFY vs polling at pollfreq 1 and \
-             30) is not part of this suite: the watcher (issue 8) did not exist when it was \
-             written. Its owner's separate bench measures it: `cargo bench -p imapvm-benches \
-             --bench mwi_latency` (results in `target/bench-mwi.json`); this report does not \
-             quote it."
-                .into(),
-        ],
+        not_measured,
         elapsed_secs: Some(started.elapsed().as_secs()),
+        mwi,
     };
     let results = results_path();
     if let Some(dir) = results.parent() {

@@ -12,11 +12,14 @@
 //!   (wav49 audio, Asterisk-exact voicemails, ordinary e-mails).
 //! * [`measure`], [`suite`] and [`report`]: interleaved timing, median/p99,
 //!   wire counters, `docs/performance.md` and its SVG chart.
+//! * [`mwi`]: the MWI latency results (`benches/benches/mwi_latency.rs`
+//!   measures them; the report quotes them when they are from the same run).
 //!
 //! `cargo xtask bench` runs it all against the private Dovecot. This crate
 //! does **not** hold the codec micro-benchmarks of the other crates (they live
 //! in `crates/*/benches`; the suite only reads their criterion results), and
-//! it does not measure MWI latency yet (that needs the watcher).
+//! it holds no tokio code: the imapvm contender and the MWI watcher bench
+//! live in the bench binaries.
 //!
 //! ```
 //! use imapvm_benches::sequence::{Vars, builtin, substitute};
@@ -46,6 +49,7 @@ mod error;
 pub mod fixture;
 pub mod floor;
 pub mod measure;
+pub mod mwi;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{Contender, OperationResult, Summary};
+use crate::mwi::{self, KindLatency, MwiResults, PhaseResult};
 
 /// The machine a run happened on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +223,9 @@ pub struct Report {
     /// Wall-clock seconds of the end-to-end part (set-up included).
     #[serde(default)]
     pub elapsed_secs: Option<u64>,
+    /// MWI latency after a mail-client change, when measured in this run.
+    #[serde(default)]
+    pub mwi: Option<MwiResults>,
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
@@ -422,6 +426,8 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         let _ = writeln!(o);
     }
 
+    o.push_str(&mwi_section(r));
+
     let _ = writeln!(o, "## Goals\n");
     let _ = writeln!(
         o,
@@ -475,10 +481,7 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         );
     }
     o.push_str(&goal_line(v.map(|v| v <= 1.5), &text));
-    o.push_str(&goal_line(
-        None,
-        "MWI p99 under 1 s (not in this suite: the separate `mwi_latency` bench measures it)",
-    ));
+    o.push_str(&mwi_goals(r.mwi.as_ref()));
     let _ = writeln!(o);
 
     let _ = writeln!(o, "## Codec and core (criterion)\n");
@@ -554,6 +557,12 @@ pub fn markdown(r: &Report, chart: &str) -> String {
     }
 
     let _ = writeln!(o, "## Not measured\n");
+    if r.not_measured.is_empty() {
+        let _ = writeln!(
+            o,
+            "Nothing beyond what the tables above mark as not measured or not counted."
+        );
+    }
     for n in &r.not_measured {
         let _ = writeln!(o, "* {n}");
     }
@@ -590,8 +599,9 @@ pub fn markdown(r: &Report, chart: &str) -> String {
          * **Counts**: *one mailbox* counts new/old/urgent in a folder of 10 voicemails. *All \
          100 mailboxes*: the private server has four users, so the 100 mailboxes share one \
          account and one folder (3 voicemails each); Asterisk's count sequence is replayed once \
-         per mailbox on one connection, imapvm calls `count()` for each mailbox in turn on its \
-         warm connection, the floor sends all 300 `ESEARCH COUNT`s in one flight.\n\
+         per mailbox on one connection, imapvm counts all 100 with `Store::count_many` (the boxes \
+         of one account in one pipelined flight) on its warm connection, the floor sends all \
+         300 `ESEARCH COUNT`s in one flight.\n\
          * **Listings**: Asterisk's figure is VoiceMailMain opening the mailbox (the Old, New and \
          Urgent searches with c-client's envelope prefetch of every hit, quota checks), which is \
          what it does before it can say how many messages there are; imapvm's `list()` and the \
@@ -611,8 +621,310 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         o,
         "```sh\ncargo xtask bench            # the default run (this file and {chart})\n\
          cargo xtask bench --quick    # a fast, noisier run\n\
-         cargo xtask bench --iterations 100\n```"
+         cargo xtask bench --iterations 100\n\
+         cargo xtask bench --no-mwi   # without the MWI latency bench (about 2 minutes less)\n\
+         # the MWI bench alone, full size with the scale phases (target/bench-mwi.json):\n\
+         cargo bench -p imapvm-benches --bench mwi_latency\n```"
     );
+    o
+}
+
+/// The push strategies the MWI goal is judged on: (label, phase).
+fn push_phases(m: &MwiResults) -> [(&'static str, Option<&PhaseResult>); 2] {
+    [
+        ("imapvm with NOTIFY", m.notify.as_ref()),
+        ("imapvm with IDLE", m.idle.as_ref()),
+    ]
+}
+
+/// The goal rows "MWI p99 under 1 s", one per push strategy.
+fn mwi_goals(m: Option<&MwiResults>) -> String {
+    let Some(m) = m else {
+        return goal_line(
+            None,
+            "MWI p99 under 1 s after a mail-client change (the MWI bench did not run in this run)",
+        );
+    };
+    let mut o = String::new();
+    for (label, phase) in push_phases(m) {
+        match phase.filter(|p| p.complete()) {
+            Some(p) => {
+                let (key, worst) = p.worst_p99();
+                let mut text = format!(
+                    "MWI p99 under 1 s after a mail-client change, {label}: worst kind {}, p99 \
+                     {} ms",
+                    kind_name(key),
+                    ms_ms(worst.p99_ms)
+                );
+                if let Some(f) = m.floor.as_ref().and_then(|f| f.kind(key)) {
+                    text.push_str(&format!(
+                        " (the floor, the server's own notification: p99 {} ms)",
+                        ms_ms(f.p99_ms)
+                    ));
+                }
+                o.push_str(&goal_line(Some(worst.p99_ms < 1000.0), &text));
+            }
+            None => o.push_str(&goal_line(
+                None,
+                &format!("MWI p99 under 1 s after a mail-client change, {label}"),
+            )),
+        }
+    }
+    o
+}
+
+fn kind_name(key: &str) -> &'static str {
+    mwi::KINDS.iter().find(|k| k.0 == key).map_or("?", |k| k.1)
+}
+
+/// Milliseconds given in milliseconds.
+fn ms_ms(v: f64) -> String {
+    ms(v * 1000.0)
+}
+
+/// `a / b` of two latencies, if `b` is positive.
+fn over(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn per_change(v: f64) -> String {
+    if v >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The section "MWI latency after a mail-client change".
+fn mwi_section(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## MWI latency after a mail-client change\n");
+    let Some(m) = &r.mwi else {
+        let _ = writeln!(
+            o,
+            "Not measured in this run (see *Not measured* below). `cargo xtask bench` runs the \
+             MWI bench (`benches/benches/mwi_latency.rs`) before the end-to-end suite and \
+             quotes its results only when they were written during the same run.\n"
+        );
+        return o;
+    };
+    let _ = writeln!(
+        o,
+        "An independent client (a raw socket, not imapvm) changes a voicemail box's INBOX on \
+         the private Dovecot. Each latency runs from the moment that client read its change's \
+         tagged OK to the moment the contender knew of the change: for imapvm and the polling \
+         rows, the watcher's MWI event (`Store::watch`, the stream `imapvm watch` prints); for \
+         the floor, the first untagged response about that change on a raw IDLE connection \
+         (`FETCH` for a flag change, `EXPUNGE` for an expunge, `EXISTS` for an APPEND). Each \
+         mailbox is its own IMAP user; boxes of one phase are measured in parallel, changes on \
+         one box one after the other.\n"
+    );
+    let _ = writeln!(
+        o,
+        "* **imapvm**: the watcher with NOTIFY (RFC 5465), and the watcher with IDLE \
+         (NOTIFY not used).\n\
+         * **Asterisk**: Asterisk learns of a mail client's change only by polling \
+         (`pollmailboxes=yes`) every `pollfreq` seconds, 30 by default. The rows are imapvm's \
+         poll strategy, which is Asterisk's method (a recount every `pollfreq`), at \
+         `pollfreq=30` (Asterisk's default; the imapvm/Asterisk ratios are against it) and at \
+         `pollfreq=1`; each change comes at a random moment of the poll cycle.\n\
+         * **floor**: a raw-socket IDLE client on the same folder, during the NOTIFY and IDLE \
+         phases (the same changes): the server's own notification delay, which no client \
+         can beat.\n"
+    );
+    if !m.dovecot_settings.is_empty() {
+        let _ = writeln!(
+            o,
+            "Dovecot: {}.\n",
+            m.dovecot_settings.trim_end_matches('.')
+        );
+    }
+    let _ = writeln!(o, "Kinds of change:\n");
+    for (_, short, long) in mwi::KINDS {
+        let _ = writeln!(o, "* **{short}**: {long}.");
+    }
+    let _ = writeln!(o);
+
+    let rows: [(&str, &str, Option<&PhaseResult>); 5] = [
+        ("imapvm", "NOTIFY", m.notify.as_ref()),
+        ("imapvm", "IDLE", m.idle.as_ref()),
+        ("Asterisk", "polling, pollfreq=30", m.poll_30s.as_ref()),
+        ("Asterisk", "polling, pollfreq=1", m.poll_1s.as_ref()),
+        ("floor", "raw IDLE client", m.floor.as_ref()),
+    ];
+    let _ = writeln!(
+        o,
+        "Sample sizes ({}{}):\n",
+        if m.mode == "budget" {
+            "the sized-down MWI run of `cargo xtask bench`"
+        } else {
+            "a full run of the MWI bench"
+        },
+        if m.elapsed_seconds > 0.0 {
+            format!(", {:.0} s in all", m.elapsed_seconds)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        o,
+        "| contender | how | boxes per kind | changes per box | set-up s | measured s |"
+    );
+    let _ = writeln!(o, "|---|---|---:|---:|---:|---:|");
+    for (who, how, phase) in rows {
+        match phase {
+            Some(_) if who == "floor" => {
+                let _ = writeln!(
+                    o,
+                    "| {who} | {how} | the NOTIFY and IDLE phases' boxes and changes | | | |"
+                );
+            }
+            Some(p) => {
+                let _ = writeln!(
+                    o,
+                    "| {who} | {how} | {} | {} | {:.0} | {:.0} |",
+                    p.boxes_per_kind, p.changes_per_box, p.setup_seconds, p.seconds
+                );
+            }
+            None => {
+                let _ = writeln!(o, "| {who} | {how} | not measured | | | |");
+            }
+        }
+    }
+    let _ = writeln!(o);
+
+    let asterisk = m.poll_30s.as_ref();
+    for (key, short, _) in mwi::KINDS {
+        let _ = writeln!(o, "**{short}**\n");
+        let _ = writeln!(
+            o,
+            "| contender | how | p50 ms | p99 ms | samples | round trips / change | bytes out / \
+             change | bytes in / change | imapvm/Asterisk p50 | imapvm/Asterisk p99 | \
+             imapvm/floor p50 | imapvm/floor p99 |"
+        );
+        let _ = writeln!(
+            o,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        let base = |p: Option<&PhaseResult>| -> Option<KindLatency> {
+            p.and_then(|p| p.kind(key))
+                .filter(|k| k.samples > 0)
+                .cloned()
+        };
+        let (a, f) = (base(asterisk), base(m.floor.as_ref()));
+        for (who, how, phase) in rows {
+            let Some(k) = base(phase) else {
+                let _ = writeln!(o, "| {who} | {how} | not measured | | | | | | | | | |");
+                continue;
+            };
+            let (rt, out, inn) = match &k.wire {
+                Some(w) => (
+                    per_change(w.round_trips),
+                    per_change(w.bytes_out),
+                    per_change(w.bytes_in),
+                ),
+                None => (
+                    "not counted".into(),
+                    "not counted".into(),
+                    "not counted".into(),
+                ),
+            };
+            let ratios = if who == "imapvm" {
+                let r = |x: Option<&KindLatency>, p99: bool| {
+                    ratio(x.and_then(|x| {
+                        if p99 {
+                            over(k.p99_ms, x.p99_ms)
+                        } else {
+                            over(k.p50_ms, x.p50_ms)
+                        }
+                    }))
+                };
+                format!(
+                    "{} | {} | {} | {}",
+                    r(a.as_ref(), false),
+                    r(a.as_ref(), true),
+                    r(f.as_ref(), false),
+                    r(f.as_ref(), true)
+                )
+            } else {
+                "| | |".into()
+            };
+            let mut samples = k.samples.to_string();
+            if k.missing > 0 {
+                samples.push_str(&format!(" ({} missing)", k.missing));
+            }
+            let _ = writeln!(
+                o,
+                "| {who} | {how} | {} | {} | {samples} | {rt} | {out} | {inn} | {ratios} |",
+                ms_ms(k.p50_ms),
+                ms_ms(k.p99_ms)
+            );
+        }
+        let _ = writeln!(o);
+    }
+
+    let mut notes = Vec::new();
+    if !m.wire_note.is_empty() {
+        notes.push(m.wire_note.trim_end_matches('.').to_owned() + ".");
+    }
+    notes.push(
+        "A polling connection pays its cycle every `pollfreq` for every mailbox whether or not \
+         anything changed; with NOTIFY or IDLE the connection is silent until the server \
+         reports a change."
+            .to_owned(),
+    );
+    if let Some(s) = r
+        .operations
+        .iter()
+        .find(|op| op.id == "count")
+        .and_then(|op| op.summary(Contender::Asterisk))
+    {
+        notes.push(format!(
+            "Asterisk 22's own poll cycle for one mailbox is the count sequence of \
+             `poll-cycle-vm1234.trace` ({} round trips, {} out, {} in: the row *MWI count, one \
+             mailbox* above); the polling rows here count imapvm's cycle.",
+            s.round_trips,
+            bytes(s.bytes_out),
+            bytes(s.bytes_in)
+        ));
+    }
+    let early: usize = rows
+        .iter()
+        .filter_map(|r| r.2)
+        .flat_map(|p| [&p.store_seen, &p.append, &p.expunge])
+        .map(|k| k.events_before_completion)
+        .sum();
+    if early > 0 {
+        notes.push(format!(
+            "{early} notification(s) arrived before the change's tagged OK reached the client \
+             and count as 0 ms."
+        ));
+    }
+    let errors: Vec<String> = rows
+        .iter()
+        .filter_map(|(who, how, p)| {
+            let p = (*p)?;
+            (!p.watch_errors.is_empty()).then(|| {
+                format!(
+                    "{who} ({how}): {} watcher error event(s), first: {}",
+                    p.watch_errors.len(),
+                    p.watch_errors[0]
+                )
+            })
+        })
+        .collect();
+    notes.extend(errors);
+    if m.mode == "budget" {
+        notes.push(
+            "The scale phases (1,000 and 10,000 watched mailboxes) are not part of this run: \
+             `cargo bench -p imapvm-benches --bench mwi_latency` runs them."
+                .to_owned(),
+        );
+    }
+    for n in notes {
+        let _ = writeln!(o, "* {n}");
+    }
+    let _ = writeln!(o);
     o
 }
 

@@ -1,6 +1,6 @@
-//! `cargo xtask bench`: the criterion benches, then the end-to-end suite
-//! against the private Dovecot, which writes `docs/performance.md` and
-//! `docs/performance.svg`.
+//! `cargo xtask bench`: the criterion benches, the MWI latency bench, then
+//! the end-to-end suite against the private Dovecot, which writes
+//! `docs/performance.md` and `docs/performance.svg`.
 //!
 //! Steps, in order:
 //! 1. start (or find) the private Dovecot;
@@ -8,8 +8,12 @@
 //!    that fails is reported and skipped, not fatal), with shortened
 //!    warm-up/measurement times so the whole run stays under 10 minutes on
 //!    2 cores;
-//! 3. run `benches/benches/suite.rs`, handing it the time step 2 started so
-//!    it quotes only criterion results of this run.
+//! 3. run the MWI latency bench (`benches/benches/mwi_latency.rs -- --budget`:
+//!    NOTIFY, IDLE, polling at pollfreq 1 and 30, and the raw-IDLE floor, sized
+//!    to about two minutes; no scale phases), unless `--no-mwi`; a failure is
+//!    reported, not fatal;
+//! 4. run `benches/benches/suite.rs`, handing it the time step 2 started so
+//!    it quotes only criterion and MWI results of this run.
 //!
 //! `cargo xtask ci` does not come here: it only compiles the benches.
 
@@ -53,6 +57,9 @@ pub struct BenchArgs {
     /// Leave imapvm out of the end-to-end suite.
     #[arg(long)]
     pub no_imapvm: bool,
+    /// Skip the MWI latency bench (the report then shows it as not measured).
+    #[arg(long)]
+    pub no_mwi: bool,
 }
 
 impl BenchArgs {
@@ -77,17 +84,19 @@ impl BenchArgs {
         if self.no_imapvm {
             c.push_str(" --no-imapvm");
         }
+        if self.no_mwi {
+            c.push_str(" --no-mwi");
+        }
         c
     }
 
     /// The arguments for the suite binary (after `--`).
     pub fn suite_args(&self, criterion_since: u64) -> Vec<String> {
-        let mut a = vec![
-            "--criterion-since".to_owned(),
-            criterion_since.to_string(),
-            "--command".to_owned(),
-            self.command(),
-        ];
+        let mut a = vec!["--criterion-since".to_owned(), criterion_since.to_string()];
+        if !self.no_mwi {
+            a.extend(["--mwi-since".to_owned(), criterion_since.to_string()]);
+        }
+        a.extend(["--command".to_owned(), self.command()]);
         match (self.iterations, self.quick) {
             (Some(n), _) => a.extend(["--iterations".to_owned(), n.to_string()]),
             (None, true) => a.push("--quick".to_owned()),
@@ -104,6 +113,15 @@ impl BenchArgs {
         }
         if self.no_imapvm {
             a.push("--no-imapvm".to_owned());
+        }
+        a
+    }
+
+    /// The MWI bench's arguments (after `--`): the sized-down run.
+    pub fn mwi_args(&self) -> Vec<String> {
+        let mut a = vec!["--budget".to_owned()];
+        if self.quick {
+            a.push("--quick".to_owned());
         }
         a
     }
@@ -135,6 +153,14 @@ fn cargo_bin() -> String {
 
 /// Runs everything and writes the report.
 pub fn run(args: &BenchArgs) -> Result<()> {
+    // Two runs at once share the server's bench folders and bulk users and would
+    // disturb each other's figures: the second waits for the first.
+    let lock = xtask::server::target_dir().join("imapvm-bench.lock");
+    eprintln!(
+        "==> xtask bench: taking {} (waits while another run holds it)",
+        lock.display()
+    );
+    let _lock = xtask::server::DirLock::acquire(&lock)?;
     let server = dovecot::ensure_running()?;
     eprintln!("private dovecot on {}:{}", server.host, server.port);
     let since = SystemTime::now()
@@ -146,6 +172,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut targets: Vec<(&str, &str)> = Vec::new();
     if !args.no_criterion {
         targets.extend_from_slice(CRITERION_BENCHES);
+    }
+    if !args.no_mwi {
+        targets.push(("imapvm-benches", "mwi_latency"));
     }
     targets.push(("imapvm-benches", "suite"));
     for (package, bench) in &targets {
@@ -182,6 +211,29 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     let criterion_took = started.elapsed();
+    let mwi_started = std::time::Instant::now();
+    if !args.no_mwi {
+        eprintln!("==> xtask bench: MWI latency (imapvm-benches/mwi_latency -- --budget)");
+        let status = Command::new(cargo_bin())
+            .current_dir(&root)
+            .args([
+                "bench",
+                "-p",
+                "imapvm-benches",
+                "--bench",
+                "mwi_latency",
+                "--",
+            ])
+            .args(args.mwi_args())
+            .status()
+            .map_err(|e| HarnessError::io("running the MWI latency bench", e))?;
+        if !status.success() {
+            eprintln!("xtask bench: the MWI latency bench failed ({status}); the report says so");
+            skipped.push("imapvm-benches/mwi_latency".to_owned());
+        }
+    }
+    let mwi_took = mwi_started.elapsed();
+    let suite_started = std::time::Instant::now();
     eprintln!("==> xtask bench: end-to-end suite");
     let status = Command::new(cargo_bin())
         .current_dir(&root)
@@ -195,21 +247,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )));
     }
     if !skipped.is_empty() {
-        eprintln!(
-            "xtask bench: criterion benches that failed: {}",
-            skipped.join(", ")
-        );
+        eprintln!("xtask bench: benches that failed: {}", skipped.join(", "));
     }
     eprintln!(
         "xtask bench: wrote docs/performance.md and docs/performance.svg; criterion's HTML \
          reports are in target/criterion/report/index.html"
     );
     eprintln!(
-        "xtask bench: compilation {:.0} s, then criterion {:.0} s and the end-to-end suite \
-         {:.0} s",
+        "xtask bench: compilation {:.0} s, then criterion {:.0} s, MWI latency {:.0} s and the \
+         end-to-end suite {:.0} s",
         compiled.as_secs_f64(),
         criterion_took.as_secs_f64(),
-        (started.elapsed() - criterion_took).as_secs_f64()
+        mwi_took.as_secs_f64(),
+        suite_started.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -228,6 +278,8 @@ mod tests {
             [
                 "--criterion-since",
                 "42",
+                "--mwi-since",
+                "42",
                 "--command",
                 "cargo xtask bench",
                 "--iterations",
@@ -235,6 +287,19 @@ mod tests {
             ]
         );
         assert_eq!(a.criterion_args()[3], "3");
+        assert_eq!(a.mwi_args(), ["--budget"]);
+    }
+
+    #[test]
+    fn no_mwi_leaves_the_report_without_mwi_figures() {
+        let a = BenchArgs {
+            no_mwi: true,
+            quick: true,
+            ..BenchArgs::default()
+        };
+        assert_eq!(a.command(), "cargo xtask bench --quick --no-mwi");
+        assert!(!a.suite_args(7).contains(&"--mwi-since".to_owned()));
+        assert_eq!(a.mwi_args(), ["--budget", "--quick"]);
     }
 
     #[test]

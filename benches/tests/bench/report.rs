@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use imapvm_benches::measure::{Contender, Measured, OperationResult, summarize};
+use imapvm_benches::mwi::{KindLatency, MwiResults, PhaseResult, WirePerChange};
 use imapvm_benches::report::{
     ConfigMemory, CriterionFigure, Machine, Report, markdown, svg, utc_minute, why,
 };
@@ -103,8 +104,81 @@ fn sample() -> Report {
             parse_peak_kb: 25_000,
             parse_delta_kb: 20_000,
         }),
-        not_measured: vec!["MWI latency (needs the watcher)".into()],
+        not_measured: vec!["Something else (needs a server we do not have)".into()],
         elapsed_secs: Some(61),
+        mwi: Some(sample_mwi()),
+    }
+}
+
+fn kind(p50: f64, p99: f64, wire: Option<(f64, f64, f64)>) -> KindLatency {
+    KindLatency {
+        samples: 200,
+        p50_ms: p50,
+        p99_ms: p99,
+        max_ms: p99 + 1.0,
+        events_before_completion: 0,
+        missing: 0,
+        wire: wire.map(|(round_trips, bytes_out, bytes_in)| WirePerChange {
+            changes: 200,
+            round_trips,
+            bytes_out,
+            bytes_in,
+        }),
+    }
+}
+
+fn phase(
+    strategy: &str,
+    seen: KindLatency,
+    expunge: KindLatency,
+    append: KindLatency,
+) -> PhaseResult {
+    PhaseResult {
+        strategy: strategy.into(),
+        boxes_per_kind: 10,
+        changes_per_box: 20,
+        setup_seconds: 2.0,
+        seconds: 25.0,
+        store_seen: seen,
+        append,
+        expunge,
+        watch_errors: Vec::new(),
+    }
+}
+
+fn sample_mwi() -> MwiResults {
+    let w = Some((3.0, 150.0, 420.5));
+    MwiResults {
+        mode: "budget".into(),
+        written_unix: 1_795_674_000,
+        elapsed_seconds: 130.0,
+        dovecot_settings: "NOTIFY_DELAY_MSECS=500 (compile-time)".into(),
+        wire_note: "imapvm's watcher connection is counted on a loopback proxy".into(),
+        notify: Some(phase(
+            "NOTIFY",
+            kind(540.0, 620.0, w),
+            kind(545.0, 700.0, w),
+            kind(550.0, 640.0, w),
+        )),
+        idle: Some(phase(
+            "IDLE",
+            kind(560.0, 900.0, None),
+            kind(565.0, 1200.0, None),
+            kind(570.0, 950.0, None),
+        )),
+        floor: Some(phase(
+            "raw IDLE client",
+            kind(505.0, 520.0, Some((0.0, 0.0, 20.0))),
+            kind(506.0, 530.0, Some((0.0, 0.0, 40.0))),
+            kind(507.0, 540.0, Some((0.0, 0.0, 30.0))),
+        )),
+        poll_1s: None,
+        poll_30s: Some(phase(
+            "poll every 30 s",
+            kind(15_000.0, 29_700.0, w),
+            kind(14_000.0, 29_500.0, w),
+            kind(16_000.0, 29_900.0, w),
+        )),
     }
 }
 
@@ -148,6 +222,60 @@ fn goals_are_judged_from_the_ratios() {
 }
 
 #[test]
+fn mwi_goal_is_judged_per_push_strategy_on_the_worst_kind() {
+    let md = markdown(&sample(), "performance.svg");
+    assert!(
+        md.contains(
+            "| MWI p99 under 1 s after a mail-client change, imapvm with NOTIFY: worst kind \
+             expunge, p99 700 ms (the floor, the server's own notification: p99 530 ms) | met |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("imapvm with IDLE: worst kind expunge, p99 1200 ms"),
+        "{md}"
+    );
+    assert!(md.contains("p99 530 ms) | **missed** |"), "{md}");
+    // 540/15000 and 620/29700; 540/505 and 620/520.
+    assert!(
+        md.contains(
+            "| imapvm | NOTIFY | 540 | 620 | 200 | 3 | 150 | 420 | 0.04× | 0.02× | 1.07× | 1.19× |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| imapvm | IDLE | 560 | 900 | 200 | not counted |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Asterisk | polling, pollfreq=1 | not measured |"),
+        "{md}"
+    );
+    // Asterisk's own poll cycle is quoted from the count row of the same run.
+    assert!(md.contains("(15 round trips, 100 B out, 8000 B in"), "{md}");
+}
+
+#[test]
+fn mwi_not_measured_says_so() {
+    let mut r = sample();
+    r.mwi = None;
+    let md = markdown(&r, "performance.svg");
+    assert!(md.contains("## MWI latency after a mail-client change\n\nNot measured in this run"));
+    assert!(md.contains(
+        "| MWI p99 under 1 s after a mail-client change (the MWI bench did not run in this run) \
+         | not measured |"
+    ));
+    let mut r = sample();
+    if let Some(m) = r.mwi.as_mut() {
+        m.idle = None;
+    }
+    let md = markdown(&r, "performance.svg");
+    assert!(md.contains(
+        "| MWI p99 under 1 s after a mail-client change, imapvm with IDLE | not measured |"
+    ));
+}
+
+#[test]
 fn why_names_round_trips_and_bytes() {
     let r = sample();
     assert!(why(&r.operations[1]).contains("2 round trips where the floor needs 1"));
@@ -187,4 +315,15 @@ fn a_goal_the_floor_cannot_meet_says_so() {
         ),
         "{md}"
     );
+}
+
+#[test]
+fn an_empty_not_measured_list_says_nothing_is_missing() {
+    let mut r = sample();
+    r.not_measured.clear();
+    let md = markdown(&r, "performance.svg");
+    assert!(md.contains(
+        "## Not measured\n\nNothing beyond what the tables above mark as not measured or not \
+         counted.\n"
+    ));
 }
