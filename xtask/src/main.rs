@@ -6,7 +6,8 @@
 //! * `cyrus start|stop|status`, `courier start|stop|status`: the private Cyrus
 //!   (`/` hierarchy) and Courier (`INBOX.` namespace), same JSON contract.
 //! * `fuzz [TARGET..] [--seconds N]`: run cargo-fuzz targets on stable.
-//! * `bench [--quick]`: criterion benches, then the end-to-end suite against
+//! * `bench [--quick]`: criterion benches, the MWI latency bench (NOTIFY/IDLE
+//!   against polling at pollfreq 1 and 30), then the end-to-end suite against
 //!   the private Dovecot; writes `docs/performance.md` and its SVG chart.
 //! * `tidy`: the repository checks (also part of `cargo test`).
 #![forbid(unsafe_code)]
@@ -68,7 +69,7 @@ enum Task {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
-    /// Criterion benches, then the end-to-end suite on the private Dovecot (writes docs/performance.md).
+    /// Criterion benches, MWI latency, then the end-to-end suite on the private Dovecot (writes docs/performance.md).
     Bench(bench::BenchArgs),
     /// Repository checks: module docs, no ignored tests, dependency layering.
     Tidy,
