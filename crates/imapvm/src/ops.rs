@@ -373,6 +373,84 @@ impl Store {
     }
 }
 
+/// How many UIDs above the highest one whose identity is known a warm listing or deposit
+/// fetches along with its searches (mail that arrived since the folder was last looked at).
+/// A bound: ordinary mail in a shared folder costs at most this many rows, once; a hit above
+/// the window is fetched afterwards.
+const NEW_UID_WINDOW: u32 = 500;
+
+/// The [`NEW_UID_WINDOW`] UIDs above the highest UID whose identity is known; `None` when
+/// nothing is known yet (a cold connection: the hits are fetched instead).
+fn new_uid_window(mem: &FolderMemory) -> Option<UidRange> {
+    let highest = *mem.headers.keys().max()?;
+    let low = WireUid::new(highest.checked_add(1)?)?;
+    let high = WireUid::new(highest.saturating_add(NEW_UID_WINDOW))?;
+    Some(UidRange::Set(WireUidSet::range(low, high)))
+}
+
+/// Queues the fetch of the identity headers in the [`new_uid_window`] (sent with the next
+/// flight): messages another client added since are then known without a round trip of
+/// their own.
+fn queue_new_identities(s: &mut Session, mem: &FolderMemory) -> Result<Option<CommandId>> {
+    let Some(range) = new_uid_window(mem) else {
+        return Ok(None);
+    };
+    let attrs = [identity_attr()];
+    Ok(Some(s.queue("UID FETCH (new identities)", |c| {
+        c.uid_fetch(&range, &attrs)
+    })?))
+}
+
+/// Learns the answer of [`queue_new_identities`]. A refusal only costs the fetch of the
+/// hits' headers later.
+fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<CommandId>) {
+    let Some(id) = id else {
+        return;
+    };
+    match fetch_result(s, "UID FETCH (new identities)", id) {
+        Ok(fetched) => {
+            for m in fetched {
+                mem.headers.insert(m.uid.get(), identity_of(&m));
+            }
+        }
+        Err(e) => tracing::debug!(account = %s.label(), error = %e, "new identities not fetched"),
+    }
+}
+
+/// The fetch items of a listing.
+fn list_attrs() -> [FetchAttr; 3] {
+    [
+        FetchAttr::Flags,
+        FetchAttr::Rfc822Size,
+        FetchAttr::HeaderFields(LIST_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
+    ]
+}
+
+/// One message a listing fetched.
+struct ListedRow {
+    flags: MessageFlags,
+    size: u32,
+    fields: imapvm_message::HeaderFields,
+}
+
+impl ListedRow {
+    fn of(m: &imapvm_proto::FetchedMessage) -> Self {
+        Self {
+            flags: flags_of(m.flags.as_deref().unwrap_or_default()),
+            size: m.size.unwrap_or(0),
+            fields: HeaderBlock::parse(m.header_fields().unwrap_or_default()).fields,
+        }
+    }
+
+    fn identity(&self) -> IdentityHeaders {
+        IdentityHeaders {
+            extension: self.fields.extension.clone(),
+            context: self.fields.context.clone(),
+            message_type: self.fields.message_type.clone(),
+        }
+    }
+}
+
 impl Mailbox {
     fn listing_key(&self, scope: Option<Folder>, with_deleted: bool) -> ListingKey {
         ListingKey {
@@ -592,10 +670,38 @@ impl Mailbox {
     // ------------------------------------------------------------------ list
 
     /// The messages of this box in `scope` (`None`: every state of `imapfolder`), numbered
-    /// as Asterisk numbers them. Two round trips whatever the size. `with_deleted` also
-    /// numbers `\Deleted` messages (for `undelete`).
+    /// as Asterisk numbers them, whatever the size in one round trip on a warm connection
+    /// (the search and the fetch of the messages already known to be this box's and of new
+    /// mail, pipelined), two on a cold one or when the folder changed meanwhile. `with_deleted`
+    /// also numbers `\Deleted` messages (for `undelete`).
     pub async fn list(&self, scope: Option<Folder>, with_deleted: bool) -> Result<Listing> {
         on_account!(self, |s, f| self.list_in(s, f, scope, with_deleted).await)
+    }
+
+    /// What a warm listing fetches in the same flight as its search (empty on a cold
+    /// connection, where nothing is known about the folder): the messages known to be this
+    /// box's (for a folder scope, those of its previous listing: the others would mostly be
+    /// fetched for nothing) and the [`new_uid_window`] (new mail). Never anything else: a
+    /// shared folder's ordinary mail is fetched at most once, when it is new. Hits not
+    /// covered are fetched afterwards.
+    fn list_prefetch(&self, mem: &FolderMemory, key: &ListingKey) -> Vec<UidRange> {
+        if mem.headers.is_empty() {
+            return Vec::new();
+        }
+        let ours = |u: &u32| mem.headers.get(u).is_some_and(|h| self.ours(h));
+        let known: Vec<u32> = match key.scope {
+            Some(_) if !key.with_deleted => mem
+                .listings
+                .get(key)
+                .filter(|l| l.uidvalidity() == UidValidity(mem.uid_validity))
+                .map(|l| l.present().map(|(_, u)| u.get()).filter(ours).collect())
+                .unwrap_or_default(),
+            _ => mem.headers.keys().copied().filter(ours).collect(),
+        };
+        wire_set(known)
+            .into_iter()
+            .chain(new_uid_window(mem))
+            .collect()
     }
 
     async fn list_in(
@@ -621,46 +727,77 @@ impl Mailbox {
                 Some(folder) => wire_keys(&listing_search(folder, &self.identity)),
             }
         };
-        let hits = {
+        let attrs = list_attrs();
+        let key = self.listing_key(scope, with_deleted);
+        let prefetch = self.list_prefetch(f.get(&name), &key);
+        // Round trip 1: the search, and on a warm connection the header fields of the
+        // messages known to be this box's plus a window of UIDs above everything known.
+        let mut attempt = 0;
+        let (hits, mut fetched) = loop {
             let changes = s.view_changes();
-            let id = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
-            s.wait(&[id]).await?;
-            let mut hits = search_result(s, "UID SEARCH (list)", id)?;
-            if s.view_changes() != changes {
-                // The view changed while searching (see `count_in`): search the synced view.
-                let id = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
-                s.wait(&[id]).await?;
-                hits = search_result(s, "UID SEARCH (list)", id)?;
+            let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
+            let mut fetches = Vec::with_capacity(prefetch.len());
+            for range in &prefetch {
+                fetches.push(s.queue("UID FETCH (list)", |c| c.uid_fetch(range, &attrs))?);
             }
-            hits
-        };
-        let mut fetched = Vec::new();
-        if let Some(range) = wire_set(hits.iter().copied()) {
-            let attrs = [
-                FetchAttr::Flags,
-                FetchAttr::Rfc822Size,
-                FetchAttr::HeaderFields(LIST_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
-            ];
-            let id = s.queue("UID FETCH (list)", |c| c.uid_fetch(&range, &attrs))?;
-            s.wait(&[id]).await?;
-            fetched = fetch_result(s, "UID FETCH (list)", id)?;
-        }
-        let mem = f.get(&name);
-        let mut rows = Vec::new();
-        for m in fetched {
-            let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
-            let h = block.fields;
-            let identity = IdentityHeaders {
-                extension: h.extension.clone(),
-                context: h.context.clone(),
-                message_type: h.message_type.clone(),
-            };
-            let ours = self.ours(&identity);
-            mem.headers.insert(m.uid.get(), identity);
-            if !ours {
+            let mut wait = vec![search];
+            wait.extend(fetches.iter().copied());
+            s.wait(&wait).await?;
+            let hits = search_result(s, "UID SEARCH (list)", search);
+            let mut fetched: HashMap<u32, imapvm_proto::FetchedMessage> = HashMap::new();
+            for id in fetches {
+                // A refused prefetch only means its hits are fetched afterwards.
+                match fetch_result(s, "UID FETCH (list)", id) {
+                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid.get(), m))),
+                    Err(e) => {
+                        tracing::debug!(mailbox = %self.id(), error = %e, "listing prefetch refused")
+                    }
+                }
+            }
+            // The server syncs our view (the pipelined NOOP) possibly after the search ran:
+            // if it reported changes meanwhile, the answers may predate them (see
+            // `count_many_in`). Ask once more on the synced view.
+            if s.view_changes() != changes && attempt == 0 {
+                attempt += 1;
                 continue;
             }
-            let flags = flags_of(m.flags.as_deref().unwrap_or_default());
+            break (hits?, fetched);
+        };
+        let mem = f.get(&name);
+        // Every fetched message's identity is learnt (not only the hits'): the next warm
+        // listing's window starts above them, so ordinary mail is fetched once at most.
+        let mut parsed: HashMap<u32, ListedRow> = HashMap::with_capacity(fetched.len());
+        for (uid, m) in fetched.drain() {
+            let row = ListedRow::of(&m);
+            mem.headers.insert(uid, row.identity());
+            parsed.insert(uid, row);
+        }
+        let hits: BTreeSet<u32> = hits.into_iter().collect();
+        // Round trip 2, only when needed: hits the first flight did not cover, except those
+        // known to be another box's or greetings (never listed, their identity cannot change).
+        let missing: Vec<u32> = hits
+            .iter()
+            .copied()
+            .filter(|u| !parsed.contains_key(u) && mem.headers.get(u).is_none_or(|h| self.ours(h)))
+            .collect();
+        if let Some(range) = wire_set(missing.iter().copied()) {
+            let id = s.queue("UID FETCH (list)", |c| c.uid_fetch(&range, &attrs))?;
+            s.wait(&[id]).await?;
+            for m in fetch_result(s, "UID FETCH (list)", id)? {
+                let row = ListedRow::of(&m);
+                mem.headers.insert(m.uid.get(), row.identity());
+                parsed.insert(m.uid.get(), row);
+            }
+        }
+        let mut rows = Vec::new();
+        for uid in hits {
+            let Some(row) = parsed.remove(&uid) else {
+                continue;
+            };
+            if !self.ours(&row.identity()) {
+                continue;
+            }
+            let flags = row.flags;
             let shown = match scope {
                 _ if with_deleted => true,
                 None => !flags.deleted,
@@ -669,7 +806,7 @@ impl Mailbox {
             if !shown {
                 continue;
             }
-            rows.push((m.uid.get(), flags, m.size.unwrap_or(0), h));
+            rows.push((uid, flags, row.size, row.fields));
         }
         let numbers = MessageNumbers::new(
             UidValidity(uid_validity),
@@ -700,8 +837,7 @@ impl Mailbox {
             });
         }
         messages.sort_by_key(|m| m.number);
-        mem.listings
-            .insert(self.listing_key(scope, with_deleted), numbers);
+        mem.listings.insert(key, numbers);
         Ok(Listing {
             folder: name.as_wire().to_owned(),
             scope,
@@ -1372,16 +1508,21 @@ impl Mailbox {
         let name = self.scope_mailbox(s, None)?;
         self.select(s, f, &name).await?;
         let wire = WireMailbox::new(name.as_wire());
-        // Round trip 1: quota and the counts (for maxmsg and the message number).
+        // Round trip 1: quota and the counts (for maxmsg and the message number), and the
+        // identity headers of mail added since the folder was last looked at (else a hit
+        // the count finds there costs a round trip of its own).
         let quota_id = if s.capabilities().quota() {
             Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
         } else {
             None
         };
         let ids = self.queue_count(s, f.get(&name))?;
+        let news = queue_new_identities(s, f.get(&name))?;
         let mut wait: Vec<CommandId> = ids.ids();
         wait.extend(quota_id);
+        wait.extend(news);
         s.wait(&wait).await?;
+        learn_new_identities(s, f.get(&name), news);
         let quota = match quota_id {
             Some(id) => match s.take("GETQUOTAROOT", id) {
                 Ok(o) => Mailbox::quota_of(o),
@@ -1437,9 +1578,13 @@ impl Mailbox {
         // count does not see a "change" and count twice.
         let sync_id = s.queue("NOOP", |c| c.noop())?;
         let ids = self.queue_count(s, f.get(&name))?;
+        // Mail another client added meanwhile (its identity is needed for the recount).
+        let news = queue_new_identities(s, f.get(&name))?;
         let mut wait = ids.ids();
         wait.extend([append_id, sync_id]);
+        wait.extend(news);
         s.wait(&wait).await?;
+        learn_new_identities(s, f.get(&name), news);
         let _ = s.take("NOOP", sync_id);
         let appended = match s.take("APPEND", append_id) {
             Ok(o) => o,

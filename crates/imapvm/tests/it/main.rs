@@ -22,6 +22,7 @@ mod migrate;
 mod ops;
 mod pbx_notify;
 mod races;
+mod round_trips;
 mod servers;
 mod sharing;
 mod support;
