@@ -288,8 +288,13 @@ pub(crate) async fn count_many_in(
             for &i in &members {
                 queued.push(boxes[i].queue_count(s, f.get(&name))?);
             }
-            let ids: Vec<CommandId> = queued.iter().flat_map(CountIds::ids).collect();
+            // Mail another client added since we last looked: its identity comes in the same
+            // flight, not in a round trip of its own when a hit turns out to be unknown.
+            let identities = queue_new_identities(s, f.get(&name))?;
+            let mut ids: Vec<CommandId> = queued.iter().flat_map(CountIds::ids).collect();
+            ids.extend(identities);
             s.wait(&ids).await?;
+            learn_new_identities(s, f.get(&name), identities);
             // The server syncs our view (pipelined NOOP) only after the count ran: if it
             // reported changes meanwhile, the count may predate them. Count once more.
             if s.view_changes() != changes && attempt == 0 {
@@ -1516,6 +1521,7 @@ impl Mailbox {
         } else {
             None
         };
+        let changes = s.view_changes();
         let ids = self.queue_count(s, f.get(&name))?;
         let news = queue_new_identities(s, f.get(&name))?;
         let mut wait: Vec<CommandId> = ids.ids();
@@ -1533,7 +1539,18 @@ impl Mailbox {
             },
             None => Vec::new(),
         };
-        let (counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
+        let (mut counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
+        // The server may sync our view (the pipelined NOOP) after the count ran: if it
+        // reported `delta` changes meanwhile, the count may be off by up to that many. Where
+        // that could decide admission (within `delta` of maxmsg), count once more on the
+        // synced view; elsewhere only the informational X-Asterisk-VM-Message-Num could be
+        // off, as Asterisk's own can (the recount after the APPEND is exact either way).
+        let delta = s.view_changes().saturating_sub(changes);
+        if delta > 0 && u64::from(counts.total()) + delta + 1 >= u64::from(self.limits().maxmsg) {
+            let again = self.queue_count(s, f.get(&name))?;
+            s.wait(&again.ids()).await?;
+            counts = self.finish_counts(s, f.get(&name), again, None).await?.0;
+        }
 
         let now = now_secs();
         let rand = random_u32();

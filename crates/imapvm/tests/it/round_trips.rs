@@ -280,3 +280,54 @@ check(m.uid('EXPUNGE', '{u}'), 'expunge')
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_deposit_at_maxmsg_after_another_client_expunged_one_is_admitted() {
+    let folder = unique("rt-maxmsg");
+    let p = pw("vm1234");
+    let store = store_with(
+        "rt-maxmsg",
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\nmaxmsg=3"),
+        &format!("[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={p}\n"),
+    );
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut uids = Vec::new();
+    for i in 0..3 {
+        uids.push(
+            mb.deposit(&voicemail(&format!("555800{i}"), 200))
+                .await
+                .unwrap()
+                .uid,
+        );
+    }
+    // Full: refused.
+    let refused = mb.deposit(&voicemail("5558009", 200)).await;
+    assert!(
+        matches!(refused, Err(imapvm::Error::DepositRefused { .. })),
+        "{refused:?}"
+    );
+    for round in 0..3 {
+        // The mail client deletes one; the server tells our connection only when it next
+        // syncs, possibly after it answered the admission count. The deposit must see the
+        // room (and the mailbox must not go over maxmsg).
+        py(&format!(
+            "m = connect('vm1234')\nsel(m, {f})\n\
+             check(m.uid('STORE', '{u}', '+FLAGS', '(\\\\Deleted)'), 'delete')\n\
+             check(m.uid('EXPUNGE', '{u}'), 'expunge')\n",
+            f = q(&folder),
+            u = uids.remove(0)
+        ));
+        let d = mb
+            .deposit(&voicemail(&format!("555801{round}"), 200))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: refused with room for one: {e}"));
+        assert_eq!(d.counts.total(), 3, "round {round}");
+        uids.push(d.uid);
+        let refused = mb.deposit(&voicemail("5558019", 200)).await;
+        assert!(
+            matches!(refused, Err(imapvm::Error::DepositRefused { .. })),
+            "round {round}: {refused:?}"
+        );
+    }
+    store.close().await;
+}
