@@ -434,10 +434,16 @@ fn run_op(
                 Kind::Deposit => {
                     // Remove what the previous deposit stored.
                     let base = s.base_uid;
+                    // NOOP first (its own round trip): see what the contender stored.
+                    s.janitor.pipeline(&[b"NOOP".to_vec()], Collect::Nothing)?;
                     s.janitor.pipeline(
                         &[
-                            format!("UID STORE {base}:* +FLAGS.SILENT (\\Deleted)").into_bytes(),
-                            format!("UID EXPUNGE {base}:*").into_bytes(),
+                            // An explicit upper bound: `base:*` names the highest message
+                            // (one of the folder's own) when nothing at or above `base`
+                            // exists.
+                            format!("UID STORE {base}:4294967295 +FLAGS.SILENT (\\Deleted)")
+                                .into_bytes(),
+                            format!("UID EXPUNGE {base}:4294967295").into_bytes(),
                         ],
                         Collect::Nothing,
                     )?;
@@ -613,10 +619,11 @@ fn run_op(
         && let Ok(mut s) = shared.try_borrow_mut()
     {
         let base = s.base_uid;
+        let _ = s.janitor.pipeline(&[b"NOOP".to_vec()], Collect::Nothing);
         let _ = s.janitor.pipeline(
             &[
-                format!("UID STORE {base}:* +FLAGS.SILENT (\\Deleted)").into_bytes(),
-                format!("UID EXPUNGE {base}:*").into_bytes(),
+                format!("UID STORE {base}:4294967295 +FLAGS.SILENT (\\Deleted)").into_bytes(),
+                format!("UID EXPUNGE {base}:4294967295").into_bytes(),
             ],
             Collect::Nothing,
         );
