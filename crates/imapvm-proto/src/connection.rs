@@ -7,6 +7,8 @@ use crate::error::{
     ResponseCode,
 };
 use crate::esearch;
+use crate::framing::Framer;
+use crate::literals::LiteralPatches;
 use crate::types::{
     AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, Mailbox, MailboxStatus,
     Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, SearchKey, Secret, Section,
@@ -14,7 +16,7 @@ use crate::types::{
 };
 use imap_codec::decode::Decoder;
 use imap_codec::encode::{Encoder, Fragment};
-use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer};
+use imap_codec::fragmentizer::FragmentInfo;
 use imap_codec::imap_types as t;
 use imap_codec::{CommandCodec, GreetingCodec, ResponseCodec};
 use std::borrow::Cow;
@@ -706,15 +708,13 @@ pub struct Connection {
     stats: Stats,
     sent_since_wait: bool,
     // inbound framing
-    fragmentizer: Fragmentizer,
+    framer: Framer,
     enqueued: u64,
     framed: u64,
     message_len: u64,
     in_literal: bool,
-    /// Literals of the current response that contain NUL: (start in the response, bytes).
-    nul_literals: Vec<(usize, Vec<u8>)>,
-    /// Address of the patched copy being decoded while `nul_literals` is non-empty.
-    patched_base: usize,
+    /// Literals of the current response not decoded as they are (NUL-bearing, large sections).
+    literals: LiteralPatches,
     // time
     greeting_deadline: Option<Instant>,
     /// Last byte in or out (keepalive).
@@ -744,7 +744,6 @@ impl Connection {
         {
             config.tag_prefix = "a".to_owned();
         }
-        let fragmentizer = Fragmentizer::new(config.limits.max_response.saturating_add(1));
         Self {
             greeting_deadline: Some(now + config.greeting_timeout),
             config,
@@ -764,13 +763,12 @@ impl Connection {
             bye: None,
             stats: Stats::default(),
             sent_since_wait: false,
-            fragmentizer,
+            framer: Framer::new(),
             enqueued: 0,
             framed: 0,
             message_len: 0,
             in_literal: false,
-            nul_literals: Vec::new(),
-            patched_base: 0,
+            literals: LiteralPatches::default(),
             last_io: now,
             last_input: now,
             projected: State::Greeting,
@@ -1121,11 +1119,11 @@ impl Connection {
         self.stats.bytes_in += bytes.len() as u64;
         self.last_io = now;
         self.last_input = now;
-        self.fragmentizer.enqueue_bytes(bytes);
+        self.framer.enqueue_bytes(bytes);
         self.enqueued += bytes.len() as u64;
         let limits = self.config.limits.clone();
         loop {
-            let Some(info) = self.fragmentizer.progress() else {
+            let Some(info) = self.framer.progress() else {
                 let partial = self.enqueued - self.framed;
                 if !self.in_literal && partial > u64::from(limits.max_line) {
                     self.fail_limit(LimitKind::LineLength, partial, limits.max_line.into());
@@ -1142,7 +1140,16 @@ impl Connection {
             self.framed += len;
             self.message_len += len;
             match info {
-                FragmentInfo::Line { announcement, .. } => {
+                FragmentInfo::Line {
+                    start,
+                    announcement,
+                    ..
+                } => {
+                    self.literals.on_line(
+                        start,
+                        self.framer.fragment_bytes(info),
+                        announcement.map(|a| a.length),
+                    );
                     if len > u64::from(limits.max_line) {
                         self.fail_limit(LimitKind::LineLength, len, limits.max_line.into());
                         return;
@@ -1158,7 +1165,7 @@ impl Connection {
                         }
                         self.in_literal = true;
                     } else if let Some(announced) =
-                        overflowing_announcement(self.fragmentizer.fragment_bytes(info))
+                        overflowing_announcement(self.framer.fragment_bytes(info))
                     {
                         // The framing gave up on a length beyond u32 and saw a plain line.
                         self.fail_limit(
@@ -1171,10 +1178,8 @@ impl Connection {
                 }
                 FragmentInfo::Literal { start, .. } => {
                     self.in_literal = false;
-                    let data = self.fragmentizer.fragment_bytes(info);
-                    if data.contains(&0) {
-                        self.nul_literals.push((start, data.to_vec()));
-                    }
+                    self.literals
+                        .on_literal(start, self.framer.fragment_bytes(info));
                 }
             }
             if self.message_len > u64::from(limits.max_response) {
@@ -1185,12 +1190,12 @@ impl Connection {
                 );
                 return;
             }
-            if self.fragmentizer.is_message_complete() {
+            if self.framer.is_message_complete() {
                 self.message_len = 0;
                 self.stats.responses += 1;
-                let frag = std::mem::replace(&mut self.fragmentizer, Fragmentizer::new(1));
-                self.process_message(frag.message_bytes(), now);
-                self.fragmentizer = frag;
+                let framer = std::mem::take(&mut self.framer);
+                self.process_message(framer.message_bytes(), now);
+                self.framer = framer;
                 if self.state == State::Failed {
                     return;
                 }
@@ -1217,38 +1222,31 @@ impl Connection {
         }
         self.state = State::NotAuthenticated;
         self.caps = Capabilities::default();
-        self.fragmentizer = Fragmentizer::new(self.config.limits.max_response.saturating_add(1));
+        self.framer = Framer::new();
         self.framed = self.enqueued;
         self.message_len = 0;
         self.in_literal = false;
-        self.nul_literals.clear();
+        self.literals.clear();
         Ok(())
     }
 
     // ------------------------------------------------------------------ response handling
 
     /// Decodes one framed response. imap-codec's literal grammar is CHAR8 (no NUL), but
-    /// servers pass message bytes through opaquely: NUL bytes inside literals are swapped for
-    /// [`NUL_STANDIN`] in a copy that is decoded, and FETCH section data taken from such a
-    /// literal gets its original bytes back ([`restore_nul`]). `bytes` (the original) is what
-    /// diagnostics and errors show.
+    /// servers pass message bytes through opaquely, and large FETCH section data need not go
+    /// through imap-codec byte by byte: such literals are patched in a copy that is decoded
+    /// (NUL swapped for a stand-in, large section data elided), and FETCH section data taken
+    /// from them gets its original bytes back (`crate::literals`). `bytes` (the original) is
+    /// what diagnostics and errors show.
     fn process_message(&mut self, bytes: &[u8], now: Instant) {
-        if self.nul_literals.is_empty() {
-            self.decode_message(bytes, bytes, now);
-            return;
-        }
-        let mut patched = bytes.to_vec();
-        for (start, data) in &self.nul_literals {
-            if let Some(dst) = patched.get_mut(*start..start + data.len()) {
-                for b in dst.iter_mut().filter(|b| **b == 0) {
-                    *b = NUL_STANDIN;
-                }
+        match self.literals.patched(bytes) {
+            None => self.decode_message(bytes, bytes, now),
+            Some(patched) => {
+                self.literals.decoding(&patched);
+                self.decode_message(&patched, bytes, now);
             }
         }
-        self.patched_base = patched.as_ptr().addr();
-        self.decode_message(&patched, bytes, now);
-        self.nul_literals.clear();
-        self.patched_base = 0;
+        self.literals.clear();
     }
 
     fn decode_message(&mut self, decoded: &[u8], bytes: &[u8], now: Instant) {
@@ -1901,9 +1899,7 @@ impl Connection {
                         I::ModSeq(m) => entry.modseq = Some(m.get()),
                         I::BodyExt { section, data, .. } => entry.sections.push((
                             convert::section_from_wire(&section),
-                            data.0.map(|d| {
-                                restore_nul(&self.nul_literals, self.patched_base, d.as_ref())
-                            }),
+                            data.0.map(|d| self.literals.restore(bytes, d.as_ref())),
                         )),
                         _ => {}
                     }
@@ -3129,41 +3125,9 @@ impl Connection {
     }
 }
 
-/// What a NUL byte inside a literal is decoded as (SUB, "substitute character"). Only FETCH
-/// section data (`BODY[...]`) gets the original bytes back; other strings sent as literals
-/// (envelope fields, mailbox names) keep the stand-in.
-const NUL_STANDIN: u8 = 0x1A;
-
-/// The original bytes of decoded section data `data`: if it is (borrowed from) one of the
-/// patched NUL-bearing literals, that literal's original bytes; else `data` as is. Located by
-/// address inside the patched buffer (imap-codec borrows literal data from its input); an
-/// owned copy falls back to the first NUL-bearing literal whose patched form equals it.
-fn restore_nul(nul_literals: &[(usize, Vec<u8>)], patched_base: usize, data: &[u8]) -> Vec<u8> {
-    if nul_literals.is_empty() {
-        return data.to_vec();
-    }
-    let offset = data.as_ptr().addr().wrapping_sub(patched_base);
-    let by_address = nul_literals
-        .iter()
-        .find(|(start, orig)| *start == offset && orig.len() == data.len());
-    let found = by_address.or_else(|| {
-        nul_literals.iter().find(|(_, orig)| {
-            orig.len() == data.len()
-                && orig
-                    .iter()
-                    .zip(data)
-                    .all(|(o, d)| *d == if *o == 0 { NUL_STANDIN } else { *o })
-        })
-    });
-    match found {
-        Some((_, orig)) => orig.clone(),
-        None => data.to_vec(),
-    }
-}
-
 /// The length a line announces at its end (`{digits}` or `{digits+}` before the line ending),
-/// saturating at `u64::MAX`. Called only for lines imap-codec's framing saw no literal
-/// announcement in, which with this shape means a length beyond `u32`.
+/// saturating at `u64::MAX`. Called only for lines the framing (which frames as imap-codec's
+/// does) saw no literal announcement in, which with this shape means a length beyond `u32`.
 fn overflowing_announcement(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\n")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);

@@ -34,7 +34,9 @@
 //! and return what mail clients APPENDed: a NUL inside a literal is decoded as the stand-in
 //! byte 0x1A (SUB), and FETCH section data (`BODY[...]`) from such a literal is handed back
 //! with its original bytes, so such a message is neither skipped nor altered. Other strings
-//! sent as literals (envelope fields, mailbox names) keep the stand-in.
+//! sent as literals (envelope fields, mailbox names) keep the stand-in. Large section literals
+//! (a whole voicemail) are framed in place and never scanned by imap-codec: a fetched message
+//! costs one copy of its bytes.
 //!
 //! **What it does not do.** No sockets, no tokio, no TLS, no clock reads (time is an
 //! `Instant` you pass in), no voicemail semantics, and no sequence numbers in its API.
@@ -105,6 +107,8 @@ mod connection;
 mod convert;
 mod error;
 mod esearch;
+mod framing;
+mod literals;
 mod types;
 
 pub use config::{Config, Limits};

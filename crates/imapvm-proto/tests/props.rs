@@ -500,3 +500,48 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Section literals large enough to be kept away from imap-codec (elided) come back
+    /// exactly, NUL included, next to small ones with NUL, in one response or several,
+    /// however the input is split.
+    #[test]
+    fn large_fetch_sections_come_back_exactly(
+        big in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 4090..6000),
+        small in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..40),
+        other in proptest::collection::vec(any::<u8>(), 4096..4200),
+        big_first in any::<bool>(),
+        splits in proptest::collection::vec(1usize..5000, 0..8),
+    ) {
+        let mut p = selected(splits);
+        let id = p
+            .conn
+            .uid_fetch(&UidRange::All, &[FetchAttr::Part(vec![1]), FetchAttr::Part(vec![2])])
+            .unwrap();
+        let (first, second) = if big_first { (&big, &small) } else { (&small, &big) };
+        let mut server = b"* 1 FETCH (UID 1 BODY[1] {".to_vec();
+        server.extend_from_slice(format!("{}}}\r\n", first.len()).as_bytes());
+        server.extend_from_slice(first);
+        server.extend_from_slice(b" BODY[2] {");
+        server.extend_from_slice(format!("{}+}}\r\n", second.len()).as_bytes());
+        server.extend_from_slice(second);
+        server.extend_from_slice(b" FLAGS (\\Seen))\r\n* 2 FETCH (UID 2 BODY[1] {");
+        server.extend_from_slice(format!("{}}}\r\n", other.len()).as_bytes());
+        server.extend_from_slice(&other);
+        server.extend_from_slice(b" BODY[2] {0}\r\n)\r\na3 OK done\r\n");
+        let mut steps = script("C: a3 UID FETCH 1:* (UID BODY.PEEK[1] BODY.PEEK[2])");
+        steps.push(Step::Send(server));
+        p.push(steps);
+        prop_assert!(p.run());
+        let Outcome::Fetch(msgs) = p.ok(id) else { panic!("{:?}", p.result(id)) };
+        prop_assert_eq!(msgs.len(), 2);
+        prop_assert_eq!(msgs[0].part(&[1]), Some(&first[..]));
+        prop_assert_eq!(msgs[0].part(&[2]), Some(&second[..]));
+        prop_assert_eq!(msgs[0].flags.as_deref(), None);
+        prop_assert_eq!(msgs[1].part(&[1]), Some(&other[..]));
+        prop_assert_eq!(msgs[1].part(&[2]), Some(&b""[..]));
+        prop_assert!(!p.events.iter().any(|e| matches!(e, Event::Diagnostic(_))));
+    }
+}
