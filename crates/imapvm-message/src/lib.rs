@@ -56,6 +56,7 @@ mod model;
 mod parse;
 pub mod rfc2047;
 mod settings;
+mod skeleton;
 pub mod spool_info;
 pub mod template;
 

@@ -1,10 +1,11 @@
 //! Parsing a whole voicemail email (mail-parser for MIME, our header-block parser for the fields).
 
-use mail_parser::{MessageParser, MimeHeaders as _};
+use mail_parser::{Message, MessageParser, MimeHeaders as _};
 
 use crate::error::ParseError;
 use crate::header_block::{Diagnostic, DiagnosticKind, HeaderBlock, HeaderFields};
 use crate::model::{AudioPart, Flag, MessageType, Voicemail, is_known_format};
+use crate::skeleton::Skeleton;
 
 /// Largest message accepted: Asterisk refuses audio above 128 MiB; base64 adds a third.
 pub const MAX_MESSAGE_BYTES: usize = 192 * 1024 * 1024;
@@ -28,6 +29,12 @@ pub struct ParsedVoicemail {
 /// `Flag`/`Message-Type`/`Message-ID`, `Caller-channel`, `(null)` ids, the `.` epilogue.
 /// Errors only when the bytes are not a usable voicemail; never panics.
 pub fn parse(bytes: &[u8]) -> Result<ParsedVoicemail, ParseError> {
+    parse_with(bytes, true)
+}
+
+/// [`parse`], taking large base64 bodies out before mail-parser runs ([`Skeleton`]) or not:
+/// the result is the same, only the time differs.
+fn parse_with(bytes: &[u8], use_skeleton: bool) -> Result<ParsedVoicemail, ParseError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(ParseError::TooLarge {
             len: bytes.len(),
@@ -40,96 +47,23 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedVoicemail, ParseError> {
     if fields.context.is_none() && fields.extension.is_none() {
         return Err(ParseError::NotAVoicemail);
     }
-    let message = MessageParser::default()
-        .parse(bytes)
-        .ok_or(ParseError::NotAMessage)?;
-    let root = message.root_part();
-    let Some(children) = root.sub_parts() else {
-        let content_type = root
-            .content_type()
-            .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()))
-            .unwrap_or_else(|| "text/plain".to_owned());
-        return Err(ParseError::NotMultipart { content_type });
+    let skeleton = if use_skeleton {
+        Skeleton::of(bytes)
+    } else {
+        None
     };
-    if children.len() < 2 {
-        return Err(ParseError::NoAudio);
-    }
-
-    let mut audio = Vec::new();
-    for (index, &id) in children.iter().enumerate().skip(1) {
-        let part_number = index + 1;
-        if part_number > 3 {
-            diagnostics.push(Diagnostic {
-                line: 0,
-                field: String::new(),
-                kind: DiagnosticKind::ExtraPart { part: part_number },
-            });
-            continue;
+    let audio = match skeleton {
+        Some(mut skeleton) => {
+            let source = std::mem::take(&mut skeleton.bytes);
+            match MessageParser::default().parse(&source[..]) {
+                Some(message) if skeleton.confirms(&message) => {
+                    audio_parts(&source, &message, Some(&mut skeleton), &mut diagnostics)?
+                }
+                _ => full_parse_audio(bytes, &mut diagnostics)?,
+            }
         }
-        let Some(part) = message.part(id) else {
-            continue;
-        };
-        if part.sub_parts().is_some() {
-            diagnostics.push(Diagnostic {
-                line: 0,
-                field: String::new(),
-                kind: DiagnosticKind::ExtraPart { part: part_number },
-            });
-            continue;
-        }
-        // mail-parser lower-cases types; Asterisk's `audio/x-WAV` keeps its case, so read the raw field.
-        let start = usize::try_from(part.offset_header).unwrap_or(usize::MAX);
-        let end = usize::try_from(part.offset_body).unwrap_or(0);
-        let raw_type = bytes
-            .get(start..end)
-            .and_then(|header| HeaderBlock::parse(header).fields.content_type)
-            .map(|value| {
-                value
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned()
-            })
-            .filter(|value| !value.is_empty());
-        let content_type = raw_type.unwrap_or_else(|| {
-            part.content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{sub}", ct.ctype()),
-                    None => ct.ctype().to_owned(),
-                })
-                .unwrap_or_default()
-        });
-        // Asterisk takes the first Content-Type parameter; fall back to the disposition's filename.
-        let filename = part
-            .content_type()
-            .and_then(|ct| {
-                ct.attributes()
-                    .and_then(|attrs| attrs.first())
-                    .map(|attr| attr.value.to_string())
-            })
-            .or_else(|| part.attachment_name().map(str::to_owned))
-            .unwrap_or_default();
-        let format = filename
-            .split_once('.')
-            .map(|(_, ext)| ext.to_owned())
-            .unwrap_or_default();
-        if !is_known_format(&format) {
-            diagnostics.push(Diagnostic {
-                line: 0,
-                field: String::new(),
-                kind: DiagnosticKind::UnknownFormat {
-                    filename: filename.clone(),
-                },
-            });
-        }
-        audio.push(AudioPart {
-            format,
-            filename,
-            content_type,
-            bytes: part.contents().to_vec(),
-        });
-    }
+        None => full_parse_audio(bytes, &mut diagnostics)?,
+    };
 
     for (present, name) in [
         (fields.context.is_some(), "X-Asterisk-VM-Context"),
@@ -197,6 +131,121 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedVoicemail, ParseError> {
     })
 }
 
+/// mail-parser's reading of the whole message, then its audio parts.
+fn full_parse_audio(
+    bytes: &[u8],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Vec<AudioPart>, ParseError> {
+    let message = MessageParser::default()
+        .parse(bytes)
+        .ok_or(ParseError::NotAMessage)?;
+    audio_parts(bytes, &message, None, diagnostics)
+}
+
+/// Parts 2 and 3 of `message` (parsed from `source`) as audio; the bodies `skeleton` took out
+/// of `source` come from it.
+fn audio_parts(
+    source: &[u8],
+    message: &Message<'_>,
+    mut skeleton: Option<&mut Skeleton>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Vec<AudioPart>, ParseError> {
+    let root = message.root_part();
+    let Some(children) = root.sub_parts() else {
+        let content_type = root
+            .content_type()
+            .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()))
+            .unwrap_or_else(|| "text/plain".to_owned());
+        return Err(ParseError::NotMultipart { content_type });
+    };
+    if children.len() < 2 {
+        return Err(ParseError::NoAudio);
+    }
+
+    let mut audio = Vec::new();
+    for (index, &id) in children.iter().enumerate().skip(1) {
+        let part_number = index + 1;
+        if part_number > 3 {
+            diagnostics.push(Diagnostic {
+                line: 0,
+                field: String::new(),
+                kind: DiagnosticKind::ExtraPart { part: part_number },
+            });
+            continue;
+        }
+        let Some(part) = message.part(id) else {
+            continue;
+        };
+        if part.sub_parts().is_some() {
+            diagnostics.push(Diagnostic {
+                line: 0,
+                field: String::new(),
+                kind: DiagnosticKind::ExtraPart { part: part_number },
+            });
+            continue;
+        }
+        // mail-parser lower-cases types; Asterisk's `audio/x-WAV` keeps its case, so read the raw field.
+        let start = usize::try_from(part.offset_header).unwrap_or(usize::MAX);
+        let end = usize::try_from(part.offset_body).unwrap_or(0);
+        let raw_type = source
+            .get(start..end)
+            .and_then(|header| HeaderBlock::parse(header).fields.content_type)
+            .map(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|value| !value.is_empty());
+        let content_type = raw_type.unwrap_or_else(|| {
+            part.content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{sub}", ct.ctype()),
+                    None => ct.ctype().to_owned(),
+                })
+                .unwrap_or_default()
+        });
+        // Asterisk takes the first Content-Type parameter; fall back to the disposition's filename.
+        let filename = part
+            .content_type()
+            .and_then(|ct| {
+                ct.attributes()
+                    .and_then(|attrs| attrs.first())
+                    .map(|attr| attr.value.to_string())
+            })
+            .or_else(|| part.attachment_name().map(str::to_owned))
+            .unwrap_or_default();
+        let format = filename
+            .split_once('.')
+            .map(|(_, ext)| ext.to_owned())
+            .unwrap_or_default();
+        if !is_known_format(&format) {
+            diagnostics.push(Diagnostic {
+                line: 0,
+                field: String::new(),
+                kind: DiagnosticKind::UnknownFormat {
+                    filename: filename.clone(),
+                },
+            });
+        }
+        audio.push(AudioPart {
+            format,
+            filename,
+            content_type,
+            bytes: match skeleton
+                .as_deref_mut()
+                .and_then(|s| s.take_body(part.offset_body))
+            {
+                Some(decoded) => decoded,
+                None => part.contents().to_vec(),
+            },
+        });
+    }
+    Ok(audio)
+}
+
 /// `<Asterisk-{N}-{rand}-{mailbox}-{pid}@{host}>` → mailbox. The mailbox may contain `-`.
 fn mailbox_from_message_id(id: &str) -> Option<String> {
     let inner = id.trim().strip_prefix('<')?.strip_suffix('>')?;
@@ -214,6 +263,134 @@ fn mailbox_from_message_id(id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Envelope, Mode, Settings, build};
+    use proptest::prelude::*;
+
+    const BOUNDARY: &str = "----voicemail_b0und4ry";
+
+    fn noise(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i.wrapping_mul(31) as u8) ^ seed.wrapping_mul(7))
+            .collect()
+    }
+
+    /// A voicemail with `audio_len` bytes of audio and maybe a forward intro, as built.
+    fn built(audio_len: usize, intro_len: Option<usize>, exact: bool) -> Vec<u8> {
+        let settings = Settings::default();
+        let mut audio = vec![AudioPart::recording(1, "wav49", noise(audio_len, 1))];
+        if let Some(len) = intro_len {
+            audio.push(AudioPart::intro(1, "wav49", noise(len, 2)));
+        }
+        let vm = Voicemail {
+            mailbox: "1234".into(),
+            context: "default".into(),
+            extension: "1234".into(),
+            msgnum: 1,
+            duration_secs: 3,
+            orig_time: 1_795_674_119,
+            audio,
+            ..Voicemail::default()
+        };
+        let envelope = Envelope {
+            date: 1_795_674_119,
+            message_id: "<Asterisk-1-2-1234-3@vm>".into(),
+            boundary: BOUNDARY.into(),
+            hostname: "vm".into(),
+        };
+        let mode = if exact {
+            Mode::AsteriskExact
+        } else {
+            Mode::Default
+        };
+        build(&vm, &settings, &envelope, mode).expect("a plain model builds")
+    }
+
+    fn to_lf(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        for (i, &b) in bytes.iter().enumerate() {
+            if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn large_audio_is_decoded_from_the_skeleton() {
+        for exact in [true, false] {
+            for lf in [false, true] {
+                let crlf = built(5000, Some(3000), exact);
+                let bytes = if lf { to_lf(&crlf) } else { crlf };
+                let skeleton = Skeleton::of(&bytes).expect("two bodies above MIN_BODY");
+                assert_eq!(skeleton.decoded.len(), 2, "exact {exact} lf {lf}");
+                assert!(skeleton.bytes.len() < 3000);
+                let message = MessageParser::default()
+                    .parse(&skeleton.bytes[..])
+                    .expect("the skeleton is a message");
+                assert!(skeleton.confirms(&message), "exact {exact} lf {lf}");
+                let parsed = parse(&bytes).expect("a voicemail");
+                assert_eq!(parsed.voicemail.audio[0].bytes, noise(5000, 1));
+                assert_eq!(parsed.voicemail.audio[1].bytes, noise(3000, 2));
+                assert_eq!(Ok(parsed), parse_with(&bytes, false));
+            }
+        }
+    }
+
+    fn edit() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"-".to_vec()),
+            Just(b"--".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"==".to_vec()),
+            Just(b"AAAA".to_vec()),
+            Just(b"\r\n\r\n".to_vec()),
+            Just(b"\n\n".to_vec()),
+            Just(b"\n--".to_vec()),
+            Just(format!("--{BOUNDARY}").into_bytes()),
+            Just(format!("\r\n--{BOUNDARY}\r\n").into_bytes()),
+            Just(format!("\r\n--{BOUNDARY}--\r\n").into_bytes()),
+            Just(format!("\r\n--{BOUNDARY}x\r\n").into_bytes()),
+            Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
+            Just(b"Content-Transfer-Encoding: 7bit\r\n".to_vec()),
+            Just(b"Content-Type: text/plain\r\n".to_vec()),
+            Just(b"Content-Type: message/rfc822\r\n".to_vec()),
+            Just(b"Content-Type: multipart/mixed; boundary=x\r\n".to_vec()),
+            Just(b" \r\n".to_vec()),
+            any::<u8>().prop_map(|b| vec![b]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// Taking bodies out changes no result, whatever a mail client or a bad byte did to
+        /// the message (edits inside a body make it fall back to mail-parser's full parse).
+        #[test]
+        fn the_skeleton_changes_no_result(
+            audio_len in prop_oneof![1 => 0usize..200, 3 => 1500usize..6000],
+            intro_len in proptest::option::of(prop_oneof![1 => 0usize..200, 3 => 1500usize..4000]),
+            exact in any::<bool>(),
+            lf in any::<bool>(),
+            inserts in proptest::collection::vec((any::<usize>(), edit()), 0..4),
+            cuts in proptest::collection::vec((any::<usize>(), 1usize..12), 0..2),
+        ) {
+            let crlf = built(audio_len, intro_len, exact);
+            let mut bytes = if lf { to_lf(&crlf) } else { crlf };
+            for (at, insert) in inserts {
+                let at = at % (bytes.len() + 1);
+                bytes.splice(at..at, insert);
+            }
+            for (at, len) in cuts {
+                let at = at % (bytes.len() + 1);
+                let end = (at + len).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            prop_assert_eq!(parse_with(&bytes, true), parse_with(&bytes, false));
+        }
+    }
 
     #[test]
     fn mailbox_from_ids() {
