@@ -1534,11 +1534,22 @@ impl Connection {
                 let searches = self.in_flight.iter().filter(|f| f.kind == Kind::Search);
                 let lone = searches.count() == 1;
                 let pred = |f: &InFlight| f.kind == Kind::Search && (!f.answered || lone);
+                let max = u64::from(self.config.limits.max_untagged_per_command);
                 match self.route_or_drop(pred) {
                     (_, Some(i)) => {
+                        // Every UID counts, across all the command's responses (split answers
+                        // to a lone SEARCH included), as with ESEARCH and VANISHED; `route`
+                        // counted this response as one, which an empty answer keeps, so a flood
+                        // of empty answers stays bounded too.
                         let f = &mut self.in_flight[i];
                         f.answered = true;
-                        if let Acc::Search(v) = &mut f.acc {
+                        let n = u64::try_from(uids.len()).unwrap_or(u64::MAX).max(1);
+                        let total = u64::from(f.untagged).saturating_sub(1).saturating_add(n);
+                        f.untagged = u32::try_from(total).unwrap_or(u32::MAX);
+                        if total > max {
+                            f.overflow = true;
+                            f.acc = Acc::None;
+                        } else if let Acc::Search(v) = &mut f.acc {
                             v.extend(uids.into_iter().map(Uid::from_nz));
                         }
                     }

@@ -166,6 +166,189 @@ fn a_surplus_search_response_is_a_diagnostic_not_a_merge() {
     );
 }
 
+/// Preauthenticated with `caps`, INBOX selected (tag a1), `max_untagged_per_command` = 4.
+fn selected_with_limit_4(caps: &str) -> Pair {
+    let mut cfg = crate::support::config();
+    cfg.limits.max_untagged_per_command = 4;
+    let mut p = Pair::new(cfg, script(&format!("S: * PREAUTH [CAPABILITY {caps}] hi")));
+    p.run();
+    let sel = p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.push(script(
+        "C: a1 SELECT INBOX
+         S: * 20 EXISTS
+         S: a1 OK [READ-WRITE] ok",
+    ));
+    assert!(p.run());
+    p.ok(sel);
+    p.events.clear();
+    p
+}
+
+/// The NOOP after a failed command: the connection is still usable.
+fn noop_works(p: &mut Pair, tag: &str) {
+    assert!(p.conn.error().is_none());
+    assert_ne!(p.conn.state(), State::Failed);
+    let n = p.conn.noop().unwrap();
+    p.push(script(&format!("C: {tag} NOOP\nS: {tag} OK done")));
+    assert!(p.run());
+    assert_eq!(p.ok(n), &Outcome::Done);
+}
+
+#[test]
+fn split_search_answers_count_every_uid_against_the_limit_in_total() {
+    // Each answer is within the limit (3 UIDs), the two together are not (6 > 4).
+    let mut p = selected_with_limit_4(NO_ESEARCH_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH ALL
+         S: * SEARCH 1 2 3
+         S: * SEARCH 4 5 6
+         S: a2 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.err(a),
+        &Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            actual: 6,
+            max: 4,
+        })
+    );
+    assert!(!p.err(a).is_fatal());
+    assert!(
+        !p.events.iter().any(|e| matches!(e, Event::Diagnostic(_))),
+        "claimed, not surplus: {:#?}",
+        p.events
+    );
+    noop_works(&mut p, "a3");
+}
+
+#[test]
+fn one_search_answer_beyond_the_limit_fails_the_search_instead_of_truncating() {
+    let mut p = selected_with_limit_4(NO_ESEARCH_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH ALL
+         S: * SEARCH 1 2 3 4 5
+         S: a2 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.err(a),
+        &Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            actual: 5,
+            max: 4,
+        })
+    );
+    noop_works(&mut p, "a3");
+}
+
+#[test]
+fn split_search_answers_up_to_the_limit_in_total_are_all_kept() {
+    let mut p = selected_with_limit_4(NO_ESEARCH_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH ALL
+         S: * SEARCH 9 2
+         S: * SEARCH 7
+         S: * SEARCH 3
+         S: a2 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(p.ok(a), &Outcome::Search(uids(&[2, 3, 7, 9])));
+    no_failure_or_diagnostic(&p);
+}
+
+#[test]
+fn empty_search_answers_still_count_as_one_response_each() {
+    // No UID to count, but a server repeating `* SEARCH` cannot go on without bound.
+    let mut p = selected_with_limit_4(NO_ESEARCH_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH ALL
+         S: * SEARCH
+         S: * SEARCH 1 2
+         S: * SEARCH
+         S: a2 OK done",
+    ));
+    assert!(p.run());
+    // 1 + 2 + 1 = 4: at the limit.
+    assert_eq!(p.ok(a), &Outcome::Search(uids(&[1, 2])));
+    let c = p.conn.uid_search(&[SearchKey::Unseen]).unwrap();
+    p.push(script(
+        "C: a3 UID SEARCH UNSEEN
+         S: * SEARCH
+         S: * SEARCH
+         S: * SEARCH
+         S: * SEARCH
+         S: * SEARCH
+         S: a3 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.err(c),
+        &Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            actual: 5,
+            max: 4,
+        })
+    );
+    noop_works(&mut p, "a4");
+}
+
+#[test]
+fn a_search_over_the_limit_leaves_the_next_pipelined_search_its_answer() {
+    let mut p = selected_with_limit_4(NO_ESEARCH_CAPS);
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    let b = p.conn.uid_search(&[SearchKey::Seen]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH ALL
+         C: a3 UID SEARCH SEEN
+         S: * SEARCH 1 2 3 4 5 6 7
+         S: * SEARCH 2 4 6 8
+         S: a2 OK done
+         S: a3 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.err(a),
+        &Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            actual: 7,
+            max: 4,
+        })
+    );
+    assert_eq!(p.ok(b), &Outcome::Search(uids(&[2, 4, 6, 8])));
+    noop_works(&mut p, "a4");
+}
+
+#[test]
+fn esearch_counts_every_uid_against_the_limit_as_before() {
+    let mut p = selected_with_limit_4("IMAP4rev1 ESEARCH");
+    let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
+    let b = p.conn.uid_search(&[SearchKey::Seen]).unwrap();
+    p.push(script(
+        "C: a2 UID SEARCH RETURN (ALL) ALL
+         C: a3 UID SEARCH RETURN (ALL) SEEN
+         S: * ESEARCH (TAG \"a2\") UID ALL 1:4
+         S: * ESEARCH (TAG \"a3\") UID ALL 1:3,9:10
+         S: a2 OK done
+         S: a3 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(p.ok(a), &Outcome::Search(uids(&[1, 2, 3, 4])));
+    assert_eq!(
+        p.err(b),
+        &Error::Limit(LimitExceeded {
+            kind: LimitKind::UntaggedPerCommand,
+            actual: 5,
+            max: 4,
+        })
+    );
+    noop_works(&mut p, "a4");
+}
+
 // ------------------------------------------------------------------ ESEARCH (RFC 4731)
 
 #[test]
