@@ -12,8 +12,10 @@ pub struct Limits {
     pub max_literal: u32,
     /// Largest whole response (lines + literals). Default 80 MiB.
     pub max_response: u32,
-    /// Most untagged responses collected for one command; beyond it the command fails with
-    /// [`crate::LimitKind::UntaggedPerCommand`] and further items are dropped. Default 200,000.
+    /// Most items collected for one command: untagged responses, and for `SEARCH`/`ESEARCH`
+    /// results and `VANISHED` answers every UID they name, summed over all of the command's
+    /// responses. Beyond it the command fails with [`crate::LimitKind::UntaggedPerCommand`]
+    /// (the connection stays usable) and further items are dropped. Default 200,000.
     pub max_untagged_per_command: u32,
 }
 
