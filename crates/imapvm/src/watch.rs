@@ -197,7 +197,14 @@ pub struct WatchOptions {
     /// `* OK Still here` every 2 minutes) never see the probe. `None`: only the 28-minute
     /// IDLE refresh and TCP keepalive notice a dead server.
     pub idle_silence: Option<Duration>,
+    /// At most this many accounts connect (TCP, TLS, login) at the same time, so that
+    /// starting a watcher over thousands of accounts, or reconnecting them all after a
+    /// server restart, does not flood the server's login processes (at least 1).
+    pub connect_concurrency: usize,
 }
+
+/// The default [`WatchOptions::connect_concurrency`].
+pub const DEFAULT_CONNECT_CONCURRENCY: usize = 32;
 
 /// The default [`WatchOptions::idle_silence`]: longer than Dovecot's 2-minute IDLE
 /// keepalive, so a healthy Dovecot is never probed.
@@ -210,6 +217,7 @@ impl std::fmt::Debug for WatchOptions {
             .field("strategy", &self.strategy)
             .field("externnotify", &self.externnotify)
             .field("idle_silence", &self.idle_silence)
+            .field("connect_concurrency", &self.connect_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -226,6 +234,7 @@ impl Default for WatchOptions {
             backoff_max: Duration::from_secs(30),
             queue: 4096,
             idle_silence: Some(DEFAULT_IDLE_SILENCE),
+            connect_concurrency: DEFAULT_CONNECT_CONCURRENCY,
         }
     }
 }
@@ -358,6 +367,9 @@ impl Store {
             allow_notify: options.strategy != StrategyChoice::NoNotify,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let connecting = Arc::new(tokio::sync::Semaphore::new(
+            options.connect_concurrency.max(1),
+        ));
         let accounts = by_account.len();
         let mut tasks = Vec::with_capacity(accounts);
         for (key, boxes) in by_account {
@@ -386,6 +398,7 @@ impl Store {
                 backoff_first: options.backoff_first,
                 backoff_max: options.backoff_max.max(options.backoff_first),
                 idle_silence: options.idle_silence,
+                connecting: Arc::clone(&connecting),
                 down: false,
                 folders: Folders::default(),
                 marks: HashMap::new(),
@@ -430,6 +443,8 @@ struct AccountWatch {
     backoff_max: Duration,
     /// See [`WatchOptions::idle_silence`].
     idle_silence: Option<Duration>,
+    /// Shared by every account task: bounds concurrent connection set-ups.
+    connecting: Arc<tokio::sync::Semaphore>,
     /// In an outage (an error event was sent, no `Watching` since).
     down: bool,
     /// What is remembered per folder (identity headers by UID), across reconnects.
@@ -520,7 +535,12 @@ impl AccountWatch {
         slot: &mut Option<Session>,
         backoff: &mut Duration,
     ) -> Result<Ended> {
-        let session = slot.insert(Session::open(&self.account).await?);
+        let opened = {
+            // Closed only if the watcher is gone; then connect anyway (it stops right after).
+            let _permit = self.connecting.acquire().await;
+            Session::open(&self.account).await?
+        };
+        let session = slot.insert(opened);
         session.set_idle_silence(self.idle_silence);
         for w in &mut self.boxes {
             let layout = w.mailbox.layout(session)?;

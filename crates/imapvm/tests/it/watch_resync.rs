@@ -296,3 +296,63 @@ async fn a_server_that_goes_silent_during_idle_is_noticed_within_the_silence_pro
     w.stop().await;
     store.close().await;
 }
+
+/// How many connections four accounts have opened 300 ms after the watcher started, through
+/// a proxy that delays every chunk by 150 ms (a login then takes well over 300 ms); and how
+/// many accounts ended up watched.
+async fn connections_early(concurrency: usize) -> (u64, usize) {
+    let s = server();
+    let proxy = FaultProxy::start(&s.host, s.port).await;
+    proxy.set_delay(Duration::from_millis(150));
+    let folder = unique("resync-connecting");
+    let line = |b: &str, ctx: &str, user: &str| {
+        format!(
+            "[{ctx}]\n{b} => {b},Box,,,imapuser={user}|imappassword={}\n",
+            pw(user)
+        )
+    };
+    let store = store_for(
+        "resync-connecting",
+        "127.0.0.1",
+        proxy.port,
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &[
+            line("1234", "default", "vm1234"),
+            line("4321", "other", "vm4321"),
+            line("5678", "third", "vm5678"),
+            line("2001", "sales", "vmshared"),
+        ]
+        .concat(),
+    );
+    let mut w = store
+        .watch(WatchOptions {
+            connect_concurrency: concurrency,
+            ..options()
+        })
+        .unwrap();
+    assert_eq!(w.accounts(), 4);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let early = proxy.connections();
+    let mut watching = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while watching < 4 {
+        match tokio::time::timeout_at(deadline, w.next()).await {
+            Ok(Some(WatchEvent::Watching { .. })) => watching += 1,
+            Ok(Some(WatchEvent::Error(e))) => panic!("unexpected error event {e:?}"),
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    w.stop().await;
+    store.close().await;
+    (early, watching)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_connect_at_most_connect_concurrency_at_a_time() {
+    // One at a time: the second account connects only once the first is logged in.
+    assert_eq!(connections_early(1).await, (1, 4));
+    // The default lets all four connect at once (so the check above means something).
+    let (early, watching) = connections_early(imapvm::watch::DEFAULT_CONNECT_CONCURRENCY).await;
+    assert_eq!((early, watching), (4, 4));
+}
