@@ -3140,19 +3140,8 @@ impl Connection {
 /// saturating at `u64::MAX`. Called only for lines the framing (which frames as imap-codec's
 /// does) saw no literal announcement in, which with this shape means a length beyond `u32`.
 fn overflowing_announcement(line: &[u8]) -> Option<u64> {
-    let line = line.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line = line.strip_suffix(b"}")?;
-    let line = line.strip_suffix(b"+").unwrap_or(line);
-    let digits_from = line
-        .iter()
-        .rposition(|b| !b.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let (head, digits) = line.split_at(digits_from);
-    if digits.is_empty() || !head.ends_with(b"{") {
-        return None;
-    }
-    Some(digits.iter().fold(0u64, |n, d| {
+    let digits = crate::literals::trailing_announcement(line)?;
+    Some(line[digits].iter().fold(0u64, |n, d| {
         n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
     }))
 }

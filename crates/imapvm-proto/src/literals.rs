@@ -177,9 +177,9 @@ fn is_fetch(line: &[u8]) -> bool {
             .is_some_and(|w| w.eq_ignore_ascii_case(b" FETCH "))
 }
 
-/// The digits of a literal announcement that follows a section (`] {n}` or `> {n}`, `+`
-/// allowed), relative to `line`.
-fn section_announcement(line: &[u8]) -> Option<Range<usize>> {
+/// The digits of a literal announcement at the end of `line` (`{n}` or `{n+}` before the
+/// line ending), as a range of `line`; `None` without one (or with no digits).
+pub(crate) fn trailing_announcement(line: &[u8]) -> Option<Range<usize>> {
     let body = line.strip_suffix(b"\n")?;
     let body = body.strip_suffix(b"\r").unwrap_or(body);
     let body = body.strip_suffix(b"}")?;
@@ -188,11 +188,18 @@ fn section_announcement(line: &[u8]) -> Option<Range<usize>> {
         .iter()
         .rposition(|b| !b.is_ascii_digit())
         .map_or(0, |i| i + 1);
-    let head = &body[..digits_from];
-    if digits_from == body.len() || !(head.ends_with(b"] {") || head.ends_with(b"> {")) {
+    if digits_from == body.len() || !body[..digits_from].ends_with(b"{") {
         return None;
     }
     Some(digits_from..body.len())
+}
+
+/// The digits of a literal announcement that follows a section (`] {n}` or `> {n}`, `+`
+/// allowed), relative to `line`.
+fn section_announcement(line: &[u8]) -> Option<Range<usize>> {
+    let digits = trailing_announcement(line)?;
+    let head = &line[..digits.start];
+    (head.ends_with(b"] {") || head.ends_with(b"> {")).then_some(digits)
 }
 
 #[cfg(test)]

@@ -416,24 +416,7 @@ fn misuse_is_refused_before_anything_is_sent() {
 
 #[test]
 fn a_huge_vanished_earlier_fails_the_command_not_the_connection() {
-    let mut cfg = config();
-    cfg.limits.max_untagged_per_command = 100;
-    let mut p = Pair::new(
-        cfg,
-        script("S: * PREAUTH [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC] hi"),
-    );
-    p.run();
-    p.conn.enable(&["QRESYNC"]).unwrap();
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
-    p.push(script(
-        "C: a1 ENABLE QRESYNC
-         S: * ENABLED QRESYNC
-         S: a1 OK Enabled.
-         C: a2 SELECT INBOX
-         S: * 1 EXISTS
-         S: a2 OK [READ-WRITE] ok",
-    ));
-    assert!(p.run());
+    let mut p = qresync_selected(100, 1);
     let f = p
         .conn
         .uid_fetch_changed_since(&UidRange::All, &[FetchAttr::Flags], 1, true)
@@ -461,10 +444,11 @@ fn a_huge_vanished_earlier_fails_the_command_not_the_connection() {
     p.ok(n);
 }
 
-/// QRESYNC enabled, INBOX selected with 20 messages, `max_untagged_per_command` = 4.
-fn qresync_selected_with_limit_4() -> Pair {
+/// QRESYNC enabled, INBOX selected with `exists` messages, `max_untagged_per_command` =
+/// `limit`; events so far cleared.
+fn qresync_selected(limit: u32, exists: u32) -> Pair {
     let mut cfg = config();
-    cfg.limits.max_untagged_per_command = 4;
+    cfg.limits.max_untagged_per_command = limit;
     let mut p = Pair::new(
         cfg,
         script("S: * PREAUTH [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS MOVE] hi"),
@@ -472,17 +456,22 @@ fn qresync_selected_with_limit_4() -> Pair {
     p.run();
     p.conn.enable(&["QRESYNC"]).unwrap();
     p.conn.select(&Mailbox::new("INBOX")).unwrap();
-    p.push(script(
+    p.push(script(&format!(
         "C: a1 ENABLE QRESYNC
          S: * ENABLED QRESYNC
          S: a1 OK Enabled.
          C: a2 SELECT INBOX
-         S: * 20 EXISTS
-         S: a2 OK [READ-WRITE] ok",
-    ));
+         S: * {exists} EXISTS
+         S: a2 OK [READ-WRITE] ok"
+    )));
     assert!(p.run());
     p.events.clear();
     p
+}
+
+/// [`qresync_selected`] with 20 messages and a limit of 4.
+fn qresync_selected_with_limit_4() -> Pair {
+    qresync_selected(4, 20)
 }
 
 #[test]
