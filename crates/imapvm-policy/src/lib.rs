@@ -107,7 +107,7 @@ pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
 pub use numbers::{MessageNumber, MessageNumbers, NumbersError, Resolution};
 pub use uid::{Uid, UidSet, UidValidity};
-pub use watch::{WatchConfig, WatchStrategy};
+pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 
 /// Any error of this crate, for callers that want one type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

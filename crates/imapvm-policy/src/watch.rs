@@ -102,3 +102,62 @@ pub fn choose(caps: Capabilities, config: WatchConfig) -> WatchStrategy {
         WatchStrategy::OnDemand
     }
 }
+
+/// A watched folder's state as one SELECT reported it: what a later resync compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderMark {
+    /// `[UIDVALIDITY]`.
+    pub uid_validity: u32,
+    /// `[HIGHESTMODSEQ]` (CONDSTORE).
+    pub highest_modseq: u64,
+    /// `[UIDNEXT]`.
+    pub uid_next: u32,
+    /// `* n EXISTS`.
+    pub exists: u32,
+}
+
+/// What a resync after a reconnect does with one folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResyncPlan {
+    /// Nothing changed since the mark: no count at all.
+    Nothing,
+    /// Something changed: ask for the changes since this mod-sequence
+    /// (`UID FETCH 1:* ... (CHANGEDSINCE n [VANISHED])`) and recount only the boxes they
+    /// belong to (see [`expunges_unattributed`]).
+    ChangesSince(u64),
+    /// Recount every box of the folder: no usable mark (first connect, a box failed to count
+    /// last time), no CONDSTORE now, or UIDVALIDITY changed (every UID means something else).
+    All,
+}
+
+/// Plans the resync of one folder from the mark left by its last complete count (`before`,
+/// taken at the SELECT preceding that count) and the SELECT just made (`now`; `None` when
+/// the server gave no `HIGHESTMODSEQ` or `UIDNEXT`).
+pub fn resync_plan(before: Option<FolderMark>, now: Option<FolderMark>) -> ResyncPlan {
+    match (before, now) {
+        (Some(b), Some(n)) if b.uid_validity == n.uid_validity && b.uid_validity != 0 => {
+            if b.highest_modseq == n.highest_modseq {
+                ResyncPlan::Nothing
+            } else {
+                ResyncPlan::ChangesSince(b.highest_modseq)
+            }
+        }
+        _ => ResyncPlan::All,
+    }
+}
+
+/// After a [`ResyncPlan::ChangesSince`] fetch: whether messages were expunged that the
+/// answer does not name, so that every box of the folder must be recounted. Without QRESYNC
+/// the fetch names no expunged message; an expunge then shows in the arithmetic: every
+/// message added since `before` has a UID at or above `before.uid_next` and a mod-sequence
+/// above `before.highest_modseq`, so the answer holds all of them still there (`added`), and
+/// `before.exists + added - now.exists` messages of the old ones are gone. With QRESYNC the
+/// answer's `VANISHED (EARLIER)` names them, so nothing is unattributed.
+pub fn expunges_unattributed(
+    before: FolderMark,
+    now: FolderMark,
+    added: u64,
+    qresync: bool,
+) -> bool {
+    !qresync && u64::from(before.exists) + added != u64::from(now.exists)
+}

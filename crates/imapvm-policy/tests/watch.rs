@@ -105,3 +105,71 @@ fn failures_fall_back_notify_idle_poll() {
     assert_eq!(third.fallback(dovecot, cfg), None);
     assert_eq!(WatchStrategy::OnDemand.fallback(dovecot, cfg), None);
 }
+
+mod resync {
+    use imapvm_policy::watch::{expunges_unattributed, resync_plan};
+    use imapvm_policy::{FolderMark, ResyncPlan};
+
+    fn mark(uid_validity: u32, highest_modseq: u64, uid_next: u32, exists: u32) -> FolderMark {
+        FolderMark {
+            uid_validity,
+            highest_modseq,
+            uid_next,
+            exists,
+        }
+    }
+
+    #[test]
+    fn an_unmoved_modseq_means_no_count() {
+        let m = mark(7, 40, 11, 10);
+        assert_eq!(resync_plan(Some(m), Some(m)), ResyncPlan::Nothing);
+        // UIDNEXT and EXISTS do not matter when nothing changed.
+        assert_eq!(
+            resync_plan(Some(m), Some(mark(7, 40, 12, 9))),
+            ResyncPlan::Nothing
+        );
+    }
+
+    #[test]
+    fn a_moved_modseq_asks_for_the_changes_since_the_mark() {
+        assert_eq!(
+            resync_plan(Some(mark(7, 40, 11, 10)), Some(mark(7, 44, 12, 11))),
+            ResyncPlan::ChangesSince(40)
+        );
+    }
+
+    #[test]
+    fn without_a_usable_mark_everything_is_recounted() {
+        let m = mark(7, 40, 11, 10);
+        // First connect, or the last count of a box failed.
+        assert_eq!(resync_plan(None, Some(m)), ResyncPlan::All);
+        // No CONDSTORE now.
+        assert_eq!(resync_plan(Some(m), None), ResyncPlan::All);
+        // UIDVALIDITY changed: every UID means another message.
+        assert_eq!(
+            resync_plan(Some(m), Some(mark(8, 40, 11, 10))),
+            ResyncPlan::All
+        );
+        // A server without UIDVALIDITY (0) gives nothing to compare.
+        let z = mark(0, 40, 11, 10);
+        assert_eq!(resync_plan(Some(z), Some(z)), ResyncPlan::All);
+    }
+
+    #[test]
+    fn expunges_show_in_the_arithmetic_without_qresync() {
+        let before = mark(7, 40, 11, 10);
+        // Two added, none gone: 10 + 2 = 12.
+        assert!(!expunges_unattributed(
+            before,
+            mark(7, 45, 13, 12),
+            2,
+            false
+        ));
+        // Two added, one gone: 10 + 2 != 11.
+        assert!(expunges_unattributed(before, mark(7, 45, 13, 11), 2, false));
+        // One gone, nothing added (a flag change would not move EXISTS).
+        assert!(expunges_unattributed(before, mark(7, 45, 11, 9), 0, false));
+        // QRESYNC names every expunged UID: never unattributed.
+        assert!(!expunges_unattributed(before, mark(7, 45, 11, 9), 0, true));
+    }
+}

@@ -35,7 +35,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use imapvm_policy::mwi::externnotify_args;
-use imapvm_policy::watch::{WatchConfig, choose};
+use imapvm_policy::watch::{
+    FolderMark, ResyncPlan, WatchConfig, choose, expunges_unattributed, resync_plan,
+};
 use imapvm_policy::{
     MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
     SummaryError, WatchStrategy,
@@ -451,16 +453,7 @@ struct AccountWatch {
     folders: Folders,
     /// Per folder (wire name): the state at the SELECT before the last recount of every box
     /// in it, for the next resync.
-    marks: HashMap<String, Mark>,
-}
-
-/// A folder's state when all its boxes were last counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mark {
-    uid_validity: u32,
-    highest_modseq: u64,
-    uid_next: u32,
-    exists: u32,
+    marks: HashMap<String, FolderMark>,
 }
 
 /// What woke a waiting watcher.
@@ -684,7 +677,7 @@ impl AccountWatch {
             };
             self.folders.get(&folder).check_validity(sel.uid_validity);
             let now = match (sel.highest_modseq, sel.uid_next) {
-                (Some(h), Some(n)) if sel.uid_validity != 0 => Some(Mark {
+                (Some(h), Some(n)) if sel.uid_validity != 0 => Some(FolderMark {
                     uid_validity: sel.uid_validity,
                     highest_modseq: h,
                     uid_next: n,
@@ -693,16 +686,15 @@ impl AccountWatch {
                 _ => None,
             };
             let before = self.marks.get(folder.as_wire()).copied();
-            let which: Option<Vec<MailboxId>> = match (before, now) {
-                (Some(b), Some(n)) if b.uid_validity == n.uid_validity => {
-                    if b.highest_modseq == n.highest_modseq {
-                        stats.unchanged += 1;
-                        Some(Vec::new())
-                    } else {
-                        stats.incremental += 1;
-                        self.changed_boxes(session, &folder, b, n, &mut stats)
-                            .await?
-                    }
+            let which: Option<Vec<MailboxId>> = match (resync_plan(before, now), before, now) {
+                (ResyncPlan::Nothing, _, _) => {
+                    stats.unchanged += 1;
+                    Some(Vec::new())
+                }
+                (ResyncPlan::ChangesSince(_), Some(b), Some(n)) => {
+                    stats.incremental += 1;
+                    self.changed_boxes(session, &folder, b, n, &mut stats)
+                        .await?
                 }
                 _ => None,
             };
@@ -741,8 +733,8 @@ impl AccountWatch {
         &mut self,
         session: &mut Session,
         folder: &MailboxName,
-        before: Mark,
-        now: Mark,
+        before: FolderMark,
+        now: FolderMark,
         stats: &mut Resync,
     ) -> Result<Option<Vec<MailboxId>>> {
         let qresync = session.qresync_enabled();
@@ -802,12 +794,12 @@ impl AccountWatch {
             }
         }
         stats.changed_messages += messages.len() + gone;
-        let expunged = u64::from(before.exists) + added != u64::from(now.exists);
+        let unattributed = expunges_unattributed(before, now, added, qresync);
         tracing::debug!(
-            account = %self.label, %folder, changed = messages.len(), gone, expunged, qresync,
+            account = %self.label, %folder, changed = messages.len(), gone, unattributed,
             "resync: changes since HIGHESTMODSEQ {}", before.highest_modseq
         );
-        if expunged && !qresync {
+        if unattributed {
             return Ok(None);
         }
         Ok(Some(affected))
