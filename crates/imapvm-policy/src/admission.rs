@@ -295,3 +295,12 @@ pub fn admit(
         AdmissionVerdict::Refuse(reasons)
     }
 }
+
+/// Whether a voicemail deposit must count again before [`admit`]: the server reported
+/// `changes` (EXISTS, EXPUNGE, ...) while the admission count ran, so the count (`counted`
+/// messages) may be off by up to that many, and that could decide `maxmsg`. Far from the
+/// limit the stale count can only shift the informational message number, as Asterisk's own
+/// can; the recount after the APPEND is exact either way.
+pub fn recount_before_admission(counted: u32, changes: u64, limits: Limits) -> bool {
+    changes > 0 && u64::from(counted) + changes + 1 >= u64::from(limits.maxmsg)
+}

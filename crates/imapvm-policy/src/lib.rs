@@ -90,7 +90,7 @@ pub mod watch;
 
 pub use admission::{
     AdmissionVerdict, Deposit, DepositKind, Limits, QuotaResource, QuotaResourceName, Refusal,
-    admit,
+    admit, recount_before_admission,
 };
 pub use capability::{Capabilities, Capability, MessageFlags};
 pub use count::{

@@ -284,3 +284,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_deposit_counts_again_only_when_changes_could_decide_maxmsg() {
+    use imapvm_policy::{Limits, recount_before_admission};
+    let limits = Limits {
+        maxmsg: 10,
+        ..Limits::default()
+    };
+    // Nothing changed during the count: never.
+    assert!(!recount_before_admission(9, 0, limits));
+    // Far from the limit: the count can only shift the message number.
+    assert!(!recount_before_admission(5, 2, limits));
+    // 7 counted, 2 changes: the truth may be 9 (room for one) or 5; 7 + 2 + 1 = 10.
+    assert!(recount_before_admission(7, 2, limits));
+    // At the limit with a change (an expunge may have made room).
+    assert!(recount_before_admission(10, 1, limits));
+    // maxmsg 0 (greetings only): any change.
+    let none = Limits {
+        maxmsg: 0,
+        ..Limits::default()
+    };
+    assert!(recount_before_admission(0, 1, none));
+}

@@ -11,6 +11,7 @@ use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Folder, ForeignDeleted, Limits, MailboxName,
     MessageFacts, MessageFlags, MessageNumber, MessageNumbers, MessageState, MessageSummary,
     MwiCounts, QuotaResourceName, Resolution, UidValidity, Verified, admit, listing_search,
+    recount_before_admission,
 };
 use imapvm_proto::{
     CommandId, FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
@@ -1541,12 +1542,10 @@ impl Mailbox {
         };
         let (mut counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
         // The server may sync our view (the pipelined NOOP) after the count ran: if it
-        // reported `delta` changes meanwhile, the count may be off by up to that many. Where
-        // that could decide admission (within `delta` of maxmsg), count once more on the
-        // synced view; elsewhere only the informational X-Asterisk-VM-Message-Num could be
-        // off, as Asterisk's own can (the recount after the APPEND is exact either way).
+        // reported changes meanwhile and that could decide maxmsg, count once more on the
+        // synced view (policy: `recount_before_admission`).
         let delta = s.view_changes().saturating_sub(changes);
-        if delta > 0 && u64::from(counts.total()) + delta + 1 >= u64::from(self.limits().maxmsg) {
+        if recount_before_admission(counts.total(), delta, self.limits()) {
             let again = self.queue_count(s, f.get(&name))?;
             s.wait(&again.ids()).await?;
             counts = self.finish_counts(s, f.get(&name), again, None).await?.0;
