@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use imapvm_message::lineage::Lineage;
-use imapvm_message::{AudioPart, MessageType, Voicemail, parse};
+use imapvm_message::{AudioPart, MessageType, Voicemail};
 use imapvm_policy::{Folder, MailboxName};
 use imapvm_proto::{
     FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
@@ -173,24 +173,7 @@ impl Mailbox {
             .find(|m| m.uid.get() == uid)
             .ok_or_else(vanished)?;
         let bytes = m.full().unwrap_or_default();
-        let parsed = parse(bytes).map_err(|e| Error::NoAudio {
-            mailbox: self.id(),
-            uid,
-            reason: e.to_string(),
-        })?;
-        if !self.identity.matches(
-            parsed.headers.extension.as_deref(),
-            parsed.headers.context.as_deref(),
-        ) {
-            return Err(vanished());
-        }
-        if parsed.voicemail.audio.is_empty() {
-            return Err(Error::NoAudio {
-                mailbox: self.id(),
-                uid,
-                reason: "no audio attachment to forward".into(),
-            });
-        }
+        let parsed = self.parse_own_voicemail(uid, bytes, " to forward")?;
         Ok(Source {
             uid,
             uid_validity,

@@ -852,6 +852,40 @@ impl Mailbox {
         })
     }
 
+    /// Parses a fetched message (`uid`) that must be one of this box's voicemails with
+    /// audio: another box's message is reported as gone (it is not this box's to show), one
+    /// without audio as [`Error::NoAudio`] (`purpose` is added to its reason, e.g. " to
+    /// forward").
+    pub(crate) fn parse_own_voicemail(
+        &self,
+        uid: u32,
+        bytes: &[u8],
+        purpose: &str,
+    ) -> Result<imapvm_message::ParsedVoicemail> {
+        let parsed = parse(bytes).map_err(|e| Error::NoAudio {
+            mailbox: self.id(),
+            uid,
+            reason: e.to_string(),
+        })?;
+        if !self.identity.matches(
+            parsed.headers.extension.as_deref(),
+            parsed.headers.context.as_deref(),
+        ) {
+            return Err(Error::Vanished {
+                mailbox: self.id(),
+                uid,
+            });
+        }
+        if parsed.voicemail.audio.is_empty() {
+            return Err(Error::NoAudio {
+                mailbox: self.id(),
+                uid,
+                reason: format!("no audio attachment{purpose}"),
+            });
+        }
+        Ok(parsed)
+    }
+
     /// The UID a reference names now. A number is resolved against the listing this store
     /// made (listing first when there is none); it never re-binds to another message.
     pub(crate) async fn resolve(
@@ -972,25 +1006,7 @@ impl Mailbox {
             f.get(&name).vanish(&[uid].into_iter().collect());
             return Err(vanished());
         };
-        let bytes = m.full().unwrap_or_default();
-        let parsed = parse(bytes).map_err(|e| Error::NoAudio {
-            mailbox: self.id(),
-            uid,
-            reason: e.to_string(),
-        })?;
-        if !self.identity.matches(
-            parsed.headers.extension.as_deref(),
-            parsed.headers.context.as_deref(),
-        ) {
-            return Err(vanished());
-        }
-        if parsed.voicemail.audio.is_empty() {
-            return Err(Error::NoAudio {
-                mailbox: self.id(),
-                uid,
-                reason: "no audio attachment".into(),
-            });
-        }
+        let parsed = self.parse_own_voicemail(uid, m.full().unwrap_or_default(), "")?;
         let already_seen = m
             .flags
             .as_deref()
