@@ -1,0 +1,46 @@
+//! imapvm's vocabulary: the domain types every other imapvm crate names, defined once.
+//!
+//! imap-codec keeps its types in `imap-types`; quinn re-exports `VarInt` and `StreamId`
+//! from quinn-proto. In the same way, this crate is the floor of the workspace:
+//! `imapvm-config`, `imapvm-proto`, `imapvm-policy`, `imapvm-ami`, `imapvm-agi` and
+//! `imapvm-ivr` use these types and re-export them, so a UID, a mailbox name or a secret
+//! means the same thing in every layer and no layer converts between look-alikes.
+//!
+//! * [`Uid`], [`UidValidity`]: never 0 (RFC 3501 §2.3.1.1); a message is named by
+//!   (mailbox, UIDVALIDITY, UID) [INV-2].
+//! * [`UidSet`]: an ordered set of UIDs that renders as an IMAP sequence set (`1:3,7`).
+//! * [`MailboxId`]: a voicemail box `box@context`, validated, compared ASCII
+//!   case-insensitively as Asterisk's `find_user` compares them.
+//! * [`Secret`]: a password or PIN whose `Debug` and `Display` print `***` [INV-6].
+//! * [`Capabilities`] and [`Capability`]: what a server advertised.
+//! * [`sansio::Core`]: the one interface of the sans-IO protocol cores (IMAP, AMI, AGI),
+//!   so that one driver runs all of them.
+//!
+//! What it does **not** do: no I/O, no clocks, no protocol grammar, no policy. Every
+//! constructor validates; invalid values cannot be built.
+//!
+//! ```
+//! use imapvm_types::{MailboxId, Secret, Uid, UidSet};
+//!
+//! let id: MailboxId = "1234@Default".parse().unwrap();
+//! assert_eq!(id, "1234@default".parse().unwrap());
+//! assert_eq!(id.to_string(), "1234@Default");
+//!
+//! let set: UidSet = [1, 2, 3, 7].into_iter().filter_map(Uid::new).collect();
+//! assert_eq!(set.to_string(), "1:3,7");
+//! assert!(Uid::new(0).is_none());
+//!
+//! assert_eq!(format!("{:?}", Secret::new("1234")), "***");
+//! ```
+#![forbid(unsafe_code)]
+
+mod capability;
+mod mailbox_id;
+pub mod sansio;
+mod secret;
+mod uid;
+
+pub use capability::{Capabilities, Capability};
+pub use mailbox_id::{DEFAULT_CONTEXT, MAX_ID_BYTES, MailboxId, MailboxIdError};
+pub use secret::Secret;
+pub use uid::{Uid, UidSet, UidValidity};
