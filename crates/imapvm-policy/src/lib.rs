@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod backoff;
 pub mod capability;
 pub mod count;
 pub mod expunge;
@@ -92,6 +93,7 @@ pub use admission::{
     AdmissionVerdict, Deposit, DepositKind, Limits, QuotaResource, QuotaResourceName, Refusal,
     admit, recount_before_admission,
 };
+pub use backoff::{Backoff, BackoffError};
 pub use capability::{Capabilities, Capability, MessageFlags};
 pub use count::{
     MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_search,

@@ -63,9 +63,11 @@
 #![forbid(unsafe_code)]
 
 mod account;
+pub mod clock;
 mod compat;
 pub mod config_files;
 pub mod deliver;
+pub mod driver;
 mod error;
 pub mod externnotify;
 pub mod forward;

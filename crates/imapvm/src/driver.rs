@@ -1,0 +1,518 @@
+//! The one driver of the sans-IO protocol cores: IMAP (`imapvm_proto::Connection`), AMI
+//! (`imapvm_ami::Client`) and AGI (`imapvm_agi::Channel`) all implement
+//! [`imapvm_types::sansio::Core`], and [`Driver`] runs any of them over any tokio byte
+//! stream (TCP, rustls).
+//!
+//! The loop is quinn's `ConnectionDriver` and imap-next's `Stream::next`: write what the
+//! core wants sent **while** reading (a peer that answers before it has read a large
+//! command cannot deadlock us), feed what was read to the core with `now` from the
+//! injected [`Clock`](crate::clock::Clock), fire the core's timer. The driver knows no
+//! protocol: events stay in the core, and the caller takes them with
+//! `driver.core_mut().poll_event()` between turns and matches them exhaustively.
+//!
+//! ```no_run
+//! # async fn demo(conn: imapvm_proto::Connection, tcp: tokio::net::TcpStream) -> Result<(), imapvm::driver::DriveError> {
+//! use imapvm::clock::SystemClock;
+//! use imapvm::driver::{Driver, Progress};
+//!
+//! let mut driver = Driver::new(conn, tcp, SystemClock::shared()).with_label("vm1234@imap:143");
+//! loop {
+//!     match driver.turn(None).await? {
+//!         Progress::Read(_) | Progress::Timer => {}
+//!         Progress::Eof | Progress::Deadline => break,
+//!     }
+//!     while let Some(event) = driver.core_mut().poll_event() {
+//!         // match every variant: events are exhaustive
+//!         # let _ = event;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use imapvm_types::sansio::{Core, Transmit};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::clock::SharedClock;
+
+/// Bytes read from the peer per read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What one [`Driver::turn`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Progress {
+    /// This many bytes were read and fed to the core.
+    Read(usize),
+    /// The peer closed its side; the core was told (`handle_eof`).
+    Eof,
+    /// The core's timer fired; the core was told (`handle_timeout`).
+    Timer,
+    /// The caller's deadline passed with nothing else to report.
+    Deadline,
+}
+
+/// An I/O failure of the stream under the core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriveError {
+    /// Reading failed.
+    #[error("reading: {0}")]
+    Read(#[source] std::io::Error),
+    /// Writing failed.
+    #[error("writing: {0}")]
+    Write(#[source] std::io::Error),
+    /// Written bytes did not drain within the write timeout.
+    #[error("writing: nothing could be written for {0:?}")]
+    WriteTimeout(Duration),
+}
+
+impl DriveError {
+    /// The I/O error, for callers that report it as one.
+    pub fn into_io(self) -> std::io::Error {
+        match self {
+            DriveError::Read(e) | DriveError::Write(e) => e,
+            DriveError::WriteTimeout(d) => std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("nothing could be written for {d:?}"),
+            ),
+        }
+    }
+}
+
+/// A sans-IO core joined to a byte stream, a clock and a timer.
+pub struct Driver<C, S> {
+    core: C,
+    stream: S,
+    clock: SharedClock,
+    label: String,
+    trace_input: bool,
+    write_timeout: Option<Duration>,
+    read_buf: Box<[u8]>,
+    out: Vec<u8>,
+    out_pos: usize,
+    needs_flush: bool,
+}
+
+impl<C, S> std::fmt::Debug for Driver<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("label", &self.label)
+            .field("unwritten", &(self.out.len() - self.out_pos))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, S> Driver<C, S>
+where
+    C: Core,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Joins `core` to `stream`, with `clock` for every `now`.
+    pub fn new(core: C, stream: S, clock: SharedClock) -> Driver<C, S> {
+        Driver {
+            core,
+            stream,
+            clock,
+            label: String::new(),
+            trace_input: true,
+            write_timeout: None,
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            out: Vec::new(),
+            out_pos: 0,
+            needs_flush: false,
+        }
+    }
+
+    /// The name traces carry (`user@server:port`, `ami host:port`, `agi peer`).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Fails a turn when pending bytes cannot be written for this long.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether raw input is traced (`tracing` level trace). Off for peers whose input can
+    /// carry secrets (AGI PIN digits): then only the core's own redacted traces appear.
+    pub fn with_input_trace(mut self, on: bool) -> Self {
+        self.trace_input = on;
+        self
+    }
+
+    /// The core.
+    pub fn core(&self) -> &C {
+        &self.core
+    }
+
+    /// The core, to give it commands and take its events.
+    pub fn core_mut(&mut self) -> &mut C {
+        &mut self.core
+    }
+
+    /// The stream (e.g. to upgrade it to TLS between turns, when nothing is unwritten).
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// `now` from the clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Whether bytes the core produced are still waiting to be written.
+    pub fn has_unwritten(&self) -> bool {
+        self.out_pos < self.out.len() || self.needs_flush
+    }
+
+    /// Takes the core and the stream apart.
+    pub fn into_parts(self) -> (C, S) {
+        (self.core, self.stream)
+    }
+
+    /// Moves everything the core wants sent into the write buffer.
+    fn collect_transmits(&mut self) {
+        let now = self.clock.now();
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        while let Some(t) = self.core.poll_transmit(now) {
+            tracing::trace!(peer = %self.label, out = %t.trace(), "C:");
+            self.out.extend_from_slice(t.as_bytes());
+            self.needs_flush = true;
+        }
+    }
+
+    /// Writes everything the core has to send, reading meanwhile (what is read is fed to
+    /// the core), and returns once it is all written and flushed.
+    pub async fn flush(&mut self) -> Result<(), DriveError> {
+        self.collect_transmits();
+        while self.has_unwritten() {
+            match self.step(None, true).await? {
+                Step::Flushed => break,
+                Step::Read(n) => self.feed(n),
+                Step::Eof => {
+                    self.core.handle_eof();
+                    return Ok(());
+                }
+                Step::Wake => {
+                    let now = self.clock.now();
+                    if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                        self.core.handle_timeout(now);
+                    }
+                }
+            }
+            self.collect_transmits();
+        }
+        Ok(())
+    }
+
+    /// One turn: writes what the core has to send and runs until input arrived (fed to
+    /// the core), the peer closed, the core's timer fired, or `deadline` passed.
+    pub async fn turn(&mut self, deadline: Option<Instant>) -> Result<Progress, DriveError> {
+        self.collect_transmits();
+        loop {
+            match self.step(deadline, false).await? {
+                Step::Read(n) => {
+                    self.feed(n);
+                    return Ok(Progress::Read(n));
+                }
+                Step::Eof => {
+                    tracing::debug!(peer = %self.label, "peer closed the connection");
+                    self.core.handle_eof();
+                    return Ok(Progress::Eof);
+                }
+                Step::Wake => {
+                    let now = self.clock.now();
+                    if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                        self.core.handle_timeout(now);
+                        return Ok(Progress::Timer);
+                    }
+                    if deadline.is_some_and(|d| d <= now) {
+                        return Ok(Progress::Deadline);
+                    }
+                    // Woken early (timer granularity): go on waiting.
+                }
+                Step::Flushed => {}
+            }
+            self.collect_transmits();
+        }
+    }
+
+    fn feed(&mut self, n: usize) {
+        if self.trace_input {
+            tracing::trace!(peer = %self.label, bytes = n, "S: {}", self.read_buf[..n.min(300)].escape_ascii());
+        }
+        let now = self.clock.now();
+        self.core.handle_input(&self.read_buf[..n], now);
+    }
+
+    /// Polls writing, reading and the timers together until one of them has news.
+    async fn step(
+        &mut self,
+        deadline: Option<Instant>,
+        stop_when_flushed: bool,
+    ) -> Result<Step, DriveError> {
+        let now = self.clock.now();
+        let wake = match (self.core.poll_timeout(), deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut sleep =
+            wake.map(|w| Box::pin(tokio::time::sleep(w.saturating_duration_since(now))));
+        let mut write_limit = match self.write_timeout {
+            Some(limit) if self.has_unwritten() => {
+                Some((limit, Box::pin(tokio::time::sleep(limit))))
+            }
+            _ => None,
+        };
+        let Driver {
+            stream,
+            clock,
+            out,
+            out_pos,
+            needs_flush,
+            read_buf,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            let mut wrote = false;
+            while *out_pos < out.len() {
+                match Pin::new(&mut *stream).poll_write(cx, &out[*out_pos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(DriveError::Write(
+                            std::io::ErrorKind::WriteZero.into(),
+                        )));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        *out_pos += n;
+                        wrote = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(DriveError::Write(e))),
+                    Poll::Pending => break,
+                }
+            }
+            if *out_pos == out.len() && *needs_flush {
+                match Pin::new(&mut *stream).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        *needs_flush = false;
+                        if stop_when_flushed {
+                            return Poll::Ready(Ok(Step::Flushed));
+                        }
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(DriveError::Write(e))),
+                    Poll::Pending => {}
+                }
+            }
+            if wrote {
+                // Progress resets the write timer.
+                if let Some((limit, timer)) = write_limit.as_mut() {
+                    timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::from_std(clock.now() + *limit));
+                }
+            }
+            let mut buf = ReadBuf::new(read_buf);
+            match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {
+                    let n = buf.filled().len();
+                    return Poll::Ready(Ok(if n == 0 { Step::Eof } else { Step::Read(n) }));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(DriveError::Read(e))),
+                Poll::Pending => {}
+            }
+            if let Some((limit, timer)) = write_limit.as_mut()
+                && (*out_pos < out.len() || *needs_flush)
+                && timer.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Err(DriveError::WriteTimeout(*limit)));
+            }
+            if let Some(timer) = sleep.as_mut()
+                && timer.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(Step::Wake));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// What one poll round saw.
+enum Step {
+    Read(usize),
+    Eof,
+    Wake,
+    Flushed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use std::borrow::Cow;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A line echo core: sends `big` once, then every line it reads comes back as an event;
+    /// a timer fires `tick` after the start.
+    struct Echo {
+        big: Option<Vec<u8>>,
+        input: Vec<u8>,
+        lines: Vec<Vec<u8>>,
+        eof: bool,
+        timer: Option<Instant>,
+        fired: u32,
+    }
+
+    struct Bytes(Vec<u8>);
+
+    impl Transmit for Bytes {
+        fn as_bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn trace(&self) -> Cow<'_, str> {
+            Cow::Owned(format!("{} bytes", self.0.len()))
+        }
+    }
+
+    impl Core for Echo {
+        type Transmit = Bytes;
+        type Event = Vec<u8>;
+
+        fn handle_input(&mut self, bytes: &[u8], _now: Instant) {
+            self.input.extend_from_slice(bytes);
+            while let Some(i) = self.input.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.input.drain(..=i).collect();
+                self.lines.push(line);
+            }
+        }
+        fn handle_eof(&mut self) {
+            self.eof = true;
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            if self.timer.is_some_and(|t| t <= now) {
+                self.timer = None;
+                self.fired += 1;
+            }
+        }
+        fn poll_transmit(&mut self, _now: Instant) -> Option<Bytes> {
+            self.big.take().map(Bytes)
+        }
+        fn poll_event(&mut self) -> Option<Vec<u8>> {
+            if self.lines.is_empty() {
+                None
+            } else {
+                Some(self.lines.remove(0))
+            }
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.timer
+        }
+    }
+
+    fn echo(big: Vec<u8>, timer: Option<Instant>) -> Echo {
+        Echo {
+            big: Some(big),
+            input: Vec::new(),
+            lines: Vec::new(),
+            eof: false,
+            timer,
+            fired: 0,
+        }
+    }
+
+    /// The peer answers before it reads our 8 MiB: a write-then-read driver would deadlock
+    /// once both socket buffers are full; this one reads while it writes.
+    #[tokio::test]
+    async fn reads_while_writing_a_large_command() {
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        let size = 8 * 1024 * 1024;
+        let peer = tokio::spawn(async move {
+            // Answer at once, many lines, before reading anything.
+            for i in 0..20_000u32 {
+                theirs
+                    .write_all(format!("line {i}\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+            let mut got = vec![0; size];
+            theirs.read_exact(&mut got).await.unwrap();
+            got.iter().all(|b| *b == b'x')
+        });
+        let mut driver = Driver::new(echo(vec![b'x'; size], None), ours, SystemClock::shared())
+            .with_write_timeout(Duration::from_secs(30));
+        let mut lines = 0;
+        while lines < 20_000 {
+            let p = driver.turn(None).await.unwrap();
+            assert!(matches!(p, Progress::Read(_)), "{p:?}");
+            while driver.core_mut().poll_event().is_some() {
+                lines += 1;
+            }
+        }
+        driver.flush().await.unwrap();
+        assert!(peer.await.unwrap(), "the peer got the whole command");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_core_timer_and_the_callers_deadline_wake_a_turn() {
+        let (ours, _theirs) = tokio::io::duplex(1024);
+        let clock = SystemClock::shared();
+        let start = clock.now();
+        let mut driver = Driver::new(
+            echo(Vec::new(), Some(start + Duration::from_secs(5))),
+            ours,
+            clock.clone(),
+        );
+        assert_eq!(
+            driver
+                .turn(Some(start + Duration::from_secs(60)))
+                .await
+                .unwrap(),
+            Progress::Timer
+        );
+        assert_eq!(driver.core().fired, 1);
+        assert!(clock.now() - start >= Duration::from_secs(5));
+        assert_eq!(
+            driver
+                .turn(Some(start + Duration::from_secs(60)))
+                .await
+                .unwrap(),
+            Progress::Deadline
+        );
+        assert!(clock.now() - start >= Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn end_of_file_reaches_the_core() {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        drop(theirs);
+        let mut driver = Driver::new(echo(Vec::new(), None), ours, SystemClock::shared());
+        assert_eq!(driver.turn(None).await.unwrap(), Progress::Eof);
+        assert!(driver.core().eof);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_reads_hits_the_write_timeout() {
+        let (ours, _theirs) = tokio::io::duplex(1024);
+        let mut driver = Driver::new(echo(vec![0; 1 << 20], None), ours, SystemClock::shared())
+            .with_write_timeout(Duration::from_secs(10));
+        let err = driver.turn(None).await.unwrap_err();
+        assert!(
+            matches!(err, DriveError::WriteTimeout(d) if d == Duration::from_secs(10)),
+            "{err}"
+        );
+    }
+}
