@@ -317,6 +317,12 @@ impl Channel {
         self.dead
     }
 
+    /// Bytes of an incomplete line held from the peer; never more than
+    /// [`Limits::max_line`] (beyond it the channel fails).
+    pub fn buffered(&self) -> usize {
+        self.inbuf.len()
+    }
+
     // ------------------------------------------------------------------ commands
 
     /// Sends a command (a [`Command`], or a [`Request`] for a sensitive one or an own
@@ -488,9 +494,7 @@ impl Channel {
         if self.state == State::Closing {
             // Leaving: only a HANGUP still matters; whatever else Asterisk says does not.
             if line == b"HANGUP" {
-                self.hangup_seen = true;
-                self.dead = true;
-                self.events.push_back(Event::Hangup);
+                self.on_hangup();
             }
             return;
         }
@@ -504,9 +508,7 @@ impl Channel {
             }
         };
         if response == Response::Hangup {
-            self.hangup_seen = true;
-            self.dead = true;
-            self.events.push_back(Event::Hangup);
+            self.on_hangup();
             return;
         }
         let Some(f) = self.in_flight.take() else {
@@ -543,6 +545,12 @@ impl Channel {
             Response::Hangup => return,
         };
         self.events.push_back(Event::Response { id: f.id, outcome });
+    }
+
+    fn on_hangup(&mut self) {
+        self.hangup_seen = true;
+        self.dead = true;
+        self.events.push_back(Event::Hangup);
     }
 
     fn fail(&mut self, error: Error) {
