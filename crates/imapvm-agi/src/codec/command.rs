@@ -452,11 +452,24 @@ fn forever_or_millis(what: &'static str, d: Option<Duration>) -> Result<String, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn line(c: &Command) -> String {
         String::from_utf8(c.encode().unwrap()).unwrap()
+    }
+
+    /// fake_agi.py's recording: `RECORD FILE /tmp/rec1 wav "#" 10000 BEEP s=3`.
+    pub(crate) fn record_sample() -> Command {
+        Command::RecordFile {
+            file: SoundName::new("/tmp/rec1").unwrap(),
+            format: Format::new("wav").unwrap(),
+            escape: Digits::new("#").unwrap(),
+            timeout: Some(Duration::from_secs(10)),
+            offset: None,
+            beep: true,
+            silence: Some(3),
+        }
     }
 
     #[test]
@@ -471,15 +484,7 @@ mod tests {
             "STREAM FILE vm-intro \"\"\n"
         );
         assert_eq!(
-            line(&Command::RecordFile {
-                file: sound("/tmp/rec1"),
-                format: Format::new("wav").unwrap(),
-                escape: Digits::new("#").unwrap(),
-                timeout: Some(Duration::from_secs(10)),
-                offset: None,
-                beep: true,
-                silence: Some(3),
-            }),
+            line(&record_sample()),
             "RECORD FILE /tmp/rec1 wav \"#\" 10000 0 BEEP s=3\n"
         );
         assert_eq!(

@@ -281,26 +281,14 @@ pub(crate) fn unexpected(success: &Success, sensitive: bool) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::values::{Digits, Format, SoundName};
-    use std::time::Duration;
+    use crate::codec::command::tests::record_sample as record;
+    use crate::codec::values::SoundName;
 
     fn ok(result: &str, data: Option<&str>, endpos: Option<u64>) -> Success {
         Success {
             result: result.into(),
             data: data.map(Into::into),
             endpos,
-        }
-    }
-
-    fn record() -> Command {
-        Command::RecordFile {
-            file: SoundName::new("rec1").unwrap(),
-            format: Format::new("wav").unwrap(),
-            escape: Digits::new("#").unwrap(),
-            timeout: Some(Duration::from_secs(10)),
-            offset: None,
-            beep: true,
-            silence: Some(3),
         }
     }
 
