@@ -424,7 +424,8 @@ fn ensure_cargo_fuzz() -> Result<()> {
 }
 
 /// Run each fuzz target for `seconds` on stable (`--sanitizer none`), with
-/// its committed seeds in `fuzz/seeds/TARGET` as an extra corpus.
+/// its committed seeds in `fuzz/seeds/TARGET` as an extra corpus and its
+/// dictionary `fuzz/dicts/TARGET.dict` when there is one.
 fn fuzz(targets: &[String], seconds: u64) -> Result<()> {
     let root = workspace_root();
     let all = fuzz_targets(&root.join("fuzz/Cargo.toml"))?;
@@ -458,6 +459,11 @@ fn fuzz(targets: &[String], seconds: u64) -> Result<()> {
         cmd.arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .arg("-print_final_stats=1");
+        // A target's libFuzzer dictionary, if it has one (`fuzz/dicts/TARGET.dict`).
+        let dict = root.join("fuzz/dicts").join(format!("{target}.dict"));
+        if dict.is_file() {
+            cmd.arg(format!("-dict={}", dict.display()));
+        }
         eprintln!("fuzzing {target} for {seconds}s");
         run_status(&mut cmd)?;
     }
