@@ -225,11 +225,9 @@ impl Outbox {
         self.queue.push_back(Action::Store { id, op });
     }
 
-    /// Ends the call once every store op is answered. The first request wins. No exit is
-    /// given after a hangup.
+    /// Ends the call once every store op is answered. The first request wins.
     pub(crate) fn finish(&mut self, verdict: Verdict, exit: Option<Exit>) {
         if self.finish.is_none() {
-            let exit = if self.hung_up { None } else { exit };
             self.finish = Some((verdict, exit));
         }
     }
@@ -455,6 +453,8 @@ impl Call {
                 FlowState::Leave(flow) => Some(flow.message_status()),
             },
         };
+        // A hung-up channel cannot move in the dialplan (AGI answers `SET CONTEXT` with 511).
+        let exit = exit.filter(|_| !self.out.hung_up);
         self.out.finished = true;
         self.out
             .queue
