@@ -11,16 +11,33 @@ fn tick() -> Tick {
     }
 }
 
-fn call(args: &[&str], settings: Settings) -> Call {
+fn call(args: &[&str]) -> Call {
     let leave = Leave {
         args: LeaveArgs::parse(args).unwrap(),
         recording: SpoolName::new("msg").unwrap(),
     };
-    Call::new(Flow::Leave(leave), settings, tick())
+    Call::new(Flow::Leave(leave), Settings::default(), tick())
 }
 
 fn drain(call: &mut Call) -> Vec<Action> {
     std::iter::from_fn(|| call.poll_action()).collect()
+}
+
+/// Feeds an input that must be accepted; returns the actions it caused.
+fn ok(call: &mut Call, input: Input, at: Tick) -> Vec<Action> {
+    call.handle(input, at).unwrap();
+    drain(call)
+}
+
+fn played(id: ActionId) -> Input {
+    Input::PromptDone {
+        id,
+        interrupted_by: None,
+    }
+}
+
+fn reply(id: ActionId, reply: StoreReply) -> Input {
+    Input::StoreReply { id, reply }
 }
 
 fn store_ids(actions: &[Action]) -> Vec<ActionId> {
@@ -33,56 +50,57 @@ fn store_ids(actions: &[Action]) -> Vec<ActionId> {
         .collect()
 }
 
+/// The only action of `actions`, a channel action, rendered; and its id.
+fn only_channel(actions: &[Action]) -> (ActionId, String) {
+    match actions {
+        [Action::Channel { id, action }] => (*id, action.to_string()),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A call (`VoiceMail(1234@default,OPTIONS)`, no greetings, room in the box) past its
+/// lookups; returns it with the first channel action.
+fn past_lookups(options: &str, at: Tick) -> (Call, ActionId, String) {
+    let mut c = call(&["1234@default", options]);
+    let ids = store_ids(&drain(&mut c));
+    ok(
+        &mut c,
+        reply(ids[0], StoreReply::Admit(Admission::Admitted)),
+        at,
+    );
+    let actions = ok(&mut c, reply(ids[1], StoreReply::Greeting(None)), at);
+    let (id, action) = only_channel(&actions);
+    assert_eq!(c.outstanding_channel(), Some(id));
+    (c, id, action)
+}
+
 /// A call that waits for its intro prompt (`vm-intro`, escape `#`).
 fn at_intro() -> (Call, ActionId) {
-    let mut c = call(&["1234@default"], Settings::default());
-    let ids = store_ids(&drain(&mut c));
-    c.handle(
-        Input::StoreReply {
-            id: ids[0],
-            reply: StoreReply::Admit(Admission::Admitted),
-        },
-        tick(),
-    )
-    .unwrap();
-    c.handle(
-        Input::StoreReply {
-            id: ids[1],
-            reply: StoreReply::Greeting(None),
-        },
-        tick(),
-    )
-    .unwrap();
-    let actions = drain(&mut c);
-    let [Action::Channel { id, action }] = actions.as_slice() else {
-        panic!("{actions:?}")
-    };
-    assert_eq!(action.to_string(), "play vm-intro escape=#");
-    assert_eq!(c.outstanding_channel(), Some(*id));
-    (c, *id)
+    let (c, id, action) = past_lookups("", tick());
+    assert_eq!(action, "play vm-intro escape=#");
+    (c, id)
+}
+
+/// A call whose recorder runs (`record msg wav escape=#`).
+fn at_record() -> (Call, ActionId) {
+    let (mut c, intro) = at_intro();
+    let (beep, _) = only_channel(&ok(&mut c, played(intro), tick()));
+    let (record, action) = only_channel(&ok(&mut c, played(beep), tick()));
+    assert_eq!(action, "record msg wav escape=#");
+    (c, record)
 }
 
 #[test]
 fn an_answer_for_an_action_that_is_not_outstanding_is_refused() {
     let (mut c, intro) = at_intro();
-    let later = ActionId::clone(&intro);
     assert!(matches!(
-        c.handle(
-            Input::StoreReply {
-                id: intro,
-                reply: StoreReply::Discarded
-            },
-            tick()
-        ),
+        c.handle(reply(intro, StoreReply::Discarded), tick()),
         Err(Misuse::NotOutstanding { .. })
     ));
     // The admit op was answered already.
-    let mut fresh = call(&["1234@default"], Settings::default());
+    let mut fresh = call(&["1234@default"]);
     let ids = store_ids(&drain(&mut fresh));
-    let admit = Input::StoreReply {
-        id: ids[0],
-        reply: StoreReply::Admit(Admission::Admitted),
-    };
+    let admit = reply(ids[0], StoreReply::Admit(Admission::Admitted));
     fresh.handle(admit.clone(), tick()).unwrap();
     assert_eq!(
         fresh.handle(admit, tick()),
@@ -90,27 +108,16 @@ fn an_answer_for_an_action_that_is_not_outstanding_is_refused() {
     );
     // A prompt answer with the wrong id.
     assert!(matches!(
-        c.handle(
-            Input::PromptDone {
-                id: ids[1],
-                interrupted_by: None
-            },
-            tick()
-        ),
+        c.handle(played(ids[1]), tick()),
         Err(Misuse::NotOutstanding { .. })
     ));
     // None of that changed anything: the intro is still outstanding and answers normally.
     assert_eq!(c.poll_action(), None);
-    assert_eq!(c.outstanding_channel(), Some(later));
-    c.handle(
-        Input::PromptDone {
-            id: later,
-            interrupted_by: None,
-        },
-        tick(),
-    )
-    .unwrap();
-    assert_eq!(drain(&mut c)[0].to_string(), "play beep");
+    assert_eq!(c.outstanding_channel(), Some(intro));
+    assert_eq!(
+        only_channel(&ok(&mut c, played(intro), tick())).1,
+        "play beep"
+    );
 }
 
 #[test]
@@ -136,16 +143,10 @@ fn the_wrong_kind_of_answer_is_refused() {
             "{wrong:?}"
         );
     }
-    let mut fresh = call(&["1234@default"], Settings::default());
+    let mut fresh = call(&["1234@default"]);
     let ids = store_ids(&drain(&mut fresh));
     let err = fresh
-        .handle(
-            Input::StoreReply {
-                id: ids[0],
-                reply: StoreReply::Greeting(None),
-            },
-            tick(),
-        )
+        .handle(reply(ids[0], StoreReply::Greeting(None)), tick())
         .unwrap_err();
     assert!(matches!(
         err,
@@ -174,33 +175,7 @@ fn a_key_outside_the_escape_set_is_refused() {
             key: Dtmf::Star
         })
     );
-    c.handle(
-        Input::PromptDone {
-            id: intro,
-            interrupted_by: None,
-        },
-        tick(),
-    )
-    .unwrap();
-    let beep = match drain(&mut c).as_slice() {
-        [Action::Channel { id, .. }] => *id,
-        other => panic!("{other:?}"),
-    };
-    c.handle(
-        Input::PromptDone {
-            id: beep,
-            interrupted_by: None,
-        },
-        tick(),
-    )
-    .unwrap();
-    let record = match drain(&mut c).as_slice() {
-        [Action::Channel { id, action }] => {
-            assert_eq!(action.to_string(), "record msg wav escape=#");
-            *id
-        }
-        other => panic!("{other:?}"),
-    };
+    let (mut c, record) = at_record();
     // 0 ends the recorder only with operator=yes.
     assert!(matches!(
         c.handle(
@@ -220,64 +195,23 @@ fn a_key_outside_the_escape_set_is_refused() {
 
 #[test]
 fn channel_answers_after_the_hangup_and_inputs_after_the_end_are_refused() {
-    let (mut c, intro) = at_intro();
-    c.handle(
-        Input::PromptDone {
-            id: intro,
-            interrupted_by: None,
-        },
-        tick(),
-    )
-    .unwrap();
-    drain(&mut c);
-    let beep = c.outstanding_channel().unwrap();
-    c.handle(
-        Input::PromptDone {
-            id: beep,
-            interrupted_by: None,
-        },
-        tick(),
-    )
-    .unwrap();
-    drain(&mut c);
-    let record = c.outstanding_channel().unwrap();
-    c.handle(
-        Input::Recorded {
-            id: record,
-            duration: Duration::from_secs(4),
-            ended_by: RecordEnd::Dtmf(Dtmf::Pound),
-        },
-        tick(),
-    )
-    .unwrap();
-    let actions = drain(&mut c);
-    let deposit = store_ids(&actions)[0];
+    let (mut c, record) = at_record();
+    let recorded = Input::Recorded {
+        id: record,
+        duration: Duration::from_secs(4),
+        ended_by: RecordEnd::Dtmf(Dtmf::Pound),
+    };
+    let deposit = store_ids(&ok(&mut c, recorded, tick()))[0];
     let thanks = c.outstanding_channel().unwrap();
     c.handle(Input::Hangup, tick()).unwrap();
     assert!(c.is_hung_up());
     assert_eq!(c.outstanding_channel(), None);
     // The thank-you was cut short by the hangup; an answer to it now is the binding's bug.
-    assert_eq!(
-        c.handle(
-            Input::PromptDone {
-                id: thanks,
-                interrupted_by: None
-            },
-            tick()
-        ),
-        Err(Misuse::AfterHangup)
-    );
+    assert_eq!(c.handle(played(thanks), tick()), Err(Misuse::AfterHangup));
     assert_eq!(c.poll_action(), None, "Finished waits for the deposit");
-    c.handle(
-        Input::StoreReply {
-            id: deposit,
-            reply: StoreReply::Deposit(DepositOutcome::Queued),
-        },
-        tick(),
-    )
-    .unwrap();
+    let outcome = StoreReply::Deposit(DepositOutcome::Queued);
     assert_eq!(
-        drain(&mut c),
+        ok(&mut c, reply(deposit, outcome), tick()),
         [Action::Finished {
             vmstatus: Some(VmStatus::Success),
             exit: None
@@ -315,59 +249,33 @@ fn a_leave_message_call_owns_no_deadline_and_time_may_stand_still_or_step_back()
         mono: t.mono.checked_sub(Duration::from_secs(5)).unwrap_or(t.mono),
         wall: t.wall,
     };
-    c.handle(
-        Input::PromptDone {
-            id: intro,
-            interrupted_by: None,
-        },
-        earlier,
-    )
-    .unwrap();
+    assert_eq!(
+        only_channel(&ok(&mut c, played(intro), earlier)).1,
+        "play beep"
+    );
     assert_eq!(c.poll_timeout(), None);
-    assert_eq!(drain(&mut c)[0].to_string(), "play beep");
 }
 
 #[test]
 fn origtime_is_the_wall_clock_when_recording_first_started() {
-    let mut c = call(&["1234@default", "s"], Settings::default());
-    let ids = store_ids(&drain(&mut c));
     let t0 = tick();
-    for (id, reply) in [
-        (ids[0], StoreReply::Admit(Admission::Admitted)),
-        (ids[1], StoreReply::Greeting(None)),
-    ] {
-        c.handle(Input::StoreReply { id, reply }, t0).unwrap();
-    }
-    let beep = c.outstanding_channel().unwrap();
-    drain(&mut c);
+    let (mut c, beep, action) = past_lookups("s", t0);
+    assert_eq!(action, "play beep");
     let at_beep_end = Tick {
         mono: t0.mono + Duration::from_secs(1),
         wall: t0.wall + 42,
     };
-    c.handle(
-        Input::PromptDone {
-            id: beep,
-            interrupted_by: None,
-        },
-        at_beep_end,
-    )
-    .unwrap();
-    drain(&mut c);
-    let record = c.outstanding_channel().unwrap();
+    let (record, _) = only_channel(&ok(&mut c, played(beep), at_beep_end));
     let later = Tick {
         mono: t0.mono + Duration::from_secs(60),
         wall: t0.wall + 100,
     };
-    c.handle(
-        Input::Recorded {
-            id: record,
-            duration: Duration::from_millis(59_900),
-            ended_by: RecordEnd::Dtmf(Dtmf::Pound),
-        },
-        later,
-    )
-    .unwrap();
-    let deposit = drain(&mut c)
+    let recorded = Input::Recorded {
+        id: record,
+        duration: Duration::from_millis(59_900),
+        ended_by: RecordEnd::Dtmf(Dtmf::Pound),
+    };
+    let deposit = ok(&mut c, recorded, later)
         .into_iter()
         .find_map(|a| match a {
             Action::Store {
