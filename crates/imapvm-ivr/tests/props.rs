@@ -37,7 +37,7 @@ fn setup() -> impl Strategy<Value = Setup> {
             0..5,
         ),
         any::<[bool; 4]>(),
-        0u8..5,
+        0u8..16,
         0u8..3,
     )
         .prop_map(
@@ -144,12 +144,12 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn random_calls_end_and_decide_the_recording_exactly_once(
         setup in setup(),
-        choices in proptest::collection::vec(any::<u8>(), 0..80),
+        choices in proptest::collection::vec(any::<u8>(), 4..120),
     ) {
         let script = Script {
             path: PathBuf::from("random"),
