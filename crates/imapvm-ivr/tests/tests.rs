@@ -1,0 +1,11 @@
+//! One integration-test binary (links once): the transcripts, the hangup property, random
+//! walks, argument parsing and the misuse checks.
+// Helpers outside #[test] fns fail the test by panicking, like assertions do.
+#![allow(clippy::unwrap_used)]
+
+mod args;
+mod hangup;
+mod misuse;
+mod props;
+mod support;
+mod transcripts;
