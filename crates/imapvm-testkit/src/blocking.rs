@@ -1,0 +1,259 @@
+//! The same peer without tokio: std sockets, one thread per connection. For
+//! tests of blocking code, or crates that do not want an async runtime.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::play::{Action, Play};
+use crate::record::{Config, PeerError, Plays, Shared, Transcript, lines_of};
+use crate::respond::{LinePlay, Responder};
+use crate::script::Script;
+
+/// How often a waiting thread looks whether the peer stopped.
+const TICK: Duration = Duration::from_millis(20);
+
+/// A scripted TCP peer on a port of its own, on threads; it stops (every
+/// connection dropped) when finished or dropped.
+pub struct Peer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    config: Config,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// How to start a [`Peer`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Peer {
+    /// A peer on `127.0.0.1:0` that plays `script` on its one connection.
+    pub fn script(script: &str) -> Result<Peer, PeerError> {
+        let script = Script::parse(script)?;
+        Peer::builder().scripts([script])
+    }
+
+    /// Options first: address, timeout.
+    pub fn builder() -> Builder {
+        Builder {
+            config: Config::default(),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections()
+    }
+
+    /// What connection `n` (0-based) has received so far.
+    pub fn received(&self, n: usize) -> Vec<u8> {
+        self.shared.received(n)
+    }
+
+    /// The lines connection `n` has received so far (line endings cut).
+    pub fn received_lines(&self, n: usize) -> Vec<String> {
+        lines_of(&self.received(n))
+    }
+
+    /// As [`crate::Peer::finish`].
+    pub fn finish(mut self) -> Result<Transcript, PeerError> {
+        let patience = Shared::patience(self.config.timeout);
+        let (mut seen, mut since) = (self.shared.generation(), Instant::now());
+        while !self.shared.settled(self.config.expected) && since.elapsed() < patience {
+            self.shared.wait_change(TICK);
+            if self.shared.generation() != seen {
+                (seen, since) = (self.shared.generation(), Instant::now());
+            }
+        }
+        self.stop();
+        self.shared.transcript(self.config.expected, patience)
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Builder {
+    /// Listen on `addr` instead of `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Builder {
+        self.config.bind = addr;
+        self
+    }
+
+    /// How long the client may take to send what a script expects, and to
+    /// connect at all (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Builder {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// Play `scripts[n]` on the `n`th connection; later connections are
+    /// refused.
+    pub fn scripts(mut self, scripts: impl IntoIterator<Item = Script>) -> Result<Peer, PeerError> {
+        let scripts: Vec<Script> = scripts.into_iter().collect();
+        self.config.expected = Some(scripts.len());
+        self.start(Plays::Scripts(scripts))
+    }
+
+    /// Answer every connection with a fresh responder from `make`.
+    pub fn respond<R, F>(self, make: F) -> Result<Peer, PeerError>
+    where
+        R: Responder,
+        F: FnMut() -> R + Send + 'static,
+    {
+        let mut make = make;
+        self.start(Plays::Respond(Box::new(move || {
+            Box::new(LinePlay::new(make())) as Box<dyn Play>
+        })))
+    }
+
+    fn start(self, mut plays: Plays) -> Result<Peer, PeerError> {
+        let config = self.config;
+        let listener = TcpListener::bind(config.bind).map_err(PeerError::Bind)?;
+        let addr = listener.local_addr().map_err(PeerError::Bind)?;
+        listener.set_nonblocking(true).map_err(PeerError::Bind)?;
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (state, stopping) = (Arc::clone(&shared), Arc::clone(&stop));
+        let accept = std::thread::spawn(move || {
+            let mut connections = Vec::new();
+            let mut listener = Some(listener);
+            while !stopping.load(Ordering::SeqCst) {
+                let Some(open) = &listener else {
+                    std::thread::sleep(TICK);
+                    continue;
+                };
+                match open.accept() {
+                    Ok((stream, _)) => {
+                        let Some(play) = plays.next(config.timeout) else {
+                            continue;
+                        };
+                        let n = state.connected();
+                        let (state, stopping) = (Arc::clone(&state), Arc::clone(&stopping));
+                        connections.push(std::thread::spawn(move || {
+                            drive(stream, play, &state, n, &stopping);
+                        }));
+                        if matches!(&plays, Plays::Scripts(left) if left.is_empty()) {
+                            // No more connections are expected: refuse them.
+                            listener = None;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(TICK),
+                    Err(_) => break,
+                }
+            }
+            for connection in connections {
+                let _ = connection.join();
+            }
+        });
+        Ok(Peer {
+            addr,
+            shared,
+            stop,
+            config,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// Play `play` on a blocking `stream` until it is done or `stop` is set.
+fn drive(
+    mut stream: TcpStream,
+    mut play: Box<dyn Play>,
+    shared: &Shared,
+    n: usize,
+    stop: &AtomicBool,
+) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        let action = play.poll();
+        shared.settle(n, play.outcome());
+        match action {
+            Action::Send(bytes) => {
+                if stream
+                    .write_all(&bytes)
+                    .and_then(|()| stream.flush())
+                    .is_ok()
+                {
+                    shared.sent(n, &bytes);
+                } else {
+                    play.closed_by_client();
+                }
+            }
+            Action::Receive { within } => {
+                let deadline = within.map(|w| Instant::now() + w);
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left == Some(Duration::ZERO) {
+                        play.timed_out();
+                        break;
+                    }
+                    let wait = left.map_or(TICK, |l| l.min(TICK));
+                    let _ = stream.set_read_timeout(Some(wait));
+                    match stream.read(&mut buf) {
+                        Ok(0) => {
+                            play.closed_by_client();
+                            break;
+                        }
+                        Ok(k) => {
+                            shared.received_bytes(n, &buf[..k]);
+                            play.received(&buf[..k]);
+                            break;
+                        }
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(_) => {
+                            play.closed_by_client();
+                            break;
+                        }
+                    }
+                }
+            }
+            Action::Sleep(d) => std::thread::sleep(d),
+            Action::Close => {
+                let _ = stream.shutdown(Shutdown::Write);
+                break;
+            }
+            Action::Stall => {
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(TICK);
+                }
+                return;
+            }
+            Action::Done => break,
+        }
+    }
+    shared.settle(n, play.outcome());
+    shared.ended(n);
+}
