@@ -2,35 +2,32 @@
 //! tests of blocking code, or crates that do not want an async runtime.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::play::{Action, Play};
-use crate::record::{Config, PeerError, Plays, Shared, Transcript, lines_of};
-use crate::respond::{LinePlay, Responder};
+use crate::record::{Builder, Listening, PeerError, Plays, Shared, Transcript};
+use crate::respond::Responder;
 use crate::script::Script;
 
 /// How often a waiting thread looks whether the peer stopped.
 const TICK: Duration = Duration::from_millis(20);
 
 /// A scripted TCP peer on a port of its own, on threads; it stops (every
-/// connection dropped) when finished or dropped.
+/// connection dropped) when finished or dropped. Its address and what it
+/// received so far are on [`Listening`], which it dereferences to.
 pub struct Peer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
+    listening: Listening,
     stop: Arc<AtomicBool>,
-    config: Config,
     accept: Option<JoinHandle<()>>,
 }
 
-/// How to start a [`Peer`].
-#[derive(Debug, Clone)]
-pub struct Builder {
-    config: Config,
-}
+/// The std-thread driver, for [`Builder`].
+#[derive(Debug, Clone, Copy)]
+pub enum Threads {}
 
 impl Peer {
     /// A peer on `127.0.0.1:0` that plays `script` on its one connection.
@@ -40,49 +37,25 @@ impl Peer {
     }
 
     /// Options first: address, timeout.
-    pub fn builder() -> Builder {
-        Builder {
-            config: Config::default(),
-        }
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Its port.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// Connections accepted so far.
-    pub fn connections(&self) -> usize {
-        self.shared.connections()
-    }
-
-    /// What connection `n` (0-based) has received so far.
-    pub fn received(&self, n: usize) -> Vec<u8> {
-        self.shared.received(n)
-    }
-
-    /// The lines connection `n` has received so far (line endings cut).
-    pub fn received_lines(&self, n: usize) -> Vec<String> {
-        lines_of(&self.received(n))
+    pub fn builder() -> Builder<Threads> {
+        Builder::new()
     }
 
     /// As [`crate::Peer::finish`].
     pub fn finish(mut self) -> Result<Transcript, PeerError> {
-        let patience = Shared::patience(self.config.timeout);
-        let (mut seen, mut since) = (self.shared.generation(), Instant::now());
-        while !self.shared.settled(self.config.expected) && since.elapsed() < patience {
-            self.shared.wait_change(TICK);
-            if self.shared.generation() != seen {
-                (seen, since) = (self.shared.generation(), Instant::now());
+        let Listening { shared, config, .. } = &self.listening;
+        let shared = Arc::clone(shared);
+        let expected = config.expected;
+        let patience = Shared::patience(config.timeout);
+        let (mut seen, mut since) = (shared.generation(), Instant::now());
+        while !shared.settled(expected) && since.elapsed() < patience {
+            shared.wait_change(TICK);
+            if shared.generation() != seen {
+                (seen, since) = (shared.generation(), Instant::now());
             }
         }
         self.stop();
-        self.shared.transcript(self.config.expected, patience)
+        shared.transcript(expected, patience)
     }
 
     fn stop(&mut self) {
@@ -99,20 +72,15 @@ impl Drop for Peer {
     }
 }
 
-impl Builder {
-    /// Listen on `addr` instead of `127.0.0.1:0`.
-    pub fn bind(mut self, addr: SocketAddr) -> Builder {
-        self.config.bind = addr;
-        self
-    }
+impl std::ops::Deref for Peer {
+    type Target = Listening;
 
-    /// How long the client may take to send what a script expects, and to
-    /// connect at all (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Builder {
-        self.config.timeout = timeout;
-        self
+    fn deref(&self) -> &Listening {
+        &self.listening
     }
+}
 
+impl Builder<Threads> {
     /// Play `scripts[n]` on the `n`th connection; later connections are
     /// refused.
     pub fn scripts(mut self, scripts: impl IntoIterator<Item = Script>) -> Result<Peer, PeerError> {
@@ -127,10 +95,7 @@ impl Builder {
         R: Responder,
         F: FnMut() -> R + Send + 'static,
     {
-        let mut make = make;
-        self.start(Plays::Respond(Box::new(move || {
-            Box::new(LinePlay::new(make())) as Box<dyn Play>
-        })))
+        self.start(Plays::respond(make))
     }
 
     fn start(self, mut plays: Plays) -> Result<Peer, PeerError> {
@@ -173,10 +138,12 @@ impl Builder {
             }
         });
         Ok(Peer {
-            addr,
-            shared,
+            listening: Listening {
+                addr,
+                shared,
+                config,
+            },
             stop,
-            config,
             accept: Some(accept),
         })
     }

@@ -51,8 +51,8 @@ mod respond;
 pub mod script;
 
 #[cfg(feature = "tokio")]
-pub use peer::{Builder, Peer, serve};
+pub use peer::{Peer, Tokio, serve};
 pub use play::{Action, Mismatch, MismatchKind, Play, ScriptPlay};
-pub use record::{PeerError, Record, Transcript};
+pub use record::{Builder, Listening, PeerError, Record, Transcript};
 pub use respond::{LinePlay, Lines, MAX_LINE, MAX_READ, Reply, Responder, Then, lines};
 pub use script::{LineEnding, Script, ScriptError, Step};

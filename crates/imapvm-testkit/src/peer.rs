@@ -3,33 +3,28 @@
 //! [`serve`] plays on a stream the test accepted itself (after a TLS
 //! handshake, say).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::play::{Action, Play};
-use crate::record::{Config, PeerError, Plays, Record, Shared, Transcript};
-use crate::respond::{LinePlay, Responder};
+use crate::record::{Builder, Listening, PeerError, Plays, Record, Shared, Transcript};
+use crate::respond::Responder;
 use crate::script::Script;
 
 /// A scripted TCP peer on a port of its own; it stops (every connection
-/// dropped) when finished or dropped.
+/// dropped) when finished or dropped. Its address and what it received so
+/// far are on [`Listening`], which it dereferences to.
 pub struct Peer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    config: Config,
+    listening: Listening,
     task: tokio::task::JoinHandle<()>,
 }
 
-/// How to start a [`Peer`].
-#[derive(Debug, Clone)]
-pub struct Builder {
-    config: Config,
-}
+/// The tokio driver, for [`Builder`].
+#[derive(Debug, Clone, Copy)]
+pub enum Tokio {}
 
 impl Peer {
     /// A peer on `127.0.0.1:0` that plays `script` on its one connection.
@@ -39,35 +34,8 @@ impl Peer {
     }
 
     /// Options first: address, timeout.
-    pub fn builder() -> Builder {
-        Builder {
-            config: Config::default(),
-        }
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Its port.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// Connections accepted so far.
-    pub fn connections(&self) -> usize {
-        self.shared.connections()
-    }
-
-    /// What connection `n` (0-based) has received so far.
-    pub fn received(&self, n: usize) -> Vec<u8> {
-        self.shared.received(n)
-    }
-
-    /// The lines connection `n` has received so far (line endings cut).
-    pub fn received_lines(&self, n: usize) -> Vec<String> {
-        crate::record::lines_of(&self.received(n))
+    pub fn builder() -> Builder<Tokio> {
+        Builder::new()
     }
 
     /// Wait until every scripted connection has played its script (or
@@ -76,9 +44,9 @@ impl Peer {
     /// when an expected connection never came (nothing happened for the
     /// timeout and a margin).
     pub async fn finish(self) -> Result<Transcript, PeerError> {
-        let shared = &self.shared;
-        let expected = self.config.expected;
-        let patience = Shared::patience(self.config.timeout);
+        let shared = &self.listening.shared;
+        let expected = self.listening.config.expected;
+        let patience = Shared::patience(self.listening.config.timeout);
         loop {
             // Created before the check: a change in between still wakes it.
             let changed = shared.changed().notified();
@@ -102,21 +70,15 @@ impl Drop for Peer {
     }
 }
 
-impl Builder {
-    /// Listen on `addr` (a non-loopback address, a fixed port) instead of
-    /// `127.0.0.1:0`.
-    pub fn bind(mut self, addr: SocketAddr) -> Builder {
-        self.config.bind = addr;
-        self
-    }
+impl std::ops::Deref for Peer {
+    type Target = Listening;
 
-    /// How long the client may take to send what a script expects, and to
-    /// connect at all (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Builder {
-        self.config.timeout = timeout;
-        self
+    fn deref(&self) -> &Listening {
+        &self.listening
     }
+}
 
+impl Builder<Tokio> {
     /// Play `scripts[n]` on the `n`th connection; later connections are
     /// refused (the listener closes).
     pub async fn scripts(
@@ -134,11 +96,7 @@ impl Builder {
         R: Responder,
         F: FnMut() -> R + Send + 'static,
     {
-        let mut make = make;
-        self.start(Plays::Respond(Box::new(move || {
-            Box::new(LinePlay::new(make())) as Box<dyn Play>
-        })))
-        .await
+        self.start(Plays::respond(make)).await
     }
 
     async fn start(self, mut plays: Plays) -> Result<Peer, PeerError> {
@@ -171,9 +129,11 @@ impl Builder {
             }
         });
         Ok(Peer {
-            addr,
-            shared,
-            config,
+            listening: Listening {
+                addr,
+                shared,
+                config,
+            },
             task,
         })
     }

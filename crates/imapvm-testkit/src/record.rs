@@ -2,12 +2,15 @@
 //! connections, the record of each connection (what it received and sent,
 //! how its play went), and the errors of a finished peer.
 
+use std::marker::PhantomData;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::play::{Mismatch, Play, ScriptPlay};
+use crate::respond::{LinePlay, Responder};
 use crate::script::{Script, ScriptError, shown};
 
 /// The peer's options.
@@ -41,6 +44,15 @@ pub(crate) enum Plays {
 }
 
 impl Plays {
+    /// A fresh [`LinePlay`] of `make()` for each connection.
+    pub fn respond<R, F>(mut make: F) -> Plays
+    where
+        R: Responder,
+        F: FnMut() -> R + Send + 'static,
+    {
+        Plays::Respond(Box::new(move || Box::new(LinePlay::new(make()))))
+    }
+
     /// The next connection's play; `None` when no connection is expected.
     pub fn next(&mut self, timeout: Duration) -> Option<Box<dyn Play>> {
         match self {
@@ -48,6 +60,73 @@ impl Plays {
             Plays::Scripts(scripts) => Some(Box::new(ScriptPlay::new(&scripts.remove(0), timeout))),
             Plays::Respond(make) => Some(make()),
         }
+    }
+}
+
+/// How to start a peer: options first (address, timeout), then
+/// `scripts(..)` or `respond(..)`; `D` is the driver ([`crate::Peer`]'s or
+/// [`crate::blocking::Peer`]'s).
+#[derive(Debug, Clone)]
+pub struct Builder<D> {
+    pub(crate) config: Config,
+    driver: PhantomData<D>,
+}
+
+impl<D> Builder<D> {
+    pub(crate) fn new() -> Builder<D> {
+        Builder {
+            config: Config::default(),
+            driver: PhantomData,
+        }
+    }
+
+    /// Listen on `addr` (a non-loopback address, a fixed port) instead of
+    /// `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Builder<D> {
+        self.config.bind = addr;
+        self
+    }
+
+    /// How long the client may take to send what a script expects, and to
+    /// connect at all (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Builder<D> {
+        self.config.timeout = timeout;
+        self
+    }
+}
+
+/// What a running peer shows, whichever its driver (both peers dereference
+/// to it): its address, and what each connection has received so far.
+pub struct Listening {
+    pub(crate) addr: SocketAddr,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) config: Config,
+}
+
+impl Listening {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections()
+    }
+
+    /// What connection `n` (0-based) has received so far.
+    pub fn received(&self, n: usize) -> Vec<u8> {
+        self.shared.received(n)
+    }
+
+    /// The lines connection `n` has received so far (line endings cut).
+    pub fn received_lines(&self, n: usize) -> Vec<String> {
+        lines_of(&self.received(n))
     }
 }
 
