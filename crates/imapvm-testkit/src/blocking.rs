@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::play::{Action, Play};
-use crate::record::{Builder, Listening, PeerError, Plays, Shared, Transcript};
+use crate::record::{Builder, Listening, PeerError, Plays, Record, Shared, Transcript};
 use crate::respond::Responder;
 use crate::script::Script;
 
@@ -122,7 +122,8 @@ impl Builder<Threads> {
                         let n = state.connected();
                         let (state, stopping) = (Arc::clone(&state), Arc::clone(&stopping));
                         connections.push(std::thread::spawn(move || {
-                            drive(stream, play, &state, n, &stopping);
+                            let mut stream = stream;
+                            drive(&mut stream, play, &state, n, Some(&stopping));
                         }));
                         if matches!(&plays, Plays::Scripts(left) if left.is_empty()) {
                             // No more connections are expected: refuse them.
@@ -149,18 +150,32 @@ impl Builder<Threads> {
     }
 }
 
+/// Play `play` on `stream` (a connection the test opened or accepted
+/// itself) until it is done; returns what the other side sent and how it
+/// went. A stall returns at once: the stream stays open as long as the
+/// caller keeps it. To play a client (Asterisk connecting to a FastAGI
+/// server under test), connect and serve: `S:` is still what the peer sends,
+/// `C:` what the other side must send.
+pub fn serve(stream: &mut TcpStream, play: impl Play + 'static) -> Record {
+    let shared = Shared::default();
+    let n = shared.connected();
+    drive(stream, Box::new(play), &shared, n, None);
+    shared.take(n)
+}
+
 /// Play `play` on a blocking `stream` until it is done or `stop` is set.
 fn drive(
-    mut stream: TcpStream,
+    stream: &mut TcpStream,
     mut play: Box<dyn Play>,
     shared: &Shared,
     n: usize,
-    stop: &AtomicBool,
+    stop: Option<&AtomicBool>,
 ) {
+    let stopped = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; 64 * 1024];
-    while !stop.load(Ordering::SeqCst) {
+    while !stopped() {
         let action = play.poll();
         shared.settle(n, play.outcome());
         match action {
@@ -178,7 +193,7 @@ fn drive(
             Action::Receive { within } => {
                 let deadline = within.map(|w| Instant::now() + w);
                 loop {
-                    if stop.load(Ordering::SeqCst) {
+                    if stopped() {
                         return;
                     }
                     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -212,8 +227,10 @@ fn drive(
                 let _ = stream.shutdown(Shutdown::Write);
                 break;
             }
+            // `serve`'s caller holds the stream.
+            Action::Stall if stop.is_none() => return,
             Action::Stall => {
-                while !stop.load(Ordering::SeqCst) {
+                while !stopped() {
                     std::thread::sleep(TICK);
                 }
                 return;

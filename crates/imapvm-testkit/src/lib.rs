@@ -12,9 +12,13 @@
 //! the first difference; a client that sends nothing hits the peer's timeout
 //! instead of hanging the test.
 //!
+//! [`serve`] (and [`blocking::serve`]) play the same on a stream the test
+//! holds: one it accepted and wrapped in TLS, or one it opened to a server
+//! under test (Asterisk's side of a FastAGI call).
+//!
 //! It does **not** know any protocol (IMAP, AMI or FastAGI semantics live in
-//! the scripts and responders), does no TLS itself ([`serve`] plays on a
-//! stream you accepted and wrapped), and is only ever a dev-dependency.
+//! the scripts and responders), does no TLS itself, and is only ever a
+//! dev-dependency.
 //! The connection logic is a sans-IO [`Play`]; the async driver needs the
 //! default `tokio` feature, [`blocking::Peer`] needs only std.
 //!

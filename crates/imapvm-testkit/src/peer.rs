@@ -139,9 +139,12 @@ impl Builder<Tokio> {
     }
 }
 
-/// Play `play` on `stream` (accepted by the test itself) until it is done;
-/// returns what the client sent and how it went. A [`Action::Stall`]
-/// returns at once: the stream stays open as long as the caller keeps it.
+/// Play `play` on `stream` (a connection the test accepted, after a TLS
+/// handshake say, or opened itself) until it is done; returns what the other
+/// side sent and how it went. A [`Action::Stall`] returns at once: the stream
+/// stays open as long as the caller keeps it. To play a client (Asterisk
+/// connecting to a FastAGI server under test), connect and serve: `S:` is
+/// still what the peer sends, `C:` what the other side must send.
 pub async fn serve<S>(stream: &mut S, play: impl Play + 'static) -> Record
 where
     S: AsyncRead + AsyncWrite + Unpin,

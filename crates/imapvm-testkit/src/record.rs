@@ -343,7 +343,6 @@ impl Shared {
         records.len() >= expected && records[..expected].iter().all(|r| r.outcome.is_some())
     }
 
-    #[cfg(feature = "tokio")]
     pub fn take(&self, n: usize) -> Record {
         self.lock()
             .get_mut(n)

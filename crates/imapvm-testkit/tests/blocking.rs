@@ -1,12 +1,13 @@
 //! The tokio-free peer against std clients: the same scripts, departures,
-//! responders, LF line endings and another bind address.
+//! responders, LF line endings, another bind address, and `serve` playing a
+//! connecting client (Asterisk towards a FastAGI server).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use imapvm_testkit::blocking::Peer;
-use imapvm_testkit::{LineEnding, PeerError, Reply, Script, lines};
+use imapvm_testkit::blocking::{Peer, serve};
+use imapvm_testkit::{LineEnding, PeerError, Reply, Script, ScriptPlay, lines};
 
 fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
     let stream = TcpStream::connect(addr).expect("connect");
@@ -23,32 +24,58 @@ fn read_line(reader: &mut BufReader<TcpStream>) -> String {
     line
 }
 
+/// A FastAGI server under test, in miniature: reads the environment up to
+/// the blank line, answers the call, reads the result, hangs up.
+fn tiny_fastagi_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        while read_line(&mut reader) != "\n" {}
+        writer.write_all(b"ANSWER\n").expect("write");
+        assert_eq!(read_line(&mut reader), "200 result=0\n");
+        writer.write_all(b"HANGUP\n").expect("write");
+    });
+    addr
+}
+
 #[test]
-fn a_fastagi_style_script_with_lf_endings() {
+fn serve_plays_asterisk_connecting_to_a_fastagi_server_with_lf_endings() {
+    // The peer's side is Asterisk's: it sends the environment and results.
     let script = Script::parse_with(
-        "C: agi_network: yes\nC: agi_request: agi://127.0.0.1/vm\nC:\nS: ANSWER\nC: 200 result=0\nS: HANGUP",
+        "S: agi_network: yes
+         S: agi_request: agi://127.0.0.1/vm
+         S:
+         C: ANSWER
+         S: 200 result=0
+         C: HANGUP",
         LineEnding::Lf,
     )
     .expect("script");
-    // The peer plays Asterisk's side here: it is the client that listens.
+    let mut stream = TcpStream::connect(tiny_fastagi_server()).expect("connect");
+    let record = serve(
+        &mut stream,
+        ScriptPlay::new(&script, Duration::from_secs(5)),
+    );
+    assert_eq!(record.outcome, Some(Ok(())));
+    assert_eq!(record.lines(), ["ANSWER", "HANGUP"]);
+    assert_eq!(
+        record.sent,
+        b"agi_network: yes\nagi_request: agi://127.0.0.1/vm\n\n200 result=0\n"
+    );
+}
+
+#[test]
+fn a_script_with_lf_endings_on_the_listening_peer() {
+    let script = Script::parse_with("C: hello\nS: world", LineEnding::Lf).expect("script");
     let peer = Peer::builder().scripts([script]).expect("peer");
     let (mut stream, mut reader) = connect(peer.addr());
-    stream
-        .write_all(b"agi_network: yes\nagi_request: agi://127.0.0.1/vm\n\n")
-        .expect("write");
-    assert_eq!(read_line(&mut reader), "ANSWER\n");
-    stream.write_all(b"200 result=0\n").expect("write");
-    assert_eq!(read_line(&mut reader), "HANGUP\n");
+    stream.write_all(b"hello\n").expect("write");
+    assert_eq!(read_line(&mut reader), "world\n");
     let transcript = peer.finish().expect("played");
-    assert_eq!(
-        transcript.connections[0].lines(),
-        [
-            "agi_network: yes",
-            "agi_request: agi://127.0.0.1/vm",
-            "",
-            "200 result=0"
-        ]
-    );
+    assert_eq!(transcript.connections[0].lines(), ["hello"]);
 }
 
 #[test]
