@@ -317,12 +317,13 @@ fn start_fresh<S: ImapServer>() -> Result<(ServerInfo, Vec<Child>)> {
     for (user, _) in server::USERS {
         users.insert((*user).to_string(), server::random_hex(12)?);
     }
-    let master = match S::HAS_MASTER {
-        true => Some(MasterUser {
+    let master = if S::HAS_MASTER {
+        Some(MasterUser {
             user: MASTER_USER.into(),
             password: server::random_hex(12)?,
-        }),
-        false => None,
+        })
+    } else {
+        None
     };
     let setup = Setup {
         home,

@@ -56,6 +56,9 @@ struct Expect {
     /// Processes at least running from (or naming) the server's folder or
     /// recorded by it, the recorded pid among them.
     min_processes: usize,
+    /// Live processes the server records beside `server.json`'s pid
+    /// ([`ImapServer::recorded_pids`]).
+    recorded: usize,
 }
 
 const DOVECOT: Expect = Expect {
@@ -78,6 +81,7 @@ const DOVECOT: Expect = Expect {
     // Dovecot watches the maildir (inotify).
     idle_push_within: 1.5,
     min_processes: 1,
+    recorded: 0,
 };
 
 const CYRUS: Expect = Expect {
@@ -102,6 +106,7 @@ const CYRUS: Expect = Expect {
     idle_push_within: 1.5,
     // The master (its command line names the config) and idled.
     min_processes: 2,
+    recorded: 0,
 };
 
 const COURIER: Expect = Expect {
@@ -117,6 +122,8 @@ const COURIER: Expect = Expect {
     idle_push_within: xtask::courier::IDLE_POLL_SECONDS as f64 + 2.0,
     // Three listeners (they name the unpacked package) and authdaemond.
     min_processes: 4,
+    // The same four, from courier.pids (authdaemond runs from /usr).
+    recorded: 4,
 };
 
 /// One module of tests per server, each test one check of [`checks`].
@@ -601,6 +608,7 @@ print("IDLE latency %.3f s" % latency)
 
     pub fn stop_and_restart<S: ImapServer>(expect: &Expect) {
         let before = harness::ensure_running::<S>().expect("private server");
+        assert_eq!(S::recorded_pids(&before.dir).len(), expect.recorded);
         let pids = processes_of::<S>(&before, &before.dir);
         assert!(
             pids.contains(&before.pid) && pids.len() >= expect.min_processes,
