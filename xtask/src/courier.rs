@@ -25,22 +25,24 @@
 //!
 //! The personal namespace is `INBOX.` with `.` (`INBOX.Work`). IDLE polls
 //! every [`IDLE_POLL_SECONDS`]. Users are the names of
-//! [`crate::dovecot::USERS`] with random passwords and maildirs under
+//! [`crate::server::USERS`] with random passwords and maildirs under
 //! `mail/`; `vm5678` has a maildir++ quota of 200 KiB / 20 messages, the
 //! others 1 GiB. Courier with authuserdb has no master user: `master` is
 //! `None` in the [`ServerInfo`].
+//!
+//! This file holds what is Courier's own ([`Courier`]: its userdb, its
+//! listener scripts, the authdaemond it runs); starting, finding and stopping
+//! it is [`harness`]'s.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::dovecot;
-use crate::server::{self, DirLock, HarnessError, Result, ServerInfo, mkdir, run_checked, write};
+use crate::harness::{self, ImapServer, Setup, Unpacked};
+use crate::server::{self, HarnessError, Quota, Result, ServerInfo, run_checked, write};
 
 /// The capabilities the old personality advertises: Courier's own list
 /// without UIDPLUS (it has no MOVE, CONDSTORE or NOTIFY to take away).
@@ -51,10 +53,11 @@ pub const OLD_CAPABILITY: &str =
 /// Courier polls, so this bounds the push latency.
 pub const IDLE_POLL_SECONDS: u32 = 2;
 
-/// The small-quota user's maildir++ quota: 200 KiB, 20 messages.
+/// The small-quota user's maildir++ quota: 200 KiB, 20 messages
+/// ([`server::SMALL_QUOTA`]).
 pub const SMALL_QUOTA: &str = "204800S,20C";
 
-/// Everybody else's maildir++ quota: 1 GiB.
+/// Everybody else's maildir++ quota: 1 GiB ([`server::DEFAULT_QUOTA_KIB`]).
 pub const DEFAULT_QUOTA: &str = "1073741824S";
 
 const AUTHDAEMON_BIN: &str = "/usr/lib/courier/courier-authlib/authdaemond";
@@ -63,98 +66,17 @@ const AUTHDAEMON_SOCKET: &str = "/run/courier/authdaemon/socket";
 const COURIERTCPD: &str = "/usr/sbin/couriertcpd";
 const COURIERTLS: &str = "/usr/bin/couriertls";
 const USERDB: &str = "/etc/courier/userdb";
-const LOCK: &str = "imapvm-courier.lock";
 const PIDS_FILE: &str = "courier.pids";
 
-/// Where the server lives: `target/imapvm-courier`.
-pub fn dir() -> PathBuf {
-    server::target_dir().join("imapvm-courier")
-}
+/// The private Courier, for the generic life cycle in [`harness`].
+#[derive(Debug, Clone, Copy)]
+pub struct Courier;
 
-fn info_path(dir: &Path) -> PathBuf {
-    dir.join("server.json")
-}
-
-/// The running server's description, if it is running and answering.
-pub fn status() -> Result<Option<ServerInfo>> {
-    server::running_info(&info_path(&dir()))
-}
-
-/// The running server, started first when it is not running. Concurrent
-/// callers are serialised by a lock file; the server outlives the caller
-/// (stop it with [`stop`] or `cargo xtask courier stop`).
-pub fn ensure_running() -> Result<ServerInfo> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    if let Some(info) = status()? {
-        return Ok(info);
-    }
-    let (info, _children) = start_fresh()?;
-    // The child handles are dropped, not killed: the server keeps running.
-    Ok(info)
-}
-
-/// Start a fresh server (wiping any previous state) unless one is running,
-/// and return it with the handles of the processes this call started
-/// (authdaemond and three couriertcpd), so the caller can reap them after
-/// [`stop`].
-pub fn start() -> Result<(ServerInfo, Vec<Child>)> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    if let Some(info) = status()? {
-        return Ok((info, Vec::new()));
-    }
-    start_fresh()
-}
-
-/// Stop every process of the server (the listeners, the authentication
-/// daemon, imapd sessions still open) and wait until they are gone; reap
-/// `children` (from [`start`]). Returns the main listener's pid, or `None`
-/// when nothing was running.
-pub fn stop(children: Vec<Child>) -> Result<Option<u32>> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    let dir = dir();
-    let path = info_path(&dir);
-    let info = server::read_info(&path)?;
-    let _ = fs::remove_file(&path);
-    let home = info
-        .as_ref()
-        .map(|i| i.dir.clone())
-        .unwrap_or_else(|| dir.clone());
-    let stopped = info
-        .as_ref()
-        .map(|i| i.pid)
-        .filter(|pid| server::process_alive(*pid));
-    let left = stop_processes(&home);
-    server::reap(children);
-    if !left.is_empty() {
-        return Err(HarnessError(format!(
-            "courier processes left after stop: {left:?}"
-        )));
-    }
-    Ok(stopped)
-}
-
-/// TERM the recorded listeners and authdaemond, then whatever still runs
-/// from `home`; returns survivors.
-fn stop_processes(home: &Path) -> Vec<u32> {
-    let recorded: Vec<u32> = fs::read_to_string(home.join(PIDS_FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .filter(|pid| server::process_alive(*pid))
-        .collect();
-    let mut left = server::terminate_all(&recorded, Duration::from_secs(10));
-    let stray = server::processes_under(home);
-    left.extend(server::terminate_all(&stray, Duration::from_secs(5)));
-    let _ = fs::remove_file(home.join(PIDS_FILE));
-    left
-}
-
-/// Make sure Courier's pieces exist: `courier-base`, `courier-authdaemon`
-/// and `courier-authlib-userdb` from apt (as root, with a policy-rc.d that
-/// keeps services from starting), and the `courier-imap` `.deb`, cached
-/// under `target/`. Returns the `.deb`.
-pub fn ensure_installed() -> Result<PathBuf> {
-    let have = [
+impl ImapServer for Courier {
+    const NAME: &'static str = "courier";
+    const TITLE: &'static str = "Courier";
+    const WHY_ROOT: &'static str = "it edits /etc/courier and imapd switches to the vmail user";
+    const PROGRAMS: &'static [&'static str] = &[
         AUTHDAEMON_BIN,
         COURIERTCPD,
         COURIERTLS,
@@ -162,234 +84,207 @@ pub fn ensure_installed() -> Result<PathBuf> {
         "/usr/sbin/makeuserdb",
         "/usr/sbin/userdbpw",
         "/usr/bin/maildirmake.courier",
-    ]
-    .iter()
-    .all(|p| Path::new(p).exists());
-    if !have {
-        if server::euid() != 0 {
-            return Err(HarnessError(
-                "courier is not installed. As root run: apt-get install -y \
-                 --no-install-recommends courier-base courier-authdaemon courier-authlib-userdb \
-                 (with a /usr/sbin/policy-rc.d that exits 101 so nothing starts as a system \
-                 service)"
-                    .into(),
-            ));
+    ];
+    const PACKAGES: &'static [&'static str] = &[
+        "courier-base",
+        "courier-authdaemon",
+        "courier-authlib-userdb",
+    ];
+    const UNPACKED: Option<Unpacked> = Some(Unpacked {
+        package: "courier-imap",
+        version_of: None,
+    });
+    const SYSTEM_USERS: &'static [&'static str] = &["vmail"];
+    const LONGEST_SOCKET: &'static str = "mail/vmshared/Maildir";
+    const SUBDIRS: &'static [&'static str] = &["log", "mail"];
+    const LOGS: &'static [&'static str] = &[
+        "log/authdaemond.log",
+        "log/imap.log",
+        "log/imapold.log",
+        "log/imaps.log",
+    ];
+    const PID_FILES: &'static [&'static str] = &[PIDS_FILE];
+    // Courier with authuserdb has no proxy login.
+    const HAS_MASTER: bool = false;
+
+    type Configured = ();
+
+    /// authdaemond's socket is machine-wide: one private Courier per machine.
+    fn check_machine() -> Result<()> {
+        if UnixStream::connect(AUTHDAEMON_SOCKET).is_ok() {
+            return Err(HarnessError(format!(
+                "another courier authdaemond answers on {AUTHDAEMON_SOCKET} (a system \
+                 courier-authdaemon?); stop it first (authdaemond stop)"
+            )));
         }
-        dovecot::install_debian_packages(&[
-            "courier-base",
-            "courier-authdaemon",
-            "courier-authlib-userdb",
-        ])?;
+        Ok(())
     }
-    server::cached_deb("courier-imap", None)
-}
 
-fn start_fresh() -> Result<(ServerInfo, Vec<Child>)> {
-    let deb = ensure_installed()?;
-    if server::euid() != 0 {
-        return Err(HarnessError(
-            "the private Courier must be started as root (it edits /etc/courier and imapd \
-             switches to the vmail user)"
-                .into(),
-        ));
-    }
-    server::ensure_system_user("vmail")?;
-    let link = dir();
-    let home = server::private_home("imapvm-courier", "mail/vmshared/Maildir");
-    // Whatever an earlier instance left running goes first (authdaemond too:
-    // its socket is machine-wide).
-    let _ = stop_processes(&home);
-    if UnixStream::connect(AUTHDAEMON_SOCKET).is_ok() {
-        return Err(HarnessError(format!(
-            "another courier authdaemond answers on {AUTHDAEMON_SOCKET} (a system \
-             courier-authdaemon?); stop it first (authdaemond stop)"
-        )));
-    }
-    server::fresh_home(&home, &link)?;
-    for sub in ["log", "mail"] {
-        mkdir(&home.join(sub))?;
-    }
-    let pkg = home.join("pkg");
-    server::extract_deb(&deb, &pkg)?;
+    fn configure(setup: &Setup) -> Result<()> {
+        let home = &setup.home;
+        // couriertls wants key and certificate in one PEM, readable by group courier.
+        let pem = home.join("imapd.pem");
+        let key_pem = fs::read_to_string(&setup.certs.leaf_key)
+            .map_err(|e| HarnessError::io("reading key", e))?;
+        let leaf_pem = fs::read_to_string(&setup.certs.leaf_cert)
+            .map_err(|e| HarnessError::io("reading leaf", e))?;
+        write(&pem, format!("{key_pem}{leaf_pem}"))?;
+        run_checked(Command::new("chgrp").arg("courier").arg(&pem))?;
+        fs::set_permissions(&pem, fs::Permissions::from_mode(0o640))
+            .map_err(|e| HarnessError::io("chmod imapd.pem", e))?;
 
-    let certs = server::generate_certs(&home)?;
-    // couriertls wants key and certificate in one PEM, readable by group courier.
-    let pem = home.join("imapd.pem");
-    let key_pem =
-        fs::read_to_string(&certs.leaf_key).map_err(|e| HarnessError::io("reading key", e))?;
-    let leaf_pem =
-        fs::read_to_string(&certs.leaf_cert).map_err(|e| HarnessError::io("reading leaf", e))?;
-    write(&pem, format!("{key_pem}{leaf_pem}"))?;
-    run_checked(Command::new("chgrp").arg("courier").arg(&pem))?;
-    fs::set_permissions(&pem, fs::Permissions::from_mode(0o640))
-        .map_err(|e| HarnessError::io("chmod imapd.pem", e))?;
+        let uid = id_of("-u", "vmail")?;
+        let gid = id_of("-g", "vmail")?;
+        for (user, quota) in server::USERS {
+            let password = setup
+                .users
+                .get(*user)
+                .ok_or_else(|| HarnessError(format!("no password was generated for {user}")))?;
+            let user_home = home.join("mail").join(user);
+            let maildir = user_home.join("Maildir");
+            server::mkdir(&user_home)?;
+            run_checked(Command::new("maildirmake.courier").arg(&maildir))?;
+            let quota = match quota {
+                Quota::Small => SMALL_QUOTA,
+                Quota::Default => DEFAULT_QUOTA,
+            };
+            run_checked(
+                Command::new("maildirmake.courier")
+                    .args(["-q", quota])
+                    .arg(&maildir),
+            )?;
+            run_checked(
+                Command::new("userdb")
+                    .arg(user)
+                    .arg("set")
+                    .arg(format!("uid={uid}"))
+                    .arg(format!("gid={gid}"))
+                    .arg(format!("home={}", user_home.display()))
+                    .arg(format!("mail={}", maildir.display())),
+            )?;
+            let hash = server::run_with_input(
+                Command::new("userdbpw").arg("-md5"),
+                &format!("{password}\n{password}\n"),
+            )?;
+            server::run_with_input(
+                Command::new("userdb").arg(user).args(["set", "systempw"]),
+                &hash,
+            )?;
+        }
+        fs::set_permissions(USERDB, fs::Permissions::from_mode(0o600))
+            .map_err(|e| HarnessError::io(format_args!("chmod {USERDB}"), e))?;
+        run_checked(&mut Command::new("makeuserdb"))?;
+        run_checked(
+            Command::new("chown")
+                .args(["-R", "vmail:vmail"])
+                .arg(home.join("mail")),
+        )?;
+        enable_authuserdb()
+    }
 
-    let uid = id_of("-u", "vmail")?;
-    let gid = id_of("-g", "vmail")?;
-    let mut users = BTreeMap::new();
-    for (user, rule) in dovecot::USERS {
-        let password = server::random_hex(12)?;
-        let user_home = home.join("mail").join(user);
-        let maildir = user_home.join("Maildir");
-        mkdir(&user_home)?;
-        run_checked(Command::new("maildirmake.courier").arg(&maildir))?;
-        let quota = if rule.is_some() {
-            SMALL_QUOTA
-        } else {
-            DEFAULT_QUOTA
+    /// authdaemond, then one `couriertcpd` per listener; each pid goes into
+    /// `courier.pids` as it starts. The main listener's pid is the server's.
+    fn launch(setup: &Setup, _: &(), children: &mut Vec<Child>) -> Result<u32> {
+        let home = &setup.home;
+        let pkg = setup
+            .pkg
+            .as_ref()
+            .ok_or_else(|| HarnessError("courier-imap was not unpacked".into()))?;
+        let ports = &setup.ports;
+        let mut pids = String::new();
+        let mut record = |name: &str, child: Child, children: &mut Vec<Child>| {
+            pids.push_str(&format!("{name} {}\n", child.id()));
+            children.push(child);
+            write(&home.join(PIDS_FILE), &pids)
         };
-        run_checked(
-            Command::new("maildirmake.courier")
-                .args(["-q", quota])
-                .arg(&maildir),
-        )?;
-        run_checked(
-            Command::new("userdb")
-                .arg(user)
-                .arg("set")
-                .arg(format!("uid={uid}"))
-                .arg(format!("gid={gid}"))
-                .arg(format!("home={}", user_home.display()))
-                .arg(format!("mail={}", maildir.display())),
-        )?;
-        let hash = pipe(
-            Command::new("userdbpw").arg("-md5"),
-            &format!("{password}\n{password}\n"),
-        )?;
-        pipe(
-            Command::new("userdb").arg(user).args(["set", "systempw"]),
-            &hash,
-        )?;
-        users.insert((*user).to_string(), password);
-    }
-    fs::set_permissions(USERDB, fs::Permissions::from_mode(0o600))
-        .map_err(|e| HarnessError::io(format_args!("chmod {USERDB}"), e))?;
-    run_checked(&mut Command::new("makeuserdb"))?;
-    run_checked(
-        Command::new("chown")
-            .args(["-R", "vmail:vmail"])
-            .arg(home.join("mail")),
-    )?;
-    enable_authuserdb()?;
-
-    let port = server::free_port("127.0.0.1")?;
-    let imaps_port = loop {
-        let p = server::free_port("127.0.0.1")?;
-        if p != port {
-            break p;
-        }
-    };
-    let old_port = server::free_port("127.0.0.2")?;
-
-    let mut children: Vec<Child> = Vec::new();
-    let mut pids = String::new();
-    let started = (|| -> Result<()> {
-        let auth = spawn_logged(
+        let auth = server::spawn_logged(
             Command::new(AUTHDAEMON_BIN).env_clear().env("PATH", PATH),
             &home.join("log/authdaemond.log"),
         )?;
-        pids.push_str(&format!("authdaemond {}\n", auth.id()));
-        children.push(auth);
+        record("authdaemond", auth, children)?;
         wait_for_authdaemon(Duration::from_secs(10))?;
-        for (name, script) in [
-            (
-                "imap",
-                listener_script(&home, &pkg, "127.0.0.1", port, Personality::Main),
-            ),
+        let mut main = None;
+        for (name, host, port, personality) in [
+            ("imap", harness::HOST, ports.port, Personality::Main),
             (
                 "imapold",
-                listener_script(&home, &pkg, "127.0.0.2", old_port, Personality::Old),
+                harness::OLD_HOST,
+                ports.old_port,
+                Personality::Old,
             ),
             (
                 "imaps",
-                listener_script(
-                    &home,
-                    &pkg,
-                    "127.0.0.1",
-                    imaps_port,
-                    Personality::ImplicitTls,
-                ),
+                harness::HOST,
+                ports.imaps_port,
+                Personality::ImplicitTls,
             ),
         ] {
-            let child = spawn_logged(
+            let child = server::spawn_logged(
                 Command::new("/bin/sh")
                     .env_clear()
                     .env("PATH", PATH)
                     .arg("-c")
-                    .arg(script),
+                    .arg(listener_script(home, pkg, host, port, personality)),
                 &home.join(format!("log/{name}.log")),
             )?;
-            pids.push_str(&format!("{name} {}\n", child.id()));
-            children.push(child);
+            main = main.or(Some(child.id()));
+            record(name, child, children)?;
         }
-        write(&home.join(PIDS_FILE), &pids)?;
-        for (host, p) in [("127.0.0.1", port), ("127.0.0.2", old_port)] {
-            server::wait_for_greeting(server::socket_addr(host, p)?, Duration::from_secs(20))?;
-        }
-        server::wait_for_accept(
-            server::socket_addr("127.0.0.1", imaps_port)?,
-            Duration::from_secs(20),
-        )
-    })();
-    if let Err(e) = started {
-        let _ = write(&home.join(PIDS_FILE), &pids);
-        let _ = stop_processes(&home);
-        server::reap(children);
-        let mut logs = String::new();
-        for log in ["authdaemond", "imap", "imapold", "imaps"] {
-            logs.push_str(
-                &fs::read_to_string(home.join(format!("log/{log}.log"))).unwrap_or_default(),
-            );
-        }
-        return Err(HarnessError(format!(
-            "courier did not come up: {e}\n{logs}"
-        )));
+        main.ok_or_else(|| HarnessError("no courier listener started".into()))
     }
-    let pid = children.get(1).map(Child::id).unwrap_or_default();
 
-    let voicemail_conf = home.join("voicemail.conf");
-    let voicemail_conf_old = home.join("voicemail-old.conf");
-    write(
-        &voicemail_conf,
-        server::voicemail_conf_text(
-            "Courier",
-            "courier",
-            "127.0.0.1",
-            port,
-            &certs.ca_cert,
-            &users,
-        ),
-    )?;
-    write(
-        &voicemail_conf_old,
-        server::voicemail_conf_text(
-            "Courier",
-            "courier",
-            "127.0.0.2",
-            old_port,
-            &certs.ca_cert,
-            &users,
-        ),
-    )?;
+    /// The listeners and authdaemond as recorded in `courier.pids` (authdaemond
+    /// runs from /usr and does not name the server's folder).
+    fn recorded_pids(home: &Path) -> Vec<u32> {
+        fs::read_to_string(home.join(PIDS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .filter(|pid| server::process_alive(*pid))
+            .collect()
+    }
+}
 
-    let info = ServerInfo {
-        server: "courier".into(),
-        host: "127.0.0.1".into(),
-        port,
-        imaps_port,
-        old_host: "127.0.0.2".into(),
-        old_port,
-        cert: certs.ca_cert,
-        leaf_cert: certs.leaf_cert,
-        users,
-        master: None,
-        voicemail_conf,
-        voicemail_conf_old,
-        pid,
-        dir: home.clone(),
-    };
-    server::write_info(&info_path(&home), &info)?;
-    Ok((info, children))
+/// Where the server lives: `target/imapvm-courier`.
+pub fn dir() -> PathBuf {
+    harness::dir::<Courier>()
+}
+
+/// The running server's description, if it is running and answering.
+pub fn status() -> Result<Option<ServerInfo>> {
+    harness::status::<Courier>()
+}
+
+/// The running server, started first when it is not running. Concurrent
+/// callers are serialised by a lock file; the server outlives the caller
+/// (stop it with [`stop`] or `cargo xtask courier stop`).
+pub fn ensure_running() -> Result<ServerInfo> {
+    harness::ensure_running::<Courier>()
+}
+
+/// Start a fresh server (wiping any previous state) unless one is running,
+/// and return it with the handles of the processes this call started
+/// (authdaemond and three couriertcpd), so the caller can reap them after
+/// [`stop`].
+pub fn start() -> Result<(ServerInfo, Vec<Child>)> {
+    harness::start::<Courier>()
+}
+
+/// Stop every process of the server (the listeners, the authentication
+/// daemon, imapd sessions still open) and wait until they are gone; reap
+/// `children` (from [`start`]). Returns the main listener's pid, or `None`
+/// when nothing was running.
+pub fn stop(children: Vec<Child>) -> Result<Option<u32>> {
+    harness::stop::<Courier>(children)
+}
+
+/// Make sure Courier's pieces exist: `courier-base`, `courier-authdaemon`
+/// and `courier-authlib-userdb` from apt (as root, with a policy-rc.d that
+/// keeps services from starting), and the `courier-imap` `.deb`, cached
+/// under `target/`. Returns the `.deb`.
+pub fn ensure_installed() -> Result<PathBuf> {
+    harness::ensure_installed::<Courier>()?
+        .ok_or_else(|| HarnessError("no courier-imap package".into()))
 }
 
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -439,21 +334,6 @@ fn listener_script(
          {r}/usr/bin/imapd Maildir",
         pem = pem.display(),
     )
-}
-
-fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
-    let out = fs::File::create(log)
-        .map_err(|e| HarnessError::io(format_args!("{}", log.display()), e))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| HarnessError::io("log file", e))?;
-    cmd.stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        // Its own process group: a Ctrl-C on the test run does not kill it half-way.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| HarnessError::io(format_args!("starting {cmd:?}"), e))
 }
 
 fn wait_for_authdaemon(limit: Duration) -> Result<()> {
@@ -507,33 +387,6 @@ fn id_of(flag: &str, user: &str) -> Result<u32> {
         .map_err(|e| HarnessError(format!("id {flag} {user}: {e}")))
 }
 
-/// Run `cmd` with `input` on stdin; return its stdout.
-fn pipe(cmd: &mut Command, input: &str) -> Result<String> {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| HarnessError::io(format_args!("running {cmd:?}"), e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|e| HarnessError::io(format_args!("writing to {cmd:?}"), e))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| HarnessError::io(format_args!("waiting for {cmd:?}"), e))?;
-    if !out.status.success() {
-        return Err(HarnessError(format!(
-            "{cmd:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,6 +395,16 @@ mod tests {
         authmodulelist=\"authpam\"\n\
         authmodulelistorig=\"authuserdb authpam authpgsql\"\n\
         daemons=5\n";
+
+    #[test]
+    fn the_maildir_quotas_are_the_shared_quotas_in_bytes() {
+        let (kib, messages) = server::SMALL_QUOTA;
+        assert_eq!(SMALL_QUOTA, format!("{}S,{messages}C", kib * 1024));
+        assert_eq!(
+            DEFAULT_QUOTA,
+            format!("{}S", u64::from(server::DEFAULT_QUOTA_KIB) * 1024)
+        );
+    }
 
     #[test]
     fn authuserdb_is_added_to_the_module_list_and_nothing_else_changes() {

@@ -18,21 +18,20 @@
 //! `unixhierarchysep: yes`, so the personal namespace is `INBOX/` with `/`
 //! (`INBOX/Work`). `idled` runs, so IDLE pushes within milliseconds instead
 //! of polling. Users come from a sasldb (the same names as
-//! [`crate::dovecot::USERS`], random passwords); `vm5678` has the small quota
-//! (200 KiB, 20 messages), the others 1 GiB; [`crate::dovecot::MASTER_USER`]
+//! [`crate::server::USERS`], random passwords); `vm5678` has the small quota
+//! (200 KiB, 20 messages), the others 1 GiB; [`crate::server::MASTER_USER`]
 //! is a `proxyservers:` user that logs in on behalf of anyone with SASL PLAIN
 //! and an authorization identity (Cyrus has no `user*master` LOGIN).
+//!
+//! This file holds what is Cyrus's own ([`Cyrus`]: its configs, sasldb and
+//! provisioning); starting, finding and stopping it is [`harness`]'s.
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command};
 
-use crate::dovecot::{self, MASTER_USER};
+use crate::harness::{self, ImapServer, Ports, Setup, Unpacked};
 use crate::server::{
-    self, DirLock, HarnessError, MasterUser, Result, ServerInfo, mkdir, run_checked, write,
+    self, HarnessError, MASTER_USER, Quota, Result, ServerInfo, run_checked, write,
 };
 
 /// The Cyrus administrator (creates the mailboxes and sets quotas at start).
@@ -43,90 +42,157 @@ pub const ADMIN_USER: &str = "cyrusadmin";
 pub const OLD_SUPPRESSED: &str = "UIDPLUS MOVE XMOVE CONDSTORE QRESYNC";
 
 /// The small-quota user's limits: storage in KiB, and messages.
-pub const SMALL_QUOTA: (u32, u32) = (200, 20);
+pub const SMALL_QUOTA: (u32, u32) = server::SMALL_QUOTA;
 
 /// Everybody else's storage quota in KiB (1 GiB, like the Dovecot default).
-pub const DEFAULT_QUOTA_KIB: u32 = 1_048_576;
+pub const DEFAULT_QUOTA_KIB: u32 = server::DEFAULT_QUOTA_KIB;
 
 const MASTER_BIN: &str = "/usr/lib/cyrus/bin/master";
-const LOCK: &str = "imapvm-cyrus.lock";
+
+/// The private Cyrus, for the generic life cycle in [`harness`].
+#[derive(Debug, Clone, Copy)]
+pub struct Cyrus;
+
+impl ImapServer for Cyrus {
+    const NAME: &'static str = "cyrus";
+    const TITLE: &'static str = "Cyrus";
+    const WHY_ROOT: &'static str = "its master switches to the cyrus user";
+    const PROGRAMS: &'static [&'static str] = &[MASTER_BIN, "/usr/sbin/saslpasswd2"];
+    const PACKAGES: &'static [&'static str] = &["cyrus-common", "sasl2-bin"];
+    // imapd is best built together with the installed master.
+    const UNPACKED: Option<Unpacked> = Some(Unpacked {
+        package: "cyrus-imapd",
+        version_of: Some("cyrus-common"),
+    });
+    const LONGEST_SOCKET: &'static str = "config/socket/idle.4194304";
+    const SUBDIRS: &'static [&'static str] = &[
+        "config/socket",
+        "spool",
+        "run/socket",
+        "run/lock",
+        "run/proc",
+        "log",
+    ];
+    const LOGS: &'static [&'static str] = &["log/master.log", "log/stdout.log"];
+    const PID_FILES: &'static [&'static str] = &["master.pid"];
+    const HAS_MASTER: bool = true;
+
+    /// The administrator's password.
+    type Configured = String;
+
+    fn configure(setup: &Setup) -> Result<String> {
+        let home = &setup.home;
+        let bin = setup
+            .pkg
+            .as_ref()
+            .ok_or_else(|| HarnessError("cyrus-imapd was not unpacked".into()))?
+            .join("usr/lib/cyrus/bin");
+        let admin_password = server::random_hex(12)?;
+        let sasldb = home.join("sasldb2");
+        let master = setup
+            .master
+            .as_ref()
+            .ok_or_else(|| HarnessError("Cyrus needs its proxy user".into()))?;
+        let logins = setup
+            .users
+            .iter()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
+            .chain([
+                (master.user.as_str(), master.password.as_str()),
+                (ADMIN_USER, admin_password.as_str()),
+            ]);
+        for (user, password) in logins {
+            saslpasswd(&sasldb, user, password)?;
+        }
+        let conf = home.join("imapd.conf");
+        let conf_old = home.join("imapd-old.conf");
+        let main_conf = imapd_conf(home, &setup.chain, &setup.certs.leaf_key);
+        write(&conf, &main_conf)?;
+        write(
+            &conf_old,
+            format!(
+                "{main_conf}# The \"old server\" personality (127.0.0.2): same store, fewer capabilities.\n\
+                 suppress_capabilities: {OLD_SUPPRESSED}\n"
+            ),
+        )?;
+        write(
+            &home.join("cyrus.conf"),
+            cyrus_conf_text(&bin, &conf, &conf_old, &setup.ports),
+        )?;
+        run_checked(Command::new("chown").args(["-R", "cyrus:mail"]).arg(home))?;
+        Ok(admin_password)
+    }
+
+    fn launch(setup: &Setup, _: &String, children: &mut Vec<Child>) -> Result<u32> {
+        let home = &setup.home;
+        let child = server::spawn_logged(
+            Command::new(MASTER_BIN)
+                .arg("-C")
+                .arg(home.join("imapd.conf"))
+                .arg("-M")
+                .arg(home.join("cyrus.conf"))
+                .arg("-p")
+                .arg(home.join("master.pid"))
+                .arg("-L")
+                .arg(home.join("log/master.log")),
+            &home.join("log/stdout.log"),
+        )?;
+        let pid = child.id();
+        children.push(child);
+        Ok(pid)
+    }
+
+    /// Every user gets an INBOX and a quota now, so the first test sees them.
+    fn provision(setup: &Setup, admin_password: &String) -> Result<()> {
+        let mut commands = Vec::new();
+        for (user, quota) in server::USERS {
+            commands.push(format!("CREATE user/{user}"));
+            commands.push(match quota {
+                Quota::Small => format!(
+                    "SETQUOTA user/{user} (STORAGE {} MESSAGE {})",
+                    SMALL_QUOTA.0, SMALL_QUOTA.1
+                ),
+                Quota::Default => format!("SETQUOTA user/{user} (STORAGE {DEFAULT_QUOTA_KIB})"),
+            });
+        }
+        server::admin_session(
+            server::socket_addr(harness::HOST, setup.ports.port)?,
+            ADMIN_USER,
+            admin_password,
+            &commands,
+        )
+    }
+}
 
 /// Where the server lives: `target/imapvm-cyrus`.
 pub fn dir() -> PathBuf {
-    server::target_dir().join("imapvm-cyrus")
-}
-
-fn info_path(dir: &Path) -> PathBuf {
-    dir.join("server.json")
+    harness::dir::<Cyrus>()
 }
 
 /// The running server's description, if it is running and answering.
 pub fn status() -> Result<Option<ServerInfo>> {
-    server::running_info(&info_path(&dir()))
+    harness::status::<Cyrus>()
 }
 
 /// The running server, started first when it is not running. Concurrent
 /// callers are serialised by a lock file; the server outlives the caller
 /// (stop it with [`stop`] or `cargo xtask cyrus stop`).
 pub fn ensure_running() -> Result<ServerInfo> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    if let Some(info) = status()? {
-        return Ok(info);
-    }
-    let (info, _child) = start_fresh()?;
-    // The child handle is dropped, not killed: the server keeps running.
-    Ok(info)
+    harness::ensure_running::<Cyrus>()
 }
 
 /// Start a fresh server (wiping any previous state) unless one is running,
 /// and return it with the handles of the processes this call started (the
 /// Cyrus master), so the caller can reap them after [`stop`].
 pub fn start() -> Result<(ServerInfo, Vec<Child>)> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    if let Some(info) = status()? {
-        return Ok((info, Vec::new()));
-    }
-    let (info, child) = start_fresh()?;
-    Ok((info, vec![child]))
+    harness::start::<Cyrus>()
 }
 
-/// Stop the server and wait until none of its processes is left; reap
-/// `children` (from [`start`]). Returns the master's pid, or `None` when
-/// nothing was running.
+/// Stop the server and wait until none of its processes is left (the master
+/// takes imapd and idled down with it); reap `children` (from [`start`]).
+/// Returns the master's pid, or `None` when nothing was running.
 pub fn stop(children: Vec<Child>) -> Result<Option<u32>> {
-    let _lock = DirLock::acquire(&server::target_dir().join(LOCK))?;
-    let dir = dir();
-    let path = info_path(&dir);
-    let info = server::read_info(&path)?;
-    let _ = fs::remove_file(&path);
-    let home = info
-        .as_ref()
-        .map(|i| i.dir.clone())
-        .unwrap_or_else(|| dir.clone());
-    let mut stopped = None;
-    if let Some(info) = &info
-        && server::process_alive(info.pid)
-    {
-        // The master takes its services (imapd, idled) down with it.
-        let left = server::terminate_all(&[info.pid], Duration::from_secs(15));
-        if !left.is_empty() {
-            return Err(HarnessError(format!(
-                "cyrus master {} did not stop",
-                info.pid
-            )));
-        }
-        stopped = Some(info.pid);
-    }
-    let stray = server::processes_under(&home);
-    let left = server::terminate_all(&stray, Duration::from_secs(5));
-    server::reap(children);
-    let _ = fs::remove_file(home.join("master.pid"));
-    if !left.is_empty() {
-        return Err(HarnessError(format!(
-            "cyrus processes left after stop: {left:?}"
-        )));
-    }
-    Ok(stopped)
+    harness::stop::<Cyrus>(children)
 }
 
 /// Make sure Cyrus's pieces exist: `cyrus-common` and `sasl2-bin` from apt
@@ -134,229 +200,20 @@ pub fn stop(children: Vec<Child>) -> Result<Option<u32>> {
 /// `cyrus-imapd` `.deb` matching `cyrus-common`, cached under `target/`.
 /// Returns the `.deb`.
 pub fn ensure_installed() -> Result<PathBuf> {
-    let have = Path::new(MASTER_BIN).exists() && Path::new("/usr/sbin/saslpasswd2").exists();
-    if !have {
-        if server::euid() != 0 {
-            return Err(HarnessError(
-                "cyrus-common is not installed. As root run: apt-get install -y \
-                 --no-install-recommends cyrus-common sasl2-bin (with a /usr/sbin/policy-rc.d \
-                 that exits 101 so nothing starts as a system service)"
-                    .into(),
-            ));
-        }
-        dovecot::install_debian_packages(&["cyrus-common", "sasl2-bin"])?;
-    }
-    // imapd is best built together with the installed master; when apt no
-    // longer has that exact version (a newer security update), its candidate.
-    let version = server::installed_version("cyrus-common");
-    server::cached_deb("cyrus-imapd", version.as_deref())
-        .or_else(|_| server::cached_deb("cyrus-imapd", None))
-}
-
-fn start_fresh() -> Result<(ServerInfo, Child)> {
-    let deb = ensure_installed()?;
-    if server::euid() != 0 {
-        return Err(HarnessError(
-            "the private Cyrus must be started as root (its master switches to the cyrus user)"
-                .into(),
-        ));
-    }
-    let link = dir();
-    let home = server::private_home("imapvm-cyrus", "config/socket/idle.4194304");
-    // Whatever a crashed earlier instance left running goes first.
-    let _ = server::terminate_all(&server::processes_under(&home), Duration::from_secs(5));
-    server::fresh_home(&home, &link)?;
-    for sub in [
-        "config/socket",
-        "spool",
-        "run/socket",
-        "run/lock",
-        "run/proc",
-        "log",
-    ] {
-        mkdir(&home.join(sub))?;
-    }
-    let pkg = home.join("pkg");
-    server::extract_deb(&deb, &pkg)?;
-    let bin = pkg.join("usr/lib/cyrus/bin");
-
-    let certs = server::generate_certs(&home)?;
-    // Served as a chain: leaf first, then the CA.
-    let chain = home.join("chain.pem");
-    let leaf_pem =
-        fs::read_to_string(&certs.leaf_cert).map_err(|e| HarnessError::io("reading leaf", e))?;
-    let ca_pem =
-        fs::read_to_string(&certs.ca_cert).map_err(|e| HarnessError::io("reading CA", e))?;
-    write(&chain, format!("{leaf_pem}{ca_pem}"))?;
-
-    let mut users = BTreeMap::new();
-    for (user, _) in dovecot::USERS {
-        users.insert((*user).to_string(), server::random_hex(12)?);
-    }
-    let master = MasterUser {
-        user: MASTER_USER.into(),
-        password: server::random_hex(12)?,
-    };
-    let admin_password = server::random_hex(12)?;
-    let sasldb = home.join("sasldb2");
-    let logins = users.iter().map(|(u, p)| (u.as_str(), p.as_str())).chain([
-        (master.user.as_str(), master.password.as_str()),
-        (ADMIN_USER, admin_password.as_str()),
-    ]);
-    for (user, password) in logins {
-        saslpasswd(&sasldb, user, password)?;
-    }
-
-    let port = server::free_port("127.0.0.1")?;
-    let imaps_port = loop {
-        let p = server::free_port("127.0.0.1")?;
-        if p != port {
-            break p;
-        }
-    };
-    let old_port = server::free_port("127.0.0.2")?;
-    let conf = home.join("imapd.conf");
-    let conf_old = home.join("imapd-old.conf");
-    let main_conf = imapd_conf(&home, &chain, &certs.leaf_key);
-    write(&conf, &main_conf)?;
-    write(
-        &conf_old,
-        format!(
-            "{main_conf}# The \"old server\" personality (127.0.0.2): same store, fewer capabilities.\n\
-             suppress_capabilities: {OLD_SUPPRESSED}\n"
-        ),
-    )?;
-    let cyrus_conf = home.join("cyrus.conf");
-    write(
-        &cyrus_conf,
-        cyrus_conf_text(&bin, &conf, &conf_old, port, imaps_port, old_port),
-    )?;
-    run_checked(Command::new("chown").args(["-R", "cyrus:mail"]).arg(&home))?;
-
-    let stdout = fs::File::create(home.join("log/stdout.log"))
-        .map_err(|e| HarnessError::io("log file", e))?;
-    let stderr = stdout
-        .try_clone()
-        .map_err(|e| HarnessError::io("log file", e))?;
-    let child = Command::new(MASTER_BIN)
-        .arg("-C")
-        .arg(&conf)
-        .arg("-M")
-        .arg(&cyrus_conf)
-        .arg("-p")
-        .arg(home.join("master.pid"))
-        .arg("-L")
-        .arg(home.join("log/master.log"))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        // Its own process group: a Ctrl-C on the test run does not kill it half-way.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| HarnessError::io("starting the cyrus master", e))?;
-    let pid = child.id();
-
-    let fail = |e: HarnessError| {
-        let log = fs::read_to_string(home.join("log/master.log")).unwrap_or_default();
-        let _ = server::terminate_all(&[pid], Duration::from_secs(5));
-        let _ = server::terminate_all(&server::processes_under(&home), Duration::from_secs(5));
-        HarnessError(format!("cyrus did not come up: {e}\n{log}"))
-    };
-    for (host, p) in [("127.0.0.1", port), ("127.0.0.2", old_port)] {
-        server::wait_for_greeting(server::socket_addr(host, p)?, Duration::from_secs(20))
-            .map_err(fail)?;
-    }
-    server::wait_for_accept(
-        server::socket_addr("127.0.0.1", imaps_port)?,
-        Duration::from_secs(20),
-    )
-    .map_err(fail)?;
-
-    // Every user gets an INBOX and a quota now, so the first test sees them.
-    let mut commands = Vec::new();
-    for (user, rule) in dovecot::USERS {
-        commands.push(format!("CREATE user/{user}"));
-        commands.push(match rule {
-            Some(_) => format!(
-                "SETQUOTA user/{user} (STORAGE {} MESSAGE {})",
-                SMALL_QUOTA.0, SMALL_QUOTA.1
-            ),
-            None => format!("SETQUOTA user/{user} (STORAGE {DEFAULT_QUOTA_KIB})"),
-        });
-    }
-    server::admin_session(
-        server::socket_addr("127.0.0.1", port)?,
-        ADMIN_USER,
-        &admin_password,
-        &commands,
-    )
-    .map_err(fail)?;
-
-    let voicemail_conf = home.join("voicemail.conf");
-    let voicemail_conf_old = home.join("voicemail-old.conf");
-    write(
-        &voicemail_conf,
-        server::voicemail_conf_text("Cyrus", "cyrus", "127.0.0.1", port, &certs.ca_cert, &users),
-    )?;
-    write(
-        &voicemail_conf_old,
-        server::voicemail_conf_text(
-            "Cyrus",
-            "cyrus",
-            "127.0.0.2",
-            old_port,
-            &certs.ca_cert,
-            &users,
-        ),
-    )?;
-
-    let info = ServerInfo {
-        server: "cyrus".into(),
-        host: "127.0.0.1".into(),
-        port,
-        imaps_port,
-        old_host: "127.0.0.2".into(),
-        old_port,
-        cert: certs.ca_cert,
-        leaf_cert: certs.leaf_cert,
-        users,
-        master: Some(master),
-        voicemail_conf,
-        voicemail_conf_old,
-        pid,
-        dir: home.clone(),
-    };
-    server::write_info(&info_path(&home), &info)?;
-    Ok((info, child))
+    harness::ensure_installed::<Cyrus>()?
+        .ok_or_else(|| HarnessError("no cyrus-imapd package".into()))
 }
 
 /// Add `user` to the sasldb (realm `localhost`, the `servername`).
 fn saslpasswd(sasldb: &Path, user: &str, password: &str) -> Result<()> {
-    use std::io::Write;
-    let mut child = Command::new("saslpasswd2")
-        .args(["-p", "-c", "-u", "localhost", "-f"])
-        .arg(sasldb)
-        .arg(user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| HarnessError::io("running saslpasswd2", e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(password.as_bytes())
-            .map_err(|e| HarnessError::io("writing to saslpasswd2", e))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| HarnessError::io("waiting for saslpasswd2", e))?;
-    if !out.status.success() {
-        return Err(HarnessError(format!(
-            "saslpasswd2 {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
+    server::run_with_input(
+        Command::new("saslpasswd2")
+            .args(["-p", "-c", "-u", "localhost", "-f"])
+            .arg(sasldb)
+            .arg(user),
+        password,
+    )
+    .map(drop)
 }
 
 fn imapd_conf(home: &Path, chain: &Path, key: &Path) -> String {
@@ -397,14 +254,12 @@ umask: 077
     )
 }
 
-fn cyrus_conf_text(
-    bin: &Path,
-    conf: &Path,
-    conf_old: &Path,
-    port: u16,
-    imaps_port: u16,
-    old_port: u16,
-) -> String {
+fn cyrus_conf_text(bin: &Path, conf: &Path, conf_old: &Path, ports: &Ports) -> String {
+    let Ports {
+        port,
+        imaps_port,
+        old_port,
+    } = *ports;
     let b = bin.display();
     let c = conf.display();
     let o = conf_old.display();

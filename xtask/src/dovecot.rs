@@ -15,21 +15,25 @@
 //! `authuser` does). Plugins: quota + imap_quota, IDLE, NOTIFY (mailbox list
 //! index), mail_log. [`start`] also writes a `voicemail.conf` that points at
 //! this server.
+//!
+//! This file holds what is Dovecot's own ([`Dovecot`]: its config, its
+//! passwd-files, its scale-run helpers [`bulk_users`] and [`reload_config`]);
+//! starting, finding and stopping it is [`harness`]'s, shared with Cyrus and
+//! Courier.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command};
 
-use crate::server::{
-    self, DirLock, HarnessError, MasterUser, Result, ServerInfo, mkdir, run_checked, write,
-};
+use crate::harness::{self, ImapServer, Ports, Setup};
+use crate::server::{self, DirLock, HarnessError, Result, ServerInfo, run_checked, write};
 
-/// The IMAP users of the private server, and the quota rules of each
-/// (`None`: the default, generous quota).
+pub use crate::server::install_debian_packages;
+
+/// The IMAP users of the private server ([`server::USERS`]), and the quota
+/// rules of each (`None`: the default, generous quota).
 pub const USERS: &[(&str, Option<&str>)] = &[
     ("vm1234", None),
     ("vm4321", None),
@@ -41,7 +45,7 @@ pub const USERS: &[(&str, Option<&str>)] = &[
 ];
 
 /// The master user's login name.
-pub const MASTER_USER: &str = "vmmaster";
+pub const MASTER_USER: &str = server::MASTER_USER;
 
 /// The capabilities the old personality advertises (no UIDPLUS, MOVE,
 /// NOTIFY, CONDSTORE). Dovecot still executes those commands; only the
@@ -49,310 +53,140 @@ pub const MASTER_USER: &str = "vmmaster";
 pub const OLD_CAPABILITY: &str =
     "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE CHILDREN UNSELECT QUOTA";
 
-/// Where the server lives: `target/imapvm-dovecot`.
-pub fn dir() -> PathBuf {
-    server::target_dir().join("imapvm-dovecot")
+const DOVECOT_BIN: &str = "/usr/sbin/dovecot";
+
+/// The private Dovecot, for the generic life cycle in [`harness`].
+#[derive(Debug, Clone, Copy)]
+pub struct Dovecot;
+
+impl ImapServer for Dovecot {
+    const NAME: &'static str = "dovecot";
+    const TITLE: &'static str = "Dovecot";
+    const WHY_ROOT: &'static str =
+        "it switches to the vmail user for mail and to dovecot/dovenull for its services";
+    const PROGRAMS: &'static [&'static str] = &[DOVECOT_BIN];
+    const PACKAGES: &'static [&'static str] = &["dovecot-imapd", "dovecot-core"];
+    const SYSTEM_USERS: &'static [&'static str] = &["vmail"];
+    const LONGEST_SOCKET: &'static str = "run/login/imap-urlauth-worker";
+    const SUBDIRS: &'static [&'static str] = &["run", "state", "mail", "log"];
+    const LOGS: &'static [&'static str] = &["log/dovecot.log", "log/stdout.log"];
+    const PID_FILES: &'static [&'static str] = &["dovecot.pid"];
+    const HAS_MASTER: bool = true;
+
+    type Configured = ();
+
+    fn configure(setup: &Setup) -> Result<()> {
+        let home = &setup.home;
+        run_checked(
+            Command::new("chown")
+                .args(["vmail:vmail"])
+                .arg(home.join("mail")),
+        )?;
+        let mut passwd = String::new();
+        for (user, extra) in USERS {
+            let password = setup
+                .users
+                .get(*user)
+                .ok_or_else(|| HarnessError(format!("no password was generated for {user}")))?;
+            passwd.push_str(&format!(
+                "{user}:{{PLAIN}}{password}::::::{}\n",
+                extra.unwrap_or("")
+            ));
+        }
+        write(&home.join("users"), passwd)?;
+        let master = setup
+            .master
+            .as_ref()
+            .ok_or_else(|| HarnessError("Dovecot needs its master user".into()))?;
+        write(
+            &home.join("masters"),
+            format!("{}:{{PLAIN}}{}\n", master.user, master.password),
+        )?;
+        for file in ["users", "masters"] {
+            restrict_to_dovecot(&home.join(file))?;
+        }
+        write_conf(home, &setup.ports)
+    }
+
+    fn launch(setup: &Setup, _: &(), children: &mut Vec<Child>) -> Result<u32> {
+        let home = &setup.home;
+        let child = server::spawn_logged(
+            Command::new(DOVECOT_BIN)
+                .arg("-F")
+                .arg("-c")
+                .arg(home.join("dovecot.conf")),
+            &home.join("log/stdout.log"),
+        )?;
+        let pid = child.id();
+        children.push(child);
+        write(&home.join("dovecot.pid"), format!("{pid}\n"))?;
+        Ok(pid)
+    }
 }
 
-fn info_path(dir: &Path) -> PathBuf {
-    dir.join("server.json")
+/// Where the server lives: `target/imapvm-dovecot`.
+pub fn dir() -> PathBuf {
+    harness::dir::<Dovecot>()
 }
 
 /// The running server's description, if it is running and answering.
 pub fn status() -> Result<Option<ServerInfo>> {
-    let path = info_path(&dir());
-    let Ok(text) = fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let info: ServerInfo = serde_json::from_str(&text)
-        .map_err(|e| HarnessError(format!("reading {}: {e}", path.display())))?;
-    if !server::process_alive(info.pid) {
-        return Ok(None);
-    }
-    let addr = format!("{}:{}", info.host, info.port)
-        .parse()
-        .map_err(|e| HarnessError(format!("bad address in {}: {e}", path.display())))?;
-    match server::wait_for_greeting(addr, Duration::from_secs(2)) {
-        Ok(()) => Ok(Some(info)),
-        Err(_) => Ok(None),
-    }
+    harness::status::<Dovecot>()
 }
 
 /// The running server, started first when it is not running. Concurrent
 /// callers (several test binaries) are serialised by a lock file; the server
 /// outlives the caller (stop it with [`stop`] or `cargo xtask dovecot stop`).
 pub fn ensure_running() -> Result<ServerInfo> {
-    let _lock = DirLock::acquire(&server::target_dir().join("imapvm-dovecot.lock"))?;
-    if let Some(info) = status()? {
-        return Ok(info);
-    }
-    let (info, _child) = start_fresh()?;
-    // The child handle is dropped, not killed: the server keeps running.
-    Ok(info)
+    harness::ensure_running::<Dovecot>()
 }
 
 /// Start a fresh server (wiping any previous state) and return it with the
 /// master process's handle, so the caller can reap it after [`stop`].
 pub fn start() -> Result<(ServerInfo, Option<Child>)> {
-    let _lock = DirLock::acquire(&server::target_dir().join("imapvm-dovecot.lock"))?;
-    if let Some(info) = status()? {
-        return Ok((info, None));
-    }
-    let (info, child) = start_fresh()?;
-    Ok((info, Some(child)))
+    let (info, children) = harness::start::<Dovecot>()?;
+    Ok((info, children.into_iter().next()))
 }
 
 /// Stop the server by pid and wait until it is gone. Returns what was
 /// stopped, or `None` when nothing was running.
 pub fn stop(child: Option<Child>) -> Result<Option<u32>> {
-    let dir = dir();
-    let path = info_path(&dir);
-    let Ok(text) = fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let info: ServerInfo = serde_json::from_str(&text)
-        .map_err(|e| HarnessError(format!("reading {}: {e}", path.display())))?;
-    let _ = fs::remove_file(&path);
-    if !server::process_alive(info.pid) {
-        return Ok(None);
-    }
-    server::signal(info.pid, "TERM")?;
-    if !server::wait_gone(info.pid, Duration::from_secs(15)) {
-        server::signal(info.pid, "KILL")?;
-        if !server::wait_gone(info.pid, Duration::from_secs(5)) {
-            return Err(HarnessError(format!("dovecot {} did not stop", info.pid)));
-        }
-    }
-    if let Some(mut child) = child {
-        // Reap our own child so no zombie is left behind.
-        let _ = child.wait();
-    }
-    let _ = fs::remove_file(info.dir.join("dovecot.pid"));
-    Ok(Some(info.pid))
+    harness::stop::<Dovecot>(child.into_iter().collect())
 }
 
 /// Make sure the `dovecot` binary exists: install Debian's `dovecot-imapd`
 /// when running as root (with a policy-rc.d that keeps services from
 /// starting), else explain how.
 pub fn ensure_installed() -> Result<()> {
-    if Path::new("/usr/sbin/dovecot").exists() {
-        return Ok(());
-    }
-    if server::euid() != 0 {
-        return Err(HarnessError(
-            "dovecot is not installed. As root run: apt-get install -y --no-install-recommends \
-             dovecot-imapd dovecot-core (with a /usr/sbin/policy-rc.d that exits 101 so it does not \
-             start as a system service)"
-                .into(),
-        ));
-    }
-    install_debian_packages(&["dovecot-imapd", "dovecot-core"])
+    harness::ensure_installed::<Dovecot>().map(drop)
 }
 
-/// `apt-get install` the packages non-interactively, without starting services.
-pub fn install_debian_packages(packages: &[&str]) -> Result<()> {
-    let policy = Path::new("/usr/sbin/policy-rc.d");
-    if !policy.exists() {
-        write(policy, "#!/bin/sh\nexit 101\n")?;
-        fs::set_permissions(policy, fs::Permissions::from_mode(0o755))
-            .map_err(|e| HarnessError::io("chmod policy-rc.d", e))?;
-    }
-    run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
-    run_checked(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(packages),
-    )?;
+/// A passwd-file readable by Dovecot's auth process only.
+fn restrict_to_dovecot(path: &Path) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o640))
+        .map_err(|e| HarnessError::io("chmod passwd file", e))?;
+    run_checked(Command::new("chgrp").arg("dovecot").arg(path))?;
     Ok(())
 }
 
-fn start_fresh() -> Result<(ServerInfo, Child)> {
-    ensure_installed()?;
-    if server::euid() != 0 {
-        return Err(HarnessError(
-            "the private Dovecot must be started as root (it switches to the vmail user for mail \
-             and to dovecot/dovenull for its services)"
-                .into(),
-        ));
-    }
-    ensure_system_user("vmail")?;
-    let home = home_dir()?;
-    let link = dir();
-    if home != link {
-        // The real directory lives elsewhere (see `home_dir`); keep a link so
-        // everything is still found under target/.
-        let _ = fs::remove_file(&link);
-        let _ = fs::remove_dir_all(&link);
-        mkdir(link.parent().unwrap_or(Path::new(".")))?;
-        std::os::unix::fs::symlink(&home, &link)
-            .map_err(|e| HarnessError::io(format_args!("linking {}", link.display()), e))?;
-    }
-    if home.exists() {
-        fs::remove_dir_all(&home)
-            .map_err(|e| HarnessError::io(format_args!("wiping {}", home.display()), e))?;
-    }
-    for sub in ["run", "state", "mail", "log"] {
-        mkdir(&home.join(sub))?;
-    }
-    fs::set_permissions(&home, fs::Permissions::from_mode(0o755))
-        .map_err(|e| HarnessError::io("chmod server dir", e))?;
-    run_checked(
-        Command::new("chown")
-            .args(["vmail:vmail"])
-            .arg(home.join("mail")),
-    )?;
-
-    let certs = server::generate_certs(&home)?;
-    // Dovecot serves the chain: leaf first, then the CA.
-    let chain = home.join("chain.pem");
-    let leaf_pem =
-        fs::read_to_string(&certs.leaf_cert).map_err(|e| HarnessError::io("reading leaf", e))?;
-    let ca_pem =
-        fs::read_to_string(&certs.ca_cert).map_err(|e| HarnessError::io("reading CA", e))?;
-    write(&chain, format!("{leaf_pem}{ca_pem}"))?;
-
-    let mut users = BTreeMap::new();
-    let mut passwd = String::new();
-    for (user, extra) in USERS {
-        let password = server::random_hex(12)?;
-        passwd.push_str(&format!(
-            "{user}:{{PLAIN}}{password}::::::{}\n",
-            extra.unwrap_or("")
-        ));
-        users.insert((*user).to_string(), password);
-    }
-    let master = MasterUser {
-        user: MASTER_USER.into(),
-        password: server::random_hex(12)?,
-    };
-    write(&home.join("users"), passwd)?;
-    write(
-        &home.join("masters"),
-        format!("{}:{{PLAIN}}{}\n", master.user, master.password),
-    )?;
-    for file in ["users", "masters"] {
-        let path = home.join(file);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640))
-            .map_err(|e| HarnessError::io("chmod passwd file", e))?;
-        run_checked(Command::new("chgrp").arg("dovecot").arg(&path))?;
-    }
-
-    let port = server::free_port("127.0.0.1")?;
-    let imaps_port = loop {
-        let p = server::free_port("127.0.0.1")?;
-        if p != port {
-            break p;
-        }
-    };
-    let old_port = server::free_port("127.0.0.2")?;
+/// Write `home/dovecot.conf` for `ports` and let `doveconf` check it.
+fn write_conf(home: &Path, ports: &Ports) -> Result<()> {
     let conf = home.join("dovecot.conf");
     write(
         &conf,
-        dovecot_conf(&home, &chain, &certs.leaf_key, port, imaps_port, old_port),
+        dovecot_conf(home, &home.join("chain.pem"), &home.join("key.pem"), ports),
     )?;
     run_checked(Command::new("doveconf").arg("-c").arg(&conf).arg("-n"))
         .map_err(|e| HarnessError(format!("the generated dovecot.conf is invalid: {e}")))?;
+    Ok(())
+}
 
-    let stdout = fs::File::create(home.join("log/stdout.log"))
-        .map_err(|e| HarnessError::io("log file", e))?;
-    let stderr = stdout
-        .try_clone()
-        .map_err(|e| HarnessError::io("log file", e))?;
-    let child = Command::new("/usr/sbin/dovecot")
-        .arg("-F")
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        // Its own process group: a Ctrl-C on the test run does not kill it half-way.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| HarnessError::io("starting dovecot", e))?;
-    let pid = child.id();
-    write(&home.join("dovecot.pid"), format!("{pid}\n"))?;
-
-    for (host, p) in [
-        ("127.0.0.1", port),
-        ("127.0.0.1", imaps_port),
-        ("127.0.0.2", old_port),
-    ] {
-        let addr = format!("{host}:{p}")
-            .parse()
-            .map_err(|e| HarnessError(format!("{e}")))?;
-        // The implicit-TLS port sends no plaintext greeting: just wait for it to accept.
-        let ready = if p == imaps_port {
-            wait_for_accept(addr, Duration::from_secs(20))
-        } else {
-            server::wait_for_greeting(addr, Duration::from_secs(20))
-        };
-        if let Err(e) = ready {
-            let log = fs::read_to_string(home.join("log/dovecot.log")).unwrap_or_default();
-            let _ = server::signal(pid, "KILL");
-            return Err(HarnessError(format!("dovecot did not come up: {e}\n{log}")));
-        }
-    }
-
-    let voicemail_conf = home.join("voicemail.conf");
-    let voicemail_conf_old = home.join("voicemail-old.conf");
-    write(
-        &voicemail_conf,
-        voicemail_conf_text("127.0.0.1", port, &certs.ca_cert, &users),
-    )?;
-    write(
-        &voicemail_conf_old,
-        voicemail_conf_text("127.0.0.2", old_port, &certs.ca_cert, &users),
-    )?;
-
-    let info = ServerInfo {
-        server: "dovecot".into(),
-        host: "127.0.0.1".into(),
+fn dovecot_conf(home: &Path, chain: &Path, key: &Path, ports: &Ports) -> String {
+    let Ports {
         port,
         imaps_port,
-        old_host: "127.0.0.2".into(),
         old_port,
-        cert: certs.ca_cert,
-        leaf_cert: certs.leaf_cert,
-        users,
-        master: Some(master),
-        voicemail_conf,
-        voicemail_conf_old,
-        pid,
-        dir: home.clone(),
-    };
-    let json = serde_json::to_string_pretty(&info).map_err(|e| HarnessError(e.to_string()))?;
-    write(&info_path(&home), json)?;
-    Ok((info, child))
-}
-
-fn wait_for_accept(addr: std::net::SocketAddr, limit: Duration) -> Result<()> {
-    server::wait_for_accept(addr, limit)
-}
-
-/// The real directory of the server. Normally `target/imapvm-dovecot`; when
-/// that path is too long for Dovecot's unix sockets, or a parent folder is not
-/// traversable by the `vmail`/`dovecot` users (a checkout under `/root`), a
-/// folder under `/tmp` named after the target dir, linked from there.
-fn home_dir() -> Result<PathBuf> {
-    Ok(server::private_home(
-        "imapvm-dovecot",
-        "run/login/imap-urlauth-worker",
-    ))
-}
-
-fn ensure_system_user(name: &str) -> Result<()> {
-    server::ensure_system_user(name)
-}
-
-fn dovecot_conf(
-    home: &Path,
-    chain: &Path,
-    key: &Path,
-    port: u16,
-    imaps_port: u16,
-    old_port: u16,
-) -> String {
+    } = *ports;
     let d = home.display();
     let instance = home
         .file_name()
@@ -467,15 +301,6 @@ plugin {{
     )
 }
 
-fn voicemail_conf_text(
-    host: &str,
-    port: u16,
-    ca: &Path,
-    users: &BTreeMap<String, String>,
-) -> String {
-    server::voicemail_conf_text("Dovecot", "dovecot", host, port, ca, users)
-}
-
 /// IMAP users added for scale runs by [`bulk_users`], with a voicemail.conf for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkUsers {
@@ -531,9 +356,7 @@ pub fn bulk_users(info: &ServerInfo, prefix: &str, count: usize) -> Result<BulkU
         // Write beside and rename: Dovecot never sees a half-written file.
         let tmp = info.dir.join("users.tmp");
         write(&tmp, all)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o640))
-            .map_err(|e| HarnessError::io("chmod passwd file", e))?;
-        run_checked(Command::new("chgrp").arg("dovecot").arg(&tmp))?;
+        restrict_to_dovecot(&tmp)?;
         fs::rename(&tmp, &path).map_err(|e| HarnessError::io("replacing users", e))?;
     }
     let mut conf = format!(
@@ -562,20 +385,66 @@ pub fn bulk_users(info: &ServerInfo, prefix: &str, count: usize) -> Result<BulkU
 /// Rewrites the running server's dovecot.conf from today's template (same ports and files)
 /// and makes Dovecot reload it (SIGHUP): open sessions stay, new limits apply to new ones.
 pub fn reload_config(info: &ServerInfo) -> Result<()> {
-    let home = &info.dir;
-    let conf = home.join("dovecot.conf");
-    write(
-        &conf,
-        dovecot_conf(
-            home,
-            &home.join("chain.pem"),
-            &home.join("key.pem"),
-            info.port,
-            info.imaps_port,
-            info.old_port,
-        ),
-    )?;
-    run_checked(Command::new("doveconf").arg("-c").arg(&conf).arg("-n"))
-        .map_err(|e| HarnessError(format!("the generated dovecot.conf is invalid: {e}")))?;
+    let ports = Ports {
+        port: info.port,
+        imaps_port: info.imaps_port,
+        old_port: info.old_port,
+    };
+    write_conf(&info.dir, &ports)?;
     server::signal(info.pid, "HUP")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{Quota, SMALL_QUOTA};
+
+    #[test]
+    fn the_passwd_users_are_the_shared_users_with_the_small_quota_on_the_same_one() {
+        let names: Vec<&str> = USERS.iter().map(|(user, _)| *user).collect();
+        let shared: Vec<&str> = server::USERS.iter().map(|(user, _)| *user).collect();
+        assert_eq!(names, shared);
+        let (storage, messages) = SMALL_QUOTA;
+        for ((user, rule), (_, quota)) in USERS.iter().zip(server::USERS) {
+            match quota {
+                Quota::Small => assert_eq!(
+                    *rule,
+                    Some(
+                        format!(
+                            "userdb_quota_rule=*:storage={storage}K userdb_quota_rule2=*:messages={messages}"
+                        )
+                        .as_str()
+                    ),
+                    "{user}"
+                ),
+                Quota::Default => assert_eq!(*rule, None, "{user}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_config_listens_on_the_picked_ports_and_hides_capabilities_on_the_old_address() {
+        let ports = Ports {
+            port: 10143,
+            imaps_port: 10993,
+            old_port: 20143,
+        };
+        let conf = dovecot_conf(
+            Path::new("/h"),
+            Path::new("/h/chain.pem"),
+            Path::new("/h/key.pem"),
+            &ports,
+        );
+        for listener in [
+            "address = 127.0.0.1\n    port = 10143\n",
+            "address = 127.0.0.2\n    port = 20143\n",
+            "address = 127.0.0.1\n    port = 10993\n    ssl = yes\n",
+        ] {
+            assert!(conf.contains(listener), "{listener:?} in {conf}");
+        }
+        assert!(conf.contains(&format!(
+            "local 127.0.0.2 {{\n  protocol imap {{\n    imap_capability = {OLD_CAPABILITY}\n"
+        )));
+        assert!(conf.contains("quota_rule = *:storage=1G\n"), "{conf}");
+    }
 }

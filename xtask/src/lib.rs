@@ -1,9 +1,10 @@
 //! Project automation shared by `cargo xtask` and the integration tests.
 //!
 //! The library half holds the private test servers ([`dovecot`], [`cyrus`],
-//! [`courier`], built on [`server`]), so that an integration test finds or
-//! starts the very server `cargo xtask dovecot start` (or `cyrus`, `courier`)
-//! runs:
+//! [`courier`]: each an [`harness::ImapServer`] with one shared life cycle in
+//! [`harness`], built from the pieces in [`server`]), so that an integration
+//! test finds or starts the very server `cargo xtask dovecot start` (or
+//! `cyrus`, `courier`) runs:
 //!
 //! ```no_run
 //! let server = xtask::dovecot::ensure_running()?;
@@ -19,6 +20,7 @@
 pub mod courier;
 pub mod cyrus;
 pub mod dovecot;
+pub mod harness;
 pub mod mail_client;
 pub mod pbx;
 pub mod server;

@@ -22,8 +22,11 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 mod bench;
+use xtask::courier::Courier;
+use xtask::cyrus::Cyrus;
+use xtask::dovecot::Dovecot;
+use xtask::harness::{self, ImapServer};
 use xtask::server::{self, HarnessError, Result, ServerInfo, workspace_root};
-use xtask::{courier, cyrus, dovecot};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "imapvm project automation")]
@@ -90,9 +93,9 @@ fn main() -> ExitCode {
     let result = match args.task {
         Task::Ci { fuzz_seconds } => ci(fuzz_seconds),
         Task::Demo { keep } => demo::run(keep),
-        Task::Dovecot { action } => dovecot_cmd(action),
-        Task::Cyrus { action } => cyrus_cmd(action),
-        Task::Courier { action } => courier_cmd(action),
+        Task::Dovecot { action } => server_cmd::<Dovecot>(action),
+        Task::Cyrus { action } => server_cmd::<Cyrus>(action),
+        Task::Courier { action } => server_cmd::<Courier>(action),
         Task::Fuzz { targets, seconds } => fuzz(&targets, seconds),
         Task::Bench(args) => bench::run(&args),
         Task::Tidy => cargo(&["test", "--package", "xtask", "--lib", "tidy"], &[]),
@@ -233,66 +236,55 @@ fn test_with_servers() -> Result<()> {
 
 /// The servers the gate started, with their child handles to reap.
 #[derive(Default)]
-struct RunningServers {
-    dovecot: Option<(ServerInfo, Option<Child>)>,
-    cyrus: Option<(ServerInfo, Vec<Child>)>,
-    courier: Option<(ServerInfo, Vec<Child>)>,
+struct RunningServers(Vec<Running>);
+
+/// One server the gate started.
+struct Running {
+    name: &'static str,
+    info: ServerInfo,
+    children: Vec<Child>,
+    stop: fn(Vec<Child>) -> Result<Option<u32>>,
 }
 
 impl RunningServers {
     fn start_all(&mut self) -> Result<()> {
-        let (info, child) = dovecot::start()?;
+        self.start::<Dovecot>()?;
+        self.start::<Cyrus>()?;
+        self.start::<Courier>()
+    }
+
+    fn start<S: ImapServer>(&mut self) -> Result<()> {
+        let (info, children) = harness::start::<S>()?;
         eprintln!(
-            "private dovecot pid {} on {}:{}",
-            info.pid, info.host, info.port
+            "private {} pid {} on {}:{}",
+            S::NAME,
+            info.pid,
+            info.host,
+            info.port
         );
-        self.dovecot = Some((info, child));
-        let (info, children) = cyrus::start()?;
-        eprintln!(
-            "private cyrus pid {} on {}:{}",
-            info.pid, info.host, info.port
-        );
-        self.cyrus = Some((info, children));
-        let (info, children) = courier::start()?;
-        eprintln!(
-            "private courier pid {} on {}:{}",
-            info.pid, info.host, info.port
-        );
-        self.courier = Some((info, children));
+        self.0.push(Running {
+            name: S::NAME,
+            info,
+            children,
+            stop: harness::stop::<S>,
+        });
         Ok(())
     }
 
-    /// Stop all three (each even when another fails), then check that no
+    /// Stop them all (each even when another fails), then check that no
     /// process of theirs is left: a stop that leaves one is a harness bug.
     fn stop_all(self) -> Result<()> {
         let mut errors = Vec::new();
-        let mut dirs = Vec::new();
-        if let Some((info, child)) = self.dovecot {
-            if let Err(e) = dovecot::stop(child) {
-                errors.push(format!("dovecot: {e}"));
+        for running in self.0 {
+            if let Err(e) = (running.stop)(running.children) {
+                errors.push(format!("{}: {e}", running.name));
             }
-            let conf = info.dir.join("dovecot.conf");
-            let leftovers = server::processes_mentioning(&conf.display().to_string());
+            let leftovers = server::processes_under(&running.info.dir);
             if !leftovers.is_empty() {
-                errors.push(format!("dovecot processes left after stop: {leftovers:?}"));
-            }
-        }
-        if let Some((info, children)) = self.cyrus {
-            if let Err(e) = cyrus::stop(children) {
-                errors.push(format!("cyrus: {e}"));
-            }
-            dirs.push(("cyrus", info.dir));
-        }
-        if let Some((info, children)) = self.courier {
-            if let Err(e) = courier::stop(children) {
-                errors.push(format!("courier: {e}"));
-            }
-            dirs.push(("courier", info.dir));
-        }
-        for (name, dir) in dirs {
-            let leftovers = server::processes_under(&dir);
-            if !leftovers.is_empty() {
-                errors.push(format!("{name} processes left after stop: {leftovers:?}"));
+                errors.push(format!(
+                    "{} processes left after stop: {leftovers:?}",
+                    running.name
+                ));
             }
         }
         if errors.is_empty() {
@@ -303,63 +295,11 @@ impl RunningServers {
     }
 }
 
-fn dovecot_cmd(action: ServerAction) -> Result<()> {
-    match action {
-        ServerAction::Start => {
-            let (info, child) = dovecot::start()?;
-            // Let the server outlive this process: do not kill or wait for it.
-            drop(child);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&info).map_err(|e| HarnessError(e.to_string()))?
-            );
-            Ok(())
-        }
-        ServerAction::Stop => {
-            match dovecot::stop(None)? {
-                Some(pid) => eprintln!("stopped dovecot (pid {pid})"),
-                None => eprintln!("dovecot was not running"),
-            }
-            Ok(())
-        }
-        ServerAction::Status => match dovecot::status()? {
-            Some(info) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&info).map_err(|e| HarnessError(e.to_string()))?
-                );
-                Ok(())
-            }
-            None => Err(HarnessError(
-                "dovecot is not running (cargo xtask dovecot start)".into(),
-            )),
-        },
-    }
-}
-
-fn cyrus_cmd(action: ServerAction) -> Result<()> {
-    server_cmd("cyrus", action, cyrus::start, cyrus::stop, cyrus::status)
-}
-
-fn courier_cmd(action: ServerAction) -> Result<()> {
-    server_cmd(
-        "courier",
-        action,
-        courier::start,
-        courier::stop,
-        courier::status,
-    )
-}
-
-/// `start|stop|status` for a server whose `start` hands back the child
-/// processes it started (left running here: the server outlives us).
-fn server_cmd(
-    name: &str,
-    action: ServerAction,
-    start: fn() -> Result<(ServerInfo, Vec<Child>)>,
-    stop: fn(Vec<Child>) -> Result<Option<u32>>,
-    status: fn() -> Result<Option<ServerInfo>>,
-) -> Result<()> {
+/// `start|stop|status` of a private server. `start` leaves the server
+/// running after this process exits (its child handles are dropped, not
+/// killed or waited for).
+fn server_cmd<S: ImapServer>(action: ServerAction) -> Result<()> {
+    let name = S::NAME;
     let print = |info: &ServerInfo| -> Result<()> {
         println!(
             "{}",
@@ -369,19 +309,18 @@ fn server_cmd(
     };
     match action {
         ServerAction::Start => {
-            let (info, children) = start()?;
-            // Let the server outlive this process: do not kill or wait for it.
+            let (info, children) = harness::start::<S>()?;
             drop(children);
             print(&info)
         }
         ServerAction::Stop => {
-            match stop(Vec::new())? {
+            match harness::stop::<S>(Vec::new())? {
                 Some(pid) => eprintln!("stopped {name} (pid {pid})"),
                 None => eprintln!("{name} was not running"),
             }
             Ok(())
         }
-        ServerAction::Status => match status()? {
+        ServerAction::Status => match harness::status::<S>()? {
             Some(info) => print(&info),
             None => Err(HarnessError(format!(
                 "{name} is not running (cargo xtask {name} start)"

@@ -1,15 +1,18 @@
-//! What every private test server shares: the JSON contract, free ports,
-//! generated secrets and certificates, and process control by pid.
+//! What every private test server shares: the JSON contract, the test users,
+//! free ports, generated secrets and certificates, packages, and process
+//! control by pid. The life cycle built from these pieces is
+//! [`crate::harness`].
 //!
-//! The JSON printed by `cargo xtask dovecot start` (and later `cyrus`,
-//! `courier`) is [`ServerInfo`]; integration tests read the same struct.
+//! The JSON printed by `cargo xtask dovecot start` (and `cyrus`, `courier`)
+//! is [`ServerInfo`]; integration tests read the same struct.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +62,33 @@ pub struct MasterUser {
     /// Its password.
     pub password: String,
 }
+
+/// The IMAP users of every private server (each start gives them fresh
+/// random passwords), with their quota.
+pub const USERS: &[(&str, Quota)] = &[
+    ("vm1234", Quota::Default),
+    ("vm4321", Quota::Default),
+    ("vm5678", Quota::Small),
+    ("vmshared", Quota::Default),
+];
+
+/// Which quota a test user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// [`DEFAULT_QUOTA_KIB`] of storage, no message limit.
+    Default,
+    /// [`SMALL_QUOTA`]: little room, for the over-quota tests.
+    Small,
+}
+
+/// The small quota: storage in KiB, and messages.
+pub const SMALL_QUOTA: (u32, u32) = (200, 20);
+
+/// Everybody else's storage quota in KiB (1 GiB).
+pub const DEFAULT_QUOTA_KIB: u32 = 1_048_576;
+
+/// The master (proxy) user's login name, where a server has one.
+pub const MASTER_USER: &str = "vmmaster";
 
 /// Something went wrong while setting up, starting or stopping a server.
 #[derive(Debug)]
@@ -167,6 +197,12 @@ pub fn wait_gone(pid: u32, limit: Duration) -> bool {
 
 /// Live processes whose command line mentions `needle` (e.g. a config path).
 pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    live_processes(|_, cmdline| cmdline.contains(needle))
+}
+
+/// The live (not zombie) processes for which `select(pid_dir, command_line)`
+/// holds; the command line has its NULs turned into spaces.
+fn live_processes(select: impl Fn(&Path, &str) -> bool) -> Vec<u32> {
     let mut found = Vec::new();
     let Ok(entries) = fs::read_dir("/proc") else {
         return found;
@@ -179,11 +215,11 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
         else {
             continue;
         };
-        if let Ok(cmdline) = fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) && process_alive(pid) {
-                found.push(pid);
-            }
+        let cmdline = fs::read(entry.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        if select(&entry.path(), &cmdline) && process_alive(pid) {
+            found.push(pid);
         }
     }
     found
@@ -220,6 +256,7 @@ pub fn wait_for_greeting(addr: SocketAddr, limit: Duration) -> Result<()> {
 }
 
 /// A CA certificate and a leaf it signed, as PEM files.
+#[derive(Debug)]
 pub struct GeneratedCerts {
     /// The CA certificate (trust anchor for clients).
     pub ca_cert: PathBuf,
@@ -302,6 +339,35 @@ pub fn run_checked(cmd: &mut Command) -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
+}
+
+/// Run `cmd` with `input` on its stdin to completion; return its stdout
+/// (its stderr goes into the error). For secrets that must not appear on a
+/// command line.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> Result<String> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| HarnessError::io(format_args!("running {cmd:?}"), e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| HarnessError::io(format_args!("writing to {cmd:?}"), e))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| HarnessError::io(format_args!("waiting for {cmd:?}"), e))?;
+    if !out.status.success() {
+        return Err(HarnessError(format!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The effective user id of this process (0 = root).
@@ -525,30 +591,11 @@ pub fn running_info(path: &Path) -> Result<Option<ServerInfo>> {
 /// their command line: what is left of a private server living there.
 pub fn processes_under(dir: &Path) -> Vec<u32> {
     let needle = dir.display().to_string();
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let exe_inside = fs::read_link(entry.path().join("exe"))
+    live_processes(|proc_dir, cmdline| {
+        let exe_inside = fs::read_link(proc_dir.join("exe"))
             .is_ok_and(|exe| exe.display().to_string().starts_with(&needle));
-        let mentions = fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
-            String::from_utf8_lossy(&cmdline)
-                .replace('\0', " ")
-                .contains(&needle)
-        });
-        if (exe_inside || mentions) && process_alive(pid) {
-            found.push(pid);
-        }
-    }
-    found
+        exe_inside || cmdline.contains(&needle)
+    })
 }
 
 /// TERM every pid, wait up to `limit` for them to go, then KILL what is left.
@@ -571,12 +618,66 @@ pub fn terminate_all(pids: &[u32], limit: Duration) -> Vec<u32> {
 }
 
 /// Reap our own children (so no zombie is left behind); they must be gone.
-pub fn reap(children: Vec<std::process::Child>) {
+pub fn reap(children: Vec<Child>) {
     for mut child in children {
         if !process_alive(child.id()) {
             let _ = child.wait();
         }
     }
+}
+
+/// Make sure every program in `programs` exists: when one is missing,
+/// install `packages` (as root; see [`install_debian_packages`]), else explain
+/// how. `name` names the server in the message.
+pub fn ensure_packages(name: &str, programs: &[&str], packages: &[&str]) -> Result<()> {
+    let Some(missing) = programs.iter().find(|p| !Path::new(p).exists()) else {
+        return Ok(());
+    };
+    if euid() != 0 {
+        return Err(HarnessError(format!(
+            "{name} is not installed ({missing} is missing). As root run: apt-get install -y \
+             --no-install-recommends {} (with a /usr/sbin/policy-rc.d that exits 101 so nothing \
+             starts as a system service)",
+            packages.join(" ")
+        )));
+    }
+    install_debian_packages(packages)
+}
+
+/// `apt-get install` the packages non-interactively, without starting services.
+pub fn install_debian_packages(packages: &[&str]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    if !policy.exists() {
+        write(policy, "#!/bin/sh\nexit 101\n")?;
+        fs::set_permissions(policy, fs::Permissions::from_mode(0o755))
+            .map_err(|e| HarnessError::io("chmod policy-rc.d", e))?;
+    }
+    run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+    run_checked(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages),
+    )?;
+    Ok(())
+}
+
+/// Start `cmd` with no stdin, stdout and stderr into the file `log`, in a
+/// process group of its own (a Ctrl-C on the test run does not kill it
+/// half-way).
+pub fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
+    let out = fs::File::create(log)
+        .map_err(|e| HarnessError::io(format_args!("{}", log.display()), e))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| HarnessError::io("log file", e))?;
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| HarnessError::io(format_args!("starting {cmd:?}"), e))
 }
 
 /// The Debian package `package` (at `version`, or apt's candidate) as a

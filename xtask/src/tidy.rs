@@ -1,26 +1,59 @@
-//! Repository checks that run as ordinary tests (`cargo test`, `cargo xtask tidy`).
+//! Repository checks that run as ordinary tests (`cargo test -p xtask`,
+//! `cargo xtask tidy`), after rust-analyzer's `xtask/src/tidy.rs`. Each
+//! failure names the files, lines or crates to fix.
 //!
-//! * every `.rs` file starts with a `//!` module doc;
-//! * no test is ignored or expects a panic (a test must be able to fail, and
-//!   bad input must give an error, not a panic);
-//! * the four lower crates have neither tokio, rustls nor any socket crate in
+//! * `every_module_starts_with_a_doc_comment`: every `.rs` file starts with a
+//!   `//!` module doc;
+//! * `no_ignored_or_should_panic_tests`: no test is ignored or expects a
+//!   panic (a test must be able to fail, and bad input must give an error,
+//!   not a panic);
+//! * `lower_crates_have_no_runtime_tls_or_sockets`: the I/O-free crates
+//!   ([`LOWER_CRATES`]) have neither tokio, rustls nor any socket crate in
 //!   their normal dependency tree (architecture invariant 1);
-//! * no aws-lc anywhere (rustls uses ring; both providers compiled in makes
-//!   `ClientConfig::builder()` panic).
+//! * `no_aws_lc_in_the_tree`: rustls uses ring; both providers compiled in
+//!   makes `ClientConfig::builder()` panic;
+//! * `no_module_cycles`: within every target of every workspace crate, the
+//!   modules' `use crate::..`, `super::..`, `self::..`, `crate::x::..` and
+//!   child-module paths (non-test code) form no cycle; a module may name its
+//!   ancestors (a child uses its parent). Each cycle is listed as
+//!   `a -> b -> c -> a` (see [`cycles`], [`source`]);
+//! * `crate_dependencies_follow_the_layering`: the normal dependencies
+//!   between our own crates (from `cargo metadata`) are those [`LAYERS`]
+//!   allows, and every workspace crate has a row there; dev-dependencies are
+//!   exempt (tests may use xtask);
+//! * `no_clock_reads_outside_the_clock`: no `Instant::now`,
+//!   `SystemTime::now`, `Timestamp::now` or `Zoned::now` in the non-test code
+//!   of `crates/*/src` except the runtime's clock ([`CLOCK_FILE`]) and the
+//!   test support ([`CLOCK_EXEMPT`]); doc comments may show them. Time is an
+//!   input everywhere else;
+//! * `no_unused_dependencies`: every `[dependencies]` entry of a workspace
+//!   crate is named in its library or binary source (`name::`, `use name`,
+//!   `extern crate name`), with [`USED_WITHOUT_A_PATH`] for exceptions;
+//! * `licences_are_on_the_allow_list`: every package in `cargo metadata` has
+//!   a licence expression that [`LICENCES`] satisfies.
+
+mod cycles;
+mod source;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use crate::server::workspace_root;
 
-/// The crates that must stay free of I/O runtimes (architecture invariant 1).
+/// The crates that must stay free of I/O runtimes and clocks (architecture
+/// invariant 1); those that do not exist yet are skipped.
 const LOWER_CRATES: &[&str] = &[
+    "imapvm-types",
     "imapvm-config",
     "imapvm-message",
     "imapvm-proto",
     "imapvm-policy",
+    "imapvm-ami",
+    "imapvm-agi",
+    "imapvm-ivr",
 ];
 
 /// Crates that bring sockets, an async runtime or TLS.
@@ -37,6 +70,119 @@ const FORBIDDEN_IN_LOWER: &[&str] = &[
     "native-tls",
     "openssl",
     "ureq",
+];
+
+/// Which of our own crates a crate may depend on (normal dependencies).
+#[derive(Debug, Clone, Copy)]
+enum Allowed {
+    /// Only these.
+    Only(&'static [&'static str]),
+    /// The lower crates ([`LOWER_CRATES`]) but `but`, and `and`.
+    Lower {
+        but: &'static [&'static str],
+        and: &'static [&'static str],
+    },
+    /// Any of ours but these.
+    AllBut(&'static [&'static str]),
+    /// Any of ours.
+    All,
+}
+
+const TYPES: &[&str] = &["imapvm-types"];
+
+/// The layering: each workspace crate and the crates of ours it may depend
+/// on. Rows of crates that do not exist yet are skipped; a workspace crate
+/// without a row fails the check. No lower crate depends on another lower
+/// crate today, so none may.
+const LAYERS: &[(&str, Allowed)] = &[
+    ("imapvm-types", Allowed::Only(&[])),
+    ("imapvm-config", Allowed::Only(TYPES)),
+    ("imapvm-message", Allowed::Only(TYPES)),
+    ("imapvm-proto", Allowed::Only(TYPES)),
+    ("imapvm-policy", Allowed::Only(TYPES)),
+    ("imapvm-ami", Allowed::Only(TYPES)),
+    ("imapvm-agi", Allowed::Only(TYPES)),
+    ("imapvm-ivr", Allowed::Only(TYPES)),
+    // The runtime assembles the lower crates; the call flows (agi, ivr) are
+    // imapvm-phone's. imapvm-ami only while `notify_ami` still lives in the
+    // runtime (it moves to imapvm-watch).
+    (
+        "imapvm",
+        Allowed::Lower {
+            but: &["imapvm-agi", "imapvm-ivr"],
+            and: &[],
+        },
+    ),
+    // The services: the runtime and the lower crates, never each other.
+    (
+        "imapvm-watch",
+        Allowed::Lower {
+            but: &[],
+            and: &["imapvm"],
+        },
+    ),
+    (
+        "imapvm-migrate",
+        Allowed::Lower {
+            but: &[],
+            and: &["imapvm"],
+        },
+    ),
+    (
+        "imapvm-phone",
+        Allowed::Lower {
+            but: &[],
+            and: &["imapvm"],
+        },
+    ),
+    // The binary may assemble anything but the tools and the test support.
+    (
+        "imapvm-cli",
+        Allowed::AllBut(&["xtask", "imapvm-benches", "imapvm-testkit"]),
+    ),
+    // Test support: protocol-agnostic, a dev-dependency of the others.
+    ("imapvm-testkit", Allowed::Only(&[])),
+    ("xtask", Allowed::All),
+    ("imapvm-benches", Allowed::All),
+];
+
+/// The one file of `crates/*/src` that may read the clock: the runtime's
+/// clock, which everything else is handed.
+const CLOCK_FILE: &str = "crates/imapvm/src/clock.rs";
+
+/// Crates of `crates/` whose clock reads are fine, with why.
+const CLOCK_EXEMPT: &[(&str, &str)] = &[(
+    "imapvm-testkit",
+    "test support only (a dev-dependency): a real TCP peer whose timeouts are real",
+)];
+
+/// Reads of the wall or monotonic clock (std, tokio, jiff).
+const CLOCK_READS: &[&str] = &[
+    "Instant::now",
+    "SystemTime::now",
+    "Timestamp::now",
+    "Zoned::now",
+];
+
+/// Dependencies used without naming them in a path (by a feature or a
+/// macro), with why: `(crate, dependency, reason)`. None today.
+const USED_WITHOUT_A_PATH: &[(&str, &str, &str)] = &[];
+
+/// Licences we accept for any package in the tree (SPDX identifiers; an
+/// `OR` needs one of them, an `AND` all).
+const LICENCES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "Apache-2.0 WITH LLVM-exception",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "Unicode-3.0",
+    "Unlicense",
+    "Zlib",
+    "0BSD",
+    "CC0-1.0",
+    "BSL-1.0",
 ];
 
 fn rust_files() -> Vec<PathBuf> {
@@ -65,6 +211,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// `path` relative to the workspace root, for messages.
+fn shown(path: &Path) -> String {
+    let root = workspace_root();
+    path.strip_prefix(&root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -108,25 +263,48 @@ fn no_ignored_or_should_panic_tests() {
     );
 }
 
-/// `cargo metadata` of the workspace, as JSON.
-fn metadata() -> serde_json::Value {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["metadata", "--format-version", "1"])
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+/// `cargo metadata` of the workspace, as JSON (read once per test run).
+fn metadata() -> &'static serde_json::Value {
+    static METADATA: OnceLock<serde_json::Value> = OnceLock::new();
+    METADATA.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["metadata", "--format-version", "1"])
+            .output()
+            .expect("cargo metadata runs");
+        assert!(
+            out.status.success(),
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+    })
+}
+
+/// The workspace's own packages.
+fn workspace_packages(meta: &serde_json::Value) -> Vec<&serde_json::Value> {
+    let members: BTreeSet<&str> = meta["workspace_members"]
+        .as_array()
+        .expect("workspace_members")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(id)))
+        .collect()
+}
+
+fn name_of(package: &serde_json::Value) -> &str {
+    package["name"].as_str().unwrap_or("?")
 }
 
 /// Package names reachable from `root_name` through normal (non-dev,
-/// non-build) dependency edges.
-fn normal_dependency_tree(meta: &serde_json::Value, root_name: &str) -> BTreeSet<String> {
+/// non-build) dependency edges; `None` when there is no such workspace crate.
+fn normal_dependency_tree(meta: &serde_json::Value, root_name: &str) -> Option<BTreeSet<String>> {
     let packages = meta["packages"].as_array().expect("packages");
     let name_of: HashMap<&str, &str> = packages
         .iter()
@@ -140,8 +318,7 @@ fn normal_dependency_tree(meta: &serde_json::Value, root_name: &str) -> BTreeSet
     let root_id = packages
         .iter()
         .find(|p| p["name"] == root_name && p["source"].is_null())
-        .and_then(|p| p["id"].as_str())
-        .unwrap_or_else(|| panic!("workspace package {root_name} not found"));
+        .and_then(|p| p["id"].as_str())?;
 
     let mut seen = BTreeSet::new();
     let mut stack = vec![root_id];
@@ -165,14 +342,18 @@ fn normal_dependency_tree(meta: &serde_json::Value, root_name: &str) -> BTreeSet
             }
         }
     }
-    names
+    Some(names)
 }
 
 #[test]
 fn lower_crates_have_no_runtime_tls_or_sockets() {
     let meta = metadata();
+    let mut checked = 0;
     for krate in LOWER_CRATES {
-        let tree = normal_dependency_tree(&meta, krate);
+        let Some(tree) = normal_dependency_tree(meta, krate) else {
+            continue;
+        };
+        checked += 1;
         assert!(tree.contains(*krate), "{krate} missing from its own tree");
         let bad: Vec<_> = FORBIDDEN_IN_LOWER
             .iter()
@@ -183,8 +364,12 @@ fn lower_crates_have_no_runtime_tls_or_sockets() {
             "{krate} depends (normally) on {bad:?}: the lower crates do no I/O"
         );
     }
+    assert!(
+        checked >= 5,
+        "only {checked} lower crates found: walk broken?"
+    );
     // The check must be able to see such a dependency: the runtime has them.
-    let runtime = normal_dependency_tree(&meta, "imapvm");
+    let runtime = normal_dependency_tree(meta, "imapvm").expect("the runtime crate");
     assert!(
         runtime.contains("tokio") && runtime.contains("rustls"),
         "runtime tree lacks tokio/rustls: walk broken"
@@ -208,5 +393,431 @@ fn no_aws_lc_in_the_tree() {
     assert!(
         aws.is_empty(),
         "aws-lc must not be in the tree (rustls uses ring): {aws:?}"
+    );
+}
+
+/// A workspace crate's library and binary targets: `(target name, root file)`.
+fn source_targets(package: &serde_json::Value) -> Vec<(String, PathBuf)> {
+    package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["kind"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| matches!(k.as_str(), Some("lib" | "bin" | "proc-macro")))
+        })
+        .filter_map(|t| {
+            Some((
+                t["name"].as_str()?.to_string(),
+                PathBuf::from(t["src_path"].as_str()?),
+            ))
+        })
+        .collect()
+}
+
+/// The modules of every library and binary target of `package`.
+fn target_modules(package: &serde_json::Value) -> Vec<(String, Vec<source::Module>)> {
+    source_targets(package)
+        .into_iter()
+        .map(|(name, root)| {
+            let modules =
+                source::module_tree(&root).unwrap_or_else(|e| panic!("{}: {e}", name_of(package)));
+            (name, modules)
+        })
+        .collect()
+}
+
+/// The module graph of one target: edges to ancestors (and to itself) left
+/// out.
+fn module_graph(modules: &[source::Module]) -> cycles::Graph {
+    let tree = source::Tree::new(modules);
+    let mut graph = cycles::Graph::new();
+    for module in modules {
+        let edges = graph.entry(module.name()).or_default();
+        for target in source::named_modules(module, &tree) {
+            if !module.path.starts_with(&target) {
+                edges.insert(source::module_name(&target));
+            }
+        }
+    }
+    graph
+}
+
+/// Every module cycle of the workspace, as `crate (target): a -> b -> a`.
+fn module_cycles() -> Vec<String> {
+    let mut found = Vec::new();
+    for package in workspace_packages(metadata()) {
+        for (target, modules) in target_modules(package) {
+            for cycle in cycles::cycles(&module_graph(&modules)) {
+                found.push(format!(
+                    "{} (target {target}): {}",
+                    name_of(package),
+                    cycles::render(&cycle)
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_cycles() {
+    let found = module_cycles();
+    assert!(
+        found.is_empty(),
+        "module cycles (break each by moving what one side needs into a module both may use, \
+         or by passing it in):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The normal dependencies between workspace crates that [`LAYERS`] does not
+/// allow, and the workspace crates without a row.
+fn layering_violations(meta: &serde_json::Value) -> Vec<String> {
+    let packages = workspace_packages(meta);
+    let ours: BTreeSet<&str> = packages.iter().map(|p| name_of(p)).collect();
+    let mut found = Vec::new();
+    for package in &packages {
+        let name = name_of(package);
+        let Some((_, allowed)) = LAYERS.iter().find(|(n, _)| *n == name) else {
+            found.push(format!(
+                "{name} is a workspace crate without a row in LAYERS (xtask/src/tidy.rs)"
+            ));
+            continue;
+        };
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let Some(dep_name) = dep["name"].as_str() else {
+                continue;
+            };
+            if !dep["kind"].is_null() || !ours.contains(dep_name) {
+                continue;
+            }
+            let ok = match allowed {
+                Allowed::Only(list) => list.contains(&dep_name),
+                Allowed::Lower { but, and } => {
+                    (LOWER_CRATES.contains(&dep_name) && !but.contains(&dep_name))
+                        || and.contains(&dep_name)
+                }
+                Allowed::AllBut(list) => !list.contains(&dep_name),
+                Allowed::All => true,
+            };
+            if !ok {
+                found.push(format!(
+                    "{name} depends on {dep_name}, which LAYERS does not allow ({allowed:?}); \
+                     see {}",
+                    shown(Path::new(package["manifest_path"].as_str().unwrap_or("?")))
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn crate_dependencies_follow_the_layering() {
+    let found = layering_violations(metadata());
+    assert!(found.is_empty(), "crate layering:\n{}", found.join("\n"));
+}
+
+/// Every clock read in the non-test code of `crates/*/src` outside
+/// [`CLOCK_FILE`], as `file:line: code`.
+fn clock_reads() -> Vec<String> {
+    let crates_dir = workspace_root().join("crates");
+    let mut found = Vec::new();
+    let mut files = BTreeSet::new();
+    for package in workspace_packages(metadata()) {
+        let manifest = Path::new(package["manifest_path"].as_str().unwrap_or(""));
+        let exempt = CLOCK_EXEMPT.iter().any(|(k, _)| *k == name_of(package));
+        if !manifest.starts_with(&crates_dir) || exempt {
+            continue;
+        }
+        for (_, modules) in target_modules(package) {
+            for module in modules {
+                files.insert((module.file.clone(), module.code));
+            }
+        }
+    }
+    for (file, code) in files {
+        if shown(&file) == CLOCK_FILE {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        for (n, (code_line, line)) in code.lines().zip(text.lines()).enumerate() {
+            if CLOCK_READS
+                .iter()
+                .any(|read| contains_path(code_line, read))
+            {
+                found.push(format!("{}:{}: {}", shown(&file), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// Whether `code` has `path` where a path may start (not inside a longer
+/// identifier such as `MyInstant::now`) and not followed by more of an
+/// identifier (`Instant::now_or_never`).
+fn contains_path(code: &str, path: &str) -> bool {
+    code.match_indices(path).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + path.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn no_clock_reads_outside_the_clock() {
+    let found = clock_reads();
+    assert!(
+        found.is_empty(),
+        "{} clock reads outside {CLOCK_FILE} (take `now` from the caller or the runtime's clock):\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+/// The declared normal dependencies whose crate the source never names, as
+/// `manifest: message`.
+fn unused_dependencies(meta: &serde_json::Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for package in workspace_packages(meta) {
+        let name = name_of(package);
+        let code: String = target_modules(package)
+            .into_iter()
+            .flat_map(|(_, modules)| modules)
+            .map(|m| m.code)
+            .collect::<Vec<_>>()
+            .join("\n");
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            if !dep["kind"].is_null() {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or("?");
+            if USED_WITHOUT_A_PATH
+                .iter()
+                .any(|(k, d, _)| *k == name && *d == dep_name)
+            {
+                continue;
+            }
+            let ident = dep["rename"].as_str().unwrap_or(dep_name).replace('-', "_");
+            if !names_crate(&code, &ident) {
+                found.push(format!(
+                    "{}: [dependencies] {dep_name} is never named in {name}'s source \
+                     (`{ident}::`, `use {ident}`): remove it, or make it a dev-dependency",
+                    shown(Path::new(package["manifest_path"].as_str().unwrap_or("?")))
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Whether `code` names the crate `ident` in a path, a `use` or an
+/// `extern crate`.
+fn names_crate(code: &str, ident: &str) -> bool {
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let path = format!("{ident}::");
+    words.iter().enumerate().any(|(i, w)| {
+        let starts = w.starts_with(&path) || w.starts_with(&format!("::{path}"));
+        let used = *w == ident && i > 0 && matches!(words[i - 1], "use" | "crate");
+        starts || used
+    })
+}
+
+#[test]
+fn no_unused_dependencies() {
+    let found = unused_dependencies(metadata());
+    assert!(
+        found.is_empty(),
+        "unused dependencies:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Whether the SPDX expression `expr` is satisfied by [`LICENCES`] (`/` is
+/// read as the old spelling of `OR`).
+fn licence_ok(expr: &str) -> bool {
+    fn any_of(expr: &str) -> bool {
+        split_top(expr, " OR ").iter().any(|alt| all_of(alt))
+    }
+    fn all_of(expr: &str) -> bool {
+        split_top(expr, " AND ").iter().all(|part| {
+            let part = part.trim();
+            match part.strip_prefix('(').and_then(|p| p.strip_suffix(')')) {
+                Some(inner) => any_of(inner),
+                None => LICENCES.contains(&part),
+            }
+        })
+    }
+    /// `expr` split at `sep` outside parentheses.
+    fn split_top<'e>(expr: &'e str, sep: &str) -> Vec<&'e str> {
+        let mut parts = Vec::new();
+        let (mut depth, mut start) = (0i32, 0);
+        let bytes = expr.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ if depth == 0 && expr[i..].starts_with(sep) => {
+                    parts.push(&expr[start..i]);
+                    i += sep.len();
+                    start = i;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        parts.push(&expr[start..]);
+        parts
+    }
+    let normalised = expr.replace(" / ", " OR ").replace('/', " OR ");
+    any_of(normalised.trim())
+}
+
+#[test]
+fn licences_are_on_the_allow_list() {
+    let meta = metadata();
+    let mut found = Vec::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        let name = name_of(package);
+        let version = package["version"].as_str().unwrap_or("?");
+        match package["license"].as_str() {
+            Some(expr) if licence_ok(expr) => {}
+            Some(expr) => found.push(format!("{name} {version}: {expr}")),
+            None => found.push(format!("{name} {version}: no SPDX licence expression")),
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "packages whose licence is not on the allow-list (LICENCES in xtask/src/tidy.rs):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn licence_expressions_need_one_alternative_or_every_part() {
+    assert!(licence_ok("MIT OR Apache-2.0"));
+    assert!(licence_ok("MIT/Apache-2.0"));
+    assert!(licence_ok("MIT OR Apache-2.0 OR LGPL-2.1-or-later"));
+    assert!(licence_ok("(MIT OR Apache-2.0) AND Unicode-3.0"));
+    assert!(licence_ok("Apache-2.0 WITH LLVM-exception OR MIT"));
+    assert!(!licence_ok("LGPL-2.1-or-later"));
+    assert!(!licence_ok("MIT AND GPL-3.0-only"));
+    assert!(!licence_ok("(GPL-2.0-only OR LGPL-3.0-only) AND MIT"));
+}
+
+#[test]
+fn clock_reads_are_found_as_paths_only() {
+    assert!(contains_path("let t = Instant::now();", "Instant::now"));
+    assert!(contains_path(
+        "x.unwrap_or_else(SystemTime::now)",
+        "SystemTime::now"
+    ));
+    assert!(contains_path("tokio::time::Instant::now()", "Instant::now"));
+    assert!(!contains_path("MyInstant::now()", "Instant::now"));
+    assert!(!contains_path("Instant::now_or(x)", "Instant::now"));
+}
+
+#[test]
+fn a_crate_is_named_by_a_path_a_use_or_extern_crate() {
+    assert!(names_crate("fn f() { imapvm_proto::x(); }", "imapvm_proto"));
+    assert!(names_crate("use serde;", "serde"));
+    assert!(names_crate("use ::serde::Serialize;", "serde"));
+    assert!(names_crate("extern crate memchr;", "memchr"));
+    assert!(names_crate("#[derive(thiserror::Error)]", "thiserror"));
+    assert!(!names_crate("use crate::tokio_glue::x;", "tokio"));
+    assert!(!names_crate("fn serde() {}", "serde"));
+    assert!(!names_crate("let x = my_serde::f();", "serde"));
+}
+
+#[test]
+fn the_layering_table_has_no_unknown_names_and_no_duplicates() {
+    let rows: BTreeSet<&str> = LAYERS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(rows.len(), LAYERS.len(), "a crate has two rows");
+    for (name, allowed) in LAYERS {
+        let named: Vec<&str> = match allowed {
+            Allowed::Only(list) | Allowed::AllBut(list) => list.to_vec(),
+            Allowed::Lower { but, and } => but.iter().chain(*and).copied().collect(),
+            Allowed::All => Vec::new(),
+        };
+        for dep in named {
+            assert!(
+                rows.contains(dep),
+                "{name}'s row names {dep}, which has no row"
+            );
+        }
+    }
+    for krate in LOWER_CRATES {
+        let allowed = LAYERS.iter().find(|(n, _)| n == krate).map(|(_, a)| *a);
+        assert!(
+            matches!(allowed, Some(Allowed::Only(list)) if list.iter().all(|d| TYPES.contains(d))),
+            "{krate} is a lower crate: only imapvm-types below it"
+        );
+    }
+}
+
+#[test]
+fn a_dependency_against_the_layering_and_a_crate_without_a_row_are_reported() {
+    let package = |name: &str, deps: &[(&str, Option<&str>)]| {
+        serde_json::json!({
+            "id": name,
+            "name": name,
+            "manifest_path": format!("/w/{name}/Cargo.toml"),
+            "dependencies": deps
+                .iter()
+                .map(|(dep, kind)| serde_json::json!({ "name": dep, "kind": kind }))
+                .collect::<Vec<_>>(),
+        })
+    };
+    let meta = serde_json::json!({
+        "workspace_members": ["imapvm", "imapvm-watch", "imapvm-proto", "imapvm-new"],
+        "packages": [
+            // The runtime reaching up into a service; a dev-dependency is fine.
+            package("imapvm", &[("imapvm-proto", None), ("imapvm-watch", None), ("xtask", Some("dev"))]),
+            package("imapvm-watch", &[("imapvm", None), ("imapvm-proto", None), ("tokio", None)]),
+            package("imapvm-proto", &[]),
+            package("imapvm-new", &[]),
+        ],
+    });
+    let found = layering_violations(&meta);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("imapvm depends on imapvm-watch"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("imapvm-new is a workspace crate without a row"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn module_graphs_see_real_edges() {
+    // The checks must be able to see what they police: the runtime's store
+    // names its session, and the cycle finder's input has every module.
+    let meta = metadata();
+    let runtime = workspace_packages(meta)
+        .into_iter()
+        .find(|p| name_of(p) == "imapvm")
+        .expect("the runtime crate");
+    let (_, modules) = target_modules(runtime)
+        .into_iter()
+        .find(|(name, _)| name == "imapvm")
+        .expect("the runtime's library");
+    let graph = module_graph(&modules);
+    assert!(graph.len() >= 10, "{graph:?}");
+    assert!(graph["store"].contains("session"), "{graph:?}");
+    assert!(
+        !graph["outbox/spool"].contains("outbox"),
+        "a child's edge to its parent is left out: {graph:?}"
     );
 }
