@@ -113,7 +113,7 @@ mod types;
 
 pub use config::{Config, Limits};
 pub use connection::{
-    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats,
+    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer,
     Transmit, Unsolicited,
 };
 pub use error::{

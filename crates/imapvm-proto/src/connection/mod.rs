@@ -44,6 +44,7 @@ pub use commands::CommandId;
 pub use event::{Diagnostic, Event, Greeting, Outcome, Stats, Unsolicited};
 pub use send::Transmit;
 pub use state::{Capabilities, State};
+pub use timer::Timer;
 
 use commands::Kind;
 use route::{Acc, InFlight, Route};
@@ -219,6 +220,12 @@ impl Connection {
         matches!(self.state, State::Selected { .. }).then_some(self.mailbox.exists)
     }
 
+    /// When `timer` fires, if it is armed (see [`Timer`]); [`poll_timeout`](Self::poll_timeout)
+    /// is the earliest of these.
+    pub fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.timers().find(|(t, _)| *t == timer).map(|(_, at)| at)
+    }
+
     /// The next bytes to write, or `None` when the core must wait for the server.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let out = self.next_transmit(now);
@@ -245,59 +252,49 @@ impl Connection {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if matches!(self.state, State::Failed | State::Logout) {
-            return None;
-        }
-        let mut t: Option<Instant> = self.greeting_deadline;
-        let mut consider = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t| t.min(x)));
-            }
-        };
-        for f in &self.in_flight {
-            consider(f.deadline);
-        }
-        consider(self.idle_reissue_due());
-        if let Some(k) = self.keepalive_due() {
-            consider(Some(k));
-        }
-        t
+        self.timers().map(|(_, at)| at).min()
     }
 
-    /// Time passed: fail commands past their deadline, refresh IDLE (every `idle_refresh`, or
-    /// after `idle_silence` without input), send keepalive NOOPs.
+    /// Time passed: every [`Timer`] whose deadline is `now` or earlier fires, in the order of
+    /// the timer table. A command past its deadline (or the greeting) fails the connection;
+    /// a running IDLE is renewed (every `idle_refresh`, or after `idle_silence` without
+    /// input); a keepalive NOOP is queued.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if matches!(self.state, State::Failed | State::Logout) {
-            return;
-        }
-        if let Some(d) = self.greeting_deadline
-            && now >= d
-        {
-            self.fail(Error::Timeout {
-                waiting_for: "greeting".into(),
-            });
-            return;
-        }
-        if let Some(f) = self
-            .in_flight
-            .iter()
-            .find(|f| f.deadline.is_some_and(|d| now >= d))
-        {
-            let what = f.kind.name().to_owned();
-            self.fail(Error::Timeout { waiting_for: what });
-            return;
-        }
-        if self.idle_reissue_due().is_some_and(|due| now >= due)
-            && let Some(idle) = &mut self.idle
-        {
-            idle.done_sent = true;
-            idle.refreshing = true;
-            let tag = idle.tag.clone();
-            self.urgent.push_back(b"DONE\r\n".to_vec());
-            self.set_deadline(&tag, now);
-        }
-        if self.keepalive_due().is_some_and(|k| now >= k) {
-            self.enqueue_internal_noop();
+        let expired: Vec<Timer> = self
+            .timers()
+            .filter(|(_, at)| now >= *at)
+            .map(|(timer, _)| timer)
+            .collect();
+        for timer in expired {
+            // An earlier one may have disarmed it (a failure, or both IDLE timers at once).
+            if self.deadline(timer).is_none_or(|at| now < at) {
+                continue;
+            }
+            match timer {
+                Timer::Greeting => self.fail(Error::Timeout {
+                    waiting_for: "greeting".into(),
+                }),
+                Timer::Command(id) => {
+                    let what = self
+                        .in_flight
+                        .iter()
+                        .find(|f| f.id == id)
+                        .map_or("a command", |f| f.kind.name());
+                    self.fail(Error::Timeout {
+                        waiting_for: what.to_owned(),
+                    });
+                }
+                Timer::IdleRefresh | Timer::IdleSilence => {
+                    if let Some(idle) = &mut self.idle {
+                        idle.done_sent = true;
+                        idle.refreshing = true;
+                        let tag = idle.tag.clone();
+                        self.urgent.push_back(b"DONE\r\n".to_vec());
+                        self.set_deadline(&tag, now);
+                    }
+                }
+                Timer::Keepalive => self.enqueue_internal_noop(),
+            }
         }
     }
 
