@@ -35,10 +35,10 @@ fn bye_in_the_middle_of_a_command_fails_it_with_the_bye_text() {
         })
     );
     assert!(err.is_fatal());
-    assert!(matches!(
-        p.conn.noop(),
-        Err(Error::Misuse(Misuse::ConnectionFailed(_)))
-    ));
+    // Sticky: later commands get the same error back, still fatal.
+    let err = err.clone();
+    assert_eq!(p.conn.noop(), Err(err.clone()));
+    assert_eq!(p.conn.error(), Some(&err));
 }
 
 #[test]
@@ -332,10 +332,9 @@ fn eof_mid_line_and_misuse_after_failure() {
             inside_line: true
         })
     );
-    assert!(matches!(
-        p.conn.capability(),
-        Err(Error::Misuse(Misuse::ConnectionFailed(_)))
-    ));
+    let sticky = p.conn.capability().unwrap_err();
+    assert_eq!(&sticky, p.err(id));
+    assert!(sticky.is_fatal());
 }
 
 #[test]

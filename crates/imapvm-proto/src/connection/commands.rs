@@ -187,9 +187,7 @@ impl Connection {
     }
 
     fn check(&self, command: &'static str, allowed: &[fn(State) -> bool]) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(Misuse::ConnectionFailed(e.to_string()).into());
-        }
+        self.sticky()?;
         if self.idle.is_some() {
             return Err(Misuse::Idling.into());
         }
@@ -977,11 +975,12 @@ impl Connection {
     ///
     /// [`Config::idle_silence`]: crate::Config::idle_silence
     pub fn set_idle_silence(&mut self, silence: Option<Duration>) {
-        self.config.idle_silence = silence.filter(|d| !d.is_zero());
+        self.config.idle_silence = silence;
     }
 
     /// End IDLE (`DONE`). If the `+` has not arrived yet, DONE follows it.
     pub fn idle_done(&mut self, now: Instant) -> Result<(), Error> {
+        self.sticky()?;
         let Some(idle) = &mut self.idle else {
             return Err(Misuse::NotIdling.into());
         };

@@ -39,7 +39,6 @@ pub enum Greeting {
 
 /// What a successful command produced.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Outcome {
     /// OK with nothing to report (NOOP, CREATE, UNSELECT, CLOSE, IDLE, NOTIFY, LOGOUT...).
     Done,
@@ -110,7 +109,6 @@ pub enum Outcome {
 
 /// Data the server sent on its own (or that no command claims).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Unsolicited {
     /// `* n EXISTS` outside SELECT.
     Exists(u32),
@@ -174,7 +172,6 @@ pub struct Diagnostic {
 
 /// Output of [`Connection::poll_event`](crate::Connection::poll_event).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Event {
     /// The greeting arrived.
     Greeting(Greeting),

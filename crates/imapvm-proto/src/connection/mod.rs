@@ -17,7 +17,7 @@
 //!   sequence numbers [INV-2].
 //! * `timer.rs`: the deadlines.
 
-use crate::config::{Config, MAX_IDLE_REFRESH};
+use crate::config::{Config, ConfigError};
 use crate::convert;
 use crate::error::{Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, ResponseCode};
 use crate::esearch;
@@ -123,20 +123,12 @@ pub struct Connection {
 
 impl Connection {
     /// A new connection that waits for the server greeting (deadline `now + greeting_timeout`).
-    pub fn new(mut config: Config, now: Instant) -> Self {
-        if config.idle_refresh > MAX_IDLE_REFRESH {
-            config.idle_refresh = MAX_IDLE_REFRESH;
-        }
-        if config.transmit_chunk == 0 {
-            config.transmit_chunk = 64 * 1024;
-        }
-        config.idle_silence = config.idle_silence.filter(|d| !d.is_zero());
-        if config.tag_prefix.is_empty()
-            || !config.tag_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            config.tag_prefix = "a".to_owned();
-        }
-        Self {
+    ///
+    /// The configuration is checked first ([`Config::validate`]): a value out of bounds is
+    /// an error naming the field, never silently repaired.
+    pub fn new(config: Config, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
             greeting_deadline: Some(now + config.greeting_timeout),
             config,
             state: State::Greeting,
@@ -164,7 +156,7 @@ impl Connection {
             last_io: now,
             last_input: now,
             projected: State::Greeting,
-        }
+        })
     }
 
     /// The current protocol state.
@@ -227,6 +219,7 @@ impl Connection {
     }
 
     /// The next bytes to write, or `None` when the core must wait for the server.
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let out = self.next_transmit(now);
         match &out {
@@ -246,11 +239,13 @@ impl Connection {
     }
 
     /// The next event (completions, unsolicited data, diagnostics, failure).
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers().map(|(_, at)| at).min()
     }
@@ -445,6 +440,7 @@ impl Connection {
     /// The runtime finished the TLS handshake after [`Outcome::UpgradeNow`]: capabilities are
     /// forgotten (ask again with CAPABILITY) and commands flow over the new stream.
     pub fn tls_established(&mut self) -> Result<(), Error> {
+        self.sticky()?;
         if self.state != State::UpgradePending {
             return Err(Misuse::NoUpgradePending.into());
         }
@@ -535,6 +531,15 @@ impl Connection {
         }
     }
 
+    /// `Err` with the sticky error once the connection failed: later commands return it
+    /// as it is (rustls: "yield the same error").
+    pub(super) fn sticky(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
     fn fail(&mut self, err: Error) {
         if self.state == State::Failed {
             return;
@@ -564,6 +569,37 @@ impl Connection {
                 });
             }
         }
+    }
+}
+
+/// The one interface of imapvm's sans-IO cores, for a generic driver: each method is the
+/// inherent method of the same name (B and D of the four families; commands stay inherent).
+impl imapvm_types::sansio::Core for Connection {
+    type Transmit = Transmit;
+    type Event = Event;
+
+    fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        Connection::handle_input(self, bytes, now);
+    }
+
+    fn handle_eof(&mut self) {
+        Connection::handle_eof(self);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Connection::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        Connection::poll_transmit(self, now)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Connection::poll_event(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Connection::poll_timeout(self)
     }
 }
 

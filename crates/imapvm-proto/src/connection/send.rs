@@ -18,6 +18,7 @@ use std::time::Instant;
 /// Bytes to write to the server. Literal data is shared with the caller's buffer, not copied.
 /// `Debug` shows [`Transmit::trace`], so credentials never reach logs.
 #[derive(Clone)]
+#[must_use = "the bytes must be written to the server, completely and in order"]
 pub struct Transmit {
     data: TransmitData,
     label: Option<String>,
@@ -65,6 +66,16 @@ impl Transmit {
             TransmitData::Owned(v) => Cow::Owned(v.escape_ascii().to_string()),
             TransmitData::Shared(_, s, e) => Cow::Owned(format!("<{} literal bytes>", e - s)),
         }
+    }
+}
+
+impl imapvm_types::sansio::Transmit for Transmit {
+    fn as_bytes(&self) -> &[u8] {
+        Transmit::as_bytes(self)
+    }
+
+    fn trace(&self) -> Cow<'_, str> {
+        Transmit::trace(self)
     }
 }
 

@@ -75,9 +75,11 @@ impl Connection {
         let Some(at) = idle.accepted_at.filter(|_| !idle.done_sent) else {
             return [None, None];
         };
+        // Zero means off, as `None` does.
         let silence = self
             .config
             .idle_silence
+            .filter(|silence| !silence.is_zero())
             .map(|silence| (Timer::IdleSilence, self.last_input.max(at) + silence));
         [
             Some((Timer::IdleRefresh, at + self.config.idle_refresh)),
