@@ -6,7 +6,8 @@
 //! own sits in a sibling file with a narrow API, as in quinn-proto's `connection/`:
 //!
 //! * `event.rs`: what comes out ([`Event`], [`Outcome`], [`Unsolicited`], [`Greeting`],
-//!   [`Diagnostic`], [`Stats`]); data only.
+//!   [`Diagnostic`], [`Stats`]); data only, and exhaustive, so a driver matches it with no
+//!   wildcard.
 //! * `state.rs`: [`State`], [`Capabilities`], the IDLE sub-state, the state predicates.
 //! * `commands.rs`: family C, the commands ([`CommandId`], `Kind` and its pipelining
 //!   tables, `check`, tag allocation); a command only queues.
@@ -15,7 +16,8 @@
 //!   response belongs to, and the typed outcome at its tagged completion.
 //! * `view.rs`: the sequence-number view of the selected mailbox, the only place that knows
 //!   sequence numbers [INV-2].
-//! * `timer.rs`: the deadlines.
+//! * `timer.rs`: [`Timer`] and the timer table, every deadline by name; `poll_timeout` is
+//!   its minimum.
 
 use crate::config::{Config, ConfigError};
 use crate::convert;
@@ -81,7 +83,15 @@ use view::MailboxView;
 ///
 /// **Time.** `now` is an `Instant` of one monotonic clock that never goes backwards from one
 /// call to the next; the core never reads a clock, so tests pass simulated instants. The
-/// deadlines `poll_timeout` returns are instants of the same clock.
+/// deadlines `poll_timeout` returns are instants of the same clock; each has a name
+/// ([`Timer`], [`deadline`](Self::deadline)).
+///
+/// **Failure is sticky.** A fatal error arrives once as [`Event::Failed`] (and as the
+/// result of every command in flight or queued); then [`error`](Self::error) keeps it and
+/// every later command returns that same error.
+///
+/// The B and D families are also the [`imapvm_types::sansio::Core`] implementation, so one
+/// generic driver runs this core and the AMI one.
 #[derive(Debug)]
 pub struct Connection {
     config: Config,
