@@ -42,7 +42,7 @@ impl Limits {
             ("limits.max_outstanding", self.max_outstanding),
         ] {
             if value == 0 {
-                return Err(out_of_bounds(field, value, "more than 0"));
+                return Err(ConfigError::out_of_bounds(field, value, "more than 0"));
             }
         }
         Ok(())
@@ -83,18 +83,14 @@ impl ClientConfig {
             ("response_timeout", self.response_timeout),
         ] {
             if value.is_zero() {
-                return Err(out_of_bounds(field, format!("{value:?}"), "more than 0"));
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{value:?}"),
+                    "more than 0",
+                ));
             }
         }
         self.limits.validate()
-    }
-}
-
-fn out_of_bounds(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
-    ConfigError::OutOfBounds {
-        field,
-        value: value.to_string(),
-        allowed,
     }
 }
 
@@ -103,9 +99,9 @@ fn out_of_bounds(field: &'static str, value: impl ToString, allowed: &'static st
 fn login_action(credentials: &Credentials, events: bool) -> Result<Action, ConfigError> {
     let reject = |e: Error| match e {
         Error::Misuse(Misuse::LineBreak { key }) if key == "Secret" => {
-            out_of_bounds("credentials.secret", "***", "no line breaks")
+            ConfigError::out_of_bounds("credentials.secret", "***", "no line breaks")
         }
-        _ => out_of_bounds(
+        _ => ConfigError::out_of_bounds(
             "credentials.username",
             format!("{:?}", credentials.username),
             "no line breaks",

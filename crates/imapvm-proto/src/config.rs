@@ -113,7 +113,7 @@ impl Limits {
             ),
         ] {
             if value == 0 {
-                return Err(out_of_bounds(field, value, "more than 0"));
+                return Err(ConfigError::out_of_bounds(field, value, "more than 0"));
             }
         }
         Ok(())
@@ -131,42 +131,42 @@ impl Config {
             ("greeting_timeout", self.greeting_timeout),
         ] {
             if value.is_zero() {
-                return Err(out_of_bounds(field, format!("{value:?}"), "more than 0"));
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{value:?}"),
+                    "more than 0",
+                ));
             }
         }
         if self.idle_refresh.is_zero() || self.idle_refresh > MAX_IDLE_REFRESH {
-            return Err(out_of_bounds(
+            return Err(ConfigError::out_of_bounds(
                 "idle_refresh",
                 format!("{:?}", self.idle_refresh),
                 "more than 0 and at most 29 minutes (RFC 2177)",
             ));
         }
         if let Some(keepalive) = self.keepalive.filter(|k| k.is_zero()) {
-            return Err(out_of_bounds(
+            return Err(ConfigError::out_of_bounds(
                 "keepalive",
                 format!("{keepalive:?}"),
                 "None, or more than 0",
             ));
         }
         if self.transmit_chunk == 0 {
-            return Err(out_of_bounds("transmit_chunk", 0, "more than 0"));
+            return Err(ConfigError::out_of_bounds(
+                "transmit_chunk",
+                0,
+                "more than 0",
+            ));
         }
         if self.tag_prefix.is_empty() || !self.tag_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(out_of_bounds(
+            return Err(ConfigError::out_of_bounds(
                 "tag_prefix",
                 format!("{:?}", self.tag_prefix),
                 "one or more ASCII letters and digits",
             ));
         }
         Ok(())
-    }
-}
-
-fn out_of_bounds(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
-    ConfigError::OutOfBounds {
-        field,
-        value: value.to_string(),
-        allowed,
     }
 }

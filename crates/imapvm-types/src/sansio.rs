@@ -80,6 +80,22 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// [`ConfigError::OutOfBounds`] for `field`, with `value` rendered by `Display` (render
+    /// a secret as `***`, never itself).
+    pub fn out_of_bounds(
+        field: &'static str,
+        value: impl std::fmt::Display,
+        allowed: &'static str,
+    ) -> Self {
+        Self::OutOfBounds {
+            field,
+            value: value.to_string(),
+            allowed,
+        }
+    }
+}
+
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -100,11 +116,7 @@ mod tests {
 
     #[test]
     fn a_config_error_names_the_field_the_value_and_what_is_allowed() {
-        let e = ConfigError::OutOfBounds {
-            field: "transmit_chunk",
-            value: "0".into(),
-            allowed: "more than 0",
-        };
+        let e = ConfigError::out_of_bounds("transmit_chunk", 0, "more than 0");
         assert_eq!(
             e.to_string(),
             "transmit_chunk = 0 is out of bounds: more than 0"
