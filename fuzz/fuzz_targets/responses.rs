@@ -84,7 +84,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         },
         ..Config::default()
     };
-    let mut c = Connection::new(config, now);
+    let mut c = Connection::new(config, now).expect("the target's configuration is valid");
     c.handle_input(
         b"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE QUOTA NOTIFY ESEARCH ENABLE CONDSTORE QRESYNC] hi\r\n",
         now,

@@ -1,12 +1,16 @@
 //! The AMI client state machine: banner, login, actions and their responses,
 //! keepalive, limits, timeouts.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::packet::{Action, Packet};
-use crate::{Credentials, Error};
+use crate::{
+    Closed, ConfigError, Credentials, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse,
+    Refusal,
+};
 
 /// Bounds on what the server may make us hold in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,22 @@ impl Default for Limits {
             max_packet_lines: 512,
             max_outstanding: 4096,
         }
+    }
+}
+
+impl Limits {
+    /// Every bound must be more than 0.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("limits.max_line", self.max_line),
+            ("limits.max_packet_lines", self.max_packet_lines),
+            ("limits.max_outstanding", self.max_outstanding),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::out_of_bounds(field, value, "more than 0"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -52,6 +72,46 @@ impl Default for ClientConfig {
             limits: Limits::default(),
         }
     }
+}
+
+impl ClientConfig {
+    /// Checks every setting; [`Client::new`] calls it. `keepalive` and `response_timeout`
+    /// must be more than 0, and so must every limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("keepalive", self.keepalive),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{value:?}"),
+                    "more than 0",
+                ));
+            }
+        }
+        self.limits.validate()
+    }
+}
+
+/// The Login action for `credentials`, or which credential cannot be sent (a line break
+/// would inject lines into the action). The secret is never shown, not even in the error.
+fn login_action(credentials: &Credentials, events: bool) -> Result<Action, ConfigError> {
+    let reject = |e: Error| match e {
+        Error::Misuse(Misuse::LineBreak { key }) if key == "Secret" => {
+            ConfigError::out_of_bounds("credentials.secret", "***", "no line breaks")
+        }
+        _ => ConfigError::out_of_bounds(
+            "credentials.username",
+            format!("{:?}", credentials.username),
+            "no line breaks",
+        ),
+    };
+    Action::new("Login")
+        .and_then(|a| a.header("Username", credentials.username.clone()))
+        .and_then(|a| a.header("Secret", credentials.secret.expose().to_string()))
+        .and_then(|a| a.header("Events", if events { "on" } else { "off" }))
+        .map_err(reject)
 }
 
 /// Names one action sent through [`Client::send`]; its response carries it.
@@ -145,6 +205,7 @@ pub enum Event {
 /// Bytes to write, with a redacted rendering for traces (`Display`/`Debug`
 /// never show a secret).
 #[derive(Clone, PartialEq, Eq)]
+#[must_use = "the bytes must be written to the server, completely and in order"]
 pub struct Transmit {
     bytes: Vec<u8>,
     redacted: String,
@@ -154,6 +215,21 @@ impl Transmit {
     /// The bytes to write.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// A log-safe rendering: the values of `Secret` (and `Key`) headers are `***`.
+    pub fn trace(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.redacted)
+    }
+}
+
+impl imapvm_types::sansio::Transmit for Transmit {
+    fn as_bytes(&self) -> &[u8] {
+        Transmit::as_bytes(self)
+    }
+
+    fn trace(&self) -> Cow<'_, str> {
+        Transmit::trace(self)
     }
 }
 
@@ -189,7 +265,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
-    credentials: Credentials,
+    /// Built (and so checked) by [`Client::new`]; its `Debug` hides the secret.
+    login: Action,
     state: State,
     error: Option<Error>,
     created: Instant,
@@ -206,10 +283,20 @@ pub struct Client {
 
 impl Client {
     /// A client for a freshly opened connection, created at `now`.
-    pub fn new(credentials: Credentials, config: ClientConfig, now: Instant) -> Self {
-        Client {
+    ///
+    /// The configuration is checked first ([`ClientConfig::validate`]), and so are the
+    /// credentials (a line break cannot be sent): a bad value is an error naming the field,
+    /// never repaired and never a failure discovered after connecting.
+    pub fn new(
+        credentials: Credentials,
+        config: ClientConfig,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let login = login_action(&credentials, config.events)?;
+        Ok(Client {
             config,
-            credentials,
+            login,
             state: State::AwaitingBanner,
             error: None,
             created: now,
@@ -222,7 +309,7 @@ impl Client {
             pending: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-        }
+        })
     }
 
     /// Where the session is.
@@ -230,7 +317,8 @@ impl Client {
         self.state
     }
 
-    /// The fatal error, once [`State::Failed`].
+    /// The sticky fatal error, once [`State::Failed`]: later calls to [`Client::send`]
+    /// return it as it is.
     pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
     }
@@ -247,25 +335,19 @@ impl Client {
     }
 
     fn send_kind(&mut self, action: Action, kind: Kind, now: Instant) -> Result<ActionId, Error> {
-        match self.state {
-            State::Failed => {
-                return Err(self.error.clone().unwrap_or(Error::Closed {
-                    during_login: false,
-                }));
-            }
-            State::Closed => {
-                return Err(Error::Closed {
-                    during_login: false,
-                });
-            }
-            _ => {}
+        if let Some(error) = &self.error {
+            return Err(error.clone());
         }
-        if self.queued.len() + self.pending.len() >= self.config.limits.max_outstanding {
-            return Err(Error::Misuse(format!(
-                "{} actions are already outstanding (limit {})",
-                self.queued.len() + self.pending.len(),
-                self.config.limits.max_outstanding
-            )));
+        if self.state == State::Closed {
+            return Err(Closed::LoggedOff.into());
+        }
+        let outstanding = self.queued.len() + self.pending.len();
+        if outstanding >= self.config.limits.max_outstanding {
+            return Err(Misuse::TooManyOutstanding {
+                outstanding,
+                limit: self.config.limits.max_outstanding,
+            }
+            .into());
         }
         let id = ActionId(self.next_id);
         self.next_id += 1;
@@ -292,17 +374,25 @@ impl Client {
         self.last_activity = now;
     }
 
-    /// Bytes to write next, in order.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+    /// Bytes to write next, in order; `now` is when they go out (the keepalive counts
+    /// from the last byte in or out).
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        let out = self.transmits.pop_front();
+        if out.is_some() {
+            self.last_activity = self.last_activity.max(now);
+        }
+        out
     }
 
     /// The next event for the driver.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// When [`Client::handle_timeout`] must be called next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Failed | State::Closed => None,
@@ -357,7 +447,7 @@ impl Client {
             return;
         }
         let during_login = self.state != State::Ready;
-        self.fail(Error::Closed { during_login });
+        self.fail(Closed::Eof { during_login }.into());
     }
 
     /// Bytes arrived from the server at `now`.
@@ -376,11 +466,7 @@ impl Client {
             }
             if line.len() > self.config.limits.max_line {
                 let size = line.len();
-                self.fail(Error::LimitExceeded {
-                    what: "line length",
-                    size,
-                    limit: self.config.limits.max_line,
-                });
+                self.fail_limit(LimitKind::LineLength, size, self.config.limits.max_line);
                 return;
             }
             let text = String::from_utf8_lossy(line).into_owned();
@@ -393,11 +479,7 @@ impl Client {
         self.inbuf.drain(..start);
         if self.inbuf.len() > self.config.limits.max_line {
             let size = self.inbuf.len();
-            self.fail(Error::LimitExceeded {
-                what: "line length",
-                size,
-                limit: self.config.limits.max_line,
-            });
+            self.fail_limit(LimitKind::LineLength, size, self.config.limits.max_line);
         }
     }
 
@@ -411,10 +493,13 @@ impl Client {
                     self.state = State::LoggingIn;
                     self.send_login(now);
                 }
-                None => self.fail(Error::Misbehaviour {
-                    what: "the first line is not an AMI banner".into(),
-                    received: shorten(&line),
-                }),
+                None => self.fail(
+                    Misbehaviour {
+                        reason: "the first line is not an AMI banner".into(),
+                        received: shorten(&line),
+                    }
+                    .into(),
+                ),
             }
             return;
         }
@@ -427,25 +512,19 @@ impl Client {
         }
         if self.lines.len() >= self.config.limits.max_packet_lines {
             let size = self.lines.len() + 1;
-            self.fail(Error::LimitExceeded {
-                what: "lines in one packet",
+            self.fail_limit(
+                LimitKind::PacketLines,
                 size,
-                limit: self.config.limits.max_packet_lines,
-            });
+                self.config.limits.max_packet_lines,
+            );
             return;
         }
         self.lines.push(Packet::parse_line(&line));
     }
 
     fn send_login(&mut self, now: Instant) {
-        let login = Action::new("Login")
-            .and_then(|a| a.header("Username", self.credentials.username.clone()))
-            .and_then(|a| a.header("Secret", self.credentials.secret.expose().to_string()))
-            .and_then(|a| a.header("Events", if self.config.events { "on" } else { "off" }));
-        match login {
-            Ok(action) => self.transmit(self.login_id, &action, Kind::Login, now),
-            Err(e) => self.fail(e),
-        }
+        let login = self.login.clone();
+        self.transmit(self.login_id, &login, Kind::Login, now);
     }
 
     fn dispatch(&mut self, packet: Packet, now: Instant) {
@@ -469,7 +548,13 @@ impl Client {
                 }
                 Kind::Login => {
                     let message = response.message().unwrap_or("no reason given").to_string();
-                    self.fail(Error::LoginRefused { message });
+                    self.fail(
+                        Refusal {
+                            action: "Login",
+                            message,
+                        }
+                        .into(),
+                    );
                 }
                 Kind::Ping => {}
                 Kind::Logoff => {
@@ -486,6 +571,10 @@ impl Client {
         } else {
             self.events.push_back(Event::Unmatched(packet));
         }
+    }
+
+    fn fail_limit(&mut self, kind: LimitKind, actual: usize, max: usize) {
+        self.fail(LimitExceeded { kind, actual, max }.into());
     }
 
     fn fail(&mut self, error: Error) {
@@ -506,6 +595,37 @@ impl Client {
         self.state = State::Failed;
         self.error = Some(error.clone());
         self.events.push_back(Event::Failed { error, unanswered });
+    }
+}
+
+/// The one interface of imapvm's sans-IO cores, for a generic driver: each method is the
+/// inherent method of the same name (actions stay inherent).
+impl imapvm_types::sansio::Core for Client {
+    type Transmit = Transmit;
+    type Event = Event;
+
+    fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        Client::handle_input(self, bytes, now);
+    }
+
+    fn handle_eof(&mut self) {
+        Client::handle_eof(self);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        Client::poll_transmit(self, now)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        Client::poll_event(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Client::poll_timeout(self)
     }
 }
 

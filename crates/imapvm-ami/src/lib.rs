@@ -8,13 +8,24 @@
 //! `ActionID`; the server answers each with a `Response:` packet carrying the
 //! same id, and may interleave `Event:` packets at any time.
 //!
-//! [`Client`] is the protocol engine, in the style of quinn-proto: bytes and
-//! `now` go in ([`Client::handle_input`], [`Client::handle_timeout`]); bytes to
-//! write, typed events and the next deadline come out ([`Client::poll_transmit`],
-//! [`Client::poll_event`], [`Client::poll_timeout`]). It logs in as soon as the
-//! banner arrives, queues actions until then, correlates responses by
-//! `ActionID`, sends a keepalive `Ping` when the link is quiet, and fails
-//! (sticky) when a response does not come in time, so the driver reconnects.
+//! [`Client`] is the protocol engine, in the style of quinn-proto and with
+//! `imapvm-proto`'s shape: bytes and `now` go in ([`Client::handle_input`],
+//! [`Client::handle_eof`], [`Client::handle_timeout`]); bytes to write, typed
+//! events and the next deadline come out ([`Client::poll_transmit`],
+//! [`Client::poll_event`], [`Client::poll_timeout`]), drained in that order
+//! after every input or action. `now` is monotonic and never read by the
+//! client. It logs in as soon as the banner arrives, queues actions until then,
+//! correlates responses by `ActionID`, sends a keepalive `Ping` when the link is
+//! quiet, and fails when a response does not come in time, so the driver
+//! reconnects. [`Client`] implements [`imapvm_types::sansio::Core`], so the
+//! driver that runs the IMAP core runs this one too.
+//!
+//! The contracts are checked by the compiler where they can be: [`Event`] is
+//! exhaustive (a driver matches it with no wildcard), `poll_*` and [`Transmit`]
+//! are `#[must_use]`, a fatal error is sticky and comes back as itself, and
+//! [`Client::new`] rejects a [`ClientConfig`] value out of bounds (or
+//! credentials that cannot be sent) with a [`ConfigError`] instead of failing
+//! later.
 //!
 //! This crate does **not** open sockets, read clocks, retry or back off: the
 //! runtime (`imapvm`) drives it over TCP and decides when to reconnect. It does
@@ -26,14 +37,14 @@
 //!
 //! let now = Instant::now();
 //! let creds = Credentials { username: "imapvm".into(), secret: Secret::new("s3cret") };
-//! let mut ami = Client::new(creds, ClientConfig::default(), now);
+//! let mut ami = Client::new(creds, ClientConfig::default(), now)?;
 //! let refresh = ami.send(Action::voicemail_refresh("default", "1234")?, now)?;
 //!
 //! ami.handle_input(b"Asterisk Call Manager/5.0.1\r\n", now);
-//! let login = ami.poll_transmit().expect("login is sent after the banner");
+//! let login = ami.poll_transmit(now).expect("login is sent after the banner");
 //! assert!(login.to_string().contains("Secret: ***"));   // traces are redacted
 //! ami.handle_input(b"Response: Success\r\nActionID: imapvm-1\r\nMessage: Authentication accepted\r\n\r\n", now);
-//! let sent = ami.poll_transmit().expect("the queued action goes out once logged in");
+//! let sent = ami.poll_transmit(now).expect("the queued action goes out once logged in");
 //! assert!(sent.as_bytes().starts_with(b"Action: VoicemailRefresh\r\n"));
 //! ami.handle_input(b"Response: Success\r\nActionID: imapvm-2\r\n\r\n", now);
 //!
@@ -44,14 +55,17 @@
 //!     Some(Event::Response { id, response }) => { assert_eq!(id, refresh); assert!(response.is_success()); }
 //!     other => panic!("unexpected {other:?}"),
 //! }
-//! # Ok::<(), imapvm_ami::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
 mod client;
+mod error;
 mod packet;
 
 pub use client::{ActionId, Client, ClientConfig, Event, Limits, Response, State, Transmit};
+pub use error::{Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal};
+pub use imapvm_types::sansio::ConfigError;
 pub use packet::{Action, Packet};
 
 use std::fmt;
@@ -91,51 +105,4 @@ pub struct Credentials {
     pub username: String,
     /// `Secret:` of the Login action.
     pub secret: Secret,
-}
-
-/// Everything that can go wrong talking AMI.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The caller asked for something impossible (e.g. a header value with a
-    /// line break, which would inject a header into the action).
-    #[error("invalid action: {0}")]
-    Misuse(String),
-    /// The server refused the login.
-    #[error("AMI login refused: {message}")]
-    LoginRefused {
-        /// The server's `Message:` text.
-        message: String,
-    },
-    /// The server sent something that is not AMI. The offending bytes are
-    /// kept (lossily decoded, shortened) so a log shows what came.
-    #[error("AMI server misbehaved: {what} (received {received:?})")]
-    Misbehaviour {
-        /// What was wrong.
-        what: String,
-        /// The bytes in question.
-        received: String,
-    },
-    /// A size bound was exceeded (line length, lines per packet, buffered bytes).
-    #[error("AMI server exceeded a limit: {what} ({size} > {limit})")]
-    LimitExceeded {
-        /// Which limit.
-        what: &'static str,
-        /// What came.
-        size: usize,
-        /// The bound.
-        limit: usize,
-    },
-    /// Nothing came back in time.
-    #[error("AMI timeout waiting for {waiting_for}")]
-    Timeout {
-        /// What was awaited.
-        waiting_for: String,
-    },
-    /// The connection closed.
-    #[error("AMI connection closed{}", if *during_login { " during login" } else { "" })]
-    Closed {
-        /// Whether it closed before the login completed.
-        during_login: bool,
-    },
 }

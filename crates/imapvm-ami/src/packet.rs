@@ -1,7 +1,7 @@
 //! AMI packets: `Key: Value` lines closed by an empty line, and the actions
 //! imapvm sends.
 
-use crate::Error;
+use crate::{Error, Misuse};
 
 /// One AMI packet as received: its header lines in order. Keys compare
 /// case-insensitively, as Asterisk's do.
@@ -81,15 +81,17 @@ impl Action {
     pub fn header(mut self, key: &str, value: impl Into<String>) -> Result<Self, Error> {
         check_key(key)?;
         if key.eq_ignore_ascii_case("ActionID") || key.eq_ignore_ascii_case("Action") {
-            return Err(Error::Misuse(format!(
-                "`{key}` is set by the client, not by the caller"
-            )));
+            return Err(Misuse::ReservedHeader {
+                key: key.to_string(),
+            }
+            .into());
         }
         let value = value.into();
         if value.contains(['\r', '\n']) {
-            return Err(Error::Misuse(format!(
-                "the value of `{key}` contains a line break"
-            )));
+            return Err(Misuse::LineBreak {
+                key: key.to_string(),
+            }
+            .into());
         }
         self.headers.push((key.to_string(), value));
         Ok(self)
@@ -184,9 +186,10 @@ impl std::fmt::Debug for Action {
 
 fn check_key(key: &str) -> Result<(), Error> {
     if key.is_empty() || !key.bytes().all(is_key_byte) {
-        return Err(Error::Misuse(format!(
-            "`{key}` is not a valid AMI header name"
-        )));
+        return Err(Misuse::InvalidHeaderName {
+            key: key.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -1,13 +1,17 @@
 //! The AMI client against scripted server transcripts in Asterisk's real
 //! framing, with simulated time: login, actions, events, keepalive, faults,
-//! limits, and input split at every byte boundary.
+//! limits, and input split at every byte boundary; configuration checks; the `Core` trait.
 
 // A panic in a test is a failure with a message; helpers here may unwrap.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
-use imapvm_ami::{Action, Client, ClientConfig, Credentials, Error, Event, Limits, Secret, State};
+use imapvm_ami::{
+    Action, Client, ClientConfig, Closed, ConfigError, Credentials, Error, Event, LimitExceeded,
+    LimitKind, Limits, Misbehaviour, Refusal, Secret, State,
+};
+use imapvm_types::sansio::{Core, Transmit as _};
 use proptest::prelude::*;
 
 const BANNER: &[u8] = b"Asterisk Call Manager/5.0.6\r\n";
@@ -18,11 +22,11 @@ fn client(now: Instant) -> Client {
         username: "imapvm".into(),
         secret: Secret::new(CANARY),
     };
-    Client::new(creds, ClientConfig::default(), now)
+    Client::new(creds, ClientConfig::default(), now).unwrap()
 }
 
-fn drain_transmits(c: &mut Client) -> Vec<String> {
-    std::iter::from_fn(|| c.poll_transmit())
+fn drain_transmits(c: &mut Client, now: Instant) -> Vec<String> {
+    std::iter::from_fn(|| c.poll_transmit(now))
         .map(|t| String::from_utf8(t.as_bytes().to_vec()).unwrap())
         .collect()
 }
@@ -34,7 +38,7 @@ fn drain_events(c: &mut Client) -> Vec<Event> {
 fn logged_in(now: Instant) -> Client {
     let mut c = client(now);
     c.handle_input(BANNER, now);
-    drain_transmits(&mut c);
+    drain_transmits(&mut c, now);
     c.handle_input(
         b"Response: Success\r\nActionID: imapvm-1\r\nMessage: Authentication accepted\r\n\r\n",
         now,
@@ -53,11 +57,11 @@ fn login_is_sent_after_the_banner_with_events_off() {
     let now = Instant::now();
     let mut c = client(now);
     assert!(
-        c.poll_transmit().is_none(),
+        c.poll_transmit(now).is_none(),
         "nothing may be sent before the banner"
     );
     c.handle_input(BANNER, now);
-    let sent = drain_transmits(&mut c);
+    let sent = drain_transmits(&mut c, now);
     assert_eq!(
         sent,
         vec![format!(
@@ -84,7 +88,7 @@ fn voicemail_refresh_and_mwi_update_have_asterisks_framing() {
         .send(Action::mwi_update("1234", "default", 2, 5).unwrap(), now)
         .unwrap();
     assert_eq!(
-        drain_transmits(&mut c),
+        drain_transmits(&mut c, now),
         vec![
             "Action: VoicemailRefresh\r\nActionID: imapvm-2\r\nContext: default\r\nMailbox: 1234\r\n\r\n".to_string(),
             "Action: MWIUpdate\r\nActionID: imapvm-3\r\nMailbox: 1234@default\r\nNewMessages: 2\r\nOldMessages: 5\r\n\r\n"
@@ -132,14 +136,14 @@ fn actions_sent_before_login_wait_for_it() {
         .send(Action::voicemail_refresh("sales", "2001").unwrap(), now)
         .unwrap();
     c.handle_input(BANNER, now);
-    let sent = drain_transmits(&mut c);
+    let sent = drain_transmits(&mut c, now);
     assert_eq!(
         sent.len(),
         1,
         "only the login before it is accepted: {sent:?}"
     );
     c.handle_input(b"Response: Success\r\nActionID: imapvm-1\r\n\r\n", now);
-    let sent = drain_transmits(&mut c);
+    let sent = drain_transmits(&mut c, now);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].contains(&format!("ActionID: {id}\r\n")), "{sent:?}");
 }
@@ -161,9 +165,10 @@ fn refused_login_fails_and_reports_the_queued_actions() {
     assert_eq!(
         events.last(),
         Some(&Event::Failed {
-            error: Error::LoginRefused {
+            error: Error::Refused(Refusal {
+                action: "Login",
                 message: "Authentication failed".into()
-            },
+            }),
             unanswered: vec![id],
         })
     );
@@ -171,10 +176,12 @@ fn refused_login_fails_and_reports_the_queued_actions() {
     let err = c.send(Action::ping(), now).unwrap_err();
     assert_eq!(
         err,
-        Error::LoginRefused {
+        Error::Refused(Refusal {
+            action: "Login",
             message: "Authentication failed".into()
-        }
+        })
     );
+    assert!(err.is_fatal());
 }
 
 #[test]
@@ -185,12 +192,13 @@ fn quiet_link_sends_a_ping_and_swallows_the_pong() {
     assert_eq!(c.poll_timeout(), Some(t0 + keepalive));
     c.handle_timeout(t0 + keepalive - Duration::from_millis(1));
     assert!(
-        c.poll_transmit().is_none(),
+        c.poll_transmit(t0 + keepalive - Duration::from_millis(1))
+            .is_none(),
         "no ping before the keepalive interval"
     );
     let t1 = t0 + keepalive;
     c.handle_timeout(t1);
-    let sent = drain_transmits(&mut c);
+    let sent = drain_transmits(&mut c, t1);
     assert_eq!(
         sent,
         vec!["Action: Ping\r\nActionID: imapvm-2\r\n\r\n".to_string()]
@@ -212,7 +220,7 @@ fn an_unanswered_ping_fails_the_session_so_the_driver_reconnects() {
     let mut c = logged_in(t0);
     let cfg = ClientConfig::default();
     c.handle_timeout(t0 + cfg.keepalive);
-    drain_transmits(&mut c);
+    drain_transmits(&mut c, t0 + cfg.keepalive);
     let deadline = c.poll_timeout().unwrap();
     assert_eq!(deadline, t0 + cfg.keepalive + cfg.response_timeout);
     c.handle_timeout(deadline);
@@ -239,7 +247,9 @@ fn something_that_is_not_ami_is_refused_with_the_bytes() {
     let mut c = client(now);
     c.handle_input(b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", now);
     match c.error() {
-        Some(Error::Misbehaviour { received, .. }) => assert!(received.contains("Dovecot")),
+        Some(Error::Misbehaviour(Misbehaviour { received, .. })) => {
+            assert!(received.contains("Dovecot"))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -262,35 +272,35 @@ fn line_and_packet_limits_are_enforced_without_growing_memory() {
     };
 
     // A line that never ends.
-    let mut c = Client::new(creds(), config.clone(), now);
+    let mut c = Client::new(creds(), config.clone(), now).unwrap();
     c.handle_input(BANNER, now);
     c.handle_input(&[b'x'; 65], now);
     assert!(
         matches!(
             c.error(),
-            Some(Error::LimitExceeded {
-                what: "line length",
+            Some(Error::Limit(LimitExceeded {
+                kind: LimitKind::LineLength,
                 ..
-            })
+            }))
         ),
         "{:?}",
         c.error()
     );
 
     // A packet with too many lines.
-    let mut c = Client::new(creds(), config.clone(), now);
+    let mut c = Client::new(creds(), config.clone(), now).unwrap();
     c.handle_input(BANNER, now);
     c.handle_input(b"Event: X\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n", now);
     assert!(matches!(
         c.error(),
-        Some(Error::LimitExceeded {
-            what: "lines in one packet",
+        Some(Error::Limit(LimitExceeded {
+            kind: LimitKind::PacketLines,
             ..
-        })
+        }))
     ));
 
     // Too many outstanding actions is the caller's problem, reported as misuse.
-    let mut c = Client::new(creds(), config, now);
+    let mut c = Client::new(creds(), config, now).unwrap();
     c.send(Action::ping(), now).unwrap();
     c.send(Action::ping(), now).unwrap();
     assert!(matches!(c.send(Action::ping(), now), Err(Error::Misuse(_))));
@@ -312,7 +322,7 @@ fn secrets_never_show_in_debug_or_traces() {
     let now = Instant::now();
     let mut c = client(now);
     c.handle_input(BANNER, now);
-    let login = c.poll_transmit().unwrap();
+    let login = c.poll_transmit(now).unwrap();
     assert!(
         String::from_utf8_lossy(login.as_bytes()).contains(CANARY),
         "the wire carries it"
@@ -349,11 +359,14 @@ fn eof_during_login_and_logoff() {
     let mut c = client(now);
     c.handle_input(BANNER, now);
     c.handle_eof();
-    assert_eq!(c.error(), Some(&Error::Closed { during_login: true }));
+    assert_eq!(
+        c.error(),
+        Some(&Error::Closed(Closed::Eof { during_login: true }))
+    );
 
     let mut c = logged_in(now);
     c.logoff(now).unwrap();
-    let sent = drain_transmits(&mut c);
+    let sent = drain_transmits(&mut c, now);
     assert_eq!(
         sent,
         vec!["Action: Logoff\r\nActionID: imapvm-2\r\n\r\n".to_string()]
@@ -386,7 +399,7 @@ fn run_session(chunks: &[&[u8]]) -> (Vec<Event>, Vec<String>) {
     for chunk in chunks {
         c.handle_input(chunk, now);
     }
-    (drain_events(&mut c), drain_transmits(&mut c))
+    (drain_events(&mut c), drain_transmits(&mut c, now))
 }
 
 #[test]
@@ -429,4 +442,145 @@ proptest! {
 fn one_byte_at_a_time() {
     let chunks: Vec<&[u8]> = SESSION.chunks(1).collect();
     assert_eq!(run_session(&chunks), run_session(&[SESSION]));
+}
+
+#[test]
+fn config_values_out_of_bounds_are_rejected_naming_the_field() {
+    let now = Instant::now();
+    let creds = || Credentials {
+        username: "imapvm".into(),
+        secret: Secret::new(CANARY),
+    };
+    let field_of = |config: ClientConfig, creds: Credentials| match Client::new(creds, config, now)
+    {
+        Err(ConfigError::OutOfBounds { field, value, .. }) => (field, value),
+        other => panic!("{other:?}"),
+    };
+    let zero_keepalive = ClientConfig {
+        keepalive: Duration::ZERO,
+        ..ClientConfig::default()
+    };
+    assert_eq!(field_of(zero_keepalive, creds()).0, "keepalive");
+    let zero_timeout = ClientConfig {
+        response_timeout: Duration::ZERO,
+        ..ClientConfig::default()
+    };
+    assert_eq!(field_of(zero_timeout, creds()).0, "response_timeout");
+    let no_actions = ClientConfig {
+        limits: Limits {
+            max_outstanding: 0,
+            ..Limits::default()
+        },
+        ..ClientConfig::default()
+    };
+    assert_eq!(field_of(no_actions, creds()).0, "limits.max_outstanding");
+
+    // Credentials that would inject lines into the Login action: refused before connecting,
+    // and the secret is not shown even then.
+    let mut bad_user = creds();
+    bad_user.username = "imapvm\r\nAction: Originate".into();
+    assert_eq!(
+        field_of(ClientConfig::default(), bad_user).0,
+        "credentials.username"
+    );
+    let bad_secret = Credentials {
+        username: "imapvm".into(),
+        secret: Secret::new(format!("{CANARY}\r\nAction: Originate")),
+    };
+    let (field, value) = field_of(ClientConfig::default(), bad_secret.clone());
+    assert_eq!(field, "credentials.secret");
+    let shown = Client::new(bad_secret, ClientConfig::default(), now)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !value.contains(CANARY) && !shown.contains(CANARY),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_failed_session_returns_its_own_error_and_it_is_fatal() {
+    let t0 = Instant::now();
+    let mut c = client(t0);
+    let deadline = c.poll_timeout().unwrap();
+    c.handle_timeout(deadline);
+    let error = c.error().cloned().unwrap();
+    assert!(error.is_fatal());
+    assert_eq!(c.send(Action::ping(), deadline), Err(error.clone()));
+    assert_eq!(c.logoff(deadline), Err(error));
+    // Misuse is the one error that leaves the session usable.
+    let misuse = Action::new("Bad Name").unwrap_err();
+    assert!(!misuse.is_fatal());
+}
+
+/// Feeds `input` at `now` and drains in the documented order (transmits, then events),
+/// knowing nothing of AMI.
+fn core_step<C: Core>(core: &mut C, input: &[u8], now: Instant) -> (Vec<String>, Vec<C::Event>) {
+    if !input.is_empty() {
+        core.handle_input(input, now);
+    }
+    let traces = std::iter::from_fn(|| core.poll_transmit(now))
+        .map(|t| t.trace().into_owned())
+        .collect();
+    (traces, std::iter::from_fn(|| core.poll_event()).collect())
+}
+
+#[test]
+fn a_short_session_through_the_core_trait() {
+    let t0 = Instant::now();
+    let mut c = client(t0);
+    let refresh = c
+        .send(Action::voicemail_refresh("default", "1234").unwrap(), t0)
+        .unwrap();
+    let (sent, events) = core_step(&mut c, BANNER, t0);
+    assert_eq!(
+        sent,
+        vec![
+            "Action: Login\r\nActionID: imapvm-1\r\nUsername: imapvm\r\nSecret: ***\r\nEvents: off\r\n\r\n"
+                .to_string()
+        ],
+        "the trait's trace redacts"
+    );
+    assert_eq!(
+        events,
+        vec![Event::Banner {
+            version: "5.0.6".into()
+        }]
+    );
+    let (sent, events) = core_step(
+        &mut c,
+        b"Response: Success\r\nActionID: imapvm-1\r\n\r\n",
+        t0,
+    );
+    assert_eq!(sent.len(), 1, "the queued action goes out: {sent:?}");
+    assert_eq!(events, vec![Event::LoggedIn]);
+    let (_, events) = core_step(
+        &mut c,
+        b"Response: Success\r\nActionID: imapvm-2\r\n\r\n",
+        t0,
+    );
+    assert!(matches!(&events[..], [Event::Response { id, .. }] if *id == refresh));
+
+    // The timer: a keepalive Ping when quiet.
+    let at = Core::poll_timeout(&c).unwrap();
+    assert_eq!(at, t0 + ClientConfig::default().keepalive);
+    Core::handle_timeout(&mut c, at);
+    let (sent, _) = core_step(&mut c, b"", at);
+    assert_eq!(
+        sent,
+        vec!["Action: Ping\r\nActionID: imapvm-3\r\n\r\n".to_string()]
+    );
+
+    // The end of the stream fails the session; the unanswered Ping is internal.
+    Core::handle_eof(&mut c);
+    let (_, events) = core_step(&mut c, b"", at);
+    assert_eq!(
+        events,
+        vec![Event::Failed {
+            error: Error::Closed(Closed::Eof {
+                during_login: false
+            }),
+            unanswered: Vec::new(),
+        }]
+    );
 }

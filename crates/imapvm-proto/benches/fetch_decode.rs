@@ -36,7 +36,8 @@ fn fetch_response() -> Vec<u8> {
 }
 
 fn ready_connection(now: Instant) -> Connection {
-    let mut c = Connection::new(Config::default(), now);
+    let mut c =
+        Connection::new(Config::default(), now).expect("the default configuration is valid");
     c.handle_input(b"* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n", now);
     let _ = c.select(&Mailbox::new("INBOX"));
     while c.poll_transmit(now).is_some() {}

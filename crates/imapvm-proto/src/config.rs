@@ -1,5 +1,10 @@
 //! Connection settings: limits on everything the server controls, and the timers.
+//!
+//! [`Config::validate`] (called by [`crate::Connection::new`]) rejects a value the core would
+//! otherwise have to repair or could not honour, naming the field: nothing is silently
+//! changed.
 
+pub use imapvm_types::sansio::ConfigError;
 use std::time::Duration;
 
 /// Upper bounds on what the server can make the core hold in memory.
@@ -40,7 +45,8 @@ pub struct Config {
     pub command_timeout: Duration,
     /// How long to wait for the greeting. Default 30 s.
     pub greeting_timeout: Duration,
-    /// IDLE is ended and re-issued after this long; capped at 29 minutes (RFC 2177). Default 28 min.
+    /// IDLE is ended and re-issued after this long: more than 0 and at most 29 minutes
+    /// (RFC 2177). Default 28 min.
     pub idle_refresh: Duration,
     /// IDLE liveness: while an IDLE runs (the server's `+` received, `DONE` not yet sent), if
     /// not one byte has come from the server for this long, the IDLE is ended (`DONE`) and
@@ -53,16 +59,18 @@ pub struct Config {
     /// than this nothing extra is ever sent. Can be changed later with
     /// [`crate::Connection::set_idle_silence`]. `None` (and zero) turns it off. Default `None`.
     pub idle_silence: Option<Duration>,
-    /// Send a NOOP after this much silence while authenticated and idle-handed. Default `None`.
+    /// Send a NOOP after this much silence while authenticated and idle-handed; more than 0.
+    /// Default `None`.
     pub keepalive: Option<Duration>,
-    /// Largest piece handed out by `poll_transmit` for a streamed literal. Default 64 KiB.
+    /// Largest piece handed out by `poll_transmit` for a streamed literal; more than 0.
+    /// Default 64 KiB.
     pub transmit_chunk: usize,
     /// Use LITERAL+ / LITERAL- (RFC 7888) for APPEND when the server offers it. Default true.
     pub use_non_sync_literals: bool,
     /// Send the AUTHENTICATE initial response inline (RFC 4959) when `SASL-IR` is advertised.
     /// Default true.
     pub use_sasl_ir: bool,
-    /// Tag prefix; tags are `<prefix><n>`. Must be ASCII alphanumeric. Default `"a"`.
+    /// Tag prefix; tags are `<prefix><n>`. One or more ASCII letters and digits. Default `"a"`.
     pub tag_prefix: String,
     /// Send `UID SEARCH RETURN (ALL) ...` and read the tag-correlated `* ESEARCH` answer
     /// (RFC 4731) when the server advertises `ESEARCH`. Pipelined searches are then matched to
@@ -90,4 +98,75 @@ impl Default for Config {
 }
 
 /// IDLE must be renewed before the server's 30-minute inactivity timer (RFC 2177 says 29).
-pub(crate) const MAX_IDLE_REFRESH: Duration = Duration::from_secs(29 * 60);
+const MAX_IDLE_REFRESH: Duration = Duration::from_secs(29 * 60);
+
+impl Limits {
+    /// Every limit must be more than 0.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("limits.max_line", self.max_line),
+            ("limits.max_literal", self.max_literal),
+            ("limits.max_response", self.max_response),
+            (
+                "limits.max_untagged_per_command",
+                self.max_untagged_per_command,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::out_of_bounds(field, value, "more than 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Checks every setting; [`crate::Connection::new`] calls it. The first value out of
+    /// bounds is the error. A zero [`idle_silence`](Self::idle_silence) is valid (it means
+    /// off, as `None` does).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.limits.validate()?;
+        for (field, value) in [
+            ("command_timeout", self.command_timeout),
+            ("greeting_timeout", self.greeting_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{value:?}"),
+                    "more than 0",
+                ));
+            }
+        }
+        if self.idle_refresh.is_zero() || self.idle_refresh > MAX_IDLE_REFRESH {
+            return Err(ConfigError::out_of_bounds(
+                "idle_refresh",
+                format!("{:?}", self.idle_refresh),
+                "more than 0 and at most 29 minutes (RFC 2177)",
+            ));
+        }
+        if let Some(keepalive) = self.keepalive.filter(|k| k.is_zero()) {
+            return Err(ConfigError::out_of_bounds(
+                "keepalive",
+                format!("{keepalive:?}"),
+                "None, or more than 0",
+            ));
+        }
+        if self.transmit_chunk == 0 {
+            return Err(ConfigError::out_of_bounds(
+                "transmit_chunk",
+                0,
+                "more than 0",
+            ));
+        }
+        if self.tag_prefix.is_empty() || !self.tag_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError::out_of_bounds(
+                "tag_prefix",
+                format!("{:?}", self.tag_prefix),
+                "one or more ASCII letters and digits",
+            ));
+        }
+        Ok(())
+    }
+}

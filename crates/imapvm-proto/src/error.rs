@@ -4,8 +4,10 @@ use crate::types::RawBytes;
 use std::fmt;
 
 /// Everything that can go wrong. Per-command failures arrive in [`crate::Event::Completed`];
-/// connection-fatal ones in [`crate::Event::Failed`] and are sticky (every later command fails
-/// with the same error).
+/// connection-fatal ones in [`crate::Event::Failed`] and are sticky: [`crate::Connection::error`]
+/// keeps it, and every later command (and [`crate::Connection::idle_done`],
+/// [`crate::Connection::tls_established`]) returns that same error, for which
+/// [`Error::is_fatal`] is true.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -97,9 +99,6 @@ pub enum Misuse {
     /// A command was issued while IDLE is active; call `idle_done` first.
     #[error("IDLE is active; call idle_done first")]
     Idling,
-    /// The connection already failed; this is the sticky error.
-    #[error("the connection has failed: {0}")]
-    ConnectionFailed(String),
     /// `tls_established` without a STARTTLS hand-off pending.
     #[error("no STARTTLS upgrade is pending")]
     NoUpgradePending,
@@ -107,6 +106,7 @@ pub enum Misuse {
 
 /// NO or BAD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RefusalKind {
     /// `NO`: the command failed.
     No,
@@ -201,6 +201,7 @@ impl Misbehaviour {
 
 /// Which limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LimitKind {
     /// One line (without its literals).
     LineLength,

@@ -45,14 +45,24 @@
 //! [`Connection::poll_transmit`] until `None` (write each [`Transmit`] fully, in order), drain
 //! [`Connection::poll_event`], and arm a timer for [`Connection::poll_timeout`] that calls
 //! [`Connection::handle_timeout`]. Feed bytes read with [`Connection::handle_input`] and a
-//! closed stream with [`Connection::handle_eof`]. [`Connection::stats`] counts round trips.
+//! closed stream with [`Connection::handle_eof`]. `now` is monotonic and never read by the
+//! core; each deadline has a name ([`Timer`], [`Connection::deadline`]).
+//! [`Connection::stats`] counts round trips. [`Connection`] implements
+//! [`imapvm_types::sansio::Core`], so one generic driver runs it, as it runs the AMI core.
+//!
+//! **Contracts the compiler checks.** [`Event`], [`Outcome`] and [`Unsolicited`] are
+//! exhaustive: a new variant breaks the driver's build instead of being dropped by a
+//! wildcard. `poll_*` and [`Transmit`] are `#[must_use]`. A fatal error is sticky and comes
+//! back as itself ([`Error::is_fatal`] is true for it). [`Connection::new`] rejects a
+//! [`Config`] value out of bounds with a [`ConfigError`] naming the field; nothing is
+//! repaired silently.
 //!
 //! ```
 //! use imapvm_proto::*;
 //! use std::time::Instant;
 //!
 //! let now = Instant::now(); // the runtime's clock; the core never reads one
-//! let mut conn = Connection::new(Config::default(), now);
+//! let mut conn = Connection::new(Config::default(), now)?; // a bad setting is an error
 //! let mut wire = Vec::new();
 //! let mut pump = |conn: &mut Connection, server: &[u8], wire: &mut Vec<u8>| {
 //!     conn.handle_input(server, now);
@@ -99,6 +109,7 @@
 //! assert_eq!(messages[0].uid, Uid::new(11).unwrap());
 //! assert_eq!(messages[0].flags, Some(vec![Flag::Seen]));
 //! assert_eq!(conn.stats().round_trips, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -111,9 +122,9 @@ mod framing;
 mod literals;
 mod types;
 
-pub use config::{Config, Limits};
+pub use config::{Config, ConfigError, Limits};
 pub use connection::{
-    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats,
+    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer,
     Transmit, Unsolicited,
 };
 pub use error::{

@@ -35,10 +35,10 @@ fn bye_in_the_middle_of_a_command_fails_it_with_the_bye_text() {
         })
     );
     assert!(err.is_fatal());
-    assert!(matches!(
-        p.conn.noop(),
-        Err(Error::Misuse(Misuse::ConnectionFailed(_)))
-    ));
+    // Sticky: later commands get the same error back, still fatal.
+    let err = err.clone();
+    assert_eq!(p.conn.noop(), Err(err.clone()));
+    assert_eq!(p.conn.error(), Some(&err));
 }
 
 #[test]
@@ -332,10 +332,9 @@ fn eof_mid_line_and_misuse_after_failure() {
             inside_line: true
         })
     );
-    assert!(matches!(
-        p.conn.capability(),
-        Err(Error::Misuse(Misuse::ConnectionFailed(_)))
-    ));
+    let sticky = p.conn.capability().unwrap_err();
+    assert_eq!(&sticky, p.err(id));
+    assert!(sticky.is_fatal());
 }
 
 #[test]
@@ -365,5 +364,62 @@ fn invalid_arguments_are_misuse_not_panics() {
     assert_eq!(
         p.conn.tls_established(),
         Err(Error::Misuse(Misuse::NoUpgradePending))
+    );
+}
+
+#[test]
+fn config_values_out_of_bounds_are_rejected_not_repaired() {
+    let now = std::time::Instant::now();
+    let rejected = |change: fn(&mut Config)| {
+        let mut cfg = config();
+        change(&mut cfg);
+        match Connection::new(cfg, now) {
+            Err(ConfigError::OutOfBounds { field, .. }) => field,
+            Ok(_) => panic!("accepted"),
+            Err(other) => panic!("{other}"),
+        }
+    };
+    // Values Connection::new used to repair silently.
+    assert_eq!(rejected(|c| c.transmit_chunk = 0), "transmit_chunk");
+    assert_eq!(rejected(|c| c.tag_prefix = String::new()), "tag_prefix");
+    assert_eq!(rejected(|c| c.tag_prefix = "a-1".into()), "tag_prefix");
+    assert_eq!(
+        rejected(|c| c.idle_refresh = Duration::from_secs(29 * 60 + 1)),
+        "idle_refresh"
+    );
+    // Values it could not honour.
+    assert_eq!(
+        rejected(|c| c.idle_refresh = Duration::ZERO),
+        "idle_refresh"
+    );
+    assert_eq!(
+        rejected(|c| c.keepalive = Some(Duration::ZERO)),
+        "keepalive"
+    );
+    assert_eq!(
+        rejected(|c| c.command_timeout = Duration::ZERO),
+        "command_timeout"
+    );
+    assert_eq!(
+        rejected(|c| c.greeting_timeout = Duration::ZERO),
+        "greeting_timeout"
+    );
+    assert_eq!(rejected(|c| c.limits.max_line = 0), "limits.max_line");
+    assert_eq!(
+        rejected(|c| c.limits.max_untagged_per_command = 0),
+        "limits.max_untagged_per_command"
+    );
+    // The bounds themselves are fine, and a zero idle_silence means off, as documented.
+    let mut cfg = config();
+    cfg.idle_refresh = Duration::from_secs(29 * 60);
+    cfg.tag_prefix = "Vm7".into();
+    cfg.idle_silence = Some(Duration::ZERO);
+    assert!(Connection::new(cfg, now).is_ok());
+    // The message names the field, the value and what is allowed.
+    let mut cfg = config();
+    cfg.transmit_chunk = 0;
+    assert_eq!(
+        Connection::new(cfg, now).unwrap_err().to_string(),
+        "transmit_chunk = 0 is out of bounds: more than 0"
     );
 }

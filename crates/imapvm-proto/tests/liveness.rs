@@ -215,3 +215,57 @@ fn caller_done_during_a_silence_reissue_completes_the_idle() {
     p.advance(SILENCE);
     assert!(p.written.is_empty());
 }
+
+#[test]
+fn each_deadline_has_a_name_and_poll_timeout_is_the_earliest() {
+    let mut cfg = config();
+    cfg.idle_silence = Some(SILENCE);
+    cfg.keepalive = Some(Duration::from_secs(600));
+    let mut p = Pair::new(cfg, script("S: * PREAUTH [CAPABILITY IMAP4rev1 IDLE] hi"));
+    let t0 = p.now;
+    assert_eq!(
+        p.conn.deadline(Timer::Greeting),
+        Some(t0 + Duration::from_secs(30))
+    );
+    p.run();
+    assert_eq!(p.conn.deadline(Timer::Greeting), None, "the greeting came");
+    // Authenticated with nothing to do: only the keepalive is armed.
+    assert_eq!(
+        p.conn.deadline(Timer::Keepalive),
+        Some(p.now + Duration::from_secs(600))
+    );
+    assert_eq!(p.conn.poll_timeout(), p.conn.deadline(Timer::Keepalive));
+    let id = p.conn.idle().unwrap();
+    p.push(script("C: a1 IDLE"));
+    assert!(p.run());
+    // IDLE sent, `+` not yet here: the command's deadline runs; no keepalive meanwhile.
+    assert_eq!(
+        p.conn.deadline(Timer::Command(id)),
+        Some(p.now + Duration::from_secs(60))
+    );
+    assert_eq!(p.conn.deadline(Timer::Keepalive), None);
+    p.advance(Duration::from_secs(10));
+    p.push(script("S: + idling"));
+    assert!(p.run());
+    // Accepted: no command deadline; the refresh and the silence probe are armed.
+    let accepted = p.now;
+    assert_eq!(p.conn.deadline(Timer::Command(id)), None);
+    assert_eq!(
+        p.conn.deadline(Timer::IdleRefresh),
+        Some(accepted + Duration::from_secs(28 * 60))
+    );
+    assert_eq!(
+        p.conn.deadline(Timer::IdleSilence),
+        Some(accepted + SILENCE)
+    );
+    assert_eq!(p.conn.poll_timeout(), Some(accepted + SILENCE));
+    // The probe fires: DONE goes out once, both IDLE timers are disarmed, the command's runs.
+    p.advance(SILENCE);
+    assert_eq!(p.written, b"DONE\r\n");
+    assert_eq!(p.conn.deadline(Timer::IdleRefresh), None);
+    assert_eq!(p.conn.deadline(Timer::IdleSilence), None);
+    assert_eq!(
+        p.conn.deadline(Timer::Command(id)),
+        Some(accepted + SILENCE + Duration::from_secs(60))
+    );
+}

@@ -2,6 +2,7 @@
 // Helpers outside #[test] fns fail the test by panicking, like assertions do.
 #![allow(clippy::unwrap_used)]
 
+mod core_trait;
 mod faults;
 mod liveness;
 mod props;

@@ -672,7 +672,16 @@ fn idle_flows_unsolicited_events_and_done_completes_it() {
 #[test]
 fn idle_is_reissued_before_29_minutes_without_completing() {
     let mut cfg = config();
-    cfg.idle_refresh = Duration::from_secs(45 * 60); // capped to 29 minutes
+    // Beyond 29 minutes is rejected, not capped.
+    cfg.idle_refresh = Duration::from_secs(45 * 60);
+    assert!(matches!(
+        Connection::new(cfg.clone(), std::time::Instant::now()),
+        Err(ConfigError::OutOfBounds {
+            field: "idle_refresh",
+            ..
+        })
+    ));
+    cfg.idle_refresh = Duration::from_secs(29 * 60);
     let mut p = Pair::new(cfg, script("S: * PREAUTH [CAPABILITY IMAP4rev1 IDLE] hi"));
     p.run();
     assert_eq!(p.conn.state(), State::Authenticated);

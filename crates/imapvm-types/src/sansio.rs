@@ -17,6 +17,9 @@
 //!
 //! **Reading and writing.** A driver reads while it writes (a peer that answers a large
 //! command before reading all of it must not deadlock the connection).
+//!
+//! **Configuration.** A core validates its configuration when it is built and rejects a bad
+//! value with a [`ConfigError`] instead of repairing it.
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -57,4 +60,66 @@ pub trait Core {
     /// When [`Core::handle_timeout`] must next be called, if at all.
     #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// A core's configuration was rejected: the core is not built with a value it would have
+/// to repair or could not honour (quinn-proto's `ConfigError::OutOfBounds`). Every core
+/// validates its whole configuration when it is constructed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `field` is `value`, which is outside `allowed`.
+    OutOfBounds {
+        /// The setting as the configuration type names it, e.g. `idle_refresh` or
+        /// `limits.max_line`.
+        field: &'static str,
+        /// The value given, rendered for the message (`2700s`, `0`, `"a-1"`).
+        value: String,
+        /// What the core accepts, e.g. `more than 0 and at most 29 minutes`.
+        allowed: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// [`ConfigError::OutOfBounds`] for `field`, with `value` rendered by `Display` (render
+    /// a secret as `***`, never itself).
+    pub fn out_of_bounds(
+        field: &'static str,
+        value: impl std::fmt::Display,
+        allowed: &'static str,
+    ) -> Self {
+        Self::OutOfBounds {
+            field,
+            value: value.to_string(),
+            allowed,
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OutOfBounds {
+                field,
+                value,
+                allowed,
+            } => write!(f, "{field} = {value} is out of bounds: {allowed}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigError;
+
+    #[test]
+    fn a_config_error_names_the_field_the_value_and_what_is_allowed() {
+        let e = ConfigError::out_of_bounds("transmit_chunk", 0, "more than 0");
+        assert_eq!(
+            e.to_string(),
+            "transmit_chunk = 0 is out of bounds: more than 0"
+        );
+    }
 }

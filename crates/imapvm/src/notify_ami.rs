@@ -354,11 +354,16 @@ impl Driver {
         };
         let _ = stream.set_nodelay(true);
         let (mut reader, mut writer) = stream.into_split();
-        let mut client = Client::new(
+        let mut client = match Client::new(
             self.credentials.clone(),
             self.options.client.clone(),
             Instant::now(),
-        );
+        ) {
+            Ok(client) => client,
+            Err(e) => {
+                return Ended::Failed(format!("{}: AMI client settings: {e}", self.label));
+            }
+        };
         let mut inflight: HashMap<ActionId, Job> = HashMap::new();
         // Everything that waited goes out after the login (the client queues it).
         while let Some((_, job)) = self.pending.pop_first() {
@@ -369,7 +374,7 @@ impl Driver {
         let mut buf = vec![0u8; 8192];
         let mut logoff_deadline: Option<tokio::time::Instant> = None;
         loop {
-            while let Some(t) = client.poll_transmit() {
+            while let Some(t) = client.poll_transmit(Instant::now()) {
                 tracing::trace!(target_ = %self.label, "AMI > {t}");
                 if let Err(e) = writer.write_all(t.as_bytes()).await {
                     client.handle_eof();

@@ -212,10 +212,21 @@ impl Session {
             greeting_timeout: account.open_timeout,
             ..ProtoConfig::default()
         };
+        // `Account::from_settings` never gives zero timeouts; an `Account` built by hand with
+        // one is refused here, naming the setting.
+        let conn = match Connection::new(proto_config, Instant::now()) {
+            Ok(conn) => conn,
+            Err(e) => {
+                return Err(Error::Config {
+                    mailbox: label,
+                    reason: format!("IMAP connection settings: {e}"),
+                });
+            }
+        };
         let mut session = Session {
             label,
             account: account.clone(),
-            conn: Connection::new(proto_config, Instant::now()),
+            conn,
             stream: Stream::Plain(tcp),
             buf: vec![0; READ_CHUNK],
             done: HashMap::new(),
@@ -451,7 +462,6 @@ impl Session {
                     self.selected = None;
                 }
                 Event::Greeting(_) | Event::IdleStarted { .. } => {}
-                _ => {}
             }
         }
     }
@@ -511,7 +521,16 @@ impl Session {
                 tracing::debug!(account = %self.label, "server said BYE: {text}");
                 self.selected = None;
             }
-            other => tracing::trace!(account = %self.label, ?other, "unsolicited"),
+            other @ (Unsolicited::Exists(_)
+            | Unsolicited::Recent(_)
+            | Unsolicited::Expunged { uid: None }
+            | Unsolicited::Fetch { .. }
+            | Unsolicited::Status(_)
+            | Unsolicited::Flags(_)
+            | Unsolicited::Notice { .. }
+            | Unsolicited::CapabilitiesChanged) => {
+                tracing::trace!(account = %self.label, ?other, "unsolicited");
+            }
         }
     }
 
@@ -530,7 +549,12 @@ impl Session {
                 Some(mailbox) => self.changes.note(mailbox.as_str()),
                 None => self.changes.overflow = true,
             },
-            _ => {}
+            Unsolicited::Recent(_)
+            | Unsolicited::Flags(_)
+            | Unsolicited::Alert(_)
+            | Unsolicited::Notice { .. }
+            | Unsolicited::Bye { .. }
+            | Unsolicited::CapabilitiesChanged => {}
         }
     }
 

@@ -1147,7 +1147,8 @@ mod tests {
         let mut conn = imapvm_proto::Connection::new(
             imapvm_proto::Config::default(),
             std::time::Instant::now(),
-        );
+        )
+        .unwrap();
         // Not logged in: refused for the state, not for the spec.
         let err = conn.notify(&notify_spec()).unwrap_err();
         assert!(!err.to_string().contains("spec"), "{err}");

@@ -78,7 +78,7 @@ impl Pair {
         // The only clock read: a base instant; everything after is simulated offsets.
         let t0 = Instant::now();
         Self {
-            conn: Connection::new(config, t0),
+            conn: Connection::new(config, t0).expect("a valid test configuration"),
             now: t0,
             script: steps.into(),
             written: Vec::new(),

@@ -1,0 +1,276 @@
+//! The send flow: queued commands (`Pending`) go in flight and out as [`Transmit`]s when the
+//! pipelining rules allow (`Kind::quiet_before`, `Kind::barrier_after`), one piece at a time.
+//! A synchronising literal (and AUTHENTICATE without SASL-IR) waits for the server's `+`
+//! (`on_continuation`), which also starts an IDLE. Literal data is shared with the caller's
+//! buffer, never copied, and handed out in chunks of [`Config::transmit_chunk`].
+//!
+//! API to the rest of the connection: `next_transmit` (behind `poll_transmit`),
+//! `on_continuation` (from the receive flow), and the records `Pending`, `Piece`, `Sending`.
+
+use super::{Acc, CommandId, Connection, Event, InFlight, Kind, MailboxView, Route, State};
+use crate::error::{Error, Misbehaviour};
+use crate::types::Mailbox;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Bytes to write to the server. Literal data is shared with the caller's buffer, not copied.
+/// `Debug` shows [`Transmit::trace`], so credentials never reach logs.
+#[derive(Clone)]
+#[must_use = "the bytes must be written to the server, completely and in order"]
+pub struct Transmit {
+    data: TransmitData,
+    label: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum TransmitData {
+    Owned(Vec<u8>),
+    Shared(Arc<[u8]>, usize, usize),
+}
+
+impl std::fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Transmit").field(&self.trace()).finish()
+    }
+}
+
+/// Shows sizes only: pieces may carry credentials (LOGIN, AUTHENTICATE).
+impl std::fmt::Debug for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Shared(d, o) => write!(f, "Shared({} bytes at {o})", d.len()),
+            Self::Wait => f.write_str("Wait"),
+        }
+    }
+}
+
+impl Transmit {
+    /// The bytes to write, in order, completely.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.data {
+            TransmitData::Owned(v) => v,
+            TransmitData::Shared(a, s, e) => &a[*s..*e],
+        }
+    }
+
+    /// A log-safe rendering: credentials of LOGIN/AUTHENTICATE are replaced by `***` and
+    /// literal data by its length.
+    pub fn trace(&self) -> Cow<'_, str> {
+        if let Some(l) = &self.label {
+            return Cow::Borrowed(l);
+        }
+        match &self.data {
+            TransmitData::Owned(v) => Cow::Owned(v.escape_ascii().to_string()),
+            TransmitData::Shared(_, s, e) => Cow::Owned(format!("<{} literal bytes>", e - s)),
+        }
+    }
+}
+
+impl imapvm_types::sansio::Transmit for Transmit {
+    fn as_bytes(&self) -> &[u8] {
+        Transmit::as_bytes(self)
+    }
+
+    fn trace(&self) -> Cow<'_, str> {
+        Transmit::trace(self)
+    }
+}
+
+#[derive(Clone)]
+pub(super) enum Piece {
+    Bytes(Vec<u8>),
+    Shared(Arc<[u8]>, usize),
+    /// Wait for `+` before the next piece (synchronising literal, AUTHENTICATE without IR).
+    Wait,
+}
+
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) id: CommandId,
+    pub(super) tag: String,
+    pub(super) kind: Kind,
+    pub(super) pieces: VecDeque<Piece>,
+    /// Log rendering of the first line when it carries credentials.
+    pub(super) label: Option<String>,
+    pub(super) internal: bool,
+    pub(super) acc: Acc,
+    pub(super) mailbox: Option<Mailbox>,
+    pub(super) route: Route,
+}
+
+#[derive(Debug)]
+pub(super) struct Sending {
+    pub(super) tag: String,
+    pub(super) pieces: VecDeque<Piece>,
+    pub(super) label: Option<String>,
+}
+
+impl Connection {
+    pub(super) fn next_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        if matches!(self.state, State::Failed | State::UpgradePending) {
+            return None;
+        }
+        if let Some(bytes) = self.urgent.pop_front() {
+            return Some(Transmit {
+                data: TransmitData::Owned(bytes),
+                label: None,
+            });
+        }
+        loop {
+            if let Some(sending) = &mut self.sending {
+                let tag = sending.tag.clone();
+                let chunk = self.config.transmit_chunk;
+                let Some(piece) = sending.pieces.front_mut() else {
+                    self.sending = None;
+                    continue;
+                };
+                let label = sending.label.clone();
+                let out = match piece {
+                    Piece::Wait => {
+                        if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                            f.awaiting_plus = true;
+                        }
+                        return None;
+                    }
+                    Piece::Bytes(b) => {
+                        let b = std::mem::take(b);
+                        sending.pieces.pop_front();
+                        Transmit {
+                            data: TransmitData::Owned(b),
+                            label,
+                        }
+                    }
+                    Piece::Shared(data, offset) => {
+                        let start = *offset;
+                        let end = (start + chunk).min(data.len());
+                        let data = Arc::clone(data);
+                        *offset = end;
+                        if end >= data.len() {
+                            sending.pieces.pop_front();
+                        }
+                        Transmit {
+                            data: TransmitData::Shared(data, start, end),
+                            label: None,
+                        }
+                    }
+                };
+                if sending.pieces.is_empty() {
+                    self.sending = None;
+                }
+                let deadline = now + self.config.command_timeout;
+                if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                    f.deadline = Some(deadline);
+                }
+                return Some(out);
+            }
+            // Start the next command if the pipelining rules allow it.
+            let next = self.pending.front()?;
+            if !matches!(
+                self.state,
+                State::NotAuthenticated | State::Authenticated | State::Selected { .. }
+            ) {
+                return None;
+            }
+            if self.in_flight.iter().any(|f| f.kind.barrier_after()) {
+                return None;
+            }
+            if next.kind.quiet_before() && !self.in_flight.is_empty() {
+                return None;
+            }
+            let mut p = self.pending.pop_front()?;
+            if p.kind == Kind::Search
+                && p.route.esearch_wanted
+                && self.config.use_esearch
+                && self.caps.has("ESEARCH")
+            {
+                add_return_all(&mut p.pieces, &p.tag);
+            }
+            if matches!(p.kind, Kind::Select | Kind::Examine) {
+                self.mailbox = MailboxView::default();
+            }
+            if p.kind == Kind::Idle
+                && let Some(idle) = &mut self.idle
+            {
+                idle.tag = p.tag.clone();
+                idle.accepted_at = None;
+                idle.done_sent = false;
+            }
+            self.stats.commands_sent += 1;
+            self.in_flight.push(InFlight {
+                id: p.id,
+                tag: p.tag.clone(),
+                kind: p.kind,
+                internal: p.internal,
+                acc: p.acc,
+                mailbox: p.mailbox,
+                deadline: Some(now + self.config.command_timeout),
+                untagged: 0,
+                overflow: false,
+                awaiting_plus: false,
+                route: p.route,
+                answered: false,
+            });
+            self.sending = Some(Sending {
+                tag: p.tag,
+                pieces: p.pieces,
+                label: p.label,
+            });
+        }
+    }
+
+    pub(super) fn on_continuation(&mut self, bytes: &[u8], now: Instant) {
+        if let Some(s) = &mut self.sending
+            && matches!(s.pieces.front(), Some(Piece::Wait))
+        {
+            s.pieces.pop_front();
+            let tag = s.tag.clone();
+            if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                f.awaiting_plus = false;
+            }
+            self.set_deadline(&tag, now);
+            return;
+        }
+        if let Some(idle) = &mut self.idle
+            && idle.accepted_at.is_none()
+            && self.in_flight.iter().any(|f| f.tag == idle.tag)
+        {
+            idle.accepted_at = Some(now);
+            let (id, tag, stop, refreshing) =
+                (idle.id, idle.tag.clone(), idle.stop, idle.refreshing);
+            if let Some(f) = self.in_flight.iter_mut().find(|f| f.tag == tag) {
+                f.deadline = None;
+            }
+            if stop {
+                idle.done_sent = true;
+                self.urgent.push_back(b"DONE\r\n".to_vec());
+                self.set_deadline(&tag, now);
+            } else if !refreshing {
+                self.events.push_back(Event::IdleStarted { id });
+            }
+            if let Some(idle) = &mut self.idle {
+                idle.refreshing = false;
+            }
+            return;
+        }
+        self.fail(Error::Misbehaviour(Misbehaviour::new(
+            "continuation request nobody asked for",
+            bytes,
+        )));
+    }
+}
+
+/// Turn `tag UID SEARCH keys` into `tag UID SEARCH RETURN (ALL) keys` (RFC 4731).
+fn add_return_all(pieces: &mut VecDeque<Piece>, tag: &str) {
+    let prefix = format!("{tag} UID SEARCH ");
+    match pieces.front_mut() {
+        Some(Piece::Bytes(b)) if b.starts_with(prefix.as_bytes()) => {
+            let rest = b.split_off(prefix.len());
+            b.extend_from_slice(b"RETURN (ALL) ");
+            b.extend_from_slice(&rest);
+        }
+        _ => {}
+    }
+}
