@@ -40,6 +40,8 @@ mod diagnostic;
 mod files;
 mod imapvm_section;
 mod model;
+mod password;
+mod phone;
 mod render;
 mod secret;
 mod semantics;
@@ -57,6 +59,15 @@ pub use imapvm_section::{
 pub use model::{
     Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxId, MailboxIdError, MailboxOptions,
     Origin, Origins, Setting, TlsMode, Zone,
+};
+pub use password::{
+    MAX_PIN_CHARS, PasswordEdit, PasswordError, PinError, PinPolicyError, SECRET_CONF,
+    change_password, change_password_bytes, check_new_pin, is_locked, read_secret_conf,
+    render_secret_conf, secret_conf_path,
+};
+pub use phone::{
+    DEFAULT_SILENCE_THRESHOLD, LISTEN_CONTROL_DTMF, MAX_CID_INTERNAL_CONTEXTS, PasswordChange,
+    PasswordLocation, Phone, PhoneOptions, PhoneSettings, VolGain,
 };
 pub use secret::Secret;
 pub use semantics::substitute_escapes;
