@@ -359,7 +359,14 @@ fn password_span(
     }
     let rest = &line[start..];
     let field_end = rest.find([',', ';', '\\']).unwrap_or(rest.len());
-    let field = rest[..field_end].trim_end_matches(|c: char| (c as u32) < 33);
+    let field = &rest[..field_end];
+    // Up to a comma the field is the password as it is (blanks included); at the end of the
+    // value the parser removed trailing blanks (and a CR).
+    let field = if rest[field_end..].starts_with(',') {
+        field
+    } else {
+        field.trim_end_matches(|c: char| (c as u32) < 33)
+    };
     if field != password {
         return Err("the password field holds a comment, an escape or a continuation");
     }
