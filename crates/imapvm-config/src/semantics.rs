@@ -1077,6 +1077,7 @@ fn mailbox_line(
                         options.menu.insert(other.to_string(), v.to_string());
                     } else if GENERAL_TYPED.contains(&other) || GENERAL_MENU.contains(&other) {
                         b.warn(&at, format!("mailbox {id}: `{key}` can only be set in [general]; Asterisk ignores it on a mailbox line"));
+                        options.unknown.insert(key.to_string(), v.to_string());
                     } else {
                         let hint = if key.trim() != key {
                             " (Asterisk does not trim spaces around option names: remove them)"
@@ -1090,8 +1091,8 @@ fn mailbox_line(
                                 "mailbox {id}: unknown option `{key}`; Asterisk ignores it{hint}"
                             ),
                         );
+                        options.unknown.insert(key.to_string(), v.to_string());
                     }
-                    options.unknown.insert(key.to_string(), v.to_string());
                 }
             }
             if typed {

@@ -609,6 +609,10 @@ fn untyped_mailbox_options_stay_in_menu() {
     let keys: Vec<&str> = menu.keys().map(String::as_str).collect();
     assert_eq!(keys, ["attachextrecs", "backupdeleted"]);
     assert_eq!(parsed.config.mailboxes[0].options.phone.review, Some(true));
+    assert!(
+        parsed.config.mailboxes[0].options.unknown.is_empty(),
+        "typed and untyped known options are not unknown"
+    );
 }
 
 #[test]
@@ -747,4 +751,174 @@ fn asterisk_sample_example_mailbox_line_with_its_options() {
 
 fn at_line(origin: &Origin, line: u32) -> bool {
     matches!(origin, Origin::Mailbox(at) if at.line == line)
+}
+
+mod roundtrip {
+    //! proptest: random telephone options, rendered and parsed, come back the same.
+
+    use imapvm_config::{
+        Config, General, Mailbox, MailboxId, MailboxOptions, PasswordLocation, Phone, PhoneOptions,
+        Secret, VolGain, parse_bytes,
+    };
+    use proptest::prelude::*;
+
+    fn context() -> impl Strategy<Value = Option<String>> {
+        prop::option::of("[a-z][a-z0-9-]{0,10}")
+    }
+
+    fn location() -> impl Strategy<Value = PasswordLocation> {
+        prop_oneof![
+            Just(PasswordLocation::VoicemailConf),
+            Just(PasswordLocation::Spooldir)
+        ]
+    }
+
+    fn gain() -> impl Strategy<Value = VolGain> {
+        (-400i32..400).prop_map(|g| VolGain(f64::from(g) / 8.0))
+    }
+
+    fn prompt() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9/_-]{0,20}"
+    }
+
+    fn keys() -> impl Strategy<Value = String> {
+        "[0-9*#]{1,4}"
+    }
+
+    fn phone() -> impl Strategy<Value = Phone> {
+        (
+            prop::array::uniform12(any::<bool>()),
+            (0u32..20, 0u32..10_000, 0u32..10, 0u32..12, 0u32..2000),
+            (context(), context(), context()),
+            prop::collection::vec("[a-z][a-z0-9]{0,8}", 0..4),
+            (location(), gain()),
+            // externpass and externpassnotify together are a warning: at most one.
+            (0u8..3, prompt(), prop::option::of(prompt())),
+            prop::collection::vec(prompt(), 10),
+            prop::collection::vec(keys(), 5),
+        )
+            .prop_map(|(f, n, c, cid, (loc, gain), ext, prompts, keys)| Phone {
+                review: f[0],
+                operator: f[1],
+                saycid: f[2],
+                envelope: f[3],
+                sayduration: f[4],
+                messagewrap: f[5],
+                nextaftercmd: f[6],
+                forcename: f[7],
+                forcegreetings: f[8],
+                tempgreetwarn: f[9],
+                usedirectory: f[10],
+                sendvoicemail: f[11],
+                saydurationm: n.0,
+                skipms: n.1,
+                maxlogins: n.2,
+                minpassword: n.3,
+                silencethreshold: n.4,
+                callback: c.0,
+                dialout: c.1,
+                exitcontext: c.2,
+                cidinternalcontexts: cid,
+                passwordlocation: loc,
+                volgain: gain,
+                externpass: Some(ext.1.clone()).filter(|_| ext.0 == 1),
+                externpassnotify: Some(ext.1).filter(|_| ext.0 == 2),
+                externpasscheck: ext.2,
+                vm_login: prompts[0].clone(),
+                vm_newuser: prompts[1].clone(),
+                vm_password: prompts[2].clone(),
+                vm_newpassword: prompts[3].clone(),
+                vm_passchanged: prompts[4].clone(),
+                vm_reenterpassword: prompts[5].clone(),
+                vm_mismatch: prompts[6].clone(),
+                vm_invalid_password: prompts[7].clone(),
+                vm_pls_try_again: prompts[8].clone(),
+                vm_prepend_timeout: prompts[9].clone(),
+                listen_control_forward_key: keys[0].clone(),
+                listen_control_reverse_key: keys[1].clone(),
+                listen_control_pause_key: keys[2].clone(),
+                listen_control_restart_key: keys[3].clone(),
+                listen_control_stop_key: keys[4].clone(),
+            })
+    }
+
+    fn flag() -> impl Strategy<Value = Option<bool>> {
+        prop::option::of(any::<bool>())
+    }
+
+    fn phone_options() -> impl Strategy<Value = PhoneOptions> {
+        (
+            prop::array::uniform14(flag()),
+            prop::option::of(0u32..20),
+            (
+                prop::option::of("[a-z0-9-]{0,8}"),
+                prop::option::of("[a-z0-9-]{0,8}"),
+                prop::option::of("[a-z0-9-]{0,8}"),
+            ),
+            prop::option::of(location()),
+            prop::option::of(gain()),
+        )
+            .prop_map(
+                |(f, saydurationm, c, passwordlocation, volgain)| PhoneOptions {
+                    review: f[0],
+                    operator: f[1],
+                    saycid: f[2],
+                    envelope: f[3],
+                    sayduration: f[4],
+                    messagewrap: f[5],
+                    nextaftercmd: f[6],
+                    forcename: f[7],
+                    forcegreetings: f[8],
+                    tempgreetwarn: f[9],
+                    sendvoicemail: f[10],
+                    moveheard: f[11],
+                    leaveurgent: f[12],
+                    hidefromdir: f[13],
+                    saydurationm,
+                    callback: c.0,
+                    dialout: c.1,
+                    exitcontext: c.2,
+                    passwordlocation,
+                    volgain,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn render_then_parse_keeps_the_phone_options(
+            phone in phone(),
+            options in prop::collection::vec(phone_options(), 1..4),
+        ) {
+            let mailboxes = options
+                .into_iter()
+                .enumerate()
+                .map(|(i, phone)| Mailbox {
+                    id: MailboxId::new(format!("{}", 100 + i), "default"),
+                    password: Secret::new("1234"),
+                    fullname: "A".into(),
+                    email: Vec::new(),
+                    pager: String::new(),
+                    options: MailboxOptions {
+                        imapuser: Some(format!("u{i}")),
+                        language: Some("de".into()),
+                        phone,
+                        ..MailboxOptions::default()
+                    },
+                })
+                .collect();
+            let config = Config {
+                general: General { phone, ..General::default() },
+                mailboxes,
+                ..Config::default()
+            };
+            let text = config.render();
+            let parsed = parse_bytes("rendered.conf", text.as_bytes());
+            prop_assert!(parsed.diagnostics.is_empty(), "{:#?}\n{}", parsed.diagnostics, text);
+            prop_assert_eq!(&parsed.config.general, &config.general, "{}", text);
+            prop_assert_eq!(&parsed.config.mailboxes, &config.mailboxes, "{}", text);
+        }
+    }
 }
