@@ -45,6 +45,32 @@ fn only_diagnostic(parsed: &Parsed, severity: Severity) -> (u32, u32, String) {
     (d.line, d.column, d.message.clone())
 }
 
+/// Unset, `name` is Asterisk's `default`; `name=text` in `[general]` gives `value`, with the
+/// `[general]` line as origin and no diagnostic.
+fn default_then_general<T: PartialEq + std::fmt::Debug>(
+    name: &str,
+    get: fn(&PhoneSettings) -> &Setting<T>,
+    default: T,
+    text: &str,
+    value: T,
+) {
+    let s = phone(&conf("", ""));
+    assert_eq!(
+        (&get(&s).value, &get(&s).origin),
+        (&default, &Origin::Default),
+        "{name}"
+    );
+    let parsed = conf(&format!("{name}={text}"), "");
+    assert!(
+        parsed.diagnostics.is_empty(),
+        "{name}: {:#?}",
+        parsed.diagnostics
+    );
+    let s = phone(&parsed);
+    assert_eq!(get(&s).value, value, "{name}");
+    assert!(at_general(&get(&s).origin), "{name}: {:?}", get(&s).origin);
+}
+
 type Flag = fn(&PhoneSettings) -> &Setting<bool>;
 
 /// (option, Asterisk's default, may a mailbox line set it, the effective value)
@@ -75,25 +101,7 @@ fn yes(b: bool) -> &'static str {
 #[test]
 fn yes_no_options_default_general_mailbox_and_bad_value() {
     for &(name, default, per_mailbox, get) in FLAGS {
-        let parsed = conf("", "");
-        assert!(
-            parsed.diagnostics.is_empty(),
-            "{name}: {:#?}",
-            parsed.diagnostics
-        );
-        let s = phone(&parsed);
-        assert_eq!(get(&s).value, default, "{name} default");
-        assert_eq!(get(&s).origin, Origin::Default, "{name}");
-
-        let parsed = conf(&format!("{name}={}", yes(!default)), "");
-        assert!(
-            parsed.diagnostics.is_empty(),
-            "{name}: {:#?}",
-            parsed.diagnostics
-        );
-        let s = phone(&parsed);
-        assert_eq!(get(&s).value, !default, "{name} from [general]");
-        assert!(at_general(&get(&s).origin), "{name}: {:?}", get(&s).origin);
+        default_then_general(name, get, default, yes(!default), !default);
 
         let parsed = conf(
             &format!("{name}={}", yes(!default)),
@@ -162,22 +170,7 @@ const COUNTS: &[(&str, u32, bool, Count)] = &[
 #[test]
 fn number_options_default_general_mailbox_and_bad_values() {
     for &(name, default, per_mailbox, get) in COUNTS {
-        let s = phone(&conf("", ""));
-        assert_eq!(
-            (get(&s).value, &get(&s).origin),
-            (default, &Origin::Default),
-            "{name}"
-        );
-
-        let parsed = conf(&format!("{name}=7"), "");
-        assert!(
-            parsed.diagnostics.is_empty(),
-            "{name}: {:#?}",
-            parsed.diagnostics
-        );
-        let s = phone(&parsed);
-        assert_eq!(get(&s).value, 7, "{name}");
-        assert!(at_general(&get(&s).origin), "{name}");
+        default_then_general(name, get, default, "7", 7);
 
         let parsed = conf(&format!("{name}=7"), &format!("{name}=9"));
         let s = phone(&parsed);
@@ -228,6 +221,9 @@ fn numbers_with_trailing_text_read_as_sscanf_reads_them() {
         let value = COUNTS.iter().find(|c| c.0 == name).map(|c| (c.3)(&s).value);
         assert_eq!(value, Some(5), "{name}");
     }
+    let parsed = conf("maxlogins=0", "");
+    let (_, _, message) = only_diagnostic(&parsed, Severity::Warning);
+    assert!(message.contains("every login fails"), "{message}");
     let parsed = conf("maxlogins=-1", "");
     let (_, _, message) = only_diagnostic(&parsed, Severity::Error);
     assert!(message.contains("imapvm uses 3"), "{message}");
@@ -480,33 +476,26 @@ const PROMPTS: &[(&str, &str, Text)] = &[
     }),
 ];
 
+/// A `[general]`-only text option: its default, a value in `[general]` with its origin, and
+/// `value` on a mailbox line ignored with a warning.
+fn general_text_option(name: &str, default: &str, get: Text, value: &str) {
+    default_then_general(name, get, default.to_string(), value, value.to_string());
+    let parsed = conf("", &format!("{name}={value}"));
+    let (_, _, message) = only_diagnostic(&parsed, Severity::Warning);
+    assert!(
+        message.contains("can only be set in [general]"),
+        "{name}: {message}"
+    );
+    assert_eq!(get(&phone(&parsed)).value, default, "{name}");
+}
+
 #[test]
 fn prompt_overrides() {
     for &(name, default, get) in PROMPTS {
-        let s = phone(&conf("", ""));
-        assert_eq!(
-            (get(&s).value.as_str(), &get(&s).origin),
-            (default, &Origin::Default)
-        );
-        let parsed = conf(&format!("{name}=custom/{name}"), "");
-        assert!(
-            parsed.diagnostics.is_empty(),
-            "{name}: {:#?}",
-            parsed.diagnostics
-        );
-        let s = phone(&parsed);
-        assert_eq!(get(&s).value, format!("custom/{name}"));
-        assert!(at_general(&get(&s).origin));
+        general_text_option(name, default, get, &format!("custom/{name}"));
         let parsed = conf(&format!("{name}="), "");
         let (_, _, message) = only_diagnostic(&parsed, Severity::Warning);
         assert!(message.contains("is empty"), "{name}: {message}");
-        let parsed = conf("", &format!("{name}=x"));
-        let (_, _, message) = only_diagnostic(&parsed, Severity::Warning);
-        assert!(
-            message.contains("can only be set in [general]"),
-            "{name}: {message}"
-        );
-        assert_eq!(get(&phone(&parsed)).value, default);
     }
 }
 
@@ -531,16 +520,7 @@ const KEYS: &[(&str, &str, Text)] = &[
 #[test]
 fn listen_control_keys() {
     for &(name, default, get) in KEYS {
-        assert_eq!(get(&phone(&conf("", ""))).value, default, "{name}");
-        let parsed = conf(&format!("{name}=9#"), "");
-        assert!(
-            parsed.diagnostics.is_empty(),
-            "{name}: {:#?}",
-            parsed.diagnostics
-        );
-        let s = phone(&parsed);
-        assert_eq!(get(&s).value, "9#");
-        assert!(at_general(&get(&s).origin));
+        general_text_option(name, default, get, "9#");
         // is_valid_dtmf() refuses A-D and anything else: Asterisk keeps the default.
         let parsed = conf(&format!("{name}=1A"), "");
         let (line, column, message) = only_diagnostic(&parsed, Severity::Warning);
@@ -788,7 +768,7 @@ mod roundtrip {
     fn phone() -> impl Strategy<Value = Phone> {
         (
             prop::array::uniform12(any::<bool>()),
-            (0u32..20, 0u32..10_000, 0u32..10, 0u32..12, 0u32..2000),
+            (0u32..20, 0u32..10_000, 1u32..10, 0u32..12, 0u32..2000),
             (context(), context(), context()),
             prop::collection::vec("[a-z][a-z0-9]{0,8}", 0..4),
             (location(), gain()),

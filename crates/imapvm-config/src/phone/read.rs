@@ -183,9 +183,16 @@ pub(crate) fn general(
     count!(
         "saydurationm" => saydurationm,
         "skipms" => skipms,
-        "maxlogins" => maxlogins,
         "minpassword" => minpassword,
     );
+    if let Some((v, at)) = get(b, "maxlogins")
+        && let Some(n) = b.c_count("maxlogins", v, &at, NoNumber::Keeps(p.maxlogins))
+    {
+        if n == 0 {
+            b.warn(&at, "maxlogins=0: Asterisk then asks for no mailbox at all and every login fails: write 1 or more".to_string());
+        }
+        p.maxlogins = n;
+    }
     if let Some((v, at)) = get(b, "silencethreshold")
         && let Some(n) = b.c_count("silencethreshold", v, &at, NoNumber::Zero)
     {
