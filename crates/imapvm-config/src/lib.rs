@@ -7,13 +7,20 @@
 //! additions `[x](+)`), `[general]` with every IMAP option and every option that shapes a
 //! stored message, Asterisk's defaults and yes/no rules, `[zonemessages]`, the
 //! `aliasescontext` section, and mailbox lines `box => pin,name,email,pager,opt=v|opt=v`
-//! split exactly as Asterisk splits them. [`Config::settings`] resolves one mailbox with
+//! split exactly as Asterisk splits them. The options of the telephone flows `VoiceMail()` and
+//! `VoiceMailMain()` (review, operator, envelope, prompts, playback keys, password changes)
+//! are typed too ([`Phone`], [`PhoneOptions`]). [`Config::settings`] resolves one mailbox with
 //! Asterisk's precedence (mailbox option > `[general]` > default) and tells where each value
-//! came from.
+//! came from ([`MailboxSettings`], [`PhoneSettings`]).
 //!
-//! What it does **not** do: read files (an injected [`ConfigFiles`] reader supplies them; the
-//! runtime crate has a `std::fs` one), run `#exec` (refused), speak IMAP, build messages, or
-//! read Asterisk's realtime (database) mailboxes or `users.conf`.
+//! A PIN change is computed, not written: [`change_password`] returns the new bytes of the
+//! file holding the mailbox line (only the password field differs), [`render_secret_conf`]
+//! and [`read_secret_conf`] handle the spool's `secret.conf` (`passwordlocation=spooldir`).
+//!
+//! What it does **not** do: read or write files (an injected [`ConfigFiles`] reader supplies
+//! them; the runtime crate has a `std::fs` one and writes the edits), run `#exec` (refused) or
+//! `externpass`/`externpasscheck` programs, speak IMAP, build messages, or read Asterisk's
+//! realtime (database) mailboxes or `users.conf`.
 //!
 //! Parsing never fails on bad content: a malformed line is a diagnostic and the rest is still
 //! read. Only an unreadable top-level file is an `Err`.
@@ -33,6 +40,13 @@
 //! assert_eq!(settings.imapuser.value.as_deref(), Some("vm1234"));
 //! assert_eq!(format!("{:?}", settings.imappassword.value), "Some(***)");
 //! assert_eq!(settings.imapserver.origin.to_string(), "[general] voicemail.conf:2:12");
+//! assert!(settings.phone.envelope.value); // Asterisk's default
+//!
+//! // VoiceMailMain's "change password": only the PIN field of the line changes.
+//! let edited = imapvm_config::change_password_bytes(
+//!     "voicemail.conf", text, &id, &imapvm_config::Secret::new("8675"),
+//! ).unwrap();
+//! assert!(String::from_utf8(edited).unwrap().contains("1234 => 8675,Alice,"));
 //! ```
 #![forbid(unsafe_code)]
 
@@ -40,6 +54,8 @@ mod diagnostic;
 mod files;
 mod imapvm_section;
 mod model;
+mod password;
+mod phone;
 mod render;
 mod secret;
 mod semantics;
@@ -57,6 +73,15 @@ pub use imapvm_section::{
 pub use model::{
     Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxId, MailboxIdError, MailboxOptions,
     Origin, Origins, Setting, TlsMode, Zone,
+};
+pub use password::{
+    MAX_PIN_CHARS, PasswordEdit, PasswordError, PinError, PinPolicyError, SECRET_CONF,
+    change_password, change_password_bytes, check_new_pin, is_locked, read_secret_conf,
+    render_secret_conf, secret_conf_path,
+};
+pub use phone::{
+    DEFAULT_SILENCE_THRESHOLD, LISTEN_CONTROL_DTMF, MAX_CID_INTERNAL_CONTEXTS, PasswordChange,
+    PasswordLocation, Phone, PhoneOptions, PhoneSettings, VolGain,
 };
 pub use secret::Secret;
 pub use semantics::substitute_escapes;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::diagnostic::Location;
+use crate::phone::{Phone, PhoneOptions};
 use crate::secret::Secret;
 
 /// A voicemail box as Asterisk names it: `mailbox@context` (`@default` when no context is given).
@@ -245,8 +246,9 @@ pub struct Zone {
 
 /// `[general]`, typed, with Asterisk's defaults ([`General::default`]).
 ///
-/// Options that only shape Asterisk's telephone menus are not here (imapvm accepts them
-/// without a warning and without effect).
+/// The options of the telephone flows (review, operator, prompts, playback keys, password
+/// changes) are in [`General::phone`]. Options for ADSI phones, pager mails and file storage
+/// are not typed (imapvm accepts them without a warning and without effect).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[allow(
     clippy::struct_excessive_bools,
@@ -343,6 +345,10 @@ pub struct General {
     pub searchcontexts: bool,
     /// `aliasescontext`: the section holding `alias => box@context` lines.
     pub aliasescontext: Option<String>,
+    /// The options of `VoiceMail()` and `VoiceMailMain()` (in JSON: at this level, named as
+    /// in voicemail.conf).
+    #[serde(flatten)]
+    pub phone: Phone,
 }
 
 impl Default for General {
@@ -390,6 +396,7 @@ impl Default for General {
             moveheard: true,
             searchcontexts: false,
             aliasescontext: None,
+            phone: Phone::default(),
         }
     }
 }
@@ -464,8 +471,12 @@ pub struct MailboxOptions {
     /// `delete` / `deletevoicemail`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delete: Option<bool>,
-    /// Options Asterisk uses only for its telephone menus (`saycid`, `review`, ...), as written,
-    /// keyed by lower-case name. imapvm accepts them without effect.
+    /// The telephone options of the line (`review`, `operator`, `saycid`, ...; in JSON at this
+    /// level).
+    #[serde(flatten)]
+    pub phone: PhoneOptions,
+    /// Options Asterisk reads that imapvm keeps untyped (`attachextrecs`, `backupdeleted`,
+    /// `alias`), as written, keyed by lower-case name. imapvm accepts them without effect.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub menu: BTreeMap<String, String>,
     /// Options neither Asterisk nor imapvm knows, as written (already reported as warnings).
@@ -511,6 +522,8 @@ pub enum Origin {
     Mailbox(Location),
     /// A `[zonemessages]` entry.
     Zone(Location),
+    /// A mailbox's spool `secret.conf` (`passwordlocation=spooldir`).
+    SecretConf(Location),
 }
 
 impl fmt::Display for Origin {
@@ -520,6 +533,7 @@ impl fmt::Display for Origin {
             Origin::General(at) => write!(f, "[general] {at}"),
             Origin::Mailbox(at) => write!(f, "mailbox {at}"),
             Origin::Zone(at) => write!(f, "[zonemessages] {at}"),
+            Origin::SecretConf(at) => write!(f, "secret.conf {at}"),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::Config;
 use crate::model::MailboxOptions;
+use crate::phone::{Phone, PhoneOptions};
 
 /// `;` would start a comment: escape it.
 fn plain(value: &str) -> String {
@@ -99,10 +100,169 @@ fn options_text(o: &MailboxOptions) -> String {
     if let Some(v) = o.delete {
         push("delete", yes(v).to_string());
     }
+    phone_options(&o.phone, &mut push);
     for (k, v) in o.menu.iter().chain(o.unknown.iter()) {
         push(k, plain(v));
     }
     parts.join("|")
+}
+
+/// A mailbox line's telephone options, in a fixed order.
+fn phone_options(o: &PhoneOptions, push: &mut impl FnMut(&str, String)) {
+    let flags = [
+        ("review", o.review),
+        ("operator", o.operator),
+        ("saycid", o.saycid),
+        ("envelope", o.envelope),
+        ("sayduration", o.sayduration),
+        ("messagewrap", o.messagewrap),
+        ("nextaftercmd", o.nextaftercmd),
+        ("forcename", o.forcename),
+        ("forcegreetings", o.forcegreetings),
+        ("tempgreetwarn", o.tempgreetwarn),
+        ("sendvoicemail", o.sendvoicemail),
+        ("moveheard", o.moveheard),
+        ("leaveurgent", o.leaveurgent),
+        ("hidefromdir", o.hidefromdir),
+    ];
+    for (name, value) in flags {
+        if let Some(v) = value {
+            push(name, yes(v).to_string());
+        }
+    }
+    if let Some(v) = o.saydurationm {
+        push("saydurationm", v.to_string());
+    }
+    for (name, value) in [
+        ("callback", &o.callback),
+        ("dialout", &o.dialout),
+        ("exitcontext", &o.exitcontext),
+    ] {
+        if let Some(v) = value {
+            push(name, plain(v));
+        }
+    }
+    if let Some(v) = o.passwordlocation {
+        push("passwordlocation", v.to_string());
+    }
+    if let Some(v) = o.volgain {
+        push("volgain", v.to_string());
+    }
+}
+
+/// `[general]`'s telephone options that differ from Asterisk's defaults.
+fn phone_general(p: &Phone, line: &mut impl FnMut(&str, &str)) {
+    let d = Phone::default();
+    let flags = [
+        ("review", p.review, d.review),
+        ("operator", p.operator, d.operator),
+        ("saycid", p.saycid, d.saycid),
+        ("envelope", p.envelope, d.envelope),
+        ("sayduration", p.sayduration, d.sayduration),
+        ("messagewrap", p.messagewrap, d.messagewrap),
+        ("nextaftercmd", p.nextaftercmd, d.nextaftercmd),
+        ("forcename", p.forcename, d.forcename),
+        ("forcegreetings", p.forcegreetings, d.forcegreetings),
+        ("tempgreetwarn", p.tempgreetwarn, d.tempgreetwarn),
+        ("usedirectory", p.usedirectory, d.usedirectory),
+        ("sendvoicemail", p.sendvoicemail, d.sendvoicemail),
+    ];
+    for (name, value, default) in flags {
+        if value != default {
+            line(name, yes(value));
+        }
+    }
+    let numbers = [
+        ("saydurationm", p.saydurationm, d.saydurationm),
+        ("skipms", p.skipms, d.skipms),
+        ("maxlogins", p.maxlogins, d.maxlogins),
+        ("minpassword", p.minpassword, d.minpassword),
+        ("silencethreshold", p.silencethreshold, d.silencethreshold),
+    ];
+    for (name, value, default) in numbers {
+        if value != default {
+            line(name, &value.to_string());
+        }
+    }
+    let optional = [
+        ("callback", &p.callback),
+        ("dialout", &p.dialout),
+        ("exitcontext", &p.exitcontext),
+        ("externpass", &p.externpass),
+        ("externpassnotify", &p.externpassnotify),
+        ("externpasscheck", &p.externpasscheck),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            line(name, &plain(v));
+        }
+    }
+    if !p.cidinternalcontexts.is_empty() {
+        line(
+            "cidinternalcontexts",
+            &plain(&p.cidinternalcontexts.join(",")),
+        );
+    }
+    if p.passwordlocation != d.passwordlocation {
+        line("passwordlocation", &p.passwordlocation.to_string());
+    }
+    if p.volgain != d.volgain {
+        line("volgain", &p.volgain.to_string());
+    }
+    let texts = [
+        ("vm-login", &p.vm_login, &d.vm_login),
+        ("vm-newuser", &p.vm_newuser, &d.vm_newuser),
+        ("vm-password", &p.vm_password, &d.vm_password),
+        ("vm-newpassword", &p.vm_newpassword, &d.vm_newpassword),
+        ("vm-passchanged", &p.vm_passchanged, &d.vm_passchanged),
+        (
+            "vm-reenterpassword",
+            &p.vm_reenterpassword,
+            &d.vm_reenterpassword,
+        ),
+        ("vm-mismatch", &p.vm_mismatch, &d.vm_mismatch),
+        (
+            "vm-invalid-password",
+            &p.vm_invalid_password,
+            &d.vm_invalid_password,
+        ),
+        ("vm-pls-try-again", &p.vm_pls_try_again, &d.vm_pls_try_again),
+        (
+            "vm-prepend-timeout",
+            &p.vm_prepend_timeout,
+            &d.vm_prepend_timeout,
+        ),
+        (
+            "listen-control-forward-key",
+            &p.listen_control_forward_key,
+            &d.listen_control_forward_key,
+        ),
+        (
+            "listen-control-reverse-key",
+            &p.listen_control_reverse_key,
+            &d.listen_control_reverse_key,
+        ),
+        (
+            "listen-control-pause-key",
+            &p.listen_control_pause_key,
+            &d.listen_control_pause_key,
+        ),
+        (
+            "listen-control-restart-key",
+            &p.listen_control_restart_key,
+            &d.listen_control_restart_key,
+        ),
+        (
+            "listen-control-stop-key",
+            &p.listen_control_stop_key,
+            &d.listen_control_stop_key,
+        ),
+    ];
+    for (name, value, default) in texts {
+        if value != default {
+            line(name, &plain(value));
+        }
+    }
 }
 
 pub(crate) fn render(config: &Config) -> String {
@@ -184,6 +344,7 @@ pub(crate) fn render(config: &Config) -> String {
     if let Some(v) = &g.aliasescontext {
         line("aliasescontext", &plain(v));
     }
+    phone_general(&g.phone, &mut line);
     if !config.zones.is_empty() {
         out.push_str("\n[zonemessages]\n");
         for z in &config.zones {

@@ -56,58 +56,33 @@ const GENERAL_TYPED: &[&str] = &[
     "moveheard",
     "searchcontexts",
     "aliasescontext",
-];
-
-/// `[general]` options Asterisk uses for its telephone menus, pager mails or password
-/// changes: accepted without a warning, no effect on IMAP storage.
-const GENERAL_MENU: &[&str] = &[
-    "adsifdn",
-    "adsisec",
-    "adsiver",
-    "attachextrecs",
-    "attachfmt",
-    "backupdeleted",
-    "callback",
-    "cidinternalcontexts",
-    "dialout",
-    "directoryintro",
+    // The telephone options (crate::phone).
+    "review",
+    "operator",
+    "saycid",
     "envelope",
+    "sayduration",
+    "saydurationm",
+    "skipms",
+    "messagewrap",
+    "nextaftercmd",
+    "forcename",
+    "forcegreetings",
+    "tempgreetwarn",
+    "usedirectory",
+    "sendvoicemail",
+    "callback",
+    "dialout",
     "exitcontext",
+    "cidinternalcontexts",
+    "maxlogins",
+    "minpassword",
+    "passwordlocation",
+    "silencethreshold",
+    "volgain",
     "externpass",
     "externpassnotify",
     "externpasscheck",
-    "forcegreetings",
-    "forcename",
-    "hidefromdir",
-    "language",
-    "listen-control-forward-key",
-    "listen-control-reverse-key",
-    "listen-control-pause-key",
-    "listen-control-restart-key",
-    "listen-control-stop-key",
-    "maxlogins",
-    "messagewrap",
-    "minpassword",
-    "nextaftercmd",
-    "operator",
-    "pagerbody",
-    "pagerdateformat",
-    "pagerfromstring",
-    "pagersubject",
-    "passwordlocation",
-    "review",
-    "saycid",
-    "sayduration",
-    "saydurationm",
-    "sendvoicemail",
-    "silencethreshold",
-    "skipms",
-    "tempgreetwarn",
-    "tps_queue_high",
-    "tps_queue_low",
-    "usedirectory",
-    "userscontext",
-    "volgain",
     "vm-login",
     "vm-newuser",
     "vm-password",
@@ -118,6 +93,30 @@ const GENERAL_MENU: &[&str] = &[
     "vm-invalid-password",
     "vm-pls-try-again",
     "vm-prepend-timeout",
+    "listen-control-forward-key",
+    "listen-control-reverse-key",
+    "listen-control-pause-key",
+    "listen-control-restart-key",
+    "listen-control-stop-key",
+];
+
+/// `[general]` options Asterisk uses for ADSI phones, pager mails, the Directory or its
+/// file storage: accepted without a warning, no effect in imapvm.
+const GENERAL_MENU: &[&str] = &[
+    "adsifdn",
+    "adsisec",
+    "adsiver",
+    "attachextrecs",
+    "attachfmt",
+    "backupdeleted",
+    "directoryintro",
+    "pagerbody",
+    "pagerdateformat",
+    "pagerfromstring",
+    "pagersubject",
+    "tps_queue_high",
+    "tps_queue_low",
+    "userscontext",
     "emailonly",
 ];
 
@@ -190,34 +189,33 @@ const MAILBOX_TYPED: &[&str] = &[
     "minsecs",
     "delete",
     "deletevoicemail",
-];
-
-/// Mailbox-line options Asterisk uses only for its menus.
-const MAILBOX_MENU: &[&str] = &[
-    "attachextrecs",
-    "saycid",
-    "sendvoicemail",
+    // `options=NAME=VALUE` applies NAME=VALUE.
+    "options",
+    // The telephone options (crate::phone).
     "review",
-    "tempgreetwarn",
-    "messagewrap",
     "operator",
+    "saycid",
     "envelope",
-    "moveheard",
     "sayduration",
     "saydurationm",
+    "messagewrap",
+    "nextaftercmd",
     "forcename",
     "forcegreetings",
+    "tempgreetwarn",
+    "sendvoicemail",
+    "moveheard",
+    "leaveurgent",
     "callback",
     "dialout",
     "exitcontext",
-    "nextaftercmd",
-    "backupdeleted",
-    "volgain",
     "passwordlocation",
-    "options",
+    "volgain",
     "hidefromdir",
-    "alias",
 ];
+
+/// Mailbox-line options Asterisk (or its `Directory()`) reads that imapvm keeps untyped.
+const MAILBOX_MENU: &[&str] = &["attachextrecs", "backupdeleted", "alias"];
 
 /// Asterisk's fixed buffer sizes (characters kept) for options imapvm uses.
 const LIMITS: &[(&str, usize)] = &[
@@ -239,20 +237,42 @@ const LIMITS: &[(&str, usize)] = &[
     ("fullname", 79),
     ("password", 79),
     ("pager", 79),
+    ("language", 39),
+    ("callback", 79),
+    ("dialout", 79),
+    ("exitcontext", 79),
+    ("externpass", 127),
+    ("externpassnotify", 127),
+    ("externpasscheck", 127),
+    ("vm-login", 79),
+    ("vm-newuser", 79),
+    ("vm-password", 79),
+    ("vm-newpassword", 79),
+    ("vm-passchanged", 79),
+    ("vm-reenterpassword", 79),
+    ("vm-mismatch", 79),
+    ("vm-invalid-password", 79),
+    ("vm-pls-try-again", 79),
+    ("vm-prepend-timeout", 79),
+    ("listen-control-forward-key", 11),
+    ("listen-control-reverse-key", 11),
+    ("listen-control-pause-key", 11),
+    ("listen-control-restart-key", 11),
+    ("listen-control-stop-key", 11),
 ];
 
 const MAXMSG_DEFAULT: u32 = 100;
 const MAXMSG_LIMIT: u32 = 9999;
 
 /// Asterisk's `ast_true`.
-fn ast_true(v: &str) -> bool {
+pub(crate) fn ast_true(v: &str) -> bool {
     ["yes", "true", "y", "t", "1", "on"]
         .iter()
         .any(|w| v.eq_ignore_ascii_case(w))
 }
 
 /// Asterisk's `ast_false`.
-fn ast_false(v: &str) -> bool {
+pub(crate) fn ast_false(v: &str) -> bool {
     ["no", "false", "n", "f", "0", "off"]
         .iter()
         .any(|w| v.eq_ignore_ascii_case(w))
@@ -334,21 +354,22 @@ fn did_you_mean(name: &str, candidates: &[&'static str]) -> String {
     }
 }
 
-struct Builder<'d> {
-    diagnostics: &'d mut Vec<Diagnostic>,
+/// Collects diagnostics while values are read.
+pub(crate) struct Builder<'d> {
+    pub(crate) diagnostics: &'d mut Vec<Diagnostic>,
 }
 
 /// Typed readers for one value; each reports problems at `at` and returns Asterisk's reading.
 impl Builder<'_> {
-    fn error(&mut self, at: &Location, message: String) {
+    pub(crate) fn error(&mut self, at: &Location, message: String) {
         self.diagnostics.push(Diagnostic::error(at, message));
     }
 
-    fn warn(&mut self, at: &Location, message: String) {
+    pub(crate) fn warn(&mut self, at: &Location, message: String) {
         self.diagnostics.push(Diagnostic::warning(at, message));
     }
 
-    fn boolean(&mut self, name: &str, value: &str, at: &Location) -> bool {
+    pub(crate) fn boolean(&mut self, name: &str, value: &str, at: &Location) -> bool {
         if ast_true(value) {
             true
         } else {
@@ -443,7 +464,7 @@ impl Builder<'_> {
         out
     }
 
-    fn limit(&mut self, name: &str, value: &str, at: &Location) {
+    pub(crate) fn limit(&mut self, name: &str, value: &str, at: &Location) {
         if let Some((_, max)) = LIMITS.iter().find(|(n, _)| *n == name) {
             let len = value.chars().count();
             if len > *max {
@@ -454,6 +475,21 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// The first `[general]` entry named one of `names` (Asterisk's `ast_variable_retrieve`), its
+/// length checked; its place is recorded in `origins` under `canonical`.
+pub(crate) fn general_entry<'e>(
+    b: &mut Builder<'_>,
+    first: &BTreeMap<String, &'e RawEntry>,
+    origins: &mut BTreeMap<String, Location>,
+    canonical: &str,
+    names: &[&str],
+) -> Option<(&'e str, Location)> {
+    let entry: &'e RawEntry = names.iter().find_map(|n| first.get(*n).copied())?;
+    b.limit(canonical, &entry.value, &entry.value_at);
+    origins.insert(canonical.to_string(), entry.value_at.clone());
+    Some((entry.value.as_str(), entry.value_at.clone()))
 }
 
 fn opt(value: &str) -> Option<String> {
@@ -544,12 +580,13 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     let mut g = General::default();
     macro_rules! with {
         ($canon:literal, [$($name:literal),+], |$v:ident, $at:ident| $body:expr) => {
-            if let Some(entry) = get(&[$($name),+]) {
-                let $v: &str = &entry.value;
-                let $at: &Location = &entry.value_at;
-                b.limit($canon, $v, $at);
+            if let Some((value, location)) =
+                general_entry(&mut b, &first, &mut origins.general, $canon, &[$($name),+])
+            {
+                let $v: &str = value;
+                let $at: &Location = &location;
+                let _ = $at;
                 $body;
-                origins.general.insert($canon.to_string(), entry.value_at.clone());
             }
         };
     }
@@ -673,6 +710,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     with!("aliasescontext", ["aliasescontext"], |v, at| g
         .aliasescontext =
         opt(v));
+    g.phone = crate::phone::general(&mut b, &first, &mut origins.general);
     if let (Some(min), Some(max)) = (
         get(&["minsecs", "minmessage"]),
         get(&["maxsecs", "maxmessage"]),
@@ -940,18 +978,30 @@ fn mailbox_line(
     let mut option_origins = BTreeMap::new();
     if let Some((options_start, options_text)) = fields.get(4) {
         let mut offset = *options_start;
-        for token in options_text.split('|') {
+        'tokens: for token in options_text.split('|') {
             let at = at_offset(offset);
             offset += token.len() + 1;
             if token.is_empty() {
                 continue;
             }
-            let Some((key, v)) = token.split_once('=') else {
+            let Some((mut key, mut v)) = token.split_once('=') else {
                 b.warn(&at, format!("mailbox {id}: option `{token}` has no '='; Asterisk ignores it: write name=value"));
                 continue;
             };
+            let mut value_offset = offset - token.len() - 1 + key.len() + 1;
+            // `options=NAME=VALUE` is NAME=VALUE: Asterisk's apply_option hands it back to
+            // apply_options.
+            while key.eq_ignore_ascii_case("options") {
+                let Some((inner, rest)) = v.split_once('=') else {
+                    b.warn(&at, format!("mailbox {id}: options={v} has no '='; Asterisk ignores it: write options=NAME=VALUE, or NAME=VALUE alone"));
+                    continue 'tokens;
+                };
+                value_offset += inner.len() + 1;
+                key = inner;
+                v = rest;
+            }
             let lower = key.to_ascii_lowercase();
-            let value_at = at_offset(offset - token.len() - 1 + key.len() + 1);
+            let value_at = at_offset(value_offset);
             let canonical = match lower.as_str() {
                 "imapsecret" => "imappassword",
                 "maxmessage" => "maxsecs",
@@ -1017,14 +1067,17 @@ fn mailbox_line(
                     }
                     options.delete = Some(on);
                 }
-                other if MAILBOX_MENU.contains(&other) => {
-                    options.menu.insert(other.to_string(), v.to_string());
-                    typed = false;
-                }
                 other => {
                     typed = false;
-                    if GENERAL_TYPED.contains(&other) || GENERAL_MENU.contains(&other) {
+                    if let Some(read) =
+                        crate::phone::mailbox_option(b, other, v, &value_at, &mut options.phone)
+                    {
+                        typed = read;
+                    } else if MAILBOX_MENU.contains(&other) {
+                        options.menu.insert(other.to_string(), v.to_string());
+                    } else if GENERAL_TYPED.contains(&other) || GENERAL_MENU.contains(&other) {
                         b.warn(&at, format!("mailbox {id}: `{key}` can only be set in [general]; Asterisk ignores it on a mailbox line"));
+                        options.unknown.insert(key.to_string(), v.to_string());
                     } else {
                         let hint = if key.trim() != key {
                             " (Asterisk does not trim spaces around option names: remove them)"
@@ -1038,8 +1091,8 @@ fn mailbox_line(
                                 "mailbox {id}: unknown option `{key}`; Asterisk ignores it{hint}"
                             ),
                         );
+                        options.unknown.insert(key.to_string(), v.to_string());
                     }
-                    options.unknown.insert(key.to_string(), v.to_string());
                 }
             }
             if typed {

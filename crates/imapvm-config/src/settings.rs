@@ -1,13 +1,61 @@
 //! The effective settings of one mailbox: mailbox option > `[general]` > Asterisk's default,
 //! each with its origin.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::Config;
+use crate::diagnostic::Location;
 use crate::model::{ImapFlags, MailboxId, Origin, Setting, Zone};
+use crate::phone::PhoneSettings;
 use crate::secret::Secret;
+
+/// Where the values of one mailbox were written, by option name: resolves Asterisk's
+/// precedence (mailbox option > `[general]` > default) with origins.
+pub(crate) struct Layer<'a> {
+    pub(crate) general: &'a BTreeMap<String, Location>,
+    pub(crate) mailbox: &'a BTreeMap<String, Location>,
+}
+
+impl Layer<'_> {
+    /// A `[general]` value (or Asterisk's default when `[general]` does not set `name`).
+    pub(crate) fn general<T>(&self, name: &str, value: T) -> Setting<T> {
+        Setting {
+            value,
+            origin: match self.general.get(name) {
+                Some(at) => Origin::General(at.clone()),
+                None => Origin::Default,
+            },
+        }
+    }
+
+    /// The mailbox line's value where it has one, else `[general]`'s.
+    pub(crate) fn layered<T>(&self, name: &str, mine: Option<T>, general: T) -> Setting<T> {
+        match (mine, self.mailbox.get(name)) {
+            (Some(value), Some(at)) => Setting {
+                value,
+                origin: Origin::Mailbox(at.clone()),
+            },
+            _ => self.general(name, general),
+        }
+    }
+
+    /// A mailbox-only value: the line's, else `default`.
+    pub(crate) fn mailbox<T>(&self, name: &str, mine: Option<T>, default: T) -> Setting<T> {
+        match (mine, self.mailbox.get(name)) {
+            (Some(value), Some(at)) => Setting {
+                value,
+                origin: Origin::Mailbox(at.clone()),
+            },
+            _ => Setting {
+                value: default,
+                origin: Origin::Default,
+            },
+        }
+    }
+}
 
 /// Everything imapvm needs to know about one mailbox, resolved with Asterisk's precedence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,10 +148,12 @@ pub struct MailboxSettings {
     pub maxgreet: Setting<u32>,
     /// `externnotify` (general only).
     pub externnotify: Setting<Option<String>>,
-    /// `leaveurgent` (general only).
+    /// `leaveurgent`: the caller may mark a message urgent in the review menu.
     pub leaveurgent: Setting<bool>,
     /// `delete` (mailbox only).
     pub delete: Setting<bool>,
+    /// The options of `VoiceMail()` and `VoiceMailMain()` for this mailbox.
+    pub phone: PhoneSettings,
 }
 
 /// One line of `imapvm config show`: option, value as text (secrets `***`), origin.
@@ -117,7 +167,7 @@ pub struct SettingRow {
     pub origin: Origin,
 }
 
-fn row<T: ToString>(option: &'static str, s: &Setting<T>) -> SettingRow {
+pub(crate) fn row<T: ToString>(option: &'static str, s: &Setting<T>) -> SettingRow {
     SettingRow {
         option,
         value: Some(s.value.to_string()),
@@ -125,7 +175,7 @@ fn row<T: ToString>(option: &'static str, s: &Setting<T>) -> SettingRow {
     }
 }
 
-fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> SettingRow {
+pub(crate) fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> SettingRow {
     SettingRow {
         option,
         value: s.value.as_ref().map(ToString::to_string),
@@ -133,7 +183,7 @@ fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> Setting
     }
 }
 
-fn row_bool(option: &'static str, s: &Setting<bool>) -> SettingRow {
+pub(crate) fn row_bool(option: &'static str, s: &Setting<bool>) -> SettingRow {
     SettingRow {
         option,
         value: Some(if s.value { "yes" } else { "no" }.to_string()),
@@ -141,7 +191,7 @@ fn row_bool(option: &'static str, s: &Setting<bool>) -> SettingRow {
     }
 }
 
-fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
+pub(crate) fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
     SettingRow {
         option,
         value: Some(s.value.as_secs().to_string()),
@@ -149,7 +199,7 @@ fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
     }
 }
 
-fn row_list(option: &'static str, s: &Setting<Vec<String>>) -> SettingRow {
+pub(crate) fn row_list(option: &'static str, s: &Setting<Vec<String>>) -> SettingRow {
     SettingRow {
         option,
         value: Some(s.value.join("|")),
@@ -237,6 +287,7 @@ impl MailboxSettings {
             row_bool("leaveurgent", &self.leaveurgent),
             row_bool("delete", &self.delete),
         ]);
+        rows.extend(self.phone.rows());
         rows
     }
 }
@@ -256,27 +307,10 @@ impl Config {
             .unwrap_or_default();
         let empty = Default::default();
         let opts = self.origins.mailbox_options.get(index).unwrap_or(&empty);
-        let general_map = &self.origins.general;
-        macro_rules! gen_set {
-            ($name:expr, $value:expr) => {
-                Setting {
-                    value: $value,
-                    origin: match general_map.get($name) {
-                        Some(at) => Origin::General(at.clone()),
-                        None => Origin::Default,
-                    },
-                }
-            };
-        }
-        let mbox_origin = |name: &str| opts.get(name).cloned().map(Origin::Mailbox);
-        macro_rules! layered {
-            ($name:literal, $mine:expr, $general:expr) => {
-                match ($mine, mbox_origin($name)) {
-                    (Some(v), Some(origin)) => Setting { value: v, origin },
-                    _ => gen_set!($name, $general),
-                }
-            };
-        }
+        let layer = Layer {
+            general: &self.origins.general,
+            mailbox: opts,
+        };
         macro_rules! line_set {
             ($value:expr) => {
                 Setting {
@@ -287,13 +321,7 @@ impl Config {
         }
 
         let o = &mailbox.options;
-        let tz = match (&o.tz, mbox_origin("tz")) {
-            (Some(v), Some(origin)) => Setting {
-                value: Some(v.clone()),
-                origin,
-            },
-            _ => gen_set!("tz", g.tz.clone()),
-        };
+        let tz = layer.layered("tz", o.tz.clone().map(Some), g.tz.clone());
         let zone = tz.value.as_ref().and_then(|name| {
             let zone = self.zone(name)?;
             let at = self
@@ -312,7 +340,7 @@ impl Config {
                 value: g.greetingfolder().to_string(),
                 origin: Origin::General(at.clone()),
             },
-            None => gen_set!("imapfolder", g.imapfolder.clone()),
+            None => layer.general("imapfolder", g.imapfolder.clone()),
         };
         Some(MailboxSettings {
             id: mailbox.id.clone(),
@@ -320,88 +348,56 @@ impl Config {
             email: line_set!(mailbox.email.clone()),
             pager: line_set!(mailbox.pager.clone()),
             password: line_set!(mailbox.password.clone()),
-            imapvmshareid: match mbox_origin("imapvmshareid") {
-                Some(origin) => Setting {
-                    value: o.imapvmshareid.clone(),
-                    origin,
-                },
-                None => Setting {
-                    value: None,
-                    origin: Origin::Default,
-                },
-            },
-            imapuser: match mbox_origin("imapuser") {
-                Some(origin) => Setting {
-                    value: o.imapuser.clone(),
-                    origin,
-                },
-                None => Setting {
-                    value: None,
-                    origin: Origin::Default,
-                },
-            },
-            imappassword: match mbox_origin("imappassword") {
-                Some(origin) => Setting {
-                    value: o.imappassword.clone(),
-                    origin,
-                },
-                None => Setting {
-                    value: None,
-                    origin: Origin::Default,
-                },
-            },
-            imapserver: layered!("imapserver", o.imapserver.clone(), g.imapserver.clone()),
-            imapport: layered!("imapport", o.imapport, g.imapport),
-            imapflags: layered!("imapflags", o.imapflags, g.imapflags),
-            imapfolder: layered!("imapfolder", o.imapfolder.clone(), g.imapfolder.clone()),
-            imapparentfolder: gen_set!("imapparentfolder", g.imapparentfolder.clone()),
-            imapgreetings: gen_set!("imapgreetings", g.imapgreetings),
+            imapvmshareid: layer.mailbox("imapvmshareid", o.imapvmshareid.clone().map(Some), None),
+            imapuser: layer.mailbox("imapuser", o.imapuser.clone().map(Some), None),
+            imappassword: layer.mailbox("imappassword", o.imappassword.clone().map(Some), None),
+            imapserver: layer.layered("imapserver", o.imapserver.clone(), g.imapserver.clone()),
+            imapport: layer.layered("imapport", o.imapport, g.imapport),
+            imapflags: layer.layered("imapflags", o.imapflags, g.imapflags),
+            imapfolder: layer.layered("imapfolder", o.imapfolder.clone(), g.imapfolder.clone()),
+            imapparentfolder: layer.general("imapparentfolder", g.imapparentfolder.clone()),
+            imapgreetings: layer.general("imapgreetings", g.imapgreetings),
             greetingfolder,
-            authuser: gen_set!("authuser", g.authuser.clone()),
-            authpassword: gen_set!("authpassword", g.authpassword.clone()),
-            imapcafile: gen_set!("imapcafile", g.imapcafile.clone()),
-            imapvm_outbox: gen_set!("imapvm_outbox", g.imapvm_outbox.clone()),
-            expungeonhangup: gen_set!("expungeonhangup", g.expungeonhangup),
-            imapopentimeout: gen_set!("imapopentimeout", g.imapopentimeout),
-            imapreadtimeout: gen_set!("imapreadtimeout", g.imapreadtimeout),
-            imapwritetimeout: gen_set!("imapwritetimeout", g.imapwritetimeout),
-            imapclosetimeout: gen_set!("imapclosetimeout", g.imapclosetimeout),
-            pollmailboxes: gen_set!("pollmailboxes", g.pollmailboxes),
-            pollfreq: gen_set!("pollfreq", g.pollfreq),
-            imap_poll_logout: gen_set!("imap_poll_logout", g.imap_poll_logout),
-            format: gen_set!("format", g.format.clone()),
-            serveremail: layered!("serveremail", o.serveremail.clone(), g.serveremail.clone()),
-            fromstring: layered!("fromstring", o.fromstring.clone(), g.fromstring.clone()),
-            emailsubject: layered!(
+            authuser: layer.general("authuser", g.authuser.clone()),
+            authpassword: layer.general("authpassword", g.authpassword.clone()),
+            imapcafile: layer.general("imapcafile", g.imapcafile.clone()),
+            imapvm_outbox: layer.general("imapvm_outbox", g.imapvm_outbox.clone()),
+            expungeonhangup: layer.general("expungeonhangup", g.expungeonhangup),
+            imapopentimeout: layer.general("imapopentimeout", g.imapopentimeout),
+            imapreadtimeout: layer.general("imapreadtimeout", g.imapreadtimeout),
+            imapwritetimeout: layer.general("imapwritetimeout", g.imapwritetimeout),
+            imapclosetimeout: layer.general("imapclosetimeout", g.imapclosetimeout),
+            pollmailboxes: layer.general("pollmailboxes", g.pollmailboxes),
+            pollfreq: layer.general("pollfreq", g.pollfreq),
+            imap_poll_logout: layer.general("imap_poll_logout", g.imap_poll_logout),
+            format: layer.general("format", g.format.clone()),
+            serveremail: layer.layered("serveremail", o.serveremail.clone(), g.serveremail.clone()),
+            fromstring: layer.layered("fromstring", o.fromstring.clone(), g.fromstring.clone()),
+            emailsubject: layer.layered(
                 "emailsubject",
                 o.emailsubject.clone().map(Some),
-                g.emailsubject.clone()
+                g.emailsubject.clone(),
             ),
-            emailbody: layered!(
+            emailbody: layer.layered(
                 "emailbody",
                 o.emailbody.clone().map(Some),
-                g.emailbody.clone()
+                g.emailbody.clone(),
             ),
-            pbxskip: gen_set!("pbxskip", g.pbxskip),
-            charset: gen_set!("charset", g.charset.clone()),
-            emaildateformat: gen_set!("emaildateformat", g.emaildateformat.clone()),
+            pbxskip: layer.general("pbxskip", g.pbxskip),
+            charset: layer.general("charset", g.charset.clone()),
+            emaildateformat: layer.general("emaildateformat", g.emaildateformat.clone()),
             tz,
             zone,
-            locale: layered!("locale", o.locale.clone().map(Some), g.locale.clone()),
-            attach: layered!("attach", o.attach, g.attach),
-            maxmsg: layered!("maxmsg", o.maxmsg, g.maxmsg),
-            maxsecs: layered!("maxsecs", o.maxsecs, g.maxsecs),
-            minsecs: layered!("minsecs", o.minsecs, g.minsecs),
-            maxgreet: gen_set!("maxgreet", g.maxgreet),
-            externnotify: gen_set!("externnotify", g.externnotify.clone()),
-            leaveurgent: gen_set!("leaveurgent", g.leaveurgent),
-            delete: match (o.delete, mbox_origin("delete")) {
-                (Some(v), Some(origin)) => Setting { value: v, origin },
-                _ => Setting {
-                    value: false,
-                    origin: Origin::Default,
-                },
-            },
+            locale: layer.layered("locale", o.locale.clone().map(Some), g.locale.clone()),
+            attach: layer.layered("attach", o.attach, g.attach),
+            maxmsg: layer.layered("maxmsg", o.maxmsg, g.maxmsg),
+            maxsecs: layer.layered("maxsecs", o.maxsecs, g.maxsecs),
+            minsecs: layer.layered("minsecs", o.minsecs, g.minsecs),
+            maxgreet: layer.general("maxgreet", g.maxgreet),
+            externnotify: layer.general("externnotify", g.externnotify.clone()),
+            leaveurgent: layer.layered("leaveurgent", o.phone.leaveurgent, g.leaveurgent),
+            delete: layer.mailbox("delete", o.delete, false),
+            phone: PhoneSettings::new(&layer, g, o),
         })
     }
 }

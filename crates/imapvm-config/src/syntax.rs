@@ -24,6 +24,8 @@ pub(crate) struct RawEntry {
     pub value: String,
     /// Written with `=>`.
     pub object: bool,
+    /// Copied from a template the section inherits (`[x](tpl)`): the line is the template's.
+    pub inherited: bool,
     pub key_at: Location,
     pub value_at: Location,
 }
@@ -417,6 +419,7 @@ impl Loader<'_> {
             key: text(key),
             value: text(value),
             object,
+            inherited: false,
             key_at: Location::new(name, lineno, key_col),
             value_at: Location::new(name, lineno, value_col),
         });
@@ -494,7 +497,10 @@ impl Loader<'_> {
                 } else {
                     match self.find_section(&option_text) {
                         Some(base) => {
-                            let inherited = self.raw.sections[base].entries.clone();
+                            let mut inherited = self.raw.sections[base].entries.clone();
+                            for entry in &mut inherited {
+                                entry.inherited = true;
+                            }
                             match append_to {
                                 Some(existing) => {
                                     self.raw.sections[existing].entries.extend(inherited)

@@ -3,6 +3,8 @@
 mod asterisk_configs;
 mod diagnostics;
 mod imapvm_section;
+mod password;
+mod phone;
 mod roundtrip;
 mod syntax;
 
