@@ -17,7 +17,8 @@
 //! 3. the UIDs from APPENDUID (without UIDPLUS: a search by the copy's own `Message-ID`).
 //!
 //! Accounts are delivered concurrently (one task each). A recipient that is refused or
-//! fails does not stop the others. Every stored recipient's MWI watcher is told (the bus).
+//! fails does not stop the others. Every stored recipient is announced on the change feed
+//! (its MWI watcher recounts it).
 //! The same code path delivers forwarded copies ([`crate::forward`]).
 
 use std::collections::HashMap;
@@ -31,9 +32,9 @@ use imapvm_policy::{
 use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 
 use crate::account::AccountKey;
-use crate::error::{DepositRefusal, Error, Result};
-use crate::ops::{now_secs, random_u32, search_result};
-use crate::outbox::{Composed, DepositOutcome, Enqueue, Held, ItemState, Outbox, Queued};
+use crate::error::{DepositRefusal, Error, Result, says_over_quota};
+use crate::ops::{Composed, now_secs, quota_roots, random_u32, search_result};
+use crate::outbox::{DepositOutcome, Enqueue, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Store, Urgency};
@@ -362,8 +363,8 @@ async fn deliver_account(
         return Vec::new();
     };
     let account = first.account.clone();
-    let store = Arc::clone(&first.store);
-    let slot_arc = store.pool.slot(&account.key());
+    let store = first.store.clone();
+    let slot_arc = store.inner.pool.slot(&account.key());
     let mut guard = slot_arc.lock().await;
     let slot = &mut *guard;
     let mut results: Vec<(usize, RecipientResult)> = Vec::new();
@@ -398,9 +399,7 @@ async fn deliver_account(
                     slot.conn.drop_session();
                 }
                 let result = match &outbox {
-                    Some(o) if crate::outbox::worth_queueing(&e) => {
-                        queue_offline(o, mb, &*compose, now, e)
-                    }
+                    Some(o) if e.worth_queueing() => queue_offline(o, mb, &*compose, now, e),
                     _ => RecipientResult::failed(&mb.id(), e),
                 };
                 results.push((*index, result));
@@ -473,7 +472,7 @@ async fn deliver_account(
             .any(|(i, r)| i == index && r.stored().is_some())
         {
             // Its MWI watcher publishes the new counts now.
-            store.bus.touched(&mb.account, &mb.id);
+            store.inner.feed.touched(&mb.account.key(), &mb.id);
         }
     }
     results
@@ -557,7 +556,7 @@ fn journaled_result(
             recipient_result(p, Ok(stored))
         }
         Err(e @ Error::DepositRefused { .. }) => {
-            let reason = refusal_text(&e);
+            let reason = e.refusal_text();
             if let Err(write) = outbox.mark(&mut held, ItemState::Refused, reason) {
                 tracing::warn!(item = %held.item.id, error = %write, "cannot record the refusal");
             }
@@ -571,7 +570,7 @@ fn journaled_result(
 fn kept_refused(outbox: Option<&Outbox>, p: &Prepared, refusal: Error) -> RecipientResult {
     if let Some(o) = outbox
         && let Err(e) = o.enqueue(
-            &p.entry(ItemState::Refused, Some(refusal_text(&refusal))),
+            &p.entry(ItemState::Refused, Some(refusal.refusal_text())),
             &p.bytes,
         )
     {
@@ -616,41 +615,6 @@ fn queue_offline(
             tracing::warn!(mailbox = %mb.id(), error = %write, "cannot queue the copy");
             RecipientResult::failed(&mb.id(), e)
         }
-    }
-}
-
-/// The reasons of a refusal, one line.
-fn refusal_text(e: &Error) -> String {
-    match e {
-        Error::DepositRefused { reasons, .. } => reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
-}
-
-/// The quota resources of `outcome`, with their root.
-pub(crate) fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
-    match outcome {
-        Outcome::QuotaRoots(roots) => roots
-            .quotas
-            .iter()
-            .flat_map(|q| {
-                q.resources.iter().map(|r| {
-                    (
-                        q.root.clone(),
-                        QuotaResource {
-                            name: QuotaResourceName::from_atom(&r.name),
-                            usage: r.usage,
-                            limit: r.limit,
-                        },
-                    )
-                })
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -849,7 +813,7 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
                     Err(Error::DepositRefused {
                         mailbox: p.mailbox.id(),
                         reasons: vec![DepositRefusal::Server {
-                            over_quota: crate::outbox::says_over_quota(&source),
+                            over_quota: says_over_quota(&source),
                             text: source.to_string(),
                         }],
                     })

@@ -45,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::ops::{fetch_result, now_secs, search_result, wire_set};
 use crate::pool::Folders;
 use crate::session::Session;
-use crate::store::{Audio, Deposited, Mailbox, MessageRef, Store, on_account};
+use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 
 /// What a forward did: the source, and one result per destination in the order given.
 #[derive(Debug)]
@@ -91,10 +91,12 @@ impl Mailbox {
         to: &[S],
         comment: Option<&Audio>,
     ) -> Result<Forwarded> {
-        let source = on_account!(self, |s, f| self.fetch_source(s, f, target, scope).await)?;
-        let store = Store {
-            inner: Arc::clone(&self.store),
-        };
+        let source = self
+            .with_account(Retry::IfWarm, |a| {
+                Box::pin(self.fetch_source(a.session, a.folders, target, scope))
+            })
+            .await?;
+        let store = &self.store;
         let (mailboxes, mut results) = store.resolve_recipients(to);
         let mut rebuilt = Vec::new();
         for (index, mb) in mailboxes {
@@ -192,23 +194,8 @@ impl Mailbox {
     /// `UID COPY` of the source into this box's `imapfolder`, after admission; the copy is
     /// made unheard. Never retried: a COPY that reached the server must not be doubled.
     async fn copy_forward(&self, source: &Source) -> Result<Deposited> {
-        let slot_arc = self.store.pool.slot(&self.account.key());
-        let mut guard = slot_arc.lock().await;
-        let slot = &mut *guard;
-        let result = async {
-            let s = slot.conn.session(&self.account).await?;
-            self.copy_in(s, &mut slot.folders, source).await
-        }
-        .await;
-        slot.conn.absorb_gone(&mut slot.folders);
-        if let Err(e) = &result
-            && e.is_connection_lost()
-        {
-            slot.conn.drop_session();
-        }
-        drop(guard);
-        self.store.bus.touched(&self.account, &self.id);
-        result
+        self.with_account_once(|a| Box::pin(self.copy_in(a.session, a.folders, source)))
+            .await
     }
 
     async fn copy_in(
