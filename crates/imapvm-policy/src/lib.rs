@@ -93,13 +93,13 @@ pub mod uid;
 pub mod watch;
 
 pub use admission::{
-    AdmissionVerdict, Deposit, DepositKind, Limits, QuotaResource, QuotaResourceName, Refusal,
-    admit, recount_before_admission,
+    AdmissionVerdict, Deposit, DepositKind, Limits, QuotaLedger, QuotaResource, QuotaResourceName,
+    Refusal, admit, recount_before_admission,
 };
 pub use capability::{Capabilities, Capability, MessageFlags};
 pub use count::{
-    MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_search,
-    count_unseen, listing_search,
+    MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_hits,
+    count_search, count_unseen, listing_search,
 };
 pub use expunge::{
     DeferReason, ExpungeContext, ExpungePlan, FlagChange, ForeignDeleted, PlanError, Sharing, Step,

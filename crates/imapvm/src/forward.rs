@@ -27,12 +27,11 @@
 //!   the same voicemail in the same box, as Asterisk's own save-to-folder COPY makes it),
 //!   and the copy is made unheard.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use imapvm_message::lineage::Lineage;
-use imapvm_message::{AudioPart, MessageType, Voicemail};
-use imapvm_policy::{Folder, MailboxName};
+use imapvm_message::{AudioPart, Voicemail};
+use imapvm_policy::{Folder, MailboxName, QuotaLedger};
 use imapvm_proto::{
     FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
 };
@@ -212,7 +211,7 @@ impl Mailbox {
             Admission::Forward,
             counts,
             &quota,
-            &HashMap::new(),
+            &QuotaLedger::default(),
         )?;
         self.select(s, f, &source.folder).await?;
         let range = wire_set([source.uid]).ok_or(Error::Vanished {
@@ -304,23 +303,17 @@ fn forward_compose(
         }
         Ok(Built {
             voicemail: Voicemail {
-                mailbox: mb.id.mailbox().to_owned(),
-                context: mb.id.context().to_owned(),
-                extension: mb.identity.extension().to_owned(),
-                msgnum,
-                server_name: mb.settings.fromstring.value.clone(),
                 flag: original.flag.clone(),
                 priority: original.priority,
                 caller_id_num: original.caller_id_num.clone(),
                 caller_id_name: original.caller_id_name.clone(),
                 duration_secs: original.duration_secs,
                 category: original.category.clone(),
-                message_type: MessageType::Message,
                 orig_date: original.orig_date.clone(),
                 orig_time: original.orig_time,
                 msg_id: Some(format!("{now}-{rand:08x}")),
-                caller_channel: None,
                 audio,
+                ..mb.voicemail_of(msgnum)
             },
             lineage: lineage.clone(),
             urgent: original.is_urgent(),

@@ -70,14 +70,7 @@ impl<'a> WriteAhead<'a> {
     }
 
     fn put(&self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
-        let entry = Enqueue {
-            mailbox: mailbox.id(),
-            msg_id: c.msg_id.clone(),
-            message_id: c.message_id.clone(),
-            urgent: c.urgent,
-            state,
-            reason: None,
-        };
+        let entry = c.entry(mailbox, state, None);
         *self.held() = Some(put_entry(self.spool, &entry, &c.bytes)?);
         self.committed.store(true, Ordering::SeqCst);
         Ok(())
@@ -104,6 +97,25 @@ pub struct Enqueue {
     pub state: ItemState,
     /// Why it was not delivered now (the item's `last-error`).
     pub reason: Option<String>,
+}
+
+impl Composed {
+    /// The outbox metadata of this message for `mailbox`.
+    pub(crate) fn entry(
+        &self,
+        mailbox: &Mailbox,
+        state: ItemState,
+        reason: Option<String>,
+    ) -> Enqueue {
+        Enqueue {
+            mailbox: mailbox.id(),
+            msg_id: self.msg_id.clone(),
+            message_id: self.message_id.clone(),
+            urgent: self.urgent,
+            state,
+            reason,
+        }
+    }
 }
 
 /// Writes a new item durably (temp file, fsync, rename, directory fsync) and returns it held
@@ -260,6 +272,24 @@ impl Outbox {
     /// not doubled); a refused one waits for [`Outbox::release`].
     pub fn enqueue(&self, entry: &Enqueue, bytes: &[u8]) -> Result<OutboxItem> {
         Ok(self.hold_new(entry, bytes)?.item.clone())
+    }
+
+    /// Queues `c`, built offline for `mailbox` because its server could not be reached
+    /// (`e`, kept as the item's reason): the flusher delivers it.
+    pub(crate) fn queue_offline(
+        &self,
+        mailbox: &Mailbox,
+        c: &Composed,
+        e: &Error,
+    ) -> Result<Queued> {
+        let entry = c.entry(mailbox, ItemState::Pending, Some(e.to_string()));
+        let item = self.enqueue(&entry, &c.bytes)?;
+        tracing::info!(mailbox = %mailbox.id(), item = %item.id, error = %e, "server unreachable: queued");
+        Ok(Queued {
+            item: item.id,
+            msg_id: item.msg_id,
+            reason: e.to_string(),
+        })
     }
 
     /// [`Outbox::enqueue`], keeping the item held (locked) for a delivery in flight.
@@ -464,19 +494,9 @@ impl Mailbox {
                     Some(held) => held,
                     None if e.worth_queueing() => {
                         let composed = self.compose(vm, 1, now_secs(), random_u32())?;
-                        let offline = WriteAhead::new(&outbox.spool);
-                        offline.put(self, &composed, ItemState::Pending)?;
-                        let Some(mut held) = offline.take() else {
-                            return Err(e);
-                        };
-                        held.item.last_error = Some(e.to_string());
-                        outbox.spool.update(&held)?;
-                        tracing::info!(mailbox = %self.id(), item = %held.item.id, error = %e, "server unreachable: deposit queued");
-                        return Ok(DepositOutcome::Queued(Queued {
-                            item: held.item.id.clone(),
-                            msg_id: held.item.msg_id.clone(),
-                            reason: e.to_string(),
-                        }));
+                        return Ok(DepositOutcome::Queued(
+                            outbox.queue_offline(self, &composed, &e)?,
+                        ));
                     }
                     None => return Err(e),
                 };

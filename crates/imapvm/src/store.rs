@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use imapvm_config::{Config, MailboxSettings};
 use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
-use imapvm_policy::{
-    Folder, FolderLayout, MailboxId, MessageState, MwiCounts, Sharing, VoicemailIdentity,
-};
+use imapvm_policy::{Folder, FolderLayout, MailboxId, MessageState, MwiCounts, VoicemailIdentity};
 use imapvm_proto::Stats;
 
 use crate::account::{Account, AccountKey};
@@ -470,15 +468,6 @@ impl Mailbox {
         Error::Policy {
             mailbox: self.id(),
             source,
-        }
-    }
-
-    /// Whether a folder may hold the user's own mail (then a plain EXPUNGE is never used).
-    pub(crate) fn sharing(name: &imapvm_policy::MailboxName) -> Sharing {
-        if name.is_inbox() {
-            Sharing::SharedWithMail
-        } else {
-            Sharing::Dedicated
         }
     }
 

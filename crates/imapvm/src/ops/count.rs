@@ -3,9 +3,9 @@
 //! what changed in a folder since a mod-sequence ([`Session::changed_since`], for the
 //! watcher's resync).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use imapvm_policy::count::{all_search, count_search};
+use imapvm_policy::count::{all_search, count_hits, count_search};
 use imapvm_policy::{
     Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary, MwiCounts,
 };
@@ -76,32 +76,12 @@ fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<u32>, HashMap<u32, M
             old,
             old_flagged,
         } => {
-            let flagged_old: BTreeSet<u32> =
-                search_result(s, "UID SEARCH (count old urgent)", old_flagged)?
-                    .into_iter()
-                    .collect();
-            let mut hits = Vec::new();
-            let mut flags = HashMap::new();
-            for (id, context, seen, flagged) in [
-                (new, "UID SEARCH (count new)", false, false),
-                (urgent, "UID SEARCH (count urgent)", false, true),
-                (old, "UID SEARCH (count old)", true, false),
-            ] {
-                for uid in search_result(s, context, id)? {
-                    let fl = MessageFlags {
-                        seen,
-                        flagged: flagged || (seen && flagged_old.contains(&uid)),
-                        deleted: false,
-                    };
-                    // A message whose flags changed between two searches is found by
-                    // both (or none): the first answer counts, once.
-                    if let std::collections::hash_map::Entry::Vacant(e) = flags.entry(uid) {
-                        e.insert(fl);
-                        hits.push(uid);
-                    }
-                }
-            }
-            (hits, flags)
+            // Taken in this order so that the first failure is the one reported.
+            let old_flagged = search_result(s, "UID SEARCH (count old urgent)", old_flagged)?;
+            let new = search_result(s, "UID SEARCH (count new)", new)?;
+            let urgent = search_result(s, "UID SEARCH (count urgent)", urgent)?;
+            let old = search_result(s, "UID SEARCH (count old)", old)?;
+            count_hits(&new, &urgent, &old, &old_flagged)
         }
     })
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use imapvm_policy::expunge::{ExpungeContext, Step, plan_delete, verify_deleted};
-use imapvm_policy::{Folder, ForeignDeleted, MailboxName, UidValidity, Verified};
+use imapvm_policy::{Folder, ForeignDeleted, MailboxName, Sharing, UidValidity, Verified};
 use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode};
 
 use super::{policy_set, search_result, wire_keys, wire_set};
@@ -168,7 +168,7 @@ impl Mailbox {
             mailbox: mailbox.clone(),
             uidvalidity: UidValidity(uid_validity),
             capabilities: s.policy_capabilities(),
-            sharing: Mailbox::sharing(mailbox),
+            sharing: Sharing::of(mailbox),
             expunge_on_hangup,
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use imapvm_message::{AudioPart, MessageType, Voicemail};
+use imapvm_message::{AudioPart, Voicemail};
 use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Limits, MessageFlags, QuotaResourceName, admit,
     recount_before_admission,
@@ -139,14 +139,32 @@ impl Mailbox {
         now: i64,
         rand: u32,
     ) -> Result<Composed> {
+        let msg_id = format!("{now}-{rand:08x}");
+        let vm = self.new_voicemail(new, msgnum, now, msg_id.clone())?;
+        let bytes = self.build_message(vm, now, rand)?;
+        Ok(Composed {
+            bytes: Arc::from(bytes),
+            msg_id,
+            message_id: self.message_id(now, rand),
+            urgent: new.urgency == Urgency::Urgent,
+        })
+    }
+
+    /// The voicemail of a deposit as this box stores it: message `msgnum`, at `now` (Unix
+    /// seconds), with `msg_id`; the recording, then the intro.
+    pub(crate) fn new_voicemail(
+        &self,
+        new: &NewVoicemail,
+        msgnum: u32,
+        now: i64,
+        msg_id: String,
+    ) -> Result<Voicemail> {
         let Some(recording) = &new.recording else {
             return Err(Error::Config {
                 mailbox: self.id(),
                 reason: "a deposit needs a recording".into(),
             });
         };
-        let msg_id = format!("{now}-{rand:08x}");
-        let settings = self.message_settings()?;
         let mut audio = vec![AudioPart::recording(
             msgnum,
             &recording.format,
@@ -155,39 +173,45 @@ impl Mailbox {
         if let Some(intro) = &new.intro {
             audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
         }
-        let vm = Voicemail {
-            mailbox: self.id.mailbox().to_owned(),
-            context: self.id.context().to_owned(),
-            extension: self.identity.extension().to_owned(),
-            msgnum,
-            server_name: self.settings.fromstring.value.clone(),
+        Ok(Voicemail {
             flag: match new.urgency {
                 Urgency::Normal => imapvm_message::Flag::None,
                 Urgency::Urgent => imapvm_message::Flag::Urgent,
                 Urgency::Priority => imapvm_message::Flag::Priority,
             },
-            priority: 1,
             caller_id_num: new.caller_id_num.clone(),
             caller_id_name: new.caller_id_name.clone(),
             duration_secs: new.duration_secs,
-            category: String::new(),
-            message_type: MessageType::Message,
-            orig_date: settings.email_date(now).map_err(|source| Error::Build {
+            orig_date: self.email_date(now)?,
+            orig_time: now,
+            msg_id: Some(msg_id),
+            audio,
+            ..self.voicemail_of(msgnum)
+        })
+    }
+
+    /// A message of this box, number `msgnum` (0 for a greeting): its identity, its
+    /// `fromstring`, priority 1; the caller, time and audio are the caller's to fill in.
+    pub(crate) fn voicemail_of(&self, msgnum: u32) -> Voicemail {
+        Voicemail {
+            mailbox: self.id.mailbox().to_owned(),
+            context: self.id.context().to_owned(),
+            extension: self.identity.extension().to_owned(),
+            msgnum,
+            server_name: self.settings.fromstring.value.clone(),
+            priority: 1,
+            ..Voicemail::default()
+        }
+    }
+
+    /// `X-Asterisk-VM-Orig-date` of `now` in this box's time zone.
+    pub(crate) fn email_date(&self, now: i64) -> Result<String> {
+        self.message_settings()?
+            .email_date(now)
+            .map_err(|source| Error::Build {
                 mailbox: self.id(),
                 source,
-            })?,
-            orig_time: now,
-            msg_id: Some(msg_id.clone()),
-            caller_channel: None,
-            audio,
-        };
-        let bytes = self.build_message(vm, now, rand)?;
-        Ok(Composed {
-            bytes: Arc::from(bytes),
-            msg_id,
-            message_id: self.message_id(now, rand),
-            urgent: new.urgency == Urgency::Urgent,
-        })
+            })
     }
 
     /// The deposit itself; `journal` keeps the bytes durable from just before the APPEND

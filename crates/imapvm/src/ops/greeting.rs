@@ -129,28 +129,17 @@ impl Mailbox {
                 };
                 let now = now_secs();
                 let rand = random_u32();
-                let settings = self.message_settings()?;
                 let vm = Voicemail {
-                    mailbox: self.id.mailbox().to_owned(),
-                    context: self.id.context().to_owned(),
-                    extension: self.identity.extension().to_owned(),
-                    msgnum: 0,
-                    server_name: self.settings.fromstring.value.clone(),
-                    priority: 1,
                     duration_secs,
                     message_type: MessageType::Greeting(name.to_owned()),
-                    orig_date: settings.email_date(now).map_err(|source| Error::Build {
-                        mailbox: self.id(),
-                        source,
-                    })?,
+                    orig_date: self.email_date(now)?,
                     orig_time: now,
-                    msg_id: None,
                     audio: vec![AudioPart::greeting(
                         name,
                         &audio.format,
                         audio.bytes.clone(),
                     )],
-                    ..Voicemail::default()
+                    ..self.voicemail_of(0)
                 };
                 let bytes = self.build_message(vm, now, rand)?;
                 let verdict = admit(

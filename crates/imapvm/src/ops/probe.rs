@@ -15,23 +15,8 @@ impl Mailbox {
     pub async fn probe(&self, create: bool) -> Result<Probe> {
         self.with_account(Retry::IfWarm, |a| {
             Box::pin(async move {
-                let (s, f) = (a.session, a.folders);
-                let _ = &f;
+                let s = a.session;
                 let layout = self.layout(s)?;
-                let mut wanted = vec![
-                    Folder::Inbox,
-                    Folder::Work,
-                    Folder::Family,
-                    Folder::Friends,
-                    Folder::Cust1,
-                    Folder::Cust2,
-                    Folder::Cust3,
-                    Folder::Cust4,
-                    Folder::Cust5,
-                ];
-                if self.settings.imapgreetings.value {
-                    wanted.push(Folder::Greetings);
-                }
                 let listed = match s.exec("LIST", |c| c.list("", "*")).await? {
                     Outcome::List(entries) => entries,
                     _ => Vec::new(),
@@ -48,13 +33,8 @@ impl Mailbox {
                         })
                 };
                 let mut folders = Vec::new();
-                let mut seen: Vec<MailboxName> = Vec::new();
-                for folder in wanted {
-                    let mailbox = layout.mailbox_name(folder);
-                    if seen.iter().any(|n| n.same_mailbox(&mailbox)) {
-                        continue;
-                    }
-                    seen.push(mailbox.clone());
+                let wanted = layout.voicemail_mailboxes(self.settings.imapgreetings.value);
+                for (folder, mailbox) in wanted {
                     let mut check = FolderCheck {
                         folder: folder.asterisk_name().to_owned(),
                         mailbox: mailbox.as_wire().to_owned(),
