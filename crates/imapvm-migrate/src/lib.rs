@@ -833,12 +833,7 @@ pub async fn export(
     progress: &dyn Progress,
 ) -> Result<MigrationReport> {
     let ids: Vec<String> = if options.mailboxes.is_empty() {
-        store
-            .config()
-            .mailboxes
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect()
+        store.mailbox_ids()
     } else {
         options
             .mailboxes

@@ -125,7 +125,7 @@ pub fn private_store(name: &str) -> (Store, String) {
 }
 
 /// Helpers for the scripts, on top of xtask's prelude.
-const PY_HELPERS: &str = r#"
+pub(crate) const PY_HELPERS: &str = r#"
 def sel(m, folder):
     return int(check(m.select('"%s"' % folder), "select " + folder)[0])
 

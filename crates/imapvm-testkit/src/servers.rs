@@ -57,19 +57,9 @@ pub fn target(kind: Kind, old: bool) -> Target {
     }
 }
 
-/// Python helpers on top of xtask's prelude (`C` connects to this personality).
+/// Python helpers on top of xtask's prelude and the crate's (`C` connects to this
+/// personality).
 const PY: &str = r#"
-def sel(m, folder):
-    return int(check(m.select('"%s"' % folder), "select " + folder)[0])
-
-def uids(m, *crit):
-    data = check(m.uid('SEARCH', None, *crit), "search")
-    return [int(x) for x in data[0].split()]
-
-def flags(m, uid):
-    data = check(m.uid('FETCH', str(uid), '(FLAGS)'), 'fetch flags')
-    return b" ".join(d if isinstance(d, bytes) else d[0] for d in data if d).decode()
-
 def by_msg_id(m, folder, msg_id):
     sel(m, folder)
     return uids(m, 'HEADER', 'X-Asterisk-VM-Message-ID', msg_id)
@@ -144,8 +134,12 @@ impl Target {
     /// Runs a mail-client script; `C(user)` connects to this personality.
     pub fn py(&self, script: &str) -> String {
         let connect = if self.old { "connect_old" } else { "connect" };
-        xtask::mail_client::run(&self.info, &format!("{PY}\nC = {connect}\n{script}"))
-            .unwrap_or_else(|e| panic!("{}: {e}", self.label()))
+        let helpers = crate::PY_HELPERS;
+        xtask::mail_client::run(
+            &self.info,
+            &format!("{helpers}\n{PY}\nC = {connect}\n{script}"),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", self.label()))
     }
 
     /// The personal namespace this server must report: (prefix, delimiter).

@@ -10,12 +10,7 @@ pub use imapvm_policy::shard::{MAX_SHARDS, Shard, ShardError};
 /// voicemail.conf when `chosen` is empty; then, with a `shard`, only those it owns.
 pub fn watched_boxes(store: &Store, chosen: &[String], shard: Option<Shard>) -> Vec<String> {
     let mut boxes: Vec<String> = if chosen.is_empty() {
-        store
-            .config()
-            .mailboxes
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect()
+        store.mailbox_ids()
     } else {
         chosen.to_vec()
     };

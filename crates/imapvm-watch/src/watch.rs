@@ -286,12 +286,7 @@ impl Watcher {
     pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
         let ids: Vec<String> = match &options.mailboxes {
             Some(list) => list.clone(),
-            None => store
-                .config()
-                .mailboxes
-                .iter()
-                .map(|m| m.id.to_string())
-                .collect(),
+            None => store.mailbox_ids(),
         };
         let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
         for id in &ids {

@@ -290,7 +290,7 @@ impl Session {
     }
 
     /// Wraps a proto error with this account and a context.
-    pub fn protocol_error(&self, context: impl Into<String>, source: imapvm_proto::Error) -> Error {
+    fn protocol_error(&self, context: impl Into<String>, source: imapvm_proto::Error) -> Error {
         Error::Protocol {
             account: self.label.clone(),
             context: context.into(),

@@ -332,6 +332,12 @@ impl Store {
         &self.inner.config
     }
 
+    /// Every box of voicemail.conf, as `box@context`, in file order.
+    pub fn mailbox_ids(&self) -> Vec<String> {
+        let boxes = self.inner.config.mailboxes.iter();
+        boxes.map(|m| m.id.to_string()).collect()
+    }
+
     /// This host's name, as Message-IDs and MIME boundaries carry it.
     pub fn hostname(&self) -> &str {
         &self.inner.hostname
