@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use crate::account::AccountKey;
 
 /// An operation through the store touched `mailbox` (of `account`): its counts may have
-/// changed. Sent after the operation, whether it succeeded or not (a failed one may still
-/// have changed something on the server).
+/// changed. Sent after every operation run through
+/// [`Mailbox::with_account`](crate::Mailbox::with_account), whether it succeeded or not (a
+/// failed one may still have changed something on the server), and after a
+/// multi-recipient delivery for each copy it stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     /// The IMAP account the mailbox lives on.
