@@ -19,7 +19,7 @@
 //! Accounts are delivered concurrently (one task each). A recipient that is refused or
 //! fails does not stop the others. Every stored recipient is announced on the change feed
 //! (its MWI watcher recounts it).
-//! The same code path delivers forwarded copies ([`crate::forward`]).
+//! The same code path delivers forwarded copies ([`Mailbox::forward`]).
 
 use std::sync::Arc;
 

@@ -157,7 +157,7 @@ pub enum Error {
         /// `box@context`.
         mailbox: String,
     },
-    /// The outbox spool could not be read or written (see [`crate::outbox`]).
+    /// The outbox spool could not be read or written (see [`Outbox`](crate::Outbox)).
     #[error("outbox {path}: {reason}")]
     Outbox {
         /// The spool file or directory.

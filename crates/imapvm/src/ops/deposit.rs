@@ -1,5 +1,5 @@
 //! Depositing one voicemail: admission, build, APPEND, UID, recount. The deposit declares
-//! the [`Journal`] it reports to; the durable outbox (`crate::outbox`) implements it.
+//! the [`Journal`] it reports to; the durable [`Outbox`](crate::Outbox) implements it.
 
 use std::sync::Arc;
 
