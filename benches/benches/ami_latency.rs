@@ -27,8 +27,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use imapvm::{AmiNotifier, AmiOptions, AmiReport, Store, WatchEvent, WatchOptions};
+use imapvm::Store;
 use imapvm_config::{AmiMode, AmiTarget, Secret};
+use imapvm_watch::{AmiNotifier, AmiOptions, AmiReport, WatchEvent, WatchOptions, Watcher};
 use serde_json::json;
 use xtask::pbx::{AmiPeer, AmiPeerConfig};
 
@@ -155,12 +156,14 @@ fn run() -> Res<()> {
             Ok(Some(AmiReport::LoggedIn { .. })) => {}
             other => return Err(format!("AMI login: {other:?}")),
         }
-        let mut watcher = store
-            .watch(WatchOptions {
+        let mut watcher = Watcher::start(
+            &store,
+            WatchOptions {
                 mailboxes: Some(vec!["1234@default".into()]),
                 ..WatchOptions::default()
-            })
-            .map_err(|e| e.to_string())?;
+            },
+        )
+        .map_err(|e| e.to_string())?;
         // Wait until watching (the first count is published before `Watching`).
         let strategy = loop {
             match tokio::time::timeout(Duration::from_secs(20), watcher.next()).await {

@@ -3,7 +3,7 @@
 //! The spool: 1,000 voicemails of 30 s wav49 (`msgNNNN.WAV` + an Asterisk `.txt`) in
 //! `4321@bench`'s INBOX. Per iteration:
 //!
-//! * **imapvm**: `imapvm::migrate::import` into a fresh folder (new store: connect, login,
+//! * **imapvm**: `imapvm_migrate::import` into a fresh folder (new store: connect, login,
 //!   SELECT/CREATE, the "what is already there" search, then reading the files, building each
 //!   message and APPENDing them pipelined, 64 per flight).
 //! * **floor**: the same 1,000 message bytes (built once, in memory) APPENDed to a fresh,
@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use imapvm::Store;
-use imapvm::migrate::{self, ImportOptions, Silent};
 use imapvm_benches::fixture::wav49;
 use imapvm_benches::scenario::Account;
 use imapvm_benches::wire::{Collect, literal_plus};
 use imapvm_message::spool_info::{InfoFields, MessageInfo};
+use imapvm_migrate::{self as migrate, ImportOptions, Silent};
 
 const MESSAGES: u32 = 1_000;
 const SECONDS: u32 = 30;

@@ -50,8 +50,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use imapvm::{MwiCounts, Store, StrategyChoice, WatchEvent, WatchOptions};
+use imapvm::{MwiCounts, Store};
 use imapvm_benches::mwi::{KindLatency, PhaseResult, WirePerChange};
+use imapvm_watch::{StrategyChoice, WatchEvent, WatchOptions, Watcher};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -212,7 +213,7 @@ impl Router {
     }
 
     /// Reads the watcher's events until [`Router::stop`] is notified; returns the watcher.
-    fn spawn(&self, mut watcher: imapvm::Watcher) -> tokio::task::JoinHandle<imapvm::Watcher> {
+    fn spawn(&self, mut watcher: Watcher) -> tokio::task::JoinHandle<Watcher> {
         let router = self.clone();
         tokio::spawn(async move {
             loop {
@@ -575,7 +576,7 @@ fn store(env: &Env, ports: &HashMap<usize, u16>) -> Res<Store> {
 /// A running watcher and what stops it.
 struct Running {
     store: Store,
-    task: tokio::task::JoinHandle<imapvm::Watcher>,
+    task: tokio::task::JoinHandle<Watcher>,
     router: Router,
 }
 
@@ -588,13 +589,15 @@ async fn start(
     ports: &HashMap<usize, u16>,
 ) -> Res<Running> {
     let store = store(env, ports)?;
-    let w = store
-        .watch(WatchOptions {
+    let w = Watcher::start(
+        &store,
+        WatchOptions {
             mailboxes: Some(boxes.iter().map(|n| format!("{n}@bulk")).collect()),
             strategy,
             ..WatchOptions::default()
-        })
-        .map_err(|e| e.to_string())?;
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let task = router.spawn(w);
     let deadline = Instant::now() + Duration::from_secs(600);
     while router.watching() < boxes.len() {
@@ -965,13 +968,15 @@ async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
     let router = Router::default();
     let store = store(env, &HashMap::new())?;
     let rss_before = proc_status("VmRSS:").unwrap_or(0);
-    let w = store
-        .watch(WatchOptions {
+    let w = Watcher::start(
+        &store,
+        WatchOptions {
             mailboxes: Some((1..=count).map(|n| format!("{n}@bulk")).collect()),
             strategy: StrategyChoice::Auto,
             ..WatchOptions::default()
-        })
-        .map_err(|e| e.to_string())?;
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let task = router.spawn(w);
     let t = Instant::now();
     let mut progress = Vec::new();

@@ -713,7 +713,7 @@ fn mwi_section(r: &Report) -> String {
         "An independent client (a raw socket, not imapvm) changes a voicemail box's INBOX on \
          the private Dovecot. Each latency runs from the moment that client read its change's \
          tagged OK to the moment the contender knew of the change: for imapvm and the polling \
-         rows, the watcher's MWI event (`Store::watch`, the stream `imapvm watch` prints); for \
+         rows, the watcher's MWI event (`imapvm_watch::Watcher`, the stream `imapvm watch` prints); for \
          the floor, the first untagged response about that change on a raw IDLE connection \
          (`FETCH` for a flag change, `EXPUNGE` for an expunge, `EXISTS` for an APPEND). Each \
          mailbox is its own IMAP user; boxes of one phase are measured in parallel, changes on \

@@ -138,10 +138,13 @@ const LAYERS: &[(&str, Allowed)] = &[
     // The binary may assemble anything but the tools and the test support.
     (
         "imapvm-cli",
-        Allowed::AllBut(&["xtask", "imapvm-benches", "imapvm-testkit"]),
+        Allowed::AllBut(&["xtask", "imapvm-benches", "imapvm-testkit", "imapvm-harness"]),
     ),
     // Test support: protocol-agnostic, a dev-dependency of the others.
     ("imapvm-testkit", Allowed::Only(&[])),
+    // The integration-test harness over the runtime (servers, stores, the mail client): a
+    // dev-dependency of the runtime's and the services' tests only.
+    ("imapvm-harness", Allowed::All),
     ("xtask", Allowed::All),
     ("imapvm-benches", Allowed::All),
 ];
@@ -151,10 +154,16 @@ const LAYERS: &[(&str, Allowed)] = &[
 const CLOCK_FILE: &str = "crates/imapvm/src/clock.rs";
 
 /// Crates of `crates/` whose clock reads are fine, with why.
-const CLOCK_EXEMPT: &[(&str, &str)] = &[(
-    "imapvm-testkit",
-    "test support only (a dev-dependency): a real TCP peer whose timeouts are real",
-)];
+const CLOCK_EXEMPT: &[(&str, &str)] = &[
+    (
+        "imapvm-testkit",
+        "test support only (a dev-dependency): a real TCP peer whose timeouts are real",
+    ),
+    (
+        "imapvm-harness",
+        "test support only (a dev-dependency): unique names for test folders",
+    ),
+];
 
 /// Reads of the wall or monotonic clock (std, tokio, jiff).
 const CLOCK_READS: &[&str] = &[

@@ -5,6 +5,7 @@
 //! resource is checked), §5.4 (`maxmsg`, `minsecs`, `maxsecs`), §6 #32
 //! (Asterisk refuses greetings when the message box is full; here it does not).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::count::MwiState;
@@ -74,6 +75,62 @@ impl Default for Limits {
             minsecs: 0,
             maxsecs: 0,
             maxgreet: 0,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits a forward destination is checked against: quota and `maxmsg` only, no
+    /// duration limits, as Asterisk's `forward_message` checks (§4.8).
+    pub fn for_forward(self) -> Limits {
+        Limits {
+            minsecs: 0,
+            maxsecs: 0,
+            ..self
+        }
+    }
+}
+
+/// Quota promised to copies admitted but not stored yet. A multi-recipient deposit admits
+/// every copy before the first APPEND, so each admission adds what was promised to the
+/// copies before it on the same quota root: two copies cannot both squeeze into the last
+/// kilobytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuotaLedger {
+    /// Per quota root: KiB and messages promised.
+    promised: HashMap<String, (u64, u64)>,
+}
+
+impl QuotaLedger {
+    /// `quota` (resources with their root, as `GETQUOTAROOT` reports them), each with what
+    /// is promised on its root added to its usage.
+    pub fn adjusted(&self, quota: &[(String, QuotaResource)]) -> Vec<QuotaResource> {
+        quota
+            .iter()
+            .map(|(root, r)| {
+                let (kb, msgs) = self.promised.get(root).copied().unwrap_or((0, 0));
+                let extra = match r.name {
+                    QuotaResourceName::Storage => kb,
+                    QuotaResourceName::Message => msgs,
+                    QuotaResourceName::Other(_) => 0,
+                };
+                QuotaResource {
+                    name: r.name.clone(),
+                    usage: r.usage.saturating_add(extra),
+                    limit: r.limit,
+                }
+            })
+            .collect()
+    }
+
+    /// Records one message of `size` octets as promised on every root of `quota`.
+    pub fn promise(&mut self, quota: &[(String, QuotaResource)], size: u64) {
+        let mut roots: Vec<&String> = quota.iter().map(|(r, _)| r).collect();
+        roots.dedup();
+        for root in roots {
+            let e = self.promised.entry(root.clone()).or_default();
+            e.0 = e.0.saturating_add(size.div_ceil(1024));
+            e.1 = e.1.saturating_add(1);
         }
     }
 }

@@ -4,7 +4,10 @@
 //! aggregations, what MWI publishes), §4.4 (listing keys),
 //! `asterisk-observed.md` §5.1 (what each query reports).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
+use std::hash::Hash;
 
 use thiserror::Error;
 
@@ -12,6 +15,37 @@ use crate::capability::MessageFlags;
 use crate::folder::{Folder, FolderStorage};
 use crate::identity::{SearchKey, VoicemailIdentity};
 use crate::uid::Uid;
+
+/// The answers of a count made of Asterisk's three searches (new, urgent, old: with
+/// ESEARCH each is answered by tag) plus old-and-flagged (RFC 3842's old urgent): every UID
+/// found, in answer order and once, with the flags its answer implies. A message whose flags
+/// changed between two searches is found by both (or by none): the first answer counts.
+pub fn count_hits<U: Copy + Eq + Hash>(
+    new: &[U],
+    urgent: &[U],
+    old: &[U],
+    old_flagged: &[U],
+) -> (Vec<U>, HashMap<U, MessageFlags>) {
+    let mut hits = Vec::new();
+    let mut flags = HashMap::new();
+    for (found, seen, flagged) in [
+        (new, false, false),
+        (urgent, false, true),
+        (old, true, false),
+    ] {
+        for &uid in found {
+            if let Entry::Vacant(e) = flags.entry(uid) {
+                e.insert(MessageFlags {
+                    seen,
+                    flagged: flagged || (seen && old_flagged.contains(&uid)),
+                    deleted: false,
+                });
+                hits.push(uid);
+            }
+        }
+    }
+    (hits, flags)
+}
 
 /// What policy needs to know of one fetched message: its UID, flags and the
 /// two identity header values (first occurrence, unfolded; `None` if absent).

@@ -34,6 +34,18 @@ pub enum Sharing {
     SharedWithMail,
 }
 
+impl Sharing {
+    /// How the runtime treats `mailbox`: `INBOX` may hold the user's own mail (then a plain
+    /// `EXPUNGE` is never used); any other voicemail folder is taken as dedicated.
+    pub fn of(mailbox: &MailboxName) -> Sharing {
+        if mailbox.is_inbox() {
+            Sharing::SharedWithMail
+        } else {
+            Sharing::Dedicated
+        }
+    }
+}
+
 /// What is known of `\Deleted` messages in the folder that we did not flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForeignDeleted {

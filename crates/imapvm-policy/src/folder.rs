@@ -562,6 +562,25 @@ impl FolderLayout {
         out
     }
 
+    /// The folders a probe checks (`imapfolder`, Work, Family, Friends, Cust1–5, and the
+    /// greetings folder when `imapgreetings=yes`), each mailbox once, with the first folder
+    /// that lives in it.
+    pub fn voicemail_mailboxes(&self, imapgreetings: bool) -> Vec<(Folder, MailboxName)> {
+        let folders = Folder::ALL.into_iter().filter(|f| match f {
+            Folder::Old | Folder::Urgent | Folder::Deleted => false,
+            Folder::Greetings => imapgreetings,
+            _ => true,
+        });
+        let mut out: Vec<(Folder, MailboxName)> = Vec::new();
+        for folder in folders {
+            let name = self.mailbox_name(folder);
+            if !out.iter().any(|(_, n)| n.same_mailbox(&name)) {
+                out.push((folder, name));
+            }
+        }
+        out
+    }
+
     /// The folders a voicemail box needs before first use: `imapfolder`,
     /// plus the greetings folder when `imapgreetings=yes`. Work…Cust5 are
     /// created on first save into them, as Asterisk does (§3.5).

@@ -1,4 +1,4 @@
-//! Every decision the runtime must make, as pure functions: folder names, mailbox filters, counting, message numbers, expunge plans, admission, MWI change detection, watch strategy.
+//! Every decision the runtime must make, as pure functions: folder names, mailbox filters, counting, message numbers, expunge plans, admission, MWI change detection, watch strategy, watcher shards, login safety.
 //!
 //! The rules follow Asterisk's `app_voicemail` IMAP storage (the shared
 //! `asterisk-imap-behaviour.md` reference, cited per item) where Asterisk is
@@ -25,6 +25,8 @@
 //! | [`admission`] | deposit verdicts from quota, `maxmsg` and durations |
 //! | [`mwi`] | publish or not; externnotify arguments |
 //! | [`watch`] | NOTIFY, IDLE or polling |
+//! | [`shard`] | which of N watcher processes follows a box (FNV-1a of `box@context`) |
+//! | [`login`] | whether a password may be sent; server quirks told by the greeting |
 //!
 //! # Example
 //!
@@ -83,21 +85,23 @@ pub mod count;
 pub mod expunge;
 pub mod folder;
 pub mod identity;
+pub mod login;
 pub mod mutf7;
 pub mod mwi;
 pub mod numbers;
+pub mod shard;
 pub mod uid;
 pub mod watch;
 
 pub use admission::{
-    AdmissionVerdict, Deposit, DepositKind, Limits, QuotaResource, QuotaResourceName, Refusal,
-    admit, recount_before_admission,
+    AdmissionVerdict, Deposit, DepositKind, Limits, QuotaLedger, QuotaResource, QuotaResourceName,
+    Refusal, admit, recount_before_admission,
 };
 pub use backoff::{Backoff, BackoffError};
 pub use capability::{Capabilities, Capability, MessageFlags};
 pub use count::{
-    MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_search,
-    count_unseen, listing_search,
+    MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_hits,
+    count_search, count_unseen, listing_search,
 };
 pub use expunge::{
     DeferReason, ExpungeContext, ExpungePlan, FlagChange, ForeignDeleted, PlanError, Sharing, Step,
@@ -105,9 +109,11 @@ pub use expunge::{
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, MailboxId, SearchKey, VoicemailIdentity};
+pub use login::{PasswordPath, may_send_password};
 pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
 pub use numbers::{MessageNumber, MessageNumbers, NumbersError, Resolution};
+pub use shard::{Shard, ShardError};
 pub use uid::{Uid, UidSet, UidValidity};
 pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 

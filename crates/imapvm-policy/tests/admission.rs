@@ -307,3 +307,93 @@ fn a_deposit_counts_again_only_when_changes_could_decide_maxmsg() {
     };
     assert!(recount_before_admission(0, 1, none));
 }
+
+/// Moved from the runtime's multi-recipient deposit (`deliver.rs`), where it was a unit test.
+#[test]
+fn promised_quota_counts_against_later_copies_on_the_same_root() {
+    use imapvm_policy::QuotaLedger;
+    let quota = vec![
+        (
+            "User quota".to_owned(),
+            QuotaResource {
+                name: QuotaResourceName::Storage,
+                usage: 100,
+                limit: 200,
+            },
+        ),
+        (
+            "User quota".to_owned(),
+            QuotaResource {
+                name: QuotaResourceName::Message,
+                usage: 1,
+                limit: 20,
+            },
+        ),
+        (
+            "Other root".to_owned(),
+            QuotaResource {
+                name: QuotaResourceName::Storage,
+                usage: 7,
+                limit: 200,
+            },
+        ),
+    ];
+    let mut ledger = QuotaLedger::default();
+    assert_eq!(
+        ledger.adjusted(&quota[..2]),
+        [quota[0].1.clone(), quota[1].1.clone()]
+    );
+    ledger.promise(&quota[..2], 60 * 1024);
+    ledger.promise(&quota[..2], 1);
+    let adjusted = ledger.adjusted(&quota);
+    // 60 KiB + 1 byte (rounded up to 1 KiB), two messages, on "User quota" only.
+    assert_eq!(
+        adjusted.iter().map(|r| r.usage).collect::<Vec<_>>(),
+        [161, 3, 7]
+    );
+    // A copy of 39 KiB still fits (161 + 39 = 200); the promise makes the next one not.
+    let l = Limits::default();
+    assert!(
+        admit(
+            voicemail(39 * 1024, 5),
+            l,
+            MwiState::Known(MwiCounts::default()),
+            0,
+            &adjusted
+        )
+        .is_admitted()
+    );
+    assert!(
+        !admit(
+            voicemail(40 * 1024, 5),
+            l,
+            MwiState::Known(MwiCounts::default()),
+            0,
+            &adjusted
+        )
+        .is_admitted()
+    );
+}
+
+#[test]
+fn a_forward_destination_is_checked_for_quota_and_maxmsg_only() {
+    let l = Limits {
+        maxmsg: 10,
+        minsecs: 3,
+        maxsecs: 60,
+        maxgreet: 30,
+    };
+    assert_eq!(
+        l.for_forward(),
+        Limits {
+            maxmsg: 10,
+            minsecs: 0,
+            maxsecs: 0,
+            maxgreet: 30,
+        }
+    );
+    // A 1-second message is too short for a deposit, not for a forward.
+    let counts = MwiState::Known(MwiCounts::default());
+    assert!(!admit(voicemail(1000, 1), l, counts, 0, &[]).is_admitted());
+    assert!(admit(voicemail(1000, 1), l.for_forward(), counts, 0, &[]).is_admitted());
+}

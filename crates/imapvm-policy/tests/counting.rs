@@ -365,3 +365,24 @@ proptest! {
         }
     }
 }
+
+/// Moved from the runtime's count (`ops/count.rs`): the four ESEARCH answers become hits and
+/// flags. UID 7 changed between the searches (found as new and as old): it counts once, as
+/// the first answer says; UID 5 is old and flagged (old urgent).
+#[test]
+fn esearch_answers_count_each_message_once_with_the_first_answers_flags() {
+    use imapvm_policy::{MessageFlags, count_hits};
+    let (hits, flags) = count_hits(&[7u32, 3], &[4], &[5, 7, 6], &[5]);
+    assert_eq!(hits, [7, 3, 4, 5, 6]);
+    let f = |seen, flagged| MessageFlags {
+        seen,
+        flagged,
+        deleted: false,
+    };
+    assert_eq!(flags[&7], f(false, false));
+    assert_eq!(flags[&3], f(false, false));
+    assert_eq!(flags[&4], f(false, true));
+    assert_eq!(flags[&5], f(true, true));
+    assert_eq!(flags[&6], f(true, false));
+    assert_eq!(flags.len(), 5);
+}

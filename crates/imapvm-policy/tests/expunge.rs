@@ -663,3 +663,14 @@ proptest! {
         }
     }
 }
+
+/// INBOX may hold the user's own mail; every other voicemail folder is dedicated. Was the
+/// runtime's `Mailbox::sharing`.
+#[test]
+fn only_inbox_is_taken_as_shared_with_mail() {
+    let name = |wire: &str| MailboxName::from_wire(wire).unwrap();
+    assert_eq!(Sharing::of(&name("INBOX")), Sharing::SharedWithMail);
+    assert_eq!(Sharing::of(&name("inbox")), Sharing::SharedWithMail);
+    assert_eq!(Sharing::of(&name("Voicemail")), Sharing::Dedicated);
+    assert_eq!(Sharing::of(&name("INBOX.Voicemail")), Sharing::Dedicated);
+}

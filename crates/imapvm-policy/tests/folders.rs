@@ -363,3 +363,30 @@ proptest! {
         }
     }
 }
+
+/// What a probe checks: each voicemail mailbox once, `imapfolder` first, the greetings folder only with `imapgreetings=yes`. Was the runtime's
+/// own list (`ops/probe.rs`).
+#[test]
+fn a_probe_checks_every_voicemail_mailbox_once() {
+    let layout =
+        FolderLayout::new("Voicemail", None, Some("Greetings"), "INBOX", dovecot()).unwrap();
+    let names = |greetings| {
+        layout
+            .voicemail_mailboxes(greetings)
+            .into_iter()
+            .map(|(f, n)| (f, n.as_wire().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let without = names(false);
+    assert_eq!(without.len(), 9, "{without:?}");
+    assert_eq!(without[0], (Folder::Inbox, "Voicemail".to_owned()));
+    assert_eq!(without[1], (Folder::Work, "Work".to_owned()));
+    assert_eq!(without[8], (Folder::Cust5, "Cust5".to_owned()));
+    let with = names(true);
+    assert_eq!(with.len(), 10);
+    assert_eq!(with[9], (Folder::Greetings, "Greetings".to_owned()));
+    // Greetings kept in imapfolder: the same mailbox, listed once (as imapfolder).
+    let shared =
+        FolderLayout::new("Voicemail", None, Some("Voicemail"), "INBOX", dovecot()).unwrap();
+    assert_eq!(shared.voicemail_mailboxes(true).len(), 9);
+}

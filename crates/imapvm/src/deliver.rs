@@ -17,23 +17,23 @@
 //! 3. the UIDs from APPENDUID (without UIDPLUS: a search by the copy's own `Message-ID`).
 //!
 //! Accounts are delivered concurrently (one task each). A recipient that is refused or
-//! fails does not stop the others. Every stored recipient's MWI watcher is told (the bus).
-//! The same code path delivers forwarded copies ([`crate::forward`]).
+//! fails does not stop the others. Every stored recipient is announced on the change feed
+//! (its MWI watcher recounts it).
+//! The same code path delivers forwarded copies ([`Mailbox::forward`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use imapvm_message::Voicemail;
 use imapvm_message::lineage::Lineage;
-use imapvm_message::{AudioPart, MessageType, Voicemail};
 use imapvm_policy::{
-    AdmissionVerdict, Deposit, DepositKind, MwiCounts, QuotaResource, QuotaResourceName, admit,
+    AdmissionVerdict, Deposit, DepositKind, MwiCounts, QuotaLedger, QuotaResource, admit,
 };
 use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 
 use crate::account::AccountKey;
-use crate::error::{DepositRefusal, Error, Result};
-use crate::ops::{now_secs, random_u32, search_result};
-use crate::outbox::{Composed, DepositOutcome, Enqueue, Held, ItemState, Outbox, Queued};
+use crate::error::{DepositRefusal, Error, Result, says_over_quota};
+use crate::ops::{Composed, now_secs, quota_roots, random_u32, search_result};
+use crate::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Store, Urgency};
@@ -131,12 +131,10 @@ struct Prepared {
     index: usize,
     mailbox: Mailbox,
     folder: imapvm_policy::MailboxName,
-    bytes: Arc<[u8]>,
-    message_id: String,
-    msg_id: String,
+    /// The copy's bytes, msg id, Message-ID and urgency.
+    c: Composed,
     msgnum: u32,
     counts: MwiCounts,
-    urgent: bool,
 }
 
 impl Store {
@@ -266,51 +264,8 @@ fn deposit_compose(vm: &NewVoicemail, now: i64, shared: u32) -> Arc<Compose> {
     let vm = vm.clone();
     let msg_id = format!("{now}-{shared:08x}");
     Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, _rand: u32| {
-        let Some(recording) = &vm.recording else {
-            return Err(Error::Config {
-                mailbox: mb.id(),
-                reason: "a deposit needs a recording".into(),
-            });
-        };
-        let mut audio = vec![AudioPart::recording(
-            msgnum,
-            &recording.format,
-            recording.bytes.clone(),
-        )];
-        if let Some(intro) = &vm.intro {
-            audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
-        }
-        let orig_date = mb
-            .message_settings()?
-            .email_date(now)
-            .map_err(|source| Error::Build {
-                mailbox: mb.id(),
-                source,
-            })?;
         Ok(Built {
-            voicemail: Voicemail {
-                mailbox: mb.id.mailbox().to_owned(),
-                context: mb.id.context().to_owned(),
-                extension: mb.identity.extension().to_owned(),
-                msgnum,
-                server_name: mb.settings.fromstring.value.clone(),
-                flag: match vm.urgency {
-                    Urgency::Normal => imapvm_message::Flag::None,
-                    Urgency::Urgent => imapvm_message::Flag::Urgent,
-                    Urgency::Priority => imapvm_message::Flag::Priority,
-                },
-                priority: 1,
-                caller_id_num: vm.caller_id_num.clone(),
-                caller_id_name: vm.caller_id_name.clone(),
-                duration_secs: vm.duration_secs,
-                category: String::new(),
-                message_type: MessageType::Message,
-                orig_date,
-                orig_time: now,
-                msg_id: Some(msg_id.clone()),
-                caller_channel: None,
-                audio,
-            },
+            voicemail: mb.new_voicemail(&vm, msgnum, now, msg_id.clone())?,
             lineage: None,
             urgent: vm.urgency == Urgency::Urgent,
         })
@@ -362,15 +317,15 @@ async fn deliver_account(
         return Vec::new();
     };
     let account = first.account.clone();
-    let store = Arc::clone(&first.store);
-    let slot_arc = store.pool.slot(&account.key());
+    let store = first.store.clone();
+    let slot_arc = store.inner.pool.slot(&account.key());
     let mut guard = slot_arc.lock().await;
     let slot = &mut *guard;
     let mut results: Vec<(usize, RecipientResult)> = Vec::new();
 
     // Phase 1: admission and build, per recipient (its folder, its counts).
     let mut prepared: Vec<Prepared> = Vec::new();
-    let mut pending: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut ledger = QuotaLedger::default();
     for (index, mb) in &group {
         let result = async {
             let s = slot.conn.session(&account).await?;
@@ -382,7 +337,7 @@ async fn deliver_account(
                 &*compose,
                 admission,
                 now,
-                &mut pending,
+                &mut ledger,
             )
             .await
         }
@@ -398,9 +353,7 @@ async fn deliver_account(
                     slot.conn.drop_session();
                 }
                 let result = match &outbox {
-                    Some(o) if crate::outbox::worth_queueing(&e) => {
-                        queue_offline(o, mb, &*compose, now, e)
-                    }
+                    Some(o) if e.worth_queueing() => queue_offline(o, mb, &*compose, now, e),
                     _ => RecipientResult::failed(&mb.id(), e),
                 };
                 results.push((*index, result));
@@ -413,7 +366,7 @@ async fn deliver_account(
     if let Some(o) = &outbox {
         let mut kept = Vec::new();
         for p in prepared {
-            match o.hold_new(&p.entry(ItemState::Pending, None), &p.bytes) {
+            match o.hold_new(&p.c.entry(&p.mailbox, ItemState::Pending, None), &p.c.bytes) {
                 Ok(h) => {
                     helds.push(Some(h));
                     kept.push(p);
@@ -473,7 +426,7 @@ async fn deliver_account(
             .any(|(i, r)| i == index && r.stored().is_some())
         {
             // Its MWI watcher publishes the new counts now.
-            store.bus.touched(&mb.account, &mb.id);
+            store.inner.feed.touched(&mb.account.key(), &mb.id);
         }
     }
     results
@@ -483,7 +436,7 @@ fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> Recipient
     match result {
         Ok((uid, uid_validity, from_appenduid)) => {
             let mut counts = p.counts;
-            if p.urgent {
+            if p.c.urgent {
                 counts.urgent = counts.urgent.saturating_add(1);
             } else {
                 counts.new = counts.new.saturating_add(1);
@@ -496,7 +449,7 @@ fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> Recipient
                         uid_validity,
                         number: Some(p.msgnum),
                         counts,
-                        msg_id: p.msg_id.clone(),
+                        msg_id: p.c.msg_id.clone(),
                         from_appenduid,
                     },
                     via: Via::Append,
@@ -504,20 +457,6 @@ fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> Recipient
             }
         }
         Err(e) => RecipientResult::failed(&p.mailbox.id(), e),
-    }
-}
-
-impl Prepared {
-    /// The outbox metadata of this copy.
-    fn entry(&self, state: ItemState, reason: Option<String>) -> Enqueue {
-        Enqueue {
-            mailbox: self.mailbox.id(),
-            msg_id: self.msg_id.clone(),
-            message_id: self.message_id.clone(),
-            urgent: self.urgent,
-            state,
-            reason,
-        }
     }
 }
 
@@ -557,7 +496,7 @@ fn journaled_result(
             recipient_result(p, Ok(stored))
         }
         Err(e @ Error::DepositRefused { .. }) => {
-            let reason = refusal_text(&e);
+            let reason = e.refusal_text();
             if let Err(write) = outbox.mark(&mut held, ItemState::Refused, reason) {
                 tracing::warn!(item = %held.item.id, error = %write, "cannot record the refusal");
             }
@@ -571,8 +510,8 @@ fn journaled_result(
 fn kept_refused(outbox: Option<&Outbox>, p: &Prepared, refusal: Error) -> RecipientResult {
     if let Some(o) = outbox
         && let Err(e) = o.enqueue(
-            &p.entry(ItemState::Refused, Some(refusal_text(&refusal))),
-            &p.bytes,
+            &p.c.entry(&p.mailbox, ItemState::Refused, Some(refusal.refusal_text())),
+            &p.c.bytes,
         )
     {
         tracing::warn!(mailbox = %p.mailbox.id(), error = %e, "refused, and not kept in the outbox");
@@ -589,68 +528,15 @@ fn queue_offline(
     now: i64,
     e: Error,
 ) -> RecipientResult {
-    let queued = build(mb, compose, 1, now).and_then(|(c, _)| {
-        let entry = Enqueue {
+    match build(mb, compose, 1, now).and_then(|(c, _)| outbox.queue_offline(mb, &c, &e)) {
+        Ok(queued) => RecipientResult {
             mailbox: mb.id(),
-            msg_id: c.msg_id,
-            message_id: c.message_id,
-            urgent: c.urgent,
-            state: ItemState::Pending,
-            reason: Some(e.to_string()),
-        };
-        outbox.enqueue(&entry, &c.bytes)
-    });
-    match queued {
-        Ok(item) => {
-            tracing::info!(mailbox = %mb.id(), item = %item.id, error = %e, "server unreachable: copy queued");
-            RecipientResult {
-                mailbox: mb.id(),
-                outcome: RecipientOutcome::Queued(Queued {
-                    item: item.id,
-                    msg_id: item.msg_id,
-                    reason: e.to_string(),
-                }),
-            }
-        }
+            outcome: RecipientOutcome::Queued(queued),
+        },
         Err(write) => {
             tracing::warn!(mailbox = %mb.id(), error = %write, "cannot queue the copy");
             RecipientResult::failed(&mb.id(), e)
         }
-    }
-}
-
-/// The reasons of a refusal, one line.
-fn refusal_text(e: &Error) -> String {
-    match e {
-        Error::DepositRefused { reasons, .. } => reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
-}
-
-/// The quota resources of `outcome`, with their root.
-pub(crate) fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
-    match outcome {
-        Outcome::QuotaRoots(roots) => roots
-            .quotas
-            .iter()
-            .flat_map(|q| {
-                q.resources.iter().map(|r| {
-                    (
-                        q.root.clone(),
-                        QuotaResource {
-                            name: QuotaResourceName::from_atom(&r.name),
-                            usage: r.usage,
-                            limit: r.limit,
-                        },
-                    )
-                })
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -690,7 +576,7 @@ pub(crate) async fn counts_and_quota(
     Ok((counts?, quota))
 }
 
-/// Admission with the quota already promised to earlier copies on the same roots.
+/// Admission of a copy, counting the quota already promised to earlier copies (`ledger`).
 pub(crate) fn admit_copy(
     mb: &Mailbox,
     size: u64,
@@ -698,30 +584,12 @@ pub(crate) fn admit_copy(
     admission: Admission,
     counts: MwiCounts,
     quota: &[(String, QuotaResource)],
-    pending: &HashMap<String, (u64, u64)>,
+    ledger: &QuotaLedger,
 ) -> Result<()> {
-    let adjusted: Vec<QuotaResource> = quota
-        .iter()
-        .map(|(root, r)| {
-            let (kb, msgs) = pending.get(root).copied().unwrap_or((0, 0));
-            let extra = match r.name {
-                QuotaResourceName::Storage => kb,
-                QuotaResourceName::Message => msgs,
-                QuotaResourceName::Other(_) => 0,
-            };
-            QuotaResource {
-                name: r.name.clone(),
-                usage: r.usage.saturating_add(extra),
-                limit: r.limit,
-            }
-        })
-        .collect();
-    let mut limits = mb.limits();
-    if admission == Admission::Forward {
-        // Asterisk checks only quota and maxmsg for a forward destination (§4.8).
-        limits.minsecs = 0;
-        limits.maxsecs = 0;
-    }
+    let limits = match admission {
+        Admission::Deposit => mb.limits(),
+        Admission::Forward => mb.limits().for_forward(),
+    };
     let verdict = admit(
         Deposit {
             kind: DepositKind::Voicemail,
@@ -731,7 +599,7 @@ pub(crate) fn admit_copy(
         limits,
         imapvm_policy::MwiState::Known(counts),
         0,
-        &adjusted,
+        &ledger.adjusted(quota),
     );
     match verdict {
         AdmissionVerdict::Refuse(reasons) => Err(Error::DepositRefused {
@@ -739,21 +607,6 @@ pub(crate) fn admit_copy(
             reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
         }),
         _ => Ok(()),
-    }
-}
-
-/// Records `size` bytes (one message) as promised on every root of `quota`.
-pub(crate) fn promise(
-    pending: &mut HashMap<String, (u64, u64)>,
-    quota: &[(String, QuotaResource)],
-    size: u64,
-) {
-    let mut roots: Vec<&String> = quota.iter().map(|(r, _)| r).collect();
-    roots.dedup();
-    for root in roots {
-        let e = pending.entry(root.clone()).or_default();
-        e.0 = e.0.saturating_add(size.div_ceil(1024));
-        e.1 = e.1.saturating_add(1);
     }
 }
 
@@ -769,7 +622,7 @@ async fn prepare(
     compose: &Compose,
     admission: Admission,
     now: i64,
-    pending: &mut HashMap<String, (u64, u64)>,
+    ledger: &mut QuotaLedger,
 ) -> Result<(Prepared, Option<Error>)> {
     let folder = mb.scope_mailbox(s, None)?;
     let (counts, quota) = counts_and_quota(mb, s, f, &folder).await?;
@@ -779,18 +632,15 @@ async fn prepare(
         index,
         mailbox: mb.clone(),
         folder,
-        bytes: c.bytes,
-        message_id: c.message_id,
-        msg_id: c.msg_id,
+        c,
         msgnum,
         counts,
-        urgent: c.urgent,
     };
-    let size = p.bytes.len() as u64;
-    if let Err(refusal) = admit_copy(mb, size, duration, admission, counts, &quota, pending) {
+    let size = p.c.bytes.len() as u64;
+    if let Err(refusal) = admit_copy(mb, size, duration, admission, counts, &quota, ledger) {
         return Ok((p, Some(refusal)));
     }
-    promise(pending, &quota, size);
+    ledger.promise(&quota, size);
     Ok((p, None))
 }
 
@@ -822,12 +672,14 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
     let mut ids = Vec::with_capacity(prepared.len());
     for p in prepared {
         let wire = WireMailbox::new(p.folder.as_wire());
-        let flags = if p.urgent {
+        let flags = if p.c.urgent {
             vec![Flag::Flagged]
         } else {
             Vec::new()
         };
-        ids.push(s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&p.bytes))));
+        ids.push(s.queue("APPEND", |c| {
+            c.append(&wire, &flags, Arc::clone(&p.c.bytes))
+        }));
     }
     let queued: Vec<_> = ids
         .iter()
@@ -849,7 +701,7 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
                     Err(Error::DepositRefused {
                         mailbox: p.mailbox.id(),
                         reasons: vec![DepositRefusal::Server {
-                            over_quota: crate::outbox::says_over_quota(&source),
+                            over_quota: says_over_quota(&source),
                             text: source.to_string(),
                         }],
                     })
@@ -872,7 +724,7 @@ async fn finish_append(
         return Ok((a.uid.get(), a.uid_validity.get(), true));
     }
     let uid_validity = p.mailbox.select(s, f, &p.folder).await?;
-    let keys = [WireKey::Header("Message-ID".into(), p.message_id.clone())];
+    let keys = [WireKey::Header("Message-ID".into(), p.c.message_id.clone())];
     let id = s.queue("UID SEARCH (Message-ID)", |c| c.uid_search(&keys))?;
     s.wait(&[id]).await?;
     let uid = search_result(s, "UID SEARCH (Message-ID)", id)?
@@ -1067,32 +919,5 @@ mod tests {
             .collect();
         assert_eq!(found, vec![(1, false), (2, false)]);
         assert_eq!(log.lock().unwrap().1, 2);
-    }
-
-    #[test]
-    fn promised_quota_counts_against_later_copies_on_the_same_root() {
-        let mut pending = HashMap::new();
-        let quota = vec![
-            (
-                "User quota".to_owned(),
-                QuotaResource {
-                    name: QuotaResourceName::Storage,
-                    usage: 100,
-                    limit: 200,
-                },
-            ),
-            (
-                "User quota".to_owned(),
-                QuotaResource {
-                    name: QuotaResourceName::Message,
-                    usage: 1,
-                    limit: 20,
-                },
-            ),
-        ];
-        promise(&mut pending, &quota, 60 * 1024);
-        promise(&mut pending, &quota, 1);
-        assert_eq!(pending.get("User quota"), Some(&(61, 2)));
-        assert_eq!(pending.len(), 1);
     }
 }

@@ -157,16 +157,7 @@ pub enum Error {
         /// `box@context`.
         mailbox: String,
     },
-    /// A file-storage spool (`imapvm migrate`) could not be read or written as a whole.
-    #[error("spool {path}: {source}")]
-    Spool {
-        /// The file or directory.
-        path: String,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The outbox spool could not be read or written (see [`crate::outbox`]).
+    /// The outbox spool could not be read or written (see [`Outbox`](crate::Outbox)).
     #[error("outbox {path}: {reason}")]
     Outbox {
         /// The spool file or directory.
@@ -214,7 +205,8 @@ impl std::fmt::Display for DepositRefusal {
     }
 }
 
-fn reasons_text(reasons: &[DepositRefusal]) -> String {
+/// The reasons of a refusal, on one line.
+pub(crate) fn reasons_text(reasons: &[DepositRefusal]) -> String {
     reasons
         .iter()
         .map(ToString::to_string)
@@ -237,6 +229,21 @@ impl Error {
         }
     }
 
+    /// The reasons of a refused deposit on one line (the outbox's `last-error`); any other
+    /// error as it displays.
+    pub(crate) fn refusal_text(&self) -> String {
+        match self {
+            Self::DepositRefused { reasons, .. } => reasons_text(reasons),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether a deposit that failed with this error is queued in the outbox rather than
+    /// failed: the server could not be reached or the connection broke.
+    pub(crate) fn worth_queueing(&self) -> bool {
+        self.is_connection_lost() || matches!(self, Self::Backoff { .. })
+    }
+
     /// Whether the connection is gone after this error (the pool reconnects next time).
     pub fn is_connection_lost(&self) -> bool {
         match self {
@@ -245,6 +252,15 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// Whether a server refusal means "mailbox full": `NO [OVERQUOTA]` (RFC 9208, Dovecot),
+/// Cyrus's plain `NO Over quota`, Courier's `NO [ALERT] ...quota...`.
+pub(crate) fn says_over_quota(source: &imapvm_proto::Error) -> bool {
+    matches!(
+        source.refusal_code(),
+        Some(imapvm_proto::ResponseCode::OverQuota)
+    ) || source.to_string().to_ascii_lowercase().contains("quota")
 }
 
 /// Shorthand for results of this crate.

@@ -27,12 +27,11 @@
 //!   the same voicemail in the same box, as Asterisk's own save-to-folder COPY makes it),
 //!   and the copy is made unheard.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use imapvm_message::lineage::Lineage;
-use imapvm_message::{AudioPart, MessageType, Voicemail};
-use imapvm_policy::{Folder, MailboxName};
+use imapvm_message::{AudioPart, Voicemail};
+use imapvm_policy::{Folder, MailboxName, QuotaLedger};
 use imapvm_proto::{
     FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
 };
@@ -45,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::ops::{fetch_result, now_secs, search_result, wire_set};
 use crate::pool::Folders;
 use crate::session::Session;
-use crate::store::{Audio, Deposited, Mailbox, MessageRef, Store, on_account};
+use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 
 /// What a forward did: the source, and one result per destination in the order given.
 #[derive(Debug)]
@@ -91,10 +90,12 @@ impl Mailbox {
         to: &[S],
         comment: Option<&Audio>,
     ) -> Result<Forwarded> {
-        let source = on_account!(self, |s, f| self.fetch_source(s, f, target, scope).await)?;
-        let store = Store {
-            inner: Arc::clone(&self.store),
-        };
+        let source = self
+            .with_account(Retry::IfWarm, |a| {
+                Box::pin(self.fetch_source(a.session, a.folders, target, scope))
+            })
+            .await?;
+        let store = &self.store;
         let (mailboxes, mut results) = store.resolve_recipients(to);
         let mut rebuilt = Vec::new();
         for (index, mb) in mailboxes {
@@ -192,23 +193,8 @@ impl Mailbox {
     /// `UID COPY` of the source into this box's `imapfolder`, after admission; the copy is
     /// made unheard. Never retried: a COPY that reached the server must not be doubled.
     async fn copy_forward(&self, source: &Source) -> Result<Deposited> {
-        let slot_arc = self.store.pool.slot(&self.account.key());
-        let mut guard = slot_arc.lock().await;
-        let slot = &mut *guard;
-        let result = async {
-            let s = slot.conn.session(&self.account).await?;
-            self.copy_in(s, &mut slot.folders, source).await
-        }
-        .await;
-        slot.conn.absorb_gone(&mut slot.folders);
-        if let Err(e) = &result
-            && e.is_connection_lost()
-        {
-            slot.conn.drop_session();
-        }
-        drop(guard);
-        self.store.bus.touched(&self.account, &self.id);
-        result
+        self.with_account_once(|a| Box::pin(self.copy_in(a.session, a.folders, source)))
+            .await
     }
 
     async fn copy_in(
@@ -225,7 +211,7 @@ impl Mailbox {
             Admission::Forward,
             counts,
             &quota,
-            &HashMap::new(),
+            &QuotaLedger::default(),
         )?;
         self.select(s, f, &source.folder).await?;
         let range = wire_set([source.uid]).ok_or(Error::Vanished {
@@ -317,23 +303,17 @@ fn forward_compose(
         }
         Ok(Built {
             voicemail: Voicemail {
-                mailbox: mb.id.mailbox().to_owned(),
-                context: mb.id.context().to_owned(),
-                extension: mb.identity.extension().to_owned(),
-                msgnum,
-                server_name: mb.settings.fromstring.value.clone(),
                 flag: original.flag.clone(),
                 priority: original.priority,
                 caller_id_num: original.caller_id_num.clone(),
                 caller_id_name: original.caller_id_name.clone(),
                 duration_secs: original.duration_secs,
                 category: original.category.clone(),
-                message_type: MessageType::Message,
                 orig_date: original.orig_date.clone(),
                 orig_time: original.orig_time,
                 msg_id: Some(format!("{now}-{rand:08x}")),
-                caller_channel: None,
                 audio,
+                ..mb.voicemail_of(msgnum)
             },
             lineage: lineage.clone(),
             urgent: original.is_urgent(),

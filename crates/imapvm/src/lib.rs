@@ -19,11 +19,13 @@
 //! folder names, exact filters, counting, admission and expunge plans (`imapvm-policy`):
 //! it asks those crates.
 //!
-//! [`Store::watch`] starts the MWI watcher ([`watch`]): one connection per account, NOTIFY
-//! or IDLE or polling as policy chooses, an event stream of [`MwiEvent`]s and
-//! [`WatchError`]s, and [`externnotify`] runs with Asterisk's arguments. Its events also go
-//! to Asterisk over AMI ([`notify_ami`]) and to webhooks ([`webhook`]); [`shard`] splits
-//! the boxes between several watcher processes.
+//! Every operation runs through one seam, [`Mailbox::with_account`]: the account's pooled
+//! [`Session`] (a logged-in connection), one retry on a fresh connection where that is safe,
+//! and an announcement on the store's change feed ([`Store::changes`], [`Changed`]). The
+//! services above the runtime build on that seam and on [`Session`]'s public methods:
+//! `imapvm-watch` (the MWI watcher and its AMI, webhook and externnotify outputs) subscribes
+//! to the feed and keeps sessions of its own for IDLE and NOTIFY; `imapvm-migrate` (file
+//! spool ⇄ IMAP) pipelines its APPENDs through the seam. The runtime never depends on them.
 //!
 //! [`Store::deposit_to`] stores one voicemail for several mailboxes (`VoiceMail(a&b)`, which
 //! Asterisk's IMAP storage cannot do): a copy built for each, APPENDs pipelined per account,
@@ -64,42 +66,34 @@
 
 mod account;
 pub mod clock;
-mod compat;
 pub mod config_files;
 pub mod deliver;
 pub mod driver;
 mod error;
-pub mod externnotify;
+pub mod feed;
 pub mod forward;
-pub mod migrate;
-pub mod notify_ami;
+mod limits;
 mod ops;
 pub mod outbox;
 mod pool;
 mod session;
-pub mod shard;
 mod store;
 mod tls;
-pub mod watch;
-pub mod webhook;
 
 pub use account::{Account, AccountKey, Credentials, Security};
 pub use deliver::{RecipientOutcome, RecipientResult, Via};
 pub use error::{DepositRefusal, Error, Result};
-pub use externnotify::{ExternNotify, ExternRun, RunOutcome};
+pub use feed::{ChangeFeed, Changed};
 pub use forward::Forwarded;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
-pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
+pub use limits::MAX_AUDIO_FILE_BYTES;
+pub use ops::ChangedSince;
 pub use outbox::{DepositOutcome, Enqueue, Outbox, OutboxItem};
-pub use shard::Shard;
+pub use pool::{Folders, IdentityHeaders};
+pub use session::{Selected, ServerChanges, Session};
 pub use store::{
-    Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting, ListedMessage, Listing,
-    MAX_AUDIO_FILE_BYTES, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
-    Store, Urgency, message_settings,
+    Attempt, AttemptFuture, Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting,
+    ListedMessage, Listing, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
+    Retry, Store, Urgency, local_hostname, message_settings,
 };
-pub use watch::{
-    Clock, MwiEvent, Resync, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions,
-    Watcher,
-};
-pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};

@@ -16,7 +16,8 @@
 mod spool;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imapvm_message::HeaderBlock;
@@ -26,10 +27,11 @@ use imapvm_proto::{
     UidSet as WireUidSet,
 };
 
-use crate::error::{DepositRefusal, Error, Result};
+use crate::error::{DepositRefusal, Error, Result, reasons_text, says_over_quota};
+use crate::ops::{Composed, Journal, MSG_ID_HEADER, now_secs, random_u32};
 use crate::pool::Folders;
 use crate::session::Session;
-use crate::store::{Deposited, Mailbox, NewVoicemail, Store};
+use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Store};
 
 pub(crate) use spool::Held;
 pub use spool::{ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
@@ -39,60 +41,38 @@ use spool::{Spool, item_id, spool_error};
 /// calls [`Store::set_outbox_dir`].
 pub const DEFAULT_OUTBOX_DIR: &str = "/var/spool/imapvm/outbox";
 
-const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
-
-/// A built message, ready to APPEND.
-#[derive(Debug, Clone)]
-pub(crate) struct Composed {
-    pub bytes: Arc<[u8]>,
-    pub msg_id: String,
-    pub message_id: String,
-    pub urgent: bool,
-}
-
-/// What the deposit path tells its journal.
-pub(crate) trait Journal {
-    /// The APPEND of `c` is about to be sent.
-    fn appending(&mut self, mailbox: &Mailbox, c: &Composed) -> Result<()>;
-    /// `c` was refused (by admission or by the server).
-    fn refused(
-        &mut self,
-        mailbox: &Mailbox,
-        c: &Composed,
-        reasons: &[DepositRefusal],
-    ) -> Result<()>;
-}
-
-/// The journal of a plain [`Mailbox::deposit`]: nothing is kept.
-pub(crate) struct NoJournal;
-
-impl Journal for NoJournal {
-    fn appending(&mut self, _: &Mailbox, _: &Composed) -> Result<()> {
-        Ok(())
-    }
-
-    fn refused(&mut self, _: &Mailbox, _: &Composed, _: &[DepositRefusal]) -> Result<()> {
-        Ok(())
-    }
-}
-
 /// The outbox journal: the message is on disk before the APPEND leaves.
 struct WriteAhead<'a> {
     spool: &'a Spool,
-    held: Option<Held>,
+    held: Mutex<Option<Held>>,
+    /// Set once an item is written: a second run of the deposit could double it.
+    committed: AtomicBool,
 }
 
-impl WriteAhead<'_> {
-    fn put(&mut self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
-        let entry = Enqueue {
-            mailbox: mailbox.id(),
-            msg_id: c.msg_id.clone(),
-            message_id: c.message_id.clone(),
-            urgent: c.urgent,
-            state,
-            reason: None,
-        };
-        self.held = Some(put_entry(self.spool, &entry, &c.bytes)?);
+impl<'a> WriteAhead<'a> {
+    fn new(spool: &'a Spool) -> Self {
+        WriteAhead {
+            spool,
+            held: Mutex::new(None),
+            committed: AtomicBool::new(false),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
+        match self.held.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn take(&self) -> Option<Held> {
+        self.held().take()
+    }
+
+    fn put(&self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
+        let entry = c.entry(mailbox, state, None);
+        *self.held() = Some(put_entry(self.spool, &entry, &c.bytes)?);
+        self.committed.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -117,6 +97,25 @@ pub struct Enqueue {
     pub state: ItemState,
     /// Why it was not delivered now (the item's `last-error`).
     pub reason: Option<String>,
+}
+
+impl Composed {
+    /// The outbox metadata of this message for `mailbox`.
+    pub(crate) fn entry(
+        &self,
+        mailbox: &Mailbox,
+        state: ItemState,
+        reason: Option<String>,
+    ) -> Enqueue {
+        Enqueue {
+            mailbox: mailbox.id(),
+            msg_id: self.msg_id.clone(),
+            message_id: self.message_id.clone(),
+            urgent: self.urgent,
+            state,
+            reason,
+        }
+    }
 }
 
 /// Writes a new item durably (temp file, fsync, rename, directory fsync) and returns it held
@@ -168,35 +167,21 @@ fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
 }
 
 impl Journal for WriteAhead<'_> {
-    fn appending(&mut self, mailbox: &Mailbox, c: &Composed) -> Result<()> {
+    fn appending(&self, mailbox: &Mailbox, c: &Composed) -> Result<()> {
         self.put(mailbox, c, ItemState::Pending)
     }
 
-    fn refused(
-        &mut self,
-        mailbox: &Mailbox,
-        c: &Composed,
-        reasons: &[DepositRefusal],
-    ) -> Result<()> {
-        let text = reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        match &mut self.held {
+    fn refused(&self, mailbox: &Mailbox, c: &Composed, reasons: &[DepositRefusal]) -> Result<()> {
+        if self.held().is_none() {
+            self.put(mailbox, c, ItemState::Refused)?;
+        }
+        match &mut *self.held() {
             Some(held) => {
                 held.item.state = ItemState::Refused;
-                held.item.last_error = Some(text);
+                held.item.last_error = Some(reasons_text(reasons));
                 self.spool.update(held)
             }
-            None => {
-                self.put(mailbox, c, ItemState::Refused)?;
-                if let Some(held) = &mut self.held {
-                    held.item.last_error = Some(text);
-                    self.spool.update(held)?;
-                }
-                Ok(())
-            }
+            None => Ok(()),
         }
     }
 }
@@ -289,6 +274,24 @@ impl Outbox {
         Ok(self.hold_new(entry, bytes)?.item.clone())
     }
 
+    /// Queues `c`, built offline for `mailbox` because its server could not be reached
+    /// (`e`, kept as the item's reason): the flusher delivers it.
+    pub(crate) fn queue_offline(
+        &self,
+        mailbox: &Mailbox,
+        c: &Composed,
+        e: &Error,
+    ) -> Result<Queued> {
+        let entry = c.entry(mailbox, ItemState::Pending, Some(e.to_string()));
+        let item = self.enqueue(&entry, &c.bytes)?;
+        tracing::info!(mailbox = %mailbox.id(), item = %item.id, error = %e, "server unreachable: queued");
+        Ok(Queued {
+            item: item.id,
+            msg_id: item.msg_id,
+            reason: e.to_string(),
+        })
+    }
+
     /// [`Outbox::enqueue`], keeping the item held (locked) for a delivery in flight.
     pub(crate) fn hold_new(&self, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
         put_entry(&self.spool, entry, bytes)
@@ -327,27 +330,6 @@ impl Outbox {
             )
         })
     }
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Whether a server refusal means "mailbox full": `NO [OVERQUOTA]` (RFC 9208, Dovecot),
-/// Cyrus's plain `NO Over quota`, Courier's `NO [ALERT] ...quota...`.
-pub(crate) fn says_over_quota(source: &imapvm_proto::Error) -> bool {
-    matches!(
-        source.refusal_code(),
-        Some(imapvm_proto::ResponseCode::OverQuota)
-    ) || source.to_string().to_ascii_lowercase().contains("quota")
-}
-
-/// Errors after which a deposit is queued rather than failed: the server could not be
-/// reached or the connection broke.
-pub(crate) fn worth_queueing(e: &Error) -> bool {
-    e.is_connection_lost() || matches!(e, Error::Backoff { .. })
 }
 
 impl Store {
@@ -417,12 +399,7 @@ impl Store {
             match mailbox.deliver_held(&outbox.spool, held).await {
                 Ok(d) => report.delivered.push(d),
                 Err((id, Error::DepositRefused { reasons, .. })) => {
-                    let text = reasons
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    report.refused.push((id, text));
+                    report.refused.push((id, reasons_text(&reasons)));
                 }
                 Err((id, e)) => report.failed.push((id, e.to_string())),
             }
@@ -489,43 +466,18 @@ impl Mailbox {
     /// A refusal (over quota, `maxmsg`) is [`Error::DepositRefused`]; the message stays in
     /// the outbox as [`ItemState::Refused`] for the operator.
     pub async fn deposit_durable(&self, vm: &NewVoicemail) -> Result<DepositOutcome> {
-        let outbox = self.store_outbox();
-        let mut journal = WriteAhead {
-            spool: &outbox.spool,
-            held: None,
-        };
-        let slot_arc = self.store.pool.slot(&self.account.key());
-        let mut guard = slot_arc.lock().await;
-        let mut attempt = 0u8;
-        let result = loop {
-            let warm = guard.conn.has_live_session();
-            let slot = &mut *guard;
-            let result = async {
-                let s = slot.conn.session(&self.account).await?;
-                self.deposit_in(s, &mut slot.folders, vm, &mut journal)
-                    .await
-            }
+        let outbox = self.store.outbox();
+        let journal = WriteAhead::new(&outbox.spool);
+        // Lost before the APPEND left (nothing is on disk yet): once more on a fresh
+        // connection, as every other operation does.
+        let result = self
+            .with_account(Retry::IfWarmUnless(&journal.committed), |a| {
+                Box::pin(self.deposit_in(a.session, a.folders, vm, &journal))
+            })
             .await;
-            slot.conn.absorb_gone(&mut slot.folders);
-            match result {
-                Err(e) if e.is_connection_lost() => {
-                    slot.conn.drop_session();
-                    // Lost before the APPEND left (nothing is on disk yet): once more on a
-                    // fresh connection, as every other operation does.
-                    if warm && attempt == 0 && journal.held.is_none() {
-                        attempt += 1;
-                        continue;
-                    }
-                    break Err(e);
-                }
-                other => break other,
-            }
-        };
-        drop(guard);
-        self.store.bus.touched(&self.account, &self.id);
         match result {
             Ok(d) => {
-                if let Some(held) = journal.held.take() {
+                if let Some(held) = journal.take() {
                     // Stored: a leftover item is harmless (a flush finds it by msg id and
                     // removes it), an error here would invite the caller to deposit again.
                     let id = held.item.id.clone();
@@ -537,27 +489,14 @@ impl Mailbox {
             }
             Err(e @ Error::DepositRefused { .. }) => Err(e),
             Err(e) => {
-                let held = match journal.held.take() {
+                let held = match journal.take() {
                     // The APPEND may or may not have reached the server: retry, exactly once.
                     Some(held) => held,
-                    None if worth_queueing(&e) => {
+                    None if e.worth_queueing() => {
                         let composed = self.compose(vm, 1, now_secs(), random_u32())?;
-                        let mut offline = WriteAhead {
-                            spool: &outbox.spool,
-                            held: None,
-                        };
-                        offline.put(self, &composed, ItemState::Pending)?;
-                        let Some(mut held) = offline.held else {
-                            return Err(e);
-                        };
-                        held.item.last_error = Some(e.to_string());
-                        outbox.spool.update(&held)?;
-                        tracing::info!(mailbox = %self.id(), item = %held.item.id, error = %e, "server unreachable: deposit queued");
-                        return Ok(DepositOutcome::Queued(Queued {
-                            item: held.item.id.clone(),
-                            msg_id: held.item.msg_id.clone(),
-                            reason: e.to_string(),
-                        }));
+                        return Ok(DepositOutcome::Queued(
+                            outbox.queue_offline(self, &composed, &e)?,
+                        ));
                     }
                     None => return Err(e),
                 };
@@ -589,13 +528,6 @@ impl Mailbox {
         }
     }
 
-    fn store_outbox(&self) -> Outbox {
-        Store {
-            inner: Arc::clone(&self.store),
-        }
-        .outbox()
-    }
-
     /// Delivers a held item: look up by msg id, APPEND only when absent. On success the item
     /// is removed; on a refusal it is flagged refused; otherwise its attempt is recorded and
     /// it stays pending. The error comes with the item's id.
@@ -610,27 +542,14 @@ impl Mailbox {
             Err(e) => return Err((id, e)),
         };
         held.item.attempts = held.item.attempts.saturating_add(1);
-        let result = {
-            let slot_arc = self.store.pool.slot(&self.account.key());
-            let mut guard = slot_arc.lock().await;
-            let slot = &mut *guard;
-            let item = &held.item;
-            let result = async {
-                let s = slot.conn.session(&self.account).await?;
-                self.deliver_in(s, &mut slot.folders, item, bytes).await
-            }
+        let item = &held.item;
+        let result = self
+            .with_account_once(move |a| {
+                Box::pin(self.deliver_in(a.session, a.folders, item, bytes))
+            })
             .await;
-            slot.conn.absorb_gone(&mut slot.folders);
-            if let Err(e) = &result
-                && e.is_connection_lost()
-            {
-                slot.conn.drop_session();
-            }
-            result
-        };
         match result {
             Ok((uid, uid_validity, already_there)) => {
-                self.store.bus.touched(&self.account, &self.id);
                 let delivered = Delivered {
                     item: id.clone(),
                     mailbox: held.item.mailbox.clone(),
@@ -644,18 +563,10 @@ impl Mailbox {
                 Ok(delivered)
             }
             Err(e) => {
-                if let Error::DepositRefused { reasons, .. } = &e {
+                if let Error::DepositRefused { .. } = &e {
                     held.item.state = ItemState::Refused;
-                    held.item.last_error = Some(
-                        reasons
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    );
-                } else {
-                    held.item.last_error = Some(e.to_string());
                 }
+                held.item.last_error = Some(e.refusal_text());
                 if let Err(write) = spool.update(&held) {
                     tracing::warn!(item = %id, error = %write, "cannot record the attempt");
                 }
@@ -760,20 +671,4 @@ impl Mailbox {
             .map(|m| m.uid.get())
             .min())
     }
-}
-
-/// Unique-enough randomness for an offline-built message (see `ops::random_u32`).
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    (h.finish() & 0xffff_ffff) as u32
 }

@@ -19,8 +19,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// The identity headers of one message (immutable for a UID within a UIDVALIDITY).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IdentityHeaders {
+pub struct IdentityHeaders {
+    /// `X-Asterisk-VM-Extension`.
     pub extension: Option<String>,
+    /// `X-Asterisk-VM-Context`.
     pub context: Option<String>,
     /// `X-Asterisk-VM-Message-Type` (greetings are not messages).
     pub message_type: Option<String>,
@@ -158,14 +160,23 @@ impl Conn {
     }
 }
 
-/// What is remembered per IMAP folder of one account.
+/// What is remembered per IMAP folder of one account: its UIDVALIDITY, the identity
+/// headers of its messages by UID, the listings handed out. The pool keeps one per account
+/// across reconnects; a service with a connection of its own (the MWI watcher) keeps its
+/// own.
 #[derive(Debug, Default)]
-pub(crate) struct Folders(HashMap<String, FolderMemory>);
+pub struct Folders(HashMap<String, FolderMemory>);
 
 impl Folders {
     /// The folder memory for `name`.
     pub(crate) fn get(&mut self, name: &MailboxName) -> &mut FolderMemory {
         self.0.entry(name.as_wire().to_owned()).or_default()
+    }
+
+    /// Notes `name`'s UIDVALIDITY (from a SELECT): when it changed, what was remembered
+    /// about the folder's messages is dropped.
+    pub fn check_validity(&mut self, name: &MailboxName, uid_validity: u32) {
+        self.get(name).check_validity(uid_validity);
     }
 }
 

@@ -1,10 +1,18 @@
 //! One logged-in IMAP connection: a tokio socket (plain or rustls) driving the sans-IO
 //! `imapvm-proto` core, quinn-style: drain transmits, write, drain events, read, feed, arm
 //! the timer. It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
+//!
+//! [`Session`] is public as the runtime's connection-level seam for the services above it:
+//! the MWI watcher (`imapvm-watch`) opens its own sessions for IDLE and NOTIFY, and
+//! migration (`imapvm-migrate`) pipelines APPENDs on the pooled one
+//! ([`Mailbox::with_account`](crate::Mailbox::with_account)). Commands are the
+//! `imapvm-proto` [`Connection`]'s, queued with [`Session::queue`] and sent, pipelined, by
+//! [`Session::wait`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
 use imapvm_policy::{Hierarchy, MailboxName};
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
@@ -59,7 +67,8 @@ impl Stream {
 
 /// What the connection has selected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Selected {
+#[non_exhaustive]
+pub struct Selected {
     /// The mailbox (wire name).
     pub name: MailboxName,
     /// Its UIDVALIDITY (0 when the server gave none).
@@ -79,8 +88,8 @@ pub(crate) struct Gone {
     pub uid: u32,
 }
 
-/// A logged-in connection.
-pub(crate) struct Session {
+/// A logged-in IMAP connection (see the module docs).
+pub struct Session {
     label: String,
     account: Account,
     conn: Connection,
@@ -95,28 +104,29 @@ pub(crate) struct Session {
     selected: Option<Selected>,
     gone: Vec<Gone>,
     hierarchy: Hierarchy,
-    /// Change signals for the MWI watcher (`crate::watch`).
-    changes: Changes,
-    /// The first bytes of the server's greeting (which implementation it is: `crate::compat`).
+    /// Change signals for the MWI watcher (`imapvm-watch`).
+    changes: ServerChanges,
+    /// The first bytes of the server's greeting (which implementation it is:
+    /// `imapvm_policy::login`).
     greeting: Vec<u8>,
 }
 
-/// Largest number of distinct folders [`Changes`] names; beyond it, `overflow` is set.
+/// Largest number of distinct folders [`ServerChanges`] names; beyond it, `overflow` is set.
 const MAX_CHANGED_FOLDERS: usize = 256;
 
 /// What the server said changed since the last [`Session::take_changes`]: unsolicited
 /// EXISTS/EXPUNGE/VANISHED/FETCH in the selected folder, or a NOTIFY `* STATUS` of a folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Changes {
+pub struct ServerChanges {
     /// Wire names of the folders that changed (the selected one included).
     pub folders: std::collections::BTreeSet<String>,
     /// More folders changed than are named: treat every folder as changed.
     pub overflow: bool,
 }
 
-impl Changes {
+impl ServerChanges {
     /// Whether nothing changed.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.folders.is_empty() && !self.overflow
     }
 
@@ -137,12 +147,6 @@ impl std::fmt::Debug for Session {
             .field("selected", &self.selected)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a password may go over this connection: encrypted, or the server is on this host,
-/// or the operator wrote `notls` (and so accepted clear text).
-fn may_send_password(tls: bool, security: Security, loopback: bool) -> bool {
-    tls || security == Security::Plain || loopback
 }
 
 /// Idle time before the kernel's first keepalive probe.
@@ -175,7 +179,7 @@ fn set_keepalive(tcp: &TcpStream) {
 
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy.
-    pub(crate) async fn open(account: &Account) -> Result<Session> {
+    pub async fn open(account: &Account) -> Result<Session> {
         let label = account.key().to_string();
         let addr = format!(
             "{}:{}",
@@ -235,7 +239,7 @@ impl Session {
             selected: None,
             gone: Vec::new(),
             hierarchy: Hierarchy::dovecot(),
-            changes: Changes::default(),
+            changes: ServerChanges::default(),
             greeting: Vec::new(),
         };
         if account.security == Security::ImplicitTls {
@@ -249,12 +253,12 @@ impl Session {
     }
 
     /// `user@server:port`.
-    pub(crate) fn label(&self) -> &str {
+    pub fn label(&self) -> &str {
         &self.label
     }
 
     /// Whether the connection can take commands.
-    pub(crate) fn is_usable(&self) -> bool {
+    pub fn is_usable(&self) -> bool {
         matches!(
             self.conn.state(),
             State::Authenticated | State::Selected { .. }
@@ -262,27 +266,27 @@ impl Session {
     }
 
     /// The proto core's counters (round trips, bytes, commands).
-    pub(crate) fn stats(&self) -> Stats {
+    pub fn stats(&self) -> Stats {
         self.conn.stats()
     }
 
     /// The server's capabilities.
-    pub(crate) fn capabilities(&self) -> &imapvm_proto::Capabilities {
+    pub fn capabilities(&self) -> &imapvm_proto::Capabilities {
         self.conn.capabilities()
     }
 
     /// The capabilities policy decisions depend on.
-    pub(crate) fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
+    pub fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
         imapvm_policy::Capabilities::from_atoms(self.conn.capabilities().iter())
     }
 
     /// The personal namespace prefix and delimiter.
-    pub(crate) fn hierarchy(&self) -> &Hierarchy {
+    pub fn hierarchy(&self) -> &Hierarchy {
         &self.hierarchy
     }
 
     /// What is selected now.
-    pub(crate) fn selected(&self) -> Option<&Selected> {
+    pub fn selected(&self) -> Option<&Selected> {
         self.selected.as_ref()
     }
 
@@ -297,11 +301,7 @@ impl Session {
     }
 
     /// Wraps a proto error with this account and a context.
-    pub(crate) fn protocol_error(
-        &self,
-        context: impl Into<String>,
-        source: imapvm_proto::Error,
-    ) -> Error {
+    fn protocol_error(&self, context: impl Into<String>, source: imapvm_proto::Error) -> Error {
         Error::Protocol {
             account: self.label.clone(),
             context: context.into(),
@@ -310,7 +310,7 @@ impl Session {
     }
 
     /// Queues a command (nothing is sent until [`Session::wait`]).
-    pub(crate) fn queue(
+    pub fn queue(
         &mut self,
         context: &str,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
@@ -319,7 +319,7 @@ impl Session {
     }
 
     /// Sends what is queued and waits until every command in `ids` completed.
-    pub(crate) async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
+    pub async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
         loop {
             self.flush_transmits().await?;
             self.drain_events();
@@ -348,7 +348,7 @@ impl Session {
     }
 
     /// The result of a completed command.
-    pub(crate) fn take(&mut self, context: &str, id: CommandId) -> Result<Outcome> {
+    pub fn take(&mut self, context: &str, id: CommandId) -> Result<Outcome> {
         match self.done.remove(&id) {
             Some(Ok(outcome)) => Ok(outcome),
             Some(Err(e)) => Err(self.protocol_error(context, e)),
@@ -360,7 +360,7 @@ impl Session {
     }
 
     /// Runs one command to completion.
-    pub(crate) async fn exec(
+    pub async fn exec(
         &mut self,
         context: &str,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
@@ -423,7 +423,7 @@ impl Session {
             Ok(Ok(n)) => {
                 tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
                 if self.conn.state() == State::Greeting {
-                    let room = crate::compat::GREETING_BYTES.saturating_sub(self.greeting.len());
+                    let room = GREETING_BYTES.saturating_sub(self.greeting.len());
                     self.greeting.extend_from_slice(&self.buf[..n.min(room)]);
                 }
                 self.conn.handle_input(&self.buf[..n], Instant::now());
@@ -560,27 +560,27 @@ impl Session {
 
     /// Probe the server after this much silence while IDLE waits (see
     /// `imapvm_proto::Config::idle_silence`).
-    pub(crate) fn set_idle_silence(&mut self, silence: Option<Duration>) {
+    pub fn set_idle_silence(&mut self, silence: Option<Duration>) {
         self.conn.set_idle_silence(silence);
     }
 
     /// Whether `ENABLE QRESYNC` succeeded on this connection.
-    pub(crate) fn qresync_enabled(&self) -> bool {
+    pub fn qresync_enabled(&self) -> bool {
         self.conn.qresync_enabled()
     }
 
     /// The changes the server reported since the last call (for the MWI watcher).
-    pub(crate) fn take_changes(&mut self) -> Changes {
+    pub fn take_changes(&mut self) -> ServerChanges {
         std::mem::take(&mut self.changes)
     }
 
     /// Queues `IDLE` (the watcher); end it with [`Session::idle_done`].
-    pub(crate) fn idle(&mut self) -> Result<CommandId> {
+    pub fn idle(&mut self) -> Result<CommandId> {
         self.queue("IDLE", Connection::idle)
     }
 
     /// Sends `DONE` for the running IDLE (it then completes; [`Session::wait`] for it).
-    pub(crate) fn idle_done(&mut self) -> Result<()> {
+    pub fn idle_done(&mut self) -> Result<()> {
         self.conn
             .idle_done(Instant::now())
             .map_err(|e| self.protocol_error("IDLE DONE", e))
@@ -589,7 +589,7 @@ impl Session {
     /// Waits for server data with no read deadline (while IDLE or NOTIFY runs), until
     /// `until`: `Ok(true)` when something was read, `Ok(false)` when `until` passed. The
     /// core's own timers (IDLE refresh, command deadlines) are honoured on the way.
-    pub(crate) async fn read_until(&mut self, until: Instant) -> Result<bool> {
+    pub async fn read_until(&mut self, until: Instant) -> Result<bool> {
         self.flush_transmits().await?;
         self.drain_events();
         let deadline = self.conn.poll_timeout().map_or(until, |t| t.min(until));
@@ -744,11 +744,11 @@ impl Session {
                 .map_err(|e| self.protocol_error("STARTTLS", e))?;
             self.refresh_capabilities().await?;
         }
-        if !may_send_password(
-            self.stream.is_tls(),
-            self.account.security,
-            self.account.is_loopback(),
-        ) {
+        if !may_send_password(PasswordPath {
+            encrypted: self.stream.is_tls(),
+            clear_text_accepted: self.account.security == Security::Plain,
+            loopback: self.account.is_loopback(),
+        }) {
             return Err(Error::Insecure {
                 account: self.label.clone(),
                 reason: "the connection is not encrypted and the server is not on loopback; \
@@ -771,7 +771,7 @@ impl Session {
                         reason: "authuser needs SASL PLAIN, which the server does not offer".into(),
                     });
                 }
-                if let Some(server) = crate::compat::ignores_authzid(&self.greeting) {
+                if let Some(server) = ignores_authzid(&self.greeting) {
                     // It would answer OK and open authuser's own mailbox: refuse before any
                     // credential is sent, rather than store voicemail in the wrong mailbox.
                     return Err(Error::Insecure {
@@ -859,7 +859,7 @@ impl Session {
     /// front of the caller's next commands, at no extra round trip, so that the server
     /// brings the selected view up to date (Dovecot shows other sessions' new messages to a
     /// SEARCH only after such a sync).
-    pub(crate) async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
+    pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
             && matches!(self.conn.state(), State::Selected { read_only: false })
@@ -889,7 +889,7 @@ impl Session {
     }
 
     /// `CREATE name`; an existing mailbox is not an error.
-    pub(crate) async fn create(&mut self, name: &MailboxName) -> Result<()> {
+    pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
         let wire = WireMailbox::new(name.as_wire());
         match self
             .exec(&format!("CREATE {name}"), |c| c.create(&wire))
@@ -909,7 +909,7 @@ impl Session {
     }
 
     /// Whether `name` exists (`LIST "" name`).
-    pub(crate) async fn exists(&mut self, name: &MailboxName) -> Result<bool> {
+    pub async fn exists(&mut self, name: &MailboxName) -> Result<bool> {
         match self
             .exec(&format!("LIST {name}"), |c| c.list("", name.as_wire()))
             .await?
@@ -926,7 +926,7 @@ impl Session {
     }
 
     /// `LOGOUT`, bounded by `imapclosetimeout`; errors are ignored (the socket closes anyway).
-    pub(crate) async fn logout(mut self) {
+    pub async fn logout(mut self) {
         let timeout = self.account.close_timeout;
         let fut = async {
             if let Ok(id) = self.conn.logout() {
@@ -1025,27 +1025,6 @@ mod tests {
             format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN NAMESPACE\r\n{tag} OK done\r\n")
         } else {
             format!("{tag} OK done\r\n")
-        }
-    }
-
-    #[test]
-    fn a_clear_text_password_needs_tls_loopback_or_notls() {
-        use Security::*;
-        // (tls, mode, loopback) -> allowed
-        let table = [
-            (true, StartTlsIfOffered, false, true),
-            (true, ImplicitTls, false, true),
-            (false, StartTlsIfOffered, false, false),
-            (false, StartTlsIfOffered, true, true),
-            (false, Plain, false, true),
-            (false, StartTlsRequired, false, false),
-        ];
-        for (tls, mode, loopback, allowed) in table {
-            assert_eq!(
-                may_send_password(tls, mode, loopback),
-                allowed,
-                "{tls} {mode:?} {loopback}"
-            );
         }
     }
 

@@ -1,23 +1,24 @@
 //! [`Store`] (a voicemail.conf plus the connection pool) and [`Mailbox`] (one `box@context`),
 //! with the value types the operations take and return.
 
+use std::future::Future;
+use std::marker::PhantomData;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use imapvm_config::{Config, MailboxSettings};
 use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
-use imapvm_policy::{
-    Folder, FolderLayout, MailboxId, MessageState, MwiCounts, Sharing, VoicemailIdentity,
-};
+use imapvm_policy::{Folder, FolderLayout, MailboxId, MessageState, MwiCounts, VoicemailIdentity};
 use imapvm_proto::Stats;
 
-use crate::account::Account;
+use crate::account::{Account, AccountKey};
 use crate::error::{Error, Result};
-use crate::pool::Pool;
+use crate::feed::{ChangeFeed, Feed};
+use crate::limits::MAX_AUDIO_FILE_BYTES;
+use crate::pool::{Folders, Pool};
 use crate::session::Session;
-
-/// Largest audio file [`Audio::read`] accepts (the message crate's limit).
-pub const MAX_AUDIO_FILE_BYTES: u64 = imapvm_message::MAX_AUDIO_BYTES as u64;
 
 /// A message of a mailbox: by Asterisk's 1-based number in the listing, or by UID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,8 +273,8 @@ pub(crate) struct StoreInner {
     pub hostname: String,
     /// [`Store::set_outbox_dir`] (crate `outbox`).
     pub outbox_dir: std::sync::Mutex<Option<std::path::PathBuf>>,
-    /// Tells running MWI watchers that an operation touched a mailbox.
-    pub bus: crate::watch::Bus,
+    /// Tells subscribers (the MWI watcher) that an operation touched a mailbox.
+    pub feed: Feed,
 }
 
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
@@ -297,9 +298,9 @@ impl Store {
             inner: Arc::new(StoreInner {
                 config,
                 pool: Pool::default(),
-                hostname: hostname(),
+                hostname: local_hostname(),
                 outbox_dir: std::sync::Mutex::new(None),
-                bus: crate::watch::Bus::default(),
+                feed: Feed::default(),
             }),
         }
     }
@@ -331,6 +332,27 @@ impl Store {
         &self.inner.config
     }
 
+    /// Every box of voicemail.conf, as `box@context`, in file order.
+    pub fn mailbox_ids(&self) -> Vec<String> {
+        let boxes = self.inner.config.mailboxes.iter();
+        boxes.map(|m| m.id.to_string()).collect()
+    }
+
+    /// This host's name, as Message-IDs and MIME boundaries carry it.
+    pub fn hostname(&self) -> &str {
+        &self.inner.hostname
+    }
+
+    /// Every later change made through this store, to any mailbox (see [`crate::feed`]).
+    pub fn changes(&self) -> ChangeFeed {
+        self.inner.feed.subscribe(None)
+    }
+
+    /// Every later change made through this store to a mailbox of `account`.
+    pub fn changes_of(&self, account: &AccountKey) -> ChangeFeed {
+        self.inner.feed.subscribe(Some(account.clone()))
+    }
+
     /// The mailbox `box@context` (context `default` when omitted).
     pub fn mailbox(&self, id: &str) -> Result<Mailbox> {
         let config_error = |reason: String| Error::Config {
@@ -352,7 +374,7 @@ impl Store {
             .map_err(|e| config_error(e.to_string()))?;
         let account = Account::from_settings(&settings)?;
         Ok(Mailbox {
-            store: Arc::clone(&self.inner),
+            store: self.clone(),
             id: pid,
             identity,
             account,
@@ -374,7 +396,7 @@ impl Store {
 /// One voicemail box (`box@context`) of a [`Store`]: every operation.
 #[derive(Clone)]
 pub struct Mailbox {
-    pub(crate) store: Arc<StoreInner>,
+    pub(crate) store: Store,
     pub(crate) id: MailboxId,
     pub(crate) identity: VoicemailIdentity,
     pub(crate) account: Account,
@@ -396,9 +418,24 @@ impl Mailbox {
         self.id.to_string()
     }
 
+    /// `box@context`, typed.
+    pub fn mailbox_id(&self) -> &MailboxId {
+        &self.id
+    }
+
     /// The header values this box is stored under.
     pub fn identity(&self) -> &VoicemailIdentity {
         &self.identity
+    }
+
+    /// The IMAP account this box lives on.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The store this box belongs to.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The effective settings.
@@ -414,13 +451,15 @@ impl Mailbox {
     /// The proto core's counters of this account's connection (round trips, bytes), if one
     /// is open.
     pub async fn connection_stats(&self) -> Option<Stats> {
-        let slot = self.store.pool.slot(&self.account.key());
+        let slot = self.store.inner.pool.slot(&self.account.key());
         let guard = slot.lock().await;
         guard.conn.current().map(Session::stats)
     }
 
-    pub(crate) fn layout(&self, session: &Session) -> Result<FolderLayout> {
-        let general = &self.store.config.general;
+    /// This box's folders (`imapfolder`, parent folder, greetings folder) in the
+    /// hierarchy `session`'s server announced.
+    pub fn layout(&self, session: &Session) -> Result<FolderLayout> {
+        let general = &self.store.inner.config.general;
         FolderLayout::new(
             &self.settings.imapfolder.value,
             self.settings.imapparentfolder.value.as_deref(),
@@ -435,15 +474,6 @@ impl Mailbox {
         Error::Policy {
             mailbox: self.id(),
             source,
-        }
-    }
-
-    /// Whether a folder may hold the user's own mail (then a plain EXPUNGE is never used).
-    pub(crate) fn sharing(name: &imapvm_policy::MailboxName) -> Sharing {
-        if name.is_inbox() {
-            Sharing::SharedWithMail
-        } else {
-            Sharing::Dedicated
         }
     }
 
@@ -491,7 +521,9 @@ pub fn message_settings(s: &MailboxSettings) -> Result<Settings> {
     })
 }
 
-fn hostname() -> String {
+/// This host's name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read or
+/// is not a plain DNS name.
+pub fn local_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
@@ -503,30 +535,99 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Runs `$body` (an expression using `$s: &mut Session` and `$f: &mut Folders`) on the
-/// mailbox's account connection; on a lost connection that was already open, once more on a
-/// fresh one.
-macro_rules! on_account {
-    ($mb:expr, |$s:ident, $f:ident| $body:expr) => {{
-        let slot_arc = $mb.store.pool.slot(&$mb.account.key());
+/// When [`Mailbox::with_account`] runs its body a second time: only after a lost connection
+/// that had been open before the body started (a pooled connection the server dropped
+/// meanwhile), on a fresh one. The body must then be safe to run twice.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Retry<'r> {
+    /// Never: the body runs once.
+    Never,
+    /// Once, on a fresh connection.
+    IfWarm,
+    /// Once, on a fresh connection, unless `committed` is set: the body sets it as soon as
+    /// a second run could double what the first one did (an APPEND written ahead).
+    IfWarmUnless(&'r AtomicBool),
+}
+
+/// One run of a [`Mailbox::with_account`] body: the account's logged-in connection and what
+/// is remembered about its folders (UIDVALIDITY, identity headers, listings).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Attempt<'a, 'r> {
+    /// The connection.
+    pub session: &'a mut Session,
+    /// The account's folder memory.
+    pub folders: &'a mut Folders,
+    /// Ties the run to the caller's borrows (`'r` outlives `'a`), so a body may borrow
+    /// from its caller.
+    scope: PhantomData<&'a &'r ()>,
+}
+
+/// The future a [`Mailbox::with_account`] body returns.
+pub type AttemptFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+impl Mailbox {
+    /// Runs `body` on this box's account connection from the store's pool (opened, after
+    /// the pool's back-off, when needed), holding it for the whole run, then:
+    ///
+    /// * applies the expunges the server reported to the folder memory;
+    /// * drops the connection when the run lost it, and runs `body` once more on a fresh
+    ///   one when `retry` allows it;
+    /// * announces on the change feed ([`Store::changes`]) that this box was touched, so
+    ///   a running MWI watcher recounts it at once, whether the run succeeded or not.
+    ///
+    /// Every operation of this crate runs through here; services above the runtime
+    /// (migration) use it the same way.
+    ///
+    /// ```no_run
+    /// # async fn demo(mailbox: &imapvm::Mailbox) -> imapvm::Result<()> {
+    /// use imapvm::{Folder, Retry};
+    /// let wire = mailbox
+    ///     .with_account(Retry::IfWarm, |a| {
+    ///         Box::pin(async move {
+    ///             let folder = mailbox.layout(a.session)?.mailbox_name(Folder::Inbox);
+    ///             Ok(a.session.select(&folder).await?.name.as_wire().to_owned())
+    ///         })
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_account<'r, T>(
+        &'r self,
+        retry: Retry<'r>,
+        mut body: impl for<'a> FnMut(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
+    ) -> Result<T> {
+        let slot_arc = self.store.inner.pool.slot(&self.account.key());
         let mut guard = slot_arc.lock().await;
-        let mut attempt = 0u8;
+        let mut retried = false;
         let outcome = loop {
             let warm = guard.conn.has_live_session();
             let slot = &mut *guard;
-            let result: Result<_> = async {
-                let $s = slot.conn.session(&$mb.account).await?;
-                let $f = &mut slot.folders;
-                $body
-            }
-            .await;
+            let result = match slot.conn.session(&self.account).await {
+                Ok(session) => {
+                    let folders = &mut slot.folders;
+                    body(Attempt {
+                        session,
+                        folders,
+                        scope: PhantomData,
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             slot.conn.absorb_gone(&mut slot.folders);
             match result {
                 Err(e) if e.is_connection_lost() => {
                     slot.conn.drop_session();
-                    if warm && attempt == 0 {
-                        tracing::debug!(account = %$mb.account.key(), error = %e, "connection lost; retrying once");
-                        attempt += 1;
+                    let again = match retry {
+                        Retry::Never => false,
+                        Retry::IfWarm => true,
+                        Retry::IfWarmUnless(committed) => !committed.load(Ordering::SeqCst),
+                    };
+                    if again && warm && !retried {
+                        tracing::debug!(account = %self.account.key(), error = %e, "connection lost; retrying once");
+                        retried = true;
                         continue;
                     }
                     break Err(e);
@@ -535,12 +636,30 @@ macro_rules! on_account {
             }
         };
         drop(guard);
-        // A running MWI watcher recounts this box now, not at the server's echo.
-        $mb.store.bus.touched(&$mb.account, &$mb.id);
+        self.store.inner.feed.touched(&self.account.key(), &self.id);
         outcome
-    }};
+    }
+
+    /// [`Mailbox::with_account`] for a body that must run at most once (what it sent may
+    /// have reached the server: an APPEND or a COPY must not be doubled, and a migration's
+    /// retry is its re-run). It may borrow its caller's state mutably.
+    pub async fn with_account_once<'r, T>(
+        &'r self,
+        body: impl for<'a> FnOnce(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
+    ) -> Result<T> {
+        let mut body = Some(body);
+        self.with_account(Retry::Never, move |a| match body.take() {
+            Some(body) => body(a),
+            None => Box::pin(async {
+                Err(Error::Unexpected {
+                    account: a.session.label().to_owned(),
+                    command: "a second run of a body that runs once",
+                })
+            }),
+        })
+        .await
+    }
 }
-pub(crate) use on_account;
 
 /// Folder index of a scope, for listing keys.
 pub(crate) fn scope_index(scope: Option<Folder>) -> Option<i32> {

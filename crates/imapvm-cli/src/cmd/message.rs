@@ -239,18 +239,6 @@ fn message_settings(s: &MailboxSettings) -> Result<Settings, CliError> {
     Ok(imapvm::message_settings(s)?)
 }
 
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        })
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
 fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
     let parsed = imapvm::config_files::load(&global.config)?;
     // A file the runtime would refuse is refused here too (issue 9: one clear line).
@@ -337,7 +325,7 @@ fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
     // Asterisk's random numbers and pid; only used when not given.
     let pid = std::process::id();
     let random = now.subsec_nanos() ^ u32::try_from(now.as_secs() & 0xffff_ffff).unwrap_or(0);
-    let hostname = args.hostname.clone().unwrap_or_else(local_hostname);
+    let hostname = args.hostname.clone().unwrap_or_else(imapvm::local_hostname);
     let envelope = Envelope {
         date: time,
         message_id: args.message_id.clone().unwrap_or_else(|| {

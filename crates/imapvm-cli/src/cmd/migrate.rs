@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Subcommand};
-use imapvm::migrate::{self, ExportOptions, ImportOptions, MigrationReport, Progress};
+use imapvm_migrate::{self as migrate, ExportOptions, ImportOptions, MigrationReport, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 

@@ -24,10 +24,8 @@ pub(crate) fn run(global: &Global, args: &ProbeArgs) -> Result<ExitCode, CliErro
     let id = match &args.mailbox {
         Some(m) => m.clone(),
         None => store
-            .config()
-            .mailboxes
-            .iter()
-            .map(|m| m.id.to_string())
+            .mailbox_ids()
+            .into_iter()
             .find(|id| store.mailbox(id).is_ok())
             .ok_or_else(|| CliError("no mailbox with imapuser in voicemail.conf".into()))?,
     };

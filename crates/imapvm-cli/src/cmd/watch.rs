@@ -13,11 +13,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use imapvm::{
-    AmiNotifier, AmiOptions, AmiReport, Shard, StrategyChoice, WatchEvent, WatchOptions,
-    WebhookNotifier, WebhookOptions, WebhookReport,
-};
 use imapvm_config::{AmiTarget, WebhookUrl};
+use imapvm_watch::{
+    AmiNotifier, AmiOptions, AmiReport, Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher,
+    WebhookNotifier, WebhookOptions, WebhookReport, rfc3339, watched_boxes,
+};
 use serde_json::json;
 
 use crate::Global;
@@ -70,18 +70,8 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         (None, true) => StrategyChoice::NoNotify,
         (None, false) => StrategyChoice::Auto,
     };
-    let mut mailboxes: Vec<String> = if args.mailboxes.is_empty() {
-        store
-            .config()
-            .mailboxes
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect()
-    } else {
-        args.mailboxes.clone()
-    };
+    let mailboxes = watched_boxes(&store, &args.mailboxes, args.shard);
     if let Some(shard) = args.shard {
-        mailboxes.retain(|id| shard.owns_id(id));
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
     let section = &store.config().imapvm;
@@ -112,7 +102,7 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
             .iter()
             .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
             .collect();
-        let mut watcher = store.watch(options)?;
+        let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
             // manager does not restart us in a loop.
@@ -231,7 +221,7 @@ fn log_reports(amis: &mut [AmiNotifier], hooks: &mut [WebhookNotifier]) {
 fn print_event(event: &WatchEvent, json: bool) {
     match event {
         WatchEvent::Mwi(e) => {
-            let at = imapvm::watch::rfc3339(e.at);
+            let at = rfc3339(e.at);
             if json {
                 println!(
                     "{}",
@@ -252,7 +242,7 @@ fn print_event(event: &WatchEvent, json: bool) {
             }
         }
         WatchEvent::Error(e) => {
-            let at = imapvm::watch::rfc3339(e.at);
+            let at = rfc3339(e.at);
             if json {
                 println!(
                     "{}",

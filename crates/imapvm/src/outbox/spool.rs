@@ -16,7 +16,7 @@ const MAGIC: &str = "imapvm-outbox 1";
 const MAX_META_BYTES: u64 = 16 * 1024;
 /// Largest `.eml` accepted: two audio parts at the message crate's limit, base64 (4/3), and
 /// room for headers and text.
-pub const MAX_ITEM_BYTES: u64 = crate::store::MAX_AUDIO_FILE_BYTES * 3 + 1024 * 1024;
+pub const MAX_ITEM_BYTES: u64 = crate::limits::MAX_AUDIO_FILE_BYTES * 3 + 1024 * 1024;
 /// Longest `last-error` kept.
 const MAX_ERROR_CHARS: usize = 500;
 

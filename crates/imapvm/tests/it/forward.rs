@@ -3,12 +3,8 @@
 //! for its recipient, with the original's caller id, times, duration and audio bytes; the
 //! comment is part 3; the source stays unread; a full box refuses without failing others.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use imapvm::{
-    Audio, Error, Folder, MessageRef, MwiCounts, RecipientOutcome, RecipientResult, Store,
-    StrategyChoice, Via, WatchEvent, WatchOptions,
+    Audio, Error, Folder, MessageRef, MwiCounts, RecipientOutcome, RecipientResult, Store, Via,
 };
 use serde_json::Value;
 
@@ -524,56 +520,35 @@ async fn forwarding_a_saved_message_back_to_its_own_box_is_a_uid_copy() {
     store.close().await;
 }
 
+/// Every stored destination of a multi-recipient deposit is announced on the store's
+/// change feed (what a running MWI watcher subscribes to), each once, with its account; a
+/// feed of one account hears only its own boxes. (The watcher's side is
+/// `imapvm-watch`'s `every_destination_publishes_its_mwi`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_destination_publishes_its_mwi() {
-    let (store, _folder) = store("fwd-mwi");
-    // Polling every 30 s: only the operation's own wake-up explains quick events.
-    let mut w = store
-        .watch(WatchOptions {
-            mailboxes: Some(vec!["1234@default".into(), "4321@other".into()]),
-            strategy: StrategyChoice::Poll(Duration::from_secs(30)),
-            ..WatchOptions::default()
-        })
-        .unwrap();
-    let mut seen: BTreeMap<String, MwiCounts> = BTreeMap::new();
-    let mut watching = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while watching < 2 || seen.len() < 2 {
-        match tokio::time::timeout_at(deadline, w.next()).await {
-            Ok(Some(WatchEvent::Mwi(e))) => {
-                seen.insert(e.id(), e.counts);
-            }
-            Ok(Some(WatchEvent::Watching { .. })) => watching += 1,
-            Ok(Some(WatchEvent::Error(e))) => panic!("{e:?}"),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("the watcher did not start: {seen:?}"),
-        }
-    }
-    assert!(
-        seen.values().all(|c| *c == MwiCounts::default()),
-        "{seen:?}"
-    );
-    let started = std::time::Instant::now();
+async fn every_destination_is_announced_on_the_change_feed() {
+    let (store, _folder) = store("fwd-feed");
+    let mut all = store.changes();
+    let other = store.mailbox("4321@other").unwrap();
+    let mut only_other = store.changes_of(&other.account().key());
     let results = store
         .deposit_to(&["1234@default", "4321@other"], &voicemail("5551700", 300))
         .await;
     assert!(results.iter().all(RecipientResult::is_ok));
-    let mut published: BTreeMap<String, MwiCounts> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while published.len() < 2 {
-        match tokio::time::timeout_at(deadline, w.next()).await {
-            Ok(Some(WatchEvent::Mwi(e))) => {
-                published.insert(e.id(), e.counts);
-            }
-            Ok(Some(WatchEvent::Error(e))) => panic!("{e:?}"),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("not every destination published: {published:?}"),
-        }
+    let mut announced = Vec::new();
+    while let Some(c) = all.try_recv() {
+        announced.push((c.mailbox.to_string(), c.account.user));
     }
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(published["1234@default"], new_only(1));
-    assert_eq!(published["4321@other"], new_only(1));
-    w.stop().await;
+    announced.sort();
+    assert_eq!(
+        announced,
+        [
+            ("1234@default".to_owned(), "vm1234".to_owned()),
+            ("4321@other".to_owned(), "vm4321".to_owned())
+        ]
+    );
+    let heard = only_other.try_recv().map(|c| c.mailbox.to_string());
+    assert_eq!(heard.as_deref(), Some("4321@other"));
+    assert_eq!(only_other.try_recv(), None);
     store.close().await;
 }
 

@@ -3,174 +3,35 @@
 //! NOTIFY, CONDSTORE). Every core operation runs on each of the six; where a server lacks
 //! something the scenario asserts the fallback the policy picked, never a skip.
 //!
-//! The six scenarios run concurrently in one test, and the test then writes
+//! The six scenarios run concurrently in one test, and the test then writes its part of
 //! `docs/compatibility.md` from what the servers advertised and what the runtime did: it
 //! fails when the committed file differs (writing the new text beside it as
-//! `compatibility.md.new`), so the table cannot drift from the code.
+//! `compatibility.md.new`), so the table cannot drift from the code. The personalities and
+//! the document's checking are `imapvm_harness::servers`'s (the MWI watcher's part of the
+//! document is written by `imapvm-watch`'s tests).
 //!
 //! Isolation on shared servers and users: every scenario uses its own voicemail context
 //! (`box@<unique context>`) and its own `imapfolder`, so counts never see another test's mail.
 
 mod quota_proxy;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use imapvm::{
     Audio, DepositRefusal, Error, FlagOp, Folder, MessageRef, MessageState, MwiCounts,
-    NewVoicemail, Probe, Store, Urgency, WatchEvent, WatchOptions, WatchStrategy, Watcher,
+    NewVoicemail, Probe, Store, Urgency,
 };
 use imapvm_policy::{
     Capabilities, ExpungeContext, ExpungePlan, ForeignDeleted, MailboxName, Sharing, Step, Uid,
     UidSet, UidValidity, plan_delete, plan_move,
 };
-use xtask::server::ServerInfo;
+use imapvm_harness::servers::{
+    Column, DocPart, Kind, Target, check_compatibility, on_every_personality, table, target,
+};
 
 use crate::{unique, wav};
 use quota_proxy::QuotaProxy;
-
-/// Which implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Dovecot,
-    Cyrus,
-    Courier,
-}
-
-/// One server personality.
-#[derive(Debug, Clone)]
-struct Target {
-    kind: Kind,
-    old: bool,
-    info: ServerInfo,
-}
-
-fn running(kind: Kind) -> ServerInfo {
-    let got = match kind {
-        Kind::Dovecot => return crate::server().clone(),
-        Kind::Cyrus => xtask::cyrus::ensure_running(),
-        Kind::Courier => xtask::courier::ensure_running(),
-    };
-    got.unwrap_or_else(|e| panic!("private {kind:?}: {e}"))
-}
-
-fn target(kind: Kind, old: bool) -> Target {
-    Target {
-        kind,
-        old,
-        info: running(kind),
-    }
-}
-
-/// Python helpers on top of xtask's prelude (`C` connects to this personality).
-const PY: &str = r#"
-def sel(m, folder):
-    return int(check(m.select('"%s"' % folder), "select " + folder)[0])
-
-def uids(m, *crit):
-    data = check(m.uid('SEARCH', None, *crit), "search")
-    return [int(x) for x in data[0].split()]
-
-def flags(m, uid):
-    data = check(m.uid('FETCH', str(uid), '(FLAGS)'), 'fetch flags')
-    return b" ".join(d if isinstance(d, bytes) else d[0] for d in data if d).decode()
-
-def by_msg_id(m, folder, msg_id):
-    sel(m, folder)
-    return uids(m, 'HEADER', 'X-Asterisk-VM-Message-ID', msg_id)
-
-def ordinary(m, folder, subject, fl):
-    raw = ("From: someone@example.test\r\nSubject: %s\r\n\r\nordinary mail\r\n" % subject).encode()
-    check(m.append('"%s"' % folder, fl, None, raw), "append ordinary")
-"#;
-
-impl Target {
-    /// `Dovecot`, `Cyrus (old)`...
-    fn label(&self) -> String {
-        let name = format!("{:?}", self.kind);
-        if self.old {
-            format!("{name} (old)")
-        } else {
-            name
-        }
-    }
-
-    fn host(&self) -> &str {
-        if self.old {
-            &self.info.old_host
-        } else {
-            &self.info.host
-        }
-    }
-
-    fn port(&self) -> u16 {
-        if self.old {
-            self.info.old_port
-        } else {
-            self.info.port
-        }
-    }
-
-    fn pw(&self, user: &str) -> String {
-        self.info.users.get(user).cloned().expect("known user")
-    }
-
-    /// The server's own generated voicemail.conf for this personality, with `general` lines
-    /// put first in `[general]` (Asterisk keeps the first value of a repeated option) and
-    /// `sections` appended.
-    fn store(&self, name: &str, general: &str, sections: &str) -> Store {
-        let conf = if self.old {
-            &self.info.voicemail_conf_old
-        } else {
-            &self.info.voicemail_conf
-        };
-        let text = std::fs::read_to_string(conf).unwrap();
-        let text = text.replacen("[general]\n", &format!("[general]\n{general}\n"), 1);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("imapvm-it-servers")
-            .join(unique(name));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("voicemail.conf");
-        std::fs::write(&path, format!("{text}\n{sections}\n")).unwrap();
-        Store::open(&path).unwrap()
-    }
-
-    /// A context of its own with box 1234 on `user`: `(section text, "1234@ctx")`.
-    fn own_box(&self, user: &str) -> (String, String) {
-        let context = unique("ctx");
-        (
-            format!(
-                "[{context}]\n1234 => 1234,Alice Mailbox,,,imapuser={user}|imappassword={}\n",
-                self.pw(user)
-            ),
-            format!("1234@{context}"),
-        )
-    }
-
-    /// Runs a mail-client script; `C(user)` connects to this personality.
-    fn py(&self, script: &str) -> String {
-        let connect = if self.old { "connect_old" } else { "connect" };
-        xtask::mail_client::run(&self.info, &format!("{PY}\nC = {connect}\n{script}"))
-            .unwrap_or_else(|e| panic!("{}: {e}", self.label()))
-    }
-
-    /// The personal namespace this server must report: (prefix, delimiter).
-    fn expected_namespace(&self) -> (&'static str, char) {
-        match self.kind {
-            Kind::Dovecot => ("", '/'),
-            Kind::Cyrus => ("INBOX/", '/'),
-            Kind::Courier => ("INBOX.", '.'),
-        }
-    }
-
-    /// The wire name of the folder `levels` under the personal namespace.
-    fn wire(&self, levels: &[&str]) -> String {
-        let (prefix, delimiter) = self.expected_namespace();
-        format!("{prefix}{}", levels.join(&delimiter.to_string()))
-    }
-}
 
 fn recording(millis: u32) -> NewVoicemail {
     NewVoicemail {
@@ -242,17 +103,6 @@ fn ends_in_uid_expunge(plan: &ExpungePlan) -> bool {
 }
 
 /// What one personality advertised and what the runtime did there (the table's column).
-#[derive(Debug, Clone, Default)]
-struct Column {
-    cells: BTreeMap<&'static str, String>,
-}
-
-impl Column {
-    fn set(&mut self, row: &'static str, value: impl Into<String>) {
-        self.cells.insert(row, value.into());
-    }
-}
-
 /// The rows of the table, in order, with what each says.
 const ROWS: &[&str] = &[
     "TLS",
@@ -275,7 +125,6 @@ const ROWS: &[&str] = &[
     "Move to `Work`",
     "Over quota: server's answer to APPEND",
     "Over quota: imapvm's result",
-    "MWI watch",
 ];
 
 /// Every core operation on one personality; returns its column.
@@ -670,8 +519,6 @@ print(" ".join(m.capabilities))
     // --- proxy login.
     col.set("Proxy login (`authuser`)", proxy_login(&t).await);
 
-    // --- MWI watch: one event for one change made by the mail client.
-    col.set("MWI watch", mwi(&t, &store, &id, &listing.folder).await);
     store.close().await;
 
     // --- quota.
@@ -743,74 +590,6 @@ async fn proxy_login(t: &Target) -> String {
             assert_eq!(check(user).trim(), "0", "{label}: {wire} of {user}");
         }
         "refused by imapvm before login: the server ignores authzid".to_owned()
-    }
-}
-
-/// The watcher's strategy, and that a mail client's APPEND gives exactly one event.
-async fn mwi(t: &Target, store: &Store, id: &str, wire: &str) -> String {
-    let label = t.label();
-    let mut w = store
-        .watch(WatchOptions {
-            mailboxes: Some(vec![id.to_owned()]),
-            ..WatchOptions::default()
-        })
-        .unwrap();
-    let mut strategy = None;
-    let mut first = None;
-    while strategy.is_none() || first.is_none() {
-        match next(&mut w, Duration::from_secs(30), &label).await {
-            WatchEvent::Watching { strategy: s, .. } => strategy = Some(s),
-            WatchEvent::Mwi(e) => first = Some(e.counts),
-            other => panic!("{label}: unexpected {other:?}"),
-        }
-    }
-    let (strategy, first) = (strategy.unwrap(), first.unwrap());
-    let context = id.split('@').nth(1).unwrap();
-    t.py(&format!(
-        r#"
-raw = open({fixture:?}, 'rb').read().replace(b'X-Asterisk-VM-Context: default', b'X-Asterisk-VM-Context: {context}')
-m = C('vm1234')
-check(m.append('"%s"' % {wire:?}, None, None, raw), 'append')
-"#,
-        fixture = crate::fixture("01-basic.eml"),
-    ));
-    let started = std::time::Instant::now();
-    let event = loop {
-        match next(&mut w, Duration::from_secs(30), &label).await {
-            WatchEvent::Mwi(e) => break e,
-            WatchEvent::Watching { .. } => {}
-            other => panic!("{label}: unexpected {other:?}"),
-        }
-    };
-    let latency = started.elapsed();
-    assert_eq!(event.counts.new, first.new + 1, "{label}: {event:?}");
-    // Exactly one: nothing more while the counts stay.
-    if let Ok(Some(more)) = tokio::time::timeout(Duration::from_millis(1500), w.next()).await {
-        panic!("{label}: a second event {more:?}");
-    }
-    w.stop().await;
-    let expected = match (t.kind, t.old) {
-        (Kind::Dovecot, false) => matches!(strategy, WatchStrategy::Notify { .. }),
-        _ => matches!(strategy, WatchStrategy::Idle { .. }),
-    };
-    assert!(expected, "{label}: strategy {strategy:?}");
-    tracing::info!("{label}: MWI event {latency:?} after the mail client's APPEND");
-    match (t.kind, strategy) {
-        (_, WatchStrategy::Notify { .. }) => "NOTIFY (all folders, one connection)".into(),
-        (Kind::Courier, WatchStrategy::Idle { .. }) => {
-            "IDLE (the server polls every 2 s: `IMAP_IDLE_TIMEOUT`)".into()
-        }
-        (Kind::Cyrus, WatchStrategy::Idle { .. }) => "IDLE (pushed by `idled`)".into(),
-        (_, WatchStrategy::Idle { .. }) => "IDLE on the voicemail folder".into(),
-        (_, other) => format!("{other:?}"),
-    }
-}
-
-async fn next(w: &mut Watcher, within: Duration, label: &str) -> WatchEvent {
-    match tokio::time::timeout(within, w.next()).await {
-        Ok(Some(e)) => e,
-        Ok(None) => panic!("{label}: the watcher ended"),
-        Err(_) => panic!("{label}: no watch event within {within:?}"),
     }
 }
 
@@ -927,11 +706,6 @@ fn tidy(text: &str) -> String {
     out.trim().trim_end_matches('.').trim().to_owned()
 }
 
-/// The committed table.
-fn doc_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility.md")
-}
-
 fn render(targets: &[Target], columns: &[Column]) -> String {
     let mut s = String::new();
     s.push_str(
@@ -942,30 +716,14 @@ fn render(targets: &[Target], columns: &[Column]) -> String {
          Every CI run (`cargo xtask ci`) starts the three private servers once and runs every core\n\
          operation of the runtime on each of six personalities: deposit, list, play, flags, move\n\
          (with and without `imapparentfolder`), delete in a dedicated folder and in INBOX shared\n\
-         with the user's mail, greetings, quota, proxy login and the MWI watcher. The \"old\"\n\
-         personalities are the same servers with UIDPLUS, MOVE, NOTIFY and CONDSTORE taken out\n\
-         of CAPABILITY (`xtask/src/{dovecot,cyrus,courier}.rs`). Where a server lacks something\n\
-         the row shows the fallback the runtime took; the scenario asserts its effect (the user's\n\
-         own `\\Deleted` mail always survives; a deferred voicemail stays `\\Deleted`, invisible\n\
-         to counts).\n\n",
+         with the user's mail, greetings, quota and proxy login; the MWI watcher's table is at\n\
+         the end. The \"old\" personalities are the same servers with UIDPLUS, MOVE, NOTIFY and\n\
+         CONDSTORE taken out of CAPABILITY (`xtask/src/{dovecot,cyrus,courier}.rs`). Where a\n\
+         server lacks something the row shows the fallback the runtime took; the scenario asserts\n\
+         its effect (the user's own `\\Deleted` mail always survives; a deferred voicemail stays\n\
+         `\\Deleted`, invisible to counts).\n\n",
     );
-    let _ = write!(s, "| |");
-    for t in targets {
-        let _ = write!(s, " {} |", t.label());
-    }
-    s.push_str("\n|---|");
-    for _ in targets {
-        s.push_str("---|");
-    }
-    s.push('\n');
-    for row in ROWS {
-        let _ = write!(s, "| {row} |");
-        for c in columns {
-            let cell = c.cells.get(row).map_or("?", String::as_str);
-            let _ = write!(s, " {} |", cell.replace('|', "\\|"));
-        }
-        s.push('\n');
-    }
+    s.push_str(&table(targets, ROWS, columns));
     s.push_str(
         "\nNotes:\n\n\
          * Folder names come from the server's NAMESPACE (prefix and delimiter), never from a\n  \
@@ -980,7 +738,7 @@ fn render(targets: &[Target], columns: &[Column]) -> String {
            same typed refusal, and nothing is stored.\n\
          * Courier-IMAP answers OK to SASL PLAIN with an authorization identity and ignores it\n  \
            (the session is the authenticating user's own mailbox), so imapvm refuses `authuser`\n  \
-           there before sending any credential, with an error that says so.\n",
+           there before sending any credential, with an error that says so.\n\n",
     );
     s
 }
@@ -990,61 +748,9 @@ fn render(targets: &[Target], columns: &[Column]) -> String {
 async fn every_server_runs_every_core_operation_and_the_table_matches() {
     // `IMAPVM_IT_SERVERS=courier` runs only the personalities whose label contains the word
     // (case-insensitive); the table is then not checked.
-    let only = std::env::var("IMAPVM_IT_SERVERS").ok();
-    let targets: Vec<Target> = [Kind::Dovecot, Kind::Cyrus, Kind::Courier]
-        .into_iter()
-        .flat_map(|k| {
-            let main = target(k, false);
-            let old = Target {
-                old: true,
-                ..main.clone()
-            };
-            [main, old]
-        })
-        .filter(|t| {
-            only.as_deref().is_none_or(|w| {
-                t.label()
-                    .to_ascii_lowercase()
-                    .contains(&w.to_ascii_lowercase())
-            })
-        })
-        .collect();
-    let tasks: Vec<_> = targets
-        .iter()
-        .map(|t| (t.label(), tokio::spawn(scenario(t.clone()))))
-        .collect();
-    let mut columns = Vec::new();
-    let mut failures = Vec::new();
-    for (label, task) in tasks {
-        match task.await {
-            Ok(col) => columns.push(col),
-            Err(e) => {
-                let why = match e.try_into_panic() {
-                    Ok(p) => p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default(),
-                    Err(e) => e.to_string(),
-                };
-                failures.push(format!("{label}: {why}"));
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    if only.is_some() {
-        return;
-    }
-    let text = render(&targets, &columns);
-    let path = doc_path();
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != text {
-        let new = path.with_extension("md.new");
-        std::fs::write(&new, &text).unwrap();
-        panic!(
-            "docs/compatibility.md is out of date: the new table is in {}\n{text}",
-            new.display()
-        );
+    let (targets, columns, partial) = on_every_personality(scenario).await;
+    if !partial {
+        check_compatibility(DocPart::Runtime, &render(&targets, &columns));
     }
 }
 

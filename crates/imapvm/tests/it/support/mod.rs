@@ -1,7 +1,8 @@
-//! Test harness pieces of the reliability and security tests: a TCP fault proxy, a hostile
-//! IMAP server, a seeded random generator.
+//! Test harness pieces of the reliability and security tests: a TCP fault proxy (shared
+//! with the watcher's tests, in `imapvm_harness`), a hostile IMAP server, a seeded random
+//! generator.
 
-pub mod fault_proxy;
+pub use imapvm_harness::fault_proxy;
 pub mod hostile;
 
 /// A small seeded generator (xorshift64*): reproducible fault plans without a dependency.

@@ -1,19 +1,36 @@
-//! What the runtime knows about particular IMAP server implementations, told apart by their
-//! greeting: the quirks that capabilities do not announce.
+//! What a login may do: whether a password may go over a connection, and the server
+//! quirks, told apart by the greeting, that capabilities do not announce.
 //!
 //! Today one quirk matters: Courier-IMAP accepts `AUTHENTICATE PLAIN` with an authorization
 //! identity and then silently ignores it (the session is the authenticating user's own
 //! mailbox), so a proxy login (`authuser`) would store voicemail in the wrong mailbox.
 
-/// How many bytes of the greeting are kept to recognise the server.
-pub(crate) const GREETING_BYTES: usize = 512;
+/// How many bytes of the greeting the runtime keeps to recognise the server.
+pub const GREETING_BYTES: usize = 512;
+
+/// What a password would travel over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPath {
+    /// The connection is encrypted (TLS from the start, or after STARTTLS).
+    pub encrypted: bool,
+    /// The operator accepted clear-text passwords (`imapflags=notls`).
+    pub clear_text_accepted: bool,
+    /// The server is on this host (a clear-text password never leaves the machine).
+    pub loopback: bool,
+}
+
+/// Whether a password may go over `path`: encrypted, or the server is on this host, or the
+/// operator wrote `notls` (and so accepted clear text).
+pub fn may_send_password(path: PasswordPath) -> bool {
+    path.encrypted || path.clear_text_accepted || path.loopback
+}
 
 /// Servers known to answer OK to a SASL PLAIN authorization identity they do not honour.
 const IGNORES_AUTHZID: &[(&[u8], &str)] = &[(b"Courier-IMAP", "Courier-IMAP")];
 
 /// The name of the server whose `greeting` (first line, as received) says it ignores a SASL
 /// authorization identity; `None` for every other server.
-pub(crate) fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
+pub fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
     let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
     IGNORES_AUTHZID
         .iter()
@@ -24,6 +41,27 @@ pub(crate) fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clear_text_password_needs_tls_loopback_or_notls() {
+        // (encrypted, notls, loopback) -> allowed
+        let table = [
+            (true, false, false, true),
+            (true, false, true, true),
+            (true, true, false, true),
+            (false, false, false, false),
+            (false, false, true, true),
+            (false, true, false, true),
+        ];
+        for (encrypted, clear_text_accepted, loopback, allowed) in table {
+            let path = PasswordPath {
+                encrypted,
+                clear_text_accepted,
+                loopback,
+            };
+            assert_eq!(may_send_password(path), allowed, "{path:?}");
+        }
+    }
 
     #[test]
     fn courier_is_recognised_by_its_greeting_and_nothing_else_is() {

@@ -1,5 +1,6 @@
-//! `imapvm migrate`: an Asterisk file-storage spool into IMAP ([`import`]) and back
-//! ([`export`]), resumable and idempotent.
+//! Migration, a service above the imapvm runtime (`imapvm migrate`): an Asterisk
+//! file-storage spool into IMAP ([`import`]) and back ([`export`]), resumable and
+//! idempotent.
 //!
 //! Import reads `{spool}/voicemail/{context}/{mailbox}/{INBOX,Old,Urgent,Work,...}/msgNNNN.*`:
 //! each `.txt` ([`MessageInfo`]) and the recording in the mailbox's first `format=` (else
@@ -19,13 +20,33 @@
 //! Each APPEND carries the message's `origtime` as its INTERNALDATE. Not done: extra formats
 //! of a message are not carried as extra MIME parts (Asterisk reads MIME part 3 as a
 //! forward intro).
+//!
+//! What this crate does **not** do: connect, log in or speak IMAP itself (it runs on the
+//! runtime's pooled connection through [`Mailbox::with_account_once`] and
+//! [`imapvm::Session`]), build or parse messages (`imapvm-message`), or name folders
+//! (`imapvm-policy`). It never deletes a spool file and never expunges, and the runtime
+//! never depends on it.
+//!
+//! ```no_run
+//! use imapvm::Store;
+//! use imapvm_migrate::{ImportOptions, Silent, import};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open(std::path::Path::new("/etc/asterisk/voicemail.conf"))?;
+//! let report = import(&store, &ImportOptions::new("/var/spool/asterisk"), &Silent).await?;
+//! println!("{} copied, {} already there, {} failed", report.copied, report.skipped, report.failed.len());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
 
 pub mod plan;
 pub mod spool;
 
 mod append;
+mod error;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,10 +58,9 @@ use imapvm_message::{
 use imapvm_policy::{Folder, MailboxName, MessageFlags};
 use imapvm_proto::{FetchAttr, Outcome, SearchKey as WireKey, Uid as WireUid, UidRange, UidSet};
 
-use crate::error::Result;
-use crate::pool::Folders;
-use crate::session::Session;
-use crate::store::{MAX_AUDIO_FILE_BYTES, Mailbox, Store};
+use imapvm::{Attempt, AttemptFuture, Folders, MAX_AUDIO_FILE_BYTES, Mailbox, Session, Store};
+
+pub use error::{Error, Result};
 
 use append::MigrateAppend;
 use plan::{MatchKey, SPOOL_FOLDERS, export_folder, free_numbers, import_flags, plan_copies};
@@ -184,7 +204,7 @@ fn wanted(filter: &[String], id: &str) -> bool {
 }
 
 fn wire_keys(mb: &Mailbox) -> Vec<WireKey> {
-    mb.identity
+    mb.identity()
         .header_keys()
         .iter()
         .filter_map(|k| match k {
@@ -225,7 +245,7 @@ async fn server_messages(
     name: &MailboxName,
 ) -> Result<Vec<ServerMessage>> {
     let sel = s.select(name).await?;
-    f.get(name).check_validity(sel.uid_validity);
+    f.check_validity(name, sel.uid_validity);
     let keys = wire_keys(mb);
     let uids = match s
         .exec("UID SEARCH (migrate)", |c| c.uid_search(&keys))
@@ -254,7 +274,7 @@ async fn server_messages(
         .into_iter()
         .filter_map(|m| {
             let fields = HeaderBlock::parse(m.header_fields().unwrap_or_default()).fields;
-            mb.identity
+            mb.identity()
                 .matches(fields.extension.as_deref(), fields.context.as_deref())
                 .then(|| ServerMessage {
                     uid: m.uid.get(),
@@ -272,29 +292,25 @@ fn is_greeting(fields: &imapvm_message::HeaderFields) -> bool {
         .is_some_and(|t| MessageType::from_header(t).is_greeting())
 }
 
-/// Runs `body` with this mailbox's account connection (never retried: a re-run is the
-/// retry, and it skips what arrived).
-macro_rules! with_session {
-    ($mb:expr, |$s:ident, $f:ident| $body:expr) => {{
-        let slot_arc = $mb.store.pool.slot(&$mb.account.key());
-        let mut guard = slot_arc.lock().await;
-        let slot = &mut *guard;
-        let result = async {
-            let $s = slot.conn.session(&$mb.account).await?;
-            let $f = &mut slot.folders;
-            $body
-        }
-        .await;
-        slot.conn.absorb_gone(&mut slot.folders);
-        if let Err(e) = &result
-            && e.is_connection_lost()
-        {
-            slot.conn.drop_session();
-        }
-        drop(guard);
-        $mb.store.bus.touched(&$mb.account, &$mb.id);
-        result
-    }};
+/// Runs `body` on `mb`'s account connection through the runtime's seam, never retried (a
+/// re-run is the retry, and it skips what arrived). A runtime error goes through the seam
+/// (which drops a lost connection); a spool error comes back beside it.
+async fn on_account<'r, T: Send + 'r>(
+    mb: &'r Mailbox,
+    body: impl for<'a> FnOnce(
+        Attempt<'a, 'r>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+) -> Result<T> {
+    mb.with_account_once(|a| -> AttemptFuture<'_, Result<T>> {
+        let run = body(a);
+        Box::pin(async move {
+            match run.await {
+                Err(Error::Runtime(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+    })
+    .await?
 }
 
 // ------------------------------------------------------------------------------ import
@@ -398,15 +414,15 @@ pub fn message_bytes(
     let origtime = info
         .origtime()
         .ok_or_else(|| "origtime missing or not a number".to_owned())?;
-    let settings = mb.message_settings().map_err(|e| e.to_string())?;
+    let settings = imapvm::message_settings(mb.settings()).map_err(|e| e.to_string())?;
     let msgnum = number.saturating_add(1);
     let (name, num) = info.caller_id();
     let vm = Voicemail {
-        mailbox: mb.id.mailbox().to_owned(),
-        context: mb.id.context().to_owned(),
-        extension: mb.identity.extension().to_owned(),
+        mailbox: mb.mailbox_id().mailbox().to_owned(),
+        context: mb.mailbox_id().context().to_owned(),
+        extension: mb.identity().extension().to_owned(),
         msgnum,
-        server_name: mb.settings.fromstring.value.clone(),
+        server_name: mb.settings().fromstring.value.clone(),
         flag: VmFlag::from_header(info.flag()),
         priority: info.priority().unwrap_or(1),
         caller_id_num: num,
@@ -423,21 +439,21 @@ pub fn message_bytes(
         audio: vec![AudioPart::recording(msgnum, ext, audio)],
     };
     let hash = plan::stable_hash(&[
-        mb.id.context(),
-        mb.id.mailbox(),
+        mb.mailbox_id().context(),
+        mb.mailbox_id().mailbox(),
         folder.asterisk_name(),
         &number.to_string(),
         &origtime.to_string(),
     ]);
-    let host = &mb.store.hostname;
+    let host = mb.store().hostname();
     let envelope = Envelope {
         date: origtime,
         message_id: format!(
             "<imapvm-migrate-{origtime}-{hash:016x}-{}@{host}>",
-            mb.id.mailbox()
+            mb.mailbox_id().mailbox()
         ),
         boundary: format!("----voicemail_imapvm{origtime}{hash:016x}"),
-        hostname: host.clone(),
+        hostname: host.to_owned(),
     };
     let mut out = imapvm_message::build(&vm, &settings, &envelope, Mode::Default)
         .map_err(|e| format!("cannot build the message: {e}"))?;
@@ -511,7 +527,7 @@ async fn import_mailbox(
     progress: &dyn Progress,
     report: &mut MigrationReport,
 ) -> Result<()> {
-    let formats = mb.settings.format.value.clone();
+    let formats = mb.settings().format.value.clone();
     // Spool folders grouped by the IMAP folder they go to (INBOX, Old, Urgent share one).
     let mut groups: BTreeMap<Folder, Vec<Prepared<'_>>> = BTreeMap::new();
     for folder in &sb.folders {
@@ -532,15 +548,30 @@ async fn import_mailbox(
         }
     }
     for (imap_folder, prepared) in groups {
-        with_session!(mb, |s, f| {
-            import_folder(mb, s, f, imap_folder, &prepared, options, progress, report).await
-        })?;
+        let (prepared, report) = (&prepared, &mut *report);
+        on_account(mb, move |a| {
+            Box::pin(import_folder(
+                mb,
+                a.session,
+                a.folders,
+                imap_folder,
+                prepared,
+                options,
+                progress,
+                report,
+            ))
+        })
+        .await?;
     }
     if !sb.greetings.is_empty() {
-        if mb.settings.imapgreetings.value {
-            with_session!(mb, |s, f| {
-                import_greetings(mb, s, f, sb, &formats, options, progress, report).await
-            })?;
+        if mb.settings().imapgreetings.value {
+            let (formats, report) = (&formats, &mut *report);
+            on_account(mb, move |a| {
+                Box::pin(import_greetings(
+                    mb, a.session, a.folders, sb, formats, options, progress, report,
+                ))
+            })
+            .await?;
         } else {
             report.found += sb.greetings.len() as u64;
             report.greetings_left_on_disk += sb.greetings.len() as u64;
@@ -758,13 +789,13 @@ fn build_greeting(
     bytes: Vec<u8>,
     time: i64,
 ) -> std::result::Result<Vec<u8>, String> {
-    let settings = mb.message_settings().map_err(|e| e.to_string())?;
+    let settings = imapvm::message_settings(mb.settings()).map_err(|e| e.to_string())?;
     let vm = Voicemail {
-        mailbox: mb.id.mailbox().to_owned(),
-        context: mb.id.context().to_owned(),
-        extension: mb.identity.extension().to_owned(),
+        mailbox: mb.mailbox_id().mailbox().to_owned(),
+        context: mb.mailbox_id().context().to_owned(),
+        extension: mb.identity().extension().to_owned(),
         msgnum: 0,
-        server_name: mb.settings.fromstring.value.clone(),
+        server_name: mb.settings().fromstring.value.clone(),
         priority: 1,
         message_type: MessageType::Greeting(name.to_owned()),
         orig_date: settings.email_date(time).map_err(|e| e.to_string())?,
@@ -773,16 +804,21 @@ fn build_greeting(
         audio: vec![AudioPart::greeting(name, ext, bytes)],
         ..Voicemail::default()
     };
-    let hash = plan::stable_hash(&[mb.id.context(), mb.id.mailbox(), name, &time.to_string()]);
-    let host = &mb.store.hostname;
+    let hash = plan::stable_hash(&[
+        mb.mailbox_id().context(),
+        mb.mailbox_id().mailbox(),
+        name,
+        &time.to_string(),
+    ]);
+    let host = mb.store().hostname();
     let envelope = Envelope {
         date: time,
         message_id: format!(
             "<imapvm-migrate-{name}-{hash:016x}-{}@{host}>",
-            mb.id.mailbox()
+            mb.mailbox_id().mailbox()
         ),
         boundary: format!("----voicemail_imapvm{time}{hash:016x}"),
-        hostname: host.clone(),
+        hostname: host.to_owned(),
     };
     imapvm_message::build(&vm, &settings, &envelope, Mode::Default)
         .map_err(|e| format!("cannot build the greeting: {e}"))
@@ -797,12 +833,7 @@ pub async fn export(
     progress: &dyn Progress,
 ) -> Result<MigrationReport> {
     let ids: Vec<String> = if options.mailboxes.is_empty() {
-        store
-            .config()
-            .mailboxes
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect()
+        store.mailbox_ids()
     } else {
         options
             .mailboxes
@@ -828,15 +859,13 @@ pub async fn export(
                 continue;
             }
         };
-        let done = with_session!(mb, |s, f| export_mailbox(
-            &mb,
-            s,
-            f,
-            options,
-            progress,
-            &mut report
-        )
-        .await);
+        let report_ref = &mut report;
+        let done = on_account(&mb, |a| {
+            Box::pin(export_mailbox(
+                &mb, a.session, a.folders, options, progress, report_ref,
+            ))
+        })
+        .await;
         if let Err(e) = done {
             report.failed.push(Failure {
                 path: id,
@@ -872,10 +901,10 @@ fn info_for(mb: &Mailbox, raw: &[u8], vm: &Voicemail) -> MessageInfo {
         return info;
     }
     let fields = InfoFields {
-        origmailbox: mb.id.mailbox().to_owned(),
+        origmailbox: mb.mailbox_id().mailbox().to_owned(),
         context: vm.context.clone(),
         macrocontext: None,
-        exten: mb.id.mailbox().to_owned(),
+        exten: mb.mailbox_id().mailbox().to_owned(),
         rdnis: "unknown".into(),
         priority: vm.priority,
         callerchan: vm.caller_channel.clone().unwrap_or_default(),
@@ -924,8 +953,8 @@ async fn export_mailbox(
 ) -> Result<()> {
     let layout = mb.layout(s)?;
     let box_dir = spool::voicemail_dir(&options.spool)
-        .join(mb.id.context())
-        .join(mb.id.mailbox());
+        .join(mb.mailbox_id().context())
+        .join(mb.mailbox_id().mailbox());
     let mut imap_folders: Vec<(Folder, MailboxName)> = Vec::new();
     for folder in SPOOL_FOLDERS {
         if matches!(folder, Folder::Old | Folder::Urgent) {
@@ -1027,7 +1056,7 @@ async fn export_mailbox(
             }
         }
     }
-    if mb.settings.imapgreetings.value && !scanned_greetings && s.exists(&greetings_name).await? {
+    if mb.settings().imapgreetings.value && !scanned_greetings && s.exists(&greetings_name).await? {
         for m in server_messages(mb, s, f, &greetings_name).await? {
             if is_greeting(&m.fields)
                 && !m.flags.deleted
@@ -1062,7 +1091,7 @@ async fn export_mailbox(
             continue;
         }
         let sel = s.select(&folder).await?;
-        f.get(&folder).check_validity(sel.uid_validity);
+        f.check_validity(&folder, sel.uid_validity);
         let fetched = fetch_full(s, &[uid]).await?;
         let written = fetched
             .first()

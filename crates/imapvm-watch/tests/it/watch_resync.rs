@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use imapvm::{MwiCounts, Resync, Store, StrategyChoice, WatchEvent, WatchOptions, Watcher};
+use imapvm::{MwiCounts, Store};
+use imapvm_watch::{Resync, StrategyChoice, WatchEvent, WatchOptions, Watcher};
 
-use crate::support::fault_proxy::{Action, Dir, Fault, FaultProxy};
 use crate::{fixture, pw, py, q, server, store_for, unique};
+use imapvm_harness::fault_proxy::{Action, Dir, Fault, FaultProxy};
 
 fn counts(new: u32, urgent: u32, old: u32) -> MwiCounts {
     MwiCounts {
@@ -138,7 +139,7 @@ async fn with_condstore_a_resync_costs_only_what_changed() {
     let v2001 = append(&folder, Some("2001"));
     let v2003 = append(&folder, Some("2003"));
     let mail = append(&folder, None);
-    let mut w = store.watch(options()).unwrap();
+    let mut w = Watcher::start(&store, options()).unwrap();
     let (mut first, resync) = until_watching(&mut w).await;
     first.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
@@ -216,7 +217,7 @@ async fn without_condstore_a_resync_recounts_everything_and_publishes_only_diffe
     let (store, folder) = shared_store("resync-old", "127.0.0.1", proxy.port, "");
     let v2001 = append(&folder, Some("2001"));
     append(&folder, Some("2003"));
-    let mut w = store.watch(options()).unwrap();
+    let mut w = Watcher::start(&store, options()).unwrap();
     let (first, _) = until_watching(&mut w).await;
     assert_eq!(first.len(), 2, "{first:?}");
 
@@ -253,12 +254,14 @@ async fn a_server_that_goes_silent_during_idle_is_noticed_within_the_silence_pro
         "imapreadtimeout=2",
     );
     append(&folder, Some("2001"));
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             idle_silence: Some(Duration::from_secs(1)),
             ..options()
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     until_watching(&mut w).await;
     // A live server answers the probes: still watching, no error, for several probes.
     match tokio::time::timeout(Duration::from_millis(3500), w.next()).await {
@@ -324,12 +327,14 @@ async fn connections_early(concurrency: usize) -> (u64, usize) {
         ]
         .concat(),
     );
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             connect_concurrency: concurrency,
             ..options()
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(w.accounts(), 4);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let early = proxy.connections();
@@ -353,6 +358,7 @@ async fn accounts_connect_at_most_connect_concurrency_at_a_time() {
     // One at a time: the second account connects only once the first is logged in.
     assert_eq!(connections_early(1).await, (1, 4));
     // The default lets all four connect at once (so the check above means something).
-    let (early, watching) = connections_early(imapvm::watch::DEFAULT_CONNECT_CONCURRENCY).await;
+    let (early, watching) =
+        connections_early(imapvm_watch::watch::DEFAULT_CONNECT_CONCURRENCY).await;
     assert_eq!((early, watching), (4, 4));
 }

@@ -9,9 +9,10 @@
 //! VANISHED, FETCH in the selected folder, or a NOTIFY `* STATUS` of a watched folder), the
 //! boxes of that folder are recounted with the runtime's exact count, every box of the
 //! folder in one pipelined flight (one round trip for all the boxes of a shared account,
-//! see `ops::count_many_in`), and `imapvm_policy::MwiTracker` decides whether to publish.
-//! Operations made through the same [`Store`] (deposit, play, flags, move, delete) wake the
-//! watcher at once, without waiting for the server's echo.
+//! see [`Session::count_boxes`]), and `imapvm_policy::MwiTracker` decides whether to
+//! publish. Operations made through the same [`Store`] (deposit, play, flags, move, delete)
+//! wake the watcher at once, without waiting for the server's echo: it subscribes to the
+//! store's change feed ([`Store::changes_of`]).
 //!
 //! A lost connection is re-opened with a doubling back-off; the first failure of an outage
 //! emits one [`WatchError`]; the last published state is kept (nothing is published as 0).
@@ -31,7 +32,7 @@
 //! them).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use imapvm_policy::mwi::externnotify_args;
@@ -44,16 +45,12 @@ use imapvm_policy::{
 };
 use tokio::sync::mpsc;
 
-use crate::account::{Account, AccountKey};
-use crate::error::{Error, Result};
-use crate::externnotify::{ExternNotify, ExternRun, Runner};
-use crate::pool::Folders;
-use crate::session::{Changes, Session};
-use imapvm_proto::{FetchAttr, Outcome, UidRange};
+use imapvm::{
+    Account, AccountKey, ChangeFeed, Error, Folders, IdentityHeaders, Mailbox, Result,
+    ServerChanges as Changes, Session, Store,
+};
 
-use crate::ops::{count_many_in, identity_attr, identity_of};
-use crate::pool::IdentityHeaders;
-use crate::store::{Mailbox, Store};
+use crate::externnotify::{ExternNotify, ExternRun, Runner};
 
 /// Where event times come from (injectable, so tests and replays control them).
 pub trait Clock: Send + Sync + 'static {
@@ -241,45 +238,6 @@ impl Default for WatchOptions {
     }
 }
 
-/// Which box of which account an operation touched (the [`Bus`] message).
-type Touched = MailboxId;
-
-/// Lets operations of a [`Store`] wake the watchers of the same store.
-#[derive(Debug, Default)]
-pub(crate) struct Bus {
-    subscribers: Mutex<Vec<(AccountKey, mpsc::UnboundedSender<Touched>)>>,
-}
-
-impl Bus {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(AccountKey, mpsc::UnboundedSender<Touched>)>> {
-        match self.subscribers.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// An operation on `mailbox` (of `account`) finished: its watcher recounts it.
-    pub(crate) fn touched(&self, account: &Account, mailbox: &MailboxId) {
-        let mut subs = self.lock();
-        if subs.is_empty() {
-            return;
-        }
-        subs.retain(|(_, tx)| !tx.is_closed());
-        let key = account.key();
-        for (k, tx) in subs.iter() {
-            if *k == key {
-                let _ = tx.send(mailbox.clone());
-            }
-        }
-    }
-
-    fn subscribe(&self, account: AccountKey) -> mpsc::UnboundedReceiver<Touched> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().push((account, tx));
-        rx
-    }
-}
-
 /// A running watcher: read its events with [`Watcher::next`]; [`Watcher::stop`] ends it
 /// (dropping it stops it too).
 #[derive(Debug)]
@@ -321,29 +279,24 @@ impl Drop for Watcher {
     }
 }
 
-impl Store {
-    /// Starts watching (see the module docs). Fails only on configuration errors (an
-    /// unknown box, an unusable externnotify); connection problems become
+impl Watcher {
+    /// Starts watching `store`'s boxes (see the module docs). Fails only on configuration
+    /// errors (an unknown box, an unusable externnotify); connection problems become
     /// [`WatchEvent::Error`]s and are retried. Needs a tokio runtime.
-    pub fn watch(&self, options: WatchOptions) -> Result<Watcher> {
+    pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
         let ids: Vec<String> = match &options.mailboxes {
             Some(list) => list.clone(),
-            None => self
-                .config()
-                .mailboxes
-                .iter()
-                .map(|m| m.id.to_string())
-                .collect(),
+            None => store.mailbox_ids(),
         };
         let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
         for id in &ids {
-            let mb = self.mailbox(id)?;
-            let list = by_account.entry(mb.account.key()).or_default();
-            if !list.iter().any(|m| m.id == mb.id) {
+            let mb = store.mailbox(id)?;
+            let list = by_account.entry(mb.account().key()).or_default();
+            if !list.iter().any(|m| m.mailbox_id() == mb.mailbox_id()) {
                 list.push(mb);
             }
         }
-        let externnotify = match (&options.externnotify, &self.config().general.externnotify) {
+        let externnotify = match (&options.externnotify, &store.config().general.externnotify) {
             (Some(e), _) => Some(e.clone()),
             (None, Some(cmd)) => Some(
                 ExternNotify::parse(cmd, options.externnotify_timeout).map_err(|e| {
@@ -362,7 +315,7 @@ impl Store {
                 let _ = tx.try_send(WatchEvent::ExternNotify(run));
             })
         });
-        let general = &self.config().general;
+        let general = &store.config().general;
         let config = WatchConfig {
             pollmailboxes: general.pollmailboxes,
             pollfreq: general.pollfreq,
@@ -378,9 +331,9 @@ impl Store {
             let Some(first) = boxes.first() else {
                 continue;
             };
-            let touched = first.store.bus.subscribe(key.clone());
+            let touched = store.changes_of(&key);
             let task = AccountWatch {
-                account: first.account.clone(),
+                account: first.account().clone(),
                 label: key.to_string(),
                 boxes: boxes
                     .into_iter()
@@ -439,7 +392,8 @@ struct AccountWatch {
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<WatchEvent>,
     runner: Option<Arc<Runner>>,
-    touched: mpsc::UnboundedReceiver<Touched>,
+    /// The store's announcements for this account: our own operations.
+    touched: ChangeFeed,
     stop: tokio::sync::watch::Receiver<bool>,
     backoff_first: Duration,
     backoff_max: Duration,
@@ -459,7 +413,7 @@ struct AccountWatch {
 /// What woke a waiting watcher.
 enum Wake {
     Stop,
-    Touched(Touched),
+    Touched(MailboxId),
     Server,
     Timer,
 }
@@ -602,8 +556,8 @@ impl AccountWatch {
                     next_poll = poll_every.map(|d| Instant::now() + d);
                 }
             }
-            while let Ok(id) = self.touched.try_recv() {
-                touched.push(id);
+            while let Some(changed) = self.touched.try_recv() {
+                touched.push(changed.mailbox);
             }
             changes.folders.extend(session.take_changes().folders);
             if changes.is_empty() && touched.is_empty() {
@@ -611,7 +565,7 @@ impl AccountWatch {
             }
             let mut selected = |w: &Watched| {
                 changes.overflow
-                    || touched.contains(&w.mailbox.id)
+                    || touched.contains(w.mailbox.mailbox_id())
                     || w.folder.as_ref().is_some_and(|f| {
                         changes
                             .folders
@@ -675,7 +629,7 @@ impl AccountWatch {
                     continue;
                 }
             };
-            self.folders.get(&folder).check_validity(sel.uid_validity);
+            self.folders.check_validity(&folder, sel.uid_validity);
             let now = match (sel.highest_modseq, sel.uid_next) {
                 (Some(h), Some(n)) if sel.uid_validity != 0 => Some(FolderMark {
                     uid_validity: sel.uid_validity,
@@ -701,7 +655,7 @@ impl AccountWatch {
             let all_ok = match which {
                 Some(ids) => {
                     stats.recounted += ids.len();
-                    self.recount(session, |w| ids.contains(&w.mailbox.id))
+                    self.recount(session, |w| ids.contains(w.mailbox.mailbox_id()))
                         .await?
                 }
                 None => {
@@ -738,31 +692,14 @@ impl AccountWatch {
         stats: &mut Resync,
     ) -> Result<Option<Vec<MailboxId>>> {
         let qresync = session.qresync_enabled();
-        let attrs = [FetchAttr::Flags, identity_attr()];
-        let context = "UID FETCH (CHANGEDSINCE)";
-        let id = session.queue(context, |c| {
-            c.uid_fetch_changed_since(&UidRange::All, &attrs, before.highest_modseq, qresync)
-        })?;
-        session.wait(&[id]).await?;
-        let (messages, vanished) = match session.take(context, id)? {
-            Outcome::FetchChanged {
-                messages,
-                vanished_earlier,
-            } => (messages, vanished_earlier),
-            Outcome::Fetch(messages) => (messages, Vec::new()),
-            _ => {
-                return Err(Error::Unexpected {
-                    account: self.label.clone(),
-                    command: "UID FETCH (CHANGEDSINCE)",
-                });
-            }
-        };
-        let mem = self.folders.get(folder);
+        let changed = session
+            .changed_since(&mut self.folders, folder, before.highest_modseq)
+            .await?;
         let in_folder: Vec<(MailboxId, &imapvm_policy::VoicemailIdentity)> = self
             .boxes
             .iter()
             .filter(|w| w.folder.as_ref().is_some_and(|f| f.same_mailbox(folder)))
-            .map(|w| (w.mailbox.id.clone(), &w.mailbox.identity))
+            .map(|w| (w.mailbox.mailbox_id().clone(), w.mailbox.identity()))
             .collect();
         let mut affected: Vec<MailboxId> = Vec::new();
         let mut note = |h: &IdentityHeaders| {
@@ -775,28 +712,20 @@ impl AccountWatch {
             }
         };
         let mut added = 0u64;
-        for m in &messages {
-            let uid = m.uid.get();
-            if uid >= before.uid_next {
+        for (uid, h) in &changed.messages {
+            if *uid >= before.uid_next {
                 added += 1;
             }
-            let h = identity_of(m);
-            note(&h);
-            mem.headers.insert(uid, h);
+            note(h);
         }
-        // Vanished UIDs whose headers were never learned were never counted (a count
-        // learns the headers of every hit): they change nothing.
-        let mut gone = 0usize;
-        for uid in vanished {
-            if let Some(h) = mem.headers.remove(&uid.get()) {
-                gone += 1;
-                note(&h);
-            }
+        for (_, h) in &changed.vanished {
+            note(h);
         }
-        stats.changed_messages += messages.len() + gone;
+        let gone = changed.vanished.len();
+        stats.changed_messages += changed.messages.len() + gone;
         let unattributed = expunges_unattributed(before, now, added, qresync);
         tracing::debug!(
-            account = %self.label, %folder, changed = messages.len(), gone, unattributed,
+            account = %self.label, %folder, changed = changed.messages.len(), gone, unattributed,
             "resync: changes since HIGHESTMODSEQ {}", before.highest_modseq
         );
         if unattributed {
@@ -824,8 +753,8 @@ impl AccountWatch {
         };
         tokio::select! {
             _ = stop.wait_for(|s| *s) => Wake::Stop,
-            id = self.touched.recv() => match id {
-                Some(id) => Wake::Touched(id),
+            changed = self.touched.recv() => match changed {
+                Some(changed) => Wake::Touched(changed.mailbox),
                 None => Wake::Stop,
             },
             () = timer => Wake::Timer,
@@ -846,7 +775,7 @@ impl AccountWatch {
                 .is_some_and(|s| s.name.same_mailbox(&folder))
         {
             let sel = session.select(&folder).await?;
-            self.folders.get(&folder).check_validity(sel.uid_validity);
+            self.folders.check_validity(&folder, sel.uid_validity);
         }
         let mut changes = session.take_changes();
         if !changes.is_empty() {
@@ -866,8 +795,8 @@ impl AccountWatch {
                     if Instant::now() >= until { Some(Wake::Timer) } else { None }
                 }
                 _ = stop.wait_for(|s| *s) => Some(Wake::Stop),
-                id = self.touched.recv() => Some(match id {
-                    Some(id) => Wake::Touched(id),
+                changed = self.touched.recv() => Some(match changed {
+                    Some(changed) => Wake::Touched(changed.mailbox),
                     None => Wake::Stop,
                 }),
             };
@@ -889,7 +818,7 @@ impl AccountWatch {
     }
 
     /// Recounts the boxes `which` selects, all in one pipelined flight per folder (see
-    /// [`count_many_in`]), and publishes their changes. Returns whether every box counted.
+    /// [`Session::count_boxes`]), and publishes their changes. Returns whether every box counted.
     async fn recount(
         &mut self,
         session: &mut Session,
@@ -902,7 +831,7 @@ impl AccountWatch {
             return Ok(true);
         }
         let boxes: Vec<&Mailbox> = chosen.iter().map(|&i| &self.boxes[i].mailbox).collect();
-        let counted = match count_many_in(&boxes, session, &mut self.folders).await {
+        let counted = match session.count_boxes(&mut self.folders, &boxes).await {
             Ok(counted) => counted,
             Err(e) if e.is_connection_lost() => return Err(e),
             Err(e) => {
@@ -929,15 +858,15 @@ impl AccountWatch {
             let w = &mut self.boxes[i];
             if let MwiDecision::Publish(counts) = w.tracker.observe(Recount::Counted(counts)) {
                 let event = MwiEvent {
-                    mailbox: w.mailbox.id.mailbox().to_owned(),
-                    context: w.mailbox.id.context().to_owned(),
+                    mailbox: w.mailbox.mailbox_id().mailbox().to_owned(),
+                    context: w.mailbox.mailbox_id().context().to_owned(),
                     counts,
                     at: self.clock.now(),
                 };
                 if let Some(runner) = &self.runner {
                     runner.notify(
                         &event.id(),
-                        externnotify_args(&w.mailbox.id, counts).to_vec(),
+                        externnotify_args(w.mailbox.mailbox_id(), counts).to_vec(),
                     );
                 }
                 let _ = self.events.send(WatchEvent::Mwi(event)).await;
@@ -995,6 +924,7 @@ pub fn latest_counts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn rfc3339_has_milliseconds_and_utc() {
@@ -1093,7 +1023,7 @@ mod tests {
         )
         .unwrap();
         let store = Store::open(&conf).unwrap();
-        let mut w = store.watch(WatchOptions::default()).unwrap();
+        let mut w = Watcher::start(&store, WatchOptions::default()).unwrap();
         let within = Duration::from_secs(5);
         let first = tokio::time::timeout(within, w.next())
             .await

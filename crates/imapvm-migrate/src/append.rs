@@ -7,8 +7,7 @@ use std::sync::Arc;
 use imapvm_policy::{MailboxName, MessageFlags};
 use imapvm_proto::{CommandId, Flag, Mailbox as WireMailbox, Outcome};
 
-use crate::error::{Error, Result};
-use crate::session::Session;
+use imapvm::{Error, Result, Session};
 
 /// One message to append.
 #[derive(Clone)]

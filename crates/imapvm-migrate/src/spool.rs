@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use imapvm_policy::Folder;
 
 use crate::error::{Error, Result};
-use crate::migrate::plan::spool_folder;
+use crate::plan::spool_folder;
 
 /// The greeting names Asterisk keeps in a mailbox directory.
 pub const GREETING_NAMES: [&str; 4] = ["unavail", "busy", "greet", "temp"];
@@ -57,7 +57,7 @@ pub struct SpoolMailbox {
     pub mailbox: String,
     /// Its directory.
     pub path: PathBuf,
-    /// Folders that exist, in [`crate::migrate::plan::SPOOL_FOLDERS`] order.
+    /// Folders that exist, in [`crate::plan::SPOOL_FOLDERS`] order.
     pub folders: Vec<SpoolFolder>,
     /// Greetings found.
     pub greetings: Vec<SpoolGreeting>,
@@ -149,7 +149,7 @@ pub fn read_mailbox(context: &str, mailbox: &str, path: &Path) -> Result<SpoolMa
     let mut folders = Vec::new();
     let mut greetings: BTreeMap<String, Vec<(String, PathBuf)>> = BTreeMap::new();
     let entries = read_dir_sorted(path)?;
-    for folder in crate::migrate::plan::SPOOL_FOLDERS {
+    for folder in crate::plan::SPOOL_FOLDERS {
         if let Some((_, dir, _)) = entries
             .iter()
             .find(|(name, _, is_dir)| *is_dir && spool_folder(name) == Some(folder))

@@ -1,4 +1,4 @@
-//! `imapvm::migrate`: a generated Asterisk file spool (several mailboxes, every folder,
+//! `imapvm_migrate`: a generated Asterisk file spool (several mailboxes, every folder,
 //! greetings, `.txt` files written the way `leave_voicemail` writes them, audio from sox)
 //! into the private Dovecot and back, an interrupted import resumed, and bad files.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use imapvm::Store;
-use imapvm::migrate::{self, ExportOptions, ImportOptions, Progress, Silent};
+use imapvm_migrate::{self as migrate, ExportOptions, ImportOptions, Progress, Silent};
 use imapvm_policy::Folder;
 
 use crate::{pw, py, q, store_with, unique, wav};

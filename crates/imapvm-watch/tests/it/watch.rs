@@ -3,13 +3,15 @@
 //! personality) and polling; own operations publish at once; an outage keeps the last state
 //! and resyncs; externnotify runs with Asterisk's arguments, survives hangs and failures.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use imapvm::{
-    ExternNotify, MwiCounts, MwiEvent, RunOutcome, Store, StrategyChoice, Urgency, WatchEvent,
-    WatchOptions, WatchStrategy, Watcher,
+use imapvm::{MwiCounts, RecipientResult, Store, Urgency, WatchStrategy};
+use imapvm_watch::{
+    ExternNotify, ExternRun, MwiEvent, RunOutcome, StrategyChoice, WatchEvent, WatchOptions,
+    Watcher,
 };
 use tokio::net::{TcpListener, TcpStream};
 
@@ -141,7 +143,7 @@ async fn each_change_gives_one_event(
 ) {
     let (store, folder) = store_on("watch-kinds", host, port, "");
     let elsewhere = unique("watch-elsewhere");
-    let mut w = store.watch(options(strategy)).unwrap();
+    let mut w = Watcher::start(&store, options(strategy)).unwrap();
     let first = next_mwi(&mut w, Duration::from_secs(20)).await;
     assert_eq!(
         (first.mailbox.as_str(), first.context.as_str()),
@@ -246,9 +248,11 @@ async fn an_urgent_message_waiting_is_published_once_not_every_poll() {
     let mut vm = voicemail("5557001", 300);
     vm.urgency = Urgency::Urgent;
     mb.deposit(&vm).await.unwrap();
-    let mut w = store
-        .watch(options(StrategyChoice::Poll(Duration::from_secs(1))))
-        .unwrap();
+    let mut w = Watcher::start(
+        &store,
+        options(StrategyChoice::Poll(Duration::from_secs(1))),
+    )
+    .unwrap();
     assert_eq!(
         next_mwi(&mut w, Duration::from_secs(20)).await.counts,
         counts(0, 1, 0)
@@ -265,9 +269,11 @@ async fn own_operations_publish_at_once_and_only_once() {
     // Polling every 30 s: only the operations' own wake-up can explain a quick event.
     let (store, _folder) = store_on("watch-own", &s.host, s.port, "");
     let mb = store.mailbox("1234@default").unwrap();
-    let mut w = store
-        .watch(options(StrategyChoice::Poll(Duration::from_secs(30))))
-        .unwrap();
+    let mut w = Watcher::start(
+        &store,
+        options(StrategyChoice::Poll(Duration::from_secs(30))),
+    )
+    .unwrap();
     assert_eq!(
         next_mwi(&mut w, Duration::from_secs(20)).await.counts,
         counts(0, 0, 0)
@@ -296,6 +302,77 @@ async fn own_operations_publish_at_once_and_only_once() {
     store.close().await;
 }
 
+/// A multi-recipient deposit through the same store publishes every destination's counts
+/// at once (the runtime announces each stored copy on its change feed), not at the next
+/// poll. Moved here from the runtime's forward tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_destination_publishes_its_mwi() {
+    let folder = unique("fwd-mwi");
+    let s = server();
+    let store = store_for(
+        "fwd-mwi",
+        &s.host,
+        s.port,
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &format!(
+            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={p1}\n\
+             [other]\n4321 => 4321,Bob Other,,,imapuser=vm4321|imappassword={p4}\n",
+            p1 = pw("vm1234"),
+            p4 = pw("vm4321"),
+        ),
+    );
+    // Polling every 30 s: only the operation's own wake-up explains quick events.
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
+            mailboxes: Some(vec!["1234@default".into(), "4321@other".into()]),
+            strategy: StrategyChoice::Poll(Duration::from_secs(30)),
+            ..WatchOptions::default()
+        },
+    )
+    .unwrap();
+    let mut seen: BTreeMap<String, MwiCounts> = BTreeMap::new();
+    let mut watching = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while watching < 2 || seen.len() < 2 {
+        match tokio::time::timeout_at(deadline, w.next()).await {
+            Ok(Some(WatchEvent::Mwi(e))) => {
+                seen.insert(e.id(), e.counts);
+            }
+            Ok(Some(WatchEvent::Watching { .. })) => watching += 1,
+            Ok(Some(WatchEvent::Error(e))) => panic!("{e:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the watcher did not start: {seen:?}"),
+        }
+    }
+    assert!(
+        seen.values().all(|c| *c == MwiCounts::default()),
+        "{seen:?}"
+    );
+    let started = std::time::Instant::now();
+    let results = store
+        .deposit_to(&["1234@default", "4321@other"], &voicemail("5551700", 300))
+        .await;
+    assert!(results.iter().all(RecipientResult::is_ok));
+    let mut published: BTreeMap<String, MwiCounts> = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while published.len() < 2 {
+        match tokio::time::timeout_at(deadline, w.next()).await {
+            Ok(Some(WatchEvent::Mwi(e))) => {
+                published.insert(e.id(), e.counts);
+            }
+            Ok(Some(WatchEvent::Error(e))) => panic!("{e:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("not every destination published: {published:?}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(published["1234@default"], counts(1, 0, 0));
+    assert_eq!(published["4321@other"], counts(1, 0, 0));
+    w.stop().await;
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_account_boxes_are_watched_over_one_connection() {
     let s = server();
@@ -311,7 +388,7 @@ async fn shared_account_boxes_are_watched_over_one_connection() {
             p = pw("vmshared")
         ),
     );
-    let mut w = store.watch(WatchOptions::default()).unwrap();
+    let mut w = Watcher::start(&store, WatchOptions::default()).unwrap();
     assert_eq!(w.accounts(), 1);
     let mut initial = vec![
         next_mwi(&mut w, Duration::from_secs(20)).await.id(),
@@ -396,13 +473,15 @@ async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences(
     let (store, folder) = store_on("watch-outage", "127.0.0.1", proxy.port, "");
     let account = format!("vm1234@127.0.0.1:{}", proxy.port);
     let a = append_voicemail(&folder, "");
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             backoff_first: Duration::from_millis(200),
             backoff_max: Duration::from_millis(400),
             ..options(StrategyChoice::Auto)
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(
         next_mwi(&mut w, Duration::from_secs(20)).await.counts,
         counts(1, 0, 0)
@@ -466,7 +545,7 @@ fn script(name: &str, body: &str) -> std::path::PathBuf {
 
 /// Reads events until the account is watched and one externnotify report arrived (in
 /// either order); returns the report.
-async fn watching_and_run(w: &mut Watcher) -> imapvm::ExternRun {
+async fn watching_and_run(w: &mut Watcher) -> ExternRun {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let (mut watched, mut run) = (false, None);
     while !watched || run.is_none() {
@@ -482,7 +561,7 @@ async fn watching_and_run(w: &mut Watcher) -> imapvm::ExternRun {
 }
 
 /// The next externnotify report.
-async fn next_run(w: &mut Watcher) -> imapvm::ExternRun {
+async fn next_run(w: &mut Watcher) -> ExternRun {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout_at(deadline, w.next()).await {
@@ -506,7 +585,7 @@ async fn externnotify_gets_asterisks_arguments_from_the_config() {
         s.port,
         &format!("externnotify={} fixed-word", record.display()),
     );
-    let mut w = store.watch(options(StrategyChoice::Auto)).unwrap();
+    let mut w = Watcher::start(&store, options(StrategyChoice::Auto)).unwrap();
     let run = watching_and_run(&mut w).await;
     assert_eq!(run.mailbox, "1234@default");
     assert_eq!(run.outcome, RunOutcome::Exited(Some(0)));
@@ -532,15 +611,17 @@ async fn externnotify_that_hangs_or_fails_does_not_stop_the_watcher() {
     let s = server();
     let (store, folder) = store_on("watch-extern-bad", &s.host, s.port, "");
     let hang = script("hang", "exec sleep 30");
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             externnotify: Some(
                 ExternNotify::parse(&hang.display().to_string(), Duration::from_millis(300))
                     .unwrap(),
             ),
             ..options(StrategyChoice::Auto)
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     let started = Instant::now();
     assert_eq!(watching_and_run(&mut w).await.outcome, RunOutcome::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(8));
@@ -554,14 +635,16 @@ async fn externnotify_that_hangs_or_fails_does_not_stop_the_watcher() {
     w.stop().await;
 
     let fail = script("fail", "exit 3");
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             externnotify: Some(
                 ExternNotify::parse(&fail.display().to_string(), Duration::from_secs(5)).unwrap(),
             ),
             ..options(StrategyChoice::Auto)
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(
         watching_and_run(&mut w).await.outcome,
         RunOutcome::Exited(Some(3))

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use imapvm::shard::Shard;
-use imapvm::{
-    AmiNotifier, AmiOptions, AmiReport, MwiCounts, MwiEvent, WatchEvent, WatchOptions, Watcher,
+use imapvm::MwiCounts;
+use imapvm_config::{AmiMode, AmiTarget, Secret, WebhookUrl};
+use imapvm_watch::{
+    AmiNotifier, AmiOptions, AmiReport, MwiEvent, Shard, WatchEvent, WatchOptions, Watcher,
     WebhookNotifier, WebhookOptions, WebhookReport,
 };
-use imapvm_config::{AmiMode, AmiTarget, Secret, WebhookUrl};
 use xtask::pbx::{AmiAction, AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
 use crate::{fixture, pw, py, q, store_with, unique};
@@ -126,12 +126,14 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
             matches!(report(ami).await, AmiReport::LoggedIn { version, .. } if version == "5.0.2")
         );
     }
-    let mut w = store
-        .watch(WatchOptions {
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
             mailboxes: Some(vec!["1234@default".into()]),
             ..WatchOptions::default()
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     let publish = |e: &MwiEvent| {
         refresh.notify(e);
         mwi.notify(e);
@@ -471,7 +473,7 @@ async fn webhook_posts_the_event_json() {
     assert_eq!(
         body,
         serde_json::json!({"mailbox": "1234", "context": "default", "new": 2, "old": 4,
-            "urgent": 1, "at": imapvm::watch::rfc3339(e.at)})
+            "urgent": 1, "at": imapvm_watch::watch::rfc3339(e.at)})
     );
     hook.stop().await;
 }

@@ -1,0 +1,24 @@
+//! The migration's error: a spool that cannot be read or written as a whole, or the
+//! runtime's error (connection, login, a command, the configuration). A single message that
+//! cannot be migrated is not an error but a [`Failure`](crate::Failure) in the report.
+
+/// Everything [`import`](crate::import) and [`export`](crate::export) can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-storage spool could not be read or written as a whole.
+    #[error("spool {path}: {source}")]
+    Spool {
+        /// The file or directory.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime failed (it names the account or mailbox).
+    #[error(transparent)]
+    Runtime(#[from] imapvm::Error),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

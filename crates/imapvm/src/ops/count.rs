@@ -1,0 +1,439 @@
+//! Counting: new / urgent / old of a box exactly, every box of a folder in one pipelined
+//! flight ([`Session::count_boxes`], which the MWI watcher uses on its own connection), and
+//! what changed in a folder since a mod-sequence ([`Session::changed_since`], for the
+//! watcher's resync).
+
+use std::collections::HashMap;
+
+use imapvm_policy::count::{all_search, count_hits, count_search};
+use imapvm_policy::{
+    Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary, MwiCounts,
+};
+use imapvm_proto::{CommandId, FetchAttr, Outcome, Uid as WireUid, UidRange, UidSet as WireUidSet};
+
+use super::{
+    fetch_result, flags_of, identity_attr, identity_of, is_greeting, learn_new_identities,
+    queue_new_identities, search_result, wire_keys,
+};
+use crate::error::{Error, Result};
+use crate::pool::{FolderMemory, Folders, IdentityHeaders};
+use crate::session::Session;
+use crate::store::Retry;
+use crate::store::{Mailbox, Store};
+
+/// The count's pipelined commands (one round trip either way).
+pub(super) enum CountIds {
+    /// Without ESEARCH: one `UID SEARCH UNDELETED HEADER …` and one `UID FETCH (FLAGS)`.
+    SearchFetch { search: CommandId, fetch: CommandId },
+    /// With ESEARCH (tag-correlated answers): Asterisk's three count searches (new, urgent,
+    /// old) plus old-and-flagged (RFC 3842's old urgent), each `UID SEARCH RETURN (ALL)`.
+    Esearch {
+        new: CommandId,
+        urgent: CommandId,
+        old: CommandId,
+        old_flagged: CommandId,
+    },
+}
+
+impl CountIds {
+    /// Every command to wait for.
+    pub(super) fn ids(&self) -> Vec<CommandId> {
+        match *self {
+            Self::SearchFetch { search, fetch } => vec![search, fetch],
+            Self::Esearch {
+                new,
+                urgent,
+                old,
+                old_flagged,
+            } => vec![new, urgent, old, old_flagged],
+        }
+    }
+
+    /// Drops the answers (a count superseded by another one).
+    pub(super) fn discard(&self, s: &mut Session) {
+        for id in self.ids() {
+            let _ = s.take("count", id);
+        }
+    }
+}
+
+/// Reads the count's answers: the UIDs found (in answer order, each once) and the flags each
+/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH).
+fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<u32>, HashMap<u32, MessageFlags>)> {
+    Ok(match ids {
+        CountIds::SearchFetch { search, fetch } => {
+            let hits = search_result(s, "UID SEARCH (count)", search)?;
+            let flags: HashMap<u32, MessageFlags> =
+                fetch_result(s, "UID FETCH (count flags)", fetch)?
+                    .into_iter()
+                    .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
+                    .collect();
+            (hits, flags)
+        }
+        CountIds::Esearch {
+            new,
+            urgent,
+            old,
+            old_flagged,
+        } => {
+            // Taken in this order so that the first failure is the one reported.
+            let old_flagged = search_result(s, "UID SEARCH (count old urgent)", old_flagged)?;
+            let new = search_result(s, "UID SEARCH (count new)", new)?;
+            let urgent = search_result(s, "UID SEARCH (count urgent)", urgent)?;
+            let old = search_result(s, "UID SEARCH (count old)", old)?;
+            count_hits(&new, &urgent, &old, &old_flagged)
+        }
+    })
+}
+
+impl Session {
+    /// Counts `boxes` (all on this connection's account) exactly, pipelined: per IMAP folder
+    /// at most one SELECT (none when it is selected already) and one flight carrying every
+    /// box's count, so the boxes of a shared account cost one round trip together, not one
+    /// each. Identity headers not known to `folders` yet are fetched for all boxes at once
+    /// (first count only).
+    ///
+    /// A lost connection fails the whole call; a box whose folder cannot be selected gets an
+    /// error of its own. The answers are in the order of `boxes`.
+    pub async fn count_boxes(
+        &mut self,
+        folders: &mut Folders,
+        boxes: &[&Mailbox],
+    ) -> Result<Vec<Result<MwiCounts>>> {
+        count_many_in(boxes, self, folders).await
+    }
+
+    /// What changed in `folder` (selected) since mod-sequence `since`, with CONDSTORE: one
+    /// `UID FETCH 1:* (FLAGS identity-headers) (CHANGEDSINCE since [VANISHED])`. Its answer
+    /// holds only the messages changed or added since (any mail, so the identity headers
+    /// tell whose), and with QRESYNC ENABLEd the UIDs expunged since. What is learnt is
+    /// remembered in `folders`.
+    pub async fn changed_since(
+        &mut self,
+        folders: &mut Folders,
+        folder: &MailboxName,
+        since: u64,
+    ) -> Result<ChangedSince> {
+        let qresync = self.qresync_enabled();
+        let attrs = [FetchAttr::Flags, identity_attr()];
+        let context = "UID FETCH (CHANGEDSINCE)";
+        let id = self.queue(context, |c| {
+            c.uid_fetch_changed_since(&UidRange::All, &attrs, since, qresync)
+        })?;
+        self.wait(&[id]).await?;
+        let (messages, vanished) = match self.take(context, id)? {
+            Outcome::FetchChanged {
+                messages,
+                vanished_earlier,
+            } => (messages, vanished_earlier),
+            Outcome::Fetch(messages) => (messages, Vec::new()),
+            _ => {
+                return Err(Error::Unexpected {
+                    account: self.label().to_owned(),
+                    command: context,
+                });
+            }
+        };
+        let mem = folders.get(folder);
+        let mut changed = ChangedSince::default();
+        for m in &messages {
+            let h = identity_of(m);
+            mem.headers.insert(m.uid.get(), h.clone());
+            changed.messages.push((m.uid.get(), h));
+        }
+        // Vanished UIDs whose headers were never learned were never counted (a count
+        // learns the headers of every hit): they change nothing.
+        for uid in vanished {
+            if let Some(h) = mem.headers.remove(&uid.get()) {
+                changed.vanished.push((uid.get(), h));
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// The answer of [`Session::changed_since`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangedSince {
+    /// The messages changed or added since (UID, identity headers), whoever's they are.
+    pub messages: Vec<(u32, IdentityHeaders)>,
+    /// The messages expunged since (QRESYNC) whose identity was known.
+    pub vanished: Vec<(u32, IdentityHeaders)>,
+}
+
+/// [`Session::count_boxes`].
+pub(crate) async fn count_many_in(
+    boxes: &[&Mailbox],
+    s: &mut Session,
+    f: &mut Folders,
+) -> Result<Vec<Result<MwiCounts>>> {
+    let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
+    // The boxes by folder, in first-seen order.
+    let mut groups: Vec<(MailboxName, Vec<usize>)> = Vec::new();
+    for (i, mb) in boxes.iter().enumerate() {
+        match mb.scope_mailbox(s, None) {
+            Ok(name) => match groups.iter_mut().find(|(n, _)| n.same_mailbox(&name)) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((name, vec![i])),
+            },
+            Err(e) => out[i] = Some(Err(e)),
+        }
+    }
+    for (name, members) in groups {
+        let Some(&lead) = members.first() else {
+            continue;
+        };
+        let mut attempt = 0;
+        let hits = loop {
+            if let Err(e) = boxes[lead].select(s, f, &name).await {
+                if e.is_connection_lost() {
+                    return Err(e);
+                }
+                for &i in &members {
+                    out[i] = Some(Err(Error::Config {
+                        mailbox: boxes[i].id(),
+                        reason: format!("cannot count in {name}: {e}"),
+                    }));
+                }
+                break None;
+            }
+            let changes = s.view_changes();
+            let mut queued = Vec::with_capacity(members.len());
+            for &i in &members {
+                queued.push(boxes[i].queue_count(s, f.get(&name))?);
+            }
+            // Mail another client added since we last looked: its identity comes in the same
+            // flight, not in a round trip of its own when a hit turns out to be unknown.
+            let identities = queue_new_identities(s, f.get(&name))?;
+            let mut ids: Vec<CommandId> = queued.iter().flat_map(CountIds::ids).collect();
+            ids.extend(identities);
+            s.wait(&ids).await?;
+            learn_new_identities(s, f.get(&name), identities);
+            // The server syncs our view (pipelined NOOP) only after the count ran: if it
+            // reported changes meanwhile, the count may predate them. Count once more.
+            if s.view_changes() != changes && attempt == 0 {
+                attempt += 1;
+                for q in &queued {
+                    q.discard(s);
+                }
+                continue;
+            }
+            let mut hits = Vec::with_capacity(queued.len());
+            for q in queued {
+                hits.push(take_hits(s, q)?);
+            }
+            break Some(hits);
+        };
+        let Some(mut hits) = hits else {
+            continue;
+        };
+        let mem = f.get(&name);
+        // One header fetch for every box's unknown hits (none once cached).
+        let mut all_hits: Vec<u32> = hits.iter().flat_map(|(h, _)| h.iter().copied()).collect();
+        let mut all_flags: HashMap<u32, MessageFlags> = hits
+            .iter()
+            .flat_map(|(_, fl)| fl.iter().map(|(u, f)| (*u, *f)))
+            .collect();
+        all_hits.sort_unstable();
+        all_hits.dedup();
+        boxes[lead]
+            .learn(s, mem, all_hits, &mut all_flags, true)
+            .await?;
+        for (&i, (box_hits, box_flags)) in members.iter().zip(hits.iter_mut()) {
+            for u in box_hits.iter() {
+                if let (std::collections::hash_map::Entry::Vacant(e), Some(fl)) =
+                    (box_flags.entry(*u), all_flags.get(u))
+                {
+                    e.insert(*fl);
+                }
+            }
+            let counted = boxes[i].tally_hits(s, mem, box_hits, box_flags).await;
+            out[i] = Some(counted.map(|(c, _)| c));
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(Err(Error::Unexpected {
+                account: s.label().to_owned(),
+                command: "the count",
+            }))
+        })
+        .collect())
+}
+
+impl Store {
+    /// The counts of many boxes at once, in the order given: the boxes are grouped by IMAP
+    /// account, and each account's boxes are counted in one pipelined flight (one round trip
+    /// on a warm connection for every box of a shared account, where [`Mailbox::count`] in a
+    /// loop takes one each). Accounts are counted one after the other.
+    ///
+    /// Fails as a whole when an account cannot be reached (the error names it); a box whose
+    /// folder cannot be counted gets an error of its own.
+    pub async fn count_many(&self, boxes: &[Mailbox]) -> Result<Vec<Result<MwiCounts>>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, mb) in boxes.iter().enumerate() {
+            let key = mb.account.key();
+            match groups.iter_mut().find(|g| boxes[g[0]].account.key() == key) {
+                Some(g) => g.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
+        for members in groups {
+            let group: Vec<&Mailbox> = members.iter().map(|&i| &boxes[i]).collect();
+            let lead = group[0];
+            let counted = lead
+                .with_account(Retry::IfWarm, |a| {
+                    Box::pin(count_many_in(&group, a.session, a.folders))
+                })
+                .await?;
+            for (i, c) in members.into_iter().zip(counted) {
+                out[i] = Some(c);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
+impl Mailbox {
+    /// Queues the count, pipelined (one round trip). With ESEARCH, Asterisk's three count
+    /// searches and an old-and-flagged one, each answered by tag: the flags of every hit are
+    /// known from which search found it, and nothing grows with the user's other mail.
+    /// Without ESEARCH (untagged `* SEARCH` answers are matched by order only, and a server
+    /// may run pipelined commands in parallel): one `UID SEARCH UNDELETED HEADER … HEADER …`
+    /// and one `UID FETCH (FLAGS)` of the UIDs known to be this box's plus anything newer.
+    pub(super) fn queue_count(&self, s: &mut Session, mem: &FolderMemory) -> Result<CountIds> {
+        if s.capabilities().has("ESEARCH") {
+            let mut old_flagged = vec![
+                imapvm_policy::SearchKey::Undeleted,
+                imapvm_policy::SearchKey::Flagged,
+                imapvm_policy::SearchKey::Seen,
+            ];
+            old_flagged.extend(self.identity.header_keys());
+            let mut queue = |context: &str, keys: Vec<imapvm_policy::SearchKey>| {
+                let keys = wire_keys(&keys);
+                s.queue(context, |c| c.uid_search(&keys))
+            };
+            return Ok(CountIds::Esearch {
+                new: queue(
+                    "UID SEARCH (count new)",
+                    count_search(Folder::Inbox, &self.identity),
+                )?,
+                urgent: queue(
+                    "UID SEARCH (count urgent)",
+                    count_search(Folder::Urgent, &self.identity),
+                )?,
+                old: queue(
+                    "UID SEARCH (count old)",
+                    count_search(Folder::Old, &self.identity),
+                )?,
+                old_flagged: queue("UID SEARCH (count old urgent)", old_flagged)?,
+            });
+        }
+        let keys = wire_keys(&all_search(&self.identity));
+        let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys))?;
+        // From the oldest message known to be ours (or the first) to the newest: flags only.
+        let first = mem
+            .headers
+            .iter()
+            .filter(|(_, h)| self.ours(h))
+            .map(|(u, _)| *u)
+            .min()
+            .unwrap_or(1);
+        let range = match (WireUid::new(first), WireUid::new(u32::MAX)) {
+            (Some(a), Some(b)) => UidRange::Set(WireUidSet::range(a, b)),
+            _ => UidRange::All,
+        };
+        let attrs = [FetchAttr::Flags];
+        let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
+        Ok(CountIds::SearchFetch { search, fetch })
+    }
+
+    /// Turns the count's answers into exact counts (via policy's tally); returns them and
+    /// every UID of this box (ascending), for message numbers. `appended` is a message just
+    /// appended with known flags, which a search run in parallel with the APPEND may miss.
+    pub(super) async fn finish_counts(
+        &self,
+        s: &mut Session,
+        mem: &mut FolderMemory,
+        ids: CountIds,
+        appended: Option<(u32, MessageFlags)>,
+    ) -> Result<(MwiCounts, Vec<u32>)> {
+        let (mut hits, mut flags) = take_hits(s, ids)?;
+        if let Some((uid, fl)) = appended {
+            if !hits.contains(&uid) {
+                hits.push(uid);
+            }
+            flags.entry(uid).or_insert(fl);
+        }
+        self.tally_hits(s, mem, &hits, &mut flags).await
+    }
+
+    /// The exact counts of `hits` (UIDs the count's searches found, with the flags known so
+    /// far): identity headers not cached yet are fetched (one round trip, none when every
+    /// header is known), then policy tallies.
+    pub(super) async fn tally_hits(
+        &self,
+        s: &mut Session,
+        mem: &mut FolderMemory,
+        hits: &[u32],
+        flags: &mut HashMap<u32, MessageFlags>,
+    ) -> Result<(MwiCounts, Vec<u32>)> {
+        self.learn(s, mem, hits.iter().copied(), flags, true)
+            .await?;
+        let facts: Vec<MessageFacts<'_>> = hits
+            .iter()
+            .filter_map(|u| {
+                let h = mem.headers.get(u)?;
+                if is_greeting(h.message_type.as_deref()) {
+                    return None;
+                }
+                Some(MessageFacts {
+                    uid: imapvm_policy::Uid::new(*u)?,
+                    flags: *flags.get(u)?,
+                    extension: h.extension.as_deref(),
+                    context: h.context.as_deref(),
+                })
+            })
+            .collect();
+        let counts = MwiCounts::tally(&self.identity, &facts);
+        let mut all: Vec<u32> = facts
+            .iter()
+            .filter(|f| {
+                self.identity.matches(f.extension, f.context) && MessageState::of(f.flags).is_some()
+            })
+            .map(|f| f.uid.get())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        Ok((counts, all))
+    }
+
+    // ------------------------------------------------------------------ count
+
+    /// new / urgent / old of `imapfolder`, exactly (one round trip on a warm connection).
+    pub async fn count(&self) -> Result<MwiCounts> {
+        self.with_account(Retry::IfWarm, |a| {
+            Box::pin(self.count_in(a.session, a.folders))
+        })
+        .await
+    }
+
+    pub(crate) async fn count_in(&self, s: &mut Session, f: &mut Folders) -> Result<MwiCounts> {
+        let mut counted = count_many_in(&[self], s, f).await?;
+        counted.pop().unwrap_or(Err(Error::Unexpected {
+            account: s.label().to_owned(),
+            command: "the count",
+        }))
+    }
+
+    /// The RFC 3842 `application/simple-message-summary` body of the current counts.
+    pub async fn message_summary(&self, account_uri: Option<&str>) -> Result<String> {
+        let counts = self.count().await?;
+        let summary =
+            MessageSummary::new(counts, account_uri).map_err(|e| self.policy_error(e.into()))?;
+        Ok(summary.to_string())
+    }
+}

@@ -1,0 +1,493 @@
+//! Depositing one voicemail: admission, build, APPEND, UID, recount. The deposit declares
+//! the [`Journal`] it reports to; the durable [`Outbox`](crate::Outbox) implements it.
+
+use std::sync::Arc;
+
+use imapvm_message::{AudioPart, Voicemail};
+use imapvm_policy::{
+    AdmissionVerdict, Deposit, DepositKind, Limits, MessageFlags, QuotaResourceName, admit,
+    recount_before_admission,
+};
+use imapvm_proto::{
+    CommandId, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, Uid as WireUid,
+};
+
+use super::{MSG_ID_HEADER, learn_new_identities, now_secs, queue_new_identities, random_u32};
+use crate::error::says_over_quota;
+use crate::error::{DepositRefusal, Error, Result};
+use crate::pool::{Folders, IdentityHeaders};
+use crate::session::Session;
+use crate::store::{Deposited, Mailbox, NewVoicemail, Urgency};
+use imapvm_policy::QuotaResource;
+
+/// A built message, ready to APPEND.
+#[derive(Debug, Clone)]
+pub(crate) struct Composed {
+    pub bytes: Arc<[u8]>,
+    pub msg_id: String,
+    pub message_id: String,
+    pub urgent: bool,
+}
+
+/// What the deposit tells its journal, so that a message can be kept durable from just
+/// before its APPEND (the outbox implements it; a plain deposit keeps nothing). Called
+/// while the deposit runs, never across an await.
+pub(crate) trait Journal: Sync {
+    /// The APPEND of `c` is about to be sent.
+    fn appending(&self, mailbox: &Mailbox, c: &Composed) -> Result<()>;
+    /// `c` was refused (by admission or by the server).
+    fn refused(&self, mailbox: &Mailbox, c: &Composed, reasons: &[DepositRefusal]) -> Result<()>;
+}
+
+/// The journal of a plain [`Mailbox::deposit`]: nothing is kept.
+pub(crate) struct NoJournal;
+
+impl Journal for NoJournal {
+    fn appending(&self, _: &Mailbox, _: &Composed) -> Result<()> {
+        Ok(())
+    }
+
+    fn refused(&self, _: &Mailbox, _: &Composed, _: &[DepositRefusal]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The quota resources of `outcome`, with their root.
+pub(crate) fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
+    match outcome {
+        Outcome::QuotaRoots(roots) => roots
+            .quotas
+            .iter()
+            .flat_map(|q| {
+                q.resources.iter().map(|r| {
+                    (
+                        q.root.clone(),
+                        QuotaResource {
+                            name: QuotaResourceName::from_atom(&r.name),
+                            usage: r.usage,
+                            limit: r.limit,
+                        },
+                    )
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The quota resources of `outcome`, whatever their root.
+pub(super) fn quota_of(outcome: Outcome) -> Vec<QuotaResource> {
+    quota_roots(outcome).into_iter().map(|(_, r)| r).collect()
+}
+
+impl Mailbox {
+    // ------------------------------------------------------------------ deposit
+
+    /// Stores a voicemail: admission (quota and `maxmsg`, by policy), build (message crate,
+    /// default mode), APPEND (`\Flagged` when urgent), UID from APPENDUID (else a search by
+    /// message id), and the MWI recount. Two round trips on a warm connection. When refused,
+    /// nothing is stored and nothing is deleted: the caller still has the recording.
+    pub async fn deposit(&self, vm: &NewVoicemail) -> Result<Deposited> {
+        // Never retried automatically: an APPEND that reached the server must not be doubled.
+        // Either way a running MWI watcher publishes the new counts now (the change feed).
+        self.with_account_once(|a| Box::pin(self.deposit_in(a.session, a.folders, vm, &NoJournal)))
+            .await
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            maxmsg: self.settings.maxmsg.value,
+            minsecs: self.settings.minsecs.value,
+            maxsecs: self.settings.maxsecs.value,
+            maxgreet: self.settings.maxgreet.value,
+        }
+    }
+
+    pub(crate) fn message_id(&self, now: i64, rand: u32) -> String {
+        format!(
+            "<imapvm-{now}-{rand:08x}-{}@{}>",
+            self.id.mailbox(),
+            self.store.hostname()
+        )
+    }
+
+    pub(crate) fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
+        let envelope = imapvm_message::Envelope {
+            date: now,
+            message_id: self.message_id(now, rand),
+            boundary: format!("----voicemail_imapvm{now}{rand:08x}"),
+            hostname: self.store.hostname().to_owned(),
+        };
+        imapvm_message::build(
+            &vm,
+            &self.message_settings()?,
+            &envelope,
+            imapvm_message::Mode::Default,
+        )
+        .map_err(|source| Error::Build {
+            mailbox: self.id(),
+            source,
+        })
+    }
+
+    /// The message bytes of a deposit, with message number `msgnum`, at `now` (Unix
+    /// seconds), `rand` making Message-ID, boundary and msg id unique.
+    pub(crate) fn compose(
+        &self,
+        new: &NewVoicemail,
+        msgnum: u32,
+        now: i64,
+        rand: u32,
+    ) -> Result<Composed> {
+        let msg_id = format!("{now}-{rand:08x}");
+        let vm = self.new_voicemail(new, msgnum, now, msg_id.clone())?;
+        let bytes = self.build_message(vm, now, rand)?;
+        Ok(Composed {
+            bytes: Arc::from(bytes),
+            msg_id,
+            message_id: self.message_id(now, rand),
+            urgent: new.urgency == Urgency::Urgent,
+        })
+    }
+
+    /// The voicemail of a deposit as this box stores it: message `msgnum`, at `now` (Unix
+    /// seconds), with `msg_id`; the recording, then the intro.
+    pub(crate) fn new_voicemail(
+        &self,
+        new: &NewVoicemail,
+        msgnum: u32,
+        now: i64,
+        msg_id: String,
+    ) -> Result<Voicemail> {
+        let Some(recording) = &new.recording else {
+            return Err(Error::Config {
+                mailbox: self.id(),
+                reason: "a deposit needs a recording".into(),
+            });
+        };
+        let mut audio = vec![AudioPart::recording(
+            msgnum,
+            &recording.format,
+            recording.bytes.clone(),
+        )];
+        if let Some(intro) = &new.intro {
+            audio.push(AudioPart::intro(msgnum, &intro.format, intro.bytes.clone()));
+        }
+        Ok(Voicemail {
+            flag: match new.urgency {
+                Urgency::Normal => imapvm_message::Flag::None,
+                Urgency::Urgent => imapvm_message::Flag::Urgent,
+                Urgency::Priority => imapvm_message::Flag::Priority,
+            },
+            caller_id_num: new.caller_id_num.clone(),
+            caller_id_name: new.caller_id_name.clone(),
+            duration_secs: new.duration_secs,
+            orig_date: self.email_date(now)?,
+            orig_time: now,
+            msg_id: Some(msg_id),
+            audio,
+            ..self.voicemail_of(msgnum)
+        })
+    }
+
+    /// A message of this box, number `msgnum` (0 for a greeting): its identity, its
+    /// `fromstring`, priority 1; the caller, time and audio are the caller's to fill in.
+    pub(crate) fn voicemail_of(&self, msgnum: u32) -> Voicemail {
+        Voicemail {
+            mailbox: self.id.mailbox().to_owned(),
+            context: self.id.context().to_owned(),
+            extension: self.identity.extension().to_owned(),
+            msgnum,
+            server_name: self.settings.fromstring.value.clone(),
+            priority: 1,
+            ..Voicemail::default()
+        }
+    }
+
+    /// `X-Asterisk-VM-Orig-date` of `now` in this box's time zone.
+    pub(crate) fn email_date(&self, now: i64) -> Result<String> {
+        self.message_settings()?
+            .email_date(now)
+            .map_err(|source| Error::Build {
+                mailbox: self.id(),
+                source,
+            })
+    }
+
+    /// The deposit itself; `journal` keeps the bytes durable from just before the APPEND
+    /// (the outbox) or does nothing (plain [`Mailbox::deposit`]).
+    pub(crate) async fn deposit_in(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        new: &NewVoicemail,
+        journal: &dyn Journal,
+    ) -> Result<Deposited> {
+        if new.recording.is_none() {
+            return Err(Error::Config {
+                mailbox: self.id(),
+                reason: "a deposit needs a recording".into(),
+            });
+        }
+        let name = self.scope_mailbox(s, None)?;
+        self.select(s, f, &name).await?;
+        let wire = WireMailbox::new(name.as_wire());
+        // Round trip 1: quota and the counts (for maxmsg and the message number), and the
+        // identity headers of mail added since the folder was last looked at (else a hit
+        // the count finds there costs a round trip of its own).
+        let quota_id = if s.capabilities().quota() {
+            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+        } else {
+            None
+        };
+        let changes = s.view_changes();
+        let ids = self.queue_count(s, f.get(&name))?;
+        let news = queue_new_identities(s, f.get(&name))?;
+        let mut wait: Vec<CommandId> = ids.ids();
+        wait.extend(quota_id);
+        wait.extend(news);
+        s.wait(&wait).await?;
+        learn_new_identities(s, f.get(&name), news);
+        let quota = match quota_id {
+            Some(id) => match s.take("GETQUOTAROOT", id) {
+                Ok(o) => quota_of(o),
+                Err(e) => {
+                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let (mut counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
+        // The server may sync our view (the pipelined NOOP) after the count ran: if it
+        // reported changes meanwhile and that could decide maxmsg, count once more on the
+        // synced view (policy: `recount_before_admission`).
+        let delta = s.view_changes().saturating_sub(changes);
+        if recount_before_admission(counts.total(), delta, self.limits()) {
+            let again = self.queue_count(s, f.get(&name))?;
+            s.wait(&again.ids()).await?;
+            counts = self.finish_counts(s, f.get(&name), again, None).await?.0;
+        }
+
+        let now = now_secs();
+        let rand = random_u32();
+        let msgnum = counts.total().saturating_add(1);
+        let composed = self.compose(new, msgnum, now, rand)?;
+        let msg_id = composed.msg_id.clone();
+        let verdict = admit(
+            Deposit {
+                kind: DepositKind::Voicemail,
+                size_bytes: composed.bytes.len() as u64,
+                duration_secs: new.duration_secs,
+            },
+            self.limits(),
+            imapvm_policy::MwiState::Known(counts),
+            0,
+            &quota,
+        );
+        if let AdmissionVerdict::Refuse(reasons) = verdict {
+            let reasons: Vec<DepositRefusal> =
+                reasons.into_iter().map(DepositRefusal::Policy).collect();
+            journal.refused(self, &composed, &reasons)?;
+            return Err(Error::DepositRefused {
+                mailbox: self.id(),
+                reasons,
+            });
+        }
+
+        // Round trip 2: APPEND (LITERAL+) and the recount pipelined behind it. Dovecot runs
+        // the recount in parallel with the APPEND, so the new message (whose flags we know)
+        // is added when the recount's view predates it.
+        let urgent = new.urgency == Urgency::Urgent;
+        let flags = if urgent {
+            vec![Flag::Flagged]
+        } else {
+            Vec::new()
+        };
+        let message: Arc<[u8]> = Arc::clone(&composed.bytes);
+        journal.appending(self, &composed)?;
+        let append_id = s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&message)))?;
+        // Courier reports the EXISTS of our own APPEND only at the next command that syncs:
+        // a NOOP here (pipelined, no extra round trip) takes it in now, so that the next
+        // count does not see a "change" and count twice.
+        let sync_id = s.queue("NOOP", |c| c.noop())?;
+        let ids = self.queue_count(s, f.get(&name))?;
+        // Mail another client added meanwhile (its identity is needed for the recount).
+        let news = queue_new_identities(s, f.get(&name))?;
+        let mut wait = ids.ids();
+        wait.extend([append_id, sync_id]);
+        wait.extend(news);
+        s.wait(&wait).await?;
+        learn_new_identities(s, f.get(&name), news);
+        let _ = s.take("NOOP", sync_id);
+        let appended = match s.take("APPEND", append_id) {
+            Ok(o) => o,
+            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                let over_quota = says_over_quota(&source);
+                ids.discard(s);
+                let reasons = vec![DepositRefusal::Server {
+                    over_quota,
+                    text: source.to_string(),
+                }];
+                journal.refused(self, &composed, &reasons)?;
+                return Err(Error::DepositRefused {
+                    mailbox: self.id(),
+                    reasons,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let (uid, uid_validity, from_appenduid) = match appended {
+            Outcome::Appended(Some(a)) => (a.uid.get(), a.uid_validity.get(), true),
+            _ => {
+                // No UIDPLUS: find it by its msg id, after the APPEND completed.
+                let keys = [WireKey::Header(MSG_ID_HEADER.to_owned(), msg_id.clone())];
+                let found = match s
+                    .exec("UID SEARCH (msg id)", |c| c.uid_search(&keys))
+                    .await?
+                {
+                    Outcome::Search(u) => u.into_iter().map(WireUid::get).collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                };
+                let uid = found.into_iter().max().ok_or(Error::Unexpected {
+                    account: s.label().to_owned(),
+                    command: "APPEND (the new message was not found by its msg id)",
+                })?;
+                (uid, s.selected().map_or(0, |sel| sel.uid_validity), false)
+            }
+        };
+        let mem = f.get(&name);
+        if uid_validity == mem.uid_validity {
+            mem.headers.insert(
+                uid,
+                IdentityHeaders {
+                    extension: Some(self.identity.extension().to_owned()),
+                    context: Some(self.identity.context().to_owned()),
+                    message_type: Some("Message".to_owned()),
+                },
+            );
+        }
+        let new_flags = MessageFlags {
+            flagged: urgent,
+            ..MessageFlags::default()
+        };
+        let (counts, all) = self
+            .finish_counts(s, mem, ids, Some((uid, new_flags)))
+            .await?;
+        let number = all
+            .iter()
+            .position(|u| *u == uid)
+            .and_then(|i| u32::try_from(i + 1).ok());
+        Ok(Deposited {
+            uid,
+            uid_validity,
+            number,
+            counts,
+            msg_id,
+            from_appenduid,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that never sends APPENDUID (Dovecot always does, so this path needs a
+    /// scripted peer): the UID comes from a search by msg id, after the APPEND completed.
+    #[tokio::test]
+    async fn without_appenduid_the_uid_is_found_by_msg_id() {
+        use std::sync::Mutex;
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE";
+            w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut appended = false;
+            loop {
+                let mut line = Vec::new();
+                if r.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                // A LITERAL+ literal: skip its bytes and the rest of the command line.
+                if let Some(n) = text
+                    .strip_suffix("+}")
+                    .and_then(|t| t.rsplit_once('{'))
+                    .and_then(|(_, n)| n.parse::<usize>().ok())
+                {
+                    let mut body = vec![0; n];
+                    r.read_exact(&mut body).await.unwrap();
+                    let mut rest = Vec::new();
+                    r.read_until(b'\n', &mut rest).await.unwrap();
+                }
+                seen.lock().unwrap().push(text.clone());
+                let (tag, cmd) = text.split_once(' ').unwrap_or((&text, ""));
+                let reply = if cmd.starts_with("AUTHENTICATE") {
+                    format!("{tag} OK [CAPABILITY {caps}] logged in\r\n")
+                } else if cmd.starts_with("NAMESPACE") {
+                    format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
+                } else if cmd.starts_with("SELECT") {
+                    format!(
+                        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
+                    )
+                } else if cmd.starts_with("APPEND") {
+                    appended = true;
+                    format!("* 1 EXISTS\r\n{tag} OK Append completed\r\n")
+                } else if cmd.starts_with("UID SEARCH") {
+                    let hit = if appended { " 5" } else { "" };
+                    format!("* SEARCH{hit}\r\n{tag} OK done\r\n")
+                } else if cmd.starts_with("UID FETCH") && appended {
+                    format!("* 1 FETCH (UID 5 FLAGS ())\r\n{tag} OK done\r\n")
+                } else if cmd.starts_with("LOGOUT") {
+                    format!("* BYE\r\n{tag} OK done\r\n")
+                } else {
+                    format!("{tag} OK done\r\n")
+                };
+                if w.write_all(reply.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
+        );
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
+        let store = crate::Store::new(parsed.config);
+        let mb = store.mailbox("1234@default").unwrap();
+        let d = mb
+            .deposit(&NewVoicemail {
+                recording: Some(crate::Audio {
+                    format: "wav".into(),
+                    bytes: b"RIFF....WAVE".to_vec(),
+                }),
+                duration_secs: 1,
+                ..NewVoicemail::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!((d.uid, d.uid_validity, d.from_appenduid), (5, 7, false));
+        assert_eq!(d.counts.new, 1);
+        let lines = log.lock().unwrap().clone();
+        let append = lines.iter().position(|l| l.contains("APPEND")).unwrap();
+        let by_id = lines
+            .iter()
+            .position(|l| {
+                l.contains(&format!("X-Asterisk-VM-Message-ID \"{}\"", d.msg_id))
+                    || l.contains(&format!("X-Asterisk-VM-Message-ID {}", d.msg_id))
+            })
+            .unwrap_or_else(|| panic!("no search by msg id in {lines:#?}"));
+        assert!(by_id > append, "{lines:#?}");
+        store.close().await;
+    }
+}

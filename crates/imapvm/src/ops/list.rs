@@ -1,0 +1,344 @@
+//! Listing: a box's messages numbered as Asterisk numbers them, and resolving a number
+//! (or UID) to the UID it names now.
+
+use std::collections::{BTreeSet, HashMap};
+
+use imapvm_message::HeaderBlock;
+use imapvm_policy::count::{all_search, listed_in};
+use imapvm_policy::{
+    Folder, MessageFlags, MessageNumber, MessageNumbers, MessageState, Resolution, UidValidity,
+    listing_search,
+};
+use imapvm_proto::{FetchAttr, UidRange};
+
+use super::{fetch_result, flags_of, new_uid_window, search_result, wire_keys, wire_set};
+use crate::error::{Error, Result};
+use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
+use crate::session::Session;
+use crate::store::Retry;
+use crate::store::{ListedMessage, Listing, Mailbox, MessageRef, scope_index};
+
+/// The headers a listing shows.
+const LIST_FIELDS: &[&str] = &[
+    "Date",
+    "From",
+    "Subject",
+    "Message-ID",
+    "X-Asterisk-VM-Message-Num",
+    "X-Asterisk-VM-Context",
+    "X-Asterisk-VM-Extension",
+    "X-Asterisk-VM-Flag",
+    "X-Asterisk-VM-Priority",
+    "X-Asterisk-VM-Caller-ID-Num",
+    "X-Asterisk-VM-Caller-ID-Name",
+    "X-Asterisk-VM-Duration",
+    "X-Asterisk-VM-Message-Type",
+    "X-Asterisk-VM-Orig-date",
+    "X-Asterisk-VM-Orig-time",
+    "X-Asterisk-VM-Message-ID",
+    "X-Asterisk-CallerID",
+    "X-Asterisk-CallerIDName",
+];
+
+/// The fetch items of a listing.
+fn list_attrs() -> [FetchAttr; 3] {
+    [
+        FetchAttr::Flags,
+        FetchAttr::Rfc822Size,
+        FetchAttr::HeaderFields(LIST_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
+    ]
+}
+
+/// One message a listing fetched.
+struct ListedRow {
+    flags: MessageFlags,
+    size: u32,
+    fields: imapvm_message::HeaderFields,
+}
+
+impl ListedRow {
+    fn of(m: &imapvm_proto::FetchedMessage) -> Self {
+        Self {
+            flags: flags_of(m.flags.as_deref().unwrap_or_default()),
+            size: m.size.unwrap_or(0),
+            fields: HeaderBlock::parse(m.header_fields().unwrap_or_default()).fields,
+        }
+    }
+
+    fn identity(&self) -> IdentityHeaders {
+        IdentityHeaders {
+            extension: self.fields.extension.clone(),
+            context: self.fields.context.clone(),
+            message_type: self.fields.message_type.clone(),
+        }
+    }
+}
+
+impl Mailbox {
+    pub(super) fn listing_key(&self, scope: Option<Folder>, with_deleted: bool) -> ListingKey {
+        ListingKey {
+            extension: self.identity.extension().to_owned(),
+            context: self.identity.context().to_owned(),
+            scope: scope_index(scope),
+            with_deleted,
+        }
+    }
+
+    // ------------------------------------------------------------------ list
+
+    /// The messages of this box in `scope` (`None`: every state of `imapfolder`), numbered
+    /// as Asterisk numbers them, whatever the size in one round trip on a warm connection
+    /// (the search and the fetch of the messages already known to be this box's and of new
+    /// mail, pipelined), two on a cold one or when the folder changed meanwhile. `with_deleted`
+    /// also numbers `\Deleted` messages (for `undelete`).
+    pub async fn list(&self, scope: Option<Folder>, with_deleted: bool) -> Result<Listing> {
+        self.with_account(Retry::IfWarm, |a| {
+            Box::pin(self.list_in(a.session, a.folders, scope, with_deleted))
+        })
+        .await
+    }
+
+    /// What a warm listing fetches in the same flight as its search (empty on a cold
+    /// connection, where nothing is known about the folder): the messages known to be this
+    /// box's (for a folder scope, those of its previous listing: the others would mostly be
+    /// fetched for nothing) and the [`new_uid_window`] (new mail). Never anything else: a
+    /// shared folder's ordinary mail is fetched at most once, when it is new. Hits not
+    /// covered are fetched afterwards.
+    fn list_prefetch(&self, mem: &FolderMemory, key: &ListingKey) -> Vec<UidRange> {
+        if mem.headers.is_empty() {
+            return Vec::new();
+        }
+        let ours = |u: &u32| mem.headers.get(u).is_some_and(|h| self.ours(h));
+        let known: Vec<u32> = match key.scope {
+            Some(_) if !key.with_deleted => mem
+                .listings
+                .get(key)
+                .filter(|l| l.uidvalidity() == UidValidity(mem.uid_validity))
+                .map(|l| l.present().map(|(_, u)| u.get()).filter(ours).collect())
+                .unwrap_or_default(),
+            _ => mem.headers.keys().copied().filter(ours).collect(),
+        };
+        wire_set(known)
+            .into_iter()
+            .chain(new_uid_window(mem))
+            .collect()
+    }
+
+    pub(super) async fn list_in(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        scope: Option<Folder>,
+        with_deleted: bool,
+    ) -> Result<Listing> {
+        if scope == Some(Folder::Greetings) {
+            return Err(Error::Config {
+                mailbox: self.id(),
+                reason: "greetings are listed with `greeting get`".into(),
+            });
+        }
+        let name = self.scope_mailbox(s, scope)?;
+        let uid_validity = self.select(s, f, &name).await?;
+        let keys = if with_deleted {
+            wire_keys(&self.identity.header_keys())
+        } else {
+            match scope {
+                None => wire_keys(&all_search(&self.identity)),
+                Some(folder) => wire_keys(&listing_search(folder, &self.identity)),
+            }
+        };
+        let attrs = list_attrs();
+        let key = self.listing_key(scope, with_deleted);
+        let prefetch = self.list_prefetch(f.get(&name), &key);
+        // Round trip 1: the search, and on a warm connection the header fields of the
+        // messages known to be this box's plus a window of UIDs above everything known.
+        let mut attempt = 0;
+        let (hits, mut fetched) = loop {
+            let changes = s.view_changes();
+            let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
+            let mut fetches = Vec::with_capacity(prefetch.len());
+            for range in &prefetch {
+                fetches.push(s.queue("UID FETCH (list)", |c| c.uid_fetch(range, &attrs))?);
+            }
+            let mut wait = vec![search];
+            wait.extend(fetches.iter().copied());
+            s.wait(&wait).await?;
+            let hits = search_result(s, "UID SEARCH (list)", search);
+            let mut fetched: HashMap<u32, imapvm_proto::FetchedMessage> = HashMap::new();
+            for id in fetches {
+                // A refused prefetch only means its hits are fetched afterwards.
+                match fetch_result(s, "UID FETCH (list)", id) {
+                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid.get(), m))),
+                    Err(e) => {
+                        tracing::debug!(mailbox = %self.id(), error = %e, "listing prefetch refused")
+                    }
+                }
+            }
+            // The server syncs our view (the pipelined NOOP) possibly after the search ran:
+            // if it reported changes meanwhile, the answers may predate them (see
+            // `count_many_in`). Ask once more on the synced view.
+            if s.view_changes() != changes && attempt == 0 {
+                attempt += 1;
+                continue;
+            }
+            break (hits?, fetched);
+        };
+        let mem = f.get(&name);
+        // Every fetched message's identity is learnt (not only the hits'): the next warm
+        // listing's window starts above them, so ordinary mail is fetched once at most.
+        let mut parsed: HashMap<u32, ListedRow> = HashMap::with_capacity(fetched.len());
+        for (uid, m) in fetched.drain() {
+            let row = ListedRow::of(&m);
+            mem.headers.insert(uid, row.identity());
+            parsed.insert(uid, row);
+        }
+        let hits: BTreeSet<u32> = hits.into_iter().collect();
+        // Round trip 2, only when needed: hits the first flight did not cover, except those
+        // known to be another box's or greetings (never listed, their identity cannot change).
+        let missing: Vec<u32> = hits
+            .iter()
+            .copied()
+            .filter(|u| !parsed.contains_key(u) && mem.headers.get(u).is_none_or(|h| self.ours(h)))
+            .collect();
+        if let Some(range) = wire_set(missing.iter().copied()) {
+            let id = s.queue("UID FETCH (list)", |c| c.uid_fetch(&range, &attrs))?;
+            s.wait(&[id]).await?;
+            for m in fetch_result(s, "UID FETCH (list)", id)? {
+                let row = ListedRow::of(&m);
+                mem.headers.insert(m.uid.get(), row.identity());
+                parsed.insert(m.uid.get(), row);
+            }
+        }
+        let mut rows = Vec::new();
+        for uid in hits {
+            let Some(row) = parsed.remove(&uid) else {
+                continue;
+            };
+            if !self.ours(&row.identity()) {
+                continue;
+            }
+            let flags = row.flags;
+            let shown = match scope {
+                _ if with_deleted => true,
+                None => !flags.deleted,
+                Some(folder) => listed_in(folder, flags),
+            };
+            if !shown {
+                continue;
+            }
+            rows.push((uid, flags, row.size, row.fields));
+        }
+        let numbers = MessageNumbers::new(
+            UidValidity(uid_validity),
+            rows.iter().filter_map(|r| imapvm_policy::Uid::new(r.0)),
+        )
+        .map_err(|e| self.policy_error(e.into()))?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for (uid, flags, size, h) in rows {
+            let number = imapvm_policy::Uid::new(uid)
+                .and_then(|u| numbers.number_of(u))
+                .map_or(0, MessageNumber::get);
+            messages.push(ListedMessage {
+                number,
+                uid,
+                state: MessageState::of(flags),
+                flagged: flags.flagged,
+                deleted: flags.deleted,
+                caller_id_num: h.caller_id_num.or(h.caller_id).unwrap_or_default(),
+                caller_id_name: h
+                    .caller_id_name
+                    .or(h.caller_id_name_alt)
+                    .unwrap_or_default(),
+                duration_secs: h.duration_secs.unwrap_or(0),
+                orig_time: h.orig_time.unwrap_or(0),
+                orig_date: h.orig_date.unwrap_or_default(),
+                size,
+                msg_id: h.msg_id,
+            });
+        }
+        messages.sort_by_key(|m| m.number);
+        mem.listings.insert(key, numbers);
+        Ok(Listing {
+            folder: name.as_wire().to_owned(),
+            scope,
+            uid_validity,
+            messages,
+        })
+    }
+
+    /// The UID a reference names now. A number is resolved against the listing this store
+    /// made (listing first when there is none); it never re-binds to another message.
+    pub(crate) async fn resolve(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        target: MessageRef,
+        scope: Option<Folder>,
+        with_deleted: bool,
+        verify_uid: bool,
+    ) -> Result<u32> {
+        let name = self.scope_mailbox(s, scope)?;
+        let uid_validity = self.select(s, f, &name).await?;
+        match target {
+            MessageRef::Uid(uid) => {
+                if verify_uid {
+                    let mem = f.get(&name);
+                    self.learn_identities(s, mem, [uid]).await?;
+                    if !mem.headers.get(&uid).is_some_and(|h| self.ours(h)) {
+                        return Err(Error::Vanished {
+                            mailbox: self.id(),
+                            uid,
+                        });
+                    }
+                }
+                Ok(uid)
+            }
+            MessageRef::Number(n) => {
+                let key = self.listing_key(scope, with_deleted);
+                if !f.get(&name).listings.contains_key(&key) {
+                    self.list_in(s, f, scope, with_deleted).await?;
+                }
+                let mem = f.get(&name);
+                let Some(listing) = mem.listings.get(&key) else {
+                    return Err(Error::NoSuchMessage {
+                        mailbox: self.id(),
+                        number: n,
+                        listed: 0,
+                    });
+                };
+                let listed = listing.len();
+                let Some(number) = MessageNumber::new(n) else {
+                    return Err(Error::NoSuchMessage {
+                        mailbox: self.id(),
+                        number: n,
+                        listed,
+                    });
+                };
+                match listing.resolve(number, UidValidity(uid_validity)) {
+                    Resolution::Message { uid, .. } => Ok(uid.get()),
+                    Resolution::Vanished { uid } => Err(Error::Vanished {
+                        mailbox: self.id(),
+                        uid: uid.get(),
+                    }),
+                    Resolution::NoSuchNumber => Err(Error::NoSuchMessage {
+                        mailbox: self.id(),
+                        number: n,
+                        listed,
+                    }),
+                    Resolution::StaleListing { listed, current } => {
+                        // The old numbers mean nothing now: rebuild the listing, and refuse
+                        // to act on a number the caller took from the old one.
+                        mem.listings.remove(&key);
+                        self.list_in(s, f, scope, with_deleted).await?;
+                        Err(Error::StaleListing {
+                            mailbox: self.id(),
+                            folder: name.as_wire().to_owned(),
+                            listed: listed.0,
+                            current: current.0,
+                        })
+                    }
+                }
+            }
+        }
+    }
+}

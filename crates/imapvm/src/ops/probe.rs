@@ -1,0 +1,81 @@
+//! Probing: capabilities, namespace, quota and the voicemail folders (created on request).
+
+use imapvm_policy::{Folder, MailboxName};
+use imapvm_proto::{Mailbox as WireMailbox, Outcome};
+
+use crate::error::Result;
+use crate::store::Retry;
+use crate::store::{FolderCheck, Mailbox, Probe, QuotaInfo};
+
+impl Mailbox {
+    // ------------------------------------------------------------------ probe
+
+    /// Capabilities, namespace, delimiter, quota and the voicemail folders; with `create`, the
+    /// missing folders are created.
+    pub async fn probe(&self, create: bool) -> Result<Probe> {
+        self.with_account(Retry::IfWarm, |a| {
+            Box::pin(async move {
+                let s = a.session;
+                let layout = self.layout(s)?;
+                let listed = match s.exec("LIST", |c| c.list("", "*")).await? {
+                    Outcome::List(entries) => entries,
+                    _ => Vec::new(),
+                };
+                let mailboxes: Vec<String> = listed
+                    .iter()
+                    .map(|e| e.mailbox.as_str().to_owned())
+                    .collect();
+                let exists = |name: &MailboxName| {
+                    name.is_inbox()
+                        || listed.iter().any(|e| {
+                            MailboxName::from_wire(e.mailbox.as_str())
+                                .is_ok_and(|n| n.same_mailbox(name))
+                        })
+                };
+                let mut folders = Vec::new();
+                let wanted = layout.voicemail_mailboxes(self.settings.imapgreetings.value);
+                for (folder, mailbox) in wanted {
+                    let mut check = FolderCheck {
+                        folder: folder.asterisk_name().to_owned(),
+                        mailbox: mailbox.as_wire().to_owned(),
+                        exists: exists(&mailbox),
+                        created: false,
+                    };
+                    if create && !check.exists {
+                        s.create(&mailbox).await?;
+                        check.exists = true;
+                        check.created = true;
+                    }
+                    folders.push(check);
+                }
+                let inbox = WireMailbox::new(layout.mailbox_name(Folder::Inbox).as_wire());
+                let mut quota = Vec::new();
+                if s.capabilities().quota()
+                    && let Ok(Outcome::QuotaRoots(roots)) =
+                        s.exec("GETQUOTAROOT", |c| c.get_quota_root(&inbox)).await
+                {
+                    for q in roots.quotas {
+                        for r in q.resources {
+                            quota.push(QuotaInfo {
+                                root: q.root.clone(),
+                                resource: r.name.clone(),
+                                usage: r.usage,
+                                limit: r.limit,
+                            });
+                        }
+                    }
+                }
+                Ok(Probe {
+                    account: s.label().to_owned(),
+                    capabilities: s.capabilities().iter().map(str::to_owned).collect(),
+                    namespace: s.hierarchy().prefix().to_owned(),
+                    delimiter: s.hierarchy().delimiter(),
+                    quota,
+                    folders,
+                    mailboxes,
+                })
+            })
+        })
+        .await
+    }
+}
