@@ -191,15 +191,20 @@ mod call;
 mod io;
 mod keys;
 mod leave;
+mod listing;
+mod login_guard;
 mod names;
 mod prompt;
+mod retrieve;
 mod settings;
 
 pub use args::{
     ArgsError, Beep, GreetingOption, LeaveArgs, LeaveOptions, MAX_OPTIONS, MAX_RECIPIENTS,
+    MainArgs, MainOptions,
 };
 pub use call::{Call, Flow, Misuse};
-pub use imapvm_types::{MailboxId, Uid};
+pub use imapvm_policy::Folder;
+pub use imapvm_types::{MailboxId, Secret, Uid, UidSet, UidValidity};
 pub use io::{
     Action, ActionId, Admission, ChannelAction, Deposit, DepositOutcome, Exit, ExitExtension,
     FullBy, GreetingKind, Input, RecordEnd, RecordSpec, StoreOp, StoreReply, Tick, Urgency,
@@ -207,6 +212,12 @@ pub use io::{
 };
 pub use keys::{Dtmf, Keys};
 pub use leave::Leave;
+pub use listing::{
+    AuthReply, BoxLookup, Fetched, Granted, Listing, MAX_CALLER_ID, MAX_LISTED, Marked,
+    MessageInfo, MessageRef, Moved, PasswordChange, StoreUnavailable, Summary, TargetCheck,
+};
+pub use login_guard::{Locked, LockoutPolicy, LoginGuard};
 pub use names::{MAX_FORMAT, MAX_SPOOL_NAME, NameError, RecordFormat, SpoolName};
 pub use prompt::{Digit, Prompt};
-pub use settings::{Dialplan, Settings};
+pub use retrieve::{Main, Recordings, WRONG_PIN_DELAY};
+pub use settings::{DEFAULT_DATE_FORMAT, Dialplan, Settings, ZoneMessages};

@@ -3,7 +3,7 @@
 //! correct binding could give is accepted, the call ends, and the recording's fate is
 //! decided exactly once.
 
-use crate::support::{Run, Script};
+use crate::support::{self, Kind, Run, Script};
 use imapvm_ivr::*;
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -60,6 +60,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                         exitcontext: ctx,
                         extension_a: a,
                         extension_o: o,
+                        extension_a_current: false,
                     },
                     ..Settings::default()
                 };
@@ -99,7 +100,7 @@ fn store_reply(setup: &Setup, op: &StoreOp) -> StoreReply {
             1 => DepositOutcome::Queued,
             _ => DepositOutcome::Stored { uid: Uid::new(1) },
         }),
-        StoreOp::Discard { .. } => StoreReply::Discarded,
+        other => support::auto_reply(other),
     }
 }
 
@@ -113,7 +114,8 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
         ChannelAction::Play { escape, .. }
         | ChannelAction::SayNumber { escape, .. }
         | ChannelAction::SayDigits { escape, .. }
-        | ChannelAction::SayDateTime { escape, .. } => Input::PromptDone {
+        | ChannelAction::SayDateTime { escape, .. }
+        | ChannelAction::ControlStream { stop: escape, .. } => Input::PromptDone {
             id,
             interrupted_by: if c.is_multiple_of(2) {
                 None
@@ -153,9 +155,14 @@ proptest! {
     ) {
         let script = Script {
             path: PathBuf::from("random"),
+            kind: Kind::Leave,
             settings: setup.settings.clone(),
+            session: setup.settings.clone(),
             args: vec!["1234@default&77".into(), setup.options.clone()],
             recording: SpoolName::new("msg").unwrap(),
+            named: None,
+            caller: None,
+            messages: Default::default(),
             steps: Vec::new(),
         };
         let mut run = Run::new(&script);
