@@ -311,7 +311,11 @@ fn autoplay_folder(argument: Option<&str>) -> Folder {
         return Folder::Inbox;
     };
     let index = if text.starts_with(|c: char| c.is_ascii_digit()) {
-        let digits: String = text.chars().take_while(char::is_ascii_digit).take(9).collect();
+        let digits: String = text
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .take(9)
+            .collect();
         digits.parse::<i32>().unwrap_or(i32::MAX)
     } else {
         Folder::from_name(text).map_or(-1, Folder::index)
@@ -380,7 +384,10 @@ impl MainArgs {
                 MailboxId::new(text, in_context).map_err(bad)?;
                 (None, text.to_owned())
             }
-            (false, false) => (Some(MailboxId::new(text, in_context).map_err(bad)?), String::new()),
+            (false, false) => (
+                Some(MailboxId::new(text, in_context).map_err(bad)?),
+                String::new(),
+            ),
         };
         Ok(MainArgs {
             named,

@@ -337,8 +337,9 @@ impl Outbox {
 ///
 /// In the style of quinn-proto's `Connection`:
 /// * **Inputs**: [`Call::handle`] with the answer to an action or a hangup, and
-///   [`Call::handle_timeout`] when [`Call::poll_timeout`]'s deadline passes. Each takes a
-///   [`Tick`] with both clocks; the call never reads a clock.
+///   [`Call::handle_timeout`] when [`Call::poll_timeout`]'s deadline passes (only
+///   VoiceMailMain's pause after a wrong password). Each takes a [`Tick`] with both
+///   clocks; the call never reads a clock.
 /// * **Outputs**: after [`Call::new`] and after every input, drain [`Call::poll_action`]
 ///   until `None`. Carry out each [`Action::Channel`] on the channel and each
 ///   [`Action::Store`] against the store (concurrently), and feed their answers back as
@@ -352,7 +353,10 @@ impl Outbox {
 /// * [`Action::Store`] actions may be outstanding together (the greeting lookups run
 ///   beside the capacity check).
 /// * After [`Input::Hangup`] (or a recording that ended with a hangup) only `Store`
-///   actions and `Finished` follow.
+///   actions and `Finished` follow: the decisions already made (a kept recording,
+///   VoiceMailMain's delete marks), nothing new.
+/// * No channel action is outstanding only while the call waits for a store reply or
+///   its deadline.
 /// * [`Action::Finished`] comes exactly once, last, after every store op is answered.
 /// * An input that does not fit ([`Misuse`]) is refused and changes nothing.
 #[derive(Debug)]
@@ -364,8 +368,8 @@ pub struct Call {
 
 #[derive(Debug)]
 enum FlowState {
-    Leave(LeaveFlow),
-    Main(MainFlow),
+    Leave(Box<LeaveFlow>),
+    Main(Box<MainFlow>),
 }
 
 impl Call {
@@ -374,9 +378,11 @@ impl Call {
         let mut out = Outbox::new();
         let flow = match flow {
             Flow::Leave(leave) => {
-                FlowState::Leave(LeaveFlow::start(leave, settings, &mut out, tick))
+                FlowState::Leave(Box::new(LeaveFlow::start(leave, settings, &mut out, tick)))
             }
-            Flow::Main(main) => FlowState::Main(MainFlow::start(main, settings, &mut out, tick)),
+            Flow::Main(main) => {
+                FlowState::Main(Box::new(MainFlow::start(main, settings, &mut out, tick)))
+            }
         };
         let mut call = Call {
             flow,

@@ -747,7 +747,10 @@ impl fmt::Display for StoreOp {
                 folder,
                 uid_validity,
                 uids,
-            } => write!(f, "expunge {mailbox} {folder} uv={uid_validity} uids={uids}"),
+            } => write!(
+                f,
+                "expunge {mailbox} {folder} uv={uid_validity} uids={uids}"
+            ),
             StoreOp::Move {
                 mailbox,
                 message,

@@ -51,7 +51,11 @@ pub(crate) fn storage_of(folder: Folder) -> Folder {
 
 impl fmt::Display for MessageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} uv={} uid={}", self.folder, self.uid_validity, self.uid)
+        write!(
+            f,
+            "{} uv={} uid={}",
+            self.folder, self.uid_validity, self.uid
+        )
     }
 }
 

@@ -273,6 +273,10 @@ mod tests {
         }
         assert!(guard.check(&locked, t0 + Duration::from_secs(10)).is_err());
         // The newest unlocked boxes stayed; the oldest went.
-        assert!(guard.failed(&id("6"), t0 + Duration::from_secs(11)).is_some());
+        assert!(
+            guard
+                .failed(&id("6"), t0 + Duration::from_secs(11))
+                .is_some()
+        );
     }
 }

@@ -92,7 +92,10 @@ fn every_transcript_runs_as_written() {
         assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
     assert!(scripts.len() >= 70, "only {} transcripts", scripts.len());
-    let main = scripts.iter().filter(|s| s.kind == support::Kind::Main).count();
+    let main = scripts
+        .iter()
+        .filter(|s| s.kind == support::Kind::Main)
+        .count();
     assert!(main >= 100, "only {main} VoiceMailMain transcripts");
     let failed: Vec<String> = scripts
         .iter()

@@ -65,7 +65,8 @@ struct Target {
 /// characters; empty or `Unknown` is none.
 fn raw_number(number: &str) -> Option<String> {
     let number = number.trim();
-    (!number.is_empty() && number != "Unknown").then(|| number.chars().take(MAX_CALLER_ID).collect())
+    (!number.is_empty() && number != "Unknown")
+        .then(|| number.chars().take(MAX_CALLER_ID).collect())
 }
 
 impl MainFlow {
@@ -147,7 +148,7 @@ impl MainFlow {
             }
             Some(Dtmf::Four) if self.settings.dialout.is_some() => {
                 s.repeats = 0;
-                self.dialout(false, out);
+                self.dialout(out);
             }
             Some(Dtmf::Five) if self.settings.sendvoicemail => {
                 s.repeats = 0;
@@ -209,10 +210,12 @@ impl MainFlow {
             s.repeats = 0;
         }
         let exit = sub.end.and_then(|(_, exit)| exit);
-        if let Some(exit @ Exit {
-            extension: ExitExtension::O,
-            ..
-        }) = exit
+        if let Some(
+            exit @ Exit {
+                extension: ExitExtension::O,
+                ..
+            },
+        ) = exit
         {
             // The operator: no goodbye, the dialplan goes on at `o`.
             self.close(out, Vec::new(), Some(exit));
@@ -233,7 +236,11 @@ impl MainFlow {
             s.repeats = 0;
         }
         self.menus.callback = 0;
-        if let Some(row) = self.session.as_ref().and_then(|s| s.rows.get(s.cur).cloned()) {
+        if let Some(row) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.rows.get(s.cur).cloned())
+        {
             self.lookup_caller_name(&row, out);
         }
         self.callback_menu(out);
@@ -242,7 +249,11 @@ impl MainFlow {
     /// "The number I have is …, press 1 to call it, 2 for another number, star to
     /// cancel", or "no number".
     pub(super) fn callback_menu(&mut self, out: &mut Outbox) {
-        let Some(row) = self.session.as_ref().and_then(|s| s.rows.get(s.cur).cloned()) else {
+        let Some(row) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.rows.get(s.cur).cloned())
+        else {
             return;
         };
         let dialout = self.settings.dialout.is_some();
@@ -274,7 +285,8 @@ impl MainFlow {
 
     pub(super) fn callback_key(&mut self, key: Option<Dtmf>, out: &mut Outbox) {
         let number = self
-            .session.as_ref()
+            .session
+            .as_ref()
             .and_then(|s| s.rows.get(s.cur))
             .and_then(|row| raw_number(&row.caller_id_num));
         match key {
@@ -287,8 +299,7 @@ impl MainFlow {
                 }
             }
             Some(Dtmf::One) if number.is_some() => {
-                let (Some(number), Some(context)) = (number, self.settings.callback.clone())
-                else {
+                let (Some(number), Some(context)) = (number, self.settings.callback.clone()) else {
                     return;
                 };
                 if number.ends_with('*') {
@@ -299,7 +310,7 @@ impl MainFlow {
             }
             Some(Dtmf::One | Dtmf::Two) => {
                 if self.settings.dialout.is_some() {
-                    self.dialout(true, out);
+                    self.dialout(out);
                 } else {
                     self.advanced_sorry(Prompt::VmSorry, out);
                 }
@@ -349,9 +360,8 @@ impl MainFlow {
     // ---------------------------------------------------------------- dial out
 
     /// `4` (or call back `2`): "enter the number to call, then pound; star to cancel".
-    fn dialout(&mut self, from_callback: bool, out: &mut Outbox) {
+    fn dialout(&mut self, out: &mut Outbox) {
         self.menus.dialout = 0;
-        self.menus.dialout_from_callback = from_callback;
         self.dialout_menu(out);
     }
 
@@ -404,8 +414,9 @@ impl MainFlow {
 
     /// `8` (or advanced `5`): the target entry.
     pub(super) fn start_forward(&mut self, send: bool, out: &mut Outbox) {
-        let urgent =
-            !send && self.settings.forward_urgent_auto && self.session.as_ref().is_some_and(|s| s.in_urgent());
+        let urgent = !send
+            && self.settings.forward_urgent_auto
+            && self.session.as_ref().is_some_and(|s| s.in_urgent());
         self.forward = Some(Forward {
             send,
             urgent,
@@ -467,7 +478,12 @@ impl MainFlow {
         let asks: Vec<(usize, MailboxId)> = targets
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.mailbox.clone().filter(|_| t.check.is_none()).map(|m| (i, m)))
+            .filter_map(|(i, t)| {
+                t.mailbox
+                    .clone()
+                    .filter(|_| t.check.is_none())
+                    .map(|m| (i, m))
+            })
             .collect();
         if let Some(forward) = &mut self.forward {
             forward.targets = targets;
@@ -481,11 +497,7 @@ impl MainFlow {
     }
 
     pub(super) fn target_checked(&mut self, index: usize, check: TargetCheck, out: &mut Outbox) {
-        if let Some(target) = self
-            .forward
-            .as_mut()
-            .and_then(|f| f.targets.get_mut(index))
-        {
+        if let Some(target) = self.forward.as_mut().and_then(|f| f.targets.get_mut(index)) {
             target.check = Some(check);
         }
         if self.state == State::Checking {

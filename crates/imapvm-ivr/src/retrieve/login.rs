@@ -202,7 +202,11 @@ impl MainFlow {
     fn authenticate(&mut self, mailbox: MailboxId, pin: Option<Secret>, out: &mut Outbox) {
         self.login.mailbox = Some(mailbox.clone());
         self.state = State::Authenticating;
-        self.ask(out, Op::Authenticate, StoreOp::Authenticate { mailbox, pin });
+        self.ask(
+            out,
+            Op::Authenticate,
+            StoreOp::Authenticate { mailbox, pin },
+        );
     }
 
     pub(super) fn authenticated(&mut self, reply: AuthReply, out: &mut Outbox) {
@@ -503,7 +507,11 @@ impl MainFlow {
         if n > 0 {
             steps.push(Step::number(n));
             steps.push(Step::play(vec![Prompt::VmInbox]));
-            steps.push(Step::play(vec![if o > 0 { Prompt::VmAnd } else { plural(n) }]));
+            steps.push(Step::play(vec![if o > 0 {
+                Prompt::VmAnd
+            } else {
+                plural(n)
+            }]));
         }
         if o > 0 {
             steps.push(Step::number(o));

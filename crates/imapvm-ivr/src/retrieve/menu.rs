@@ -248,7 +248,7 @@ impl MainFlow {
             s.cur += 1;
             self.play_message(out);
         } else if s.in_urgent() && s.new > 0 {
-            self.to_new_list(out);
+            self.open_new_list(out);
         } else if wrap && s.rows.len() > 1 {
             s.cur = 0;
             self.play_message(out);
@@ -258,7 +258,7 @@ impl MainFlow {
     }
 
     /// From the end of the urgent list to the first new message.
-    fn to_new_list(&mut self, out: &mut Outbox) {
+    fn open_new_list(&mut self, out: &mut Outbox) {
         self.switch_list(Folder::Inbox);
         let Some(s) = self.session.as_mut() else {
             return;
@@ -284,7 +284,7 @@ impl MainFlow {
             s.cur = 0;
             self.play_message(out);
         } else if s.in_urgent() && (!from_save || s.new > 0) {
-            self.to_new_list(out);
+            self.open_new_list(out);
         } else {
             self.no_more(out);
         }
@@ -489,7 +489,11 @@ impl MainFlow {
                 vec![
                     Step::play(vec![Prompt::VmMessage]),
                     Step::number(number),
-                    Step::play(vec![Prompt::VmSavedto, Prompt::folder(to), Prompt::VmMessages]),
+                    Step::play(vec![
+                        Prompt::VmSavedto,
+                        Prompt::folder(to),
+                        Prompt::VmMessages,
+                    ]),
                 ]
             }
             Moved::Full => vec![Step::play(vec![Prompt::VmMailboxfull])],

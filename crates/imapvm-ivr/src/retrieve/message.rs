@@ -84,11 +84,7 @@ impl MainFlow {
         if !first && !last {
             steps.push(Step::number(u32::try_from(s.cur + 1).unwrap_or(u32::MAX)));
         }
-        if let Some(category) = row
-            .category
-            .as_deref()
-            .and_then(|c| SpoolName::new(c).ok())
-        {
+        if let Some(category) = row.category.as_deref().and_then(|c| SpoolName::new(c).ok()) {
             steps.push(Step::skippable(vec![Prompt::File(category)]));
         }
         if self.settings.envelope {
@@ -123,11 +119,7 @@ impl MainFlow {
         }
         s.fetched.insert(message, None);
         let mailbox = s.mailbox.clone();
-        self.ask(
-            out,
-            Op::Fetch(message),
-            StoreOp::Fetch { mailbox, message },
-        );
+        self.ask(out, Op::Fetch(message), StoreOp::Fetch { mailbox, message });
     }
 
     /// The box a caller of an internal context is (`cidinternalcontexts`), if any.
@@ -239,7 +231,11 @@ impl MainFlow {
     /// The caller (`saycid`) and the length (`sayduration`), once the caller's name is
     /// known.
     fn tail(&mut self, out: &mut Outbox) {
-        let Some(row) = self.session.as_ref().and_then(|s| s.rows.get(s.cur).cloned()) else {
+        let Some(row) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.rows.get(s.cur).cloned())
+        else {
             return;
         };
         let mut steps = Vec::new();
@@ -431,7 +427,11 @@ impl MainFlow {
 
     /// Advanced `3`: the date and the caller (always said here), then the main menu.
     pub(super) fn envelope(&mut self, out: &mut Outbox) {
-        let Some(row) = self.session.as_ref().and_then(|s| s.rows.get(s.cur).cloned()) else {
+        let Some(row) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.rows.get(s.cur).cloned())
+        else {
             self.command(None, out);
             return;
         };

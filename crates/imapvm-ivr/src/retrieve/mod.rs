@@ -54,6 +54,68 @@ const ENTRY_MAX: usize = 79;
 
 /// A `VoiceMailMain` call: what it was asked, what the binding knows before it starts,
 /// and where its recordings go.
+///
+/// ```
+/// use imapvm_ivr::*;
+/// use std::time::Instant;
+///
+/// let tick = Tick { mono: Instant::now(), wall: 1_796_587_333 };
+/// let main = Main {
+///     args: MainArgs::parse(&["1234@default"])?,
+///     // The binding looked the box up in voicemail.conf: it has no password.
+///     named: Some(BoxLookup::NoPin),
+///     caller_id: Some("5551234".into()),
+///     recordings: Recordings {
+///         message: SpoolName::new("call-1-msg")?,
+///         comment: SpoolName::new("call-1-comment")?,
+///         greeting: SpoolName::new("call-1-greeting")?,
+///     },
+/// };
+/// let mut call = Call::new(Flow::Main(main), Settings::default(), tick);
+///
+/// // Login: granted without a password.
+/// let Some(Action::Store { id, op: StoreOp::Authenticate { pin: None, .. } }) = call.poll_action()
+/// else { panic!("the box is authenticated first") };
+/// let granted = Granted { settings: Settings::default(), new_user: false };
+/// let reply = StoreReply::Authenticate(AuthReply::Granted(Box::new(granted)));
+/// call.handle(Input::StoreReply { id, reply }, tick)?;
+///
+/// // One summary gives the counts and the starting list: a single new message.
+/// let Some(Action::Store { id, op: StoreOp::Summary { .. } }) = call.poll_action()
+/// else { panic!("then the summary") };
+/// let message = MessageInfo {
+///     uid: Uid::new(31).expect("non-zero"),
+///     seen: false,
+///     urgent: false,
+///     origtime: Some(1_796_580_000),
+///     caller_id_num: "5551234".into(),
+///     caller_id_name: String::new(),
+///     duration_secs: 42,
+///     category: None,
+/// };
+/// let summary = Summary {
+///     uid_validity: UidValidity::new(7).expect("non-zero"),
+///     urgent: vec![],
+///     new: vec![message],
+///     old: vec![],
+///     quota_full: false,
+///     temp_greeting: false,
+/// };
+/// call.handle(Input::StoreReply { id, reply: StoreReply::Summary(Ok(Box::new(summary))) }, tick)?;
+///
+/// // The intro: "you have", "one", "new message".
+/// let mut heard = Vec::new();
+/// for _ in 0..3 {
+///     let Some(Action::Channel { id, action }) = call.poll_action() else { panic!() };
+///     heard.push(action.to_string());
+///     call.handle(Input::PromptDone { id, interrupted_by: None }, tick)?;
+/// }
+/// assert_eq!(
+///     heard,
+///     ["play vm-youhave escape=any", "say-number 1 escape=any", "play vm-INBOX vm-message escape=any"]
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Main {
     /// The mailbox and options, usually from [`MainArgs::parse`].
@@ -398,8 +460,6 @@ struct Menus {
     callback: u8,
     /// Silent rounds of the dial-out prompt.
     dialout: u8,
-    /// Where the dial-out started from: the call-back menu (`2`) or the advanced menu.
-    dialout_from_callback: bool,
     /// The envelope being said is advanced `3`'s (no audio follows).
     envelope_only: bool,
     /// The call-back menu waits for the caller's recorded name.
@@ -660,7 +720,9 @@ impl MainFlow {
             }
             (Op::MarkSeen | Op::Expunge, _) => {}
             (Op::Move, StoreReply::Move(moved)) => self.moved(moved, out),
-            (Op::Target(index), StoreReply::Target(check)) => self.target_checked(index, check, out),
+            (Op::Target(index), StoreReply::Target(check)) => {
+                self.target_checked(index, check, out)
+            }
             (Op::Forward, StoreReply::Forward(result)) => self.forwarded(result, out),
             (Op::TempCheck, StoreReply::Greeting(file)) => self.temp_checked(file.is_some(), out),
             (Op::GreetingSet(kind), StoreReply::GreetingSet(result)) => {
@@ -721,7 +783,8 @@ impl MainFlow {
                 before.extend(prompts.iter().cloned());
                 continue;
             }
-            let empty = matches!(&step.action, ChannelAction::Play { prompts, .. } if prompts.is_empty());
+            let empty =
+                matches!(&step.action, ChannelAction::Play { prompts, .. } if prompts.is_empty());
             if !empty {
                 merged.push_back(step);
             }
@@ -1040,7 +1103,10 @@ impl MainFlow {
         self.say(
             out,
             State::Outage(after),
-            vec![Step::skippable(vec![Prompt::ImSorry, Prompt::PleaseTryAgain])],
+            vec![Step::skippable(vec![
+                Prompt::ImSorry,
+                Prompt::PleaseTryAgain,
+            ])],
         );
     }
 

@@ -302,8 +302,8 @@ impl MainFlow {
     }
 
     pub(super) fn new_password_typed(&mut self, text: String, out: &mut Outbox) {
-        let too_short = u32::try_from(text.chars().count()).unwrap_or(u32::MAX)
-            < self.settings.minpassword;
+        let too_short =
+            u32::try_from(text.chars().count()).unwrap_or(u32::MAX) < self.settings.minpassword;
         if too_short || text.starts_with('*') {
             self.password_refused(Prompt::VmInvalidPassword, out);
             return;

@@ -45,10 +45,10 @@
 
 use imapvm_ivr::{
     Action, ActionId, Admission, AuthReply, BoxLookup, Call, ChannelAction, DepositOutcome,
-    Dialplan, Dtmf, Fetched, Flow, FullBy, Granted, GreetingKind, Input, Leave, LeaveArgs,
-    Listing, Main, MainArgs, MessageInfo, Moved, PasswordChange, RecordEnd, RecordFormat,
-    Recordings, Settings, SpoolName, StoreOp, StoreReply, StoreUnavailable, Summary,
-    TargetCheck, Tick, Uid, UidValidity, ZoneMessages,
+    Dialplan, Dtmf, Fetched, Flow, FullBy, Granted, GreetingKind, Input, Leave, LeaveArgs, Listing,
+    Main, MainArgs, MessageInfo, Moved, PasswordChange, RecordEnd, RecordFormat, Recordings,
+    Settings, SpoolName, StoreOp, StoreReply, StoreUnavailable, Summary, TargetCheck, Tick, Uid,
+    UidValidity, ZoneMessages,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -530,9 +530,16 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
                 }),
             )
         }
-        ["store", "seen", rest @ ..] => plain(StoreTarget::MarkSeen, StoreReply::MarkSeen(ok_or_down(rest)?)),
-        ["store", "expunge", rest @ ..] => plain(StoreTarget::Expunge, StoreReply::Expunge(ok_or_down(rest)?)),
-        ["store", "forward", rest @ ..] => plain(StoreTarget::Forward, StoreReply::Forward(ok_or_down(rest)?)),
+        ["store", "seen", rest @ ..] => plain(
+            StoreTarget::MarkSeen,
+            StoreReply::MarkSeen(ok_or_down(rest)?),
+        ),
+        ["store", "expunge", rest @ ..] => {
+            plain(StoreTarget::Expunge, StoreReply::Expunge(ok_or_down(rest)?))
+        }
+        ["store", "forward", rest @ ..] => {
+            plain(StoreTarget::Forward, StoreReply::Forward(ok_or_down(rest)?))
+        }
         ["store", "greeting-set", rest @ ..] => plain(
             StoreTarget::GreetingSet,
             StoreReply::GreetingSet(ok_or_down(rest)?),
