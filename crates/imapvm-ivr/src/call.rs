@@ -71,15 +71,13 @@ enum Expect {
 
 impl Expect {
     fn of(action: &ChannelAction) -> Expect {
+        if let Some(escape) = action.prompt_keys() {
+            return Expect::Prompt(escape);
+        }
         match action {
-            ChannelAction::Play { escape, .. }
-            | ChannelAction::SayNumber { escape, .. }
-            | ChannelAction::SayDigits { escape, .. }
-            | ChannelAction::SayDateTime { escape, .. }
-            | ChannelAction::ControlStream { stop: escape, .. } => Expect::Prompt(*escape),
             ChannelAction::Record(spec) => Expect::Record(spec.escape),
             ChannelAction::WaitDigit(_) => Expect::Wait,
-            ChannelAction::Hangup => Expect::Hangup,
+            _ => Expect::Hangup,
         }
     }
 

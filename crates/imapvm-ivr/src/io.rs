@@ -160,6 +160,21 @@ pub enum ChannelAction {
     Hangup,
 }
 
+impl ChannelAction {
+    /// For an action answered by [`Input::PromptDone`] (`Play`, `Say*`, `ControlStream`):
+    /// the keys that may end it. `None` for the others.
+    pub fn prompt_keys(&self) -> Option<Keys> {
+        match self {
+            ChannelAction::Play { escape, .. }
+            | ChannelAction::SayNumber { escape, .. }
+            | ChannelAction::SayDigits { escape, .. }
+            | ChannelAction::SayDateTime { escape, .. }
+            | ChannelAction::ControlStream { stop: escape, .. } => Some(*escape),
+            ChannelAction::Record(_) | ChannelAction::WaitDigit(_) | ChannelAction::Hangup => None,
+        }
+    }
+}
+
 /// How to record: Asterisk's `__ast_play_and_record` parameters.
 ///
 /// AGI: `RECORD FILE file format "escape" {max ms, or -1} s={silence}`, **without** the
@@ -398,6 +413,32 @@ pub enum StoreOp {
         /// The new password (never shown).
         new: Secret,
     },
+}
+
+impl StoreOp {
+    /// The op's name, the first word of its `Display` (`admit`, `greeting`, `fetch`,
+    /// `change-password`, …): for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreOp::Admit { .. } => "admit",
+            StoreOp::Greeting { .. } => "greeting",
+            StoreOp::Deposit(_) => "deposit",
+            StoreOp::Discard { .. } => "discard",
+            StoreOp::Lookup { .. } => "lookup",
+            StoreOp::Authenticate { .. } => "authenticate",
+            StoreOp::Summary { .. } => "summary",
+            StoreOp::List { .. } => "list",
+            StoreOp::Fetch { .. } => "fetch",
+            StoreOp::MarkSeen { .. } => "seen",
+            StoreOp::Expunge { .. } => "expunge",
+            StoreOp::Move { .. } => "move",
+            StoreOp::Forward { .. } => "forward",
+            StoreOp::CheckTarget { .. } => "target",
+            StoreOp::GreetingSet { .. } => "greeting-set",
+            StoreOp::GreetingDelete { .. } => "greeting-delete",
+            StoreOp::ChangePassword { .. } => "change-password",
+        }
+    }
 }
 
 /// The store's answer to [`StoreOp::Admit`].

@@ -6,17 +6,9 @@
 //! rule); never a move, a forward, a greeting, a password or a fetch. No channel action
 //! follows the hangup; `Finished` comes once, last, without `VMSTATUS` or an exit.
 
-use crate::support::{self, Kind, Run, Script, auto_reply};
-use imapvm_ivr::{Action, ChannelAction, Input, Marked, StoreOp};
+use crate::support::{self, Kind, Run, Script};
+use imapvm_ivr::{Action, ChannelAction, Marked, StoreOp};
 use std::collections::BTreeSet;
-
-fn full_run(script: &Script) -> Vec<Action> {
-    let mut run = Run::new(script);
-    for feed in script.feeds() {
-        run.step(feed).unwrap();
-    }
-    run.actions
-}
 
 fn expunges(actions: &[Action]) -> Vec<Marked> {
     actions
@@ -61,23 +53,8 @@ fn open_message_recording(actions: &[Action]) -> bool {
     })
 }
 
-fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
-    let name = format!("{} with a hangup after input {k}", script.path.display());
-    let mut run = Run::new(script);
-    for feed in script.feeds().take(k) {
-        run.step(feed).unwrap();
-    }
+fn hang_up_after(_script: &Script, _k: usize, mut run: Run, name: &str) {
     let before = run.actions.len();
-    assert_eq!(
-        run.actions,
-        full[..before],
-        "{name}: the prefix differs from the full run"
-    );
-    if run.finished() {
-        run.feed(Input::Hangup);
-        assert_eq!(run.actions.len(), before, "{name}: actions after Finished");
-        return;
-    }
     let pending = run.call.pending_deletes();
     let already = expunges(&run.actions);
     assert!(
@@ -85,23 +62,7 @@ fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
         "{name}: marks pending after the expunges were issued"
     );
     let recording_open = open_message_recording(&run.actions);
-    // `Run` asserts on every poll that no channel action follows the hangup.
-    run.feed(Input::Hangup);
-    for _ in 0..32 {
-        if run.finished() {
-            break;
-        }
-        let (id, op) = run
-            .store()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| panic!("{name}: the call waits, but for no store op"));
-        run.feed(Input::StoreReply {
-            id,
-            reply: auto_reply(&op),
-        });
-    }
-    assert!(run.finished(), "{name}: the call did not finish");
+    run.hang_up_and_settle(name);
     let Some(Action::Finished { vmstatus, exit }) = run.actions.last() else {
         panic!("{name}: Finished is not last");
     };
@@ -148,14 +109,7 @@ fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
 
 #[test]
 fn a_hangup_after_any_step_applies_the_marks_and_changes_nothing_else() {
-    let mut cases = 0;
-    for script in support::all().into_iter().filter(|s| s.kind == Kind::Main) {
-        let full = full_run(&script);
-        for k in 0..=script.feeds().count() {
-            hang_up_after(&script, k, &full);
-            cases += 1;
-        }
-    }
+    let cases = support::every_hangup(Kind::Main, hang_up_after);
     assert!(cases > 3000, "only {cases} cases");
 }
 

@@ -6,7 +6,6 @@
 use crate::support::{self, Kind, Run, Script};
 use imapvm_ivr::*;
 use proptest::prelude::*;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -110,19 +109,17 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
         keys.iter()
             .nth(usize::from(c / 4) % keys.iter().count().max(1))
     };
-    match action {
-        ChannelAction::Play { escape, .. }
-        | ChannelAction::SayNumber { escape, .. }
-        | ChannelAction::SayDigits { escape, .. }
-        | ChannelAction::SayDateTime { escape, .. }
-        | ChannelAction::ControlStream { stop: escape, .. } => Input::PromptDone {
+    if let Some(escape) = action.prompt_keys() {
+        return Input::PromptDone {
             id,
             interrupted_by: if c.is_multiple_of(2) {
                 None
             } else {
-                pick(*escape)
+                pick(escape)
             },
-        },
+        };
+    }
+    match action {
         ChannelAction::WaitDigit(_) => match c % 3 {
             0 => Input::Timeout { id },
             _ => Input::Digit {
@@ -141,7 +138,7 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
                 _ => pick(spec.escape).map_or(RecordEnd::MaxLength, RecordEnd::Dtmf),
             },
         },
-        ChannelAction::Hangup => Input::Hangup,
+        _ => Input::Hangup,
     }
 }
 
@@ -153,18 +150,11 @@ proptest! {
         setup in setup(),
         choices in proptest::collection::vec(any::<u8>(), 4..120),
     ) {
-        let script = Script {
-            path: PathBuf::from("random"),
-            kind: Kind::Leave,
-            settings: setup.settings.clone(),
-            session: setup.settings.clone(),
-            args: vec!["1234@default&77".into(), setup.options.clone()],
-            recording: SpoolName::new("msg").unwrap(),
-            named: None,
-            caller: None,
-            messages: Default::default(),
-            steps: Vec::new(),
-        };
+        let script = Script::synthetic(
+            Kind::Leave,
+            setup.settings.clone(),
+            vec!["1234@default&77".into(), setup.options.clone()],
+        );
         let mut run = Run::new(&script);
         let mut choices = choices.into_iter();
         // Steps until the caller is out of choices: then a hangup, then the store answers.

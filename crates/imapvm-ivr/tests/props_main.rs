@@ -8,7 +8,6 @@ use crate::support::{Kind, Run, Script, WALL, default_message};
 use imapvm_ivr::*;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -223,32 +222,15 @@ fn store_reply(setup: &Setup, op: &StoreOp, c: u8) -> StoreReply {
 /// The caller's (or the channel's) answer to `action`, chosen by `c`: keys favour the
 /// main menu's digits.
 fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
-    const KEYS: [Dtmf; 14] = [
-        Dtmf::One,
-        Dtmf::Two,
-        Dtmf::Three,
-        Dtmf::Four,
-        Dtmf::Five,
-        Dtmf::Six,
-        Dtmf::Seven,
-        Dtmf::Eight,
-        Dtmf::Nine,
-        Dtmf::Zero,
-        Dtmf::Star,
-        Dtmf::Pound,
-        Dtmf::One,
-        Dtmf::Six,
-    ];
-    let key = KEYS[usize::from(c / 2) % KEYS.len()];
-    match action {
-        ChannelAction::Play { escape, .. }
-        | ChannelAction::SayNumber { escape, .. }
-        | ChannelAction::SayDigits { escape, .. }
-        | ChannelAction::SayDateTime { escape, .. }
-        | ChannelAction::ControlStream { stop: escape, .. } => Input::PromptDone {
+    // 0-9, * and #.
+    let key = Dtmf::ALL[usize::from(c / 2) % 12];
+    if let Some(escape) = action.prompt_keys() {
+        return Input::PromptDone {
             id,
             interrupted_by: (c.is_multiple_of(3) && escape.contains(key)).then_some(key),
-        },
+        };
+    }
+    match action {
         ChannelAction::WaitDigit(_) => match c % 4 {
             0 => Input::Timeout { id },
             _ => Input::Digit { id, key },
@@ -268,7 +250,7 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
                     .map_or(RecordEnd::MaxLength, RecordEnd::Dtmf),
             },
         },
-        ChannelAction::Hangup => Input::Hangup,
+        _ => Input::Hangup,
     }
 }
 
@@ -280,18 +262,9 @@ proptest! {
         setup in setup(),
         choices in proptest::collection::vec(any::<u8>(), 8..400),
     ) {
-        let script = Script {
-            path: PathBuf::from("random-main"),
-            kind: Kind::Main,
-            settings: setup.settings.clone(),
-            session: setup.settings.clone(),
-            args: setup.args.clone(),
-            recording: SpoolName::new("msg").unwrap(),
-            named: setup.named,
-            caller: Some("1234".into()),
-            messages: BTreeMap::new(),
-            steps: Vec::new(),
-        };
+        let mut script = Script::synthetic(Kind::Main, setup.settings.clone(), setup.args.clone());
+        script.named = setup.named;
+        script.caller = Some("1234".into());
         let mut run = Run::new(&script);
         let mut choices = choices.into_iter();
         let mut answers = setup.store.iter().copied().cycle();

@@ -4,7 +4,8 @@
 //! shares. Reply and send run the leave-message flow ([`LeaveFlow`]) inside the session.
 
 use super::{
-    AfterOutage, ENTRY_FIRST, ENTRY_NEXT, MENU_WAIT, MainFlow, OnKey, Op, Purpose, State, Step,
+    AfterOutage, ENTRY_FIRST, ENTRY_NEXT, MENU_WAIT, MainFlow, OnKey, Op, Purpose, Session, State,
+    Step,
 };
 use crate::args::{LeaveArgs, LeaveOptions};
 use crate::call::{Outbox, Verdict};
@@ -170,7 +171,7 @@ impl MainFlow {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let Some(row) = s.rows.get(s.cur) else {
+        let Some(row) = s.row() else {
             return;
         };
         let Some(number) = raw_number(&row.caller_id_num) else {
@@ -236,11 +237,7 @@ impl MainFlow {
             s.repeats = 0;
         }
         self.menus.callback = 0;
-        if let Some(row) = self
-            .session
-            .as_ref()
-            .and_then(|s| s.rows.get(s.cur).cloned())
-        {
+        if let Some(row) = self.session.as_ref().and_then(Session::row).cloned() {
             self.lookup_caller_name(&row, out);
         }
         self.callback_menu(out);
@@ -249,11 +246,7 @@ impl MainFlow {
     /// "The number I have is …, press 1 to call it, 2 for another number, star to
     /// cancel", or "no number".
     pub(super) fn callback_menu(&mut self, out: &mut Outbox) {
-        let Some(row) = self
-            .session
-            .as_ref()
-            .and_then(|s| s.rows.get(s.cur).cloned())
-        else {
+        let Some(row) = self.session.as_ref().and_then(Session::row).cloned() else {
             return;
         };
         let dialout = self.settings.dialout.is_some();
@@ -287,7 +280,7 @@ impl MainFlow {
         let number = self
             .session
             .as_ref()
-            .and_then(|s| s.rows.get(s.cur))
+            .and_then(Session::row)
             .and_then(|row| raw_number(&row.caller_id_num));
         match key {
             None => {

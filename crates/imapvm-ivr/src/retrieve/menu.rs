@@ -259,16 +259,24 @@ impl MainFlow {
 
     /// From the end of the urgent list to the first new message.
     fn open_new_list(&mut self, out: &mut Outbox) {
+        if self.new_list_opened(out) {
+            self.play_message(out);
+        }
+    }
+
+    /// Opens the new list at its first message; `vm-nomore` (and `false`) when it is
+    /// empty.
+    fn new_list_opened(&mut self, out: &mut Outbox) -> bool {
         self.switch_list(Folder::Inbox);
         let Some(s) = self.session.as_mut() else {
-            return;
+            return false;
         };
         s.cur = 0;
         if s.rows.is_empty() {
             self.no_more(out);
-        } else {
-            self.play_message(out);
+            return false;
         }
+        true
     }
 
     /// After `7` or `9` with `nextaftercmd`: the next message, wrapping, or the new list
@@ -525,14 +533,7 @@ impl MainFlow {
         if !s.rows.is_empty() {
             self.start_forward(false, out);
         } else if s.in_urgent() && s.new > 0 {
-            self.switch_list(Folder::Inbox);
-            let Some(s) = self.session.as_mut() else {
-                return;
-            };
-            s.cur = 0;
-            if s.rows.is_empty() {
-                self.no_more(out);
-            } else {
+            if self.new_list_opened(out) {
                 self.start_forward(false, out);
             }
         } else {

@@ -14,19 +14,12 @@ use crate::settings::DEFAULT_DATE_FORMAT;
 use imapvm_types::MailboxId;
 use std::time::Duration;
 
-/// The keys that stop a message (`listen-control-stop-key` `13456789`, and `2`, the
-/// restart key, which the IVR carries out by playing the file again).
-const STOP_KEYS: Keys = Keys::of(&[
-    Dtmf::One,
-    Dtmf::Two,
-    Dtmf::Three,
-    Dtmf::Four,
-    Dtmf::Five,
-    Dtmf::Six,
-    Dtmf::Seven,
-    Dtmf::Eight,
-    Dtmf::Nine,
-]);
+/// The keys that stop a message, `1`-`9`: `listen-control-stop-key` `13456789`, and `2`,
+/// the restart key, which the IVR carries out by playing the file again.
+fn stop_keys() -> Keys {
+    // `Dtmf::ALL` starts 0, 1, …, 9.
+    Keys::of(&Dtmf::ALL[1..10])
+}
 
 /// The caller's number as the envelope says it: the characters `ast_say_digit_str`
 /// says, at most [`MAX_CALLER_ID`]; empty or `Unknown` is no number.
@@ -51,7 +44,7 @@ impl MainFlow {
             return;
         };
         s.starting = false;
-        let (Some(message), Some(row)) = (s.current(), s.rows.get(s.cur).cloned()) else {
+        let (Some(message), Some(row)) = (s.current(), s.row().cloned()) else {
             return;
         };
         self.ensure_fetch(message, out);
@@ -231,11 +224,7 @@ impl MainFlow {
     /// The caller (`saycid`) and the length (`sayduration`), once the caller's name is
     /// known.
     fn tail(&mut self, out: &mut Outbox) {
-        let Some(row) = self
-            .session
-            .as_ref()
-            .and_then(|s| s.rows.get(s.cur).cloned())
-        else {
+        let Some(row) = self.session.as_ref().and_then(Session::row).cloned() else {
             return;
         };
         let mut steps = Vec::new();
@@ -381,7 +370,7 @@ impl MainFlow {
     fn control_stream(&mut self, file: SpoolName, out: &mut Outbox) {
         out.channel(ChannelAction::ControlStream {
             file,
-            stop: STOP_KEYS,
+            stop: stop_keys(),
             skip: Duration::from_millis(u64::from(self.settings.skipms)),
             forward: Dtmf::Pound,
             rewind: Dtmf::Star,
@@ -427,11 +416,7 @@ impl MainFlow {
 
     /// Advanced `3`: the date and the caller (always said here), then the main menu.
     pub(super) fn envelope(&mut self, out: &mut Outbox) {
-        let Some(row) = self
-            .session
-            .as_ref()
-            .and_then(|s| s.rows.get(s.cur).cloned())
-        else {
+        let Some(row) = self.session.as_ref().and_then(Session::row).cloned() else {
             self.command(None, out);
             return;
         };

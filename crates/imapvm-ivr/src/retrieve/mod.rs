@@ -510,6 +510,11 @@ impl Session {
         self.rows.len().checked_sub(1)
     }
 
+    /// The current message's listing row.
+    fn row(&self) -> Option<&MessageInfo> {
+        self.rows.get(self.cur)
+    }
+
     fn current(&self) -> Option<MessageRef> {
         self.rows.get(self.cur).map(|row| MessageRef {
             folder: self.folder,

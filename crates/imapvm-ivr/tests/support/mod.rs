@@ -59,50 +59,28 @@ pub const WALL: u64 = 1_796_587_333;
 /// The UIDVALIDITY of every folder in the transcripts.
 pub const UV: u32 = 7;
 
-/// What a store reply answers.
+/// What a store reply answers: the op's name ([`StoreOp::name`]), and for a greeting
+/// which one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreTarget {
-    Admit,
-    Greeting(GreetingKind),
-    Deposit,
-    Discard,
-    Lookup,
-    Authenticate,
-    Summary,
-    List,
-    Fetch,
-    MarkSeen,
-    Expunge,
-    Move,
-    Forward,
-    Target,
-    GreetingSet,
-    GreetingDelete,
-    ChangePassword,
+pub struct StoreTarget {
+    pub name: &'static str,
+    pub greeting: Option<GreetingKind>,
 }
 
 impl StoreTarget {
-    pub fn matches(self, op: &StoreOp) -> bool {
-        match (self, op) {
-            (StoreTarget::Admit, StoreOp::Admit { .. }) => true,
-            (StoreTarget::Greeting(k), StoreOp::Greeting { which, .. }) => k == *which,
-            (StoreTarget::Deposit, StoreOp::Deposit(_)) => true,
-            (StoreTarget::Discard, StoreOp::Discard { .. }) => true,
-            (StoreTarget::Lookup, StoreOp::Lookup { .. }) => true,
-            (StoreTarget::Authenticate, StoreOp::Authenticate { .. }) => true,
-            (StoreTarget::Summary, StoreOp::Summary { .. }) => true,
-            (StoreTarget::List, StoreOp::List { .. }) => true,
-            (StoreTarget::Fetch, StoreOp::Fetch { .. }) => true,
-            (StoreTarget::MarkSeen, StoreOp::MarkSeen { .. }) => true,
-            (StoreTarget::Expunge, StoreOp::Expunge { .. }) => true,
-            (StoreTarget::Move, StoreOp::Move { .. }) => true,
-            (StoreTarget::Forward, StoreOp::Forward { .. }) => true,
-            (StoreTarget::Target, StoreOp::CheckTarget { .. }) => true,
-            (StoreTarget::GreetingSet, StoreOp::GreetingSet { .. }) => true,
-            (StoreTarget::GreetingDelete, StoreOp::GreetingDelete { .. }) => true,
-            (StoreTarget::ChangePassword, StoreOp::ChangePassword { .. }) => true,
-            _ => false,
+    pub fn op(name: &'static str) -> StoreTarget {
+        StoreTarget {
+            name,
+            greeting: None,
         }
+    }
+
+    pub fn matches(self, op: &StoreOp) -> bool {
+        op.name() == self.name
+            && match (self.greeting, op) {
+                (Some(kind), StoreOp::Greeting { which, .. }) => kind == *which,
+                _ => true,
+            }
     }
 }
 
@@ -232,6 +210,75 @@ impl Script {
             }
         }
     }
+}
+
+impl Script {
+    /// A script without steps (for calls a property test drives).
+    pub fn synthetic(kind: Kind, settings: Settings, args: Vec<String>) -> Script {
+        Script {
+            path: PathBuf::from("synthetic"),
+            kind,
+            session: settings.clone(),
+            settings,
+            args,
+            recording: SpoolName::new("msg").expect("valid"),
+            named: None,
+            caller: None,
+            messages: BTreeMap::new(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// Every action of a transcript run through.
+pub fn full_run(script: &Script) -> Vec<Action> {
+    let mut run = Run::new(script);
+    for feed in script.feeds() {
+        run.step(feed).expect("the transcript runs");
+    }
+    run.actions
+}
+
+/// For every transcript of `kind` and every k from 0 to its number of inputs: runs the
+/// first k inputs, checks that they give the full run's actions, checks that a hangup
+/// after the end changes nothing, and otherwise hands the run over:
+/// `check(script, k, run, name)`. Returns how many cases ran.
+pub fn every_hangup(kind: Kind, check: impl Fn(&Script, usize, Run, &str)) -> usize {
+    let mut cases = 0;
+    for script in all().into_iter().filter(|s| s.kind == kind) {
+        let full = full_run(&script);
+        for k in 0..=script.feeds().count() {
+            cases += 1;
+            let name = format!("{} with a hangup after input {k}", script.path.display());
+            let mut run = Run::new(&script);
+            for feed in script.feeds().take(k) {
+                run.step(feed).expect("the transcript runs");
+            }
+            let before = run.actions.len();
+            assert_eq!(
+                run.actions,
+                full[..before],
+                "{name}: the prefix differs from the full run"
+            );
+            if run.finished() {
+                // A hangup after the end is accepted and changes nothing.
+                run.feed(Input::Hangup);
+                assert_eq!(run.actions.len(), before, "{name}: actions after Finished");
+                continue;
+            }
+            check(&script, k, run, &name);
+        }
+    }
+    cases
+}
+
+/// One of `table`'s values by its word.
+fn word<T: Copy>(w: &str, what: &str, table: &[(&str, T)]) -> Result<T, String> {
+    table
+        .iter()
+        .find(|(name, _)| *name == w)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| format!("`{w}` is not {what}"))
 }
 
 /// The recordings of every VoiceMailMain transcript.
@@ -413,7 +460,7 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
         }
         ["timer"] => Feed::Timer,
         ["store", "admit", verdict] => plain(
-            StoreTarget::Admit,
+            StoreTarget::op("admit"),
             StoreReply::Admit(match *verdict {
                 "admitted" => Admission::Admitted,
                 "full-maxmsg" => Admission::Full(FullBy::MaxMsg),
@@ -424,14 +471,17 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
             }),
         ),
         ["store", "greeting", kind, file] => plain(
-            StoreTarget::Greeting(greeting_kind(kind)?),
+            StoreTarget {
+                name: "greeting",
+                greeting: Some(greeting_kind(kind)?),
+            },
             StoreReply::Greeting(match *file {
                 "none" => None,
                 f => Some(SpoolName::new(f).map_err(|e| e.to_string())?),
             }),
         ),
         ["store", "deposit", outcome @ ..] => plain(
-            StoreTarget::Deposit,
+            StoreTarget::op("deposit"),
             StoreReply::Deposit(match outcome {
                 ["stored"] => DepositOutcome::Stored { uid: None },
                 ["stored", uid] => {
@@ -447,38 +497,32 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
                 other => return Err(format!("bad deposit outcome {other:?}")),
             }),
         ),
-        ["store", "discard"] => plain(StoreTarget::Discard, StoreReply::Discarded),
-        ["store", "lookup", what] => plain(
-            StoreTarget::Lookup,
-            StoreReply::Lookup(match *what {
-                "pin" => BoxLookup::Pin,
-                "nopin" => BoxLookup::NoPin,
-                "unknown" => BoxLookup::Unknown,
-                other => return Err(format!("`{other}` is not a lookup")),
-            }),
-        ),
+        ["store", "discard"] => plain(StoreTarget::op("discard"), StoreReply::Discarded),
+        ["store", "lookup", what] => {
+            plain(StoreTarget::op("lookup"), StoreReply::Lookup(lookup(what)?))
+        }
         ["store", "auth", "granted", rest @ ..] => Feed::Store(
-            StoreTarget::Authenticate,
+            StoreTarget::op("authenticate"),
             Reply::Granted {
                 new_user: rest == ["new-user"],
             },
         ),
         ["store", "auth", "wrong"] => plain(
-            StoreTarget::Authenticate,
+            StoreTarget::op("authenticate"),
             StoreReply::Authenticate(AuthReply::Wrong),
         ),
         ["store", "auth", "locked", d] => plain(
-            StoreTarget::Authenticate,
+            StoreTarget::op("authenticate"),
             StoreReply::Authenticate(AuthReply::Locked {
                 retry_in: duration(d)?,
             }),
         ),
         ["store", "auth", "unavailable"] => plain(
-            StoreTarget::Authenticate,
+            StoreTarget::op("authenticate"),
             StoreReply::Authenticate(AuthReply::Unavailable),
         ),
         ["store", "summary", "unavailable"] => plain(
-            StoreTarget::Summary,
+            StoreTarget::op("summary"),
             StoreReply::Summary(Err(StoreUnavailable)),
         ),
         ["store", "summary", rest @ ..] => {
@@ -495,7 +539,7 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
                 }
             }
             Feed::Store(
-                StoreTarget::Summary,
+                StoreTarget::op("summary"),
                 Reply::Summary {
                     urgent,
                     new,
@@ -505,14 +549,18 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
                 },
             )
         }
-        ["store", "list", "unavailable"] => {
-            plain(StoreTarget::List, StoreReply::List(Err(StoreUnavailable)))
+        ["store", "list", "unavailable"] => plain(
+            StoreTarget::op("list"),
+            StoreReply::List(Err(StoreUnavailable)),
+        ),
+        ["store", "list", list] => Feed::Store(StoreTarget::op("list"), Reply::List(uids(list)?)),
+        ["store", "fetch", "gone"] => {
+            plain(StoreTarget::op("fetch"), StoreReply::Fetch(Fetched::Gone))
         }
-        ["store", "list", list] => Feed::Store(StoreTarget::List, Reply::List(uids(list)?)),
-        ["store", "fetch", "gone"] => plain(StoreTarget::Fetch, StoreReply::Fetch(Fetched::Gone)),
-        ["store", "fetch", "unavailable"] => {
-            plain(StoreTarget::Fetch, StoreReply::Fetch(Fetched::Unavailable))
-        }
+        ["store", "fetch", "unavailable"] => plain(
+            StoreTarget::op("fetch"),
+            StoreReply::Fetch(Fetched::Unavailable),
+        ),
         ["store", "fetch", rest @ ..] => {
             let (mut audio, mut intro) = (None, None);
             for word in rest {
@@ -523,43 +571,43 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
                 }
             }
             plain(
-                StoreTarget::Fetch,
+                StoreTarget::op("fetch"),
                 StoreReply::Fetch(Fetched::Audio {
                     audio: audio.ok_or("fetch needs audio=FILE")?,
                     intro,
                 }),
             )
         }
-        ["store", "seen", rest @ ..] => plain(
-            StoreTarget::MarkSeen,
-            StoreReply::MarkSeen(ok_or_down(rest)?),
-        ),
-        ["store", "expunge", rest @ ..] => {
-            plain(StoreTarget::Expunge, StoreReply::Expunge(ok_or_down(rest)?))
+        [
+            "store",
+            name @ ("seen" | "expunge" | "forward" | "greeting-set" | "greeting-delete"),
+            rest @ ..,
+        ] => {
+            let result = ok_or_down(rest)?;
+            let (op, reply) = match *name {
+                "seen" => ("seen", StoreReply::MarkSeen(result)),
+                "expunge" => ("expunge", StoreReply::Expunge(result)),
+                "forward" => ("forward", StoreReply::Forward(result)),
+                "greeting-set" => ("greeting-set", StoreReply::GreetingSet(result)),
+                _ => ("greeting-delete", StoreReply::GreetingDelete(result)),
+            };
+            plain(StoreTarget::op(op), reply)
         }
-        ["store", "forward", rest @ ..] => {
-            plain(StoreTarget::Forward, StoreReply::Forward(ok_or_down(rest)?))
-        }
-        ["store", "greeting-set", rest @ ..] => plain(
-            StoreTarget::GreetingSet,
-            StoreReply::GreetingSet(ok_or_down(rest)?),
-        ),
-        ["store", "greeting-delete", rest @ ..] => plain(
-            StoreTarget::GreetingDelete,
-            StoreReply::GreetingDelete(ok_or_down(rest)?),
-        ),
         ["store", "move", what] => plain(
-            StoreTarget::Move,
-            StoreReply::Move(match *what {
-                "done" => Moved::Done,
-                "full" => Moved::Full,
-                "gone" => Moved::Gone,
-                "unavailable" => Moved::Unavailable,
-                other => return Err(format!("`{other}` is not a move outcome")),
-            }),
+            StoreTarget::op("move"),
+            StoreReply::Move(word(
+                what,
+                "a move outcome",
+                &[
+                    ("done", Moved::Done),
+                    ("full", Moved::Full),
+                    ("gone", Moved::Gone),
+                    ("unavailable", Moved::Unavailable),
+                ],
+            )?),
         ),
         ["store", "target", rest @ ..] => plain(
-            StoreTarget::Target,
+            StoreTarget::op("target"),
             StoreReply::Target(match rest {
                 ["valid"] => TargetCheck::Valid { name: None },
                 ["valid", name] => TargetCheck::Valid {
@@ -572,16 +620,31 @@ fn parse_feed(words: &[&str]) -> Result<Feed, String> {
             }),
         ),
         ["store", "password", what] => plain(
-            StoreTarget::ChangePassword,
-            StoreReply::ChangePassword(match *what {
-                "changed" => PasswordChange::Changed,
-                "refused" => PasswordChange::Refused,
-                "unavailable" => PasswordChange::Unavailable,
-                other => return Err(format!("`{other}` is not a password outcome")),
-            }),
+            StoreTarget::op("change-password"),
+            StoreReply::ChangePassword(word(
+                what,
+                "a password outcome",
+                &[
+                    ("changed", PasswordChange::Changed),
+                    ("refused", PasswordChange::Refused),
+                    ("unavailable", PasswordChange::Unavailable),
+                ],
+            )?),
         ),
         other => return Err(format!("unknown input {other:?}")),
     })
+}
+
+fn lookup(what: &str) -> Result<BoxLookup, String> {
+    word(
+        what,
+        "a lookup",
+        &[
+            ("pin", BoxLookup::Pin),
+            ("nopin", BoxLookup::NoPin),
+            ("unknown", BoxLookup::Unknown),
+        ],
+    )
 }
 
 fn plain(target: StoreTarget, reply: StoreReply) -> Feed {
@@ -644,14 +707,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Script, String> {
                 kind = Kind::Main;
                 args = Some(rest.split(',').map(str::to_owned).collect());
             }
-            ["named", what] => {
-                named = Some(match *what {
-                    "pin" => BoxLookup::Pin,
-                    "nopin" => BoxLookup::NoPin,
-                    "unknown" => BoxLookup::Unknown,
-                    other => return Err(at(format!("`{other}` is not a lookup"))),
-                });
-            }
+            ["named", what] => named = Some(lookup(what).map_err(at)?),
             ["caller", number] => caller = Some((*number).to_owned()),
             ["msg", rest @ ..] => {
                 let m = parse_message(rest).map_err(at)?;
@@ -882,6 +938,32 @@ impl Run {
                 }
             }
         })
+    }
+
+    /// Hangs up, then answers every store op as a well-behaved store does
+    /// ([`auto_reply`]) until the call finishes; checks that it does, with `Finished` last.
+    pub fn hang_up_and_settle(&mut self, name: &str) {
+        // `drain` asserts on every poll that no channel action follows the hangup.
+        self.feed(Input::Hangup);
+        for _ in 0..64 {
+            if self.finished() {
+                break;
+            }
+            let (id, op) = self
+                .store()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| panic!("{name}: the call waits, but for no store op"));
+            self.feed(Input::StoreReply {
+                id,
+                reply: auto_reply(&op),
+            });
+        }
+        assert!(self.finished(), "{name}: the call did not finish");
+        assert!(
+            matches!(self.actions.last(), Some(Action::Finished { .. })),
+            "{name}: Finished is not last"
+        );
     }
 
     /// Feeds an input (which must be accepted) and returns the actions it caused.
