@@ -124,14 +124,16 @@
 //! 9. **The end**: VoiceMailMain sets no `VMSTATUS`; [`Action::Finished`] carries the exit
 //!    of a call out, of `*` at login, or of the operator from a reply.
 //!
-//! Each store op maps onto one runtime operation: `Lookup` and `Authenticate` onto
-//! voicemail.conf (and [`LoginGuard`]), `Summary` onto the listing of `imapfolder` (with
-//! the quota), `List` onto a folder's listing, `Fetch` onto `play` with peek, `MarkSeen`
-//! onto `set_flag` mark-read, `Expunge` onto `delete` of those UIDs, `Move` onto `move_to`,
-//! `Forward` onto `forward`, `CheckTarget` onto the deposit admission of the target,
-//! `GreetingSet`/`GreetingDelete`/`Greeting` onto the greeting operations,
-//! `ChangePassword` onto the `passwordlocation` write, `Admit`/`Deposit`/`Discard` as for
-//! VoiceMail.
+//! Each store op maps onto the runtime's existing operations: `Lookup` and
+//! `Authenticate` onto voicemail.conf (and [`LoginGuard`]), `Summary` onto the listing of
+//! all of `imapfolder` (one warm round trip) with the quota, `List` onto a folder's
+//! listing, `Fetch` onto `play` with peek, `MarkSeen` onto `set_flag` mark-read, `Expunge`
+//! onto `delete` of exactly those UIDs, `Move` onto `move_to`, `Forward` onto `forward`,
+//! `CheckTarget` onto voicemail.conf and the target's admission count, with its `greet`
+//! fetched for the confirmation, `Greeting` (the temporary greeting's existence, a
+//! caller's recorded name, the new user's greetings), `GreetingSet` and `GreetingDelete`
+//! onto the greeting operations, `ChangePassword` onto the `passwordlocation` write, and
+//! `Admit`/`Deposit`/`Discard` (reply, send) as for VoiceMail.
 //!
 //! # Differences from Asterisk
 //!

@@ -187,14 +187,13 @@ impl MainFlow {
         }
     }
 
-    pub(super) fn password_typed(&mut self, text: String, out: &mut Outbox) {
-        if text.starts_with('*') && self.star_exit(out) {
+    pub(super) fn password_typed(&mut self, pin: Secret, out: &mut Outbox) {
+        let star = pin.expose().starts_with('*');
+        if star && self.star_exit(out) {
             return;
         }
         match self.login.mailbox.clone() {
-            Some(mailbox) if !text.starts_with('*') => {
-                self.authenticate(mailbox, Some(Secret::new(text)), out);
-            }
+            Some(mailbox) if !star => self.authenticate(mailbox, Some(pin), out),
             _ => self.login_failed(out),
         }
     }

@@ -29,9 +29,8 @@ use crate::names::SpoolName;
 use crate::prompt::Prompt;
 use crate::settings::Settings;
 use imapvm_policy::Folder;
-use imapvm_types::{MailboxId, UidSet, UidValidity};
+use imapvm_types::{MailboxId, Secret, UidSet, UidValidity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use advanced::{Forward, Sub};
@@ -411,18 +410,36 @@ impl Purpose {
     }
 }
 
-/// Typed digits; `Debug` hides a password's.
-struct Typed {
-    text: String,
-    secret: bool,
+/// Typed digits: a password's are a [`Secret`] from the first digit on (its `Debug`
+/// prints `***`).
+#[derive(Debug)]
+enum Typed {
+    Plain(String),
+    Secret(Secret),
 }
 
-impl fmt::Debug for Typed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.secret {
-            f.write_str("***")
+impl Typed {
+    fn new(secret: bool) -> Typed {
+        if secret {
+            Typed::Secret(Secret::default())
         } else {
-            write!(f, "{:?}", self.text)
+            Typed::Plain(String::new())
+        }
+    }
+
+    fn push(&mut self, key: Dtmf) {
+        match self {
+            Typed::Plain(text) => text.push(key.as_char()),
+            Typed::Secret(secret) => {
+                *secret = Secret::new(format!("{}{}", secret.expose(), key.as_char()));
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Typed::Plain(text) => text.len(),
+            Typed::Secret(secret) => secret.expose().len(),
         }
     }
 }
@@ -934,10 +951,7 @@ impl MainFlow {
     ) {
         let mut entry = Entry {
             purpose,
-            typed: Typed {
-                text: String::new(),
-                secret: purpose.secret(),
-            },
+            typed: Typed::new(purpose.secret()),
             max: ENTRY_MAX,
             first: waits.0,
             next: waits.1,
@@ -948,7 +962,7 @@ impl MainFlow {
             entry.max = 69;
         }
         if let Some(key) = initial {
-            entry.typed.text.push(key.as_char());
+            entry.typed.push(key);
         }
         self.entry = Some(entry);
         self.state = State::Reading;
@@ -990,8 +1004,8 @@ impl MainFlow {
                     self.entry_complete(out);
                     return;
                 }
-                entry.typed.text.push(key.as_char());
-                if entry.typed.text.len() >= entry.max {
+                entry.typed.push(key);
+                if entry.typed.len() >= entry.max {
                     self.entry_complete(out);
                 } else {
                     self.entry_wait(out);
@@ -1007,14 +1021,18 @@ impl MainFlow {
         let Some(entry) = self.entry.take() else {
             return;
         };
-        let text = entry.typed.text;
-        match entry.purpose {
-            Purpose::Mailbox => self.mailbox_typed(text, out),
-            Purpose::Password => self.password_typed(text, out),
-            Purpose::Target => self.targets_typed(&text, out),
-            Purpose::Dialout => self.dialout_typed(text, out),
-            Purpose::NewPassword => self.new_password_typed(text, out),
-            Purpose::ConfirmPassword => self.confirm_password_typed(text, out),
+        match (entry.purpose, entry.typed) {
+            (Purpose::Mailbox, Typed::Plain(text)) => self.mailbox_typed(text, out),
+            (Purpose::Target, Typed::Plain(text)) => self.targets_typed(&text, out),
+            (Purpose::Dialout, Typed::Plain(text)) => self.dialout_typed(text, out),
+            (Purpose::Password, Typed::Secret(pin)) => self.password_typed(pin, out),
+            (Purpose::NewPassword, Typed::Secret(pin)) => self.new_password_typed(pin, out),
+            (Purpose::ConfirmPassword, Typed::Secret(pin)) => {
+                self.confirm_password_typed(pin, out);
+            }
+            (purpose, typed) => {
+                debug_assert!(false, "{purpose:?} read as {typed:?}");
+            }
         }
     }
 

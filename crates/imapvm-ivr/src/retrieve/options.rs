@@ -288,8 +288,8 @@ impl MainFlow {
                 self.close(out, vec![Prompt::VmGoodbye], None);
             } else {
                 match step {
-                    PasswordStep::New => self.new_password_typed(String::new(), out),
-                    PasswordStep::Confirm => self.confirm_password_typed(String::new(), out),
+                    PasswordStep::New => self.new_password_typed(Secret::default(), out),
+                    PasswordStep::Confirm => self.confirm_password_typed(Secret::default(), out),
                 }
             }
             return;
@@ -301,22 +301,23 @@ impl MainFlow {
         self.read(out, purpose, Vec::new(), key, (ENTRY_FIRST, ENTRY_NEXT));
     }
 
-    pub(super) fn new_password_typed(&mut self, text: String, out: &mut Outbox) {
+    pub(super) fn new_password_typed(&mut self, pin: Secret, out: &mut Outbox) {
+        let text = pin.expose();
         let too_short =
             u32::try_from(text.chars().count()).unwrap_or(u32::MAX) < self.settings.minpassword;
         if too_short || text.starts_with('*') {
             self.password_refused(Prompt::VmInvalidPassword, out);
             return;
         }
-        self.password.first = Some(Secret::new(text));
+        self.password.first = Some(pin);
         self.password_prompt(PasswordStep::Confirm, out);
     }
 
-    pub(super) fn confirm_password_typed(&mut self, text: String, out: &mut Outbox) {
+    pub(super) fn confirm_password_typed(&mut self, again: Secret, out: &mut Outbox) {
         let Some(first) = self.password.first.take() else {
             return;
         };
-        if first.expose() != text {
+        if first != again {
             self.password_refused(Prompt::VmMismatch, out);
             return;
         }
