@@ -1,17 +1,20 @@
-//! The arguments of `VoiceMail(BOX@CONTEXT[&BOX2@CONTEXT2…][,OPTIONS])`, as a FastAGI
-//! request carries them (`agi://HOST:4573/voicemail,BOX@CONTEXT&…,OPTIONS` → `agi_arg_1`,
-//! `agi_arg_2`): [`LeaveArgs`] and [`LeaveOptions`].
+//! The arguments of `VoiceMail(BOX@CONTEXT[&BOX2@CONTEXT2…][,OPTIONS])` and
+//! `VoiceMailMain([BOX][@CONTEXT][,OPTIONS])`, as a FastAGI request carries them
+//! (`agi://HOST:4573/voicemail,BOX@CONTEXT&…,OPTIONS` → `agi_arg_1`, `agi_arg_2`):
+//! [`LeaveArgs`] and [`LeaveOptions`], [`MainArgs`] and [`MainOptions`]. Both read their
+//! option letters with one tokenizer, Asterisk's `ast_app_parse_options`.
 
 use crate::io::Urgency;
 use crate::names::{NameError, SpoolName};
-use imapvm_types::{MailboxId, MailboxIdError};
+use imapvm_policy::Folder;
+use imapvm_types::{DEFAULT_CONTEXT, MailboxId, MailboxIdError};
 
 /// The most mailboxes one `VoiceMail` call may name.
 pub const MAX_RECIPIENTS: usize = 64;
 /// The longest options string accepted, in bytes.
 pub const MAX_OPTIONS: usize = 256;
 
-/// Arguments that cannot start a `VoiceMail` call.
+/// Arguments that cannot start a `VoiceMail` or `VoiceMailMain` call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArgsError {
@@ -19,8 +22,8 @@ pub enum ArgsError {
     /// not.)
     #[error("VoiceMail needs a mailbox: write BOX@CONTEXT as the first argument")]
     NoMailbox,
-    /// A `&`-separated entry is not a mailbox.
-    #[error("mailbox {position} of the VoiceMail argument, `{entry}`: {source}")]
+    /// A `&`-separated entry (or VoiceMailMain's `BOX@CONTEXT`) is not a mailbox.
+    #[error("mailbox {position} of the argument, `{entry}`: {source}")]
     BadMailbox {
         /// Its position, from 1.
         position: usize,
@@ -36,13 +39,13 @@ pub enum ArgsError {
         count: usize,
     },
     /// The options string is longer than [`MAX_OPTIONS`].
-    #[error("the VoiceMail options are {len} bytes, over the limit of {MAX_OPTIONS}")]
+    #[error("the options are {len} bytes, over the limit of {MAX_OPTIONS}")]
     OptionsTooLong {
         /// Its length in bytes.
         len: usize,
     },
     /// An option's `(` has no `)` (Asterisk refuses to run the application).
-    #[error("VoiceMail option `{option}` has no closing parenthesis")]
+    #[error("option `{option}` has no closing parenthesis")]
     UnclosedParenthesis {
         /// The option letter.
         option: char,
@@ -106,39 +109,9 @@ impl LeaveOptions {
     /// per option, an argument in parentheses after any letter (nested parentheses
     /// count, `\` escapes the next character).
     pub fn parse(text: &str) -> Result<LeaveOptions, ArgsError> {
-        if text.len() > MAX_OPTIONS {
-            return Err(ArgsError::OptionsTooLong { len: text.len() });
-        }
         let mut options = LeaveOptions::default();
         let (mut busy, mut unavail, mut urgent, mut priority) = (false, false, false, false);
-        let mut chars = text.chars().peekable();
-        while let Some(letter) = chars.next() {
-            let argument = if chars.peek() == Some(&'(') {
-                chars.next();
-                let mut arg = String::new();
-                let mut depth = 1;
-                loop {
-                    match chars.next() {
-                        None => return Err(ArgsError::UnclosedParenthesis { option: letter }),
-                        Some('\\') => arg.extend(chars.next()),
-                        Some('(') => {
-                            depth += 1;
-                            arg.push('(');
-                        }
-                        Some(')') => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                            arg.push(')');
-                        }
-                        Some(c) => arg.push(c),
-                    }
-                }
-                Some(arg)
-            } else {
-                None
-            };
+        for (letter, argument) in option_letters(text)? {
             match letter {
                 'b' => busy = true,
                 'u' => unavail = true,
@@ -166,6 +139,58 @@ impl LeaveOptions {
             (false, false) => Urgency::Normal,
         };
         Ok(options)
+    }
+}
+
+/// Splits an options string as Asterisk's `ast_app_parse_options` does: one letter per
+/// option, an argument in parentheses after any letter (nested parentheses count, `\`
+/// escapes the next character). At most [`MAX_OPTIONS`] bytes.
+fn option_letters(text: &str) -> Result<Vec<(char, Option<String>)>, ArgsError> {
+    if text.len() > MAX_OPTIONS {
+        return Err(ArgsError::OptionsTooLong { len: text.len() });
+    }
+    let mut letters = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(letter) = chars.next() {
+        let argument = if chars.peek() == Some(&'(') {
+            chars.next();
+            let mut arg = String::new();
+            let mut depth = 1;
+            loop {
+                match chars.next() {
+                    None => return Err(ArgsError::UnclosedParenthesis { option: letter }),
+                    Some('\\') => arg.extend(chars.next()),
+                    Some('(') => {
+                        depth += 1;
+                        arg.push('(');
+                    }
+                    Some(')') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                        arg.push(')');
+                    }
+                    Some(c) => arg.push(c),
+                }
+            }
+            Some(arg)
+        } else {
+            None
+        };
+        letters.push((letter, argument));
+    }
+    Ok(letters)
+}
+
+/// The arguments after the first, joined with `,` as Asterisk's two-field argument
+/// splitter leaves them; `None` when there are none.
+fn joined_options<S: AsRef<str>>(args: &[S]) -> Option<String> {
+    match args.get(1..) {
+        Some(rest) if !rest.is_empty() => {
+            Some(rest.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(","))
+        }
+        _ => None,
     }
 }
 
@@ -217,12 +242,9 @@ impl LeaveArgs {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let options = match args.get(1..) {
-            Some(rest) if !rest.is_empty() => {
-                let joined: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
-                LeaveOptions::parse(&joined.join(","))?
-            }
-            _ => LeaveOptions::default(),
+        let options = match joined_options(args) {
+            Some(text) => LeaveOptions::parse(&text)?,
+            None => LeaveOptions::default(),
         };
         LeaveArgs::new(recipients, options)
     }
@@ -239,6 +261,166 @@ impl LeaveArgs {
 
     /// The options.
     pub fn options(&self) -> &LeaveOptions {
+        &self.options
+    }
+}
+
+/// The options of `VoiceMailMain`.
+///
+/// Acted on: `s`, `p`, `a(folder)`, `r`. Accepted and ignored (listed in
+/// [`MainOptions::ignored`]): `g(gain)` (receive gain exists for DAHDI channels only),
+/// VoiceMail's letters and any other character, as Asterisk accepts them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MainOptions {
+    /// `s`: no password is asked, if the argument names an existing mailbox.
+    pub skip_password: bool,
+    /// `p`: the mailbox argument is a prefix put in front of what the caller types.
+    pub prefix: bool,
+    /// `a(folder)`: skip the intro and play at once, urgent messages first, else this
+    /// folder (0-9 or a folder name; anything else means 0, `INBOX`).
+    pub autoplay: Option<Folder>,
+    /// `r`: read-only; key 7 does nothing and delete is not offered.
+    pub read_only: bool,
+    /// The letters accepted and ignored, in the order given.
+    pub ignored: String,
+}
+
+impl MainOptions {
+    /// Parses an options string as Asterisk's `ast_app_parse_options` does (the same
+    /// tokenizer as [`LeaveOptions::parse`]).
+    pub fn parse(text: &str) -> Result<MainOptions, ArgsError> {
+        let mut options = MainOptions::default();
+        for (letter, argument) in option_letters(text)? {
+            match letter {
+                's' => options.skip_password = true,
+                'p' => options.prefix = true,
+                'r' => options.read_only = true,
+                'a' => options.autoplay = Some(autoplay_folder(argument.as_deref())),
+                other => options.ignored.push(other),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The folder of `a(…)` as `vm_execmain` reads it: leading digits are the index, else a
+/// folder name (ASCII case-insensitive); an index above 9, an unknown name, `Urgent`,
+/// `Deleted` or nothing at all mean 0 (`INBOX`).
+fn autoplay_folder(argument: Option<&str>) -> Folder {
+    let Some(text) = argument.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Folder::Inbox;
+    };
+    let index = if text.starts_with(|c: char| c.is_ascii_digit()) {
+        let digits: String = text
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .take(9)
+            .collect();
+        digits.parse::<i32>().unwrap_or(i32::MAX)
+    } else {
+        Folder::from_name(text).map_or(-1, Folder::index)
+    };
+    if (0..=9).contains(&index) {
+        Folder::from_index(index).unwrap_or(Folder::Inbox)
+    } else {
+        Folder::Inbox
+    }
+}
+
+/// What `VoiceMailMain` was asked to do: perhaps a mailbox (or, with `p`, a prefix),
+/// perhaps a context, and the options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainArgs {
+    named: Option<MailboxId>,
+    prefix: String,
+    context: Option<String>,
+    options: MainOptions,
+}
+
+impl MainArgs {
+    /// Parses the AGI arguments (`agi_arg_1`, `agi_arg_2`, …). The first is
+    /// `[BOX][@CONTEXT]` (spaces around it dropped); the rest, joined with `,`, are the
+    /// options. With a single argument, leading `s` and `p` characters of it are the
+    /// options (Asterisk's old syntax: `s1234` is a silent login to 1234). No argument at
+    /// all asks the caller for everything.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<MainArgs, ArgsError> {
+        let first = args.first().map_or("", |a| a.as_ref().trim());
+        let (options, field) = match joined_options(args) {
+            Some(text) => (MainOptions::parse(&text)?, first),
+            None => {
+                let mut options = MainOptions::default();
+                let mut rest = first;
+                loop {
+                    if let Some(tail) = rest.strip_prefix('s') {
+                        options.skip_password = true;
+                        rest = tail;
+                    } else if let Some(tail) = rest.strip_prefix('p') {
+                        options.prefix = true;
+                        rest = tail;
+                    } else {
+                        break;
+                    }
+                }
+                (options, rest)
+            }
+        };
+        let bad = |source| ArgsError::BadMailbox {
+            position: 1,
+            entry: field.chars().take(200).collect(),
+            source,
+        };
+        let (text, context) = match field.split_once('@') {
+            Some((text, context)) => (text, Some(context)),
+            None => (field, None),
+        };
+        if let Some(context) = context {
+            // A context alone (`@sales`) is valid: the caller types the box.
+            MailboxId::new("0", context).map_err(bad)?;
+        }
+        let in_context = context.unwrap_or(DEFAULT_CONTEXT);
+        let (named, prefix) = match (text.is_empty(), options.prefix) {
+            (true, _) => (None, String::new()),
+            (false, true) => {
+                MailboxId::new(text, in_context).map_err(bad)?;
+                (None, text.to_owned())
+            }
+            (false, false) => (
+                Some(MailboxId::new(text, in_context).map_err(bad)?),
+                String::new(),
+            ),
+        };
+        Ok(MainArgs {
+            named,
+            prefix,
+            context: context.map(str::to_owned),
+            options,
+        })
+    }
+
+    /// The mailbox the argument names (`BOX@CONTEXT`, context `default` when omitted);
+    /// `None` with `p` or without a box.
+    pub fn mailbox(&self) -> Option<&MailboxId> {
+        self.named.as_ref()
+    }
+
+    /// With `p`: what is put in front of the digits the caller types (empty otherwise).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The context the argument gives, if any.
+    pub fn context_given(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    /// The context of typed mailboxes and of forward and send targets: the argument's,
+    /// else `default`.
+    pub fn context(&self) -> &str {
+        self.context.as_deref().unwrap_or(DEFAULT_CONTEXT)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &MainOptions {
         &self.options
     }
 }

@@ -7,6 +7,8 @@ use crate::io::{
 };
 use crate::keys::{Dtmf, Keys};
 use crate::leave::{Leave, LeaveFlow};
+use crate::listing::Marked;
+use crate::retrieve::{Main, MainFlow};
 use crate::settings::Settings;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 pub enum Flow {
     /// `VoiceMail()`: leave a message.
     Leave(Leave),
+    /// `VoiceMailMain()`: log in and listen to messages.
+    Main(Main),
 }
 
 /// An input the call cannot take: a fault of the binding, never of the caller or a peer.
@@ -67,14 +71,13 @@ enum Expect {
 
 impl Expect {
     fn of(action: &ChannelAction) -> Expect {
+        if let Some(escape) = action.prompt_keys() {
+            return Expect::Prompt(escape);
+        }
         match action {
-            ChannelAction::Play { escape, .. }
-            | ChannelAction::SayNumber { escape, .. }
-            | ChannelAction::SayDigits { escape, .. }
-            | ChannelAction::SayDateTime { escape, .. } => Expect::Prompt(*escape),
             ChannelAction::Record(spec) => Expect::Record(spec.escape),
             ChannelAction::WaitDigit(_) => Expect::Wait,
-            ChannelAction::Hangup => Expect::Hangup,
+            _ => Expect::Hangup,
         }
     }
 
@@ -95,6 +98,19 @@ pub(crate) enum StoreKind {
     Greeting(crate::io::GreetingKind),
     Deposit,
     Discard,
+    Lookup,
+    Authenticate,
+    Summary,
+    List,
+    Fetch,
+    MarkSeen,
+    Expunge,
+    Move,
+    Forward,
+    Target,
+    GreetingSet,
+    GreetingDelete,
+    ChangePassword,
 }
 
 impl StoreKind {
@@ -104,6 +120,19 @@ impl StoreKind {
             StoreOp::Greeting { which, .. } => StoreKind::Greeting(*which),
             StoreOp::Deposit(_) => StoreKind::Deposit,
             StoreOp::Discard { .. } => StoreKind::Discard,
+            StoreOp::Lookup { .. } => StoreKind::Lookup,
+            StoreOp::Authenticate { .. } => StoreKind::Authenticate,
+            StoreOp::Summary { .. } => StoreKind::Summary,
+            StoreOp::List { .. } => StoreKind::List,
+            StoreOp::Fetch { .. } => StoreKind::Fetch,
+            StoreOp::MarkSeen { .. } => StoreKind::MarkSeen,
+            StoreOp::Expunge { .. } => StoreKind::Expunge,
+            StoreOp::Move { .. } => StoreKind::Move,
+            StoreOp::Forward { .. } => StoreKind::Forward,
+            StoreOp::CheckTarget { .. } => StoreKind::Target,
+            StoreOp::GreetingSet { .. } => StoreKind::GreetingSet,
+            StoreOp::GreetingDelete { .. } => StoreKind::GreetingDelete,
+            StoreOp::ChangePassword { .. } => StoreKind::ChangePassword,
         }
     }
 
@@ -113,6 +142,19 @@ impl StoreKind {
             StoreKind::Greeting(_) => "store greeting",
             StoreKind::Deposit => "store deposit",
             StoreKind::Discard => "store discard",
+            StoreKind::Lookup => "store lookup",
+            StoreKind::Authenticate => "store authenticate",
+            StoreKind::Summary => "store summary",
+            StoreKind::List => "store list",
+            StoreKind::Fetch => "store fetch",
+            StoreKind::MarkSeen => "store mark-seen",
+            StoreKind::Expunge => "store expunge",
+            StoreKind::Move => "store move",
+            StoreKind::Forward => "store forward",
+            StoreKind::Target => "store check-target",
+            StoreKind::GreetingSet => "store greeting-set",
+            StoreKind::GreetingDelete => "store greeting-delete",
+            StoreKind::ChangePassword => "store change-password",
         }
     }
 
@@ -123,6 +165,19 @@ impl StoreKind {
                 | (StoreKind::Greeting(_), StoreReply::Greeting(_))
                 | (StoreKind::Deposit, StoreReply::Deposit(_))
                 | (StoreKind::Discard, StoreReply::Discarded)
+                | (StoreKind::Lookup, StoreReply::Lookup(_))
+                | (StoreKind::Authenticate, StoreReply::Authenticate(_))
+                | (StoreKind::Summary, StoreReply::Summary(_))
+                | (StoreKind::List, StoreReply::List(_))
+                | (StoreKind::Fetch, StoreReply::Fetch(_))
+                | (StoreKind::MarkSeen, StoreReply::MarkSeen(_))
+                | (StoreKind::Expunge, StoreReply::Expunge(_))
+                | (StoreKind::Move, StoreReply::Move(_))
+                | (StoreKind::Forward, StoreReply::Forward(_))
+                | (StoreKind::Target, StoreReply::Target(_))
+                | (StoreKind::GreetingSet, StoreReply::GreetingSet(_))
+                | (StoreKind::GreetingDelete, StoreReply::GreetingDelete(_))
+                | (StoreKind::ChangePassword, StoreReply::ChangePassword(_))
         )
     }
 }
@@ -133,6 +188,19 @@ fn reply_name(reply: &StoreReply) -> &'static str {
         StoreReply::Greeting(_) => "a greeting reply",
         StoreReply::Deposit(_) => "a deposit reply",
         StoreReply::Discarded => "a discard reply",
+        StoreReply::Lookup(_) => "a lookup reply",
+        StoreReply::Authenticate(_) => "an authenticate reply",
+        StoreReply::Summary(_) => "a summary reply",
+        StoreReply::List(_) => "a list reply",
+        StoreReply::Fetch(_) => "a fetch reply",
+        StoreReply::MarkSeen(_) => "a mark-seen reply",
+        StoreReply::Expunge(_) => "an expunge reply",
+        StoreReply::Move(_) => "a move reply",
+        StoreReply::Forward(_) => "a forward reply",
+        StoreReply::Target(_) => "a check-target reply",
+        StoreReply::GreetingSet(_) => "a greeting-set reply",
+        StoreReply::GreetingDelete(_) => "a greeting-delete reply",
+        StoreReply::ChangePassword(_) => "a change-password reply",
     }
 }
 
@@ -166,7 +234,9 @@ pub(crate) enum Verdict {
 pub(crate) struct Outbox {
     next_id: u64,
     queue: VecDeque<Action>,
-    channel: Option<(ActionId, Expect)>,
+    /// The outstanding channel action, what answers it, and whether its answer is part
+    /// of a secret (a password's digits).
+    channel: Option<(ActionId, Expect, bool)>,
     store: BTreeMap<ActionId, StoreKind>,
     hung_up: bool,
     finish: Option<(Verdict, Option<Exit>)>,
@@ -196,6 +266,15 @@ impl Outbox {
     /// caller is still there; anything else is a bug of the flow, caught in tests, and the
     /// action is dropped so that the binding never sees the invariant broken.
     pub(crate) fn channel(&mut self, action: ChannelAction) {
+        self.channel_with(action, false);
+    }
+
+    /// [`Outbox::channel`], for an action whose answer is a digit of a password.
+    pub(crate) fn secret_channel(&mut self, action: ChannelAction) {
+        self.channel_with(action, true);
+    }
+
+    fn channel_with(&mut self, action: ChannelAction, secret: bool) {
         debug_assert!(self.channel.is_none(), "a second channel action: {action}");
         debug_assert!(!self.hung_up, "a channel action after the hangup: {action}");
         debug_assert!(
@@ -206,7 +285,7 @@ impl Outbox {
             return;
         }
         let id = self.id();
-        self.channel = Some((id, Expect::of(&action)));
+        self.channel = Some((id, Expect::of(&action), secret));
         self.queue.push_back(Action::Channel { id, action });
     }
 
@@ -214,15 +293,32 @@ impl Outbox {
         self.channel(ChannelAction::Play { prompts, escape });
     }
 
-    /// Issues a store op.
-    pub(crate) fn store(&mut self, op: StoreOp) {
+    /// Issues a store op; returns its id (`None` only after the end, a bug of the flow).
+    pub(crate) fn store(&mut self, op: StoreOp) -> Option<ActionId> {
         debug_assert!(!self.finished, "a store op after Finished: {op}");
         if self.finished {
-            return;
+            return None;
         }
         let id = self.id();
         self.store.insert(id, StoreKind::of(&op));
         self.queue.push_back(Action::Store { id, op });
+        Some(id)
+    }
+
+    /// The id the next action will get: the store ops issued from here on have ids at
+    /// or above it ([`Outbox::store_since`]).
+    pub(crate) fn mark(&self) -> ActionId {
+        ActionId(self.next_id)
+    }
+
+    /// The outstanding store ops issued since `mark`.
+    pub(crate) fn store_since(&self, mark: ActionId) -> Vec<ActionId> {
+        self.store.range(mark..).map(|(id, _)| *id).collect()
+    }
+
+    /// Whether the caller has hung up.
+    pub(crate) fn hung_up(&self) -> bool {
+        self.hung_up
     }
 
     /// Ends the call once every store op is answered. The first request wins.
@@ -239,8 +335,9 @@ impl Outbox {
 ///
 /// In the style of quinn-proto's `Connection`:
 /// * **Inputs**: [`Call::handle`] with the answer to an action or a hangup, and
-///   [`Call::handle_timeout`] when [`Call::poll_timeout`]'s deadline passes. Each takes a
-///   [`Tick`] with both clocks; the call never reads a clock.
+///   [`Call::handle_timeout`] when [`Call::poll_timeout`]'s deadline passes (only
+///   VoiceMailMain's pause after a wrong password). Each takes a [`Tick`] with both
+///   clocks; the call never reads a clock.
 /// * **Outputs**: after [`Call::new`] and after every input, drain [`Call::poll_action`]
 ///   until `None`. Carry out each [`Action::Channel`] on the channel and each
 ///   [`Action::Store`] against the store (concurrently), and feed their answers back as
@@ -254,7 +351,10 @@ impl Outbox {
 /// * [`Action::Store`] actions may be outstanding together (the greeting lookups run
 ///   beside the capacity check).
 /// * After [`Input::Hangup`] (or a recording that ended with a hangup) only `Store`
-///   actions and `Finished` follow.
+///   actions and `Finished` follow: the decisions already made (a kept recording,
+///   VoiceMailMain's delete marks), nothing new.
+/// * No channel action is outstanding only while the call waits for a store reply or
+///   its deadline.
 /// * [`Action::Finished`] comes exactly once, last, after every store op is answered.
 /// * An input that does not fit ([`Misuse`]) is refused and changes nothing.
 #[derive(Debug)]
@@ -266,7 +366,8 @@ pub struct Call {
 
 #[derive(Debug)]
 enum FlowState {
-    Leave(LeaveFlow),
+    Leave(Box<LeaveFlow>),
+    Main(Box<MainFlow>),
 }
 
 impl Call {
@@ -275,7 +376,10 @@ impl Call {
         let mut out = Outbox::new();
         let flow = match flow {
             Flow::Leave(leave) => {
-                FlowState::Leave(LeaveFlow::start(leave, settings, &mut out, tick))
+                FlowState::Leave(Box::new(LeaveFlow::start(leave, settings, &mut out, tick)))
+            }
+            Flow::Main(main) => {
+                FlowState::Main(Box::new(MainFlow::start(main, settings, &mut out, tick)))
             }
         };
         let mut call = Call {
@@ -283,7 +387,7 @@ impl Call {
             out,
             now: tick,
         };
-        call.try_finish();
+        call.settle();
         call
     }
 
@@ -304,6 +408,7 @@ impl Call {
                     self.out.channel = None;
                     match &mut self.flow {
                         FlowState::Leave(flow) => flow.on_hangup(&mut self.out, now),
+                        FlowState::Main(flow) => flow.on_hangup(&mut self.out, now),
                     }
                 }
             }
@@ -321,6 +426,7 @@ impl Call {
                 self.out.store.remove(&id);
                 match &mut self.flow {
                     FlowState::Leave(flow) => flow.on_store(kind, reply, &mut self.out, now),
+                    FlowState::Main(flow) => flow.on_store(id, kind, reply, &mut self.out, now),
                 }
             }
             Input::Digit { id, .. }
@@ -338,10 +444,11 @@ impl Call {
                 }
                 match &mut self.flow {
                     FlowState::Leave(flow) => flow.on_channel(answer, &mut self.out, now),
+                    FlowState::Main(flow) => flow.on_channel(answer, &mut self.out, now),
                 }
             }
         }
-        self.try_finish();
+        self.settle();
         Ok(())
     }
 
@@ -349,7 +456,7 @@ impl Call {
         if self.out.hung_up {
             return Err(Misuse::AfterHangup);
         }
-        let Some((outstanding, expect)) = self.out.channel else {
+        let Some((outstanding, expect, _)) = self.out.channel else {
             return Err(Misuse::NotOutstanding { id });
         };
         if outstanding != id {
@@ -397,19 +504,49 @@ impl Call {
         self.out.queue.pop_front()
     }
 
-    /// When [`Call::handle_timeout`] must be called, if ever. `VoiceMail()` owns no
-    /// deadline (every wait is a [`ChannelAction::WaitDigit`] the channel times), so a
-    /// leave-message call always answers `None`.
+    /// When [`Call::handle_timeout`] must be called, if ever. Every wait for a key is a
+    /// [`ChannelAction::WaitDigit`] the channel times; the call owns one deadline only:
+    /// VoiceMailMain's pause after a wrong password (`WRONG_PIN_DELAY`, during which
+    /// no action is outstanding). A leave-message call always answers `None`.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.flow {
             FlowState::Leave(_) => None,
+            FlowState::Main(flow) => flow.deadline(),
         }
     }
 
-    /// The deadline from [`Call::poll_timeout`] has passed.
+    /// The deadline from [`Call::poll_timeout`] has passed (an earlier call changes
+    /// nothing). Drain [`Call::poll_action`] afterwards.
     pub fn handle_timeout(&mut self, tick: Tick) {
         self.advance(tick);
+        let now = self.now;
+        if self.out.finished {
+            return;
+        }
+        match &mut self.flow {
+            FlowState::Leave(_) => {}
+            FlowState::Main(flow) => flow.on_timer(&mut self.out, now),
+        }
+        self.settle();
+    }
+
+    /// Whether the answer to the outstanding channel action is a digit of a password
+    /// (the key that cuts a password prompt short, or a wait's digit while one is typed).
+    /// A binding that logs its inputs writes `***` for such an answer: the digits are
+    /// never in an action, but each arrives in an [`Input`].
+    pub fn expects_secret(&self) -> bool {
+        self.out.channel.is_some_and(|(_, _, secret)| secret)
+    }
+
+    /// VoiceMailMain's delete marks not yet applied, one entry per folder: what the
+    /// [`StoreOp::Expunge`]s at the end of the session will name (empty for a
+    /// leave-message call).
+    pub fn pending_deletes(&self) -> Vec<Marked> {
+        match &self.flow {
+            FlowState::Leave(_) => Vec::new(),
+            FlowState::Main(flow) => flow.pending_deletes(),
+        }
     }
 
     /// Whether [`Action::Finished`] has been issued (it may still wait in the queue).
@@ -424,7 +561,7 @@ impl Call {
 
     /// The outstanding channel action, if any.
     pub fn outstanding_channel(&self) -> Option<ActionId> {
-        self.out.channel.map(|(id, _)| id)
+        self.out.channel.map(|(id, _, _)| id)
     }
 
     /// The outstanding store ops, in the order they were issued.
@@ -440,6 +577,17 @@ impl Call {
         }
     }
 
+    /// Passes a leave-message flow's end to the outbox, then finishes if nothing is
+    /// outstanding.
+    fn settle(&mut self) {
+        if let FlowState::Leave(flow) = &mut self.flow
+            && let Some((verdict, exit)) = flow.take_end()
+        {
+            self.out.finish(verdict, exit);
+        }
+        self.try_finish();
+    }
+
     fn try_finish(&mut self) {
         if self.out.finished || !self.out.store.is_empty() || self.out.channel.is_some() {
             return;
@@ -451,6 +599,7 @@ impl Call {
             Verdict::Fixed(status) => status,
             Verdict::ByMessage => match &self.flow {
                 FlowState::Leave(flow) => Some(flow.message_status()),
+                FlowState::Main(_) => None,
             },
         };
         // A hung-up channel cannot move in the dialplan (AGI answers `SET CONTEXT` with 511).

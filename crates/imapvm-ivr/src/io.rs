@@ -6,9 +6,14 @@
 //! the transcript tests and trace logs use); ids are not part of it.
 
 use crate::keys::{Dtmf, Keys};
+use crate::listing::{
+    AuthReply, BoxLookup, Fetched, Listing, MessageRef, Moved, PasswordChange, StoreUnavailable,
+    Summary, TargetCheck,
+};
 use crate::names::{RecordFormat, SpoolName};
 use crate::prompt::Prompt;
-use imapvm_types::{MailboxId, Uid};
+use imapvm_policy::Folder;
+use imapvm_types::{MailboxId, Secret, Uid, UidSet, UidValidity};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -84,6 +89,7 @@ pub enum Action {
 /// | action | answer |
 /// |---|---|
 /// | `Play`, `SayNumber`, `SayDigits`, `SayDateTime` | [`Input::PromptDone`], with the key that cut it short, which must be one of `escape` |
+/// | `ControlStream` | [`Input::PromptDone`], with the stop key that ended it, which must be one of `stop` |
 /// | `Record` | [`Input::Recorded`] |
 /// | `WaitDigit` | [`Input::Digit`] or [`Input::Timeout`] |
 /// | `Hangup` | [`Input::Hangup`] |
@@ -126,6 +132,25 @@ pub enum ChannelAction {
         /// The keys that stop it.
         escape: Keys,
     },
+    /// Play a message with Asterisk's listen controls (VoiceMailMain). AGI: `CONTROL
+    /// STREAM FILE file "stop" skipms forward rewind pause`. `forward` and `rewind` skip by
+    /// `skip`, `pause` pauses and resumes, inside the command; a key of `stop` ends it and
+    /// is reported. `2` is a stop key: the IVR restarts the file by issuing it again
+    /// (AGI's command has no restart key).
+    ControlStream {
+        /// The audio.
+        file: SpoolName,
+        /// The keys that end it.
+        stop: Keys,
+        /// How far `forward` and `rewind` skip (`skipms`).
+        skip: Duration,
+        /// Skip forward (`#`).
+        forward: Dtmf,
+        /// Skip back (`*`).
+        rewind: Dtmf,
+        /// Pause and resume (`0`).
+        pause: Dtmf,
+    },
     /// Record the caller.
     Record(RecordSpec),
     /// Wait up to this long for one key (AGI: `WAIT FOR DIGIT ms`).
@@ -133,6 +158,21 @@ pub enum ChannelAction {
     /// Hang the channel up. Defined for VoiceMailMain; VoiceMail never hangs up (the
     /// dialplan goes on after it).
     Hangup,
+}
+
+impl ChannelAction {
+    /// For an action answered by [`Input::PromptDone`] (`Play`, `Say*`, `ControlStream`):
+    /// the keys that may end it. `None` for the others.
+    pub fn prompt_keys(&self) -> Option<Keys> {
+        match self {
+            ChannelAction::Play { escape, .. }
+            | ChannelAction::SayNumber { escape, .. }
+            | ChannelAction::SayDigits { escape, .. }
+            | ChannelAction::SayDateTime { escape, .. }
+            | ChannelAction::ControlStream { stop: escape, .. } => Some(*escape),
+            ChannelAction::Record(_) | ChannelAction::WaitDigit(_) | ChannelAction::Hangup => None,
+        }
+    }
 }
 
 /// How to record: Asterisk's `__ast_play_and_record` parameters.
@@ -251,6 +291,154 @@ pub enum StoreOp {
         /// The recording.
         recording: SpoolName,
     },
+    /// VoiceMailMain: does a typed mailbox exist, and does it have a password?
+    /// voicemail.conf only, no IMAP. Reply: [`StoreReply::Lookup`].
+    Lookup {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
+    /// VoiceMailMain: check the password. `pin` is `None` when none is to be checked:
+    /// the box has no password ([`BoxLookup::NoPin`]) or the dialplan gave option `s`
+    /// for it ([`crate::MainOptions::skip_password`]); the binding grants those only. The
+    /// binding owns the lockout ([`crate::LoginGuard`]): a locked box is refused whatever
+    /// the password, and a wrong password is counted. Reply: [`StoreReply::Authenticate`].
+    Authenticate {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// What the caller typed (never shown: `Secret` prints `***`).
+        pin: Option<Secret>,
+    },
+    /// VoiceMailMain, once logged in: the urgent, new and old messages of `imapfolder`
+    /// (one listing gives the counts and the starting list) and the quota state.
+    /// Reply: [`StoreReply::Summary`].
+    Summary {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// Also say whether a temporary greeting is set (`tempgreetwarn=yes`).
+        temp_greeting: bool,
+    },
+    /// VoiceMailMain: a folder's messages (`2`, change folder; `a(N)`). `Urgent`, `Inbox`
+    /// and `Old` are the flag states of `imapfolder`. Reply: [`StoreReply::List`].
+    List {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The folder (0-9, or `Urgent`).
+        folder: Folder,
+    },
+    /// VoiceMailMain: fetch a message's audio into the spool, **without** marking it
+    /// `\Seen` (issued when the message's header starts, so that the fetch runs while the
+    /// envelope is said). Reply: [`StoreReply::Fetch`].
+    Fetch {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The message.
+        message: MessageRef,
+    },
+    /// VoiceMailMain: set `\Seen` (issued when the audio starts: a message skipped at its
+    /// envelope stays new). Reply: [`StoreReply::MarkSeen`].
+    MarkSeen {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The message.
+        message: MessageRef,
+    },
+    /// VoiceMailMain: delete exactly these messages (`\Deleted`, then `UID EXPUNGE` of
+    /// them, or the policy's plan where UIDPLUS is missing; never other mail). Issued once
+    /// per folder at the end of the session, exit or hangup. Reply: [`StoreReply::Expunge`].
+    Expunge {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The IMAP folder ([`MessageRef::storage`]: `Inbox` for `imapfolder`).
+        folder: Folder,
+        /// Its UIDVALIDITY when the messages were listed.
+        uid_validity: UidValidity,
+        /// The messages.
+        uids: UidSet,
+    },
+    /// VoiceMailMain `9`: save a message into a folder (`MOVE`, or `UID COPY` + `UID
+    /// EXPUNGE` of it; between new and old only `\Seen` changes). Reply: [`StoreReply::Move`].
+    Move {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The message.
+        message: MessageRef,
+        /// The destination (0-9).
+        to: Folder,
+    },
+    /// VoiceMailMain `8`: forward a message to other mailboxes, with the recorded comment
+    /// in front when given. Reply: [`StoreReply::Forward`].
+    Forward {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The message.
+        message: MessageRef,
+        /// The destinations (checked with [`StoreOp::CheckTarget`]).
+        to: Vec<MailboxId>,
+        /// The comment recording, if one was accepted.
+        comment: Option<SpoolName>,
+        /// Store the copies as urgent.
+        urgent: bool,
+    },
+    /// VoiceMailMain: may a message be forwarded or sent to this mailbox? Its recorded name
+    /// comes back for the confirmation. Reply: [`StoreReply::Target`].
+    CheckTarget {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
+    /// VoiceMailMain `0`: store a recorded greeting (in the greetings folder with
+    /// `imapgreetings=yes`, else in the spool directory). Reply: [`StoreReply::GreetingSet`].
+    GreetingSet {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// Which greeting.
+        which: GreetingKind,
+        /// The recording.
+        recording: SpoolName,
+        /// Its length in whole seconds.
+        duration_secs: u32,
+    },
+    /// VoiceMailMain `0` `4` `2`: erase a greeting. Reply: [`StoreReply::GreetingDelete`].
+    GreetingDelete {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// Which greeting.
+        which: GreetingKind,
+    },
+    /// VoiceMailMain `0` `5`: write a new password where `passwordlocation` says
+    /// (`externpass` and `externpasscheck` are the binding's). Reply:
+    /// [`StoreReply::ChangePassword`].
+    ChangePassword {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The new password (never shown).
+        new: Secret,
+    },
+}
+
+impl StoreOp {
+    /// The op's name, the first word of its `Display` (`admit`, `greeting`, `fetch`,
+    /// `change-password`, …): for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreOp::Admit { .. } => "admit",
+            StoreOp::Greeting { .. } => "greeting",
+            StoreOp::Deposit(_) => "deposit",
+            StoreOp::Discard { .. } => "discard",
+            StoreOp::Lookup { .. } => "lookup",
+            StoreOp::Authenticate { .. } => "authenticate",
+            StoreOp::Summary { .. } => "summary",
+            StoreOp::List { .. } => "list",
+            StoreOp::Fetch { .. } => "fetch",
+            StoreOp::MarkSeen { .. } => "seen",
+            StoreOp::Expunge { .. } => "expunge",
+            StoreOp::Move { .. } => "move",
+            StoreOp::Forward { .. } => "forward",
+            StoreOp::CheckTarget { .. } => "target",
+            StoreOp::GreetingSet { .. } => "greeting-set",
+            StoreOp::GreetingDelete { .. } => "greeting-delete",
+            StoreOp::ChangePassword { .. } => "change-password",
+        }
+    }
 }
 
 /// The store's answer to [`StoreOp::Admit`].
@@ -302,6 +490,32 @@ pub enum StoreReply {
     Deposit(DepositOutcome),
     /// Answers [`StoreOp::Discard`] (whether or not the file could be removed).
     Discarded,
+    /// Answers [`StoreOp::Lookup`].
+    Lookup(BoxLookup),
+    /// Answers [`StoreOp::Authenticate`].
+    Authenticate(AuthReply),
+    /// Answers [`StoreOp::Summary`].
+    Summary(Result<Box<Summary>, StoreUnavailable>),
+    /// Answers [`StoreOp::List`].
+    List(Result<Listing, StoreUnavailable>),
+    /// Answers [`StoreOp::Fetch`].
+    Fetch(Fetched),
+    /// Answers [`StoreOp::MarkSeen`].
+    MarkSeen(Result<(), StoreUnavailable>),
+    /// Answers [`StoreOp::Expunge`].
+    Expunge(Result<(), StoreUnavailable>),
+    /// Answers [`StoreOp::Move`].
+    Move(Moved),
+    /// Answers [`StoreOp::Forward`]: `Ok` when every copy was stored or queued.
+    Forward(Result<(), StoreUnavailable>),
+    /// Answers [`StoreOp::CheckTarget`].
+    Target(TargetCheck),
+    /// Answers [`StoreOp::GreetingSet`].
+    GreetingSet(Result<(), StoreUnavailable>),
+    /// Answers [`StoreOp::GreetingDelete`].
+    GreetingDelete(Result<(), StoreUnavailable>),
+    /// Answers [`StoreOp::ChangePassword`].
+    ChangePassword(PasswordChange),
 }
 
 /// How a recording ended.
@@ -365,7 +579,7 @@ pub enum Input {
     },
 }
 
-/// The values of `VMSTATUS`.
+/// The values of `VMSTATUS`. VoiceMailMain sets none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VmStatus {
     /// A message was left (or the mailbox is greetings-only).
@@ -394,32 +608,39 @@ impl fmt::Display for VmStatus {
 }
 
 /// The extension a caller leaves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ExitExtension {
-    /// `a`: `*` during the greeting (an attendant, or VoiceMailMain).
+    /// `a`: `*` during the greeting (an attendant, or VoiceMailMain), or `*` at
+    /// VoiceMailMain's login.
     A,
     /// `o`: `0`, the operator.
     O,
+    /// VoiceMailMain's call back and dial-out: the number, in the `callback` or `dialout`
+    /// context.
+    Dial(String),
 }
 
 impl ExitExtension {
-    /// `a` or `o`.
-    pub fn as_str(self) -> &'static str {
+    /// `a`, `o` or the number.
+    pub fn as_str(&self) -> &str {
         match self {
             ExitExtension::A => "a",
             ExitExtension::O => "o",
+            ExitExtension::Dial(number) => number,
         }
     }
 }
 
 /// Where the dialplan continues: priority 1 of `extension`, in `context` if given (the
-/// `exitcontext`), else in the current context. AGI: `SET CONTEXT`, `SET EXTENSION`,
+/// `exitcontext`, or VoiceMailMain's `callback`/`dialout` context), else in the current
+/// context. AGI: `SET CONTEXT`, `SET EXTENSION`,
 /// `SET PRIORITY 1`, then end the session.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Exit {
-    /// voicemail.conf's `exitcontext`, or `None` for the caller's current context.
+    /// voicemail.conf's `exitcontext` (or `callback`/`dialout`), or `None` for the
+    /// caller's current context.
     pub context: Option<String>,
-    /// `a` or `o`.
+    /// `a`, `o` or a number.
     pub extension: ExitExtension,
 }
 
@@ -487,6 +708,18 @@ impl fmt::Display for ChannelAction {
                 }
                 escape_suffix(f, *escape)
             }
+            ChannelAction::ControlStream {
+                file,
+                stop,
+                skip,
+                forward,
+                rewind,
+                pause,
+            } => write!(
+                f,
+                "control-stream {file} stop={stop} skip={} ff={forward} rew={rewind} pause={pause}",
+                secs(*skip)
+            ),
             ChannelAction::Record(spec) => {
                 write!(f, "record {} {}", spec.file, spec.format)?;
                 if let Some(max) = spec.max {
@@ -532,6 +765,74 @@ impl fmt::Display for StoreOp {
                 write!(f, " origtime={}", d.origtime)
             }
             StoreOp::Discard { recording } => write!(f, "discard {recording}"),
+            StoreOp::Lookup { mailbox } => write!(f, "lookup {mailbox}"),
+            StoreOp::Authenticate { mailbox, pin } => match pin {
+                Some(pin) => write!(f, "authenticate {mailbox} pin={pin}"),
+                None => write!(f, "authenticate {mailbox} without-pin"),
+            },
+            StoreOp::Summary {
+                mailbox,
+                temp_greeting,
+            } => {
+                write!(f, "summary {mailbox}")?;
+                if *temp_greeting {
+                    write!(f, " +temp")?;
+                }
+                Ok(())
+            }
+            StoreOp::List { mailbox, folder } => write!(f, "list {mailbox} {folder}"),
+            StoreOp::Fetch { mailbox, message } => write!(f, "fetch {mailbox} {message}"),
+            StoreOp::MarkSeen { mailbox, message } => write!(f, "seen {mailbox} {message}"),
+            StoreOp::Expunge {
+                mailbox,
+                folder,
+                uid_validity,
+                uids,
+            } => write!(
+                f,
+                "expunge {mailbox} {folder} uv={uid_validity} uids={uids}"
+            ),
+            StoreOp::Move {
+                mailbox,
+                message,
+                to,
+            } => write!(f, "move {mailbox} {message} to={to}"),
+            StoreOp::Forward {
+                mailbox,
+                message,
+                to,
+                comment,
+                urgent,
+            } => {
+                write!(f, "forward {mailbox} {message} to=")?;
+                for (i, r) in to.iter().enumerate() {
+                    write!(f, "{}{r}", if i == 0 { "" } else { "&" })?;
+                }
+                if let Some(comment) = comment {
+                    write!(f, " comment={comment}")?;
+                }
+                if *urgent {
+                    write!(f, " Urgent")?;
+                }
+                Ok(())
+            }
+            StoreOp::CheckTarget { mailbox } => write!(f, "target {mailbox}"),
+            StoreOp::GreetingSet {
+                mailbox,
+                which,
+                recording,
+                duration_secs,
+            } => write!(
+                f,
+                "greeting-set {mailbox} {} {recording} {duration_secs}s",
+                which.file_name()
+            ),
+            StoreOp::GreetingDelete { mailbox, which } => {
+                write!(f, "greeting-delete {mailbox} {}", which.file_name())
+            }
+            StoreOp::ChangePassword { mailbox, new } => {
+                write!(f, "change-password {mailbox} {new}")
+            }
         }
     }
 }

@@ -144,6 +144,8 @@ pub(crate) struct LeaveFlow {
     review_rounds: u8,
     /// The time of the input being handled.
     now: Tick,
+    /// How the flow ended, until the caller of the flow takes it ([`LeaveFlow::take_end`]).
+    end: Option<(Verdict, Option<Exit>)>,
 }
 
 impl LeaveFlow {
@@ -195,9 +197,26 @@ impl LeaveFlow {
             decision: None,
             review_rounds: 0,
             now,
+            end: None,
             leave,
             settings,
         }
+    }
+
+    /// How the flow ended, once: `VoiceMail()` passes it to the call's end, VoiceMailMain's
+    /// reply and send go back to their menu.
+    pub(crate) fn take_end(&mut self) -> Option<(Verdict, Option<Exit>)> {
+        self.end.take()
+    }
+
+    /// Whether the store said the mailbox does not exist (the flow then ended silently).
+    pub(crate) fn unknown_mailbox(&self) -> bool {
+        self.admission == Some(Admission::UnknownMailbox)
+    }
+
+    /// Whether the recording was kept but could be neither stored nor queued.
+    pub(crate) fn deposit_failed(&self) -> bool {
+        self.decision == Some(Decision::Deposited(Some(DepositOutcome::Failed)))
     }
 
     /// `VMSTATUS` from what became of the message.
@@ -654,8 +673,10 @@ impl LeaveFlow {
         }
     }
 
-    fn done(&mut self, out: &mut Outbox, verdict: Verdict, exit: Option<Exit>) {
-        self.state = State::Done;
-        out.finish(verdict, exit);
+    fn done(&mut self, _out: &mut Outbox, verdict: Verdict, exit: Option<Exit>) {
+        if self.state != State::Done {
+            self.state = State::Done;
+            self.end = Some((verdict, exit));
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! prompt table (docs/phone.md) can be generated from this enum and checked for drift.
 
 use crate::names::SpoolName;
+use imapvm_policy::Folder;
 use std::fmt;
 
 /// One decimal digit, `0`-`9`, as the file `digits/N` says it.
@@ -312,9 +313,42 @@ prompts! {
     DigitsPound = "digits/pound",
     /// A `-` said aloud.
     DigitsMinus = "digits/minus",
+    // ---- imapvm only: the store failed ----
+    /// imapvm: an operation on the store failed ("I'm sorry."), before `please-try-again`
+    /// mid-call, or `please-try-call-later` when the session cannot start.
+    ImSorry = "im-sorry",
+    /// imapvm: after `im-sorry` when a store operation failed mid-call; the menu follows.
+    PleaseTryAgain = "please-try-again",
+    /// imapvm: after `im-sorry` when the session cannot start (store down, mailbox locked
+    /// after repeated wrong passwords); `vm-goodbye` follows.
+    PleaseTryCallLater = "please-try-call-later",
 }
 
 impl Prompt {
+    /// `vm-{Folder}`: a folder's name as VoiceMailMain says it (`vm-INBOX` is "new").
+    /// `Deleted` and `Greetings` have no prompt and are never said; they map to `vm-INBOX`.
+    pub(crate) fn folder(folder: Folder) -> Prompt {
+        match folder {
+            Folder::Old => Prompt::VmOld,
+            Folder::Work => Prompt::VmWork,
+            Folder::Family => Prompt::VmFamily,
+            Folder::Friends => Prompt::VmFriends,
+            Folder::Cust1 => Prompt::VmCust1,
+            Folder::Cust2 => Prompt::VmCust2,
+            Folder::Cust3 => Prompt::VmCust3,
+            Folder::Cust4 => Prompt::VmCust4,
+            Folder::Cust5 => Prompt::VmCust5,
+            Folder::Urgent => Prompt::VmUrgent,
+            Folder::Inbox | Folder::Deleted | Folder::Greetings => Prompt::VmInbox,
+        }
+    }
+
+    /// `digits/N` for a decimal digit `n` (0-9); what `ast_say_number` plays for it in
+    /// English.
+    pub(crate) fn digit(n: u8) -> Option<Prompt> {
+        Digit::new(n).map(Prompt::Digit)
+    }
+
     /// The files Asterisk's `ast_say_digit_str` plays for `text`: `digits/0`-`digits/9`,
     /// `digits/star`, `digits/pound`, `digits/minus`; other characters are skipped, as
     /// Asterisk skips them.

@@ -143,3 +143,109 @@ proptest! {
         prop_assert_eq!(o.ignored.as_str(), "");
     }
 }
+
+#[test]
+fn voicemailmain_arguments_are_read_as_asterisk_reads_them() {
+    let args = MainArgs::parse(&["1234@sales", "sra(Work)g(3)"]).unwrap();
+    assert_eq!(
+        args.mailbox().map(|m| m.to_string()).as_deref(),
+        Some("1234@sales")
+    );
+    assert_eq!(args.context(), "sales");
+    let o = args.options();
+    assert!(o.skip_password && o.read_only && !o.prefix);
+    assert_eq!(o.autoplay, Some(Folder::Work));
+    assert_eq!(o.ignored, "g");
+
+    // No argument: everything is asked; the context is `default`.
+    let args = MainArgs::parse::<&str>(&[]).unwrap();
+    assert_eq!(args.mailbox(), None);
+    assert_eq!(args.context(), "default");
+    assert_eq!(args.context_given(), None);
+    assert_eq!(args.options(), &MainOptions::default());
+
+    // A context alone.
+    let args = MainArgs::parse(&["@sales"]).unwrap();
+    assert_eq!(args.mailbox(), None);
+    assert_eq!(args.context_given(), Some("sales"));
+
+    // The old syntax: leading s and p of a single argument are options.
+    let args = MainArgs::parse(&["s1234"]).unwrap();
+    assert!(args.options().skip_password);
+    assert_eq!(
+        args.mailbox().map(|m| m.to_string()).as_deref(),
+        Some("1234@default")
+    );
+    let args = MainArgs::parse(&["ps12@sales"]).unwrap();
+    assert!(args.options().prefix && args.options().skip_password);
+    assert_eq!(args.prefix(), "12");
+    assert_eq!(args.mailbox(), None);
+    // With two fields the first is never read for options.
+    let args = MainArgs::parse(&["s1234", ""]).unwrap();
+    assert!(!args.options().skip_password);
+    assert_eq!(
+        args.mailbox().map(|m| m.mailbox().to_owned()).as_deref(),
+        Some("s1234")
+    );
+}
+
+#[test]
+fn the_autoplay_folder_falls_back_to_inbox() {
+    let folder = |text: &str| MainArgs::parse(&["1234", text]).unwrap().options().autoplay;
+    assert_eq!(folder("a(1)"), Some(Folder::Old));
+    assert_eq!(folder("a(9)"), Some(Folder::Cust5));
+    assert_eq!(folder("a(2x)"), Some(Folder::Work));
+    assert_eq!(folder("a(old)"), Some(Folder::Old));
+    assert_eq!(folder("a(FRIENDS)"), Some(Folder::Friends));
+    for bad in [
+        "a(12)",
+        "a(Urgent)",
+        "a(Deleted)",
+        "a(nowhere)",
+        "a()",
+        "a",
+        "a(-1)",
+    ] {
+        assert_eq!(folder(bad), Some(Folder::Inbox), "{bad}");
+    }
+    assert_eq!(folder("s"), None);
+}
+
+#[test]
+fn bad_voicemailmain_arguments_are_typed_errors() {
+    assert!(matches!(
+        MainArgs::parse(&["1234@"]),
+        Err(ArgsError::BadMailbox { position: 1, .. })
+    ));
+    assert!(matches!(
+        MainArgs::parse(&["12 34"]),
+        Err(ArgsError::BadMailbox { .. })
+    ));
+    assert_eq!(
+        MainArgs::parse(&["1234", "a(2"]),
+        Err(ArgsError::UnclosedParenthesis { option: 'a' })
+    );
+    let long = "1".repeat(80);
+    assert!(matches!(
+        MainArgs::parse(&[long.as_str()]),
+        Err(ArgsError::BadMailbox { .. })
+    ));
+    assert!(MainArgs::parse(&["1".repeat(79).as_str()]).is_ok());
+}
+
+proptest! {
+    #[test]
+    fn any_voicemailmain_argument_parses_or_fails_without_panicking(
+        first in "[0-9a-z@ ()sp]{0,40}",
+        options in proptest::option::of("[a-z(),0-9 ]{0,30}"),
+    ) {
+        let mut args = vec![first];
+        args.extend(options);
+        if let Ok(parsed) = MainArgs::parse(&args)
+            && let Some(mailbox) = parsed.mailbox()
+        {
+            prop_assert!(!mailbox.mailbox().is_empty());
+            prop_assert!(parsed.prefix().is_empty());
+        }
+    }
+}

@@ -4,11 +4,8 @@
 //! whose fate was still open is kept unless it is known to be shorter than `minsecs`; no
 //! channel action follows the hangup; `Finished` comes once, last.
 
-use crate::support::{self, Feed, Run, Script};
-use imapvm_ivr::{
-    Action, Admission, ChannelAction, DepositOutcome, Input, RecordEnd, StoreOp, StoreReply,
-    VmStatus,
-};
+use crate::support::{self, Feed, Kind, Reply, Run, Script};
+use imapvm_ivr::{Action, ChannelAction, DepositOutcome, RecordEnd, StoreOp, StoreReply, VmStatus};
 use std::time::Duration;
 
 /// The fate of the recording as the prefix left it.
@@ -22,15 +19,6 @@ enum Take {
     Ended(Duration),
     /// The last recorder failed.
     Failed,
-}
-
-fn reply_to(op: &StoreOp) -> StoreReply {
-    match op {
-        StoreOp::Admit { .. } => StoreReply::Admit(Admission::Admitted),
-        StoreOp::Greeting { .. } => StoreReply::Greeting(None),
-        StoreOp::Deposit(_) => StoreReply::Deposit(DepositOutcome::Stored { uid: None }),
-        StoreOp::Discard { .. } => StoreReply::Discarded,
-    }
 }
 
 fn is_terminal(action: &Action) -> Option<bool> {
@@ -47,73 +35,9 @@ fn is_terminal(action: &Action) -> Option<bool> {
     }
 }
 
-fn full_run(script: &Script) -> Vec<Action> {
-    let mut run = Run::new(script);
-    for feed in script.feeds() {
-        let input = run.input(feed).unwrap();
-        run.feed(input);
-    }
-    run.actions
-}
-
-fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
-    let name = format!("{} with a hangup after input {k}", script.path.display());
-    let mut run = Run::new(script);
-    let mut take = Take::None;
-    for feed in script.feeds().take(k) {
-        if let Feed::Recorded(d, end) = feed {
-            take = if *end == RecordEnd::Failed {
-                Take::Failed
-            } else {
-                Take::Ended(*d)
-            };
-        }
-        let input = run.input(feed).unwrap();
-        for action in run.feed(input) {
-            if let Action::Channel {
-                action: ChannelAction::Record(_),
-                ..
-            } = action
-            {
-                take = Take::Running;
-            }
-        }
-    }
-    let before = run.actions.len();
-    assert_eq!(
-        run.actions,
-        full[..before],
-        "{name}: the prefix differs from the full run"
-    );
-    if run.finished() {
-        // A hangup after the end is accepted and changes nothing.
-        run.feed(Input::Hangup);
-        assert_eq!(run.actions.len(), before, "{name}: actions after Finished");
-        return;
-    }
-    // `Run` asserts on every poll that no channel action follows the hangup.
-    run.feed(Input::Hangup);
-    for _ in 0..16 {
-        if run.finished() {
-            break;
-        }
-        let (id, op) = run
-            .store()
-            .first()
-            .cloned()
-            .unwrap_or_else(|| panic!("{name}: the call waits, but for no store op"));
-        run.feed(Input::StoreReply {
-            id,
-            reply: reply_to(&op),
-        });
-    }
-    assert!(run.finished(), "{name}: the call did not finish");
-    let Some(Action::Finished { vmstatus, exit }) = run.actions.last() else {
-        panic!("{name}: Finished is not last");
-    };
-    assert_eq!(*exit, None, "{name}: an exit after the hangup");
-
-    let recorders = run
+fn hang_up_after(script: &Script, k: usize, mut run: Run, name: &str) {
+    // Every recorder started is answered by a `recorded` input, unless it still runs.
+    let recorders_started = run
         .actions
         .iter()
         .filter(|a| {
@@ -126,6 +50,29 @@ fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
             )
         })
         .count();
+    let recorded: Vec<(Duration, RecordEnd)> = script
+        .feeds()
+        .take(k)
+        .filter_map(|f| match f {
+            Feed::Recorded(d, end) => Some((*d, *end)),
+            _ => None,
+        })
+        .collect();
+    let take = match recorded.last() {
+        _ if recorders_started > recorded.len() => Take::Running,
+        Some((_, RecordEnd::Failed)) => Take::Failed,
+        Some((d, _)) => Take::Ended(*d),
+        None => Take::None,
+    };
+    let before = run.actions.len();
+    run.hang_up_and_settle(name);
+    let Some(Action::Finished { vmstatus, exit }) = run.actions.last() else {
+        panic!("{name}: Finished is not last");
+    };
+    assert_eq!(*exit, None, "{name}: an exit after the hangup");
+
+    // No channel action follows the hangup: the recorders are those started before it.
+    let recorders = recorders_started;
     let terminal: Vec<bool> = run.actions.iter().filter_map(is_terminal).collect();
     let expected_len = usize::from(recorders > 0);
     assert_eq!(
@@ -148,7 +95,7 @@ fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
     let deposit_failed = script.feeds().take(k).any(|f| {
         matches!(
             f,
-            Feed::Store(_, StoreReply::Deposit(DepositOutcome::Failed))
+            Feed::Store(_, Reply::Plain(StoreReply::Deposit(DepositOutcome::Failed)))
         )
     });
     let kept = terminal == [true] && !deposit_failed;
@@ -165,13 +112,6 @@ fn hang_up_after(script: &Script, k: usize, full: &[Action]) {
 
 #[test]
 fn a_hangup_after_any_step_keeps_exactly_what_was_decided() {
-    let mut cases = 0;
-    for script in support::all() {
-        let full = full_run(&script);
-        for k in 0..=script.feeds().count() {
-            hang_up_after(&script, k, &full);
-            cases += 1;
-        }
-    }
+    let cases = support::every_hangup(Kind::Leave, hang_up_after);
     assert!(cases > 500, "only {cases} cases");
 }

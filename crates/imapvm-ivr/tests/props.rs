@@ -3,10 +3,9 @@
 //! correct binding could give is accepted, the call ends, and the recording's fate is
 //! decided exactly once.
 
-use crate::support::{Run, Script};
+use crate::support::{self, Kind, Run, Script};
 use imapvm_ivr::*;
 use proptest::prelude::*;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -60,6 +59,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                         exitcontext: ctx,
                         extension_a: a,
                         extension_o: o,
+                        extension_a_current: false,
                     },
                     ..Settings::default()
                 };
@@ -99,7 +99,7 @@ fn store_reply(setup: &Setup, op: &StoreOp) -> StoreReply {
             1 => DepositOutcome::Queued,
             _ => DepositOutcome::Stored { uid: Uid::new(1) },
         }),
-        StoreOp::Discard { .. } => StoreReply::Discarded,
+        other => support::auto_reply(other),
     }
 }
 
@@ -109,18 +109,17 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
         keys.iter()
             .nth(usize::from(c / 4) % keys.iter().count().max(1))
     };
-    match action {
-        ChannelAction::Play { escape, .. }
-        | ChannelAction::SayNumber { escape, .. }
-        | ChannelAction::SayDigits { escape, .. }
-        | ChannelAction::SayDateTime { escape, .. } => Input::PromptDone {
+    if let Some(escape) = action.prompt_keys() {
+        return Input::PromptDone {
             id,
             interrupted_by: if c.is_multiple_of(2) {
                 None
             } else {
-                pick(*escape)
+                pick(escape)
             },
-        },
+        };
+    }
+    match action {
         ChannelAction::WaitDigit(_) => match c % 3 {
             0 => Input::Timeout { id },
             _ => Input::Digit {
@@ -139,7 +138,7 @@ fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
                 _ => pick(spec.escape).map_or(RecordEnd::MaxLength, RecordEnd::Dtmf),
             },
         },
-        ChannelAction::Hangup => Input::Hangup,
+        _ => Input::Hangup,
     }
 }
 
@@ -151,13 +150,11 @@ proptest! {
         setup in setup(),
         choices in proptest::collection::vec(any::<u8>(), 4..120),
     ) {
-        let script = Script {
-            path: PathBuf::from("random"),
-            settings: setup.settings.clone(),
-            args: vec!["1234@default&77".into(), setup.options.clone()],
-            recording: SpoolName::new("msg").unwrap(),
-            steps: Vec::new(),
-        };
+        let script = Script::synthetic(
+            Kind::Leave,
+            setup.settings.clone(),
+            vec!["1234@default&77".into(), setup.options.clone()],
+        );
         let mut run = Run::new(&script);
         let mut choices = choices.into_iter();
         // Steps until the caller is out of choices: then a hangup, then the store answers.

@@ -5,7 +5,10 @@
 
 mod args;
 mod hangup;
+mod hangup_main;
+mod main_api;
 mod misuse;
 mod props;
+mod props_main;
 mod support;
 mod transcripts;

@@ -1,5 +1,6 @@
-//! Every file under `tests/transcripts/` runs as written: each `<` line is the next action,
-//! each `>` line is accepted, and the call ends with `Finished`.
+//! Every file under `tests/transcripts/` runs as written: each `<` line is the next action
+//! (or `timer Nms`, a deadline the call armed), each `>` line is accepted, and the call
+//! ends with `Finished`.
 
 use crate::support::{self, Run, Script, Step};
 use std::collections::VecDeque;
@@ -9,6 +10,7 @@ fn check(script: &Script) {
     let path = script.path.display();
     let mut run = Run::new(script);
     let mut pending: VecDeque<String> = run.actions.iter().map(|a| a.to_string()).collect();
+    pending.extend(run.new_timer());
     for step in &script.steps {
         match step {
             Step::Expect { line, text } => match pending.pop_front() {
@@ -21,10 +23,13 @@ fn check(script: &Script) {
                         "{path}:{line}: the call issued `{extra}`, which the transcript does not list"
                     );
                 }
-                let input = run
-                    .input(feed)
-                    .unwrap_or_else(|e| panic!("{path}:{line}: {e}"));
-                pending = run.feed(input).iter().map(|a| a.to_string()).collect();
+                pending = run
+                    .step(feed)
+                    .unwrap_or_else(|e| panic!("{path}:{line}: {e}"))
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                pending.extend(run.new_timer());
             }
         }
     }
@@ -34,10 +39,64 @@ fn check(script: &Script) {
     assert!(run.finished(), "{path}: the call did not finish");
 }
 
+/// `IVR_BLESS=1 cargo test -p imapvm-ivr every_transcript`: rewrites every transcript's
+/// `<` lines from what the call does now, keeping the other lines, for review with `git
+/// diff` (a transcript is written input first, then blessed and read line by line).
+fn bless(script: &Script) -> Result<(), String> {
+    let text = std::fs::read_to_string(&script.path).map_err(|e| e.to_string())?;
+    let mut run = Run::new(script);
+    let mut pending: Vec<String> = run.actions.iter().map(|a| a.to_string()).collect();
+    pending.extend(run.new_timer());
+    let mut feeds = script.feeds();
+    let mut out = Vec::new();
+    let mut failed = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("< ") || trimmed.starts_with("# BLESS:") {
+            continue;
+        }
+        if trimmed.starts_with("> ") {
+            out.extend(pending.drain(..).map(|a| format!("< {a}")));
+            out.push(line.to_owned());
+            let feed = feeds.next().ok_or("more feeds than parsed")?;
+            match run.step(feed) {
+                Ok(actions) => {
+                    pending = actions.iter().map(|a| a.to_string()).collect();
+                    pending.extend(run.new_timer());
+                }
+                Err(e) => {
+                    // Written as far as it goes, so that the author sees where it stops.
+                    out.push(format!("# BLESS: refused: {e}"));
+                    failed = Some(format!("{}: `{trimmed}`: {e}", script.path.display()));
+                    pending.clear();
+                }
+            }
+        } else {
+            out.push(line.to_owned());
+        }
+    }
+    out.extend(pending.drain(..).map(|a| format!("< {a}")));
+    let mut new = out.join("\n");
+    new.push('\n');
+    if new != text {
+        std::fs::write(&script.path, new).map_err(|e| e.to_string())?;
+    }
+    failed.map_or(Ok(()), Err)
+}
+
 #[test]
 fn every_transcript_runs_as_written() {
     let scripts = support::all();
+    if std::env::var_os("IVR_BLESS").is_some() {
+        let errors: Vec<String> = scripts.iter().filter_map(|s| bless(s).err()).collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+    }
     assert!(scripts.len() >= 70, "only {} transcripts", scripts.len());
+    let main = scripts
+        .iter()
+        .filter(|s| s.kind == support::Kind::Main)
+        .count();
+    assert!(main >= 100, "only {main} VoiceMailMain transcripts");
     let failed: Vec<String> = scripts
         .iter()
         .filter(|s| catch_unwind(AssertUnwindSafe(|| check(s))).is_err())
