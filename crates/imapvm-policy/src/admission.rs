@@ -80,6 +80,20 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The limits a recording is stored under once its caller was admitted before the beep
+    /// ([`admit_caller`]): quota only. The message the caller has spoken is not refused
+    /// for `maxmsg` (another caller may have taken the last slot meanwhile: the box then
+    /// holds one message over `maxmsg`, where Asterisk's IMAP storage loses the message),
+    /// nor for its length (the recorder enforced `maxsecs`, the call flow `minsecs`).
+    pub fn after_admission(self) -> Limits {
+        Limits {
+            maxmsg: u32::MAX,
+            minsecs: 0,
+            maxsecs: 0,
+            ..self
+        }
+    }
+
     /// The limits a forward destination is checked against: quota and `maxmsg` only, no
     /// duration limits, as Asterisk's `forward_message` checks (§4.8).
     pub fn for_forward(self) -> Limits {
@@ -260,6 +274,46 @@ impl AdmissionVerdict {
             AdmissionVerdict::Admit => None,
             AdmissionVerdict::Refuse(reasons) => reasons.first(),
         }
+    }
+}
+
+/// Judges a caller before anything is recorded, as Asterisk's `leave_voicemail` does
+/// before the beep (and `imap_check_limits`): refused when `new + urgent + old ≥ maxmsg`
+/// (so `maxmsg=0` takes no message), or when a quota resource is used up
+/// (`usage ≥ limit`; a limit of 0 is not checked). An unknown count refuses with
+/// [`Refusal::CountUnknown`]: the caller of this function decides whether to take the
+/// message anyway (the phone service does, into its outbox).
+pub fn admit_caller(limits: Limits, count: MwiState, quota: &[QuotaResource]) -> AdmissionVerdict {
+    let mut reasons = Vec::new();
+    match count {
+        MwiState::Unknown => reasons.push(Refusal::CountUnknown),
+        MwiState::Known(c) if c.total() >= limits.maxmsg => reasons.push(Refusal::MailboxFull {
+            count: c.total(),
+            in_progress: 0,
+            maxmsg: limits.maxmsg,
+        }),
+        MwiState::Known(_) => {}
+    }
+    for r in quota {
+        if r.limit == 0 || r.usage < r.limit {
+            continue;
+        }
+        match r.name {
+            QuotaResourceName::Storage => reasons.push(Refusal::OverQuotaStorage {
+                over_by_kb: r.usage - r.limit,
+                limit_kb: r.limit,
+            }),
+            QuotaResourceName::Message => reasons.push(Refusal::OverQuotaMessages {
+                usage: r.usage,
+                limit: r.limit,
+            }),
+            QuotaResourceName::Other(_) => {}
+        }
+    }
+    if reasons.is_empty() {
+        AdmissionVerdict::Admit
+    } else {
+        AdmissionVerdict::Refuse(reasons)
     }
 }
 

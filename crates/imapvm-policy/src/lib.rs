@@ -95,7 +95,7 @@ pub mod watch;
 
 pub use admission::{
     AdmissionVerdict, Deposit, DepositKind, Limits, QuotaLedger, QuotaResource, QuotaResourceName,
-    Refusal, admit, recount_before_admission,
+    Refusal, admit, admit_caller, recount_before_admission,
 };
 pub use backoff::{Backoff, BackoffError};
 pub use capability::{Capabilities, Capability, MessageFlags};

@@ -2,7 +2,7 @@
 
 use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Limits, MwiCounts, QuotaResource, QuotaResourceName,
-    Refusal, admit, count::MwiState,
+    Refusal, admit, admit_caller, count::MwiState,
 };
 use proptest::prelude::*;
 
@@ -396,4 +396,58 @@ fn a_forward_destination_is_checked_for_quota_and_maxmsg_only() {
     let counts = MwiState::Known(MwiCounts::default());
     assert!(!admit(voicemail(1000, 1), l, counts, 0, &[]).is_admitted());
     assert!(admit(voicemail(1000, 1), l.for_forward(), counts, 0, &[]).is_admitted());
+}
+
+/// Before the beep, Asterisk refuses at `total >= maxmsg` and at `usage >= limit`; the
+/// message recorded into the last free slot is then stored whatever the count says.
+#[test]
+fn a_caller_is_judged_before_recording_and_the_last_slot_is_kept() {
+    let l = Limits {
+        maxmsg: 3,
+        ..Limits::default()
+    };
+    assert!(
+        admit_caller(l, holding(2), &[]).is_admitted(),
+        "the last free slot"
+    );
+    assert!(matches!(
+        admit_caller(l, holding(3), &[]).primary(),
+        Some(Refusal::MailboxFull { count: 3, .. })
+    ));
+    let zero = Limits { maxmsg: 0, ..l };
+    assert!(
+        !admit_caller(zero, holding(0), &[]).is_admitted(),
+        "greetings only"
+    );
+    assert_eq!(
+        admit_caller(l, MwiState::Unknown, &[]).primary(),
+        Some(&Refusal::CountUnknown)
+    );
+    assert!(admit_caller(l, holding(0), &[res("STORAGE", 99, 100)]).is_admitted());
+    assert!(matches!(
+        admit_caller(l, holding(0), &[res("STORAGE", 100, 100)]).primary(),
+        Some(Refusal::OverQuotaStorage { .. })
+    ));
+    assert!(matches!(
+        admit_caller(l, holding(0), &[res("MESSAGE", 20, 20)]).primary(),
+        Some(Refusal::OverQuotaMessages { .. })
+    ));
+    assert!(
+        admit_caller(l, holding(0), &[res("STORAGE", 500, 0)]).is_admitted(),
+        "no limit"
+    );
+    // Once admitted, the recording is stored although the box filled up meanwhile.
+    let after = l.after_admission();
+    assert!(admit(voicemail(1000, 1), after, holding(3), 0, &[]).is_admitted());
+    assert!(
+        !admit(
+            voicemail(200 * 1024, 1),
+            after,
+            holding(3),
+            0,
+            &[res("STORAGE", 50, 100)]
+        )
+        .is_admitted(),
+        "quota still counts"
+    );
 }

@@ -16,7 +16,10 @@
 //! holds: one it accepted and wrapped in TLS, or one it opened to a server
 //! under test (Asterisk's side of a FastAGI call).
 //!
-//! It does **not** know any protocol (IMAP, AMI or FastAGI semantics live in
+//! [`asterisk`] is the one peer that does know its protocol: Asterisk 22's side of a FastAGI
+//! call (`res_agi`), with a scripted phone, for the phone service's tests and benchmarks.
+//!
+//! Otherwise it does **not** know any protocol (IMAP, AMI or FastAGI semantics live in
 //! the scripts and responders), does no TLS itself, and is only ever a
 //! dev-dependency.
 //! The connection logic is a sans-IO [`Play`]; the async driver needs the
@@ -46,6 +49,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub mod asterisk;
 pub mod blocking;
 #[cfg(feature = "tokio")]
 mod peer;

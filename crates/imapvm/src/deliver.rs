@@ -119,11 +119,13 @@ pub(crate) struct Built {
 pub(crate) type Compose = dyn Fn(&Mailbox, u32, i64, u32) -> Result<Built> + Send + Sync;
 
 /// What admission checks: a deposit checks the recording's length too; a forward only
-/// quota and `maxmsg`, as Asterisk's `forward_message` does.
+/// quota and `maxmsg`, as Asterisk's `forward_message` does; a caller admitted before
+/// recording ([`NewVoicemail::admitted`]) only quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
     Deposit,
     Forward,
+    Admitted,
 }
 
 /// A copy admitted and built, waiting for its APPEND.
@@ -157,9 +159,14 @@ impl Store {
         outbox: Option<Outbox>,
     ) -> Vec<RecipientResult> {
         let (mailboxes, mut results) = self.resolve_recipients(recipients);
-        let now = now_secs();
+        let now = vm.orig_time.unwrap_or_else(now_secs);
         let compose = deposit_compose(vm, now, random_u32());
-        let delivered = deliver(mailboxes, compose, Admission::Deposit, now, outbox).await;
+        let admission = if vm.admitted {
+            Admission::Admitted
+        } else {
+            Admission::Deposit
+        };
+        let delivered = deliver(mailboxes, compose, admission, now, outbox).await;
         for (index, result) in delivered {
             results[index] = Some(result);
         }
@@ -262,7 +269,10 @@ pub(crate) fn finish<S: AsRef<str>>(
 /// the recipient's identity headers, one msg id for all.
 fn deposit_compose(vm: &NewVoicemail, now: i64, shared: u32) -> Arc<Compose> {
     let vm = vm.clone();
-    let msg_id = format!("{now}-{shared:08x}");
+    let msg_id = vm
+        .msg_id
+        .clone()
+        .unwrap_or_else(|| format!("{now}-{shared:08x}"));
     Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, _rand: u32| {
         Ok(Built {
             voicemail: mb.new_voicemail(&vm, msgnum, now, msg_id.clone())?,
@@ -589,6 +599,7 @@ pub(crate) fn admit_copy(
     let limits = match admission {
         Admission::Deposit => mb.limits(),
         Admission::Forward => mb.limits().for_forward(),
+        Admission::Admitted => mb.limits().after_admission(),
     };
     let verdict = admit(
         Deposit {

@@ -98,6 +98,17 @@ pub struct NewVoicemail {
     pub duration_secs: u32,
     /// Urgent / priority.
     pub urgency: Urgency,
+    /// `X-Asterisk-VM-Message-ID` to store it under (`None`: a fresh one). Given when the
+    /// deposit may already have reached the server once (a recording recovered after a
+    /// crash): [`Mailbox::deposit`] and [`Mailbox::deposit_durable`] then look the msg id up
+    /// in the box first and do not store it twice.
+    pub msg_id: Option<String>,
+    /// When the message was left (Unix seconds; `None`: now): `X-Asterisk-VM-Orig-time`.
+    pub orig_time: Option<i64>,
+    /// The caller was admitted before recording ([`Mailbox::admission`], as Asterisk checks
+    /// before the beep): the deposit then checks quota only, so a message already spoken is
+    /// never refused for `maxmsg` or its length (policy's `Limits::after_admission`).
+    pub admitted: bool,
 }
 
 /// Where a deposit went.

@@ -109,6 +109,7 @@ pub(crate) fn run(global: &Global, args: &DepositArgs) -> Result<ExitCode, CliEr
         } else {
             Urgency::Normal
         },
+        ..NewVoicemail::default()
     };
     let store = open(global)?;
     // With an outbox configured (`imapvm_outbox`), every copy is written to it before its

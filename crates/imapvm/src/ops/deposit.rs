@@ -94,6 +94,118 @@ impl Mailbox {
             .await
     }
 
+    /// Whether a caller may leave a message now, asked before anything is recorded (as
+    /// Asterisk asks before the beep): `maxmsg` against new + urgent + old, and the quota
+    /// (`usage ≥ limit`). One round trip on a warm connection (the count and
+    /// `GETQUOTAROOT` pipelined). A deposit that follows sets [`NewVoicemail::admitted`].
+    pub async fn admission(&self) -> Result<AdmissionVerdict> {
+        self.with_account_once(|a| {
+            Box::pin(async move {
+                let name = self.scope_mailbox(a.session, None)?;
+                self.select(a.session, a.folders, &name).await?;
+                let (counts, quota) = self.count_with_quota(a.session, a.folders, &name).await?;
+                let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
+                Ok(imapvm_policy::admit_caller(
+                    self.limits(),
+                    imapvm_policy::MwiState::Known(counts),
+                    &quota,
+                ))
+            })
+        })
+        .await
+    }
+
+    /// Round trip 1 of a deposit: the counts (for maxmsg and the message number) and the
+    /// quota, pipelined, with the identity headers of mail added since the folder was last
+    /// looked at (else a hit the count finds there costs a round trip of its own); counted
+    /// again when the server reported changes meanwhile that could decide `maxmsg`.
+    async fn count_with_quota(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &imapvm_policy::MailboxName,
+    ) -> Result<(imapvm_policy::MwiCounts, Vec<(String, QuotaResource)>)> {
+        let wire = WireMailbox::new(name.as_wire());
+        let quota_id = if s.capabilities().quota() {
+            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+        } else {
+            None
+        };
+        let changes = s.view_changes();
+        let ids = self.queue_count(s, f.get(name))?;
+        let news = queue_new_identities(s, f.get(name))?;
+        let mut wait: Vec<CommandId> = ids.ids();
+        wait.extend(quota_id);
+        wait.extend(news);
+        s.wait(&wait).await?;
+        learn_new_identities(s, f.get(name), news);
+        let quota = match quota_id {
+            Some(id) => match s.take("GETQUOTAROOT", id) {
+                Ok(o) => quota_roots(o),
+                Err(e) => {
+                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let (mut counts, _) = self.finish_counts(s, f.get(name), ids, None).await?;
+        // The server may sync our view (the pipelined NOOP) after the count ran: if it
+        // reported changes meanwhile and that could decide maxmsg, count once more on the
+        // synced view (policy: `recount_before_admission`).
+        let delta = s.view_changes().saturating_sub(changes);
+        if recount_before_admission(counts.total(), delta, self.limits()) {
+            let again = self.queue_count(s, f.get(name))?;
+            s.wait(&again.ids()).await?;
+            counts = self.finish_counts(s, f.get(name), again, None).await?.0;
+        }
+        Ok((counts, quota))
+    }
+
+    /// The UID of this box's message stored under `msg_id` in the selected folder, if any
+    /// (`HEADER` search is a substring match: the values are checked exactly, the identity
+    /// too, since copies for other boxes of a shared folder carry the same msg id).
+    async fn find_own_msg_id(&self, s: &mut Session, msg_id: &str) -> Result<Option<u32>> {
+        let keys = [WireKey::Header(MSG_ID_HEADER.to_owned(), msg_id.to_owned())];
+        let hits: Vec<WireUid> = match s
+            .exec("UID SEARCH (msg id)", |c| c.uid_search(&keys))
+            .await?
+        {
+            Outcome::Search(u) => u,
+            _ => Vec::new(),
+        };
+        let Some(set) = imapvm_proto::UidSet::from_uids(hits.iter().copied()) else {
+            return Ok(None);
+        };
+        let attrs = [imapvm_proto::FetchAttr::HeaderFields(vec![
+            MSG_ID_HEADER.to_owned(),
+            imapvm_policy::identity::EXTENSION_HEADER.to_owned(),
+            imapvm_policy::identity::CONTEXT_HEADER.to_owned(),
+        ])];
+        let fetched = match s
+            .exec("UID FETCH (msg id)", |c| {
+                c.uid_fetch(&imapvm_proto::UidRange::Set(set), &attrs)
+            })
+            .await?
+        {
+            Outcome::Fetch(m) => m,
+            _ => Vec::new(),
+        };
+        Ok(fetched
+            .iter()
+            .filter(|m| {
+                let block =
+                    imapvm_message::HeaderBlock::parse(m.header_fields().unwrap_or_default());
+                block.fields.msg_id.as_deref().map(str::trim) == Some(msg_id)
+                    && self.identity.matches(
+                        block.fields.extension.as_deref(),
+                        block.fields.context.as_deref(),
+                    )
+            })
+            .map(|m| m.uid.get())
+            .min())
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         Limits {
             maxmsg: self.settings.maxmsg.value,
@@ -139,7 +251,11 @@ impl Mailbox {
         now: i64,
         rand: u32,
     ) -> Result<Composed> {
-        let msg_id = format!("{now}-{rand:08x}");
+        let now = new.orig_time.unwrap_or(now);
+        let msg_id = new
+            .msg_id
+            .clone()
+            .unwrap_or_else(|| format!("{now}-{rand:08x}"));
         let vm = self.new_voicemail(new, msgnum, now, msg_id.clone())?;
         let bytes = self.build_message(vm, now, rand)?;
         Ok(Composed {
@@ -230,44 +346,26 @@ impl Mailbox {
             });
         }
         let name = self.scope_mailbox(s, None)?;
-        self.select(s, f, &name).await?;
+        let selected = self.select(s, f, &name).await?;
         let wire = WireMailbox::new(name.as_wire());
-        // Round trip 1: quota and the counts (for maxmsg and the message number), and the
-        // identity headers of mail added since the folder was last looked at (else a hit
-        // the count finds there costs a round trip of its own).
-        let quota_id = if s.capabilities().quota() {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
-        } else {
-            None
-        };
-        let changes = s.view_changes();
-        let ids = self.queue_count(s, f.get(&name))?;
-        let news = queue_new_identities(s, f.get(&name))?;
-        let mut wait: Vec<CommandId> = ids.ids();
-        wait.extend(quota_id);
-        wait.extend(news);
-        s.wait(&wait).await?;
-        learn_new_identities(s, f.get(&name), news);
-        let quota = match quota_id {
-            Some(id) => match s.take("GETQUOTAROOT", id) {
-                Ok(o) => quota_of(o),
-                Err(e) => {
-                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
-        };
-        let (mut counts, _) = self.finish_counts(s, f.get(&name), ids, None).await?;
-        // The server may sync our view (the pipelined NOOP) after the count ran: if it
-        // reported changes meanwhile and that could decide maxmsg, count once more on the
-        // synced view (policy: `recount_before_admission`).
-        let delta = s.view_changes().saturating_sub(changes);
-        if recount_before_admission(counts.total(), delta, self.limits()) {
-            let again = self.queue_count(s, f.get(&name))?;
-            s.wait(&again.ids()).await?;
-            counts = self.finish_counts(s, f.get(&name), again, None).await?.0;
+        if let Some(msg_id) = &new.msg_id
+            && let Some(uid) = self.find_own_msg_id(s, msg_id).await?
+        {
+            // Stored by an earlier attempt (the caller retries after a crash): not twice.
+            tracing::info!(mailbox = %self.id(), %msg_id, uid, "already stored; not stored again");
+            let counts = self.count_in(s, f).await?;
+            return Ok(Deposited {
+                uid,
+                uid_validity: selected,
+                number: None,
+                counts,
+                msg_id: msg_id.clone(),
+                from_appenduid: false,
+            });
         }
+        // Round trip 1: quota and the counts.
+        let (counts, quota) = self.count_with_quota(s, f, &name).await?;
+        let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
 
         let now = now_secs();
         let rand = random_u32();
@@ -280,7 +378,11 @@ impl Mailbox {
                 size_bytes: composed.bytes.len() as u64,
                 duration_secs: new.duration_secs,
             },
-            self.limits(),
+            if new.admitted {
+                self.limits().after_admission()
+            } else {
+                self.limits()
+            },
             imapvm_policy::MwiState::Known(counts),
             0,
             &quota,

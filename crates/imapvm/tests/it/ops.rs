@@ -415,3 +415,73 @@ async fn a_forward_intro_is_part_3_and_plays_after_the_recording() {
     assert!(mime.contains("name=\"msgintro0000.wav\""), "{mime}");
     store.close().await;
 }
+
+/// A caller is judged before recording as Asterisk judges it before the beep: the last free
+/// slot admits, a full box refuses; a recording made by an admitted caller is stored even
+/// when the box filled up meanwhile (no message lost to the race for the last slot).
+#[tokio::test]
+async fn admission_before_recording_and_the_admitted_deposit() {
+    let folder = unique("admission");
+    let store = store_with(
+        "admission",
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\nmaxmsg=2"),
+        &format!(
+            "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    );
+    let mb = store.mailbox("1234@default").unwrap();
+    assert!(mb.admission().await.unwrap().is_admitted(), "empty box");
+    mb.deposit(&voicemail("5550001", 500)).await.unwrap();
+    assert!(
+        mb.admission().await.unwrap().is_admitted(),
+        "the last free slot"
+    );
+    // The caller was admitted; meanwhile another caller takes the last slot.
+    mb.deposit(&voicemail("5550002", 500)).await.unwrap();
+    let full = mb.admission().await.unwrap();
+    assert!(
+        matches!(
+            full.primary(),
+            Some(imapvm_policy::Refusal::MailboxFull { count: 2, .. })
+        ),
+        "{full:?}"
+    );
+    // A plain deposit is refused now; the admitted caller's recording is stored anyway.
+    assert!(matches!(
+        mb.deposit(&voicemail("5550003", 500)).await,
+        Err(Error::DepositRefused { .. })
+    ));
+    let mut spoken = voicemail("5550004", 500);
+    spoken.admitted = true;
+    let stored = mb.deposit(&spoken).await.unwrap();
+    assert_eq!(stored.counts.total(), 3, "one over maxmsg, nothing lost");
+    store.close().await;
+}
+
+/// A deposit under a given msg id (a recording recovered after a crash) is stored once:
+/// the second attempt finds the first by its msg id, checked exactly and for this box only.
+#[tokio::test]
+async fn a_deposit_under_a_given_msg_id_is_stored_once() {
+    let (store, folder) = private_store("msgid");
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut vm = voicemail("5551001", 700);
+    vm.msg_id = Some("1796587333-0badcafe".into());
+    vm.orig_time = Some(1_796_587_333);
+    let first = mb.deposit(&vm).await.unwrap();
+    // A msg id that merely contains this one is another message.
+    let mut longer = voicemail("5551002", 700);
+    longer.msg_id = Some("21796587333-0badcafe".into());
+    let other = mb.deposit(&longer).await.unwrap();
+    assert_ne!(other.uid, first.uid);
+    let again = mb.deposit(&vm).await.unwrap();
+    assert_eq!(again.uid, first.uid, "not stored twice");
+    let out = py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\nprint(len(uids(m, 'ALL')))\nprint(header(m, {uid}, 'X-Asterisk-VM-Orig-time'))\nprint(header(m, {uid}, 'X-Asterisk-VM-Message-ID'))\n",
+        f = q(&folder),
+        uid = first.uid
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["2", "1796587333", "1796587333-0badcafe"], "{out}");
+    store.close().await;
+}

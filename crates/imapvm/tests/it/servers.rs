@@ -22,12 +22,12 @@ use imapvm::{
     Audio, DepositRefusal, Error, FlagOp, Folder, MessageRef, MessageState, MwiCounts,
     NewVoicemail, Probe, Store, Urgency,
 };
+use imapvm_harness::servers::{
+    Column, DocPart, Kind, Target, check_compatibility, on_every_personality, table, target,
+};
 use imapvm_policy::{
     Capabilities, ExpungeContext, ExpungePlan, ForeignDeleted, MailboxName, Sharing, Step, Uid,
     UidSet, UidValidity, plan_delete, plan_move,
-};
-use imapvm_harness::servers::{
-    Column, DocPart, Kind, Target, check_compatibility, on_every_personality, table, target,
 };
 
 use crate::{unique, wav};
