@@ -1,0 +1,1 @@
+//! VoiceMailMain() over FastAGI.
