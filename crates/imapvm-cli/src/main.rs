@@ -83,6 +83,8 @@ enum Command {
     Probe(cmd::probe::ProbeArgs),
     /// MWI events until stopped: one line per change (NOTIFY, IDLE or polling).
     Watch(cmd::watch::WatchArgs),
+    /// FastAGI server: Asterisk's VoiceMail() and VoiceMailMain() on IMAP (docs/phone.md).
+    Agi(cmd::agi::AgiArgs),
     /// Move an Asterisk file-storage spool into IMAP (import) and back (export).
     Migrate(cmd::migrate::MigrateArgs),
     /// Deposits queued while the IMAP server was unreachable: list, flush, release, discard.
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
         Command::Greeting(args) => cmd::greeting::run(&global, &args),
         Command::Probe(args) => cmd::probe::run(&global, &args),
         Command::Watch(args) => cmd::watch::run(&global, &args),
+        Command::Agi(args) => cmd::agi::run(&global, &args),
         Command::Migrate(args) => cmd::migrate::run(&global, &args),
         Command::Outbox(args) => cmd::outbox::run(&global, &args),
     };

@@ -64,6 +64,9 @@ pub enum RecordEnd {
     MaxLength,
     /// The caller hangs up.
     Hangup,
+    /// The recording is written, and then Asterisk never answers (the server under test is
+    /// to be killed meanwhile): the peer waits for the connection to close.
+    Stall,
 }
 
 /// One call to set up.
@@ -150,6 +153,8 @@ pub struct Outcome {
     pub problems: Vec<String>,
     /// Whether the channel was hung up.
     pub hung_up: bool,
+    /// Whether the peer stalled on purpose ([`RecordEnd::Stall`]) until the server closed.
+    pub stalled: bool,
 }
 
 /// Places the call on the FastAGI server at `addr` and plays it to the end.
@@ -203,6 +208,12 @@ pub async fn place(addr: std::net::SocketAddr, call: Call) -> Outcome {
         let text = String::from_utf8_lossy(&line).into_owned();
         peer.out.transcript.push(format!("< {text}"));
         let replies = peer.answer(&text);
+        if peer.out.stalled {
+            // Say nothing more; wait until the server goes away.
+            let mut rest = Vec::new();
+            let _ = tokio::time::timeout(peer.call.patience * 6, lines.read_until(b'\n', &mut rest)).await;
+            break;
+        }
         for r in replies {
             peer.out.transcript.push(format!("> {r}"));
             if write.write_all(format!("{r}\n").as_bytes()).await.is_err() {

@@ -10,6 +10,9 @@
 //! * Outputs: [`externnotify`] (Asterisk's arguments, no shell), [`AmiNotifier`]
 //!   (`VoicemailRefresh` or `MWIUpdate` over `imapvm-ami`), [`WebhookNotifier`] (HTTP POST of
 //!   the event as JSON).
+//! * [`Publisher`]: MWI for a process that changes mailboxes but watches no server (the
+//!   phone service): the runtime's change feed, recounted and published through the same
+//!   events and outputs.
 //! * [`shard`]: `--shard K/N`, so several watcher processes split the boxes.
 //!
 //! What this crate does **not** do: connecting, logging in, counting and the IMAP commands
@@ -36,12 +39,14 @@
 
 pub mod externnotify;
 pub mod notify_ami;
+pub mod publish;
 pub mod shard;
 pub mod watch;
 pub mod webhook;
 
 pub use externnotify::{ExternNotify, ExternNotifyError, ExternRun, RunOutcome};
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
+pub use publish::Publisher;
 pub use shard::{Shard, ShardError, watched_boxes};
 pub use watch::{
     Clock, MwiEvent, Resync, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions,

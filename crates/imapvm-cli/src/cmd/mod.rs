@@ -17,8 +17,11 @@ pub(crate) mod move_;
 pub(crate) mod play;
 pub(crate) mod probe;
 pub(crate) mod voicemail;
-// The MWI watcher (issue 8).
+// The MWI watcher (issue 8) and the outputs it shares with `agi`.
+pub(crate) mod outputs;
 pub(crate) mod watch;
+// The phone side over FastAGI (issue 19).
+pub(crate) mod agi;
 // File spool <-> IMAP (issue 12).
 pub(crate) mod migrate;
 // The durable outbox (issue 9).

@@ -13,15 +13,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use imapvm_config::{AmiTarget, WebhookUrl};
 use imapvm_watch::{
-    AmiNotifier, AmiOptions, AmiReport, Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher,
-    WebhookNotifier, WebhookOptions, WebhookReport, rfc3339, watched_boxes,
+    Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher, rfc3339, watched_boxes,
 };
 use serde_json::json;
 
 use crate::Global;
 use crate::cmd::CliError;
+use crate::cmd::outputs::{OutputArgs, Outputs, stopped};
 use crate::cmd::voicemail::{block_on, open};
 
 /// `imapvm watch ...`.
@@ -39,14 +38,8 @@ pub(crate) struct WatchArgs {
     /// Seconds an externnotify run may take before it is killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     externnotify_timeout: f64,
-    /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
-    /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer voicemail.conf.
-    /// (Parsed after clap, so that a usage error never echoes the secret.)
-    #[arg(long = "ami", value_name = "HOST:PORT,USER,SECRET,MODE")]
-    ami: Vec<String>,
-    /// POST each event's JSON to this http:// URL (repeatable; replaces `[imapvm] webhook`).
-    #[arg(long = "webhook", value_name = "URL")]
-    webhooks: Vec<WebhookUrl>,
+    #[command(flatten)]
+    outputs: OutputArgs,
     /// Watch only the boxes whose box@context hashes to shard K of N (1 <= K <= N).
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
@@ -74,18 +67,6 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     if let Some(shard) = args.shard {
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
-    let section = &store.config().imapvm;
-    let ami: Vec<AmiTarget> = if args.ami.is_empty() {
-        section.ami.clone()
-    } else {
-        args.ami.iter().map(|v| ami_flag(v)).collect()
-    };
-    let webhooks = if args.webhooks.is_empty() {
-        section.webhooks.clone()
-    } else {
-        args.webhooks.clone()
-    };
-    let webhook_options = WebhookOptions::from_section(section);
     let options = WatchOptions {
         mailboxes: Some(mailboxes.clone()),
         strategy,
@@ -94,14 +75,7 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     };
     let json = global.json;
     block_on(async move {
-        let mut amis: Vec<AmiNotifier> = ami
-            .iter()
-            .map(|t| AmiNotifier::start(t, AmiOptions::default()))
-            .collect();
-        let mut hooks: Vec<WebhookNotifier> = webhooks
-            .iter()
-            .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
-            .collect();
+        let mut outputs = Outputs::start(&store, &args.outputs);
         let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
@@ -115,107 +89,22 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
                     e = watcher.next() => e,
                     () = stopped() => None,
                     _ = drain.tick() => {
-                        log_reports(&mut amis, &mut hooks);
+                        outputs.log_reports();
                         continue;
                     }
                 };
                 let Some(event) = event else { break };
                 if let WatchEvent::Mwi(e) = &event {
-                    for a in &amis {
-                        a.notify(e);
-                    }
-                    for h in &hooks {
-                        h.notify(e);
-                    }
+                    outputs.notify(e);
                 }
                 print_event(&event, json);
             }
         }
         watcher.stop().await;
-        log_reports(&mut amis, &mut hooks);
-        for a in amis {
-            a.stop().await;
-        }
-        for h in hooks {
-            h.stop().await;
-        }
+        outputs.stop().await;
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?
-}
-
-/// One `--ami` value. A bad one is a usage error (exit 2) whose message names what is
-/// wrong but, unlike clap's own, does not repeat the value (it holds the AMI secret).
-fn ami_flag(value: &str) -> AmiTarget {
-    match value.parse() {
-        Ok(t) => t,
-        Err(e) => clap::Error::raw(
-            clap::error::ErrorKind::InvalidValue,
-            format!("invalid value for '--ami <HOST:PORT,USER,SECRET,MODE>': {e}\n"),
-        )
-        .exit(),
-    }
-}
-
-/// Ctrl-C or SIGTERM (systemd's stop).
-async fn stopped() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Output outcomes go to stderr: failures as warnings, the rest at debug level.
-fn log_reports(amis: &mut [AmiNotifier], hooks: &mut [WebhookNotifier]) {
-    for a in amis.iter_mut() {
-        while let Some(r) = a.try_report() {
-            match r {
-                AmiReport::LoggedIn {
-                    target, version, ..
-                } => tracing::info!(%target, %version, "AMI logged in"),
-                AmiReport::Down { target, error, .. } => {
-                    tracing::warn!(%target, %error, "AMI down; retrying")
-                }
-                AmiReport::Answered {
-                    target,
-                    mailbox,
-                    action,
-                    success: false,
-                    message,
-                    ..
-                } => tracing::warn!(%target, %mailbox, action, ?message, "AMI action refused"),
-                other => tracing::debug!(?other, "AMI"),
-            }
-        }
-    }
-    for h in hooks.iter_mut() {
-        while let Some(r) = h.try_report() {
-            match r {
-                WebhookReport::Failed {
-                    mailbox,
-                    error,
-                    attempts,
-                    ..
-                } => tracing::warn!(%mailbox, %error, attempts, "webhook not delivered"),
-                other => tracing::debug!(?other, "webhook"),
-            }
-        }
-    }
 }
 
 fn print_event(event: &WatchEvent, json: bool) {
