@@ -21,13 +21,13 @@
 //! 7. Keep (deposit) or discard, as soon as that is decided; then the end.
 
 use crate::args::{Beep, GreetingOption, LeaveArgs};
-use crate::call::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::io::{
     Admission, ChannelAction, Deposit, DepositOutcome, Exit, ExitExtension, GreetingKind,
     RecordEnd, RecordSpec, StoreOp, StoreReply, Tick, Urgency, VmStatus,
 };
 use crate::keys::{Dtmf, Keys};
 use crate::names::SpoolName;
+use crate::outbox::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::prompt::Prompt;
 use crate::settings::Settings;
 use std::time::Duration;

@@ -8,12 +8,12 @@ use super::{
     Step,
 };
 use crate::args::{LeaveArgs, LeaveOptions};
-use crate::call::{Outbox, Verdict};
 use crate::io::{ChannelAction, Exit, ExitExtension, StoreOp};
 use crate::keys::{Dtmf, Keys};
 use crate::leave::{Leave, LeaveFlow};
 use crate::listing::{MAX_CALLER_ID, StoreUnavailable, TargetCheck};
 use crate::names::SpoolName;
+use crate::outbox::{Outbox, Verdict};
 use crate::prompt::Prompt;
 use imapvm_types::MailboxId;
 use std::time::Duration;

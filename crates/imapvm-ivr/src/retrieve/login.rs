@@ -6,11 +6,11 @@
 use super::{
     ENTRY_FIRST, ENTRY_NEXT, MainFlow, Op, Purpose, Session, State, Step, WRONG_PIN_DELAY,
 };
-use crate::call::Outbox;
 use crate::io::{Exit, ExitExtension, GreetingKind, StoreOp};
 use crate::listing::{
     AuthReply, BoxLookup, Listing, MAX_LISTED, MessageInfo, StoreUnavailable, Summary,
 };
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_policy::Folder;
 use imapvm_types::{MailboxId, Secret};

@@ -5,10 +5,10 @@
 use super::{
     AfterOutage, FolderUse, MENU_WAIT, MainFlow, Op, Session, State, Step, toggle_mark, unmark,
 };
-use crate::call::Outbox;
 use crate::io::StoreOp;
 use crate::keys::Dtmf;
 use crate::listing::{Listing, Moved, StoreUnavailable};
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_policy::Folder;
 use std::time::Duration;

@@ -4,11 +4,11 @@
 //! said; it is marked `\Seen` when it starts. Also advanced `3` (the envelope alone).
 
 use super::{AfterOutage, MainFlow, OnKey, Op, Session, State, Step};
-use crate::call::Outbox;
 use crate::io::{ChannelAction, GreetingKind, StoreOp};
 use crate::keys::{Dtmf, Keys};
 use crate::listing::{Fetched, MAX_CALLER_ID, MessageInfo, MessageRef};
 use crate::names::SpoolName;
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use crate::settings::DEFAULT_DATE_FORMAT;
 use imapvm_types::MailboxId;

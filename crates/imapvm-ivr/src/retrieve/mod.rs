@@ -21,11 +21,11 @@ mod message;
 mod options;
 
 use crate::args::MainArgs;
-use crate::call::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::io::{ActionId, ChannelAction, Exit, GreetingKind, StoreOp, StoreReply, Tick};
 use crate::keys::{Dtmf, Keys};
 use crate::listing::{BoxLookup, Marked, MessageInfo, MessageRef, storage_of};
 use crate::names::SpoolName;
+use crate::outbox::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::prompt::Prompt;
 use crate::settings::Settings;
 use imapvm_policy::Folder;

@@ -7,11 +7,11 @@ use super::{
     AfterOutage, ENTRY_FIRST, ENTRY_NEXT, MENU_WAIT, MainFlow, Op, PasswordStep, Purpose, State,
     Step,
 };
-use crate::call::Outbox;
 use crate::io::{ChannelAction, GreetingKind, RecordEnd, RecordSpec, StoreOp};
 use crate::keys::{Dtmf, Keys};
 use crate::listing::{PasswordChange, StoreUnavailable};
 use crate::names::SpoolName;
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_types::Secret;
 use std::time::Duration;
