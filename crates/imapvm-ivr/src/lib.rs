@@ -347,7 +347,6 @@
 mod args;
 mod call;
 mod io;
-mod keys;
 mod leave;
 mod listing;
 mod login_guard;
@@ -363,13 +362,12 @@ pub use args::{
 };
 pub use call::{Call, Flow};
 pub use imapvm_policy::Folder;
-pub use imapvm_types::{MailboxId, Secret, Uid, UidSet, UidValidity};
+pub use imapvm_types::{Dtmf, DtmfSet, MailboxId, Secret, Uid, UidSet, UidValidity};
 pub use io::{
     Action, ActionId, Admission, ChannelAction, Deposit, DepositOutcome, Exit, ExitExtension,
     FullBy, GreetingKind, Input, RecordEnd, RecordSpec, StoreOp, StoreReply, Tick, Urgency,
     VmStatus,
 };
-pub use keys::{Dtmf, Keys};
 pub use leave::Leave;
 pub use listing::{
     AuthReply, BoxLookup, Fetched, Granted, Listing, MAX_CALLER_ID, MAX_LISTED, Marked,

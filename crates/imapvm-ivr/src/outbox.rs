@@ -8,8 +8,8 @@ use crate::io::{
     Action, ActionId, ChannelAction, Exit, GreetingKind, Input, RecordEnd, StoreOp, StoreReply,
     VmStatus,
 };
-use crate::keys::{Dtmf, Keys};
 use crate::prompt::Prompt;
+use imapvm_types::{Dtmf, DtmfSet};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -54,8 +54,8 @@ pub enum Misuse {
 /// What answers the outstanding channel action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
-    Prompt(Keys),
-    Record(Keys),
+    Prompt(DtmfSet),
+    Record(DtmfSet),
     Wait,
     Hangup,
 }
@@ -281,7 +281,7 @@ impl Outbox {
         self.queue.push_back(Action::Channel { id, action });
     }
 
-    pub(crate) fn play(&mut self, prompts: Vec<Prompt>, escape: Keys) {
+    pub(crate) fn play(&mut self, prompts: Vec<Prompt>, escape: DtmfSet) {
         self.channel(ChannelAction::Play { prompts, escape });
     }
 

@@ -467,7 +467,7 @@ impl MainFlow {
 
     pub(super) fn after_full_warning(&mut self, out: &mut Outbox) {
         if self.main.args.options().autoplay.is_some() {
-            self.command(Some(crate::keys::Dtmf::One), out);
+            self.command(Some(imapvm_types::Dtmf::One), out);
         } else if self.settings.tempgreetwarn && self.login.temp_set {
             self.say(
                 out,
