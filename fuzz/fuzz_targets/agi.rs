@@ -80,7 +80,7 @@ fn commands() -> Vec<Command> {
             skip: Duration::from_secs(3),
             forward: Dtmf::Pound,
             rewind: Dtmf::Star,
-            pause: Some(Dtmf::D0),
+            pause: Some(Dtmf::Zero),
             offset: None,
         },
         Command::GetOption {

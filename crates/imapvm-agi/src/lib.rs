@@ -101,12 +101,12 @@ pub use codec::env::{Env, EnvReader, Script};
 pub use codec::outcome::{ChannelState, Outcome, RecordEnd};
 pub use codec::response::{Failure, Response, ResponseReader, Success, Usage};
 pub use codec::values::{
-    AppName, Digits, Dtmf, Endpos, Format, Gender, Sensitive, SoundName, SpokenDigits, Text,
-    VarName, Word,
+    AppName, Digits, Endpos, Format, Gender, Sensitive, SoundName, SpokenDigits, Text, VarName,
+    Word,
 };
 pub use error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, MisbehaviourReason, Misuse, RawBytes,
     Refusal, RefusalKind, WaitingFor,
 };
-pub use imapvm_types::Secret;
+pub use imapvm_types::{Dtmf, DtmfSet, Secret};
 pub use limits::{Limits, MAX_COMMAND_LINE, MAX_COMMAND_WORDS};

@@ -366,7 +366,7 @@ fn results_per_command() {
             skip: Duration::from_secs(3),
             forward: Dtmf::Pound,
             rewind: Dtmf::Star,
-            pause: Some(Dtmf::D0),
+            pause: Some(Dtmf::Zero),
             offset: None,
         },
         "CONTROL STREAM FILE msg0000 \"123456789\" 3000 \"#\" \"*\" \"0\"\n",
@@ -374,7 +374,7 @@ fn results_per_command() {
     h.peer("200 result=50 endpos=1530\n");
     assert_eq!(
         digit(&h.take()),
-        (Some(Dtmf::D2), Some(Endpos::Millis(1530)))
+        (Some(Dtmf::Two), Some(Endpos::Millis(1530)))
     );
 
     h.send(

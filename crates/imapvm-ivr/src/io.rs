@@ -5,7 +5,6 @@
 //! Everything here is plain data. `Display` renders each action in one line (the form
 //! the transcript tests and trace logs use); ids are not part of it.
 
-use crate::keys::{Dtmf, Keys};
 use crate::listing::{
     AuthReply, BoxLookup, Fetched, Listing, MessageRef, Moved, PasswordChange, StoreUnavailable,
     Summary, TargetCheck,
@@ -13,6 +12,7 @@ use crate::listing::{
 use crate::names::{RecordFormat, SpoolName};
 use crate::prompt::Prompt;
 use imapvm_policy::Folder;
+use imapvm_types::{Dtmf, DtmfSet};
 use imapvm_types::{MailboxId, Secret, Uid, UidSet, UidValidity};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -102,7 +102,7 @@ pub enum ChannelAction {
         /// The sounds, in order.
         prompts: Vec<Prompt>,
         /// The keys that stop the sequence.
-        escape: Keys,
+        escape: DtmfSet,
     },
     /// Say a number ("twenty three"). AGI: `SAY NUMBER n "escape"`. Defined for
     /// VoiceMailMain; VoiceMail says none.
@@ -110,7 +110,7 @@ pub enum ChannelAction {
         /// The number.
         number: i64,
         /// The keys that stop it.
-        escape: Keys,
+        escape: DtmfSet,
     },
     /// Say a string digit by digit. AGI: `SAY DIGITS d "escape"`. Defined for
     /// VoiceMailMain; VoiceMail plays the digits as [`Prompt::Digit`]s.
@@ -118,7 +118,7 @@ pub enum ChannelAction {
         /// The digits (`0`-`9`, `*`, `#`, `-`).
         digits: String,
         /// The keys that stop it.
-        escape: Keys,
+        escape: DtmfSet,
     },
     /// Say a date and time in an Asterisk date format. AGI: `SAY DATETIME epoch "escape"
     /// "format" zone`. Defined for VoiceMailMain (the message envelope).
@@ -130,7 +130,7 @@ pub enum ChannelAction {
         /// A time zone name (`America/New_York`); `None` is the server's zone.
         zone: Option<String>,
         /// The keys that stop it.
-        escape: Keys,
+        escape: DtmfSet,
     },
     /// Play a message with Asterisk's listen controls (VoiceMailMain). AGI: `CONTROL
     /// STREAM FILE file "stop" skipms forward rewind pause`. `forward` and `rewind` skip by
@@ -141,7 +141,7 @@ pub enum ChannelAction {
         /// The audio.
         file: SpoolName,
         /// The keys that end it.
-        stop: Keys,
+        stop: DtmfSet,
         /// How far `forward` and `rewind` skip (`skipms`).
         skip: Duration,
         /// Skip forward (`#`).
@@ -163,7 +163,7 @@ pub enum ChannelAction {
 impl ChannelAction {
     /// For an action answered by [`Input::PromptDone`] (`Play`, `Say*`, `ControlStream`):
     /// the keys that may end it. `None` for the others.
-    pub fn prompt_keys(&self) -> Option<Keys> {
+    pub fn prompt_keys(&self) -> Option<DtmfSet> {
         match self {
             ChannelAction::Play { escape, .. }
             | ChannelAction::SayNumber { escape, .. }
@@ -194,7 +194,7 @@ pub struct RecordSpec {
     pub silence_threshold: u32,
     /// The keys that end the recording: `#` accepts it, `0` (with `operator=yes`) goes to
     /// the operator.
-    pub escape: Keys,
+    pub escape: DtmfSet,
 }
 
 /// Which greeting file to look for.
@@ -660,8 +660,8 @@ impl fmt::Display for Exit {
     }
 }
 
-fn escape_suffix(f: &mut fmt::Formatter<'_>, escape: Keys) -> fmt::Result {
-    if escape == Keys::ANY {
+fn escape_suffix(f: &mut fmt::Formatter<'_>, escape: DtmfSet) -> fmt::Result {
+    if escape == DtmfSet::ANY {
         write!(f, " escape=any")
     } else if escape.is_empty() {
         Ok(())

@@ -21,15 +21,15 @@
 //! 7. Keep (deposit) or discard, as soon as that is decided; then the end.
 
 use crate::args::{Beep, GreetingOption, LeaveArgs};
-use crate::call::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::io::{
     Admission, ChannelAction, Deposit, DepositOutcome, Exit, ExitExtension, GreetingKind,
     RecordEnd, RecordSpec, StoreOp, StoreReply, Tick, Urgency, VmStatus,
 };
-use crate::keys::{Dtmf, Keys};
 use crate::names::SpoolName;
+use crate::outbox::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::prompt::Prompt;
 use crate::settings::Settings;
+use imapvm_types::{Dtmf, DtmfSet};
 use std::time::Duration;
 
 /// The review menu's wait for a key.
@@ -128,7 +128,7 @@ pub(crate) struct LeaveFlow {
     /// Skip `vm-intro`.
     silent: bool,
     /// The keys that interrupt the greeting and the intro.
-    ecodes: Keys,
+    ecodes: DtmfSet,
     urgency: Urgency,
     admission: Option<Admission>,
     /// `None` until answered; `Some(None)` for "no such greeting" (or not asked).
@@ -152,7 +152,7 @@ impl LeaveFlow {
     pub(crate) fn start(leave: Leave, settings: Settings, out: &mut Outbox, now: Tick) -> Self {
         let options = leave.args.options();
         let dialplan = &settings.dialplan;
-        let mut ecodes = Keys::of(&[Dtmf::Pound]);
+        let mut ecodes = DtmfSet::of(&[Dtmf::Pound]);
         if settings.operator && dialplan.extension_o {
             ecodes = ecodes.with(Dtmf::Zero);
         }
@@ -353,7 +353,7 @@ impl LeaveFlow {
                 if self.review_rounds >= REVIEW_ROUNDS {
                     self.keep(out);
                     self.state = State::Goodbye;
-                    out.play(vec![Prompt::VmGoodbye], Keys::ANY);
+                    out.play(vec![Prompt::VmGoodbye], DtmfSet::ANY);
                 } else {
                     self.review_menu(out);
                 }
@@ -361,7 +361,7 @@ impl LeaveFlow {
             (State::Listen | State::Sorry | State::Marked, _) => self.review_menu(out),
             (State::RerecordIntro, _) => {
                 self.state = State::RerecordBeep;
-                out.play(vec![Prompt::Beep], Keys::ANY);
+                out.play(vec![Prompt::Beep], DtmfSet::ANY);
             }
             (State::Saved | State::Goodbye, _) => self.done(out, Verdict::ByMessage, None),
             (State::SaveOper, ChannelAnswer::Prompt(Some(key)))
@@ -373,12 +373,12 @@ impl LeaveFlow {
             (State::SaveOperWait, _) => self.saveoper_key(None, out),
             (State::OperMarked, _) => {
                 self.state = State::OperSaved;
-                out.play(vec![Prompt::VmMsgsaved], Keys::ANY);
+                out.play(vec![Prompt::VmMsgsaved], DtmfSet::ANY);
             }
             (State::OperSaved | State::OperDeleted, _) => {
                 if self.settings.dialplan.extension_o {
                     self.state = State::OperTransfer;
-                    out.play(vec![Prompt::Transfer], Keys::ANY);
+                    out.play(vec![Prompt::Transfer], DtmfSet::ANY);
                 } else {
                     self.done(out, Verdict::ByMessage, None);
                 }
@@ -466,14 +466,14 @@ impl LeaveFlow {
             Some(_) => {
                 // `0`: the only other key of the escape set.
                 self.state = State::ExitTransfer;
-                out.play(vec![Prompt::Transfer], Keys::ANY);
+                out.play(vec![Prompt::Transfer], DtmfSet::ANY);
             }
             None if self.settings.maxmsg == 0 => {
                 self.done(out, Verdict::Fixed(Some(VmStatus::Success)), None);
             }
             None if matches!(self.admission, Some(Admission::Full(_))) => {
                 self.state = State::MailboxFull;
-                out.play(vec![Prompt::VmMailboxfull], Keys::NONE);
+                out.play(vec![Prompt::VmMailboxfull], DtmfSet::NONE);
             }
             None => {
                 let beep = match &self.leave.args.options().beep {
@@ -484,7 +484,7 @@ impl LeaveFlow {
                 match beep {
                     Some(beep) => {
                         self.state = State::Beep;
-                        out.play(vec![beep], Keys::NONE);
+                        out.play(vec![beep], DtmfSet::NONE);
                     }
                     None => self.record(out),
                 }
@@ -496,7 +496,7 @@ impl LeaveFlow {
     fn record(&mut self, out: &mut Outbox) {
         self.origtime.get_or_insert(self.now.wall);
         let settings = &self.settings;
-        let mut escape = Keys::of(&[Dtmf::Pound]);
+        let mut escape = DtmfSet::of(&[Dtmf::Pound]);
         if settings.operator {
             escape = escape.with(Dtmf::Zero);
         }
@@ -543,7 +543,7 @@ impl LeaveFlow {
                     self.keep(out);
                 }
                 self.state = State::ThankYou;
-                out.play(vec![Prompt::AuthThankyou], Keys::NONE);
+                out.play(vec![Prompt::AuthThankyou], DtmfSet::NONE);
             }
         }
     }
@@ -562,7 +562,7 @@ impl LeaveFlow {
             prompts.push(Prompt::VmReachoper);
         }
         self.state = State::ReviewMenu;
-        out.play(prompts, Keys::ANY);
+        out.play(prompts, DtmfSet::ANY);
     }
 
     /// A key chosen in the review menu (or pressed during a prompt that takes it as the
@@ -572,15 +572,18 @@ impl LeaveFlow {
             Dtmf::One => {
                 self.keep(out);
                 self.state = State::Saved;
-                out.play(vec![Prompt::VmMsgsaved], Keys::NONE);
+                out.play(vec![Prompt::VmMsgsaved], DtmfSet::NONE);
             }
             Dtmf::Two => {
                 self.state = State::Listen;
-                out.play(vec![Prompt::File(self.leave.recording.clone())], Keys::ANY);
+                out.play(
+                    vec![Prompt::File(self.leave.recording.clone())],
+                    DtmfSet::ANY,
+                );
             }
             Dtmf::Three => {
                 self.state = State::RerecordIntro;
-                out.play(vec![Prompt::VmIntro], Keys::ANY);
+                out.play(vec![Prompt::VmIntro], DtmfSet::ANY);
             }
             Dtmf::Four if self.settings.leaveurgent => {
                 let prompt = if self.urgency == Urgency::Urgent {
@@ -591,13 +594,13 @@ impl LeaveFlow {
                     Prompt::VmMarkedUrgent
                 };
                 self.state = State::Marked;
-                out.play(vec![prompt], Keys::ANY);
+                out.play(vec![prompt], DtmfSet::ANY);
             }
             Dtmf::Zero if self.settings.operator => self.saveoper(out),
             Dtmf::A | Dtmf::B | Dtmf::C | Dtmf::D => self.review_menu(out),
             _ => {
                 self.state = State::Sorry;
-                out.play(vec![Prompt::VmSorry], Keys::ANY);
+                out.play(vec![Prompt::VmSorry], DtmfSet::ANY);
             }
         }
     }
@@ -605,7 +608,7 @@ impl LeaveFlow {
     /// `0` during or after the recording: the operator save menu.
     fn saveoper(&mut self, out: &mut Outbox) {
         self.state = State::SaveOper;
-        out.play(vec![Prompt::VmSaveoper], Keys::ANY);
+        out.play(vec![Prompt::VmSaveoper], DtmfSet::ANY);
     }
 
     fn saveoper_key(&mut self, key: Option<Dtmf>, out: &mut Outbox) {
@@ -613,18 +616,18 @@ impl LeaveFlow {
             Some(Dtmf::One) => {
                 self.keep(out);
                 self.state = State::OperSaved;
-                out.play(vec![Prompt::VmMsgsaved], Keys::ANY);
+                out.play(vec![Prompt::VmMsgsaved], DtmfSet::ANY);
             }
             Some(Dtmf::Four) => {
                 self.urgency = Urgency::Urgent;
                 self.keep(out);
                 self.state = State::OperMarked;
-                out.play(vec![Prompt::VmMarkedUrgent], Keys::ANY);
+                out.play(vec![Prompt::VmMarkedUrgent], DtmfSet::ANY);
             }
             _ => {
                 self.discard(out);
                 self.state = State::OperDeleted;
-                out.play(vec![Prompt::VmDeleted], Keys::ANY);
+                out.play(vec![Prompt::VmDeleted], DtmfSet::ANY);
             }
         }
     }

@@ -347,11 +347,11 @@
 mod args;
 mod call;
 mod io;
-mod keys;
 mod leave;
 mod listing;
 mod login_guard;
 mod names;
+mod outbox;
 mod prompt;
 mod retrieve;
 mod settings;
@@ -360,15 +360,14 @@ pub use args::{
     ArgsError, Beep, GreetingOption, LeaveArgs, LeaveOptions, MAX_OPTIONS, MAX_RECIPIENTS,
     MainArgs, MainOptions,
 };
-pub use call::{Call, Flow, Misuse};
+pub use call::{Call, Flow};
 pub use imapvm_policy::Folder;
-pub use imapvm_types::{MailboxId, Secret, Uid, UidSet, UidValidity};
+pub use imapvm_types::{Dtmf, DtmfSet, MailboxId, Secret, Uid, UidSet, UidValidity};
 pub use io::{
     Action, ActionId, Admission, ChannelAction, Deposit, DepositOutcome, Exit, ExitExtension,
     FullBy, GreetingKind, Input, RecordEnd, RecordSpec, StoreOp, StoreReply, Tick, Urgency,
     VmStatus,
 };
-pub use keys::{Dtmf, Keys};
 pub use leave::Leave;
 pub use listing::{
     AuthReply, BoxLookup, Fetched, Granted, Listing, MAX_CALLER_ID, MAX_LISTED, Marked,
@@ -376,6 +375,7 @@ pub use listing::{
 };
 pub use login_guard::{Locked, LockoutPolicy, LoginGuard};
 pub use names::{MAX_FORMAT, MAX_SPOOL_NAME, NameError, RecordFormat, SpoolName};
+pub use outbox::Misuse;
 pub use prompt::{Digit, Prompt};
 pub use retrieve::{Main, Recordings, WRONG_PIN_DELAY};
 pub use settings::{DEFAULT_DATE_FORMAT, Dialplan, Settings, ZoneMessages};

@@ -105,7 +105,7 @@ fn store_reply(setup: &Setup, op: &StoreOp) -> StoreReply {
 
 /// The caller's (or the channel's) answer to `action`, chosen by `c`.
 fn channel_answer(id: ActionId, action: &ChannelAction, c: u8) -> Input {
-    let pick = |keys: Keys| {
+    let pick = |keys: DtmfSet| {
         keys.iter()
             .nth(usize::from(c / 4) % keys.iter().count().max(1))
     };

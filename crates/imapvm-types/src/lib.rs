@@ -13,6 +13,8 @@
 //!   case-insensitively as Asterisk's `find_user` compares them.
 //! * [`Secret`]: a password or PIN whose `Debug` and `Display` print `***` [INV-6].
 //! * [`Capabilities`] and [`Capability`]: what a server advertised.
+//! * [`Dtmf`] and [`DtmfSet`]: a telephone key and a set of them (escape digits), as AGI
+//!   and the call flows speak of them.
 //! * [`sansio::Core`]: the one interface of the sans-IO protocol cores (IMAP, AMI, AGI),
 //!   so that one driver runs all of them.
 //!
@@ -35,12 +37,14 @@
 #![forbid(unsafe_code)]
 
 mod capability;
+mod dtmf;
 mod mailbox_id;
 pub mod sansio;
 mod secret;
 mod uid;
 
 pub use capability::{Capabilities, Capability};
+pub use dtmf::{Dtmf, DtmfError, DtmfSet};
 pub use mailbox_id::{DEFAULT_CONTEXT, MAX_ID_BYTES, MailboxId, MailboxIdError};
 pub use secret::Secret;
 pub use uid::{Uid, UidSet, UidValidity};

@@ -8,8 +8,10 @@
 
 use std::time::Duration;
 
+use imapvm_types::{Dtmf, DtmfSet};
+
 use super::values::{
-    AppName, Digits, Dtmf, Format, Gender, SoundName, SpokenDigits, Text, VarName, Word,
+    AppName, Digits, Format, Gender, SoundName, SpokenDigits, Text, VarName, Word,
 };
 use crate::limits::{MAX_COMMAND_LINE, MAX_COMMAND_WORDS};
 use crate::{Error, LimitKind, Misuse};
@@ -286,12 +288,12 @@ impl Command {
                 pause,
                 offset,
             } => {
-                let mut used = Digits::NONE;
+                let mut used = DtmfSet::NONE;
                 for key in [Some(*forward), Some(*rewind), *pause]
                     .into_iter()
                     .flatten()
                 {
-                    if used.contains(key) || stop.contains(key) {
+                    if used.contains(key) || stop.set().contains(key) {
                         return Err(Error::invalid(
                             "CONTROL STREAM FILE keys",
                             "stop, forward, rewind and pause keys must differ",
@@ -505,7 +507,7 @@ pub(crate) mod tests {
                 skip: Duration::from_secs(3),
                 forward: Dtmf::Pound,
                 rewind: Dtmf::Star,
-                pause: Some(Dtmf::D0),
+                pause: Some(Dtmf::Zero),
                 offset: None,
             }),
             "CONTROL STREAM FILE msg0000 \"13456789\" 3000 \"#\" \"*\" \"0\"\n"

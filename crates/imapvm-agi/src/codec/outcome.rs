@@ -2,8 +2,9 @@
 
 use super::command::Command;
 use super::response::Success;
-use super::values::{Dtmf, Endpos, Sensitive};
+use super::values::{Endpos, Sensitive, key_of_code};
 use crate::{Error, MisbehaviourReason};
+use imapvm_types::Dtmf;
 
 /// How a `RECORD FILE` ended, from the word in parentheses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,7 +173,7 @@ impl Shape {
                         endpos,
                     }),
                     c => Some(Outcome::Digit {
-                        digit: Sensitive::new(Some(Dtmf::from_code(c)?), sensitive),
+                        digit: Sensitive::new(Some(key_of_code(c)?), sensitive),
                         endpos,
                     }),
                 }
@@ -204,11 +205,11 @@ impl Shape {
                     None if code == -1 && endpos.is_none() => {
                         return Some(Outcome::Failed { endpos: None });
                     }
-                    Some("dtmf") => RecordEnd::Dtmf(Dtmf::from_code(code)?),
+                    Some("dtmf") => RecordEnd::Dtmf(key_of_code(code)?),
                     Some("timeout") => RecordEnd::TimeoutOrSilence,
                     Some("hangup") => RecordEnd::Hangup,
                     Some("randomerror") => RecordEnd::RandomError {
-                        digit: Dtmf::from_code(code),
+                        digit: key_of_code(code),
                     },
                     Some("writefile") => RecordEnd::WriteFile,
                     Some("waitfor") => RecordEnd::WaitFor,

@@ -3,144 +3,46 @@
 
 use std::fmt;
 
+use imapvm_types::{Dtmf, DtmfSet};
+
 use crate::Error;
 
-/// A DTMF key. In AGI results a key travels as its ASCII code (`#` = 35, `*` = 42,
-/// `0`..`9` = 48..57, `A`..`D` = 65..68).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(missing_docs)]
-pub enum Dtmf {
-    D0,
-    D1,
-    D2,
-    D3,
-    D4,
-    D5,
-    D6,
-    D7,
-    D8,
-    D9,
-    /// `*`
-    Star,
-    /// `#`
-    Pound,
-    A,
-    B,
-    C,
-    D,
+/// The key an AGI result code names: its ASCII code (`35` is `#`); `None` for any other
+/// number, negative or too large ones included.
+pub(crate) fn key_of_code(code: i64) -> Option<Dtmf> {
+    u8::try_from(code).ok().and_then(Dtmf::from_ascii)
 }
 
-/// The keys in [`Digits`]'s canonical order.
-const KEYS: [Dtmf; 16] = [
-    Dtmf::D0,
-    Dtmf::D1,
-    Dtmf::D2,
-    Dtmf::D3,
-    Dtmf::D4,
-    Dtmf::D5,
-    Dtmf::D6,
-    Dtmf::D7,
-    Dtmf::D8,
-    Dtmf::D9,
-    Dtmf::Star,
-    Dtmf::Pound,
-    Dtmf::A,
-    Dtmf::B,
-    Dtmf::C,
-    Dtmf::D,
-];
-
-impl Dtmf {
-    /// The key for a character `0`-`9`, `*`, `#`, `A`-`D`.
-    pub fn from_char(c: char) -> Option<Dtmf> {
-        KEYS.into_iter().find(|k| k.as_char() == c)
-    }
-
-    /// The key for an ASCII code as AGI results carry it (`35` is `#`).
-    pub fn from_code(code: i64) -> Option<Dtmf> {
-        u8::try_from(code)
-            .ok()
-            .and_then(|b| Dtmf::from_char(char::from(b)))
-    }
-
-    /// The key's character.
-    pub fn as_char(self) -> char {
-        match self {
-            Dtmf::Star => '*',
-            Dtmf::Pound => '#',
-            Dtmf::A => 'A',
-            Dtmf::B => 'B',
-            Dtmf::C => 'C',
-            Dtmf::D => 'D',
-            digit => char::from(b'0' + digit.index()),
-        }
-    }
-
-    /// The key's ASCII code, as AGI results carry it.
-    pub fn code(self) -> u8 {
-        self.as_char() as u8
-    }
-
-    fn index(self) -> u8 {
-        self as u8
-    }
-}
-
-impl fmt::Display for Dtmf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.as_char())
-    }
-}
-
-/// A set of DTMF keys: the escape (or stop) digits of `STREAM FILE`, `RECORD FILE`, `SAY *`.
-/// Order does not matter to Asterisk (it tests membership with `strchr`); the set renders in
-/// the order `0123456789*#ABCD` and is always sent quoted, so the empty set is `""`.
+/// The escape (or stop) digits of `STREAM FILE`, `RECORD FILE`, `SAY *`: a [`DtmfSet`] as a
+/// command argument. Order does not matter to Asterisk (it tests membership with `strchr`);
+/// the set renders in the order `0123456789*#ABCD` and is always sent quoted, so the empty
+/// set is `""`. Any [`DtmfSet`] converts; [`Digits::new`] reads the text form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Digits(u16);
+pub struct Digits(DtmfSet);
 
 impl Digits {
     /// No key interrupts.
-    pub const NONE: Digits = Digits(0);
-    /// Any of `0123456789*#` interrupts (Asterisk's `AST_DIGIT_ANY`).
-    pub const ANY: Digits = Digits(0x0fff);
+    pub const NONE: Digits = Digits(DtmfSet::NONE);
+    /// Any of `0123456789*#` interrupts (Asterisk's `AST_DIGIT_ANY` before 1.6; since then
+    /// it holds `A`-`D` too, as [`DtmfSet::ANY`] does).
+    pub const ANY: Digits = Digits(DtmfSet::of(Dtmf::ALL.split_at(12).0));
 
     /// The keys of `keys`, e.g. `"#0"`. Refuses any character that is not a DTMF key.
     pub fn new(keys: &str) -> Result<Digits, Error> {
-        keys.chars().try_fold(Digits::NONE, |set, c| {
-            Dtmf::from_char(c)
-                .map(|k| set.with(k))
-                .ok_or(Error::invalid(
-                    "digits",
-                    "only 0-9, *, # and A-D are DTMF keys",
-                ))
-        })
+        DtmfSet::parse(keys)
+            .map(Digits)
+            .map_err(|_| Error::invalid("digits", "only 0-9, *, # and A-D are DTMF keys"))
     }
 
-    /// This set plus `key`.
-    #[must_use]
-    pub fn with(self, key: Dtmf) -> Digits {
-        Digits(self.0 | 1 << key.index())
-    }
-
-    /// Whether `key` is in the set.
-    pub fn contains(self, key: Dtmf) -> bool {
-        self.0 & (1 << key.index()) != 0
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The keys, in the order `0123456789*#ABCD`.
-    pub fn keys(self) -> impl Iterator<Item = Dtmf> {
-        KEYS.into_iter().filter(move |k| self.contains(*k))
+    /// The keys, as a set.
+    pub fn set(self) -> DtmfSet {
+        self.0
     }
 }
 
 impl fmt::Display for Digits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.keys().try_for_each(|k| write!(f, "{k}"))
+        self.0.fmt(f)
     }
 }
 
@@ -150,9 +52,21 @@ impl fmt::Debug for Digits {
     }
 }
 
+impl From<DtmfSet> for Digits {
+    fn from(keys: DtmfSet) -> Digits {
+        Digits(keys)
+    }
+}
+
+impl From<Digits> for DtmfSet {
+    fn from(digits: Digits) -> DtmfSet {
+        digits.0
+    }
+}
+
 impl From<Dtmf> for Digits {
     fn from(key: Dtmf) -> Digits {
-        Digits::NONE.with(key)
+        Digits(DtmfSet::from(key))
     }
 }
 
@@ -434,16 +348,16 @@ mod tests {
 
     #[test]
     fn dtmf_codes_are_ascii() {
-        assert_eq!(Dtmf::from_code(35), Some(Dtmf::Pound));
-        assert_eq!(Dtmf::from_code(42), Some(Dtmf::Star));
-        assert_eq!(Dtmf::from_code(48), Some(Dtmf::D0));
-        assert_eq!(Dtmf::from_code(57), Some(Dtmf::D9));
-        assert_eq!(Dtmf::from_code(65), Some(Dtmf::A));
-        assert_eq!(Dtmf::from_code(0), None);
-        assert_eq!(Dtmf::from_code(-1), None);
-        assert_eq!(Dtmf::from_code(300), None);
-        for k in KEYS {
-            assert_eq!(Dtmf::from_code(i64::from(k.code())), Some(k));
+        assert_eq!(key_of_code(35), Some(Dtmf::Pound));
+        assert_eq!(key_of_code(42), Some(Dtmf::Star));
+        assert_eq!(key_of_code(48), Some(Dtmf::Zero));
+        assert_eq!(key_of_code(57), Some(Dtmf::Nine));
+        assert_eq!(key_of_code(65), Some(Dtmf::A));
+        assert_eq!(key_of_code(0), None);
+        assert_eq!(key_of_code(-1), None);
+        assert_eq!(key_of_code(300), None);
+        for k in Dtmf::ALL {
+            assert_eq!(key_of_code(i64::from(k.as_ascii())), Some(k));
         }
     }
 
@@ -454,7 +368,7 @@ mod tests {
         assert_eq!(Digits::NONE.to_string(), "");
         assert!(Digits::new("12x").is_err());
         assert!(Digits::new("1 2").is_err());
-        assert!(Digits::new("#").unwrap().contains(Dtmf::Pound));
+        assert!(Digits::new("#").unwrap().set().contains(Dtmf::Pound));
     }
 
     #[test]
@@ -494,10 +408,13 @@ mod tests {
 
     #[test]
     fn sensitive_values_hide_in_debug() {
-        assert_eq!(format!("{:?}", Sensitive::new(Some(Dtmf::D4), true)), "***");
         assert_eq!(
-            format!("{:?}", Sensitive::plain(Some(Dtmf::D4))),
-            "Some(D4)"
+            format!("{:?}", Sensitive::new(Some(Dtmf::Four), true)),
+            "***"
+        );
+        assert_eq!(
+            format!("{:?}", Sensitive::plain(Some(Dtmf::Four))),
+            "Some(Four)"
         );
     }
 }

@@ -8,14 +8,14 @@ use super::{
     Step,
 };
 use crate::args::{LeaveArgs, LeaveOptions};
-use crate::call::{Outbox, Verdict};
 use crate::io::{ChannelAction, Exit, ExitExtension, StoreOp};
-use crate::keys::{Dtmf, Keys};
 use crate::leave::{Leave, LeaveFlow};
 use crate::listing::{MAX_CALLER_ID, StoreUnavailable, TargetCheck};
 use crate::names::SpoolName;
+use crate::outbox::{Outbox, Verdict};
 use crate::prompt::Prompt;
 use imapvm_types::MailboxId;
+use imapvm_types::{Dtmf, DtmfSet};
 use std::time::Duration;
 
 /// The dial-out number's wait between digits.
@@ -519,7 +519,7 @@ impl MainFlow {
                     None => Step {
                         action: ChannelAction::SayDigits {
                             digits: target.text.clone(),
-                            escape: Keys::NONE,
+                            escape: DtmfSet::NONE,
                         },
                         on_key: OnKey::End,
                     },

@@ -6,11 +6,11 @@
 use super::{
     ENTRY_FIRST, ENTRY_NEXT, MainFlow, Op, Purpose, Session, State, Step, WRONG_PIN_DELAY,
 };
-use crate::call::Outbox;
 use crate::io::{Exit, ExitExtension, GreetingKind, StoreOp};
 use crate::listing::{
     AuthReply, BoxLookup, Listing, MAX_LISTED, MessageInfo, StoreUnavailable, Summary,
 };
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_policy::Folder;
 use imapvm_types::{MailboxId, Secret};
@@ -467,7 +467,7 @@ impl MainFlow {
 
     pub(super) fn after_full_warning(&mut self, out: &mut Outbox) {
         if self.main.args.options().autoplay.is_some() {
-            self.command(Some(crate::keys::Dtmf::One), out);
+            self.command(Some(imapvm_types::Dtmf::One), out);
         } else if self.settings.tempgreetwarn && self.login.temp_set {
             self.say(
                 out,

@@ -5,12 +5,12 @@
 use super::{
     AfterOutage, FolderUse, MENU_WAIT, MainFlow, Op, Session, State, Step, toggle_mark, unmark,
 };
-use crate::call::Outbox;
 use crate::io::StoreOp;
-use crate::keys::Dtmf;
 use crate::listing::{Listing, Moved, StoreUnavailable};
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_policy::Folder;
+use imapvm_types::Dtmf;
 use std::time::Duration;
 
 /// The folder prompt's wait after each folder's name.

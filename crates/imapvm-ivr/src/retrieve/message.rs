@@ -4,21 +4,21 @@
 //! said; it is marked `\Seen` when it starts. Also advanced `3` (the envelope alone).
 
 use super::{AfterOutage, MainFlow, OnKey, Op, Session, State, Step};
-use crate::call::Outbox;
 use crate::io::{ChannelAction, GreetingKind, StoreOp};
-use crate::keys::{Dtmf, Keys};
 use crate::listing::{Fetched, MAX_CALLER_ID, MessageInfo, MessageRef};
 use crate::names::SpoolName;
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use crate::settings::DEFAULT_DATE_FORMAT;
 use imapvm_types::MailboxId;
+use imapvm_types::{Dtmf, DtmfSet};
 use std::time::Duration;
 
 /// The keys that stop a message, `1`-`9`: `listen-control-stop-key` `13456789`, and `2`,
 /// the restart key, which the IVR carries out by playing the file again.
-fn stop_keys() -> Keys {
+fn stop_keys() -> DtmfSet {
     // `Dtmf::ALL` starts 0, 1, …, 9.
-    Keys::of(&Dtmf::ALL[1..10])
+    DtmfSet::of(&Dtmf::ALL[1..10])
 }
 
 /// The caller's number as the envelope says it: the characters `ast_say_digit_str`
@@ -97,7 +97,7 @@ impl MainFlow {
                 epoch,
                 format,
                 zone,
-                escape: Keys::ANY,
+                escape: DtmfSet::ANY,
             },
             on_key: OnKey::End,
         })
@@ -185,7 +185,7 @@ impl MainFlow {
                     steps.push(Step {
                         action: ChannelAction::SayDigits {
                             digits: number,
-                            escape: Keys::NONE,
+                            escape: DtmfSet::NONE,
                         },
                         on_key: OnKey::End,
                     });
@@ -198,7 +198,7 @@ impl MainFlow {
             steps.push(Step {
                 action: ChannelAction::SayDigits {
                     digits: number,
-                    escape: Keys::ANY,
+                    escape: DtmfSet::ANY,
                 },
                 on_key: OnKey::End,
             });
@@ -247,7 +247,7 @@ impl MainFlow {
             steps.push(Step {
                 action: ChannelAction::SayNumber {
                     number: i64::from(minutes),
-                    escape: Keys::ANY,
+                    escape: DtmfSet::ANY,
                 },
                 on_key: OnKey::Skip,
             });

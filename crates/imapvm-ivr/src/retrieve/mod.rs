@@ -21,14 +21,14 @@ mod message;
 mod options;
 
 use crate::args::MainArgs;
-use crate::call::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::io::{ActionId, ChannelAction, Exit, GreetingKind, StoreOp, StoreReply, Tick};
-use crate::keys::{Dtmf, Keys};
 use crate::listing::{BoxLookup, Marked, MessageInfo, MessageRef, storage_of};
 use crate::names::SpoolName;
+use crate::outbox::{ChannelAnswer, Outbox, StoreKind, Verdict};
 use crate::prompt::Prompt;
 use crate::settings::Settings;
 use imapvm_policy::Folder;
+use imapvm_types::{Dtmf, DtmfSet};
 use imapvm_types::{MailboxId, Secret, UidSet, UidValidity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -340,20 +340,20 @@ struct Step {
 impl Step {
     /// Prompts any key interrupts, ending the speech.
     fn play(prompts: Vec<Prompt>) -> Step {
-        Step::with(prompts, Keys::ANY, OnKey::End)
+        Step::with(prompts, DtmfSet::ANY, OnKey::End)
     }
 
     /// Prompts any key cuts short, the speech going on.
     fn skippable(prompts: Vec<Prompt>) -> Step {
-        Step::with(prompts, Keys::ANY, OnKey::Skip)
+        Step::with(prompts, DtmfSet::ANY, OnKey::Skip)
     }
 
     /// Prompts no key interrupts.
     fn fixed(prompts: Vec<Prompt>) -> Step {
-        Step::with(prompts, Keys::NONE, OnKey::End)
+        Step::with(prompts, DtmfSet::NONE, OnKey::End)
     }
 
-    fn with(prompts: Vec<Prompt>, escape: Keys, on_key: OnKey) -> Step {
+    fn with(prompts: Vec<Prompt>, escape: DtmfSet, on_key: OnKey) -> Step {
         Step {
             action: ChannelAction::Play { prompts, escape },
             on_key,
@@ -365,7 +365,7 @@ impl Step {
         Step {
             action: ChannelAction::SayNumber {
                 number: i64::from(number),
-                escape: Keys::ANY,
+                escape: DtmfSet::ANY,
             },
             on_key: OnKey::End,
         }
@@ -971,7 +971,7 @@ impl MainFlow {
         } else {
             let action = ChannelAction::Play {
                 prompts: prompt,
-                escape: Keys::ANY,
+                escape: DtmfSet::ANY,
             };
             if purpose.secret() {
                 out.secret_channel(action);

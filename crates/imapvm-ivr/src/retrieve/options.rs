@@ -7,13 +7,13 @@ use super::{
     AfterOutage, ENTRY_FIRST, ENTRY_NEXT, MENU_WAIT, MainFlow, Op, PasswordStep, Purpose, State,
     Step,
 };
-use crate::call::Outbox;
 use crate::io::{ChannelAction, GreetingKind, RecordEnd, RecordSpec, StoreOp};
-use crate::keys::{Dtmf, Keys};
 use crate::listing::{PasswordChange, StoreUnavailable};
 use crate::names::SpoolName;
+use crate::outbox::Outbox;
 use crate::prompt::Prompt;
 use imapvm_types::Secret;
+use imapvm_types::{Dtmf, DtmfSet};
 use std::time::Duration;
 
 /// Silent rounds of the options, temporary-greeting and review menus before they give up
@@ -448,7 +448,7 @@ impl MainFlow {
             max: seconds(max),
             silence: seconds(settings.maxsilence),
             silence_threshold: settings.silencethreshold,
-            escape: Keys::of(&[Dtmf::Pound]),
+            escape: DtmfSet::of(&[Dtmf::Pound]),
         };
         self.state = State::Recording;
         out.channel(ChannelAction::Record(spec));
