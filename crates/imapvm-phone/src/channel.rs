@@ -21,7 +21,7 @@ use imapvm_agi::{
     Command, DateFormat, Digits, Endpos, Format, Outcome, Request, SoundName, SpokenDigits, Text,
     Word,
 };
-use imapvm_ivr::{ActionId, ChannelAction, Dtmf, Input, Keys, Prompt, RecordEnd, RecordSpec};
+use imapvm_ivr::{ActionId, ChannelAction, DtmfSet, Input, Prompt, RecordEnd, RecordSpec};
 
 use crate::error::{Error, Result};
 
@@ -45,7 +45,7 @@ enum Kind {
     /// The prompts still to play after the one in flight.
     Play {
         rest: VecDeque<Prompt>,
-        escape: Keys,
+        escape: DtmfSet,
     },
     Say,
     Record {
@@ -138,9 +138,9 @@ pub(crate) fn start(id: ActionId, action: ChannelAction) -> Result<(InFlight, Re
                 file: SoundName::new(file.as_str())?,
                 stop: digits(stop)?,
                 skip,
-                forward: agi_key(forward)?,
-                rewind: agi_key(rewind)?,
-                pause: Some(agi_key(pause)?),
+                forward,
+                rewind,
+                pause: Some(pause),
                 offset: None,
             })
             .timeout(PROMPT_BOUND),
@@ -159,7 +159,7 @@ pub(crate) fn start(id: ActionId, action: ChannelAction) -> Result<(InFlight, Re
     Ok((InFlight { id, kind }, request))
 }
 
-fn stream(prompt: &Prompt, escape: Keys) -> Result<Request> {
+fn stream(prompt: &Prompt, escape: DtmfSet) -> Result<Request> {
     Ok(Request::new(Command::StreamFile {
         file: SoundName::new(prompt.as_str())?,
         escape: digits(escape)?,
@@ -186,21 +186,8 @@ fn record(spec: &RecordSpec) -> Result<Request> {
 }
 
 /// The flow's keys as AGI escape digits.
-pub(crate) fn digits(keys: Keys) -> Result<Digits> {
-    let text: String = keys.iter().map(Dtmf::as_char).collect();
-    Ok(Digits::new(&text)?)
-}
-
-/// A flow key as AGI's.
-fn agi_key(k: Dtmf) -> Result<imapvm_agi::Dtmf> {
-    imapvm_agi::Dtmf::from_char(k.as_char())
-        .ok_or_else(|| Error::Flow(format!("key {} has no AGI equivalent", k.as_char())))
-}
-
-/// An AGI key as the flow's.
-pub(crate) fn key(k: imapvm_agi::Dtmf) -> Result<Dtmf> {
-    Dtmf::from_char(k.as_char())
-        .ok_or_else(|| Error::Flow(format!("key {} has no flow equivalent", k.as_char())))
+pub(crate) fn digits(keys: DtmfSet) -> Result<Digits> {
+    Ok(Digits::from(keys))
 }
 
 fn seconds(endpos: Option<Endpos>) -> Duration {
@@ -227,7 +214,7 @@ impl InFlight {
             (Kind::Play { rest, escape }, Outcome::Digit { digit, .. }) => match *digit.value() {
                 Some(k) => Ok(Next::Done(Input::PromptDone {
                     id,
-                    interrupted_by: Some(key(k)?),
+                    interrupted_by: Some(k),
                 })),
                 None => match rest.pop_front() {
                     Some(p) => Ok(Next::Send(stream(&p, *escape)?)),
@@ -250,7 +237,7 @@ impl InFlight {
             }
             (Kind::Say, Outcome::Digit { digit, .. }) => Ok(Next::Done(Input::PromptDone {
                 id,
-                interrupted_by: digit.value().map(key).transpose()?,
+                interrupted_by: *digit.value(),
             })),
             (Kind::Say, Outcome::Failed { .. } | Outcome::Done) => {
                 Ok(Next::Done(Input::PromptDone {
@@ -259,14 +246,14 @@ impl InFlight {
                 }))
             }
             (Kind::Wait, Outcome::Digit { digit, .. }) => Ok(Next::Done(match *digit.value() {
-                Some(k) => Input::Digit { id, key: key(k)? },
+                Some(k) => Input::Digit { id, key: k },
                 None => Input::Timeout { id },
             })),
             (Kind::Wait, Outcome::Failed { .. }) => Ok(Next::HungUp),
             (Kind::Record { max }, Outcome::Recorded { ended_by, endpos }) => {
                 let duration = seconds(endpos);
                 let ended_by = match ended_by {
-                    imapvm_agi::RecordEnd::Dtmf(k) => RecordEnd::Dtmf(key(k)?),
+                    imapvm_agi::RecordEnd::Dtmf(k) => RecordEnd::Dtmf(k),
                     imapvm_agi::RecordEnd::TimeoutOrSilence => {
                         // RECORD FILE does not say which: at (or within a second of) the
                         // maximum it was the length.

@@ -211,7 +211,9 @@ pub async fn place(addr: std::net::SocketAddr, call: Call) -> Outcome {
         if peer.out.stalled {
             // Say nothing more; wait until the server goes away.
             let mut rest = Vec::new();
-            let _ = tokio::time::timeout(peer.call.patience * 6, lines.read_until(b'\n', &mut rest)).await;
+            let _ =
+                tokio::time::timeout(peer.call.patience * 6, lines.read_until(b'\n', &mut rest))
+                    .await;
             break;
         }
         for r in replies {
@@ -599,6 +601,10 @@ impl Peer {
                             format!("200 result=-1 (hangup) endpos={}", (kept * 8000.0) as u64),
                             true,
                         )
+                    }
+                    RecordEnd::Stall => {
+                        self.out.stalled = true;
+                        (secs.min(limit), String::new(), false)
                     }
                     RecordEnd::Silence if silence.is_some() => {
                         // Asterisk trims the trailing silence to 1 s.

@@ -45,12 +45,14 @@ impl Publisher {
         };
         let externnotify = match (&options.externnotify, &store.config().general.externnotify) {
             (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout).map_err(
-                |e| Error::Config {
-                    mailbox: "[general] externnotify".into(),
-                    reason: e.to_string(),
-                },
-            )?),
+            (None, Some(cmd)) => Some(
+                ExternNotify::parse(cmd, options.externnotify_timeout).map_err(|e| {
+                    Error::Config {
+                        mailbox: "[general] externnotify".into(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
             (None, None) => None,
         };
         let (tx, events) = mpsc::channel(options.queue.max(1));

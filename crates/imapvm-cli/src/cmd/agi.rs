@@ -47,7 +47,11 @@ pub(crate) struct AgiArgs {
     allow: Vec<IpNet>,
     /// Asterisk's voicemail spool: greetings when `imapgreetings=no`, and `secret.conf`
     /// with `passwordlocation=spooldir`.
-    #[arg(long, value_name = "DIR", default_value = "/var/spool/asterisk/voicemail")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/spool/asterisk/voicemail"
+    )]
     vm_spool: PathBuf,
     /// Calls served at once (more wait in the listen queue).
     #[arg(long, value_name = "N", default_value_t = 512)]
@@ -67,7 +71,9 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         ..PhoneOptions::default()
     };
     let json = global.json;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let recovered = journal::recover(&phone_store, journal::SETTLE).await;
         if recovered != journal::Recovered::default() {

@@ -155,4 +155,3 @@ fn log_reports(amis: &mut [AmiNotifier], hooks: &mut [WebhookNotifier]) {
         }
     }
 }
-

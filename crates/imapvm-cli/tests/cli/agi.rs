@@ -131,14 +131,21 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
         }]),
     );
     assert!(out.problems.is_empty(), "{:?}", out.problems);
-    assert_eq!(out.variables.get("VMSTATUS").map(String::as_str), Some("SUCCESS"));
-    let report = agi.reports.recv_timeout(Duration::from_secs(10)).expect("a report line");
+    assert_eq!(
+        out.variables.get("VMSTATUS").map(String::as_str),
+        Some("SUCCESS")
+    );
+    let report = agi
+        .reports
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a report line");
     assert_eq!(report["app"], "voicemail", "{report}");
     assert_eq!(report["mailbox"], "1234@default", "{report}");
     assert_eq!(report["status"], "SUCCESS", "{report}");
     assert!(report["uid"].as_u64().is_some(), "{report}");
     let (ok, actions) = ami.wait_for(Duration::from_secs(10), |a| {
-        a.iter().any(|x| x.name() == "MWIUpdate" && x.get("NewMessages") == Some("1"))
+        a.iter()
+            .any(|x| x.name() == "MWIUpdate" && x.get("NewMessages") == Some("1"))
     });
     assert!(ok, "MWIUpdate for the new message: {actions:?}");
     let (ok, requests) = hook.wait_for(Duration::from_secs(10), |r| !r.is_empty());
@@ -158,7 +165,10 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
     let deadline = Instant::now() + Duration::from_secs(20);
     let recorded = || {
         std::fs::read_dir(&spool)
-            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with("-rec.wav")))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with("-rec.wav"))
+            })
             .unwrap_or(false)
     };
     while !recorded() {

@@ -4,6 +4,7 @@
 // A panic in a test is a failure with a message; helpers here may unwrap.
 #![allow(clippy::unwrap_used)]
 
+mod agi;
 mod bad_input;
 mod config;
 mod forward;
