@@ -187,7 +187,11 @@ async fn converse(
                     {
                         context.start_journal(spec, &recipients, &shared.clock);
                     }
-                    let (inflight, request) = channel::start(id, action)?;
+                    let (inflight, mut request) = channel::start(id, action)?;
+                    if call.expects_secret() {
+                        // A PIN digit answers it: redacted in every trace [INV-6].
+                        request = request.sensitive();
+                    }
                     let cid = driver.core_mut().send(request, shared.clock.now())?;
                     line.inflight = Some((inflight, cid));
                 }
@@ -270,6 +274,11 @@ fn answers(
                 }
                 match inflight.answer(outcome)? {
                     Next::Send(request) => {
+                        let request = if call.expects_secret() {
+                            request.sensitive()
+                        } else {
+                            request
+                        };
                         *cid = driver.core_mut().send(request, clock.now())?;
                     }
                     Next::Done(input) => {

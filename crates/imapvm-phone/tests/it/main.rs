@@ -35,6 +35,15 @@ impl Rig {
     }
 
     pub(crate) async fn with_boxes(name: &str, general: &str, boxes: Option<&str>) -> Rig {
+        Rig::build(name, general, boxes, PhoneOptions::default()).await
+    }
+
+    pub(crate) async fn build(
+        name: &str,
+        general: &str,
+        boxes: Option<&str>,
+        options: PhoneOptions,
+    ) -> Rig {
         let folder = unique(name);
         let default_boxes = format!(
             "[default]\n1234 => 4242,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n\
@@ -59,7 +68,7 @@ impl Rig {
             "127.0.0.1:0".parse().unwrap(),
             phone_store,
             imapvm::clock::SystemClock::shared(),
-            PhoneOptions::default(),
+            options,
         )
         .await
         .unwrap();
