@@ -60,6 +60,31 @@ pub struct BenchArgs {
     /// Skip the MWI latency bench (the report then shows it as not measured).
     #[arg(long)]
     pub no_mwi: bool,
+    /// Skip the phone bench (FastAGI: deposit latency, calls/s, key latency).
+    #[arg(long)]
+    pub no_phone: bool,
+}
+
+/// The heading of the phone bench's section of `docs/performance.md`.
+const PHONE_HEADING: &str = "## The phone side (FastAGI)";
+
+/// `report` with its phone section replaced by `section` (or `section` appended): the
+/// section runs from its heading to the next `## ` heading or the end.
+pub fn splice_section(report: &str, section: &str) -> String {
+    let section = section.trim_end();
+    match report.find(PHONE_HEADING) {
+        Some(start) => {
+            let after = &report[start + PHONE_HEADING.len()..];
+            let end = after
+                .find("\n## ")
+                .map_or(report.len(), |i| start + PHONE_HEADING.len() + i + 1);
+            format!("{}{section}\n\n{}", &report[..start], &report[end..])
+                .trim_end()
+                .to_owned()
+                + "\n"
+        }
+        None => format!("{}\n\n{section}\n", report.trim_end()),
+    }
 }
 
 impl BenchArgs {
@@ -86,6 +111,9 @@ impl BenchArgs {
         }
         if self.no_mwi {
             c.push_str(" --no-mwi");
+        }
+        if self.no_phone {
+            c.push_str(" --no-phone");
         }
         c
     }
@@ -177,6 +205,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         targets.push(("imapvm-benches", "mwi_latency"));
     }
     targets.push(("imapvm-benches", "suite"));
+    if !args.no_phone {
+        targets.push(("imapvm-benches", "phone"));
+    }
     for (package, bench) in &targets {
         eprintln!("==> xtask bench: compiling {package}/{bench}");
         let status = Command::new(cargo_bin())
@@ -246,6 +277,32 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "the benchmark suite failed: {status}"
         )));
     }
+    let phone_started = std::time::Instant::now();
+    if !args.no_phone {
+        eprintln!("==> xtask bench: the phone side (imapvm-benches/phone)");
+        let status = Command::new(cargo_bin())
+            .current_dir(&root)
+            .args(["bench", "-p", "imapvm-benches", "--bench", "phone"])
+            .status()
+            .map_err(|e| HarnessError::io("running the phone bench", e))?;
+        let section = std::fs::read_to_string(xtask::server::target_dir().join("bench-phone.md"));
+        match (status.success(), section) {
+            (true, Ok(section)) => {
+                let path = root.join("docs/performance.md");
+                let report = std::fs::read_to_string(&path)
+                    .map_err(|e| HarnessError::io("reading docs/performance.md", e))?;
+                std::fs::write(&path, splice_section(&report, &section))
+                    .map_err(|e| HarnessError::io("writing docs/performance.md", e))?;
+            }
+            _ => {
+                eprintln!(
+                    "xtask bench: the phone bench failed ({status}); its section is left as it was"
+                );
+                skipped.push("imapvm-benches/phone".to_owned());
+            }
+        }
+    }
+    let phone_took = phone_started.elapsed();
     if !skipped.is_empty() {
         eprintln!("xtask bench: benches that failed: {}", skipped.join(", "));
     }
@@ -254,12 +311,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
          reports are in target/criterion/report/index.html"
     );
     eprintln!(
-        "xtask bench: compilation {:.0} s, then criterion {:.0} s, MWI latency {:.0} s and the \
-         end-to-end suite {:.0} s",
+        "xtask bench: compilation {:.0} s, then criterion {:.0} s, MWI latency {:.0} s, the \
+         end-to-end suite {:.0} s and the phone {:.0} s",
         compiled.as_secs_f64(),
         criterion_took.as_secs_f64(),
         mwi_took.as_secs_f64(),
-        suite_started.elapsed().as_secs_f64()
+        (suite_started.elapsed() - phone_took).as_secs_f64(),
+        phone_took.as_secs_f64(),
     );
     Ok(())
 }
@@ -267,6 +325,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_phone_section_is_replaced_in_place_or_appended() {
+        let section = "## The phone side (FastAGI)\n\nnew figures\n";
+        let appended = splice_section("# Perf\n\n## Suite\n\nrows\n", section);
+        assert_eq!(
+            appended,
+            "# Perf\n\n## Suite\n\nrows\n\n## The phone side (FastAGI)\n\nnew figures\n"
+        );
+        let replaced = splice_section(
+            "# Perf\n\n## The phone side (FastAGI)\n\nold\n\n## Later\n\nkept\n",
+            section,
+        );
+        assert_eq!(
+            replaced,
+            "# Perf\n\n## The phone side (FastAGI)\n\nnew figures\n\n## Later\n\nkept\n"
+        );
+        assert_eq!(splice_section(&appended, section), appended, "idempotent");
+    }
 
     #[test]
     fn default_run_names_itself_and_asks_for_50_iterations() {

@@ -353,9 +353,26 @@ impl PhoneStore {
             msg_id: Some(msg_id.to_owned()),
             orig_time: i64::try_from(deposit.origtime).ok(),
             admitted: true,
+            // The call may have stored it before imapvm died: look it up first.
+            resent: true,
             ..NewVoicemail::default()
         };
-        self.deposit_new(&recipients, &vm).await
+        // One recipient at a time: a single-recipient deposit looks the msg id up in that
+        // box (a multi-recipient delivery does not).
+        let mut outcome = DepositOutcome::Failed;
+        for r in &recipients {
+            match self.deposit_new(std::slice::from_ref(r), &vm).await {
+                DepositOutcome::Failed => {}
+                stored @ DepositOutcome::Stored { .. } if outcome == DepositOutcome::Failed => {
+                    outcome = stored
+                }
+                DepositOutcome::Queued if outcome == DepositOutcome::Failed => {
+                    outcome = DepositOutcome::Queued
+                }
+                _ => {}
+            }
+        }
+        outcome
     }
 
     /// The runtime's durable deposit for every recipient; the first recipient's UID.

@@ -149,6 +149,9 @@ pub struct Outcome {
     pub recordings: Vec<(PathBuf, f64)>,
     /// Every line, `>` sent by Asterisk, `<` from the server.
     pub transcript: Vec<String>,
+    /// When each line of [`Outcome::transcript`] was read or written (for benchmarks: the
+    /// time from an answer to the server's next command).
+    pub times: Vec<std::time::Instant>,
     /// What the server did that Asterisk would not accept or that the script did not expect.
     pub problems: Vec<String>,
     /// Whether the channel was hung up.
@@ -207,6 +210,7 @@ pub async fn place(addr: std::net::SocketAddr, call: Call) -> Outcome {
         line.pop();
         let text = String::from_utf8_lossy(&line).into_owned();
         peer.out.transcript.push(format!("< {text}"));
+        peer.out.times.push(std::time::Instant::now());
         let replies = peer.answer(&text);
         if peer.out.stalled {
             // Say nothing more; wait until the server goes away.
@@ -218,6 +222,7 @@ pub async fn place(addr: std::net::SocketAddr, call: Call) -> Outcome {
         }
         for r in replies {
             peer.out.transcript.push(format!("> {r}"));
+            peer.out.times.push(std::time::Instant::now());
             if write.write_all(format!("{r}\n").as_bytes()).await.is_err() {
                 break;
             }

@@ -98,11 +98,13 @@ pub struct NewVoicemail {
     pub duration_secs: u32,
     /// Urgent / priority.
     pub urgency: Urgency,
-    /// `X-Asterisk-VM-Message-ID` to store it under (`None`: a fresh one). Given when the
-    /// deposit may already have reached the server once (a recording recovered after a
-    /// crash): [`Mailbox::deposit`] and [`Mailbox::deposit_durable`] then look the msg id up
-    /// in the box first and do not store it twice.
+    /// `X-Asterisk-VM-Message-ID` to store it under (`None`: a fresh one).
     pub msg_id: Option<String>,
+    /// The deposit may already have reached the server under [`NewVoicemail::msg_id`] (a
+    /// recording recovered after a crash): [`Mailbox::deposit`] and
+    /// [`Mailbox::deposit_durable`] look the msg id up in the box first (one more round trip)
+    /// and do not store it twice.
+    pub resent: bool,
     /// When the message was left (Unix seconds; `None`: now): `X-Asterisk-VM-Orig-time`.
     pub orig_time: Option<i64>,
     /// The caller was admitted before recording ([`Mailbox::admission`], as Asterisk checks

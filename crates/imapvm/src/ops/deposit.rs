@@ -348,7 +348,8 @@ impl Mailbox {
         let name = self.scope_mailbox(s, None)?;
         let selected = self.select(s, f, &name).await?;
         let wire = WireMailbox::new(name.as_wire());
-        if let Some(msg_id) = &new.msg_id
+        if new.resent
+            && let Some(msg_id) = &new.msg_id
             && let Some(uid) = self.find_own_msg_id(s, msg_id).await?
         {
             // Stored by an earlier attempt (the caller retries after a crash): not twice.

@@ -459,7 +459,7 @@ async fn admission_before_recording_and_the_admitted_deposit() {
     store.close().await;
 }
 
-/// A deposit under a given msg id (a recording recovered after a crash) is stored once:
+/// A deposit resent under its msg id (a recording recovered after a crash) is stored once:
 /// the second attempt finds the first by its msg id, checked exactly and for this box only.
 #[tokio::test]
 async fn a_deposit_under_a_given_msg_id_is_stored_once() {
@@ -474,7 +474,9 @@ async fn a_deposit_under_a_given_msg_id_is_stored_once() {
     longer.msg_id = Some("21796587333-0badcafe".into());
     let other = mb.deposit(&longer).await.unwrap();
     assert_ne!(other.uid, first.uid);
-    let again = mb.deposit(&vm).await.unwrap();
+    let mut resent = vm.clone();
+    resent.resent = true;
+    let again = mb.deposit(&resent).await.unwrap();
     assert_eq!(again.uid, first.uid, "not stored twice");
     let out = py(&format!(
         "m = connect('vm1234')\nsel(m, {f})\nprint(len(uids(m, 'ALL')))\nprint(header(m, {uid}, 'X-Asterisk-VM-Orig-time'))\nprint(header(m, {uid}, 'X-Asterisk-VM-Message-ID'))\n",
