@@ -6,6 +6,7 @@
     reason = "test helpers: a failed set-up step should stop the test loudly"
 )]
 
+mod docs;
 mod leave;
 mod main_flow;
 mod safety;
