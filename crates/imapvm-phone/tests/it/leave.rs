@@ -260,3 +260,43 @@ async fn an_urgent_message_is_flagged_and_several_recipients_each_get_one() {
     ));
     assert_eq!(other.trim(), "1", "5678 got its own copy");
 }
+
+/// The IMAP server is down for the whole call: the caller still leaves the message, it waits
+/// in the outbox (fsync'd) for the server, VMSTATUS is SUCCESS, and nothing stays in the
+/// spool.
+#[tokio::test]
+async fn with_the_imap_server_down_the_message_waits_in_the_outbox() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut rig = Rig::build_at(
+        "leave-outage",
+        "imapopentimeout=1\nimapreadtimeout=1",
+        None,
+        imapvm_phone::PhoneOptions::default(),
+        Some(dead),
+    )
+    .await;
+    let (out, report) = rig
+        .call(Call::voicemail(&["1234@default", "u"]).phone([Step::Speak {
+            secs: 1.5,
+            end: RecordEnd::Key('#'),
+        }]))
+        .await;
+    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert!(
+        out.prompts.contains(&"beep".to_owned()),
+        "{:?}",
+        out.prompts
+    );
+    assert_eq!(
+        out.variables.get("VMSTATUS").map(String::as_str),
+        Some("SUCCESS")
+    );
+    assert_eq!(report.status.as_deref(), Some("SUCCESS"));
+    let outbox = rig.store.outbox().list().unwrap();
+    assert_eq!(outbox.items.len(), 1, "{outbox:?}");
+    assert_eq!(outbox.items[0].mailbox, "1234@default");
+    assert!(rig.spool_files().is_empty(), "{:?}", rig.spool_files());
+}

@@ -45,6 +45,18 @@ impl Rig {
         boxes: Option<&str>,
         options: PhoneOptions,
     ) -> Rig {
+        Rig::build_at(name, general, boxes, options, None).await
+    }
+
+    /// With `port`, the store's IMAP server is `127.0.0.1:port` instead of the private
+    /// Dovecot (an outage: nothing listens there).
+    pub(crate) async fn build_at(
+        name: &str,
+        general: &str,
+        boxes: Option<&str>,
+        options: PhoneOptions,
+        port: Option<u16>,
+    ) -> Rig {
         let folder = unique(name);
         let default_boxes = format!(
             "[default]\n1234 => 4242,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n\
@@ -52,11 +64,17 @@ impl Rig {
             pw("vm1234"),
             pw("vm5678")
         );
-        let store = store_with(
-            name,
-            &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\n{general}"),
-            boxes.unwrap_or(&default_boxes),
-        );
+        let general = format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\n{general}");
+        let store = match port {
+            None => store_with(name, &general, boxes.unwrap_or(&default_boxes)),
+            Some(port) => imapvm_harness::store_for(
+                name,
+                "127.0.0.1",
+                port,
+                &general,
+                boxes.unwrap_or(&default_boxes),
+            ),
+        };
         let dir = scratch_dir("imapvm-phone", name);
         let spool = dir.join("spool");
         let vm_spool = dir.join("voicemail");
