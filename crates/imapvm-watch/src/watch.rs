@@ -14,6 +14,9 @@
 //! wake the watcher at once, without waiting for the server's echo: it subscribes to the
 //! store's change feed ([`Store::changes_of`]).
 //!
+//! Every time (event timestamps, poll timers, IDLE deadlines) comes from the store's clock
+//! ([`Store::clock`]).
+//!
 //! A lost connection is re-opened with a doubling back-off; the first failure of an outage
 //! emits one [`WatchError`]; the last published state is kept (nothing is published as 0).
 //! After reconnecting, the resync costs what changed ([`Resync`]): with CONDSTORE (ENABLEd,
@@ -35,12 +38,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use imapvm::clock::SharedClock;
+
 use imapvm_policy::mwi::externnotify_args;
 use imapvm_policy::watch::{
     FolderMark, ResyncPlan, WatchConfig, choose, expunges_unattributed, resync_plan,
 };
 use imapvm_policy::{
-    MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
+    Backoff, MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
     SummaryError, WatchStrategy,
 };
 use tokio::sync::mpsc;
@@ -51,22 +56,6 @@ use imapvm::{
 };
 
 use crate::externnotify::{ExternNotify, ExternRun, Runner};
-
-/// Where event times come from (injectable, so tests and replays control them).
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// A box's counts changed (or are known for the first time).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,15 +167,13 @@ pub struct WatchOptions {
     pub mailboxes: Option<Vec<String>>,
     /// The strategy.
     pub strategy: StrategyChoice,
-    /// Where event times come from.
-    pub clock: Arc<dyn Clock>,
     /// The `externnotify` program; `None`: voicemail.conf's, if any.
     pub externnotify: Option<ExternNotify>,
     /// Timeout of one `externnotify` run when it comes from voicemail.conf.
     pub externnotify_timeout: Duration,
-    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    /// First reconnect back-off (doubled per failure up to `backoff_max`; above zero).
     pub backoff_first: Duration,
-    /// Longest reconnect back-off.
+    /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
     /// Events buffered for a slow reader before the account tasks wait.
     pub queue: usize,
@@ -226,7 +213,6 @@ impl Default for WatchOptions {
         WatchOptions {
             mailboxes: None,
             strategy: StrategyChoice::Auto,
-            clock: Arc::new(SystemClock),
             externnotify: None,
             externnotify_timeout: crate::externnotify::DEFAULT_TIMEOUT,
             backoff_first: Duration::from_millis(500),
@@ -281,9 +267,16 @@ impl Drop for Watcher {
 
 impl Watcher {
     /// Starts watching `store`'s boxes (see the module docs). Fails only on configuration
-    /// errors (an unknown box, an unusable externnotify); connection problems become
-    /// [`WatchEvent::Error`]s and are retried. Needs a tokio runtime.
+    /// errors (an unknown box, an unusable externnotify, a back-off whose bounds are
+    /// refused); connection problems become [`WatchEvent::Error`]s and are retried. Needs a
+    /// tokio runtime.
     pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
+        let backoff = Backoff::new(options.backoff_first, options.backoff_max).map_err(|e| {
+            Error::Config {
+                mailbox: "WatchOptions::backoff_first/backoff_max".into(),
+                reason: e.to_string(),
+            }
+        })?;
         let ids: Vec<String> = match &options.mailboxes {
             Some(list) => list.clone(),
             None => store.mailbox_ids(),
@@ -345,13 +338,12 @@ impl Watcher {
                     .collect(),
                 choice: options.strategy,
                 config,
-                clock: Arc::clone(&options.clock),
+                clock: store.clock().clone(),
                 events: tx.clone(),
                 runner: runner.clone(),
                 touched,
                 stop: stop_rx.clone(),
-                backoff_first: options.backoff_first,
-                backoff_max: options.backoff_max.max(options.backoff_first),
+                backoff,
                 idle_silence: options.idle_silence,
                 connecting: Arc::clone(&connecting),
                 down: false,
@@ -389,14 +381,14 @@ struct AccountWatch {
     boxes: Vec<Watched>,
     choice: StrategyChoice,
     config: WatchConfig,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     events: mpsc::Sender<WatchEvent>,
     runner: Option<Arc<Runner>>,
     /// The store's announcements for this account: our own operations.
     touched: ChangeFeed,
     stop: tokio::sync::watch::Receiver<bool>,
-    backoff_first: Duration,
-    backoff_max: Duration,
+    /// Reconnects; reset once a connection is watching.
+    backoff: Backoff,
     /// See [`WatchOptions::idle_silence`].
     idle_silence: Option<Duration>,
     /// Shared by every account task: bounds concurrent connection set-ups.
@@ -424,13 +416,12 @@ impl AccountWatch {
     }
 
     async fn run(mut self) {
-        let mut backoff = self.backoff_first;
         loop {
             if self.stopped() {
                 return;
             }
             let mut session = None;
-            let result = self.connect_and_watch(&mut session, &mut backoff).await;
+            let result = self.connect_and_watch(&mut session).await;
             if let Some(s) = session.take()
                 && s.is_usable()
             {
@@ -443,13 +434,14 @@ impl AccountWatch {
                         // Policy: keep the last good state; never publish on failure.
                         let _ = w.tracker.observe(Recount::Failed);
                     }
+                    let backoff = self.backoff.failed();
                     tracing::debug!(account = %self.label, error = %e, ?backoff, "watch connection failed");
                     if !self.down {
                         self.down = true;
                         let event = WatchEvent::Error(WatchError {
                             account: self.label.clone(),
                             error: e.to_string(),
-                            at: self.clock.now(),
+                            at: self.clock.wall(),
                         });
                         if self.events.send(event).await.is_err() {
                             return;
@@ -460,7 +452,6 @@ impl AccountWatch {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop.wait_for(|s| *s) => return,
                     }
-                    backoff = backoff.saturating_mul(2).min(self.backoff_max);
                 }
             }
         }
@@ -477,15 +468,11 @@ impl AccountWatch {
         }
     }
 
-    async fn connect_and_watch(
-        &mut self,
-        slot: &mut Option<Session>,
-        backoff: &mut Duration,
-    ) -> Result<Ended> {
+    async fn connect_and_watch(&mut self, slot: &mut Option<Session>) -> Result<Ended> {
         let opened = {
             // Closed only if the watcher is gone; then connect anyway (it stops right after).
             let _permit = self.connecting.acquire().await;
-            Session::open(&self.account).await?
+            Session::open(&self.account, &self.clock).await?
         };
         let session = slot.insert(opened);
         session.set_idle_silence(self.idle_silence);
@@ -497,7 +484,7 @@ impl AccountWatch {
         // Resync: recount what changed while we were away (everything the first time);
         // publish only what differs from the last published state.
         let resync = self.resync(session).await?;
-        *backoff = self.backoff_first;
+        self.backoff.succeeded();
         let mut strategy = self.strategy(session);
         if let WatchStrategy::Notify { .. } = strategy {
             let spec = notify_spec();
@@ -513,7 +500,7 @@ impl AccountWatch {
             }
         }
         self.down = false;
-        let at = self.clock.now();
+        let at = self.clock.wall();
         if self
             .events
             .send(WatchEvent::Watching {
@@ -536,7 +523,7 @@ impl AccountWatch {
             }
             _ => None,
         };
-        let mut next_poll = poll_every.map(|d| Instant::now() + d);
+        let mut next_poll = poll_every.map(|d| self.clock.now() + d);
         loop {
             let (wake, mut changes) = match strategy {
                 WatchStrategy::Notify { .. } | WatchStrategy::Idle { .. } => {
@@ -553,7 +540,7 @@ impl AccountWatch {
                 Wake::Server => {}
                 Wake::Timer => {
                     changes.overflow = true;
-                    next_poll = poll_every.map(|d| Instant::now() + d);
+                    next_poll = poll_every.map(|d| self.clock.now() + d);
                 }
             }
             while let Some(changed) = self.touched.try_recv() {
@@ -747,7 +734,9 @@ impl AccountWatch {
         let mut stop = self.stop.clone();
         let timer = async {
             match until {
-                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                Some(at) => {
+                    tokio::time::sleep(at.saturating_duration_since(self.clock.now())).await
+                }
                 None => std::future::pending().await,
             }
         };
@@ -784,7 +773,7 @@ impl AccountWatch {
         }
         let id = session.idle()?;
         // Far enough that only the proto core's IDLE refresh timer matters.
-        let far = Instant::now() + Duration::from_secs(24 * 3600);
+        let far = self.clock.now() + Duration::from_secs(24 * 3600);
         let until = next_poll.unwrap_or(far);
         let mut stop = self.stop.clone();
         let wake = loop {
@@ -792,7 +781,7 @@ impl AccountWatch {
             let wake = tokio::select! {
                 r = read => {
                     let _ = r?;
-                    if Instant::now() >= until { Some(Wake::Timer) } else { None }
+                    if self.clock.now() >= until { Some(Wake::Timer) } else { None }
                 }
                 _ = stop.wait_for(|s| *s) => Some(Wake::Stop),
                 changed = self.touched.recv() => Some(match changed {
@@ -861,7 +850,7 @@ impl AccountWatch {
                     mailbox: w.mailbox.mailbox_id().mailbox().to_owned(),
                     context: w.mailbox.mailbox_id().context().to_owned(),
                     counts,
-                    at: self.clock.now(),
+                    at: self.clock.wall(),
                 };
                 if let Some(runner) = &self.runner {
                     runner.notify(
@@ -880,7 +869,7 @@ impl AccountWatch {
         let event = WatchEvent::Error(WatchError {
             account: self.label.clone(),
             error: e.to_string(),
-            at: self.clock.now(),
+            at: self.clock.wall(),
         });
         let _ = self.events.send(event).await;
     }

@@ -16,14 +16,17 @@
 //! reqwest's TLS default pulls aws-lc, which the workspace's tidy test forbids. HTTPS is
 //! therefore not offered (the config refuses `https://`): put a TLS-terminating proxy on
 //! localhost. Response bodies are not read, and the status line and headers are bounded
-//! ([`MAX_RESPONSE_HEAD`]).
+//! ([`MAX_RESPONSE_HEAD`]). Report timestamps come from [`WebhookOptions::clock`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use imapvm::clock::{SharedClock, SystemClock};
+use imapvm::{Error, Result};
 use imapvm_config::{ImapvmSection, WebhookUrl};
+use imapvm_policy::Backoff;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
@@ -42,12 +45,14 @@ pub struct WebhookOptions {
     pub retries: u32,
     /// Most requests at once.
     pub inflight: usize,
-    /// First back-off between attempts (doubled up to `backoff_max`).
+    /// First back-off between attempts (doubled up to `backoff_max`; above zero).
     pub backoff_first: Duration,
-    /// Longest back-off.
+    /// Longest back-off (at least `backoff_first`).
     pub backoff_max: Duration,
     /// Reports buffered for a slow reader; beyond that they are dropped.
     pub report_queue: usize,
+    /// Where report times come from (the store's: [`imapvm::Store::clock`]).
+    pub clock: SharedClock,
 }
 
 impl Default for WebhookOptions {
@@ -67,6 +72,7 @@ impl WebhookOptions {
             backoff_first: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
             report_queue: 1024,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -136,24 +142,32 @@ impl std::fmt::Debug for Command {
 }
 
 impl WebhookNotifier {
-    /// Starts delivering to `url` (needs a tokio runtime).
-    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> WebhookNotifier {
+    /// Starts delivering to `url` (needs a tokio runtime). Fails when the options'
+    /// back-off bounds are refused.
+    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> Result<WebhookNotifier> {
+        let backoff = Backoff::new(options.backoff_first, options.backoff_max).map_err(|e| {
+            Error::Config {
+                mailbox: "WebhookOptions::backoff_first/backoff_max".into(),
+                reason: e.to_string(),
+            }
+        })?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
         let shared = Arc::new(Shared {
             url: url.clone(),
             permits: Semaphore::new(options.inflight.max(1)),
+            backoff,
             options,
             reports: report_tx,
             stopping: AtomicBool::new(false),
         });
         let task = tokio::spawn(dispatch(shared, rx));
-        WebhookNotifier {
+        Ok(WebhookNotifier {
             commands,
             reports,
             task: Some(task),
             url: url.clone(),
-        }
+        })
     }
 
     /// The URL.
@@ -202,6 +216,8 @@ impl Drop for WebhookNotifier {
 struct Shared {
     url: WebhookUrl,
     options: WebhookOptions,
+    /// Each delivery's schedule starts from this.
+    backoff: Backoff,
     permits: Semaphore,
     reports: mpsc::Sender<WebhookReport>,
     stopping: AtomicBool,
@@ -279,7 +295,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
     let body = event_json(event);
     let mailbox = event.id();
     let options = &shared.options;
-    let mut backoff = options.backoff_first;
+    let mut backoff = shared.backoff;
     let mut attempts = 0;
     let report = loop {
         attempts += 1;
@@ -298,7 +314,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                     mailbox,
                     status,
                     attempts,
-                    at: SystemTime::now(),
+                    at: options.clock.wall(),
                 };
             }
             Ok(status) if !retryable(status) => {
@@ -306,7 +322,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                     mailbox,
                     error: format!("{} answered {status}; not retried", shared.url),
                     attempts,
-                    at: SystemTime::now(),
+                    at: options.clock.wall(),
                 };
             }
             Ok(status) => format!("{} answered {status}", shared.url),
@@ -320,18 +336,18 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                 mailbox,
                 error,
                 attempts,
-                at: SystemTime::now(),
+                at: options.clock.wall(),
             };
         }
-        tracing::debug!(%mailbox, %error, ?backoff, "webhook attempt failed; retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = backoff.saturating_mul(2).min(options.backoff_max);
+        let delay = backoff.failed();
+        tracing::debug!(%mailbox, %error, backoff = ?delay, "webhook attempt failed; retrying");
+        tokio::time::sleep(delay).await;
         if superseded.load(Ordering::Relaxed) || shared.stopping.load(Ordering::Relaxed) {
             break WebhookReport::Failed {
                 mailbox,
                 error: format!("{error}; not retried (superseded or stopping)"),
                 attempts,
-                at: SystemTime::now(),
+                at: options.clock.wall(),
             };
         }
     };

@@ -32,7 +32,7 @@ use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 
 use crate::account::AccountKey;
 use crate::error::{DepositRefusal, Error, Result, says_over_quota};
-use crate::ops::{Composed, now_secs, quota_roots, random_u32, search_result};
+use crate::ops::{Composed, quota_roots, random_u32, search_result};
 use crate::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
 use crate::session::Session;
@@ -157,8 +157,8 @@ impl Store {
         outbox: Option<Outbox>,
     ) -> Vec<RecipientResult> {
         let (mailboxes, mut results) = self.resolve_recipients(recipients);
-        let now = now_secs();
-        let compose = deposit_compose(vm, now, random_u32());
+        let now = self.clock().unix_secs();
+        let compose = deposit_compose(vm, now, random_u32(self.clock()));
         let delivered = deliver(mailboxes, compose, Admission::Deposit, now, outbox).await;
         for (index, result) in delivered {
             results[index] = Some(result);
@@ -328,7 +328,7 @@ async fn deliver_account(
     let mut ledger = QuotaLedger::default();
     for (index, mb) in &group {
         let result = async {
-            let s = slot.conn.session(&account).await?;
+            let s = slot.conn.session(&account, store.clock()).await?;
             prepare(
                 *index,
                 mb,
@@ -381,7 +381,7 @@ async fn deliver_account(
 
     // Phase 2: every APPEND of this account in one round trip.
     if !prepared.is_empty() {
-        match slot.conn.session(&account).await {
+        match slot.conn.session(&account, store.clock()).await {
             Ok(s) => {
                 let outcomes = append_all(s, &prepared).await;
                 for ((p, outcome), held) in prepared.into_iter().zip(outcomes).zip(helds) {
@@ -646,7 +646,7 @@ async fn prepare(
 
 /// Builds `mb`'s copy as message `msgnum`; and its duration.
 fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Composed, u32)> {
-    let rand = random_u32();
+    let rand = random_u32(mb.store.clock());
     let built = compose(mb, msgnum, now, rand)?;
     let msg_id = built.voicemail.msg_id.clone().unwrap_or_default();
     let duration = built.voicemail.duration_secs;

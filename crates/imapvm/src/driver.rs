@@ -85,6 +85,10 @@ impl DriveError {
 }
 
 /// A sans-IO core joined to a byte stream, a clock and a timer.
+///
+/// [`Driver::turn`], [`Driver::turn_within`] and [`Driver::flush`] are cancel-safe: dropped
+/// at an `.await` (the other branch of a `select!` won), they lose nothing; what was read
+/// is fed to the core before they return, and what is half written stays queued.
 pub struct Driver<C, S> {
     core: C,
     stream: S,
@@ -93,9 +97,13 @@ pub struct Driver<C, S> {
     trace_input: bool,
     write_timeout: Option<Duration>,
     read_buf: Box<[u8]>,
+    /// Bytes of the last read (at the start of `read_buf`).
+    last_read: usize,
     out: Vec<u8>,
     out_pos: usize,
     needs_flush: bool,
+    /// Since when nothing could be written (pending bytes made no progress).
+    stalled_since: Instant,
 }
 
 impl<C, S> std::fmt::Debug for Driver<C, S> {
@@ -107,6 +115,15 @@ impl<C, S> std::fmt::Debug for Driver<C, S> {
     }
 }
 
+/// When a turn gives up waiting.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// At this instant (never when `None`).
+    At(Option<Instant>),
+    /// This long after everything was written: a read timeout.
+    AfterWriting(Duration),
+}
+
 impl<C, S> Driver<C, S>
 where
     C: Core,
@@ -114,6 +131,7 @@ where
 {
     /// Joins `core` to `stream`, with `clock` for every `now`.
     pub fn new(core: C, stream: S, clock: SharedClock) -> Driver<C, S> {
+        let stalled_since = clock.now();
         Driver {
             core,
             stream,
@@ -122,9 +140,11 @@ where
             trace_input: true,
             write_timeout: None,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            last_read: 0,
             out: Vec::new(),
             out_pos: 0,
             needs_flush: false,
+            stalled_since,
         }
     }
 
@@ -177,6 +197,12 @@ where
         self.out_pos < self.out.len() || self.needs_flush
     }
 
+    /// The bytes of the last read, as they were fed to the core (e.g. to keep a server's
+    /// greeting verbatim).
+    pub fn last_read(&self) -> &[u8] {
+        &self.read_buf[..self.last_read]
+    }
+
     /// Takes the core and the stream apart.
     pub fn into_parts(self) -> (C, S) {
         (self.core, self.stream)
@@ -189,10 +215,15 @@ where
             self.out.clear();
             self.out_pos = 0;
         }
+        let idle = !self.has_unwritten();
         while let Some(t) = self.core.poll_transmit(now) {
             tracing::trace!(peer = %self.label, out = %t.trace(), "C:");
             self.out.extend_from_slice(t.as_bytes());
             self.needs_flush = true;
+        }
+        if idle && self.has_unwritten() {
+            // The write timeout counts from when bytes are waiting.
+            self.stalled_since = now;
         }
     }
 
@@ -223,9 +254,33 @@ where
     /// One turn: writes what the core has to send and runs until input arrived (fed to
     /// the core), the peer closed, the core's timer fired, or `deadline` passed.
     pub async fn turn(&mut self, deadline: Option<Instant>) -> Result<Progress, DriveError> {
+        self.run(Deadline::At(deadline)).await
+    }
+
+    /// [`Driver::turn`] with a read timeout: the turn ends with [`Progress::Deadline`] when
+    /// `quiet` passed after everything was written with nothing read. While bytes are
+    /// written only the write timeout applies, so a large command on a slow link is not
+    /// mistaken for a silent peer.
+    pub async fn turn_within(&mut self, quiet: Duration) -> Result<Progress, DriveError> {
+        self.run(Deadline::AfterWriting(quiet)).await
+    }
+
+    async fn run(&mut self, deadline: Deadline) -> Result<Progress, DriveError> {
         self.collect_transmits();
+        let mut written_at = None;
         loop {
-            match self.step(deadline, false).await? {
+            let (at, until_flushed) = match deadline {
+                Deadline::At(at) => (at, false),
+                Deadline::AfterWriting(_) if self.has_unwritten() => {
+                    written_at = None;
+                    (None, true)
+                }
+                Deadline::AfterWriting(quiet) => {
+                    let since = *written_at.get_or_insert_with(|| self.clock.now());
+                    (Some(since + quiet), false)
+                }
+            };
+            match self.step(at, until_flushed).await? {
                 Step::Read(n) => {
                     self.feed(n);
                     return Ok(Progress::Read(n));
@@ -241,7 +296,7 @@ where
                         self.core.handle_timeout(now);
                         return Ok(Progress::Timer);
                     }
-                    if deadline.is_some_and(|d| d <= now) {
+                    if at.is_some_and(|d| d <= now) {
                         return Ok(Progress::Deadline);
                     }
                     // Woken early (timer granularity): go on waiting.
@@ -253,6 +308,7 @@ where
     }
 
     fn feed(&mut self, n: usize) {
+        self.last_read = n;
         if self.trace_input {
             tracing::trace!(peer = %self.label, bytes = n, "S: {}", self.read_buf[..n.min(300)].escape_ascii());
         }
@@ -271,11 +327,13 @@ where
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Timers run on tokio's clock, armed with durations measured on ours.
         let mut sleep =
             wake.map(|w| Box::pin(tokio::time::sleep(w.saturating_duration_since(now))));
         let mut write_limit = match self.write_timeout {
             Some(limit) if self.has_unwritten() => {
-                Some((limit, Box::pin(tokio::time::sleep(limit))))
+                let left = (self.stalled_since + limit).saturating_duration_since(now);
+                Some((limit, Box::pin(tokio::time::sleep(left))))
             }
             _ => None,
         };
@@ -286,6 +344,7 @@ where
             out_pos,
             needs_flush,
             read_buf,
+            stalled_since,
             ..
         } = self;
         std::future::poll_fn(|cx| {
@@ -318,11 +377,10 @@ where
                 }
             }
             if wrote {
-                // Progress resets the write timer.
+                // Progress restarts the write timer.
+                *stalled_since = clock.now();
                 if let Some((limit, timer)) = write_limit.as_mut() {
-                    timer
-                        .as_mut()
-                        .reset(tokio::time::Instant::from_std(clock.now() + *limit));
+                    timer.set(tokio::time::sleep(*limit));
                 }
             }
             let mut buf = ReadBuf::new(read_buf);

@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{MailboxName, MessageNumbers, Uid};
+use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid};
 
 use crate::account::{Account, AccountKey};
+use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::session::Session;
 
@@ -16,6 +17,11 @@ use crate::session::Session;
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 /// Longest back-off.
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// The login back-off of every account.
+const LOGIN_BACKOFF: Backoff = match Backoff::new(BACKOFF_FIRST, BACKOFF_MAX) {
+    Ok(b) => b,
+    Err(_) => panic!("the login back-off bounds are valid"),
+};
 
 /// The identity headers of one message (immutable for a UID within a UIDVALIDITY).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +78,23 @@ impl FolderMemory {
 }
 
 /// The connection of one account, with its back-off state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Conn {
     session: Option<Session>,
-    failures: u32,
+    backoff: Backoff,
     retry_at: Option<Instant>,
     last_error: String,
+}
+
+impl Default for Conn {
+    fn default() -> Conn {
+        Conn {
+            session: None,
+            backoff: LOGIN_BACKOFF,
+            retry_at: None,
+            last_error: String::new(),
+        }
+    }
 }
 
 impl Conn {
@@ -87,12 +104,16 @@ impl Conn {
     }
 
     /// The live session, opening one (after the back-off) when needed.
-    pub(crate) async fn session(&mut self, account: &Account) -> Result<&mut Session> {
+    pub(crate) async fn session(
+        &mut self,
+        account: &Account,
+        clock: &SharedClock,
+    ) -> Result<&mut Session> {
         if !self.has_live_session() {
             if let Some(old) = self.session.take() {
                 tracing::debug!(account = %old.label(), "dropping a failed connection");
             }
-            let now = Instant::now();
+            let now = clock.now();
             if let Some(at) = self.retry_at
                 && at > now
             {
@@ -102,17 +123,15 @@ impl Conn {
                     last: self.last_error.clone(),
                 });
             }
-            match Session::open(account).await {
+            match Session::open(account, clock).await {
                 Ok(s) => {
-                    self.failures = 0;
+                    self.backoff.succeeded();
                     self.retry_at = None;
                     self.session = Some(s);
                 }
                 Err(e) => {
-                    self.failures = self.failures.saturating_add(1);
-                    let exp = self.failures.saturating_sub(1).min(16);
-                    let wait = BACKOFF_FIRST.saturating_mul(1 << exp).min(BACKOFF_MAX);
-                    self.retry_at = Some(Instant::now() + wait);
+                    let wait = self.backoff.failed();
+                    self.retry_at = Some(clock.now() + wait);
                     self.last_error = e.to_string();
                     tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
                     return Err(e);

@@ -85,7 +85,15 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     } else {
         args.webhooks.clone()
     };
-    let webhook_options = WebhookOptions::from_section(section);
+    // Every output stamps its reports with the store's clock.
+    let webhook_options = WebhookOptions {
+        clock: store.clock().clone(),
+        ..WebhookOptions::from_section(section)
+    };
+    let ami_options = AmiOptions {
+        clock: store.clock().clone(),
+        ..AmiOptions::default()
+    };
     let options = WatchOptions {
         mailboxes: Some(mailboxes.clone()),
         strategy,
@@ -96,12 +104,12 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     block_on(async move {
         let mut amis: Vec<AmiNotifier> = ami
             .iter()
-            .map(|t| AmiNotifier::start(t, AmiOptions::default()))
-            .collect();
+            .map(|t| AmiNotifier::start(t, ami_options.clone()))
+            .collect::<Result<_, _>>()?;
         let mut hooks: Vec<WebhookNotifier> = webhooks
             .iter()
             .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
