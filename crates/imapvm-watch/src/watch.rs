@@ -1061,6 +1061,83 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A store on the system clock whose box 1234@default lives on `127.0.0.1:port`.
+    fn store_at(port: u16) -> Store {
+        let text = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             imapopentimeout=60\nimapreadtimeout=60\n\n\
+             [default]\n1234 => 1234,A,,,imapuser=u1|imappassword=p1\n"
+        );
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", text.as_bytes());
+        Store::with_clock(parsed.config, imapvm::clock::SystemClock::shared())
+    }
+
+    /// Reconnects back off 0.5 s, 1 s, 2 s, 4 s, 8 s in simulated time (the store's clock
+    /// is tokio's, paused here): a server that hangs up at once sees the attempts that far
+    /// apart, and the test does not wait for them.
+    #[tokio::test(start_paused = true)]
+    async fn reconnects_back_off_doubling_in_simulated_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let store = store_at(listener.local_addr().unwrap().port());
+        let clock = store.clock().clone();
+        let (tx, mut attempts) = mpsc::unbounded_channel();
+        let hangs_up = tokio::spawn(async move {
+            loop {
+                let (sock, _) = listener.accept().await.unwrap();
+                drop(sock);
+                let _ = tx.send(clock.now());
+            }
+        });
+        let started = std::time::Instant::now();
+        let mut w = Watcher::start(&store, WatchOptions::default()).unwrap();
+        let first = w.next().await.unwrap();
+        assert!(matches!(first, WatchEvent::Error(_)), "{first:?}");
+        let mut at = Vec::new();
+        while at.len() < 6 {
+            at.push(attempts.recv().await.unwrap());
+        }
+        let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        let expected = [500, 1000, 2000, 4000, 8000].map(Duration::from_millis);
+        for (gap, want) in gaps.iter().zip(expected) {
+            assert!(
+                *gap >= want && *gap < want + Duration::from_millis(50),
+                "{gaps:?}"
+            );
+        }
+        assert!(w.try_next().is_none(), "one error event per outage");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "15.5 s of back-off were simulated, not slept"
+        );
+        w.stop().await;
+        hangs_up.abort();
+    }
+
+    #[test]
+    fn bad_backoff_bounds_are_refused_not_repaired() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let store = store_at(1);
+        let options = WatchOptions {
+            backoff_first: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(1),
+            ..WatchOptions::default()
+        };
+        let err = Watcher::start(&store, options).unwrap_err();
+        assert!(
+            err.to_string().contains("backoff_max") && err.to_string().contains("below"),
+            "{err}"
+        );
+        let options = WatchOptions {
+            backoff_first: Duration::ZERO,
+            ..WatchOptions::default()
+        };
+        assert!(Watcher::start(&store, options).is_err());
+    }
+
     #[test]
     fn the_notify_request_is_accepted_by_the_proto_core() {
         let mut conn = imapvm_proto::Connection::new(

@@ -417,6 +417,7 @@ fn parse_status(line: &[u8]) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imapvm::clock::Clock;
     use imapvm_policy::MwiCounts;
 
     #[test]
@@ -437,6 +438,72 @@ mod tests {
         for s in [400, 401, 403, 404, 410, 413] {
             assert!(!retryable(s), "{s}");
         }
+    }
+
+    /// Monotonic time from tokio, wall time standing still.
+    #[derive(Debug)]
+    struct FixedWall(SystemTime);
+
+    impl imapvm::clock::Clock for FixedWall {
+        fn now(&self) -> std::time::Instant {
+            SystemClock.now()
+        }
+        fn wall(&self) -> SystemTime {
+            self.0
+        }
+    }
+
+    fn event() -> MwiEvent {
+        MwiEvent {
+            mailbox: "1234".into(),
+            context: "default".into(),
+            counts: MwiCounts::default(),
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    /// A receiver that is not there: every retry after its back-off (simulated), then one
+    /// report stamped by the options' clock.
+    #[tokio::test(start_paused = true)]
+    async fn reports_take_their_time_from_the_options_clock() {
+        let port = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_674_094);
+        let options = WebhookOptions {
+            retries: 3,
+            clock: Arc::new(FixedWall(wall)),
+            ..WebhookOptions::default()
+        };
+        let url: WebhookUrl = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
+        let mut hook = WebhookNotifier::start(&url, options).unwrap();
+        let started = SystemClock.now();
+        hook.notify(&event());
+        match hook.next_report().await {
+            Some(WebhookReport::Failed { attempts, at, .. }) => {
+                assert_eq!((attempts, at), (4, wall));
+            }
+            other => panic!("{other:?}"),
+        }
+        // 0.25 s + 0.5 s + 1 s of back-off between the four attempts.
+        let waited = SystemClock.now() - started;
+        assert!(waited >= Duration::from_millis(1750), "{waited:?}");
+        hook.stop().await;
+    }
+
+    #[tokio::test]
+    async fn bad_backoff_bounds_are_refused_not_repaired() {
+        let options = WebhookOptions {
+            backoff_first: Duration::ZERO,
+            ..WebhookOptions::default()
+        };
+        let url: WebhookUrl = "http://127.0.0.1:1/hook".parse().unwrap();
+        let err = WebhookNotifier::start(&url, options).unwrap_err();
+        assert!(
+            err.to_string().contains("WebhookOptions") && err.to_string().contains("zero"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -562,6 +562,79 @@ mod tests {
         assert!(driver.core().eof);
     }
 
+    /// A read timeout counts from the end of writing: a large command that drains slowly
+    /// (but keeps draining) is not a silent peer.
+    #[tokio::test(start_paused = true)]
+    async fn turn_within_starts_its_read_timeout_once_everything_is_written() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let clock = SystemClock::shared();
+        let start = clock.now();
+        let peer = tokio::spawn(async move {
+            // 64 KiB at 4 KiB per second: 16 s of writing, progress every second.
+            let mut got = vec![0; 64 * 1024];
+            for chunk in got.chunks_mut(4096) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                theirs.read_exact(chunk).await.unwrap();
+            }
+            theirs
+        });
+        let mut driver = Driver::new(echo(vec![b'x'; 64 * 1024], None), ours, clock.clone())
+            .with_write_timeout(Duration::from_secs(5));
+        let p = driver.turn_within(Duration::from_secs(3)).await.unwrap();
+        assert_eq!(p, Progress::Deadline);
+        let waited = clock.now() - start;
+        assert!(
+            waited >= Duration::from_secs(19) && waited < Duration::from_secs(20),
+            "16 s of writing, then 3 s of silence: {waited:?}"
+        );
+        let _theirs = peer.await.unwrap();
+    }
+
+    /// Input does not keep a stalled write alive: the write timeout counts from the last
+    /// byte written, however often the peer talks.
+    #[tokio::test(start_paused = true)]
+    async fn a_talking_peer_that_never_reads_still_hits_the_write_timeout() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let clock = SystemClock::shared();
+        let start = clock.now();
+        let talker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if theirs.write_all(b"still here\n").await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut driver = Driver::new(echo(vec![0; 1 << 20], None), ours, clock.clone())
+            .with_write_timeout(Duration::from_secs(5));
+        let mut reads = 0;
+        let err = loop {
+            match driver.turn(None).await {
+                Ok(Progress::Read(_)) => reads += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, DriveError::WriteTimeout(_)), "{err}");
+        assert!(reads >= 4, "the peer talked meanwhile: {reads} reads");
+        let waited = clock.now() - start;
+        assert!(waited < Duration::from_secs(6), "{waited:?}");
+        talker.abort();
+    }
+
+    #[tokio::test]
+    async fn last_read_holds_the_bytes_fed_to_the_core() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        theirs.write_all(b"* OK hello\n").await.unwrap();
+        let mut driver = Driver::new(echo(Vec::new(), None), ours, SystemClock::shared());
+        assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(11));
+        assert_eq!(driver.last_read(), b"* OK hello\n");
+        assert_eq!(
+            driver.core_mut().poll_event().as_deref(),
+            Some(&b"* OK hello\n"[..])
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_never_reads_hits_the_write_timeout() {
         let (ours, _theirs) = tokio::io::duplex(1024);

@@ -1092,6 +1092,85 @@ mod tests {
         assert!(auth.ends_with("dm0xAG1hc3RlcgBtcHc="), "{auth}");
     }
 
+    /// A server that answers an APPEND before reading its literal (here: 16 MiB of
+    /// untagged data first), as a server may when it refuses a message early. A session that
+    /// wrote the whole literal before reading would deadlock once both directions' socket
+    /// buffers are full, and fail on `imapwritetimeout`; the driver reads while it writes.
+    #[tokio::test]
+    async fn a_large_append_is_written_while_the_server_already_answers() {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        const LITERAL: usize = 16 << 20;
+        const CHATTER: usize = 16 << 20;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(
+                b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ NAMESPACE] hi\r\n",
+            )
+            .await
+            .unwrap();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap() == 0 {
+                    return None;
+                }
+                let (tag, rest) = line.trim_end().split_once(' ').unwrap();
+                let (tag, rest) = (tag.to_owned(), rest.to_owned());
+                if rest.starts_with("APPEND") {
+                    assert!(
+                        rest.ends_with(&format!("{{{LITERAL}+}}")),
+                        "LITERAL+: {rest}"
+                    );
+                    // Answer first, read later.
+                    let filler = format!("* OK {}\r\n", "f".repeat(1000));
+                    let mut sent = 0;
+                    while sent < CHATTER {
+                        w.write_all(filler.as_bytes()).await.unwrap();
+                        sent += filler.len();
+                    }
+                    let mut literal = vec![0; LITERAL];
+                    r.read_exact(&mut literal).await.unwrap();
+                    line.clear();
+                    r.read_line(&mut line).await.unwrap();
+                    w.write_all(format!("{tag} OK [APPENDUID 7 1] stored\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    return Some(literal.iter().all(|b| *b == b'x'));
+                }
+                let reply = if rest.starts_with("NAMESPACE") {
+                    format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
+                } else if rest.starts_with("CAPABILITY") {
+                    format!("* CAPABILITY IMAP4rev1 LITERAL+ NAMESPACE\r\n{tag} OK done\r\n")
+                } else {
+                    format!("{tag} OK done\r\n")
+                };
+                w.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        let mut session = Session::open(
+            &account(port, Security::Plain, user()),
+            &SystemClock::shared(),
+        )
+        .await
+        .unwrap();
+        let message: std::sync::Arc<[u8]> = vec![b'x'; LITERAL].into();
+        let inbox = WireMailbox::new("INBOX");
+        let outcome = session
+            .exec("APPEND", |c| c.append(&inbox, &[], message))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Appended(Some(_))), "{outcome:?}");
+        assert_eq!(
+            server.await.unwrap(),
+            Some(true),
+            "the server got the whole literal"
+        );
+    }
+
     #[tokio::test]
     async fn a_silent_server_hits_the_open_timeout_not_a_hang() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

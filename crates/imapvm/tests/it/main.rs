@@ -11,6 +11,7 @@
 
 mod budgets;
 mod canary;
+mod clock;
 mod connect;
 mod deliver_outbox;
 mod faults;
