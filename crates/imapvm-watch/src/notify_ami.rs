@@ -27,16 +27,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
+use imapvm::Result;
 use imapvm::clock::{SharedClock, SystemClock};
 use imapvm::driver::{Driver, Progress};
-use imapvm::{Error, Result};
 use imapvm_ami::{Action, ActionId, Client, ClientConfig, Credentials, Event, Secret};
 use imapvm_config::{AmiMode, AmiTarget};
 use imapvm_policy::{Backoff, MwiCounts};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::watch::MwiEvent;
+use crate::watch::{MwiEvent, backoff};
 
 /// How the AMI driver behaves.
 #[derive(Debug, Clone)]
@@ -155,12 +155,7 @@ impl AmiNotifier {
     /// stays connected, so the first change does not wait for a login. Fails when the
     /// options' back-off bounds are refused.
     pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier> {
-        let backoff = Backoff::new(options.backoff_first, options.backoff_max).map_err(|e| {
-            Error::Config {
-                mailbox: "AmiOptions::backoff_first/backoff_max".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let backoff = backoff("AmiOptions", options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
         let label = if target.host.contains(':') {

@@ -38,8 +38,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use imapvm::clock::SharedClock;
-
 use imapvm_policy::mwi::externnotify_args;
 use imapvm_policy::watch::{
     FolderMark, ResyncPlan, WatchConfig, choose, expunges_unattributed, resync_plan,
@@ -50,6 +48,7 @@ use imapvm_policy::{
 };
 use tokio::sync::mpsc;
 
+use imapvm::clock::SharedClock;
 use imapvm::{
     Account, AccountKey, ChangeFeed, Error, Folders, IdentityHeaders, Mailbox, Result,
     ServerChanges as Changes, Session, Store,
@@ -271,12 +270,7 @@ impl Watcher {
     /// refused); connection problems become [`WatchEvent::Error`]s and are retried. Needs a
     /// tokio runtime.
     pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
-        let backoff = Backoff::new(options.backoff_first, options.backoff_max).map_err(|e| {
-            Error::Config {
-                mailbox: "WatchOptions::backoff_first/backoff_max".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let backoff = backoff("WatchOptions", options.backoff_first, options.backoff_max)?;
         let ids: Vec<String> = match &options.mailboxes {
             Some(list) => list.clone(),
             None => store.mailbox_ids(),
@@ -873,6 +867,15 @@ impl AccountWatch {
         });
         let _ = self.events.send(event).await;
     }
+}
+
+/// The back-off of an options struct (`options`, e.g. `AmiOptions`) from its
+/// `backoff_first`/`backoff_max`; bounds it cannot use are a configuration error naming them.
+pub(crate) fn backoff(options: &str, first: Duration, max: Duration) -> Result<Backoff> {
+    Backoff::new(first, max).map_err(|e| Error::Config {
+        mailbox: format!("{options}::backoff_first/backoff_max"),
+        reason: e.to_string(),
+    })
 }
 
 /// The NOTIFY request: the selected folder's changes as EXISTS/EXPUNGE/FETCH, every other

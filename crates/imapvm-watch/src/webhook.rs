@@ -23,15 +23,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use imapvm::Result;
 use imapvm::clock::{SharedClock, SystemClock};
-use imapvm::{Error, Result};
 use imapvm_config::{ImapvmSection, WebhookUrl};
 use imapvm_policy::Backoff;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::watch::{MwiEvent, rfc3339};
+use crate::watch::{MwiEvent, backoff, rfc3339};
 
 /// The longest status line plus headers read from a receiver.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -145,12 +145,7 @@ impl WebhookNotifier {
     /// Starts delivering to `url` (needs a tokio runtime). Fails when the options'
     /// back-off bounds are refused.
     pub fn start(url: &WebhookUrl, options: WebhookOptions) -> Result<WebhookNotifier> {
-        let backoff = Backoff::new(options.backoff_first, options.backoff_max).map_err(|e| {
-            Error::Config {
-                mailbox: "WebhookOptions::backoff_first/backoff_max".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let backoff = backoff("WebhookOptions", options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
         let shared = Arc::new(Shared {

@@ -134,15 +134,8 @@ impl Mailbox {
         );
         // With an outbox configured, a copy that could not be delivered waits there.
         let outbox = store.outbox_configured().then(|| store.outbox());
-        for (index, result) in deliver(
-            rebuilt,
-            compose,
-            Admission::Forward,
-            store.clock().unix_secs(),
-            outbox,
-        )
-        .await
-        {
+        let now = store.clock().unix_secs();
+        for (index, result) in deliver(rebuilt, compose, Admission::Forward, now, outbox).await {
             results[index] = Some(result);
         }
         Ok(Forwarded {

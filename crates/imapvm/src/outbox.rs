@@ -27,7 +27,7 @@ use imapvm_proto::{
     UidSet as WireUidSet,
 };
 
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::SharedClock;
 use crate::error::{DepositRefusal, Error, Result, reasons_text, says_over_quota};
 use crate::ops::{Composed, Journal, MSG_ID_HEADER, random_u32};
 use crate::pool::Folders;
@@ -249,23 +249,10 @@ pub struct Outbox {
     clock: SharedClock,
 }
 
-impl PartialEq for Outbox {
-    /// The same directory.
-    fn eq(&self, other: &Outbox) -> bool {
-        self.spool == other.spool
-    }
-}
-
-impl Eq for Outbox {}
-
 impl Outbox {
-    /// The outbox in `dir` (created on first write, mode 0700), on the system clock.
-    pub fn new(dir: impl Into<PathBuf>) -> Outbox {
-        Outbox::with_clock(dir, SystemClock::shared())
-    }
-
-    /// The outbox in `dir`, stamping items with `clock`'s time.
-    pub fn with_clock(dir: impl Into<PathBuf>, clock: SharedClock) -> Outbox {
+    /// The outbox in `dir` (created on first write, mode 0700), stamping items with
+    /// `clock`'s time.
+    pub fn new(dir: impl Into<PathBuf>, clock: SharedClock) -> Outbox {
         Outbox {
             spool: Spool { dir: dir.into() },
             clock,
@@ -375,7 +362,7 @@ impl Store {
                     .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned()),
             )
         });
-        Outbox::with_clock(dir, self.clock().clone())
+        Outbox::new(dir, self.clock().clone())
     }
 
     /// Whether an outbox is configured (`imapvm_outbox` or [`Store::set_outbox_dir`]): then

@@ -13,15 +13,13 @@ use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::session::Session;
 
-/// First back-off after a failed connection attempt; doubled per further failure.
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-/// Longest back-off.
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// The login back-off of every account.
-const LOGIN_BACKOFF: Backoff = match Backoff::new(BACKOFF_FIRST, BACKOFF_MAX) {
-    Ok(b) => b,
-    Err(_) => panic!("the login back-off bounds are valid"),
-};
+/// The login back-off of every account: 0.5 s after a failed attempt, doubled per further
+/// failure, at most 60 s (checked when the crate is built).
+const LOGIN_BACKOFF: Backoff =
+    match Backoff::new(Duration::from_millis(500), Duration::from_secs(60)) {
+        Ok(b) => b,
+        Err(_) => panic!("bad login back-off bounds"),
+    };
 
 /// The identity headers of one message (immutable for a UID within a UIDVALIDITY).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,23 +76,13 @@ impl FolderMemory {
 }
 
 /// The connection of one account, with its back-off state.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Conn {
     session: Option<Session>,
-    backoff: Backoff,
+    /// `None` until the first failure.
+    backoff: Option<Backoff>,
     retry_at: Option<Instant>,
     last_error: String,
-}
-
-impl Default for Conn {
-    fn default() -> Conn {
-        Conn {
-            session: None,
-            backoff: LOGIN_BACKOFF,
-            retry_at: None,
-            last_error: String::new(),
-        }
-    }
 }
 
 impl Conn {
@@ -125,12 +113,12 @@ impl Conn {
             }
             match Session::open(account, clock).await {
                 Ok(s) => {
-                    self.backoff.succeeded();
+                    self.backoff = None;
                     self.retry_at = None;
                     self.session = Some(s);
                 }
                 Err(e) => {
-                    let wait = self.backoff.failed();
+                    let wait = self.backoff.get_or_insert(LOGIN_BACKOFF).failed();
                     self.retry_at = Some(clock.now() + wait);
                     self.last_error = e.to_string();
                     tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");

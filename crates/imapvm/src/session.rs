@@ -9,9 +9,8 @@
 //! `imapvm-proto` [`Connection`]'s, queued with [`Session::queue`] and sent, pipelined, by
 //! [`Session::wait`].
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
@@ -20,7 +19,7 @@ use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
     SelectedMailbox, State, Stats, Unsolicited,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -29,51 +28,16 @@ use crate::clock::SharedClock;
 use crate::driver::{DriveError, Driver, Progress};
 use crate::error::{Error, Result};
 
-/// The socket under a session.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Between taking the TCP stream for a TLS handshake and putting the TLS stream back.
-    Gone,
-}
+/// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any {}
 
-/// Calls `$poll` on the stream of either kind; `Gone` is not connected.
-macro_rules! on_stream {
-    ($self:ident . $poll:ident ( $($arg:expr),* )) => {
-        match $self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).$poll($($arg),*),
-            Stream::Tls(s) => Pin::new(s).$poll($($arg),*),
-            Stream::Gone => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
-        }
-    };
-}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any> Socket for T {}
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        on_stream!(self.poll_read(cx, buf))
-    }
-}
+type Stream = Box<dyn Socket>;
 
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        on_stream!(self.poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        on_stream!(self.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        on_stream!(self.poll_shutdown(cx))
-    }
+/// Whether `stream` is the rustls one.
+fn is_tls(stream: &dyn Socket) -> bool {
+    (stream as &dyn Any).is::<TlsStream<TcpStream>>()
 }
 
 /// What the connection has selected.
@@ -238,7 +202,7 @@ impl Session {
                 });
             }
         };
-        let driver = Driver::new(conn, Stream::Plain(tcp), clock.clone())
+        let driver = Driver::new(conn, Box::new(tcp) as Stream, clock.clone())
             .with_label(label.clone())
             .with_write_timeout(account.write_timeout);
         let mut session = Session {
@@ -623,7 +587,8 @@ impl Session {
     }
 
     async fn handshake(&mut self) -> Result<()> {
-        let Stream::Plain(tcp) = std::mem::replace(self.driver.stream_mut(), Stream::Gone) else {
+        let taken = std::mem::replace(self.driver.stream_mut(), Box::new(tokio::io::empty()));
+        let Ok(tcp) = (taken as Box<dyn Any>).downcast::<TcpStream>() else {
             return Err(Error::Tls {
                 account: self.label.clone(),
                 reason: "TLS requested twice".into(),
@@ -644,14 +609,14 @@ impl Session {
         let name = crate::tls::server_name(&self.account.server).map_err(tls_error)?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let tls =
-            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, tcp))
+            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, *tcp))
                 .await
             {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => return Err(tls_error(format!("handshake: {e}"))),
                 Err(_) => return Err(tls_error("handshake: imapopentimeout passed".into())),
             };
-        *self.driver.stream_mut() = Stream::Tls(Box::new(tls));
+        *self.driver.stream_mut() = Box::new(tls);
         tracing::debug!(account = %self.label, "TLS established");
         Ok(())
     }
@@ -698,7 +663,7 @@ impl Session {
             self.refresh_capabilities().await?;
         }
         if !may_send_password(PasswordPath {
-            encrypted: matches!(self.driver.stream_mut(), Stream::Tls(_)),
+            encrypted: is_tls(&**self.driver.stream_mut()),
             clear_text_accepted: self.account.security == Security::Plain,
             loopback: self.account.is_loopback(),
         }) {
@@ -922,6 +887,19 @@ mod tests {
             assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
             assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
         }
+    }
+
+    /// The boxed socket keeps its type: STARTTLS takes the TCP stream back out of it, and
+    /// the password policy asks whether it is the rustls one.
+    #[tokio::test]
+    async fn a_boxed_socket_is_told_apart_by_its_type() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream: Stream = Box::new(tcp);
+        assert!(!is_tls(&*stream));
+        assert!((stream as Box<dyn Any>).downcast::<TcpStream>().is_ok());
     }
 
     /// A one-connection server: greets with `greeting`, answers each tagged line with
