@@ -513,20 +513,7 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use imapvm::clock::Clock;
-
-    /// Monotonic time from tokio (paused in these tests), wall time standing still.
-    #[derive(Debug)]
-    struct FixedWall(SystemTime);
-
-    impl imapvm::clock::Clock for FixedWall {
-        fn now(&self) -> Instant {
-            SystemClock.now()
-        }
-        fn wall(&self) -> SystemTime {
-            self.0
-        }
-    }
+    use imapvm_harness::time::{FixedWall, HangUp, assert_doubling};
 
     fn target(port: u16) -> AmiTarget {
         AmiTarget {
@@ -542,46 +529,25 @@ mod tests {
     /// one `Down` report per outage, stamped by the options' clock.
     #[tokio::test(start_paused = true)]
     async fn reconnects_back_off_doubling_in_simulated_time() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, mut attempts) = mpsc::unbounded_channel();
-        let hangs_up = tokio::spawn(async move {
-            loop {
-                let (sock, _) = listener.accept().await.unwrap();
-                drop(sock);
-                let _ = tx.send(SystemClock.now());
-            }
-        });
-        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_674_094);
+        let mut peer = HangUp::start().await;
+        let wall = FixedWall::at(1_795_674_094);
         let options = AmiOptions {
-            clock: std::sync::Arc::new(FixedWall(wall)),
+            clock: std::sync::Arc::new(wall),
             ..AmiOptions::default()
         };
         let started = std::time::Instant::now();
-        let mut ami = AmiNotifier::start(&target(port), options).unwrap();
+        let mut ami = AmiNotifier::start(&target(peer.port), options).unwrap();
         match ami.next_report().await {
-            Some(AmiReport::Down { at, .. }) => assert_eq!(at, wall),
+            Some(AmiReport::Down { at, .. }) => assert_eq!(at, wall.0),
             other => panic!("{other:?}"),
         }
-        let mut at = Vec::new();
-        while at.len() < 5 {
-            at.push(attempts.recv().await.unwrap());
-        }
-        let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
-        let expected = [500, 1000, 2000, 4000].map(Duration::from_millis);
-        for (gap, want) in gaps.iter().zip(expected) {
-            assert!(
-                *gap >= want && *gap < want + Duration::from_millis(50),
-                "{gaps:?}"
-            );
-        }
+        assert_doubling(&peer.attempts(5).await, Duration::from_millis(500));
         assert!(ami.try_report().is_none(), "one report per outage");
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "slept for real"
         );
         ami.stop().await;
-        hangs_up.abort();
     }
 
     #[tokio::test]

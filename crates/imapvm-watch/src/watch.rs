@@ -1080,40 +1080,20 @@ mod tests {
     /// apart, and the test does not wait for them.
     #[tokio::test(start_paused = true)]
     async fn reconnects_back_off_doubling_in_simulated_time() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store = store_at(listener.local_addr().unwrap().port());
-        let clock = store.clock().clone();
-        let (tx, mut attempts) = mpsc::unbounded_channel();
-        let hangs_up = tokio::spawn(async move {
-            loop {
-                let (sock, _) = listener.accept().await.unwrap();
-                drop(sock);
-                let _ = tx.send(clock.now());
-            }
-        });
+        let mut peer = imapvm_harness::time::HangUp::start().await;
+        let store = store_at(peer.port);
         let started = std::time::Instant::now();
         let mut w = Watcher::start(&store, WatchOptions::default()).unwrap();
         let first = w.next().await.unwrap();
         assert!(matches!(first, WatchEvent::Error(_)), "{first:?}");
-        let mut at = Vec::new();
-        while at.len() < 6 {
-            at.push(attempts.recv().await.unwrap());
-        }
-        let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
-        let expected = [500, 1000, 2000, 4000, 8000].map(Duration::from_millis);
-        for (gap, want) in gaps.iter().zip(expected) {
-            assert!(
-                *gap >= want && *gap < want + Duration::from_millis(50),
-                "{gaps:?}"
-            );
-        }
+        let at = peer.attempts(6).await;
+        imapvm_harness::time::assert_doubling(&at, Duration::from_millis(500));
         assert!(w.try_next().is_none(), "one error event per outage");
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "15.5 s of back-off were simulated, not slept"
         );
         w.stop().await;
-        hangs_up.abort();
     }
 
     #[test]

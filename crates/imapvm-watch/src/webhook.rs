@@ -413,6 +413,7 @@ fn parse_status(line: &[u8]) -> Result<u16, String> {
 mod tests {
     use super::*;
     use imapvm::clock::Clock;
+    use imapvm_harness::time::FixedWall;
     use imapvm_policy::MwiCounts;
 
     #[test]
@@ -435,19 +436,6 @@ mod tests {
         }
     }
 
-    /// Monotonic time from tokio, wall time standing still.
-    #[derive(Debug)]
-    struct FixedWall(SystemTime);
-
-    impl imapvm::clock::Clock for FixedWall {
-        fn now(&self) -> std::time::Instant {
-            SystemClock.now()
-        }
-        fn wall(&self) -> SystemTime {
-            self.0
-        }
-    }
-
     fn event() -> MwiEvent {
         MwiEvent {
             mailbox: "1234".into(),
@@ -465,10 +453,10 @@ mod tests {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             l.local_addr().unwrap().port()
         };
-        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_674_094);
+        let wall = FixedWall::at(1_795_674_094);
         let options = WebhookOptions {
             retries: 3,
-            clock: Arc::new(FixedWall(wall)),
+            clock: Arc::new(wall),
             ..WebhookOptions::default()
         };
         let url: WebhookUrl = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
@@ -477,7 +465,7 @@ mod tests {
         hook.notify(&event());
         match hook.next_report().await {
             Some(WebhookReport::Failed { attempts, at, .. }) => {
-                assert_eq!((attempts, at), (4, wall));
+                assert_eq!((attempts, at), (4, wall.0));
             }
             other => panic!("{other:?}"),
         }

@@ -10,6 +10,13 @@
 //! protocol: events stay in the core, and the caller takes them with
 //! `driver.core_mut().poll_event()` between turns and matches them exhaustively.
 //!
+//! Two clocks bound a turn: the write timeout (no byte could be written for that long,
+//! however much the peer talks) and the caller's deadline, either an instant
+//! ([`Driver::turn`]) or a read timeout that starts once everything is written
+//! ([`Driver::turn_within`]: the IMAP session's `imapreadtimeout`). Users: the IMAP
+//! [`Session`](crate::Session) (STARTTLS swaps the stream between turns) and the AMI output
+//! of `imapvm-watch`.
+//!
 //! ```no_run
 //! # async fn demo(conn: imapvm_proto::Connection, tcp: tokio::net::TcpStream) -> Result<(), imapvm::driver::DriveError> {
 //! use imapvm::clock::SystemClock;

@@ -79,7 +79,7 @@ impl FolderMemory {
 #[derive(Debug, Default)]
 pub(crate) struct Conn {
     session: Option<Session>,
-    /// `None` until the first failure.
+    /// The back-off since the last successful login (`None`: no failure since).
     backoff: Option<Backoff>,
     retry_at: Option<Instant>,
     last_error: String,

@@ -1,6 +1,7 @@
-//! One logged-in IMAP connection: a tokio socket (plain or rustls) driving the sans-IO
-//! `imapvm-proto` core, quinn-style: drain transmits, write, drain events, read, feed, arm
-//! the timer. It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
+//! One logged-in IMAP connection: the sans-IO `imapvm-proto` core on a tokio socket (plain
+//! or rustls), run by the runtime's one [`Driver`] (it writes while it reads, with
+//! `imapwritetimeout` as its write timeout and `imapreadtimeout` as each turn's read
+//! timeout). It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
 //!
 //! [`Session`] is public as the runtime's connection-level seam for the services above it:
 //! the MWI watcher (`imapvm-watch`) opens its own sessions for IDLE and NOTIFY, and

@@ -11,7 +11,6 @@
 
 mod budgets;
 mod canary;
-mod clock;
 mod connect;
 mod deliver_outbox;
 mod faults;
@@ -26,6 +25,7 @@ mod round_trips;
 mod servers;
 mod sharing;
 mod support;
+mod time;
 mod tls_security;
 
 pub use imapvm_harness::{

@@ -2,10 +2,11 @@
 //! of what the store writes take `now` from it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use imapvm::clock::{Clock, SharedClock, SystemClock};
+use imapvm::clock::{SharedClock, SystemClock};
 use imapvm::{Error, Store};
+use imapvm_harness::time::FixedWall;
 
 use crate::{private_store, voicemail};
 
@@ -54,25 +55,11 @@ async fn failed_logins_back_off_doubling_in_simulated_time() {
     );
 }
 
-/// Monotonic time from tokio, wall time standing still.
-#[derive(Debug)]
-struct FixedWall(SystemTime);
-
-impl Clock for FixedWall {
-    fn now(&self) -> std::time::Instant {
-        SystemClock.now()
-    }
-
-    fn wall(&self) -> SystemTime {
-        self.0
-    }
-}
-
 #[tokio::test]
 async fn a_deposit_takes_its_date_and_msg_id_from_the_stores_clock() {
     let (system, _folder) = private_store("clock");
     let at: i64 = 1_795_674_094;
-    let clock = Arc::new(FixedWall(UNIX_EPOCH + Duration::from_secs(at as u64)));
+    let clock = Arc::new(FixedWall::at(at as u64));
     let store = Store::with_clock(system.config().clone(), clock);
     let mb = store.mailbox("1234@default").unwrap();
     let d = mb.deposit(&voicemail("5551001", 500)).await.unwrap();
