@@ -570,10 +570,6 @@ impl Session {
 
     async fn wait_greeting(&mut self) -> Result<()> {
         while self.conn().state() == State::Greeting {
-            self.flush().await?;
-            if self.conn().state() != State::Greeting {
-                break;
-            }
             self.read_some().await?;
         }
         self.drain_events();
