@@ -151,7 +151,8 @@ fn run() -> Res<()> {
             secret: Secret::new("s3cret"),
             mode: AmiMode::Mwi,
         };
-        let mut ami = AmiNotifier::start(&target, AmiOptions::default());
+        let mut ami =
+            AmiNotifier::start(&target, AmiOptions::default()).map_err(|e| e.to_string())?;
         match tokio::time::timeout(Duration::from_secs(10), ami.next_report()).await {
             Ok(Some(AmiReport::LoggedIn { .. })) => {}
             other => return Err(format!("AMI login: {other:?}")),

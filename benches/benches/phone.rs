@@ -130,7 +130,6 @@ async fn run() -> Figures {
     let phone = Phone::start(
         "127.0.0.1:0".parse().unwrap(),
         phone_store,
-        imapvm::clock::SystemClock::shared(),
         PhoneOptions::default(),
     )
     .await

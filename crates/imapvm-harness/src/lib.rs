@@ -5,8 +5,8 @@
 //! Courier through `xtask`'s server harness, write a voicemail.conf for a test and open it
 //! as a [`Store`], run Python `imaplib` scripts as the independent mail client, make
 //! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
-//! connection with injected faults ([`fault_proxy`]), and run a scenario on each of the six
-//! server personalities ([`servers`]).
+//! connection with injected faults ([`fault_proxy`]), run a scenario on each of the six
+//! server personalities ([`servers`]), and time back-offs on a simulated clock ([`time`]).
 //!
 //! It does **not** test anything itself, and it is never a normal dependency: only test
 //! binaries use it (it sits above the runtime, as tokio-test sits above tokio).
@@ -33,6 +33,7 @@
 
 pub mod fault_proxy;
 pub mod servers;
+pub mod time;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

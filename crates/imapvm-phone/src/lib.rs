@@ -41,7 +41,6 @@
 //! let mut phone = Phone::start(
 //!     "127.0.0.1:4573".parse()?,
 //!     phone_store,
-//!     imapvm::clock::SystemClock::shared(),
 //!     PhoneOptions::default(),
 //! )
 //! .await?;

@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use imapvm::clock::SharedClock;
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
@@ -61,12 +60,13 @@ pub struct Phone {
 
 impl Phone {
     /// Listens on `listen` and serves calls until [`Phone::stop`] (needs a tokio runtime).
+    /// Time comes from the store's clock ([`imapvm::Store::clock`]).
     pub async fn start(
         listen: SocketAddr,
         store: PhoneStore,
-        clock: SharedClock,
         options: PhoneOptions,
     ) -> Result<Phone> {
+        let clock = store.store().clock().clone();
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| Error::Listen {

@@ -46,12 +46,13 @@ pub struct Backoff {
 
 impl Backoff {
     /// A schedule from `first` up to `max`; refused (not repaired) when `first` is zero or
-    /// `max` is below `first`.
-    pub fn new(first: Duration, max: Duration) -> Result<Backoff, BackoffError> {
+    /// `max` is below `first`. `const`, so fixed bounds are checked when the program is
+    /// built.
+    pub const fn new(first: Duration, max: Duration) -> Result<Backoff, BackoffError> {
         if first.is_zero() {
             return Err(BackoffError::ZeroFirst);
         }
-        if max < first {
+        if max.as_nanos() < first.as_nanos() {
             return Err(BackoffError::MaxBelowFirst { first, max });
         }
         Ok(Backoff {

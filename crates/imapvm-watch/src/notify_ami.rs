@@ -1,5 +1,5 @@
-//! Tells Asterisk over AMI the moment a box changes: the tokio driver of the sans-IO
-//! [`imapvm_ami::Client`].
+//! Tells Asterisk over AMI the moment a box changes: the sans-IO [`imapvm_ami::Client`] on
+//! the runtime's one driver ([`imapvm::driver::Driver`]).
 //!
 //! [`AmiNotifier::start`] spawns one task per AMI target (`[imapvm] ami = host:port,user,
 //! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), waits for the
@@ -20,26 +20,30 @@
 //!
 //! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`.
 //!
+//! Every time (the client's `now`, report timestamps) comes from [`AmiOptions::clock`].
+//!
 //! Not done: AMI over TLS (`manager.conf` `tlsenable`); use a local port or a tunnel.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
+use imapvm::Result;
+use imapvm::clock::{SharedClock, SystemClock};
+use imapvm::driver::{Driver, Progress};
 use imapvm_ami::{Action, ActionId, Client, ClientConfig, Credentials, Event, Secret};
 use imapvm_config::{AmiMode, AmiTarget};
-use imapvm_policy::MwiCounts;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use imapvm_policy::{Backoff, MwiCounts};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::watch::MwiEvent;
+use crate::watch::{MwiEvent, backoff};
 
 /// How the AMI driver behaves.
 #[derive(Debug, Clone)]
 pub struct AmiOptions {
-    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    /// First reconnect back-off (doubled per failure up to `backoff_max`; above zero).
     pub backoff_first: Duration,
-    /// Longest reconnect back-off.
+    /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
@@ -50,6 +54,8 @@ pub struct AmiOptions {
     /// Reports buffered for a slow reader; beyond that they are dropped (and counted in
     /// the log), never blocking the notifications themselves.
     pub report_queue: usize,
+    /// Where every `now` comes from (the store's: [`imapvm::Store::clock`]).
+    pub clock: SharedClock,
 }
 
 impl Default for AmiOptions {
@@ -61,6 +67,7 @@ impl Default for AmiOptions {
             logoff_timeout: Duration::from_secs(2),
             client: ClientConfig::default(),
             report_queue: 1024,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -145,8 +152,10 @@ impl std::fmt::Debug for Command {
 
 impl AmiNotifier {
     /// Starts the driver for `target` (needs a tokio runtime). It connects at once and
-    /// stays connected, so the first change does not wait for a login.
-    pub fn start(target: &AmiTarget, options: AmiOptions) -> AmiNotifier {
+    /// stays connected, so the first change does not wait for a login. Fails when the
+    /// options' back-off bounds are refused.
+    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier> {
+        let backoff = backoff("AmiOptions", options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
         let label = if target.host.contains(':') {
@@ -154,7 +163,7 @@ impl AmiNotifier {
         } else {
             format!("{}:{}", target.host, target.port)
         };
-        let driver = Driver {
+        let link = Link {
             host: target.host.clone(),
             port: target.port,
             label: label.clone(),
@@ -163,6 +172,7 @@ impl AmiNotifier {
                 secret: Secret::new(target.secret.expose()),
             },
             mode: target.mode,
+            backoff,
             options,
             commands: rx,
             reports: report_tx,
@@ -171,12 +181,12 @@ impl AmiNotifier {
             dropped_reports: 0,
             last_version: String::new(),
         };
-        AmiNotifier {
+        Ok(AmiNotifier {
             commands,
             reports,
-            task: Some(tokio::spawn(driver.run())),
+            task: Some(tokio::spawn(link.run())),
             target: label,
-        }
+        })
     }
 
     /// `host:port` of the target.
@@ -227,12 +237,15 @@ impl Drop for AmiNotifier {
     }
 }
 
-struct Driver {
+/// The task of one AMI target.
+struct Link {
     host: String,
     port: u16,
     label: String,
     credentials: Credentials,
     mode: AmiMode,
+    /// Reconnects; reset once logged in.
+    backoff: Backoff,
     options: AmiOptions,
     commands: mpsc::UnboundedReceiver<Command>,
     reports: mpsc::Sender<AmiReport>,
@@ -250,7 +263,11 @@ enum Ended {
     Stopped,
 }
 
-impl Driver {
+impl Link {
+    fn now(&self) -> SystemTime {
+        self.options.clock.wall()
+    }
+
     fn report(&mut self, report: AmiReport) {
         if self.reports.try_send(report).is_err() {
             self.dropped_reports += 1;
@@ -294,25 +311,21 @@ impl Driver {
     }
 
     async fn run(mut self) {
-        let mut backoff = self.options.backoff_first;
         let mut down = false;
         loop {
             if self.stopping {
                 return;
             }
-            let ended = self.connection(&mut backoff, &mut down).await;
+            let ended = self.connection(&mut down).await;
+            let backoff = self.backoff.failed();
             match ended {
                 Ended::Stopped => return,
                 Ended::Failed(error) => {
                     tracing::debug!(target_ = %self.label, %error, ?backoff, "AMI link failed");
                     if !down {
                         down = true;
-                        let label = self.label.clone();
-                        self.report(AmiReport::Down {
-                            target: label,
-                            error,
-                            at: SystemTime::now(),
-                        });
+                        let (target, at) = (self.label.clone(), self.now());
+                        self.report(AmiReport::Down { target, error, at });
                     }
                 }
             }
@@ -324,14 +337,11 @@ impl Driver {
                     c = self.commands.recv() => if !self.absorb(c) { return },
                 }
             }
-            backoff = backoff
-                .saturating_mul(2)
-                .min(self.options.backoff_max.max(self.options.backoff_first));
         }
     }
 
     /// One connection: until it fails or the driver stops.
-    async fn connection(&mut self, backoff: &mut Duration, down: &mut bool) -> Ended {
+    async fn connection(&mut self, down: &mut bool) -> Ended {
         let host = self.host.clone();
         let connect = tokio::time::timeout(
             self.options.connect_timeout,
@@ -353,49 +363,43 @@ impl Driver {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (mut reader, mut writer) = stream.into_split();
-        let mut client = match Client::new(
+        let clock = self.options.clock.clone();
+        let client = match Client::new(
             self.credentials.clone(),
             self.options.client.clone(),
-            Instant::now(),
+            clock.now(),
         ) {
             Ok(client) => client,
             Err(e) => {
                 return Ended::Failed(format!("{}: AMI client settings: {e}", self.label));
             }
         };
+        let mut driver =
+            Driver::new(client, stream, clock).with_label(format!("ami {}", self.label));
         let mut inflight: HashMap<ActionId, Job> = HashMap::new();
         // Everything that waited goes out after the login (the client queues it).
         while let Some((_, job)) = self.pending.pop_first() {
-            if !self.send(&mut client, &mut inflight, job) {
+            if !self.send(&mut driver, &mut inflight, job) {
                 break;
             }
         }
-        let mut buf = vec![0u8; 8192];
-        let mut logoff_deadline: Option<tokio::time::Instant> = None;
+        let mut logoff_deadline: Option<Instant> = None;
         loop {
-            while let Some(t) = client.poll_transmit(Instant::now()) {
-                tracing::trace!(target_ = %self.label, "AMI > {t}");
-                if let Err(e) = writer.write_all(t.as_bytes()).await {
-                    client.handle_eof();
-                    tracing::debug!(target_ = %self.label, error = %e, "AMI write failed");
-                    break;
-                }
-            }
-            while let Some(event) = client.poll_event() {
+            while let Some(event) = driver.core_mut().poll_event() {
                 match event {
                     Event::Banner { version } => {
                         tracing::debug!(target_ = %self.label, %version, "AMI banner");
                         self.last_version = version;
                     }
                     Event::LoggedIn => {
-                        *backoff = self.options.backoff_first;
+                        self.backoff.succeeded();
                         *down = false;
                         let (target, version) = (self.label.clone(), self.last_version.clone());
+                        let at = self.now();
                         self.report(AmiReport::LoggedIn {
                             target,
                             version,
-                            at: SystemTime::now(),
+                            at,
                         });
                     }
                     Event::Response { id, response } => {
@@ -406,7 +410,7 @@ impl Driver {
                                 action: self.action_name(),
                                 success: response.is_success(),
                                 message: response.message().map(str::to_owned),
-                                at: SystemTime::now(),
+                                at: self.now(),
                             };
                             if !response.is_success() {
                                 tracing::warn!(target_ = %self.label, mailbox = %job.id(), message = ?response.message(), "AMI action refused");
@@ -435,55 +439,37 @@ impl Driver {
                     }
                 }
             }
-            if client.state() == imapvm_ami::State::Failed {
-                continue;
-            }
-            if client.state() == imapvm_ami::State::Ready && !self.pending.is_empty() {
+            if driver.core().state() == imapvm_ami::State::Ready {
                 // Held back at the outstanding limit: send now that answers came.
-                let mut progressed = false;
                 while let Some((_, job)) = self.pending.pop_first() {
-                    if !self.send(&mut client, &mut inflight, job) {
+                    if !self.send(&mut driver, &mut inflight, job) {
                         break;
                     }
-                    progressed = true;
-                }
-                if progressed {
-                    continue;
                 }
             }
-            let timer = client.poll_timeout();
-            let sleep = async {
-                let at = match (timer, logoff_deadline) {
-                    (Some(t), Some(l)) => Some(tokio::time::Instant::from_std(t).min(l)),
-                    (Some(t), None) => Some(tokio::time::Instant::from_std(t)),
-                    (None, l) => l,
-                };
-                match at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                r = reader.read(&mut buf) => match r {
-                    Ok(0) | Err(_) => client.handle_eof(),
-                    Ok(n) => client.handle_input(&buf[..n], Instant::now()),
-                },
-                () = sleep => {
-                    if logoff_deadline.is_some_and(|l| tokio::time::Instant::now() >= l) {
-                        return Ended::Stopped;
+                r = driver.turn(logoff_deadline) => match r {
+                    // Only the log-off sets a deadline.
+                    Ok(Progress::Deadline) => return Ended::Stopped,
+                    Ok(Progress::Read(_) | Progress::Eof | Progress::Timer) => {}
+                    Err(e) => {
+                        tracing::debug!(target_ = %self.label, error = %e, "AMI link I/O failed");
+                        driver.core_mut().handle_eof();
                     }
-                    client.handle_timeout(Instant::now());
-                }
+                },
                 c = self.commands.recv(), if !self.stopping => match c {
                     Some(Command::Notify(job)) => {
                         // A newer state replaces one held back.
                         self.pending.remove(&job.id());
-                        self.send(&mut client, &mut inflight, job);
+                        self.send(&mut driver, &mut inflight, job);
                     }
                     Some(Command::Stop) | None => {
                         self.stopping = true;
-                        if client.state() == imapvm_ami::State::Ready && client.logoff(Instant::now()).is_ok() {
-                            logoff_deadline = Some(tokio::time::Instant::now() + self.options.logoff_timeout);
+                        let now = driver.now();
+                        if driver.core().state() == imapvm_ami::State::Ready
+                            && driver.core_mut().logoff(now).is_ok()
+                        {
+                            logoff_deadline = Some(now + self.options.logoff_timeout);
                         } else {
                             return Ended::Stopped;
                         }
@@ -496,7 +482,7 @@ impl Driver {
     /// Hands `job` to the client; false when it had to wait in `pending`.
     fn send(
         &mut self,
-        client: &mut Client,
+        driver: &mut Driver<Client, TcpStream>,
         inflight: &mut HashMap<ActionId, Job>,
         job: Job,
     ) -> bool {
@@ -509,7 +495,8 @@ impl Driver {
                 return true;
             }
         };
-        match client.send(action, Instant::now()) {
+        let now = driver.now();
+        match driver.core_mut().send(action, now) {
             Ok(id) => {
                 inflight.insert(id, job);
                 true
@@ -520,5 +507,60 @@ impl Driver {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imapvm_harness::time::{FixedWall, HangUp, assert_doubling};
+
+    fn target(port: u16) -> AmiTarget {
+        AmiTarget {
+            host: "127.0.0.1".into(),
+            port,
+            username: "imapvm".into(),
+            secret: imapvm_config::Secret::new("s3cret"),
+            mode: AmiMode::Refresh,
+        }
+    }
+
+    /// A PBX that hangs up at once is retried 0.5 s, 1 s, 2 s, 4 s apart in simulated time;
+    /// one `Down` report per outage, stamped by the options' clock.
+    #[tokio::test(start_paused = true)]
+    async fn reconnects_back_off_doubling_in_simulated_time() {
+        let mut peer = HangUp::start().await;
+        let wall = FixedWall::at(1_795_674_094);
+        let options = AmiOptions {
+            clock: std::sync::Arc::new(wall),
+            ..AmiOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let mut ami = AmiNotifier::start(&target(peer.port), options).unwrap();
+        match ami.next_report().await {
+            Some(AmiReport::Down { at, .. }) => assert_eq!(at, wall.0),
+            other => panic!("{other:?}"),
+        }
+        assert_doubling(&peer.attempts(5).await, Duration::from_millis(500));
+        assert!(ami.try_report().is_none(), "one report per outage");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "slept for real"
+        );
+        ami.stop().await;
+    }
+
+    #[tokio::test]
+    async fn bad_backoff_bounds_are_refused_not_repaired() {
+        let options = AmiOptions {
+            backoff_first: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(1),
+            ..AmiOptions::default()
+        };
+        let err = AmiNotifier::start(&target(1), options).unwrap_err();
+        assert!(
+            err.to_string().contains("AmiOptions") && err.to_string().contains("below"),
+            "{err}"
+        );
     }
 }

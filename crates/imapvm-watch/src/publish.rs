@@ -124,7 +124,7 @@ async fn run(
                     let event = WatchEvent::Error(WatchError {
                         account: mailbox.account_label(),
                         error: e.to_string(),
-                        at: imapvm::clock::Clock::wall(&imapvm::clock::SystemClock),
+                        at: store.clock().wall(),
                     });
                     if events.send(event).await.is_err() {
                         return;
@@ -133,13 +133,14 @@ async fn run(
                 }
             };
             if let imapvm_policy::mwi::MwiDecision::Publish(counts) = tracker.observe(recount) {
-                publish(&events, runner.as_ref(), &id, counts).await;
+                publish(&store, &events, runner.as_ref(), &id, counts).await;
             }
         }
     }
 }
 
 async fn publish(
+    store: &Store,
     events: &mpsc::Sender<WatchEvent>,
     runner: Option<&std::sync::Arc<Runner>>,
     id: &MailboxId,
@@ -153,7 +154,7 @@ async fn publish(
             mailbox: id.mailbox().to_owned(),
             context: id.context().to_owned(),
             counts,
-            at: imapvm::clock::Clock::wall(&imapvm::clock::SystemClock),
+            at: store.clock().wall(),
         }))
         .await;
 }

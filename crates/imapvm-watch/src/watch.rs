@@ -14,6 +14,9 @@
 //! wake the watcher at once, without waiting for the server's echo: it subscribes to the
 //! store's change feed ([`Store::changes_of`]).
 //!
+//! Every time (event timestamps, poll timers, IDLE deadlines) comes from the store's clock
+//! ([`Store::clock`]).
+//!
 //! A lost connection is re-opened with a doubling back-off; the first failure of an outage
 //! emits one [`WatchError`]; the last published state is kept (nothing is published as 0).
 //! After reconnecting, the resync costs what changed ([`Resync`]): with CONDSTORE (ENABLEd,
@@ -40,33 +43,18 @@ use imapvm_policy::watch::{
     FolderMark, ResyncPlan, WatchConfig, choose, expunges_unattributed, resync_plan,
 };
 use imapvm_policy::{
-    MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
+    Backoff, MailboxId, MailboxName, MessageSummary, MwiCounts, MwiDecision, MwiTracker, Recount,
     SummaryError, WatchStrategy,
 };
 use tokio::sync::mpsc;
 
+use imapvm::clock::SharedClock;
 use imapvm::{
     Account, AccountKey, ChangeFeed, Error, Folders, IdentityHeaders, Mailbox, Result,
     ServerChanges as Changes, Session, Store,
 };
 
 use crate::externnotify::{ExternNotify, ExternRun, Runner};
-
-/// Where event times come from (injectable, so tests and replays control them).
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// A box's counts changed (or are known for the first time).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,15 +166,13 @@ pub struct WatchOptions {
     pub mailboxes: Option<Vec<String>>,
     /// The strategy.
     pub strategy: StrategyChoice,
-    /// Where event times come from.
-    pub clock: Arc<dyn Clock>,
     /// The `externnotify` program; `None`: voicemail.conf's, if any.
     pub externnotify: Option<ExternNotify>,
     /// Timeout of one `externnotify` run when it comes from voicemail.conf.
     pub externnotify_timeout: Duration,
-    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    /// First reconnect back-off (doubled per failure up to `backoff_max`; above zero).
     pub backoff_first: Duration,
-    /// Longest reconnect back-off.
+    /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
     /// Events buffered for a slow reader before the account tasks wait.
     pub queue: usize,
@@ -226,7 +212,6 @@ impl Default for WatchOptions {
         WatchOptions {
             mailboxes: None,
             strategy: StrategyChoice::Auto,
-            clock: Arc::new(SystemClock),
             externnotify: None,
             externnotify_timeout: crate::externnotify::DEFAULT_TIMEOUT,
             backoff_first: Duration::from_millis(500),
@@ -281,9 +266,11 @@ impl Drop for Watcher {
 
 impl Watcher {
     /// Starts watching `store`'s boxes (see the module docs). Fails only on configuration
-    /// errors (an unknown box, an unusable externnotify); connection problems become
-    /// [`WatchEvent::Error`]s and are retried. Needs a tokio runtime.
+    /// errors (an unknown box, an unusable externnotify, a back-off whose bounds are
+    /// refused); connection problems become [`WatchEvent::Error`]s and are retried. Needs a
+    /// tokio runtime.
     pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
+        let backoff = backoff("WatchOptions", options.backoff_first, options.backoff_max)?;
         let ids: Vec<String> = match &options.mailboxes {
             Some(list) => list.clone(),
             None => store.mailbox_ids(),
@@ -345,13 +332,12 @@ impl Watcher {
                     .collect(),
                 choice: options.strategy,
                 config,
-                clock: Arc::clone(&options.clock),
+                clock: store.clock().clone(),
                 events: tx.clone(),
                 runner: runner.clone(),
                 touched,
                 stop: stop_rx.clone(),
-                backoff_first: options.backoff_first,
-                backoff_max: options.backoff_max.max(options.backoff_first),
+                backoff,
                 idle_silence: options.idle_silence,
                 connecting: Arc::clone(&connecting),
                 down: false,
@@ -389,14 +375,14 @@ struct AccountWatch {
     boxes: Vec<Watched>,
     choice: StrategyChoice,
     config: WatchConfig,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     events: mpsc::Sender<WatchEvent>,
     runner: Option<Arc<Runner>>,
     /// The store's announcements for this account: our own operations.
     touched: ChangeFeed,
     stop: tokio::sync::watch::Receiver<bool>,
-    backoff_first: Duration,
-    backoff_max: Duration,
+    /// Reconnects; reset once a connection is watching.
+    backoff: Backoff,
     /// See [`WatchOptions::idle_silence`].
     idle_silence: Option<Duration>,
     /// Shared by every account task: bounds concurrent connection set-ups.
@@ -424,13 +410,12 @@ impl AccountWatch {
     }
 
     async fn run(mut self) {
-        let mut backoff = self.backoff_first;
         loop {
             if self.stopped() {
                 return;
             }
             let mut session = None;
-            let result = self.connect_and_watch(&mut session, &mut backoff).await;
+            let result = self.connect_and_watch(&mut session).await;
             if let Some(s) = session.take()
                 && s.is_usable()
             {
@@ -443,13 +428,14 @@ impl AccountWatch {
                         // Policy: keep the last good state; never publish on failure.
                         let _ = w.tracker.observe(Recount::Failed);
                     }
+                    let backoff = self.backoff.failed();
                     tracing::debug!(account = %self.label, error = %e, ?backoff, "watch connection failed");
                     if !self.down {
                         self.down = true;
                         let event = WatchEvent::Error(WatchError {
                             account: self.label.clone(),
                             error: e.to_string(),
-                            at: self.clock.now(),
+                            at: self.clock.wall(),
                         });
                         if self.events.send(event).await.is_err() {
                             return;
@@ -460,7 +446,6 @@ impl AccountWatch {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop.wait_for(|s| *s) => return,
                     }
-                    backoff = backoff.saturating_mul(2).min(self.backoff_max);
                 }
             }
         }
@@ -477,15 +462,11 @@ impl AccountWatch {
         }
     }
 
-    async fn connect_and_watch(
-        &mut self,
-        slot: &mut Option<Session>,
-        backoff: &mut Duration,
-    ) -> Result<Ended> {
+    async fn connect_and_watch(&mut self, slot: &mut Option<Session>) -> Result<Ended> {
         let opened = {
             // Closed only if the watcher is gone; then connect anyway (it stops right after).
             let _permit = self.connecting.acquire().await;
-            Session::open(&self.account).await?
+            Session::open(&self.account, &self.clock).await?
         };
         let session = slot.insert(opened);
         session.set_idle_silence(self.idle_silence);
@@ -497,7 +478,7 @@ impl AccountWatch {
         // Resync: recount what changed while we were away (everything the first time);
         // publish only what differs from the last published state.
         let resync = self.resync(session).await?;
-        *backoff = self.backoff_first;
+        self.backoff.succeeded();
         let mut strategy = self.strategy(session);
         if let WatchStrategy::Notify { .. } = strategy {
             let spec = notify_spec();
@@ -513,7 +494,7 @@ impl AccountWatch {
             }
         }
         self.down = false;
-        let at = self.clock.now();
+        let at = self.clock.wall();
         if self
             .events
             .send(WatchEvent::Watching {
@@ -536,7 +517,7 @@ impl AccountWatch {
             }
             _ => None,
         };
-        let mut next_poll = poll_every.map(|d| Instant::now() + d);
+        let mut next_poll = poll_every.map(|d| self.clock.now() + d);
         loop {
             let (wake, mut changes) = match strategy {
                 WatchStrategy::Notify { .. } | WatchStrategy::Idle { .. } => {
@@ -553,7 +534,7 @@ impl AccountWatch {
                 Wake::Server => {}
                 Wake::Timer => {
                     changes.overflow = true;
-                    next_poll = poll_every.map(|d| Instant::now() + d);
+                    next_poll = poll_every.map(|d| self.clock.now() + d);
                 }
             }
             while let Some(changed) = self.touched.try_recv() {
@@ -747,7 +728,9 @@ impl AccountWatch {
         let mut stop = self.stop.clone();
         let timer = async {
             match until {
-                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                Some(at) => {
+                    tokio::time::sleep(at.saturating_duration_since(self.clock.now())).await
+                }
                 None => std::future::pending().await,
             }
         };
@@ -784,7 +767,7 @@ impl AccountWatch {
         }
         let id = session.idle()?;
         // Far enough that only the proto core's IDLE refresh timer matters.
-        let far = Instant::now() + Duration::from_secs(24 * 3600);
+        let far = self.clock.now() + Duration::from_secs(24 * 3600);
         let until = next_poll.unwrap_or(far);
         let mut stop = self.stop.clone();
         let wake = loop {
@@ -792,7 +775,7 @@ impl AccountWatch {
             let wake = tokio::select! {
                 r = read => {
                     let _ = r?;
-                    if Instant::now() >= until { Some(Wake::Timer) } else { None }
+                    if self.clock.now() >= until { Some(Wake::Timer) } else { None }
                 }
                 _ = stop.wait_for(|s| *s) => Some(Wake::Stop),
                 changed = self.touched.recv() => Some(match changed {
@@ -861,7 +844,7 @@ impl AccountWatch {
                     mailbox: w.mailbox.mailbox_id().mailbox().to_owned(),
                     context: w.mailbox.mailbox_id().context().to_owned(),
                     counts,
-                    at: self.clock.now(),
+                    at: self.clock.wall(),
                 };
                 if let Some(runner) = &self.runner {
                     runner.notify(
@@ -880,10 +863,19 @@ impl AccountWatch {
         let event = WatchEvent::Error(WatchError {
             account: self.label.clone(),
             error: e.to_string(),
-            at: self.clock.now(),
+            at: self.clock.wall(),
         });
         let _ = self.events.send(event).await;
     }
+}
+
+/// The back-off of an options struct (`options`, e.g. `AmiOptions`) from its
+/// `backoff_first`/`backoff_max`; bounds it cannot use are a configuration error naming them.
+pub(crate) fn backoff(options: &str, first: Duration, max: Duration) -> Result<Backoff> {
+    Backoff::new(first, max).map_err(|e| Error::Config {
+        mailbox: format!("{options}::backoff_first/backoff_max"),
+        reason: e.to_string(),
+    })
 }
 
 /// The NOTIFY request: the selected folder's changes as EXISTS/EXPUNGE/FETCH, every other
@@ -1070,6 +1062,63 @@ mod tests {
         );
         w.stop().await;
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store on the system clock whose box 1234@default lives on `127.0.0.1:port`.
+    fn store_at(port: u16) -> Store {
+        let text = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             imapopentimeout=60\nimapreadtimeout=60\n\n\
+             [default]\n1234 => 1234,A,,,imapuser=u1|imappassword=p1\n"
+        );
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", text.as_bytes());
+        Store::with_clock(parsed.config, imapvm::clock::SystemClock::shared())
+    }
+
+    /// Reconnects back off 0.5 s, 1 s, 2 s, 4 s, 8 s in simulated time (the store's clock
+    /// is tokio's, paused here): a server that hangs up at once sees the attempts that far
+    /// apart, and the test does not wait for them.
+    #[tokio::test(start_paused = true)]
+    async fn reconnects_back_off_doubling_in_simulated_time() {
+        let mut peer = imapvm_harness::time::HangUp::start().await;
+        let store = store_at(peer.port);
+        let started = std::time::Instant::now();
+        let mut w = Watcher::start(&store, WatchOptions::default()).unwrap();
+        let first = w.next().await.unwrap();
+        assert!(matches!(first, WatchEvent::Error(_)), "{first:?}");
+        let at = peer.attempts(6).await;
+        imapvm_harness::time::assert_doubling(&at, Duration::from_millis(500));
+        assert!(w.try_next().is_none(), "one error event per outage");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "15.5 s of back-off were simulated, not slept"
+        );
+        w.stop().await;
+    }
+
+    #[test]
+    fn bad_backoff_bounds_are_refused_not_repaired() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let store = store_at(1);
+        let options = WatchOptions {
+            backoff_first: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(1),
+            ..WatchOptions::default()
+        };
+        let err = Watcher::start(&store, options).unwrap_err();
+        assert!(
+            err.to_string().contains("backoff_max") && err.to_string().contains("below"),
+            "{err}"
+        );
+        let options = WatchOptions {
+            backoff_first: Duration::ZERO,
+            ..WatchOptions::default()
+        };
+        assert!(Watcher::start(&store, options).is_err());
     }
 
     #[test]

@@ -16,19 +16,22 @@
 //! reqwest's TLS default pulls aws-lc, which the workspace's tidy test forbids. HTTPS is
 //! therefore not offered (the config refuses `https://`): put a TLS-terminating proxy on
 //! localhost. Response bodies are not read, and the status line and headers are bounded
-//! ([`MAX_RESPONSE_HEAD`]).
+//! ([`MAX_RESPONSE_HEAD`]). Report timestamps come from [`WebhookOptions::clock`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use imapvm::Result;
+use imapvm::clock::{SharedClock, SystemClock};
 use imapvm_config::{ImapvmSection, WebhookUrl};
+use imapvm_policy::Backoff;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::watch::{MwiEvent, rfc3339};
+use crate::watch::{MwiEvent, backoff, rfc3339};
 
 /// The longest status line plus headers read from a receiver.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -42,12 +45,14 @@ pub struct WebhookOptions {
     pub retries: u32,
     /// Most requests at once.
     pub inflight: usize,
-    /// First back-off between attempts (doubled up to `backoff_max`).
+    /// First back-off between attempts (doubled up to `backoff_max`; above zero).
     pub backoff_first: Duration,
-    /// Longest back-off.
+    /// Longest back-off (at least `backoff_first`).
     pub backoff_max: Duration,
     /// Reports buffered for a slow reader; beyond that they are dropped.
     pub report_queue: usize,
+    /// Where report times come from (the store's: [`imapvm::Store::clock`]).
+    pub clock: SharedClock,
 }
 
 impl Default for WebhookOptions {
@@ -67,6 +72,7 @@ impl WebhookOptions {
             backoff_first: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
             report_queue: 1024,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -136,24 +142,27 @@ impl std::fmt::Debug for Command {
 }
 
 impl WebhookNotifier {
-    /// Starts delivering to `url` (needs a tokio runtime).
-    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> WebhookNotifier {
+    /// Starts delivering to `url` (needs a tokio runtime). Fails when the options'
+    /// back-off bounds are refused.
+    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> Result<WebhookNotifier> {
+        let backoff = backoff("WebhookOptions", options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
         let shared = Arc::new(Shared {
             url: url.clone(),
             permits: Semaphore::new(options.inflight.max(1)),
+            backoff,
             options,
             reports: report_tx,
             stopping: AtomicBool::new(false),
         });
         let task = tokio::spawn(dispatch(shared, rx));
-        WebhookNotifier {
+        Ok(WebhookNotifier {
             commands,
             reports,
             task: Some(task),
             url: url.clone(),
-        }
+        })
     }
 
     /// The URL.
@@ -202,6 +211,8 @@ impl Drop for WebhookNotifier {
 struct Shared {
     url: WebhookUrl,
     options: WebhookOptions,
+    /// Each delivery's schedule starts from this.
+    backoff: Backoff,
     permits: Semaphore,
     reports: mpsc::Sender<WebhookReport>,
     stopping: AtomicBool,
@@ -279,7 +290,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
     let body = event_json(event);
     let mailbox = event.id();
     let options = &shared.options;
-    let mut backoff = options.backoff_first;
+    let mut backoff = shared.backoff;
     let mut attempts = 0;
     let report = loop {
         attempts += 1;
@@ -298,7 +309,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                     mailbox,
                     status,
                     attempts,
-                    at: SystemTime::now(),
+                    at: options.clock.wall(),
                 };
             }
             Ok(status) if !retryable(status) => {
@@ -306,7 +317,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                     mailbox,
                     error: format!("{} answered {status}; not retried", shared.url),
                     attempts,
-                    at: SystemTime::now(),
+                    at: options.clock.wall(),
                 };
             }
             Ok(status) => format!("{} answered {status}", shared.url),
@@ -320,18 +331,18 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                 mailbox,
                 error,
                 attempts,
-                at: SystemTime::now(),
+                at: options.clock.wall(),
             };
         }
-        tracing::debug!(%mailbox, %error, ?backoff, "webhook attempt failed; retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = backoff.saturating_mul(2).min(options.backoff_max);
+        let delay = backoff.failed();
+        tracing::debug!(%mailbox, %error, backoff = ?delay, "webhook attempt failed; retrying");
+        tokio::time::sleep(delay).await;
         if superseded.load(Ordering::Relaxed) || shared.stopping.load(Ordering::Relaxed) {
             break WebhookReport::Failed {
                 mailbox,
                 error: format!("{error}; not retried (superseded or stopping)"),
                 attempts,
-                at: SystemTime::now(),
+                at: options.clock.wall(),
             };
         }
     };
@@ -401,6 +412,8 @@ fn parse_status(line: &[u8]) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imapvm::clock::Clock;
+    use imapvm_harness::time::FixedWall;
     use imapvm_policy::MwiCounts;
 
     #[test]
@@ -421,6 +434,59 @@ mod tests {
         for s in [400, 401, 403, 404, 410, 413] {
             assert!(!retryable(s), "{s}");
         }
+    }
+
+    fn event() -> MwiEvent {
+        MwiEvent {
+            mailbox: "1234".into(),
+            context: "default".into(),
+            counts: MwiCounts::default(),
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    /// A receiver that is not there: every retry after its back-off (simulated), then one
+    /// report stamped by the options' clock.
+    #[tokio::test(start_paused = true)]
+    async fn reports_take_their_time_from_the_options_clock() {
+        let port = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let wall = FixedWall::at(1_795_674_094);
+        let options = WebhookOptions {
+            retries: 3,
+            clock: Arc::new(wall),
+            ..WebhookOptions::default()
+        };
+        let url: WebhookUrl = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
+        let mut hook = WebhookNotifier::start(&url, options).unwrap();
+        let started = SystemClock.now();
+        hook.notify(&event());
+        match hook.next_report().await {
+            Some(WebhookReport::Failed { attempts, at, .. }) => {
+                assert_eq!((attempts, at), (4, wall.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        // 0.25 s + 0.5 s + 1 s of back-off between the four attempts.
+        let waited = SystemClock.now() - started;
+        assert!(waited >= Duration::from_millis(1750), "{waited:?}");
+        hook.stop().await;
+    }
+
+    #[tokio::test]
+    async fn bad_backoff_bounds_are_refused_not_repaired() {
+        let options = WebhookOptions {
+            backoff_first: Duration::ZERO,
+            ..WebhookOptions::default()
+        };
+        let url: WebhookUrl = "http://127.0.0.1:1/hook".parse().unwrap();
+        let err = WebhookNotifier::start(&url, options).unwrap_err();
+        assert!(
+            err.to_string().contains("WebhookOptions") && err.to_string().contains("zero"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 
 use crate::account::AccountKey;
 use crate::error::{DepositRefusal, Error, Result, says_over_quota};
-use crate::ops::{Composed, now_secs, quota_roots, random_u32, search_result};
+use crate::ops::{Composed, quota_roots, random_u32, search_result};
 use crate::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
 use crate::session::Session;
@@ -159,8 +159,8 @@ impl Store {
         outbox: Option<Outbox>,
     ) -> Vec<RecipientResult> {
         let (mailboxes, mut results) = self.resolve_recipients(recipients);
-        let now = vm.orig_time.unwrap_or_else(now_secs);
-        let compose = deposit_compose(vm, now, random_u32());
+        let now = vm.orig_time.unwrap_or_else(|| self.clock().unix_secs());
+        let compose = deposit_compose(vm, now, random_u32(self.clock()));
         let admission = if vm.admitted {
             Admission::Admitted
         } else {
@@ -338,7 +338,7 @@ async fn deliver_account(
     let mut ledger = QuotaLedger::default();
     for (index, mb) in &group {
         let result = async {
-            let s = slot.conn.session(&account).await?;
+            let s = slot.conn.session(&account, store.clock()).await?;
             prepare(
                 *index,
                 mb,
@@ -391,7 +391,7 @@ async fn deliver_account(
 
     // Phase 2: every APPEND of this account in one round trip.
     if !prepared.is_empty() {
-        match slot.conn.session(&account).await {
+        match slot.conn.session(&account, store.clock()).await {
             Ok(s) => {
                 let outcomes = append_all(s, &prepared).await;
                 for ((p, outcome), held) in prepared.into_iter().zip(outcomes).zip(helds) {
@@ -657,7 +657,7 @@ async fn prepare(
 
 /// Builds `mb`'s copy as message `msgnum`; and its duration.
 fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Composed, u32)> {
-    let rand = random_u32();
+    let rand = random_u32(mb.store.clock());
     let built = compose(mb, msgnum, now, rand)?;
     let msg_id = built.voicemail.msg_id.clone().unwrap_or_default();
     let duration = built.voicemail.duration_secs;

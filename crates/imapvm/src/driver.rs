@@ -10,6 +10,13 @@
 //! protocol: events stay in the core, and the caller takes them with
 //! `driver.core_mut().poll_event()` between turns and matches them exhaustively.
 //!
+//! Two clocks bound a turn: the write timeout (no byte could be written for that long,
+//! however much the peer talks) and the caller's deadline, either an instant
+//! ([`Driver::turn`]) or a read timeout that starts once everything is written
+//! ([`Driver::turn_within`]: the IMAP session's `imapreadtimeout`). Users: the IMAP
+//! [`Session`](crate::Session) (STARTTLS swaps the stream between turns) and the AMI output
+//! of `imapvm-watch`.
+//!
 //! ```no_run
 //! # async fn demo(conn: imapvm_proto::Connection, tcp: tokio::net::TcpStream) -> Result<(), imapvm::driver::DriveError> {
 //! use imapvm::clock::SystemClock;
@@ -85,6 +92,10 @@ impl DriveError {
 }
 
 /// A sans-IO core joined to a byte stream, a clock and a timer.
+///
+/// [`Driver::turn`], [`Driver::turn_within`] and [`Driver::flush`] are cancel-safe: dropped
+/// at an `.await` (the other branch of a `select!` won), they lose nothing; what was read
+/// is fed to the core before they return, and what is half written stays queued.
 pub struct Driver<C, S> {
     core: C,
     stream: S,
@@ -93,9 +104,13 @@ pub struct Driver<C, S> {
     trace_input: bool,
     write_timeout: Option<Duration>,
     read_buf: Box<[u8]>,
+    /// Bytes of the last read (at the start of `read_buf`).
+    last_read: usize,
     out: Vec<u8>,
     out_pos: usize,
     needs_flush: bool,
+    /// Since when nothing could be written (pending bytes made no progress).
+    stalled_since: Instant,
 }
 
 impl<C, S> std::fmt::Debug for Driver<C, S> {
@@ -107,6 +122,15 @@ impl<C, S> std::fmt::Debug for Driver<C, S> {
     }
 }
 
+/// When a turn gives up waiting.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// At this instant (never when `None`).
+    At(Option<Instant>),
+    /// This long after everything was written: a read timeout.
+    AfterWriting(Duration),
+}
+
 impl<C, S> Driver<C, S>
 where
     C: Core,
@@ -114,6 +138,7 @@ where
 {
     /// Joins `core` to `stream`, with `clock` for every `now`.
     pub fn new(core: C, stream: S, clock: SharedClock) -> Driver<C, S> {
+        let stalled_since = clock.now();
         Driver {
             core,
             stream,
@@ -122,9 +147,11 @@ where
             trace_input: true,
             write_timeout: None,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            last_read: 0,
             out: Vec::new(),
             out_pos: 0,
             needs_flush: false,
+            stalled_since,
         }
     }
 
@@ -177,6 +204,12 @@ where
         self.out_pos < self.out.len() || self.needs_flush
     }
 
+    /// The bytes of the last read, as they were fed to the core (e.g. to keep a server's
+    /// greeting verbatim).
+    pub fn last_read(&self) -> &[u8] {
+        &self.read_buf[..self.last_read]
+    }
+
     /// Takes the core and the stream apart.
     pub fn into_parts(self) -> (C, S) {
         (self.core, self.stream)
@@ -189,10 +222,15 @@ where
             self.out.clear();
             self.out_pos = 0;
         }
+        let idle = !self.has_unwritten();
         while let Some(t) = self.core.poll_transmit(now) {
             tracing::trace!(peer = %self.label, out = %t.trace(), "C:");
             self.out.extend_from_slice(t.as_bytes());
             self.needs_flush = true;
+        }
+        if idle && self.has_unwritten() {
+            // The write timeout counts from when bytes are waiting.
+            self.stalled_since = now;
         }
     }
 
@@ -223,9 +261,33 @@ where
     /// One turn: writes what the core has to send and runs until input arrived (fed to
     /// the core), the peer closed, the core's timer fired, or `deadline` passed.
     pub async fn turn(&mut self, deadline: Option<Instant>) -> Result<Progress, DriveError> {
+        self.run(Deadline::At(deadline)).await
+    }
+
+    /// [`Driver::turn`] with a read timeout: the turn ends with [`Progress::Deadline`] when
+    /// `quiet` passed after everything was written with nothing read. While bytes are
+    /// written only the write timeout applies, so a large command on a slow link is not
+    /// mistaken for a silent peer.
+    pub async fn turn_within(&mut self, quiet: Duration) -> Result<Progress, DriveError> {
+        self.run(Deadline::AfterWriting(quiet)).await
+    }
+
+    async fn run(&mut self, deadline: Deadline) -> Result<Progress, DriveError> {
         self.collect_transmits();
+        let mut written_at = None;
         loop {
-            match self.step(deadline, false).await? {
+            let (at, until_flushed) = match deadline {
+                Deadline::At(at) => (at, false),
+                Deadline::AfterWriting(_) if self.has_unwritten() => {
+                    written_at = None;
+                    (None, true)
+                }
+                Deadline::AfterWriting(quiet) => {
+                    let since = *written_at.get_or_insert_with(|| self.clock.now());
+                    (Some(since + quiet), false)
+                }
+            };
+            match self.step(at, until_flushed).await? {
                 Step::Read(n) => {
                     self.feed(n);
                     return Ok(Progress::Read(n));
@@ -241,7 +303,7 @@ where
                         self.core.handle_timeout(now);
                         return Ok(Progress::Timer);
                     }
-                    if deadline.is_some_and(|d| d <= now) {
+                    if at.is_some_and(|d| d <= now) {
                         return Ok(Progress::Deadline);
                     }
                     // Woken early (timer granularity): go on waiting.
@@ -253,6 +315,7 @@ where
     }
 
     fn feed(&mut self, n: usize) {
+        self.last_read = n;
         if self.trace_input {
             tracing::trace!(peer = %self.label, bytes = n, "S: {}", self.read_buf[..n.min(300)].escape_ascii());
         }
@@ -271,11 +334,13 @@ where
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Timers run on tokio's clock, armed with durations measured on ours.
         let mut sleep =
             wake.map(|w| Box::pin(tokio::time::sleep(w.saturating_duration_since(now))));
         let mut write_limit = match self.write_timeout {
             Some(limit) if self.has_unwritten() => {
-                Some((limit, Box::pin(tokio::time::sleep(limit))))
+                let left = (self.stalled_since + limit).saturating_duration_since(now);
+                Some((limit, Box::pin(tokio::time::sleep(left))))
             }
             _ => None,
         };
@@ -286,6 +351,7 @@ where
             out_pos,
             needs_flush,
             read_buf,
+            stalled_since,
             ..
         } = self;
         std::future::poll_fn(|cx| {
@@ -318,11 +384,10 @@ where
                 }
             }
             if wrote {
-                // Progress resets the write timer.
+                // Progress restarts the write timer.
+                *stalled_since = clock.now();
                 if let Some((limit, timer)) = write_limit.as_mut() {
-                    timer
-                        .as_mut()
-                        .reset(tokio::time::Instant::from_std(clock.now() + *limit));
+                    timer.set(tokio::time::sleep(*limit));
                 }
             }
             let mut buf = ReadBuf::new(read_buf);
@@ -502,6 +567,79 @@ mod tests {
         let mut driver = Driver::new(echo(Vec::new(), None), ours, SystemClock::shared());
         assert_eq!(driver.turn(None).await.unwrap(), Progress::Eof);
         assert!(driver.core().eof);
+    }
+
+    /// A read timeout counts from the end of writing: a large command that drains slowly
+    /// (but keeps draining) is not a silent peer.
+    #[tokio::test(start_paused = true)]
+    async fn turn_within_starts_its_read_timeout_once_everything_is_written() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let clock = SystemClock::shared();
+        let start = clock.now();
+        let peer = tokio::spawn(async move {
+            // 64 KiB at 4 KiB per second: 16 s of writing, progress every second.
+            let mut got = vec![0; 64 * 1024];
+            for chunk in got.chunks_mut(4096) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                theirs.read_exact(chunk).await.unwrap();
+            }
+            theirs
+        });
+        let mut driver = Driver::new(echo(vec![b'x'; 64 * 1024], None), ours, clock.clone())
+            .with_write_timeout(Duration::from_secs(5));
+        let p = driver.turn_within(Duration::from_secs(3)).await.unwrap();
+        assert_eq!(p, Progress::Deadline);
+        let waited = clock.now() - start;
+        assert!(
+            waited >= Duration::from_secs(19) && waited < Duration::from_secs(20),
+            "16 s of writing, then 3 s of silence: {waited:?}"
+        );
+        let _theirs = peer.await.unwrap();
+    }
+
+    /// Input does not keep a stalled write alive: the write timeout counts from the last
+    /// byte written, however often the peer talks.
+    #[tokio::test(start_paused = true)]
+    async fn a_talking_peer_that_never_reads_still_hits_the_write_timeout() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let clock = SystemClock::shared();
+        let start = clock.now();
+        let talker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if theirs.write_all(b"still here\n").await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut driver = Driver::new(echo(vec![0; 1 << 20], None), ours, clock.clone())
+            .with_write_timeout(Duration::from_secs(5));
+        let mut reads = 0;
+        let err = loop {
+            match driver.turn(None).await {
+                Ok(Progress::Read(_)) => reads += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, DriveError::WriteTimeout(_)), "{err}");
+        assert!(reads >= 4, "the peer talked meanwhile: {reads} reads");
+        let waited = clock.now() - start;
+        assert!(waited < Duration::from_secs(6), "{waited:?}");
+        talker.abort();
+    }
+
+    #[tokio::test]
+    async fn last_read_holds_the_bytes_fed_to_the_core() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        theirs.write_all(b"* OK hello\n").await.unwrap();
+        let mut driver = Driver::new(echo(Vec::new(), None), ours, SystemClock::shared());
+        assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(11));
+        assert_eq!(driver.last_read(), b"* OK hello\n");
+        assert_eq!(
+            driver.core_mut().poll_event().as_deref(),
+            Some(&b"* OK hello\n"[..])
+        );
     }
 
     #[tokio::test(start_paused = true)]

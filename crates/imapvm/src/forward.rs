@@ -41,7 +41,7 @@ use crate::deliver::{
     counts_and_quota, deliver, finish,
 };
 use crate::error::{Error, Result};
-use crate::ops::{fetch_result, now_secs, search_result, wire_set};
+use crate::ops::{fetch_result, search_result, wire_set};
 use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
@@ -134,9 +134,8 @@ impl Mailbox {
         );
         // With an outbox configured, a copy that could not be delivered waits there.
         let outbox = store.outbox_configured().then(|| store.outbox());
-        for (index, result) in
-            deliver(rebuilt, compose, Admission::Forward, now_secs(), outbox).await
-        {
+        let now = store.clock().unix_secs();
+        for (index, result) in deliver(rebuilt, compose, Admission::Forward, now, outbox).await {
             results[index] = Some(result);
         }
         Ok(Forwarded {

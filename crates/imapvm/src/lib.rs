@@ -61,6 +61,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every connection runs on the one [`driver`] of the sans-IO cores, and every `now` (the
+//! cores' deadlines, the login back-off, message dates, outbox stamps, the services' event
+//! times) comes from the store's [`clock`] ([`Store::with_clock`] injects one; tests
+//! simulate time with tokio's paused clock).
+//!
 //! Errors never panic and always name the account or mailbox: see [`Error`].
 #![forbid(unsafe_code)]
 

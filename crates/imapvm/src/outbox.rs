@@ -27,8 +27,9 @@ use imapvm_proto::{
     UidSet as WireUidSet,
 };
 
+use crate::clock::SharedClock;
 use crate::error::{DepositRefusal, Error, Result, reasons_text, says_over_quota};
-use crate::ops::{Composed, Journal, MSG_ID_HEADER, now_secs, random_u32};
+use crate::ops::{Composed, Journal, MSG_ID_HEADER, random_u32};
 use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Store};
@@ -43,16 +44,16 @@ pub const DEFAULT_OUTBOX_DIR: &str = "/var/spool/imapvm/outbox";
 
 /// The outbox journal: the message is on disk before the APPEND leaves.
 struct WriteAhead<'a> {
-    spool: &'a Spool,
+    outbox: &'a Outbox,
     held: Mutex<Option<Held>>,
     /// Set once an item is written: a second run of the deposit could double it.
     committed: AtomicBool,
 }
 
 impl<'a> WriteAhead<'a> {
-    fn new(spool: &'a Spool) -> Self {
+    fn new(outbox: &'a Outbox) -> Self {
         WriteAhead {
-            spool,
+            outbox,
             held: Mutex::new(None),
             committed: AtomicBool::new(false),
         }
@@ -71,7 +72,7 @@ impl<'a> WriteAhead<'a> {
 
     fn put(&self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
         let entry = c.entry(mailbox, state, None);
-        *self.held() = Some(put_entry(self.spool, &entry, &c.bytes)?);
+        *self.held() = Some(self.outbox.hold_new(&entry, &c.bytes)?);
         self.committed.store(true, Ordering::SeqCst);
         Ok(())
     }
@@ -121,7 +122,7 @@ impl Composed {
 /// Writes a new item durably (temp file, fsync, rename, directory fsync) and returns it held
 /// (its `.eml` locked). The item's name holds its mailbox, so the copies of one deposit
 /// (one msg id) never share a name.
-fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
+fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8], queued_at: i64) -> Result<Held> {
     if entry.msg_id.trim().is_empty() || entry.mailbox.trim().is_empty() {
         return Err(spool_error(
             &spool.dir,
@@ -138,7 +139,6 @@ fn put_entry(spool: &Spool, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
             ),
         ));
     }
-    let queued_at = now_secs();
     let base = item_id(queued_at, &format!("{}-{}", entry.msg_id, entry.mailbox));
     // Never over another item (a long msg id cut short, the same copy queued twice).
     let id = (1u32..)
@@ -179,7 +179,7 @@ impl Journal for WriteAhead<'_> {
             Some(held) => {
                 held.item.state = ItemState::Refused;
                 held.item.last_error = Some(reasons_text(reasons));
-                self.spool.update(held)
+                self.outbox.spool.update(held)
             }
             None => Ok(()),
         }
@@ -242,16 +242,20 @@ pub struct FlushReport {
 }
 
 /// The outbox spool directory of a [`Store`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
     spool: Spool,
+    /// Stamps `queued_at`.
+    clock: SharedClock,
 }
 
 impl Outbox {
-    /// The outbox in `dir` (created on first write, mode 0700).
-    pub fn new(dir: impl Into<PathBuf>) -> Outbox {
+    /// The outbox in `dir` (created on first write, mode 0700), stamping items with
+    /// `clock`'s time.
+    pub fn new(dir: impl Into<PathBuf>, clock: SharedClock) -> Outbox {
         Outbox {
             spool: Spool { dir: dir.into() },
+            clock,
         }
     }
 
@@ -294,7 +298,7 @@ impl Outbox {
 
     /// [`Outbox::enqueue`], keeping the item held (locked) for a delivery in flight.
     pub(crate) fn hold_new(&self, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
-        put_entry(&self.spool, entry, bytes)
+        put_entry(&self.spool, entry, bytes, self.clock.unix_secs())
     }
 
     /// Records a held item's new state and reason.
@@ -349,7 +353,7 @@ impl Store {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        Outbox::new(chosen.unwrap_or_else(|| {
+        let dir = chosen.unwrap_or_else(|| {
             PathBuf::from(
                 self.config()
                     .general
@@ -357,7 +361,8 @@ impl Store {
                     .clone()
                     .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned()),
             )
-        }))
+        });
+        Outbox::new(dir, self.clock().clone())
     }
 
     /// Whether an outbox is configured (`imapvm_outbox` or [`Store::set_outbox_dir`]): then
@@ -467,7 +472,7 @@ impl Mailbox {
     /// the outbox as [`ItemState::Refused`] for the operator.
     pub async fn deposit_durable(&self, vm: &NewVoicemail) -> Result<DepositOutcome> {
         let outbox = self.store.outbox();
-        let journal = WriteAhead::new(&outbox.spool);
+        let journal = WriteAhead::new(&outbox);
         // Lost before the APPEND left (nothing is on disk yet): once more on a fresh
         // connection, as every other operation does.
         let result = self
@@ -493,7 +498,8 @@ impl Mailbox {
                     // The APPEND may or may not have reached the server: retry, exactly once.
                     Some(held) => held,
                     None if e.worth_queueing() => {
-                        let composed = self.compose(vm, 1, now_secs(), random_u32())?;
+                        let clock = self.store.clock();
+                        let composed = self.compose(vm, 1, clock.unix_secs(), random_u32(clock))?;
                         return Ok(DepositOutcome::Queued(
                             outbox.queue_offline(self, &composed, &e)?,
                         ));

@@ -6,16 +6,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{MailboxName, MessageNumbers, Uid};
+use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid};
 
 use crate::account::{Account, AccountKey};
+use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::session::Session;
 
-/// First back-off after a failed connection attempt; doubled per further failure.
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-/// Longest back-off.
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// The login back-off of every account: 0.5 s after a failed attempt, doubled per further
+/// failure, at most 60 s (checked when the crate is built).
+const LOGIN_BACKOFF: Backoff =
+    match Backoff::new(Duration::from_millis(500), Duration::from_secs(60)) {
+        Ok(b) => b,
+        Err(_) => panic!("bad login back-off bounds"),
+    };
 
 /// The identity headers of one message (immutable for a UID within a UIDVALIDITY).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +79,8 @@ impl FolderMemory {
 #[derive(Debug, Default)]
 pub(crate) struct Conn {
     session: Option<Session>,
-    failures: u32,
+    /// The back-off since the last successful login (`None`: no failure since).
+    backoff: Option<Backoff>,
     retry_at: Option<Instant>,
     last_error: String,
 }
@@ -87,12 +92,16 @@ impl Conn {
     }
 
     /// The live session, opening one (after the back-off) when needed.
-    pub(crate) async fn session(&mut self, account: &Account) -> Result<&mut Session> {
+    pub(crate) async fn session(
+        &mut self,
+        account: &Account,
+        clock: &SharedClock,
+    ) -> Result<&mut Session> {
         if !self.has_live_session() {
             if let Some(old) = self.session.take() {
                 tracing::debug!(account = %old.label(), "dropping a failed connection");
             }
-            let now = Instant::now();
+            let now = clock.now();
             if let Some(at) = self.retry_at
                 && at > now
             {
@@ -102,17 +111,15 @@ impl Conn {
                     last: self.last_error.clone(),
                 });
             }
-            match Session::open(account).await {
+            match Session::open(account, clock).await {
                 Ok(s) => {
-                    self.failures = 0;
+                    self.backoff = None;
                     self.retry_at = None;
                     self.session = Some(s);
                 }
                 Err(e) => {
-                    self.failures = self.failures.saturating_add(1);
-                    let exp = self.failures.saturating_sub(1).min(16);
-                    let wait = BACKOFF_FIRST.saturating_mul(1 << exp).min(BACKOFF_MAX);
-                    self.retry_at = Some(Instant::now() + wait);
+                    let wait = self.backoff.get_or_insert(LOGIN_BACKOFF).failed();
+                    self.retry_at = Some(clock.now() + wait);
                     self.last_error = e.to_string();
                     tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
                     return Err(e);

@@ -1,6 +1,7 @@
-//! One logged-in IMAP connection: a tokio socket (plain or rustls) driving the sans-IO
-//! `imapvm-proto` core, quinn-style: drain transmits, write, drain events, read, feed, arm
-//! the timer. It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
+//! One logged-in IMAP connection: the sans-IO `imapvm-proto` core on a tokio socket (plain
+//! or rustls), run by the runtime's one [`Driver`] (it writes while it reads, with
+//! `imapwritetimeout` as its write timeout and `imapreadtimeout` as each turn's read
+//! timeout). It remembers what is selected, so no NOOP/SELECT ritual precedes a command.
 //!
 //! [`Session`] is public as the runtime's connection-level seam for the services above it:
 //! the MWI watcher (`imapvm-watch`) opens its own sessions for IDLE and NOTIFY, and
@@ -9,6 +10,7 @@
 //! `imapvm-proto` [`Connection`]'s, queued with [`Session::queue`] and sent, pipelined, by
 //! [`Session::wait`].
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -18,51 +20,25 @@ use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
     SelectedMailbox, State, Stats, Unsolicited,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::account::{Account, Credentials, Security};
+use crate::clock::SharedClock;
+use crate::driver::{DriveError, Driver, Progress};
 use crate::error::{Error, Result};
 
-/// Read buffer size.
-const READ_CHUNK: usize = 64 * 1024;
+/// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any {}
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Between taking the TCP stream for a TLS handshake and putting the TLS stream back.
-    Gone,
-}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any> Socket for T {}
 
-impl Stream {
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Self::Plain(s) => s.write_all(bytes).await,
-            Self::Tls(s) => s.write_all(bytes).await,
-            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
+type Stream = Box<dyn Socket>;
 
-    async fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain(s) => s.flush().await,
-            Self::Tls(s) => s.flush().await,
-            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(s) => s.read(buf).await,
-            Self::Tls(s) => s.read(buf).await,
-            Self::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    fn is_tls(&self) -> bool {
-        matches!(self, Self::Tls(_))
-    }
+/// Whether `stream` is the rustls one.
+fn is_tls(stream: &dyn Socket) -> bool {
+    (stream as &dyn Any).is::<TlsStream<TcpStream>>()
 }
 
 /// What the connection has selected.
@@ -92,9 +68,8 @@ pub(crate) struct Gone {
 pub struct Session {
     label: String,
     account: Account,
-    conn: Connection,
-    stream: Stream,
-    buf: Vec<u8>,
+    /// The proto core on the socket.
+    driver: Driver<Connection, Stream>,
     done: HashMap<CommandId, std::result::Result<Outcome, imapvm_proto::Error>>,
     /// Commands whose results nobody takes (the pipelined NOOP before a batch).
     background: Vec<CommandId>,
@@ -143,7 +118,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("account", &self.label)
-            .field("state", &self.conn.state())
+            .field("state", &self.conn().state())
             .field("selected", &self.selected)
             .finish_non_exhaustive()
     }
@@ -178,8 +153,9 @@ fn set_keepalive(tcp: &TcpStream) {
 }
 
 impl Session {
-    /// Connects, secures, logs in and learns the hierarchy.
-    pub async fn open(account: &Account) -> Result<Session> {
+    /// Connects, secures, logs in and learns the hierarchy; every `now` (the core's
+    /// deadlines, IDLE refresh) comes from `clock`.
+    pub async fn open(account: &Account, clock: &SharedClock) -> Result<Session> {
         let label = account.key().to_string();
         let addr = format!(
             "{}:{}",
@@ -218,7 +194,7 @@ impl Session {
         };
         // `Account::from_settings` never gives zero timeouts; an `Account` built by hand with
         // one is refused here, naming the setting.
-        let conn = match Connection::new(proto_config, Instant::now()) {
+        let conn = match Connection::new(proto_config, clock.now()) {
             Ok(conn) => conn,
             Err(e) => {
                 return Err(Error::Config {
@@ -227,12 +203,13 @@ impl Session {
                 });
             }
         };
+        let driver = Driver::new(conn, Box::new(tcp) as Stream, clock.clone())
+            .with_label(label.clone())
+            .with_write_timeout(account.write_timeout);
         let mut session = Session {
             label,
             account: account.clone(),
-            conn,
-            stream: Stream::Plain(tcp),
-            buf: vec![0; READ_CHUNK],
+            driver,
             done: HashMap::new(),
             background: Vec::new(),
             view_changes: 0,
@@ -257,27 +234,31 @@ impl Session {
         &self.label
     }
 
+    fn conn(&self) -> &Connection {
+        self.driver.core()
+    }
+
     /// Whether the connection can take commands.
     pub fn is_usable(&self) -> bool {
         matches!(
-            self.conn.state(),
+            self.conn().state(),
             State::Authenticated | State::Selected { .. }
         )
     }
 
     /// The proto core's counters (round trips, bytes, commands).
     pub fn stats(&self) -> Stats {
-        self.conn.stats()
+        self.conn().stats()
     }
 
     /// The server's capabilities.
     pub fn capabilities(&self) -> &imapvm_proto::Capabilities {
-        self.conn.capabilities()
+        self.conn().capabilities()
     }
 
     /// The capabilities policy decisions depend on.
     pub fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
-        imapvm_policy::Capabilities::from_atoms(self.conn.capabilities().iter())
+        imapvm_policy::Capabilities::from_atoms(self.conn().capabilities().iter())
     }
 
     /// The personal namespace prefix and delimiter.
@@ -315,16 +296,18 @@ impl Session {
         context: &str,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<CommandId> {
-        f(&mut self.conn).map_err(|e| self.protocol_error(context, e))
+        f(self.driver.core_mut()).map_err(|e| self.protocol_error(context, e))
     }
 
     /// Sends what is queued and waits until every command in `ids` completed.
     pub async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
         loop {
-            self.flush_transmits().await?;
             self.drain_events();
             let background_done = self.background.iter().all(|id| self.done.contains_key(id));
             if background_done && ids.iter().all(|id| self.done.contains_key(id)) {
+                // What is queued still goes out (commands queued meanwhile, the rest of a
+                // literal the server refused early).
+                self.flush().await?;
                 for id in std::mem::take(&mut self.background) {
                     if let Some(Err(e)) = self.done.remove(&id) {
                         tracing::debug!(account = %self.label, error = %e, "NOOP failed");
@@ -332,16 +315,11 @@ impl Session {
                 }
                 return Ok(());
             }
-            if self.conn.state() == State::UpgradePending {
+            if self.conn().state() == State::UpgradePending {
                 return Ok(());
             }
-            if self.conn.state() == State::Failed {
-                let err = self
-                    .conn
-                    .error()
-                    .cloned()
-                    .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
-                return Err(self.protocol_error("connection", err));
+            if self.conn().state() == State::Failed {
+                return Err(self.failure("connection"));
             }
             self.read_some().await?;
         }
@@ -370,82 +348,49 @@ impl Session {
         self.take(context, id)
     }
 
-    async fn flush_transmits(&mut self) -> Result<()> {
-        let mut wrote = false;
-        while let Some(t) = self.conn.poll_transmit(Instant::now()) {
-            tracing::trace!(account = %self.label, out = %t.trace(), "C:");
-            let write = self.stream.write_all(t.as_bytes());
-            match tokio::time::timeout(self.account.write_timeout, write).await {
-                Ok(Ok(())) => wrote = true,
-                Ok(Err(source)) => return Err(self.io_error("writing", source)),
-                Err(_) => {
-                    return Err(self.io_error(
-                        "writing",
-                        std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "imapwritetimeout passed",
-                        ),
-                    ));
-                }
-            }
-        }
-        if wrote {
-            match tokio::time::timeout(self.account.write_timeout, self.stream.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(source)) => return Err(self.io_error("writing", source)),
-                Err(_) => {
-                    return Err(self.io_error(
-                        "writing",
-                        std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "imapwritetimeout passed",
-                        ),
-                    ));
-                }
-            }
-        }
+    /// Writes everything queued (reading meanwhile), then takes the events.
+    async fn flush(&mut self) -> Result<()> {
+        let flushed = self.driver.flush().await;
+        flushed.map_err(|e| self.drive_error(e))?;
+        self.drain_events();
         Ok(())
     }
 
+    /// One turn of the driver: writes what is queued, then waits at most
+    /// `imapreadtimeout` for the server (the core's own timers fire on the way).
     async fn read_some(&mut self) -> Result<()> {
-        let now = Instant::now();
-        let read_deadline = now + self.account.read_timeout;
-        let deadline = self
-            .conn
-            .poll_timeout()
-            .map_or(read_deadline, |t| t.min(read_deadline));
-        let read = self.stream.read(&mut self.buf);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), read).await {
-            Ok(Ok(0)) => {
-                tracing::debug!(account = %self.label, "server closed the connection");
-                self.conn.handle_eof();
-            }
-            Ok(Ok(n)) => {
-                tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
-                if self.conn.state() == State::Greeting {
+        let greeting = self.conn().state() == State::Greeting;
+        match self.driver.turn_within(self.account.read_timeout).await {
+            Ok(Progress::Read(_)) => {
+                if greeting {
                     let room = GREETING_BYTES.saturating_sub(self.greeting.len());
-                    self.greeting.extend_from_slice(&self.buf[..n.min(room)]);
+                    let read = self.driver.last_read();
+                    self.greeting
+                        .extend_from_slice(&read[..read.len().min(room)]);
                 }
-                self.conn.handle_input(&self.buf[..n], Instant::now());
+                Ok(())
             }
-            Ok(Err(source)) => return Err(self.io_error("reading", source)),
-            Err(_) => {
-                let now = Instant::now();
-                if self.conn.poll_timeout().is_some_and(|t| t <= now) {
-                    self.conn.handle_timeout(now);
-                } else if now >= read_deadline {
-                    return Err(self.io_error(
-                        "reading",
-                        std::io::Error::new(std::io::ErrorKind::TimedOut, "imapreadtimeout passed"),
-                    ));
-                }
-            }
+            Ok(Progress::Eof | Progress::Timer) => Ok(()),
+            Ok(Progress::Deadline) => Err(self.io_error(
+                "reading",
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "imapreadtimeout passed"),
+            )),
+            Err(e) => Err(self.drive_error(e)),
         }
-        Ok(())
+    }
+
+    /// The connection's sticky failure as this session's error.
+    fn failure(&self, context: &str) -> Error {
+        let err = self
+            .conn()
+            .error()
+            .cloned()
+            .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
+        self.protocol_error(context, err)
     }
 
     fn drain_events(&mut self) {
-        while let Some(event) = self.conn.poll_event() {
+        while let Some(event) = self.driver.core_mut().poll_event() {
             match event {
                 Event::Completed { id, result } => {
                     if let Ok(Outcome::Selected(sel)) = &result {
@@ -561,12 +506,12 @@ impl Session {
     /// Probe the server after this much silence while IDLE waits (see
     /// `imapvm_proto::Config::idle_silence`).
     pub fn set_idle_silence(&mut self, silence: Option<Duration>) {
-        self.conn.set_idle_silence(silence);
+        self.driver.core_mut().set_idle_silence(silence);
     }
 
     /// Whether `ENABLE QRESYNC` succeeded on this connection.
     pub fn qresync_enabled(&self) -> bool {
-        self.conn.qresync_enabled()
+        self.conn().qresync_enabled()
     }
 
     /// The changes the server reported since the last call (for the MWI watcher).
@@ -581,57 +526,30 @@ impl Session {
 
     /// Sends `DONE` for the running IDLE (it then completes; [`Session::wait`] for it).
     pub fn idle_done(&mut self) -> Result<()> {
-        self.conn
-            .idle_done(Instant::now())
-            .map_err(|e| self.protocol_error("IDLE DONE", e))
+        let now = self.driver.now();
+        let done = self.driver.core_mut().idle_done(now);
+        done.map_err(|e| self.protocol_error("IDLE DONE", e))
     }
 
     /// Waits for server data with no read deadline (while IDLE or NOTIFY runs), until
     /// `until`: `Ok(true)` when something was read, `Ok(false)` when `until` passed. The
     /// core's own timers (IDLE refresh, command deadlines) are honoured on the way.
     pub async fn read_until(&mut self, until: Instant) -> Result<bool> {
-        self.flush_transmits().await?;
-        self.drain_events();
-        let deadline = self.conn.poll_timeout().map_or(until, |t| t.min(until));
-        let read = self.stream.read(&mut self.buf);
-        let got = match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), read)
-            .await
-        {
-            Ok(Ok(0)) => {
-                tracing::debug!(account = %self.label, "server closed the connection");
-                self.conn.handle_eof();
-                false
-            }
-            Ok(Ok(n)) => {
-                tracing::trace!(account = %self.label, bytes = n, "S: {}", self.buf[..n.min(300)].escape_ascii());
-                self.conn.handle_input(&self.buf[..n], Instant::now());
-                true
-            }
-            Ok(Err(source)) => return Err(self.io_error("reading", source)),
-            Err(_) => {
-                let now = Instant::now();
-                if self.conn.poll_timeout().is_some_and(|t| t <= now) {
-                    self.conn.handle_timeout(now);
-                }
-                false
-            }
+        self.flush().await?;
+        let got = match self.driver.turn(Some(until)).await {
+            Ok(progress) => matches!(progress, Progress::Read(_)),
+            Err(e) => return Err(self.drive_error(e)),
         };
-        self.flush_transmits().await?;
-        self.drain_events();
-        if self.conn.state() == State::Failed || self.conn.state() == State::Logout {
-            let err = self
-                .conn
-                .error()
-                .cloned()
-                .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
-            return Err(self.protocol_error("waiting for changes", err));
+        self.flush().await?;
+        if self.conn().state() == State::Failed || self.conn().state() == State::Logout {
+            return Err(self.failure("waiting for changes"));
         }
         Ok(got)
     }
 
     fn io_error(&mut self, what: &'static str, source: std::io::Error) -> Error {
         self.selected = None;
-        self.conn.handle_eof();
+        self.driver.core_mut().handle_eof();
         Error::Io {
             account: self.label.clone(),
             what,
@@ -639,26 +557,25 @@ impl Session {
         }
     }
 
+    fn drive_error(&mut self, e: DriveError) -> Error {
+        match e {
+            DriveError::Read(source) => self.io_error("reading", source),
+            DriveError::Write(source) => self.io_error("writing", source),
+            DriveError::WriteTimeout(_) => self.io_error(
+                "writing",
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "imapwritetimeout passed"),
+            ),
+        }
+    }
+
     async fn wait_greeting(&mut self) -> Result<()> {
-        while self.conn.state() == State::Greeting {
-            self.flush_transmits().await?;
-            self.drain_events();
-            if self.conn.state() != State::Greeting {
-                break;
-            }
+        while self.conn().state() == State::Greeting {
             self.read_some().await?;
         }
         self.drain_events();
-        match self.conn.state() {
+        match self.conn().state() {
             State::NotAuthenticated | State::Authenticated => Ok(()),
-            State::Failed => {
-                let err = self
-                    .conn
-                    .error()
-                    .cloned()
-                    .unwrap_or(imapvm_proto::Error::Closed(imapvm_proto::Closed::LoggedOut));
-                Err(self.protocol_error("greeting", err))
-            }
+            State::Failed => Err(self.failure("greeting")),
             _ => Err(Error::Unexpected {
                 account: self.label.clone(),
                 command: "the greeting",
@@ -667,7 +584,8 @@ impl Session {
     }
 
     async fn handshake(&mut self) -> Result<()> {
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+        let taken = std::mem::replace(self.driver.stream_mut(), Box::new(tokio::io::empty()));
+        let Ok(tcp) = (taken as Box<dyn Any>).downcast::<TcpStream>() else {
             return Err(Error::Tls {
                 account: self.label.clone(),
                 reason: "TLS requested twice".into(),
@@ -687,35 +605,33 @@ impl Session {
         .map_err(tls_error)?;
         let name = crate::tls::server_name(&self.account.server).map_err(tls_error)?;
         let connector = tokio_rustls::TlsConnector::from(config);
-        let mut tls =
-            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, tcp))
+        let tls =
+            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, *tcp))
                 .await
             {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => return Err(tls_error(format!("handshake: {e}"))),
                 Err(_) => return Err(tls_error("handshake: imapopentimeout passed".into())),
             };
-        // Large literals (audio) go through rustls in one write: no 64 KiB send-buffer cap.
-        tls.get_mut().1.set_buffer_limit(None);
-        self.stream = Stream::Tls(Box::new(tls));
+        *self.driver.stream_mut() = Box::new(tls);
         tracing::debug!(account = %self.label, "TLS established");
         Ok(())
     }
 
     async fn refresh_capabilities(&mut self) -> Result<()> {
-        if !self.conn.capabilities().known() {
+        if !self.conn().capabilities().known() {
             self.exec("CAPABILITY", |c| c.capability()).await?;
         }
         Ok(())
     }
 
     async fn secure_and_login(&mut self) -> Result<()> {
-        if self.conn.state() == State::Authenticated {
+        if self.conn().state() == State::Authenticated {
             // PREAUTH: the server already knows who we are.
             return self.refresh_capabilities().await;
         }
         self.refresh_capabilities().await?;
-        let offers_starttls = self.conn.capabilities().starttls();
+        let offers_starttls = self.conn().capabilities().starttls();
         let want_starttls = match self.account.security {
             Security::ImplicitTls | Security::Plain => false,
             Security::StartTlsRequired => {
@@ -739,13 +655,12 @@ impl Session {
                 });
             }
             self.handshake().await?;
-            self.conn
-                .tls_established()
-                .map_err(|e| self.protocol_error("STARTTLS", e))?;
+            let upgraded = self.driver.core_mut().tls_established();
+            upgraded.map_err(|e| self.protocol_error("STARTTLS", e))?;
             self.refresh_capabilities().await?;
         }
         if !may_send_password(PasswordPath {
-            encrypted: self.stream.is_tls(),
+            encrypted: is_tls(&**self.driver.stream_mut()),
             clear_text_accepted: self.account.security == Security::Plain,
             loopback: self.account.is_loopback(),
         }) {
@@ -756,7 +671,7 @@ impl Session {
                     .into(),
             });
         }
-        let caps = self.conn.capabilities().clone();
+        let caps = self.conn().capabilities().clone();
         let plain = caps.has("AUTH=PLAIN");
         let credentials = self.account.credentials.clone();
         let outcome = match &credentials {
@@ -814,7 +729,7 @@ impl Session {
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<Outcome> {
         let label = self.label.clone();
-        let id = f(&mut self.conn).map_err(|source| Error::Auth {
+        let id = f(self.driver.core_mut()).map_err(|source| Error::Auth {
             account: label.clone(),
             source,
         })?;
@@ -833,7 +748,7 @@ impl Session {
     }
 
     async fn learn_hierarchy(&mut self) -> Result<()> {
-        if self.conn.capabilities().has("NAMESPACE")
+        if self.conn().capabilities().has("NAMESPACE")
             && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
         {
             if let Some(personal) = ns.personal.first()
@@ -862,7 +777,7 @@ impl Session {
     pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
-            && matches!(self.conn.state(), State::Selected { read_only: false })
+            && matches!(self.conn().state(), State::Selected { read_only: false })
         {
             let sel = sel.clone();
             if self.background.is_empty() {
@@ -929,7 +844,7 @@ impl Session {
     pub async fn logout(mut self) {
         let timeout = self.account.close_timeout;
         let fut = async {
-            if let Ok(id) = self.conn.logout() {
+            if let Ok(id) = self.driver.core_mut().logout() {
                 let _ = self.wait(&[id]).await;
             }
         };
@@ -948,6 +863,7 @@ mod tests {
 
     use super::*;
     use crate::account::{Account, Credentials, Security};
+    use crate::clock::SystemClock;
     use imapvm_proto::Secret;
 
     #[tokio::test]
@@ -968,6 +884,19 @@ mod tests {
             assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
             assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
         }
+    }
+
+    /// The boxed socket keeps its type: STARTTLS takes the TCP stream back out of it, and
+    /// the password policy asks whether it is the rustls one.
+    #[tokio::test]
+    async fn a_boxed_socket_is_told_apart_by_its_type() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream: Stream = Box::new(tcp);
+        assert!(!is_tls(&*stream));
+        assert!((stream as Box<dyn Any>).downcast::<TcpStream>().is_ok());
     }
 
     /// A one-connection server: greets with `greeting`, answers each tagged line with
@@ -1062,7 +991,7 @@ mod tests {
         });
         let mut a = account(port, Security::StartTlsIfOffered, user());
         a.server = ip.to_string();
-        let err = Session::open(&a).await.unwrap_err();
+        let err = Session::open(&a, &SystemClock::shared()).await.unwrap_err();
         assert!(matches!(err, Error::Insecure { .. }), "{err}");
         assert!(
             !seen
@@ -1078,9 +1007,12 @@ mod tests {
     #[tokio::test]
     async fn starttls_required_but_not_offered_is_refused_before_any_credential() {
         let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", ok).await;
-        let err = Session::open(&account(port, Security::StartTlsRequired, user()))
-            .await
-            .unwrap_err();
+        let err = Session::open(
+            &account(port, Security::StartTlsRequired, user()),
+            &SystemClock::shared(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::Insecure { .. }), "{err}");
         assert!(err.to_string().contains("STARTTLS"), "{err}");
         assert!(
@@ -1093,9 +1025,12 @@ mod tests {
     #[tokio::test]
     async fn logindisabled_without_sasl_plain_is_refused() {
         let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n", ok).await;
-        let err = Session::open(&account(port, Security::Plain, user()))
-            .await
-            .unwrap_err();
+        let err = Session::open(
+            &account(port, Security::Plain, user()),
+            &SystemClock::shared(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("LOGINDISABLED"), "{err}");
         assert!(
             !seen.lock().unwrap().iter().any(|l| l.contains("LOGIN")),
@@ -1116,9 +1051,12 @@ mod tests {
             auth_user: "master".into(),
             password: Secret::new("mpw"),
         };
-        let session = Session::open(&account(port, Security::Plain, creds))
-            .await
-            .unwrap();
+        let session = Session::open(
+            &account(port, Security::Plain, creds),
+            &SystemClock::shared(),
+        )
+        .await
+        .unwrap();
         assert!(session.is_usable());
         let lines = seen.lock().unwrap().clone();
         let auth = lines
@@ -1127,6 +1065,85 @@ mod tests {
             .expect("an AUTHENTICATE");
         // base64("vm1\0master\0mpw")
         assert!(auth.ends_with("dm0xAG1hc3RlcgBtcHc="), "{auth}");
+    }
+
+    /// A server that answers an APPEND before reading its literal (here: 16 MiB of
+    /// untagged data first), as a server may when it refuses a message early. A session that
+    /// wrote the whole literal before reading would deadlock once both directions' socket
+    /// buffers are full, and fail on `imapwritetimeout`; the driver reads while it writes.
+    #[tokio::test]
+    async fn a_large_append_is_written_while_the_server_already_answers() {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        const LITERAL: usize = 16 << 20;
+        const CHATTER: usize = 16 << 20;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(
+                b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ NAMESPACE] hi\r\n",
+            )
+            .await
+            .unwrap();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap() == 0 {
+                    return None;
+                }
+                let (tag, rest) = line.trim_end().split_once(' ').unwrap();
+                let (tag, rest) = (tag.to_owned(), rest.to_owned());
+                if rest.starts_with("APPEND") {
+                    assert!(
+                        rest.ends_with(&format!("{{{LITERAL}+}}")),
+                        "LITERAL+: {rest}"
+                    );
+                    // Answer first, read later.
+                    let filler = format!("* OK {}\r\n", "f".repeat(1000));
+                    let mut sent = 0;
+                    while sent < CHATTER {
+                        w.write_all(filler.as_bytes()).await.unwrap();
+                        sent += filler.len();
+                    }
+                    let mut literal = vec![0; LITERAL];
+                    r.read_exact(&mut literal).await.unwrap();
+                    line.clear();
+                    r.read_line(&mut line).await.unwrap();
+                    w.write_all(format!("{tag} OK [APPENDUID 7 1] stored\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    return Some(literal.iter().all(|b| *b == b'x'));
+                }
+                let reply = if rest.starts_with("NAMESPACE") {
+                    format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
+                } else if rest.starts_with("CAPABILITY") {
+                    format!("* CAPABILITY IMAP4rev1 LITERAL+ NAMESPACE\r\n{tag} OK done\r\n")
+                } else {
+                    format!("{tag} OK done\r\n")
+                };
+                w.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        let mut session = Session::open(
+            &account(port, Security::Plain, user()),
+            &SystemClock::shared(),
+        )
+        .await
+        .unwrap();
+        let message: std::sync::Arc<[u8]> = vec![b'x'; LITERAL].into();
+        let inbox = WireMailbox::new("INBOX");
+        let outcome = session
+            .exec("APPEND", |c| c.append(&inbox, &[], message))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Appended(Some(_))), "{outcome:?}");
+        assert_eq!(
+            server.await.unwrap(),
+            Some(true),
+            "the server got the whole literal"
+        );
     }
 
     #[tokio::test]
@@ -1141,7 +1158,7 @@ mod tests {
         a.open_timeout = Duration::from_millis(300);
         a.read_timeout = Duration::from_millis(300);
         let started = std::time::Instant::now();
-        let err = Session::open(&a).await.unwrap_err();
+        let err = Session::open(&a, &SystemClock::shared()).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(3), "{err}");
         assert!(err.is_connection_lost(), "{err}");
         keep.abort();

@@ -14,6 +14,7 @@ use imapvm_policy::{Folder, FolderLayout, MailboxId, MessageState, MwiCounts, Vo
 use imapvm_proto::Stats;
 
 use crate::account::{Account, AccountKey};
+use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
 use crate::feed::{ChangeFeed, Feed};
 use crate::limits::MAX_AUDIO_FILE_BYTES;
@@ -288,6 +289,8 @@ pub(crate) struct StoreInner {
     pub outbox_dir: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// Tells subscribers (the MWI watcher) that an operation touched a mailbox.
     pub feed: Feed,
+    /// Every `now` of the store, its sessions and the services built on it.
+    pub clock: SharedClock,
 }
 
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
@@ -305,8 +308,14 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store over a parsed configuration.
+    /// A store over a parsed configuration, on the system clock.
     pub fn new(config: Config) -> Store {
+        Store::with_clock(config, SystemClock::shared())
+    }
+
+    /// A store whose sessions, back-offs, message dates and services take every `now`
+    /// from `clock` (tests simulate time with it).
+    pub fn with_clock(config: Config, clock: SharedClock) -> Store {
         Store {
             inner: Arc::new(StoreInner {
                 config,
@@ -314,6 +323,7 @@ impl Store {
                 hostname: local_hostname(),
                 outbox_dir: std::sync::Mutex::new(None),
                 feed: Feed::default(),
+                clock,
             }),
         }
     }
@@ -349,6 +359,11 @@ impl Store {
     pub fn mailbox_ids(&self) -> Vec<String> {
         let boxes = self.inner.config.mailboxes.iter();
         boxes.map(|m| m.id.to_string()).collect()
+    }
+
+    /// The clock every `now` of this store comes from.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
     }
 
     /// This host's name, as Message-IDs and MIME boundaries carry it.
@@ -617,7 +632,8 @@ impl Mailbox {
         let outcome = loop {
             let warm = guard.conn.has_live_session();
             let slot = &mut *guard;
-            let result = match slot.conn.session(&self.account).await {
+            let clock = &self.store.inner.clock;
+            let result = match slot.conn.session(&self.account, clock).await {
                 Ok(session) => {
                     let folders = &mut slot.folders;
                     body(Attempt {

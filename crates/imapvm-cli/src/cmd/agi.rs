@@ -80,12 +80,11 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
             tracing::info!(?recovered, "recordings left by an earlier run");
         }
         let flusher = store.spawn_flusher(RETRY_EVERY);
-        let mut outputs = Outputs::start(&store, &args.outputs);
+        let mut outputs = Outputs::start(&store, &args.outputs)?;
         let mut publisher = Publisher::start(&store, &WatchOptions::default())?;
         let mut phone = Phone::start(
             args.listen,
             phone_store.clone(),
-            imapvm::clock::SystemClock::shared(),
             options,
         )
         .await?;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
+use imapvm::clock::{Clock, SystemClock};
 use imapvm_config::{MailboxId, MailboxSettings};
 use imapvm_message::{
     AudioPart, Envelope, Flag, MAX_AUDIO_BYTES, MAX_MESSAGE_BYTES, MessageType, Mode,
@@ -264,7 +265,8 @@ fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
     })?;
     let settings = message_settings(&mailbox_settings)?;
 
-    let now = std::time::SystemTime::now()
+    let now = SystemClock
+        .wall()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let time = args

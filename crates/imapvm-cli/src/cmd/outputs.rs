@@ -3,6 +3,8 @@
 //! logged to stderr; and the stop signal (Ctrl-C, SIGTERM).
 
 use clap::Args;
+
+use crate::cmd::CliError;
 use imapvm::Store;
 use imapvm_config::{AmiTarget, WebhookUrl};
 use imapvm_watch::{
@@ -29,8 +31,9 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// Starts the outputs the flags name, else those of voicemail.conf (needs a runtime).
-    pub(crate) fn start(store: &Store, args: &OutputArgs) -> Outputs {
+    /// Starts the outputs the flags name, else those of voicemail.conf (needs a runtime);
+    /// their reports carry the store's clock.
+    pub(crate) fn start(store: &Store, args: &OutputArgs) -> Result<Outputs, CliError> {
         let section = &store.config().imapvm;
         let ami: Vec<AmiTarget> = if args.ami.is_empty() {
             section.ami.clone()
@@ -42,17 +45,24 @@ impl Outputs {
         } else {
             args.webhooks.clone()
         };
-        let webhook_options = WebhookOptions::from_section(section);
-        Outputs {
+        let webhook_options = WebhookOptions {
+            clock: store.clock().clone(),
+            ..WebhookOptions::from_section(section)
+        };
+        let ami_options = AmiOptions {
+            clock: store.clock().clone(),
+            ..AmiOptions::default()
+        };
+        Ok(Outputs {
             amis: ami
                 .iter()
-                .map(|t| AmiNotifier::start(t, AmiOptions::default()))
-                .collect(),
+                .map(|t| AmiNotifier::start(t, ami_options.clone()))
+                .collect::<Result<_, _>>()?,
             hooks: webhooks
                 .iter()
                 .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
-                .collect(),
-        }
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Hands a change to every output.

@@ -75,7 +75,7 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     };
     let json = global.json;
     block_on(async move {
-        let mut outputs = Outputs::start(&store, &args.outputs);
+        let mut outputs = Outputs::start(&store, &args.outputs)?;
         let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service

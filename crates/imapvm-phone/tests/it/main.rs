@@ -83,14 +83,9 @@ impl Rig {
         let conf = conf_path(&store);
         let phone_store = PhoneStore::new(store.clone(), Spool::open(&spool).unwrap(), &vm_spool)
             .with_config(&conf, imapvm_ivr::LockoutPolicy::default());
-        let phone = Phone::start(
-            "127.0.0.1:0".parse().unwrap(),
-            phone_store,
-            imapvm::clock::SystemClock::shared(),
-            options,
-        )
-        .await
-        .unwrap();
+        let phone = Phone::start("127.0.0.1:0".parse().unwrap(), phone_store, options)
+            .await
+            .unwrap();
         Rig {
             phone,
             folder,

@@ -115,12 +115,13 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     let mwi_peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let receiver = WebhookReceiver::start(WebhookReceiverConfig::default()).unwrap();
     let mut refresh =
-        AmiNotifier::start(&target(&refresh_peer, AmiMode::Refresh, "s3cret"), quick());
-    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), quick());
+        AmiNotifier::start(&target(&refresh_peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
+    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
     let hook = WebhookNotifier::start(
         &receiver.url("/mwi").parse::<WebhookUrl>().unwrap(),
         WebhookOptions::default(),
-    );
+    )
+    .unwrap();
     for ami in [&mut refresh, &mut mwi] {
         assert!(
             matches!(report(ami).await, AmiReport::LoggedIn { version, .. } if version == "5.0.2")
@@ -239,7 +240,7 @@ async fn an_unanswered_action_is_resent_after_reconnecting() {
         ..AmiPeerConfig::default()
     })
     .unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
     ami.notify(&event("1234", 1, 0, 0));
     let (ok, actions) = wait_actions(&peer, "VoicemailRefresh", 2).await;
     assert!(ok, "{actions:?}");
@@ -285,7 +286,7 @@ async fn a_refused_login_is_reported_and_retried_without_leaking_the_secret() {
     let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let t = target(&peer, AmiMode::Refresh, "wrong-s3cret-xyz");
     assert!(!format!("{t:?} {t}").contains("wrong-s3cret-xyz"));
-    let mut ami = AmiNotifier::start(&t, quick());
+    let mut ami = AmiNotifier::start(&t, quick()).unwrap();
     assert!(!format!("{ami:?}").contains("wrong-s3cret-xyz"));
     let down = report(&mut ami).await;
     match &down {
@@ -311,7 +312,7 @@ async fn a_refused_action_is_reported_not_resent() {
         ..AmiPeerConfig::default()
     })
     .unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
     ami.notify(&event("1234", 2, 1, 3));
     let answer = loop {
         match report(&mut ami).await {
@@ -360,7 +361,8 @@ async fn changes_while_down_are_coalesced_per_box() {
             backoff_max: Duration::from_millis(300),
             ..AmiOptions::default()
         },
-    );
+    )
+    .unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::Down { .. }));
     ami.notify(&event("1234", 1, 0, 0));
     ami.notify(&event("1234", 2, 0, 0));
@@ -406,7 +408,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
     let mut options = quick();
     options.client.keepalive = Duration::from_millis(200);
     options.client.response_timeout = Duration::from_millis(300);
-    let mut ami = AmiNotifier::start(&target(&hung, AmiMode::Refresh, "s3cret"), options);
+    let mut ami = AmiNotifier::start(&target(&hung, AmiMode::Refresh, "s3cret"), options).unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
     match report(&mut ami).await {
         AmiReport::Down { error, .. } => assert!(error.contains("Ping"), "{error}"),
@@ -418,7 +420,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
     ami.stop().await;
 
     let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
     peer.kick();
     assert!(matches!(report(&mut ami).await, AmiReport::Down { .. }));
@@ -439,7 +441,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
 }
 
 fn hook_to(receiver: &WebhookReceiver, options: WebhookOptions) -> WebhookNotifier {
-    WebhookNotifier::start(&receiver.url("/hook").parse().unwrap(), options)
+    WebhookNotifier::start(&receiver.url("/hook").parse().unwrap(), options).unwrap()
 }
 
 fn fast_hooks() -> WebhookOptions {
@@ -450,6 +452,7 @@ fn fast_hooks() -> WebhookOptions {
         backoff_first: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
         report_queue: 64,
+        ..WebhookOptions::default()
     }
 }
 

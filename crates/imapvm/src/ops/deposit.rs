@@ -12,7 +12,7 @@ use imapvm_proto::{
     CommandId, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, Uid as WireUid,
 };
 
-use super::{MSG_ID_HEADER, learn_new_identities, now_secs, queue_new_identities, random_u32};
+use super::{MSG_ID_HEADER, learn_new_identities, queue_new_identities, random_u32};
 use crate::error::says_over_quota;
 use crate::error::{DepositRefusal, Error, Result};
 use crate::pool::{Folders, IdentityHeaders};
@@ -368,8 +368,8 @@ impl Mailbox {
         let (counts, quota) = self.count_with_quota(s, f, &name).await?;
         let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
 
-        let now = now_secs();
-        let rand = random_u32();
+        let now = self.store.clock().unix_secs();
+        let rand = random_u32(self.store.clock());
         let msgnum = counts.total().saturating_add(1);
         let composed = self.compose(new, msgnum, now, rand)?;
         let msg_id = composed.msg_id.clone();

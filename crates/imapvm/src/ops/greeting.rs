@@ -10,7 +10,7 @@ use imapvm_policy::{
 use imapvm_proto::{FetchAttr, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
 
 use super::deposit::quota_of;
-use super::{fetch_result, now_secs, policy_set, random_u32, search_result, wire_keys, wire_set};
+use super::{fetch_result, policy_set, random_u32, search_result, wire_keys, wire_set};
 use crate::error::{DepositRefusal, Error, Result};
 use crate::pool::Folders;
 use crate::session::Session;
@@ -127,8 +127,8 @@ impl Mailbox {
                 } else {
                     Vec::new()
                 };
-                let now = now_secs();
-                let rand = random_u32();
+                let now = self.store.clock().unix_secs();
+                let rand = random_u32(self.store.clock());
                 let vm = Voicemail {
                     duration_secs,
                     message_type: MessageType::Greeting(name.to_owned()),

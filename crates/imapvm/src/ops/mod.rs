@@ -13,6 +13,7 @@ use imapvm_proto::{
     UidSet as WireUidSet,
 };
 
+use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
 use crate::session::Session;
@@ -102,26 +103,21 @@ fn is_greeting(message_type: Option<&str>) -> bool {
 }
 
 /// A unique-enough number for Message-ID, boundary and msg id (no clock in the lower crates;
-/// here the clock and a per-process hash seed are fine).
-pub(crate) fn random_u32() -> u32 {
+/// here the store's wall clock and a per-process hash seed are fine).
+pub(crate) fn random_u32(clock: &SharedClock) -> u32 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     h.write_u128(
-        std::time::SystemTime::now()
+        clock
+            .wall()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
     h.write_u32(std::process::id());
     (h.finish() & 0xffff_ffff) as u32
-}
-
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The fetch item of the identity headers.
@@ -297,7 +293,28 @@ mod tests {
 
     #[test]
     fn random_values_differ() {
-        let a: HashMap<u32, ()> = (0..100).map(|_| (random_u32(), ())).collect();
+        let clock = crate::clock::SystemClock::shared();
+        let a: HashMap<u32, ()> = (0..100).map(|_| (random_u32(&clock), ())).collect();
+        assert!(a.len() > 95);
+    }
+
+    /// A wall clock that stands still.
+    #[derive(Debug)]
+    struct Frozen;
+
+    impl crate::clock::Clock for Frozen {
+        fn now(&self) -> std::time::Instant {
+            crate::clock::SystemClock.now()
+        }
+        fn wall(&self) -> std::time::SystemTime {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_674_094)
+        }
+    }
+
+    #[test]
+    fn random_values_differ_on_a_clock_that_stands_still() {
+        let clock: SharedClock = std::sync::Arc::new(Frozen);
+        let a: HashMap<u32, ()> = (0..100).map(|_| (random_u32(&clock), ())).collect();
         assert!(a.len() > 95);
     }
 }

@@ -25,6 +25,7 @@ mod round_trips;
 mod servers;
 mod sharing;
 mod support;
+mod time;
 mod tls_security;
 
 pub use imapvm_harness::{
