@@ -2,10 +2,10 @@
 
 use crate::error::{Misuse, ResponseCode};
 use crate::types::{
-    Flag, InternalDate, Mailbox, MailboxStatus, NamespaceEntry, SearchKey, Section, StatusAttr,
-    Uid, UidSet, UidValidity,
+    Flag, InternalDate, Mailbox, MailboxStatus, NamespaceEntry, Section, StatusAttr,
 };
 use imap_codec::imap_types as t;
+use imapvm_types::{SearchKey, Uid, UidSet, UidValidity};
 use std::num::NonZeroU32;
 use t::core::{AString, Atom, Vec1};
 use t::extensions::namespace::Namespace;
@@ -122,39 +122,43 @@ fn code_name(c: &Code<'_>) -> &'static str {
     }
 }
 
-pub(crate) fn uidset_from_codec(set: &t::extensions::uidplus::UidSet) -> Option<UidSet> {
+/// A UIDPLUS set (`APPENDUID`, `COPYUID`) as ranges in the order the server wrote them
+/// (each range ascending); `None` when empty.
+pub(crate) fn uid_ranges_from_codec(
+    set: &t::extensions::uidplus::UidSet,
+) -> Option<Vec<(Uid, Uid)>> {
     use t::extensions::uidplus::UidElement;
-    let ranges = set
+    let ranges: Vec<(Uid, Uid)> = set
         .0
         .as_ref()
         .iter()
         .map(|e| match e {
-            UidElement::Single(a) => (Uid::from_nz(*a), Uid::from_nz(*a)),
+            UidElement::Single(a) => (Uid::from(*a), Uid::from(*a)),
             UidElement::Range(a, b) => {
-                let (a, b) = (Uid::from_nz(*a), Uid::from_nz(*b));
+                let (a, b) = (Uid::from(*a), Uid::from(*b));
                 (a.min(b), a.max(b))
             }
         })
         .collect();
-    UidSet::from_ranges(ranges)
+    (!ranges.is_empty()).then_some(ranges)
 }
 
-/// A server sequence-set of UIDs (VANISHED). `*` cannot be resolved and is skipped.
+/// A server sequence-set of UIDs (VANISHED). `*` cannot be resolved and is skipped; `None`
+/// when nothing is left.
 pub(crate) fn uidset_from_sequence_set(set: &SequenceSet) -> Option<UidSet> {
-    let ranges = set
-        .0
-        .as_ref()
-        .iter()
-        .filter_map(|s| match s {
-            Sequence::Single(SeqOrUid::Value(a)) => Some((Uid::from_nz(*a), Uid::from_nz(*a))),
-            Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b)) => {
-                let (a, b) = (Uid::from_nz(*a), Uid::from_nz(*b));
-                Some((a.min(b), a.max(b)))
+    let mut out = UidSet::new();
+    for s in set.0.as_ref() {
+        match s {
+            Sequence::Single(SeqOrUid::Value(a)) => {
+                out.insert(Uid::from(*a));
             }
-            _ => None,
-        })
-        .collect();
-    UidSet::from_ranges(ranges)
+            Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b)) => {
+                out.insert_range(Uid::from(*a), Uid::from(*b));
+            }
+            _ => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 pub(crate) fn internal_date(dt: &t::datetime::DateTime) -> InternalDate {
@@ -200,8 +204,8 @@ pub(crate) fn status_items(mailbox: Mailbox, items: &[StatusDataItem]) -> Mailbo
         match item {
             StatusDataItem::Messages(n) => st.messages = Some(*n),
             StatusDataItem::Recent(n) => st.recent = Some(*n),
-            StatusDataItem::UidNext(n) => st.uid_next = Some(Uid::from_nz(*n)),
-            StatusDataItem::UidValidity(n) => st.uid_validity = Some(UidValidity::from_nz(*n)),
+            StatusDataItem::UidNext(n) => st.uid_next = Some(Uid::from(*n)),
+            StatusDataItem::UidValidity(n) => st.uid_validity = Some(UidValidity::from(*n)),
             StatusDataItem::Unseen(n) => st.unseen = Some(*n),
             StatusDataItem::Deleted(n) => st.deleted = Some(*n),
             StatusDataItem::HighestModSeq(n) => st.highest_modseq = Some(*n),
@@ -233,7 +237,13 @@ pub(crate) fn namespaces(ns: &[Namespace<'_>]) -> Vec<NamespaceEntry> {
 }
 
 fn seq_set(set: &UidSet, command: &'static str) -> Result<SequenceSet, Misuse> {
-    SequenceSet::try_from(set.to_wire().as_str()).map_err(|e| Misuse::InvalidArgument {
+    if set.is_empty() {
+        return Err(Misuse::InvalidArgument {
+            command,
+            reason: "the UID set is empty".into(),
+        });
+    }
+    SequenceSet::try_from(set.to_string().as_str()).map_err(|e| Misuse::InvalidArgument {
         command,
         reason: format!("uid set: {e}"),
     })
@@ -319,8 +329,13 @@ pub(crate) fn uid_sequence(
     r: &crate::types::UidRange,
     command: &'static str,
 ) -> Result<SequenceSet, Misuse> {
-    SequenceSet::try_from(r.to_wire().as_str()).map_err(|e| Misuse::InvalidArgument {
-        command,
-        reason: format!("uid set: {e}"),
-    })
+    match r {
+        crate::types::UidRange::Set(set) => seq_set(set, command),
+        crate::types::UidRange::All => {
+            SequenceSet::try_from("1:*").map_err(|e| Misuse::InvalidArgument {
+                command,
+                reason: format!("uid set: {e}"),
+            })
+        }
+    }
 }

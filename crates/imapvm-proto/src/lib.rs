@@ -124,16 +124,18 @@ mod types;
 
 pub use config::{Config, ConfigError, Limits};
 pub use connection::{
-    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer,
-    Transmit, Unsolicited,
+    CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer, Transmit,
+    Unsolicited,
 };
 pub use error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal, RefusalKind,
     ResponseCode,
 };
+/// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
+/// it themselves).
+pub use imapvm_types::{Capabilities, Capability, SearchKey, Secret, Uid, UidSet, UidValidity};
 pub use types::{
     AppendUid, BodyStructure, CopyUid, FetchAttr, FetchedMessage, Flag, InternalDate, ListEntry,
     Mailbox, MailboxStatus, NamespaceEntry, Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes,
-    SearchKey, Secret, Section, SelectedMailbox, StatusAttr, StoreMode, Uid, UidRange, UidSet,
-    UidValidity,
+    Section, SelectedMailbox, StatusAttr, StoreMode, UidRange,
 };

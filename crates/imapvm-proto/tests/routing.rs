@@ -18,7 +18,7 @@ fn uids(v: &[u32]) -> Vec<Uid> {
 }
 
 fn set(v: &[u32]) -> UidRange {
-    UidRange::Set(UidSet::from_uids(uids(v)).unwrap())
+    UidRange::Set(uids(v).into_iter().collect())
 }
 
 /// Logged in with `caps`, INBOX selected with UIDs 1, 2, 3, 7 at sequence numbers 1..4 (learnt).
@@ -958,7 +958,7 @@ fn vanished_goes_to_the_uid_expunge_that_named_those_uids() {
     assert!(matches!(p.ok(b), Outcome::Moved { expunged, .. } if expunged == &uids(&[3])));
     assert!(p.events.iter().any(|e| matches!(
         e,
-        Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_wire() == "7"
+        Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_string() == "7"
     )));
 }
 

@@ -81,7 +81,7 @@ fn uid_set(s: &str) -> UidSet {
         let (a, b): (u32, u32) = (a.parse().unwrap(), b.parse().unwrap());
         uids.extend((a..=b).map(|n| Uid::new(n).unwrap()));
     }
-    UidSet::from_uids(uids).unwrap()
+    uids.into_iter().collect()
 }
 
 fn fetch_attrs(items: &str) -> Vec<FetchAttr> {
@@ -384,7 +384,7 @@ fn greeting_recording_session_authenticates_and_appends_to_greetings() {
             capabilities_known: true
         })]
     ));
-    assert!(r[0].pair.conn.capabilities().has("QUOTA"));
+    assert!(r[0].pair.conn.capabilities().unwrap().has("QUOTA"));
     assert!(matches!(
         outcome_of(&r, "APPEND")[..],
         [Ok(Outcome::Appended(Some(AppendUid { .. })))]

@@ -52,7 +52,7 @@ fn greeting_capabilities_then_authenticate_plain_with_authzid_uses_sasl_ir() {
     );
     p.run();
     assert_eq!(p.events, vec![Event::Greeting(Greeting::Ok)]);
-    assert!(p.conn.capabilities().sasl_ir());
+    assert!(p.conn.capabilities().unwrap().contains(Capability::SaslIr));
     let id = p
         .conn
         .authenticate_plain(Some("alice"), "vmmaster", &Secret::new("masterpw"))
@@ -69,8 +69,8 @@ fn greeting_capabilities_then_authenticate_plain_with_authzid_uses_sasl_ir() {
         }
     );
     assert_eq!(p.conn.state(), State::Authenticated);
-    assert!(p.conn.capabilities().has("notify"));
-    assert!(p.conn.capabilities().uidplus());
+    assert!(p.conn.capabilities().unwrap().has("notify"));
+    assert!(p.conn.capabilities().unwrap().contains(Capability::UidPlus));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn authenticate_without_sasl_ir_waits_for_continuation() {
             capabilities_known: false
         }
     );
-    assert!(!p.conn.capabilities().known());
+    assert!(p.conn.capabilities().is_none());
     assert_eq!(p.conn.stats().round_trips, 2);
 }
 
@@ -168,7 +168,7 @@ fn starttls_hands_off_and_forgets_capabilities() {
     assert!(p.run());
     assert_eq!(p.ok(id), &Outcome::UpgradeNow);
     assert_eq!(p.conn.state(), State::UpgradePending);
-    assert!(!p.conn.capabilities().known());
+    assert!(p.conn.capabilities().is_none());
     assert!(p.conn.poll_transmit(p.now).is_none());
     p.conn.tls_established().unwrap();
     let caps = p.conn.capability().unwrap();
@@ -179,7 +179,12 @@ fn starttls_hands_off_and_forgets_capabilities() {
     ));
     assert!(p.run());
     assert!(matches!(p.ok(caps), Outcome::Capabilities(c) if c.has("AUTH=PLAIN")));
-    assert!(!p.conn.capabilities().login_disabled());
+    assert!(
+        !p.conn
+            .capabilities()
+            .unwrap()
+            .contains(Capability::LoginDisabled)
+    );
 }
 
 #[test]
@@ -438,7 +443,7 @@ fn store_copy_move_expunge_report_uids() {
     let copy = p
         .conn
         .uid_copy(
-            &UidRange::Set(UidSet::from_uids([uid(5), uid(6)]).unwrap()),
+            &UidRange::Set([uid(5), uid(6)].into_iter().collect()),
             &Mailbox::new("Work"),
         )
         .unwrap();
@@ -486,6 +491,40 @@ fn store_copy_move_expunge_report_uids() {
         }
     );
     assert_eq!(p.conn.exists(), Some(1));
+}
+
+/// RFC 4315 pairs COPYUID's two sets in the order the server wrote them, which need not be
+/// ascending: that order is kept, while `source()`/`destination()` are plain sets.
+#[test]
+fn copyuid_pairs_follow_the_servers_order() {
+    let mut p = logged_in("IMAP4rev1 UIDPLUS");
+    let sel = p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    let copy = p
+        .conn
+        .uid_copy(
+            &UidRange::Set([uid(1), uid(3)].into_iter().collect()),
+            &Mailbox::new("Work"),
+        )
+        .unwrap();
+    p.push(script(
+        "C: a2 SELECT INBOX
+         C: a3 UID COPY 1,3 Work
+         S: * 3 EXISTS
+         S: * OK [UIDVALIDITY 7] ok
+         S: a2 OK [READ-WRITE] done
+         S: a3 OK [COPYUID 77 3,1 10:11] Copy completed",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(sel), Outcome::Selected(_)));
+    let Outcome::Copied(Some(cu)) = p.ok(copy) else {
+        panic!()
+    };
+    assert_eq!(
+        cu.pairs().collect::<Vec<_>>(),
+        vec![(uid(3), uid(10)), (uid(1), uid(11))]
+    );
+    assert_eq!(cu.source().to_string(), "1,3");
+    assert_eq!(cu.destination().to_string(), "10:11");
 }
 
 #[test]

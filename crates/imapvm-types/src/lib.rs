@@ -13,6 +13,9 @@
 //!   case-insensitively as Asterisk's `find_user` compares them.
 //! * [`Secret`]: a password or PIN whose `Debug` and `Display` print `***` [INV-6].
 //! * [`Capabilities`] and [`Capability`]: what a server advertised.
+//! * [`SearchKey`]: a `UID SEARCH` key, decided by policy and sent by the protocol core.
+//! * [`ResponseCode`]: the bracketed code of a server's answer (`NO [OVERQUOTA]`).
+//! * [`MessageNumber`]: Asterisk's 1-based number of a message within one listing.
 //! * [`sansio::Core`]: the one interface of the sans-IO protocol cores (IMAP, AMI, AGI),
 //!   so that one driver runs all of them.
 //!
@@ -36,11 +39,17 @@
 
 mod capability;
 mod mailbox_id;
+mod number;
+mod response_code;
 pub mod sansio;
+mod search;
 mod secret;
 mod uid;
 
 pub use capability::{Capabilities, Capability};
 pub use mailbox_id::{DEFAULT_CONTEXT, MAX_ID_BYTES, MailboxId, MailboxIdError};
+pub use number::MessageNumber;
+pub use response_code::ResponseCode;
+pub use search::SearchKey;
 pub use secret::Secret;
-pub use uid::{Uid, UidSet, UidValidity};
+pub use uid::{Uid, UidSet, UidSetError, UidValidity};

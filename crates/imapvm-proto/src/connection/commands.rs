@@ -17,12 +17,13 @@ use super::{Acc, Connection, IdleState, Pending, Piece, Route, State};
 use crate::convert;
 use crate::error::{Error, Misuse};
 use crate::types::{
-    FetchAttr, Flag, Mailbox, MailboxStatus, Namespaces, QuotaRoots, SearchKey, Secret,
-    SelectedMailbox, StatusAttr, StoreMode, UidRange,
+    FetchAttr, Flag, Mailbox, MailboxStatus, Namespaces, QuotaRoots, SelectedMailbox, StatusAttr,
+    StoreMode, UidRange,
 };
 use imap_codec::CommandCodec;
 use imap_codec::encode::{Encoder, Fragment};
 use imap_codec::imap_types as t;
+use imapvm_types::{Capability, SearchKey, Secret};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -294,7 +295,7 @@ impl Connection {
     /// The password never appears in traces, errors or `Debug` output.
     pub fn login(&mut self, user: &str, password: &Secret) -> Result<CommandId, Error> {
         self.check("LOGIN", &[Self::not_auth])?;
-        if self.caps.login_disabled() {
+        if self.offers(Capability::LoginDisabled) {
             return Err(Misuse::LoginDisabled.into());
         }
         let body = CommandBody::login(user, password.expose()).map_err(|_| {
@@ -317,7 +318,7 @@ impl Connection {
         password: &Secret,
     ) -> Result<CommandId, Error> {
         self.check("AUTHENTICATE", &[Self::not_auth])?;
-        if self.caps.known() && !self.caps.has("AUTH=PLAIN") {
+        if self.lacks(Capability::AuthPlain) {
             return Err(Misuse::MissingCapability {
                 command: "AUTHENTICATE",
                 capability: "AUTH=PLAIN",
@@ -339,7 +340,7 @@ impl Connection {
         }
         let b64 = base64_encode(&raw);
         let tag = self.alloc_tag();
-        let pieces = if self.config.use_sasl_ir && self.caps.sasl_ir() {
+        let pieces = if self.config.use_sasl_ir && self.offers(Capability::SaslIr) {
             VecDeque::from([Piece::Bytes(
                 format!("{tag} AUTHENTICATE PLAIN {b64}\r\n").into_bytes(),
             )])
@@ -553,7 +554,8 @@ impl Connection {
             })
         })?;
         let non_sync = self.config.use_non_sync_literals
-            && (self.caps.literal_plus() || (self.caps.literal_minus() && len <= 4096));
+            && (self.offers(Capability::LiteralPlus)
+                || (self.offers(Capability::LiteralMinus) && len <= 4096));
         let mb = convert::mailbox_to_wire(mailbox, "APPEND")?;
         let fl: Result<Vec<_>, Misuse> = flags
             .iter()
@@ -679,7 +681,7 @@ impl Connection {
                 reason: "CHANGEDSINCE 0: mod-sequences start at 1".into(),
             })
         })?;
-        if self.caps.known() && !self.caps.has("CONDSTORE") {
+        if self.lacks(Capability::CondStore) {
             return Err(Misuse::MissingCapability {
                 command: COMMAND,
                 capability: "CONDSTORE",
@@ -793,7 +795,7 @@ impl Connection {
     /// `UID MOVE set mailbox` (RFC 6851). Refused locally if MOVE is known to be missing.
     pub fn uid_move(&mut self, uids: &UidRange, to: &Mailbox) -> Result<CommandId, Error> {
         self.check("UID MOVE", &[Self::selected])?;
-        if self.caps.known() && !self.caps.move_() {
+        if self.lacks(Capability::Move) {
             return Err(Misuse::MissingCapability {
                 command: "UID MOVE",
                 capability: "MOVE",
@@ -823,7 +825,7 @@ impl Connection {
     /// `UID EXPUNGE set` (UIDPLUS): expunges only these UIDs.
     pub fn uid_expunge(&mut self, uids: &UidRange) -> Result<CommandId, Error> {
         self.check("UID EXPUNGE", &[Self::selected])?;
-        if self.caps.known() && !self.caps.uidplus() {
+        if self.lacks(Capability::UidPlus) {
             return Err(Misuse::MissingCapability {
                 command: "UID EXPUNGE",
                 capability: "UIDPLUS",
@@ -906,7 +908,7 @@ impl Connection {
     /// [`Event::Unsolicited`]: crate::Event::Unsolicited
     pub fn notify(&mut self, spec: &str) -> Result<CommandId, Error> {
         self.check("NOTIFY", &[Self::authed])?;
-        if self.caps.known() && !self.caps.notify() {
+        if self.lacks(Capability::Notify) {
             return Err(Misuse::MissingCapability {
                 command: "NOTIFY",
                 capability: "NOTIFY",
@@ -945,7 +947,7 @@ impl Connection {
     /// [`Config::idle_silence`]: crate::Config::idle_silence
     pub fn idle(&mut self) -> Result<CommandId, Error> {
         self.check("IDLE", &[Self::authed])?;
-        if self.caps.known() && !self.caps.idle() {
+        if self.lacks(Capability::Idle) {
             return Err(Misuse::MissingCapability {
                 command: "IDLE",
                 capability: "IDLE",
