@@ -138,7 +138,12 @@ const LAYERS: &[(&str, Allowed)] = &[
     // The binary may assemble anything but the tools and the test support.
     (
         "imapvm-cli",
-        Allowed::AllBut(&["xtask", "imapvm-benches", "imapvm-testkit", "imapvm-harness"]),
+        Allowed::AllBut(&[
+            "xtask",
+            "imapvm-benches",
+            "imapvm-testkit",
+            "imapvm-harness",
+        ]),
     ),
     // Test support: protocol-agnostic, a dev-dependency of the others.
     ("imapvm-testkit", Allowed::Only(&[])),

@@ -333,6 +333,25 @@ impl Builder<'_> {
         Duration::from_secs(self.number(name, value, at, fallback, u64::from(u32::MAX)))
     }
 
+    /// A duration that must not be 0 (a timeout or an interval): 0 is an error, kept as
+    /// written; imapvm refuses it rather than wait forever, spin, or guess a value.
+    fn positive_seconds(
+        &mut self,
+        name: &str,
+        value: &str,
+        at: &Location,
+        fallback: u64,
+    ) -> Duration {
+        let d = self.seconds(name, value, at, fallback);
+        if d.is_zero() {
+            self.error(
+                at,
+                format!("{name}=0: imapvm never waits forever nor polls without a pause, and does not guess another value: write the seconds (Asterisk's default is {fallback})"),
+            );
+        }
+        d
+    }
+
     fn small(&mut self, name: &str, value: &str, at: &Location, fallback: u32) -> u32 {
         u32::try_from(self.number(name, value, at, u64::from(fallback), u64::from(u32::MAX)))
             .unwrap_or(fallback)
@@ -521,16 +540,16 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
         b.boolean_default_yes("expungeonhangup", v, at));
     with!("imapopentimeout", ["imapopentimeout"], |v, at| g
         .imapopentimeout =
-        b.seconds("imapopentimeout", v, at, 60));
+        b.positive_seconds("imapopentimeout", v, at, 60));
     with!("imapreadtimeout", ["imapreadtimeout"], |v, at| g
         .imapreadtimeout =
-        b.seconds("imapreadtimeout", v, at, 60));
+        b.positive_seconds("imapreadtimeout", v, at, 60));
     with!("imapwritetimeout", ["imapwritetimeout"], |v, at| g
         .imapwritetimeout =
-        b.seconds("imapwritetimeout", v, at, 60));
+        b.positive_seconds("imapwritetimeout", v, at, 60));
     with!("imapclosetimeout", ["imapclosetimeout"], |v, at| g
         .imapclosetimeout =
-        b.seconds("imapclosetimeout", v, at, 60));
+        b.positive_seconds("imapclosetimeout", v, at, 60));
     with!("imap_poll_logout", ["imap_poll_logout"], |v, at| g
         .imap_poll_logout =
         b.boolean("imap_poll_logout", v, at));
@@ -538,7 +557,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
         .pollmailboxes =
         b.boolean("pollmailboxes", v, at));
     with!("pollfreq", ["pollfreq"], |v, at| g.pollfreq =
-        b.seconds("pollfreq", v, at, 30));
+        b.positive_seconds("pollfreq", v, at, 30));
     with!("imapcafile", ["imapcafile"], |v, at| g.imapcafile = opt(v));
     with!("imapvm_outbox", ["imapvm_outbox"], |v, at| g
         .imapvm_outbox =

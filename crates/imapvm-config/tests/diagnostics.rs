@@ -253,3 +253,31 @@ fn a_mailbox_name_that_cannot_be_a_box_is_an_error_at_its_line() {
         .collect();
     assert_eq!(ids, ["1234@default"]);
 }
+
+/// A zero timeout or poll interval is refused at its line, not repaired: imapvm would wait
+/// forever or spin. The value is kept as written (0), so nothing downstream guesses one.
+#[test]
+fn zero_timeouts_and_pollfreq_are_errors_at_their_line() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapopentimeout=0\nimapreadtimeout=0\nimapwritetimeout=0\nimapclosetimeout=0\npollfreq=0\nimapwritetimeout=5\n",
+    );
+    let errs = errors(&parsed);
+    let lines: Vec<u32> = errs.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [2, 3, 4, 5, 6], "{errs:#?}");
+    for (d, name) in errs.iter().zip([
+        "imapopentimeout",
+        "imapreadtimeout",
+        "imapwritetimeout",
+        "imapclosetimeout",
+        "pollfreq",
+    ]) {
+        assert!(
+            d.message.starts_with(&format!("{name}=0: ")),
+            "{}",
+            d.message
+        );
+    }
+    let g = &parsed.config.general;
+    assert!(g.imapopentimeout.is_zero() && g.pollfreq.is_zero());
+}

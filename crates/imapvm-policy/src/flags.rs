@@ -13,10 +13,12 @@ pub struct MessageFlags {
 }
 
 impl MessageFlags {
-    /// Flags from the server's FLAGS list (ASCII case-insensitive; keywords ignored).
-    pub fn from_flags<'a>(flags: impl IntoIterator<Item = &'a str>) -> MessageFlags {
+    /// Flags from the server's FLAGS list (ASCII case-insensitive; keywords ignored): wire
+    /// spellings, or anything that shows as one (`imapvm_proto::Flag`).
+    pub fn from_flags<S: AsRef<str>>(flags: impl IntoIterator<Item = S>) -> MessageFlags {
         let mut out = MessageFlags::default();
         for flag in flags {
+            let flag = flag.as_ref();
             if flag.eq_ignore_ascii_case("\\Seen") {
                 out.seen = true;
             } else if flag.eq_ignore_ascii_case("\\Flagged") {

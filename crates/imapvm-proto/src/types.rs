@@ -93,6 +93,13 @@ impl Flag {
     }
 }
 
+impl AsRef<str> for Flag {
+    /// The wire spelling, as [`Flag::as_wire`].
+    fn as_ref(&self) -> &str {
+        self.as_wire()
+    }
+}
+
 impl fmt::Display for Flag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_wire())

@@ -109,8 +109,10 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// No capabilities.
-    pub fn new() -> Capabilities {
-        Capabilities::default()
+    pub const fn new() -> Capabilities {
+        Capabilities {
+            atoms: BTreeSet::new(),
+        }
     }
 
     /// The set of advertised atoms (any case; stored upper-cased).

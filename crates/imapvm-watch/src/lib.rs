@@ -44,7 +44,7 @@ pub use externnotify::{ExternNotify, ExternNotifyError, ExternRun, RunOutcome};
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
 pub use shard::{Shard, ShardError, watched_boxes};
 pub use watch::{
-    Clock, MwiEvent, Resync, StrategyChoice, SystemClock, WatchError, WatchEvent, WatchOptions,
-    Watcher, rfc3339,
+    Clock, MwiEvent, Resync, StartError, StrategyChoice, SystemClock, WatchError, WatchEvent,
+    WatchOptions, Watcher, rfc3339,
 };
 pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};

@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-use imapvm_ami::{Action, ActionId, Client, ClientConfig, Credentials, Event, Secret};
+use imapvm_ami::{Action, ActionId, Client, ClientConfig, ConfigError, Credentials, Event};
 use imapvm_config::{AmiMode, AmiTarget};
 use imapvm_policy::MwiCounts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,22 +34,54 @@ use tokio::sync::mpsc;
 
 use crate::watch::MwiEvent;
 
-/// How the AMI driver behaves.
+/// How the AMI driver behaves. [`AmiNotifier::start`] refuses a value out of bounds
+/// (naming it) rather than repairing it.
 #[derive(Debug, Clone)]
 pub struct AmiOptions {
-    /// First reconnect back-off (doubled per failure up to `backoff_max`).
+    /// First reconnect back-off (more than 0; doubled per failure up to `backoff_max`).
     pub backoff_first: Duration,
-    /// Longest reconnect back-off.
+    /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// TCP connect timeout.
+    /// TCP connect timeout (more than 0).
     pub connect_timeout: Duration,
-    /// How long a clean log-off may take when stopping.
+    /// How long a clean log-off may take when stopping (more than 0).
     pub logoff_timeout: Duration,
-    /// The protocol engine's keepalive, response timeout and limits.
+    /// The protocol engine's keepalive, response timeout and limits (checked by
+    /// [`Client::new`](imapvm_ami::Client::new)).
     pub client: ClientConfig,
-    /// Reports buffered for a slow reader; beyond that they are dropped (and counted in
-    /// the log), never blocking the notifications themselves.
+    /// Reports buffered for a slow reader (at least 1); beyond that they are dropped (and
+    /// counted in the log), never blocking the notifications themselves.
     pub report_queue: usize,
+}
+
+impl AmiOptions {
+    /// Whether every option is within its bounds (the error names the first that is not).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (field, d) in [
+            ("backoff_first", self.backoff_first),
+            ("connect_timeout", self.connect_timeout),
+            ("logoff_timeout", self.logoff_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{d:?}"),
+                    "more than 0",
+                ));
+            }
+        }
+        if self.backoff_max < self.backoff_first {
+            return Err(ConfigError::out_of_bounds(
+                "backoff_max",
+                format!("{:?}", self.backoff_max),
+                "at least backoff_first",
+            ));
+        }
+        if self.report_queue == 0 {
+            return Err(ConfigError::out_of_bounds("report_queue", 0, "at least 1"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for AmiOptions {
@@ -145,10 +177,12 @@ impl std::fmt::Debug for Command {
 
 impl AmiNotifier {
     /// Starts the driver for `target` (needs a tokio runtime). It connects at once and
-    /// stays connected, so the first change does not wait for a login.
-    pub fn start(target: &AmiTarget, options: AmiOptions) -> AmiNotifier {
+    /// stays connected, so the first change does not wait for a login. An option out of
+    /// bounds is refused ([`AmiOptions::check`]).
+    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier, ConfigError> {
+        options.check()?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
+        let (report_tx, reports) = mpsc::channel(options.report_queue);
         let label = if target.host.contains(':') {
             format!("[{}]:{}", target.host, target.port)
         } else {
@@ -160,7 +194,7 @@ impl AmiNotifier {
             label: label.clone(),
             credentials: Credentials {
                 username: target.username.clone(),
-                secret: Secret::new(target.secret.expose()),
+                secret: target.secret.clone(),
             },
             mode: target.mode,
             options,
@@ -171,12 +205,12 @@ impl AmiNotifier {
             dropped_reports: 0,
             last_version: String::new(),
         };
-        AmiNotifier {
+        Ok(AmiNotifier {
             commands,
             reports,
             task: Some(tokio::spawn(driver.run())),
             target: label,
-        }
+        })
     }
 
     /// `host:port` of the target.

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use imapvm::ConfigError;
 use imapvm_config::{ImapvmSection, WebhookUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,20 +34,21 @@ use crate::watch::{MwiEvent, rfc3339};
 /// The longest status line plus headers read from a receiver.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
-/// How webhooks are delivered.
+/// How webhooks are delivered. [`WebhookNotifier::start`] refuses a value out of bounds
+/// (naming it) rather than repairing it.
 #[derive(Debug, Clone)]
 pub struct WebhookOptions {
-    /// One attempt (connect, send, status line) may take this long.
+    /// One attempt (connect, send, status line) may take this long (more than 0).
     pub timeout: Duration,
     /// Attempts after the first.
     pub retries: u32,
-    /// Most requests at once.
+    /// Most requests at once (at least 1).
     pub inflight: usize,
-    /// First back-off between attempts (doubled up to `backoff_max`).
+    /// First back-off between attempts (more than 0; doubled up to `backoff_max`).
     pub backoff_first: Duration,
-    /// Longest back-off.
+    /// Longest back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// Reports buffered for a slow reader; beyond that they are dropped.
+    /// Reports buffered for a slow reader (at least 1); beyond that they are dropped.
     pub report_queue: usize,
 }
 
@@ -57,6 +59,38 @@ impl Default for WebhookOptions {
 }
 
 impl WebhookOptions {
+    /// Whether every option is within its bounds (the error names the first that is not).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for (field, d) in [
+            ("webhook_timeout", self.timeout),
+            ("backoff_first", self.backoff_first),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::out_of_bounds(
+                    field,
+                    format!("{d:?}"),
+                    "more than 0",
+                ));
+            }
+        }
+        if self.backoff_max < self.backoff_first {
+            return Err(ConfigError::out_of_bounds(
+                "backoff_max",
+                format!("{:?}", self.backoff_max),
+                "at least backoff_first",
+            ));
+        }
+        for (field, n) in [
+            ("webhook_inflight", self.inflight),
+            ("report_queue", self.report_queue),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::out_of_bounds(field, 0, "at least 1"));
+            }
+        }
+        Ok(())
+    }
+
     /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,
     /// `webhook_inflight`), with the default back-off.
     pub fn from_section(section: &ImapvmSection) -> Self {
@@ -136,24 +170,29 @@ impl std::fmt::Debug for Command {
 }
 
 impl WebhookNotifier {
-    /// Starts delivering to `url` (needs a tokio runtime).
-    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> WebhookNotifier {
+    /// Starts delivering to `url` (needs a tokio runtime). An option out of bounds is
+    /// refused ([`WebhookOptions::check`]).
+    pub fn start(
+        url: &WebhookUrl,
+        options: WebhookOptions,
+    ) -> Result<WebhookNotifier, ConfigError> {
+        options.check()?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
+        let (report_tx, reports) = mpsc::channel(options.report_queue);
         let shared = Arc::new(Shared {
             url: url.clone(),
-            permits: Semaphore::new(options.inflight.max(1)),
+            permits: Semaphore::new(options.inflight),
             options,
             reports: report_tx,
             stopping: AtomicBool::new(false),
         });
         let task = tokio::spawn(dispatch(shared, rx));
-        WebhookNotifier {
+        Ok(WebhookNotifier {
             commands,
             reports,
             task: Some(task),
             url: url.clone(),
-        }
+        })
     }
 
     /// The URL.

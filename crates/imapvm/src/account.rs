@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use imapvm_config::{MailboxSettings, TlsMode};
-use imapvm_proto::Secret;
+use imapvm_types::Secret;
+use imapvm_types::sansio::ConfigError;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result};
 
 /// How to secure the connection (`imapflags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,35 +108,33 @@ impl fmt::Display for AccountKey {
 }
 
 impl Account {
-    /// The account a mailbox's effective settings describe.
+    /// The account a mailbox's effective settings describe. A zero `imap*timeout` is an
+    /// error naming the option (imapvm never waits forever and does not guess a value; the
+    /// configuration's own check reports it at its line too).
     pub fn from_settings(settings: &MailboxSettings) -> Result<Account> {
-        let mailbox = settings.id.to_string();
-        let config = |reason: &str| Error::Config {
-            mailbox: mailbox.clone(),
-            reason: reason.to_owned(),
+        let config = |problem: ConfigProblem| Error::Config {
+            mailbox: settings.id.clone(),
+            problem,
         };
         let user = settings
             .imapuser
             .value
             .clone()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| config("no imapuser: this mailbox is not stored on IMAP"))?;
+            .ok_or_else(|| config(ConfigProblem::NoImapUser))?;
         let credentials = match (&settings.authuser.value, &settings.authpassword.value) {
             (Some(auth_user), Some(password)) if !auth_user.is_empty() => Credentials::Proxy {
                 user,
                 auth_user: auth_user.clone(),
-                password: Secret::new(password.expose()),
+                password: password.clone(),
             },
             _ => {
                 let password = settings
                     .imappassword
                     .value
-                    .as_ref()
-                    .ok_or_else(|| config("no imappassword (and no authuser/authpassword)"))?;
-                Credentials::User {
-                    user,
-                    password: Secret::new(password.expose()),
-                }
+                    .clone()
+                    .ok_or_else(|| config(ConfigProblem::NoPassword))?;
+                Credentials::User { user, password }
             }
         };
         let flags = settings.imapflags.value;
@@ -146,9 +145,9 @@ impl Account {
             _ => Security::StartTlsIfOffered,
         };
         if settings.imapserver.value.is_empty() {
-            return Err(config("imapserver is empty"));
+            return Err(config(ConfigProblem::NoServer));
         }
-        Ok(Account {
+        let account = Account {
             server: settings.imapserver.value.clone(),
             port: settings.imapport.value,
             security,
@@ -160,11 +159,35 @@ impl Account {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             credentials,
-            open_timeout: nonzero(settings.imapopentimeout.value),
-            read_timeout: nonzero(settings.imapreadtimeout.value),
-            write_timeout: nonzero(settings.imapwritetimeout.value),
-            close_timeout: nonzero(settings.imapclosetimeout.value),
-        })
+            open_timeout: settings.imapopentimeout.value,
+            read_timeout: settings.imapreadtimeout.value,
+            write_timeout: settings.imapwritetimeout.value,
+            close_timeout: settings.imapclosetimeout.value,
+        };
+        account
+            .check()
+            .map_err(|e| config(ConfigProblem::OutOfBounds(e)))?;
+        Ok(account)
+    }
+
+    /// Whether the settings can be used as they are: every timeout more than 0. Nothing is
+    /// repaired; [`Session::open`](crate::Session::open) refuses an account that fails this.
+    pub fn check(&self) -> std::result::Result<(), ConfigError> {
+        for (option, value) in [
+            ("imapopentimeout", self.open_timeout),
+            ("imapreadtimeout", self.read_timeout),
+            ("imapwritetimeout", self.write_timeout),
+            ("imapclosetimeout", self.close_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::out_of_bounds(
+                    option,
+                    format!("{}s", value.as_secs()),
+                    "more than 0 (imapvm never waits forever)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The pool key of this account.
@@ -187,15 +210,6 @@ impl Account {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-    }
-}
-
-/// Asterisk treats 0 as "c-client's default"; never wait forever.
-fn nonzero(d: Duration) -> Duration {
-    if d.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        d
     }
 }
 
@@ -239,6 +253,42 @@ mod tests {
         );
         let err = Account::from_settings(&s).unwrap_err();
         assert!(err.to_string().contains("no imapuser"), "{err}");
+        assert!(matches!(
+            err,
+            Error::Config {
+                problem: ConfigProblem::NoImapUser,
+                ..
+            }
+        ));
+    }
+
+    /// A zero timeout was once repaired to 60 s without a word; now it is an error naming
+    /// the option (and the configuration check reports its line).
+    #[test]
+    fn a_zero_timeout_is_refused_naming_the_option() {
+        let s = settings(
+            "[general]
+imapserver=127.0.0.1
+imapreadtimeout=0
+[default]
+1 => 1,A,,,imapuser=u|imappassword=p
+",
+            "1@default",
+        );
+        let err = Account::from_settings(&s).unwrap_err();
+        let Error::Config {
+            problem: ConfigProblem::OutOfBounds(ConfigError::OutOfBounds { field, .. }),
+            ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(*field, "imapreadtimeout");
+        assert!(
+            err.to_string()
+                .starts_with("1@default: imapreadtimeout = 0s"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! what the runtime remembers per IMAP folder (UIDVALIDITY, identity headers by UID, open
 //! listings). A failed login is retried only after a growing back-off.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{MailboxName, MessageNumbers, Uid};
+use imapvm_policy::{MailboxName, MessageNumbers, Uid, UidSet, UidValidity};
 
 use crate::account::{Account, AccountKey};
 use crate::error::{Error, Result};
@@ -36,16 +36,16 @@ pub(crate) struct ListingKey {
     /// Asterisk folder index of the scope (`None`: every state in `imapfolder`).
     pub scope: Option<i32>,
     /// Whether `\Deleted` messages are numbered too.
-    pub with_deleted: bool,
+    pub listed: crate::store::Listed,
 }
 
 /// What is remembered about one IMAP folder of the account.
 #[derive(Debug, Default)]
 pub(crate) struct FolderMemory {
-    /// The UIDVALIDITY the cached data belongs to.
-    pub uid_validity: u32,
+    /// The UIDVALIDITY the cached data belongs to (`None` before the first SELECT).
+    pub uid_validity: Option<UidValidity>,
     /// Identity headers by UID.
-    pub headers: HashMap<u32, IdentityHeaders>,
+    pub headers: HashMap<Uid, IdentityHeaders>,
     /// Open listings.
     pub listings: HashMap<ListingKey, MessageNumbers>,
 }
@@ -53,20 +53,20 @@ pub(crate) struct FolderMemory {
 impl FolderMemory {
     /// Drops everything when UIDVALIDITY changed; listings stay so that a stale number is
     /// reported as stale rather than silently re-bound.
-    pub(crate) fn check_validity(&mut self, uid_validity: u32) {
-        if self.uid_validity != uid_validity {
+    pub(crate) fn check_validity(&mut self, uid_validity: UidValidity) {
+        if self.uid_validity != Some(uid_validity) {
             self.headers.clear();
-            self.uid_validity = uid_validity;
+            self.uid_validity = Some(uid_validity);
         }
     }
 
     /// Records that `uids` are gone.
-    pub(crate) fn vanish(&mut self, uids: &HashSet<u32>) {
-        for uid in uids {
-            self.headers.remove(uid);
+    pub(crate) fn vanish(&mut self, uids: &UidSet) {
+        for uid in uids.iter() {
+            self.headers.remove(&uid);
         }
         for listing in self.listings.values_mut() {
-            listing.vanish(uids.iter().filter_map(|u| Uid::new(*u)));
+            listing.vanish(uids.iter());
         }
     }
 }
@@ -77,7 +77,8 @@ pub(crate) struct Conn {
     session: Option<Session>,
     failures: u32,
     retry_at: Option<Instant>,
-    last_error: String,
+    /// The failure that started the back-off.
+    last_error: Option<Error>,
 }
 
 impl Conn {
@@ -95,17 +96,19 @@ impl Conn {
             let now = Instant::now();
             if let Some(at) = self.retry_at
                 && at > now
+                && let Some(last) = &self.last_error
             {
                 return Err(Error::Backoff {
-                    account: account.key().to_string(),
+                    account: account.key(),
                     retry_in: at - now,
-                    last: self.last_error.clone(),
+                    last: Box::new(last.clone()),
                 });
             }
             match Session::open(account).await {
                 Ok(s) => {
                     self.failures = 0;
                     self.retry_at = None;
+                    self.last_error = None;
                     self.session = Some(s);
                 }
                 Err(e) => {
@@ -113,14 +116,14 @@ impl Conn {
                     let exp = self.failures.saturating_sub(1).min(16);
                     let wait = BACKOFF_FIRST.saturating_mul(1 << exp).min(BACKOFF_MAX);
                     self.retry_at = Some(Instant::now() + wait);
-                    self.last_error = e.to_string();
+                    self.last_error = Some(e.clone());
                     tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
                     return Err(e);
                 }
             }
         }
         self.session.as_mut().ok_or(Error::Unexpected {
-            account: account.key().to_string(),
+            account: account.key(),
             command: "connect",
         })
     }
@@ -145,7 +148,7 @@ impl Conn {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let mut by_folder: HashMap<String, HashSet<u32>> = HashMap::new();
+        let mut by_folder: HashMap<String, UidSet> = HashMap::new();
         for g in session.take_gone() {
             by_folder
                 .entry(g.mailbox.as_wire().to_owned())
@@ -175,7 +178,7 @@ impl Folders {
 
     /// Notes `name`'s UIDVALIDITY (from a SELECT): when it changed, what was remembered
     /// about the folder's messages is dropped.
-    pub fn check_validity(&mut self, name: &MailboxName, uid_validity: u32) {
+    pub fn check_validity(&mut self, name: &MailboxName, uid_validity: UidValidity) {
         self.get(name).check_validity(uid_validity);
     }
 }

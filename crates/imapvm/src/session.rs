@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
-use imapvm_policy::{Hierarchy, MailboxName};
+use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
     SelectedMailbox, State, Stats, Unsolicited,
@@ -22,8 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::account::{Account, Credentials, Security};
-use crate::error::{Error, Result};
+use crate::account::{Account, AccountKey, Credentials, Security};
+use crate::error::{Error, Insecure, Result, TlsError};
 
 /// Read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
@@ -71,12 +73,13 @@ impl Stream {
 pub struct Selected {
     /// The mailbox (wire name).
     pub name: MailboxName,
-    /// Its UIDVALIDITY (0 when the server gave none).
-    pub uid_validity: u32,
+    /// Its UIDVALIDITY (`None` when the server gave none, which RFC 3501 does not allow:
+    /// then no UID of it can be named, and the operations refuse to work in it).
+    pub uid_validity: Option<UidValidity>,
     /// `[HIGHESTMODSEQ]` at SELECT (CONDSTORE; `None` when the server gave none).
     pub highest_modseq: Option<u64>,
     /// `[UIDNEXT]` at SELECT.
-    pub uid_next: Option<u32>,
+    pub uid_next: Option<Uid>,
     /// `* n EXISTS` at SELECT.
     pub exists: u32,
 }
@@ -85,12 +88,13 @@ pub struct Selected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Gone {
     pub mailbox: MailboxName,
-    pub uid: u32,
+    pub uid: Uid,
 }
 
 /// A logged-in IMAP connection (see the module docs).
 pub struct Session {
     label: String,
+    key: AccountKey,
     account: Account,
     conn: Connection,
     stream: Stream,
@@ -180,7 +184,12 @@ fn set_keepalive(tcp: &TcpStream) {
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy.
     pub async fn open(account: &Account) -> Result<Session> {
-        let label = account.key().to_string();
+        let key = account.key();
+        account.check().map_err(|source| Error::Settings {
+            account: key.clone(),
+            source,
+        })?;
+        let label = key.to_string();
         let addr = format!(
             "{}:{}",
             account.server.trim_start_matches('[').trim_end_matches(']'),
@@ -192,20 +201,20 @@ impl Session {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(source)) => {
                 return Err(Error::Connect {
-                    account: label,
-                    source,
+                    account: key,
+                    source: Arc::new(source),
                 });
             }
             Err(_) => {
                 return Err(Error::Connect {
-                    account: label,
-                    source: std::io::Error::new(
+                    account: key,
+                    source: Arc::new(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         format!(
                             "no connection within imapopentimeout ({:?})",
                             account.open_timeout
                         ),
-                    ),
+                    )),
                 });
             }
         };
@@ -216,19 +225,19 @@ impl Session {
             greeting_timeout: account.open_timeout,
             ..ProtoConfig::default()
         };
-        // `Account::from_settings` never gives zero timeouts; an `Account` built by hand with
-        // one is refused here, naming the setting.
+        // The account's timeouts were checked above; the core checks its whole configuration.
         let conn = match Connection::new(proto_config, Instant::now()) {
             Ok(conn) => conn,
-            Err(e) => {
-                return Err(Error::Config {
-                    mailbox: label,
-                    reason: format!("IMAP connection settings: {e}"),
+            Err(source) => {
+                return Err(Error::Settings {
+                    account: key,
+                    source,
                 });
             }
         };
         let mut session = Session {
             label,
+            key,
             account: account.clone(),
             conn,
             stream: Stream::Plain(tcp),
@@ -257,6 +266,11 @@ impl Session {
         &self.label
     }
 
+    /// The account, typed (errors name it).
+    pub fn key(&self) -> &AccountKey {
+        &self.key
+    }
+
     /// Whether the connection can take commands.
     pub fn is_usable(&self) -> bool {
         matches!(
@@ -270,14 +284,11 @@ impl Session {
         self.conn.stats()
     }
 
-    /// The server's capabilities.
-    pub fn capabilities(&self) -> &imapvm_proto::Capabilities {
-        self.conn.capabilities()
-    }
-
-    /// The capabilities policy decisions depend on.
-    pub fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
-        imapvm_policy::Capabilities::from_atoms(self.conn.capabilities().iter())
+    /// The server's capabilities (known once logged in; empty while they are not), as the
+    /// protocol core and the policy decisions both read them.
+    pub fn capabilities(&self) -> &Capabilities {
+        static UNKNOWN: Capabilities = Capabilities::new();
+        self.conn.capabilities().unwrap_or(&UNKNOWN)
     }
 
     /// The personal namespace prefix and delimiter.
@@ -303,7 +314,7 @@ impl Session {
     /// Wraps a proto error with this account and a context.
     fn protocol_error(&self, context: impl Into<String>, source: imapvm_proto::Error) -> Error {
         Error::Protocol {
-            account: self.label.clone(),
+            account: self.key.clone(),
             context: context.into(),
             source,
         }
@@ -353,7 +364,7 @@ impl Session {
             Some(Ok(outcome)) => Ok(outcome),
             Some(Err(e)) => Err(self.protocol_error(context, e)),
             None => Err(Error::Unexpected {
-                account: self.label.clone(),
+                account: self.key.clone(),
                 command: "a command that did not complete",
             }),
         }
@@ -474,9 +485,9 @@ impl Session {
             Ok(name) => {
                 self.selected = Some(Selected {
                     name,
-                    uid_validity: sel.uid_validity.map_or(0, |v| v.get()),
+                    uid_validity: sel.uid_validity,
                     highest_modseq: sel.highest_modseq,
-                    uid_next: sel.uid_next.map(|u| u.get()),
+                    uid_next: sel.uid_next,
                     exists: sel.exists,
                 });
             }
@@ -500,7 +511,7 @@ impl Session {
                 if let Some(sel) = &self.selected {
                     self.gone.push(Gone {
                         mailbox: sel.name.clone(),
-                        uid: uid.get(),
+                        uid,
                     });
                 }
             }
@@ -509,7 +520,7 @@ impl Session {
                     for uid in uids.iter() {
                         self.gone.push(Gone {
                             mailbox: sel.name.clone(),
-                            uid: uid.get(),
+                            uid,
                         });
                     }
                 }
@@ -633,9 +644,9 @@ impl Session {
         self.selected = None;
         self.conn.handle_eof();
         Error::Io {
-            account: self.label.clone(),
+            account: self.key.clone(),
             what,
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -660,7 +671,7 @@ impl Session {
                 Err(self.protocol_error("greeting", err))
             }
             _ => Err(Error::Unexpected {
-                account: self.label.clone(),
+                account: self.key.clone(),
                 command: "the greeting",
             }),
         }
@@ -668,14 +679,14 @@ impl Session {
 
     async fn handshake(&mut self) -> Result<()> {
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
-            return Err(Error::Tls {
-                account: self.label.clone(),
-                reason: "TLS requested twice".into(),
+            return Err(Error::Unexpected {
+                account: self.key.clone(),
+                command: "TLS (requested twice)",
             });
         };
-        let tls_error = |reason: String| Error::Tls {
-            account: self.label.clone(),
-            reason,
+        let tls_error = |source: TlsError| Error::Tls {
+            account: self.key.clone(),
+            source,
         };
         if !self.account.verify_certificate {
             tracing::warn!(account = %self.label, "imapflags=novalidate-cert: the server certificate is NOT verified");
@@ -692,8 +703,8 @@ impl Session {
                 .await
             {
                 Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => return Err(tls_error(format!("handshake: {e}"))),
-                Err(_) => return Err(tls_error("handshake: imapopentimeout passed".into())),
+                Ok(Err(e)) => return Err(self.handshake_error(e)),
+                Err(_) => return Err(tls_error(TlsError::HandshakeTimeout)),
             };
         // Large literals (audio) go through rustls in one write: no 64 KiB send-buffer cap.
         tls.get_mut().1.set_buffer_limit(None);
@@ -702,8 +713,24 @@ impl Session {
         Ok(())
     }
 
+    /// A failed handshake: rustls's error when TLS refused (certificate, protocol), the
+    /// socket's otherwise.
+    fn handshake_error(&mut self, e: std::io::Error) -> Error {
+        let tls = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match tls {
+            Some(source) => Error::Tls {
+                account: self.key.clone(),
+                source: TlsError::Handshake(source),
+            },
+            None => self.io_error("TLS handshake", e),
+        }
+    }
+
     async fn refresh_capabilities(&mut self) -> Result<()> {
-        if !self.conn.capabilities().known() {
+        if self.conn.capabilities().is_none() {
             self.exec("CAPABILITY", |c| c.capability()).await?;
         }
         Ok(())
@@ -715,15 +742,14 @@ impl Session {
             return self.refresh_capabilities().await;
         }
         self.refresh_capabilities().await?;
-        let offers_starttls = self.conn.capabilities().starttls();
+        let offers_starttls = self.capabilities().contains(Capability::StartTls);
         let want_starttls = match self.account.security {
             Security::ImplicitTls | Security::Plain => false,
             Security::StartTlsRequired => {
                 if !offers_starttls {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "imapflags=tls requires STARTTLS but the server does not offer it"
-                            .into(),
+                        account: self.key.clone(),
+                        reason: Insecure::StartTlsNotOffered,
                     });
                 }
                 true
@@ -734,7 +760,7 @@ impl Session {
             let outcome = self.exec("STARTTLS", |c| c.starttls()).await?;
             if !matches!(outcome, Outcome::UpgradeNow) {
                 return Err(Error::Unexpected {
-                    account: self.label.clone(),
+                    account: self.key.clone(),
                     command: "STARTTLS",
                 });
             }
@@ -750,14 +776,12 @@ impl Session {
             loopback: self.account.is_loopback(),
         }) {
             return Err(Error::Insecure {
-                account: self.label.clone(),
-                reason: "the connection is not encrypted and the server is not on loopback; \
-                         no password is sent in clear unless imapflags has notls"
-                    .into(),
+                account: self.key.clone(),
+                reason: Insecure::ClearText,
             });
         }
-        let caps = self.conn.capabilities().clone();
-        let plain = caps.has("AUTH=PLAIN");
+        let caps = self.capabilities().clone();
+        let plain = caps.contains(Capability::AuthPlain);
         let credentials = self.account.credentials.clone();
         let outcome = match &credentials {
             Credentials::Proxy {
@@ -767,20 +791,20 @@ impl Session {
             } => {
                 if !plain {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "authuser needs SASL PLAIN, which the server does not offer".into(),
+                        account: self.key.clone(),
+                        reason: Insecure::NoSaslPlain,
                     });
                 }
                 if let Some(server) = ignores_authzid(&self.greeting) {
                     // It would answer OK and open authuser's own mailbox: refuse before any
                     // credential is sent, rather than store voicemail in the wrong mailbox.
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: format!(
-                            "{server} ignores the SASL authorization identity: a login as authuser \
-                             {auth_user} would open {auth_user}'s own mailbox, not {user}'s; \
-                             configure imapuser/imappassword for this mailbox instead"
-                        ),
+                        account: self.key.clone(),
+                        reason: Insecure::IgnoresAuthzid {
+                            server,
+                            auth_user: auth_user.clone(),
+                            user: user.clone(),
+                        },
                     });
                 }
                 self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
@@ -790,10 +814,10 @@ impl Session {
                 if plain {
                     self.login_step(|c| c.authenticate_plain(None, user, password))
                         .await?
-                } else if caps.login_disabled() {
+                } else if caps.contains(Capability::LoginDisabled) {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "the server says LOGINDISABLED and offers no SASL PLAIN".into(),
+                        account: self.key.clone(),
+                        reason: Insecure::LoginDisabled,
                     });
                 } else {
                     self.login_step(|c| c.login(user, password)).await?
@@ -813,7 +837,7 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<Outcome> {
-        let label = self.label.clone();
+        let label = self.key.clone();
         let id = f(&mut self.conn).map_err(|source| Error::Auth {
             account: label.clone(),
             source,
@@ -833,7 +857,7 @@ impl Session {
     }
 
     async fn learn_hierarchy(&mut self) -> Result<()> {
-        if self.conn.capabilities().has("NAMESPACE")
+        if self.capabilities().has("NAMESPACE")
             && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
         {
             if let Some(personal) = ns.personal.first()
@@ -883,7 +907,7 @@ impl Session {
             Err(e) => return Err(e),
         }
         self.selected.clone().ok_or(Error::Unexpected {
-            account: self.label.clone(),
+            account: self.key.clone(),
             command: "SELECT",
         })
     }
@@ -948,7 +972,7 @@ mod tests {
 
     use super::*;
     use crate::account::{Account, Credentials, Security};
-    use imapvm_proto::Secret;
+    use imapvm_types::Secret;
 
     #[tokio::test]
     async fn connections_carry_tcp_keepalive() {

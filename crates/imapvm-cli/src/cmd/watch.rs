@@ -70,7 +70,12 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         (None, true) => StrategyChoice::NoNotify,
         (None, false) => StrategyChoice::Auto,
     };
-    let mailboxes = watched_boxes(&store, &args.mailboxes, args.shard);
+    let chosen = args
+        .mailboxes
+        .iter()
+        .map(|m| m.parse::<imapvm::MailboxId>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mailboxes = watched_boxes(&store, &chosen, args.shard);
     if let Some(shard) = args.shard {
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
@@ -97,11 +102,11 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         let mut amis: Vec<AmiNotifier> = ami
             .iter()
             .map(|t| AmiNotifier::start(t, AmiOptions::default()))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut hooks: Vec<WebhookNotifier> = webhooks
             .iter()
             .map(|u| WebhookNotifier::start(u, webhook_options.clone()))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
@@ -246,7 +251,7 @@ fn print_event(event: &WatchEvent, json: bool) {
             if json {
                 println!(
                     "{}",
-                    json!({"error": e.error, "account": e.account, "at": at})
+                    json!({"error": e.error.to_string(), "account": e.account.to_string(), "at": at})
                 );
             } else {
                 println!("{at} {} is down: {}", e.account, e.error);

@@ -115,12 +115,13 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     let mwi_peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let receiver = WebhookReceiver::start(WebhookReceiverConfig::default()).unwrap();
     let mut refresh =
-        AmiNotifier::start(&target(&refresh_peer, AmiMode::Refresh, "s3cret"), quick());
-    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), quick());
+        AmiNotifier::start(&target(&refresh_peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
+    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
     let hook = WebhookNotifier::start(
         &receiver.url("/mwi").parse::<WebhookUrl>().unwrap(),
         WebhookOptions::default(),
-    );
+    )
+    .unwrap();
     for ami in [&mut refresh, &mut mwi] {
         assert!(
             matches!(report(ami).await, AmiReport::LoggedIn { version, .. } if version == "5.0.2")
@@ -129,7 +130,7 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     let mut w = Watcher::start(
         &store,
         WatchOptions {
-            mailboxes: Some(vec!["1234@default".into()]),
+            mailboxes: Some(vec!["1234@default".parse().unwrap()]),
             ..WatchOptions::default()
         },
     )
@@ -239,7 +240,7 @@ async fn an_unanswered_action_is_resent_after_reconnecting() {
         ..AmiPeerConfig::default()
     })
     .unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
     ami.notify(&event("1234", 1, 0, 0));
     let (ok, actions) = wait_actions(&peer, "VoicemailRefresh", 2).await;
     assert!(ok, "{actions:?}");
@@ -285,7 +286,7 @@ async fn a_refused_login_is_reported_and_retried_without_leaking_the_secret() {
     let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let t = target(&peer, AmiMode::Refresh, "wrong-s3cret-xyz");
     assert!(!format!("{t:?} {t}").contains("wrong-s3cret-xyz"));
-    let mut ami = AmiNotifier::start(&t, quick());
+    let mut ami = AmiNotifier::start(&t, quick()).unwrap();
     assert!(!format!("{ami:?}").contains("wrong-s3cret-xyz"));
     let down = report(&mut ami).await;
     match &down {
@@ -311,7 +312,7 @@ async fn a_refused_action_is_reported_not_resent() {
         ..AmiPeerConfig::default()
     })
     .unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
     ami.notify(&event("1234", 2, 1, 3));
     let answer = loop {
         match report(&mut ami).await {
@@ -360,7 +361,8 @@ async fn changes_while_down_are_coalesced_per_box() {
             backoff_max: Duration::from_millis(300),
             ..AmiOptions::default()
         },
-    );
+    )
+    .unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::Down { .. }));
     ami.notify(&event("1234", 1, 0, 0));
     ami.notify(&event("1234", 2, 0, 0));
@@ -406,7 +408,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
     let mut options = quick();
     options.client.keepalive = Duration::from_millis(200);
     options.client.response_timeout = Duration::from_millis(300);
-    let mut ami = AmiNotifier::start(&target(&hung, AmiMode::Refresh, "s3cret"), options);
+    let mut ami = AmiNotifier::start(&target(&hung, AmiMode::Refresh, "s3cret"), options).unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
     match report(&mut ami).await {
         AmiReport::Down { error, .. } => assert!(error.contains("Ping"), "{error}"),
@@ -418,7 +420,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
     ami.stop().await;
 
     let peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick());
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
     assert!(matches!(report(&mut ami).await, AmiReport::LoggedIn { .. }));
     peer.kick();
     assert!(matches!(report(&mut ami).await, AmiReport::Down { .. }));
@@ -439,7 +441,7 @@ async fn keepalive_detects_a_hung_pbx_and_a_restart_reconnects() {
 }
 
 fn hook_to(receiver: &WebhookReceiver, options: WebhookOptions) -> WebhookNotifier {
-    WebhookNotifier::start(&receiver.url("/hook").parse().unwrap(), options)
+    WebhookNotifier::start(&receiver.url("/hook").parse().unwrap(), options).unwrap()
 }
 
 fn fast_hooks() -> WebhookOptions {
@@ -637,7 +639,7 @@ fn shards_cover_every_mailbox_exactly_once() {
             let shard = Shard::new(k, n).unwrap();
             let mut size = 0;
             for (i, m) in config.mailboxes.iter().enumerate() {
-                if shard.owns(&m.id.mailbox, &m.id.context) {
+                if shard.owns(m.id.mailbox(), m.id.context()) {
                     owners[i] += 1;
                     size += 1;
                 }
@@ -649,4 +651,61 @@ fn shards_cover_every_mailbox_exactly_once() {
         let share = config.mailboxes.len() / n as usize;
         assert!(sizes.iter().all(|&s| s <= 2 * share), "N={n}: {sizes:?}");
     }
+}
+
+/// Values the outputs once repaired without a word (a zero queue or concurrency became 1, a
+/// back-off maximum below its first step was raised) are refused, naming the option.
+#[test]
+fn output_options_out_of_bounds_are_refused_naming_the_option() {
+    use imapvm::ConfigError;
+    let field = |e: ConfigError| match e {
+        ConfigError::OutOfBounds { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    assert!(AmiOptions::default().check().is_ok());
+    let ami = |o: AmiOptions| field(o.check().unwrap_err());
+    assert_eq!(
+        ami(AmiOptions {
+            report_queue: 0,
+            ..quick()
+        }),
+        "report_queue"
+    );
+    assert_eq!(
+        ami(AmiOptions {
+            backoff_max: Duration::from_millis(50),
+            ..quick()
+        }),
+        "backoff_max"
+    );
+    assert_eq!(
+        ami(AmiOptions {
+            connect_timeout: Duration::ZERO,
+            ..quick()
+        }),
+        "connect_timeout"
+    );
+    assert!(WebhookOptions::default().check().is_ok());
+    let hook = |o: WebhookOptions| field(o.check().unwrap_err());
+    assert_eq!(
+        hook(WebhookOptions {
+            inflight: 0,
+            ..WebhookOptions::default()
+        }),
+        "webhook_inflight"
+    );
+    assert_eq!(
+        hook(WebhookOptions {
+            timeout: Duration::ZERO,
+            ..WebhookOptions::default()
+        }),
+        "webhook_timeout"
+    );
+    assert_eq!(
+        hook(WebhookOptions {
+            report_queue: 0,
+            ..WebhookOptions::default()
+        }),
+        "report_queue"
+    );
 }

@@ -5,16 +5,13 @@ use std::sync::Arc;
 
 use imapvm_message::{AudioPart, Voicemail};
 use imapvm_policy::{
-    AdmissionVerdict, Deposit, DepositKind, Limits, MessageFlags, QuotaResourceName, admit,
-    recount_before_admission,
+    AdmissionVerdict, Capability, Deposit, DepositKind, Limits, MessageFlags, MessageNumber,
+    QuotaResourceName, SearchKey, admit, recount_before_admission,
 };
-use imapvm_proto::{
-    CommandId, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, Uid as WireUid,
-};
+use imapvm_proto::{CommandId, Flag, Mailbox as WireMailbox, Outcome};
 
 use super::{MSG_ID_HEADER, learn_new_identities, now_secs, queue_new_identities, random_u32};
-use crate::error::says_over_quota;
-use crate::error::{DepositRefusal, Error, Result};
+use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Urgency};
@@ -125,7 +122,7 @@ impl Mailbox {
             imapvm_message::Mode::Default,
         )
         .map_err(|source| Error::Build {
-            mailbox: self.id(),
+            mailbox: self.id.clone(),
             source,
         })
     }
@@ -160,10 +157,7 @@ impl Mailbox {
         msg_id: String,
     ) -> Result<Voicemail> {
         let Some(recording) = &new.recording else {
-            return Err(Error::Config {
-                mailbox: self.id(),
-                reason: "a deposit needs a recording".into(),
-            });
+            return Err(self.misuse(Misuse::NoRecording));
         };
         let mut audio = vec![AudioPart::recording(
             msgnum,
@@ -209,7 +203,7 @@ impl Mailbox {
         self.message_settings()?
             .email_date(now)
             .map_err(|source| Error::Build {
-                mailbox: self.id(),
+                mailbox: self.id.clone(),
                 source,
             })
     }
@@ -224,10 +218,7 @@ impl Mailbox {
         journal: &dyn Journal,
     ) -> Result<Deposited> {
         if new.recording.is_none() {
-            return Err(Error::Config {
-                mailbox: self.id(),
-                reason: "a deposit needs a recording".into(),
-            });
+            return Err(self.misuse(Misuse::NoRecording));
         }
         let name = self.scope_mailbox(s, None)?;
         self.select(s, f, &name).await?;
@@ -235,7 +226,7 @@ impl Mailbox {
         // Round trip 1: quota and the counts (for maxmsg and the message number), and the
         // identity headers of mail added since the folder was last looked at (else a hit
         // the count finds there costs a round trip of its own).
-        let quota_id = if s.capabilities().quota() {
+        let quota_id = if s.capabilities().contains(Capability::Quota) {
             Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
         } else {
             None
@@ -290,7 +281,7 @@ impl Mailbox {
                 reasons.into_iter().map(DepositRefusal::Policy).collect();
             journal.refused(self, &composed, &reasons)?;
             return Err(Error::DepositRefused {
-                mailbox: self.id(),
+                mailbox: self.id.clone(),
                 reasons,
             });
         }
@@ -323,41 +314,45 @@ impl Mailbox {
         let appended = match s.take("APPEND", append_id) {
             Ok(o) => o,
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
-                let over_quota = says_over_quota(&source);
                 ids.discard(s);
-                let reasons = vec![DepositRefusal::Server {
-                    over_quota,
-                    text: source.to_string(),
-                }];
+                let reasons = vec![DepositRefusal::of_append(source)];
                 journal.refused(self, &composed, &reasons)?;
                 return Err(Error::DepositRefused {
-                    mailbox: self.id(),
+                    mailbox: self.id.clone(),
                     reasons,
                 });
             }
             Err(e) => return Err(e),
         };
         let (uid, uid_validity, from_appenduid) = match appended {
-            Outcome::Appended(Some(a)) => (a.uid.get(), a.uid_validity.get(), true),
+            Outcome::Appended(Some(a)) => (a.uid, a.uid_validity, true),
             _ => {
                 // No UIDPLUS: find it by its msg id, after the APPEND completed.
-                let keys = [WireKey::Header(MSG_ID_HEADER.to_owned(), msg_id.clone())];
+                let keys = [SearchKey::header(MSG_ID_HEADER, msg_id.as_str())];
                 let found = match s
                     .exec("UID SEARCH (msg id)", |c| c.uid_search(&keys))
                     .await?
                 {
-                    Outcome::Search(u) => u.into_iter().map(WireUid::get).collect::<Vec<_>>(),
+                    Outcome::Search(u) => u,
                     _ => Vec::new(),
                 };
                 let uid = found.into_iter().max().ok_or(Error::Unexpected {
-                    account: s.label().to_owned(),
+                    account: s.key().clone(),
                     command: "APPEND (the new message was not found by its msg id)",
                 })?;
-                (uid, s.selected().map_or(0, |sel| sel.uid_validity), false)
+                // The folder is selected (above), with a UIDVALIDITY (`select` requires one).
+                let uid_validity =
+                    s.selected()
+                        .and_then(|sel| sel.uid_validity)
+                        .ok_or(Error::Unexpected {
+                            account: s.key().clone(),
+                            command: "APPEND (no UIDVALIDITY to name the new message by)",
+                        })?;
+                (uid, uid_validity, false)
             }
         };
         let mem = f.get(&name);
-        if uid_validity == mem.uid_validity {
+        if Some(uid_validity) == mem.uid_validity {
             mem.headers.insert(
                 uid,
                 IdentityHeaders {
@@ -377,7 +372,8 @@ impl Mailbox {
         let number = all
             .iter()
             .position(|u| *u == uid)
-            .and_then(|i| u32::try_from(i + 1).ok());
+            .and_then(|i| u32::try_from(i + 1).ok())
+            .and_then(MessageNumber::new);
         Ok(Deposited {
             uid,
             uid_validity,
@@ -476,7 +472,10 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!((d.uid, d.uid_validity, d.from_appenduid), (5, 7, false));
+        assert_eq!(
+            (d.uid.get(), d.uid_validity.get(), d.from_appenduid),
+            (5, 7, false)
+        );
         assert_eq!(d.counts.new, 1);
         let lines = log.lock().unwrap().clone();
         let append = lines.iter().position(|l| l.contains("APPEND")).unwrap();
