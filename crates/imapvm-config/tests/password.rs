@@ -414,7 +414,7 @@ fn config_text() -> impl Strategy<Value = (String, Vec<(MailboxId, String)>)> {
             for (context, lines, filler) in sections {
                 text.push_str(&format!("[{context}]\n"));
                 for (number, pin, line) in lines {
-                    let id = MailboxId::new(&number, context).unwrap();
+                    let id = MailboxId::new(&number, context).expect("a valid box");
                     if boxes.iter().any(|(b, _)| *b == id) {
                         continue;
                     }

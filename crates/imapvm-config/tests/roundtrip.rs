@@ -201,7 +201,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
     )
         .prop_map(
             |(mailbox, context, pin, fullname, email, pager, options)| Mailbox {
-                id: MailboxId::new(&mailbox, context).unwrap(),
+                id: MailboxId::new(&mailbox, context).expect("a valid box"),
                 password: Secret::new(pin),
                 fullname,
                 email,
@@ -216,7 +216,7 @@ fn config() -> impl Strategy<Value = Config> {
         // Asterisk keeps the first of duplicate mailboxes; the model keeps them unique.
         let mut seen = Vec::new();
         mailboxes.retain(|m| {
-            let fresh = !seen.iter().any(|id: &MailboxId| *id == m.id);
+            let fresh = !seen.contains(&m.id);
             seen.push(m.id.clone());
             fresh
         });

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use imapvm_policy::{MailboxName, MessageFlags};
-use imapvm_proto::{CommandId, Flag, Mailbox as WireMailbox, Outcome};
+use imapvm_proto::{CommandId, Flag, Outcome};
 
 use imapvm::{Error, Result, Session};
 
@@ -51,14 +51,13 @@ pub(crate) async fn append_pipelined(
     mailbox: &MailboxName,
     batch: &[MigrateAppend],
 ) -> Result<Vec<std::result::Result<Option<u32>, String>>> {
-    let wire = WireMailbox::new(mailbox.as_wire());
     let mut ids: Vec<std::result::Result<CommandId, String>> = Vec::with_capacity(batch.len());
     for item in batch {
         let flags = wire_flags(item.flags);
         let message = Arc::clone(&item.message);
         ids.push(
             s.queue("APPEND (migrate)", |c| {
-                c.append_dated(&wire, &flags, item.internal_date, message)
+                c.append_dated(mailbox, &flags, item.internal_date, message)
             })
             .map_err(|e| e.to_string()),
         );

@@ -112,8 +112,8 @@ pub use identity::{IdentityError, VoicemailIdentity};
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
 /// it themselves).
 pub use imapvm_types::{
-    Capabilities, Capability, MailboxId, MailboxIdError, MessageNumber, ResponseCode, SearchKey,
-    Uid, UidSet, UidValidity,
+    Capabilities, Capability, MailboxId, MailboxIdError, MailboxNameError, MessageNumber,
+    ResponseCode, SearchKey, Uid, UidSet, UidValidity,
 };
 pub use login::{PasswordPath, may_send_password};
 pub use mutf7::Utf7Error;

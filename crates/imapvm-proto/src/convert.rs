@@ -2,7 +2,7 @@
 
 use crate::error::{Misuse, ResponseCode};
 use crate::types::{
-    Flag, InternalDate, Mailbox, MailboxStatus, NamespaceEntry, Section, StatusAttr,
+    Flag, InternalDate, MailboxName, MailboxStatus, NamespaceEntry, Section, StatusAttr,
 };
 use imap_codec::imap_types as t;
 use imapvm_types::{SearchKey, Uid, UidSet, UidValidity};
@@ -15,22 +15,24 @@ use t::response::Code;
 use t::sequence::{SeqOrUid, Sequence, SequenceSet};
 use t::status::{StatusDataItem, StatusDataItemName};
 
-pub(crate) fn mailbox_from_wire(m: &t::mailbox::Mailbox<'_>) -> Mailbox {
+/// A mailbox name the server sent; `None` for one no command could carry (over the length
+/// limit, or a NUL, CR or LF from a literal): the caller reports it as a diagnostic.
+pub(crate) fn mailbox_from_wire(m: &t::mailbox::Mailbox<'_>) -> Option<MailboxName> {
     match m {
-        t::mailbox::Mailbox::Inbox => Mailbox::new("INBOX"),
+        t::mailbox::Mailbox::Inbox => Some(MailboxName::inbox()),
         t::mailbox::Mailbox::Other(o) => {
-            Mailbox::new(String::from_utf8_lossy(o.inner().as_ref()).into_owned())
+            MailboxName::from_wire(String::from_utf8_lossy(o.inner().as_ref())).ok()
         }
     }
 }
 
 pub(crate) fn mailbox_to_wire<'a>(
-    m: &'a Mailbox,
+    m: &'a MailboxName,
     command: &'static str,
 ) -> Result<t::mailbox::Mailbox<'a>, Misuse> {
-    t::mailbox::Mailbox::try_from(m.as_str()).map_err(|e| Misuse::InvalidArgument {
+    t::mailbox::Mailbox::try_from(m.as_wire()).map_err(|e| Misuse::InvalidArgument {
         command,
-        reason: format!("mailbox {:?}: {e}", m.as_str()),
+        reason: format!("mailbox {:?}: {e}", m.as_wire()),
     })
 }
 
@@ -195,7 +197,7 @@ pub(crate) fn section_from_wire(s: &Option<t::fetch::Section<'_>>) -> Section {
     }
 }
 
-pub(crate) fn status_items(mailbox: Mailbox, items: &[StatusDataItem]) -> MailboxStatus {
+pub(crate) fn status_items(mailbox: MailboxName, items: &[StatusDataItem]) -> MailboxStatus {
     let mut st = MailboxStatus {
         mailbox: Some(mailbox),
         ..MailboxStatus::default()

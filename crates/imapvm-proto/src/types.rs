@@ -3,48 +3,7 @@
 
 use std::fmt;
 
-pub(crate) use imapvm_types::{Uid, UidSet, UidValidity};
-
-/// A mailbox name exactly as it travels on the wire (modified UTF-7 for IMAP4rev1 servers).
-///
-/// `INBOX` is case-insensitive in IMAP; [`Mailbox::is_inbox`] knows that, equality does not.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Mailbox(String);
-
-impl Mailbox {
-    /// A mailbox name. Validity (no CR, LF or NUL) is checked when a command uses it.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
-    }
-
-    /// The name as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is `INBOX` (any case).
-    pub fn is_inbox(&self) -> bool {
-        self.0.eq_ignore_ascii_case("INBOX")
-    }
-}
-
-impl fmt::Display for Mailbox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Mailbox {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl From<String> for Mailbox {
-    fn from(value: String) -> Self {
-        Self::new(value)
-    }
-}
+pub(crate) use imapvm_types::{MailboxName, Uid, UidSet, UidValidity};
 
 /// A message flag.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -252,7 +211,7 @@ pub enum StoreMode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListEntry {
     /// The mailbox name.
-    pub mailbox: Mailbox,
+    pub mailbox: MailboxName,
     /// The hierarchy delimiter (`None` = flat namespace).
     pub delimiter: Option<char>,
     /// Attributes as the server spelled them, e.g. `\HasNoChildren`, `\Noselect`.
@@ -283,7 +242,7 @@ pub struct Namespaces {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct MailboxStatus {
     /// The mailbox.
-    pub mailbox: Option<Mailbox>,
+    pub mailbox: Option<MailboxName>,
     /// `MESSAGES`
     pub messages: Option<u32>,
     /// `RECENT`
@@ -323,7 +282,7 @@ pub enum StatusAttr {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SelectedMailbox {
     /// The mailbox.
-    pub mailbox: Option<Mailbox>,
+    pub mailbox: Option<MailboxName>,
     /// `* n EXISTS`
     pub exists: u32,
     /// `* n RECENT`

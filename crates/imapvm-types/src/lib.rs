@@ -11,6 +11,8 @@
 //! * [`UidSet`]: an ordered set of UIDs that renders as an IMAP sequence set (`1:3,7`).
 //! * [`MailboxId`]: a voicemail box `box@context`, validated, compared ASCII
 //!   case-insensitively as Asterisk's `find_user` compares them.
+//! * [`MailboxName`]: an IMAP mailbox name as it travels on the wire, validated; policy
+//!   builds it, the protocol core sends and reports it.
 //! * [`Secret`]: a password or PIN whose `Debug` and `Display` print `***` [INV-6].
 //! * [`Capabilities`] and [`Capability`]: what a server advertised.
 //! * [`SearchKey`]: a `UID SEARCH` key, decided by policy and sent by the protocol core.
@@ -39,6 +41,7 @@
 
 mod capability;
 mod mailbox_id;
+mod mailbox_name;
 mod number;
 mod response_code;
 pub mod sansio;
@@ -48,6 +51,7 @@ mod uid;
 
 pub use capability::{Capabilities, Capability};
 pub use mailbox_id::{DEFAULT_CONTEXT, MAX_ID_BYTES, MailboxId, MailboxIdError};
+pub use mailbox_name::{MAX_MAILBOX_NAME_BYTES, MailboxName, MailboxNameError};
 pub use number::MessageNumber;
 pub use response_code::ResponseCode;
 pub use search::SearchKey;

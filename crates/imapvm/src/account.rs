@@ -114,7 +114,7 @@ impl Account {
     pub fn from_settings(settings: &MailboxSettings) -> Result<Account> {
         let config = |problem: ConfigProblem| Error::Config {
             mailbox: settings.id.clone(),
-            problem,
+            problem: Box::new(problem),
         };
         let user = settings
             .imapuser
@@ -253,13 +253,9 @@ mod tests {
         );
         let err = Account::from_settings(&s).unwrap_err();
         assert!(err.to_string().contains("no imapuser"), "{err}");
-        assert!(matches!(
-            err,
-            Error::Config {
-                problem: ConfigProblem::NoImapUser,
-                ..
-            }
-        ));
+        assert!(
+            matches!(err, Error::Config { problem, .. } if *problem == ConfigProblem::NoImapUser)
+        );
     }
 
     /// A zero timeout was once repaired to 60 s without a word; now it is an error naming
@@ -276,11 +272,10 @@ imapreadtimeout=0
             "1@default",
         );
         let err = Account::from_settings(&s).unwrap_err();
-        let Error::Config {
-            problem: ConfigProblem::OutOfBounds(ConfigError::OutOfBounds { field, .. }),
-            ..
-        } = &err
-        else {
+        let Error::Config { problem, .. } = &err else {
+            panic!("{err}");
+        };
+        let ConfigProblem::OutOfBounds(ConfigError::OutOfBounds { field, .. }) = &**problem else {
             panic!("{err}");
         };
         assert_eq!(*field, "imapreadtimeout");

@@ -29,7 +29,7 @@ use imapvm_policy::{
     AdmissionVerdict, Capability, Deposit, DepositKind, MessageNumber, MwiCounts, QuotaLedger,
     QuotaResource, SearchKey, Uid, UidValidity, admit,
 };
-use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome};
+use imapvm_proto::{Flag, Outcome};
 
 use crate::account::AccountKey;
 use crate::error::{DepositRefusal, Error, Result};
@@ -542,9 +542,8 @@ pub(crate) async fn counts_and_quota(
     f: &mut Folders,
     folder: &imapvm_policy::MailboxName,
 ) -> Result<(MwiCounts, Vec<(String, QuotaResource)>)> {
-    let wire = WireMailbox::new(folder.as_wire());
     let quota_id = if s.capabilities().contains(Capability::Quota) {
-        Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+        Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(folder))?)
     } else {
         None
     };
@@ -664,14 +663,13 @@ fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Comp
 async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcome>> {
     let mut ids = Vec::with_capacity(prepared.len());
     for p in prepared {
-        let wire = WireMailbox::new(p.folder.as_wire());
         let flags = if p.c.urgent {
             vec![Flag::Flagged]
         } else {
             Vec::new()
         };
         ids.push(s.queue("APPEND", |c| {
-            c.append(&wire, &flags, Arc::clone(&p.c.bytes))
+            c.append(&p.folder, &flags, Arc::clone(&p.c.bytes))
         }));
     }
     let queued: Vec<_> = ids
@@ -694,7 +692,7 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
                 (Err(Error::Protocol { source, .. }), _) if !source.is_fatal() => {
                     Err(Error::DepositRefused {
                         mailbox: p.mailbox.id.clone(),
-                        reasons: vec![DepositRefusal::of_append(source)],
+                        reasons: vec![DepositRefusal::of_append(*source)],
                     })
                 }
                 (other, _) => other,

@@ -51,7 +51,7 @@ pub enum Error {
         mailbox: MailboxId,
         /// What is wrong.
         #[source]
-        problem: ConfigProblem,
+        problem: Box<ConfigProblem>,
     },
     /// The caller asked for something this mailbox cannot do (nothing was sent).
     #[error("{mailbox}: {misuse}")]
@@ -99,7 +99,7 @@ pub enum Error {
         account: AccountKey,
         /// What failed.
         #[source]
-        source: TlsError,
+        source: Box<TlsError>,
     },
     /// The connection would not be secure enough to send a password, or the server refused
     /// what the configuration requires (STARTTLS required but not offered, `LOGINDISABLED`).
@@ -117,7 +117,7 @@ pub enum Error {
         account: AccountKey,
         /// The server's refusal or the protocol error.
         #[source]
-        source: imapvm_proto::Error,
+        source: Box<imapvm_proto::Error>,
     },
     /// An IMAP command failed.
     #[error("{account}: {context}: {source}")]
@@ -128,7 +128,7 @@ pub enum Error {
         context: String,
         /// The protocol error.
         #[source]
-        source: imapvm_proto::Error,
+        source: Box<imapvm_proto::Error>,
     },
     /// The account failed recently; the next attempt is allowed after a back-off.
     #[error("{account}: connection failed recently, next attempt in {retry_in:?}: {last}")]

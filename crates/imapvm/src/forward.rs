@@ -32,7 +32,7 @@ use std::sync::Arc;
 use imapvm_message::lineage::Lineage;
 use imapvm_message::{AudioPart, Voicemail};
 use imapvm_policy::{Folder, MailboxName, MessageNumber, QuotaLedger, SearchKey, Uid, UidValidity};
-use imapvm_proto::{FetchAttr, Flag, Mailbox as WireMailbox, Outcome, StoreMode, UidRange};
+use imapvm_proto::{FetchAttr, Flag, Outcome, StoreMode, UidRange};
 
 use crate::deliver::{
     Admission, Built, Compose, RecipientOutcome, RecipientResult, Via, admit_copy,
@@ -215,9 +215,8 @@ impl Mailbox {
         )?;
         self.select(s, f, &source.folder).await?;
         let range = UidRange::from(source.uid);
-        let to = WireMailbox::new(source.inbox.as_wire());
         let copied = s
-            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &to))
+            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &source.inbox))
             .await?;
         let inbox_validity = self.select(s, f, &source.inbox).await?;
         let copy_uid = match copied {

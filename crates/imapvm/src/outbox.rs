@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use imapvm_message::HeaderBlock;
 use imapvm_policy::{Folder, SearchKey, Uid, UidSet, UidValidity};
-use imapvm_proto::{FetchAttr, Flag, Mailbox as WireMailbox, Outcome, UidRange};
+use imapvm_proto::{FetchAttr, Flag, Outcome, UidRange};
 
 use crate::error::{DepositRefusal, Error, OutboxError, Result, reasons_text};
 use crate::ops::{Composed, Journal, MSG_ID_HEADER, now_secs, random_u32};
@@ -582,7 +582,6 @@ impl Mailbox {
             tracing::debug!(mailbox = %self.id(), item = %item.id, %uid, "already on the server; not sent again");
             return Ok((uid, uid_validity, true));
         }
-        let wire = WireMailbox::new(name.as_wire());
         let flags = if item.urgent {
             vec![Flag::Flagged]
         } else {
@@ -590,7 +589,7 @@ impl Mailbox {
         };
         let message: Arc<[u8]> = Arc::from(bytes);
         match s
-            .exec("APPEND (outbox)", |c| c.append(&wire, &flags, message))
+            .exec("APPEND (outbox)", |c| c.append(&name, &flags, message))
             .await
         {
             Ok(Outcome::Appended(Some(a))) => Ok((a.uid, a.uid_validity, false)),
@@ -611,7 +610,7 @@ impl Mailbox {
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 Err(Error::DepositRefused {
                     mailbox: self.id.clone(),
-                    reasons: vec![DepositRefusal::of_append(source)],
+                    reasons: vec![DepositRefusal::of_append(*source)],
                 })
             }
             Err(e) => Err(e),

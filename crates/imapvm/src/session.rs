@@ -17,8 +17,8 @@ use std::sync::Arc;
 use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
 use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
-    CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
-    SelectedMailbox, State, Stats, Unsolicited,
+    CommandId, Config as ProtoConfig, Connection, Event, Outcome, SelectedMailbox, State, Stats,
+    Unsolicited,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -316,7 +316,7 @@ impl Session {
         Error::Protocol {
             account: self.key.clone(),
             context: context.into(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -481,18 +481,13 @@ impl Session {
         let Some(mailbox) = &sel.mailbox else {
             return;
         };
-        match MailboxName::from_wire(mailbox.as_str()) {
-            Ok(name) => {
-                self.selected = Some(Selected {
-                    name,
-                    uid_validity: sel.uid_validity,
-                    highest_modseq: sel.highest_modseq,
-                    uid_next: sel.uid_next,
-                    exists: sel.exists,
-                });
-            }
-            Err(_) => self.selected = None,
-        }
+        self.selected = Some(Selected {
+            name: mailbox.clone(),
+            uid_validity: sel.uid_validity,
+            highest_modseq: sel.highest_modseq,
+            uid_next: sel.uid_next,
+            exists: sel.exists,
+        });
     }
 
     fn note_unsolicited(&mut self, u: Unsolicited) {
@@ -557,7 +552,7 @@ impl Session {
                 }
             }
             Unsolicited::Status(status) => match &status.mailbox {
-                Some(mailbox) => self.changes.note(mailbox.as_str()),
+                Some(mailbox) => self.changes.note(mailbox.as_wire()),
                 None => self.changes.overflow = true,
             },
             Unsolicited::Recent(_)
@@ -686,7 +681,7 @@ impl Session {
         };
         let tls_error = |source: TlsError| Error::Tls {
             account: self.key.clone(),
-            source,
+            source: Box::new(source),
         };
         if !self.account.verify_certificate {
             tracing::warn!(account = %self.label, "imapflags=novalidate-cert: the server certificate is NOT verified");
@@ -723,7 +718,7 @@ impl Session {
         match tls {
             Some(source) => Error::Tls {
                 account: self.key.clone(),
-                source: TlsError::Handshake(source),
+                source: Box::new(TlsError::Handshake(source)),
             },
             None => self.io_error("TLS handshake", e),
         }
@@ -840,14 +835,14 @@ impl Session {
         let label = self.key.clone();
         let id = f(&mut self.conn).map_err(|source| Error::Auth {
             account: label.clone(),
-            source,
+            source: Box::new(source),
         })?;
         self.wait(&[id]).await?;
         match self.done.remove(&id) {
             Some(Ok(o)) => Ok(o),
             Some(Err(source)) => Err(Error::Auth {
                 account: label,
-                source,
+                source: Box::new(source),
             }),
             None => Err(Error::Unexpected {
                 account: label,
@@ -895,14 +890,13 @@ impl Session {
             }
             return Ok(sel);
         }
-        let wire = WireMailbox::new(name.as_wire());
         let context = format!("SELECT {name}");
-        match self.exec(&context, |c| c.select(&wire)).await {
+        match self.exec(&context, |c| c.select(name)).await {
             Ok(_) => {}
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 tracing::debug!(account = %self.label, mailbox = %name, "SELECT failed ({source}); creating it");
                 self.create(name).await?;
-                self.exec(&context, |c| c.select(&wire)).await?;
+                self.exec(&context, |c| c.select(name)).await?;
             }
             Err(e) => return Err(e),
         }
@@ -914,9 +908,8 @@ impl Session {
 
     /// `CREATE name`; an existing mailbox is not an error.
     pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
-        let wire = WireMailbox::new(name.as_wire());
         match self
-            .exec(&format!("CREATE {name}"), |c| c.create(&wire))
+            .exec(&format!("CREATE {name}"), |c| c.create(name))
             .await
         {
             Ok(_) => Ok(()),
@@ -925,7 +918,7 @@ impl Session {
                 if self.exists(name).await? {
                     Ok(())
                 } else {
-                    Err(self.protocol_error(format!("CREATE {name}"), source))
+                    Err(self.protocol_error(format!("CREATE {name}"), *source))
                 }
             }
             Err(e) => Err(e),
@@ -939,7 +932,7 @@ impl Session {
             .await?
         {
             Outcome::List(entries) => Ok(entries.iter().any(|e| {
-                MailboxName::from_wire(e.mailbox.as_str()).is_ok_and(|n| n.same_mailbox(name))
+                e.mailbox.same_mailbox(name)
                     && !e.attributes.iter().any(|a| {
                         a.eq_ignore_ascii_case("\\NonExistent")
                             || a.eq_ignore_ascii_case("\\Noselect")

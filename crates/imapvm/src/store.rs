@@ -385,7 +385,7 @@ impl Store {
             VoicemailIdentity::new(&settings.id, settings.imapvmshareid.value.as_deref()).map_err(
                 |e| Error::Config {
                     mailbox: settings.id.clone(),
-                    problem: ConfigProblem::ShareId(e),
+                    problem: Box::new(ConfigProblem::ShareId(e)),
                 },
             )?;
         let account = Account::from_settings(&settings)?;
@@ -516,17 +516,17 @@ pub fn message_settings(s: &MailboxSettings) -> Result<Settings> {
         (Some(zone), _) => {
             MailboxZone::named(&zone.value.timezone).map_err(|source| Error::Config {
                 mailbox: s.id.clone(),
-                problem: ConfigProblem::UnknownTimeZone {
+                problem: Box::new(ConfigProblem::UnknownTimeZone {
                     tz: s.tz.value.clone().unwrap_or_default(),
                     zone: zone.value.timezone.clone(),
                     source,
-                },
+                }),
             })?
         }
         (None, Some(name)) => {
             return Err(Error::Config {
                 mailbox: s.id.clone(),
-                problem: ConfigProblem::NoSuchZone { tz: name.clone() },
+                problem: Box::new(ConfigProblem::NoSuchZone { tz: name.clone() }),
             });
         }
         (None, None) => MailboxZone::utc(),

@@ -17,8 +17,8 @@ use super::{Acc, Connection, IdleState, Pending, Piece, Route, State};
 use crate::convert;
 use crate::error::{Error, Misuse};
 use crate::types::{
-    FetchAttr, Flag, Mailbox, MailboxStatus, Namespaces, QuotaRoots, SelectedMailbox, StatusAttr,
-    StoreMode, UidRange,
+    FetchAttr, Flag, MailboxName, MailboxStatus, Namespaces, QuotaRoots, SelectedMailbox,
+    StatusAttr, StoreMode, UidRange,
 };
 use imap_codec::CommandCodec;
 use imap_codec::encode::{Encoder, Fragment};
@@ -209,7 +209,7 @@ impl Connection {
         kind: Kind,
         body: CommandBody<'_>,
         acc: Acc,
-        mailbox: Option<Mailbox>,
+        mailbox: Option<MailboxName>,
         label: bool,
     ) -> Result<CommandId, Error> {
         let tag = self.alloc_tag();
@@ -240,7 +240,7 @@ impl Connection {
         tag: String,
         pieces: VecDeque<Piece>,
         acc: Acc,
-        mailbox: Option<Mailbox>,
+        mailbox: Option<MailboxName>,
         label: bool,
     ) -> CommandId {
         let id = self.alloc_id();
@@ -372,16 +372,20 @@ impl Connection {
     }
 
     /// `SELECT mailbox` (read-write).
-    pub fn select(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn select(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.select_or_examine(mailbox, false)
     }
 
     /// `EXAMINE mailbox` (read-only).
-    pub fn examine(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn examine(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.select_or_examine(mailbox, true)
     }
 
-    fn select_or_examine(&mut self, mailbox: &Mailbox, examine: bool) -> Result<CommandId, Error> {
+    fn select_or_examine(
+        &mut self,
+        mailbox: &MailboxName,
+        examine: bool,
+    ) -> Result<CommandId, Error> {
         let (kind, name) = if examine {
             (Kind::Examine, "EXAMINE")
         } else {
@@ -469,7 +473,11 @@ impl Connection {
     }
 
     /// `STATUS mailbox (items)`. Several may be pipelined in one round trip.
-    pub fn status(&mut self, mailbox: &Mailbox, items: &[StatusAttr]) -> Result<CommandId, Error> {
+    pub fn status(
+        &mut self,
+        mailbox: &MailboxName,
+        items: &[StatusAttr],
+    ) -> Result<CommandId, Error> {
         self.check("STATUS", &[Self::authed])?;
         if items.is_empty() {
             return Err(Misuse::InvalidArgument {
@@ -492,7 +500,7 @@ impl Connection {
     }
 
     /// `CREATE mailbox`.
-    pub fn create(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn create(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.check("CREATE", &[Self::authed])?;
         let mb = convert::mailbox_to_wire(mailbox, "CREATE")?;
         self.push_codec(
@@ -510,7 +518,7 @@ impl Connection {
     /// The server sets the internal date; see [`append_dated`](Self::append_dated).
     pub fn append(
         &mut self,
-        mailbox: &Mailbox,
+        mailbox: &MailboxName,
         flags: &[Flag],
         message: Arc<[u8]>,
     ) -> Result<CommandId, Error> {
@@ -523,7 +531,7 @@ impl Connection {
     /// 1970 or after 9999 is [`Misuse::InvalidArgument`] and nothing is sent.
     pub fn append_dated(
         &mut self,
-        mailbox: &Mailbox,
+        mailbox: &MailboxName,
         flags: &[Flag],
         date: Option<i64>,
         message: Arc<[u8]>,
@@ -780,7 +788,7 @@ impl Connection {
     }
 
     /// `UID COPY set mailbox`; COPYUID when UIDPLUS.
-    pub fn uid_copy(&mut self, uids: &UidRange, to: &Mailbox) -> Result<CommandId, Error> {
+    pub fn uid_copy(&mut self, uids: &UidRange, to: &MailboxName) -> Result<CommandId, Error> {
         self.check("UID COPY", &[Self::selected])?;
         let seq = convert::uid_sequence(uids, "UID COPY")?;
         let mb = convert::mailbox_to_wire(to, "UID COPY")?;
@@ -793,7 +801,7 @@ impl Connection {
     }
 
     /// `UID MOVE set mailbox` (RFC 6851). Refused locally if MOVE is known to be missing.
-    pub fn uid_move(&mut self, uids: &UidRange, to: &Mailbox) -> Result<CommandId, Error> {
+    pub fn uid_move(&mut self, uids: &UidRange, to: &MailboxName) -> Result<CommandId, Error> {
         self.check("UID MOVE", &[Self::selected])?;
         if self.lacks(Capability::Move) {
             return Err(Misuse::MissingCapability {
@@ -864,7 +872,7 @@ impl Connection {
     }
 
     /// `GETQUOTAROOT mailbox` (RFC 9208): every root and every resource.
-    pub fn get_quota_root(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn get_quota_root(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.check("GETQUOTAROOT", &[Self::authed])?;
         let mb = convert::mailbox_to_wire(mailbox, "GETQUOTAROOT")?;
         self.push_codec(

@@ -22,7 +22,7 @@ use crate::convert;
 use crate::error::{Error, LimitExceeded, LimitKind, Misbehaviour, Refusal, RefusalKind};
 use crate::esearch;
 use crate::types::{
-    AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, Mailbox, MailboxStatus,
+    AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, MailboxName, MailboxStatus,
     Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, SelectedMailbox, Uid, UidRange, UidSet,
     UidValidity,
 };
@@ -85,7 +85,7 @@ pub(super) struct InFlight {
     pub(super) kind: Kind,
     pub(super) internal: bool,
     pub(super) acc: Acc,
-    pub(super) mailbox: Option<Mailbox>,
+    pub(super) mailbox: Option<MailboxName>,
     pub(super) deadline: Option<Instant>,
     pub(super) untagged: u32,
     pub(super) overflow: bool,
@@ -246,8 +246,12 @@ impl Connection {
                 delimiter,
                 mailbox,
             } => {
+                let Some(name) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("LIST of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let entry = ListEntry {
-                    mailbox: convert::mailbox_from_wire(&mailbox),
+                    mailbox: name,
                     delimiter: delimiter.map(|d| d.inner()),
                     attributes: items.iter().map(|a| a.to_string()).collect(),
                 };
@@ -263,9 +267,12 @@ impl Connection {
                 }
             }
             Data::Status { mailbox, items } => {
-                let mb = convert::mailbox_from_wire(&mailbox);
+                let Some(mb) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("STATUS of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let st = convert::status_items(mb.clone(), &items);
-                let same = |a: &Option<Mailbox>| {
+                let same = |a: &Option<MailboxName>| {
                     a.as_ref()
                         .is_some_and(|a| a == &mb || (a.is_inbox() && mb.is_inbox()))
                 };
@@ -478,7 +485,10 @@ impl Connection {
                 }
             }
             Data::QuotaRoot { mailbox, roots } => {
-                let mb = convert::mailbox_from_wire(&mailbox);
+                let Some(mb) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("QUOTAROOT of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let same = |f: &InFlight| {
                     f.mailbox
                         .as_ref()
@@ -897,13 +907,13 @@ fn copy_uid_from_code(code: Option<&Code<'_>>) -> Option<CopyUid> {
 
 /// Whether a LIST `pattern` (reference included) matches `mailbox`: `*` matches anything,
 /// `%` anything but the hierarchy delimiter (RFC 3501 6.3.8); `INBOX` in any case. O(n*m).
-fn list_match(pattern: &str, mailbox: &Mailbox, delimiter: Option<u8>) -> bool {
+fn list_match(pattern: &str, mailbox: &MailboxName, delimiter: Option<u8>) -> bool {
     let upper;
     let (pattern, name) = if mailbox.is_inbox() {
         upper = pattern.to_ascii_uppercase();
         (upper.as_bytes(), &b"INBOX"[..])
     } else {
-        (pattern.as_bytes(), mailbox.as_str().as_bytes())
+        (pattern.as_bytes(), mailbox.as_wire().as_bytes())
     };
     let m = pattern.len();
     // cur[j]: pattern[..j] matches the name read so far.

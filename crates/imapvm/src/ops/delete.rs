@@ -5,7 +5,7 @@ use imapvm_policy::expunge::{ExpungeContext, Step, plan_delete, verify_deleted};
 use imapvm_policy::{
     Folder, ForeignDeleted, MailboxName, SearchKey, Sharing, UidSet, UidValidity, Verified,
 };
-use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, StoreMode, UidRange};
+use imapvm_proto::{Flag, Outcome, StoreMode, UidRange};
 
 use super::{Ownership, search_result};
 use crate::error::{Error, Result};
@@ -91,17 +91,15 @@ impl Mailbox {
                         continue;
                     }
                     let range = UidRange::Set(uids.clone());
-                    let to = WireMailbox::new(to.as_wire());
-                    s.exec("UID COPY", |c| c.uid_copy(&range, &to)).await?;
-                    report.destination = Some(to.as_str().to_owned());
+                    s.exec("UID COPY", |c| c.uid_copy(&range, to)).await?;
+                    report.destination = Some(to.as_wire().to_owned());
                 }
                 Step::UidMove { uids, to } => {
                     if uids.is_empty() {
                         continue;
                     }
                     let range = UidRange::Set(uids.clone());
-                    let wire_to = WireMailbox::new(to.as_wire());
-                    let out = s.exec("UID MOVE", |c| c.uid_move(&range, &wire_to)).await?;
+                    let out = s.exec("UID MOVE", |c| c.uid_move(&range, to)).await?;
                     report.destination = Some(to.as_wire().to_owned());
                     touched.extend(uids.iter());
                     if let Outcome::Moved { expunged, .. } = out {

@@ -8,7 +8,7 @@ use imapvm_policy::{
     AdmissionVerdict, Capability, Deposit, DepositKind, Limits, MessageFlags, MessageNumber,
     QuotaResourceName, SearchKey, admit, recount_before_admission,
 };
-use imapvm_proto::{CommandId, Flag, Mailbox as WireMailbox, Outcome};
+use imapvm_proto::{CommandId, Flag, Outcome};
 
 use super::{MSG_ID_HEADER, learn_new_identities, now_secs, queue_new_identities, random_u32};
 use crate::error::{DepositRefusal, Error, Misuse, Result};
@@ -222,12 +222,11 @@ impl Mailbox {
         }
         let name = self.scope_mailbox(s, None)?;
         self.select(s, f, &name).await?;
-        let wire = WireMailbox::new(name.as_wire());
         // Round trip 1: quota and the counts (for maxmsg and the message number), and the
         // identity headers of mail added since the folder was last looked at (else a hit
         // the count finds there costs a round trip of its own).
         let quota_id = if s.capabilities().contains(Capability::Quota) {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&name))?)
         } else {
             None
         };
@@ -297,7 +296,7 @@ impl Mailbox {
         };
         let message: Arc<[u8]> = Arc::clone(&composed.bytes);
         journal.appending(self, &composed)?;
-        let append_id = s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&message)))?;
+        let append_id = s.queue("APPEND", |c| c.append(&name, &flags, Arc::clone(&message)))?;
         // Courier reports the EXISTS of our own APPEND only at the next command that syncs:
         // a NOOP here (pipelined, no extra round trip) takes it in now, so that the next
         // count does not see a "change" and count twice.
@@ -315,7 +314,7 @@ impl Mailbox {
             Ok(o) => o,
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 ids.discard(s);
-                let reasons = vec![DepositRefusal::of_append(source)];
+                let reasons = vec![DepositRefusal::of_append(*source)];
                 journal.refused(self, &composed, &reasons)?;
                 return Err(Error::DepositRefused {
                     mailbox: self.id.clone(),

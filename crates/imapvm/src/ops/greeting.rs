@@ -8,7 +8,7 @@ use imapvm_policy::{
     AdmissionVerdict, Capability, Deposit, DepositKind, Folder, ForeignDeleted, MailboxName,
     SearchKey, Uid, UidSet, UidValidity, admit,
 };
-use imapvm_proto::{FetchAttr, Mailbox as WireMailbox, Outcome, UidRange};
+use imapvm_proto::{FetchAttr, Outcome, UidRange};
 
 use super::delete::Expunging;
 use super::deposit::quota_of;
@@ -125,9 +125,8 @@ impl Mailbox {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
                 let (folder, uv, old) = self.find_greetings(s, f, name).await?;
-                let wire = WireMailbox::new(folder.as_wire());
                 let quota = if s.capabilities().contains(Capability::Quota) {
-                    let out = s.exec("GETQUOTAROOT", |c| c.get_quota_root(&wire)).await;
+                    let out = s.exec("GETQUOTAROOT", |c| c.get_quota_root(&folder)).await;
                     out.map(quota_of).unwrap_or_default()
                 } else {
                     Vec::new()
@@ -166,7 +165,7 @@ impl Mailbox {
                 }
                 let message: Arc<[u8]> = Arc::from(bytes);
                 let out = s
-                    .exec("APPEND (greeting)", |c| c.append(&wire, &[], message))
+                    .exec("APPEND (greeting)", |c| c.append(&folder, &[], message))
                     .await?;
                 let mut report = if old.is_empty() {
                     Report::default()

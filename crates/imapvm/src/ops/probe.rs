@@ -1,7 +1,7 @@
 //! Probing: capabilities, namespace, quota and the voicemail folders (created on request).
 
 use imapvm_policy::{Capability, Folder, MailboxName};
-use imapvm_proto::{Mailbox as WireMailbox, Outcome};
+use imapvm_proto::Outcome;
 
 use crate::error::Result;
 use crate::store::Retry;
@@ -40,14 +40,10 @@ impl Mailbox {
                 };
                 let mailboxes: Vec<String> = listed
                     .iter()
-                    .map(|e| e.mailbox.as_str().to_owned())
+                    .map(|e| e.mailbox.as_wire().to_owned())
                     .collect();
                 let exists = |name: &MailboxName| {
-                    name.is_inbox()
-                        || listed.iter().any(|e| {
-                            MailboxName::from_wire(e.mailbox.as_str())
-                                .is_ok_and(|n| n.same_mailbox(name))
-                        })
+                    name.is_inbox() || listed.iter().any(|e| e.mailbox.same_mailbox(name))
                 };
                 let mut folders = Vec::new();
                 let wanted = layout.voicemail_mailboxes(self.settings.imapgreetings.value);
@@ -65,7 +61,7 @@ impl Mailbox {
                     }
                     folders.push(check);
                 }
-                let inbox = WireMailbox::new(layout.mailbox_name(Folder::Inbox).as_wire());
+                let inbox = layout.mailbox_name(Folder::Inbox);
                 let mut quota = Vec::new();
                 if s.capabilities().contains(Capability::Quota)
                     && let Ok(Outcome::QuotaRoots(roots)) =

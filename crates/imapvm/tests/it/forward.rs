@@ -224,17 +224,36 @@ async fn a_and_b_on_one_shared_account_share_its_folder_and_stay_apart() {
 async fn unknown_and_repeated_recipients_fail_alone() {
     let (store, _folder) = store("vm-bad-rcpt");
     let vm = voicemail("5551302", 300);
+    // `1234@DEFAULT` is the same box: Asterisk compares boxes without ASCII case, and so
+    // does `MailboxId`, which keys the recipients.
     let results = store
-        .deposit_to(&["1234@default", "999@nowhere", "1234@default"], &vm)
+        .deposit_to(
+            &[
+                "1234@default",
+                "999@nowhere",
+                "1234@default",
+                "1234@DEFAULT",
+            ],
+            &vm,
+        )
         .await;
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     assert_eq!(results[0].status(), "stored");
     assert_eq!(results[1].status(), "failed");
-    assert_eq!(results[2].status(), "failed");
     assert!(matches!(
-        results[2].outcome,
-        RecipientOutcome::Failed(Error::Config { .. })
+        results[1].outcome,
+        RecipientOutcome::Failed(Error::NoSuchMailbox { .. })
     ));
+    for repeated in &results[2..] {
+        assert_eq!(repeated.status(), "failed");
+        assert!(
+            matches!(
+                repeated.outcome,
+                RecipientOutcome::Failed(Error::DuplicateRecipient { .. })
+            ),
+            "{repeated:?}"
+        );
+    }
     let mb = store.mailbox("1234@default").unwrap();
     assert_eq!(mb.count().await.unwrap(), new_only(1));
     store.close().await;
