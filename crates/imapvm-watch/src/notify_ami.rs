@@ -57,30 +57,10 @@ pub struct AmiOptions {
 impl AmiOptions {
     /// Whether every option is within its bounds (the error names the first that is not).
     pub fn check(&self) -> Result<(), ConfigError> {
-        for (field, d) in [
-            ("backoff_first", self.backoff_first),
-            ("connect_timeout", self.connect_timeout),
-            ("logoff_timeout", self.logoff_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::out_of_bounds(
-                    field,
-                    format!("{d:?}"),
-                    "more than 0",
-                ));
-            }
-        }
-        if self.backoff_max < self.backoff_first {
-            return Err(ConfigError::out_of_bounds(
-                "backoff_max",
-                format!("{:?}", self.backoff_max),
-                "at least backoff_first",
-            ));
-        }
-        if self.report_queue == 0 {
-            return Err(ConfigError::out_of_bounds("report_queue", 0, "at least 1"));
-        }
-        Ok(())
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_nonzero("connect_timeout", self.connect_timeout)?;
+        ConfigError::require_nonzero("logoff_timeout", self.logoff_timeout)?;
+        ConfigError::require_positive("report_queue", self.report_queue)
     }
 }
 

@@ -243,45 +243,19 @@ impl WatchOptions {
     /// Whether every option is within its bounds (the error names the first that is not).
     /// Nothing is repaired: a zero queue, interval or concurrency is refused.
     pub fn check(&self) -> std::result::Result<(), ConfigError> {
-        let positive = |field: &'static str, d: Duration| {
-            if d.is_zero() {
-                Err(ConfigError::out_of_bounds(
-                    field,
-                    format!("{d:?}"),
-                    "more than 0",
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        positive("externnotify_timeout", self.externnotify_timeout)?;
-        positive("backoff_first", self.backoff_first)?;
-        if self.backoff_max < self.backoff_first {
-            return Err(ConfigError::out_of_bounds(
-                "backoff_max",
-                format!("{:?}", self.backoff_max),
-                "at least backoff_first",
-            ));
-        }
-        if self.queue == 0 {
-            return Err(ConfigError::out_of_bounds("queue", 0, "at least 1"));
-        }
-        if self.connect_concurrency == 0 {
-            return Err(ConfigError::out_of_bounds(
-                "connect_concurrency",
-                0,
-                "at least 1",
-            ));
-        }
+        ConfigError::require_nonzero("externnotify_timeout", self.externnotify_timeout)?;
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_positive("queue", self.queue)?;
+        ConfigError::require_positive("connect_concurrency", self.connect_concurrency)?;
         if let Some(d) = self.idle_silence {
-            positive("idle_silence", d)?;
+            ConfigError::require_nonzero("idle_silence", d)?;
         }
         if let StrategyChoice::Poll(every) = self.strategy
             && every < imapvm_policy::watch::MIN_POLL
         {
             return Err(ConfigError::out_of_bounds(
                 "strategy (poll interval)",
-                format!("{every:?}"),
+                format!("{}s", every.as_secs_f64()),
                 "at least 1 second",
             ));
         }
@@ -358,7 +332,7 @@ impl Watcher {
         if general.pollfreq < imapvm_policy::watch::MIN_POLL {
             return Err(ConfigError::out_of_bounds(
                 "pollfreq",
-                format!("{:?}", general.pollfreq),
+                format!("{}s", general.pollfreq.as_secs_f64()),
                 "at least 1 second",
             )
             .into());

@@ -61,34 +61,10 @@ impl Default for WebhookOptions {
 impl WebhookOptions {
     /// Whether every option is within its bounds (the error names the first that is not).
     pub fn check(&self) -> Result<(), ConfigError> {
-        for (field, d) in [
-            ("webhook_timeout", self.timeout),
-            ("backoff_first", self.backoff_first),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::out_of_bounds(
-                    field,
-                    format!("{d:?}"),
-                    "more than 0",
-                ));
-            }
-        }
-        if self.backoff_max < self.backoff_first {
-            return Err(ConfigError::out_of_bounds(
-                "backoff_max",
-                format!("{:?}", self.backoff_max),
-                "at least backoff_first",
-            ));
-        }
-        for (field, n) in [
-            ("webhook_inflight", self.inflight),
-            ("report_queue", self.report_queue),
-        ] {
-            if n == 0 {
-                return Err(ConfigError::out_of_bounds(field, 0, "at least 1"));
-            }
-        }
-        Ok(())
+        ConfigError::require_nonzero("webhook_timeout", self.timeout)?;
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_positive("webhook_inflight", self.inflight)?;
+        ConfigError::require_positive("report_queue", self.report_queue)
     }
 
     /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,

@@ -170,24 +170,14 @@ impl Account {
         Ok(account)
     }
 
-    /// Whether the settings can be used as they are: every timeout more than 0. Nothing is
-    /// repaired; [`Session::open`](crate::Session::open) refuses an account that fails this.
+    /// Whether the settings can be used as they are: every timeout more than 0 (imapvm never
+    /// waits forever). Nothing is repaired; [`Session::open`](crate::Session::open) refuses an
+    /// account that fails this.
     pub fn check(&self) -> std::result::Result<(), ConfigError> {
-        for (option, value) in [
-            ("imapopentimeout", self.open_timeout),
-            ("imapreadtimeout", self.read_timeout),
-            ("imapwritetimeout", self.write_timeout),
-            ("imapclosetimeout", self.close_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError::out_of_bounds(
-                    option,
-                    format!("{}s", value.as_secs()),
-                    "more than 0 (imapvm never waits forever)",
-                ));
-            }
-        }
-        Ok(())
+        ConfigError::require_nonzero("imapopentimeout", self.open_timeout)?;
+        ConfigError::require_nonzero("imapreadtimeout", self.read_timeout)?;
+        ConfigError::require_nonzero("imapwritetimeout", self.write_timeout)?;
+        ConfigError::require_nonzero("imapclosetimeout", self.close_timeout)
     }
 
     /// The pool key of this account.
