@@ -10,6 +10,10 @@ use imapvm_types::sansio::ConfigError;
 
 use crate::error::{ConfigProblem, Error, Result};
 
+// The key is a module of its own: errors name it, and this module names the errors.
+pub(crate) mod key;
+pub use key::AccountKey;
+
 /// How to secure the connection (`imapflags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Security {
@@ -88,23 +92,6 @@ pub struct Account {
     pub write_timeout: Duration,
     /// `imapclosetimeout`.
     pub close_timeout: Duration,
-}
-
-/// The pool's key: one connection per (server, port, user).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountKey {
-    /// Server.
-    pub server: String,
-    /// Port.
-    pub port: u16,
-    /// `imapuser`.
-    pub user: String,
-}
-
-impl fmt::Display for AccountKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}:{}", self.user, self.server, self.port)
-    }
 }
 
 impl Account {

@@ -14,7 +14,7 @@ use imapvm_policy::{MailboxId, MailboxIdError, MailboxName, Refusal, Uid, UidVal
 use imapvm_types::MessageNumber;
 use imapvm_types::sansio::ConfigError;
 
-use crate::account::AccountKey;
+use crate::account::key::AccountKey;
 
 /// Everything an operation of this crate can fail with. Every variant names the account
 /// ([`AccountKey`], `user@server:port`) or the mailbox ([`MailboxId`], `box@context`) it

@@ -41,8 +41,9 @@ use crate::deliver::{
 use crate::error::{Error, Misuse, Result};
 use crate::ops::{Ownership, fetch_result, now_secs, search_result};
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::{Audio, Deposited, Listed, Mailbox, MessageRef, Retry};
+use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 
 /// What a forward did: the source, and one result per destination in the order given.
 #[derive(Debug)]

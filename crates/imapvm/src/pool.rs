@@ -28,6 +28,16 @@ pub struct IdentityHeaders {
     pub message_type: Option<String>,
 }
 
+/// Which messages a listing numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum Listed {
+    /// The messages a caller hears: `\Deleted` ones are not numbered.
+    #[default]
+    Present,
+    /// `\Deleted` messages too (for `undelete`).
+    WithDeleted,
+}
+
 /// Which listing: a voicemail identity (extension, context) and a folder scope.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ListingKey {
@@ -36,7 +46,7 @@ pub(crate) struct ListingKey {
     /// Asterisk folder index of the scope (`None`: every state in `imapfolder`).
     pub scope: Option<i32>,
     /// Whether `\Deleted` messages are numbered too.
-    pub listed: crate::store::Listed,
+    pub listed: Listed,
 }
 
 /// What is remembered about one IMAP folder of the account.

@@ -32,16 +32,6 @@ pub enum MessageRef {
     Uid(Uid),
 }
 
-/// Which messages a listing numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub(crate) enum Listed {
-    /// The messages a caller hears: `\Deleted` ones are not numbered.
-    #[default]
-    Present,
-    /// `\Deleted` messages too (for `undelete`).
-    WithDeleted,
-}
-
 /// One recording to store: its format (a `format=` name or file extension) and bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Audio {

@@ -10,8 +10,9 @@ use imapvm_proto::{Flag, Outcome, StoreMode, UidRange};
 use super::{Ownership, search_result};
 use crate::error::{Error, Result};
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::{Deferred, Listed, Mailbox, MessageRef, Report, Retry};
+use crate::store::{Deferred, Mailbox, MessageRef, Report, Retry};
 
 /// When a plan may expunge what it flagged `\Deleted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

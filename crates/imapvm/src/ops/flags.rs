@@ -6,8 +6,9 @@ use imapvm_proto::{Flag, Outcome, StoreMode, UidRange};
 use super::Ownership;
 use crate::error::Result;
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::{FlagOp, Listed, Mailbox, MessageRef, Report, Retry};
+use crate::store::{FlagOp, Mailbox, MessageRef, Report, Retry};
 
 impl Mailbox {
     // ------------------------------------------------------------------ flags

@@ -12,10 +12,11 @@ use imapvm_proto::{FetchAttr, UidRange};
 
 use super::{fetch_result, new_uid_window, search_result};
 use crate::error::{Error, Misuse, Result};
+use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
 use crate::session::Session;
 use crate::store::Retry;
-use crate::store::{Listed, ListedMessage, Listing, Mailbox, MessageRef, scope_index};
+use crate::store::{ListedMessage, Listing, Mailbox, MessageRef, scope_index};
 
 /// Whether [`Mailbox::resolve`] checks that a UID it is given is this box's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

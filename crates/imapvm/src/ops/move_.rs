@@ -8,7 +8,8 @@ use imapvm_proto::{FetchAttr, Outcome, UidRange};
 use super::Ownership;
 use super::delete::Expunging;
 use crate::error::{Error, Result};
-use crate::store::{Deferred, Listed, Mailbox, MessageRef, Report, Retry};
+use crate::pool::Listed;
+use crate::store::{Deferred, Mailbox, MessageRef, Report, Retry};
 
 impl Mailbox {
     /// Saves a message into another Asterisk folder (Old, Work, Family, Friends, Cust1–5, or

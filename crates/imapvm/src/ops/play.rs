@@ -7,8 +7,9 @@ use imapvm_proto::{FetchAttr, Flag, StoreMode, UidRange};
 use super::{Ownership, fetch_result};
 use crate::error::{Error, Result};
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::{Listed, Mailbox, MessageRef, Played, Retry};
+use crate::store::{Mailbox, MessageRef, Played, Retry};
 
 /// Whether playing a message marks it heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
