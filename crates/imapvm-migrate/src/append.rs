@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use imapvm_policy::{MailboxName, MessageFlags};
+use imapvm_policy::{MailboxName, MessageFlags, Uid};
 use imapvm_proto::{CommandId, Flag, Outcome};
 
 use imapvm::{Error, Result, Session};
@@ -50,7 +50,7 @@ pub(crate) async fn append_pipelined(
     s: &mut Session,
     mailbox: &MailboxName,
     batch: &[MigrateAppend],
-) -> Result<Vec<std::result::Result<Option<u32>, String>>> {
+) -> Result<Vec<std::result::Result<Option<Uid>, String>>> {
     let mut ids: Vec<std::result::Result<CommandId, String>> = Vec::with_capacity(batch.len());
     for item in batch {
         let flags = wire_flags(item.flags);
@@ -72,7 +72,7 @@ pub(crate) async fn append_pipelined(
         out.push(match id {
             Err(reason) => Err(reason),
             Ok(id) => match s.take("APPEND (migrate)", id) {
-                Ok(Outcome::Appended(a)) => Ok(a.map(|a| a.uid.get())),
+                Ok(Outcome::Appended(a)) => Ok(a.map(|a| a.uid)),
                 Ok(_) => Ok(None),
                 Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                     Err(format!("server refused the APPEND: {source}"))

@@ -93,9 +93,10 @@ pub struct ImportOptions {
     pub mailboxes: Vec<String>,
     /// Plan only: nothing is written anywhere.
     pub dry_run: bool,
-    /// Most APPENDs in flight at once.
+    /// Most APPENDs in flight at once (at least 1).
     pub batch_messages: usize,
-    /// Most message bytes in flight at once.
+    /// Most message bytes in flight at once (at least 1; a message larger than this goes
+    /// alone).
     pub batch_bytes: usize,
 }
 
@@ -443,6 +444,8 @@ pub async fn import(
     options: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<MigrationReport> {
+    imapvm::ConfigError::require_positive("batch_messages", options.batch_messages)?;
+    imapvm::ConfigError::require_positive("batch_bytes", options.batch_bytes)?;
     let boxes = spool::read_spool(&options.spool)?;
     let boxes: Vec<SpoolMailbox> = boxes
         .into_iter()
@@ -608,8 +611,7 @@ async fn import_folder(
     let mut batch_bytes = 0usize;
     let mut pending = todo.into_iter().peekable();
     while pending.peek().is_some() || !batch.is_empty() {
-        let full =
-            batch.len() >= options.batch_messages.max(1) || batch_bytes >= options.batch_bytes;
+        let full = batch.len() >= options.batch_messages || batch_bytes >= options.batch_bytes;
         if let (false, Some(p)) = (full, pending.peek()) {
             let p = *p;
             pending.next();

@@ -23,6 +23,7 @@ use std::time::Duration;
 use imapvm_message::HeaderBlock;
 use imapvm_policy::{Folder, SearchKey, Uid, UidSet, UidValidity};
 use imapvm_proto::{FetchAttr, Flag, Outcome, UidRange};
+use imapvm_types::sansio::ConfigError;
 
 use crate::error::{DepositRefusal, Error, OutboxError, Result, reasons_text};
 use crate::ops::{Composed, Journal, MSG_ID_HEADER, now_secs, random_u32};
@@ -398,12 +399,13 @@ impl Store {
         Ok(report)
     }
 
-    /// Runs [`Store::flush_outbox`] every `every` in a background task (first run at once)
-    /// until the returned [`Flusher`] is stopped or dropped.
-    pub fn spawn_flusher(&self, every: Duration) -> Flusher {
+    /// Runs [`Store::flush_outbox`] every `every` (more than 0) in a background task (first
+    /// run at once) until the returned [`Flusher`] is stopped or dropped.
+    pub fn spawn_flusher(&self, every: Duration) -> std::result::Result<Flusher, ConfigError> {
+        ConfigError::require_nonzero("every", every)?;
         let store = self.clone();
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+            let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -422,7 +424,7 @@ impl Store {
                 }
             }
         });
-        Flusher { task }
+        Ok(Flusher { task })
     }
 }
 
@@ -656,5 +658,22 @@ impl Mailbox {
             })
             .map(|m| m.uid)
             .min())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zero interval was once raised to 10 ms without a word; it is refused, naming it.
+    #[tokio::test]
+    async fn a_flusher_every_zero_is_refused() {
+        let conf =
+            "[general]\nimapserver=127.0.0.1\n[default]\n1 => 1,A,,,imapuser=u|imappassword=p\n";
+        let store = Store::new(imapvm_config::parse_bytes("v.conf", conf.as_bytes()).config);
+        assert!(matches!(
+            store.spawn_flusher(Duration::ZERO),
+            Err(ConfigError::OutOfBounds { field: "every", .. })
+        ));
     }
 }

@@ -804,3 +804,41 @@ async fn an_account_that_fails_does_not_stop_the_others() {
     store.close().await;
     cleanup(&folder);
 }
+
+/// A batch of nothing was once raised to one message without a word; it is refused, naming
+/// the option, before the spool is read.
+#[tokio::test]
+async fn an_empty_batch_is_refused_naming_the_option() {
+    let dir = std::env::temp_dir().join(format!("imapvm-migrate-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        "[general]\nimapserver=127.0.0.1\n[default]\n1234 => 1,A,,,imapuser=u|imappassword=p\n",
+    )
+    .unwrap();
+    let store = Store::open(&conf).unwrap();
+    for (options, named) in [
+        (
+            ImportOptions {
+                batch_messages: 0,
+                ..ImportOptions::new("/nonexistent/spool")
+            },
+            "batch_messages",
+        ),
+        (
+            ImportOptions {
+                batch_bytes: 0,
+                ..ImportOptions::new("/nonexistent/spool")
+            },
+            "batch_bytes",
+        ),
+    ] {
+        match migrate::import(&store, &options, &Silent).await {
+            Err(migrate::Error::Option(imapvm::ConfigError::OutOfBounds { field, .. })) => {
+                assert_eq!(field, named);
+            }
+            other => panic!("{named}: {other:?}"),
+        }
+    }
+}

@@ -397,7 +397,7 @@ async fn while_the_server_is_down_deposits_are_queued_and_flushed_when_it_is_bac
     );
     proxy.set_refuse(false);
     // The background flusher delivers once the back-off has passed.
-    let flusher = store.spawn_flusher(Duration::from_millis(200));
+    let flusher = store.spawn_flusher(Duration::from_millis(200)).unwrap();
     let started = Instant::now();
     while !store.outbox().list().unwrap().items.is_empty() {
         assert!(
