@@ -151,8 +151,8 @@ fn run() -> Res<()> {
             secret: Secret::new("s3cret"),
             mode: AmiMode::Mwi,
         };
-        let mut ami =
-            AmiNotifier::start(&target, AmiOptions::default()).map_err(|e| e.to_string())?;
+        let mut ami = AmiNotifier::start(&target, AmiOptions::default())
+            .map_err(|e| format!("AMI options: {e}"))?;
         match tokio::time::timeout(Duration::from_secs(10), ami.next_report()).await {
             Ok(Some(AmiReport::LoggedIn { .. })) => {}
             other => return Err(format!("AMI login: {other:?}")),
@@ -160,7 +160,7 @@ fn run() -> Res<()> {
         let mut watcher = Watcher::start(
             &store,
             WatchOptions {
-                mailboxes: Some(vec!["1234@default".into()]),
+                mailboxes: Some(vec!["1234@default".parse().map_err(|e| format!("{e}"))?]),
                 ..WatchOptions::default()
             },
         )

@@ -592,7 +592,12 @@ async fn start(
     let w = Watcher::start(
         &store,
         WatchOptions {
-            mailboxes: Some(boxes.iter().map(|n| format!("{n}@bulk")).collect()),
+            mailboxes: Some(
+                boxes
+                    .iter()
+                    .map(|n| format!("{n}@bulk").parse().expect("a box"))
+                    .collect(),
+            ),
             strategy,
             ..WatchOptions::default()
         },
@@ -971,7 +976,11 @@ async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
     let w = Watcher::start(
         &store,
         WatchOptions {
-            mailboxes: Some((1..=count).map(|n| format!("{n}@bulk")).collect()),
+            mailboxes: Some(
+                (1..=count)
+                    .map(|n| format!("{n}@bulk").parse().expect("a box"))
+                    .collect(),
+            ),
             strategy: StrategyChoice::Auto,
             ..WatchOptions::default()
         },

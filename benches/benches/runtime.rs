@@ -176,10 +176,7 @@ async fn perform(store: &Store, op: &RuntimeOp<'_>) -> Result<()> {
             }
         }
         RuntimeOp::List { mailbox: m, .. } => {
-            let listing = mailbox(m)?
-                .list(None, false)
-                .await
-                .map_err(|e| fail("list", e))?;
+            let listing = mailbox(m)?.list(None).await.map_err(|e| fail("list", e))?;
             if listing.messages.is_empty() {
                 return Err(fail("list", "the listing is empty"));
             }
@@ -187,16 +184,18 @@ async fn perform(store: &Store, op: &RuntimeOp<'_>) -> Result<()> {
         RuntimeOp::Play {
             mailbox: m, uid, ..
         } => {
+            let uid = imapvm::Uid::new(*uid).ok_or_else(|| fail("play", "UID 0"))?;
             mailbox(m)?
-                .play(MessageRef::Uid(*uid), None, false)
+                .play(MessageRef::Uid(uid), None)
                 .await
                 .map_err(|e| fail("play", e))?;
         }
         RuntimeOp::Delete {
             mailbox: m, uid, ..
         } => {
+            let uid = imapvm::Uid::new(*uid).ok_or_else(|| fail("delete", "UID 0"))?;
             mailbox(m)?
-                .delete(&[MessageRef::Uid(*uid)], None)
+                .delete(&[MessageRef::Uid(uid)], None)
                 .await
                 .map_err(|e| fail("delete", e))?;
         }

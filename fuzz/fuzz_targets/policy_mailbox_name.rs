@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(name) = MailboxName::from_wire(wire) else {
         return;
     };
-    let _ = name.decoded();
+    let _ = imapvm_policy::folder::decoded(&name);
     for (prefix, delimiter) in [("", Some('/')), ("INBOX.", Some('.')), ("INBOX/", Some('/')), ("", None)] {
         let Ok(h) = Hierarchy::new(prefix, delimiter) else {
             continue;

@@ -14,7 +14,7 @@
 #![no_main]
 
 use imapvm_proto::{
-    Config, Connection, Event, FetchAttr, Flag, Limits, Mailbox, Outcome, SearchKey, Secret,
+    Config, Connection, Event, FetchAttr, Flag, Limits, MailboxName, Outcome, SearchKey, Secret,
     StatusAttr, StoreMode, Uid, UidRange, UidSet,
 };
 use std::sync::Arc;
@@ -96,7 +96,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = c.enable(&["QRESYNC"]);
     drain(&mut c, now);
     c.handle_input(b"* ENABLED QRESYNC\r\na2 OK enabled\r\n", now);
-    let _ = c.select(&Mailbox::new("INBOX"));
+    let _ = c.select(&MailboxName::inbox());
     drain(&mut c, now);
     c.handle_input(b"* 5 EXISTS\r\na3 OK [READ-WRITE] ok\r\n", now);
     // Commands in flight of every result shape.
@@ -116,12 +116,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         ],
     );
     let _ = c.status(
-        &Mailbox::new("Old"),
+        &MailboxName::from_wire("Old").unwrap(),
         &[StatusAttr::Messages, StatusAttr::UidNext],
     );
-    let _ = c.get_quota_root(&Mailbox::new("INBOX"));
+    let _ = c.get_quota_root(&MailboxName::inbox());
     let _ = c.list("", "*");
-    let _ = c.append(&Mailbox::new("INBOX"), &[], Arc::from(&b"msg"[..]));
+    let _ = c.append(&MailboxName::inbox(), &[], Arc::from(&b"msg"[..]));
     let _ = c.uid_expunge(&UidRange::All);
     // A second SEARCH, a FETCH of a UID subset and a non-silent STORE: untagged answers must
     // be told apart by tag (ESEARCH), order (SEARCH), UID set and requested items (FETCH).
@@ -134,12 +134,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = c.uid_fetch_changed_since(&UidRange::All, &[FetchAttr::Flags], 1, true);
     // A UID MOVE of a subset: its VANISHED answer is told apart from UID EXPUNGE 1:*'s by UID.
     if let (Some(a), Some(b)) = (Uid::new(4), Uid::new(6)) {
-        let _ = c.uid_move(&UidRange::Set(UidSet::range(a, b)), &Mailbox::new("Old"));
+        let _ = c.uid_move(&UidRange::Set(UidSet::range(a, b)), &MailboxName::from_wire("Old").unwrap());
     }
     // An APPEND with an internal date derived from the input (in and out of range).
     let date = i64::from(first) * 1_000_000_000 - 1;
     let _ = c.append_dated(
-        &Mailbox::new("Old"),
+        &MailboxName::from_wire("Old").unwrap(),
         &[Flag::Seen],
         Some(date),
         Arc::from(&b"m"[..]),

@@ -65,38 +65,9 @@ mod packet;
 
 pub use client::{ActionId, Client, ClientConfig, Event, Limits, Response, State, Transmit};
 pub use error::{Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal};
+pub use imapvm_types::Secret;
 pub use imapvm_types::sansio::ConfigError;
 pub use packet::{Action, Packet};
-
-use std::fmt;
-
-/// A password that never shows in Debug or Display output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// The AMI account imapvm logs in with (`manager.conf`).
 #[derive(Debug, Clone)]

@@ -102,7 +102,18 @@ pub(crate) struct Global {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            // A value clap's parsers refuse (`--uid 0`, a number that is not one): a usage
+            // error, exit 2, said on one line like every other failure (CLI.md).
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!("imapvm: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
     let global = Global {
         config: cli.config,

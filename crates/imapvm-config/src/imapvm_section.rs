@@ -23,7 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::Secret;
+use imapvm_types::Secret;
 
 /// The section name (compared case-insensitively, as Asterisk compares section names).
 pub const IMAPVM_SECTION: &str = "imapvm";

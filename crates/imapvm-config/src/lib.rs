@@ -50,14 +50,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod builder;
 mod diagnostic;
 mod files;
 mod imapvm_section;
+mod layer;
 mod model;
 mod password;
 mod phone;
 mod render;
-mod secret;
 mod semantics;
 mod settings;
 mod syntax;
@@ -70,22 +71,26 @@ pub use imapvm_section::{
     AmiMode, AmiTarget, DEFAULT_AMI_PORT, DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES,
     DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS, IMAPVM_SECTION, ImapvmSection, OutputError, WebhookUrl,
 };
+/// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
+/// it themselves).
+pub use imapvm_types::{MailboxId, MailboxIdError, Secret};
+pub use layer::SettingRow;
 pub use model::{
-    Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxId, MailboxIdError, MailboxOptions,
-    Origin, Origins, Setting, TlsMode, Zone,
+    Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxOptions, Origin, Origins, Setting,
+    TlsMode, Zone,
 };
 pub use password::{
     MAX_PIN_CHARS, PasswordEdit, PasswordError, PinError, PinPolicyError, SECRET_CONF,
     change_password, change_password_bytes, check_new_pin, is_locked, read_secret_conf,
     render_secret_conf, secret_conf_path,
 };
+pub use phone::settings::PhoneSettings;
 pub use phone::{
     DEFAULT_SILENCE_THRESHOLD, LISTEN_CONTROL_DTMF, MAX_CID_INTERNAL_CONTEXTS, PasswordChange,
-    PasswordLocation, Phone, PhoneOptions, PhoneSettings, VolGain,
+    PasswordLocation, Phone, PhoneOptions, VolGain,
 };
-pub use secret::Secret;
 pub use semantics::substitute_escapes;
-pub use settings::{MailboxSettings, SettingRow};
+pub use settings::MailboxSettings;
 
 /// Longest line Asterisk reads (its line buffer, newline included); longer lines are skipped.
 pub const MAX_LINE_BYTES: usize = 8192;
@@ -137,9 +142,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The mailbox `id` (ASCII case-insensitive, as Asterisk compares).
+    /// The mailbox `id` (ASCII case-insensitive, as Asterisk compares: [`MailboxId`]'s `Eq`).
     pub fn mailbox(&self, id: &MailboxId) -> Option<&Mailbox> {
-        self.mailboxes.iter().find(|m| m.id.matches(id))
+        self.mailboxes.iter().find(|m| m.id == *id)
     }
 
     /// The `[zonemessages]` entry called `name` (exact match, as Asterisk compares).
@@ -157,7 +162,7 @@ impl Config {
 
     /// Where the mailbox line of `id` was written.
     pub fn mailbox_location(&self, id: &MailboxId) -> Option<&Location> {
-        let index = self.mailboxes.iter().position(|m| m.id.matches(id))?;
+        let index = self.mailboxes.iter().position(|m| m.id == *id)?;
         self.origins.mailbox_lines.get(index)
     }
 

@@ -2,72 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
+use imapvm_types::{MailboxId, Secret};
 use serde::{Serialize, Serializer};
 
 use crate::diagnostic::Location;
 use crate::phone::{Phone, PhoneOptions};
-use crate::secret::Secret;
-
-/// A voicemail box as Asterisk names it: `mailbox@context` (`@default` when no context is given).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MailboxId {
-    /// The mailbox number (or name), e.g. `1234`.
-    pub mailbox: String,
-    /// The voicemail context (the section it is defined in), e.g. `default`.
-    pub context: String,
-}
-
-impl MailboxId {
-    /// `mailbox@context`.
-    pub fn new(mailbox: impl Into<String>, context: impl Into<String>) -> Self {
-        MailboxId {
-            mailbox: mailbox.into(),
-            context: context.into(),
-        }
-    }
-
-    /// Asterisk compares mailbox and context names without regard to ASCII case.
-    pub fn matches(&self, other: &MailboxId) -> bool {
-        self.mailbox.eq_ignore_ascii_case(&other.mailbox)
-            && self.context.eq_ignore_ascii_case(&other.context)
-    }
-}
-
-impl fmt::Display for MailboxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.mailbox, self.context)
-    }
-}
-
-impl Serialize for MailboxId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// `BOX@CONTEXT` could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a mailbox: write BOX@CONTEXT, e.g. 1234@default")]
-pub struct MailboxIdError(pub String);
-
-impl FromStr for MailboxId {
-    type Err = MailboxIdError;
-
-    /// Splits at the first `@` (as Asterisk does); without `@` the context is `default`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (mailbox, context) = match s.split_once('@') {
-            Some((m, c)) => (m, c),
-            None => (s, "default"),
-        };
-        if mailbox.is_empty() || context.is_empty() {
-            return Err(MailboxIdError(s.to_string()));
-        }
-        Ok(MailboxId::new(mailbox, context))
-    }
-}
 
 /// How the IMAP connection is secured, from `imapflags` (UW c-client semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -13,10 +13,11 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::diagnostic::Location;
 use crate::files::{ConfigFiles, MemoryFiles};
-use crate::model::{MailboxId, Origin, Setting};
-use crate::secret::Secret;
+use crate::model::{Origin, Setting};
 use crate::settings::MailboxSettings;
 use crate::{Config, ConfigError, PasswordLocation, semantics, syntax};
+use imapvm_types::MailboxId;
+use imapvm_types::Secret;
 
 /// Asterisk keeps at most this many characters of a PIN (`char password[80]`).
 pub const MAX_PIN_CHARS: usize = 79;
@@ -421,14 +422,14 @@ pub fn secret_conf_path(spool_dir: &Path, id: &MailboxId) -> Option<PathBuf> {
             (Some(Component::Normal(_)), None)
         ) && !name.contains(['/', '\0'])
     };
-    if !component(&id.context) || !component(&id.mailbox) {
+    if !component(id.context()) || !component(id.mailbox()) {
         return None;
     }
     Some(
         spool_dir
             .join("voicemail")
-            .join(&id.context)
-            .join(&id.mailbox)
+            .join(id.context())
+            .join(id.mailbox())
             .join(SECRET_CONF),
     )
 }

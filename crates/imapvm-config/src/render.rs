@@ -365,13 +365,17 @@ pub(crate) fn render(config: &Config) -> String {
     }
     let mut contexts: Vec<&str> = Vec::new();
     for m in &config.mailboxes {
-        if !contexts.iter().any(|c| *c == m.id.context) {
-            contexts.push(&m.id.context);
+        if !contexts.iter().any(|c| *c == m.id.context()) {
+            contexts.push(m.id.context());
         }
     }
     for context in contexts {
         let _ = writeln!(out, "\n[{context}]");
-        for m in config.mailboxes.iter().filter(|m| m.id.context == context) {
+        for m in config
+            .mailboxes
+            .iter()
+            .filter(|m| m.id.context() == context)
+        {
             let mut text = format!(
                 "{},{},{},{}",
                 plain(m.password.expose()),
@@ -384,7 +388,7 @@ pub(crate) fn render(config: &Config) -> String {
                 text.push(',');
                 text.push_str(&options);
             }
-            let _ = writeln!(out, "{} => {}", plain(&m.id.mailbox), text);
+            let _ = writeln!(out, "{} => {}", plain(m.id.mailbox()), text);
         }
     }
     if !config.imapvm.is_default() {

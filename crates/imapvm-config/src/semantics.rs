@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::Config;
+use crate::builder::{Builder, ast_false, ast_true, general_entry};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::model::{Alias, General, ImapFlags, Mailbox, MailboxId, MailboxOptions, Origins, Zone};
-use crate::secret::Secret;
+use crate::model::{Alias, General, ImapFlags, Mailbox, MailboxOptions, Origins, Zone};
 use crate::syntax::{RawConfig, RawEntry};
+use imapvm_types::Secret;
+use imapvm_types::{MailboxId, MailboxIdError};
 
 /// `[general]` options imapvm reads (lower case).
 const GENERAL_TYPED: &[&str] = &[
@@ -217,66 +219,8 @@ const MAILBOX_TYPED: &[&str] = &[
 /// Mailbox-line options Asterisk (or its `Directory()`) reads that imapvm keeps untyped.
 const MAILBOX_MENU: &[&str] = &["attachextrecs", "backupdeleted", "alias"];
 
-/// Asterisk's fixed buffer sizes (characters kept) for options imapvm uses.
-const LIMITS: &[(&str, usize)] = &[
-    ("imapserver", 47),
-    ("imapport", 7),
-    ("imapflags", 127),
-    ("imapfolder", 63),
-    ("imapparentfolder", 63),
-    ("greetingfolder", 63),
-    ("authuser", 31),
-    ("authpassword", 41),
-    ("imapuser", 79),
-    ("imappassword", 79),
-    ("imapvmshareid", 79),
-    ("serveremail", 79),
-    ("fromstring", 99),
-    ("charset", 31),
-    ("emaildateformat", 31),
-    ("fullname", 79),
-    ("password", 79),
-    ("pager", 79),
-    ("language", 39),
-    ("callback", 79),
-    ("dialout", 79),
-    ("exitcontext", 79),
-    ("externpass", 127),
-    ("externpassnotify", 127),
-    ("externpasscheck", 127),
-    ("vm-login", 79),
-    ("vm-newuser", 79),
-    ("vm-password", 79),
-    ("vm-newpassword", 79),
-    ("vm-passchanged", 79),
-    ("vm-reenterpassword", 79),
-    ("vm-mismatch", 79),
-    ("vm-invalid-password", 79),
-    ("vm-pls-try-again", 79),
-    ("vm-prepend-timeout", 79),
-    ("listen-control-forward-key", 11),
-    ("listen-control-reverse-key", 11),
-    ("listen-control-pause-key", 11),
-    ("listen-control-restart-key", 11),
-    ("listen-control-stop-key", 11),
-];
-
 const MAXMSG_DEFAULT: u32 = 100;
 const MAXMSG_LIMIT: u32 = 9999;
-
-/// Asterisk's `ast_true`.
-pub(crate) fn ast_true(v: &str) -> bool {
-    ["yes", "true", "y", "t", "1", "on"]
-        .iter()
-        .any(|w| v.eq_ignore_ascii_case(w))
-}
-
-/// Asterisk's `ast_false`.
-pub(crate) fn ast_false(v: &str) -> bool {
-    ["no", "false", "n", "f", "0", "off"]
-        .iter()
-        .any(|w| v.eq_ignore_ascii_case(w))
-}
 
 /// Applies Asterisk's escapes to an `emailsubject`/`emailbody` value, as an IMAP build does:
 /// `\\` → `\`, `\r` → CR, `\t` → TAB, `\n` → CR LF (LF alone when a CR precedes it).
@@ -354,32 +298,8 @@ fn did_you_mean(name: &str, candidates: &[&'static str]) -> String {
     }
 }
 
-/// Collects diagnostics while values are read.
-pub(crate) struct Builder<'d> {
-    pub(crate) diagnostics: &'d mut Vec<Diagnostic>,
-}
-
-/// Typed readers for one value; each reports problems at `at` and returns Asterisk's reading.
+/// The readers only `[general]` and mailbox lines need (the shared ones are in `builder`).
 impl Builder<'_> {
-    pub(crate) fn error(&mut self, at: &Location, message: String) {
-        self.diagnostics.push(Diagnostic::error(at, message));
-    }
-
-    pub(crate) fn warn(&mut self, at: &Location, message: String) {
-        self.diagnostics.push(Diagnostic::warning(at, message));
-    }
-
-    pub(crate) fn boolean(&mut self, name: &str, value: &str, at: &Location) -> bool {
-        if ast_true(value) {
-            true
-        } else {
-            if !ast_false(value) {
-                self.error(at, format!("{name}: `{value}` is not a yes/no value; Asterisk reads it as no: write yes or no"));
-            }
-            false
-        }
-    }
-
     /// Asterisk's "anything but a false word is yes" (`expungeonhangup`).
     fn boolean_default_yes(&mut self, name: &str, value: &str, at: &Location) -> bool {
         if ast_false(value) {
@@ -411,6 +331,25 @@ impl Builder<'_> {
 
     fn seconds(&mut self, name: &str, value: &str, at: &Location, fallback: u64) -> Duration {
         Duration::from_secs(self.number(name, value, at, fallback, u64::from(u32::MAX)))
+    }
+
+    /// A duration that must not be 0 (a timeout or an interval): 0 is an error, kept as
+    /// written; imapvm refuses it rather than wait forever, spin, or guess a value.
+    fn positive_seconds(
+        &mut self,
+        name: &str,
+        value: &str,
+        at: &Location,
+        fallback: u64,
+    ) -> Duration {
+        let d = self.seconds(name, value, at, fallback);
+        if d.is_zero() {
+            self.error(
+                at,
+                format!("{name}=0: imapvm never waits forever nor polls without a pause, and does not guess another value: write the seconds (Asterisk's default is {fallback})"),
+            );
+        }
+        d
     }
 
     fn small(&mut self, name: &str, value: &str, at: &Location, fallback: u32) -> u32 {
@@ -463,33 +402,6 @@ impl Builder<'_> {
         }
         out
     }
-
-    pub(crate) fn limit(&mut self, name: &str, value: &str, at: &Location) {
-        if let Some((_, max)) = LIMITS.iter().find(|(n, _)| *n == name) {
-            let len = value.chars().count();
-            if len > *max {
-                self.warn(
-                    at,
-                    format!("{name} is {len} characters long; Asterisk keeps only the first {max}, imapvm uses all: shorten it so both agree"),
-                );
-            }
-        }
-    }
-}
-
-/// The first `[general]` entry named one of `names` (Asterisk's `ast_variable_retrieve`), its
-/// length checked; its place is recorded in `origins` under `canonical`.
-pub(crate) fn general_entry<'e>(
-    b: &mut Builder<'_>,
-    first: &BTreeMap<String, &'e RawEntry>,
-    origins: &mut BTreeMap<String, Location>,
-    canonical: &str,
-    names: &[&str],
-) -> Option<(&'e str, Location)> {
-    let entry: &'e RawEntry = names.iter().find_map(|n| first.get(*n).copied())?;
-    b.limit(canonical, &entry.value, &entry.value_at);
-    origins.insert(canonical.to_string(), entry.value_at.clone());
-    Some((entry.value.as_str(), entry.value_at.clone()))
 }
 
 fn opt(value: &str) -> Option<String> {
@@ -628,16 +540,16 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
         b.boolean_default_yes("expungeonhangup", v, at));
     with!("imapopentimeout", ["imapopentimeout"], |v, at| g
         .imapopentimeout =
-        b.seconds("imapopentimeout", v, at, 60));
+        b.positive_seconds("imapopentimeout", v, at, 60));
     with!("imapreadtimeout", ["imapreadtimeout"], |v, at| g
         .imapreadtimeout =
-        b.seconds("imapreadtimeout", v, at, 60));
+        b.positive_seconds("imapreadtimeout", v, at, 60));
     with!("imapwritetimeout", ["imapwritetimeout"], |v, at| g
         .imapwritetimeout =
-        b.seconds("imapwritetimeout", v, at, 60));
+        b.positive_seconds("imapwritetimeout", v, at, 60));
     with!("imapclosetimeout", ["imapclosetimeout"], |v, at| g
         .imapclosetimeout =
-        b.seconds("imapclosetimeout", v, at, 60));
+        b.positive_seconds("imapclosetimeout", v, at, 60));
     with!("imap_poll_logout", ["imap_poll_logout"], |v, at| g
         .imap_poll_logout =
         b.boolean("imap_poll_logout", v, at));
@@ -645,7 +557,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
         .pollmailboxes =
         b.boolean("pollmailboxes", v, at));
     with!("pollfreq", ["pollfreq"], |v, at| g.pollfreq =
-        b.seconds("pollfreq", v, at, 30));
+        b.positive_seconds("pollfreq", v, at, 30));
     with!("imapcafile", ["imapcafile"], |v, at| g.imapcafile = opt(v));
     with!("imapvm_outbox", ["imapvm_outbox"], |v, at| g
         .imapvm_outbox =
@@ -710,7 +622,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     with!("aliasescontext", ["aliasescontext"], |v, at| g
         .aliasescontext =
         opt(v));
-    g.phone = crate::phone::general(&mut b, &first, &mut origins.general);
+    g.phone = crate::phone::read::general(&mut b, &first, &mut origins.general);
     if let (Some(min), Some(max)) = (
         get(&["minsecs", "minmessage"]),
         get(&["maxsecs", "maxmessage"]),
@@ -804,16 +716,33 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
                     ),
                 );
             }
-            if entry.key.contains('@') {
-                b.warn(
-                    &entry.key_at,
-                    format!(
-                        "`{}` in context [{name}] is read by Asterisk as a mailbox whose name contains '@', which cannot be addressed as box@context; if [{name}] holds aliases, set aliasescontext={name} in [general]",
-                        entry.key
-                    ),
-                );
-            }
-            let id = MailboxId::new(entry.key.clone(), name.clone());
+            let id = match MailboxId::new(&entry.key, name) {
+                Ok(id) => id,
+                Err(MailboxIdError::BadCharacter {
+                    ch: '@',
+                    part: "mailbox",
+                    ..
+                }) => {
+                    b.warn(
+                        &entry.key_at,
+                        format!(
+                            "`{}` in context [{name}] is read by Asterisk as a mailbox whose name contains '@', which cannot be addressed as box@context, so imapvm skips it; if [{name}] holds aliases, set aliasescontext={name} in [general]",
+                            entry.key
+                        ),
+                    );
+                    continue;
+                }
+                Err(err) => {
+                    b.error(
+                        &entry.key_at,
+                        format!(
+                            "`{}` in context [{name}] cannot be a mailbox imapvm stores: {err}; imapvm skips this line: rename the mailbox or the context",
+                            entry.key
+                        ),
+                    );
+                    continue;
+                }
+            };
             let key = (entry.key.to_ascii_lowercase(), name.to_ascii_lowercase());
             if seen.contains(&key) {
                 let earlier = first_line.get(&key).cloned().unwrap_or_default();
@@ -857,7 +786,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     for entry in alias_entries {
         match entry.value.parse::<MailboxId>() {
             Ok(target) => {
-                if !config.mailboxes.iter().any(|m| m.id.matches(&target)) {
+                if !config.mailboxes.iter().any(|m| m.id == target) {
                     b.warn(
                         &entry.value_at,
                         format!(
@@ -1069,9 +998,13 @@ fn mailbox_line(
                 }
                 other => {
                     typed = false;
-                    if let Some(read) =
-                        crate::phone::mailbox_option(b, other, v, &value_at, &mut options.phone)
-                    {
+                    if let Some(read) = crate::phone::read::mailbox_option(
+                        b,
+                        other,
+                        v,
+                        &value_at,
+                        &mut options.phone,
+                    ) {
                         typed = read;
                     } else if MAILBOX_MENU.contains(&other) {
                         options.menu.insert(other.to_string(), v.to_string());

@@ -1,61 +1,15 @@
 //! The effective settings of one mailbox: mailbox option > `[general]` > Asterisk's default,
 //! each with its origin.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::Config;
-use crate::diagnostic::Location;
-use crate::model::{ImapFlags, MailboxId, Origin, Setting, Zone};
-use crate::phone::PhoneSettings;
-use crate::secret::Secret;
-
-/// Where the values of one mailbox were written, by option name: resolves Asterisk's
-/// precedence (mailbox option > `[general]` > default) with origins.
-pub(crate) struct Layer<'a> {
-    pub(crate) general: &'a BTreeMap<String, Location>,
-    pub(crate) mailbox: &'a BTreeMap<String, Location>,
-}
-
-impl Layer<'_> {
-    /// A `[general]` value (or Asterisk's default when `[general]` does not set `name`).
-    pub(crate) fn general<T>(&self, name: &str, value: T) -> Setting<T> {
-        Setting {
-            value,
-            origin: match self.general.get(name) {
-                Some(at) => Origin::General(at.clone()),
-                None => Origin::Default,
-            },
-        }
-    }
-
-    /// The mailbox line's value where it has one, else `[general]`'s.
-    pub(crate) fn layered<T>(&self, name: &str, mine: Option<T>, general: T) -> Setting<T> {
-        match (mine, self.mailbox.get(name)) {
-            (Some(value), Some(at)) => Setting {
-                value,
-                origin: Origin::Mailbox(at.clone()),
-            },
-            _ => self.general(name, general),
-        }
-    }
-
-    /// A mailbox-only value: the line's, else `default`.
-    pub(crate) fn mailbox<T>(&self, name: &str, mine: Option<T>, default: T) -> Setting<T> {
-        match (mine, self.mailbox.get(name)) {
-            (Some(value), Some(at)) => Setting {
-                value,
-                origin: Origin::Mailbox(at.clone()),
-            },
-            _ => Setting {
-                value: default,
-                origin: Origin::Default,
-            },
-        }
-    }
-}
+use crate::layer::{Layer, SettingRow, row, row_bool, row_list, row_opt, row_secs};
+use crate::model::{ImapFlags, Origin, Setting, Zone};
+use crate::phone::settings::PhoneSettings;
+use imapvm_types::{MailboxId, Secret};
 
 /// Everything imapvm needs to know about one mailbox, resolved with Asterisk's precedence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,64 +110,13 @@ pub struct MailboxSettings {
     pub phone: PhoneSettings,
 }
 
-/// One line of `imapvm config show`: option, value as text (secrets `***`), origin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettingRow {
-    /// Option name as in voicemail.conf.
-    pub option: &'static str,
-    /// The value as text; `None` when unset.
-    pub value: Option<String>,
-    /// Where it came from.
-    pub origin: Origin,
-}
-
-pub(crate) fn row<T: ToString>(option: &'static str, s: &Setting<T>) -> SettingRow {
-    SettingRow {
-        option,
-        value: Some(s.value.to_string()),
-        origin: s.origin.clone(),
-    }
-}
-
-pub(crate) fn row_opt<T: ToString>(option: &'static str, s: &Setting<Option<T>>) -> SettingRow {
-    SettingRow {
-        option,
-        value: s.value.as_ref().map(ToString::to_string),
-        origin: s.origin.clone(),
-    }
-}
-
-pub(crate) fn row_bool(option: &'static str, s: &Setting<bool>) -> SettingRow {
-    SettingRow {
-        option,
-        value: Some(if s.value { "yes" } else { "no" }.to_string()),
-        origin: s.origin.clone(),
-    }
-}
-
-pub(crate) fn row_secs(option: &'static str, s: &Setting<Duration>) -> SettingRow {
-    SettingRow {
-        option,
-        value: Some(s.value.as_secs().to_string()),
-        origin: s.origin.clone(),
-    }
-}
-
-pub(crate) fn row_list(option: &'static str, s: &Setting<Vec<String>>) -> SettingRow {
-    SettingRow {
-        option,
-        value: Some(s.value.join("|")),
-        origin: s.origin.clone(),
-    }
-}
-
 impl MailboxSettings {
     /// The value written to and searched in `X-Asterisk-VM-Extension`: `imapvmshareid`, else the mailbox.
     pub fn extension(&self) -> &str {
         self.imapvmshareid
             .value
             .as_deref()
-            .unwrap_or(&self.id.mailbox)
+            .unwrap_or(self.id.mailbox())
     }
 
     /// The password for the IMAP login: `authpassword` when set (Asterisk then uses it for every
@@ -296,7 +199,7 @@ impl Config {
     /// The effective settings of `id` (mailbox option > `[general]` > default), or `None` if
     /// there is no such mailbox. Names are compared without regard to ASCII case.
     pub fn settings(&self, id: &MailboxId) -> Option<MailboxSettings> {
-        let index = self.mailboxes.iter().position(|m| m.id.matches(id))?;
+        let index = self.mailboxes.iter().position(|m| m.id == *id)?;
         let mailbox = &self.mailboxes[index];
         let g = &self.general;
         let line = self

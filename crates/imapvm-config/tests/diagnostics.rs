@@ -159,7 +159,7 @@ fn option_in_a_context_is_read_as_a_mailbox() {
     assert!(
         parsed
             .config
-            .mailbox(&MailboxId::new("directoryintro", "other"))
+            .mailbox(&MailboxId::new("directoryintro", "other").unwrap())
             .is_some()
     );
 }
@@ -217,4 +217,67 @@ fn imapvm_outbox_is_accepted_silently_and_shown_with_its_origin() {
         rendered.contains("imapvm_outbox=/var/spool/imapvm/q"),
         "{rendered}"
     );
+}
+
+/// A mailbox name that cannot be `box@context` (a quote, too long) is an error at its
+/// file:line and the line is skipped; the other boxes are still read. Never a panic.
+#[test]
+fn a_mailbox_name_that_cannot_be_a_box_is_an_error_at_its_line() {
+    let long = "9".repeat(80);
+    let text = format!(
+        "[default]\n12\"3 => 1,A,,,imapuser=a\n{long} => 1,B,,,imapuser=b\n1234 => 1,C,,,imapuser=c\n"
+    );
+    let parsed = parse_bytes("v.conf", text.as_bytes());
+    let errs = errors(&parsed);
+    let at: Vec<(u32, u32)> = errs.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(at, [(2, 1), (3, 1)], "{errs:#?}");
+    assert!(
+        errs[0].message.contains("forbidden character '\"'"),
+        "{}",
+        errs[0].message
+    );
+    assert!(
+        errs[1].message.contains("over the 79 byte limit"),
+        "{}",
+        errs[1].message
+    );
+    assert!(
+        errs.iter()
+            .all(|d| d.message.contains("imapvm skips this line"))
+    );
+    let ids: Vec<String> = parsed
+        .config
+        .mailboxes
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect();
+    assert_eq!(ids, ["1234@default"]);
+}
+
+/// A zero timeout or poll interval is refused at its line, not repaired: imapvm would wait
+/// forever or spin. The value is kept as written (0), so nothing downstream guesses one.
+#[test]
+fn zero_timeouts_and_pollfreq_are_errors_at_their_line() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapopentimeout=0\nimapreadtimeout=0\nimapwritetimeout=0\nimapclosetimeout=0\npollfreq=0\nimapwritetimeout=5\n",
+    );
+    let errs = errors(&parsed);
+    let lines: Vec<u32> = errs.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [2, 3, 4, 5, 6], "{errs:#?}");
+    for (d, name) in errs.iter().zip([
+        "imapopentimeout",
+        "imapreadtimeout",
+        "imapwritetimeout",
+        "imapclosetimeout",
+        "pollfreq",
+    ]) {
+        assert!(
+            d.message.starts_with(&format!("{name}=0: ")),
+            "{}",
+            d.message
+        );
+    }
+    let g = &parsed.config.general;
+    assert!(g.imapopentimeout.is_zero() && g.pollfreq.is_zero());
 }

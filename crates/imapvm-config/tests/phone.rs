@@ -876,7 +876,7 @@ mod roundtrip {
                 .into_iter()
                 .enumerate()
                 .map(|(i, phone)| Mailbox {
-                    id: MailboxId::new(format!("{}", 100 + i), "default"),
+                    id: MailboxId::new(&format!("{}", 100 + i), "default").unwrap(),
                     password: Secret::new("1234"),
                     fullname: "A".into(),
                     email: Vec::new(),

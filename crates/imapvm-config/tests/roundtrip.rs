@@ -201,7 +201,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
     )
         .prop_map(
             |(mailbox, context, pin, fullname, email, pager, options)| Mailbox {
-                id: MailboxId::new(mailbox, context),
+                id: MailboxId::new(&mailbox, context).expect("a valid box"),
                 password: Secret::new(pin),
                 fullname,
                 email,
@@ -216,18 +216,18 @@ fn config() -> impl Strategy<Value = Config> {
         // Asterisk keeps the first of duplicate mailboxes; the model keeps them unique.
         let mut seen = Vec::new();
         mailboxes.retain(|m| {
-            let fresh = !seen.iter().any(|id: &MailboxId| id.matches(&m.id));
+            let fresh = !seen.contains(&m.id);
             seen.push(m.id.clone());
             fresh
         });
         // Rendering groups mailboxes by context (first appearance order).
         let mut contexts: Vec<String> = Vec::new();
         for m in &mailboxes {
-            if !contexts.contains(&m.id.context) {
-                contexts.push(m.id.context.clone());
+            if !contexts.iter().any(|c| c == m.id.context()) {
+                contexts.push(m.id.context().to_owned());
             }
         }
-        mailboxes.sort_by_key(|m| contexts.iter().position(|c| *c == m.id.context));
+        mailboxes.sort_by_key(|m| contexts.iter().position(|c| c == m.id.context()));
         let zones = vec![Zone {
             name: "eastern".into(),
             timezone: "America/New_York".into(),

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use imapvm_policy::{MailboxName, MessageFlags};
-use imapvm_proto::{CommandId, Flag, Mailbox as WireMailbox, Outcome};
+use imapvm_policy::{MailboxName, MessageFlags, Uid};
+use imapvm_proto::{CommandId, Flag, Outcome};
 
 use imapvm::{Error, Result, Session};
 
@@ -50,15 +50,14 @@ pub(crate) async fn append_pipelined(
     s: &mut Session,
     mailbox: &MailboxName,
     batch: &[MigrateAppend],
-) -> Result<Vec<std::result::Result<Option<u32>, String>>> {
-    let wire = WireMailbox::new(mailbox.as_wire());
+) -> Result<Vec<std::result::Result<Option<Uid>, String>>> {
     let mut ids: Vec<std::result::Result<CommandId, String>> = Vec::with_capacity(batch.len());
     for item in batch {
         let flags = wire_flags(item.flags);
         let message = Arc::clone(&item.message);
         ids.push(
             s.queue("APPEND (migrate)", |c| {
-                c.append_dated(&wire, &flags, item.internal_date, message)
+                c.append_dated(mailbox, &flags, item.internal_date, message)
             })
             .map_err(|e| e.to_string()),
         );
@@ -73,7 +72,7 @@ pub(crate) async fn append_pipelined(
         out.push(match id {
             Err(reason) => Err(reason),
             Ok(id) => match s.take("APPEND (migrate)", id) {
-                Ok(Outcome::Appended(a)) => Ok(a.map(|a| a.uid.get())),
+                Ok(Outcome::Appended(a)) => Ok(a.map(|a| a.uid)),
                 Ok(_) => Ok(None),
                 Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                     Err(format!("server refused the APPEND: {source}"))

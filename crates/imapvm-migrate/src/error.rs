@@ -7,14 +7,18 @@
 #[non_exhaustive]
 pub enum Error {
     /// A file-storage spool could not be read or written as a whole.
-    #[error("spool {path}: {source}")]
+    #[error("spool {}: {source}", path.display())]
     Spool {
         /// The file or directory.
-        path: String,
+        path: std::path::PathBuf,
         /// The error.
         #[source]
         source: std::io::Error,
     },
+    /// An option of [`ImportOptions`](crate::ImportOptions) is out of bounds (a batch of
+    /// nothing), refused rather than repaired.
+    #[error("migrate: {0}")]
+    Option(#[from] imapvm::ConfigError),
     /// The runtime failed (it names the account or mailbox).
     #[error(transparent)]
     Runtime(#[from] imapvm::Error),

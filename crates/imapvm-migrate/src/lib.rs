@@ -55,8 +55,8 @@ use imapvm_message::{
     AudioPart, Envelope, Flag as VmFlag, HeaderBlock, MessageType, Mode, Voicemail,
     is_known_format, stored_format,
 };
-use imapvm_policy::{Folder, MailboxName, MessageFlags};
-use imapvm_proto::{FetchAttr, Outcome, SearchKey as WireKey, Uid as WireUid, UidRange, UidSet};
+use imapvm_policy::{Folder, MailboxId, MailboxName, MessageFlags, SearchKey, Uid, UidSet};
+use imapvm_proto::{FetchAttr, Outcome, UidRange};
 
 use imapvm::{Attempt, AttemptFuture, Folders, MAX_AUDIO_FILE_BYTES, Mailbox, Session, Store};
 
@@ -93,9 +93,10 @@ pub struct ImportOptions {
     pub mailboxes: Vec<String>,
     /// Plan only: nothing is written anywhere.
     pub dry_run: bool,
-    /// Most APPENDs in flight at once.
+    /// Most APPENDs in flight at once (at least 1).
     pub batch_messages: usize,
-    /// Most message bytes in flight at once.
+    /// Most message bytes in flight at once (at least 1; a message larger than this goes
+    /// alone).
     pub batch_bytes: usize,
 }
 
@@ -191,47 +192,22 @@ pub struct Silent;
 
 impl Progress for Silent {}
 
+/// Whether the spool box `id` is one the operator asked for (all when `filter` is empty).
+/// Boxes compare as Asterisk compares them ([`MailboxId`]: without ASCII case, `1234` is
+/// `1234@default`); a name that is no box matches nothing.
 fn wanted(filter: &[String], id: &str) -> bool {
+    let Ok(id) = id.parse::<MailboxId>() else {
+        return false;
+    };
     filter.is_empty()
-        || filter.iter().any(|f| {
-            let f = if f.contains('@') {
-                f.clone()
-            } else {
-                format!("{f}@default")
-            };
-            f == id
-        })
-}
-
-fn wire_keys(mb: &Mailbox) -> Vec<WireKey> {
-    mb.identity()
-        .header_keys()
-        .iter()
-        .filter_map(|k| match k {
-            imapvm_policy::SearchKey::Header { name, value } => {
-                Some(WireKey::Header((*name).to_owned(), value.clone()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn uid_range(uids: impl IntoIterator<Item = u32>) -> Option<UidRange> {
-    UidSet::from_uids(uids.into_iter().filter_map(WireUid::new)).map(UidRange::Set)
-}
-
-fn flags_of(flags: &[imapvm_proto::Flag]) -> MessageFlags {
-    use imapvm_proto::Flag;
-    MessageFlags {
-        seen: flags.contains(&Flag::Seen),
-        flagged: flags.contains(&Flag::Flagged),
-        deleted: flags.contains(&Flag::Deleted),
-    }
+        || filter
+            .iter()
+            .any(|f| f.parse::<MailboxId>().is_ok_and(|f| f == id))
 }
 
 /// A message on the server: UID, flags, header fields, raw header block.
 struct ServerMessage {
-    uid: u32,
+    uid: Uid,
     flags: MessageFlags,
     fields: imapvm_message::HeaderFields,
 }
@@ -244,19 +220,19 @@ async fn server_messages(
     f: &mut Folders,
     name: &MailboxName,
 ) -> Result<Vec<ServerMessage>> {
-    let sel = s.select(name).await?;
-    f.check_validity(name, sel.uid_validity);
-    let keys = wire_keys(mb);
-    let uids = match s
+    mb.select(s, f, name).await?;
+    let keys: Vec<SearchKey> = mb.identity().header_keys().to_vec();
+    let uids: UidSet = match s
         .exec("UID SEARCH (migrate)", |c| c.uid_search(&keys))
         .await?
     {
-        Outcome::Search(u) => u.into_iter().map(WireUid::get).collect::<Vec<_>>(),
-        _ => Vec::new(),
+        Outcome::Search(u) => u.into_iter().collect(),
+        _ => UidSet::new(),
     };
-    let Some(range) = uid_range(uids) else {
+    if uids.is_empty() {
         return Ok(Vec::new());
-    };
+    }
+    let range = UidRange::Set(uids);
     let attrs = [
         FetchAttr::Flags,
         FetchAttr::HeaderFields(MATCH_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
@@ -277,8 +253,8 @@ async fn server_messages(
             mb.identity()
                 .matches(fields.extension.as_deref(), fields.context.as_deref())
                 .then(|| ServerMessage {
-                    uid: m.uid.get(),
-                    flags: flags_of(m.flags.as_deref().unwrap_or_default()),
+                    uid: m.uid,
+                    flags: MessageFlags::from_flags(m.flags.iter().flatten()),
                     fields,
                 })
         })
@@ -468,6 +444,8 @@ pub async fn import(
     options: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<MigrationReport> {
+    imapvm::ConfigError::require_positive("batch_messages", options.batch_messages)?;
+    imapvm::ConfigError::require_positive("batch_bytes", options.batch_bytes)?;
     let boxes = spool::read_spool(&options.spool)?;
     let boxes: Vec<SpoolMailbox> = boxes
         .into_iter()
@@ -633,8 +611,7 @@ async fn import_folder(
     let mut batch_bytes = 0usize;
     let mut pending = todo.into_iter().peekable();
     while pending.peek().is_some() || !batch.is_empty() {
-        let full =
-            batch.len() >= options.batch_messages.max(1) || batch_bytes >= options.batch_bytes;
+        let full = batch.len() >= options.batch_messages || batch_bytes >= options.batch_bytes;
         if let (false, Some(p)) = (full, pending.peek()) {
             let p = *p;
             pending.next();
@@ -833,7 +810,11 @@ pub async fn export(
     progress: &dyn Progress,
 ) -> Result<MigrationReport> {
     let ids: Vec<String> = if options.mailboxes.is_empty() {
-        store.mailbox_ids()
+        store
+            .mailbox_ids()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     } else {
         options
             .mailboxes
@@ -924,10 +905,11 @@ fn info_for(mb: &Mailbox, raw: &[u8], vm: &Voicemail) -> MessageInfo {
     })
 }
 
-async fn fetch_full(s: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
-    let Some(range) = uid_range(uids.iter().copied()) else {
+async fn fetch_full(s: &mut Session, uids: &[Uid]) -> Result<Vec<(Uid, Vec<u8>)>> {
+    if uids.is_empty() {
         return Ok(Vec::new());
-    };
+    }
+    let range = UidRange::Set(uids.iter().copied().collect());
     let attrs = [FetchAttr::Full];
     match s
         .exec("UID FETCH (migrate export)", |c| {
@@ -937,7 +919,7 @@ async fn fetch_full(s: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>
     {
         Outcome::Fetch(m) => Ok(m
             .into_iter()
-            .map(|m| (m.uid.get(), m.full().unwrap_or_default().to_vec()))
+            .map(|m| (m.uid, m.full().unwrap_or_default().to_vec()))
             .collect()),
         _ => Ok(Vec::new()),
     }
@@ -968,14 +950,14 @@ async fn export_mailbox(
             imap_folders.push((folder, name));
         }
     }
-    let mut greetings: BTreeMap<String, (MailboxName, u32)> = BTreeMap::new();
+    let mut greetings: BTreeMap<String, (MailboxName, Uid)> = BTreeMap::new();
     let greetings_name = layout.mailbox_name(Folder::Greetings);
     let mut scanned_greetings = false;
     for (folder, name) in &imap_folders {
         let messages = server_messages(mb, s, f, name).await?;
         scanned_greetings |= name.same_mailbox(&greetings_name);
         // Spool folder → (uid, key) of the live messages that belong there.
-        let mut by_target: BTreeMap<Folder, Vec<(u32, MatchKey)>> = BTreeMap::new();
+        let mut by_target: BTreeMap<Folder, Vec<(Uid, MatchKey)>> = BTreeMap::new();
         for m in &messages {
             if is_greeting(&m.fields) {
                 if !m.flags.deleted
@@ -999,14 +981,14 @@ async fn export_mailbox(
             let (have, taken) = spool_keys(&dir, target)?;
             let keys: Vec<MatchKey> = list.iter().map(|(_, k)| k.clone()).collect();
             let copies = plan_copies(&keys, have);
-            let to_copy: Vec<u32> = list
+            let to_copy: Vec<Uid> = list
                 .iter()
                 .zip(&copies)
                 .filter(|(_, c)| **c)
                 .map(|((u, _), _)| *u)
                 .collect();
             let numbers = free_numbers(&taken, to_copy.len());
-            let number_of: BTreeMap<u32, u32> = to_copy.iter().copied().zip(numbers).collect();
+            let number_of: BTreeMap<Uid, u32> = to_copy.iter().copied().zip(numbers).collect();
             for ((uid, _), copy) in list.iter().zip(&copies) {
                 let to = number_of.get(uid).map_or_else(
                     || dir.display().to_string(),
@@ -1090,8 +1072,7 @@ async fn export_mailbox(
         if options.dry_run {
             continue;
         }
-        let sel = s.select(&folder).await?;
-        f.check_validity(&folder, sel.uid_validity);
+        mb.select(s, f, &folder).await?;
         let fetched = fetch_full(s, &[uid]).await?;
         let written = fetched
             .first()

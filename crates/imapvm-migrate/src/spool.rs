@@ -72,7 +72,7 @@ impl SpoolMailbox {
 
 fn spool_error(path: &Path, source: std::io::Error) -> Error {
     Error::Spool {
-        path: path.display().to_string(),
+        path: path.to_owned(),
         source,
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn setup(store: &PhoneStore, script: &str, env: &Env) -> Result<CallS
             let args = LeaveArgs::parse(&env.args).map_err(|e| Error::Args(e.to_string()))?;
             let recipients = args.recipients().to_vec();
             let first = args.primary().clone();
-            let settings = match store.store().mailbox(&first.to_string()) {
+            let settings = match store.store().mailbox_of(&first) {
                 Ok(mailbox) => settings(mailbox.settings())?,
                 // The flow asks the store first and ends the call with FAILED, playing nothing.
                 Err(_) => Settings::default(),

@@ -31,18 +31,16 @@ impl PhoneStore {
             return pin;
         }
         let settings = mailbox.settings();
-        let secret_conf = imapvm_config::secret_conf_path(
-            self.vm_spool().parent().unwrap_or(Path::new("/")),
-            &config_id(id),
-        )
-        .and_then(|p| std::fs::read(&p).ok().map(|b| (p, b)))
-        .and_then(|(p, b)| imapvm_config::read_secret_conf(&p.display().to_string(), &b));
+        let secret_conf =
+            imapvm_config::secret_conf_path(self.vm_spool().parent().unwrap_or(Path::new("/")), id)
+                .and_then(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+                .and_then(|(p, b)| imapvm_config::read_secret_conf(&p.display().to_string(), &b));
         Secret::new(settings.effective_password(secret_conf).value.expose())
     }
 
     /// Whether a box exists and asks for a PIN (`Lookup`).
     pub(crate) fn lookup(&self, id: &MailboxId) -> BoxLookup {
-        match self.store().mailbox(&id.to_string()) {
+        match self.store().mailbox_of(id) {
             Err(_) => BoxLookup::Unknown,
             Ok(mailbox) => {
                 let pin = self.pin_of(&mailbox);
@@ -58,7 +56,7 @@ impl PhoneStore {
     /// The general settings, before anybody logged in (maxlogins, the login prompts).
     pub(crate) fn general_settings(&self) -> Result<imapvm_ivr::Settings> {
         let first = self.store().mailbox_ids().into_iter().next();
-        match first.map(|id| self.store().mailbox(&id)) {
+        match first.map(|id| self.store().mailbox_of(&id)) {
             Some(Ok(mailbox)) => {
                 let mut s = flow::settings(mailbox.settings())?;
                 // Nothing box-specific before the login.
@@ -89,7 +87,7 @@ impl PhoneStore {
                 retry_in: locked.retry_in,
             };
         }
-        let Ok(mailbox) = self.store().mailbox(&id.to_string()) else {
+        let Ok(mailbox) = self.store().mailbox_of(id) else {
             // An unknown box is answered as a wrong PIN: nothing tells which boxes exist.
             guard.failed(id, now);
             return AuthReply::Wrong;
@@ -130,7 +128,7 @@ impl PhoneStore {
     ) -> Result<Box<Summary>, StoreUnavailable> {
         let mailbox = self.mailbox_or_unavailable(id)?;
         let listing = mailbox
-            .list(None, false)
+            .list(None)
             .await
             .map_err(unavailable(id, "listing"))?;
         let full = match mailbox.admission().await {
@@ -148,13 +146,12 @@ impl PhoneStore {
         } else {
             false
         };
-        let uid_validity =
-            imapvm_types::UidValidity::new(listing.uid_validity).ok_or_else(|| {
-                unavailable(id, "listing")(imapvm::Error::Unexpected {
-                    account: mailbox.account_label(),
-                    command: "a listing without UIDVALIDITY",
-                })
-            })?;
+        let uid_validity = Some(listing.uid_validity).ok_or_else(|| {
+            unavailable(id, "listing")(imapvm::Error::Unexpected {
+                account: mailbox.account().key(),
+                command: "a listing without UIDVALIDITY",
+            })
+        })?;
         let mut summary = Summary {
             uid_validity,
             urgent: Vec::new(),
@@ -182,11 +179,10 @@ impl PhoneStore {
     ) -> Result<Listing, StoreUnavailable> {
         let mailbox = self.mailbox_or_unavailable(id)?;
         let listing = mailbox
-            .list(Some(folder), false)
+            .list(Some(folder))
             .await
             .map_err(unavailable(id, "listing"))?;
-        let uid_validity =
-            imapvm_types::UidValidity::new(listing.uid_validity).ok_or(StoreUnavailable)?;
+        let uid_validity = Some(listing.uid_validity).ok_or(StoreUnavailable)?;
         Ok(Listing {
             uid_validity,
             messages: listing.messages.iter().filter_map(info).collect(),
@@ -203,11 +199,7 @@ impl PhoneStore {
             return Fetched::Unavailable;
         };
         let played = match mailbox
-            .play(
-                MessageRef::Uid(message.uid.get()),
-                Some(message.storage()),
-                true,
-            )
+            .peek(MessageRef::Uid(message.uid), Some(message.storage()))
             .await
         {
             Ok(p) => p,
@@ -217,7 +209,7 @@ impl PhoneStore {
                 return Fetched::Unavailable;
             }
         };
-        if played.uid_validity != message.uid_validity.get() {
+        if played.uid_validity != message.uid_validity {
             return Fetched::Gone;
         }
         let mut parts = played.voicemail.audio.iter();
@@ -243,7 +235,7 @@ impl PhoneStore {
         let mailbox = self.mailbox_or_unavailable(id)?;
         match mailbox
             .set_flag(
-                MessageRef::Uid(message.uid.get()),
+                MessageRef::Uid(message.uid),
                 Some(message.storage()),
                 FlagOp::MarkRead,
             )
@@ -262,7 +254,7 @@ impl PhoneStore {
         uids: &imapvm_types::UidSet,
     ) -> Result<(), StoreUnavailable> {
         let mailbox = self.mailbox_or_unavailable(id)?;
-        let targets: Vec<MessageRef> = uids.iter().map(|u| MessageRef::Uid(u.get())).collect();
+        let targets: Vec<MessageRef> = uids.iter().map(MessageRef::Uid).collect();
         let report = mailbox
             .delete(&targets, Some(storage(folder)))
             .await
@@ -283,11 +275,7 @@ impl PhoneStore {
             return Moved::Unavailable;
         };
         match mailbox
-            .move_to(
-                MessageRef::Uid(message.uid.get()),
-                Some(message.storage()),
-                to,
-            )
+            .move_to(MessageRef::Uid(message.uid), Some(message.storage()), to)
             .await
         {
             Ok(report) if report.vanished.is_empty() => Moved::Done,
@@ -320,7 +308,7 @@ impl PhoneStore {
         let to: Vec<String> = to.iter().map(ToString::to_string).collect();
         let forwarded = mailbox
             .forward(
-                MessageRef::Uid(message.uid.get()),
+                MessageRef::Uid(message.uid),
                 Some(message.storage()),
                 &to,
                 comment.as_ref(),
@@ -340,7 +328,7 @@ impl PhoneStore {
     }
 
     pub(crate) async fn check_target(&self, id: &MailboxId, call: &CallContext) -> TargetCheck {
-        let Ok(mailbox) = self.store().mailbox(&id.to_string()) else {
+        let Ok(mailbox) = self.store().mailbox_of(id) else {
             return TargetCheck::Unknown;
         };
         match mailbox.admission().await {
@@ -417,13 +405,12 @@ impl PhoneStore {
     }
 
     pub(crate) async fn change_password(&self, id: &MailboxId, new: &Secret) -> PasswordChange {
-        let Ok(mailbox) = self.store().mailbox(&id.to_string()) else {
+        let Ok(mailbox) = self.store().mailbox_of(id) else {
             return PasswordChange::Refused;
         };
         let settings = mailbox.settings();
-        if imapvm_config::check_new_pin(&config_secret(new), settings.phone.minpassword.value)
-            .is_err()
-            || imapvm_config::is_locked(&config_secret(&self.pin_of(&mailbox)))
+        if imapvm_config::check_new_pin(new, settings.phone.minpassword.value).is_err()
+            || imapvm_config::is_locked(&self.pin_of(&mailbox))
         {
             return PasswordChange::Refused;
         }
@@ -455,13 +442,11 @@ impl PhoneStore {
     }
 
     fn write_secret_conf(&self, id: &MailboxId, new: &Secret) -> Result<()> {
-        let path = imapvm_config::secret_conf_path(
-            self.vm_spool().parent().unwrap_or(Path::new("/")),
-            &config_id(id),
-        )
-        .ok_or_else(|| Error::Args(format!("{id}: no secret.conf path")))?;
-        let bytes = imapvm_config::render_secret_conf(&config_secret(new))
-            .map_err(|e| Error::Args(e.to_string()))?;
+        let path =
+            imapvm_config::secret_conf_path(self.vm_spool().parent().unwrap_or(Path::new("/")), id)
+                .ok_or_else(|| Error::Args(format!("{id}: no secret.conf path")))?;
+        let bytes =
+            imapvm_config::render_secret_conf(new).map_err(|e| Error::Args(e.to_string()))?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::spool(dir, "creating", e))?;
         }
@@ -472,18 +457,14 @@ impl PhoneStore {
         let path = self
             .config_path()
             .ok_or_else(|| Error::Args("voicemail.conf's path is unknown".into()))?;
-        let edit = imapvm_config::change_password(
-            &imapvm::config_files::FsConfigFiles,
-            path,
-            &config_id(id),
-            &config_secret(new),
-        )
-        .map_err(|e| Error::Args(e.to_string()))?;
+        let edit =
+            imapvm_config::change_password(&imapvm::config_files::FsConfigFiles, path, id, new)
+                .map_err(|e| Error::Args(e.to_string()))?;
         replace_file(&edit.file, &edit.bytes)
     }
 
     fn mailbox_or_unavailable(&self, id: &MailboxId) -> Result<Mailbox, StoreUnavailable> {
-        self.store().mailbox(&id.to_string()).map_err(|e| {
+        self.store().mailbox_of(id).map_err(|e| {
             tracing::warn!(mailbox = %id, error = %e, "no such mailbox");
             StoreUnavailable
         })
@@ -543,14 +524,6 @@ fn gone(e: &imapvm::Error) -> bool {
     )
 }
 
-fn config_secret(s: &Secret) -> imapvm_config::Secret {
-    imapvm_config::Secret::new(s.expose())
-}
-
-fn config_id(id: &MailboxId) -> imapvm_config::MailboxId {
-    imapvm_config::MailboxId::new(id.mailbox(), id.context())
-}
-
 /// The IMAP folder a flow folder lives in (urgent, new and old are states of `imapfolder`).
 fn storage(folder: Folder) -> Folder {
     match folder {
@@ -571,7 +544,7 @@ fn unavailable<'a>(
 
 fn info(m: &ListedMessage) -> Option<MessageInfo> {
     Some(MessageInfo {
-        uid: imapvm_types::Uid::new(m.uid)?,
+        uid: m.uid,
         seen: m.state == Some(MessageState::Old),
         urgent: m.flagged,
         origtime: u64::try_from(m.orig_time).ok().filter(|t| *t > 0),

@@ -204,7 +204,7 @@ impl PhoneStore {
     }
 
     async fn admit(&self, id: &MailboxId) -> Admission {
-        let mailbox = match self.inner.store.mailbox(&id.to_string()) {
+        let mailbox = match self.inner.store.mailbox_of(id) {
             Ok(m) => m,
             Err(e) => {
                 tracing::info!(mailbox = %id, error = %e, "no such mailbox");
@@ -236,7 +236,7 @@ impl PhoneStore {
         which: GreetingKind,
         call: &CallContext,
     ) -> Result<Option<SpoolName>> {
-        let mailbox = self.inner.store.mailbox(&id.to_string())?;
+        let mailbox = self.inner.store.mailbox_of(id)?;
         if mailbox.settings().imapgreetings.value {
             let Some(greeting) = mailbox.greeting_get(which.file_name()).await? else {
                 return Ok(None);
@@ -384,7 +384,7 @@ impl PhoneStore {
                 RecipientOutcome::Stored { deposited, .. } => {
                     if i == 0 || outcome == DepositOutcome::Failed {
                         outcome = DepositOutcome::Stored {
-                            uid: imapvm_types::Uid::new(deposited.uid),
+                            uid: Some(deposited.uid),
                         };
                     }
                 }

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use imapvm_types::ResponseCode;
+
 use crate::count::MwiState;
 
 /// A quota resource (RFC 9208 §5).
@@ -249,6 +251,27 @@ impl fmt::Display for Refusal {
             }
             Refusal::CountUnknown => write!(f, "unable to count messages"),
         }
+    }
+}
+
+/// Whether a server's refusal of an APPEND (`code` and `text` of its tagged `NO`) means
+/// "mailbox full", for which Asterisk plays `vm-mailboxfull`.
+///
+/// The servers say it three ways (`docs/compatibility.md`):
+/// * Dovecot: `NO [OVERQUOTA] Quota exceeded (mailbox full)` (RFC 9208's code);
+/// * Cyrus: `NO Over quota`, with no code at all;
+/// * Courier: `NO [ALERT] You exceeded your mail quota`.
+///
+/// So: `OVERQUOTA` and RFC 5530's `LIMIT` (the only limit an APPEND can run into that is
+/// not `TOOBIG`'s size is the mailbox's) always mean full; no code, `ALERT` or a code this
+/// crate does not know mean full when the text speaks of a quota (ASCII case-insensitive);
+/// any other known code (`TRYCREATE`, `TOOBIG`, `READ-ONLY`...) says what else went wrong.
+pub fn server_says_over_quota(code: Option<&ResponseCode>, text: &str) -> bool {
+    let mentions_quota = || text.to_ascii_lowercase().contains("quota");
+    match code {
+        Some(ResponseCode::OverQuota | ResponseCode::LimitCode) => true,
+        None | Some(ResponseCode::Alert | ResponseCode::Other(_)) => mentions_quota(),
+        Some(_) => false,
     }
 }
 

@@ -11,10 +11,10 @@ use std::hash::Hash;
 
 use thiserror::Error;
 
-use crate::capability::MessageFlags;
+use crate::flags::MessageFlags;
 use crate::folder::{Folder, FolderStorage};
-use crate::identity::{SearchKey, VoicemailIdentity};
-use crate::uid::Uid;
+use crate::identity::VoicemailIdentity;
+use imapvm_types::{SearchKey, Uid};
 
 /// The answers of a count made of Asterisk's three searches (new, urgent, old: with
 /// ESEARCH each is answered by tag) plus old-and-flagged (RFC 3842's old urgent): every UID

@@ -19,9 +19,9 @@
 
 use thiserror::Error;
 
-use crate::capability::{Capabilities, Capability};
 use crate::folder::{Folder, FolderLayout, FolderStorage, MailboxName};
-use crate::uid::{UidSet, UidValidity};
+use imapvm_types::{Capabilities, Capability};
+use imapvm_types::{UidSet, UidValidity};
 
 /// Whether the voicemail folder is shared with ordinary mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,7 +129,7 @@ pub enum DeferReason {
     #[error("{count} message(s) flagged \\Deleted by someone else are in the folder")]
     ForeignDeleted {
         /// How many.
-        count: usize,
+        count: u64,
     },
 }
 
@@ -327,7 +327,7 @@ fn flag_and_expunge(
             uids: ours.clone(),
             reason: DeferReason::ExpungeOnHangupOff,
         }
-    } else if ctx.capabilities.has(Capability::UidPlus) {
+    } else if ctx.capabilities.contains(Capability::UidPlus) {
         Step::UidExpunge { uids: ours.clone() }
     } else {
         match (ctx.sharing, foreign) {
@@ -397,7 +397,7 @@ fn push_transfer(
     to: &MailboxName,
     steps: &mut Vec<Step>,
 ) {
-    if ctx.capabilities.has(Capability::Move) {
+    if ctx.capabilities.contains(Capability::Move) {
         steps.push(Step::UidMove {
             uids: ours.clone(),
             to: to.clone(),

@@ -6,12 +6,11 @@
 
 use std::fmt;
 
+use imapvm_types::MailboxNameError;
+pub use imapvm_types::{MAX_MAILBOX_NAME_BYTES, MailboxName};
 use thiserror::Error;
 
 use crate::mutf7::{self, Utf7Error};
-
-/// Longest mailbox name (in wire bytes) this crate builds or accepts.
-pub const MAX_MAILBOX_NAME_BYTES: usize = 1024;
 
 /// One of Asterisk's voicemail folders, by its `enum vm_box` index.
 ///
@@ -208,6 +207,14 @@ pub enum FolderError {
         /// The limit.
         max: usize,
     },
+    /// A built name holds a character no command can carry (a line break from an option).
+    #[error("mailbox name for {option}: {source}")]
+    BadName {
+        /// The option the name was built from.
+        option: &'static str,
+        /// What is wrong with it.
+        source: MailboxNameError,
+    },
     /// A mailbox name from the server is not valid modified UTF-7.
     #[error("mailbox name {wire:?} from the server: {source}")]
     BadEncoding {
@@ -224,55 +231,12 @@ pub enum FolderError {
     },
 }
 
-/// An IMAP mailbox name as sent on the wire (modified UTF-7, full path).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MailboxName(String);
-
-impl MailboxName {
-    /// A name exactly as the server sent it (e.g. from LIST), length-checked.
-    pub fn from_wire(wire: &str) -> Result<MailboxName, FolderError> {
-        if wire.len() > MAX_MAILBOX_NAME_BYTES {
-            return Err(FolderError::TooLong {
-                option: "server mailbox name",
-                len: wire.len(),
-                max: MAX_MAILBOX_NAME_BYTES,
-            });
-        }
-        Ok(MailboxName(wire.to_owned()))
-    }
-
-    /// The wire form (what goes into SELECT, CREATE, APPEND, MOVE...).
-    pub fn as_wire(&self) -> &str {
-        &self.0
-    }
-
-    /// The human form: the whole name decoded from modified UTF-7.
-    pub fn decoded(&self) -> Result<String, FolderError> {
-        mutf7::decode(&self.0).map_err(|source| FolderError::BadEncoding {
-            wire: self.0.chars().take(200).collect(),
-            source,
-        })
-    }
-
-    /// Whether this is `INBOX` (case-insensitive, RFC 3501 §5.1).
-    pub fn is_inbox(&self) -> bool {
-        self.0.eq_ignore_ascii_case("INBOX")
-    }
-
-    /// Same mailbox by IMAP rules: `INBOX` is case-insensitive, every other
-    /// name is compared exactly.
-    pub fn same_mailbox(&self, other: &MailboxName) -> bool {
-        if self.is_inbox() || other.is_inbox() {
-            return self.is_inbox() && other.is_inbox();
-        }
-        self.0 == other.0
-    }
-}
-
-impl fmt::Display for MailboxName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The human form of a wire mailbox name: the whole name decoded from modified UTF-7.
+pub fn decoded(name: &MailboxName) -> Result<String, FolderError> {
+    mutf7::decode(name.as_wire()).map_err(|source| FolderError::BadEncoding {
+        wire: name.as_wire().chars().take(200).collect(),
+        source,
+    })
 }
 
 /// What the server reports about its folder hierarchy: the personal
@@ -420,7 +384,7 @@ impl Hierarchy {
                 max: MAX_MAILBOX_NAME_BYTES,
             });
         }
-        Ok(MailboxName(wire))
+        MailboxName::from_wire(wire).map_err(|source| FolderError::BadName { option, source })
     }
 
     /// The decoded levels of a wire name, relative to the personal
@@ -532,7 +496,8 @@ impl FolderLayout {
                     Ok(name) => name,
                     // Unreachable: `new` checked the longest such name. Fall
                     // back to the bare name rather than panic.
-                    Err(_) => MailboxName(folder.asterisk_name().to_owned()),
+                    Err(_) => MailboxName::from_wire(folder.asterisk_name())
+                        .unwrap_or_else(|_| MailboxName::inbox()),
                 }
             }
         }

@@ -1,30 +1,27 @@
-//! Which messages belong to `box@context`: server-side SEARCH keys and the exact post-filter.
+//! Which messages belong to `box@context` ([`MailboxId`], from `imapvm-types`): server-side
+//! SEARCH keys and the exact post-filter.
 //!
 //! Reference: `asterisk-imap-behaviour.md` §3.3 (Extension = `imapvmshareid`
 //! or box; HEADER search is a case-insensitive substring match) and §4.2
 //! (the SEARCH keys Asterisk sends).
 
-use std::fmt;
-
+use imapvm_types::{MAX_ID_BYTES, MailboxId, SearchKey};
 use thiserror::Error;
 
 /// The header carrying the voicemail box (or `imapvmshareid`).
 pub const EXTENSION_HEADER: &str = "X-Asterisk-VM-Extension";
 /// The header carrying the voicemail context.
 pub const CONTEXT_HEADER: &str = "X-Asterisk-VM-Context";
-/// Asterisk's context when none is given.
-pub const DEFAULT_CONTEXT: &str = "default";
-/// Longest box, share id or context accepted (Asterisk keeps < 80 bytes).
-pub const MAX_ID_BYTES: usize = 79;
 
-/// An identity value that cannot be used.
+/// An `imapvmshareid` that cannot be used as the Extension header (the box and context
+/// themselves are checked by [`MailboxId`]).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum IdentityError {
     /// A required part is empty.
     #[error("{part} is empty in {input:?}")]
     Empty {
-        /// `mailbox`, `context` or `imapvmshareid`.
+        /// `imapvmshareid`.
         part: &'static str,
         /// The whole input (at most 200 characters).
         input: String,
@@ -79,95 +76,6 @@ fn check_part(part: &'static str, value: &str, input: &str) -> Result<(), Identi
     Ok(())
 }
 
-/// A voicemail box as operators name it: `box@context` (context `default`
-/// when omitted), compared ASCII case-insensitively as Asterisk's `find_user` does.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MailboxId {
-    mailbox: String,
-    context: String,
-}
-
-impl MailboxId {
-    /// A box in a context.
-    pub fn new(mailbox: &str, context: &str) -> Result<MailboxId, IdentityError> {
-        let input = format!("{mailbox}@{context}");
-        check_part("mailbox", mailbox, &input)?;
-        check_part("context", context, &input)?;
-        Ok(MailboxId {
-            mailbox: mailbox.to_owned(),
-            context: context.to_owned(),
-        })
-    }
-
-    /// Parses `box@context` or `box` (context `default`).
-    pub fn parse(text: &str) -> Result<MailboxId, IdentityError> {
-        match text.split_once('@') {
-            Some((mailbox, context)) => {
-                check_part("mailbox", mailbox, text)?;
-                check_part("context", context, text)?;
-                MailboxId::new(mailbox, context)
-            }
-            None => MailboxId::new(text, DEFAULT_CONTEXT),
-        }
-    }
-
-    /// The box (`1234`).
-    pub fn mailbox(&self) -> &str {
-        &self.mailbox
-    }
-
-    /// The context (`default`).
-    pub fn context(&self) -> &str {
-        &self.context
-    }
-}
-
-impl fmt::Display for MailboxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.mailbox, self.context)
-    }
-}
-
-/// One key of an IMAP `UID SEARCH`, as plain data for the runtime to encode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SearchKey {
-    /// `UNDELETED`
-    Undeleted,
-    /// `DELETED`
-    Deleted,
-    /// `SEEN`
-    Seen,
-    /// `UNSEEN`
-    Unseen,
-    /// `FLAGGED`
-    Flagged,
-    /// `UNFLAGGED`
-    Unflagged,
-    /// `HEADER <name> <value>`: a case-insensitive **substring** match (RFC 3501 §6.4.4).
-    Header {
-        /// Header field name.
-        name: &'static str,
-        /// Substring to look for.
-        value: String,
-    },
-}
-
-impl fmt::Display for SearchKey {
-    /// The key as IMAP text; header values are always quoted (they hold no
-    /// `"`, `\` or control characters, [`MailboxId`] refuses them).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SearchKey::Undeleted => f.write_str("UNDELETED"),
-            SearchKey::Deleted => f.write_str("DELETED"),
-            SearchKey::Seen => f.write_str("SEEN"),
-            SearchKey::Unseen => f.write_str("UNSEEN"),
-            SearchKey::Flagged => f.write_str("FLAGGED"),
-            SearchKey::Unflagged => f.write_str("UNFLAGGED"),
-            SearchKey::Header { name, value } => write!(f, "HEADER {name} \"{value}\""),
-        }
-    }
-}
-
 /// The header values a box is stored and found under: Extension
 /// (`imapvmshareid`, else the box) and Context (§3.3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -185,11 +93,11 @@ impl VoicemailIdentity {
                 check_part("imapvmshareid", s, s)?;
                 s.to_owned()
             }
-            _ => id.mailbox.clone(),
+            _ => id.mailbox().to_owned(),
         };
         Ok(VoicemailIdentity {
             extension,
-            context: id.context.clone(),
+            context: id.context().to_owned(),
         })
     }
 
@@ -208,14 +116,8 @@ impl VoicemailIdentity {
     /// the fetched header values.
     pub fn header_keys(&self) -> [SearchKey; 2] {
         [
-            SearchKey::Header {
-                name: EXTENSION_HEADER,
-                value: self.extension.clone(),
-            },
-            SearchKey::Header {
-                name: CONTEXT_HEADER,
-                value: self.context.clone(),
-            },
+            SearchKey::header(EXTENSION_HEADER, self.extension.as_str()),
+            SearchKey::header(CONTEXT_HEADER, self.context.as_str()),
         ]
     }
 

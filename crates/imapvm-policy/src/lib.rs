@@ -10,9 +10,10 @@
 //! What this crate does **not** do: any I/O (sockets, files, clocks,
 //! processes), IMAP grammar (it hands out plain data such as [`SearchKey`]s
 //! and plan [`Step`]s for `imapvm-proto` to encode), message parsing, or
-//! configuration parsing. It depends on nothing but `std` and `thiserror`:
-//! the runtime maps `imapvm-config`, `imapvm-message` and `imapvm-proto`
-//! values into the small input types here.
+//! configuration parsing. It depends on nothing but `std`, `thiserror` and the
+//! vocabulary crate `imapvm-types`, whose [`Uid`], [`UidSet`], [`MailboxId`],
+//! [`Capabilities`] and [`SearchKey`] it shares with `imapvm-proto` (re-exported here),
+//! so the runtime hands values from one to the other as they are.
 //!
 //! | module | decides |
 //! |---|---|
@@ -22,7 +23,7 @@
 //! | [`count`] | new/urgent/old, listings, RFC 3842 message summaries |
 //! | [`numbers`] | Asterisk message numbers ⇄ (UIDVALIDITY, UID) |
 //! | [`expunge`] | delete / move / save plans by capability and sharing mode |
-//! | [`admission`] | deposit verdicts from quota, `maxmsg` and durations |
+//! | [`admission`] | deposit verdicts from quota, `maxmsg` and durations; whether a server's refusal means "mailbox full" |
 //! | [`mwi`] | publish or not; externnotify arguments |
 //! | [`watch`] | NOTIFY, IDLE or polling |
 //! | [`shard`] | which of N watcher processes follows a box (FNV-1a of `box@context`) |
@@ -65,8 +66,8 @@
 //!
 //! let ctx = ExpungeContext {
 //!     mailbox: layout.mailbox_name(Folder::Inbox),
-//!     uidvalidity: UidValidity(1_700_000_000),
-//!     capabilities: Capabilities::none(),
+//!     uidvalidity: UidValidity::new(1_700_000_000).expect("non-zero"),
+//!     capabilities: Capabilities::new(),
 //!     sharing: Sharing::SharedWithMail,
 //!     expunge_on_hangup: true,
 //! };
@@ -80,9 +81,9 @@
 
 pub mod admission;
 pub mod backoff;
-pub mod capability;
 pub mod count;
 pub mod expunge;
+pub mod flags;
 pub mod folder;
 pub mod identity;
 pub mod login;
@@ -90,15 +91,13 @@ pub mod mutf7;
 pub mod mwi;
 pub mod numbers;
 pub mod shard;
-pub mod uid;
 pub mod watch;
 
 pub use admission::{
     AdmissionVerdict, Deposit, DepositKind, Limits, QuotaLedger, QuotaResource, QuotaResourceName,
-    Refusal, admit, admit_caller, recount_before_admission,
+    Refusal, admit, admit_caller, recount_before_admission, server_says_over_quota,
 };
 pub use backoff::{Backoff, BackoffError};
-pub use capability::{Capabilities, Capability, MessageFlags};
 pub use count::{
     MessageFacts, MessageState, MessageSummary, MwiCounts, MwiState, SummaryError, count_hits,
     count_search, count_unseen, listing_search,
@@ -107,14 +106,20 @@ pub use expunge::{
     DeferReason, ExpungeContext, ExpungePlan, FlagChange, ForeignDeleted, PlanError, Sharing, Step,
     Verified, plan_delete, plan_move, plan_save, verify_deleted,
 };
+pub use flags::MessageFlags;
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
-pub use identity::{IdentityError, MailboxId, SearchKey, VoicemailIdentity};
+pub use identity::{IdentityError, VoicemailIdentity};
+/// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
+/// it themselves).
+pub use imapvm_types::{
+    Capabilities, Capability, MailboxId, MailboxIdError, MailboxNameError, MessageNumber,
+    ResponseCode, SearchKey, Uid, UidSet, UidValidity,
+};
 pub use login::{PasswordPath, may_send_password};
 pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
-pub use numbers::{MessageNumber, MessageNumbers, NumbersError, Resolution};
+pub use numbers::{MessageNumbers, NumbersError, Resolution};
 pub use shard::{Shard, ShardError};
-pub use uid::{Uid, UidSet, UidValidity};
 pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 
 /// Any error of this crate, for callers that want one type.
@@ -127,6 +132,9 @@ pub enum PolicyError {
     /// A mailbox identity problem.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A name that is not `box@context`.
+    #[error(transparent)]
+    MailboxId(#[from] MailboxIdError),
     /// A message summary problem.
     #[error(transparent)]
     Summary(#[from] SummaryError),

@@ -5,7 +5,7 @@
 //! with urgent 0), `asterisk-observed.md` §5.2, DESIGN.md invariant 5.
 
 use crate::count::{MwiCounts, MwiState};
-use crate::identity::MailboxId;
+use imapvm_types::MailboxId;
 
 /// The outcome of one recount, as the runtime saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

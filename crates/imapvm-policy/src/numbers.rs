@@ -7,13 +7,12 @@
 //! number is bound to a UID when the listing is made and never re-bound: a
 //! message that vanishes leaves a gap, it does not shift the others.
 
-use std::fmt;
-
 use thiserror::Error;
 
 use crate::count::MwiCounts;
 use crate::folder::Folder;
-use crate::uid::{Uid, UidValidity};
+pub use imapvm_types::MessageNumber;
+use imapvm_types::{Uid, UidValidity};
 
 /// Most messages one listing holds (Asterisk's `maxmsg` is at most 9999).
 pub const MAX_LISTING: usize = 100_000;
@@ -30,33 +29,6 @@ pub enum NumbersError {
         /// The limit.
         max: usize,
     },
-}
-
-/// A message number as Asterisk speaks it: 1-based within one listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MessageNumber(u32);
-
-impl MessageNumber {
-    /// A number; `None` for 0.
-    pub const fn new(n: u32) -> Option<MessageNumber> {
-        if n == 0 { None } else { Some(MessageNumber(n)) }
-    }
-
-    /// The 1-based value.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-
-    /// Asterisk's 0-based index (`msgArray[i]`).
-    pub const fn asterisk_index(self) -> u32 {
-        self.0 - 1
-    }
-}
-
-impl fmt::Display for MessageNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
 }
 
 /// What a message number refers to now.

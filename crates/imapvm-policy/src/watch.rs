@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::capability::{Capabilities, Capability};
+use imapvm_types::{Capabilities, Capability, Uid, UidValidity};
 
 /// How long one IDLE may run before the client sends DONE and re-issues it:
 /// under the 29 minutes RFC 2177 allows before the server may log out.
@@ -70,11 +70,16 @@ impl WatchStrategy {
     /// The strategy to use when this one fails at run time (e.g. `NOTIFY
     /// SET` answered `NO`, as Dovecot does without `mailbox_list_index`, or
     /// IDLE refused): NOTIFY → IDLE → polling (or on demand).
-    pub fn fallback(self, caps: Capabilities, config: WatchConfig) -> Option<WatchStrategy> {
+    pub fn fallback(self, caps: &Capabilities, config: WatchConfig) -> Option<WatchStrategy> {
         match self {
-            WatchStrategy::Notify { .. } => Some(choose(caps.without(Capability::Notify), config)),
+            WatchStrategy::Notify { .. } => {
+                Some(choose(&caps.clone().without(Capability::Notify), config))
+            }
             WatchStrategy::Idle { .. } => Some(choose(
-                caps.without(Capability::Notify).without(Capability::Idle),
+                &caps
+                    .clone()
+                    .without(Capability::Notify)
+                    .without(Capability::Idle),
                 config,
             )),
             WatchStrategy::Poll { .. } | WatchStrategy::OnDemand => None,
@@ -85,12 +90,12 @@ impl WatchStrategy {
 /// Chooses the watch strategy: NOTIFY when offered and allowed, else IDLE,
 /// else polling every `pollfreq` when `pollmailboxes=yes`, else on demand.
 /// Push costs nothing when idle, so it is used whatever `pollmailboxes` says.
-pub fn choose(caps: Capabilities, config: WatchConfig) -> WatchStrategy {
-    if config.allow_notify && caps.has(Capability::Notify) && caps.has(Capability::Idle) {
+pub fn choose(caps: &Capabilities, config: WatchConfig) -> WatchStrategy {
+    if config.allow_notify && caps.contains(Capability::Notify) && caps.contains(Capability::Idle) {
         WatchStrategy::Notify {
             idle_refresh: IDLE_REFRESH,
         }
-    } else if caps.has(Capability::Idle) {
+    } else if caps.contains(Capability::Idle) {
         WatchStrategy::Idle {
             idle_refresh: IDLE_REFRESH,
         }
@@ -107,11 +112,11 @@ pub fn choose(caps: Capabilities, config: WatchConfig) -> WatchStrategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FolderMark {
     /// `[UIDVALIDITY]`.
-    pub uid_validity: u32,
+    pub uid_validity: UidValidity,
     /// `[HIGHESTMODSEQ]` (CONDSTORE).
     pub highest_modseq: u64,
     /// `[UIDNEXT]`.
-    pub uid_next: u32,
+    pub uid_next: Uid,
     /// `* n EXISTS`.
     pub exists: u32,
 }
@@ -135,7 +140,7 @@ pub enum ResyncPlan {
 /// the server gave no `HIGHESTMODSEQ` or `UIDNEXT`).
 pub fn resync_plan(before: Option<FolderMark>, now: Option<FolderMark>) -> ResyncPlan {
     match (before, now) {
-        (Some(b), Some(n)) if b.uid_validity == n.uid_validity && b.uid_validity != 0 => {
+        (Some(b), Some(n)) if b.uid_validity == n.uid_validity => {
             if b.highest_modseq == n.highest_modseq {
                 ResyncPlan::Nothing
             } else {

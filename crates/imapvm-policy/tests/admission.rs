@@ -2,7 +2,7 @@
 
 use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Limits, MwiCounts, QuotaResource, QuotaResourceName,
-    Refusal, admit, admit_caller, count::MwiState,
+    Refusal, ResponseCode, admit, admit_caller, count::MwiState, server_says_over_quota,
 };
 use proptest::prelude::*;
 
@@ -450,4 +450,62 @@ fn a_caller_is_judged_before_recording_and_the_last_slot_is_kept() {
         .is_admitted(),
         "quota still counts"
     );
+}
+
+/// Dovecot refuses an APPEND over quota with RFC 9208's code (docs/compatibility.md), also
+/// when it comes in place of the `+` of a synchronising literal.
+#[test]
+fn dovecot_overquota_code_means_mailbox_full() {
+    assert!(server_says_over_quota(
+        Some(&ResponseCode::OverQuota),
+        "Quota exceeded (mailbox full)"
+    ));
+    // The code decides, whatever the (localised) text says.
+    assert!(server_says_over_quota(
+        Some(&ResponseCode::OverQuota),
+        "Kontingent überschritten"
+    ));
+}
+
+/// Cyrus says `NO Over quota` with no response code: only the text tells.
+#[test]
+fn cyrus_plain_no_over_quota_means_mailbox_full() {
+    assert!(server_says_over_quota(None, "Over quota"));
+    assert!(!server_says_over_quota(None, "Mailbox does not exist"));
+}
+
+/// Courier says `NO [ALERT] You exceeded your mail quota`: ALERT is only "show this to the
+/// user", so the text tells.
+#[test]
+fn courier_alert_about_the_quota_means_mailbox_full() {
+    assert!(server_says_over_quota(
+        Some(&ResponseCode::Alert),
+        "You exceeded your mail quota"
+    ));
+    assert!(!server_says_over_quota(
+        Some(&ResponseCode::Alert),
+        "Server shutting down for maintenance"
+    ));
+}
+
+/// RFC 5530's LIMIT means full; codes that say what else went wrong never do, whatever the
+/// text mentions.
+#[test]
+fn other_codes_decide_by_their_meaning() {
+    assert!(server_says_over_quota(
+        Some(&ResponseCode::LimitCode),
+        "Too many messages"
+    ));
+    assert!(server_says_over_quota(
+        Some(&ResponseCode::Other("X-QUOTA-HIT".into())),
+        "quota reached"
+    ));
+    for code in [
+        ResponseCode::TryCreate,
+        ResponseCode::TooBig,
+        ResponseCode::ReadOnly,
+        ResponseCode::AuthorizationFailed,
+    ] {
+        assert!(!server_says_over_quota(Some(&code), "quota"), "{code}");
+    }
 }

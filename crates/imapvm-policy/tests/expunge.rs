@@ -11,9 +11,9 @@ use imapvm_policy::{
 };
 use proptest::prelude::*;
 
-use crate::{uid, uids};
+use crate::{uid, uids, uv};
 
-const V: UidValidity = UidValidity(42);
+const V: UidValidity = uv(42);
 
 fn mailbox(name: &str) -> MailboxName {
     MailboxName::from_wire(name).unwrap()
@@ -483,7 +483,7 @@ impl Sim {
     }
 
     /// Runs one step as an IMAP server would; returns false when the plan stops.
-    fn run(&mut self, step: &Step, caps: Capabilities) -> Result<bool, TestCaseError> {
+    fn run(&mut self, step: &Step, caps: &Capabilities) -> Result<bool, TestCaseError> {
         match step {
             Step::EnsureMailbox { .. } => {}
             Step::StoreFlags { uids, add, remove } => {
@@ -507,7 +507,7 @@ impl Sim {
                 );
             }
             Step::UidMove { uids, .. } => {
-                prop_assert!(caps.has(Capability::Move), "UID MOVE without MOVE");
+                prop_assert!(caps.contains(Capability::Move), "UID MOVE without MOVE");
                 for u in uids.iter() {
                     if self.folder.contains_key(&u.get()) {
                         self.copied.push(u.get());
@@ -516,7 +516,10 @@ impl Sim {
                 }
             }
             Step::UidExpunge { uids } => {
-                prop_assert!(caps.has(Capability::UidPlus), "UID EXPUNGE without UIDPLUS");
+                prop_assert!(
+                    caps.contains(Capability::UidPlus),
+                    "UID EXPUNGE without UIDPLUS"
+                );
                 for u in uids.iter() {
                     if self.folder.get(&u.get()).is_some_and(|m| m.deleted) {
                         self.remove_by_us(u.get(), step)?;
@@ -610,7 +613,7 @@ proptest! {
         let inbox_ctx = ExpungeContext {
             mailbox: layout.mailbox_name(Folder::Inbox),
             uidvalidity: V,
-            capabilities: caps,
+            capabilities: caps.clone(),
             sharing,
             expunge_on_hangup,
         };
@@ -629,7 +632,7 @@ proptest! {
                 | Step::UidExpunge { uids } | Step::Defer { uids, .. } => Some(uids),
                 Step::VerifyDeletedThenExpunge { expected } => {
                     prop_assert_eq!(sharing, Sharing::Dedicated, "plain EXPUNGE planned in a shared folder");
-                    prop_assert!(!caps.has(Capability::UidPlus), "plain EXPUNGE planned despite UIDPLUS");
+                    prop_assert!(!caps.contains(Capability::UidPlus), "plain EXPUNGE planned despite UIDPLUS");
                     Some(expected)
                 }
                 _ => None,
@@ -648,17 +651,17 @@ proptest! {
                     sim.act(action);
                 }
             }
-            if !sim.run(step, caps)? {
+            if !sim.run(step, &caps)? {
                 break;
             }
         }
         // Liveness where it is promised: UIDPLUS + expungeonhangup deletes all of ours
         // that stayed \Deleted; MOVE moves all of ours.
-        if matches!(kind, Kind::Delete) && caps.has(Capability::UidPlus) && expunge_on_hangup && actions.is_empty() {
+        if matches!(kind, Kind::Delete) && caps.contains(Capability::UidPlus) && expunge_on_hangup && actions.is_empty() {
             prop_assert!(sim.folder.values().all(|m| !m.ours), "ours left behind: {:?}", plan.steps);
         }
-        if !matches!(kind, Kind::Delete) && caps.has(Capability::Move) && !ours.is_empty() {
-            prop_assert_eq!(sim.copied.len(), ours.len());
+        if !matches!(kind, Kind::Delete) && caps.contains(Capability::Move) && !ours.is_empty() {
+            prop_assert_eq!(sim.copied.len() as u64, ours.len());
             prop_assert!(sim.folder.values().all(|m| !m.ours));
         }
     }

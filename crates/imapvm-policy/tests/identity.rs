@@ -1,6 +1,6 @@
 //! Mailbox identity and exact filters (AIB §3.3, §4.2; DESIGN invariant 4).
 
-use imapvm_policy::{IdentityError, MailboxId, VoicemailIdentity};
+use imapvm_policy::{IdentityError, MailboxId, MailboxIdError, VoicemailIdentity};
 
 fn me(text: &str, share: Option<&str>) -> VoicemailIdentity {
     VoicemailIdentity::new(&MailboxId::parse(text).unwrap(), share).unwrap()
@@ -71,28 +71,28 @@ fn mailbox_ids_parse_like_asterisk() {
     );
     assert!(matches!(
         MailboxId::parse(""),
-        Err(IdentityError::Empty {
+        Err(MailboxIdError::Empty {
             part: "mailbox",
             ..
         })
     ));
     assert!(matches!(
         MailboxId::parse("@x"),
-        Err(IdentityError::Empty {
+        Err(MailboxIdError::Empty {
             part: "mailbox",
             ..
         })
     ));
     assert!(matches!(
         MailboxId::parse("12@"),
-        Err(IdentityError::Empty {
+        Err(MailboxIdError::Empty {
             part: "context",
             ..
         })
     ));
     assert!(matches!(
         MailboxId::parse("12@a@b"),
-        Err(IdentityError::BadCharacter {
+        Err(MailboxIdError::BadCharacter {
             part: "context",
             ch: '@',
             ..
@@ -100,7 +100,7 @@ fn mailbox_ids_parse_like_asterisk() {
     ));
     assert!(matches!(
         MailboxId::parse("1 2@x"),
-        Err(IdentityError::BadCharacter {
+        Err(MailboxIdError::BadCharacter {
             part: "mailbox",
             ch: ' ',
             ..
@@ -108,15 +108,11 @@ fn mailbox_ids_parse_like_asterisk() {
     ));
     assert!(matches!(
         MailboxId::parse("12@x\"y"),
-        Err(IdentityError::BadCharacter { ch: '"', .. })
+        Err(MailboxIdError::BadCharacter { ch: '"', .. })
     ));
     assert!(matches!(
         MailboxId::parse(&"9".repeat(80)),
-        Err(IdentityError::TooLong {
-            len: 80,
-            max: 79,
-            ..
-        })
+        Err(MailboxIdError::TooLong { len: 80, .. })
     ));
     assert!(matches!(
         VoicemailIdentity::new(&MailboxId::parse("1").unwrap(), Some("a\r\nb")),

@@ -4,13 +4,13 @@ use imapvm_policy::numbers::opening_folder;
 use imapvm_policy::{Folder, MessageNumber, MessageNumbers, MwiCounts, Resolution, UidValidity};
 use proptest::prelude::*;
 
-use crate::uid;
+use crate::{uid, uv};
 
 fn n(x: u32) -> MessageNumber {
     MessageNumber::new(x).unwrap()
 }
 
-const V: UidValidity = UidValidity(1_700_000_000);
+const V: UidValidity = uv(1_700_000_000);
 
 #[test]
 fn aib_4_4_numbers_follow_search_order_from_one() {
@@ -75,7 +75,7 @@ fn aib_6_17_concurrent_expunge_does_not_shift_numbers() {
 #[test]
 fn uidvalidity_change_makes_the_listing_stale() {
     let list = MessageNumbers::new(V, [uid(1)]).unwrap();
-    let now = UidValidity(1_700_000_001);
+    let now = uv(1_700_000_001);
     assert_eq!(
         list.resolve(n(1), now),
         Resolution::StaleListing {

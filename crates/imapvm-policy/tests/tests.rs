@@ -17,7 +17,7 @@ mod mwi;
 mod numbers;
 mod watch;
 
-use imapvm_policy::{Uid, UidSet};
+use imapvm_policy::{Uid, UidSet, UidValidity};
 
 /// A UID from a literal that is known to be non-zero.
 pub fn uid(n: u32) -> Uid {
@@ -27,4 +27,13 @@ pub fn uid(n: u32) -> Uid {
 /// A UID set from literals.
 pub fn uids(ns: &[u32]) -> UidSet {
     ns.iter().map(|n| uid(*n)).collect()
+}
+
+/// A UIDVALIDITY from a literal that is known to be non-zero (`const`, for the tests'
+/// constants).
+pub const fn uv(n: u32) -> UidValidity {
+    match UidValidity::new(n) {
+        Some(v) => v,
+        None => panic!("test UIDVALIDITYs are non-zero"),
+    }
 }

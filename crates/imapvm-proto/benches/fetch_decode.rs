@@ -6,7 +6,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use imap_codec::ResponseCodec;
 use imap_codec::decode::Decoder;
-use imapvm_proto::{Config, Connection, Event, FetchAttr, Mailbox, Outcome, UidRange};
+use imapvm_proto::{Config, Connection, Event, FetchAttr, MailboxName, Outcome, UidRange};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ fn ready_connection(now: Instant) -> Connection {
     let mut c =
         Connection::new(Config::default(), now).expect("the default configuration is valid");
     c.handle_input(b"* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n", now);
-    let _ = c.select(&Mailbox::new("INBOX"));
+    let _ = c.select(&MailboxName::inbox());
     while c.poll_transmit(now).is_some() {}
     c.handle_input(b"* 1000 EXISTS\r\na1 OK [READ-WRITE] done\r\n", now);
     let _ = c.uid_fetch(

@@ -2,10 +2,10 @@
 
 use crate::error::{Misuse, ResponseCode};
 use crate::types::{
-    Flag, InternalDate, Mailbox, MailboxStatus, NamespaceEntry, SearchKey, Section, StatusAttr,
-    Uid, UidSet, UidValidity,
+    Flag, InternalDate, MailboxName, MailboxStatus, NamespaceEntry, Section, StatusAttr,
 };
 use imap_codec::imap_types as t;
+use imapvm_types::{SearchKey, Uid, UidSet, UidValidity};
 use std::num::NonZeroU32;
 use t::core::{AString, Atom, Vec1};
 use t::extensions::namespace::Namespace;
@@ -15,22 +15,24 @@ use t::response::Code;
 use t::sequence::{SeqOrUid, Sequence, SequenceSet};
 use t::status::{StatusDataItem, StatusDataItemName};
 
-pub(crate) fn mailbox_from_wire(m: &t::mailbox::Mailbox<'_>) -> Mailbox {
+/// A mailbox name the server sent; `None` for one no command could carry (over the length
+/// limit, or a NUL, CR or LF from a literal): the caller reports it as a diagnostic.
+pub(crate) fn mailbox_from_wire(m: &t::mailbox::Mailbox<'_>) -> Option<MailboxName> {
     match m {
-        t::mailbox::Mailbox::Inbox => Mailbox::new("INBOX"),
+        t::mailbox::Mailbox::Inbox => Some(MailboxName::inbox()),
         t::mailbox::Mailbox::Other(o) => {
-            Mailbox::new(String::from_utf8_lossy(o.inner().as_ref()).into_owned())
+            MailboxName::from_wire(String::from_utf8_lossy(o.inner().as_ref())).ok()
         }
     }
 }
 
 pub(crate) fn mailbox_to_wire<'a>(
-    m: &'a Mailbox,
+    m: &'a MailboxName,
     command: &'static str,
 ) -> Result<t::mailbox::Mailbox<'a>, Misuse> {
-    t::mailbox::Mailbox::try_from(m.as_str()).map_err(|e| Misuse::InvalidArgument {
+    t::mailbox::Mailbox::try_from(m.as_wire()).map_err(|e| Misuse::InvalidArgument {
         command,
-        reason: format!("mailbox {:?}: {e}", m.as_str()),
+        reason: format!("mailbox {:?}: {e}", m.as_wire()),
     })
 }
 
@@ -122,39 +124,43 @@ fn code_name(c: &Code<'_>) -> &'static str {
     }
 }
 
-pub(crate) fn uidset_from_codec(set: &t::extensions::uidplus::UidSet) -> Option<UidSet> {
+/// A UIDPLUS set (`APPENDUID`, `COPYUID`) as ranges in the order the server wrote them
+/// (each range ascending); `None` when empty.
+pub(crate) fn uid_ranges_from_codec(
+    set: &t::extensions::uidplus::UidSet,
+) -> Option<Vec<(Uid, Uid)>> {
     use t::extensions::uidplus::UidElement;
-    let ranges = set
+    let ranges: Vec<(Uid, Uid)> = set
         .0
         .as_ref()
         .iter()
         .map(|e| match e {
-            UidElement::Single(a) => (Uid::from_nz(*a), Uid::from_nz(*a)),
+            UidElement::Single(a) => (Uid::from(*a), Uid::from(*a)),
             UidElement::Range(a, b) => {
-                let (a, b) = (Uid::from_nz(*a), Uid::from_nz(*b));
+                let (a, b) = (Uid::from(*a), Uid::from(*b));
                 (a.min(b), a.max(b))
             }
         })
         .collect();
-    UidSet::from_ranges(ranges)
+    (!ranges.is_empty()).then_some(ranges)
 }
 
-/// A server sequence-set of UIDs (VANISHED). `*` cannot be resolved and is skipped.
+/// A server sequence-set of UIDs (VANISHED). `*` cannot be resolved and is skipped; `None`
+/// when nothing is left.
 pub(crate) fn uidset_from_sequence_set(set: &SequenceSet) -> Option<UidSet> {
-    let ranges = set
-        .0
-        .as_ref()
-        .iter()
-        .filter_map(|s| match s {
-            Sequence::Single(SeqOrUid::Value(a)) => Some((Uid::from_nz(*a), Uid::from_nz(*a))),
-            Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b)) => {
-                let (a, b) = (Uid::from_nz(*a), Uid::from_nz(*b));
-                Some((a.min(b), a.max(b)))
+    let mut out = UidSet::new();
+    for s in set.0.as_ref() {
+        match s {
+            Sequence::Single(SeqOrUid::Value(a)) => {
+                out.insert(Uid::from(*a));
             }
-            _ => None,
-        })
-        .collect();
-    UidSet::from_ranges(ranges)
+            Sequence::Range(SeqOrUid::Value(a), SeqOrUid::Value(b)) => {
+                out.insert_range(Uid::from(*a), Uid::from(*b));
+            }
+            _ => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 pub(crate) fn internal_date(dt: &t::datetime::DateTime) -> InternalDate {
@@ -191,7 +197,7 @@ pub(crate) fn section_from_wire(s: &Option<t::fetch::Section<'_>>) -> Section {
     }
 }
 
-pub(crate) fn status_items(mailbox: Mailbox, items: &[StatusDataItem]) -> MailboxStatus {
+pub(crate) fn status_items(mailbox: MailboxName, items: &[StatusDataItem]) -> MailboxStatus {
     let mut st = MailboxStatus {
         mailbox: Some(mailbox),
         ..MailboxStatus::default()
@@ -200,8 +206,8 @@ pub(crate) fn status_items(mailbox: Mailbox, items: &[StatusDataItem]) -> Mailbo
         match item {
             StatusDataItem::Messages(n) => st.messages = Some(*n),
             StatusDataItem::Recent(n) => st.recent = Some(*n),
-            StatusDataItem::UidNext(n) => st.uid_next = Some(Uid::from_nz(*n)),
-            StatusDataItem::UidValidity(n) => st.uid_validity = Some(UidValidity::from_nz(*n)),
+            StatusDataItem::UidNext(n) => st.uid_next = Some(Uid::from(*n)),
+            StatusDataItem::UidValidity(n) => st.uid_validity = Some(UidValidity::from(*n)),
             StatusDataItem::Unseen(n) => st.unseen = Some(*n),
             StatusDataItem::Deleted(n) => st.deleted = Some(*n),
             StatusDataItem::HighestModSeq(n) => st.highest_modseq = Some(*n),
@@ -233,7 +239,13 @@ pub(crate) fn namespaces(ns: &[Namespace<'_>]) -> Vec<NamespaceEntry> {
 }
 
 fn seq_set(set: &UidSet, command: &'static str) -> Result<SequenceSet, Misuse> {
-    SequenceSet::try_from(set.to_wire().as_str()).map_err(|e| Misuse::InvalidArgument {
+    if set.is_empty() {
+        return Err(Misuse::InvalidArgument {
+            command,
+            reason: "the UID set is empty".into(),
+        });
+    }
+    SequenceSet::try_from(set.to_string().as_str()).map_err(|e| Misuse::InvalidArgument {
         command,
         reason: format!("uid set: {e}"),
     })
@@ -319,8 +331,13 @@ pub(crate) fn uid_sequence(
     r: &crate::types::UidRange,
     command: &'static str,
 ) -> Result<SequenceSet, Misuse> {
-    SequenceSet::try_from(r.to_wire().as_str()).map_err(|e| Misuse::InvalidArgument {
-        command,
-        reason: format!("uid set: {e}"),
-    })
+    match r {
+        crate::types::UidRange::Set(set) => seq_set(set, command),
+        crate::types::UidRange::All => {
+            SequenceSet::try_from("1:*").map_err(|e| Misuse::InvalidArgument {
+                command,
+                reason: format!("uid set: {e}"),
+            })
+        }
+    }
 }

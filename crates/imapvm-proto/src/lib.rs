@@ -77,7 +77,7 @@
 //! assert_eq!(wire, b"a1 AUTHENTICATE PLAIN YWxpY2UAdm1tYXN0ZXIAcHc=\r\n");
 //!
 //! pump(&mut conn, b"a1 OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE IDLE] Logged in\r\n", &mut wire);
-//! let select = conn.select(&Mailbox::new("INBOX")).unwrap();
+//! let select = conn.select(&MailboxName::inbox()).unwrap();
 //! let search = conn.uid_search(&[SearchKey::Unseen]).unwrap();
 //! let fetch = conn.uid_fetch(&UidRange::All, &[FetchAttr::Flags]).unwrap();
 //! wire.clear();
@@ -124,16 +124,21 @@ mod types;
 
 pub use config::{Config, ConfigError, Limits};
 pub use connection::{
-    Capabilities, CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer,
-    Transmit, Unsolicited,
+    CommandId, Connection, Diagnostic, Event, Greeting, Outcome, State, Stats, Timer, Transmit,
+    Unsolicited,
 };
 pub use error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal, RefusalKind,
     ResponseCode,
 };
+/// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
+/// it themselves).
+pub use imapvm_types::{
+    Capabilities, Capability, MailboxName, MailboxNameError, SearchKey, Secret, Uid, UidSet,
+    UidValidity,
+};
 pub use types::{
     AppendUid, BodyStructure, CopyUid, FetchAttr, FetchedMessage, Flag, InternalDate, ListEntry,
-    Mailbox, MailboxStatus, NamespaceEntry, Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes,
-    SearchKey, Secret, Section, SelectedMailbox, StatusAttr, StoreMode, Uid, UidRange, UidSet,
-    UidValidity,
+    MailboxStatus, NamespaceEntry, Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, Section,
+    SelectedMailbox, StatusAttr, StoreMode, UidRange,
 };

@@ -1,100 +1,9 @@
-//! Domain types the core hands to its caller: UIDs, mailbox names, flags, search keys, fetch items and results.
+//! Domain types the core hands to its caller: mailbox names, flags, fetch items and results.
+//! UIDs, UID sets, search keys and secrets are `imapvm-types`' (re-exported by the crate).
 
 use std::fmt;
-use std::num::NonZeroU32;
 
-/// A message UID (RFC 3501 §2.3.1.1): non-zero, stable within one [`UidValidity`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Uid(NonZeroU32);
-
-impl Uid {
-    /// A UID from its number; `None` for 0, which is never a valid UID.
-    pub fn new(value: u32) -> Option<Self> {
-        NonZeroU32::new(value).map(Self)
-    }
-
-    /// The UID number.
-    pub fn get(self) -> u32 {
-        self.0.get()
-    }
-
-    pub(crate) fn from_nz(value: NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Display for Uid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A mailbox's UIDVALIDITY: when it changes, every UID seen before is void.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UidValidity(NonZeroU32);
-
-impl UidValidity {
-    /// A UIDVALIDITY from its number; `None` for 0.
-    pub fn new(value: u32) -> Option<Self> {
-        NonZeroU32::new(value).map(Self)
-    }
-
-    /// The UIDVALIDITY number.
-    pub fn get(self) -> u32 {
-        self.0.get()
-    }
-
-    pub(crate) fn from_nz(value: NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Display for UidValidity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A mailbox name exactly as it travels on the wire (modified UTF-7 for IMAP4rev1 servers).
-///
-/// `INBOX` is case-insensitive in IMAP; [`Mailbox::is_inbox`] knows that, equality does not.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Mailbox(String);
-
-impl Mailbox {
-    /// A mailbox name. Validity (no CR, LF or NUL) is checked when a command uses it.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
-    }
-
-    /// The name as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is `INBOX` (any case).
-    pub fn is_inbox(&self) -> bool {
-        self.0.eq_ignore_ascii_case("INBOX")
-    }
-}
-
-impl fmt::Display for Mailbox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Mailbox {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl From<String> for Mailbox {
-    fn from(value: String) -> Self {
-        Self::new(value)
-    }
-}
+pub(crate) use imapvm_types::{MailboxName, Uid, UidSet, UidValidity};
 
 /// A message flag.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,105 +52,16 @@ impl Flag {
     }
 }
 
+impl AsRef<str> for Flag {
+    /// The wire spelling, as [`Flag::as_wire`].
+    fn as_ref(&self) -> &str {
+        self.as_wire()
+    }
+}
+
 impl fmt::Display for Flag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_wire())
-    }
-}
-
-/// A set of UIDs as inclusive ranges, e.g. `4:6,9`. Kept as ranges so a server's `1:4294967295`
-/// costs nothing.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct UidSet(Vec<(Uid, Uid)>);
-
-impl UidSet {
-    /// One UID.
-    pub fn single(uid: Uid) -> Self {
-        Self(vec![(uid, uid)])
-    }
-
-    /// An inclusive range (bounds in any order).
-    pub fn range(a: Uid, b: Uid) -> Self {
-        Self(vec![(a.min(b), a.max(b))])
-    }
-
-    /// The set of the given UIDs; `None` if empty.
-    pub fn from_uids(uids: impl IntoIterator<Item = Uid>) -> Option<Self> {
-        let mut v: Vec<Uid> = uids.into_iter().collect();
-        v.sort();
-        v.dedup();
-        let mut ranges: Vec<(Uid, Uid)> = Vec::new();
-        for uid in v {
-            match ranges.last_mut() {
-                Some((_, hi)) if hi.get().checked_add(1) == Some(uid.get()) => *hi = uid,
-                _ => ranges.push((uid, uid)),
-            }
-        }
-        if ranges.is_empty() {
-            None
-        } else {
-            Some(Self(ranges))
-        }
-    }
-
-    pub(crate) fn from_ranges(ranges: Vec<(Uid, Uid)>) -> Option<Self> {
-        if ranges.is_empty() {
-            None
-        } else {
-            Some(Self(ranges))
-        }
-    }
-
-    /// The ranges, in the order given by the server or caller.
-    pub fn ranges(&self) -> &[(Uid, Uid)] {
-        &self.0
-    }
-
-    /// Number of UIDs in the set.
-    pub fn len(&self) -> u64 {
-        self.0
-            .iter()
-            .map(|(a, b)| u64::from(b.get()) - u64::from(a.get()) + 1)
-            .sum()
-    }
-
-    /// Never true: a set has at least one range. Present for API symmetry with `len`.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Every UID, in range order. Lazy: large ranges cost no memory.
-    pub fn iter(&self) -> impl Iterator<Item = Uid> + '_ {
-        self.0
-            .iter()
-            .flat_map(|(a, b)| (a.get()..=b.get()).filter_map(Uid::new))
-    }
-
-    /// Whether `uid` is in the set.
-    pub fn contains(&self, uid: Uid) -> bool {
-        self.0.iter().any(|(a, b)| *a <= uid && uid <= *b)
-    }
-
-    /// The IMAP sequence-set spelling, e.g. `4:6,9`.
-    pub fn to_wire(&self) -> String {
-        let mut out = String::new();
-        for (i, (a, b)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            if a == b {
-                out.push_str(&a.to_string());
-            } else {
-                out.push_str(&format!("{a}:{b}"));
-            }
-        }
-        out
-    }
-}
-
-impl fmt::Display for UidSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_wire())
     }
 }
 
@@ -254,15 +74,6 @@ pub enum UidRange {
     All,
 }
 
-impl UidRange {
-    pub(crate) fn to_wire(&self) -> String {
-        match self {
-            Self::Set(s) => s.to_wire(),
-            Self::All => "1:*".to_owned(),
-        }
-    }
-}
-
 impl From<UidSet> for UidRange {
     fn from(value: UidSet) -> Self {
         Self::Set(value)
@@ -273,41 +84,6 @@ impl From<Uid> for UidRange {
     fn from(value: Uid) -> Self {
         Self::Set(UidSet::single(value))
     }
-}
-
-/// A `UID SEARCH` key (the subset voicemail needs; all keys AND together).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SearchKey {
-    /// `ALL`
-    All,
-    /// `SEEN`
-    Seen,
-    /// `UNSEEN`
-    Unseen,
-    /// `FLAGGED`
-    Flagged,
-    /// `UNFLAGGED`
-    Unflagged,
-    /// `DELETED`
-    Deleted,
-    /// `UNDELETED`
-    Undeleted,
-    /// `ANSWERED`
-    Answered,
-    /// `UNANSWERED`
-    Unanswered,
-    /// `KEYWORD kw`
-    Keyword(String),
-    /// `UNKEYWORD kw`
-    Unkeyword(String),
-    /// `HEADER name value`: a server-side *substring* match; filter exactly afterwards.
-    Header(String, String),
-    /// `UID set`
-    Uid(UidSet),
-    /// `NOT key`
-    Not(Box<SearchKey>),
-    /// `OR a b`
-    Or(Box<SearchKey>, Box<SearchKey>),
 }
 
 /// A data item to `UID FETCH`. `UID` is always requested.
@@ -435,7 +211,7 @@ pub enum StoreMode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListEntry {
     /// The mailbox name.
-    pub mailbox: Mailbox,
+    pub mailbox: MailboxName,
     /// The hierarchy delimiter (`None` = flat namespace).
     pub delimiter: Option<char>,
     /// Attributes as the server spelled them, e.g. `\HasNoChildren`, `\Noselect`.
@@ -466,7 +242,7 @@ pub struct Namespaces {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct MailboxStatus {
     /// The mailbox.
-    pub mailbox: Option<Mailbox>,
+    pub mailbox: Option<MailboxName>,
     /// `MESSAGES`
     pub messages: Option<u32>,
     /// `RECENT`
@@ -506,7 +282,7 @@ pub enum StatusAttr {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SelectedMailbox {
     /// The mailbox.
-    pub mailbox: Option<Mailbox>,
+    pub mailbox: Option<MailboxName>,
     /// `* n EXISTS`
     pub exists: u32,
     /// `* n RECENT`
@@ -563,49 +339,60 @@ pub struct AppendUid {
     pub uid: Uid,
 }
 
-/// `[COPYUID validity source destination]`
+/// `[COPYUID validity source destination]`: which destination UID each copied message got.
+///
+/// The server pairs the two sets element by element in the order it wrote them (RFC 4315
+/// §3), which need not be ascending; that order is kept here, as ranges (a
+/// `1:4294967295` costs one entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyUid {
     /// UIDVALIDITY of the destination.
     pub uid_validity: UidValidity,
-    /// Source UIDs.
-    pub source: UidSet,
-    /// Destination UIDs, in the same order.
-    pub destination: UidSet,
+    source: Vec<(Uid, Uid)>,
+    destination: Vec<(Uid, Uid)>,
 }
 
 impl CopyUid {
-    /// (source, destination) pairs; lazy.
+    /// The code's sets as the server wrote them (inclusive ranges, each ascending).
+    pub(crate) fn new(
+        uid_validity: UidValidity,
+        source: Vec<(Uid, Uid)>,
+        destination: Vec<(Uid, Uid)>,
+    ) -> Self {
+        Self {
+            uid_validity,
+            source,
+            destination,
+        }
+    }
+
+    fn walk(ranges: &[(Uid, Uid)]) -> impl Iterator<Item = Uid> + '_ {
+        ranges
+            .iter()
+            .flat_map(|(a, b)| (a.get()..=b.get()).filter_map(Uid::new))
+    }
+
+    /// The source UIDs.
+    pub fn source(&self) -> UidSet {
+        Self::walk_ranges(&self.source)
+    }
+
+    /// The destination UIDs.
+    pub fn destination(&self) -> UidSet {
+        Self::walk_ranges(&self.destination)
+    }
+
+    fn walk_ranges(ranges: &[(Uid, Uid)]) -> UidSet {
+        let mut set = UidSet::new();
+        for &(a, b) in ranges {
+            set.insert_range(a, b);
+        }
+        set
+    }
+
+    /// (source, destination) pairs, in the server's order; lazy.
     pub fn pairs(&self) -> impl Iterator<Item = (Uid, Uid)> + '_ {
-        self.source.iter().zip(self.destination.iter())
-    }
-}
-
-/// A password or other credential. `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself. Use only to put it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        Self::walk(&self.source).zip(Self::walk(&self.destination))
     }
 }
 

@@ -44,7 +44,7 @@ fn bye_in_the_middle_of_a_command_fails_it_with_the_bye_text() {
 #[test]
 fn connection_closed_inside_a_literal() {
     let mut p = logged_in("IMAP4rev1");
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     p.push(script("C: a2 SELECT INBOX\nS: * 1 EXISTS\nS: a2 OK done"));
     assert!(p.run());
     let id = p
@@ -71,7 +71,7 @@ fn plus_never_coming_times_out() {
     let mut p = logged_in("IMAP4rev1");
     let id = p
         .conn
-        .append(&Mailbox::new("INBOX"), &[], Arc::from(&b"abc"[..]))
+        .append(&MailboxName::inbox(), &[], Arc::from(&b"abc"[..]))
         .unwrap();
     p.push(script("C: a2 APPEND INBOX {3}"));
     assert!(p.run());
@@ -103,7 +103,7 @@ fn greeting_that_never_comes_times_out() {
 #[test]
 fn a_4gb_literal_announced_is_refused_at_once() {
     let mut p = logged_in("IMAP4rev1");
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     p.push(script("C: a2 SELECT INBOX\nS: * 1 EXISTS\nS: a2 OK done"));
     assert!(p.run());
     let id = p
@@ -139,7 +139,7 @@ fn a_literal_announced_beyond_u32_is_a_literal_size_error_for_its_command() {
         ("{99999999999999999999999}", u64::MAX),
     ] {
         let mut p = logged_in("IMAP4rev1");
-        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        p.conn.select(&MailboxName::inbox()).unwrap();
         p.push(script("C: a2 SELECT INBOX\nS: * 1 EXISTS\nS: a2 OK done"));
         assert!(p.run());
         let id = p
@@ -342,15 +342,16 @@ fn invalid_arguments_are_misuse_not_panics() {
     let mut p = logged_in("IMAP4rev1 MOVE UIDPLUS NOTIFY");
     assert!(matches!(
         p.conn
-            .append(&Mailbox::new("INBOX"), &[], Arc::from(&b"a\0b"[..])),
+            .append(&MailboxName::inbox(), &[], Arc::from(&b"a\0b"[..])),
         Err(Error::Misuse(Misuse::InvalidArgument { .. }))
     ));
+    // A mailbox name with a NUL cannot even be built, so no command can send it.
     assert!(matches!(
-        p.conn.select(&Mailbox::new("bad\0name")),
-        Err(Error::Misuse(Misuse::InvalidArgument { .. }))
+        MailboxName::from_wire("bad\0name"),
+        Err(MailboxNameError::BadCharacter { ch: '\0', .. })
     ));
     assert!(matches!(
-        p.conn.status(&Mailbox::new("INBOX"), &[]),
+        p.conn.status(&MailboxName::inbox(), &[]),
         Err(Error::Misuse(Misuse::InvalidArgument { .. }))
     ));
     assert!(matches!(

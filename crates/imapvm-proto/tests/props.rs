@@ -69,7 +69,7 @@ fn run(steps: Vec<Step>, splits: Vec<usize>) -> Vec<Event> {
     };
     p.push(take(&mut steps, 2));
     assert!(p.run());
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     p.push(take(&mut steps, 2));
     assert!(p.run());
     p.conn
@@ -91,9 +91,9 @@ fn run(steps: Vec<Step>, splits: Vec<usize>) -> Vec<Event> {
     p.push(take(&mut steps, 2));
     assert!(p.run());
     p.conn
-        .append(&Mailbox::new("INBOX"), &[], Arc::from(&b"hello"[..]))
+        .append(&MailboxName::inbox(), &[], Arc::from(&b"hello"[..]))
         .unwrap();
-    p.conn.get_quota_root(&Mailbox::new("INBOX")).unwrap();
+    p.conn.get_quota_root(&MailboxName::inbox()).unwrap();
     p.push(take(&mut steps, 4));
     assert!(p.run());
     p.conn.idle().unwrap();
@@ -206,7 +206,7 @@ fn run_routing(steps: Vec<Step>, splits: Vec<usize>) -> (Vec<Outcome>, Vec<Event
     let mut steps: std::collections::VecDeque<Step> = steps.into();
     p.push(vec![steps.pop_front().unwrap()]);
     p.run();
-    let mut ids = vec![p.conn.select(&Mailbox::new("INBOX")).unwrap()];
+    let mut ids = vec![p.conn.select(&MailboxName::inbox()).unwrap()];
     p.push(steps.drain(..2).collect());
     assert!(p.run());
     let uid = |n| Uid::new(n).unwrap();
@@ -214,7 +214,7 @@ fn run_routing(steps: Vec<Step>, splits: Vec<usize>) -> (Vec<Outcome>, Vec<Event
     ids.push(c.uid_search(&[SearchKey::Unseen]).unwrap());
     ids.push(c.uid_search(&[SearchKey::Flagged]).unwrap());
     ids.push(c.uid_search(&[SearchKey::Seen]).unwrap());
-    let set = |v: &[u32]| UidRange::Set(UidSet::from_uids(v.iter().map(|n| uid(*n))).unwrap());
+    let set = |v: &[u32]| UidRange::Set(v.iter().map(|n| uid(*n)).collect());
     ids.push(c.uid_fetch(&set(&[1, 2]), &[FetchAttr::Flags]).unwrap());
     ids.push(
         c.uid_fetch(&set(&[3, 7]), &[FetchAttr::Flags, FetchAttr::Rfc822Size])
@@ -225,12 +225,18 @@ fn run_routing(steps: Vec<Step>, splits: Vec<usize>) -> (Vec<Outcome>, Vec<Event
             .unwrap(),
     );
     ids.push(
-        c.status(&Mailbox::new("Old"), &[StatusAttr::Messages])
-            .unwrap(),
+        c.status(
+            &MailboxName::from_wire("Old").unwrap(),
+            &[StatusAttr::Messages],
+        )
+        .unwrap(),
     );
     ids.push(
-        c.status(&Mailbox::new("Work"), &[StatusAttr::Messages])
-            .unwrap(),
+        c.status(
+            &MailboxName::from_wire("Work").unwrap(),
+            &[StatusAttr::Messages],
+        )
+        .unwrap(),
     );
     ids.push(c.list("", "Old").unwrap());
     ids.push(c.list("", "Work*").unwrap());
@@ -312,7 +318,7 @@ proptest! {
         let mut p = Pair::new(config(), script(&format!("S: * PREAUTH [CAPABILITY {caps}] hi")))
             .with_splits(splits);
         p.run();
-        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        p.conn.select(&MailboxName::inbox()).unwrap();
         let ids: Vec<CommandId> = results
             .iter()
             .map(|_| p.conn.uid_search(&[SearchKey::All]).unwrap())
@@ -365,7 +371,7 @@ proptest! {
     ) {
         let mut p = Pair::new(config(), script("S: * PREAUTH [CAPABILITY IMAP4rev1] hi"));
         p.run();
-        p.conn.select(&Mailbox::new("INBOX")).unwrap();
+        p.conn.select(&MailboxName::inbox()).unwrap();
         // UID i+1 belongs to fetch owner[i]; sequence number = UID (foreign ones above EXISTS).
         let sets: Vec<Vec<u32>> = (0..3)
             .map(|k| (1..=owner.len() as u32).filter(|u| owner[*u as usize - 1] == k).collect())
@@ -374,10 +380,11 @@ proptest! {
         let mut text = String::from("C: a1 SELECT INBOX\n");
         let mut tag = 2;
         for s in &sets {
-            let Some(set) = UidSet::from_uids(s.iter().map(|n| Uid::new(*n).unwrap())) else {
+            let set: UidSet = s.iter().map(|n| Uid::new(*n).unwrap()).collect();
+            if set.is_empty() {
                 ids.push(None);
                 continue;
-            };
+            }
             text.push_str(&format!("C: a{tag} UID FETCH {set} (UID FLAGS)\n"));
             ids.push(Some((tag, p.conn.uid_fetch(&UidRange::Set(set), &[FetchAttr::Flags]).unwrap())));
             tag += 1;
@@ -426,7 +433,7 @@ proptest! {
 /// A selected INBOX over a LITERAL+ server, input split by `splits`.
 fn selected(splits: Vec<usize>) -> Pair {
     let mut p = crate::support::logged_in("IMAP4rev1 LITERAL+ UIDPLUS").with_splits(splits);
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     p.push(script(
         "C: a2 SELECT INBOX
          S: * 2 EXISTS
@@ -476,7 +483,7 @@ proptest! {
         p.strict = false;
         let id = p
             .conn
-            .append_dated(&Mailbox::new("INBOX"), &[], Some(secs), Arc::from(&b"x"[..]))
+            .append_dated(&MailboxName::inbox(), &[], Some(secs), Arc::from(&b"x"[..]))
             .unwrap();
         p.push(script("C: a3 APPEND\nS: a3 OK done"));
         prop_assert!(p.run());

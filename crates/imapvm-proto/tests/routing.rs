@@ -18,13 +18,13 @@ fn uids(v: &[u32]) -> Vec<Uid> {
 }
 
 fn set(v: &[u32]) -> UidRange {
-    UidRange::Set(UidSet::from_uids(uids(v)).unwrap())
+    UidRange::Set(uids(v).into_iter().collect())
 }
 
 /// Logged in with `caps`, INBOX selected with UIDs 1, 2, 3, 7 at sequence numbers 1..4 (learnt).
 fn selected(caps: &str) -> Pair {
     let mut p = logged_in(caps);
-    let sel = p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    let sel = p.conn.select(&MailboxName::inbox()).unwrap();
     let f = p.conn.uid_fetch(&UidRange::All, &[]).unwrap();
     p.push(script(
         "C: a2 SELECT INBOX
@@ -172,7 +172,7 @@ fn selected_with_limit_4(caps: &str) -> Pair {
     cfg.limits.max_untagged_per_command = 4;
     let mut p = Pair::new(cfg, script(&format!("S: * PREAUTH [CAPABILITY {caps}] hi")));
     p.run();
-    let sel = p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    let sel = p.conn.select(&MailboxName::inbox()).unwrap();
     p.push(script(
         "C: a1 SELECT INBOX
          S: * 20 EXISTS
@@ -407,7 +407,7 @@ fn esearch_can_be_turned_off() {
         script("S: * PREAUTH [CAPABILITY IMAP4rev1 ESEARCH] hi"),
     );
     p.run();
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     let a = p.conn.uid_search(&[SearchKey::Unseen]).unwrap();
     p.push(script(
         "C: a1 SELECT INBOX
@@ -449,7 +449,7 @@ fn esearch_with_too_many_uids_fails_only_its_command() {
         script("S: * PREAUTH [CAPABILITY IMAP4rev1 ESEARCH] hi"),
     );
     p.run();
-    p.conn.select(&Mailbox::new("INBOX")).unwrap();
+    p.conn.select(&MailboxName::inbox()).unwrap();
     let a = p.conn.uid_search(&[SearchKey::All]).unwrap();
     let b = p.conn.uid_search(&[SearchKey::Seen]).unwrap();
     // 15 bytes naming four billion UIDs must not make the core allocate them.
@@ -800,9 +800,15 @@ fn store_and_fetch_pipelined_share_a_uid_in_command_order() {
 fn pipelined_status_is_routed_by_mailbox_and_one_answer_each() {
     let mut p = logged_in(DOVECOT_CAPS);
     let items = [StatusAttr::Messages];
-    let a = p.conn.status(&Mailbox::new("INBOX"), &items).unwrap();
-    let b = p.conn.status(&Mailbox::new("Old"), &items).unwrap();
-    let c = p.conn.status(&Mailbox::new("Old"), &items).unwrap();
+    let a = p.conn.status(&MailboxName::inbox(), &items).unwrap();
+    let b = p
+        .conn
+        .status(&MailboxName::from_wire("Old").unwrap(), &items)
+        .unwrap();
+    let c = p
+        .conn
+        .status(&MailboxName::from_wire("Old").unwrap(), &items)
+        .unwrap();
     p.push(script(
         "C: a2 STATUS INBOX (MESSAGES)
          C: a3 STATUS Old (MESSAGES)
@@ -869,14 +875,17 @@ fn pipelined_lists_answered_before_their_tags_still_route_by_pattern() {
     ));
     assert!(p.run());
     assert!(matches!(p.ok(a), Outcome::List(v) if v.len() == 1 && v[0].mailbox.is_inbox()));
-    assert!(matches!(p.ok(b), Outcome::List(v) if v.len() == 1 && v[0].mailbox.as_str() == "Old"));
+    assert!(matches!(p.ok(b), Outcome::List(v) if v.len() == 1 && v[0].mailbox.as_wire() == "Old"));
 }
 
 #[test]
 fn pipelined_getquotaroot_is_routed_by_mailbox_and_root() {
     let mut p = logged_in(DOVECOT_CAPS);
-    let a = p.conn.get_quota_root(&Mailbox::new("INBOX")).unwrap();
-    let b = p.conn.get_quota_root(&Mailbox::new("Shared")).unwrap();
+    let a = p.conn.get_quota_root(&MailboxName::inbox()).unwrap();
+    let b = p
+        .conn
+        .get_quota_root(&MailboxName::from_wire("Shared").unwrap())
+        .unwrap();
     p.push(script(
         "C: a2 GETQUOTAROOT INBOX
          C: a3 GETQUOTAROOT Shared
@@ -942,7 +951,7 @@ fn vanished_goes_to_the_uid_expunge_that_named_those_uids() {
     let a = p.conn.uid_expunge(&uid(1).into()).unwrap();
     let b = p
         .conn
-        .uid_move(&uid(3).into(), &Mailbox::new("Old"))
+        .uid_move(&uid(3).into(), &MailboxName::from_wire("Old").unwrap())
         .unwrap();
     p.push(script(
         "C: a4 UID EXPUNGE 1
@@ -958,7 +967,7 @@ fn vanished_goes_to_the_uid_expunge_that_named_those_uids() {
     assert!(matches!(p.ok(b), Outcome::Moved { expunged, .. } if expunged == &uids(&[3])));
     assert!(p.events.iter().any(|e| matches!(
         e,
-        Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_wire() == "7"
+        Event::Unsolicited(Unsolicited::Vanished { uids: s, earlier: false }) if s.to_string() == "7"
     )));
 }
 

@@ -81,7 +81,7 @@ fn uid_set(s: &str) -> UidSet {
         let (a, b): (u32, u32) = (a.parse().unwrap(), b.parse().unwrap());
         uids.extend((a..=b).map(|n| Uid::new(n).unwrap()));
     }
-    UidSet::from_uids(uids).unwrap()
+    uids.into_iter().collect()
 }
 
 fn fetch_attrs(items: &str) -> Vec<FetchAttr> {
@@ -142,12 +142,12 @@ fn issue(c: &mut Connection, e: &Exchange) -> CommandId {
         "NOOP" => c.noop(),
         "LOGOUT" => c.logout(),
         "EXPUNGE" => c.expunge(),
-        "SELECT" => c.select(&Mailbox::new(args)),
-        "CREATE" => c.create(&Mailbox::new(args)),
-        "GETQUOTAROOT" => c.get_quota_root(&Mailbox::new(args)),
+        "SELECT" => c.select(&MailboxName::from_wire(args).unwrap()),
+        "CREATE" => c.create(&MailboxName::from_wire(args).unwrap()),
+        "GETQUOTAROOT" => c.get_quota_root(&MailboxName::from_wire(args).unwrap()),
         "STATUS" => {
             let mb = args.split(' ').next().unwrap();
-            c.status(&Mailbox::new(mb), &[StatusAttr::UidNext])
+            c.status(&MailboxName::from_wire(mb).unwrap(), &[StatusAttr::UidNext])
         }
         "SEARCH" => c.uid_search(&search_keys(args)),
         "FETCH" => {
@@ -156,7 +156,10 @@ fn issue(c: &mut Connection, e: &Exchange) -> CommandId {
         }
         "COPY" => {
             let (set, mb) = args.split_once(' ').unwrap();
-            c.uid_copy(&UidRange::Set(uid_set(set)), &Mailbox::new(mb))
+            c.uid_copy(
+                &UidRange::Set(uid_set(set)),
+                &MailboxName::from_wire(mb).unwrap(),
+            )
         }
         "STORE" => {
             let (set, _) = args.split_once(' ').unwrap();
@@ -179,7 +182,7 @@ fn issue(c: &mut Connection, e: &Exchange) -> CommandId {
             let mut lit = e.client_extra.join("\r\n").into_bytes();
             lit.extend_from_slice(b"\r\n");
             lit.resize(n, b'x');
-            c.append(&Mailbox::new(mb), &flags, Arc::from(lit))
+            c.append(&MailboxName::from_wire(mb).unwrap(), &flags, Arc::from(lit))
         }
         other => panic!("unmapped trace command {other}"),
     };
@@ -384,7 +387,7 @@ fn greeting_recording_session_authenticates_and_appends_to_greetings() {
             capabilities_known: true
         })]
     ));
-    assert!(r[0].pair.conn.capabilities().has("QUOTA"));
+    assert!(r[0].pair.conn.capabilities().unwrap().has("QUOTA"));
     assert!(matches!(
         outcome_of(&r, "APPEND")[..],
         [Ok(Outcome::Appended(Some(AppendUid { .. })))]

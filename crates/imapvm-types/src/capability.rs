@@ -109,8 +109,10 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// No capabilities.
-    pub fn new() -> Capabilities {
-        Capabilities::default()
+    pub const fn new() -> Capabilities {
+        Capabilities {
+            atoms: BTreeSet::new(),
+        }
     }
 
     /// The set of advertised atoms (any case; stored upper-cased).
@@ -137,6 +139,20 @@ impl Capabilities {
         self.atoms.contains(cap.as_str())
     }
 
+    /// This set plus `cap` (policy tables and fallbacks).
+    #[must_use]
+    pub fn with(mut self, cap: Capability) -> Capabilities {
+        self.atoms.insert(cap.as_str().to_owned());
+        self
+    }
+
+    /// This set without `cap` (a fallback after the server refused what it advertised).
+    #[must_use]
+    pub fn without(mut self, cap: Capability) -> Capabilities {
+        self.atoms.remove(cap.as_str());
+        self
+    }
+
     /// Whether `atom` (e.g. `"IDLE"`, `"AUTH=PLAIN"`) is advertised (case-insensitive).
     pub fn has(&self, atom: &str) -> bool {
         self.atoms.contains(&atom.to_ascii_uppercase())
@@ -160,6 +176,14 @@ impl Capabilities {
     /// Whether nothing is advertised.
     pub fn is_empty(&self) -> bool {
         self.atoms.is_empty()
+    }
+}
+
+impl FromIterator<Capability> for Capabilities {
+    fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Capabilities {
+        Capabilities {
+            atoms: iter.into_iter().map(|c| c.as_str().to_owned()).collect(),
+        }
     }
 }
 
@@ -192,5 +216,11 @@ mod tests {
             assert_eq!(Capability::from_atom(&c.as_str().to_lowercase()), Some(c));
             assert!(Capabilities::of(&[c]).contains(c));
         }
+        let fallback = caps
+            .clone()
+            .without(Capability::UidPlus)
+            .with(Capability::Move);
+        assert!(!fallback.contains(Capability::UidPlus) && fallback.contains(Capability::Move));
+        assert!(fallback.has("IMAP4REV1"), "other atoms stay");
     }
 }

@@ -11,10 +11,15 @@
 //! * [`UidSet`]: an ordered set of UIDs that renders as an IMAP sequence set (`1:3,7`).
 //! * [`MailboxId`]: a voicemail box `box@context`, validated, compared ASCII
 //!   case-insensitively as Asterisk's `find_user` compares them.
+//! * [`MailboxName`]: an IMAP mailbox name as it travels on the wire, validated; policy
+//!   builds it, the protocol core sends and reports it.
 //! * [`Secret`]: a password or PIN whose `Debug` and `Display` print `***` [INV-6].
 //! * [`Capabilities`] and [`Capability`]: what a server advertised.
 //! * [`Dtmf`] and [`DtmfSet`]: a telephone key and a set of them (escape digits), as AGI
 //!   and the call flows speak of them.
+//! * [`SearchKey`]: a `UID SEARCH` key, decided by policy and sent by the protocol core.
+//! * [`ResponseCode`]: the bracketed code of a server's answer (`NO [OVERQUOTA]`).
+//! * [`MessageNumber`]: Asterisk's 1-based number of a message within one listing.
 //! * [`sansio::Core`]: the one interface of the sans-IO protocol cores (IMAP, AMI, AGI),
 //!   so that one driver runs all of them.
 //!
@@ -39,12 +44,20 @@
 mod capability;
 mod dtmf;
 mod mailbox_id;
+mod mailbox_name;
+mod number;
+mod response_code;
 pub mod sansio;
+mod search;
 mod secret;
 mod uid;
 
 pub use capability::{Capabilities, Capability};
 pub use dtmf::{Dtmf, DtmfError, DtmfSet};
 pub use mailbox_id::{DEFAULT_CONTEXT, MAX_ID_BYTES, MailboxId, MailboxIdError};
+pub use mailbox_name::{MAX_MAILBOX_NAME_BYTES, MailboxName, MailboxNameError};
+pub use number::MessageNumber;
+pub use response_code::ResponseCode;
+pub use search::SearchKey;
 pub use secret::Secret;
-pub use uid::{Uid, UidSet, UidValidity};
+pub use uid::{Uid, UidSet, UidSetError, UidValidity};

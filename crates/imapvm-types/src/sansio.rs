@@ -22,7 +22,7 @@
 //! value with a [`ConfigError`] instead of repairing it.
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Bytes a core wants written.
 pub trait Transmit {
@@ -96,6 +96,43 @@ impl ConfigError {
     }
 }
 
+/// The checks every option struct of imapvm makes, so that each names its field the same way.
+impl ConfigError {
+    /// `Ok` when `value` (a timeout, an interval) is more than zero.
+    pub fn require_nonzero(field: &'static str, value: Duration) -> Result<(), ConfigError> {
+        if value.is_zero() {
+            return Err(ConfigError::out_of_bounds(
+                field,
+                format!("{}s", value.as_secs_f64()),
+                "more than 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Ok` when `value` (a queue length, a concurrency) is at least 1.
+    pub fn require_positive(field: &'static str, value: usize) -> Result<(), ConfigError> {
+        if value == 0 {
+            return Err(ConfigError::out_of_bounds(field, 0, "at least 1"));
+        }
+        Ok(())
+    }
+
+    /// `Ok` for a doubling back-off: `backoff_first` more than zero and `backoff_max` at
+    /// least `backoff_first`.
+    pub fn require_backoff(first: Duration, max: Duration) -> Result<(), ConfigError> {
+        ConfigError::require_nonzero("backoff_first", first)?;
+        if max < first {
+            return Err(ConfigError::out_of_bounds(
+                "backoff_max",
+                format!("{}s", max.as_secs_f64()),
+                "at least backoff_first",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -113,6 +150,36 @@ impl std::error::Error for ConfigError {}
 #[cfg(test)]
 mod tests {
     use super::ConfigError;
+
+    #[test]
+    fn the_shared_checks_name_the_field() {
+        use std::time::Duration;
+        assert!(ConfigError::require_nonzero("t", Duration::from_millis(1)).is_ok());
+        assert_eq!(
+            ConfigError::require_nonzero("t", Duration::ZERO)
+                .unwrap_err()
+                .to_string(),
+            "t = 0s is out of bounds: more than 0"
+        );
+        assert!(ConfigError::require_positive("q", 1).is_ok());
+        assert!(ConfigError::require_positive("q", 0).is_err());
+        let (a, b) = (Duration::from_secs(1), Duration::from_secs(2));
+        assert!(ConfigError::require_backoff(a, b).is_ok());
+        assert!(matches!(
+            ConfigError::require_backoff(b, a),
+            Err(ConfigError::OutOfBounds {
+                field: "backoff_max",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ConfigError::require_backoff(Duration::ZERO, a),
+            Err(ConfigError::OutOfBounds {
+                field: "backoff_first",
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn a_config_error_names_the_field_the_value_and_what_is_allowed() {

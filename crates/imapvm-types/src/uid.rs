@@ -72,6 +72,12 @@ impl UidValidity {
     }
 }
 
+impl From<NonZeroU32> for UidValidity {
+    fn from(v: NonZeroU32) -> UidValidity {
+        UidValidity(v)
+    }
+}
+
 impl fmt::Display for UidValidity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

@@ -49,6 +49,7 @@ pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
 pub use publish::Publisher;
 pub use shard::{Shard, ShardError, watched_boxes};
 pub use watch::{
-    MwiEvent, Resync, StrategyChoice, WatchError, WatchEvent, WatchOptions, Watcher, rfc3339,
+    MwiEvent, Resync, StartError, StrategyChoice, WatchError, WatchEvent, WatchOptions, Watcher,
+    rfc3339,
 };
 pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};

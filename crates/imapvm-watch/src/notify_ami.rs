@@ -27,10 +27,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-use imapvm::Result;
 use imapvm::clock::{SharedClock, SystemClock};
 use imapvm::driver::{Driver, Progress};
-use imapvm_ami::{Action, ActionId, Client, ClientConfig, Credentials, Event, Secret};
+use imapvm_ami::{Action, ActionId, Client, ClientConfig, ConfigError, Credentials, Event};
 use imapvm_config::{AmiMode, AmiTarget};
 use imapvm_policy::{Backoff, MwiCounts};
 use tokio::net::TcpStream;
@@ -38,24 +37,36 @@ use tokio::sync::mpsc;
 
 use crate::watch::{MwiEvent, backoff};
 
-/// How the AMI driver behaves.
+/// How the AMI driver behaves. [`AmiNotifier::start`] refuses a value out of bounds
+/// (naming it) rather than repairing it.
 #[derive(Debug, Clone)]
 pub struct AmiOptions {
-    /// First reconnect back-off (doubled per failure up to `backoff_max`; above zero).
+    /// First reconnect back-off (more than 0; doubled per failure up to `backoff_max`).
     pub backoff_first: Duration,
     /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// TCP connect timeout.
+    /// TCP connect timeout (more than 0).
     pub connect_timeout: Duration,
-    /// How long a clean log-off may take when stopping.
+    /// How long a clean log-off may take when stopping (more than 0).
     pub logoff_timeout: Duration,
-    /// The protocol engine's keepalive, response timeout and limits.
+    /// The protocol engine's keepalive, response timeout and limits (checked by
+    /// [`Client::new`](imapvm_ami::Client::new)).
     pub client: ClientConfig,
-    /// Reports buffered for a slow reader; beyond that they are dropped (and counted in
-    /// the log), never blocking the notifications themselves.
+    /// Reports buffered for a slow reader (at least 1); beyond that they are dropped (and
+    /// counted in the log), never blocking the notifications themselves.
     pub report_queue: usize,
     /// Where every `now` comes from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
+}
+
+impl AmiOptions {
+    /// Whether every option is within its bounds (the error names the first that is not).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_nonzero("connect_timeout", self.connect_timeout)?;
+        ConfigError::require_nonzero("logoff_timeout", self.logoff_timeout)?;
+        ConfigError::require_positive("report_queue", self.report_queue)
+    }
 }
 
 impl Default for AmiOptions {
@@ -152,12 +163,13 @@ impl std::fmt::Debug for Command {
 
 impl AmiNotifier {
     /// Starts the driver for `target` (needs a tokio runtime). It connects at once and
-    /// stays connected, so the first change does not wait for a login. Fails when the
-    /// options' back-off bounds are refused.
-    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier> {
-        let backoff = backoff("AmiOptions", options.backoff_first, options.backoff_max)?;
+    /// stays connected, so the first change does not wait for a login. An option out of
+    /// bounds is refused ([`AmiOptions::check`]).
+    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier, ConfigError> {
+        options.check()?;
+        let backoff = backoff(options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
+        let (report_tx, reports) = mpsc::channel(options.report_queue);
         let label = if target.host.contains(':') {
             format!("[{}]:{}", target.host, target.port)
         } else {
@@ -169,7 +181,7 @@ impl AmiNotifier {
             label: label.clone(),
             credentials: Credentials {
                 username: target.username.clone(),
-                secret: Secret::new(target.secret.expose()),
+                secret: target.secret.clone(),
             },
             mode: target.mode,
             backoff,

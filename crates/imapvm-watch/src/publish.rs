@@ -12,13 +12,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use imapvm::{Error, MwiCounts, Result, Store};
+use imapvm::{MwiCounts, Store};
 use imapvm_policy::MailboxId;
 use imapvm_policy::mwi::{MwiTracker, Recount, externnotify_args};
 use tokio::sync::mpsc;
 
 use crate::externnotify::{ExternNotify, Runner};
-use crate::watch::{MwiEvent, WatchError, WatchEvent, WatchOptions};
+use crate::watch::{MwiEvent, StartError, WatchError, WatchEvent, WatchOptions};
 
 /// How long announcements are gathered before recounting, so that the several operations
 /// of one call (a deposit and its recount, deletes at the end) cost one count per box.
@@ -34,25 +34,18 @@ pub struct Publisher {
 impl Publisher {
     /// Starts publishing the changes of `store`'s boxes (`options.mailboxes`, or every box;
     /// `options.externnotify` or voicemail.conf's). Needs a tokio runtime.
-    pub fn start(store: &Store, options: &WatchOptions) -> Result<Publisher> {
+    pub fn start(store: &Store, options: &WatchOptions) -> Result<Publisher, StartError> {
         let only: Option<HashSet<MailboxId>> = match &options.mailboxes {
             Some(list) => Some(
                 list.iter()
-                    .map(|id| store.mailbox(id).map(|m| m.mailbox_id().clone()))
-                    .collect::<Result<_>>()?,
+                    .map(|id| store.mailbox_of(id).map(|m| m.mailbox_id().clone()))
+                    .collect::<imapvm::Result<_>>()?,
             ),
             None => None,
         };
         let externnotify = match (&options.externnotify, &store.config().general.externnotify) {
             (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(
-                ExternNotify::parse(cmd, options.externnotify_timeout).map_err(|e| {
-                    Error::Config {
-                        mailbox: "[general] externnotify".into(),
-                        reason: e.to_string(),
-                    }
-                })?,
-            ),
+            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout)?),
             (None, None) => None,
         };
         let (tx, events) = mpsc::channel(options.queue.max(1));
@@ -122,8 +115,8 @@ async fn run(
                 Ok(c) => Recount::Counted(c),
                 Err(e) => {
                     let event = WatchEvent::Error(WatchError {
-                        account: mailbox.account_label(),
-                        error: e.to_string(),
+                        account: mailbox.account().key(),
+                        error: e,
                         at: store.clock().wall(),
                     });
                     if events.send(event).await.is_err() {

@@ -50,11 +50,11 @@ use tokio::sync::mpsc;
 
 use imapvm::clock::SharedClock;
 use imapvm::{
-    Account, AccountKey, ChangeFeed, Error, Folders, IdentityHeaders, Mailbox, Result,
+    Account, AccountKey, ChangeFeed, ConfigError, Error, Folders, IdentityHeaders, Mailbox, Result,
     ServerChanges as Changes, Session, Store,
 };
 
-use crate::externnotify::{ExternNotify, ExternRun, Runner};
+use crate::externnotify::{ExternNotify, ExternNotifyError, ExternRun, Runner};
 
 /// A box's counts changed (or are known for the first time).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,18 +94,34 @@ impl MwiEvent {
 
 /// An account could not be watched (server down, login refused, command failed). The last
 /// known state of its boxes stays as it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WatchError {
     /// `user@server:port`.
-    pub account: String,
+    pub account: AccountKey,
     /// What went wrong.
-    pub error: String,
+    pub error: Error,
     /// When.
     pub at: SystemTime,
 }
 
+/// Why a [`Watcher`] did not start: a configuration problem, never a connection problem
+/// (those become [`WatchEvent::Error`]s and are retried).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A box to watch cannot be used (not in voicemail.conf, not on IMAP...).
+    #[error(transparent)]
+    Mailbox(#[from] Error),
+    /// An option of [`WatchOptions`] (or voicemail.conf's `pollfreq`) is out of bounds.
+    #[error("watch: {0}")]
+    Option(#[from] ConfigError),
+    /// voicemail.conf's `externnotify` cannot be run.
+    #[error("[general] externnotify: {0}")]
+    ExternNotify(#[from] ExternNotifyError),
+}
+
 /// What the watcher reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum WatchEvent {
     /// A box's counts changed.
@@ -115,7 +131,7 @@ pub enum WatchEvent {
     /// An account is (again) watched, every box counted: changes from now on are seen.
     Watching {
         /// `user@server:port`.
-        account: String,
+        account: AccountKey,
         /// How.
         strategy: WatchStrategy,
         /// What re-synchronising the counts cost on this (re)connect.
@@ -159,28 +175,30 @@ pub enum StrategyChoice {
     Poll(Duration),
 }
 
-/// What to watch and how.
+/// What to watch and how. [`Watcher::start`] refuses a value out of bounds (naming it)
+/// rather than repairing it.
 #[derive(Clone)]
 pub struct WatchOptions {
-    /// The boxes (`box@context`); `None`: every box in voicemail.conf.
-    pub mailboxes: Option<Vec<String>>,
+    /// The boxes; `None`: every box in voicemail.conf. A box named twice (in any case, as
+    /// Asterisk compares them) is watched once.
+    pub mailboxes: Option<Vec<MailboxId>>,
     /// The strategy.
     pub strategy: StrategyChoice,
     /// The `externnotify` program; `None`: voicemail.conf's, if any.
     pub externnotify: Option<ExternNotify>,
-    /// Timeout of one `externnotify` run when it comes from voicemail.conf.
+    /// Timeout of one `externnotify` run when it comes from voicemail.conf (more than 0).
     pub externnotify_timeout: Duration,
-    /// First reconnect back-off (doubled per failure up to `backoff_max`; above zero).
+    /// First reconnect back-off (more than 0; doubled per failure up to `backoff_max`).
     pub backoff_first: Duration,
     /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// Events buffered for a slow reader before the account tasks wait.
+    /// Events buffered for a slow reader before the account tasks wait (at least 1).
     pub queue: usize,
     /// While IDLE waits: after this long without a byte from the server, end IDLE and
     /// expect its tagged OK within `imapreadtimeout`, else the connection is taken as dead
     /// (error event, reconnect). Servers that send keepalives while idling (Dovecot's
     /// `* OK Still here` every 2 minutes) never see the probe. `None`: only the 28-minute
-    /// IDLE refresh and TCP keepalive notice a dead server.
+    /// IDLE refresh and TCP keepalive notice a dead server. When set, more than 0.
     pub idle_silence: Option<Duration>,
     /// At most this many accounts connect (TCP, TLS, login) at the same time, so that
     /// starting a watcher over thousands of accounts, or reconnecting them all after a
@@ -204,6 +222,30 @@ impl std::fmt::Debug for WatchOptions {
             .field("idle_silence", &self.idle_silence)
             .field("connect_concurrency", &self.connect_concurrency)
             .finish_non_exhaustive()
+    }
+}
+
+impl WatchOptions {
+    /// Whether every option is within its bounds (the error names the first that is not).
+    /// Nothing is repaired: a zero queue, interval or concurrency is refused.
+    pub fn check(&self) -> std::result::Result<(), ConfigError> {
+        ConfigError::require_nonzero("externnotify_timeout", self.externnotify_timeout)?;
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_positive("queue", self.queue)?;
+        ConfigError::require_positive("connect_concurrency", self.connect_concurrency)?;
+        if let Some(d) = self.idle_silence {
+            ConfigError::require_nonzero("idle_silence", d)?;
+        }
+        if let StrategyChoice::Poll(every) = self.strategy
+            && every < imapvm_policy::watch::MIN_POLL
+        {
+            return Err(ConfigError::out_of_bounds(
+                "strategy (poll interval)",
+                format!("{}s", every.as_secs_f64()),
+                "at least 1 second",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -266,52 +308,58 @@ impl Drop for Watcher {
 
 impl Watcher {
     /// Starts watching `store`'s boxes (see the module docs). Fails only on configuration
-    /// errors (an unknown box, an unusable externnotify, a back-off whose bounds are
-    /// refused); connection problems become [`WatchEvent::Error`]s and are retried. Needs a
-    /// tokio runtime.
-    pub fn start(store: &Store, options: WatchOptions) -> Result<Watcher> {
-        let backoff = backoff("WatchOptions", options.backoff_first, options.backoff_max)?;
-        let ids: Vec<String> = match &options.mailboxes {
+    /// errors (an unknown box, an option out of bounds, an unusable externnotify);
+    /// connection problems become [`WatchEvent::Error`]s and are retried. Needs a tokio
+    /// runtime.
+    pub fn start(store: &Store, options: WatchOptions) -> std::result::Result<Watcher, StartError> {
+        options.check()?;
+        let backoff = backoff(options.backoff_first, options.backoff_max)?;
+        let general = &store.config().general;
+        if general.pollfreq < imapvm_policy::watch::MIN_POLL {
+            return Err(ConfigError::out_of_bounds(
+                "pollfreq",
+                format!("{}s", general.pollfreq.as_secs_f64()),
+                "at least 1 second",
+            )
+            .into());
+        }
+        let ids: Vec<MailboxId> = match &options.mailboxes {
             Some(list) => list.clone(),
             None => store.mailbox_ids(),
         };
-        let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
+        // One entry per box: `MailboxId` compares (and orders) as Asterisk does, without
+        // ASCII case, so `1234@Default` and `1234@default` are one box.
+        let mut boxes: BTreeMap<MailboxId, Mailbox> = BTreeMap::new();
         for id in &ids {
-            let mb = store.mailbox(id)?;
-            let list = by_account.entry(mb.account().key()).or_default();
-            if !list.iter().any(|m| m.mailbox_id() == mb.mailbox_id()) {
-                list.push(mb);
+            if !boxes.contains_key(id) {
+                boxes.insert(id.clone(), store.mailbox_of(id)?);
             }
         }
-        let externnotify = match (&options.externnotify, &store.config().general.externnotify) {
+        let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
+        for id in &ids {
+            if let Some(mb) = boxes.remove(id) {
+                by_account.entry(mb.account().key()).or_default().push(mb);
+            }
+        }
+        let externnotify = match (&options.externnotify, &general.externnotify) {
             (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(
-                ExternNotify::parse(cmd, options.externnotify_timeout).map_err(|e| {
-                    Error::Config {
-                        mailbox: "[general] externnotify".into(),
-                        reason: e.to_string(),
-                    }
-                })?,
-            ),
+            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout)?),
             (None, None) => None,
         };
-        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let (tx, rx) = mpsc::channel(options.queue);
         let runner = externnotify.map(|cmd| {
             let tx = tx.clone();
             Runner::new(cmd, move |run| {
                 let _ = tx.try_send(WatchEvent::ExternNotify(run));
             })
         });
-        let general = &store.config().general;
         let config = WatchConfig {
             pollmailboxes: general.pollmailboxes,
             pollfreq: general.pollfreq,
             allow_notify: options.strategy != StrategyChoice::NoNotify,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let connecting = Arc::new(tokio::sync::Semaphore::new(
-            options.connect_concurrency.max(1),
-        ));
+        let connecting = Arc::new(tokio::sync::Semaphore::new(options.connect_concurrency));
         let accounts = by_account.len();
         let mut tasks = Vec::with_capacity(accounts);
         for (key, boxes) in by_account {
@@ -322,6 +370,7 @@ impl Watcher {
             let task = AccountWatch {
                 account: first.account().clone(),
                 label: key.to_string(),
+                key,
                 boxes: boxes
                     .into_iter()
                     .map(|mailbox| Watched {
@@ -372,6 +421,7 @@ enum Ended {
 struct AccountWatch {
     account: Account,
     label: String,
+    key: AccountKey,
     boxes: Vec<Watched>,
     choice: StrategyChoice,
     config: WatchConfig,
@@ -433,8 +483,8 @@ impl AccountWatch {
                     if !self.down {
                         self.down = true;
                         let event = WatchEvent::Error(WatchError {
-                            account: self.label.clone(),
-                            error: e.to_string(),
+                            account: self.key.clone(),
+                            error: e,
                             at: self.clock.wall(),
                         });
                         if self.events.send(event).await.is_err() {
@@ -453,11 +503,10 @@ impl AccountWatch {
 
     fn strategy(&self, session: &Session) -> WatchStrategy {
         match self.choice {
-            StrategyChoice::Poll(every) => WatchStrategy::Poll {
-                every: every.max(imapvm_policy::watch::MIN_POLL),
-            },
+            // At least `MIN_POLL`: `WatchOptions::check`.
+            StrategyChoice::Poll(every) => WatchStrategy::Poll { every },
             StrategyChoice::Auto | StrategyChoice::NoNotify => {
-                choose(session.policy_capabilities(), self.config)
+                choose(session.capabilities(), self.config)
             }
         }
     }
@@ -487,7 +536,7 @@ impl AccountWatch {
                 Err(e) if !e.is_connection_lost() => {
                     tracing::info!(account = %self.label, error = %e, "NOTIFY refused; falling back");
                     strategy = strategy
-                        .fallback(session.policy_capabilities(), self.config)
+                        .fallback(session.capabilities(), self.config)
                         .unwrap_or(WatchStrategy::OnDemand);
                 }
                 Err(e) => return Err(e),
@@ -498,7 +547,7 @@ impl AccountWatch {
         if self
             .events
             .send(WatchEvent::Watching {
-                account: self.label.clone(),
+                account: self.key.clone(),
                 strategy,
                 resync,
                 at,
@@ -512,9 +561,8 @@ impl AccountWatch {
         let poll_every = match strategy {
             WatchStrategy::Poll { every } => Some(every),
             // Boxes outside the IDLE folder are recounted every pollfreq.
-            WatchStrategy::Idle { .. } if self.has_other_folders() => {
-                Some(self.config.pollfreq.max(imapvm_policy::watch::MIN_POLL))
-            }
+            // At least `MIN_POLL`: checked by `Watcher::start`.
+            WatchStrategy::Idle { .. } if self.has_other_folders() => Some(self.config.pollfreq),
             _ => None,
         };
         let mut next_poll = poll_every.map(|d| self.clock.now() + d);
@@ -610,10 +658,12 @@ impl AccountWatch {
                     continue;
                 }
             };
-            self.folders.check_validity(&folder, sel.uid_validity);
-            let now = match (sel.highest_modseq, sel.uid_next) {
-                (Some(h), Some(n)) if sel.uid_validity != 0 => Some(FolderMark {
-                    uid_validity: sel.uid_validity,
+            if let Some(uid_validity) = sel.uid_validity {
+                self.folders.check_validity(&folder, uid_validity);
+            }
+            let now = match (sel.uid_validity, sel.highest_modseq, sel.uid_next) {
+                (Some(uid_validity), Some(h), Some(n)) => Some(FolderMark {
+                    uid_validity,
                     highest_modseq: h,
                     uid_next: n,
                     exists: sel.exists,
@@ -758,7 +808,9 @@ impl AccountWatch {
                 .is_some_and(|s| s.name.same_mailbox(&folder))
         {
             let sel = session.select(&folder).await?;
-            self.folders.check_validity(&folder, sel.uid_validity);
+            if let Some(uid_validity) = sel.uid_validity {
+                self.folders.check_validity(&folder, uid_validity);
+            }
         }
         let mut changes = session.take_changes();
         if !changes.is_empty() {
@@ -861,8 +913,8 @@ impl AccountWatch {
     /// Sends an error event for this account (the connection stays up).
     async fn report(&self, e: Error) {
         let event = WatchEvent::Error(WatchError {
-            account: self.label.clone(),
-            error: e.to_string(),
+            account: self.key.clone(),
+            error: e,
             at: self.clock.wall(),
         });
         let _ = self.events.send(event).await;
@@ -871,10 +923,16 @@ impl AccountWatch {
 
 /// The back-off of an options struct (`options`, e.g. `AmiOptions`) from its
 /// `backoff_first`/`backoff_max`; bounds it cannot use are a configuration error naming them.
-pub(crate) fn backoff(options: &str, first: Duration, max: Duration) -> Result<Backoff> {
-    Backoff::new(first, max).map_err(|e| Error::Config {
-        mailbox: format!("{options}::backoff_first/backoff_max"),
-        reason: e.to_string(),
+/// The back-off of checked options (`ConfigError::require_backoff` passed): bounds policy's
+/// [`Backoff`] refuses are the options' error too.
+pub(crate) fn backoff(first: Duration, max: Duration) -> std::result::Result<Backoff, ConfigError> {
+    ConfigError::require_backoff(first, max)?;
+    Backoff::new(first, max).map_err(|_| {
+        ConfigError::out_of_bounds(
+            "backoff_max",
+            format!("{}s", max.as_secs_f64()),
+            "at least backoff_first, which is above zero",
+        )
     })
 }
 
@@ -917,6 +975,68 @@ pub fn latest_counts<'a>(
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    /// Values the watcher once repaired without a word (`queue` and `connect_concurrency`
+    /// 0 became 1, a poll interval under a second became one, a back-off maximum below its
+    /// first step was raised) are refused, naming the option.
+    #[test]
+    fn options_out_of_bounds_are_refused_naming_the_option() {
+        assert!(WatchOptions::default().check().is_ok());
+        let field = |o: WatchOptions| match o.check() {
+            Err(ConfigError::OutOfBounds { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(WatchOptions {
+                queue: 0,
+                ..WatchOptions::default()
+            }),
+            "queue"
+        );
+        assert_eq!(
+            field(WatchOptions {
+                connect_concurrency: 0,
+                ..WatchOptions::default()
+            }),
+            "connect_concurrency"
+        );
+        assert_eq!(
+            field(WatchOptions {
+                strategy: StrategyChoice::Poll(Duration::from_millis(10)),
+                ..WatchOptions::default()
+            }),
+            "strategy (poll interval)"
+        );
+        assert_eq!(
+            field(WatchOptions {
+                backoff_first: Duration::from_secs(5),
+                backoff_max: Duration::from_secs(1),
+                ..WatchOptions::default()
+            }),
+            "backoff_max"
+        );
+        assert_eq!(
+            field(WatchOptions {
+                idle_silence: Some(Duration::ZERO),
+                ..WatchOptions::default()
+            }),
+            "idle_silence"
+        );
+    }
+
+    /// `pollfreq=0` in voicemail.conf (its check reports the line) stops the watcher from
+    /// starting, instead of polling every second.
+    #[tokio::test]
+    async fn a_zero_pollfreq_is_refused_at_start() {
+        let conf = "[general]\nimapserver=127.0.0.1\npollfreq=0\n[default]\n1 => 1,A,,,imapuser=u|imappassword=p\n";
+        let store = Store::new(imapvm_config::parse_bytes("v.conf", conf.as_bytes()).config);
+        match Watcher::start(&store, WatchOptions::default()) {
+            Err(StartError::Option(ConfigError::OutOfBounds { field, .. })) => {
+                assert_eq!(field, "pollfreq");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn rfc3339_has_milliseconds_and_utc() {

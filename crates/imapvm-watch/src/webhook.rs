@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use imapvm::Result;
+use imapvm::ConfigError;
 use imapvm::clock::{SharedClock, SystemClock};
 use imapvm_config::{ImapvmSection, WebhookUrl};
 use imapvm_policy::Backoff;
@@ -36,20 +36,21 @@ use crate::watch::{MwiEvent, backoff, rfc3339};
 /// The longest status line plus headers read from a receiver.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
-/// How webhooks are delivered.
+/// How webhooks are delivered. [`WebhookNotifier::start`] refuses a value out of bounds
+/// (naming it) rather than repairing it.
 #[derive(Debug, Clone)]
 pub struct WebhookOptions {
-    /// One attempt (connect, send, status line) may take this long.
+    /// One attempt (connect, send, status line) may take this long (more than 0).
     pub timeout: Duration,
     /// Attempts after the first.
     pub retries: u32,
-    /// Most requests at once.
+    /// Most requests at once (at least 1).
     pub inflight: usize,
-    /// First back-off between attempts (doubled up to `backoff_max`; above zero).
+    /// First back-off between attempts (more than 0; doubled up to `backoff_max`).
     pub backoff_first: Duration,
     /// Longest back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// Reports buffered for a slow reader; beyond that they are dropped.
+    /// Reports buffered for a slow reader (at least 1); beyond that they are dropped.
     pub report_queue: usize,
     /// Where report times come from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
@@ -62,6 +63,14 @@ impl Default for WebhookOptions {
 }
 
 impl WebhookOptions {
+    /// Whether every option is within its bounds (the error names the first that is not).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        ConfigError::require_nonzero("webhook_timeout", self.timeout)?;
+        ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
+        ConfigError::require_positive("webhook_inflight", self.inflight)?;
+        ConfigError::require_positive("report_queue", self.report_queue)
+    }
+
     /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,
     /// `webhook_inflight`), with the default back-off.
     pub fn from_section(section: &ImapvmSection) -> Self {
@@ -142,15 +151,19 @@ impl std::fmt::Debug for Command {
 }
 
 impl WebhookNotifier {
-    /// Starts delivering to `url` (needs a tokio runtime). Fails when the options'
-    /// back-off bounds are refused.
-    pub fn start(url: &WebhookUrl, options: WebhookOptions) -> Result<WebhookNotifier> {
-        let backoff = backoff("WebhookOptions", options.backoff_first, options.backoff_max)?;
+    /// Starts delivering to `url` (needs a tokio runtime). An option out of bounds is
+    /// refused ([`WebhookOptions::check`]).
+    pub fn start(
+        url: &WebhookUrl,
+        options: WebhookOptions,
+    ) -> Result<WebhookNotifier, ConfigError> {
+        options.check()?;
+        let backoff = backoff(options.backoff_first, options.backoff_max)?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let (report_tx, reports) = mpsc::channel(options.report_queue.max(1));
+        let (report_tx, reports) = mpsc::channel(options.report_queue);
         let shared = Arc::new(Shared {
             url: url.clone(),
-            permits: Semaphore::new(options.inflight.max(1)),
+            permits: Semaphore::new(options.inflight),
             backoff,
             options,
             reports: report_tx,

@@ -5,9 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use imapvm_config::{MailboxSettings, TlsMode};
-use imapvm_proto::Secret;
+use imapvm_types::Secret;
+use imapvm_types::sansio::ConfigError;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result};
+
+// The key is a module of its own: errors name it, and this module names the errors.
+pub(crate) mod key;
+pub use key::AccountKey;
 
 /// How to secure the connection (`imapflags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,53 +94,34 @@ pub struct Account {
     pub close_timeout: Duration,
 }
 
-/// The pool's key: one connection per (server, port, user).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountKey {
-    /// Server.
-    pub server: String,
-    /// Port.
-    pub port: u16,
-    /// `imapuser`.
-    pub user: String,
-}
-
-impl fmt::Display for AccountKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}:{}", self.user, self.server, self.port)
-    }
-}
-
 impl Account {
-    /// The account a mailbox's effective settings describe.
+    /// The account a mailbox's effective settings describe. A zero `imap*timeout` is an
+    /// error naming the option (imapvm never waits forever and does not guess a value; the
+    /// configuration's own check reports it at its line too).
     pub fn from_settings(settings: &MailboxSettings) -> Result<Account> {
-        let mailbox = settings.id.to_string();
-        let config = |reason: &str| Error::Config {
-            mailbox: mailbox.clone(),
-            reason: reason.to_owned(),
+        let config = |problem: ConfigProblem| Error::Config {
+            mailbox: settings.id.clone(),
+            problem: Box::new(problem),
         };
         let user = settings
             .imapuser
             .value
             .clone()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| config("no imapuser: this mailbox is not stored on IMAP"))?;
+            .ok_or_else(|| config(ConfigProblem::NoImapUser))?;
         let credentials = match (&settings.authuser.value, &settings.authpassword.value) {
             (Some(auth_user), Some(password)) if !auth_user.is_empty() => Credentials::Proxy {
                 user,
                 auth_user: auth_user.clone(),
-                password: Secret::new(password.expose()),
+                password: password.clone(),
             },
             _ => {
                 let password = settings
                     .imappassword
                     .value
-                    .as_ref()
-                    .ok_or_else(|| config("no imappassword (and no authuser/authpassword)"))?;
-                Credentials::User {
-                    user,
-                    password: Secret::new(password.expose()),
-                }
+                    .clone()
+                    .ok_or_else(|| config(ConfigProblem::NoPassword))?;
+                Credentials::User { user, password }
             }
         };
         let flags = settings.imapflags.value;
@@ -146,9 +132,9 @@ impl Account {
             _ => Security::StartTlsIfOffered,
         };
         if settings.imapserver.value.is_empty() {
-            return Err(config("imapserver is empty"));
+            return Err(config(ConfigProblem::NoServer));
         }
-        Ok(Account {
+        let account = Account {
             server: settings.imapserver.value.clone(),
             port: settings.imapport.value,
             security,
@@ -160,11 +146,25 @@ impl Account {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             credentials,
-            open_timeout: nonzero(settings.imapopentimeout.value),
-            read_timeout: nonzero(settings.imapreadtimeout.value),
-            write_timeout: nonzero(settings.imapwritetimeout.value),
-            close_timeout: nonzero(settings.imapclosetimeout.value),
-        })
+            open_timeout: settings.imapopentimeout.value,
+            read_timeout: settings.imapreadtimeout.value,
+            write_timeout: settings.imapwritetimeout.value,
+            close_timeout: settings.imapclosetimeout.value,
+        };
+        account
+            .check()
+            .map_err(|e| config(ConfigProblem::OutOfBounds(e)))?;
+        Ok(account)
+    }
+
+    /// Whether the settings can be used as they are: every timeout more than 0 (imapvm never
+    /// waits forever). Nothing is repaired; [`Session::open`](crate::Session::open) refuses an
+    /// account that fails this.
+    pub fn check(&self) -> std::result::Result<(), ConfigError> {
+        ConfigError::require_nonzero("imapopentimeout", self.open_timeout)?;
+        ConfigError::require_nonzero("imapreadtimeout", self.read_timeout)?;
+        ConfigError::require_nonzero("imapwritetimeout", self.write_timeout)?;
+        ConfigError::require_nonzero("imapclosetimeout", self.close_timeout)
     }
 
     /// The pool key of this account.
@@ -187,15 +187,6 @@ impl Account {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-    }
-}
-
-/// Asterisk treats 0 as "c-client's default"; never wait forever.
-fn nonzero(d: Duration) -> Duration {
-    if d.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        d
     }
 }
 
@@ -239,6 +230,37 @@ mod tests {
         );
         let err = Account::from_settings(&s).unwrap_err();
         assert!(err.to_string().contains("no imapuser"), "{err}");
+        assert!(
+            matches!(err, Error::Config { problem, .. } if *problem == ConfigProblem::NoImapUser)
+        );
+    }
+
+    /// A zero timeout was once repaired to 60 s without a word; now it is an error naming
+    /// the option (and the configuration check reports its line).
+    #[test]
+    fn a_zero_timeout_is_refused_naming_the_option() {
+        let s = settings(
+            "[general]
+imapserver=127.0.0.1
+imapreadtimeout=0
+[default]
+1 => 1,A,,,imapuser=u|imappassword=p
+",
+            "1@default",
+        );
+        let err = Account::from_settings(&s).unwrap_err();
+        let Error::Config { problem, .. } = &err else {
+            panic!("{err}");
+        };
+        let ConfigProblem::OutOfBounds(ConfigError::OutOfBounds { field, .. }) = &**problem else {
+            panic!("{err}");
+        };
+        assert_eq!(*field, "imapreadtimeout");
+        assert!(
+            err.to_string()
+                .starts_with("1@default: imapreadtimeout = 0s"),
+            "{err}"
+        );
     }
 
     #[test]

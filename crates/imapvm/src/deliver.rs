@@ -26,12 +26,13 @@ use std::sync::Arc;
 use imapvm_message::Voicemail;
 use imapvm_message::lineage::Lineage;
 use imapvm_policy::{
-    AdmissionVerdict, Deposit, DepositKind, MwiCounts, QuotaLedger, QuotaResource, admit,
+    AdmissionVerdict, Capability, Deposit, DepositKind, MessageNumber, MwiCounts, QuotaLedger,
+    QuotaResource, SearchKey, Uid, UidValidity, admit,
 };
-use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
+use imapvm_proto::{Flag, Outcome};
 
 use crate::account::AccountKey;
-use crate::error::{DepositRefusal, Error, Result, says_over_quota};
+use crate::error::{DepositRefusal, Error, Result};
 use crate::ops::{Composed, quota_roots, random_u32, search_result};
 use crate::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
 use crate::pool::Folders;
@@ -218,10 +219,7 @@ impl Store {
                 Ok(mb) if mailboxes.iter().any(|(_, m)| m.id == mb.id) => {
                     results[index] = Some(RecipientResult::failed(
                         id,
-                        Error::Config {
-                            mailbox: mb.id(),
-                            reason: "listed more than once; it gets one copy".into(),
-                        },
+                        Error::DuplicateRecipient { mailbox: mb.id },
                     ));
                 }
                 Ok(mb) => mailboxes.push((index, mb)),
@@ -255,9 +253,8 @@ pub(crate) fn finish<S: AsRef<str>>(
             r.unwrap_or_else(|| {
                 RecipientResult::failed(
                     id.as_ref(),
-                    Error::Unexpected {
-                        account: id.as_ref().to_owned(),
-                        command: "delivery (the task ended without a result)",
+                    Error::NoResult {
+                        recipient: id.as_ref().to_owned(),
                     },
                 )
             })
@@ -411,14 +408,10 @@ async fn deliver_account(
                 }
             }
             Err(e) => {
-                let text = e.to_string();
-                let mut first = Some(e);
+                // The connection could not be had again: every copy of the account fails (or
+                // waits) with that one error.
                 for (p, held) in prepared.into_iter().zip(helds) {
-                    let e = first.take().unwrap_or_else(|| Error::Backoff {
-                        account: account.key().to_string(),
-                        retry_in: std::time::Duration::ZERO,
-                        last: text.clone(),
-                    });
+                    let e = e.clone();
                     let result = match (outbox.as_ref(), held) {
                         // Nothing was sent: the copy waits in the outbox, built as it is.
                         (Some(o), Some(held)) => keep_pending(o, held, p.mailbox.id(), &e),
@@ -442,7 +435,7 @@ async fn deliver_account(
     results
 }
 
-fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> RecipientResult {
+fn recipient_result(p: &Prepared, result: Result<(Uid, UidValidity, bool)>) -> RecipientResult {
     match result {
         Ok((uid, uid_validity, from_appenduid)) => {
             let mut counts = p.counts;
@@ -457,7 +450,7 @@ fn recipient_result(p: &Prepared, result: Result<(u32, u32, bool)>) -> Recipient
                     deposited: Deposited {
                         uid,
                         uid_validity,
-                        number: Some(p.msgnum),
+                        number: MessageNumber::new(p.msgnum),
                         counts,
                         msg_id: p.c.msg_id.clone(),
                         from_appenduid,
@@ -494,7 +487,7 @@ fn journaled_result(
     outbox: &Outbox,
     p: &Prepared,
     mut held: Held,
-    result: Result<(u32, u32, bool)>,
+    result: Result<(Uid, UidValidity, bool)>,
 ) -> RecipientResult {
     match result {
         Ok(stored) => {
@@ -559,9 +552,8 @@ pub(crate) async fn counts_and_quota(
     f: &mut Folders,
     folder: &imapvm_policy::MailboxName,
 ) -> Result<(MwiCounts, Vec<(String, QuotaResource)>)> {
-    let wire = WireMailbox::new(folder.as_wire());
-    let quota_id = if s.capabilities().quota() {
-        Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+    let quota_id = if s.capabilities().contains(Capability::Quota) {
+        Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(folder))?)
     } else {
         None
     };
@@ -614,7 +606,7 @@ pub(crate) fn admit_copy(
     );
     match verdict {
         AdmissionVerdict::Refuse(reasons) => Err(Error::DepositRefused {
-            mailbox: mb.id(),
+            mailbox: mb.id.clone(),
             reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
         }),
         _ => Ok(()),
@@ -682,14 +674,13 @@ fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Comp
 async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcome>> {
     let mut ids = Vec::with_capacity(prepared.len());
     for p in prepared {
-        let wire = WireMailbox::new(p.folder.as_wire());
         let flags = if p.c.urgent {
             vec![Flag::Flagged]
         } else {
             Vec::new()
         };
         ids.push(s.queue("APPEND", |c| {
-            c.append(&wire, &flags, Arc::clone(&p.c.bytes))
+            c.append(&p.folder, &flags, Arc::clone(&p.c.bytes))
         }));
     }
     let queued: Vec<_> = ids
@@ -697,27 +688,25 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
         .filter_map(|r| r.as_ref().ok().copied())
         .collect();
     let waited = s.wait(&queued).await;
-    let broken = waited.err().map(|e| e.to_string());
+    let broken = waited.err().map(Box::new);
     ids.into_iter()
         .zip(prepared)
         .map(|(id, p)| {
             let id = id?;
-            match s.take("APPEND", id) {
-                Err(Error::Unexpected { account, .. }) if broken.is_some() => Err(Error::Io {
+            match (s.take("APPEND", id), &broken) {
+                // Sent, not confirmed: the connection's failure (kept as the source) says why.
+                (Err(Error::Unexpected { account, .. }), Some(broken)) => Err(Error::Io {
                     account,
                     what: "APPEND (sent, not confirmed: the copy may or may not be stored)",
-                    source: std::io::Error::other(broken.clone().unwrap_or_default()),
+                    source: Arc::new(std::io::Error::other(broken.clone())),
                 }),
-                Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                (Err(Error::Protocol { source, .. }), _) if !source.is_fatal() => {
                     Err(Error::DepositRefused {
-                        mailbox: p.mailbox.id(),
-                        reasons: vec![DepositRefusal::Server {
-                            over_quota: says_over_quota(&source),
-                            text: source.to_string(),
-                        }],
+                        mailbox: p.mailbox.id.clone(),
+                        reasons: vec![DepositRefusal::of_append(*source)],
                     })
                 }
-                other => other,
+                (other, _) => other,
             }
         })
         .collect()
@@ -730,19 +719,19 @@ async fn finish_append(
     f: &mut Folders,
     p: &Prepared,
     outcome: Outcome,
-) -> Result<(u32, u32, bool)> {
+) -> Result<(Uid, UidValidity, bool)> {
     if let Outcome::Appended(Some(a)) = outcome {
-        return Ok((a.uid.get(), a.uid_validity.get(), true));
+        return Ok((a.uid, a.uid_validity, true));
     }
     let uid_validity = p.mailbox.select(s, f, &p.folder).await?;
-    let keys = [WireKey::Header("Message-ID".into(), p.c.message_id.clone())];
+    let keys = [SearchKey::header("Message-ID", p.c.message_id.as_str())];
     let id = s.queue("UID SEARCH (Message-ID)", |c| c.uid_search(&keys))?;
     s.wait(&[id]).await?;
     let uid = search_result(s, "UID SEARCH (Message-ID)", id)?
         .into_iter()
         .max()
         .ok_or(Error::Unexpected {
-            account: s.label().to_owned(),
+            account: s.key().clone(),
             command: "APPEND (the copy was not found by its Message-ID)",
         })?;
     Ok((uid, uid_validity, false))
@@ -907,7 +896,7 @@ mod tests {
         );
         let uids: Vec<u32> = results
             .iter()
-            .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid)
+            .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid.get())
             .collect();
         assert_eq!(uids, vec![1, 2]);
         let (connections, most_in_flight, appends) = log.lock().unwrap().clone();
@@ -925,7 +914,7 @@ mod tests {
             .iter()
             .map(|r| {
                 let d = r.stored().unwrap_or_else(|| panic!("{r:?}"));
-                (d.uid, d.from_appenduid)
+                (d.uid.get(), d.from_appenduid)
             })
             .collect();
         assert_eq!(found, vec![(1, false), (2, false)]);

@@ -31,18 +31,17 @@ use std::sync::Arc;
 
 use imapvm_message::lineage::Lineage;
 use imapvm_message::{AudioPart, Voicemail};
-use imapvm_policy::{Folder, MailboxName, QuotaLedger};
-use imapvm_proto::{
-    FetchAttr, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode,
-};
+use imapvm_policy::{Folder, MailboxName, MessageNumber, QuotaLedger, SearchKey, Uid, UidValidity};
+use imapvm_proto::{FetchAttr, Flag, Outcome, StoreMode, UidRange};
 
 use crate::deliver::{
     Admission, Built, Compose, RecipientOutcome, RecipientResult, Via, admit_copy,
     counts_and_quota, deliver, finish,
 };
-use crate::error::{Error, Result};
-use crate::ops::{fetch_result, search_result, wire_set};
+use crate::error::{Error, Misuse, Result};
+use crate::ops::{Ownership, fetch_result, search_result};
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
 use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 
@@ -50,9 +49,9 @@ use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 #[derive(Debug)]
 pub struct Forwarded {
     /// The source message's UID.
-    pub source_uid: u32,
+    pub source_uid: Uid,
     /// The source folder's UIDVALIDITY.
-    pub source_uid_validity: u32,
+    pub source_uid_validity: UidValidity,
     /// The source's `X-Asterisk-VM-Message-ID` (the copies' lineage), if it had one.
     pub source_msg_id: Option<String>,
     /// One result per destination.
@@ -68,8 +67,8 @@ impl Forwarded {
 
 /// The source, as fetched (peeked).
 struct Source {
-    uid: u32,
-    uid_validity: u32,
+    uid: Uid,
+    uid_validity: UidValidity,
     folder: MailboxName,
     inbox: MailboxName,
     seen: bool,
@@ -154,15 +153,17 @@ impl Mailbox {
         target: MessageRef,
         scope: Option<Folder>,
     ) -> Result<Source> {
-        let uid = self.resolve(s, f, target, scope, false, true).await?;
+        let uid = self
+            .resolve(s, f, target, scope, Listed::Present, Ownership::Check)
+            .await?;
         let folder = self.scope_mailbox(s, scope)?;
         let inbox = self.scope_mailbox(s, None)?;
         let uid_validity = self.select(s, f, &folder).await?;
         let vanished = || Error::Vanished {
-            mailbox: self.id(),
+            mailbox: self.id.clone(),
             uid,
         };
-        let range = wire_set([uid]).ok_or_else(vanished)?;
+        let range = UidRange::from(uid);
         let attrs = [FetchAttr::Flags, FetchAttr::Full];
         let id = s.queue("UID FETCH (forward source)", |c| {
             c.uid_fetch(&range, &attrs)
@@ -170,10 +171,10 @@ impl Mailbox {
         s.wait(&[id]).await?;
         let m = fetch_result(s, "UID FETCH (forward source)", id)?
             .into_iter()
-            .find(|m| m.uid.get() == uid)
+            .find(|m| m.uid == uid)
             .ok_or_else(vanished)?;
         let bytes = m.full().unwrap_or_default();
-        let parsed = self.parse_own_voicemail(uid, bytes, " to forward")?;
+        let parsed = self.parse_own_voicemail(uid, bytes)?;
         Ok(Source {
             uid,
             uid_validity,
@@ -213,44 +214,38 @@ impl Mailbox {
             &QuotaLedger::default(),
         )?;
         self.select(s, f, &source.folder).await?;
-        let range = wire_set([source.uid]).ok_or(Error::Vanished {
-            mailbox: self.id(),
-            uid: source.uid,
-        })?;
-        let to = WireMailbox::new(source.inbox.as_wire());
+        let range = UidRange::from(source.uid);
         let copied = s
-            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &to))
+            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &source.inbox))
             .await?;
         let inbox_validity = self.select(s, f, &source.inbox).await?;
-        let (uid, uid_validity, from_copyuid) = match copied {
-            Outcome::Copied(Some(c)) => match c.pairs().next() {
-                Some((_, new)) => (new.get(), c.uid_validity.get(), true),
-                None => (0, inbox_validity, false),
-            },
-            _ => (0, inbox_validity, false),
+        let copy_uid = match copied {
+            Outcome::Copied(Some(c)) => c.pairs().next().map(|(_, new)| (new, c.uid_validity)),
+            _ => None,
         };
-        let uid = if from_copyuid {
-            uid
+        let from_copyuid = copy_uid.is_some();
+        let (uid, uid_validity) = if let Some(found) = copy_uid {
+            found
         } else {
             // No UIDPLUS: the newest message with the source's Message-ID in imapfolder.
             let message_id = source.message_id.clone().ok_or(Error::Unexpected {
-                account: s.label().to_owned(),
+                account: s.key().clone(),
                 command: "UID COPY (no COPYUID and no Message-ID to find the copy)",
             })?;
-            let keys = [WireKey::Header("Message-ID".into(), message_id)];
+            let keys = [SearchKey::header("Message-ID", message_id)];
             let id = s.queue("UID SEARCH (copy)", |c| c.uid_search(&keys))?;
             s.wait(&[id]).await?;
             search_result(s, "UID SEARCH (copy)", id)?
                 .into_iter()
                 .max()
                 .ok_or(Error::Unexpected {
-                    account: s.label().to_owned(),
+                    account: s.key().clone(),
                     command: "UID COPY (the copy was not found)",
-                })?
+                })
+                .map(|uid| (uid, inbox_validity))?
         };
-        if source.seen
-            && let Some(range) = wire_set([uid])
-        {
+        if source.seen {
+            let range = UidRange::from(uid);
             s.exec("UID STORE (forwarded copy unheard)", |c| {
                 c.uid_store(&range, StoreMode::Remove, &[Flag::Seen], true)
             })
@@ -265,7 +260,7 @@ impl Mailbox {
         Ok(Deposited {
             uid,
             uid_validity,
-            number: Some(counts.total()),
+            number: MessageNumber::new(counts.total()),
             counts,
             msg_id: source.voicemail.msg_id.clone().unwrap_or_default(),
             from_appenduid: from_copyuid,
@@ -283,10 +278,7 @@ fn forward_compose(
 ) -> Arc<Compose> {
     Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, rand: u32| {
         let Some(recording) = original.audio.first() else {
-            return Err(Error::Config {
-                mailbox: mb.id(),
-                reason: "the source has no recording".into(),
-            });
+            return Err(mb.misuse(Misuse::NoRecording));
         };
         let mut audio = vec![AudioPart::recording(
             msgnum,

@@ -54,7 +54,7 @@
 //!     })
 //!     .await?;
 //! println!("stored as UID {}; {} new", deposited.uid, deposited.counts.new);
-//! for message in mailbox.list(None, false).await?.messages {
+//! for message in mailbox.list(None).await?.messages {
 //!     println!("{} {} {}", message.number, message.caller_id_num, message.duration_secs);
 //! }
 //! store.close().await;
@@ -66,7 +66,13 @@
 //! times) comes from the store's [`clock`] ([`Store::with_clock`] injects one; tests
 //! simulate time with tokio's paused clock).
 //!
-//! Errors never panic and always name the account or mailbox: see [`Error`].
+//! Messages are named as INV-2 says, by [`Uid`] (never 0) in a folder's [`UidValidity`];
+//! Asterisk's numbers are [`MessageNumber`]s (never 0) of a listing. These, [`MailboxId`] and
+//! the other shared types come from `imapvm-types` and are re-exported here.
+//!
+//! Errors never panic and always name the account ([`AccountKey`]) or mailbox ([`MailboxId`]):
+//! see [`Error`]; what to do about one is decided next to it ([`Error::is_connection_lost`],
+//! [`Error::is_mailbox_full`]).
 #![forbid(unsafe_code)]
 
 mod account;
@@ -87,11 +93,21 @@ mod tls;
 
 pub use account::{Account, AccountKey, Credentials, Security};
 pub use deliver::{RecipientOutcome, RecipientResult, Via};
-pub use error::{DepositRefusal, Error, Result};
+pub use error::{
+    ConfigFileError, ConfigProblem, DepositRefusal, Error, Insecure, Misuse, OutboxError, Result,
+    TlsError,
+};
 pub use feed::{ChangeFeed, Changed};
 pub use forward::Forwarded;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
+/// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
+/// it themselves).
+pub use imapvm_types::sansio::ConfigError;
+pub use imapvm_types::{
+    Capabilities, Capability, MailboxId, MailboxIdError, MessageNumber, Secret, Uid, UidSet,
+    UidValidity,
+};
 pub use limits::MAX_AUDIO_FILE_BYTES;
 pub use ops::ChangedSince;
 pub use outbox::{DepositOutcome, Enqueue, Outbox, OutboxItem};

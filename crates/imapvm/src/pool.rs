@@ -2,11 +2,11 @@
 //! what the runtime remembers per IMAP folder (UIDVALIDITY, identity headers by UID, open
 //! listings). A failed login is retried only after a growing back-off.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid};
+use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity};
 
 use crate::account::{Account, AccountKey};
 use crate::clock::SharedClock;
@@ -32,6 +32,16 @@ pub struct IdentityHeaders {
     pub message_type: Option<String>,
 }
 
+/// Which messages a listing numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum Listed {
+    /// The messages a caller hears: `\Deleted` ones are not numbered.
+    #[default]
+    Present,
+    /// `\Deleted` messages too (for `undelete`).
+    WithDeleted,
+}
+
 /// Which listing: a voicemail identity (extension, context) and a folder scope.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ListingKey {
@@ -40,16 +50,16 @@ pub(crate) struct ListingKey {
     /// Asterisk folder index of the scope (`None`: every state in `imapfolder`).
     pub scope: Option<i32>,
     /// Whether `\Deleted` messages are numbered too.
-    pub with_deleted: bool,
+    pub listed: Listed,
 }
 
 /// What is remembered about one IMAP folder of the account.
 #[derive(Debug, Default)]
 pub(crate) struct FolderMemory {
-    /// The UIDVALIDITY the cached data belongs to.
-    pub uid_validity: u32,
+    /// The UIDVALIDITY the cached data belongs to (`None` before the first SELECT).
+    pub uid_validity: Option<UidValidity>,
     /// Identity headers by UID.
-    pub headers: HashMap<u32, IdentityHeaders>,
+    pub headers: HashMap<Uid, IdentityHeaders>,
     /// Open listings.
     pub listings: HashMap<ListingKey, MessageNumbers>,
 }
@@ -57,20 +67,20 @@ pub(crate) struct FolderMemory {
 impl FolderMemory {
     /// Drops everything when UIDVALIDITY changed; listings stay so that a stale number is
     /// reported as stale rather than silently re-bound.
-    pub(crate) fn check_validity(&mut self, uid_validity: u32) {
-        if self.uid_validity != uid_validity {
+    pub(crate) fn check_validity(&mut self, uid_validity: UidValidity) {
+        if self.uid_validity != Some(uid_validity) {
             self.headers.clear();
-            self.uid_validity = uid_validity;
+            self.uid_validity = Some(uid_validity);
         }
     }
 
     /// Records that `uids` are gone.
-    pub(crate) fn vanish(&mut self, uids: &HashSet<u32>) {
-        for uid in uids {
-            self.headers.remove(uid);
+    pub(crate) fn vanish(&mut self, uids: &UidSet) {
+        for uid in uids.iter() {
+            self.headers.remove(&uid);
         }
         for listing in self.listings.values_mut() {
-            listing.vanish(uids.iter().filter_map(|u| Uid::new(*u)));
+            listing.vanish(uids.iter());
         }
     }
 }
@@ -82,7 +92,8 @@ pub(crate) struct Conn {
     /// The back-off since the last successful login (`None`: no failure since).
     backoff: Option<Backoff>,
     retry_at: Option<Instant>,
-    last_error: String,
+    /// The failure that started the back-off.
+    last_error: Option<Error>,
 }
 
 impl Conn {
@@ -104,30 +115,32 @@ impl Conn {
             let now = clock.now();
             if let Some(at) = self.retry_at
                 && at > now
+                && let Some(last) = &self.last_error
             {
                 return Err(Error::Backoff {
-                    account: account.key().to_string(),
+                    account: account.key(),
                     retry_in: at - now,
-                    last: self.last_error.clone(),
+                    last: Box::new(last.clone()),
                 });
             }
             match Session::open(account, clock).await {
                 Ok(s) => {
                     self.backoff = None;
                     self.retry_at = None;
+                    self.last_error = None;
                     self.session = Some(s);
                 }
                 Err(e) => {
                     let wait = self.backoff.get_or_insert(LOGIN_BACKOFF).failed();
                     self.retry_at = Some(clock.now() + wait);
-                    self.last_error = e.to_string();
+                    self.last_error = Some(e.clone());
                     tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
                     return Err(e);
                 }
             }
         }
         self.session.as_mut().ok_or(Error::Unexpected {
-            account: account.key().to_string(),
+            account: account.key(),
             command: "connect",
         })
     }
@@ -152,7 +165,7 @@ impl Conn {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let mut by_folder: HashMap<String, HashSet<u32>> = HashMap::new();
+        let mut by_folder: HashMap<String, UidSet> = HashMap::new();
         for g in session.take_gone() {
             by_folder
                 .entry(g.mailbox.as_wire().to_owned())
@@ -182,7 +195,7 @@ impl Folders {
 
     /// Notes `name`'s UIDVALIDITY (from a SELECT): when it changed, what was remembered
     /// about the folder's messages is dropped.
-    pub fn check_validity(&mut self, name: &MailboxName, uid_validity: u32) {
+    pub fn check_validity(&mut self, name: &MailboxName, uid_validity: UidValidity) {
         self.get(name).check_validity(uid_validity);
     }
 }

@@ -14,20 +14,22 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
-use imapvm_policy::{Hierarchy, MailboxName};
+use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
-    CommandId, Config as ProtoConfig, Connection, Event, Mailbox as WireMailbox, Outcome,
-    SelectedMailbox, State, Stats, Unsolicited,
+    CommandId, Config as ProtoConfig, Connection, Event, Outcome, SelectedMailbox, State, Stats,
+    Unsolicited,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::account::{Account, Credentials, Security};
+use crate::account::{Account, AccountKey, Credentials, Security};
 use crate::clock::SharedClock;
 use crate::driver::{DriveError, Driver, Progress};
-use crate::error::{Error, Result};
+use crate::error::{Error, Insecure, Result, TlsError};
 
 /// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
 trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any {}
@@ -47,12 +49,13 @@ fn is_tls(stream: &dyn Socket) -> bool {
 pub struct Selected {
     /// The mailbox (wire name).
     pub name: MailboxName,
-    /// Its UIDVALIDITY (0 when the server gave none).
-    pub uid_validity: u32,
+    /// Its UIDVALIDITY (`None` when the server gave none, which RFC 3501 does not allow:
+    /// then no UID of it can be named, and the operations refuse to work in it).
+    pub uid_validity: Option<UidValidity>,
     /// `[HIGHESTMODSEQ]` at SELECT (CONDSTORE; `None` when the server gave none).
     pub highest_modseq: Option<u64>,
     /// `[UIDNEXT]` at SELECT.
-    pub uid_next: Option<u32>,
+    pub uid_next: Option<Uid>,
     /// `* n EXISTS` at SELECT.
     pub exists: u32,
 }
@@ -61,12 +64,13 @@ pub struct Selected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Gone {
     pub mailbox: MailboxName,
-    pub uid: u32,
+    pub uid: Uid,
 }
 
 /// A logged-in IMAP connection (see the module docs).
 pub struct Session {
     label: String,
+    key: AccountKey,
     account: Account,
     /// The proto core on the socket.
     driver: Driver<Connection, Stream>,
@@ -156,7 +160,12 @@ impl Session {
     /// Connects, secures, logs in and learns the hierarchy; every `now` (the core's
     /// deadlines, IDLE refresh) comes from `clock`.
     pub async fn open(account: &Account, clock: &SharedClock) -> Result<Session> {
-        let label = account.key().to_string();
+        let key = account.key();
+        account.check().map_err(|source| Error::Settings {
+            account: key.clone(),
+            source,
+        })?;
+        let label = key.to_string();
         let addr = format!(
             "{}:{}",
             account.server.trim_start_matches('[').trim_end_matches(']'),
@@ -168,20 +177,20 @@ impl Session {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(source)) => {
                 return Err(Error::Connect {
-                    account: label,
-                    source,
+                    account: key,
+                    source: Arc::new(source),
                 });
             }
             Err(_) => {
                 return Err(Error::Connect {
-                    account: label,
-                    source: std::io::Error::new(
+                    account: key,
+                    source: Arc::new(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         format!(
                             "no connection within imapopentimeout ({:?})",
                             account.open_timeout
                         ),
-                    ),
+                    )),
                 });
             }
         };
@@ -192,14 +201,13 @@ impl Session {
             greeting_timeout: account.open_timeout,
             ..ProtoConfig::default()
         };
-        // `Account::from_settings` never gives zero timeouts; an `Account` built by hand with
-        // one is refused here, naming the setting.
+        // The account's timeouts were checked above; the core checks its whole configuration.
         let conn = match Connection::new(proto_config, clock.now()) {
             Ok(conn) => conn,
-            Err(e) => {
-                return Err(Error::Config {
-                    mailbox: label,
-                    reason: format!("IMAP connection settings: {e}"),
+            Err(source) => {
+                return Err(Error::Settings {
+                    account: key,
+                    source,
                 });
             }
         };
@@ -208,6 +216,7 @@ impl Session {
             .with_write_timeout(account.write_timeout);
         let mut session = Session {
             label,
+            key,
             account: account.clone(),
             driver,
             done: HashMap::new(),
@@ -238,6 +247,11 @@ impl Session {
         self.driver.core()
     }
 
+    /// The account, typed (errors name it).
+    pub fn key(&self) -> &AccountKey {
+        &self.key
+    }
+
     /// Whether the connection can take commands.
     pub fn is_usable(&self) -> bool {
         matches!(
@@ -251,14 +265,11 @@ impl Session {
         self.conn().stats()
     }
 
-    /// The server's capabilities.
-    pub fn capabilities(&self) -> &imapvm_proto::Capabilities {
-        self.conn().capabilities()
-    }
-
-    /// The capabilities policy decisions depend on.
-    pub fn policy_capabilities(&self) -> imapvm_policy::Capabilities {
-        imapvm_policy::Capabilities::from_atoms(self.conn().capabilities().iter())
+    /// The server's capabilities (known once logged in; empty while they are not), as the
+    /// protocol core and the policy decisions both read them.
+    pub fn capabilities(&self) -> &Capabilities {
+        static UNKNOWN: Capabilities = Capabilities::new();
+        self.conn().capabilities().unwrap_or(&UNKNOWN)
     }
 
     /// The personal namespace prefix and delimiter.
@@ -284,9 +295,9 @@ impl Session {
     /// Wraps a proto error with this account and a context.
     fn protocol_error(&self, context: impl Into<String>, source: imapvm_proto::Error) -> Error {
         Error::Protocol {
-            account: self.label.clone(),
+            account: self.key.clone(),
             context: context.into(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -331,7 +342,7 @@ impl Session {
             Some(Ok(outcome)) => Ok(outcome),
             Some(Err(e)) => Err(self.protocol_error(context, e)),
             None => Err(Error::Unexpected {
-                account: self.label.clone(),
+                account: self.key.clone(),
                 command: "a command that did not complete",
             }),
         }
@@ -415,18 +426,13 @@ impl Session {
         let Some(mailbox) = &sel.mailbox else {
             return;
         };
-        match MailboxName::from_wire(mailbox.as_str()) {
-            Ok(name) => {
-                self.selected = Some(Selected {
-                    name,
-                    uid_validity: sel.uid_validity.map_or(0, |v| v.get()),
-                    highest_modseq: sel.highest_modseq,
-                    uid_next: sel.uid_next.map(|u| u.get()),
-                    exists: sel.exists,
-                });
-            }
-            Err(_) => self.selected = None,
-        }
+        self.selected = Some(Selected {
+            name: mailbox.clone(),
+            uid_validity: sel.uid_validity,
+            highest_modseq: sel.highest_modseq,
+            uid_next: sel.uid_next,
+            exists: sel.exists,
+        });
     }
 
     fn note_unsolicited(&mut self, u: Unsolicited) {
@@ -445,7 +451,7 @@ impl Session {
                 if let Some(sel) = &self.selected {
                     self.gone.push(Gone {
                         mailbox: sel.name.clone(),
-                        uid: uid.get(),
+                        uid,
                     });
                 }
             }
@@ -454,7 +460,7 @@ impl Session {
                     for uid in uids.iter() {
                         self.gone.push(Gone {
                             mailbox: sel.name.clone(),
-                            uid: uid.get(),
+                            uid,
                         });
                     }
                 }
@@ -491,7 +497,7 @@ impl Session {
                 }
             }
             Unsolicited::Status(status) => match &status.mailbox {
-                Some(mailbox) => self.changes.note(mailbox.as_str()),
+                Some(mailbox) => self.changes.note(mailbox.as_wire()),
                 None => self.changes.overflow = true,
             },
             Unsolicited::Recent(_)
@@ -551,9 +557,9 @@ impl Session {
         self.selected = None;
         self.driver.core_mut().handle_eof();
         Error::Io {
-            account: self.label.clone(),
+            account: self.key.clone(),
             what,
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -577,7 +583,7 @@ impl Session {
             State::NotAuthenticated | State::Authenticated => Ok(()),
             State::Failed => Err(self.failure("greeting")),
             _ => Err(Error::Unexpected {
-                account: self.label.clone(),
+                account: self.key.clone(),
                 command: "the greeting",
             }),
         }
@@ -586,14 +592,14 @@ impl Session {
     async fn handshake(&mut self) -> Result<()> {
         let taken = std::mem::replace(self.driver.stream_mut(), Box::new(tokio::io::empty()));
         let Ok(tcp) = (taken as Box<dyn Any>).downcast::<TcpStream>() else {
-            return Err(Error::Tls {
-                account: self.label.clone(),
-                reason: "TLS requested twice".into(),
+            return Err(Error::Unexpected {
+                account: self.key.clone(),
+                command: "TLS (requested twice)",
             });
         };
-        let tls_error = |reason: String| Error::Tls {
-            account: self.label.clone(),
-            reason,
+        let tls_error = |source: TlsError| Error::Tls {
+            account: self.key.clone(),
+            source: Box::new(source),
         };
         if !self.account.verify_certificate {
             tracing::warn!(account = %self.label, "imapflags=novalidate-cert: the server certificate is NOT verified");
@@ -610,16 +616,32 @@ impl Session {
                 .await
             {
                 Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => return Err(tls_error(format!("handshake: {e}"))),
-                Err(_) => return Err(tls_error("handshake: imapopentimeout passed".into())),
+                Ok(Err(e)) => return Err(self.handshake_error(e)),
+                Err(_) => return Err(tls_error(TlsError::HandshakeTimeout)),
             };
         *self.driver.stream_mut() = Box::new(tls);
         tracing::debug!(account = %self.label, "TLS established");
         Ok(())
     }
 
+    /// A failed handshake: rustls's error when TLS refused (certificate, protocol), the
+    /// socket's otherwise.
+    fn handshake_error(&mut self, e: std::io::Error) -> Error {
+        let tls = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match tls {
+            Some(source) => Error::Tls {
+                account: self.key.clone(),
+                source: Box::new(TlsError::Handshake(source)),
+            },
+            None => self.io_error("TLS handshake", e),
+        }
+    }
+
     async fn refresh_capabilities(&mut self) -> Result<()> {
-        if !self.conn().capabilities().known() {
+        if self.conn().capabilities().is_none() {
             self.exec("CAPABILITY", |c| c.capability()).await?;
         }
         Ok(())
@@ -631,15 +653,14 @@ impl Session {
             return self.refresh_capabilities().await;
         }
         self.refresh_capabilities().await?;
-        let offers_starttls = self.conn().capabilities().starttls();
+        let offers_starttls = self.capabilities().contains(Capability::StartTls);
         let want_starttls = match self.account.security {
             Security::ImplicitTls | Security::Plain => false,
             Security::StartTlsRequired => {
                 if !offers_starttls {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "imapflags=tls requires STARTTLS but the server does not offer it"
-                            .into(),
+                        account: self.key.clone(),
+                        reason: Insecure::StartTlsNotOffered,
                     });
                 }
                 true
@@ -650,7 +671,7 @@ impl Session {
             let outcome = self.exec("STARTTLS", |c| c.starttls()).await?;
             if !matches!(outcome, Outcome::UpgradeNow) {
                 return Err(Error::Unexpected {
-                    account: self.label.clone(),
+                    account: self.key.clone(),
                     command: "STARTTLS",
                 });
             }
@@ -665,14 +686,12 @@ impl Session {
             loopback: self.account.is_loopback(),
         }) {
             return Err(Error::Insecure {
-                account: self.label.clone(),
-                reason: "the connection is not encrypted and the server is not on loopback; \
-                         no password is sent in clear unless imapflags has notls"
-                    .into(),
+                account: self.key.clone(),
+                reason: Insecure::ClearText,
             });
         }
-        let caps = self.conn().capabilities().clone();
-        let plain = caps.has("AUTH=PLAIN");
+        let caps = self.capabilities().clone();
+        let plain = caps.contains(Capability::AuthPlain);
         let credentials = self.account.credentials.clone();
         let outcome = match &credentials {
             Credentials::Proxy {
@@ -682,20 +701,20 @@ impl Session {
             } => {
                 if !plain {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "authuser needs SASL PLAIN, which the server does not offer".into(),
+                        account: self.key.clone(),
+                        reason: Insecure::NoSaslPlain,
                     });
                 }
                 if let Some(server) = ignores_authzid(&self.greeting) {
                     // It would answer OK and open authuser's own mailbox: refuse before any
                     // credential is sent, rather than store voicemail in the wrong mailbox.
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: format!(
-                            "{server} ignores the SASL authorization identity: a login as authuser \
-                             {auth_user} would open {auth_user}'s own mailbox, not {user}'s; \
-                             configure imapuser/imappassword for this mailbox instead"
-                        ),
+                        account: self.key.clone(),
+                        reason: Insecure::IgnoresAuthzid {
+                            server,
+                            auth_user: auth_user.clone(),
+                            user: user.clone(),
+                        },
                     });
                 }
                 self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
@@ -705,10 +724,10 @@ impl Session {
                 if plain {
                     self.login_step(|c| c.authenticate_plain(None, user, password))
                         .await?
-                } else if caps.login_disabled() {
+                } else if caps.contains(Capability::LoginDisabled) {
                     return Err(Error::Insecure {
-                        account: self.label.clone(),
-                        reason: "the server says LOGINDISABLED and offers no SASL PLAIN".into(),
+                        account: self.key.clone(),
+                        reason: Insecure::LoginDisabled,
                     });
                 } else {
                     self.login_step(|c| c.login(user, password)).await?
@@ -728,17 +747,17 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<Outcome> {
-        let label = self.label.clone();
+        let label = self.key.clone();
         let id = f(self.driver.core_mut()).map_err(|source| Error::Auth {
             account: label.clone(),
-            source,
+            source: Box::new(source),
         })?;
         self.wait(&[id]).await?;
         match self.done.remove(&id) {
             Some(Ok(o)) => Ok(o),
             Some(Err(source)) => Err(Error::Auth {
                 account: label,
-                source,
+                source: Box::new(source),
             }),
             None => Err(Error::Unexpected {
                 account: label,
@@ -748,7 +767,7 @@ impl Session {
     }
 
     async fn learn_hierarchy(&mut self) -> Result<()> {
-        if self.conn().capabilities().has("NAMESPACE")
+        if self.capabilities().has("NAMESPACE")
             && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
         {
             if let Some(personal) = ns.personal.first()
@@ -786,28 +805,26 @@ impl Session {
             }
             return Ok(sel);
         }
-        let wire = WireMailbox::new(name.as_wire());
         let context = format!("SELECT {name}");
-        match self.exec(&context, |c| c.select(&wire)).await {
+        match self.exec(&context, |c| c.select(name)).await {
             Ok(_) => {}
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 tracing::debug!(account = %self.label, mailbox = %name, "SELECT failed ({source}); creating it");
                 self.create(name).await?;
-                self.exec(&context, |c| c.select(&wire)).await?;
+                self.exec(&context, |c| c.select(name)).await?;
             }
             Err(e) => return Err(e),
         }
         self.selected.clone().ok_or(Error::Unexpected {
-            account: self.label.clone(),
+            account: self.key.clone(),
             command: "SELECT",
         })
     }
 
     /// `CREATE name`; an existing mailbox is not an error.
     pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
-        let wire = WireMailbox::new(name.as_wire());
         match self
-            .exec(&format!("CREATE {name}"), |c| c.create(&wire))
+            .exec(&format!("CREATE {name}"), |c| c.create(name))
             .await
         {
             Ok(_) => Ok(()),
@@ -816,7 +833,7 @@ impl Session {
                 if self.exists(name).await? {
                     Ok(())
                 } else {
-                    Err(self.protocol_error(format!("CREATE {name}"), source))
+                    Err(self.protocol_error(format!("CREATE {name}"), *source))
                 }
             }
             Err(e) => Err(e),
@@ -830,7 +847,7 @@ impl Session {
             .await?
         {
             Outcome::List(entries) => Ok(entries.iter().any(|e| {
-                MailboxName::from_wire(e.mailbox.as_str()).is_ok_and(|n| n.same_mailbox(name))
+                e.mailbox.same_mailbox(name)
                     && !e.attributes.iter().any(|a| {
                         a.eq_ignore_ascii_case("\\NonExistent")
                             || a.eq_ignore_ascii_case("\\Noselect")
@@ -864,7 +881,7 @@ mod tests {
     use super::*;
     use crate::account::{Account, Credentials, Security};
     use crate::clock::SystemClock;
-    use imapvm_proto::Secret;
+    use imapvm_types::Secret;
 
     #[tokio::test]
     async fn connections_carry_tcp_keepalive() {
@@ -1133,7 +1150,7 @@ mod tests {
         .await
         .unwrap();
         let message: std::sync::Arc<[u8]> = vec![b'x'; LITERAL].into();
-        let inbox = WireMailbox::new("INBOX");
+        let inbox = imapvm_types::MailboxName::from_wire("INBOX").unwrap();
         let outcome = session
             .exec("APPEND", |c| c.append(&inbox, &[], message))
             .await

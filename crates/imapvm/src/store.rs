@@ -10,12 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use imapvm_config::{Config, MailboxSettings};
 use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
-use imapvm_policy::{Folder, FolderLayout, MailboxId, MessageState, MwiCounts, VoicemailIdentity};
+use imapvm_policy::{
+    Folder, FolderLayout, MailboxId, MessageNumber, MessageState, MwiCounts, Uid, UidValidity,
+    VoicemailIdentity,
+};
 use imapvm_proto::Stats;
 
 use crate::account::{Account, AccountKey};
 use crate::clock::{SharedClock, SystemClock};
-use crate::error::{Error, Result};
+use crate::error::{ConfigFileError, ConfigProblem, Error, Result};
 use crate::feed::{ChangeFeed, Feed};
 use crate::limits::MAX_AUDIO_FILE_BYTES;
 use crate::pool::{Folders, Pool};
@@ -25,9 +28,9 @@ use crate::session::Session;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageRef {
     /// The number shown by the listing (of the same scope).
-    Number(u32),
+    Number(MessageNumber),
     /// The IMAP UID (in the current UIDVALIDITY).
-    Uid(u32),
+    Uid(Uid),
 }
 
 /// One recording to store: its format (a `format=` name or file extension) and bytes.
@@ -118,11 +121,11 @@ pub struct NewVoicemail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deposited {
     /// The new message's UID.
-    pub uid: u32,
+    pub uid: Uid,
     /// The folder's UIDVALIDITY.
-    pub uid_validity: u32,
-    /// Its number in the mailbox's listing (all states of `imapfolder`).
-    pub number: Option<u32>,
+    pub uid_validity: UidValidity,
+    /// Its number in the mailbox's listing (all states of `imapfolder`), when known.
+    pub number: Option<MessageNumber>,
     /// The MWI counts after the deposit.
     pub counts: MwiCounts,
     /// `X-Asterisk-VM-Message-ID`.
@@ -135,9 +138,9 @@ pub struct Deposited {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedMessage {
     /// Asterisk's 1-based number.
-    pub number: u32,
+    pub number: MessageNumber,
     /// The UID.
-    pub uid: u32,
+    pub uid: Uid,
     /// new / urgent / old; `None` when `\Deleted`.
     pub state: Option<MessageState>,
     /// `\Flagged`.
@@ -168,7 +171,7 @@ pub struct Listing {
     /// The scope: `None` = every state of `imapfolder`.
     pub scope: Option<Folder>,
     /// The folder's UIDVALIDITY.
-    pub uid_validity: u32,
+    pub uid_validity: UidValidity,
     /// The messages, by number.
     pub messages: Vec<ListedMessage>,
 }
@@ -177,9 +180,9 @@ pub struct Listing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Played {
     /// The UID.
-    pub uid: u32,
+    pub uid: Uid,
     /// The folder's UIDVALIDITY.
-    pub uid_validity: u32,
+    pub uid_validity: UidValidity,
     /// The parsed voicemail, audio included (recording first, then the intro).
     pub voicemail: Voicemail,
     /// Whether `\Seen` was set.
@@ -203,7 +206,7 @@ pub enum FlagOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferred {
     /// The UID.
-    pub uid: u32,
+    pub uid: Uid,
     /// Why (from the expunge plan).
     pub reason: String,
 }
@@ -212,13 +215,13 @@ pub struct Deferred {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Report {
     /// UIDs whose change is complete.
-    pub done: Vec<u32>,
+    pub done: Vec<Uid>,
     /// UIDs left flagged `\Deleted` (not expunged), with the reason.
     pub deferred: Vec<Deferred>,
     /// UIDs expunged (or moved away) by this operation.
-    pub expunged: Vec<u32>,
+    pub expunged: Vec<Uid>,
     /// UIDs that were already gone.
-    pub vanished: Vec<u32>,
+    pub vanished: Vec<Uid>,
     /// Where messages went (move), wire name.
     pub destination: Option<String>,
 }
@@ -227,7 +230,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Greeting {
     /// The greeting message's UID in the greetings folder.
-    pub uid: u32,
+    pub uid: Uid,
     /// `unavail`, `busy`, `greet`, `temp`.
     pub name: String,
     /// Its audio.
@@ -266,7 +269,7 @@ pub struct FolderCheck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     /// `user@server:port`.
-    pub account: String,
+    pub account: AccountKey,
     /// Capabilities, upper-cased.
     pub capabilities: Vec<String>,
     /// Personal namespace prefix.
@@ -330,18 +333,18 @@ impl Store {
 
     /// Loads a voicemail.conf from disk. Diagnostics of severity error make this fail.
     pub fn open(path: &Path) -> Result<Store> {
-        let parsed = crate::config_files::load(path).map_err(|e| Error::Config {
-            mailbox: path.display().to_string(),
-            reason: e.to_string(),
+        let parsed = crate::config_files::load(path).map_err(|e| Error::ConfigFile {
+            path: path.to_owned(),
+            source: ConfigFileError::Unreadable(Arc::new(e)),
         })?;
         if let Some(d) = parsed
             .diagnostics
             .iter()
             .find(|d| d.severity == imapvm_config::Severity::Error)
         {
-            return Err(Error::Config {
-                mailbox: path.display().to_string(),
-                reason: d.to_string(),
+            return Err(Error::ConfigFile {
+                path: path.to_owned(),
+                source: ConfigFileError::Invalid(Box::new(d.clone())),
             });
         }
         for d in &parsed.diagnostics {
@@ -355,10 +358,10 @@ impl Store {
         &self.inner.config
     }
 
-    /// Every box of voicemail.conf, as `box@context`, in file order.
-    pub fn mailbox_ids(&self) -> Vec<String> {
+    /// Every box of voicemail.conf, in file order.
+    pub fn mailbox_ids(&self) -> Vec<MailboxId> {
         let boxes = self.inner.config.mailboxes.iter();
-        boxes.map(|m| m.id.to_string()).collect()
+        boxes.map(|m| m.id.clone()).collect()
     }
 
     /// The clock every `now` of this store comes from.
@@ -383,27 +386,30 @@ impl Store {
 
     /// The mailbox `box@context` (context `default` when omitted).
     pub fn mailbox(&self, id: &str) -> Result<Mailbox> {
-        let config_error = |reason: String| Error::Config {
-            mailbox: id.to_owned(),
-            reason,
-        };
-        let cid: imapvm_config::MailboxId =
-            id.parse().map_err(|e: imapvm_config::MailboxIdError| {
-                config_error(format!("bad mailbox name: {e:?}"))
-            })?;
+        let id: MailboxId = id.parse().map_err(|source| Error::MailboxName { source })?;
+        self.mailbox_of(&id)
+    }
+
+    /// The mailbox `id`.
+    pub fn mailbox_of(&self, id: &MailboxId) -> Result<Mailbox> {
         let settings = self
             .inner
             .config
-            .settings(&cid)
-            .ok_or_else(|| config_error("no such mailbox in voicemail.conf".into()))?;
-        let pid = MailboxId::new(&settings.id.mailbox, &settings.id.context)
-            .map_err(|e| config_error(e.to_string()))?;
-        let identity = VoicemailIdentity::new(&pid, settings.imapvmshareid.value.as_deref())
-            .map_err(|e| config_error(e.to_string()))?;
+            .settings(id)
+            .ok_or_else(|| Error::NoSuchMailbox {
+                mailbox: id.clone(),
+            })?;
+        let identity =
+            VoicemailIdentity::new(&settings.id, settings.imapvmshareid.value.as_deref()).map_err(
+                |e| Error::Config {
+                    mailbox: settings.id.clone(),
+                    problem: Box::new(ConfigProblem::ShareId(e)),
+                },
+            )?;
         let account = Account::from_settings(&settings)?;
         Ok(Mailbox {
             store: self.clone(),
-            id: pid,
+            id: settings.id.clone(),
             identity,
             account,
             settings: Box::new(settings),
@@ -498,9 +504,16 @@ impl Mailbox {
         .map_err(|e| self.policy_error(e.into()))
     }
 
+    pub(crate) fn misuse(&self, misuse: crate::error::Misuse) -> Error {
+        Error::Misuse {
+            mailbox: self.id.clone(),
+            misuse,
+        }
+    }
+
     pub(crate) fn policy_error(&self, source: imapvm_policy::PolicyError) -> Error {
         Error::Policy {
-            mailbox: self.id(),
+            mailbox: self.id.clone(),
             source,
         }
     }
@@ -518,18 +531,20 @@ impl Mailbox {
 /// message with the wrong date.
 pub fn message_settings(s: &MailboxSettings) -> Result<Settings> {
     let zone = match (&s.zone, &s.tz.value) {
-        (Some(zone), _) => MailboxZone::named(&zone.value.timezone).map_err(|e| Error::Config {
-            mailbox: s.id.to_string(),
-            reason: format!(
-                "tz={}: [zonemessages] names `{}`: {e}",
-                s.tz.value.as_deref().unwrap_or(""),
-                zone.value.timezone
-            ),
-        })?,
+        (Some(zone), _) => {
+            MailboxZone::named(&zone.value.timezone).map_err(|source| Error::Config {
+                mailbox: s.id.clone(),
+                problem: Box::new(ConfigProblem::UnknownTimeZone {
+                    tz: s.tz.value.clone().unwrap_or_default(),
+                    zone: zone.value.timezone.clone(),
+                    source,
+                }),
+            })?
+        }
         (None, Some(name)) => {
             return Err(Error::Config {
-                mailbox: s.id.to_string(),
-                reason: format!("tz={name} names no [zonemessages] entry"),
+                mailbox: s.id.clone(),
+                problem: Box::new(ConfigProblem::NoSuchZone { tz: name.clone() }),
             });
         }
         (None, None) => MailboxZone::utc(),
@@ -681,7 +696,7 @@ impl Mailbox {
             Some(body) => body(a),
             None => Box::pin(async {
                 Err(Error::Unexpected {
-                    account: a.session.label().to_owned(),
+                    account: a.session.key().clone(),
                     command: "a second run of a body that runs once",
                 })
             }),

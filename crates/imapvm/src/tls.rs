@@ -10,42 +10,47 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use crate::error::TlsError;
+
 /// Builds the client configuration: `ca_file` (PEM, may hold several certificates) is trusted
 /// besides the system store; with `verify == false` any certificate is accepted (and a warning
 /// is logged by the caller).
 pub(crate) fn client_config(
     ca_file: Option<&Path>,
     verify: bool,
-) -> Result<Arc<ClientConfig>, String> {
+) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("protocol versions: {e}"))?;
+        .map_err(TlsError::Versions)?;
     let config = if verify {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
         tracing::trace!(added, "system trust anchors loaded");
         if let Some(path) = ca_file {
-            let iter = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("imapcafile {}: {e}", path.display()))?;
+            let unreadable = |e| TlsError::CaFileUnreadable {
+                path: path.to_owned(),
+                source: Arc::new(e),
+            };
+            let iter = CertificateDer::pem_file_iter(path).map_err(unreadable)?;
             let mut count = 0usize;
             for cert in iter {
-                let cert = cert.map_err(|e| format!("imapcafile {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("imapcafile {}: {e}", path.display()))?;
+                let cert = cert.map_err(unreadable)?;
+                roots.add(cert).map_err(|source| TlsError::CaCertificate {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 count += 1;
             }
             if count == 0 {
-                return Err(format!(
-                    "imapcafile {}: no certificate in the file",
-                    path.display()
-                ));
+                return Err(TlsError::CaFileEmpty {
+                    path: path.to_owned(),
+                });
             }
         }
         if roots.is_empty() {
-            return Err("no trust anchors: the system store is empty and no imapcafile".into());
+            return Err(TlsError::NoTrustAnchors);
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
@@ -60,9 +65,12 @@ pub(crate) fn client_config(
 }
 
 /// The name to check the certificate against.
-pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(host.to_owned()).map_err(|e| format!("server name {host:?}: {e}"))
+    ServerName::try_from(host.to_owned()).map_err(|source| TlsError::ServerName {
+        host: host.to_owned(),
+        source: Arc::new(source),
+    })
 }
 
 /// `novalidate-cert`: the certificate is not checked (the handshake signatures still are).
@@ -113,7 +121,11 @@ mod tests {
     #[test]
     fn a_missing_ca_file_is_an_error_naming_it() {
         let err = client_config(Some(Path::new("/nonexistent/ca.pem")), true).unwrap_err();
-        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+        assert!(
+            matches!(&err, TlsError::CaFileUnreadable { path, .. } if path == Path::new("/nonexistent/ca.pem")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]

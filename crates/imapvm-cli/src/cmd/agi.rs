@@ -79,7 +79,7 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         if recovered != journal::Recovered::default() {
             tracing::info!(?recovered, "recordings left by an earlier run");
         }
-        let flusher = store.spawn_flusher(RETRY_EVERY);
+        let flusher = store.spawn_flusher(RETRY_EVERY)?;
         let mut outputs = Outputs::start(&store, &args.outputs)?;
         let mut publisher = Publisher::start(&store, &WatchOptions::default())?;
         let mut phone = Phone::start(

@@ -72,11 +72,7 @@ fn check(global: &Global, parsed: &Parsed) -> Result<ExitCode, CliError> {
         for d in &parsed.diagnostics {
             println!("{d}");
         }
-        let mut contexts: Vec<&str> = config
-            .mailboxes
-            .iter()
-            .map(|m| m.id.context.as_str())
-            .collect();
+        let mut contexts: Vec<&str> = config.mailboxes.iter().map(|m| m.id.context()).collect();
         contexts.dedup();
         contexts.sort_unstable();
         contexts.dedup();

@@ -6,8 +6,8 @@ use clap::Args;
 use imapvm::MessageRef;
 
 use crate::Global;
-use crate::cmd::CliError;
 use crate::cmd::voicemail::{Target, block_on, folder, open, print_report};
+use crate::cmd::{CliError, parse_number, parse_uid};
 
 /// `imapvm delete ...`.
 #[derive(Debug, Args)]
@@ -15,10 +15,11 @@ pub(crate) struct DeleteArgs {
     /// The mailbox, as BOX@CONTEXT.
     mailbox: String,
     /// Message numbers, as `list` shows them.
-    numbers: Vec<u32>,
+    #[arg(value_parser = parse_number)]
+    numbers: Vec<imapvm::MessageNumber>,
     /// UIDs instead of numbers.
-    #[arg(long)]
-    uid: Vec<u32>,
+    #[arg(long, value_parser = parse_uid)]
+    uid: Vec<imapvm::Uid>,
     /// The folder the numbers refer to (default: every state of imapfolder).
     #[arg(long)]
     folder: Option<String>,

@@ -65,8 +65,8 @@ fn wav_seconds(bytes: &[u8]) -> Option<u32> {
 pub(crate) fn result_json(r: &RecipientResult) -> Value {
     match &r.outcome {
         RecipientOutcome::Stored { deposited: d, via } => json!({
-            "mailbox": r.mailbox, "uid": d.uid, "uidvalidity": d.uid_validity,
-            "msgnum": d.number, "status": r.status(), "msg_id": d.msg_id,
+            "mailbox": r.mailbox, "uid": d.uid.get(), "uidvalidity": d.uid_validity.get(),
+            "msgnum": d.number.map(|n| n.get()), "status": r.status(), "msg_id": d.msg_id,
             "new": d.counts.new, "old": d.counts.old, "urgent": d.counts.urgent,
             "via": if *via == imapvm::Via::UidCopy { "uid-copy" } else { "append" },
         }),

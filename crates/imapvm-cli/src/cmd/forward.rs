@@ -9,9 +9,9 @@ use imapvm::{Audio, MessageRef, RecipientOutcome};
 use serde_json::{Value, json};
 
 use crate::Global;
-use crate::cmd::CliError;
 use crate::cmd::deposit::result_json;
 use crate::cmd::voicemail::{block_on, folder, open};
+use crate::cmd::{CliError, parse_number, parse_uid};
 
 /// `imapvm forward ...`.
 #[derive(Debug, Args)]
@@ -22,8 +22,8 @@ pub(crate) struct ForwardArgs {
     #[arg(required = true, num_args = 1..)]
     rest: Vec<String>,
     /// The message's UID instead of its number.
-    #[arg(long)]
-    uid: Option<u32>,
+    #[arg(long, value_parser = parse_uid)]
+    uid: Option<imapvm::Uid>,
     /// The folder the number refers to (default: every state of imapfolder).
     #[arg(long = "from")]
     from: Option<String>,
@@ -33,7 +33,7 @@ pub(crate) struct ForwardArgs {
 }
 
 /// The message and the destinations from the positional arguments.
-fn target(rest: &[String], uid: Option<u32>) -> Result<(MessageRef, &[String]), CliError> {
+fn target(rest: &[String], uid: Option<imapvm::Uid>) -> Result<(MessageRef, &[String]), CliError> {
     let usage = || {
         CliError(
             "usage: forward SRC@C N DST@C [DST2@C ...], or forward SRC@C --uid U DST@C [...]"
@@ -44,10 +44,7 @@ fn target(rest: &[String], uid: Option<u32>) -> Result<(MessageRef, &[String]), 
         ([], _) => Err(usage()),
         (dsts, Some(u)) => Ok((MessageRef::Uid(u), dsts)),
         ([n, dsts @ ..], None) if !dsts.is_empty() => {
-            let n = n
-                .parse()
-                .map_err(|_| CliError(format!("{n:?} is not a message number")))?;
-            Ok((MessageRef::Number(n), dsts))
+            Ok((MessageRef::Number(parse_number(n).map_err(CliError)?), dsts))
         }
         _ => Err(usage()),
     }
@@ -83,8 +80,8 @@ pub(crate) fn run(global: &Global, args: &ForwardArgs) -> Result<ExitCode, CliEr
             "{}",
             json!({
                 "mailbox": args.source,
-                "uid": forwarded.source_uid,
-                "uidvalidity": forwarded.source_uid_validity,
+                "uid": forwarded.source_uid.get(),
+                "uidvalidity": forwarded.source_uid_validity.get(),
                 "msg_id": forwarded.source_msg_id,
                 "done": rows(&done),
                 "deferred": rows(&deferred),
@@ -140,11 +137,15 @@ mod tests {
     fn the_number_comes_before_the_destinations_unless_uid_is_given() {
         let rest = strings(&["3", "4321@other", "2001@sales"]);
         let (m, d) = target(&rest, None).unwrap();
-        assert_eq!(m, MessageRef::Number(3));
+        assert_eq!(
+            m,
+            MessageRef::Number(imapvm::MessageNumber::new(3).unwrap())
+        );
         assert_eq!(d, &rest[1..]);
         let rest = strings(&["4321@other"]);
-        let (m, d) = target(&rest, Some(17)).unwrap();
-        assert_eq!(m, MessageRef::Uid(17));
+        let uid = imapvm::Uid::new(17).unwrap();
+        let (m, d) = target(&rest, Some(uid)).unwrap();
+        assert_eq!(m, MessageRef::Uid(uid));
         assert_eq!(d, &rest[..]);
     }
 
@@ -153,6 +154,7 @@ mod tests {
         assert!(target(&strings(&["4321@other"]), None).is_err());
         assert!(target(&strings(&["3"]), None).is_err());
         assert!(target(&strings(&["x", "4321@other"]), None).is_err());
-        assert!(target(&[], Some(1)).is_err());
+        assert!(target(&strings(&["0", "4321@other"]), None).is_err());
+        assert!(target(&[], imapvm::Uid::new(1)).is_err());
     }
 }

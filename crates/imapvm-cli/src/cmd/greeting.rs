@@ -74,7 +74,7 @@ pub(crate) fn run(global: &Global, args: &GreetingArgs) -> Result<ExitCode, CliE
             if global.json {
                 println!(
                     "{}",
-                    json!({"mailbox": mailbox, "name": name, "uid": g.uid, "file": output, "format": g.audio.format, "bytes": g.audio.bytes.len()})
+                    json!({"mailbox": mailbox, "name": name, "uid": g.uid.get(), "file": output, "format": g.audio.format, "bytes": g.audio.bytes.len()})
                 );
             } else {
                 println!(

@@ -27,7 +27,11 @@ pub(crate) fn run(global: &Global, args: &ListArgs) -> Result<ExitCode, CliError
     let store = open(global)?;
     let mb = store.mailbox(&args.mailbox)?;
     let listing = block_on(async {
-        let l = mb.list(scope, args.deleted).await;
+        let l = if args.deleted {
+            mb.list_with_deleted(scope).await
+        } else {
+            mb.list(scope).await
+        };
         store.close().await;
         l
     })??;
@@ -37,8 +41,8 @@ pub(crate) fn run(global: &Global, args: &ListArgs) -> Result<ExitCode, CliError
             .iter()
             .map(|m| {
                 json!({
-                    "number": m.number,
-                    "uid": m.uid,
+                    "number": m.number.get(),
+                    "uid": m.uid.get(),
                     "folder": listing.folder,
                     "state": m.state.map_or("deleted", |s| s.as_str()),
                     "flagged": m.flagged,
@@ -54,7 +58,7 @@ pub(crate) fn run(global: &Global, args: &ListArgs) -> Result<ExitCode, CliError
             .collect();
         println!(
             "{}",
-            json!({ "mailbox": args.mailbox, "folder": listing.folder, "uidvalidity": listing.uid_validity, "messages": messages })
+            json!({ "mailbox": args.mailbox, "folder": listing.folder, "uidvalidity": listing.uid_validity.get(), "messages": messages })
         );
     } else if listing.messages.is_empty() {
         println!("{} ({}): no messages", args.mailbox, listing.folder);

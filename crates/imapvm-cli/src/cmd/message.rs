@@ -301,8 +301,8 @@ fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
         None => Some(format!("{time}-00000000")),
     };
     let voicemail = Voicemail {
-        mailbox: id.mailbox.clone(),
-        context: id.context.clone(),
+        mailbox: id.mailbox().to_owned(),
+        context: id.context().to_owned(),
         extension: mailbox_settings.extension().to_owned(),
         msgnum,
         server_name: config.general.fromstring.clone(),
@@ -331,10 +331,10 @@ fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
     let envelope = Envelope {
         date: time,
         message_id: args.message_id.clone().unwrap_or_else(|| {
-            Envelope::asterisk_message_id(msgnum, random, &id.mailbox, pid, &hostname)
+            Envelope::asterisk_message_id(msgnum, random, id.mailbox(), pid, &hostname)
         }),
         boundary: args.boundary.clone().unwrap_or_else(|| {
-            Envelope::asterisk_boundary(msgnum, &id.mailbox, pid, random.rotate_left(13))
+            Envelope::asterisk_boundary(msgnum, id.mailbox(), pid, random.rotate_left(13))
         }),
         hostname,
     };

@@ -27,6 +27,29 @@ pub(crate) mod migrate;
 // The durable outbox (issue 9).
 pub(crate) mod outbox;
 
+/// `--uid U` (and a UID where a subcommand takes one): a UID is never 0, so 0 is a usage
+/// error (exit 2), not a message that "vanished".
+pub(crate) fn parse_uid(text: &str) -> Result<imapvm::Uid, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a UID: {e}"))?;
+    imapvm::Uid::new(n).ok_or_else(|| "UID 0 names no message: UIDs start at 1".to_owned())
+}
+
+/// A message number `N` as `list` shows it: 1-based, so 0 is a usage error (exit 2).
+pub(crate) fn parse_number(text: &str) -> Result<imapvm::MessageNumber, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a message number: {e}"))?;
+    imapvm::MessageNumber::new(n)
+        .ok_or_else(|| "message number 0 names no message: numbers start at 1".to_owned())
+}
+
+/// UIDs as the JSON output prints them (numbers).
+pub(crate) fn uid_numbers(uids: &[imapvm::Uid]) -> Vec<u32> {
+    uids.iter().map(|u| u.get()).collect()
+}
+
 /// A failed operation: printed as one line on stderr, exit code 1.
 #[derive(Debug)]
 pub(crate) struct CliError(pub String);

@@ -6,8 +6,8 @@ use clap::Args;
 use imapvm::MessageRef;
 
 use crate::Global;
-use crate::cmd::CliError;
 use crate::cmd::voicemail::{block_on, folder, open, print_report};
+use crate::cmd::{CliError, parse_number, parse_uid};
 
 /// `imapvm move ...`.
 #[derive(Debug, Args)]
@@ -19,8 +19,8 @@ pub(crate) struct MoveArgs {
     #[arg(num_args = 1..=2, required = true)]
     rest: Vec<String>,
     /// The message's UID instead of its number.
-    #[arg(long)]
-    uid: Option<u32>,
+    #[arg(long, value_parser = parse_uid)]
+    uid: Option<imapvm::Uid>,
     /// The folder the number refers to (default: every state of imapfolder).
     #[arg(long = "from")]
     from: Option<String>,
@@ -28,13 +28,7 @@ pub(crate) struct MoveArgs {
 
 pub(crate) fn run(global: &Global, args: &MoveArgs) -> Result<ExitCode, CliError> {
     let (target, to) = match (args.rest.as_slice(), args.uid) {
-        ([n, to], None) => (
-            MessageRef::Number(
-                n.parse()
-                    .map_err(|_| CliError(format!("{n:?} is not a message number")))?,
-            ),
-            to,
-        ),
+        ([n, to], None) => (MessageRef::Number(parse_number(n).map_err(CliError)?), to),
         ([to], Some(uid)) => (MessageRef::Uid(uid), to),
         _ => {
             return Err(CliError(

@@ -70,8 +70,8 @@ fn flush_json(r: &FlushReport) -> Value {
     };
     json!({
         "items": r.delivered.iter().map(|d| json!({
-            "id": d.item, "mailbox": d.mailbox, "status": "delivered", "uid": d.uid,
-            "uidvalidity": d.uid_validity, "already_there": d.already_there,
+            "id": d.item, "mailbox": d.mailbox, "status": "delivered", "uid": d.uid.get(),
+            "uidvalidity": d.uid_validity.get(), "already_there": d.already_there,
         })).chain(r.refused.iter().map(|(id, reason)| json!({
             "id": id, "status": "refused", "reason": reason,
         }))).chain(r.failed.iter().map(|(id, reason)| json!({

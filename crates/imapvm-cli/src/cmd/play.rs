@@ -42,7 +42,11 @@ pub(crate) fn run(global: &Global, args: &PlayArgs) -> Result<ExitCode, CliError
     let store = open(global)?;
     let mb = store.mailbox(&args.mailbox)?;
     let played = block_on(async {
-        let p = mb.play(target, scope, args.peek).await;
+        let p = if args.peek {
+            mb.peek(target, scope).await
+        } else {
+            mb.play(target, scope).await
+        };
         store.close().await;
         p
     })??;
@@ -65,7 +69,7 @@ pub(crate) fn run(global: &Global, args: &PlayArgs) -> Result<ExitCode, CliError
         println!(
             "{}",
             json!({
-                "uid": played.uid,
+                "uid": played.uid.get(),
                 "file": args.output,
                 "format": recording.format,
                 "bytes": recording.bytes.len(),

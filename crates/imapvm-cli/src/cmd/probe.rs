@@ -26,12 +26,17 @@ pub(crate) fn run(global: &Global, args: &ProbeArgs) -> Result<ExitCode, CliErro
         None => store
             .mailbox_ids()
             .into_iter()
-            .find(|id| store.mailbox(id).is_ok())
-            .ok_or_else(|| CliError("no mailbox with imapuser in voicemail.conf".into()))?,
+            .find(|id| store.mailbox_of(id).is_ok())
+            .ok_or_else(|| CliError("no mailbox with imapuser in voicemail.conf".into()))?
+            .to_string(),
     };
     let mb = store.mailbox(&id)?;
     let probe = block_on(async {
-        let p = mb.probe(args.create_folders).await;
+        let p = if args.create_folders {
+            mb.probe_creating_folders().await
+        } else {
+            mb.probe().await
+        };
         store.close().await;
         p
     })??;
@@ -40,7 +45,7 @@ pub(crate) fn run(global: &Global, args: &ProbeArgs) -> Result<ExitCode, CliErro
             "{}",
             json!({
                 "mailbox": id,
-                "account": probe.account,
+                "account": probe.account.to_string(),
                 "capabilities": probe.capabilities,
                 "namespace": probe.namespace,
                 "delimiter": probe.delimiter.map(String::from),

@@ -8,7 +8,7 @@ use imapvm::{Folder, MessageRef, Report, Store};
 use serde_json::{Value, json};
 
 use crate::Global;
-use crate::cmd::CliError;
+use crate::cmd::{CliError, parse_number, parse_uid, uid_numbers};
 
 /// Runs `f` to completion on a single-threaded tokio runtime.
 pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, CliError> {
@@ -32,11 +32,11 @@ pub(crate) fn folder(name: &str) -> Result<Folder, CliError> {
 #[derive(Debug, Args)]
 pub(crate) struct Target {
     /// The message number, as `list` shows it.
-    #[arg(required_unless_present = "uid")]
-    pub number: Option<u32>,
+    #[arg(required_unless_present = "uid", value_parser = parse_number)]
+    pub number: Option<imapvm::MessageNumber>,
     /// The message's IMAP UID instead of its number.
-    #[arg(long, conflicts_with = "number")]
-    pub uid: Option<u32>,
+    #[arg(long, conflicts_with = "number", value_parser = parse_uid)]
+    pub uid: Option<imapvm::Uid>,
     /// The folder the number refers to (default: every state of imapfolder).
     #[arg(long)]
     pub folder: Option<String>,
@@ -62,10 +62,10 @@ impl Target {
 pub(crate) fn report_json(mailbox: &str, report: &Report) -> Value {
     json!({
         "mailbox": mailbox,
-        "done": report.done,
-        "deferred": report.deferred.iter().map(|d| json!({"uid": d.uid, "reason": d.reason})).collect::<Vec<_>>(),
-        "expunged": report.expunged,
-        "vanished": report.vanished,
+        "done": uid_numbers(&report.done),
+        "deferred": report.deferred.iter().map(|d| json!({"uid": d.uid.get(), "reason": d.reason})).collect::<Vec<_>>(),
+        "expunged": uid_numbers(&report.expunged),
+        "vanished": uid_numbers(&report.vanished),
         "destination": report.destination,
     })
 }
@@ -76,7 +76,12 @@ pub(crate) fn print_report(global: &Global, mailbox: &str, what: &str, report: &
         println!("{}", report_json(mailbox, report));
         return;
     }
-    let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let list = |v: &[imapvm::Uid]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !report.done.is_empty() {
         match &report.destination {
             Some(to) => println!("{mailbox}: {what} UID {} (to {to})", list(&report.done)),

@@ -63,7 +63,12 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         (None, true) => StrategyChoice::NoNotify,
         (None, false) => StrategyChoice::Auto,
     };
-    let mailboxes = watched_boxes(&store, &args.mailboxes, args.shard);
+    let chosen = args
+        .mailboxes
+        .iter()
+        .map(|m| m.parse::<imapvm::MailboxId>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mailboxes = watched_boxes(&store, &chosen, args.shard);
     if let Some(shard) = args.shard {
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
@@ -135,7 +140,7 @@ fn print_event(event: &WatchEvent, json: bool) {
             if json {
                 println!(
                     "{}",
-                    json!({"error": e.error, "account": e.account, "at": at})
+                    json!({"error": e.error.to_string(), "account": e.account.to_string(), "at": at})
                 );
             } else {
                 println!("{at} {} is down: {}", e.account, e.error);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::{imapvm, scratch, stderr, wav};
+use crate::{imapvm, scratch, stderr, stdout, wav};
 
 /// A unique folder name on the private Dovecot.
 fn folder(tag: &str) -> String {
@@ -273,4 +273,42 @@ fn a_truncated_queued_message_is_never_delivered() {
     let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v}");
     assert_eq!(v["problems"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+/// UID 0 names no message (RFC 3501: UIDs start at 1). Given on the command line it is a
+/// usage error, exit 2 with one line, before any connection; `delete --uid 0` was once
+/// reported as "already gone". So is message number 0 where clap reads the number.
+#[test]
+fn uid_0_is_a_usage_error_everywhere_a_uid_is_given() {
+    let c = "/nonexistent/voicemail.conf";
+    let m = "1234@default";
+    let uid0: Vec<Vec<&str>> = vec![
+        vec!["-c", c, "play", m, "--uid", "0", "-o", "/dev/null"],
+        vec!["-c", c, "mark-read", m, "--uid", "0"],
+        vec!["-c", c, "mark-unread", m, "--uid", "0"],
+        vec!["-c", c, "urgent", m, "--uid", "0"],
+        vec!["-c", c, "not-urgent", m, "--uid", "0"],
+        vec!["-c", c, "undelete", m, "--uid", "0"],
+        vec!["-c", c, "delete", m, "--uid", "0"],
+        vec!["-c", c, "delete", m, "--uid", "7", "--uid", "0"],
+        vec!["-c", c, "move", m, "--uid", "0", "Work"],
+        vec!["-c", c, "forward", m, "--uid", "0", "4321@other"],
+        vec!["--json", "-c", c, "delete", m, "--uid", "0"],
+    ];
+    for args in &uid0 {
+        let out = imapvm(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let line = fails_with_one_line(args, &out);
+        assert!(line.contains("UID 0 names no message"), "{args:?}: {line}");
+        assert!(stdout(&out).is_empty(), "{args:?}: nothing on stdout");
+    }
+    for args in [
+        vec!["-c", c, "play", m, "0", "-o", "/dev/null"],
+        vec!["-c", c, "delete", m, "0"],
+    ] {
+        let out = imapvm(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let line = fails_with_one_line(&args, &out);
+        assert!(line.contains("message number 0"), "{args:?}: {line}");
+    }
 }

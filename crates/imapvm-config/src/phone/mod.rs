@@ -3,19 +3,19 @@
 //! playback keys, password changes), typed with Asterisk 22's defaults.
 //!
 //! [`Phone`] is `[general]`'s part, [`PhoneOptions`] what a mailbox line may override (exactly
-//! the options Asterisk's `apply_option` accepts there), and [`PhoneSettings`] the effective
+//! the options Asterisk's `apply_option` accepts there), and [`PhoneSettings`](settings::PhoneSettings) the effective
 //! values of one mailbox with their origins (mailbox option > `[general]` > default, as
 //! Asterisk's `populate_defaults` then `apply_options` do).
 
-mod read;
-mod settings;
+// The readers and the effective settings are named from outside (`semantics`, `settings`,
+// the crate root), never from here: this module holds the types only, so `model` may use them
+// without a module cycle.
+pub(crate) mod read;
+pub(crate) mod settings;
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-
-pub(crate) use read::{general, mailbox_option};
-pub use settings::PhoneSettings;
 
 /// Asterisk keeps at most this many `cidinternalcontexts` (`MAX_NUM_CID_CONTEXTS`).
 pub const MAX_CID_INTERNAL_CONTEXTS: usize = 10;
@@ -50,7 +50,7 @@ impl fmt::Display for PasswordLocation {
 }
 
 /// What `VoiceMailMain` does with a new PIN (`externpass`, `externpassnotify`; see
-/// [`PhoneSettings::password_change`]).
+/// [`PhoneSettings::password_change`](crate::PhoneSettings::password_change)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "mode", content = "command", rename_all = "kebab-case")]
 #[non_exhaustive]

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::builder::{Builder, ast_false, ast_true, general_entry};
 use crate::diagnostic::Location;
 use crate::phone::{
     LISTEN_CONTROL_DTMF, MAX_CID_INTERNAL_CONTEXTS, PasswordLocation, Phone, PhoneOptions, VolGain,
 };
-use crate::semantics::{Builder, ast_false, ast_true, general_entry};
 use crate::syntax::RawEntry;
 
 /// C's `sscanf("%d")`/`atoi` start: blanks, an optional sign, digits. The number (saturated)

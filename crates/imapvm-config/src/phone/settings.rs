@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use crate::layer::{Layer, SettingRow, row, row_bool, row_opt};
 use crate::model::{General, MailboxOptions, Setting};
 use crate::phone::{PasswordChange, PasswordLocation, VolGain};
-use crate::settings::{Layer, SettingRow, row, row_bool, row_opt};
 
 /// The options of `VoiceMail()` and `VoiceMailMain()` for one mailbox, each with its origin:
 /// the mailbox line's value where Asterisk accepts one there, else `[general]`'s, else

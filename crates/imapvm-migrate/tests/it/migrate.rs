@@ -364,11 +364,11 @@ async fn a_spool_goes_to_imap_with_flags_and_folders_and_comes_back_byte_for_byt
     let alice = store.mailbox("1234@default").unwrap();
     let counts = alice.count().await.unwrap();
     assert_eq!((counts.new, counts.urgent, counts.old), (3, 1, 2));
-    let work = alice.list(Some(Folder::Work), false).await.unwrap();
+    let work = alice.list(Some(Folder::Work)).await.unwrap();
     assert_eq!(work.messages.len(), 1);
     assert_eq!(work.messages[0].caller_id_num, "5551006");
     assert_eq!(work.messages[0].orig_time, 1_795_400_000);
-    let listing = alice.list(None, false).await.unwrap();
+    let listing = alice.list(None).await.unwrap();
     let zoe = listing
         .messages
         .iter()
@@ -426,7 +426,7 @@ print(" ".join(str(t) for t in sorted(got)))
         .await
         .unwrap();
     assert_eq!((again.copied, again.skipped), (0, messages + greetings));
-    assert_eq!(alice.list(None, false).await.unwrap().messages.len(), 6);
+    assert_eq!(alice.list(None).await.unwrap().messages.len(), 6);
 
     // Back to a new spool: the .txt files and the first format's audio, byte for byte.
     let back = root.join("back");
@@ -530,12 +530,8 @@ async fn an_interrupted_import_resumes_without_duplicates() {
         (s, ())
     };
     let mb = store.mailbox("1234@default").unwrap();
-    let present_before = mb.list(None, false).await.unwrap().messages.len()
-        + mb.list(Some(Folder::Work), false)
-            .await
-            .unwrap()
-            .messages
-            .len();
+    let present_before = mb.list(None).await.unwrap().messages.len()
+        + mb.list(Some(Folder::Work)).await.unwrap().messages.len();
     assert!((12..40).contains(&present_before), "{present_before}");
 
     let report = migrate::import(&store, &ImportOptions::new(&spool), &Silent)
@@ -545,8 +541,8 @@ async fn an_interrupted_import_resumes_without_duplicates() {
     assert_eq!(report.found, 40);
     assert_eq!(report.skipped as usize, present_before);
     assert_eq!(report.copied as usize, 40 - present_before);
-    let inbox = mb.list(None, false).await.unwrap().messages;
-    let work = mb.list(Some(Folder::Work), false).await.unwrap().messages;
+    let inbox = mb.list(None).await.unwrap().messages;
+    let work = mb.list(Some(Folder::Work)).await.unwrap().messages;
     assert_eq!(inbox.len() + work.len(), 40);
     let mut times: Vec<i64> = inbox.iter().chain(&work).map(|m| m.orig_time).collect();
     times.sort_unstable();
@@ -675,7 +671,7 @@ async fn bad_files_are_reported_and_skipped_and_nothing_is_deleted() {
     assert_eq!(reasons.len(), 6);
     assert_eq!(files(&spool), before, "import never changes the spool");
     let mb = store.mailbox("1234@default").unwrap();
-    let listed = mb.list(None, false).await.unwrap().messages;
+    let listed = mb.list(None).await.unwrap().messages;
     assert_eq!(
         listed
             .iter()
@@ -807,4 +803,42 @@ async fn an_account_that_fails_does_not_stop_the_others() {
     assert_eq!(export.failed[0].path, "4321@default");
     store.close().await;
     cleanup(&folder);
+}
+
+/// A batch of nothing was once raised to one message without a word; it is refused, naming
+/// the option, before the spool is read.
+#[tokio::test]
+async fn an_empty_batch_is_refused_naming_the_option() {
+    let dir = std::env::temp_dir().join(format!("imapvm-migrate-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        "[general]\nimapserver=127.0.0.1\n[default]\n1234 => 1,A,,,imapuser=u|imappassword=p\n",
+    )
+    .unwrap();
+    let store = Store::open(&conf).unwrap();
+    for (options, named) in [
+        (
+            ImportOptions {
+                batch_messages: 0,
+                ..ImportOptions::new("/nonexistent/spool")
+            },
+            "batch_messages",
+        ),
+        (
+            ImportOptions {
+                batch_bytes: 0,
+                ..ImportOptions::new("/nonexistent/spool")
+            },
+            "batch_bytes",
+        ),
+    ] {
+        match migrate::import(&store, &options, &Silent).await {
+            Err(migrate::Error::Option(imapvm::ConfigError::OutOfBounds { field, .. })) => {
+                assert_eq!(field, named);
+            }
+            other => panic!("{named}: {other:?}"),
+        }
+    }
 }

@@ -123,7 +123,7 @@ impl Rig {
 
 /// The voicemail.conf the store was opened from (the harness writes it into a scratch dir).
 fn conf_path(store: &imapvm::Store) -> PathBuf {
-    let id = imapvm_config::MailboxId::new("1234", "default");
+    let id = imapvm_types::MailboxId::new("1234", "default").unwrap();
     store
         .config()
         .mailbox_location(&id)

@@ -30,7 +30,7 @@ async fn messages(rig: &Rig, n: usize) -> Vec<u32> {
             .deposit(&imapvm_harness::voicemail(&format!("555100{i}"), 1200))
             .await
             .unwrap();
-        uids.push(d.uid);
+        uids.push(d.uid.get());
     }
     uids
 }
@@ -196,7 +196,7 @@ async fn saving_moves_the_message_to_the_folder() {
         .store
         .mailbox("1234@default")
         .unwrap()
-        .list(Some(imapvm::Folder::Work), false)
+        .list(Some(imapvm::Folder::Work))
         .await
         .unwrap();
     assert!(

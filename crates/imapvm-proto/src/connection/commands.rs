@@ -17,12 +17,13 @@ use super::{Acc, Connection, IdleState, Pending, Piece, Route, State};
 use crate::convert;
 use crate::error::{Error, Misuse};
 use crate::types::{
-    FetchAttr, Flag, Mailbox, MailboxStatus, Namespaces, QuotaRoots, SearchKey, Secret,
-    SelectedMailbox, StatusAttr, StoreMode, UidRange,
+    FetchAttr, Flag, MailboxName, MailboxStatus, Namespaces, QuotaRoots, SelectedMailbox,
+    StatusAttr, StoreMode, UidRange,
 };
 use imap_codec::CommandCodec;
 use imap_codec::encode::{Encoder, Fragment};
 use imap_codec::imap_types as t;
+use imapvm_types::{Capability, SearchKey, Secret};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,7 +209,7 @@ impl Connection {
         kind: Kind,
         body: CommandBody<'_>,
         acc: Acc,
-        mailbox: Option<Mailbox>,
+        mailbox: Option<MailboxName>,
         label: bool,
     ) -> Result<CommandId, Error> {
         let tag = self.alloc_tag();
@@ -239,7 +240,7 @@ impl Connection {
         tag: String,
         pieces: VecDeque<Piece>,
         acc: Acc,
-        mailbox: Option<Mailbox>,
+        mailbox: Option<MailboxName>,
         label: bool,
     ) -> CommandId {
         let id = self.alloc_id();
@@ -294,7 +295,7 @@ impl Connection {
     /// The password never appears in traces, errors or `Debug` output.
     pub fn login(&mut self, user: &str, password: &Secret) -> Result<CommandId, Error> {
         self.check("LOGIN", &[Self::not_auth])?;
-        if self.caps.login_disabled() {
+        if self.offers(Capability::LoginDisabled) {
             return Err(Misuse::LoginDisabled.into());
         }
         let body = CommandBody::login(user, password.expose()).map_err(|_| {
@@ -317,7 +318,7 @@ impl Connection {
         password: &Secret,
     ) -> Result<CommandId, Error> {
         self.check("AUTHENTICATE", &[Self::not_auth])?;
-        if self.caps.known() && !self.caps.has("AUTH=PLAIN") {
+        if self.lacks(Capability::AuthPlain) {
             return Err(Misuse::MissingCapability {
                 command: "AUTHENTICATE",
                 capability: "AUTH=PLAIN",
@@ -339,7 +340,7 @@ impl Connection {
         }
         let b64 = base64_encode(&raw);
         let tag = self.alloc_tag();
-        let pieces = if self.config.use_sasl_ir && self.caps.sasl_ir() {
+        let pieces = if self.config.use_sasl_ir && self.offers(Capability::SaslIr) {
             VecDeque::from([Piece::Bytes(
                 format!("{tag} AUTHENTICATE PLAIN {b64}\r\n").into_bytes(),
             )])
@@ -371,16 +372,20 @@ impl Connection {
     }
 
     /// `SELECT mailbox` (read-write).
-    pub fn select(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn select(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.select_or_examine(mailbox, false)
     }
 
     /// `EXAMINE mailbox` (read-only).
-    pub fn examine(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn examine(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.select_or_examine(mailbox, true)
     }
 
-    fn select_or_examine(&mut self, mailbox: &Mailbox, examine: bool) -> Result<CommandId, Error> {
+    fn select_or_examine(
+        &mut self,
+        mailbox: &MailboxName,
+        examine: bool,
+    ) -> Result<CommandId, Error> {
         let (kind, name) = if examine {
             (Kind::Examine, "EXAMINE")
         } else {
@@ -468,7 +473,11 @@ impl Connection {
     }
 
     /// `STATUS mailbox (items)`. Several may be pipelined in one round trip.
-    pub fn status(&mut self, mailbox: &Mailbox, items: &[StatusAttr]) -> Result<CommandId, Error> {
+    pub fn status(
+        &mut self,
+        mailbox: &MailboxName,
+        items: &[StatusAttr],
+    ) -> Result<CommandId, Error> {
         self.check("STATUS", &[Self::authed])?;
         if items.is_empty() {
             return Err(Misuse::InvalidArgument {
@@ -491,7 +500,7 @@ impl Connection {
     }
 
     /// `CREATE mailbox`.
-    pub fn create(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn create(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.check("CREATE", &[Self::authed])?;
         let mb = convert::mailbox_to_wire(mailbox, "CREATE")?;
         self.push_codec(
@@ -509,7 +518,7 @@ impl Connection {
     /// The server sets the internal date; see [`append_dated`](Self::append_dated).
     pub fn append(
         &mut self,
-        mailbox: &Mailbox,
+        mailbox: &MailboxName,
         flags: &[Flag],
         message: Arc<[u8]>,
     ) -> Result<CommandId, Error> {
@@ -522,7 +531,7 @@ impl Connection {
     /// 1970 or after 9999 is [`Misuse::InvalidArgument`] and nothing is sent.
     pub fn append_dated(
         &mut self,
-        mailbox: &Mailbox,
+        mailbox: &MailboxName,
         flags: &[Flag],
         date: Option<i64>,
         message: Arc<[u8]>,
@@ -553,7 +562,8 @@ impl Connection {
             })
         })?;
         let non_sync = self.config.use_non_sync_literals
-            && (self.caps.literal_plus() || (self.caps.literal_minus() && len <= 4096));
+            && (self.offers(Capability::LiteralPlus)
+                || (self.offers(Capability::LiteralMinus) && len <= 4096));
         let mb = convert::mailbox_to_wire(mailbox, "APPEND")?;
         let fl: Result<Vec<_>, Misuse> = flags
             .iter()
@@ -679,7 +689,7 @@ impl Connection {
                 reason: "CHANGEDSINCE 0: mod-sequences start at 1".into(),
             })
         })?;
-        if self.caps.known() && !self.caps.has("CONDSTORE") {
+        if self.lacks(Capability::CondStore) {
             return Err(Misuse::MissingCapability {
                 command: COMMAND,
                 capability: "CONDSTORE",
@@ -778,7 +788,7 @@ impl Connection {
     }
 
     /// `UID COPY set mailbox`; COPYUID when UIDPLUS.
-    pub fn uid_copy(&mut self, uids: &UidRange, to: &Mailbox) -> Result<CommandId, Error> {
+    pub fn uid_copy(&mut self, uids: &UidRange, to: &MailboxName) -> Result<CommandId, Error> {
         self.check("UID COPY", &[Self::selected])?;
         let seq = convert::uid_sequence(uids, "UID COPY")?;
         let mb = convert::mailbox_to_wire(to, "UID COPY")?;
@@ -791,9 +801,9 @@ impl Connection {
     }
 
     /// `UID MOVE set mailbox` (RFC 6851). Refused locally if MOVE is known to be missing.
-    pub fn uid_move(&mut self, uids: &UidRange, to: &Mailbox) -> Result<CommandId, Error> {
+    pub fn uid_move(&mut self, uids: &UidRange, to: &MailboxName) -> Result<CommandId, Error> {
         self.check("UID MOVE", &[Self::selected])?;
-        if self.caps.known() && !self.caps.move_() {
+        if self.lacks(Capability::Move) {
             return Err(Misuse::MissingCapability {
                 command: "UID MOVE",
                 capability: "MOVE",
@@ -823,7 +833,7 @@ impl Connection {
     /// `UID EXPUNGE set` (UIDPLUS): expunges only these UIDs.
     pub fn uid_expunge(&mut self, uids: &UidRange) -> Result<CommandId, Error> {
         self.check("UID EXPUNGE", &[Self::selected])?;
-        if self.caps.known() && !self.caps.uidplus() {
+        if self.lacks(Capability::UidPlus) {
             return Err(Misuse::MissingCapability {
                 command: "UID EXPUNGE",
                 capability: "UIDPLUS",
@@ -862,7 +872,7 @@ impl Connection {
     }
 
     /// `GETQUOTAROOT mailbox` (RFC 9208): every root and every resource.
-    pub fn get_quota_root(&mut self, mailbox: &Mailbox) -> Result<CommandId, Error> {
+    pub fn get_quota_root(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
         self.check("GETQUOTAROOT", &[Self::authed])?;
         let mb = convert::mailbox_to_wire(mailbox, "GETQUOTAROOT")?;
         self.push_codec(
@@ -906,7 +916,7 @@ impl Connection {
     /// [`Event::Unsolicited`]: crate::Event::Unsolicited
     pub fn notify(&mut self, spec: &str) -> Result<CommandId, Error> {
         self.check("NOTIFY", &[Self::authed])?;
-        if self.caps.known() && !self.caps.notify() {
+        if self.lacks(Capability::Notify) {
             return Err(Misuse::MissingCapability {
                 command: "NOTIFY",
                 capability: "NOTIFY",
@@ -945,7 +955,7 @@ impl Connection {
     /// [`Config::idle_silence`]: crate::Config::idle_silence
     pub fn idle(&mut self) -> Result<CommandId, Error> {
         self.check("IDLE", &[Self::authed])?;
-        if self.caps.known() && !self.caps.idle() {
+        if self.lacks(Capability::Idle) {
             return Err(Misuse::MissingCapability {
                 command: "IDLE",
                 capability: "IDLE",

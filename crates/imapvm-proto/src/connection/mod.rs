@@ -30,6 +30,7 @@ use imap_codec::decode::Decoder;
 use imap_codec::fragmentizer::FragmentInfo;
 use imap_codec::imap_types as t;
 use imap_codec::{GreetingCodec, ResponseCodec};
+use imapvm_types::Capabilities;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 use t::response::Code;
@@ -45,7 +46,7 @@ mod view;
 pub use commands::CommandId;
 pub use event::{Diagnostic, Event, Greeting, Outcome, Stats, Unsolicited};
 pub use send::Transmit;
-pub use state::{Capabilities, State};
+pub use state::State;
 pub use timer::Timer;
 
 use commands::Kind;
@@ -96,7 +97,8 @@ use view::MailboxView;
 pub struct Connection {
     config: Config,
     state: State,
-    caps: Capabilities,
+    /// `None` while unknown.
+    caps: Option<Capabilities>,
     /// Extensions the server reported `* ENABLED` (RFC 5161), upper-cased. They last for the
     /// whole connection.
     enabled: BTreeSet<String>,
@@ -142,7 +144,7 @@ impl Connection {
             greeting_deadline: Some(now + config.greeting_timeout),
             config,
             state: State::Greeting,
-            caps: Capabilities::default(),
+            caps: None,
             enabled: BTreeSet::new(),
             error: None,
             next_id: 0,
@@ -174,9 +176,11 @@ impl Connection {
         self.state
     }
 
-    /// The server's capabilities as last reported.
-    pub fn capabilities(&self) -> &Capabilities {
-        &self.caps
+    /// The server's capabilities as last reported; `None` until the server told them, and
+    /// again after STARTTLS and after a login whose answer did not carry them (ask with
+    /// [`capability`](Self::capability)).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
     }
 
     /// Whether the server reported `capability` (e.g. `"QRESYNC"`, any case) as `* ENABLED`
@@ -455,7 +459,7 @@ impl Connection {
             return Err(Misuse::NoUpgradePending.into());
         }
         self.state = State::NotAuthenticated;
-        self.caps = Capabilities::default();
+        self.caps = None;
         self.framer = Framer::new();
         self.framed = self.enqueued;
         self.message_len = 0;
@@ -517,7 +521,7 @@ impl Connection {
     fn on_greeting(&mut self, g: t::response::Greeting<'_>) {
         self.greeting_deadline = None;
         if let Some(Code::Capability(c)) = &g.code {
-            self.caps = Capabilities::from_codec(c.as_ref());
+            self.caps = Some(state::capabilities_from_codec(c.as_ref()));
         }
         match g.kind {
             t::response::GreetingKind::Ok => {

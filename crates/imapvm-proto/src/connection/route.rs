@@ -14,15 +14,15 @@
 //! `InFlight`, `Route` and `Acc` that the commands fill in. `route/fetch.rs` attributes
 //! untagged FETCH responses.
 
+use super::state::capabilities_from_codec;
 use super::{
-    Capabilities, CommandId, Connection, Diagnostic, Event, Kind, MailboxView, Outcome, Piece,
-    State, Unsolicited,
+    CommandId, Connection, Diagnostic, Event, Kind, MailboxView, Outcome, Piece, State, Unsolicited,
 };
 use crate::convert;
 use crate::error::{Error, LimitExceeded, LimitKind, Misbehaviour, Refusal, RefusalKind};
 use crate::esearch;
 use crate::types::{
-    AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, Mailbox, MailboxStatus,
+    AppendUid, CopyUid, FetchAttr, FetchedMessage, Flag, ListEntry, MailboxName, MailboxStatus,
     Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, SelectedMailbox, Uid, UidRange, UidSet,
     UidValidity,
 };
@@ -85,7 +85,7 @@ pub(super) struct InFlight {
     pub(super) kind: Kind,
     pub(super) internal: bool,
     pub(super) acc: Acc,
-    pub(super) mailbox: Option<Mailbox>,
+    pub(super) mailbox: Option<MailboxName>,
     pub(super) deadline: Option<Instant>,
     pub(super) untagged: u32,
     pub(super) overflow: bool,
@@ -150,7 +150,7 @@ impl Connection {
             handled = true;
             match code {
                 Code::Capability(c) => {
-                    self.caps = Capabilities::from_codec(c.as_ref());
+                    self.caps = Some(capabilities_from_codec(c.as_ref()));
                     self.events
                         .push_back(Event::Unsolicited(Unsolicited::CapabilitiesChanged));
                 }
@@ -159,12 +159,12 @@ impl Connection {
                     .push_back(Event::Unsolicited(Unsolicited::Alert(text.clone()))),
                 Code::UidValidity(v) => {
                     if let Some(sel) = self.select_acc() {
-                        sel.uid_validity = Some(UidValidity::from_nz(*v));
+                        sel.uid_validity = Some(UidValidity::from(*v));
                     }
                 }
                 Code::UidNext(v) => {
                     if let Some(sel) = self.select_acc() {
-                        sel.uid_next = Some(Uid::from_nz(*v));
+                        sel.uid_next = Some(Uid::from(*v));
                     }
                 }
                 Code::PermanentFlags(flags) => {
@@ -183,14 +183,14 @@ impl Connection {
                     destination,
                 } => {
                     let cu = match (
-                        convert::uidset_from_codec(source),
-                        convert::uidset_from_codec(destination),
+                        convert::uid_ranges_from_codec(source),
+                        convert::uid_ranges_from_codec(destination),
                     ) {
-                        (Some(source), Some(destination)) => Some(CopyUid {
-                            uid_validity: UidValidity::from_nz(*uid_validity),
+                        (Some(source), Some(destination)) => Some(CopyUid::new(
+                            UidValidity::from(*uid_validity),
                             source,
                             destination,
-                        }),
+                        )),
                         _ => None,
                     };
                     if let Some(f) = self
@@ -237,7 +237,7 @@ impl Connection {
     fn on_data(&mut self, d: Data<'_>, bytes: &[u8]) {
         match d {
             Data::Capability(c) => {
-                self.caps = Capabilities::from_codec(c.as_ref());
+                self.caps = Some(capabilities_from_codec(c.as_ref()));
                 self.events
                     .push_back(Event::Unsolicited(Unsolicited::CapabilitiesChanged));
             }
@@ -246,8 +246,12 @@ impl Connection {
                 delimiter,
                 mailbox,
             } => {
+                let Some(name) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("LIST of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let entry = ListEntry {
-                    mailbox: convert::mailbox_from_wire(&mailbox),
+                    mailbox: name,
                     delimiter: delimiter.map(|d| d.inner()),
                     attributes: items.iter().map(|a| a.to_string()).collect(),
                 };
@@ -263,9 +267,12 @@ impl Connection {
                 }
             }
             Data::Status { mailbox, items } => {
-                let mb = convert::mailbox_from_wire(&mailbox);
+                let Some(mb) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("STATUS of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let st = convert::status_items(mb.clone(), &items);
-                let same = |a: &Option<Mailbox>| {
+                let same = |a: &Option<MailboxName>| {
                     a.as_ref()
                         .is_some_and(|a| a == &mb || (a.is_inbox() && mb.is_inbox()))
                 };
@@ -309,7 +316,7 @@ impl Connection {
                             f.overflow = true;
                             f.acc = Acc::None;
                         } else if let Acc::Search(v) = &mut f.acc {
-                            v.extend(uids.into_iter().map(Uid::from_nz));
+                            v.extend(uids.into_iter().map(Uid::from));
                         }
                     }
                     (true, None) => {}
@@ -478,7 +485,10 @@ impl Connection {
                 }
             }
             Data::QuotaRoot { mailbox, roots } => {
-                let mb = convert::mailbox_from_wire(&mailbox);
+                let Some(mb) = convert::mailbox_from_wire(&mailbox) else {
+                    self.diagnostic("QUOTAROOT of a mailbox name no command can carry", bytes);
+                    return;
+                };
                 let same = |f: &InFlight| {
                     f.mailbox
                         .as_ref()
@@ -702,7 +712,7 @@ impl Connection {
         }
         let code = tagged.body.code.as_ref();
         if let Some(Code::Capability(c)) = code {
-            self.caps = Capabilities::from_codec(c.as_ref());
+            self.caps = Some(capabilities_from_codec(c.as_ref()));
         }
         let result = if tagged.body.kind == StatusKind::Ok {
             if f.overflow {
@@ -758,19 +768,19 @@ impl Connection {
 
     fn ok_outcome(&mut self, f: &mut InFlight, code: Option<&Code<'_>>) -> Outcome {
         match f.kind {
-            Kind::Capability => Outcome::Capabilities(self.caps.clone()),
+            Kind::Capability => Outcome::Capabilities(self.caps.clone().unwrap_or_default()),
             Kind::Login | Kind::Authenticate => {
                 self.state = State::Authenticated;
                 if !matches!(code, Some(Code::Capability(_))) {
-                    self.caps = Capabilities::default();
+                    self.caps = None;
                 }
                 Outcome::Authenticated {
-                    capabilities_known: self.caps.known(),
+                    capabilities_known: self.caps.is_some(),
                 }
             }
             Kind::StartTls => {
                 self.state = State::UpgradePending;
-                self.caps = Capabilities::default();
+                self.caps = None;
                 Outcome::UpgradeNow
             }
             Kind::Select | Kind::Examine => {
@@ -808,8 +818,8 @@ impl Connection {
             },
             Kind::Append => Outcome::Appended(match code {
                 Some(Code::AppendUid { uid_validity, uid }) => Some(AppendUid {
-                    uid_validity: UidValidity::from_nz(*uid_validity),
-                    uid: Uid::from_nz(*uid),
+                    uid_validity: UidValidity::from(*uid_validity),
+                    uid: Uid::from(*uid),
                 }),
                 _ => None,
             }),
@@ -886,24 +896,24 @@ fn copy_uid_from_code(code: Option<&Code<'_>>) -> Option<CopyUid> {
             uid_validity,
             source,
             destination,
-        }) => Some(CopyUid {
-            uid_validity: UidValidity::from_nz(*uid_validity),
-            source: convert::uidset_from_codec(source)?,
-            destination: convert::uidset_from_codec(destination)?,
-        }),
+        }) => Some(CopyUid::new(
+            UidValidity::from(*uid_validity),
+            convert::uid_ranges_from_codec(source)?,
+            convert::uid_ranges_from_codec(destination)?,
+        )),
         _ => None,
     }
 }
 
 /// Whether a LIST `pattern` (reference included) matches `mailbox`: `*` matches anything,
 /// `%` anything but the hierarchy delimiter (RFC 3501 6.3.8); `INBOX` in any case. O(n*m).
-fn list_match(pattern: &str, mailbox: &Mailbox, delimiter: Option<u8>) -> bool {
+fn list_match(pattern: &str, mailbox: &MailboxName, delimiter: Option<u8>) -> bool {
     let upper;
     let (pattern, name) = if mailbox.is_inbox() {
         upper = pattern.to_ascii_uppercase();
         (upper.as_bytes(), &b"INBOX"[..])
     } else {
-        (pattern.as_bytes(), mailbox.as_str().as_bytes())
+        (pattern.as_bytes(), mailbox.as_wire().as_bytes())
     };
     let m = pattern.len();
     // cur[j]: pattern[..j] matches the name read so far.

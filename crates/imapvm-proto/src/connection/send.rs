@@ -9,7 +9,8 @@
 
 use super::{Acc, CommandId, Connection, Event, InFlight, Kind, MailboxView, Route, State};
 use crate::error::{Error, Misbehaviour};
-use crate::types::Mailbox;
+use crate::types::MailboxName;
+use imapvm_types::Capability;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -97,7 +98,7 @@ pub(super) struct Pending {
     pub(super) label: Option<String>,
     pub(super) internal: bool,
     pub(super) acc: Acc,
-    pub(super) mailbox: Option<Mailbox>,
+    pub(super) mailbox: Option<MailboxName>,
     pub(super) route: Route,
 }
 
@@ -184,7 +185,7 @@ impl Connection {
             if p.kind == Kind::Search
                 && p.route.esearch_wanted
                 && self.config.use_esearch
-                && self.caps.has("ESEARCH")
+                && self.offers(Capability::Esearch)
             {
                 add_return_all(&mut p.pieces, &p.tag);
             }

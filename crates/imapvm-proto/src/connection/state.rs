@@ -1,13 +1,14 @@
 //! The protocol state ([`State`], RFC 3501 §3, plus the STARTTLS hand-off and failure), the
-//! server's [`Capabilities`], the IDLE sub-state (`IdleState`) and the state predicates
-//! (`live`, `not_auth`, `authed`, `selected`) that the commands pass to `check`.
+//! server's [`Capabilities`] as the core reads them, the IDLE sub-state (`IdleState`) and the
+//! state predicates (`live`, `not_auth`, `authed`, `selected`) that the commands pass to
+//! `check`.
 //!
-//! API to the rest of the connection: `State::name`, `Capabilities::from_codec`, the plain
-//! record `IdleState`, and the four predicates.
+//! API to the rest of the connection: `State::name`, `capabilities_from_codec`, `offers` and
+//! `lacks`, the plain record `IdleState`, and the four predicates.
 
 use super::{CommandId, Connection};
 use imap_codec::imap_types as t;
-use std::collections::BTreeSet;
+use imapvm_types::{Capabilities, Capability};
 use std::time::Instant;
 
 /// Protocol state (RFC 3501 §3, plus the STARTTLS hand-off and failure).
@@ -46,82 +47,11 @@ impl State {
     }
 }
 
-/// The server's capabilities, upper-cased. Dropped (unknown) after STARTTLS and after
-/// authentication unless the server sent them along.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Capabilities {
-    known: bool,
-    set: BTreeSet<String>,
-}
-
-impl Capabilities {
-    pub(super) fn from_codec<'x>(
-        caps: impl IntoIterator<Item = &'x t::response::Capability<'x>>,
-    ) -> Self {
-        Self {
-            known: true,
-            set: caps
-                .into_iter()
-                .map(|c| c.to_string().to_ascii_uppercase())
-                .collect(),
-        }
-    }
-
-    /// Whether the server told us its capabilities since the last reset.
-    pub fn known(&self) -> bool {
-        self.known
-    }
-
-    /// Whether `name` (e.g. `"IDLE"`, `"AUTH=PLAIN"`) is advertised (case-insensitive).
-    pub fn has(&self, name: &str) -> bool {
-        self.set.contains(&name.to_ascii_uppercase())
-    }
-
-    /// All capabilities, upper-cased, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.set.iter().map(String::as_str)
-    }
-
-    /// `LITERAL+`
-    pub fn literal_plus(&self) -> bool {
-        self.has("LITERAL+")
-    }
-    /// `LITERAL-`
-    pub fn literal_minus(&self) -> bool {
-        self.has("LITERAL-")
-    }
-    /// `SASL-IR`
-    pub fn sasl_ir(&self) -> bool {
-        self.has("SASL-IR")
-    }
-    /// `IDLE`
-    pub fn idle(&self) -> bool {
-        self.has("IDLE")
-    }
-    /// `UIDPLUS`
-    pub fn uidplus(&self) -> bool {
-        self.has("UIDPLUS")
-    }
-    /// `MOVE`
-    pub fn move_(&self) -> bool {
-        self.has("MOVE")
-    }
-    /// `NOTIFY`
-    pub fn notify(&self) -> bool {
-        self.has("NOTIFY")
-    }
-    /// `LOGINDISABLED`
-    pub fn login_disabled(&self) -> bool {
-        self.has("LOGINDISABLED")
-    }
-    /// `STARTTLS`
-    pub fn starttls(&self) -> bool {
-        self.has("STARTTLS")
-    }
-    /// `QUOTA`
-    pub fn quota(&self) -> bool {
-        self.has("QUOTA")
-    }
+/// The capabilities of a CAPABILITY response or code.
+pub(super) fn capabilities_from_codec<'x>(
+    caps: impl IntoIterator<Item = &'x t::response::Capability<'x>>,
+) -> Capabilities {
+    Capabilities::from_atoms(caps.into_iter().map(|c| c.to_string()))
 }
 
 #[derive(Debug)]
@@ -137,6 +67,17 @@ pub(super) struct IdleState {
 }
 
 impl Connection {
+    /// Whether the server is known to offer `cap`.
+    pub(super) fn offers(&self, cap: Capability) -> bool {
+        self.caps.as_ref().is_some_and(|c| c.contains(cap))
+    }
+
+    /// Whether the server is known to lack `cap` (while the capabilities are unknown, a
+    /// command is tried rather than refused).
+    pub(super) fn lacks(&self, cap: Capability) -> bool {
+        self.caps.as_ref().is_some_and(|c| !c.contains(cap))
+    }
+
     pub(super) fn live(s: State) -> bool {
         matches!(
             s,

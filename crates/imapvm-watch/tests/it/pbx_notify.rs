@@ -130,7 +130,7 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     let mut w = Watcher::start(
         &store,
         WatchOptions {
-            mailboxes: Some(vec!["1234@default".into()]),
+            mailboxes: Some(vec!["1234@default".parse().unwrap()]),
             ..WatchOptions::default()
         },
     )
@@ -640,7 +640,7 @@ fn shards_cover_every_mailbox_exactly_once() {
             let shard = Shard::new(k, n).unwrap();
             let mut size = 0;
             for (i, m) in config.mailboxes.iter().enumerate() {
-                if shard.owns(&m.id.mailbox, &m.id.context) {
+                if shard.owns(m.id.mailbox(), m.id.context()) {
                     owners[i] += 1;
                     size += 1;
                 }
@@ -652,4 +652,61 @@ fn shards_cover_every_mailbox_exactly_once() {
         let share = config.mailboxes.len() / n as usize;
         assert!(sizes.iter().all(|&s| s <= 2 * share), "N={n}: {sizes:?}");
     }
+}
+
+/// Values the outputs once repaired without a word (a zero queue or concurrency became 1, a
+/// back-off maximum below its first step was raised) are refused, naming the option.
+#[test]
+fn output_options_out_of_bounds_are_refused_naming_the_option() {
+    use imapvm::ConfigError;
+    let field = |e: ConfigError| match e {
+        ConfigError::OutOfBounds { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    assert!(AmiOptions::default().check().is_ok());
+    let ami = |o: AmiOptions| field(o.check().unwrap_err());
+    assert_eq!(
+        ami(AmiOptions {
+            report_queue: 0,
+            ..quick()
+        }),
+        "report_queue"
+    );
+    assert_eq!(
+        ami(AmiOptions {
+            backoff_max: Duration::from_millis(50),
+            ..quick()
+        }),
+        "backoff_max"
+    );
+    assert_eq!(
+        ami(AmiOptions {
+            connect_timeout: Duration::ZERO,
+            ..quick()
+        }),
+        "connect_timeout"
+    );
+    assert!(WebhookOptions::default().check().is_ok());
+    let hook = |o: WebhookOptions| field(o.check().unwrap_err());
+    assert_eq!(
+        hook(WebhookOptions {
+            inflight: 0,
+            ..WebhookOptions::default()
+        }),
+        "webhook_inflight"
+    );
+    assert_eq!(
+        hook(WebhookOptions {
+            timeout: Duration::ZERO,
+            ..WebhookOptions::default()
+        }),
+        "webhook_timeout"
+    );
+    assert_eq!(
+        hook(WebhookOptions {
+            report_queue: 0,
+            ..WebhookOptions::default()
+        }),
+        "report_queue"
+    );
 }

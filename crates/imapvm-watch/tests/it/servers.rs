@@ -39,7 +39,7 @@ async fn mwi(t: &Target, store: &Store, id: &str, wire: &str) -> String {
     let mut w = Watcher::start(
         store,
         WatchOptions {
-            mailboxes: Some(vec![id.to_owned()]),
+            mailboxes: Some(vec![id.parse().unwrap()]),
             ..WatchOptions::default()
         },
     )

@@ -96,7 +96,7 @@ fn store_on(name: &str, host: &str, port: u16, general: &str) -> (Store, String)
 
 fn options(strategy: StrategyChoice) -> WatchOptions {
     WatchOptions {
-        mailboxes: Some(vec!["1234@default".into()]),
+        mailboxes: Some(vec!["1234@default".parse().unwrap()]),
         strategy,
         ..WatchOptions::default()
     }
@@ -296,7 +296,7 @@ async fn own_operations_publish_at_once_and_only_once() {
         counts(0, 0, 1)
     );
     // A read-only operation wakes the watcher too, but nothing changed: no event.
-    mb.list(None, false).await.unwrap();
+    mb.list(None).await.unwrap();
     assert_quiet(&mut w, Duration::from_millis(700)).await;
     w.stop().await;
     store.close().await;
@@ -325,7 +325,10 @@ async fn every_destination_publishes_its_mwi() {
     let mut w = Watcher::start(
         &store,
         WatchOptions {
-            mailboxes: Some(vec!["1234@default".into(), "4321@other".into()]),
+            mailboxes: Some(vec![
+                "1234@default".parse().unwrap(),
+                "4321@other".parse().unwrap(),
+            ]),
             strategy: StrategyChoice::Poll(Duration::from_secs(30)),
             ..WatchOptions::default()
         },
@@ -491,7 +494,7 @@ async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences(
     // Down: one error event naming the account; no count is published.
     proxy.cut();
     match next_event(&mut w, Duration::from_secs(10)).await {
-        WatchEvent::Error(e) => assert_eq!(e.account, account),
+        WatchEvent::Error(e) => assert_eq!(e.account.to_string(), account),
         other => panic!("expected an error event, got {other:?}"),
     }
     // The mail client reads the message while we cannot see it.
@@ -657,4 +660,40 @@ async fn externnotify_that_hangs_or_fails_does_not_stop_the_watcher() {
     assert_eq!(next_run(&mut w).await.outcome, RunOutcome::Exited(Some(3)));
     w.stop().await;
     store.close().await;
+}
+
+/// `MailboxId` compares as Asterisk does, without ASCII case: a box named twice in two
+/// spellings is one box, counted and published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_named_in_two_cases_is_watched_once() {
+    let s = server();
+    let (store, _folder) = store_on("watch-case", &s.host, s.port, "");
+    let mut w = Watcher::start(
+        &store,
+        WatchOptions {
+            mailboxes: Some(vec![
+                "1234@Default".parse().unwrap(),
+                "1234@default".parse().unwrap(),
+                "1234@DEFAULT".parse().unwrap(),
+            ]),
+            ..WatchOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(w.accounts(), 1);
+    let mut published = Vec::new();
+    loop {
+        match next_event(&mut w, Duration::from_secs(20)).await {
+            WatchEvent::Mwi(e) => published.push(e.id()),
+            WatchEvent::Watching { .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        published,
+        ["1234@default"],
+        "one box, in voicemail.conf's spelling"
+    );
+    assert_quiet(&mut w, Duration::from_millis(700)).await;
+    w.stop().await;
 }

@@ -279,7 +279,8 @@ async fn a_server_that_goes_silent_during_idle_is_noticed_within_the_silence_pro
     match tokio::time::timeout(Duration::from_secs(8), w.next()).await {
         Ok(Some(WatchEvent::Error(e))) => {
             assert!(
-                e.error.contains("timed out") || e.error.contains("timeout"),
+                e.error.to_string().contains("timed out")
+                    || e.error.to_string().contains("timeout"),
                 "{e:?}"
             )
         }

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 
 use imapvm_policy::count::{all_search, count_hits, count_search};
 use imapvm_policy::{
-    Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary, MwiCounts,
+    Capability, Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary,
+    MwiCounts, SearchKey, Uid, UidSet,
 };
-use imapvm_proto::{CommandId, FetchAttr, Outcome, Uid as WireUid, UidRange, UidSet as WireUidSet};
+use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    fetch_result, flags_of, identity_attr, identity_of, is_greeting, learn_new_identities,
-    queue_new_identities, search_result, wire_keys,
+    fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    queue_new_identities, search_result,
 };
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
@@ -59,14 +60,17 @@ impl CountIds {
 
 /// Reads the count's answers: the UIDs found (in answer order, each once) and the flags each
 /// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH).
-fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<u32>, HashMap<u32, MessageFlags>)> {
+fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<Uid>, HashMap<Uid, MessageFlags>)> {
     Ok(match ids {
         CountIds::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
-            let flags: HashMap<u32, MessageFlags> =
+            let flags: HashMap<Uid, MessageFlags> =
                 fetch_result(s, "UID FETCH (count flags)", fetch)?
                     .into_iter()
-                    .filter_map(|m| m.flags.as_deref().map(|f| (m.uid.get(), flags_of(f))))
+                    .filter_map(|m| {
+                        let flags = m.flags.as_ref()?;
+                        Some((m.uid, MessageFlags::from_flags(flags)))
+                    })
                     .collect();
             (hits, flags)
         }
@@ -129,7 +133,7 @@ impl Session {
             Outcome::Fetch(messages) => (messages, Vec::new()),
             _ => {
                 return Err(Error::Unexpected {
-                    account: self.label().to_owned(),
+                    account: self.key().clone(),
                     command: context,
                 });
             }
@@ -138,14 +142,14 @@ impl Session {
         let mut changed = ChangedSince::default();
         for m in &messages {
             let h = identity_of(m);
-            mem.headers.insert(m.uid.get(), h.clone());
-            changed.messages.push((m.uid.get(), h));
+            mem.headers.insert(m.uid, h.clone());
+            changed.messages.push((m.uid, h));
         }
         // Vanished UIDs whose headers were never learned were never counted (a count
         // learns the headers of every hit): they change nothing.
         for uid in vanished {
-            if let Some(h) = mem.headers.remove(&uid.get()) {
-                changed.vanished.push((uid.get(), h));
+            if let Some(h) = mem.headers.remove(&uid) {
+                changed.vanished.push((uid, h));
             }
         }
         Ok(changed)
@@ -157,9 +161,9 @@ impl Session {
 #[non_exhaustive]
 pub struct ChangedSince {
     /// The messages changed or added since (UID, identity headers), whoever's they are.
-    pub messages: Vec<(u32, IdentityHeaders)>,
+    pub messages: Vec<(Uid, IdentityHeaders)>,
     /// The messages expunged since (QRESYNC) whose identity was known.
-    pub vanished: Vec<(u32, IdentityHeaders)>,
+    pub vanished: Vec<(Uid, IdentityHeaders)>,
 }
 
 /// [`Session::count_boxes`].
@@ -191,9 +195,10 @@ pub(crate) async fn count_many_in(
                     return Err(e);
                 }
                 for &i in &members {
-                    out[i] = Some(Err(Error::Config {
-                        mailbox: boxes[i].id(),
-                        reason: format!("cannot count in {name}: {e}"),
+                    out[i] = Some(Err(Error::CountFailed {
+                        mailbox: boxes[i].id.clone(),
+                        folder: name.clone(),
+                        source: Box::new(e.clone()),
                     }));
                 }
                 break None;
@@ -230,15 +235,15 @@ pub(crate) async fn count_many_in(
         };
         let mem = f.get(&name);
         // One header fetch for every box's unknown hits (none once cached).
-        let mut all_hits: Vec<u32> = hits.iter().flat_map(|(h, _)| h.iter().copied()).collect();
-        let mut all_flags: HashMap<u32, MessageFlags> = hits
+        let mut all_hits: Vec<Uid> = hits.iter().flat_map(|(h, _)| h.iter().copied()).collect();
+        let mut all_flags: HashMap<Uid, MessageFlags> = hits
             .iter()
             .flat_map(|(_, fl)| fl.iter().map(|(u, f)| (*u, *f)))
             .collect();
         all_hits.sort_unstable();
         all_hits.dedup();
         boxes[lead]
-            .learn(s, mem, all_hits, &mut all_flags, true)
+            .learn_with_flags(s, mem, all_hits, &mut all_flags)
             .await?;
         for (&i, (box_hits, box_flags)) in members.iter().zip(hits.iter_mut()) {
             for u in box_hits.iter() {
@@ -256,7 +261,7 @@ pub(crate) async fn count_many_in(
         .into_iter()
         .map(|o| {
             o.unwrap_or(Err(Error::Unexpected {
-                account: s.label().to_owned(),
+                account: s.key().clone(),
                 command: "the count",
             }))
         })
@@ -305,17 +310,11 @@ impl Mailbox {
     /// may run pipelined commands in parallel): one `UID SEARCH UNDELETED HEADER … HEADER …`
     /// and one `UID FETCH (FLAGS)` of the UIDs known to be this box's plus anything newer.
     pub(super) fn queue_count(&self, s: &mut Session, mem: &FolderMemory) -> Result<CountIds> {
-        if s.capabilities().has("ESEARCH") {
-            let mut old_flagged = vec![
-                imapvm_policy::SearchKey::Undeleted,
-                imapvm_policy::SearchKey::Flagged,
-                imapvm_policy::SearchKey::Seen,
-            ];
+        if s.capabilities().contains(Capability::Esearch) {
+            let mut old_flagged = vec![SearchKey::Undeleted, SearchKey::Flagged, SearchKey::Seen];
             old_flagged.extend(self.identity.header_keys());
-            let mut queue = |context: &str, keys: Vec<imapvm_policy::SearchKey>| {
-                let keys = wire_keys(&keys);
-                s.queue(context, |c| c.uid_search(&keys))
-            };
+            let mut queue =
+                |context: &str, keys: Vec<SearchKey>| s.queue(context, |c| c.uid_search(&keys));
             return Ok(CountIds::Esearch {
                 new: queue(
                     "UID SEARCH (count new)",
@@ -332,7 +331,7 @@ impl Mailbox {
                 old_flagged: queue("UID SEARCH (count old urgent)", old_flagged)?,
             });
         }
-        let keys = wire_keys(&all_search(&self.identity));
+        let keys = all_search(&self.identity);
         let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys))?;
         // From the oldest message known to be ours (or the first) to the newest: flags only.
         let first = mem
@@ -341,11 +340,8 @@ impl Mailbox {
             .filter(|(_, h)| self.ours(h))
             .map(|(u, _)| *u)
             .min()
-            .unwrap_or(1);
-        let range = match (WireUid::new(first), WireUid::new(u32::MAX)) {
-            (Some(a), Some(b)) => UidRange::Set(WireUidSet::range(a, b)),
-            _ => UidRange::All,
-        };
+            .unwrap_or(Uid::MIN);
+        let range = UidRange::Set(UidSet::range(first, Uid::MAX));
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
         Ok(CountIds::SearchFetch { search, fetch })
@@ -359,8 +355,8 @@ impl Mailbox {
         s: &mut Session,
         mem: &mut FolderMemory,
         ids: CountIds,
-        appended: Option<(u32, MessageFlags)>,
-    ) -> Result<(MwiCounts, Vec<u32>)> {
+        appended: Option<(Uid, MessageFlags)>,
+    ) -> Result<(MwiCounts, Vec<Uid>)> {
         let (mut hits, mut flags) = take_hits(s, ids)?;
         if let Some((uid, fl)) = appended {
             if !hits.contains(&uid) {
@@ -378,10 +374,10 @@ impl Mailbox {
         &self,
         s: &mut Session,
         mem: &mut FolderMemory,
-        hits: &[u32],
-        flags: &mut HashMap<u32, MessageFlags>,
-    ) -> Result<(MwiCounts, Vec<u32>)> {
-        self.learn(s, mem, hits.iter().copied(), flags, true)
+        hits: &[Uid],
+        flags: &mut HashMap<Uid, MessageFlags>,
+    ) -> Result<(MwiCounts, Vec<Uid>)> {
+        self.learn_with_flags(s, mem, hits.iter().copied(), flags)
             .await?;
         let facts: Vec<MessageFacts<'_>> = hits
             .iter()
@@ -391,7 +387,7 @@ impl Mailbox {
                     return None;
                 }
                 Some(MessageFacts {
-                    uid: imapvm_policy::Uid::new(*u)?,
+                    uid: *u,
                     flags: *flags.get(u)?,
                     extension: h.extension.as_deref(),
                     context: h.context.as_deref(),
@@ -399,12 +395,12 @@ impl Mailbox {
             })
             .collect();
         let counts = MwiCounts::tally(&self.identity, &facts);
-        let mut all: Vec<u32> = facts
+        let mut all: Vec<Uid> = facts
             .iter()
             .filter(|f| {
                 self.identity.matches(f.extension, f.context) && MessageState::of(f.flags).is_some()
             })
-            .map(|f| f.uid.get())
+            .map(|f| f.uid)
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -424,7 +420,7 @@ impl Mailbox {
     pub(crate) async fn count_in(&self, s: &mut Session, f: &mut Folders) -> Result<MwiCounts> {
         let mut counted = count_many_in(&[self], s, f).await?;
         counted.pop().unwrap_or(Err(Error::Unexpected {
-            account: s.label().to_owned(),
+            account: s.key().clone(),
             command: "the count",
         }))
     }

@@ -1,18 +1,27 @@
 //! Deleting and expunging by the policy's expunge plans, and the executor of those plans
 //! (also behind moves and greetings): never a plain EXPUNGE of mail we did not flag.
 
-use std::collections::BTreeSet;
-
 use imapvm_policy::expunge::{ExpungeContext, Step, plan_delete, verify_deleted};
-use imapvm_policy::{Folder, ForeignDeleted, MailboxName, Sharing, UidValidity, Verified};
-use imapvm_proto::{Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, StoreMode};
+use imapvm_policy::{
+    Folder, ForeignDeleted, MailboxName, SearchKey, Sharing, UidSet, UidValidity, Verified,
+};
+use imapvm_proto::{Flag, Outcome, StoreMode, UidRange};
 
-use super::{policy_set, search_result, wire_keys, wire_set};
+use super::{Ownership, search_result};
 use crate::error::{Error, Result};
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::Retry;
-use crate::store::{Deferred, Mailbox, MessageRef, Report};
+use crate::store::{Deferred, Mailbox, MessageRef, Report, Retry};
+
+/// When a plan may expunge what it flagged `\Deleted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expunging {
+    /// As `expungeonhangup` says (a caller's delete).
+    AsConfigured,
+    /// Now, whatever `expungeonhangup` says (an operator's expunge, a move, a greeting).
+    Now,
+}
 
 impl Mailbox {
     // ------------------------------------------------------------------ plans
@@ -24,18 +33,17 @@ impl Mailbox {
         plan: &imapvm_policy::ExpungePlan,
     ) -> Result<Report> {
         let mut report = Report::default();
-        let sel = s.select(&plan.mailbox).await?;
-        f.get(&plan.mailbox).check_validity(sel.uid_validity);
-        if sel.uid_validity != plan.uidvalidity.0 {
+        let current = self.select(s, f, &plan.mailbox).await?;
+        if current != plan.uidvalidity {
             return Err(Error::StaleListing {
-                mailbox: self.id(),
-                folder: plan.mailbox.as_wire().to_owned(),
-                listed: plan.uidvalidity.0,
-                current: sel.uid_validity,
+                mailbox: self.id.clone(),
+                folder: plan.mailbox.clone(),
+                listed: plan.uidvalidity,
+                current,
             });
         }
-        let mut touched: BTreeSet<u32> = BTreeSet::new();
-        let mut gone: BTreeSet<u32> = BTreeSet::new();
+        let mut touched = UidSet::new();
+        let mut gone = UidSet::new();
         for step in &plan.steps {
             match step {
                 Step::EnsureMailbox { mailbox } => {
@@ -44,9 +52,11 @@ impl Mailbox {
                     }
                 }
                 Step::StoreFlags { uids, add, remove } => {
-                    touched.extend(uids.iter().map(imapvm_policy::Uid::get));
-                    let range = wire_set(uids.iter().map(imapvm_policy::Uid::get));
-                    let Some(range) = range else { continue };
+                    if uids.is_empty() {
+                        continue;
+                    }
+                    touched.extend(uids.iter());
+                    let range = UidRange::Set(uids.clone());
                     let to_flags = |c: imapvm_policy::FlagChange| {
                         let mut v = Vec::new();
                         if c.seen {
@@ -78,49 +88,50 @@ impl Mailbox {
                     }
                 }
                 Step::UidCopy { uids, to } => {
-                    let Some(range) = wire_set(uids.iter().map(imapvm_policy::Uid::get)) else {
+                    if uids.is_empty() {
                         continue;
-                    };
-                    let to = WireMailbox::new(to.as_wire());
-                    s.exec("UID COPY", |c| c.uid_copy(&range, &to)).await?;
-                    report.destination = Some(to.as_str().to_owned());
+                    }
+                    let range = UidRange::Set(uids.clone());
+                    s.exec("UID COPY", |c| c.uid_copy(&range, to)).await?;
+                    report.destination = Some(to.as_wire().to_owned());
                 }
                 Step::UidMove { uids, to } => {
-                    let Some(range) = wire_set(uids.iter().map(imapvm_policy::Uid::get)) else {
+                    if uids.is_empty() {
                         continue;
-                    };
-                    let wire_to = WireMailbox::new(to.as_wire());
-                    let out = s.exec("UID MOVE", |c| c.uid_move(&range, &wire_to)).await?;
-                    report.destination = Some(to.as_wire().to_owned());
-                    touched.extend(uids.iter().map(imapvm_policy::Uid::get));
-                    if let Outcome::Moved { expunged, .. } = out {
-                        gone.extend(expunged.iter().map(|u| u.get()));
                     }
-                    gone.extend(uids.iter().map(imapvm_policy::Uid::get));
+                    let range = UidRange::Set(uids.clone());
+                    let out = s.exec("UID MOVE", |c| c.uid_move(&range, to)).await?;
+                    report.destination = Some(to.as_wire().to_owned());
+                    touched.extend(uids.iter());
+                    if let Outcome::Moved { expunged, .. } = out {
+                        gone.extend(expunged);
+                    }
+                    gone.extend(uids.iter());
                 }
                 Step::UidExpunge { uids } => {
-                    let Some(range) = wire_set(uids.iter().map(imapvm_policy::Uid::get)) else {
+                    if uids.is_empty() {
                         continue;
-                    };
+                    }
+                    let range = UidRange::Set(uids.clone());
                     s.exec("UID EXPUNGE", |c| c.uid_expunge(&range)).await?;
-                    gone.extend(uids.iter().map(imapvm_policy::Uid::get));
+                    gone.extend(uids.iter());
                 }
                 Step::VerifyDeletedThenExpunge { expected } => {
                     let found = {
-                        let keys = [WireKey::Deleted];
+                        let keys = [SearchKey::Deleted];
                         let id = s.queue("UID SEARCH DELETED", |c| c.uid_search(&keys))?;
                         s.wait(&[id]).await?;
                         search_result(s, "UID SEARCH DELETED", id)?
                     };
-                    match verify_deleted(expected, &policy_set(found)) {
+                    match verify_deleted(expected, &found.into_iter().collect()) {
                         Verified::Expunge => {
                             s.exec("EXPUNGE", |c| c.expunge()).await?;
-                            gone.extend(expected.iter().map(imapvm_policy::Uid::get));
+                            gone.extend(expected.iter());
                         }
                         Verified::Defer { foreign } => {
                             for uid in expected.iter() {
                                 report.deferred.push(Deferred {
-                                    uid: uid.get(),
+                                    uid,
                                     reason: format!(
                                         "{} message(s) flagged \\Deleted by someone else are in the folder",
                                         foreign.len()
@@ -133,27 +144,25 @@ impl Mailbox {
                 Step::Defer { uids, reason } => {
                     for uid in uids.iter() {
                         report.deferred.push(Deferred {
-                            uid: uid.get(),
+                            uid,
                             reason: reason.to_string(),
                         });
                     }
                 }
-                other => {
-                    return Err(Error::Config {
-                        mailbox: self.id(),
-                        reason: format!("this runtime cannot run the plan step {other:?}"),
+                _ => {
+                    return Err(Error::Unexpected {
+                        account: s.key().clone(),
+                        command: "a plan step this runtime does not know",
                     });
                 }
             }
         }
-        let deferred: BTreeSet<u32> = report.deferred.iter().map(|d| d.uid).collect();
-        report.done = touched
-            .union(&gone)
-            .copied()
-            .filter(|u| !deferred.contains(u))
-            .collect();
-        report.expunged = gone.iter().copied().collect();
-        f.get(&plan.mailbox).vanish(&gone.into_iter().collect());
+        let deferred: UidSet = report.deferred.iter().map(|d| d.uid).collect();
+        let mut done = touched;
+        done.extend(gone.iter());
+        report.done = done.difference(&deferred).iter().collect();
+        report.expunged = gone.iter().collect();
+        f.get(&plan.mailbox).vanish(&gone);
         Ok(report)
     }
 
@@ -161,15 +170,18 @@ impl Mailbox {
         &self,
         s: &Session,
         mailbox: &MailboxName,
-        uid_validity: u32,
-        expunge_on_hangup: bool,
+        uid_validity: UidValidity,
+        expunging: Expunging,
     ) -> ExpungeContext {
         ExpungeContext {
             mailbox: mailbox.clone(),
-            uidvalidity: UidValidity(uid_validity),
-            capabilities: s.policy_capabilities(),
+            uidvalidity: uid_validity,
+            capabilities: s.capabilities().clone(),
             sharing: Sharing::of(mailbox),
-            expunge_on_hangup,
+            expunge_on_hangup: match expunging {
+                Expunging::AsConfigured => self.settings.expungeonhangup.value,
+                Expunging::Now => true,
+            },
         }
     }
 
@@ -179,22 +191,25 @@ impl Mailbox {
         self.with_account(Retry::IfWarm, |a| {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
-                let mut uids = Vec::new();
-                let mut vanished = Vec::new();
+                let mut uids = UidSet::new();
+                let mut vanished = UidSet::new();
                 for t in targets {
-                    match self.resolve(s, f, *t, scope, false, true).await {
-                        Ok(u) => uids.push(u),
-                        Err(Error::Vanished { uid, .. }) => vanished.push(uid),
+                    match self
+                        .resolve(s, f, *t, scope, Listed::Present, Ownership::Check)
+                        .await
+                    {
+                        Ok(u) => uids.insert(u),
+                        Err(Error::Vanished { uid, .. }) => vanished.insert(uid),
                         Err(e) => return Err(e),
-                    }
+                    };
                 }
                 let name = self.scope_mailbox(s, scope)?;
                 let uv = self.select(s, f, &name).await?;
-                let ctx = self.expunge_context(s, &name, uv, self.settings.expungeonhangup.value);
-                let plan = plan_delete(&ctx, &policy_set(uids), &ForeignDeleted::Unknown)
+                let ctx = self.expunge_context(s, &name, uv, Expunging::AsConfigured);
+                let plan = plan_delete(&ctx, &uids, &ForeignDeleted::Unknown)
                     .map_err(|e| self.policy_error(e.into()))?;
                 let mut report = self.execute(s, f, &plan).await?;
-                report.vanished.extend(vanished);
+                report.vanished.extend(vanished.iter());
                 Ok(report)
             })
         })
@@ -209,19 +224,19 @@ impl Mailbox {
                 let (s, f) = (a.session, a.folders);
                 let name = self.scope_mailbox(s, scope)?;
                 let uv = self.select(s, f, &name).await?;
-                let mut keys = vec![WireKey::Deleted];
-                keys.extend(wire_keys(&self.identity.header_keys()));
+                let mut keys = vec![SearchKey::Deleted];
+                keys.extend(self.identity.header_keys());
                 let id = s.queue("UID SEARCH (deleted)", |c| c.uid_search(&keys))?;
                 s.wait(&[id]).await?;
                 let hits = search_result(s, "UID SEARCH (deleted)", id)?;
                 let mem = f.get(&name);
                 self.learn_identities(s, mem, hits.iter().copied()).await?;
-                let ours: Vec<u32> = hits
+                let ours: UidSet = hits
                     .into_iter()
                     .filter(|u| mem.headers.get(u).is_some_and(|h| self.ours(h)))
                     .collect();
-                let ctx = self.expunge_context(s, &name, uv, true);
-                let plan = plan_delete(&ctx, &policy_set(ours), &ForeignDeleted::Unknown)
+                let ctx = self.expunge_context(s, &name, uv, Expunging::Now);
+                let plan = plan_delete(&ctx, &ours, &ForeignDeleted::Unknown)
                     .map_err(|e| self.policy_error(e.into()))?;
                 self.execute(s, f, &plan).await
             })

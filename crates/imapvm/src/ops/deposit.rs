@@ -5,20 +5,17 @@ use std::sync::Arc;
 
 use imapvm_message::{AudioPart, Voicemail};
 use imapvm_policy::{
-    AdmissionVerdict, Deposit, DepositKind, Limits, MessageFlags, QuotaResourceName, admit,
-    recount_before_admission,
+    AdmissionVerdict, Capability, Deposit, DepositKind, Limits, MessageFlags, MessageNumber,
+    QuotaResourceName, SearchKey, admit, recount_before_admission,
 };
-use imapvm_proto::{
-    CommandId, Flag, Mailbox as WireMailbox, Outcome, SearchKey as WireKey, Uid as WireUid,
-};
+use imapvm_proto::{CommandId, Flag, Outcome};
 
 use super::{MSG_ID_HEADER, learn_new_identities, queue_new_identities, random_u32};
-use crate::error::says_over_quota;
-use crate::error::{DepositRefusal, Error, Result};
+use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Urgency};
-use imapvm_policy::QuotaResource;
+use imapvm_policy::{QuotaResource, Uid, UidSet};
 
 /// A built message, ready to APPEND.
 #[derive(Debug, Clone)]
@@ -125,9 +122,8 @@ impl Mailbox {
         f: &mut Folders,
         name: &imapvm_policy::MailboxName,
     ) -> Result<(imapvm_policy::MwiCounts, Vec<(String, QuotaResource)>)> {
-        let wire = WireMailbox::new(name.as_wire());
-        let quota_id = if s.capabilities().quota() {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(&wire))?)
+        let quota_id = if s.capabilities().contains(Capability::Quota) {
+            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(name))?)
         } else {
             None
         };
@@ -165,18 +161,18 @@ impl Mailbox {
     /// The UID of this box's message stored under `msg_id` in the selected folder, if any
     /// (`HEADER` search is a substring match: the values are checked exactly, the identity
     /// too, since copies for other boxes of a shared folder carry the same msg id).
-    async fn find_own_msg_id(&self, s: &mut Session, msg_id: &str) -> Result<Option<u32>> {
-        let keys = [WireKey::Header(MSG_ID_HEADER.to_owned(), msg_id.to_owned())];
-        let hits: Vec<WireUid> = match s
+    async fn find_own_msg_id(&self, s: &mut Session, msg_id: &str) -> Result<Option<Uid>> {
+        let keys = [SearchKey::header(MSG_ID_HEADER, msg_id)];
+        let set: UidSet = match s
             .exec("UID SEARCH (msg id)", |c| c.uid_search(&keys))
             .await?
         {
-            Outcome::Search(u) => u,
-            _ => Vec::new(),
+            Outcome::Search(u) => u.into_iter().collect(),
+            _ => UidSet::new(),
         };
-        let Some(set) = imapvm_proto::UidSet::from_uids(hits.iter().copied()) else {
+        if set.is_empty() {
             return Ok(None);
-        };
+        }
         let attrs = [imapvm_proto::FetchAttr::HeaderFields(vec![
             MSG_ID_HEADER.to_owned(),
             imapvm_policy::identity::EXTENSION_HEADER.to_owned(),
@@ -202,7 +198,7 @@ impl Mailbox {
                         block.fields.context.as_deref(),
                     )
             })
-            .map(|m| m.uid.get())
+            .map(|m| m.uid)
             .min())
     }
 
@@ -237,7 +233,7 @@ impl Mailbox {
             imapvm_message::Mode::Default,
         )
         .map_err(|source| Error::Build {
-            mailbox: self.id(),
+            mailbox: self.id.clone(),
             source,
         })
     }
@@ -276,10 +272,7 @@ impl Mailbox {
         msg_id: String,
     ) -> Result<Voicemail> {
         let Some(recording) = &new.recording else {
-            return Err(Error::Config {
-                mailbox: self.id(),
-                reason: "a deposit needs a recording".into(),
-            });
+            return Err(self.misuse(Misuse::NoRecording));
         };
         let mut audio = vec![AudioPart::recording(
             msgnum,
@@ -325,7 +318,7 @@ impl Mailbox {
         self.message_settings()?
             .email_date(now)
             .map_err(|source| Error::Build {
-                mailbox: self.id(),
+                mailbox: self.id.clone(),
                 source,
             })
     }
@@ -340,20 +333,16 @@ impl Mailbox {
         journal: &dyn Journal,
     ) -> Result<Deposited> {
         if new.recording.is_none() {
-            return Err(Error::Config {
-                mailbox: self.id(),
-                reason: "a deposit needs a recording".into(),
-            });
+            return Err(self.misuse(Misuse::NoRecording));
         }
         let name = self.scope_mailbox(s, None)?;
         let selected = self.select(s, f, &name).await?;
-        let wire = WireMailbox::new(name.as_wire());
         if new.resent
             && let Some(msg_id) = &new.msg_id
             && let Some(uid) = self.find_own_msg_id(s, msg_id).await?
         {
             // Stored by an earlier attempt (the caller retries after a crash): not twice.
-            tracing::info!(mailbox = %self.id(), %msg_id, uid, "already stored; not stored again");
+            tracing::info!(mailbox = %self.id(), %msg_id, %uid, "already stored; not stored again");
             let counts = self.count_in(s, f).await?;
             return Ok(Deposited {
                 uid,
@@ -393,7 +382,7 @@ impl Mailbox {
                 reasons.into_iter().map(DepositRefusal::Policy).collect();
             journal.refused(self, &composed, &reasons)?;
             return Err(Error::DepositRefused {
-                mailbox: self.id(),
+                mailbox: self.id.clone(),
                 reasons,
             });
         }
@@ -409,7 +398,7 @@ impl Mailbox {
         };
         let message: Arc<[u8]> = Arc::clone(&composed.bytes);
         journal.appending(self, &composed)?;
-        let append_id = s.queue("APPEND", |c| c.append(&wire, &flags, Arc::clone(&message)))?;
+        let append_id = s.queue("APPEND", |c| c.append(&name, &flags, Arc::clone(&message)))?;
         // Courier reports the EXISTS of our own APPEND only at the next command that syncs:
         // a NOOP here (pipelined, no extra round trip) takes it in now, so that the next
         // count does not see a "change" and count twice.
@@ -426,41 +415,45 @@ impl Mailbox {
         let appended = match s.take("APPEND", append_id) {
             Ok(o) => o,
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
-                let over_quota = says_over_quota(&source);
                 ids.discard(s);
-                let reasons = vec![DepositRefusal::Server {
-                    over_quota,
-                    text: source.to_string(),
-                }];
+                let reasons = vec![DepositRefusal::of_append(*source)];
                 journal.refused(self, &composed, &reasons)?;
                 return Err(Error::DepositRefused {
-                    mailbox: self.id(),
+                    mailbox: self.id.clone(),
                     reasons,
                 });
             }
             Err(e) => return Err(e),
         };
         let (uid, uid_validity, from_appenduid) = match appended {
-            Outcome::Appended(Some(a)) => (a.uid.get(), a.uid_validity.get(), true),
+            Outcome::Appended(Some(a)) => (a.uid, a.uid_validity, true),
             _ => {
                 // No UIDPLUS: find it by its msg id, after the APPEND completed.
-                let keys = [WireKey::Header(MSG_ID_HEADER.to_owned(), msg_id.clone())];
+                let keys = [SearchKey::header(MSG_ID_HEADER, msg_id.as_str())];
                 let found = match s
                     .exec("UID SEARCH (msg id)", |c| c.uid_search(&keys))
                     .await?
                 {
-                    Outcome::Search(u) => u.into_iter().map(WireUid::get).collect::<Vec<_>>(),
+                    Outcome::Search(u) => u,
                     _ => Vec::new(),
                 };
                 let uid = found.into_iter().max().ok_or(Error::Unexpected {
-                    account: s.label().to_owned(),
+                    account: s.key().clone(),
                     command: "APPEND (the new message was not found by its msg id)",
                 })?;
-                (uid, s.selected().map_or(0, |sel| sel.uid_validity), false)
+                // The folder is selected (above), with a UIDVALIDITY (`select` requires one).
+                let uid_validity =
+                    s.selected()
+                        .and_then(|sel| sel.uid_validity)
+                        .ok_or(Error::Unexpected {
+                            account: s.key().clone(),
+                            command: "APPEND (no UIDVALIDITY to name the new message by)",
+                        })?;
+                (uid, uid_validity, false)
             }
         };
         let mem = f.get(&name);
-        if uid_validity == mem.uid_validity {
+        if Some(uid_validity) == mem.uid_validity {
             mem.headers.insert(
                 uid,
                 IdentityHeaders {
@@ -480,7 +473,8 @@ impl Mailbox {
         let number = all
             .iter()
             .position(|u| *u == uid)
-            .and_then(|i| u32::try_from(i + 1).ok());
+            .and_then(|i| u32::try_from(i + 1).ok())
+            .and_then(MessageNumber::new);
         Ok(Deposited {
             uid,
             uid_validity,
@@ -579,7 +573,10 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!((d.uid, d.uid_validity, d.from_appenduid), (5, 7, false));
+        assert_eq!(
+            (d.uid.get(), d.uid_validity.get(), d.from_appenduid),
+            (5, 7, false)
+        );
         assert_eq!(d.counts.new, 1);
         let lines = log.lock().unwrap().clone();
         let append = lines.iter().position(|l| l.contains("APPEND")).unwrap();

@@ -1,14 +1,14 @@
 //! Flags: mark read / unread, urgent / not urgent, undelete.
 
-use imapvm_policy::Folder;
-use imapvm_proto::{Flag, Outcome, StoreMode};
+use imapvm_policy::{Folder, Uid};
+use imapvm_proto::{Flag, Outcome, StoreMode, UidRange};
 
-use super::wire_set;
-use crate::error::{Error, Result};
+use super::Ownership;
+use crate::error::Result;
 use crate::pool::Folders;
+use crate::pool::Listed;
 use crate::session::Session;
-use crate::store::Retry;
-use crate::store::{FlagOp, Mailbox, MessageRef, Report};
+use crate::store::{FlagOp, Mailbox, MessageRef, Report, Retry};
 
 impl Mailbox {
     // ------------------------------------------------------------------ flags
@@ -34,7 +34,9 @@ impl Mailbox {
         scope: Option<Folder>,
         op: FlagOp,
     ) -> Result<Report> {
-        let uid = self.resolve(s, f, target, scope, false, true).await?;
+        let uid = self
+            .resolve(s, f, target, scope, Listed::Present, Ownership::Check)
+            .await?;
         let (mode, flag) = match op {
             FlagOp::MarkRead => (StoreMode::Add, Flag::Seen),
             FlagOp::MarkUnread => (StoreMode::Remove, Flag::Seen),
@@ -47,20 +49,17 @@ impl Mailbox {
     async fn store_flags(
         &self,
         s: &mut Session,
-        uid: u32,
+        uid: Uid,
         mode: StoreMode,
         flag: Flag,
     ) -> Result<Report> {
-        let range = wire_set([uid]).ok_or(Error::Vanished {
-            mailbox: self.id(),
-            uid,
-        })?;
+        let range = UidRange::from(uid);
         let out = s
             .exec("UID STORE", |c| c.uid_store(&range, mode, &[flag], false))
             .await?;
         let mut report = Report::default();
         match out {
-            Outcome::Store(changed) if changed.iter().any(|(u, _)| u.get() == uid) => {
+            Outcome::Store(changed) if changed.iter().any(|(u, _)| *u == uid) => {
                 report.done.push(uid);
             }
             _ => report.vanished.push(uid),
@@ -73,7 +72,9 @@ impl Mailbox {
         self.with_account(Retry::IfWarm, |a| {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
-                let uid = self.resolve(s, f, target, scope, true, true).await?;
+                let uid = self
+                    .resolve(s, f, target, scope, Listed::WithDeleted, Ownership::Check)
+                    .await?;
                 self.store_flags(s, uid, StoreMode::Remove, Flag::Deleted)
                     .await
             })

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use imapvm_message::{AudioPart, MessageType, Voicemail, parse};
 use imapvm_policy::expunge::plan_delete;
 use imapvm_policy::{
-    AdmissionVerdict, Deposit, DepositKind, Folder, ForeignDeleted, MailboxName, admit,
+    AdmissionVerdict, Capability, Deposit, DepositKind, Folder, ForeignDeleted, MailboxName,
+    SearchKey, Uid, UidSet, UidValidity, admit,
 };
-use imapvm_proto::{FetchAttr, Mailbox as WireMailbox, Outcome, SearchKey as WireKey};
+use imapvm_proto::{FetchAttr, Outcome, UidRange};
 
+use super::delete::Expunging;
 use super::deposit::quota_of;
-use super::{fetch_result, policy_set, random_u32, search_result, wire_keys, wire_set};
+use super::{fetch_result, random_u32, search_result};
 use crate::error::{DepositRefusal, Error, Result};
 use crate::pool::Folders;
 use crate::session::Session;
@@ -24,7 +26,9 @@ impl Mailbox {
         if self.settings.imapgreetings.value {
             Ok(())
         } else {
-            Err(Error::GreetingsDisabled { mailbox: self.id() })
+            Err(Error::GreetingsDisabled {
+                mailbox: self.id.clone(),
+            })
         }
     }
 
@@ -35,17 +39,17 @@ impl Mailbox {
         s: &mut Session,
         f: &mut Folders,
         name: &str,
-    ) -> Result<(MailboxName, u32, Vec<(u32, Voicemail)>)> {
+    ) -> Result<(MailboxName, UidValidity, Vec<(Uid, Voicemail)>)> {
         let folder = self.layout(s)?.mailbox_name(Folder::Greetings);
         let uv = self.select(s, f, &folder).await?;
-        let mut keys = vec![WireKey::Undeleted];
-        keys.extend(wire_keys(&self.identity.header_keys()));
+        let mut keys = vec![SearchKey::Undeleted];
+        keys.extend(self.identity.header_keys());
         let id = s.queue("UID SEARCH (greetings)", |c| c.uid_search(&keys))?;
         s.wait(&[id]).await?;
         let hits = search_result(s, "UID SEARCH (greetings)", id)?;
         let mem = f.get(&folder);
         self.learn_identities(s, mem, hits.iter().copied()).await?;
-        let candidates: Vec<u32> = hits
+        let candidates: UidSet = hits
             .into_iter()
             .filter(|u| {
                 mem.headers.get(u).is_some_and(|h| {
@@ -58,7 +62,8 @@ impl Mailbox {
             })
             .collect();
         let mut found = Vec::new();
-        if let Some(range) = wire_set(candidates.iter().copied()) {
+        if !candidates.is_empty() {
+            let range = UidRange::Set(candidates);
             let id = s.queue("UID FETCH (greetings)", |c| {
                 c.uid_fetch(&range, &[FetchAttr::Full])
             })?;
@@ -78,7 +83,7 @@ impl Mailbox {
                         .is_some_and(|stem| stem.eq_ignore_ascii_case(name))
                 });
                 if named {
-                    found.push((m.uid.get(), parsed.voicemail));
+                    found.push((m.uid, parsed.voicemail));
                 }
             }
         }
@@ -120,9 +125,8 @@ impl Mailbox {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
                 let (folder, uv, old) = self.find_greetings(s, f, name).await?;
-                let wire = WireMailbox::new(folder.as_wire());
-                let quota = if s.capabilities().quota() {
-                    let out = s.exec("GETQUOTAROOT", |c| c.get_quota_root(&wire)).await;
+                let quota = if s.capabilities().contains(Capability::Quota) {
+                    let out = s.exec("GETQUOTAROOT", |c| c.get_quota_root(&folder)).await;
                     out.map(quota_of).unwrap_or_default()
                 } else {
                     Vec::new()
@@ -155,28 +159,25 @@ impl Mailbox {
                 );
                 if let AdmissionVerdict::Refuse(reasons) = verdict {
                     return Err(Error::DepositRefused {
-                        mailbox: self.id(),
+                        mailbox: self.id.clone(),
                         reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
                     });
                 }
                 let message: Arc<[u8]> = Arc::from(bytes);
                 let out = s
-                    .exec("APPEND (greeting)", |c| c.append(&wire, &[], message))
+                    .exec("APPEND (greeting)", |c| c.append(&folder, &[], message))
                     .await?;
                 let mut report = if old.is_empty() {
                     Report::default()
                 } else {
-                    let ctx = self.expunge_context(s, &folder, uv, true);
-                    let plan = plan_delete(
-                        &ctx,
-                        &policy_set(old.iter().map(|(u, _)| *u)),
-                        &ForeignDeleted::Unknown,
-                    )
-                    .map_err(|e| self.policy_error(e.into()))?;
+                    let ctx = self.expunge_context(s, &folder, uv, Expunging::Now);
+                    let old: UidSet = old.iter().map(|(u, _)| *u).collect();
+                    let plan = plan_delete(&ctx, &old, &ForeignDeleted::Unknown)
+                        .map_err(|e| self.policy_error(e.into()))?;
                     self.execute(s, f, &plan).await?
                 };
                 if let Outcome::Appended(Some(a)) = out {
-                    report.done.push(a.uid.get());
+                    report.done.push(a.uid);
                 }
                 report.destination = Some(folder.as_wire().to_owned());
                 Ok(report)
@@ -192,13 +193,10 @@ impl Mailbox {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
                 let (folder, uv, old) = self.find_greetings(s, f, name).await?;
-                let ctx = self.expunge_context(s, &folder, uv, true);
-                let plan = plan_delete(
-                    &ctx,
-                    &policy_set(old.iter().map(|(u, _)| *u)),
-                    &ForeignDeleted::Unknown,
-                )
-                .map_err(|e| self.policy_error(e.into()))?;
+                let ctx = self.expunge_context(s, &folder, uv, Expunging::Now);
+                let old: UidSet = old.iter().map(|(u, _)| *u).collect();
+                let plan = plan_delete(&ctx, &old, &ForeignDeleted::Unknown)
+                    .map_err(|e| self.policy_error(e.into()))?;
                 self.execute(s, f, &plan).await
             })
         })

@@ -6,17 +6,26 @@ use std::collections::{BTreeSet, HashMap};
 use imapvm_message::HeaderBlock;
 use imapvm_policy::count::{all_search, listed_in};
 use imapvm_policy::{
-    Folder, MessageFlags, MessageNumber, MessageNumbers, MessageState, Resolution, UidValidity,
-    listing_search,
+    Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid, UidSet, listing_search,
 };
 use imapvm_proto::{FetchAttr, UidRange};
 
-use super::{fetch_result, flags_of, new_uid_window, search_result, wire_keys, wire_set};
-use crate::error::{Error, Result};
+use super::{fetch_result, new_uid_window, search_result};
+use crate::error::{Error, Misuse, Result};
+use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
 use crate::session::Session;
 use crate::store::Retry;
 use crate::store::{ListedMessage, Listing, Mailbox, MessageRef, scope_index};
+
+/// Whether [`Mailbox::resolve`] checks that a UID it is given is this box's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ownership {
+    /// Check now (its identity headers; one round trip when they are not known yet).
+    Check,
+    /// The caller fetches the message anyway and checks it then (play).
+    CheckedByCaller,
+}
 
 /// The headers a listing shows.
 const LIST_FIELDS: &[&str] = &[
@@ -59,7 +68,7 @@ struct ListedRow {
 impl ListedRow {
     fn of(m: &imapvm_proto::FetchedMessage) -> Self {
         Self {
-            flags: flags_of(m.flags.as_deref().unwrap_or_default()),
+            flags: MessageFlags::from_flags(m.flags.iter().flatten()),
             size: m.size.unwrap_or(0),
             fields: HeaderBlock::parse(m.header_fields().unwrap_or_default()).fields,
         }
@@ -75,12 +84,12 @@ impl ListedRow {
 }
 
 impl Mailbox {
-    pub(super) fn listing_key(&self, scope: Option<Folder>, with_deleted: bool) -> ListingKey {
+    pub(super) fn listing_key(&self, scope: Option<Folder>, listed: Listed) -> ListingKey {
         ListingKey {
             extension: self.identity.extension().to_owned(),
             context: self.identity.context().to_owned(),
             scope: scope_index(scope),
-            with_deleted,
+            listed,
         }
     }
 
@@ -89,11 +98,19 @@ impl Mailbox {
     /// The messages of this box in `scope` (`None`: every state of `imapfolder`), numbered
     /// as Asterisk numbers them, whatever the size in one round trip on a warm connection
     /// (the search and the fetch of the messages already known to be this box's and of new
-    /// mail, pipelined), two on a cold one or when the folder changed meanwhile. `with_deleted`
-    /// also numbers `\Deleted` messages (for `undelete`).
-    pub async fn list(&self, scope: Option<Folder>, with_deleted: bool) -> Result<Listing> {
+    /// mail, pipelined), two on a cold one or when the folder changed meanwhile.
+    pub async fn list(&self, scope: Option<Folder>) -> Result<Listing> {
+        self.list_as(scope, Listed::Present).await
+    }
+
+    /// [`Mailbox::list`], numbering the `\Deleted` messages too (for `undelete`).
+    pub async fn list_with_deleted(&self, scope: Option<Folder>) -> Result<Listing> {
+        self.list_as(scope, Listed::WithDeleted).await
+    }
+
+    async fn list_as(&self, scope: Option<Folder>, listed: Listed) -> Result<Listing> {
         self.with_account(Retry::IfWarm, |a| {
-            Box::pin(self.list_in(a.session, a.folders, scope, with_deleted))
+            Box::pin(self.list_in(a.session, a.folders, scope, listed))
         })
         .await
     }
@@ -108,17 +125,18 @@ impl Mailbox {
         if mem.headers.is_empty() {
             return Vec::new();
         }
-        let ours = |u: &u32| mem.headers.get(u).is_some_and(|h| self.ours(h));
-        let known: Vec<u32> = match key.scope {
-            Some(_) if !key.with_deleted => mem
+        let ours = |u: &Uid| mem.headers.get(u).is_some_and(|h| self.ours(h));
+        let known: UidSet = match key.scope {
+            Some(_) if key.listed == Listed::Present => mem
                 .listings
                 .get(key)
-                .filter(|l| l.uidvalidity() == UidValidity(mem.uid_validity))
-                .map(|l| l.present().map(|(_, u)| u.get()).filter(ours).collect())
+                .filter(|l| Some(l.uidvalidity()) == mem.uid_validity)
+                .map(|l| l.present().map(|(_, u)| u).filter(ours).collect())
                 .unwrap_or_default(),
             _ => mem.headers.keys().copied().filter(ours).collect(),
         };
-        wire_set(known)
+        (!known.is_empty())
+            .then_some(UidRange::Set(known))
             .into_iter()
             .chain(new_uid_window(mem))
             .collect()
@@ -129,26 +147,23 @@ impl Mailbox {
         s: &mut Session,
         f: &mut Folders,
         scope: Option<Folder>,
-        with_deleted: bool,
+        listed: Listed,
     ) -> Result<Listing> {
         if scope == Some(Folder::Greetings) {
-            return Err(Error::Config {
-                mailbox: self.id(),
-                reason: "greetings are listed with `greeting get`".into(),
+            return Err(Error::Misuse {
+                mailbox: self.id.clone(),
+                misuse: Misuse::GreetingsListed,
             });
         }
         let name = self.scope_mailbox(s, scope)?;
         let uid_validity = self.select(s, f, &name).await?;
-        let keys = if with_deleted {
-            wire_keys(&self.identity.header_keys())
-        } else {
-            match scope {
-                None => wire_keys(&all_search(&self.identity)),
-                Some(folder) => wire_keys(&listing_search(folder, &self.identity)),
-            }
+        let keys = match (listed, scope) {
+            (Listed::WithDeleted, _) => self.identity.header_keys().to_vec(),
+            (Listed::Present, None) => all_search(&self.identity),
+            (Listed::Present, Some(folder)) => listing_search(folder, &self.identity),
         };
         let attrs = list_attrs();
-        let key = self.listing_key(scope, with_deleted);
+        let key = self.listing_key(scope, listed);
         let prefetch = self.list_prefetch(f.get(&name), &key);
         // Round trip 1: the search, and on a warm connection the header fields of the
         // messages known to be this box's plus a window of UIDs above everything known.
@@ -164,11 +179,11 @@ impl Mailbox {
             wait.extend(fetches.iter().copied());
             s.wait(&wait).await?;
             let hits = search_result(s, "UID SEARCH (list)", search);
-            let mut fetched: HashMap<u32, imapvm_proto::FetchedMessage> = HashMap::new();
+            let mut fetched: HashMap<Uid, imapvm_proto::FetchedMessage> = HashMap::new();
             for id in fetches {
                 // A refused prefetch only means its hits are fetched afterwards.
                 match fetch_result(s, "UID FETCH (list)", id) {
-                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid.get(), m))),
+                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid, m))),
                     Err(e) => {
                         tracing::debug!(mailbox = %self.id(), error = %e, "listing prefetch refused")
                     }
@@ -186,27 +201,28 @@ impl Mailbox {
         let mem = f.get(&name);
         // Every fetched message's identity is learnt (not only the hits'): the next warm
         // listing's window starts above them, so ordinary mail is fetched once at most.
-        let mut parsed: HashMap<u32, ListedRow> = HashMap::with_capacity(fetched.len());
+        let mut parsed: HashMap<Uid, ListedRow> = HashMap::with_capacity(fetched.len());
         for (uid, m) in fetched.drain() {
             let row = ListedRow::of(&m);
             mem.headers.insert(uid, row.identity());
             parsed.insert(uid, row);
         }
-        let hits: BTreeSet<u32> = hits.into_iter().collect();
+        let hits: BTreeSet<Uid> = hits.into_iter().collect();
         // Round trip 2, only when needed: hits the first flight did not cover, except those
         // known to be another box's or greetings (never listed, their identity cannot change).
-        let missing: Vec<u32> = hits
+        let missing: UidSet = hits
             .iter()
             .copied()
             .filter(|u| !parsed.contains_key(u) && mem.headers.get(u).is_none_or(|h| self.ours(h)))
             .collect();
-        if let Some(range) = wire_set(missing.iter().copied()) {
+        if !missing.is_empty() {
+            let range = UidRange::Set(missing);
             let id = s.queue("UID FETCH (list)", |c| c.uid_fetch(&range, &attrs))?;
             s.wait(&[id]).await?;
             for m in fetch_result(s, "UID FETCH (list)", id)? {
                 let row = ListedRow::of(&m);
-                mem.headers.insert(m.uid.get(), row.identity());
-                parsed.insert(m.uid.get(), row);
+                mem.headers.insert(m.uid, row.identity());
+                parsed.insert(m.uid, row);
             }
         }
         let mut rows = Vec::new();
@@ -218,26 +234,24 @@ impl Mailbox {
                 continue;
             }
             let flags = row.flags;
-            let shown = match scope {
-                _ if with_deleted => true,
-                None => !flags.deleted,
-                Some(folder) => listed_in(folder, flags),
+            let shown = match (listed, scope) {
+                (Listed::WithDeleted, _) => true,
+                (Listed::Present, None) => !flags.deleted,
+                (Listed::Present, Some(folder)) => listed_in(folder, flags),
             };
             if !shown {
                 continue;
             }
             rows.push((uid, flags, row.size, row.fields));
         }
-        let numbers = MessageNumbers::new(
-            UidValidity(uid_validity),
-            rows.iter().filter_map(|r| imapvm_policy::Uid::new(r.0)),
-        )
-        .map_err(|e| self.policy_error(e.into()))?;
+        let numbers = MessageNumbers::new(uid_validity, rows.iter().map(|r| r.0))
+            .map_err(|e| self.policy_error(e.into()))?;
         let mut messages = Vec::with_capacity(rows.len());
         for (uid, flags, size, h) in rows {
-            let number = imapvm_policy::Uid::new(uid)
-                .and_then(|u| numbers.number_of(u))
-                .map_or(0, MessageNumber::get);
+            // Every row was numbered just above.
+            let Some(number) = numbers.number_of(uid) else {
+                continue;
+            };
             messages.push(ListedMessage {
                 number,
                 uid,
@@ -267,26 +281,27 @@ impl Mailbox {
     }
 
     /// The UID a reference names now. A number is resolved against the listing this store
-    /// made (listing first when there is none); it never re-binds to another message.
+    /// made of `listed` messages (listing first when there is none); it never re-binds to
+    /// another message. A UID is checked to be this box's as `ownership` says.
     pub(crate) async fn resolve(
         &self,
         s: &mut Session,
         f: &mut Folders,
         target: MessageRef,
         scope: Option<Folder>,
-        with_deleted: bool,
-        verify_uid: bool,
-    ) -> Result<u32> {
+        listed: Listed,
+        ownership: Ownership,
+    ) -> Result<Uid> {
         let name = self.scope_mailbox(s, scope)?;
         let uid_validity = self.select(s, f, &name).await?;
         match target {
             MessageRef::Uid(uid) => {
-                if verify_uid {
+                if ownership == Ownership::Check {
                     let mem = f.get(&name);
                     self.learn_identities(s, mem, [uid]).await?;
                     if !mem.headers.get(&uid).is_some_and(|h| self.ours(h)) {
                         return Err(Error::Vanished {
-                            mailbox: self.id(),
+                            mailbox: self.id.clone(),
                             uid,
                         });
                     }
@@ -294,47 +309,43 @@ impl Mailbox {
                 Ok(uid)
             }
             MessageRef::Number(n) => {
-                let key = self.listing_key(scope, with_deleted);
+                let key = self.listing_key(scope, listed);
                 if !f.get(&name).listings.contains_key(&key) {
-                    self.list_in(s, f, scope, with_deleted).await?;
+                    self.list_in(s, f, scope, listed).await?;
                 }
                 let mem = f.get(&name);
                 let Some(listing) = mem.listings.get(&key) else {
                     return Err(Error::NoSuchMessage {
-                        mailbox: self.id(),
+                        mailbox: self.id.clone(),
                         number: n,
                         listed: 0,
                     });
                 };
-                let listed = listing.len();
-                let Some(number) = MessageNumber::new(n) else {
-                    return Err(Error::NoSuchMessage {
-                        mailbox: self.id(),
-                        number: n,
-                        listed,
-                    });
-                };
-                match listing.resolve(number, UidValidity(uid_validity)) {
-                    Resolution::Message { uid, .. } => Ok(uid.get()),
+                let count = listing.len();
+                match listing.resolve(n, uid_validity) {
+                    Resolution::Message { uid, .. } => Ok(uid),
                     Resolution::Vanished { uid } => Err(Error::Vanished {
-                        mailbox: self.id(),
-                        uid: uid.get(),
+                        mailbox: self.id.clone(),
+                        uid,
                     }),
                     Resolution::NoSuchNumber => Err(Error::NoSuchMessage {
-                        mailbox: self.id(),
+                        mailbox: self.id.clone(),
                         number: n,
-                        listed,
+                        listed: count,
                     }),
-                    Resolution::StaleListing { listed, current } => {
+                    Resolution::StaleListing {
+                        listed: before,
+                        current,
+                    } => {
                         // The old numbers mean nothing now: rebuild the listing, and refuse
                         // to act on a number the caller took from the old one.
                         mem.listings.remove(&key);
-                        self.list_in(s, f, scope, with_deleted).await?;
+                        self.list_in(s, f, scope, listed).await?;
                         Err(Error::StaleListing {
-                            mailbox: self.id(),
-                            folder: name.as_wire().to_owned(),
-                            listed: listed.0,
-                            current: current.0,
+                            mailbox: self.id.clone(),
+                            folder: name,
+                            listed: before,
+                            current,
                         })
                     }
                 }

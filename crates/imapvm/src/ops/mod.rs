@@ -1,17 +1,16 @@
 //! Every voicemail operation of [`Mailbox`], one file per operation (as stalwart's
 //! `imap/src/op/`): each asks policy what to search, store or expunge, asks the message
-//! crate for bytes, and pipelines the IMAP commands into few round trips. This file holds
-//! what several operations share: the proto ⇄ policy type glue, the identity headers and
-//! what the runtime learns about a folder.
+//! crate for bytes, and pipelines the IMAP commands into few round trips. Policy and the
+//! protocol core share one vocabulary (`imapvm-types`: `Uid`, `UidSet`, `SearchKey`,
+//! `Capabilities`), so what one decides goes to the other as it is. This file holds what
+//! several operations share: the identity headers and what the runtime learns about a
+//! folder.
 
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, MessageType};
-use imapvm_policy::{Folder, MailboxName, MessageFlags};
-use imapvm_proto::{
-    CommandId, FetchAttr, Flag, Outcome, SearchKey as WireKey, Uid as WireUid, UidRange,
-    UidSet as WireUidSet,
-};
+use imapvm_policy::{Folder, MailboxName, MessageFlags, Uid, UidSet, UidValidity};
+use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
@@ -31,6 +30,7 @@ mod probe;
 
 pub use count::ChangedSince;
 pub(crate) use deposit::{Composed, Journal, quota_roots};
+pub(crate) use list::Ownership;
 
 /// The identity headers, fetched to filter exactly (and to tell greetings from messages).
 const IDENTITY_FIELDS: &[&str] = &[
@@ -41,44 +41,11 @@ const IDENTITY_FIELDS: &[&str] = &[
 
 pub(crate) const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
 
-fn wire_keys(keys: &[imapvm_policy::SearchKey]) -> Vec<WireKey> {
-    use imapvm_policy::SearchKey as P;
-    keys.iter()
-        .map(|k| match k {
-            P::Undeleted => WireKey::Undeleted,
-            P::Deleted => WireKey::Deleted,
-            P::Seen => WireKey::Seen,
-            P::Unseen => WireKey::Unseen,
-            P::Flagged => WireKey::Flagged,
-            P::Unflagged => WireKey::Unflagged,
-            P::Header { name, value } => WireKey::Header((*name).to_owned(), value.clone()),
-        })
-        .collect()
-}
-
-pub(crate) fn wire_set(uids: impl IntoIterator<Item = u32>) -> Option<UidRange> {
-    WireUidSet::from_uids(uids.into_iter().filter_map(WireUid::new)).map(UidRange::Set)
-}
-
-fn policy_set(uids: impl IntoIterator<Item = u32>) -> imapvm_policy::UidSet {
-    uids.into_iter()
-        .filter_map(imapvm_policy::Uid::new)
-        .collect()
-}
-
-fn flags_of(flags: &[Flag]) -> MessageFlags {
-    MessageFlags {
-        seen: flags.contains(&Flag::Seen),
-        flagged: flags.contains(&Flag::Flagged),
-        deleted: flags.contains(&Flag::Deleted),
-    }
-}
-
-pub(crate) fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<u32>> {
+pub(crate) fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<Uid>> {
     match s.take(context, id)? {
-        Outcome::Search(uids) => Ok(uids.into_iter().map(WireUid::get).collect()),
+        Outcome::Search(uids) => Ok(uids),
         _ => Err(Error::Unexpected {
-            account: s.label().to_owned(),
+            account: s.key().clone(),
             command: "UID SEARCH",
         }),
     }
@@ -92,7 +59,7 @@ pub(crate) fn fetch_result(
     match s.take(context, id)? {
         Outcome::Fetch(m) => Ok(m),
         _ => Err(Error::Unexpected {
-            account: s.label().to_owned(),
+            account: s.key().clone(),
             command: "UID FETCH",
         }),
     }
@@ -145,9 +112,9 @@ const NEW_UID_WINDOW: u32 = 500;
 /// nothing is known yet (a cold connection: the hits are fetched instead).
 fn new_uid_window(mem: &FolderMemory) -> Option<UidRange> {
     let highest = *mem.headers.keys().max()?;
-    let low = WireUid::new(highest.checked_add(1)?)?;
-    let high = WireUid::new(highest.saturating_add(NEW_UID_WINDOW))?;
-    Some(UidRange::Set(WireUidSet::range(low, high)))
+    let low = highest.next()?;
+    let high = Uid::new(highest.get().saturating_add(NEW_UID_WINDOW))?;
+    Some(UidRange::Set(UidSet::range(low, high)))
 }
 
 /// Queues the fetch of the identity headers in the [`new_uid_window`] (sent with the next
@@ -172,7 +139,7 @@ fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<Comm
     match fetch_result(s, "UID FETCH (new identities)", id) {
         Ok(fetched) => {
             for m in fetched {
-                mem.headers.insert(m.uid.get(), identity_of(&m));
+                mem.headers.insert(m.uid, identity_of(&m));
             }
         }
         Err(e) => tracing::debug!(account = %s.label(), error = %e, "new identities not fetched"),
@@ -192,48 +159,69 @@ impl Mailbox {
         Ok(layout.mailbox_name(scope.unwrap_or(Folder::Inbox)))
     }
 
-    pub(crate) async fn select(
+    /// Selects `name` on `s` and notes its UIDVALIDITY in `f` (what was remembered about the
+    /// folder is dropped when it changed); returns it. Every UID an operation names is
+    /// relative to it [INV-2], so a server that gives none (RFC 3501 requires it) is an
+    /// [`Error::Unexpected`].
+    pub async fn select(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &MailboxName,
-    ) -> Result<u32> {
+    ) -> Result<UidValidity> {
         let sel = s.select(name).await?;
-        f.get(name).check_validity(sel.uid_validity);
-        Ok(sel.uid_validity)
+        let uid_validity = sel.uid_validity.ok_or_else(|| Error::Unexpected {
+            account: s.key().clone(),
+            command: "SELECT (no UIDVALIDITY)",
+        })?;
+        f.get(name).check_validity(uid_validity);
+        Ok(uid_validity)
     }
 
     /// Fetches the identity headers of the UIDs not cached yet (one round trip, none when
-    /// everything is cached). With `flags`, also fetches the flags of `uids` that are not in
-    /// `known_flags`, and adds them there.
+    /// everything is cached).
     async fn learn_identities(
         &self,
         s: &mut Session,
         mem: &mut FolderMemory,
-        uids: impl IntoIterator<Item = u32>,
+        uids: impl IntoIterator<Item = Uid>,
     ) -> Result<()> {
-        let mut none = HashMap::new();
-        self.learn(s, mem, uids, &mut none, false).await
+        self.learn(s, mem, uids, None).await
+    }
+
+    /// [`Mailbox::learn_identities`], and the flags of `uids` that are not in `known_flags`
+    /// (added there) in the same fetch.
+    async fn learn_with_flags(
+        &self,
+        s: &mut Session,
+        mem: &mut FolderMemory,
+        uids: impl IntoIterator<Item = Uid>,
+        known_flags: &mut HashMap<Uid, MessageFlags>,
+    ) -> Result<()> {
+        self.learn(s, mem, uids, Some(known_flags)).await
     }
 
     async fn learn(
         &self,
         s: &mut Session,
         mem: &mut FolderMemory,
-        uids: impl IntoIterator<Item = u32>,
-        known_flags: &mut HashMap<u32, MessageFlags>,
-        flags: bool,
+        uids: impl IntoIterator<Item = Uid>,
+        mut known_flags: Option<&mut HashMap<Uid, MessageFlags>>,
     ) -> Result<()> {
-        let missing: BTreeSet<u32> = uids
-            .into_iter()
-            .filter(|u| !mem.headers.contains_key(u) || (flags && !known_flags.contains_key(u)))
-            .collect();
-        let Some(range) = wire_set(missing.iter().copied()) else {
-            return Ok(());
+        let flags_unknown = |u: &Uid, known: &Option<&mut HashMap<Uid, MessageFlags>>| {
+            known.as_ref().is_some_and(|k| !k.contains_key(u))
         };
+        let missing: BTreeSet<Uid> = uids
+            .into_iter()
+            .filter(|u| !mem.headers.contains_key(u) || flags_unknown(u, &known_flags))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let range = UidRange::Set(missing.iter().copied().collect());
         let mut attrs = vec![identity_attr()];
         // Flags only where some are unknown (an ESEARCH count knows them all).
-        if flags && missing.iter().any(|u| !known_flags.contains_key(u)) {
+        if missing.iter().any(|u| flags_unknown(u, &known_flags)) {
             attrs.push(FetchAttr::Flags);
         }
         let fetched = {
@@ -242,9 +230,9 @@ impl Mailbox {
             fetch_result(s, "UID FETCH (identity)", id)?
         };
         for m in fetched {
-            mem.headers.insert(m.uid.get(), identity_of(&m));
-            if let Some(fl) = &m.flags {
-                known_flags.insert(m.uid.get(), flags_of(fl));
+            mem.headers.insert(m.uid, identity_of(&m));
+            if let (Some(fl), Some(known)) = (&m.flags, known_flags.as_deref_mut()) {
+                known.insert(m.uid, MessageFlags::from_flags(fl));
             }
         }
         Ok(())
@@ -256,23 +244,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policy_keys_become_wire_keys_in_order() {
-        let id = imapvm_policy::MailboxId::parse("12@default").unwrap();
-        let me = imapvm_policy::VoicemailIdentity::new(&id, None).unwrap();
-        let keys = wire_keys(&imapvm_policy::count_search(Folder::Inbox, &me));
-        assert_eq!(
-            keys,
-            vec![
-                WireKey::Undeleted,
-                WireKey::Unflagged,
-                WireKey::Unseen,
-                WireKey::Header("X-Asterisk-VM-Extension".into(), "12".into()),
-                WireKey::Header("X-Asterisk-VM-Context".into(), "default".into()),
-            ]
-        );
-    }
-
-    #[test]
     fn greetings_are_told_apart_from_messages() {
         assert!(!is_greeting(None));
         assert!(!is_greeting(Some("Message")));
@@ -280,15 +251,26 @@ mod tests {
     }
 
     #[test]
-    fn uid_sets_skip_zero() {
-        assert_eq!(wire_set([0]), None);
+    fn the_new_uid_window_starts_above_the_highest_known_uid() {
+        let mut mem = FolderMemory::default();
+        assert_eq!(new_uid_window(&mem), None);
+        let uid = |n| Uid::new(n).unwrap();
+        let none = IdentityHeaders {
+            extension: None,
+            context: None,
+            message_type: None,
+        };
+        mem.headers.insert(uid(7), none.clone());
+        mem.headers.insert(uid(3), none.clone());
         assert_eq!(
-            wire_set([3, 1, 2]).map(|r| match r {
-                UidRange::Set(s) => s.to_wire(),
-                UidRange::All => String::new(),
-            }),
-            Some("1:3".to_owned())
+            new_uid_window(&mem),
+            Some(UidRange::Set(UidSet::range(
+                uid(8),
+                uid(7 + NEW_UID_WINDOW)
+            )))
         );
+        mem.headers.insert(Uid::MAX, none);
+        assert_eq!(new_uid_window(&mem), None, "nothing above the largest UID");
     }
 
     #[test]

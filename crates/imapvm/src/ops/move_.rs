@@ -2,13 +2,14 @@
 //! where MOVE is missing).
 
 use imapvm_policy::expunge::plan_save;
-use imapvm_policy::{Folder, ForeignDeleted, MessageState};
-use imapvm_proto::{FetchAttr, Outcome};
+use imapvm_policy::{Folder, ForeignDeleted, MessageFlags, MessageState, UidSet};
+use imapvm_proto::{FetchAttr, Outcome, UidRange};
 
-use super::{flags_of, policy_set, wire_set};
+use super::Ownership;
+use super::delete::Expunging;
 use crate::error::{Error, Result};
-use crate::store::Retry;
-use crate::store::{Deferred, Mailbox, MessageRef, Report};
+use crate::pool::Listed;
+use crate::store::{Deferred, Mailbox, MessageRef, Report, Retry};
 
 impl Mailbox {
     /// Saves a message into another Asterisk folder (Old, Work, Family, Friends, Cust1–5, or
@@ -22,13 +23,12 @@ impl Mailbox {
         self.with_account(Retry::IfWarm, |a| {
             Box::pin(async move {
                 let (s, f) = (a.session, a.folders);
-                let uid = self.resolve(s, f, target, scope, false, true).await?;
+                let uid = self
+                    .resolve(s, f, target, scope, Listed::Present, Ownership::Check)
+                    .await?;
                 let name = self.scope_mailbox(s, scope)?;
                 let uv = self.select(s, f, &name).await?;
-                let range = wire_set([uid]).ok_or(Error::Vanished {
-                    mailbox: self.id(),
-                    uid,
-                })?;
+                let range = UidRange::from(uid);
                 let out = s
                     .exec("UID FETCH (flags)", |c| {
                         c.uid_fetch(&range, &[FetchAttr::Flags])
@@ -36,17 +36,17 @@ impl Mailbox {
                     .await?;
                 let Outcome::Fetch(msgs) = out else {
                     return Err(Error::Unexpected {
-                        account: s.label().to_owned(),
+                        account: s.key().clone(),
                         command: "UID FETCH",
                     });
                 };
-                let Some(m) = msgs.into_iter().find(|m| m.uid.get() == uid) else {
+                let Some(m) = msgs.into_iter().find(|m| m.uid == uid) else {
                     return Err(Error::Vanished {
-                        mailbox: self.id(),
+                        mailbox: self.id.clone(),
                         uid,
                     });
                 };
-                let flags = flags_of(m.flags.as_deref().unwrap_or_default());
+                let flags = MessageFlags::from_flags(m.flags.iter().flatten());
                 if flags.deleted {
                     // Already flagged \Deleted: an earlier save copied it and its expunge was
                     // deferred (foreign \Deleted mail in the folder, no UIDPLUS), or the user
@@ -71,11 +71,11 @@ impl Mailbox {
                     _ => MessageState::of(flags).map_or(Folder::Inbox, MessageState::folder),
                 };
                 let layout = self.layout(s)?;
-                let ctx = self.expunge_context(s, &name, uv, true);
+                let ctx = self.expunge_context(s, &name, uv, Expunging::Now);
                 let plan = plan_save(
                     &ctx,
                     &layout,
-                    &policy_set([uid]),
+                    &UidSet::single(uid),
                     &ForeignDeleted::Unknown,
                     from,
                     to,

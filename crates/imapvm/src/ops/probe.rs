@@ -1,18 +1,35 @@
 //! Probing: capabilities, namespace, quota and the voicemail folders (created on request).
 
-use imapvm_policy::{Folder, MailboxName};
-use imapvm_proto::{Mailbox as WireMailbox, Outcome};
+use imapvm_policy::{Capability, Folder, MailboxName};
+use imapvm_proto::Outcome;
 
 use crate::error::Result;
 use crate::store::Retry;
 use crate::store::{FolderCheck, Mailbox, Probe, QuotaInfo};
 
+/// What a probe does about missing voicemail folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MissingFolders {
+    /// Report them.
+    Report,
+    /// Create them.
+    Create,
+}
+
 impl Mailbox {
     // ------------------------------------------------------------------ probe
 
-    /// Capabilities, namespace, delimiter, quota and the voicemail folders; with `create`, the
-    /// missing folders are created.
-    pub async fn probe(&self, create: bool) -> Result<Probe> {
+    /// Capabilities, namespace, delimiter, quota and the voicemail folders (which exist).
+    pub async fn probe(&self) -> Result<Probe> {
+        self.probe_as(MissingFolders::Report).await
+    }
+
+    /// [`Mailbox::probe`], creating the voicemail folders that are missing.
+    pub async fn probe_creating_folders(&self) -> Result<Probe> {
+        self.probe_as(MissingFolders::Create).await
+    }
+
+    async fn probe_as(&self, missing: MissingFolders) -> Result<Probe> {
         self.with_account(Retry::IfWarm, |a| {
             Box::pin(async move {
                 let s = a.session;
@@ -23,14 +40,10 @@ impl Mailbox {
                 };
                 let mailboxes: Vec<String> = listed
                     .iter()
-                    .map(|e| e.mailbox.as_str().to_owned())
+                    .map(|e| e.mailbox.as_wire().to_owned())
                     .collect();
                 let exists = |name: &MailboxName| {
-                    name.is_inbox()
-                        || listed.iter().any(|e| {
-                            MailboxName::from_wire(e.mailbox.as_str())
-                                .is_ok_and(|n| n.same_mailbox(name))
-                        })
+                    name.is_inbox() || listed.iter().any(|e| e.mailbox.same_mailbox(name))
                 };
                 let mut folders = Vec::new();
                 let wanted = layout.voicemail_mailboxes(self.settings.imapgreetings.value);
@@ -41,16 +54,16 @@ impl Mailbox {
                         exists: exists(&mailbox),
                         created: false,
                     };
-                    if create && !check.exists {
+                    if missing == MissingFolders::Create && !check.exists {
                         s.create(&mailbox).await?;
                         check.exists = true;
                         check.created = true;
                     }
                     folders.push(check);
                 }
-                let inbox = WireMailbox::new(layout.mailbox_name(Folder::Inbox).as_wire());
+                let inbox = layout.mailbox_name(Folder::Inbox);
                 let mut quota = Vec::new();
-                if s.capabilities().quota()
+                if s.capabilities().contains(Capability::Quota)
                     && let Ok(Outcome::QuotaRoots(roots)) =
                         s.exec("GETQUOTAROOT", |c| c.get_quota_root(&inbox)).await
                 {
@@ -66,7 +79,7 @@ impl Mailbox {
                     }
                 }
                 Ok(Probe {
-                    account: s.label().to_owned(),
+                    account: s.key().clone(),
                     capabilities: s.capabilities().iter().map(str::to_owned).collect(),
                     namespace: s.hierarchy().prefix().to_owned(),
                     delimiter: s.hierarchy().delimiter(),

@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, OutboxError, Result};
 
 /// First line of every `.meta` file.
 const MAGIC: &str = "imapvm-outbox 1";
@@ -83,10 +83,10 @@ pub struct OutboxListing {
     pub problems: Vec<SpoolProblem>,
 }
 
-pub(crate) fn spool_error(path: &Path, reason: impl std::fmt::Display) -> Error {
+pub(crate) fn spool_error(path: &Path, source: OutboxError) -> Error {
     Error::Outbox {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
+        path: path.to_owned(),
+        source,
     }
 }
 
@@ -214,20 +214,19 @@ impl Held {
         let path = spool.eml_path(&self.item.id);
         self.eml
             .seek(std::io::SeekFrom::Start(0))
-            .map_err(|e| spool_error(&path, e))?;
+            .map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         let mut bytes = Vec::new();
         (&self.eml)
             .take(MAX_ITEM_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| spool_error(&path, e))?;
+            .map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         if bytes.len() as u64 != self.item.size {
             return Err(spool_error(
                 &path,
-                format!(
-                    "truncated or changed: {} bytes, the item says {}; not delivered",
-                    bytes.len(),
-                    self.item.size
-                ),
+                OutboxError::Changed {
+                    size: bytes.len() as u64,
+                    recorded: self.item.size,
+                },
             ));
         }
         Ok(bytes)
@@ -261,13 +260,13 @@ impl Spool {
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder
             .create(&self.dir)
-            .map_err(|e| spool_error(&self.dir, format!("cannot create: {e}")))
+            .map_err(|e| spool_error(&self.dir, OutboxError::io("cannot create", e)))
     }
 
     fn sync_dir(&self) -> Result<()> {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| spool_error(&self.dir, format!("fsync: {e}")))
+            .map_err(|e| spool_error(&self.dir, OutboxError::io("fsync", e)))
     }
 
     fn create_tmp(&self, name: &str) -> Result<(PathBuf, File)> {
@@ -276,7 +275,9 @@ impl Spool {
         options.read(true).write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|e| spool_error(&path, e))?;
+        let file = options
+            .open(&path)
+            .map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         Ok((path, file))
     }
 
@@ -285,9 +286,9 @@ impl Spool {
         let (tmp, mut file) = self.create_tmp(&name)?;
         file.write_all(item.render().as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(|e| spool_error(&tmp, e))?;
+            .map_err(|e| spool_error(&tmp, OutboxError::io("", e)))?;
         let path = self.meta_path(&item.id);
-        std::fs::rename(&tmp, &path).map_err(|e| spool_error(&path, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         self.sync_dir()
     }
 
@@ -296,19 +297,21 @@ impl Spool {
         if !valid_id(&item.id) {
             return Err(spool_error(
                 &self.dir,
-                format!("bad item name {:?}", item.id),
+                OutboxError::BadName {
+                    id: item.id.clone(),
+                },
             ));
         }
         self.ensure_dir()?;
         let (tmp, mut eml) = self.create_tmp(&format!("{}.eml", item.id))?;
         eml.write_all(bytes)
             .and_then(|()| eml.sync_all())
-            .map_err(|e| spool_error(&tmp, e))?;
+            .map_err(|e| spool_error(&tmp, OutboxError::io("", e)))?;
         // Locked before it becomes visible: a flusher never sees it unlocked while in flight.
         eml.lock()
-            .map_err(|e| spool_error(&tmp, format!("lock: {e}")))?;
+            .map_err(|e| spool_error(&tmp, OutboxError::io("lock", e)))?;
         let path = self.eml_path(&item.id);
-        std::fs::rename(&tmp, &path).map_err(|e| spool_error(&path, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         self.write_meta(&item)?;
         Ok(Held { item, eml })
     }
@@ -321,12 +324,12 @@ impl Spool {
     /// Removes a delivered item (metadata first: the item disappears atomically).
     pub(crate) fn remove(&self, held: Held) -> Result<()> {
         let meta = self.meta_path(&held.item.id);
-        std::fs::remove_file(&meta).map_err(|e| spool_error(&meta, e))?;
+        std::fs::remove_file(&meta).map_err(|e| spool_error(&meta, OutboxError::io("", e)))?;
         let eml = self.eml_path(&held.item.id);
         if let Err(e) = std::fs::remove_file(&eml)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            return Err(spool_error(&eml, e));
+            return Err(spool_error(&eml, OutboxError::io("", e)));
         }
         drop(held);
         self.sync_dir()
@@ -352,13 +355,14 @@ impl Spool {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(OutboxListing::default());
             }
-            Err(e) => return Err(spool_error(&self.dir, format!("cannot read: {e}"))),
+            Err(e) => return Err(spool_error(&self.dir, OutboxError::io("cannot read", e))),
         };
         let mut listing = OutboxListing::default();
         let mut emls = std::collections::BTreeSet::new();
         let mut metas = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| spool_error(&self.dir, format!("cannot read: {e}")))?;
+            let entry =
+                entry.map_err(|e| spool_error(&self.dir, OutboxError::io("cannot read", e)))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(id) = name.strip_suffix(".meta").filter(|id| valid_id(id)) {
                 metas.push(id.to_owned());
@@ -410,26 +414,34 @@ impl Spool {
     /// Locks the item's `.eml` for delivery; `Ok(None)` when someone else holds it.
     pub(crate) fn hold(&self, id: &str) -> Result<Option<Held>> {
         if !valid_id(id) {
-            return Err(spool_error(&self.dir, format!("bad item name {id:?}")));
+            return Err(spool_error(
+                &self.dir,
+                OutboxError::BadName { id: id.to_owned() },
+            ));
         }
         let path = self.eml_path(id);
         let eml = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| spool_error(&path, e))?;
+            .map_err(|e| spool_error(&path, OutboxError::io("", e)))?;
         match eml.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(spool_error(&path, format!("lock: {e}")));
+                return Err(spool_error(&path, OutboxError::io("lock", e)));
             }
         }
         // Re-read under the lock: the holder before us may have finished it.
         let item = match self.read_meta(id) {
             Ok(item) => item,
             Err(_) if !self.meta_path(id).exists() => return Ok(None),
-            Err(reason) => return Err(spool_error(&self.meta_path(id), reason)),
+            Err(reason) => {
+                return Err(spool_error(
+                    &self.meta_path(id),
+                    OutboxError::Unreadable(reason),
+                ));
+            }
         };
         Ok(Some(Held { item, eml }))
     }

@@ -44,7 +44,7 @@ async fn warm_operations_stay_within_their_round_trip_budgets() {
     assert!(count <= 1, "count took {count} round trips (budget 1)");
 
     let before = round_trips(&mb).await;
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     let list = round_trips(&mb).await - before;
     assert_eq!(listing.messages.len(), 6);
     assert!(
@@ -53,13 +53,13 @@ async fn warm_operations_stay_within_their_round_trip_budgets() {
     );
 
     let before = round_trips(&mb).await;
-    let played = mb.play(MessageRef::Number(3), None, false).await.unwrap();
+    let played = mb.play(crate::support::number(3), None).await.unwrap();
     let play = round_trips(&mb).await - before;
     assert!(played.marked_seen);
     assert!(play <= 2, "play took {play} round trips (budget 2)");
 
     let before = round_trips(&mb).await;
-    mb.play(MessageRef::Uid(d.uid), None, true).await.unwrap();
+    mb.peek(MessageRef::Uid(d.uid), None).await.unwrap();
     let peek = round_trips(&mb).await - before;
     assert!(
         peek <= 1,

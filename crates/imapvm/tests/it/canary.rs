@@ -110,9 +110,9 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
     let mb = good.mailbox("1234@default").unwrap();
     let d = mb.deposit(&voicemail("5551234", 300)).await.unwrap();
     texts.push(format!("{d:?}"));
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     texts.push(format!("{listing:?}"));
-    let played = mb.play(MessageRef::Uid(d.uid), None, false).await;
+    let played = mb.play(MessageRef::Uid(d.uid), None).await;
     texts.push(format!("{:?}", played.map(|p| p.uid)));
     texts.push(format!(
         "{:?}",
@@ -121,10 +121,7 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
     ));
     texts.push(format!("{:?}", mb.count().await));
     texts.push(format!("{:?}", mb.message_summary(None).await));
-    texts.push(format!(
-        "{:?}",
-        mb.probe(false).await.map(|p| p.capabilities)
-    ));
+    texts.push(format!("{:?}", mb.probe().await.map(|p| p.capabilities)));
     texts.push(format!(
         "{:?}",
         mb.delete(&[MessageRef::Uid(d.uid)], None).await

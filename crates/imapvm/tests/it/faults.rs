@@ -254,7 +254,7 @@ for i in range(4):
         ours.push(d.uid);
         msg_ids.push(d.msg_id.clone());
     }
-    let run = |uid: u32| {
+    let run = |uid: imapvm::Uid| {
         let mb = &mb;
         async move {
             match op {
@@ -397,7 +397,7 @@ async fn while_the_server_is_down_deposits_are_queued_and_flushed_when_it_is_bac
     );
     proxy.set_refuse(false);
     // The background flusher delivers once the back-off has passed.
-    let flusher = store.spawn_flusher(Duration::from_millis(200));
+    let flusher = store.spawn_flusher(Duration::from_millis(200)).unwrap();
     let started = Instant::now();
     while !store.outbox().list().unwrap().items.is_empty() {
         assert!(
@@ -476,7 +476,7 @@ async fn a_server_restart_in_the_middle_of_listings_is_survived() {
             let (mut ok, mut err) = (0u32, Vec::new());
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(4) {
-                match mb.list(None, false).await {
+                match mb.list(None).await {
                     Ok(l) => {
                         assert_eq!(l.messages.len(), 20);
                         ok += 1;
@@ -506,7 +506,7 @@ async fn a_server_restart_in_the_middle_of_listings_is_survived() {
     // After the back-off, the runtime reconnects by itself.
     let started = Instant::now();
     let listing = loop {
-        match mb.list(None, false).await {
+        match mb.list(None).await {
             Ok(l) => break l,
             Err(e) => {
                 assert!(started.elapsed() < Duration::from_secs(30), "{e}");
@@ -602,7 +602,7 @@ async fn dovecot_stalled_mid_response_by_the_proxy_fails_within_imapreadtimeout(
     });
     // The runtime retries a lost warm connection once: the "server" stays unreachable.
     proxy.set_refuse(true);
-    let (took, err) = time_failure(mb.list(None, false)).await;
+    let (took, err) = time_failure(mb.list(None)).await;
     eprintln!("timeout: Dovecot stalled by the proxy -> {took:?}: {err}");
     // The read deadline (2 s) ends the stalled attempt; the one retry finds no server.
     assert!(err.is_connection_lost(), "{err}");

@@ -145,7 +145,10 @@ async fn a_and_b_across_two_accounts_each_get_a_copy_built_for_them() {
     assert_eq!(results[1].mailbox, "4321@other");
     let (a, b) = (stored(&results[0]), stored(&results[1]));
     assert!(results.iter().all(|r| r.status() == "stored"));
-    assert_eq!((a.number, b.number), (Some(1), Some(1)));
+    assert_eq!(
+        (a.number.map(|n| n.get()), b.number.map(|n| n.get())),
+        (Some(1), Some(1))
+    );
     assert_eq!(a.msg_id, b.msg_id, "one deposit, one msg id lineage");
     assert_eq!(a.counts, new_only(1));
 
@@ -208,12 +211,12 @@ async fn a_and_b_on_one_shared_account_share_its_folder_and_stay_apart() {
     for id in ["2001@sales", "2002@sales"] {
         let mb = store.mailbox(id).unwrap();
         assert_eq!(mb.count().await.unwrap(), new_only(1), "{id}");
-        assert_eq!(mb.list(None, false).await.unwrap().messages.len(), 1);
+        assert_eq!(mb.list(None).await.unwrap().messages.len(), 1);
     }
     // A second deposit numbers each box on its own: message 2 in both.
     let again = store.deposit_to(&["2001@sales", "2002@sales"], &vm).await;
-    assert_eq!(stored(&again[0]).number, Some(2));
-    assert_eq!(stored(&again[1]).number, Some(2));
+    assert_eq!(stored(&again[0]).number.map(|n| n.get()), Some(2));
+    assert_eq!(stored(&again[1]).number.map(|n| n.get()), Some(2));
     store.close().await;
 }
 
@@ -221,17 +224,36 @@ async fn a_and_b_on_one_shared_account_share_its_folder_and_stay_apart() {
 async fn unknown_and_repeated_recipients_fail_alone() {
     let (store, _folder) = store("vm-bad-rcpt");
     let vm = voicemail("5551302", 300);
+    // `1234@DEFAULT` is the same box: Asterisk compares boxes without ASCII case, and so
+    // does `MailboxId`, which keys the recipients.
     let results = store
-        .deposit_to(&["1234@default", "999@nowhere", "1234@default"], &vm)
+        .deposit_to(
+            &[
+                "1234@default",
+                "999@nowhere",
+                "1234@default",
+                "1234@DEFAULT",
+            ],
+            &vm,
+        )
         .await;
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     assert_eq!(results[0].status(), "stored");
     assert_eq!(results[1].status(), "failed");
-    assert_eq!(results[2].status(), "failed");
     assert!(matches!(
-        results[2].outcome,
-        RecipientOutcome::Failed(Error::Config { .. })
+        results[1].outcome,
+        RecipientOutcome::Failed(Error::NoSuchMailbox { .. })
     ));
+    for repeated in &results[2..] {
+        assert_eq!(repeated.status(), "failed");
+        assert!(
+            matches!(
+                repeated.outcome,
+                RecipientOutcome::Failed(Error::DuplicateRecipient { .. })
+            ),
+            "{repeated:?}"
+        );
+    }
     let mb = store.mailbox("1234@default").unwrap();
     assert_eq!(mb.count().await.unwrap(), new_only(1));
     store.close().await;
@@ -248,7 +270,7 @@ async fn original(name: &str) -> (Store, String, imapvm::NewVoicemail, imapvm::D
     (store, folder, vm, d)
 }
 
-fn source_flags(folder: &str, uid: u32) -> String {
+fn source_flags(folder: &str, uid: imapvm::Uid) -> String {
     py(&format!(
         "m = connect('vm1234')\nsel(m, {f})\nprint(flags(m, {uid}))\nm.logout()",
         f = q(folder)
@@ -263,7 +285,7 @@ async fn a_forward_keeps_the_original_and_leaves_the_source_unread() {
     assert_eq!(before.len(), 1);
     let forwarded = src
         .forward(
-            MessageRef::Number(1),
+            crate::support::number(1),
             None,
             &["4321@other", "2001@sales"],
             None,
@@ -335,7 +357,7 @@ async fn a_forward_keeps_the_original_and_leaves_the_source_unread() {
     assert!(client_view("vm1234", &folder, "4321", "other").is_empty());
     // The copy plays back through imapvm too, with the original's audio.
     let dst = store.mailbox("4321@other").unwrap();
-    let played = dst.play(MessageRef::Number(1), None, true).await.unwrap();
+    let played = dst.peek(crate::support::number(1), None).await.unwrap();
     assert_eq!(played.voicemail.caller_id_num, "5551400");
     assert_eq!(played.voicemail.audio.len(), 1);
     store.close().await;
@@ -389,7 +411,7 @@ async fn a_forward_with_a_comment_puts_it_in_part_3_where_asterisk_plays_it_firs
     let played = store
         .mailbox("4321@other")
         .unwrap()
-        .play(MessageRef::Number(1), None, true)
+        .peek(crate::support::number(1), None)
         .await
         .unwrap();
     assert_eq!(played.voicemail.audio.len(), 2);
@@ -480,7 +502,7 @@ async fn forwarding_a_saved_message_back_to_its_own_box_is_a_uid_copy() {
         .await
         .unwrap();
     // Work is one folder of the account, shared with earlier runs: find ours by msg id.
-    let work = mb.list(Some(Folder::Work), false).await.unwrap();
+    let work = mb.list(Some(Folder::Work)).await.unwrap();
     let saved = work
         .messages
         .iter()
@@ -573,7 +595,12 @@ async fn an_asterisk_written_message_forwards_with_its_own_time_caller_and_audio
     let forwarded = store
         .mailbox("1234@default")
         .unwrap()
-        .forward(MessageRef::Number(1), None, &["4321@other"], Some(&comment))
+        .forward(
+            crate::support::number(1),
+            None,
+            &["4321@other"],
+            Some(&comment),
+        )
         .await
         .unwrap();
     assert!(forwarded.all_ok(), "{forwarded:?}");

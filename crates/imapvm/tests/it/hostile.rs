@@ -68,7 +68,7 @@ async fn run(nasty: Nasty) -> (String, Duration) {
             }
             _ => {
                 parts.push(shown(mb.count().await.map(|c| (c.new, c.old, c.urgent))));
-                parts.push(shown(mb.list(None, false).await.map(|l| l.messages.len())));
+                parts.push(shown(mb.list(None).await.map(|l| l.messages.len())));
                 parts.push(shown(mb.count().await.map(|c| (c.new, c.old, c.urgent))));
             }
         }
@@ -173,10 +173,7 @@ async fn over_quota_in_every_dialect_is_mailbox_full_and_kept_refused() {
             imapvm::Error::DepositRefused { reasons, .. } => assert!(
                 matches!(
                     reasons.as_slice(),
-                    [imapvm::DepositRefusal::Server {
-                        over_quota: true,
-                        ..
-                    }]
+                    [imapvm::DepositRefusal::ServerOverQuota(_)]
                 ),
                 "{nasty:?}: {err}"
             ),

@@ -49,11 +49,18 @@ append(m, {gq}, open({m20}, 'rb').read())
         m20 = q(&fixture("20-greeting-unavail.eml")),
     ));
     let alice = store.mailbox("1234@default").unwrap();
-    let listing = alice.list(None, false).await.unwrap();
+    let listing = alice.list(None).await.unwrap();
     let rows: Vec<(u32, Option<MessageState>, &str, u32)> = listing
         .messages
         .iter()
-        .map(|m| (m.number, m.state, m.caller_id_num.as_str(), m.duration_secs))
+        .map(|m| {
+            (
+                m.number.get(),
+                m.state,
+                m.caller_id_num.as_str(),
+                m.duration_secs,
+            )
+        })
         .collect();
     assert_eq!(
         rows,
@@ -64,13 +71,10 @@ append(m, {gq}, open({m20}, 'rb').read())
     );
     let counts = alice.count().await.unwrap();
     assert_eq!((counts.new, counts.urgent, counts.old), (1, 1, 0));
-    let p1 = alice
-        .play(MessageRef::Number(1), None, false)
-        .await
-        .unwrap();
+    let p1 = alice.play(crate::support::number(1), None).await.unwrap();
     assert_eq!(p1.voicemail.audio[0].bytes, audio_of("01-basic.eml"));
     assert_eq!(p1.voicemail.audio[0].filename, "msg0000.WAV");
-    let p2 = alice.play(MessageRef::Number(2), None, true).await.unwrap();
+    let p2 = alice.peek(crate::support::number(2), None).await.unwrap();
     assert_eq!(p2.voicemail.audio[0].bytes, audio_of("04-urgent.eml"));
 
     for (id, file, caller) in [
@@ -78,10 +82,10 @@ append(m, {gq}, open({m20}, 'rb').read())
         ("2001@sales", "10-shared-account-2001.eml", "5552001"),
     ] {
         let mb = store.mailbox(id).unwrap();
-        let listing = mb.list(None, false).await.unwrap();
+        let listing = mb.list(None).await.unwrap();
         assert_eq!(listing.messages.len(), 1, "{id}");
         assert_eq!(listing.messages[0].caller_id_num, caller, "{id}");
-        let played = mb.play(MessageRef::Number(1), None, false).await.unwrap();
+        let played = mb.play(crate::support::number(1), None).await.unwrap();
         assert_eq!(played.voicemail.audio[0].bytes, audio_of(file), "{id}");
     }
     let greeting = alice.greeting_get("unavail").await.unwrap().unwrap();
@@ -108,7 +112,7 @@ async fn deposits_match_asterisks_count_search_and_carry_the_part_2_name() {
     let mut urgent = voicemail("5553003", 300);
     urgent.urgency = Urgency::Urgent;
     let c = mb.deposit(&urgent).await.unwrap();
-    mb.play(MessageRef::Uid(b.uid), None, false).await.unwrap();
+    mb.play(MessageRef::Uid(b.uid), None).await.unwrap();
     // Asterisk's own SEARCHes (asterisk-imap-behaviour.md §4.2), run by the independent client.
     let out = py(&format!(
         r#"

@@ -64,7 +64,10 @@ async fn with_the_master_user_each_box_acts_only_as_its_own_imapuser() {
     assert_eq!(msg_ids_of("vm4321", &folder), bobs);
     // Bob's UIDs mean nothing in Alice's mailbox: never another account's message.
     let err = alice
-        .play(MessageRef::Uid(b2.uid.max(a.uid) + 1000), None, true)
+        .peek(
+            MessageRef::Uid(imapvm::Uid::new(b2.uid.max(a.uid).get() + 1000).unwrap()),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no longer there"), "{err}");
@@ -98,11 +101,11 @@ async fn boxes_12_and_123_on_one_master_session_never_see_each_other() {
         assert_eq!(b12.count().await.unwrap().new, 1);
         assert_eq!(b1.count().await.unwrap().new, 1);
         assert_eq!(b123.count().await.unwrap().new, 2);
-        let l12 = b12.list(None, false).await.unwrap();
+        let l12 = b12.list(None).await.unwrap();
         assert_eq!(l12.messages.len(), 1);
         assert_eq!(l12.messages[0].uid, d12.uid);
-        assert_eq!(b1.list(None, false).await.unwrap().messages.len(), 1);
-        assert_eq!(b123.list(None, false).await.unwrap().messages.len(), 2);
+        assert_eq!(b1.list(None).await.unwrap().messages.len(), 1);
+        assert_eq!(b123.list(None).await.unwrap().messages.len(), 2);
     }
     // 123 cannot touch 12's message by UID.
     let err = b123

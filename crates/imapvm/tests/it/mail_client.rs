@@ -53,7 +53,7 @@ async fn counts_follow_the_mail_client() {
         c.uid
     ));
     assert_eq!(mb.count().await.unwrap(), counts(1, 1, 0));
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     assert_eq!(
         listing.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
         vec![a.uid, b.uid]
@@ -76,7 +76,7 @@ async fn counts_follow_the_mail_client() {
         f = folder
     ));
     assert_eq!(mb.count().await.unwrap(), counts(1, 1, 0));
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     assert_eq!(listing.messages.len(), 2);
     assert!(
         listing

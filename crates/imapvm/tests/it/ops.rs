@@ -12,7 +12,7 @@ async fn deposit_appends_a_flagged_voicemail_the_mail_client_sees() {
     vm.urgency = Urgency::Urgent;
     let d = mb.deposit(&vm).await.unwrap();
     assert!(d.from_appenduid, "Dovecot offers UIDPLUS");
-    assert_eq!(d.number, Some(1));
+    assert_eq!(d.number.map(|n| n.get()), Some(1));
     assert_eq!((d.counts.new, d.counts.urgent, d.counts.old), (0, 1, 0));
     let out = py(&format!(
         r#"
@@ -47,19 +47,19 @@ async fn list_numbers_messages_with_state_caller_and_duration() {
     urgent.urgency = Urgency::Urgent;
     let b = mb.deposit(&urgent).await.unwrap();
     let c = mb.deposit(&voicemail("5550003", 3000)).await.unwrap();
-    assert_eq!(c.number, Some(3));
+    assert_eq!(c.number.map(|n| n.get()), Some(3));
     py(&format!(
         "m = connect('vm1234')\nsel(m, {f})\ncheck(m.uid('STORE', '{uid}', '+FLAGS', '(\\\\Seen)'), 'seen')\n",
         f = q(&folder),
         uid = c.uid
     ));
-    let listing = mb.list(None, false).await.unwrap();
-    let got: Vec<(u32, u32, Option<MessageState>, &str, u32)> = listing
+    let listing = mb.list(None).await.unwrap();
+    let got: Vec<(u32, imapvm::Uid, Option<MessageState>, &str, u32)> = listing
         .messages
         .iter()
         .map(|m| {
             (
-                m.number,
+                m.number.get(),
                 m.uid,
                 m.state,
                 m.caller_id_num.as_str(),
@@ -81,9 +81,12 @@ async fn list_numbers_messages_with_state_caller_and_duration() {
             .iter()
             .all(|m| m.size > 1000 && m.orig_time > 1_700_000_000)
     );
-    let old = mb.list(Some(Folder::Old), false).await.unwrap();
+    let old = mb.list(Some(Folder::Old)).await.unwrap();
     assert_eq!(old.messages.len(), 1);
-    assert_eq!((old.messages[0].number, old.messages[0].uid), (1, c.uid));
+    assert_eq!(
+        (old.messages[0].number.get(), old.messages[0].uid),
+        (1, c.uid)
+    );
     store.close().await;
 }
 
@@ -94,7 +97,7 @@ async fn play_returns_the_audio_and_marks_seen_unless_peeking() {
     let vm = voicemail("5551234", 1200);
     let audio = vm.recording.clone().unwrap().bytes;
     let d = mb.deposit(&vm).await.unwrap();
-    let peeked = mb.play(MessageRef::Number(1), None, true).await.unwrap();
+    let peeked = mb.peek(crate::support::number(1), None).await.unwrap();
     assert_eq!(peeked.uid, d.uid);
     assert_eq!(peeked.voicemail.audio[0].bytes, audio);
     assert_eq!(peeked.voicemail.caller_id_num, "5551234");
@@ -104,7 +107,7 @@ async fn play_returns_the_audio_and_marks_seen_unless_peeking() {
         uid = d.uid
     );
     assert!(!py(&script).contains("\\Seen"));
-    let played = mb.play(MessageRef::Uid(d.uid), None, false).await.unwrap();
+    let played = mb.play(MessageRef::Uid(d.uid), None).await.unwrap();
     assert!(played.marked_seen);
     assert!(py(&script).contains("\\Seen"));
     assert_eq!(mb.count().await.unwrap().old, 1);
@@ -122,7 +125,7 @@ async fn flag_changes_are_what_the_mail_client_sees() {
         uid = d.uid
     );
     let r = mb
-        .set_flag(MessageRef::Number(1), None, FlagOp::MarkRead)
+        .set_flag(crate::support::number(1), None, FlagOp::MarkRead)
         .await
         .unwrap();
     assert_eq!(r.done, vec![d.uid]);
@@ -160,7 +163,7 @@ async fn move_saves_into_a_folder_it_creates_and_leaves_no_original() {
     let mb = store.mailbox("1234@default").unwrap();
     let d = mb.deposit(&voicemail("5550200", 900)).await.unwrap();
     let r = mb
-        .move_to(MessageRef::Number(1), None, Folder::Work)
+        .move_to(crate::support::number(1), None, Folder::Work)
         .await
         .unwrap();
     assert_eq!(
@@ -181,7 +184,7 @@ print(len(u), header(m, u[0], "X-Asterisk-VM-Message-ID"))
         w = q(&format!("{parent}/Work"))
     ));
     assert_eq!(out.trim(), format!("0\n1 {}", d.msg_id));
-    let work = mb.list(Some(Folder::Work), false).await.unwrap();
+    let work = mb.list(Some(Folder::Work)).await.unwrap();
     assert_eq!(work.messages.len(), 1);
     assert_eq!(work.messages[0].caller_id_num, "5550200");
     // Moving into Old is a flag change inside imapfolder.
@@ -208,7 +211,7 @@ async fn delete_expunges_only_ours_and_undelete_and_expunge_work_when_deferred()
     let a = mb.deposit(&voicemail("5550300", 700)).await.unwrap();
     let b = mb.deposit(&voicemail("5550301", 700)).await.unwrap();
     // expungeonhangup=no: flagged, deferred.
-    let r = mb.delete(&[MessageRef::Number(1)], None).await.unwrap();
+    let r = mb.delete(&[crate::support::number(1)], None).await.unwrap();
     assert_eq!(r.deferred.len(), 1, "{r:?}");
     assert_eq!(r.deferred[0].uid, a.uid);
     let script = format!(
@@ -221,7 +224,7 @@ async fn delete_expunges_only_ours_and_undelete_and_expunge_work_when_deferred()
     );
     assert_eq!(mb.count().await.unwrap().new, 1);
     // Undelete by number in the listing that includes deleted messages.
-    let all = mb.list(None, true).await.unwrap();
+    let all = mb.list_with_deleted(None).await.unwrap();
     assert!(all.messages.iter().any(|m| m.uid == a.uid && m.deleted));
     let num = all.messages.iter().find(|m| m.uid == a.uid).unwrap().number;
     mb.undelete(MessageRef::Number(num), None).await.unwrap();
@@ -322,12 +325,12 @@ async fn probe_reports_the_server_and_creates_missing_folders() {
         ),
     );
     let mb = store.mailbox("1234@default").unwrap();
-    let p = mb.probe(false).await.unwrap();
+    let p = mb.probe().await.unwrap();
     assert!(p.capabilities.iter().any(|c| c == "UIDPLUS"), "{p:?}");
     assert_eq!(p.delimiter, Some('/'));
     assert!(p.quota.iter().any(|q| q.resource == "STORAGE"), "{p:?}");
     assert!(p.folders.iter().all(|f| !f.exists), "{p:?}");
-    let p = mb.probe(true).await.unwrap();
+    let p = mb.probe_creating_folders().await.unwrap();
     assert_eq!(p.folders.len(), 10, "{p:?}");
     assert!(p.folders.iter().all(|f| f.exists && f.created), "{p:?}");
     let out = py(&format!(
@@ -381,7 +384,7 @@ async fn a_large_recording_goes_through_tls_and_comes_back_intact() {
     let audio = vm.recording.clone().unwrap().bytes;
     assert!(audio.len() > 3_000_000);
     let d = mb.deposit(&vm).await.unwrap();
-    let played = mb.play(MessageRef::Uid(d.uid), None, true).await.unwrap();
+    let played = mb.peek(MessageRef::Uid(d.uid), None).await.unwrap();
     assert_eq!(played.voicemail.audio[0].bytes.len(), audio.len());
     assert!(played.voicemail.audio[0].bytes == audio, "audio differs");
     store.close().await;
@@ -397,7 +400,7 @@ async fn a_forward_intro_is_part_3_and_plays_after_the_recording() {
         bytes: wav(300, 880.0),
     });
     let d = mb.deposit(&vm).await.unwrap();
-    let played = mb.play(MessageRef::Uid(d.uid), None, true).await.unwrap();
+    let played = mb.peek(MessageRef::Uid(d.uid), None).await.unwrap();
     let names: Vec<&str> = played
         .voicemail
         .audio

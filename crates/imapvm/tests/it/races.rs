@@ -1,6 +1,6 @@
 //! A mail client expunging during a listing, and a folder deleted and recreated.
 
-use imapvm::{Error, MessageRef};
+use imapvm::Error;
 
 use crate::{private_store, py, q, voicemail};
 
@@ -11,12 +11,12 @@ async fn an_expunge_during_a_listing_never_makes_a_number_hit_another_message() 
     let a = mb.deposit(&voicemail("5556001", 300)).await.unwrap();
     let b = mb.deposit(&voicemail("5556002", 300)).await.unwrap();
     let c = mb.deposit(&voicemail("5556003", 300)).await.unwrap();
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     assert_eq!(
         listing
             .messages
             .iter()
-            .map(|m| (m.number, m.uid))
+            .map(|m| (m.number.get(), m.uid))
             .collect::<Vec<_>>(),
         vec![(1, a.uid), (2, b.uid), (3, c.uid)]
     );
@@ -28,22 +28,19 @@ async fn an_expunge_during_a_listing_never_makes_a_number_hit_another_message() 
         u = a.uid
     ));
     // Number 2 is still caller 5556002 (Asterisk's sequence numbers would now give 5556003).
-    let played = mb.play(MessageRef::Number(2), None, true).await.unwrap();
+    let played = mb.peek(crate::support::number(2), None).await.unwrap();
     assert_eq!(
         (played.uid, played.voicemail.caller_id_num.as_str()),
         (b.uid, "5556002")
     );
     // Number 1 is gone, not re-bound.
-    let err = mb
-        .play(MessageRef::Number(1), None, true)
-        .await
-        .unwrap_err();
+    let err = mb.peek(crate::support::number(1), None).await.unwrap_err();
     assert!(
         matches!(err, Error::Vanished { uid, .. } if uid == a.uid),
         "{err}"
     );
     // Deleting number 3 deletes caller 5556003 and nothing else.
-    let report = mb.delete(&[MessageRef::Number(3)], None).await.unwrap();
+    let report = mb.delete(&[crate::support::number(3)], None).await.unwrap();
     assert_eq!(report.expunged, vec![c.uid]);
     let left = py(&format!(
         "m = connect('vm1234')\nsel(m, {f})\nprint(uids(m, 'ALL'))\n",
@@ -51,12 +48,12 @@ async fn an_expunge_during_a_listing_never_makes_a_number_hit_another_message() 
     ));
     assert_eq!(left.trim(), format!("[{}]", b.uid));
     // The next listing numbers afresh.
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     assert_eq!(
         listing
             .messages
             .iter()
-            .map(|m| (m.number, m.uid))
+            .map(|m| (m.number.get(), m.uid))
             .collect::<Vec<_>>(),
         vec![(1, b.uid)]
     );
@@ -69,7 +66,7 @@ async fn a_uidvalidity_change_is_detected_and_the_listing_rebuilt() {
     let mb = store.mailbox("1234@default").unwrap();
     mb.deposit(&voicemail("5556101", 300)).await.unwrap();
     mb.deposit(&voicemail("5556102", 300)).await.unwrap();
-    let before = mb.list(None, false).await.unwrap();
+    let before = mb.list(None).await.unwrap();
     assert_eq!(before.messages.len(), 2);
     // The folder is deleted and recreated, with one voicemail from elsewhere in it.
     py(&format!(
@@ -80,15 +77,12 @@ async fn a_uidvalidity_change_is_detected_and_the_listing_rebuilt() {
         raw = q(&crate::fixture("01-basic.eml"))
     ));
     // Number 1 of the old listing must not silently become the new message.
-    let err = mb
-        .play(MessageRef::Number(1), None, true)
-        .await
-        .unwrap_err();
+    let err = mb.peek(crate::support::number(1), None).await.unwrap_err();
     assert!(matches!(err, Error::StaleListing { .. }), "{err}");
     // The listing was rebuilt: number 1 is now the new folder's message.
-    let played = mb.play(MessageRef::Number(1), None, true).await.unwrap();
+    let played = mb.peek(crate::support::number(1), None).await.unwrap();
     assert_eq!(played.voicemail.caller_id_num, "5551001");
-    let after = mb.list(None, false).await.unwrap();
+    let after = mb.list(None).await.unwrap();
     assert_ne!(after.uid_validity, before.uid_validity);
     assert_eq!(after.messages.len(), 1);
     assert_eq!(mb.count().await.unwrap().new, 1);

@@ -84,18 +84,23 @@ fn plan_words(plan: &ExpungePlan) -> String {
     words.join(" → ")
 }
 
-fn context(probe: &Probe, folder: &str, uid_validity: u32, sharing: Sharing) -> ExpungeContext {
+fn context(
+    probe: &Probe,
+    folder: &str,
+    uid_validity: UidValidity,
+    sharing: Sharing,
+) -> ExpungeContext {
     ExpungeContext {
         mailbox: MailboxName::from_wire(folder).unwrap(),
-        uidvalidity: UidValidity(uid_validity),
-        capabilities: Capabilities::from_atoms(probe.capabilities.iter().map(String::as_str)),
+        uidvalidity: uid_validity,
+        capabilities: Capabilities::from_atoms(&probe.capabilities),
         sharing,
         expunge_on_hangup: true,
     }
 }
 
-fn one(uid: u32) -> UidSet {
-    [Uid::new(uid).unwrap()].into_iter().collect()
+fn one(uid: Uid) -> UidSet {
+    UidSet::single(uid)
 }
 
 fn ends_in_uid_expunge(plan: &ExpungePlan) -> bool {
@@ -141,7 +146,7 @@ async fn scenario(t: Target) -> Column {
     let mb = store.mailbox(&id).unwrap();
 
     // --- probe: what the server says about itself.
-    let probe = mb.probe(false).await.unwrap();
+    let probe = mb.probe().await.unwrap();
     let (prefix, delimiter) = t.expected_namespace();
     assert_eq!(
         (probe.namespace.as_str(), probe.delimiter),
@@ -191,7 +196,11 @@ async fn scenario(t: Target) -> Column {
         counts(2, 1, 0),
         "{label}: counts after deposits"
     );
-    assert_eq!((a.number, c.number), (Some(1), Some(3)), "{label}: numbers");
+    assert_eq!(
+        (a.number.map(|n| n.get()), c.number.map(|n| n.get())),
+        (Some(1), Some(3)),
+        "{label}: numbers"
+    );
     // With UIDPLUS the UID comes from APPENDUID; without it, from APPENDUID if the server
     // sends one anyway, else from a search by msg id (the "old" personalities only hide the
     // capability, and their servers still answer APPENDUID).
@@ -229,11 +238,11 @@ async fn scenario(t: Target) -> Column {
     );
 
     // --- list and play.
-    let listing = mb.list(None, false).await.unwrap();
-    let rows: Vec<(u32, u32, Option<MessageState>)> = listing
+    let listing = mb.list(None).await.unwrap();
+    let rows: Vec<(u32, Uid, Option<MessageState>)> = listing
         .messages
         .iter()
-        .map(|m| (m.number, m.uid, m.state))
+        .map(|m| (m.number.get(), m.uid, m.state))
         .collect();
     assert_eq!(
         rows,
@@ -245,7 +254,7 @@ async fn scenario(t: Target) -> Column {
         "{label}: listing"
     );
     assert_eq!(listing.folder, t.wire(&[&folder]), "{label}: imapfolder");
-    let played = mb.play(MessageRef::Number(1), None, false).await.unwrap();
+    let played = mb.play(crate::support::number(1), None).await.unwrap();
     assert_eq!(played.uid, a.uid);
     assert_eq!(
         played.voicemail.audio[0].bytes,
@@ -259,7 +268,7 @@ async fn scenario(t: Target) -> Column {
     );
 
     // --- flags: read/unread/urgent, each seen by Asterisk's own count searches.
-    let flag = |target: u32, op: FlagOp| {
+    let flag = |target: Uid, op: FlagOp| {
         let mb = mb.clone();
         async move {
             mb.set_flag(MessageRef::Uid(target), None, op)
@@ -312,7 +321,7 @@ print(uids(m, 'UNDELETED', 'UNFLAGGED', 'UNSEEN', *who), uids(m, 'UNDELETED', 'F
         .await
         .unwrap();
     assert_eq!(moved.destination.as_deref(), Some(work.as_str()), "{label}");
-    let in_work = mb.list(Some(Folder::Work), false).await.unwrap();
+    let in_work = mb.list(Some(Folder::Work)).await.unwrap();
     assert_eq!(in_work.folder, work);
     assert!(
         in_work
@@ -634,13 +643,7 @@ async fn over_quota(t: &Target) -> (usize, String, String) {
         panic!("{label}: {err}");
     };
     assert!(
-        matches!(
-            reasons.as_slice(),
-            [DepositRefusal::Server {
-                over_quota: true,
-                ..
-            }]
-        ),
+        matches!(reasons.as_slice(), [DepositRefusal::ServerOverQuota(_)]),
         "{label}: {err}"
     );
     // Nothing stored, and the connection still works. How that count went, on the wire.

@@ -64,7 +64,7 @@ async fn a_deposit_takes_its_date_and_msg_id_from_the_stores_clock() {
     let mb = store.mailbox("1234@default").unwrap();
     let d = mb.deposit(&voicemail("5551001", 500)).await.unwrap();
     assert!(d.msg_id.starts_with(&format!("{at}-")), "{}", d.msg_id);
-    let listing = mb.list(None, false).await.unwrap();
+    let listing = mb.list(None).await.unwrap();
     let m = listing.messages.iter().find(|m| m.uid == d.uid).unwrap();
     assert_eq!(m.orig_time, at);
     store.close().await;

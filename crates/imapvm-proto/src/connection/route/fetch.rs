@@ -21,7 +21,7 @@ impl Connection {
         use t::fetch::MessageDataItem as I;
         let items = items.into_inner();
         let explicit_uid = items.iter().find_map(|i| match i {
-            I::Uid(u) => Some(Uid::from_nz(*u)),
+            I::Uid(u) => Some(Uid::from(*u)),
             _ => None,
         });
         let uid = explicit_uid.or_else(|| self.mailbox.uid(seq));

@@ -48,3 +48,8 @@ pub fn peak_rss_kib() -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Message number `n` of a listing (tests name them by literal).
+pub fn number(n: u32) -> imapvm::MessageRef {
+    imapvm::MessageRef::Number(imapvm::MessageNumber::new(n).expect("numbers start at 1"))
+}
