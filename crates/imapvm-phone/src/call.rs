@@ -15,11 +15,12 @@ use std::time::Instant;
 
 use imapvm::clock::SharedClock;
 use imapvm::driver::{Driver, Progress};
-use imapvm_agi::{Channel, Command, CommandId, Event, Request, Text, VarName, Word};
+use imapvm_agi::{Channel, Command, CommandId, Event, Request, Word};
 use imapvm_ivr::{Action, ActionId, Call, DepositOutcome, Exit, Input, StoreReply, Tick, VmStatus};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
+use crate::agi::{AgiDriver, exec, set_variable};
 use crate::channel::{self, InFlight, Next};
 use crate::error::{Error, Result};
 use crate::flow;
@@ -86,8 +87,6 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     report.secs = (shared.clock.now() - started).as_secs_f64();
     report
 }
-
-pub(crate) type AgiDriver = Driver<Channel, TcpStream>;
 
 /// The call's state on the AGI side.
 struct Line {
@@ -335,29 +334,6 @@ async fn environment(driver: &mut AgiDriver) -> Result<imapvm_agi::Env> {
     }
 }
 
-/// Sends one command and waits for its answer (other events are dropped: the flow is over
-/// or has not started).
-pub(crate) async fn exec(
-    driver: &mut AgiDriver,
-    request: Request,
-) -> Result<std::result::Result<imapvm_agi::Outcome, imapvm_agi::Error>> {
-    let now = driver.now();
-    let id = driver.core_mut().send(request, now)?;
-    loop {
-        let progress = driver.turn(None).await?;
-        while let Some(event) = driver.core_mut().poll_event() {
-            match event {
-                Event::Response { id: got, outcome } if got == id => return Ok(outcome),
-                Event::Failed(e) => return Err(e.into()),
-                Event::Response { .. } | Event::Hangup | Event::Environment(_) => {}
-            }
-        }
-        if progress == Progress::Eof {
-            return Err(Error::PeerClosed);
-        }
-    }
-}
-
 /// Waits for the answer of a command the flow no longer needs.
 async fn settle(driver: &mut AgiDriver, line: &mut Line) -> Result<()> {
     while let Some(id) = line.orphan.or(line.inflight.as_ref().map(|(_, c)| *c)) {
@@ -377,13 +353,6 @@ async fn settle(driver: &mut AgiDriver, line: &mut Line) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn set_variable(name: &str, value: &str) -> Result<Request> {
-    Ok(Request::new(Command::SetVariable {
-        name: VarName::new(name)?,
-        value: Text::new(value)?,
-    }))
 }
 
 /// `VMSTATUS` and the dialplan exit (`SET CONTEXT`/`EXTENSION`/`PRIORITY`), which Asterisk

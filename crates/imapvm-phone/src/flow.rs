@@ -10,7 +10,7 @@ use imapvm_ivr::{
 };
 use imapvm_types::MailboxId;
 
-use crate::call::{AgiDriver, exec};
+use crate::agi::{AgiDriver, exec};
 use crate::error::{Error, Result};
 use crate::spool::{CallSpool, with_extension};
 use crate::store::PhoneStore;

@@ -25,7 +25,7 @@
 //! records into it (`RECORD FILE`) and plays from it. Every file of a call has a name
 //! nobody can guess and is removed when the call ends. What the caller said is never lost:
 //! a recording is journaled before Asterisk starts it ([`journal`]), and a recording whose
-//! call died with imapvm is deposited, once, by [`journal::recover`] at the next start.
+//! call died with imapvm is deposited, once, by [`recover`] at the next start.
 //!
 //! What it does **not** do: no AGI syntax (that is `imapvm-agi`), no call-flow decision
 //! (`imapvm-ivr`), no IMAP (`imapvm`, the runtime), no MWI publishing (the runtime's change
@@ -51,11 +51,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod agi;
 mod call;
 mod channel;
 mod error;
 mod flow;
 pub mod journal;
+mod recover;
 mod retrieve;
 mod server;
 mod spool;
@@ -63,6 +65,7 @@ mod store;
 
 pub use call::CallReport;
 pub use error::{Error, Result};
+pub use recover::{Recovered, recover};
 pub use server::{DEFAULT_PORT, Phone, PhoneOptions, allowed};
 pub use spool::{CallSpool, MAX_SPOOL_FILE, Spool};
 pub use store::PhoneStore;

@@ -75,8 +75,8 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let recovered = journal::recover(&phone_store, journal::SETTLE).await;
-        if recovered != journal::Recovered::default() {
+        let recovered = imapvm_phone::recover(&phone_store, journal::SETTLE).await;
+        if recovered != imapvm_phone::Recovered::default() {
             tracing::info!(?recovered, "recordings left by an earlier run");
         }
         let flusher = store.spawn_flusher(RETRY_EVERY)?;
@@ -127,7 +127,7 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
                 },
                 _ = retry.tick() => {
                     outputs.log_reports();
-                    let recovered = journal::recover(&phone_store, journal::SETTLE).await;
+                    let recovered = imapvm_phone::recover(&phone_store, journal::SETTLE).await;
                     if recovered.deposited > 0 || !recovered.failed.is_empty() {
                         tracing::info!(?recovered, "recordings left by an earlier run");
                     }
