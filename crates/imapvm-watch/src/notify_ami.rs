@@ -571,7 +571,13 @@ mod tests {
         };
         let err = AmiNotifier::start(&target(1), options).unwrap_err();
         assert!(
-            err.to_string().contains("AmiOptions") && err.to_string().contains("below"),
+            matches!(
+                err,
+                ConfigError::OutOfBounds {
+                    field: "backoff_max",
+                    ..
+                }
+            ),
             "{err}"
         );
     }

@@ -1231,14 +1231,26 @@ mod tests {
         };
         let err = Watcher::start(&store, options).unwrap_err();
         assert!(
-            err.to_string().contains("backoff_max") && err.to_string().contains("below"),
+            matches!(
+                err,
+                StartError::Option(ConfigError::OutOfBounds {
+                    field: "backoff_max",
+                    ..
+                })
+            ),
             "{err}"
         );
         let options = WatchOptions {
             backoff_first: Duration::ZERO,
             ..WatchOptions::default()
         };
-        assert!(Watcher::start(&store, options).is_err());
+        assert!(matches!(
+            Watcher::start(&store, options),
+            Err(StartError::Option(ConfigError::OutOfBounds {
+                field: "backoff_first",
+                ..
+            }))
+        ));
     }
 
     #[test]

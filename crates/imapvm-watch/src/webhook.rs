@@ -497,7 +497,13 @@ mod tests {
         let url: WebhookUrl = "http://127.0.0.1:1/hook".parse().unwrap();
         let err = WebhookNotifier::start(&url, options).unwrap_err();
         assert!(
-            err.to_string().contains("WebhookOptions") && err.to_string().contains("zero"),
+            matches!(
+                err,
+                ConfigError::OutOfBounds {
+                    field: "backoff_first",
+                    ..
+                }
+            ),
             "{err}"
         );
     }

@@ -255,7 +255,7 @@ async fn an_urgent_message_is_flagged_and_several_recipients_each_get_one() {
         "{mine:?}"
     );
     let other = py(&format!(
-        "m = connect('vm5678')\nprint(sel(m, {f}))\n",
+        "m = connect('vm4321')\nprint(sel(m, {f}))\n",
         f = q(&rig.folder)
     ));
     assert_eq!(other.trim(), "1", "5678 got its own copy");

@@ -60,9 +60,9 @@ impl Rig {
         let folder = unique(name);
         let default_boxes = format!(
             "[default]\n1234 => 4242,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n\
-             5678 => 8765,Bob Mailbox,,,imapuser=vm5678|imappassword={}\n",
+             5678 => 8765,Bob Mailbox,,,imapuser=vm4321|imappassword={}\n",
             pw("vm1234"),
-            pw("vm5678")
+            pw("vm4321")
         );
         let general = format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\n{general}");
         let store = match port {
