@@ -447,26 +447,20 @@ fn run_scenario(b: &Bench, s: &Scenario) -> std::result::Result<(Outcome, Outcom
             }
         }
     }
-    let mut asterisk = drive(
-        b,
-        app_ctx,
-        s.mailbox,
-        s.script,
-        s.opts,
-        s.cid,
-        &format!("{}-asterisk", s.name),
-    )
-    .map_err(|e| format!("{app_ctx}: {e}"))?;
-    let mut imapvm = drive(
-        b,
-        agi_ctx,
-        s.mailbox,
-        s.script,
-        s.opts,
-        s.cid,
-        &format!("{}-imapvm", s.name),
-    )
-    .map_err(|e| format!("{agi_ctx}: {e}"))?;
+    let call = |context: &str, side: &str| {
+        drive(
+            b,
+            context,
+            s.mailbox,
+            s.script,
+            s.opts,
+            s.cid,
+            &format!("{}-{side}", s.name),
+        )
+        .map_err(|e| format!("{context}: {e}"))
+    };
+    let mut asterisk = call(app_ctx, "asterisk")?;
+    let mut imapvm = call(agi_ctx, "imapvm")?;
     asterisk.state = asterisk_state(&b.run, s.mailbox).map_err(|e| e.to_string())?;
     imapvm.state = imap_state(&b.server, &b.imap, s.mailbox).map_err(|e| e.to_string())?;
     Ok((asterisk, imapvm))
