@@ -47,7 +47,7 @@ fn tone(millis: u32, freq: f64) -> Vec<u8> {
 }
 
 /// The `imapvm` binary, built first.
-fn imapvm_binary() -> Result<PathBuf> {
+pub(crate) fn imapvm_binary() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace_root())

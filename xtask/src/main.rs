@@ -10,9 +10,12 @@
 //!   against polling at pollfreq 1 and 30), then the end-to-end suite against
 //!   the private Dovecot; writes `docs/performance.md` and its SVG chart.
 //! * `tidy`: the repository checks (also part of `cargo test`).
+//! * `asterisk [build]`: imapvm's phone flows through a real Asterisk 22, compared with
+//!   Asterisk's own VoiceMail()/VoiceMailMain() (see [`asterisk`]; not part of `ci`).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod asterisk;
 mod demo;
 
 use std::path::Path;
@@ -76,6 +79,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Repository checks: module docs, no ignored tests, dependency layering.
     Tidy,
+    /// imapvm's FastAGI voicemail against Asterisk's own apps, through a real Asterisk 22 (`build` builds one).
+    Asterisk(asterisk::AsteriskArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
         Task::Fuzz { targets, seconds } => fuzz(&targets, seconds),
         Task::Bench(args) => bench::run(&args),
         Task::Tidy => cargo(&["test", "--package", "xtask", "--lib", "tidy"], &[]),
+        Task::Asterisk(args) => asterisk::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
