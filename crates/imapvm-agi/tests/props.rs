@@ -187,7 +187,7 @@ proptest! {
     #[test]
     fn responses_survive_encode_then_parse(
         result in "[-0-9A-Za-z()]{0,8}", data in proptest::option::of(text()),
-        endpos in proptest::option::of(any::<u64>()),
+        endpos in proptest::option::of(any::<i64>()),
         code in (0u16..1000).prop_filter("not 200", |c| *c != 200),
         failure_text in text(), lines in proptest::collection::vec(text(), 0..5),
         multi in any::<bool>(),

@@ -419,3 +419,55 @@ fn results_per_command() {
     assert!(!e.is_fatal());
     assert_eq!(h.ch.state(), State::Ready);
 }
+
+/// Asterisk 22.10.1 answers a `CONTROL STREAM FILE` that played to its end with
+/// `endpos=-1` (`control_streamfile` sets the offset to -8 samples; the AGI divides by 8).
+/// Seen in `cargo xtask asterisk`'s full.log; the session must go on.
+#[test]
+fn control_stream_file_played_to_its_end_answers_endpos_minus_one() {
+    use imapvm_agi::{Channel, Command, Config, Digits, Dtmf, Endpos, Event, Outcome, SoundName};
+    use std::time::{Duration, Instant};
+    let now = Instant::now();
+    let mut agi = Channel::new(Config::default(), now);
+    agi.handle_input(
+        concat!(
+            "agi_network: yes\nagi_request: agi://127.0.0.1/voicemailmain\nagi_channel: x\n",
+            "agi_language: en\nagi_type: Local\nagi_uniqueid: 1\nagi_version: 22.10.1\n",
+            "agi_callerid: 5551001\nagi_calleridname: Bob\nagi_callingpres: 0\nagi_callingani2: 0\n",
+            "agi_callington: 0\nagi_callingtns: 0\nagi_dnid: unknown\nagi_rdnis: unknown\n",
+            "agi_context: agi-main\nagi_extension: 1234\nagi_priority: 2\nagi_enhanced: 0.0\n",
+            "agi_accountcode: \nagi_threadid: 1\n\n",
+        )
+        .as_bytes(),
+        now,
+    );
+    assert!(matches!(agi.poll_event(), Some(Event::Environment(_))));
+    let id = agi
+        .send(
+            Command::ControlStreamFile {
+                file: SoundName::new("/spool/x-msg1").unwrap(),
+                stop: Digits::new("123456789").unwrap(),
+                skip: Duration::from_secs(3),
+                forward: Dtmf::Pound,
+                rewind: Dtmf::Star,
+                pause: Some(Dtmf::Zero),
+                offset: None,
+            },
+            now,
+        )
+        .unwrap();
+    let _ = agi.poll_transmit(now);
+    agi.handle_input(b"200 result=0 endpos=-1\n", now);
+    match agi.poll_event() {
+        Some(Event::Response {
+            id: got,
+            outcome: Ok(Outcome::Digit { digit, endpos }),
+        }) => {
+            assert_eq!(got, id);
+            assert_eq!(*digit.value(), None);
+            assert_eq!(endpos, Some(Endpos::End));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!agi.is_dead());
+}

@@ -98,6 +98,8 @@ struct Line {
     hung_up: bool,
     /// The connection is gone: no command can be sent at all.
     dead: bool,
+    /// Why the AGI conversation failed, when it was not a hangup.
+    failure: Option<String>,
 }
 
 async fn run(shared: &Arc<Shared>, driver: &mut AgiDriver, report: &mut CallReport) -> Result<()> {
@@ -169,6 +171,7 @@ async fn converse(
         orphan: None,
         hung_up: false,
         dead: false,
+        failure: None,
     };
     let mut tasks: JoinSet<(ActionId, StoreReply)> = JoinSet::new();
     let (vmstatus, exit) = loop {
@@ -241,6 +244,9 @@ async fn converse(
         }
     };
     report.status = vmstatus.map(|s| s.as_str().to_owned());
+    if let Some(failure) = line.failure.take() {
+        report.error = Some(failure);
+    }
     finish(driver, &mut line, vmstatus, exit).await
 }
 
@@ -297,7 +303,14 @@ fn answers(
                 hang_up(call, line, clock)?;
             }
             Event::Failed(e) => {
-                tracing::debug!(error = %e, "AGI connection failed");
+                // A closed connection is how a call ends; anything else is Asterisk saying
+                // something imapvm cannot read: worth an operator's attention.
+                if e.is_hangup() {
+                    tracing::debug!(error = %e, "AGI connection closed");
+                } else {
+                    tracing::warn!(error = %e, "AGI conversation failed; the call ends as if hung up");
+                    line.failure = Some(e.to_string());
+                }
                 line.dead = true;
                 line.inflight = None;
                 line.orphan = None;

@@ -194,7 +194,7 @@ fn seconds(endpos: Option<Endpos>) -> Duration {
     match endpos {
         Some(Endpos::Samples(n)) => Duration::from_millis(n.saturating_mul(1000) / SAMPLE_RATE),
         Some(Endpos::Millis(ms)) => Duration::from_millis(ms),
-        None => Duration::ZERO,
+        Some(Endpos::End) | None => Duration::ZERO,
     }
 }
 

@@ -513,6 +513,9 @@ impl Peer {
                     "HANGUP".into(),
                 ]
             }
+            // Played to its end: CONTROL STREAM FILE says endpos=-1 (Asterisk's
+            // control_streamfile marks the end with an offset of -8 samples).
+            _ if control => vec!["200 result=0 endpos=-1".to_owned()],
             _ => vec![format!("200 result=0 endpos={full}")],
         }
     }

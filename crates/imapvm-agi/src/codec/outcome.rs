@@ -153,6 +153,10 @@ impl Shape {
     }
 
     pub(crate) fn read(self, s: &Success, sensitive: bool) -> Option<Outcome> {
+        /// A negative position is the end of the file (Asterisk's `-1`).
+        fn endpos_of(e: i64, unit: fn(u64) -> Endpos) -> Endpos {
+            u64::try_from(e).map_or(Endpos::End, unit)
+        }
         let code = s.code();
         let plain = s.data.is_none() && s.endpos.is_none();
         match self {
@@ -165,7 +169,7 @@ impl Shape {
                 if s.data.is_some() || (unit.is_none() && s.endpos.is_some()) {
                     return None;
                 }
-                let endpos = unit.and_then(|u| s.endpos.map(u));
+                let endpos = unit.and_then(|u| s.endpos.map(|e| endpos_of(e, u)));
                 match code? {
                     -1 => Some(Outcome::Failed { endpos }),
                     0 => Some(Outcome::Digit {
@@ -200,7 +204,7 @@ impl Shape {
             }
             Shape::Recorded => {
                 let code = code?;
-                let endpos = s.endpos.map(Endpos::Samples);
+                let endpos = s.endpos.map(|e| endpos_of(e, Endpos::Samples));
                 let ended_by = match s.data.as_deref() {
                     None if code == -1 && endpos.is_none() => {
                         return Some(Outcome::Failed { endpos: None });
@@ -285,7 +289,7 @@ mod tests {
     use crate::codec::command::tests::record_sample as record;
     use crate::codec::values::SoundName;
 
-    fn ok(result: &str, data: Option<&str>, endpos: Option<u64>) -> Success {
+    fn ok(result: &str, data: Option<&str>, endpos: Option<i64>) -> Success {
         Success {
             result: result.into(),
             data: data.map(Into::into),

@@ -15,8 +15,9 @@ pub struct Success {
     pub result: String,
     /// The text in parentheses: `timeout`, `dtmf`, `hangup`, a variable's value...
     pub data: Option<String>,
-    /// The `endpos=` value.
-    pub endpos: Option<u64>,
+    /// The `endpos=` value. `CONTROL STREAM FILE` says `-1` when the file played to its end
+    /// (`control_streamfile` in Asterisk's `main/app.c` sets the offset to -8 samples).
+    pub endpos: Option<i64>,
 }
 
 impl Success {
@@ -257,7 +258,8 @@ fn parse_success(text: &str) -> Option<Success> {
     } else {
         let at = rest.rfind(" endpos=")?;
         let digits = &rest[at + " endpos=".len()..];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let endpos = digits.parse().ok()?;
@@ -284,7 +286,7 @@ mod tests {
         Response::parse(s.as_bytes(), &Limits::default()).unwrap()
     }
 
-    fn success(result: &str, data: Option<&str>, endpos: Option<u64>) -> Response {
+    fn success(result: &str, data: Option<&str>, endpos: Option<i64>) -> Response {
         Response::Success(Success {
             result: result.into(),
             data: data.map(Into::into),

@@ -287,6 +287,8 @@ pub enum Endpos {
     Samples(u64),
     /// A position in milliseconds.
     Millis(u64),
+    /// The file played to its end (`endpos=-1`, `CONTROL STREAM FILE`'s answer then).
+    End,
 }
 
 /// A value from a response that may be a PIN. `Debug` prints `***` when the command was sent
