@@ -312,3 +312,17 @@ fn uid_0_is_a_usage_error_everywhere_a_uid_is_given() {
         assert!(line.contains("message number 0"), "{args:?}: {line}");
     }
 }
+
+/// Logs written into a pipe (journald, a log file) are plain text: `-v` debug lines come
+/// out, with no terminal colour codes in them.
+#[test]
+fn logs_into_a_pipe_carry_no_colour_codes() {
+    let dir = scratch("nocolour");
+    let f = folder("nocolour");
+    let c = conf(&dir, &f, "");
+    let out = imapvm(&["-c", &c, "-v", "count", "1234@default"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("DEBUG"), "-v logs at debug: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in piped logs: {err:?}");
+}

@@ -98,11 +98,16 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
         "[default]\n4321 => 4321,Bob,,,imapuser=vm4321\n",
     );
     let canary = "Canary-Pw-7f3a9QzX";
+    // The refused durable deposit below is queued: into this test's own outbox, never the
+    // machine's /var/spool/imapvm/outbox.
+    let outbox = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("imapvm-it-outbox")
+        .join(&folder);
     let bad = store_for(
         "canary-bad",
         &s.host,
         s.port,
-        &format!("imapfolder={folder}"),
+        &format!("imapfolder={folder}\nimapvm_outbox={}", outbox.display()),
         &format!("[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={canary}\n"),
     );
 
