@@ -228,6 +228,13 @@ fn ci(fuzz_seconds: u64) -> Result<()> {
 /// started for the integration tests and all stopped afterwards, also when
 /// the tests (or starting one of the servers) fail.
 fn test_with_servers() -> Result<()> {
+    // The phone tests' scripted Asterisk checks that every prompt imapvm plays exists, as
+    // Asterisk would: Asterisk's English sounds (data only, no Asterisk).
+    server::ensure_packages(
+        "Asterisk's English sounds",
+        &["/usr/share/asterisk/sounds/en/vm-intro.wav"],
+        &["asterisk-core-sounds-en-wav", "asterisk-core-sounds-en"],
+    )?;
     let mut running = RunningServers::default();
     let started = running.start_all();
     let tests = match &started {
