@@ -9,7 +9,7 @@
 //!   not a panic);
 //! * `lower_crates_have_no_runtime_tls_or_sockets`: the I/O-free crates
 //!   ([`LOWER_CRATES`]) have neither tokio, rustls nor any socket crate in
-//!   their normal dependency tree (architecture invariant 1);
+//!   their normal dependency tree [INV-1];
 //! * `no_aws_lc_in_the_tree`: rustls uses ring; both providers compiled in
 //!   makes `ClientConfig::builder()` panic;
 //! * `no_module_cycles`: within every target of every workspace crate, the
@@ -43,8 +43,8 @@ use std::sync::OnceLock;
 
 use crate::server::workspace_root;
 
-/// The crates that must stay free of I/O runtimes and clocks (architecture
-/// invariant 1); those that do not exist yet are skipped.
+/// The crates that must stay free of I/O runtimes and clocks [INV-1]; those
+/// that do not exist yet are skipped.
 const LOWER_CRATES: &[&str] = &[
     "imapvm-types",
     "imapvm-config",
