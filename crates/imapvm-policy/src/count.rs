@@ -176,7 +176,7 @@ pub fn all_search(identity: &VoicemailIdentity) -> Vec<SearchKey> {
     keys
 }
 
-/// The counts of one voicemail box's `imapfolder`. Unsigned: never −1.
+/// The counts of one voicemail box's `imapfolder`. Unsigned: never −1 [INV-5].
 ///
 /// `new` excludes urgent (AMI `MailboxCount` semantics,
 /// `docs/reference/asterisk-observed.md` §5.1); `old` includes heard urgent messages;
