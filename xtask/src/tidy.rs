@@ -967,6 +967,23 @@ fn invariants_are_cited_where_they_are_kept() {
     );
 }
 
+/// The lines of `text` (the file `path`) that contain one of `outside`, as
+/// `file:line: names \`pattern\`, which is not in the repository: line`.
+fn lines_naming(path: &Path, text: &str, outside: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        for bad in outside.iter().filter(|b| line.contains(**b)) {
+            found.push(format!(
+                "{}:{}: names `{bad}`, which is not in the repository: {}",
+                shown(path),
+                n + 1,
+                line.trim()
+            ));
+        }
+    }
+    found
+}
+
 #[test]
 fn citations_stay_in_the_repository() {
     let root = workspace_root();
@@ -974,16 +991,7 @@ fn citations_stay_in_the_repository() {
     let mut checked = 0;
     for path in rust_files() {
         let text = fs::read_to_string(&path).unwrap_or_default();
-        for (n, line) in text.lines().enumerate() {
-            for bad in OUTSIDE_CITATIONS.iter().filter(|b| line.contains(**b)) {
-                found.push(format!(
-                    "{}:{}: cites `{bad}`, which is not in the repository: {}",
-                    shown(&path),
-                    n + 1,
-                    line.trim()
-                ));
-            }
-        }
+        found.extend(lines_naming(&path, &text, OUTSIDE_CITATIONS));
         for citation in citations::doc_citations(&text) {
             checked += 1;
             let doc = fs::read_to_string(root.join(&citation.path));
@@ -999,16 +1007,7 @@ fn citations_stay_in_the_repository() {
     }
     for path in markdown_files() {
         let text = fs::read_to_string(&path).unwrap_or_default();
-        for (n, line) in text.lines().enumerate() {
-            for bad in OUTSIDE_PATHS.iter().filter(|b| line.contains(**b)) {
-                found.push(format!(
-                    "{}:{}: points outside the repository (`{bad}`): {}",
-                    shown(&path),
-                    n + 1,
-                    line.trim()
-                ));
-            }
-        }
+        found.extend(lines_naming(&path, &text, OUTSIDE_PATHS));
     }
     assert!(
         checked >= 20,
