@@ -318,7 +318,7 @@ async fn run() -> Figures {
         .map_or(0, |s| s.round_trips);
     let trace = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/reference/asterisk-traces/vmmain-read-delete-save.trace"
+        "/fixtures/asterisk-traces/vmmain-read-delete-save.trace"
     ))
     .ok();
 
@@ -379,7 +379,7 @@ fn main() {
          | end of recording → MWI published (externnotify, AMI, webhooks; no `imapvm watch` running) | {:.2} ms | {:.2} ms | p99 ≤ 1 s: {} |\n\
          | a key → imapvm's next AGI command, VoiceMailMain on a warm connection ({} samples) | {:.3} ms | {:.3} ms | p99 ≤ 5 ms: {} |\n\n\
          | figure | imapvm | Asterisk (c-client) |\n|---|---:|---:|\n\
-         | IMAP round trips of a whole VoiceMail() call (admission, deposit, recount) | {:.1} | 84 (a deposit, `asterisk-observed.md`) |\n\
+         | IMAP round trips of a whole VoiceMail() call (admission, deposit, recount) | {:.1} | 84 (a deposit, `docs/reference/asterisk-observed.md`) |\n\
          | IMAP round trips of VoiceMailMain's login + intro, warm connection | {} (goal ≤ 3: {}) | {} (`vmmain-read-delete-save.trace`) |\n\
          | calls per second, {CALLS} calls, {CONCURRENCY} at a time (failed: {}) | {:.0} | — |\n",
         f.deposit_max,

@@ -9,9 +9,9 @@
 //!   not a panic);
 //! * `lower_crates_have_no_runtime_tls_or_sockets`: the I/O-free crates
 //!   ([`LOWER_CRATES`]) have neither tokio, rustls nor any socket crate in
-//!   their normal dependency tree (architecture invariant 1);
-//! * `no_aws_lc_in_the_tree`: rustls uses ring; both providers compiled in
-//!   makes `ClientConfig::builder()` panic;
+//!   their normal dependency tree [INV-1];
+//! * `no_aws_lc_in_the_tree` [INV-9]: rustls uses ring; both providers compiled
+//!   in makes `ClientConfig::builder()` panic;
 //! * `no_module_cycles`: within every target of every workspace crate, the
 //!   modules' `use crate::..`, `super::..`, `self::..`, `crate::x::..` and
 //!   child-module paths (non-test code) form no cycle; a module may name its
@@ -21,7 +21,7 @@
 //!   between our own crates (from `cargo metadata`) are those [`LAYERS`]
 //!   allows, and every workspace crate has a row there; dev-dependencies are
 //!   exempt (tests may use xtask);
-//! * `no_clock_reads_outside_the_clock`: no `Instant::now`,
+//! * `no_clock_reads_outside_the_clock` [INV-1]: no `Instant::now`,
 //!   `SystemTime::now`, `Timestamp::now` or `Zoned::now` in the non-test code
 //!   of `crates/*/src` except the runtime's clock ([`CLOCK_FILE`]) and the
 //!   test support ([`CLOCK_EXEMPT`]); doc comments may show them. Time is an
@@ -30,8 +30,23 @@
 //!   crate is named in its library or binary source (`name::`, `use name`,
 //!   `extern crate name`), with [`USED_WITHOUT_A_PATH`] for exceptions;
 //! * `licences_are_on_the_allow_list`: every package in `cargo metadata` has
-//!   a licence expression that [`LICENCES`] satisfies.
+//!   a licence expression that [`LICENCES`] satisfies;
+//! * `invariants_are_cited_where_they_are_kept`: every invariant
+//!   [`ARCHITECTURE`] defines (`**[INV-n]**`, numbered 1, 2, … in order) is
+//!   cited by at least one `.rs` file, and no `.rs` file (nor the document
+//!   itself) names an invariant that is not defined;
+//! * `citations_stay_in_the_repository`: no `.rs` file cites a document kept
+//!   outside the repository ([`OUTSIDE_CITATIONS`]: the shared references'
+//!   shorthands and paths), no document under `docs/` (nor `README.md`) points
+//!   outside it, and every `docs/….md` a `.rs` file names exists, with the
+//!   section it cites (`docs/reference/….md §4.2` needs a heading `4.2`);
+//!   [`OUTSIDE_ALLOWED`] lists the few lines that name a tool's prerequisite
+//!   outside the repository;
+//! * `architecture_names_what_exists`: every repository path
+//!   [`ARCHITECTURE`] names in backticks exists, and its dependency table is
+//!   [`LAYERS`], row for row.
 
+mod citations;
 mod cycles;
 mod source;
 
@@ -43,8 +58,8 @@ use std::sync::OnceLock;
 
 use crate::server::workspace_root;
 
-/// The crates that must stay free of I/O runtimes and clocks (architecture
-/// invariant 1); those that do not exist yet are skipped.
+/// The crates that must stay free of I/O runtimes and clocks [INV-1]; those
+/// that do not exist yet are skipped.
 const LOWER_CRATES: &[&str] = &[
     "imapvm-types",
     "imapvm-config",
@@ -161,6 +176,59 @@ const LAYERS: &[(&str, Allowed)] = &[
     ("imapvm-harness", Allowed::All),
     ("xtask", Allowed::All),
     ("imapvm-benches", Allowed::All),
+];
+
+/// The architecture document: the invariants the code cites, the repository
+/// paths it names and the dependency table [`LAYERS`] must match.
+const ARCHITECTURE: &str = "docs/ARCHITECTURE.md";
+
+/// The header row that opens [`ARCHITECTURE`]'s dependency table.
+const DEPENDENCY_TABLE: &str = "| crate | may depend on";
+
+/// What a `.rs` file must not cite: the shorthands and paths of the shared
+/// references, which are not part of the repository (the parts the code relies
+/// on are copied under `docs/reference/` and `docs/cli.md`). Spelled in pieces
+/// so this file does not trip its own check.
+const OUTSIDE_CITATIONS: &[&str] = &[
+    concat!("AIB", " §"),
+    concat!("AO", " §"),
+    concat!("shared", "/reference"),
+    concat!("../", "shared/"),
+    concat!("/work", "/"),
+    concat!("CLI", ".md"),
+    concat!("DESIGN", ".md"),
+    concat!("ecosystem", ".md"),
+    concat!("architecture", "-review"),
+    concat!("architecture", " review"),
+];
+
+/// What a document under `docs/` (or `README.md`) must not point at: paths
+/// outside the repository.
+const OUTSIDE_PATHS: &[&str] = &[
+    concat!("shared", "/reference"),
+    concat!("../", "shared/"),
+    concat!("/work", "/"),
+];
+
+/// Lines that may name a place outside the repository, with why: `(file, the
+/// line contains, reason)`. Only tool prerequisites, never citations.
+const OUTSIDE_ALLOWED: &[(&str, &str, &str)] = &[
+    (
+        "xtask/src/asterisk.rs",
+        "asterisk-peer",
+        "`cargo xtask asterisk` runs the asterisk-peer kit, a tool kept outside the \
+         repository (like the Debian packages), by default from beside the checkout",
+    ),
+    (
+        "xtask/src/asterisk/kit.rs",
+        "asterisk-peer",
+        "where `cargo xtask asterisk` looks for the kit when $IMAPVM_ASTERISK_KIT is unset",
+    ),
+    (
+        "README.md",
+        "asterisk-peer",
+        "the prerequisites of `cargo xtask asterisk`",
+    ),
 ];
 
 /// The one file of `crates/*/src` that may read the clock: the runtime's
@@ -843,5 +911,240 @@ fn module_graphs_see_real_edges() {
     assert!(
         !graph["outbox/spool"].contains("outbox"),
         "a child's edge to its parent is left out: {graph:?}"
+    );
+}
+
+/// The text of a workspace file (`path` from the root); a missing file reads as empty.
+fn read_root(path: &str) -> String {
+    fs::read_to_string(workspace_root().join(path)).unwrap_or_default()
+}
+
+/// The markdown files under `docs/` (recursively) and `README.md`.
+fn markdown_files() -> Vec<PathBuf> {
+    fn walk_md(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk_md(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let root = workspace_root();
+    let mut out = vec![root.join("README.md")];
+    walk_md(&root.join("docs"), &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn invariants_are_cited_where_they_are_kept() {
+    let doc = read_root(ARCHITECTURE);
+    let defined = citations::invariant_definitions(&doc);
+    assert!(
+        defined.len() >= 9,
+        "{ARCHITECTURE} defines {} invariants (`**[{}n] …**` list items): is the parse broken?",
+        defined.len(),
+        citations::marker()
+    );
+    let in_order: Vec<u32> = (1..).take(defined.len()).collect();
+    assert_eq!(
+        defined, in_order,
+        "{ARCHITECTURE} must number its invariants 1, 2, … once each, in order"
+    );
+    let mut cited: HashMap<u32, BTreeSet<String>> = HashMap::new();
+    let mut unknown = Vec::new();
+    for (n, line) in citations::invariant_mentions(&doc) {
+        if !defined.contains(&n) {
+            unknown.push(format!("{ARCHITECTURE}:{line}: {}{n}", citations::marker()));
+        }
+    }
+    for path in rust_files() {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        for (n, line) in citations::invariant_mentions(&text) {
+            cited.entry(n).or_default().insert(shown(&path));
+            if !defined.contains(&n) {
+                unknown.push(format!(
+                    "{}:{line}: {}{n}",
+                    shown(&path),
+                    citations::marker()
+                ));
+            }
+        }
+    }
+    let uncited: Vec<String> = defined
+        .iter()
+        .filter(|n| !cited.contains_key(n))
+        .map(|n| format!("{}{n}", citations::marker()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "invariants that {ARCHITECTURE} does not define:\n{}",
+        unknown.join("\n")
+    );
+    assert!(
+        uncited.is_empty(),
+        "invariants no .rs file cites (cite `[{}n]` where the code keeps it): {uncited:?}",
+        citations::marker()
+    );
+}
+
+/// The lines of `text` (the file `path`) that contain one of `outside`, as
+/// `file:line: names \`pattern\`, which is not in the repository: line`;
+/// the lines [`OUTSIDE_ALLOWED`] lets name it are left out.
+fn lines_naming(path: &Path, text: &str, outside: &[&str]) -> Vec<String> {
+    let file = shown(path);
+    let allowed = |line: &str| {
+        OUTSIDE_ALLOWED
+            .iter()
+            .any(|(f, marker, _)| *f == file && line.contains(marker))
+    };
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !allowed(l)) {
+        for bad in outside.iter().filter(|b| line.contains(**b)) {
+            found.push(format!(
+                "{}:{}: names `{bad}`, which is not in the repository: {}",
+                file,
+                n + 1,
+                line.trim()
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn citations_stay_in_the_repository() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for path in rust_files() {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        found.extend(lines_naming(&path, &text, OUTSIDE_CITATIONS));
+        for citation in citations::doc_citations(&text) {
+            checked += 1;
+            let doc = fs::read_to_string(root.join(&citation.path));
+            let at = format!("{}:{}", shown(&path), citation.line);
+            match (doc, &citation.section) {
+                (Err(_), _) => found.push(format!("{at}: {} does not exist", citation.path)),
+                (Ok(doc), Some(section)) if !citations::has_section(&doc, section) => {
+                    found.push(format!("{at}: {} has no section {section}", citation.path))
+                }
+                _ => {}
+            }
+        }
+    }
+    for path in markdown_files() {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        found.extend(lines_naming(&path, &text, OUTSIDE_PATHS));
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} citations of docs/ found in .rs files: is the parse broken?"
+    );
+    assert!(
+        found.is_empty(),
+        "citations that do not resolve in the repository (copy what the code relies on under \
+         docs/reference/, or drop the citation):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The crates of ours `name` may depend on by [`LAYERS`], spelled as the
+/// dependency table spells them: `None` for any (`Allowed::All`).
+fn allowed_crates(name: &str, allowed: Allowed) -> Option<BTreeSet<&'static str>> {
+    let every = LAYERS.iter().map(|(n, _)| *n).filter(|n| *n != name);
+    Some(match allowed {
+        Allowed::Only(list) => list.iter().copied().collect(),
+        Allowed::Lower { but, and } => LOWER_CRATES
+            .iter()
+            .copied()
+            .filter(|c| !but.contains(c))
+            .chain(and.iter().copied())
+            .collect(),
+        Allowed::AllBut(list) => every.filter(|c| !list.contains(c)).collect(),
+        Allowed::All => return None,
+    })
+}
+
+#[test]
+fn architecture_names_what_exists() {
+    let doc = read_root(ARCHITECTURE);
+    let root = workspace_root();
+    let paths = citations::repository_paths(&doc);
+    assert!(
+        paths.len() >= 20,
+        "{ARCHITECTURE} names only {} repository paths: is the parse broken?",
+        paths.len()
+    );
+    let mut found: Vec<String> = paths
+        .into_iter()
+        .filter(|(p, _)| !root.join(p).exists())
+        .map(|(p, line)| format!("{ARCHITECTURE}:{line}: `{p}` does not exist"))
+        .collect();
+
+    let rows = citations::table_rows(&doc, DEPENDENCY_TABLE)
+        .unwrap_or_else(|| panic!("{ARCHITECTURE} has no table opening `{DEPENDENCY_TABLE}`"));
+    let mut seen = BTreeSet::new();
+    for row in &rows {
+        let (Some(krate), Some(deps)) = (row.first(), row.get(1)) else {
+            found.push(format!("dependency table row {row:?}: two cells needed"));
+            continue;
+        };
+        let krate = krate.trim_matches('`');
+        seen.insert(krate.to_owned());
+        let Some((_, allowed)) = LAYERS.iter().find(|(n, _)| *n == krate) else {
+            found.push(format!(
+                "dependency table row `{krate}`: no such row in LAYERS"
+            ));
+            continue;
+        };
+        let written: BTreeSet<&str> = citations::backticked(deps).into_iter().collect();
+        match allowed_crates(krate, *allowed) {
+            None if deps != "any" => found.push(format!(
+                "dependency table row `{krate}`: LAYERS allows any crate of ours; write `any`"
+            )),
+            Some(want) if want != written => found.push(format!(
+                "dependency table row `{krate}`: the table says {written:?}, LAYERS allows {want:?}"
+            )),
+            _ => {}
+        }
+    }
+    for (name, _) in LAYERS {
+        if !seen.contains(*name) {
+            found.push(format!(
+                "`{name}` has a row in LAYERS but none in the dependency table"
+            ));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{ARCHITECTURE} is out of date:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_layering_is_spelled_out_for_the_dependency_table() {
+    let runtime = allowed_crates(
+        "imapvm",
+        Allowed::Lower {
+            but: &["imapvm-ami"],
+            and: &["x"],
+        },
+    );
+    assert!(
+        runtime
+            .as_ref()
+            .is_some_and(|r| r.contains("x") && !r.contains("imapvm-ami"))
+    );
+    assert!(runtime.is_some_and(|r| r.contains("imapvm-proto")));
+    let cli = allowed_crates("imapvm-cli", Allowed::AllBut(&["xtask"])).unwrap_or_default();
+    assert!(cli.contains("imapvm") && !cli.contains("xtask") && !cli.contains("imapvm-cli"));
+    assert_eq!(allowed_crates("xtask", Allowed::All), None);
+    assert_eq!(
+        allowed_crates("imapvm-types", Allowed::Only(&[])),
+        Some(BTreeSet::new())
     );
 }

@@ -214,8 +214,9 @@ fn verification_catches_a_changed_command() {
 
 #[test]
 fn deposit_sequence_shape_matches_the_reference_count() {
-    // asterisk-observed.md: 11 to 14 SEARCHes, about 16 opens, 2 GETQUOTAROOT,
-    // 1 APPEND and 1 EXPUNGE for one voicemail (this recording: 14 SEARCHes, 17 opens).
+    // docs/reference/asterisk-observed.md §4: 11 to 14 SEARCHes, about 16 opens, 2
+    // GETQUOTAROOT, 1 APPEND and 1 EXPUNGE for one voicemail (this recording: 14 SEARCHes,
+    // 17 opens).
     let seq = sequence::builtin("deposit").unwrap();
     let count = |p: &str| seq.commands.iter().filter(|c| c.starts_with(p)).count();
     assert_eq!(count("SEARCH "), 14);

@@ -1,5 +1,5 @@
 //! [`Limits`]: how much the peer may make this side hold, and Asterisk's own bounds on a
-//! command line.
+//! command line [INV-7].
 
 /// The longest command line `res_agi` reads, LF included: `run_agi()` reads into an
 /// 8192-byte buffer with `fgets`, which keeps one byte for the NUL. A longer line would be

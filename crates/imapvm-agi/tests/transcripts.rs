@@ -1,5 +1,5 @@
-//! Transcripts of real exchanges with Asterisk 22.10.1 (shared/reference/asterisk-peer/
-//! README.md): the environment, the fake_agi dialogue with its hang-up probe, a hang-up in
+//! Transcripts of real exchanges with Asterisk 22.10.1 (`docs/reference/asterisk-peer.md`,
+//! "Measured"): the environment, the fake_agi dialogue with its hang-up probe, a hang-up in
 //! the middle of STREAM FILE, and a 520 usage block in res_agi's framing.
 
 use crate::support::{ENV, Harness, env_accountcode_space};

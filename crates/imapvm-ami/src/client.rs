@@ -12,7 +12,7 @@ use crate::{
     Refusal,
 };
 
-/// Bounds on what the server may make us hold in memory.
+/// Bounds on what the server may make us hold in memory [INV-7].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Longest line accepted, in bytes (without the line end).
@@ -217,7 +217,7 @@ impl Transmit {
         &self.bytes
     }
 
-    /// A log-safe rendering: the values of `Secret` (and `Key`) headers are `***`.
+    /// A log-safe rendering: the values of `Secret` (and `Key`) headers are `***` [INV-6].
     pub fn trace(&self) -> Cow<'_, str> {
         Cow::Borrowed(&self.redacted)
     }

@@ -153,7 +153,7 @@ impl Action {
         out.into_bytes()
     }
 
-    /// The same text with secret values replaced by `***`.
+    /// The same text with secret values replaced by `***` [INV-6].
     pub(crate) fn redacted(&self, action_id: &str) -> String {
         let mut out = format!("Action: {}\r\nActionID: {action_id}\r\n", self.name);
         for (k, v) in &self.headers {

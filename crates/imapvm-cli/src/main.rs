@@ -3,7 +3,7 @@
 //! Each subcommand lives in its own module under `cmd/` and is a thin layer over
 //! the library crates: it parses arguments, calls a library, and prints human
 //! text or one JSON document (`--json`). It holds no logic an integrator would
-//! also need. The contract (names, JSON fields, exit codes) is `CLI.md`:
+//! also need. The contract (names, JSON fields, exit codes) is `docs/cli.md`:
 //! exit 0 on success, 1 when the operation failed (one line on stderr), 2 on a
 //! usage error.
 #![forbid(unsafe_code)]
@@ -106,7 +106,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
             // A value clap's parsers refuse (`--uid 0`, a number that is not one): a usage
-            // error, exit 2, said on one line like every other failure (CLI.md).
+            // error, exit 2, said on one line like every other failure (docs/cli.md).
             let text = e.to_string();
             let line = text.lines().next().unwrap_or_default();
             eprintln!("imapvm: {}", line.trim_start_matches("error: "));

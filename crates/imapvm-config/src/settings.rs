@@ -133,7 +133,7 @@ impl MailboxSettings {
         self.format.value.first().map_or("wav", String::as_str)
     }
 
-    /// All settings as rows, in a stable order, secrets as `***`.
+    /// All settings as rows, in a stable order, secrets as `***` [INV-6].
     pub fn rows(&self) -> Vec<SettingRow> {
         let mut rows = vec![
             row("fullname", &self.fullname),

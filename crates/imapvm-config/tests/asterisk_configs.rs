@@ -1,4 +1,5 @@
-//! Real configurations: Asterisk's sample, the observed reference peer, the test-server shape.
+//! Real configurations: Asterisk's sample, the observed reference peer (its voicemail.conf is
+//! `docs/reference/asterisk-observed.md` §1.1), the test-server shape.
 //! Expectations were written by reading the files, not by copying parser output.
 
 use std::time::Duration;

@@ -158,7 +158,7 @@ impl Call {
     /// Whether the answer to the outstanding channel action is a digit of a password
     /// (the key that cuts a password prompt short, or a wait's digit while one is typed).
     /// A binding that logs its inputs writes `***` for such an answer: the digits are
-    /// never in an action, but each arrives in an [`Input`].
+    /// never in an action, but each arrives in an [`Input`] [INV-6].
     pub fn expects_secret(&self) -> bool {
         self.out.expects_secret()
     }

@@ -1,6 +1,6 @@
 //! `VoiceMail()`: leaving a message, step by step as Asterisk 22's `leave_voicemail` and
-//! `play_record_review` do it (reference `asterisk-voicemail-ivr.md` §1), with the
-//! differences the crate documentation lists.
+//! `play_record_review` do it (reference `docs/reference/asterisk-voicemail-ivr.md` §1),
+//! with the differences the crate documentation lists.
 //!
 //! The flow, in order:
 //! 1. Ask the store at once, concurrently: may a message be left (`Admit`), and which

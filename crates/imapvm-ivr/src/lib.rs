@@ -24,7 +24,7 @@
 //!
 //! [`LeaveArgs::parse`] reads `agi://HOST:4573/voicemail,BOX@CONTEXT[&BOX2@CTX2…],OPTIONS`;
 //! [`Flow::Leave`] runs it, step for step as Asterisk 22's `leave_voicemail` and
-//! `play_record_review` (the reference is `asterisk-voicemail-ivr.md` §1):
+//! `play_record_review` (the reference is `docs/reference/asterisk-voicemail-ivr.md` §1):
 //!
 //! 1. The store is asked, concurrently, whether a message may be left
 //!    ([`StoreOp::Admit`]) and which greetings exist ([`StoreOp::Greeting`]: `temp`, and
@@ -65,7 +65,7 @@
 //! [`MainArgs::parse`] reads `agi://HOST:4573/voicemailmain,[BOX][@CONTEXT],OPTIONS` (`s`,
 //! `p`, `a(folder)`, `r`; with a single field, leading `s` and `p` are options, Asterisk's
 //! old syntax); [`Flow::Main`] runs it as Asterisk 22's `vm_execmain` does (reference
-//! `asterisk-voicemail-ivr.md` §2), on UIDs:
+//! `docs/reference/asterisk-voicemail-ivr.md` §2), on UIDs:
 //!
 //! 1. **Login** (`vm_authenticate`). A given box the binding found ([`Main::named`]) is
 //!    not asked for: `vm-password` only (nothing with `s` or an empty password). Otherwise
@@ -182,7 +182,7 @@
 //!   Asterisk compares the "sound duration", with silence subtracted; `RECORD FILE` does
 //!   not report silence.
 //! * The beep is its own uninterruptible prompt and `RECORD FILE` runs **without** its
-//!   `BEEP` argument, which would play a second beep (`asterisk-peer/README.md`).
+//!   `BEEP` argument, which would play a second beep (`docs/reference/asterisk-peer.md`).
 //!   Asterisk's recorder also gives up after 2 + 2 s without audio; `RECORD FILE` does not.
 //! * The review menu waits once for 6.6 s after `vm-reachoper` where Asterisk waits 0.6 s
 //!   and then 6 s: a key in either wait does the same.
@@ -263,7 +263,7 @@
 //!
 //! # Design notes
 //!
-//! Where this API differs from the design sketch (architecture review §6.1), and why:
+//! Where this API differs from the design it was first sketched with, and why:
 //! * `VMSTATUS` and the dialplan exit travel only in [`Action::Finished`], not as
 //!   `SetVariable`/`Goto` channel actions: `VMSTATUS` must be set after a hangup too, and
 //!   no channel action may follow a hangup; one place for it keeps the two from

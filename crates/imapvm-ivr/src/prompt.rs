@@ -2,8 +2,9 @@
 //! the `digits/N` files, and files the binding names ([`Prompt::File`]).
 //!
 //! The names and the "when played" notes follow the prompt table of the Asterisk 22
-//! reference (`asterisk-voicemail-ivr.md` §3); [`Prompt::ALL`] lists every name so a
-//! prompt table (docs/phone.md) can be generated from this enum and checked for drift.
+//! reference (`docs/reference/asterisk-voicemail-ivr.md` §3); [`Prompt::ALL`] lists every
+//! name so a prompt table (docs/phone.md) can be generated from this enum and checked for
+//! drift.
 
 use crate::names::SpoolName;
 use imapvm_policy::Folder;

@@ -1,4 +1,4 @@
-//! The hangup property (architecture review §6.1): every transcript is run again with
+//! The hangup property: every transcript is run again with
 //! `Hangup` injected after every step k. The store ops emitted must be the decisions made
 //! up to k: a kept recording is deposited exactly once, a discarded one never, a recording
 //! whose fate was still open is kept unless it is known to be shorter than `minsecs`; no

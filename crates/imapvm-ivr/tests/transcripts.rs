@@ -1,6 +1,10 @@
 //! Every file under `tests/transcripts/` runs as written: each `<` line is the next action
 //! (or `timer Nms`, a deadline the call armed), each `>` line is accepted, and the call
 //! ends with `Finished`.
+//!
+//! In the files' `#` comments, "reference N.N" is a section of
+//! `docs/reference/asterisk-voicemail-ivr.md` and "asterisk-peer" the measurements in
+//! `docs/reference/asterisk-peer.md`.
 
 use crate::support::{self, Run, Script, Step};
 use std::collections::VecDeque;

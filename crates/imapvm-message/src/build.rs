@@ -1,5 +1,8 @@
 //! Building a voicemail email: Asterisk's skeleton (`make_email_file` + `add_email_attachment`),
 //! byte for byte in [`Mode::AsteriskExact`], quirks fixed in [`Mode::Default`].
+//!
+//! Deterministic [INV-8]: Date, Message-ID, boundary, msg id and host name are inputs (the
+//! [`crate::Envelope`] and the [`crate::Voicemail`]), so the same inputs give the same bytes.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

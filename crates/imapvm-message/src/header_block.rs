@@ -3,7 +3,7 @@
 //!
 //! It stops at the first empty line, matches names case-insensitively (Exchange lower-cases
 //! them), unfolds, decodes RFC 2047, keeps the first of duplicate fields and reports every
-//! oddity as a [`Diagnostic`] instead of failing. All sizes are bounded.
+//! oddity as a [`Diagnostic`] instead of failing. All sizes are bounded [INV-7].
 
 use std::borrow::Cow;
 use std::fmt;

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Asterisk looks its headers up by a case-insensitive *substring* search for `"{Tag}:"`
-//! in the raw header block, first hit wins (reference §2.8). Neither field name contains a
+//! in the raw header block, first hit wins (`docs/reference/asterisk-imap-behaviour.md`
+//! §2.8). Neither field name contains a
 //! tag Asterisk reads (`X-Asterisk-VM-Message-ID:`, `X-Asterisk-VM-Orig-time:`, ...), the
 //! values are restricted to characters that cannot spell one, and the fields are inserted
 //! at the **end** of the header block, after the real ones. So Asterisk reads the copy

@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn asterisk_subject_example() {
-        // The reference's example: `[PBX]: New message 1 in mailbox 1234`.
+        // The example of docs/reference/asterisk-imap-behaviour.md §2.6:
+        // `[PBX]: New message 1 in mailbox 1234`.
         assert_eq!(
             asterisk_encode("ISO-8859-1", b"[PBX]: New message 1 in mailbox 1234", 9, 0),
             "=?ISO-8859-1?Q?=5BPBX=5D=3A_New_message_1_in_mailbox_1234?="

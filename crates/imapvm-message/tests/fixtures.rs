@@ -2,7 +2,8 @@
 //! Asterisk-exact quirks the corpus does not cover (templates, non-ASCII names, CR CR LF bodies).
 //!
 //! The files in `fixtures/clients/` were derived from corpus 01 by editing headers the way the
-//! reference (asterisk-imap-behaviour.md §2.3, §2.8) says older Asterisk versions and Exchange wrote them.
+//! reference (`docs/reference/asterisk-imap-behaviour.md` §2.3, §2.8) says older Asterisk
+//! versions and Exchange wrote them.
 
 use imapvm_message::template::substitute_escapes;
 use imapvm_message::{

@@ -1,9 +1,10 @@
 //! Whether a deposit may be stored: quota resources, `maxmsg`, `minsecs`/`maxsecs`/`maxgreet`.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.3 step 3 (`imap_check_limits`),
-//! §4.10 (quota: Asterisk lets the **last** resource win; here every
-//! resource is checked), §5.4 (`maxmsg`, `minsecs`, `maxsecs`), §6 #32
-//! (Asterisk refuses greetings when the message box is full; here it does not).
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.3 step 3
+//! (`imap_check_limits`), §4.10 (quota: Asterisk lets the **last** resource
+//! win; here every resource is checked), §5.4 (`maxmsg`, `minsecs`,
+//! `maxsecs`), §6 #32 (Asterisk refuses greetings when the message box is
+//! full; here it does not).
 
 use std::collections::HashMap;
 use std::fmt;

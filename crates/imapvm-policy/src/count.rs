@@ -1,8 +1,8 @@
 //! new/old/urgent counting, listing selection and the RFC 3842 message-summary body.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.2 (SEARCH keys per count,
-//! aggregations, what MWI publishes), §4.4 (listing keys),
-//! `asterisk-observed.md` §5.1 (what each query reports).
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.2 (SEARCH keys per
+//! count, aggregations, what MWI publishes), §4.4 (listing keys);
+//! `docs/reference/asterisk-observed.md` §5.1 (what each query reports).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -176,10 +176,10 @@ pub fn all_search(identity: &VoicemailIdentity) -> Vec<SearchKey> {
     keys
 }
 
-/// The counts of one voicemail box's `imapfolder`. Unsigned: never −1.
+/// The counts of one voicemail box's `imapfolder`. Unsigned: never −1 [INV-5].
 ///
-/// `new` excludes urgent (AMI `MailboxCount` semantics, §5.1 of
-/// `asterisk-observed.md`); `old` includes heard urgent messages;
+/// `new` excludes urgent (AMI `MailboxCount` semantics,
+/// `docs/reference/asterisk-observed.md` §5.1); `old` includes heard urgent messages;
 /// `old_urgent` is the part of `old` still `\Flagged` (RFC 3842 needs it;
 /// Asterisk does not report it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

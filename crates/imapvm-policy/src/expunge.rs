@@ -1,9 +1,12 @@
 //! Delete, expunge and save-to-folder plans that never expunge a message we did not flag.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.6 (Asterisk's plain `EXPUNGE`
-//! removes every `\Deleted` message of the folder, even with UIDPLUS), §4.7
-//! (save-to-folder copies and leaves the original behind), §3.3 (shared
-//! accounts), DESIGN.md invariant 3.
+//! This module keeps [INV-3] (never expunge foreign mail): every plan spares
+//! the `\Deleted` mail of others, or defers.
+//!
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.6 (Asterisk's
+//! plain `EXPUNGE` removes every `\Deleted` message of the folder, even with
+//! UIDPLUS), §4.7 (save-to-folder copies and leaves the original behind),
+//! §3.3 (shared accounts).
 //!
 //! A plan is a list of [`Step`]s the runtime executes in order. Each step
 //! documents the runtime's obligation. Obligations common to every plan:

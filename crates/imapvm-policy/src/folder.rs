@@ -1,8 +1,8 @@
 //! Asterisk's folder indexes ⇄ IMAP mailbox names, per mailbox and per server hierarchy.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §3.1 (indexes), §3.2 (name
-//! construction), §3.4 (greetings), §3.5 (auto-creation), §4.7 (Asterisk's
-//! COPY-with-bare-name bug, which this module does not reproduce).
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §3.1 (indexes), §3.2
+//! (name construction), §3.4 (greetings), §3.5 (auto-creation), §4.7
+//! (Asterisk's COPY-with-bare-name bug, which this module does not reproduce).
 
 use std::fmt;
 
@@ -243,7 +243,7 @@ pub fn decoded(name: &MailboxName) -> Result<String, FolderError> {
 /// namespace prefix and the delimiter (NAMESPACE / `LIST "" ""`).
 ///
 /// Per server, not one global value (Asterisk learns one delimiter per
-/// process, `asterisk-imap-behaviour.md` §3.2 and §6 #25).
+/// process, `docs/reference/asterisk-imap-behaviour.md` §3.2 and §6 #25).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
     prefix: String,

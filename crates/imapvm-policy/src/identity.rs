@@ -1,9 +1,12 @@
 //! Which messages belong to `box@context` ([`MailboxId`], from `imapvm-types`): server-side
 //! SEARCH keys and the exact post-filter.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §3.3 (Extension = `imapvmshareid`
-//! or box; HEADER search is a case-insensitive substring match) and §4.2
-//! (the SEARCH keys Asterisk sends).
+//! The exact post-filter ([`VoicemailIdentity::matches`]) keeps [INV-4]: box
+//! `12` never sees box `123`'s messages, context `default` never `default2`'s.
+//!
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §3.3 (Extension =
+//! `imapvmshareid` or box; HEADER search is a case-insensitive substring
+//! match) and §4.2 (the SEARCH keys Asterisk sends).
 
 use imapvm_types::{MAX_ID_BYTES, MailboxId, SearchKey};
 use thiserror::Error;

@@ -1,8 +1,8 @@
 //! Every decision the runtime must make, as pure functions: folder names, mailbox filters, counting, message numbers, expunge plans, admission, MWI change detection, watch strategy, watcher shards, login safety.
 //!
-//! The rules follow Asterisk's `app_voicemail` IMAP storage (the shared
-//! `asterisk-imap-behaviour.md` reference, cited per item) where Asterisk is
-//! right, and fix it where it is not: exact header filters instead of
+//! The rules follow Asterisk's `app_voicemail` IMAP storage (the reference
+//! `docs/reference/asterisk-imap-behaviour.md`, cited per item) where Asterisk
+//! is right, and fix it where it is not: exact header filters instead of
 //! substring matches, UIDs instead of sequence numbers, expunges that never
 //! touch mail we did not flag, every quota resource checked, no MWI
 //! re-publishing of an unchanged state.

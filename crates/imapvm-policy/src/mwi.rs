@@ -1,8 +1,11 @@
 //! MWI change detection (publish only real changes, keep the last good state on errors) and externnotify arguments.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.11 (Asterisk re-publishes
-//! every poll while urgent messages exist, because it caches `new+urgent`
-//! with urgent 0), `asterisk-observed.md` §5.2, DESIGN.md invariant 5.
+//! [`MwiTracker`] keeps [INV-5]: a failed recount is never published, the
+//! last good state stays.
+//!
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.11 (Asterisk
+//! re-publishes every poll while urgent messages exist, because it caches
+//! `new+urgent` with urgent 0), `docs/reference/asterisk-observed.md` §5.2.
 
 use crate::count::{MwiCounts, MwiState};
 use imapvm_types::MailboxId;

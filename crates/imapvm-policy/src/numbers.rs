@@ -1,11 +1,11 @@
 //! Asterisk's 1-based message numbers ⇄ (UIDVALIDITY, UID), stable while a listing is open.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.4: a listing is in the
-//! server's SEARCH order (ascending sequence numbers, hence ascending UIDs),
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.4: a listing is in
+//! the server's SEARCH order (ascending sequence numbers, hence ascending UIDs),
 //! message `i` is spoken as `i+1`, and Asterisk keeps **sequence numbers**,
 //! so a concurrent expunge makes it act on the wrong message (§6 #17). Here a
 //! number is bound to a UID when the listing is made and never re-bound: a
-//! message that vanishes leaves a gap, it does not shift the others.
+//! message that vanishes leaves a gap, it does not shift the others [INV-2].
 
 use thiserror::Error;
 

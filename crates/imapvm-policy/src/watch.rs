@@ -1,8 +1,9 @@
 //! How to learn about mailbox changes: NOTIFY, IDLE, or polling every `pollfreq`.
 //!
-//! Reference: `asterisk-imap-behaviour.md` §4.11 (Asterisk only polls, and
-//! only with `pollmailboxes=yes`), `ecosystem.md` (NOTIFY works on Dovecot
-//! only, IDLE everywhere; servers drop IDLE after 30 minutes, RFC 2177).
+//! Reference: `docs/reference/asterisk-imap-behaviour.md` §4.11 (Asterisk only
+//! polls, and only with `pollmailboxes=yes`); `docs/compatibility.md` (NOTIFY
+//! works on Dovecot only, IDLE everywhere); RFC 2177 (a server may drop an
+//! IDLE after 30 minutes).
 
 use std::time::Duration;
 

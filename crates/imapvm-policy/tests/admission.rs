@@ -1,4 +1,4 @@
-//! Deposit admission (AIB §4.3 step 3, §4.10, §5.4, §6 #32).
+//! Deposit admission (§4.3 step 3, §4.10, §5.4, §6 #32).
 
 use imapvm_policy::{
     AdmissionVerdict, Deposit, DepositKind, Limits, MwiCounts, QuotaResource, QuotaResourceName,

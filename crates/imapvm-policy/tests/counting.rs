@@ -1,4 +1,4 @@
-//! Counting, listing keys and RFC 3842 summaries (AIB §4.2, §4.4; AO §5).
+//! Counting, listing keys and RFC 3842 summaries (§4.2, §4.4; observed §5).
 
 use imapvm_policy::count::{all_search, counts_in, listed_in};
 use imapvm_policy::{
@@ -47,7 +47,7 @@ fn aib_4_2_state_of_every_flag_combination() {
             Some(MessageState::Old),
             [false, false, true, false],
         ),
-        // A heard urgent message is old (AO §5.1: "A read urgent message counts as Old").
+        // A heard urgent message is old (observed §5.1: "A read urgent message counts as Old").
         (
             flags(true, true, false),
             Some(MessageState::Old),
@@ -86,7 +86,7 @@ fn aib_4_2_count_searches_match_asterisk_keys() {
         keys(count_search(Folder::Work, &id)),
         format!("UNDELETED UNSEEN {h}")
     );
-    // AIB §4.4: listing folders 2–9 shows all undeleted messages, seen or not.
+    // §4.4: listing folders 2–9 shows all undeleted messages, seen or not.
     assert_eq!(
         keys(listing_search(Folder::Work, &id)),
         format!("UNDELETED {h}")
@@ -100,7 +100,7 @@ fn aib_4_2_count_searches_match_asterisk_keys() {
     assert!(!listed_in(Folder::Work, flags(true, false, true)));
 }
 
-/// One message in the AO §5.2 experiment folder.
+/// One message in the observed §5.2 experiment folder.
 #[derive(Clone, Copy)]
 struct M {
     uid: u32,
@@ -210,7 +210,7 @@ fn aib_4_2_aggregations() {
     assert_eq!(
         c.total(),
         8,
-        "maxmsg counts new + urgent + old (AIB §4.3 step 3)"
+        "maxmsg counts new + urgent + old (§4.3 step 3)"
     );
     assert_eq!(
         c.asterisk_published(),
@@ -283,7 +283,7 @@ fn rfc_3842_message_summary_bodies() {
         s.to_string(),
         "Messages-Waiting: no\r\nVoice-Message: 0/4 (0/0)\r\n"
     );
-    // Urgent alone is waiting (Asterisk's has_voicemail misses this, AIB §6 #22).
+    // Urgent alone is waiting (Asterisk's has_voicemail misses this, §6 #22).
     let urgent_only = MwiCounts {
         new: 0,
         urgent: 1,
@@ -337,7 +337,7 @@ fn is_mine(ext: Option<&str>, ctx: Option<&str>) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
-    /// Counts equal a brute-force recount: one filter per Asterisk SEARCH of AIB §4.2.
+    /// Counts equal a brute-force recount: one filter per Asterisk SEARCH of §4.2.
     #[test]
     fn counts_equal_a_brute_force_recount(msgs in prop::collection::vec(arb_message(), 0..60)) {
         let id = VoicemailIdentity::new(&MailboxId::parse("12@default").unwrap(), None).unwrap();

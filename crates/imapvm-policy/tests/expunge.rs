@@ -1,4 +1,4 @@
-//! Delete / move / save plans (AIB §4.6, §4.7; DESIGN invariant 3), with a
+//! Delete / move / save plans (§4.6, §4.7; [INV-3]), with a
 //! simulated IMAP folder and an adversarial mail client for the proptests.
 
 use std::collections::BTreeMap;
@@ -118,7 +118,7 @@ fn aib_4_6_without_uidplus_plain_expunge_only_after_verification_in_a_dedicated_
             reason: DeferReason::ForeignDeleted { count: 2 }
         }
     );
-    // Shared with ordinary mail: never a plain EXPUNGE (AIB §3.3 official guidance, §6 #3).
+    // Shared with ordinary mail: never a plain EXPUNGE (§3.3 official guidance, §6 #3).
     let plan = plan_delete(
         &ctx(OLD, Sharing::SharedWithMail, true),
         &ours,
@@ -584,7 +584,7 @@ enum Kind {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
-    /// DESIGN invariant 3: for any capability set, sharing mode, our UIDs,
+    /// [INV-3]: for any capability set, sharing mode, our UIDs,
     /// and any interleaving of another client's \Deleted flags and new mail
     /// between steps, no step expunges (or flags) a message we did not flag.
     #[test]

@@ -1,4 +1,4 @@
-//! Folder indexes ⇄ IMAP mailbox names (AIB §3.1, §3.2, §3.4, §3.5).
+//! Folder indexes ⇄ IMAP mailbox names (§3.1, §3.2, §3.4, §3.5).
 
 use imapvm_policy::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 use proptest::prelude::*;
@@ -83,7 +83,7 @@ fn aib_3_2_dovecot_names() {
     assert_eq!(
         wire(&l, Folder::Greetings),
         "INBOX",
-        "AIB §3.4: greetingfolder defaults to imapfolder"
+        "§3.4: greetingfolder defaults to imapfolder"
     );
     let p = layout("Voicemail", Some("Voicemail"), dovecot());
     assert_eq!(wire(&p, Folder::Inbox), "Voicemail");
@@ -107,7 +107,7 @@ fn aib_3_2_courier_names_and_parent_inbox_not_doubled() {
     // The usual Asterisk-on-Courier configuration: imapparentfolder=INBOX.
     let p = layout("INBOX", Some("INBOX"), courier());
     assert_eq!(wire(&p, Folder::Work), "INBOX.Work");
-    // `/` in imapfolder becomes the server's delimiter (AIB §3.2), for every box.
+    // `/` in imapfolder becomes the server's delimiter (§3.2), for every box.
     let s = layout("Voicemail/Archive", None, courier());
     assert_eq!(wire(&s, Folder::Inbox), "INBOX.Voicemail.Archive");
     // A value already written with the server's prefix is not prefixed again.

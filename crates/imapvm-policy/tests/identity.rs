@@ -1,4 +1,4 @@
-//! Mailbox identity and exact filters (AIB §3.3, §4.2; DESIGN invariant 4).
+//! Mailbox identity and exact filters (§3.3, §4.2; [INV-4]).
 
 use imapvm_policy::{IdentityError, MailboxId, MailboxIdError, VoicemailIdentity};
 
@@ -16,7 +16,7 @@ fn aib_3_3_box_12_never_sees_123_and_default_never_sees_default2() {
         (Some("1"), Some("default"), false),
         (Some("12"), Some("default2"), false),
         (Some("12"), Some("xdefault"), false),
-        // Exchange lower-cases headers and values travel as written (AIB §2.8): case-insensitive.
+        // Exchange lower-cases headers and values travel as written (§2.8): case-insensitive.
         (Some("12"), Some("DEFAULT"), true),
         // Folding/whitespace around the value is not part of it.
         (Some(" 12 "), Some("default\t"), true),

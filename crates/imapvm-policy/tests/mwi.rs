@@ -1,4 +1,4 @@
-//! MWI change detection and externnotify (AIB §4.11; AO §5.2; DESIGN invariant 5).
+//! MWI change detection and externnotify (§4.11; observed §5.2; [INV-5]).
 
 use imapvm_policy::count::MwiState;
 use imapvm_policy::mwi::{decide, externnotify_args, externnotify_args_from_poller};

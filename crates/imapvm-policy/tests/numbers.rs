@@ -1,4 +1,4 @@
-//! Message numbers ⇄ UIDs (AIB §4.4, §6 #17).
+//! Message numbers ⇄ UIDs (§4.4, §6 #17).
 
 use imapvm_policy::numbers::opening_folder;
 use imapvm_policy::{Folder, MessageNumber, MessageNumbers, MwiCounts, Resolution, UidValidity};

@@ -1,8 +1,10 @@
 //! Integration tests of imapvm-policy: table tests pinned to the Asterisk reference sections, and proptests for the invariants.
 //!
 //! One test binary (ripgrep style) so CI links once; each module covers one
-//! decision area. Section numbers refer to `asterisk-imap-behaviour.md`
-//! ("AIB §x") and `asterisk-observed.md` ("AO §x").
+//! decision area. A section number "§x" refers to
+//! `docs/reference/asterisk-imap-behaviour.md`, "observed §x" to
+//! `docs/reference/asterisk-observed.md`, and `[INV-n]` to the invariants of
+//! `docs/ARCHITECTURE.md`.
 // Helpers outside `#[test]` fns unwrap too: a panic there is a test failure
 // (clippy.toml already allows it inside test fns).
 #![allow(clippy::unwrap_used)]

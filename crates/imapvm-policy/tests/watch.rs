@@ -1,4 +1,4 @@
-//! Watch strategy (AIB §4.11; ecosystem server table).
+//! Watch strategy (§4.11; the server table of `docs/compatibility.md`).
 
 use std::time::Duration;
 

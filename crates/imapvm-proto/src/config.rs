@@ -7,7 +7,7 @@
 pub use imapvm_types::sansio::ConfigError;
 use std::time::Duration;
 
-/// Upper bounds on what the server can make the core hold in memory.
+/// Upper bounds on what the server can make the core hold in memory [INV-7].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest line (without the literals it announces). Default 1 MiB (a `* SEARCH` with

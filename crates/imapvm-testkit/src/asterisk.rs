@@ -1,6 +1,7 @@
 //! A scripted Asterisk 22 `res_agi` for FastAGI tests: it plays the Asterisk side of one call
-//! the way `res/res_agi.c` does (the behaviour reference's §4 and the transcripts recorded
-//! from Asterisk 22.10.1 in `asterisk-peer/README.md`), with a scripted phone on the other end.
+//! the way `res/res_agi.c` does (`docs/reference/asterisk-voicemail-ivr.md` §4 and the
+//! exchanges recorded from Asterisk 22.10.1 in `docs/reference/asterisk-peer.md`), with a
+//! scripted phone on the other end.
 //!
 //! * It connects to the FastAGI server and sends the `agi_*` environment, LF only.
 //! * It answers each command as Asterisk does (`200 result=… endpos=…`, `510`, the multi-line

@@ -1,6 +1,6 @@
 //! `externnotify`: the operator's program, run after every published MWI change with
-//! Asterisk's arguments `context mailbox new old urgent` (`asterisk-imap-behaviour.md` §4.11;
-//! `new` excludes urgent). Unlike Asterisk it is run **without a shell** (the configured
+//! Asterisk's arguments `context mailbox new old urgent`
+//! (`docs/reference/asterisk-imap-behaviour.md` §4.11; `new` excludes urgent). Unlike Asterisk it is run **without a shell** (the configured
 //! value is split on whitespace: program, then fixed leading arguments), with a timeout
 //! after which it is killed, and never more than once at a time per mailbox: a change that
 //! arrives while the program runs for that mailbox waits, and only the latest such state

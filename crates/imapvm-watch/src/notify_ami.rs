@@ -18,7 +18,8 @@
 //! coalesced per box, so memory is bounded by the number of boxes. Outcomes come back as
 //! [`AmiReport`]s (login, each response, each outage, once per outage).
 //!
-//! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`.
+//! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`
+//! [INV-6].
 //!
 //! Every time (the client's `now`, report timestamps) comes from [`AmiOptions::clock`].
 //!

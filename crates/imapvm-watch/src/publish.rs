@@ -114,6 +114,7 @@ async fn run(
             let recount = match mailbox.count().await {
                 Ok(c) => Recount::Counted(c),
                 Err(e) => {
+                    // An error event, never a count: the last published state stays [INV-5].
                     let event = WatchEvent::Error(WatchError {
                         account: mailbox.account().key(),
                         error: e,

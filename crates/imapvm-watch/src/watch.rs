@@ -475,7 +475,7 @@ impl AccountWatch {
                 Ok(Ended::Stopped) => return,
                 Err(e) => {
                     for w in &mut self.boxes {
-                        // Policy: keep the last good state; never publish on failure.
+                        // Policy: keep the last good state; never publish on failure [INV-5].
                         let _ = w.tracker.observe(Recount::Failed);
                     }
                     let backoff = self.backoff.failed();

@@ -2,7 +2,8 @@
 //! built for that recipient, pipelined per account, accounts in parallel, one result each.
 //!
 //! Asterisk's IMAP storage sends `COPY 0 INBOX` on the first recipient's connection for the
-//! others (reference §4.3 step 6, observed §6.2): they never get the message. Here every
+//! others (`docs/reference/asterisk-imap-behaviour.md` §4.3 step 6,
+//! `docs/reference/asterisk-observed.md` §6.2): they never get the message. Here every
 //! recipient gets a message of its own (its Extension/Context headers, full name and
 //! address, message number, folder, account and server) with the same
 //! `X-Asterisk-VM-Message-ID`, as Asterisk's file storage gives the copies of one deposit.

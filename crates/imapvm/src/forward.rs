@@ -1,7 +1,8 @@
 //! Forwarding a voicemail to other mailboxes (VoiceMailMain key 8, done right), with an
 //! optional recorded comment played first.
 //!
-//! Asterisk's IMAP forward (reference §4.8) composes the copy from the *forwarding call*:
+//! Asterisk's IMAP forward (`docs/reference/asterisk-imap-behaviour.md` §4.8) composes the
+//! copy from the *forwarding call*:
 //! its caller id and time replace the original's, and the copy gets
 //! `X-Asterisk-VM-Message-ID: (null)`; fetching the source marks it read. Here:
 //!

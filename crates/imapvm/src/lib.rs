@@ -66,7 +66,7 @@
 //! times) comes from the store's [`clock`] ([`Store::with_clock`] injects one; tests
 //! simulate time with tokio's paused clock).
 //!
-//! Messages are named as INV-2 says, by [`Uid`] (never 0) in a folder's [`UidValidity`];
+//! Messages are named by [`Uid`] (never 0) in a folder's [`UidValidity`] [INV-2];
 //! Asterisk's numbers are [`MessageNumber`]s (never 0) of a listing. These, [`MailboxId`] and
 //! the other shared types come from `imapvm-types` and are re-exported here.
 //!

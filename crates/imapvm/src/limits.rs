@@ -1,5 +1,5 @@
-//! Sizes the runtime bounds, shared by the modules that read files (audio, the outbox
-//! spool) so that none of them has to import another for a number.
+//! Sizes the runtime bounds [INV-7], shared by the modules that read files (audio, the
+//! outbox spool) so that none of them has to import another for a number.
 
 /// Largest audio file [`Audio::read`](crate::Audio::read) accepts (the message crate's
 /// limit).

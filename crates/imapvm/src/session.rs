@@ -787,7 +787,8 @@ impl Session {
     }
 
     /// Selects `name` read-write unless it is already selected; creates it when the server
-    /// says it does not exist (Asterisk's auto-creation, §3.5).
+    /// says it does not exist (Asterisk's auto-creation,
+    /// `docs/reference/asterisk-imap-behaviour.md` §3.5).
     ///
     /// When it is already selected, a NOOP is queued (not sent): it goes out pipelined in
     /// front of the caller's next commands, at no extra round trip, so that the server

@@ -1,5 +1,5 @@
-//! rustls client configuration (ring provider): system roots plus `imapcafile`, or no
-//! verification at all for `novalidate-cert`.
+//! rustls client configuration (ring provider, never aws-lc [INV-9]): system roots plus
+//! `imapcafile`, or no verification at all for `novalidate-cert`.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use imapvm_agi::{Channel, CommandId, Config, Event, Request, State};
 use std::time::Instant;
 
 /// The environment block Asterisk 22.10.1 sent to `fake_agi.py` for `agi-leave 1234`
-/// (shared/reference/asterisk-peer/README.md, "Measured"), verbatim. Its accountcode line
+/// (`docs/reference/asterisk-peer.md`, "Measured"), verbatim. Its accountcode line
 /// has no trailing space there; `ENV_ACCOUNTCODE_SPACE` has the form `setup_env()` writes.
 pub const ENV: &str = "agi_network: yes
 agi_network_script: voicemail

@@ -60,7 +60,7 @@ fn wav_seconds(bytes: &[u8]) -> Option<u32> {
     Some((data.saturating_add(byte_rate / 2) / byte_rate).max(u32::from(data > 0)))
 }
 
-/// One recipient's JSON row (CLI.md: `mailbox, uid, uidvalidity, msgnum, status`; status
+/// One recipient's JSON row (docs/cli.md: `mailbox, uid, uidvalidity, msgnum, status`; status
 /// `stored`, `queued`, `refused` or `failed`).
 pub(crate) fn result_json(r: &RecipientResult) -> Value {
     match &r.outcome {

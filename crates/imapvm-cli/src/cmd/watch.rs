@@ -1,7 +1,7 @@
 //! `imapvm watch [--mailbox B@C ...]`: MWI events until stopped (Ctrl-C), one line each.
 //!
 //! With `--json`, one JSON object per line: `{mailbox, context, new, old, urgent, at}` for a
-//! count change, `{error, account, at}` when an account is down (`CLI.md`). `new` excludes
+//! count change, `{error, account, at}` when an account is down (`docs/cli.md`). `new` excludes
 //! urgent, as Asterisk reports it; `at` is RFC 3339 UTC.
 //!
 //! Outputs (`docs/operations.md`): `--ami` / `[imapvm] ami` (VoicemailRefresh or MWIUpdate),

@@ -1,5 +1,5 @@
 //! `imapvm config check|show` (issue 4): exit codes, compiler-style
-//! diagnostics, the JSON contract of CLI.md, and secrets shown as `***`.
+//! diagnostics, the JSON contract of docs/cli.md, and secrets shown as `***`.
 
 use serde_json::Value;
 

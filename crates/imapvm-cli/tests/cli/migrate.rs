@@ -1,5 +1,5 @@
 //! `imapvm migrate` as an operator runs it: `kill -9` in the middle of an import, then a
-//! re-run that finishes the job without duplicates; the JSON report of CLI.md; dry run.
+//! re-run that finishes the job without duplicates; the JSON report of docs/cli.md; dry run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The voicemail subcommands against the private Dovecot: exit codes and the JSON field
-//! names of CLI.md (a contract), checked end to end.
+//! names of docs/cli.md (a contract), checked end to end.
 
 use std::path::Path;
 

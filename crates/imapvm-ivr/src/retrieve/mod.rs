@@ -1,5 +1,5 @@
 //! `VoiceMailMain()`: log in and listen to messages, step for step as Asterisk 22's
-//! `vm_execmain` (reference `asterisk-voicemail-ivr.md` §2), with the differences the crate
+//! `vm_execmain` (reference `docs/reference/asterisk-voicemail-ivr.md` §2), with the differences the crate
 //! documentation lists.
 //!
 //! This file holds what every part of the flow shares: [`Main`] (what the binding

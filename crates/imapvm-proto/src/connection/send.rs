@@ -58,7 +58,7 @@ impl Transmit {
     }
 
     /// A log-safe rendering: credentials of LOGIN/AUTHENTICATE are replaced by `***` and
-    /// literal data by its length.
+    /// literal data by its length [INV-6].
     pub fn trace(&self) -> Cow<'_, str> {
         if let Some(l) = &self.label {
             return Cow::Borrowed(l);

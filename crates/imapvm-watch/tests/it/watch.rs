@@ -257,7 +257,8 @@ async fn an_urgent_message_waiting_is_published_once_not_every_poll() {
         next_mwi(&mut w, Duration::from_secs(20)).await.counts,
         counts(0, 1, 0)
     );
-    // Asterisk re-publishes this every poll (§4.11); three polls pass here in silence.
+    // Asterisk re-publishes this every poll (docs/reference/asterisk-imap-behaviour.md
+    // §4.11); three polls pass here in silence.
     assert_quiet(&mut w, Duration::from_millis(3500)).await;
     w.stop().await;
     store.close().await;

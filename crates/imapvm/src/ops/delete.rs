@@ -1,5 +1,6 @@
 //! Deleting and expunging by the policy's expunge plans, and the executor of those plans
-//! (also behind moves and greetings): never a plain EXPUNGE of mail we did not flag.
+//! (also behind moves and greetings): never a plain EXPUNGE of mail we did not flag
+//! [INV-3].
 
 use imapvm_policy::expunge::{ExpungeContext, Step, plan_delete, verify_deleted};
 use imapvm_policy::{
@@ -26,6 +27,8 @@ pub(crate) enum Expunging {
 impl Mailbox {
     // ------------------------------------------------------------------ plans
 
+    /// Runs `plan` step by step as policy wrote it: `UID EXPUNGE` only of the plan's UIDs, a
+    /// plain `EXPUNGE` only after `UID SEARCH DELETED` found nothing but ours [INV-3].
     pub(super) async fn execute(
         &self,
         s: &mut Session,

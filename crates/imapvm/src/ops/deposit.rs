@@ -219,6 +219,8 @@ impl Mailbox {
         )
     }
 
+    /// The bytes of `vm`: `now` and `rand` (from the store's clock) make Date, Message-ID and
+    /// boundary, so the message crate builds deterministically [INV-8].
     pub(crate) fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
         let envelope = imapvm_message::Envelope {
             date: now,

@@ -147,6 +147,8 @@ fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<Comm
 }
 
 impl Mailbox {
+    /// Whether a fetched message is this box's: policy's exact filter on the identity
+    /// headers, never the server's substring `SEARCH HEADER` alone [INV-4].
     fn ours(&self, h: &IdentityHeaders) -> bool {
         self.identity
             .matches(h.extension.as_deref(), h.context.as_deref())

@@ -113,7 +113,8 @@ async fn deposits_match_asterisks_count_search_and_carry_the_part_2_name() {
     urgent.urgency = Urgency::Urgent;
     let c = mb.deposit(&urgent).await.unwrap();
     mb.play(MessageRef::Uid(b.uid), None).await.unwrap();
-    // Asterisk's own SEARCHes (asterisk-imap-behaviour.md §4.2), run by the independent client.
+    // Asterisk's own SEARCHes (docs/reference/asterisk-imap-behaviour.md §4.2), run by the
+    // independent client.
     let out = py(&format!(
         r#"
 m = connect("vm1234")

@@ -330,7 +330,8 @@ print(uids(m, 'UNDELETED', 'UNFLAGGED', 'UNSEEN', *who), uids(m, 'UNDELETED', 'F
             .any(|m| m.msg_id.as_deref() == Some(b.msg_id.as_str())),
         "{label}: moved message not in {work}"
     );
-    // Never a visible original left behind (Asterisk leaves one, §4.7).
+    // Never a visible original left behind (Asterisk leaves one,
+    // docs/reference/asterisk-imap-behaviour.md §4.7).
     assert_eq!(
         triple(mb.count().await.unwrap()),
         counts(1, 0, 1),
