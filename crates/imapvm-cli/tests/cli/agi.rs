@@ -151,6 +151,46 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
     let (ok, requests) = hook.wait_for(Duration::from_secs(10), |r| !r.is_empty());
     assert!(ok, "{requests:?}");
 
+    // 1b. VoiceMailMain: the user listens to it on the phone; the change it makes (new → old)
+    // is published too.
+    let out = call(
+        agi.addr,
+        Call::voicemail_main(&["1234@default", ""]).phone([
+            Step::During {
+                prompt: "vm-password".into(),
+                key: '4',
+            },
+            Step::Key('2'),
+            Step::Key('4'),
+            Step::Key('2'),
+            Step::Key('#'),
+            Step::During {
+                prompt: "vm-onefor".into(),
+                key: '1',
+            },
+            Step::Key('#'),
+        ]),
+    );
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    assert!(
+        out.prompts.iter().any(|p| p.contains("-msg")),
+        "{:?}",
+        out.prompts
+    );
+    let (ok, actions) = ami.wait_for(Duration::from_secs(10), |a| {
+        a.iter().any(|x| {
+            x.name() == "MWIUpdate"
+                && x.get("NewMessages") == Some("0")
+                && x.get("OldMessages") == Some("1")
+        })
+    });
+    assert!(ok, "MWIUpdate after listening: {actions:?}");
+    let report = agi
+        .reports
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a report line");
+    assert_eq!(report["app"], "voicemailmain", "{report}");
+
     // 2. imapvm is killed while Asterisk records: the recording and its journal stay.
     let addr = agi.addr;
     let caller = std::thread::spawn(move || {

@@ -324,5 +324,8 @@ fn logs_into_a_pipe_carry_no_colour_codes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("DEBUG"), "-v logs at debug: {err}");
-    assert!(!err.contains('\u{1b}'), "colour codes in piped logs: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour codes in piped logs: {err:?}"
+    );
 }

@@ -159,6 +159,64 @@ print(len(uids(m, "SUBJECT", '"keep me"')))
     assert_eq!(lines[2], "1", "{after}");
 }
 
+/// The caller hangs up after deleting the first of two messages: the delete already made is
+/// applied (that message expunged), nothing else changes (the second stays new, the foreign
+/// `\Deleted` mail stays), and nothing stays in the spool.
+#[tokio::test]
+async fn a_hangup_applies_the_decisions_made_and_nothing_else() {
+    let mut rig = Rig::start("main-hangup", "").await;
+    let uids = messages(&rig, 2).await;
+    foreign_deleted(&rig.folder);
+    let mut steps = login("4242");
+    steps.extend([
+        Step::During {
+            prompt: "vm-onefor".into(),
+            key: '1',
+        },
+        Step::Key('7'),
+        Step::Hangup,
+    ]);
+    let (out, report) = rig
+        .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
+        .await;
+    assert!(
+        out.problems.is_empty(),
+        "{}\n{:#?}",
+        problems(&out),
+        out.transcript
+    );
+    assert!(
+        out.hung_up,
+        "the scripted caller hung up: {:#?}",
+        out.transcript
+    );
+    assert!(
+        !out.prompts.contains(&"vm-goodbye".to_owned()),
+        "{:?}",
+        out.prompts
+    );
+    assert!(report.error.is_none(), "a hangup is no fault: {report:?}");
+    let flags = flags_of(&rig.folder, "vm1234");
+    let lines: Vec<&str> = flags.lines().collect();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{} ", uids[0]))),
+        "the deleted message is expunged: {flags}"
+    );
+    let second = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{} ", uids[1])))
+        .unwrap_or_else(|| panic!("the second message stays: {flags}"));
+    assert!(!second.contains("\\Seen"), "and stays new: {flags}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("\\Deleted")).count(),
+        1,
+        "the foreign \\Deleted mail stays: {flags}"
+    );
+    assert!(rig.spool_files().is_empty(), "{:?}", rig.spool_files());
+}
+
 #[tokio::test]
 async fn saving_moves_the_message_to_the_folder() {
     let mut rig = Rig::start("main-save", "").await;
