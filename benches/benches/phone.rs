@@ -379,7 +379,7 @@ fn main() {
          | end of recording → MWI published (externnotify, AMI, webhooks; no `imapvm watch` running) | {:.2} ms | {:.2} ms | p99 ≤ 1 s: {} |\n\
          | a key → imapvm's next AGI command, VoiceMailMain on a warm connection ({} samples) | {:.3} ms | {:.3} ms | p99 ≤ 5 ms: {} |\n\n\
          | figure | imapvm | Asterisk (c-client) |\n|---|---:|---:|\n\
-         | IMAP round trips of a whole VoiceMail() call (admission, deposit, recount) | {:.1} | 84 (a deposit, `docs/reference/asterisk-observed.md`) |\n\
+         | IMAP round trips of a whole VoiceMail() call (admission, deposit, recount) | {:.1} | 84 (Asterisk 22's deposit + recount, the `deposit` table above) |\n\
          | IMAP round trips of VoiceMailMain's login + intro, warm connection | {} (goal ≤ 3: {}) | {} (`vmmain-read-delete-save.trace`) |\n\
          | calls per second, {CALLS} calls, {CONCURRENCY} at a time (failed: {}) | {:.0} | — |\n",
         f.deposit_max,
