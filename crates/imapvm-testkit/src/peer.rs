@@ -1,12 +1,14 @@
 //! The async driver (tokio): [`Peer`] listens on a loopback port and plays
-//! one [`Script`] per connection, or a [`Responder`] for every connection;
-//! [`serve`] plays on a stream the test accepted itself (after a TLS
-//! handshake, say).
+//! one [`Script`] per connection, or a [`Responder`] for every connection,
+//! on each accepted stream or on what [`Builder::upgrade`] makes of it (a
+//! TLS stream, say); [`serve`] plays on a stream the test holds.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::play::{Action, Play};
@@ -25,6 +27,18 @@ pub struct Peer {
 /// The tokio driver, for [`Builder`].
 #[derive(Debug, Clone, Copy)]
 pub enum Tokio {}
+
+/// A stream a play can run on.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Io for S {}
+
+/// An accepted stream, upgraded.
+type Upgraded = Pin<Box<dyn Future<Output = std::io::Result<Box<dyn Io>>> + Send>>;
+
+/// [`Builder::upgrade`]'s function, boxed.
+#[derive(Clone)]
+pub(crate) struct Upgrade(Arc<dyn Fn(TcpStream) -> Upgraded + Send + Sync>);
 
 impl Peer {
     /// A peer on `127.0.0.1:0` that plays `script` on its one connection.
@@ -79,6 +93,24 @@ impl std::ops::Deref for Peer {
 }
 
 impl Builder<Tokio> {
+    /// Run each accepted connection through `upgrade` (a TLS acceptor's
+    /// handshake, say: the peer itself does no TLS) and play on the stream it
+    /// gives. A connection whose upgrade fails is dropped; it counts in
+    /// [`Listening::connections`], and has no outcome (a scripted one is then
+    /// reported [`PeerError::Unfinished`]).
+    pub fn upgrade<F, Fut, S>(mut self, upgrade: F) -> Builder<Tokio>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<S>> + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.upgrade = Some(Upgrade(Arc::new(move |tcp| {
+            let upgraded = upgrade(tcp);
+            Box::pin(async move { Ok(Box::new(upgraded.await?) as Box<dyn Io>) })
+        })));
+        self
+    }
+
     /// Play `scripts[n]` on the `n`th connection; later connections are
     /// refused (the listener closes).
     pub async fn scripts(
@@ -100,7 +132,7 @@ impl Builder<Tokio> {
     }
 
     async fn start(self, mut plays: Plays) -> Result<Peer, PeerError> {
-        let config = self.config;
+        let (config, upgrade) = (self.config, self.upgrade);
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(PeerError::Bind)?;
@@ -122,9 +154,15 @@ impl Builder<Tokio> {
                 };
                 let _ = stream.set_nodelay(true);
                 let n = state.connected();
-                let state = Arc::clone(&state);
+                let (state, upgrade) = (Arc::clone(&state), upgrade.clone());
                 connections.spawn(async move {
-                    drive(stream, play, &state, n, OnStall::Wait).await;
+                    match upgrade {
+                        None => drive(stream, play, &state, n, OnStall::Wait).await,
+                        Some(Upgrade(upgrade)) => match upgrade(stream).await {
+                            Ok(stream) => drive(stream, play, &state, n, OnStall::Wait).await,
+                            Err(_) => state.ended(n),
+                        },
+                    }
                 });
             }
         });

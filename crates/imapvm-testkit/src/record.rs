@@ -66,16 +66,31 @@ impl Plays {
 /// How to start a peer: options first (address, timeout), then
 /// `scripts(..)` or `respond(..)`; `D` is the driver ([`crate::Peer`]'s or
 /// [`crate::blocking::Peer`]'s).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder<D> {
     pub(crate) config: Config,
+    /// What each accepted stream goes through before its play (TLS).
+    #[cfg(feature = "tokio")]
+    pub(crate) upgrade: Option<crate::peer::Upgrade>,
     driver: PhantomData<D>,
+}
+
+impl<D> std::fmt::Debug for Builder<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Builder");
+        d.field("config", &self.config);
+        #[cfg(feature = "tokio")]
+        d.field("upgrade", &self.upgrade.is_some());
+        d.finish()
+    }
 }
 
 impl<D> Builder<D> {
     pub(crate) fn new() -> Builder<D> {
         Builder {
             config: Config::default(),
+            #[cfg(feature = "tokio")]
+            upgrade: None,
             driver: PhantomData,
         }
     }

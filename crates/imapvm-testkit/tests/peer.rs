@@ -1,6 +1,7 @@
 //! The async peer against real tokio clients: scripts played to the end,
 //! departures reported with a diff, timeouts, several connections, refused
-//! extra ones, responders with literals, stalls, and `serve` on any stream.
+//! extra ones, responders with literals, stalls, `serve` on any stream, and
+//! accepted streams upgraded before the play.
 
 use std::time::{Duration, Instant};
 
@@ -266,4 +267,56 @@ async fn lines_makes_a_responder_of_a_function() {
         .await
         .expect("write");
     assert_eq!(read_line(&mut client).await, "echo ping\r\n");
+}
+
+/// A stand-in for a TLS handshake: the client must say `HELLO` first, and
+/// gets `WELCOME`; anything else fails the upgrade.
+async fn handshake(mut tcp: TcpStream) -> std::io::Result<TcpStream> {
+    let mut hello = [0u8; 7];
+    tcp.read_exact(&mut hello).await?;
+    if &hello != b"HELLO\r\n" {
+        return Err(std::io::Error::other("no HELLO"));
+    }
+    tcp.write_all(b"WELCOME\r\n").await?;
+    Ok(tcp)
+}
+
+#[tokio::test]
+async fn an_upgrade_runs_before_the_play_and_a_failed_one_drops_the_connection() {
+    let peer = Peer::builder()
+        .upgrade(handshake)
+        .respond(|| lines("* OK\r\n", |line| Reply::send(format!("got {line}\r\n"))))
+        .await
+        .expect("peer");
+    let mut client = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
+    client
+        .get_mut()
+        .write_all(b"HELLO\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_line(&mut client).await, "WELCOME\r\n");
+    assert_eq!(
+        read_line(&mut client).await,
+        "* OK\r\n",
+        "the greeting after"
+    );
+    client.get_mut().write_all(b"x\r\n").await.expect("write");
+    assert_eq!(read_line(&mut client).await, "got x\r\n");
+    assert_eq!(
+        peer.received_lines(0),
+        ["x"],
+        "the handshake is not recorded"
+    );
+
+    let mut refused = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
+    refused
+        .get_mut()
+        .write_all(b"HOWDY\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_line(&mut refused).await, "", "dropped, no greeting");
+    assert_eq!(peer.connections(), 2);
+    let transcript = peer.finish().await.expect("a responder's peer");
+    assert!(transcript.connections[1].ended);
+    assert!(transcript.connections[1].outcome.is_none());
 }
