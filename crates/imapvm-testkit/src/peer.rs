@@ -137,7 +137,7 @@ impl Builder<Tokio> {
             .await
             .map_err(PeerError::Bind)?;
         let addr = listener.local_addr().map_err(PeerError::Bind)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::keeping(config.keep));
         let state = Arc::clone(&shared);
         let timeout = config.timeout;
         let task = tokio::spawn(async move {

@@ -320,3 +320,26 @@ async fn an_upgrade_runs_before_the_play_and_a_failed_one_drops_the_connection()
     assert!(transcript.connections[1].ended);
     assert!(transcript.connections[1].outcome.is_none());
 }
+
+#[tokio::test]
+async fn a_record_keeps_at_most_what_it_is_told() {
+    let peer = Peer::builder()
+        .keep_at_most(8)
+        .respond(|| {
+            lines("", |line| {
+                Reply::send(format!("got {}\r\n", line.repeat(10)))
+            })
+        })
+        .await
+        .expect("peer");
+    let mut client = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
+    client
+        .get_mut()
+        .write_all(b"abcdefghij\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_line(&mut client).await.len(), 106, "all of it flows");
+    assert_eq!(peer.received(0), b"abcdefgh");
+    let transcript = peer.finish().await.expect("a responder's peer");
+    assert_eq!(transcript.connections[0].sent, b"got abcd");
+}
