@@ -11,13 +11,24 @@ use imapvm_testkit::{
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
+/// The next line, within 5 s.
+pub(crate) async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
         .await
         .expect("a line within 5 s")
         .expect("read");
     line
+}
+
+/// Writes `bytes` to the client's connection.
+pub(crate) async fn say(client: &mut BufReader<TcpStream>, bytes: &[u8]) {
+    client.get_mut().write_all(bytes).await.expect("write");
+}
+
+/// A client connected to `addr`.
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> BufReader<TcpStream> {
+    BufReader::new(TcpStream::connect(addr).await.expect("connect"))
 }
 
 #[tokio::test]
@@ -288,19 +299,15 @@ async fn an_upgrade_runs_before_the_play_and_a_failed_one_drops_the_connection()
         .respond(|| lines("* OK\r\n", |line| Reply::send(format!("got {line}\r\n"))))
         .await
         .expect("peer");
-    let mut client = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
-    client
-        .get_mut()
-        .write_all(b"HELLO\r\n")
-        .await
-        .expect("write");
+    let mut client = connect(peer.addr()).await;
+    say(&mut client, b"HELLO\r\n").await;
     assert_eq!(read_line(&mut client).await, "WELCOME\r\n");
     assert_eq!(
         read_line(&mut client).await,
         "* OK\r\n",
         "the greeting after"
     );
-    client.get_mut().write_all(b"x\r\n").await.expect("write");
+    say(&mut client, b"x\r\n").await;
     assert_eq!(read_line(&mut client).await, "got x\r\n");
     assert_eq!(
         peer.received_lines(0),
@@ -308,12 +315,8 @@ async fn an_upgrade_runs_before_the_play_and_a_failed_one_drops_the_connection()
         "the handshake is not recorded"
     );
 
-    let mut refused = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
-    refused
-        .get_mut()
-        .write_all(b"HOWDY\r\n")
-        .await
-        .expect("write");
+    let mut refused = connect(peer.addr()).await;
+    say(&mut refused, b"HOWDY\r\n").await;
     assert_eq!(read_line(&mut refused).await, "", "dropped, no greeting");
     assert_eq!(peer.connections(), 2);
     let transcript = peer.finish().await.expect("a responder's peer");
@@ -332,12 +335,8 @@ async fn a_record_keeps_at_most_what_it_is_told() {
         })
         .await
         .expect("peer");
-    let mut client = BufReader::new(TcpStream::connect(peer.addr()).await.expect("connect"));
-    client
-        .get_mut()
-        .write_all(b"abcdefghij\r\n")
-        .await
-        .expect("write");
+    let mut client = connect(peer.addr()).await;
+    say(&mut client, b"abcdefghij\r\n").await;
     assert_eq!(read_line(&mut client).await.len(), 106, "all of it flows");
     assert_eq!(peer.received(0), b"abcdefgh");
     let transcript = peer.finish().await.expect("a responder's peer");

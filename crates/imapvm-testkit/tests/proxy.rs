@@ -7,17 +7,10 @@ use std::time::{Duration, Instant};
 
 use imapvm_testkit::proxy::{Cut, Dir, Pass, Proxy, Tap};
 use imapvm_testkit::{Peer, Reply, lines};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
-        .await
-        .expect("a line within 5 s")
-        .expect("read");
-    line
-}
+use crate::peer::{connect, read_line, say};
+use tokio::net::TcpStream;
 
 /// A server that greets and echoes every line.
 async fn echo() -> Peer {
@@ -31,25 +24,23 @@ async fn echo() -> Peer {
         .expect("peer")
 }
 
-async fn connect(proxy: &Proxy) -> BufReader<TcpStream> {
-    BufReader::new(TcpStream::connect(proxy.addr()).await.expect("connect"))
-}
-
-#[tokio::test]
-async fn a_plain_proxy_forwards_both_ways_and_counts_connections() {
+/// The echo server, and a plain proxy in front of it.
+async fn echo_through_a_plain_proxy() -> (Peer, Proxy) {
     let server = echo().await;
     let proxy = Proxy::to("127.0.0.1", server.port())
         .start()
         .await
         .expect("proxy");
+    (server, proxy)
+}
+
+#[tokio::test]
+async fn a_plain_proxy_forwards_both_ways_and_counts_connections() {
+    let (server, proxy) = echo_through_a_plain_proxy().await;
     for n in 0..2 {
-        let mut client = connect(&proxy).await;
+        let mut client = connect(proxy.addr()).await;
         assert_eq!(read_line(&mut client).await, "* hello\r\n");
-        client
-            .get_mut()
-            .write_all(b"ping\r\n")
-            .await
-            .expect("write");
+        say(&mut client, b"ping\r\n").await;
         assert_eq!(read_line(&mut client).await, "echo ping\r\n");
         assert_eq!(server.received_lines(n), ["ping"]);
     }
@@ -101,9 +92,9 @@ async fn a_tap_rewrites_whole_lines_records_and_flushes_at_the_end() {
         })
         .await
         .expect("proxy");
-    let mut client = connect(&proxy).await;
+    let mut client = connect(proxy.addr()).await;
     assert_eq!(read_line(&mut client).await, "* howdy there\r\n");
-    client.get_mut().write_all(b"bye\r\n").await.expect("write");
+    say(&mut client, b"bye\r\n").await;
     let mut rest = String::new();
     tokio::time::timeout(Duration::from_secs(5), client.read_to_string(&mut rest))
         .await
@@ -208,24 +199,20 @@ async fn a_delayed_chunk_arrives_late() {
         .await
         .expect("proxy");
     let started = Instant::now();
-    let mut client = connect(&proxy).await;
+    let mut client = connect(proxy.addr()).await;
     assert_eq!(read_line(&mut client).await, "* hello\r\n");
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
 #[tokio::test]
 async fn refused_and_cut_connections_close_and_dropping_stops_the_proxy() {
-    let server = echo().await;
-    let proxy = Proxy::to("127.0.0.1", server.port())
-        .start()
-        .await
-        .expect("proxy");
-    let mut live = connect(&proxy).await;
+    let (server, proxy) = echo_through_a_plain_proxy().await;
+    let mut live = connect(proxy.addr()).await;
     assert_eq!(read_line(&mut live).await, "* hello\r\n");
 
     proxy.set_refuse(true);
     assert!(proxy.refusing());
-    let mut refused = connect(&proxy).await;
+    let mut refused = connect(proxy.addr()).await;
     assert_eq!(read_line(&mut refused).await, "", "closed at once");
     assert_eq!(proxy.connections(), 2, "a refused connection counts");
     assert_eq!(server.connections(), 1, "and never reaches the server");
@@ -233,7 +220,7 @@ async fn refused_and_cut_connections_close_and_dropping_stops_the_proxy() {
     proxy.cut_all();
     assert_eq!(read_line(&mut live).await, "", "a live connection is cut");
     proxy.set_refuse(false);
-    let mut again = connect(&proxy).await;
+    let mut again = connect(proxy.addr()).await;
     assert_eq!(read_line(&mut again).await, "* hello\r\n");
 
     let addr = proxy.addr();
