@@ -65,6 +65,8 @@ pub mod proxy;
 mod record;
 mod respond;
 pub mod script;
+#[cfg(feature = "tokio")]
+mod upgrade;
 
 #[cfg(feature = "tokio")]
 pub use peer::{Peer, Tokio, serve};

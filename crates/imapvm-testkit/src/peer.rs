@@ -4,7 +4,6 @@
 //! TLS stream, say); [`serve`] plays on a stream the test holds.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,6 +14,7 @@ use crate::play::{Action, Play};
 use crate::record::{Builder, Listening, PeerError, Plays, Record, Shared, Transcript};
 use crate::respond::Responder;
 use crate::script::Script;
+use crate::upgrade::Upgrade;
 
 /// A scripted TCP peer on a port of its own; it stops (every connection
 /// dropped) when finished or dropped. Its address and what it received so
@@ -27,18 +27,6 @@ pub struct Peer {
 /// The tokio driver, for [`Builder`].
 #[derive(Debug, Clone, Copy)]
 pub enum Tokio {}
-
-/// A stream a play can run on.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Io for S {}
-
-/// An accepted stream, upgraded.
-type Upgraded = Pin<Box<dyn Future<Output = std::io::Result<Box<dyn Io>>> + Send>>;
-
-/// [`Builder::upgrade`]'s function, boxed.
-#[derive(Clone)]
-pub(crate) struct Upgrade(Arc<dyn Fn(TcpStream) -> Upgraded + Send + Sync>);
 
 impl Peer {
     /// A peer on `127.0.0.1:0` that plays `script` on its one connection.
@@ -104,10 +92,7 @@ impl Builder<Tokio> {
         Fut: Future<Output = std::io::Result<S>> + Send + 'static,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        self.upgrade = Some(Upgrade(Arc::new(move |tcp| {
-            let upgraded = upgrade(tcp);
-            Box::pin(async move { Ok(Box::new(upgraded.await?) as Box<dyn Io>) })
-        })));
+        self.upgrade = Some(Upgrade::new(upgrade));
         self
     }
 
@@ -158,7 +143,7 @@ impl Builder<Tokio> {
                 connections.spawn(async move {
                     match upgrade {
                         None => drive(stream, play, &state, n, OnStall::Wait).await,
-                        Some(Upgrade(upgrade)) => match upgrade(stream).await {
+                        Some(upgrade) => match upgrade.run(stream).await {
                             Ok(stream) => drive(stream, play, &state, n, OnStall::Wait).await,
                             Err(_) => state.ended(n),
                         },

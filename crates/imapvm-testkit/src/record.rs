@@ -74,7 +74,7 @@ pub struct Builder<D> {
     pub(crate) config: Config,
     /// What each accepted stream goes through before its play (TLS).
     #[cfg(feature = "tokio")]
-    pub(crate) upgrade: Option<crate::peer::Upgrade>,
+    pub(crate) upgrade: Option<crate::upgrade::Upgrade>,
     driver: PhantomData<D>,
 }
 
