@@ -160,7 +160,7 @@ pub fn usual(caps: &str, c: &Command) -> Reply {
 }
 
 /// `(n, synchronising)` for a line ending in `{n}` or `{n+}`.
-pub fn literal_at_end(text: &str) -> Option<(usize, bool)> {
+fn literal_at_end(text: &str) -> Option<(usize, bool)> {
     let open = text.rfind('{')?;
     let inner = text[open + 1..].strip_suffix('}')?;
     let (digits, sync) = match inner.strip_suffix('+') {
