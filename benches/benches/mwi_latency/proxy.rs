@@ -1,15 +1,15 @@
 //! A counting loopback proxy in front of the private Dovecot, so that the wire traffic of
 //! the watcher's own connection (which the library does not expose) is counted on the
 //! socket: bytes each way, and round trips as the client's flights that follow server data
-//! (the client wrote, the server answered, the client writes again).
+//! (the client wrote, the server answered, the client writes again). It is the testkit's
+//! proxy with a counting tap.
 
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use imapvm_testkit::proxy::{Dir, Pass, Tap};
 
 /// Counters of every connection made through one proxy.
 #[derive(Debug, Default)]
@@ -64,95 +64,50 @@ pub struct Proxy {
     pub port: u16,
     /// What went through it.
     pub counters: Arc<Counters>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        for t in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
-    }
+    _proxy: imapvm_testkit::proxy::Proxy,
 }
 
 impl Proxy {
     /// Listens on `host`, port chosen by the system, forwarding to `upstream`.
     pub async fn start(host: &str, upstream: (String, u16)) -> Result<Proxy, String> {
-        let listener = TcpListener::bind((host, 0))
+        let bind = (host, 0)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("proxy address: {host} does not resolve"))?;
+        let counters = Arc::new(Counters::default());
+        let c = Arc::clone(&counters);
+        let proxy = imapvm_testkit::proxy::Proxy::to(&upstream.0, upstream.1)
+            .bind(bind)
+            .tap(move || Count(Arc::clone(&c)))
             .await
             .map_err(|e| format!("proxy bind: {e}"))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| format!("proxy address: {e}"))?
-            .port();
-        let counters = Arc::new(Counters::default());
-        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (c, t) = (Arc::clone(&counters), Arc::clone(&tasks));
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (c, up) = (Arc::clone(&c), upstream.clone());
-                let conn = tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect((up.0.as_str(), up.1)).await {
-                        pump(client, server, c).await;
-                    }
-                });
-                t.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-            }
-        });
-        tasks.lock().unwrap_or_else(|p| p.into_inner()).push(accept);
         Ok(Proxy {
-            port,
+            port: proxy.port(),
             counters,
-            tasks,
+            _proxy: proxy,
         })
     }
 }
 
-/// Copies both ways until either side closes, counting.
-async fn pump(client: TcpStream, server: TcpStream, c: Arc<Counters>) {
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let up = {
-        let c = Arc::clone(&c);
-        async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match cr.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
+/// Every connection's tap: counts into the proxy's counters, forwards as it comes.
+struct Count(Arc<Counters>);
+
+impl Tap for Count {
+    fn chunk(&mut self, dir: Dir, bytes: &[u8]) -> Pass {
+        let (c, n) = (&self.0, bytes.len() as u64);
+        match dir {
+            Dir::Up => {
                 if c.server_spoke.swap(false, Ordering::SeqCst) {
                     c.flights.fetch_add(1, Ordering::SeqCst);
                 }
-                c.out.fetch_add(n as u64, Ordering::SeqCst);
-                if sw.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
+                c.out.fetch_add(n, Ordering::SeqCst);
             }
-            let _ = sw.shutdown().await;
-        }
-    };
-    let down = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            c.inn.fetch_add(n as u64, Ordering::SeqCst);
-            c.server_spoke.store(true, Ordering::SeqCst);
-            if cw.write_all(&buf[..n]).await.is_err() {
-                break;
+            Dir::Down => {
+                c.inn.fetch_add(n, Ordering::SeqCst);
+                c.server_spoke.store(true, Ordering::SeqCst);
             }
         }
-        let _ = cw.shutdown().await;
-    };
-    tokio::join!(up, down);
+        Pass::forward(bytes)
+    }
 }

@@ -1,33 +1,14 @@
 //! A TCP proxy between the runtime and the server that injects faults: close the connection
 //! after N more bytes in either direction, reset it (RST), stall a direction forever, delay
 //! every chunk, refuse new connections, cut every live connection (a server restart), strip
-//! `STARTTLS` from what the server says, and record what the client sent.
+//! `STARTTLS` from what the server says, and record what the client sent. It is the
+//! testkit's [`Proxy`] with a tap that decides each chunk from the armed fault.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// Which way bytes flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// Client to server.
-    Up,
-    /// Server to client.
-    Down,
-}
-
-/// What happens when an armed fault's byte count is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Both sockets closed (FIN).
-    Close,
-    /// Both sockets reset (RST: linger 0).
-    Reset,
-    /// That direction stops forwarding forever; the sockets stay open.
-    Stall,
-}
+pub use imapvm_testkit::proxy::{Cut as Action, Dir};
+use imapvm_testkit::proxy::{Pass, Proxy, Tap};
 
 /// A fault: after `after` more bytes in `dir` (counted from arming), do `action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,21 +30,18 @@ struct State {
     armed: Option<(Fault, u64, bool)>,
     fired: u64,
     delay: Duration,
-    refuse: bool,
-    generation: u64,
     strip_starttls: bool,
     record_up: bool,
     up_log: Vec<u8>,
-    connections: u64,
 }
 
-/// The proxy (it runs until the test's runtime ends).
+/// The proxy (a handle: clones share it; it stops when the last one is dropped).
 #[derive(Clone)]
 pub struct FaultProxy {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    proxy: Proxy,
     state: Arc<Mutex<State>>,
-    kill: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Largest recorded client output.
@@ -72,36 +50,16 @@ const MAX_LOG: usize = 1 << 20;
 impl FaultProxy {
     /// A proxy to `host:port`.
     pub async fn start(host: &str, port: u16) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let local = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        let (tx, _) = tokio::sync::watch::channel(0u64);
-        let kill = Arc::new(tx);
-        let target = format!("{host}:{port}");
-        let (st, k) = (Arc::clone(&state), Arc::clone(&kill));
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let refuse = {
-                    let mut s = st.lock().unwrap();
-                    s.connections += 1;
-                    s.refuse
-                };
-                if refuse {
-                    drop(client);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&target).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                tokio::spawn(serve(client, server, Arc::clone(&st), k.subscribe()));
-            }
-        });
+        let shared = Arc::clone(&state);
+        let proxy = Proxy::to(host, port)
+            .tap(move || Faults(Arc::clone(&shared)))
+            .await
+            .unwrap();
         FaultProxy {
-            port: local,
+            port: proxy.port(),
+            proxy,
             state,
-            kill,
         }
     }
 
@@ -124,7 +82,7 @@ impl FaultProxy {
 
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
-        self.state.lock().unwrap().connections
+        self.proxy.connections()
     }
 
     /// Delays every chunk by `d`.
@@ -134,18 +92,17 @@ impl FaultProxy {
 
     /// Refuses (closes at once) new connections while `true`.
     pub fn set_refuse(&self, refuse: bool) {
-        self.state.lock().unwrap().refuse = refuse;
+        self.proxy.set_refuse(refuse);
     }
 
     /// Whether new connections are refused now.
     pub fn refusing(&self) -> bool {
-        self.state.lock().unwrap().refuse
+        self.proxy.refusing()
     }
 
     /// Closes every live connection (a server restart).
     pub fn kill_all(&self) {
-        self.state.lock().unwrap().generation += 1;
-        self.kill.send_modify(|g| *g += 1);
+        self.proxy.cut_all();
     }
 
     /// Removes `STARTTLS` from everything the server says (a downgrade attack).
@@ -164,13 +121,32 @@ impl FaultProxy {
     }
 }
 
-/// What a pump does with one chunk.
-enum Step {
-    Forward(usize),
-    ForwardThen(usize, Action),
+/// The tap of every connection: the state all of them share.
+struct Faults(Arc<Mutex<State>>);
+
+impl Tap for Faults {
+    fn chunk(&mut self, dir: Dir, chunk: &[u8]) -> Pass {
+        let (take, then, delay) = plan(&self.0, dir, chunk);
+        let mut s = self.0.lock().unwrap();
+        if dir == Dir::Up && s.record_up && s.up_log.len() < MAX_LOG {
+            s.up_log.extend_from_slice(&chunk[..take]);
+        }
+        let forward = if dir == Dir::Down && s.strip_starttls {
+            strip(&chunk[..take])
+        } else {
+            chunk[..take].to_vec()
+        };
+        Pass {
+            forward,
+            delay,
+            then,
+        }
+    }
 }
 
-fn plan(state: &Mutex<State>, dir: Dir, chunk: &[u8]) -> (Step, Duration) {
+/// How much of `chunk` goes through, what then (the armed fault, when it fires), and after
+/// which delay.
+fn plan(state: &Mutex<State>, dir: Dir, chunk: &[u8]) -> (usize, Option<Action>, Duration) {
     let n = chunk.len();
     let mut s = state.lock().unwrap();
     let delay = s.delay;
@@ -182,22 +158,21 @@ fn plan(state: &Mutex<State>, dir: Dir, chunk: &[u8]) -> (Step, Duration) {
     {
         *started = true;
     }
-    let step = match &mut s.armed {
+    match &mut s.armed {
         Some((fault, left, true)) if fault.dir == dir => {
             if (n as u64) >= *left {
                 let take = usize::try_from(*left).unwrap_or(n);
                 let action = fault.action;
                 s.armed = None;
                 s.fired += 1;
-                Step::ForwardThen(take, action)
+                (take, Some(action), delay)
             } else {
                 *left -= n as u64;
-                Step::Forward(n)
+                (n, None, delay)
             }
         }
-        _ => Step::Forward(n),
-    };
-    (step, delay)
+        _ => (n, None, delay),
+    }
 }
 
 fn strip(bytes: &[u8]) -> Vec<u8> {
@@ -212,105 +187,4 @@ fn strip(bytes: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-async fn serve(
-    client: TcpStream,
-    server: TcpStream,
-    state: Arc<Mutex<State>>,
-    mut kill: tokio::sync::watch::Receiver<u64>,
-) {
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<Action>(2);
-    let up = {
-        let (state, done) = (Arc::clone(&state), done_tx.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                let n = match cr.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let (step, delay) = plan(&state, Dir::Up, &buf[..n]);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                let (take, then) = match step {
-                    Step::Forward(k) => (k, None),
-                    Step::ForwardThen(k, a) => (k, Some(a)),
-                };
-                {
-                    let mut s = state.lock().unwrap();
-                    if s.record_up && s.up_log.len() < MAX_LOG {
-                        s.up_log.extend_from_slice(&buf[..take]);
-                    }
-                }
-                if sw.write_all(&buf[..take]).await.is_err() {
-                    break;
-                }
-                if let Some(action) = then {
-                    if action == Action::Stall {
-                        std::future::pending::<()>().await;
-                    }
-                    if action == Action::Reset {
-                        // Closed with linger 0: the kernel sends RST, not FIN.
-                        let _ = cr.as_ref().set_zero_linger();
-                        let _ = sw.as_ref().set_zero_linger();
-                    }
-                    let _ = done.send(action).await;
-                    std::future::pending::<()>().await;
-                }
-            }
-            let _ = done.send(Action::Close).await;
-        })
-    };
-    let down = {
-        let state = Arc::clone(&state);
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                let n = match sr.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let (step, delay) = plan(&state, Dir::Down, &buf[..n]);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                let (take, then) = match step {
-                    Step::Forward(k) => (k, None),
-                    Step::ForwardThen(k, a) => (k, Some(a)),
-                };
-                let strip_it = state.lock().unwrap().strip_starttls;
-                let out = if strip_it {
-                    strip(&buf[..take])
-                } else {
-                    buf[..take].to_vec()
-                };
-                if cw.write_all(&out).await.is_err() {
-                    break;
-                }
-                if let Some(action) = then {
-                    if action == Action::Stall {
-                        std::future::pending::<()>().await;
-                    }
-                    if action == Action::Reset {
-                        let _ = cw.as_ref().set_zero_linger();
-                        let _ = sr.as_ref().set_zero_linger();
-                    }
-                    let _ = done_tx.send(action).await;
-                    std::future::pending::<()>().await;
-                }
-            }
-            let _ = done_tx.send(Action::Close).await;
-        })
-    };
-    tokio::select! {
-        _ = done_rx.recv() => {}
-        _ = kill.changed() => {}
-    }
-    // Aborted pumps drop their halves: both sockets close (RST when a pump set linger 0).
-    up.abort();
-    down.abort();
 }

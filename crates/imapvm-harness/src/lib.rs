@@ -5,8 +5,9 @@
 //! Courier through `xtask`'s server harness, write a voicemail.conf for a test and open it
 //! as a [`Store`], run Python `imaplib` scripts as the independent mail client, make
 //! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
-//! connection with injected faults ([`fault_proxy`]), run a scenario on each of the six
-//! server personalities ([`servers`]), and time back-offs on a simulated clock ([`time`]).
+//! connection with injected faults ([`fault_proxy`]), stand in for a server that misbehaves
+//! in one exact way ([`scripted`]), run a scenario on each of the six server personalities
+//! ([`servers`]), and time back-offs on a simulated clock ([`time`]).
 //!
 //! It does **not** test anything itself, and it is never a normal dependency: only test
 //! binaries use it (it sits above the runtime, as tokio-test sits above tokio).
@@ -32,6 +33,7 @@
 )]
 
 pub mod fault_proxy;
+pub mod scripted;
 pub mod servers;
 pub mod time;
 

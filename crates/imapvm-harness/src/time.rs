@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use imapvm::clock::{Clock, SystemClock};
+use imapvm_testkit::{Peer, Reply, Responder};
 use tokio::sync::mpsc;
 
 /// Monotonic time from tokio (simulated when paused), wall time standing still.
@@ -29,32 +30,33 @@ impl Clock for FixedWall {
     }
 }
 
-/// A loopback listener that accepts every connection and closes it at once, noting when
+/// A loopback peer that accepts every connection and closes it at once, noting when
 /// (tokio's clock). Dropping it stops it.
-#[derive(Debug)]
 pub struct HangUp {
     /// The port it listens on.
     pub port: u16,
     attempts: mpsc::UnboundedReceiver<Instant>,
-    task: tokio::task::JoinHandle<()>,
+    _peer: Peer,
+}
+
+impl std::fmt::Debug for HangUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HangUp").field("port", &self.port).finish()
+    }
 }
 
 impl HangUp {
     /// Starts listening on `127.0.0.1`.
     pub async fn start() -> HangUp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let (tx, attempts) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                drop(sock);
-                let _ = tx.send(SystemClock.now());
-            }
-        });
+        let peer = Peer::builder()
+            .respond(move || Note(tx.clone()))
+            .await
+            .unwrap();
         HangUp {
-            port,
+            port: peer.port(),
             attempts,
-            task,
+            _peer: peer,
         }
     }
 
@@ -68,9 +70,17 @@ impl HangUp {
     }
 }
 
-impl Drop for HangUp {
-    fn drop(&mut self) {
-        self.task.abort();
+/// One connection of a [`HangUp`]: noted as it starts, closed at once.
+struct Note(mpsc::UnboundedSender<Instant>);
+
+impl Responder for Note {
+    fn greeting(&mut self) -> Reply {
+        let _ = self.0.send(SystemClock.now());
+        Reply::nothing().then_close()
+    }
+
+    fn line(&mut self, _: &[u8]) -> Reply {
+        Reply::nothing().then_close()
     }
 }
 

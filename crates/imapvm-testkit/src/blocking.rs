@@ -103,7 +103,7 @@ impl Builder<Threads> {
         let listener = TcpListener::bind(config.bind).map_err(PeerError::Bind)?;
         let addr = listener.local_addr().map_err(PeerError::Bind)?;
         listener.set_nonblocking(true).map_err(PeerError::Bind)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::keeping(config.keep));
         let stop = Arc::new(AtomicBool::new(false));
         let (state, stopping) = (Arc::clone(&shared), Arc::clone(&stop));
         let accept = std::thread::spawn(move || {

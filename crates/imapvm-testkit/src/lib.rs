@@ -13,8 +13,13 @@
 //! instead of hanging the test.
 //!
 //! [`serve`] (and [`blocking::serve`]) play the same on a stream the test
-//! holds: one it accepted and wrapped in TLS, or one it opened to a server
-//! under test (Asterisk's side of a FastAGI call).
+//! holds: one it opened to a server under test (Asterisk's side of a FastAGI
+//! call), say. [`Builder::upgrade`] puts each accepted stream through a
+//! function first (a TLS handshake the test brings).
+//!
+//! [`proxy::Proxy`] stands between a client and a real server: it forwards
+//! each connection through a [`proxy::Tap`] that may rewrite, record, delay
+//! or cut the bytes, refuses new connections or cuts live ones on demand.
 //!
 //! [`asterisk`] is the one peer that does know its protocol: Asterisk 22's side of a FastAGI
 //! call (`res_agi`), with a scripted phone, for the phone service's tests and benchmarks.
@@ -55,9 +60,13 @@ pub mod blocking;
 #[cfg(feature = "tokio")]
 mod peer;
 mod play;
+#[cfg(feature = "tokio")]
+pub mod proxy;
 mod record;
 mod respond;
 pub mod script;
+#[cfg(feature = "tokio")]
+mod upgrade;
 
 #[cfg(feature = "tokio")]
 pub use peer::{Peer, Tokio, serve};

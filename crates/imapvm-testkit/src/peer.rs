@@ -1,18 +1,20 @@
 //! The async driver (tokio): [`Peer`] listens on a loopback port and plays
-//! one [`Script`] per connection, or a [`Responder`] for every connection;
-//! [`serve`] plays on a stream the test accepted itself (after a TLS
-//! handshake, say).
+//! one [`Script`] per connection, or a [`Responder`] for every connection,
+//! on each accepted stream or on what [`Builder::upgrade`] makes of it (a
+//! TLS stream, say); [`serve`] plays on a stream the test holds.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::play::{Action, Play};
 use crate::record::{Builder, Listening, PeerError, Plays, Record, Shared, Transcript};
 use crate::respond::Responder;
 use crate::script::Script;
+use crate::upgrade::Upgrade;
 
 /// A scripted TCP peer on a port of its own; it stops (every connection
 /// dropped) when finished or dropped. Its address and what it received so
@@ -79,6 +81,21 @@ impl std::ops::Deref for Peer {
 }
 
 impl Builder<Tokio> {
+    /// Run each accepted connection through `upgrade` (a TLS acceptor's
+    /// handshake, say: the peer itself does no TLS) and play on the stream it
+    /// gives. A connection whose upgrade fails is dropped; it counts in
+    /// [`Listening::connections`], and has no outcome (a scripted one is then
+    /// reported [`PeerError::Unfinished`]).
+    pub fn upgrade<F, Fut, S>(mut self, upgrade: F) -> Builder<Tokio>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<S>> + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.upgrade = Some(Upgrade::new(upgrade));
+        self
+    }
+
     /// Play `scripts[n]` on the `n`th connection; later connections are
     /// refused (the listener closes).
     pub async fn scripts(
@@ -100,12 +117,12 @@ impl Builder<Tokio> {
     }
 
     async fn start(self, mut plays: Plays) -> Result<Peer, PeerError> {
-        let config = self.config;
+        let (config, upgrade) = (self.config, self.upgrade);
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(PeerError::Bind)?;
         let addr = listener.local_addr().map_err(PeerError::Bind)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::keeping(config.keep));
         let state = Arc::clone(&shared);
         let timeout = config.timeout;
         let task = tokio::spawn(async move {
@@ -122,9 +139,15 @@ impl Builder<Tokio> {
                 };
                 let _ = stream.set_nodelay(true);
                 let n = state.connected();
-                let state = Arc::clone(&state);
+                let (state, upgrade) = (Arc::clone(&state), upgrade.clone());
                 connections.spawn(async move {
-                    drive(stream, play, &state, n, OnStall::Wait).await;
+                    match upgrade {
+                        None => drive(stream, play, &state, n, OnStall::Wait).await,
+                        Some(upgrade) => match upgrade.run(stream).await {
+                            Ok(stream) => drive(stream, play, &state, n, OnStall::Wait).await,
+                            Err(_) => state.ended(n),
+                        },
+                    }
                 });
             }
         });

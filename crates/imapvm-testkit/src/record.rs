@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub timeout: Duration,
     /// Scripted connections to wait for (`None`: a responder's peer).
     pub expected: Option<usize>,
+    /// Most bytes a record keeps each way (`None`: all).
+    pub keep: Option<usize>,
 }
 
 impl Default for Config {
@@ -28,6 +30,7 @@ impl Default for Config {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             timeout: Duration::from_secs(10),
             expected: None,
+            keep: None,
         }
     }
 }
@@ -66,16 +69,31 @@ impl Plays {
 /// How to start a peer: options first (address, timeout), then
 /// `scripts(..)` or `respond(..)`; `D` is the driver ([`crate::Peer`]'s or
 /// [`crate::blocking::Peer`]'s).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder<D> {
     pub(crate) config: Config,
+    /// What each accepted stream goes through before its play (TLS).
+    #[cfg(feature = "tokio")]
+    pub(crate) upgrade: Option<crate::upgrade::Upgrade>,
     driver: PhantomData<D>,
+}
+
+impl<D> std::fmt::Debug for Builder<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Builder");
+        d.field("config", &self.config);
+        #[cfg(feature = "tokio")]
+        d.field("upgrade", &self.upgrade.is_some());
+        d.finish()
+    }
 }
 
 impl<D> Builder<D> {
     pub(crate) fn new() -> Builder<D> {
         Builder {
             config: Config::default(),
+            #[cfg(feature = "tokio")]
+            upgrade: None,
             driver: PhantomData,
         }
     }
@@ -84,6 +102,15 @@ impl<D> Builder<D> {
     /// `127.0.0.1:0`.
     pub fn bind(mut self, addr: SocketAddr) -> Builder<D> {
         self.config.bind = addr;
+        self
+    }
+
+    /// Keep at most `bytes` of what each connection received and of what it
+    /// sent in its [`Record`] (the rest still flows, it is not kept): for a
+    /// peer that moves more than a test should hold, such as one under a
+    /// memory measurement.
+    pub fn keep_at_most(mut self, bytes: usize) -> Builder<D> {
+        self.config.keep = Some(bytes);
         self
     }
 
@@ -133,9 +160,9 @@ impl Listening {
 /// One connection, as the peer saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
-    /// Every byte the client sent.
+    /// Every byte the client sent (the first [`Builder::keep_at_most`]).
     pub received: Vec<u8>,
-    /// Every byte the peer sent.
+    /// Every byte the peer sent (the first [`Builder::keep_at_most`]).
     pub sent: Vec<u8>,
     /// How its play went (`None`: not known yet, or a responder that
     /// stalled).
@@ -239,6 +266,8 @@ pub(crate) struct Shared {
     condvar: Condvar,
     #[cfg(feature = "tokio")]
     notify: tokio::sync::Notify,
+    /// Most bytes a record keeps each way (`None`: all).
+    keep: Option<usize>,
 }
 
 impl Shared {
@@ -251,6 +280,22 @@ impl Shared {
         self.condvar.notify_all();
         #[cfg(feature = "tokio")]
         self.notify.notify_waiters();
+    }
+
+    /// Records that keep at most `keep` bytes each way (`None`: all).
+    pub fn keeping(keep: Option<usize>) -> Shared {
+        Shared {
+            keep,
+            ..Shared::default()
+        }
+    }
+
+    /// `bytes` appended to `kept`, up to the limit.
+    fn keep(&self, kept: &mut Vec<u8>, bytes: &[u8]) {
+        let room = self
+            .keep
+            .map_or(bytes.len(), |k| k.saturating_sub(kept.len()));
+        kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 
     /// How many changes there were so far.
@@ -299,14 +344,14 @@ impl Shared {
 
     pub fn received_bytes(&self, n: usize, bytes: &[u8]) {
         if let Some(r) = self.lock().get_mut(n) {
-            r.received.extend_from_slice(bytes);
+            self.keep(&mut r.received, bytes);
         }
         self.changed_now();
     }
 
     pub fn sent(&self, n: usize, bytes: &[u8]) {
         if let Some(r) = self.lock().get_mut(n) {
-            r.sent.extend_from_slice(bytes);
+            self.keep(&mut r.sent, bytes);
         }
         self.changed_now();
     }

@@ -1,6 +1,7 @@
 //! The async peer against real tokio clients: scripts played to the end,
 //! departures reported with a diff, timeouts, several connections, refused
-//! extra ones, responders with literals, stalls, and `serve` on any stream.
+//! extra ones, responders with literals, stalls, `serve` on any stream, and
+//! accepted streams upgraded before the play.
 
 use std::time::{Duration, Instant};
 
@@ -10,13 +11,24 @@ use imapvm_testkit::{
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
+/// The next line, within 5 s.
+pub(crate) async fn read_line(reader: &mut BufReader<TcpStream>) -> String {
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
         .await
         .expect("a line within 5 s")
         .expect("read");
     line
+}
+
+/// Writes `bytes` to the client's connection.
+pub(crate) async fn say(client: &mut BufReader<TcpStream>, bytes: &[u8]) {
+    client.get_mut().write_all(bytes).await.expect("write");
+}
+
+/// A client connected to `addr`.
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> BufReader<TcpStream> {
+    BufReader::new(TcpStream::connect(addr).await.expect("connect"))
 }
 
 #[tokio::test]
@@ -266,4 +278,67 @@ async fn lines_makes_a_responder_of_a_function() {
         .await
         .expect("write");
     assert_eq!(read_line(&mut client).await, "echo ping\r\n");
+}
+
+/// A stand-in for a TLS handshake: the client must say `HELLO` first, and
+/// gets `WELCOME`; anything else fails the upgrade.
+async fn handshake(mut tcp: TcpStream) -> std::io::Result<TcpStream> {
+    let mut hello = [0u8; 7];
+    tcp.read_exact(&mut hello).await?;
+    if &hello != b"HELLO\r\n" {
+        return Err(std::io::Error::other("no HELLO"));
+    }
+    tcp.write_all(b"WELCOME\r\n").await?;
+    Ok(tcp)
+}
+
+#[tokio::test]
+async fn an_upgrade_runs_before_the_play_and_a_failed_one_drops_the_connection() {
+    let peer = Peer::builder()
+        .upgrade(handshake)
+        .respond(|| lines("* OK\r\n", |line| Reply::send(format!("got {line}\r\n"))))
+        .await
+        .expect("peer");
+    let mut client = connect(peer.addr()).await;
+    say(&mut client, b"HELLO\r\n").await;
+    assert_eq!(read_line(&mut client).await, "WELCOME\r\n");
+    assert_eq!(
+        read_line(&mut client).await,
+        "* OK\r\n",
+        "the greeting after"
+    );
+    say(&mut client, b"x\r\n").await;
+    assert_eq!(read_line(&mut client).await, "got x\r\n");
+    assert_eq!(
+        peer.received_lines(0),
+        ["x"],
+        "the handshake is not recorded"
+    );
+
+    let mut refused = connect(peer.addr()).await;
+    say(&mut refused, b"HOWDY\r\n").await;
+    assert_eq!(read_line(&mut refused).await, "", "dropped, no greeting");
+    assert_eq!(peer.connections(), 2);
+    let transcript = peer.finish().await.expect("a responder's peer");
+    assert!(transcript.connections[1].ended);
+    assert!(transcript.connections[1].outcome.is_none());
+}
+
+#[tokio::test]
+async fn a_record_keeps_at_most_what_it_is_told() {
+    let peer = Peer::builder()
+        .keep_at_most(8)
+        .respond(|| {
+            lines("", |line| {
+                Reply::send(format!("got {}\r\n", line.repeat(10)))
+            })
+        })
+        .await
+        .expect("peer");
+    let mut client = connect(peer.addr()).await;
+    say(&mut client, b"abcdefghij\r\n").await;
+    assert_eq!(read_line(&mut client).await.len(), 106, "all of it flows");
+    assert_eq!(peer.received(0), b"abcdefgh");
+    let transcript = peer.finish().await.expect("a responder's peer");
+    assert_eq!(transcript.connections[0].sent, b"got abcd");
 }

@@ -1,7 +1,10 @@
-//! imapvm-testkit's tests: the script format, and both drivers against real
-//! TCP clients (every test binds its own loopback port).
+//! imapvm-testkit's tests: the script format, both drivers against real TCP
+//! clients, and the forwarding proxy in front of a peer (every test binds its
+//! own loopback ports).
 
 mod blocking;
 #[cfg(feature = "tokio")]
 mod peer;
+#[cfg(feature = "tokio")]
+mod proxy;
 mod script;

@@ -974,7 +974,8 @@ pub fn latest_counts<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use imapvm_harness::scripted::{Command, Imap, Log};
+    use imapvm_testkit::{Peer, Reply};
 
     /// Values the watcher once repaired without a word (`queue` and `connect_concurrency`
     /// 0 became 1, a poll interval under a second became one, a back-off maximum below its
@@ -1071,57 +1072,40 @@ mod tests {
         );
     }
 
-    /// A one-connection IMAP peer that offers NOTIFY but refuses it, then accepts IDLE;
-    /// returns its port and every line it received.
-    async fn notify_refusing_server() -> (u16, Arc<Mutex<Vec<String>>>) {
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            w.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE NOTIFY NAMESPACE] hi\r\n")
-                .await
-                .unwrap();
-            let mut lines = BufReader::new(r).lines();
-            let mut idle_tag = String::new();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(line.clone());
-                let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
-                let verb = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-                let reply = match (tag, verb.as_str()) {
-                    ("DONE", _) => format!("{idle_tag} OK idle done\r\n"),
-                    (_, "CAPABILITY") => {
-                        format!("* CAPABILITY IMAP4rev1 IDLE NOTIFY NAMESPACE\r\n{tag} OK caps\r\n")
+    /// An IMAP peer that offers NOTIFY but refuses it, then accepts IDLE; returns it and
+    /// every command it received.
+    async fn notify_refusing_server() -> (Peer, Log) {
+        const CAPS: &str = "IMAP4rev1 IDLE NOTIFY NAMESPACE";
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let mut idle_tag = String::new();
+                Imap::new(CAPS, &l, move |c: &Command| {
+                    let tag = &c.tag;
+                    if tag == "DONE" {
+                        Some(Reply::send(format!("{idle_tag} OK idle done\r\n")))
+                    } else if c.is("NOTIFY") {
+                        Some(Reply::send(format!(
+                            "{tag} NO [NOTIFICATIONOVERFLOW] not today\r\n"
+                        )))
+                    } else if c.is("IDLE") {
+                        idle_tag.clone_from(tag);
+                        Some(Reply::send("+ idling\r\n"))
+                    } else {
+                        None
                     }
-                    (_, "NAMESPACE") => {
-                        format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK ns\r\n")
-                    }
-                    (_, "SELECT") => format!(
-                        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
-                    ),
-                    (_, "UID") if rest.contains("SEARCH") => format!("* SEARCH\r\n{tag} OK s\r\n"),
-                    (_, "NOTIFY") => format!("{tag} NO [NOTIFICATIONOVERFLOW] not today\r\n"),
-                    (_, "IDLE") => {
-                        idle_tag = tag.to_owned();
-                        "+ idling\r\n".to_owned()
-                    }
-                    (_, "LOGOUT") => format!("* BYE bye\r\n{tag} OK out\r\n"),
-                    _ => format!("{tag} OK done\r\n"),
-                };
-                if w.write_all(reply.as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-        });
-        (port, seen)
+                })
+            })
+            .await
+            .unwrap();
+        (peer, log)
     }
 
     #[tokio::test]
     async fn a_refused_notify_falls_back_to_idle_on_the_voicemail_folder() {
-        let (port, seen) = notify_refusing_server().await;
+        let (peer, log) = notify_refusing_server().await;
+        let port = peer.port();
         let dir = std::env::temp_dir().join(format!("imapvm-watch-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("voicemail.conf");
@@ -1161,15 +1145,11 @@ mod tests {
         );
         // IDLE goes out after the refused NOTIFY.
         let deadline = std::time::Instant::now() + within;
-        while !seen.lock().unwrap().iter().any(|l| l.ends_with(" IDLE")) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{:?}",
-                seen.lock().unwrap()
-            );
+        while !log.lines().iter().any(|l| l.ends_with(" IDLE")) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", log.lines());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let lines = seen.lock().unwrap().clone();
+        let lines = log.lines();
         let notify = lines
             .iter()
             .position(|l| l.contains(" NOTIFY SET "))

@@ -741,132 +741,118 @@ async fn finish_append(
 /// The pipelining itself needs a peer that can tell: a scripted server.
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use imapvm_harness::scripted::{Command, Imap, Log, Script, usual};
+    use imapvm_testkit::{Peer, Reply};
 
     use super::*;
 
-    type Log = Arc<Mutex<(usize, usize, Vec<String>)>>;
+    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS NAMESPACE";
 
-    /// A scripted server holding its APPEND answers as long as more APPENDs keep coming
-    /// (so it sees how many were in flight together); with `appenduid` false it never sends
-    /// APPENDUID and answers a `UID SEARCH HEADER Message-ID` with the UID it gave that
-    /// message. Deposits one voicemail to 1234@default and 5678@default (one account).
-    async fn scripted_deposit(appenduid: bool) -> (Vec<RecipientResult>, Log) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let log: Arc<Mutex<(usize, usize, Vec<String>)>> = Arc::default();
-        let seen = Arc::clone(&log);
-        tokio::spawn(async move {
-            let mut accepted = 0;
-            while let Ok((sock, _)) = listener.accept().await {
-                accepted += 1;
-                seen.lock().unwrap().0 = accepted;
-                let seen = Arc::clone(&seen);
-                tokio::spawn(async move {
-                    let (r, mut w) = sock.into_split();
-                    let mut r = BufReader::new(r);
-                    let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS NAMESPACE";
-                    w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
-                        .await
-                        .unwrap();
-                    let mut held: Vec<(String, String)> = Vec::new();
-                    let mut by_message_id: Vec<(String, u32)> = Vec::new();
-                    let mut body = Vec::new();
-                    let mut exists = 0u32;
-                    let mut line = Vec::new();
-                    loop {
-                        let read = if held.is_empty() {
-                            r.read_until(b'\n', &mut line).await.ok()
-                        } else {
-                            match tokio::time::timeout(
-                                Duration::from_millis(500),
-                                r.read_until(b'\n', &mut line),
-                            )
-                            .await
-                            {
-                                Ok(n) => n.ok(),
-                                Err(_) => {
-                                    // No more APPENDs coming: answer the held ones.
-                                    for (tag, message_id) in held.drain(..) {
-                                        exists += 1;
-                                        by_message_id.push((message_id, exists));
-                                        let code = if appenduid {
-                                            format!("[APPENDUID 7 {exists}] ")
-                                        } else {
-                                            String::new()
-                                        };
-                                        let reply =
-                                            format!("* {exists} EXISTS\r\n{tag} OK {code}done\r\n");
-                                        w.write_all(reply.as_bytes()).await.unwrap();
-                                    }
-                                    continue;
-                                }
-                            }
-                        };
-                        if read.unwrap_or(0) == 0 {
-                            break;
-                        }
-                        let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                        line.clear();
-                        if let Some(n) = text
-                            .strip_suffix("+}")
-                            .and_then(|t| t.rsplit_once('{'))
-                            .and_then(|(_, n)| n.parse::<usize>().ok())
-                        {
-                            body = vec![0; n];
-                            r.read_exact(&mut body).await.unwrap();
-                            let mut rest = Vec::new();
-                            r.read_until(b'\n', &mut rest).await.unwrap();
-                        }
-                        let (tag, cmd) = text.split_once(' ').unwrap_or((&text, ""));
-                        if cmd.starts_with("APPEND") {
-                            let text = String::from_utf8_lossy(&body);
-                            let message_id = text
-                                .lines()
-                                .find_map(|l| l.strip_prefix("Message-ID: "))
-                                .unwrap_or_default()
-                                .trim()
-                                .to_owned();
-                            held.push((tag.to_owned(), message_id));
-                            let mut g = seen.lock().unwrap();
-                            g.1 = g.1.max(held.len());
-                            g.2.push(cmd.split(' ').take(2).collect::<Vec<_>>().join(" "));
-                            continue;
-                        }
-                        let reply = if cmd.starts_with("AUTHENTICATE") {
-                            format!("{tag} OK [CAPABILITY {caps}] logged in\r\n")
-                        } else if cmd.starts_with("NAMESPACE") {
-                            format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
-                        } else if cmd.starts_with("SELECT") {
-                            format!(
-                                "* {exists} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
-                            )
-                        } else if cmd.starts_with("UID SEARCH") {
-                            let hit = by_message_id
-                                .iter()
-                                .find(|(id, _)| !id.is_empty() && cmd.contains(id.as_str()))
-                                .map(|(_, uid)| format!(" {uid}"))
-                                .unwrap_or_default();
-                            format!("* SEARCH{hit}\r\n{tag} OK done\r\n")
-                        } else if cmd.starts_with("LOGOUT") {
-                            format!("* BYE\r\n{tag} OK done\r\n")
-                        } else {
-                            format!("{tag} OK done\r\n")
-                        };
-                        if w.write_all(reply.as_bytes()).await.is_err() {
-                            break;
-                        }
-                    }
-                });
+    /// One connection of the scripted server: it holds its APPEND answers as long as more
+    /// APPENDs keep coming (500 ms of quiet ends that), so that it sees how many were in
+    /// flight together.
+    struct HeldAppends {
+        appenduid: bool,
+        /// (tag, Message-ID) of each APPEND not answered yet.
+        held: Vec<(String, String)>,
+        /// The UID given to each Message-ID.
+        by_message_id: Vec<(String, u32)>,
+        exists: u32,
+        most_in_flight: Arc<AtomicUsize>,
+    }
+
+    impl Script for HeldAppends {
+        fn answer(&mut self, c: &Command) -> Option<Reply> {
+            let reply = if c.is("APPEND") {
+                let body = String::from_utf8_lossy(c.literals.first().map_or(&[][..], |l| l));
+                let message_id = body
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Message-ID: "))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                self.held.push((c.tag.clone(), message_id));
+                self.most_in_flight
+                    .fetch_max(self.held.len(), Ordering::SeqCst);
+                Reply::nothing()
+            } else if c.is("SELECT") {
+                Reply::send(format!(
+                    "* {} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{} OK [READ-WRITE] selected\r\n",
+                    self.exists, c.tag
+                ))
+            } else if c.is("UID SEARCH") {
+                let hit = self
+                    .by_message_id
+                    .iter()
+                    .find(|(id, _)| !id.is_empty() && c.text.contains(id.as_str()))
+                    .map(|(_, uid)| format!(" {uid}"))
+                    .unwrap_or_default();
+                Reply::send(format!("* SEARCH{hit}\r\n{} OK done\r\n", c.tag))
+            } else {
+                usual(CAPS, c)
+            };
+            Some(if self.held.is_empty() {
+                reply
+            } else {
+                reply.quiet_after(Duration::from_millis(500))
+            })
+        }
+
+        /// No more APPENDs coming: answer the held ones.
+        fn quiet(&mut self) -> Reply {
+            let mut out = String::new();
+            for (tag, message_id) in self.held.drain(..) {
+                self.exists += 1;
+                self.by_message_id.push((message_id, self.exists));
+                let code = if self.appenduid {
+                    format!("[APPENDUID 7 {}] ", self.exists)
+                } else {
+                    String::new()
+                };
+                out.push_str(&format!(
+                    "* {} EXISTS\r\n{tag} OK {code}done\r\n",
+                    self.exists
+                ));
             }
-        });
+            Reply::send(out)
+        }
+    }
+
+    /// What the scripted server saw: its connections, the most APPENDs in flight at once,
+    /// and every command.
+    struct Seen {
+        connections: usize,
+        most_in_flight: usize,
+        log: Log,
+    }
+
+    /// Deposits one voicemail to 1234@default and 5678@default (one account) on a scripted
+    /// server holding its APPEND answers; with `appenduid` false it never sends APPENDUID
+    /// and answers a `UID SEARCH HEADER Message-ID` with the UID it gave that message.
+    async fn scripted_deposit(appenduid: bool) -> (Vec<RecipientResult>, Seen) {
+        let (log, most_in_flight) = (Log::default(), Arc::new(AtomicUsize::new(0)));
+        let (l, most) = (log.clone(), Arc::clone(&most_in_flight));
+        let peer = Peer::builder()
+            .respond(move || {
+                let script = HeldAppends {
+                    appenduid,
+                    held: Vec::new(),
+                    by_message_id: Vec::new(),
+                    exists: 0,
+                    most_in_flight: Arc::clone(&most),
+                };
+                Imap::new(CAPS, &l, script)
+            })
+            .await
+            .unwrap();
         let conf = format!(
-            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+            "[general]\nimapserver=127.0.0.1\nimapport={}\nimapflags=notls\nformat=wav\n\
              [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n\
-             5678 => 5678,B,,,imapuser=vm|imappassword=pw\n"
+             5678 => 5678,B,,,imapuser=vm|imappassword=pw\n",
+            peer.port()
         );
         let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
         let store = Store::new(parsed.config);
@@ -882,14 +868,19 @@ mod tests {
             .deposit_to(&["1234@default", "5678@default"], &vm)
             .await;
         store.close().await;
-        (results, log)
+        let seen = Seen {
+            connections: peer.connections(),
+            most_in_flight: most_in_flight.load(Ordering::SeqCst),
+            log,
+        };
+        (results, seen)
     }
 
     /// Two boxes of one account: both APPENDs are on the wire before the server answers
     /// either.
     #[tokio::test]
     async fn recipients_of_one_account_share_a_connection_and_pipeline_their_appends() {
-        let (results, log) = scripted_deposit(true).await;
+        let (results, seen) = scripted_deposit(true).await;
         assert!(
             results
                 .iter()
@@ -900,17 +891,25 @@ mod tests {
             .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid.get())
             .collect();
         assert_eq!(uids, vec![1, 2]);
-        let (connections, most_in_flight, appends) = log.lock().unwrap().clone();
-        assert_eq!(connections, 1, "one account, one connection");
+        let appends: Vec<String> = seen
+            .log
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains(" APPEND "))
+            .collect();
+        assert_eq!(seen.connections, 1, "one account, one connection");
         assert_eq!(appends.len(), 2, "{appends:?}");
-        assert_eq!(most_in_flight, 2, "the second APPEND waited for the first");
+        assert_eq!(
+            seen.most_in_flight, 2,
+            "the second APPEND waited for the first"
+        );
     }
 
     /// Without APPENDUID each copy is found by its own Message-ID (unique per copy, even in
     /// one folder where both copies share the msg id).
     #[tokio::test]
     async fn without_appenduid_each_copy_is_found_by_its_own_message_id() {
-        let (results, log) = scripted_deposit(false).await;
+        let (results, seen) = scripted_deposit(false).await;
         let found: Vec<(u32, bool)> = results
             .iter()
             .map(|r| {
@@ -919,6 +918,6 @@ mod tests {
             })
             .collect();
         assert_eq!(found, vec![(1, false), (2, false)]);
-        assert_eq!(log.lock().unwrap().1, 2);
+        assert_eq!(seen.most_in_flight, 2);
     }
 }

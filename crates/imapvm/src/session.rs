@@ -874,21 +874,23 @@ impl Session {
 mod tests {
     //! Refusals that need a server misbehaving in a specific way: a scripted peer on loopback.
 
-    use std::sync::{Arc, Mutex};
-
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::TcpListener;
+    use imapvm_harness::scripted::{Command, Imap, Literal, Log, Script, plain};
+    use imapvm_testkit::{Peer, Reply};
 
     use super::*;
     use crate::account::{Account, Credentials, Security};
     use crate::clock::SystemClock;
     use imapvm_types::Secret;
 
+    /// A peer that accepts and says nothing.
+    async fn silent() -> Peer {
+        Peer::script("stall").await.unwrap()
+    }
+
     #[tokio::test]
     async fn connections_carry_tcp_keepalive() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let tcp = TcpStream::connect(addr).await.unwrap();
+        let peer = silent().await;
+        let tcp = TcpStream::connect(peer.addr()).await.unwrap();
         let sock = socket2::SockRef::from(&tcp);
         assert!(
             !sock.keepalive().unwrap(),
@@ -908,39 +910,22 @@ mod tests {
     /// the password policy asks whether it is the rustls one.
     #[tokio::test]
     async fn a_boxed_socket_is_told_apart_by_its_type() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let tcp = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
+        let peer = silent().await;
+        let tcp = TcpStream::connect(peer.addr()).await.unwrap();
         let stream: Stream = Box::new(tcp);
         assert!(!is_tls(&*stream));
         assert!((stream as Box<dyn Any>).downcast::<TcpStream>().is_ok());
     }
 
-    /// A one-connection server: greets with `greeting`, answers each tagged line with
-    /// `reply(tag, rest)`, and records every line it received.
-    async fn scripted(
-        greeting: &'static str,
-        reply: fn(&str, &str) -> String,
-    ) -> (u16, Arc<Mutex<Vec<String>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            w.write_all(greeting.as_bytes()).await.unwrap();
-            let mut lines = BufReader::new(r).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(line.clone());
-                let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
-                if w.write_all(reply(tag, rest).as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-        });
-        (port, seen)
+    /// A server offering `caps` that answers as usual, and every command it received.
+    async fn scripted(caps: &'static str) -> (Peer, Log) {
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || Imap::new(caps, &l, plain))
+            .await
+            .unwrap();
+        (peer, log)
     }
 
     fn account(port: u16, security: Security, credentials: Credentials) -> Account {
@@ -965,16 +950,6 @@ mod tests {
         }
     }
 
-    fn ok(tag: &str, rest: &str) -> String {
-        if rest.starts_with("NAMESPACE") {
-            format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
-        } else if rest.starts_with("CAPABILITY") {
-            format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN NAMESPACE\r\n{tag} OK done\r\n")
-        } else {
-            format!("{tag} OK done\r\n")
-        }
-    }
-
     /// On a non-loopback address (when this host has one) a server without STARTTLS gets no
     /// password in the default mode.
     #[tokio::test]
@@ -990,93 +965,67 @@ mod tests {
             // No non-loopback interface here: the decision is covered by the table test.
             return;
         };
-        let listener = TcpListener::bind((ip, 0)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            w.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n")
-                .await
-                .unwrap();
-            let mut lines = BufReader::new(r).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(line.clone());
-                let tag = line.split(' ').next().unwrap_or("*").to_owned();
-                let _ = w.write_all(format!("{tag} OK done\r\n").as_bytes()).await;
-            }
-        });
-        let mut a = account(port, Security::StartTlsIfOffered, user());
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .bind((ip, 0).into())
+            .respond(move || Imap::new("IMAP4rev1 AUTH=PLAIN", &l, plain))
+            .await
+            .unwrap();
+        let mut a = account(peer.port(), Security::StartTlsIfOffered, user());
         a.server = ip.to_string();
         let err = Session::open(&a, &SystemClock::shared()).await.unwrap_err();
         assert!(matches!(err, Error::Insecure { .. }), "{err}");
         assert!(
-            !seen
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("AUTHENTICATE") || l.contains("LOGIN")),
+            !log.any("AUTHENTICATE") && !log.any("LOGIN"),
             "{:?}",
-            seen.lock().unwrap()
+            log.lines()
         );
     }
 
     #[tokio::test]
     async fn starttls_required_but_not_offered_is_refused_before_any_credential() {
-        let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", ok).await;
+        let (peer, log) = scripted("IMAP4rev1 AUTH=PLAIN").await;
         let err = Session::open(
-            &account(port, Security::StartTlsRequired, user()),
+            &account(peer.port(), Security::StartTlsRequired, user()),
             &SystemClock::shared(),
         )
         .await
         .unwrap_err();
         assert!(matches!(err, Error::Insecure { .. }), "{err}");
         assert!(err.to_string().contains("STARTTLS"), "{err}");
-        assert!(
-            seen.lock().unwrap().is_empty(),
-            "{:?}",
-            seen.lock().unwrap()
-        );
+        assert!(log.lines().is_empty(), "{:?}", log.lines());
     }
 
     #[tokio::test]
     async fn logindisabled_without_sasl_plain_is_refused() {
-        let (port, seen) = scripted("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n", ok).await;
+        let (peer, log) = scripted("IMAP4rev1 LOGINDISABLED").await;
         let err = Session::open(
-            &account(port, Security::Plain, user()),
+            &account(peer.port(), Security::Plain, user()),
             &SystemClock::shared(),
         )
         .await
         .unwrap_err();
         assert!(err.to_string().contains("LOGINDISABLED"), "{err}");
-        assert!(
-            !seen.lock().unwrap().iter().any(|l| l.contains("LOGIN")),
-            "{:?}",
-            seen.lock().unwrap()
-        );
+        assert!(!log.any("LOGIN"), "{:?}", log.lines());
     }
 
     #[tokio::test]
     async fn authuser_sends_sasl_plain_with_imapuser_as_authzid() {
-        let (port, seen) = scripted(
-            "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE] hi\r\n",
-            ok,
-        )
-        .await;
+        let (peer, log) = scripted("IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE").await;
         let creds = Credentials::Proxy {
             user: "vm1".into(),
             auth_user: "master".into(),
             password: Secret::new("mpw"),
         };
         let session = Session::open(
-            &account(port, Security::Plain, creds),
+            &account(peer.port(), Security::Plain, creds),
             &SystemClock::shared(),
         )
         .await
         .unwrap();
         assert!(session.is_usable());
-        let lines = seen.lock().unwrap().clone();
+        let lines = log.lines();
         let auth = lines
             .iter()
             .find(|l| l.contains("AUTHENTICATE PLAIN"))
@@ -1091,59 +1040,44 @@ mod tests {
     /// buffers are full, and fail on `imapwritetimeout`; the driver reads while it writes.
     #[tokio::test]
     async fn a_large_append_is_written_while_the_server_already_answers() {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        use std::sync::atomic::{AtomicBool, Ordering};
         const LITERAL: usize = 16 << 20;
         const CHATTER: usize = 16 << 20;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            let mut r = BufReader::new(r);
-            w.write_all(
-                b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ NAMESPACE] hi\r\n",
-            )
+        const CAPS: &str = "IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ NAMESPACE";
+
+        /// Answers an APPEND's literal with untagged chatter before reading it, and notes
+        /// whether the whole literal came, all `x`.
+        struct AnswerFirst(Arc<AtomicBool>);
+
+        impl Script for AnswerFirst {
+            fn answer(&mut self, c: &Command) -> Option<Reply> {
+                let literal = c.literals.first()?;
+                self.0.store(
+                    literal.len() == LITERAL && literal.iter().all(|b| *b == b'x'),
+                    Ordering::SeqCst,
+                );
+                Some(Reply::send(format!(
+                    "{} OK [APPENDUID 7 1] stored\r\n",
+                    c.tag
+                )))
+            }
+
+            fn literal(&mut self, _: &Command, _: bool) -> Option<Literal> {
+                let filler = format!("* OK {}\r\n", "f".repeat(1000));
+                Some(Literal::Read(
+                    filler.repeat(CHATTER.div_ceil(filler.len())).into_bytes(),
+                ))
+            }
+        }
+
+        let got_all = Arc::new(AtomicBool::new(false));
+        let (log, got) = (Log::default(), Arc::clone(&got_all));
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || Imap::new(CAPS, &l, AnswerFirst(Arc::clone(&got))))
             .await
             .unwrap();
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if r.read_line(&mut line).await.unwrap() == 0 {
-                    return None;
-                }
-                let (tag, rest) = line.trim_end().split_once(' ').unwrap();
-                let (tag, rest) = (tag.to_owned(), rest.to_owned());
-                if rest.starts_with("APPEND") {
-                    assert!(
-                        rest.ends_with(&format!("{{{LITERAL}+}}")),
-                        "LITERAL+: {rest}"
-                    );
-                    // Answer first, read later.
-                    let filler = format!("* OK {}\r\n", "f".repeat(1000));
-                    let mut sent = 0;
-                    while sent < CHATTER {
-                        w.write_all(filler.as_bytes()).await.unwrap();
-                        sent += filler.len();
-                    }
-                    let mut literal = vec![0; LITERAL];
-                    r.read_exact(&mut literal).await.unwrap();
-                    line.clear();
-                    r.read_line(&mut line).await.unwrap();
-                    w.write_all(format!("{tag} OK [APPENDUID 7 1] stored\r\n").as_bytes())
-                        .await
-                        .unwrap();
-                    return Some(literal.iter().all(|b| *b == b'x'));
-                }
-                let reply = if rest.starts_with("NAMESPACE") {
-                    format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
-                } else if rest.starts_with("CAPABILITY") {
-                    format!("* CAPABILITY IMAP4rev1 LITERAL+ NAMESPACE\r\n{tag} OK done\r\n")
-                } else {
-                    format!("{tag} OK done\r\n")
-                };
-                w.write_all(reply.as_bytes()).await.unwrap();
-            }
-        });
+        let port = peer.port();
         let mut session = Session::open(
             &account(port, Security::Plain, user()),
             &SystemClock::shared(),
@@ -1157,28 +1091,27 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(outcome, Outcome::Appended(Some(_))), "{outcome:?}");
-        assert_eq!(
-            server.await.unwrap(),
-            Some(true),
+        let append = log.lines().into_iter().find(|l| l.contains(" APPEND "));
+        assert!(
+            append.is_some_and(|l| l.ends_with(&format!("{{{LITERAL}+}}"))),
+            "LITERAL+: {:?}",
+            log.lines()
+        );
+        assert!(
+            got_all.load(Ordering::SeqCst),
             "the server got the whole literal"
         );
     }
 
     #[tokio::test]
     async fn a_silent_server_hits_the_open_timeout_not_a_hang() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let keep = tokio::spawn(async move {
-            let _sock = listener.accept().await;
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        });
-        let mut a = account(port, Security::Plain, user());
+        let peer = silent().await;
+        let mut a = account(peer.port(), Security::Plain, user());
         a.open_timeout = Duration::from_millis(300);
         a.read_timeout = Duration::from_millis(300);
         let started = std::time::Instant::now();
         let err = Session::open(&a, &SystemClock::shared()).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(3), "{err}");
         assert!(err.is_connection_lost(), "{err}");
-        keep.abort();
     }
 }

@@ -4,16 +4,14 @@
 //! and resyncs; externnotify runs with Asterisk's arguments, survives hangs and failures.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use imapvm::{MwiCounts, RecipientResult, Store, Urgency, WatchStrategy};
+use imapvm_testkit::proxy::Proxy;
 use imapvm_watch::{
     ExternNotify, ExternRun, MwiEvent, RunOutcome, StrategyChoice, WatchEvent, WatchOptions,
     Watcher,
 };
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::{fixture, pw, py, q, server, store_for, unique, voicemail};
 
@@ -417,65 +415,19 @@ async fn shared_account_boxes_are_watched_over_one_connection() {
     store.close().await;
 }
 
-/// A TCP proxy in front of Dovecot that can be cut (every connection closed, new ones
-/// refused) and restored, to simulate an outage without stopping the shared server.
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    generation: Arc<tokio::sync::watch::Sender<u64>>,
-}
-
-impl Proxy {
-    async fn start(target: (String, u16)) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let (tx, _) = tokio::sync::watch::channel(0u64);
-        let generation = Arc::new(tx);
-        let (u, g) = (Arc::clone(&up), Arc::clone(&generation));
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !u.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let mut cut = g.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect((target.0.as_str(), target.1)).await
-                    else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            port,
-            up,
-            generation,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.send_modify(|g| *g += 1);
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
+/// The outage: every connection through `proxy` closed, new ones refused.
+fn cut(proxy: &Proxy) {
+    proxy.set_refuse(true);
+    proxy.cut_all();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences() {
     let s = server();
-    let proxy = Proxy::start((s.host.clone(), s.port)).await;
-    let (store, folder) = store_on("watch-outage", "127.0.0.1", proxy.port, "");
-    let account = format!("vm1234@127.0.0.1:{}", proxy.port);
+    // A proxy in front of Dovecot, to simulate an outage without stopping the shared server.
+    let proxy = Proxy::to(&s.host, s.port).start().await.unwrap();
+    let (store, folder) = store_on("watch-outage", "127.0.0.1", proxy.port(), "");
+    let account = format!("vm1234@127.0.0.1:{}", proxy.port());
     let a = append_voicemail(&folder, "");
     let mut w = Watcher::start(
         &store,
@@ -493,7 +445,7 @@ async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences(
     watching(&mut w).await;
 
     // Down: one error event naming the account; no count is published.
-    proxy.cut();
+    cut(&proxy);
     match next_event(&mut w, Duration::from_secs(10)).await {
         WatchEvent::Error(e) => assert_eq!(e.account.to_string(), account),
         other => panic!("expected an error event, got {other:?}"),
@@ -505,7 +457,7 @@ async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences(
     assert_quiet(&mut w, Duration::from_millis(500)).await;
 
     // Back: resync, and the difference is published once.
-    proxy.restore();
+    proxy.set_refuse(false);
     let mut saw_watching = false;
     let e = loop {
         match next_event(&mut w, Duration::from_secs(10)).await {
@@ -520,12 +472,12 @@ async fn an_outage_keeps_the_last_state_and_a_resync_publishes_only_differences(
     }
 
     // Another outage with no change meanwhile: the resync publishes nothing.
-    proxy.cut();
+    cut(&proxy);
     assert!(matches!(
         next_event(&mut w, Duration::from_secs(10)).await,
         WatchEvent::Error(_)
     ));
-    proxy.restore();
+    proxy.set_refuse(false);
     assert!(matches!(
         next_event(&mut w, Duration::from_secs(10)).await,
         WatchEvent::Watching { .. }

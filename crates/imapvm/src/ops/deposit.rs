@@ -496,67 +496,33 @@ mod tests {
     /// scripted peer): the UID comes from a search by msg id, after the APPEND completed.
     #[tokio::test]
     async fn without_appenduid_the_uid_is_found_by_msg_id() {
-        use std::sync::Mutex;
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        use imapvm_harness::scripted::{Command, Imap, Log, usual};
+        use imapvm_testkit::{Peer, Reply};
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = Arc::clone(&log);
-        tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            let mut r = BufReader::new(r);
-            let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE";
-            w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
-                .await
-                .unwrap();
-            let mut appended = false;
-            loop {
-                let mut line = Vec::new();
-                if r.read_until(b'\n', &mut line).await.unwrap_or(0) == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                // A LITERAL+ literal: skip its bytes and the rest of the command line.
-                if let Some(n) = text
-                    .strip_suffix("+}")
-                    .and_then(|t| t.rsplit_once('{'))
-                    .and_then(|(_, n)| n.parse::<usize>().ok())
-                {
-                    let mut body = vec![0; n];
-                    r.read_exact(&mut body).await.unwrap();
-                    let mut rest = Vec::new();
-                    r.read_until(b'\n', &mut rest).await.unwrap();
-                }
-                seen.lock().unwrap().push(text.clone());
-                let (tag, cmd) = text.split_once(' ').unwrap_or((&text, ""));
-                let reply = if cmd.starts_with("AUTHENTICATE") {
-                    format!("{tag} OK [CAPABILITY {caps}] logged in\r\n")
-                } else if cmd.starts_with("NAMESPACE") {
-                    format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK done\r\n")
-                } else if cmd.starts_with("SELECT") {
-                    format!(
-                        "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK [READ-WRITE] selected\r\n"
-                    )
-                } else if cmd.starts_with("APPEND") {
-                    appended = true;
-                    format!("* 1 EXISTS\r\n{tag} OK Append completed\r\n")
-                } else if cmd.starts_with("UID SEARCH") {
-                    let hit = if appended { " 5" } else { "" };
-                    format!("* SEARCH{hit}\r\n{tag} OK done\r\n")
-                } else if cmd.starts_with("UID FETCH") && appended {
-                    format!("* 1 FETCH (UID 5 FLAGS ())\r\n{tag} OK done\r\n")
-                } else if cmd.starts_with("LOGOUT") {
-                    format!("* BYE\r\n{tag} OK done\r\n")
-                } else {
-                    format!("{tag} OK done\r\n")
-                };
-                if w.write_all(reply.as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-        });
+        const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE";
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let mut appended = false;
+                Imap::new(CAPS, &l, move |c: &Command| {
+                    let tag = &c.tag;
+                    Some(if c.is("APPEND") {
+                        appended = true;
+                        Reply::send(format!("* 1 EXISTS\r\n{tag} OK Append completed\r\n"))
+                    } else if c.is("UID SEARCH") {
+                        let hit = if appended { " 5" } else { "" };
+                        Reply::send(format!("* SEARCH{hit}\r\n{tag} OK done\r\n"))
+                    } else if c.is("UID FETCH") && appended {
+                        Reply::send(format!("* 1 FETCH (UID 5 FLAGS ())\r\n{tag} OK done\r\n"))
+                    } else {
+                        usual(CAPS, c)
+                    })
+                })
+            })
+            .await
+            .unwrap();
+        let port = peer.port();
         let conf = format!(
             "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
              [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
@@ -580,7 +546,7 @@ mod tests {
             (5, 7, false)
         );
         assert_eq!(d.counts.new, 1);
-        let lines = log.lock().unwrap().clone();
+        let lines = log.lines();
         let append = lines.iter().position(|l| l.contains("APPEND")).unwrap();
         let by_id = lines
             .iter()

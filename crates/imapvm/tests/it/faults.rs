@@ -546,8 +546,8 @@ fn hostile_store(name: &str, port: u16) -> Store {
 
 #[tokio::test]
 async fn a_server_that_never_greets_fails_within_imapopentimeout() {
-    let (port, _) = hostile::start(Nasty::NeverGreets).await;
-    let store = hostile_store("nogreet", port);
+    let server = hostile::start(Nasty::NeverGreets).await;
+    let store = hostile_store("nogreet", server.port());
     let mb = store.mailbox("1234@default").unwrap();
     let (took, err) = time_failure(mb.count()).await;
     eprintln!("timeout: never greets -> {took:?}: {err}");
@@ -560,8 +560,8 @@ async fn a_server_that_never_greets_fails_within_imapopentimeout() {
 
 #[tokio::test]
 async fn a_server_that_stops_mid_response_fails_within_imapreadtimeout() {
-    let (port, _) = hostile::start(Nasty::StopsMidResponse).await;
-    let store = hostile_store("midresp", port);
+    let server = hostile::start(Nasty::StopsMidResponse).await;
+    let store = hostile_store("midresp", server.port());
     let mb = store.mailbox("1234@default").unwrap();
     let (took, err) = time_failure(mb.count()).await;
     eprintln!("timeout: stops mid-response -> {took:?}: {err}");
@@ -574,8 +574,8 @@ async fn a_server_that_stops_mid_response_fails_within_imapreadtimeout() {
 
 #[tokio::test]
 async fn a_server_that_never_sends_the_continuation_fails_within_imapreadtimeout() {
-    let (port, seen) = hostile::start(Nasty::NeverContinues).await;
-    let store = hostile_store("noplus", port);
+    let server = hostile::start(Nasty::NeverContinues).await;
+    let store = hostile_store("noplus", server.port());
     let mb = store.mailbox("1234@default").unwrap();
     let (took, err) = time_failure(mb.deposit(&voicemail("5550000", 100))).await;
     eprintln!("timeout: never sends + -> {took:?}: {err}");
@@ -584,7 +584,7 @@ async fn a_server_that_never_sends_the_continuation_fails_within_imapreadtimeout
         took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
         "{took:?}"
     );
-    assert!(seen.lock().unwrap().iter().any(|l| l.contains("APPEND")));
+    assert!(server.seen.any("APPEND"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,8 +50,8 @@ fn shown<T: std::fmt::Debug>(r: Result<T, imapvm::Error>) -> String {
 
 /// What one scenario produced: `Ok(text)` or `Err(error text)`, and how long it took.
 async fn run(nasty: Nasty) -> (String, Duration) {
-    let (port, _seen) = hostile::start(nasty).await;
-    let store = plain_store(&format!("{nasty:?}"), port);
+    let server = hostile::start(nasty).await;
+    let store = plain_store(&format!("{nasty:?}"), server.port());
     let mb = store.mailbox("1234@default").unwrap();
     let started = Instant::now();
     let outcome = tokio::time::timeout(Duration::from_secs(15), async {
@@ -162,8 +162,8 @@ async fn over_quota_in_every_dialect_is_mailbox_full_and_kept_refused() {
         Nasty::CyrusOverQuota,
         Nasty::CourierOverQuota,
     ] {
-        let (port, _seen) = hostile::start(nasty).await;
-        let store = plain_store(&format!("{nasty:?}"), port);
+        let server = hostile::start(nasty).await;
+        let store = plain_store(&format!("{nasty:?}"), server.port());
         let mb = store.mailbox("1234@default").unwrap();
         let err = mb
             .deposit_durable(&voicemail("5550003", 100))

@@ -22,6 +22,7 @@ use imapvm::{
     Audio, DepositRefusal, Error, FlagOp, Folder, MessageRef, MessageState, MwiCounts,
     NewVoicemail, Probe, Store, Urgency,
 };
+use imapvm_harness::scripted::{Command, Imap, Log, plain};
 use imapvm_harness::servers::{
     Column, DocPart, Kind, Target, check_compatibility, on_every_personality, table, target,
 };
@@ -29,6 +30,7 @@ use imapvm_policy::{
     Capabilities, ExpungeContext, ExpungePlan, ForeignDeleted, MailboxName, Sharing, Step, Uid,
     UidSet, UidValidity, plan_delete, plan_move,
 };
+use imapvm_testkit::{Peer, Reply};
 
 use crate::{unique, wav};
 use quota_proxy::QuotaProxy;
@@ -786,84 +788,47 @@ print(typ)
 /// filter still applied to the hits (UID 9 is box 12345's).
 #[tokio::test]
 async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = Arc::clone(&seen);
-    tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        let (r, mut w) = sock.into_split();
-        let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
-        w.write_all(format!("* OK [CAPABILITY {caps}] scripted\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut lines = BufReader::new(r).lines();
-        let mut held: Vec<String> = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            log.lock().unwrap().push(line.clone());
-            let (tag, cmd) = line.split_once(' ').unwrap_or((&line, ""));
-            let reply = if cmd.starts_with("AUTHENTICATE") {
-                format!("{tag} OK [CAPABILITY {caps}] in\r\n")
-            } else if cmd.starts_with("NAMESPACE") {
-                format!("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK ns\r\n")
-            } else if cmd.starts_with("SELECT") {
-                format!("* 5 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n{tag} OK [READ-WRITE] sel\r\n")
-            } else if cmd.starts_with("UID SEARCH") {
-                let all = if cmd.contains(" UNFLAGGED UNSEEN ") {
-                    " ALL 5,7,9"
-                } else if cmd.contains(" FLAGGED UNSEEN ") {
-                    " ALL 6"
-                } else if cmd.contains(" FLAGGED SEEN ") {
-                    " ALL 8"
-                } else if cmd.contains(" UNDELETED SEEN ") {
-                    " ALL 7:8"
-                } else {
-                    ""
-                };
-                held.push(format!(
-                    "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
-                ));
-                if held.len() < 4 {
-                    continue;
-                }
-                held.drain(..).rev().collect()
-            } else if cmd.starts_with("UID FETCH") {
-                let section = cmd
-                    .split_once("BODY.PEEK[")
-                    .and_then(|(_, rest)| rest.split_once(']'))
-                    .map(|(s, _)| s.to_owned())
-                    .unwrap_or_default();
-                let mut out = String::new();
-                for (seq, uid, ext) in [
-                    (1, 5, "1234"),
-                    (2, 6, "1234"),
-                    (3, 7, "1234"),
-                    (4, 8, "1234"),
-                    (5, 9, "12345"),
-                ] {
-                    let h = format!(
-                        "X-Asterisk-VM-Extension: {ext}\r\nX-Asterisk-VM-Context: default\r\n\
-                         X-Asterisk-VM-Message-Type: Message\r\n\r\n"
-                    );
-                    out.push_str(&format!(
-                        "* {seq} FETCH (UID {uid} BODY[{section}] {{{}}}\r\n{h})\r\n",
-                        h.len()
+    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
+    let log = Log::default();
+    let l = log.clone();
+    let peer = Peer::builder()
+        .respond(move || {
+            let mut held: Vec<String> = Vec::new();
+            Imap::new(CAPS, &l, move |c: &Command| {
+                let (tag, cmd) = (&c.tag, &c.text);
+                Some(if c.is("SELECT") {
+                    Reply::send(format!(
+                        "* 5 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n{tag} OK [READ-WRITE] sel\r\n"
+                    ))
+                } else if c.is("UID SEARCH") {
+                    let all = if cmd.contains(" UNFLAGGED UNSEEN ") {
+                        " ALL 5,7,9"
+                    } else if cmd.contains(" FLAGGED UNSEEN ") {
+                        " ALL 6"
+                    } else if cmd.contains(" FLAGGED SEEN ") {
+                        " ALL 8"
+                    } else if cmd.contains(" UNDELETED SEEN ") {
+                        " ALL 7:8"
+                    } else {
+                        ""
+                    };
+                    held.push(format!(
+                        "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
                     ));
-                }
-                format!("{out}{tag} OK fetched\r\n")
-            } else if cmd.starts_with("LOGOUT") {
-                format!("* BYE bye\r\n{tag} OK out\r\n")
-            } else {
-                format!("{tag} OK done\r\n")
-            };
-            if w.write_all(reply.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-    });
+                    if held.len() < 4 {
+                        return Some(Reply::nothing());
+                    }
+                    Reply::send(held.drain(..).rev().collect::<String>())
+                } else if c.is("UID FETCH") {
+                    Reply::send(five_header_blocks(tag, cmd))
+                } else {
+                    return None;
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let port = peer.port();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("esearch-script"));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("voicemail.conf");
@@ -892,7 +857,7 @@ async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
             old_urgent: 1
         }
     );
-    let lines = seen.lock().unwrap().clone();
+    let lines = log.lines();
     let searches: Vec<&String> = lines.iter().filter(|l| l.contains("UID SEARCH")).collect();
     assert_eq!(searches.len(), 4, "{lines:#?}");
     assert!(
@@ -909,36 +874,55 @@ async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
     );
 }
 
+/// The answer to `UID FETCH … BODY.PEEK[section]` of the ESEARCH script: UIDs 5 to 8 of box
+/// 1234, UID 9 of box 12345.
+fn five_header_blocks(tag: &str, cmd: &str) -> String {
+    let section = cmd
+        .split_once("BODY.PEEK[")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(s, _)| s.to_owned())
+        .unwrap_or_default();
+    let mut out = String::new();
+    for (seq, uid, ext) in [
+        (1, 5, "1234"),
+        (2, 6, "1234"),
+        (3, 7, "1234"),
+        (4, 8, "1234"),
+        (5, 9, "12345"),
+    ] {
+        let h = format!(
+            "X-Asterisk-VM-Extension: {ext}\r\nX-Asterisk-VM-Context: default\r\n\
+             X-Asterisk-VM-Message-Type: Message\r\n\r\n"
+        );
+        out.push_str(&format!(
+            "* {seq} FETCH (UID {uid} BODY[{section}] {{{}}}\r\n{h})\r\n",
+            h.len()
+        ));
+    }
+    format!("{out}{tag} OK fetched\r\n")
+}
+
 /// The refusal comes before any credential: a scripted server greeting as Courier-IMAP sees
 /// no AUTHENTICATE and no LOGIN from a mailbox configured with `authuser`.
 #[tokio::test]
 async fn the_courier_refusal_sends_no_credential() {
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            let (r, mut w) = sock.into_split();
-            let caps = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE QUOTA IDLE AUTH=PLAIN";
-            let greeting = format!(
-                "* OK [CAPABILITY {caps}] Courier-IMAP ready. Copyright 1998-2018 Double \
-                 Precision, Inc.  See COPYING for distribution information.\r\n"
-            );
-            if w.write_all(greeting.as_bytes()).await.is_err() {
-                continue;
-            }
-            let mut lines = BufReader::new(r).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(line.clone());
-                let tag = line.split(' ').next().unwrap_or("*").to_owned();
-                let _ = w.write_all(format!("{tag} OK done\r\n").as_bytes()).await;
-            }
-        }
-    });
+    let log = Log::default();
+    let l = log.clone();
+    let peer = Peer::builder()
+        .respond(move || {
+            Imap::new(
+                "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE QUOTA IDLE AUTH=PLAIN",
+                &l,
+                plain,
+            )
+            .greeting_text(
+                "Courier-IMAP ready. Copyright 1998-2018 Double Precision, Inc.  \
+                 See COPYING for distribution information.",
+            )
+        })
+        .await
+        .unwrap();
+    let port = peer.port();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("courier-script"));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("voicemail.conf");
@@ -966,7 +950,7 @@ async fn the_courier_refusal_sends_no_credential() {
         "{text}"
     );
     assert!(!text.contains("master-secret"), "{text}");
-    let lines = seen.lock().unwrap().clone();
+    let lines = log.lines();
     assert!(
         !lines
             .iter()

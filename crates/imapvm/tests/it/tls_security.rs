@@ -109,8 +109,8 @@ fn tls_store(name: &str, port: u16, flags: &str, ca: &Path) -> Store {
 
 /// Connects with verification, then with `novalidate-cert`: (refusal, accepted count).
 async fn refused_then_accepted(name: &str, config: Arc<rustls::ServerConfig>, ca: &Path) -> Error {
-    let (port, seen) = hostile::start_tls(config).await;
-    let store = tls_store(name, port, "ssl", ca);
+    let server = hostile::start_tls(config).await;
+    let store = tls_store(name, server.port(), "ssl", ca);
     let err = store
         .mailbox("1234@default")
         .unwrap()
@@ -119,15 +119,11 @@ async fn refused_then_accepted(name: &str, config: Arc<rustls::ServerConfig>, ca
         .unwrap_err();
     assert!(matches!(err, Error::Tls { .. }), "{name}: {err}");
     assert!(
-        !seen
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("AUTHENTICATE") || l.contains("LOGIN")),
+        !server.seen.any("AUTHENTICATE") && !server.seen.any("LOGIN"),
         "{name}: a credential was sent: {:?}",
-        seen.lock().unwrap()
+        server.seen.lines()
     );
-    let store = tls_store(name, port, "ssl/novalidate-cert", ca);
+    let store = tls_store(name, server.port(), "ssl/novalidate-cert", ca);
     let counts = store.mailbox("1234@default").unwrap().count().await;
     assert!(counts.is_ok(), "{name} with novalidate-cert: {counts:?}");
     store.close().await;
@@ -174,8 +170,8 @@ async fn a_self_signed_certificate_not_in_the_ca_file_is_refused_unless_novalida
 async fn a_correct_certificate_is_accepted() {
     // The control: the same harness with a good leaf connects with verification on.
     let pki = Pki::new("good");
-    let (port, _) = hostile::start_tls(pki.signed(&["127.0.0.1", "localhost"], false)).await;
-    let store = tls_store("good", port, "ssl", &pki.ca_file());
+    let server = hostile::start_tls(pki.signed(&["127.0.0.1", "localhost"], false)).await;
+    let store = tls_store("good", server.port(), "ssl", &pki.ca_file());
     let counts = store
         .mailbox("1234@default")
         .unwrap()
@@ -270,7 +266,8 @@ async fn nothing_secret_is_sent_before_tls() {
 
 #[tokio::test]
 async fn logindisabled_is_honoured() {
-    let (port, seen) = hostile::start(Nasty::LoginDisabled).await;
+    let server = hostile::start(Nasty::LoginDisabled).await;
+    let port = server.port();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("logindisabled"));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("voicemail.conf");
@@ -292,12 +289,12 @@ async fn logindisabled_is_honoured() {
     assert!(matches!(err, Error::Insecure { .. }), "{err}");
     assert!(err.to_string().contains("LOGINDISABLED"), "{err}");
     assert!(
-        !seen
-            .lock()
-            .unwrap()
+        !server
+            .seen
+            .lines()
             .iter()
             .any(|l| l.to_ascii_uppercase().contains("LOGIN ")),
         "{:?}",
-        seen.lock().unwrap()
+        server.seen.lines()
     );
 }

@@ -1,71 +1,43 @@
 //! A plain-text TCP proxy that hides the server's `QUOTA` capability from the runtime (so
 //! admission cannot refuse first and the server's own over-quota answer is what the runtime
-//! meets) and records the server's lines, to show that answer in the compatibility table.
+//! meets) and records the server's lines, to show that answer in the compatibility table:
+//! the testkit's proxy with a tap that works on whole lines from the server.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use imapvm_testkit::proxy::{Dir, Pass, Proxy, Tap};
 
 /// Most server lines kept (each cut at [`MAX_LINE`] bytes).
 const MAX_LINES: usize = 10_000;
 /// Longest recorded line.
 const MAX_LINE: usize = 400;
 
-/// The proxy (it runs until the test's runtime ends).
+/// The proxy (it stops when the last clone is dropped).
 #[derive(Clone)]
 pub struct QuotaProxy {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    _proxy: Proxy,
     lines: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl QuotaProxy {
     /// A proxy to `host:port`.
     pub async fn start(host: &str, port: u16) -> QuotaProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let local = listener.local_addr().unwrap().port();
         let lines: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let target = format!("{host}:{port}");
         let log = Arc::clone(&lines);
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(&target).await else {
-                    continue;
-                };
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let (mut client_r, mut client_w) = client.into_split();
-                    let (server_r, mut server_w) = server.into_split();
-                    let up = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut client_r, &mut server_w).await;
-                        let _ = server_w.shutdown().await;
-                    });
-                    let mut server_r = BufReader::new(server_r);
-                    let mut line = Vec::new();
-                    loop {
-                        line.clear();
-                        match server_r.read_until(b'\n', &mut line).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {}
-                        }
-                        let out = hide_quota(&line);
-                        {
-                            let mut l = log.lock().unwrap();
-                            if l.len() < MAX_LINES {
-                                l.push(out[..out.len().min(MAX_LINE)].to_vec());
-                            }
-                        }
-                        if client_w.write_all(&out).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = client_w.shutdown().await;
-                    up.abort();
-                });
-            }
-        });
-        QuotaProxy { port: local, lines }
+        let proxy = Proxy::to(host, port)
+            .tap(move || HideQuota {
+                partial: Vec::new(),
+                log: Arc::clone(&log),
+            })
+            .await
+            .unwrap();
+        QuotaProxy {
+            port: proxy.port(),
+            _proxy: proxy,
+            lines,
+        }
     }
 
     /// Forgets what was recorded so far.
@@ -81,6 +53,49 @@ impl QuotaProxy {
             .iter()
             .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
             .collect()
+    }
+}
+
+/// One connection's tap: the client's bytes as they come; the server's in whole lines, each
+/// through [`hide_quota`] and recorded.
+struct HideQuota {
+    /// The server's partial last line.
+    partial: Vec<u8>,
+    log: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl HideQuota {
+    fn forward(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let line = hide_quota(line);
+        let mut l = self.log.lock().unwrap();
+        if l.len() < MAX_LINES {
+            l.push(line[..line.len().min(MAX_LINE)].to_vec());
+        }
+        out.extend_from_slice(&line);
+    }
+}
+
+impl Tap for HideQuota {
+    fn chunk(&mut self, dir: Dir, bytes: &[u8]) -> Pass {
+        if dir == Dir::Up {
+            return Pass::forward(bytes);
+        }
+        self.partial.extend_from_slice(bytes);
+        let mut out = Vec::with_capacity(self.partial.len());
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.forward(&line, &mut out);
+        }
+        Pass::forward(out)
+    }
+
+    fn end(&mut self, dir: Dir) -> Vec<u8> {
+        let mut out = Vec::new();
+        if dir == Dir::Down && !self.partial.is_empty() {
+            let last = std::mem::take(&mut self.partial);
+            self.forward(&last, &mut out);
+        }
+        out
     }
 }
 
