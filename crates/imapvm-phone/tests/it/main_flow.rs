@@ -217,6 +217,99 @@ async fn a_hangup_applies_the_decisions_made_and_nothing_else() {
     assert!(rig.spool_files().is_empty(), "{:?}", rig.spool_files());
 }
 
+/// A proxy tap that takes the IMAP server down the moment imapvm marks a message `\Seen`:
+/// that command is answered by a reset, and from then on every connection is reset at its
+/// greeting (the server is down).
+struct DownAtSeen(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl imapvm_testkit::proxy::Tap for DownAtSeen {
+    fn chunk(
+        &mut self,
+        dir: imapvm_testkit::proxy::Dir,
+        bytes: &[u8],
+    ) -> imapvm_testkit::proxy::Pass {
+        use imapvm_testkit::proxy::{Cut, Dir, Pass};
+        use std::sync::atomic::Ordering;
+        let text = String::from_utf8_lossy(bytes);
+        if dir == Dir::Up && text.contains("+FLAGS") && text.contains("\\Seen") {
+            self.0.store(true, Ordering::SeqCst);
+        }
+        if self.0.load(Ordering::SeqCst) {
+            return Pass::default().then(Cut::Reset);
+        }
+        Pass::forward(bytes)
+    }
+}
+
+/// The IMAP server goes down in the middle of a VoiceMailMain call: the caller hears
+/// "I'm sorry. Please try again." instead of silence, the call goes on to its goodbye, the
+/// message is still in the mailbox (nothing lost, not marked), and the spool is empty.
+#[tokio::test]
+async fn an_imap_outage_mid_call_is_said_and_loses_nothing() {
+    let s = imapvm_harness::server();
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tap_down = std::sync::Arc::clone(&down);
+    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
+        .tap(move || DownAtSeen(std::sync::Arc::clone(&tap_down)))
+        .await
+        .unwrap();
+    let mut rig = Rig::build_at(
+        "main-outage",
+        // In clear on loopback, so that the tap sees the commands.
+        "imapflags=notls\nimapopentimeout=1\nimapreadtimeout=1",
+        None,
+        imapvm_phone::PhoneOptions::default(),
+        Some(proxy.port()),
+    )
+    .await;
+    let uids = messages(&rig, 1).await;
+    let mut steps = login("4242");
+    steps.extend([
+        Step::During {
+            prompt: "vm-onefor".into(),
+            key: '1',
+        },
+        // The server went down as the audio started; changing to the Old folder (2, 1)
+        // needs it again.
+        Step::Key('2'),
+        Step::Key('1'),
+        Step::Key('#'),
+    ]);
+    let (out, report) = rig
+        .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
+        .await;
+    assert!(
+        down.load(std::sync::atomic::Ordering::SeqCst),
+        "the outage happened: {:?} {report:?}",
+        out.prompts
+    );
+    assert!(
+        out.problems.is_empty(),
+        "{}\n{:#?}",
+        problems(&out),
+        out.transcript
+    );
+    let sorry = out
+        .prompts
+        .windows(2)
+        .any(|w| w[0] == "im-sorry" && w[1] == "please-try-again");
+    assert!(sorry, "the outage is said: {:?}", out.prompts);
+    assert_eq!(
+        out.prompts.last().map(String::as_str),
+        Some("vm-goodbye"),
+        "{:?}",
+        out.prompts
+    );
+    assert!(report.error.is_none(), "{report:?}");
+    let flags = flags_of(&rig.folder, "vm1234");
+    let line = flags
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", uids[0])))
+        .unwrap_or_else(|| panic!("the message is still there: {flags}"));
+    assert!(!line.contains("\\Seen"), "and not marked heard: {flags}");
+    assert!(rig.spool_files().is_empty(), "{:?}", rig.spool_files());
+}
+
 #[tokio::test]
 async fn saving_moves_the_message_to_the_folder() {
     let mut rig = Rig::start("main-save", "").await;
