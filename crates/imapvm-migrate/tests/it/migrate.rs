@@ -809,8 +809,7 @@ async fn an_account_that_fails_does_not_stop_the_others() {
 /// the option, before the spool is read.
 #[tokio::test]
 async fn an_empty_batch_is_refused_naming_the_option() {
-    let dir = std::env::temp_dir().join(format!("imapvm-migrate-batch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("batch");
     let conf = dir.join("voicemail.conf");
     std::fs::write(
         &conf,

@@ -85,7 +85,7 @@ async fn the_stored_audio_is_the_recording_byte_for_byte() {
     );
     let (_, secs) = out.recordings[0].clone();
     let expected = {
-        let dir = std::env::temp_dir().join(crate::unique("expected"));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(crate::unique("expected"));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("expected.wav");
         imapvm_testkit::asterisk::write_wav(&path, secs, 4242).unwrap();
