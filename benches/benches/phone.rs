@@ -119,7 +119,8 @@ struct Figures {
 }
 
 async fn run() -> Figures {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("imapvm-bench-phone-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("imapvm-bench-phone-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("vm")).unwrap();
     let folder = format!("bench-phone-{}", std::process::id());
