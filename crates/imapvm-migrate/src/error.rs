@@ -15,6 +15,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `--spool` names neither a spool directory nor a voicemail directory.
+    #[error(
+        "spool {}: no voicemail here; give Asterisk's spool directory (astspooldir, e.g. \
+         /var/spool/asterisk) or its voicemail directory",
+        path.display()
+    )]
+    NoSpool {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
     /// An option of [`ImportOptions`](crate::ImportOptions) is out of bounds (a batch of
     /// nothing), refused rather than repaired.
     #[error("migrate: {0}")]

@@ -77,10 +77,43 @@ fn spool_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-/// The `voicemail` directory of a spool directory (`/var/spool/asterisk` →
-/// `/var/spool/asterisk/voicemail`).
+/// The `voicemail` directory that `--spool` names: Asterisk's spool directory
+/// (`/var/spool/asterisk` → `/var/spool/asterisk/voicemail`) or the voicemail directory
+/// itself (`/var/spool/asterisk/voicemail`, or any directory whose `CONTEXT/BOX/` hold
+/// Asterisk's folders). For an export into a directory that does not exist yet: its
+/// `voicemail/` unless it is itself called `voicemail`.
 pub fn voicemail_dir(spool: &Path) -> PathBuf {
-    spool.join("voicemail")
+    let nested = spool.join("voicemail");
+    if nested.is_dir() || (!spool.is_dir() && spool.file_name() != Some("voicemail".as_ref())) {
+        return nested;
+    }
+    if spool.file_name() == Some("voicemail".as_ref()) || holds_mailboxes(spool) {
+        spool.to_owned()
+    } else {
+        nested
+    }
+}
+
+/// True when some `dir/CONTEXT/BOX/` has one of Asterisk's folders or greetings.
+fn holds_mailboxes(dir: &Path) -> bool {
+    let subdirs = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .take(MAX_DIR_ENTRIES)
+            .collect()
+    };
+    subdirs(dir).iter().flat_map(|c| subdirs(c)).any(|mailbox| {
+        ["INBOX", "Old", "Urgent", "tmp"]
+            .iter()
+            .any(|f| mailbox.join(f).is_dir())
+            || ["greet", "unavail", "busy", "temp"]
+                .iter()
+                .any(|g| mailbox.join(format!("{g}.wav")).is_file())
+    })
 }
 
 fn read_dir_sorted(path: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
@@ -187,6 +220,11 @@ pub fn read_mailbox(context: &str, mailbox: &str, path: &Path) -> Result<SpoolMa
 /// Every mailbox directory of a spool (`{spool}/voicemail/{context}/{mailbox}`).
 pub fn read_spool(spool: &Path) -> Result<Vec<SpoolMailbox>> {
     let root = voicemail_dir(spool);
+    if !root.is_dir() {
+        return Err(Error::NoSpool {
+            path: spool.to_owned(),
+        });
+    }
     let mut out = Vec::new();
     for (context, ctx_path, is_dir) in read_dir_sorted(&root)? {
         if !is_dir {
@@ -234,6 +272,38 @@ pub fn create_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spool_or_voicemail_directory() {
+        let root = std::env::temp_dir().join(format!("imapvm-spool-dirs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // astspooldir with voicemail/ inside.
+        let ast = root.join("asterisk");
+        std::fs::create_dir_all(ast.join("voicemail/default/1234/INBOX")).unwrap();
+        assert_eq!(voicemail_dir(&ast), ast.join("voicemail"));
+        // The voicemail directory itself, by name.
+        assert_eq!(voicemail_dir(&ast.join("voicemail")), ast.join("voicemail"));
+        // A copy under another name, recognised by CONTEXT/BOX/INBOX.
+        let copy = root.join("copy");
+        std::fs::create_dir_all(copy.join("default/1234/INBOX")).unwrap();
+        assert_eq!(voicemail_dir(&copy), copy);
+        // Greetings alone are enough.
+        let greet = root.join("greet");
+        std::fs::create_dir_all(greet.join("default/1234")).unwrap();
+        std::fs::write(greet.join("default/1234/unavail.wav"), b"").unwrap();
+        assert_eq!(voicemail_dir(&greet), greet);
+        // An export target that does not exist yet.
+        assert_eq!(voicemail_dir(&root.join("new")), root.join("new/voicemail"));
+        assert_eq!(
+            voicemail_dir(&root.join("voicemail")),
+            root.join("voicemail")
+        );
+        // A directory with no voicemail: read_spool refuses it.
+        let empty = root.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        assert!(matches!(read_spool(&empty), Err(Error::NoSpool { .. })));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn message_file_names() {

@@ -31,8 +31,8 @@ enum Direction {
 
 #[derive(Debug, Args)]
 struct SpoolArgs {
-    /// Asterisk's spool directory (astspooldir, e.g. /var/spool/asterisk); messages live
-    /// under its voicemail/ directory.
+    /// Asterisk's spool directory (astspooldir, e.g. /var/spool/asterisk), whose voicemail/
+    /// holds the mailboxes, or that voicemail directory itself.
     #[arg(long)]
     spool: PathBuf,
     /// Only this mailbox, as BOX@CONTEXT (repeatable); default: all.

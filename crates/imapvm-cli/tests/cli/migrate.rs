@@ -138,6 +138,23 @@ fn kill_9_in_the_middle_then_a_rerun_imports_the_rest_without_duplicates() {
         )),
         "{text}"
     );
+    // `--spool` may name the voicemail directory itself: the same plan.
+    let voicemail = format!("{sp}/voicemail");
+    let out = imapvm(&[
+        "-c",
+        &c,
+        "migrate",
+        "import",
+        "--spool",
+        &voicemail,
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        text,
+        "astspooldir and its voicemail/ plan alike"
+    );
 
     let server = xtask::dovecot::ensure_running().unwrap();
     xtask::mail_client::run(
@@ -164,5 +181,27 @@ fn bad_arguments_and_a_missing_spool_fail_with_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("nowhere/voicemail"), "{err}");
+    let nowhere = dir.join("nowhere").to_string_lossy().into_owned();
+    assert_eq!(err.matches(&nowhere).count(), 1, "the path once: {err}");
+    assert!(
+        err.contains("astspooldir") && err.contains("voicemail directory"),
+        "says what --spool takes: {err}"
+    );
+    // A directory that holds no voicemail is refused the same way, not read as empty.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = imapvm(&[
+        "-c",
+        &c,
+        "migrate",
+        "import",
+        "--spool",
+        &empty.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no voicemail here"),
+        "{}",
+        stderr(&out)
+    );
 }
