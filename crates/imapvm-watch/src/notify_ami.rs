@@ -426,7 +426,9 @@ impl Link {
                                 at: self.now(),
                             };
                             if !response.is_success() {
-                                tracing::warn!(target_ = %self.label, mailbox = %job.id(), message = ?response.message(), "AMI action refused");
+                                // Reported (`Answered { success: false }`); whoever reads the
+                                // reports logs it, once.
+                                tracing::debug!(target_ = %self.label, mailbox = %job.id(), message = ?response.message(), "AMI action refused");
                             }
                             self.report(report);
                         }

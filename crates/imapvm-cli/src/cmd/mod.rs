@@ -66,8 +66,12 @@ impl<E: std::error::Error> From<E> for CliError {
         let mut text = err.to_string();
         let mut source = err.source();
         while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
+            // Errors that already print their cause (`spool X: No such file…`) name it once.
+            let cause_text = cause.to_string();
+            if !text.ends_with(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
             source = cause.source();
         }
         CliError(text)

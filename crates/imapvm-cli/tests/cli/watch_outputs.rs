@@ -183,3 +183,60 @@ fn bad_output_flags_are_usage_errors() {
     assert!(!stderr(&out).contains("t0ps3cret"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An AMI `Response: Error` (MWIUpdate without res_mwi_external_ami) is logged once, by the
+/// command; the library reports it and does not log it a second time.
+#[test]
+fn an_ami_refusal_is_logged_once() {
+    let s = xtask::dovecot::ensure_running().expect("private Dovecot");
+    let peer = AmiPeer::start(AmiPeerConfig {
+        known_actions: vec!["VoicemailRefresh".into()],
+        ..AmiPeerConfig::default()
+    })
+    .unwrap();
+    let dir = scratch("watch-ami-refused");
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nimapserver={}\nimapport={}\nimapflags=tls\nimapcafile={}\n\
+             imapfolder=cli-ami-refused-{}\n[default]\n1234 => 1234,A,,,imapuser=vm1234|imappassword={}\n",
+            s.host,
+            s.port,
+            s.cert.display(),
+            std::process::id(),
+            s.users["vm1234"]
+        ),
+    )
+    .unwrap();
+    let log = dir.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
+        .args(["-c", &conf.to_string_lossy(), "watch", "--ami"])
+        .arg(format!("{},imapvm,s3cret,mwi", peer.addr()))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let (ok, actions) = peer.wait_for(Duration::from_secs(30), |a| {
+        a.iter().any(|x| x.name() == "MWIUpdate")
+    });
+    assert!(ok, "{actions:?}");
+    let refused = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("AMI action refused")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while refused() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Give a second log line the time it would need to appear.
+    std::thread::sleep(Duration::from_millis(300));
+    let status = terminate(&mut child);
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(refused(), 1, "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
