@@ -535,6 +535,7 @@ mod tests {
             username: "imapvm".into(),
             secret: imapvm_config::Secret::new("s3cret"),
             mode: AmiMode::Refresh,
+            transport: imapvm_config::AmiTransport::Tcp,
         }
     }
 

@@ -156,7 +156,7 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
 fn bad_output_flags_are_usage_errors() {
     for args in [
         ["watch", "--shard", "3/2"],
-        ["watch", "--webhook", "https://x/"],
+        ["watch", "--webhook", "ftp://x/"],
     ] {
         let out = imapvm(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

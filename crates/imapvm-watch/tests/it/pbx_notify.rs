@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use imapvm::MwiCounts;
-use imapvm_config::{AmiMode, AmiTarget, Secret, WebhookUrl};
+use imapvm_config::{AmiMode, AmiTarget, AmiTransport, Secret, WebhookUrl};
 use imapvm_watch::{
     AmiNotifier, AmiOptions, AmiReport, MwiEvent, Shard, WatchEvent, WatchOptions, Watcher,
     WebhookNotifier, WebhookOptions, WebhookReport,
@@ -23,6 +23,7 @@ fn target(peer: &AmiPeer, mode: AmiMode, secret: &str) -> AmiTarget {
         username: "imapvm".into(),
         secret: Secret::new(secret),
         mode,
+        transport: AmiTransport::Tcp,
     }
 }
 
@@ -353,6 +354,7 @@ async fn changes_while_down_are_coalesced_per_box() {
         username: "imapvm".into(),
         secret: Secret::new("s3cret"),
         mode: AmiMode::Mwi,
+        transport: AmiTransport::Tcp,
     };
     let mut ami = AmiNotifier::start(
         &t,
