@@ -89,8 +89,13 @@ impl Pki {
         Self::config(cert.der().clone(), &key)
     }
 
+    /// A TLS acceptor presenting `config`'s certificate.
+    pub fn acceptor(config: Arc<rustls::ServerConfig>) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(config)
+    }
+
     /// An acceptor for `127.0.0.1` and `localhost`, signed by the CA.
     pub fn loopback_acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.signed(&["127.0.0.1", "localhost"], false))
+        Pki::acceptor(self.signed(&["127.0.0.1", "localhost"], false))
     }
 }

@@ -523,7 +523,7 @@ async fn webhook_gives_up_after_retries_and_does_not_retry_4xx() {
     match hook_report(&mut hook).await {
         WebhookReport::Failed {
             attempts: 3, error, ..
-        } => assert!(error.contains("503"), "{error}"),
+        } => assert!(error.to_string().contains("503"), "{error}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(receiver.requests().len(), 3);
@@ -539,7 +539,7 @@ async fn webhook_gives_up_after_retries_and_does_not_retry_4xx() {
     match hook_report(&mut hook).await {
         WebhookReport::Failed {
             attempts: 1, error, ..
-        } => assert!(error.contains("404"), "{error}"),
+        } => assert!(error.to_string().contains("404"), "{error}"),
         other => panic!("{other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
