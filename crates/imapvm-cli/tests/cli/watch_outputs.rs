@@ -183,3 +183,38 @@ fn bad_output_flags_are_usage_errors() {
     assert!(!stderr(&out).contains("t0ps3cret"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CA file that cannot be read stops `watch` at start (exit 1) with one line naming the
+/// setting and the file, for an `https://` webhook and a `tls://` AMI target alike; the
+/// secrets stay out of it.
+#[test]
+fn an_unreadable_ca_file_stops_watch_at_start_naming_it() {
+    let dir = scratch("watch-bad-cafile");
+    for (lines, setting) in [
+        (
+            "webhook = https://127.0.0.1:9/hook\nwebhook_secret = hook-s3cret\n\
+             webhook_cafile = /nonexistent/hooks-ca.pem\n",
+            "webhook_cafile /nonexistent/hooks-ca.pem",
+        ),
+        (
+            "ami = tls://127.0.0.1:9,imapvm,ami-s3cret,mwi\nami_cafile = /nonexistent/pbx-ca.pem\n",
+            "ami_cafile /nonexistent/pbx-ca.pem",
+        ),
+    ] {
+        let conf = dir.join("voicemail.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[general]\nimapserver=127.0.0.1\nimapport=9\n[default]\n1234 => 1,A,,,imapuser=vm1234\n\
+                 [imapvm]\n{lines}"
+            ),
+        )
+        .unwrap();
+        let out = imapvm(&["-c", &conf.to_string_lossy(), "watch"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(setting), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
