@@ -1,8 +1,8 @@
 //! A test CA and server certificates for the TLS tests (rcgen, rustls on ring): a CA written
 //! as PEM to a scratch directory (the file a test names as `imapcafile`, `ami_cafile` or
 //! `webhook_cafile`), leaves signed by it for given names (optionally expired), and
-//! self-signed leaves it did not issue, each as a rustls server configuration, or as a
-//! `tokio_rustls` acceptor ready for `imapvm_testkit`'s `Builder::upgrade`.
+//! self-signed leaves it did not issue, each as a rustls server configuration, as a
+//! `tokio_rustls` acceptor, or as a scripted `imapvm_testkit` peer behind that acceptor.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,5 +97,16 @@ impl Pki {
     /// An acceptor for `127.0.0.1` and `localhost`, signed by the CA.
     pub fn loopback_acceptor(&self) -> tokio_rustls::TlsAcceptor {
         Pki::acceptor(self.signed(&["127.0.0.1", "localhost"], false))
+    }
+
+    /// A scripted peer (`imapvm_testkit`) whose connections first pass `acceptor`'s TLS
+    /// handshake; a connection whose handshake fails gets no play (and no byte of it).
+    pub fn peer_behind(
+        acceptor: tokio_rustls::TlsAcceptor,
+    ) -> imapvm_testkit::Builder<imapvm_testkit::Tokio> {
+        imapvm_testkit::Peer::builder().upgrade(move |tcp| {
+            let acceptor = acceptor.clone();
+            async move { acceptor.accept(tcp).await }
+        })
     }
 }

@@ -465,14 +465,7 @@ async fn ami_over_tls_logs_in_and_sends_mwiupdate_trusting_the_ami_cafile() {
          close",
     )
     .unwrap();
-    let peer = Peer::builder()
-        .upgrade(move |tcp| {
-            let acceptor = acceptor.clone();
-            async move { acceptor.accept(tcp).await }
-        })
-        .scripts([script])
-        .await
-        .unwrap();
+    let peer = Pki::peer_behind(acceptor).scripts([script]).await.unwrap();
     let target = tls_target(peer.port(), "", "tls-s3cret", "mwi");
     let options = AmiOptions {
         ca_file: Some(pki.ca_file()),
@@ -517,14 +510,7 @@ async fn ami_over_tls_refuses_an_untrusted_certificate_unless_novalidate_cert() 
     let (log, _guard) = Capture::trace();
     let pki = Pki::new("ami-untrusted");
     let acceptor = Pki::acceptor(Pki::self_signed(&["127.0.0.1"]));
-    let refused = Peer::builder()
-        .upgrade({
-            let acceptor = acceptor.clone();
-            move |tcp| {
-                let acceptor = acceptor.clone();
-                async move { acceptor.accept(tcp).await }
-            }
-        })
+    let refused = Pki::peer_behind(acceptor.clone())
         .respond(|| lines("Asterisk Call Manager/5.0.2\r\n", |_| Reply::nothing()))
         .await
         .unwrap();
@@ -580,14 +566,7 @@ async fn ami_over_tls_refuses_an_untrusted_certificate_unless_novalidate_cert() 
          close",
     )
     .unwrap();
-    let accepted = Peer::builder()
-        .upgrade(move |tcp| {
-            let acceptor = acceptor.clone();
-            async move { acceptor.accept(tcp).await }
-        })
-        .scripts([script])
-        .await
-        .unwrap();
+    let accepted = Pki::peer_behind(acceptor).scripts([script]).await.unwrap();
     let target = tls_target(accepted.port(), "/novalidate-cert", "s3cret", "refresh");
     let mut ami = AmiNotifier::start(&target, options).unwrap();
     assert!(matches!(
