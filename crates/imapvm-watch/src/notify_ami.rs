@@ -112,7 +112,7 @@ impl Default for AmiOptions {
 pub enum AmiReport {
     /// Logged in (again); queued actions are going out.
     LoggedIn {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// The AMI version from the banner (`5.0.2`).
         version: String,
@@ -121,7 +121,7 @@ pub enum AmiReport {
     },
     /// Asterisk answered an action of ours.
     Answered {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// `box@context` the action was about.
         mailbox: String,
@@ -137,7 +137,7 @@ pub enum AmiReport {
     /// The link failed (connect, banner, login refused, a late response, closed). Sent once
     /// per outage; the driver keeps retrying.
     Down {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// Why.
         error: String,

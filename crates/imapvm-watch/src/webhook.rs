@@ -3,9 +3,10 @@
 //!
 //! The body is the JSON object `imapvm watch --json` prints (`{mailbox, context, new, old,
 //! urgent, at}`, `new` without urgent, `at` RFC 3339 UTC), `Content-Type:
-//! application/json`. A 2xx status is delivered; 408, 429, 5xx, a connection error or a
-//! timeout is retried up to `retries` times with a doubling back-off; any other status is
-//! a permanent refusal (reported, not retried). Events of one box are delivered in order:
+//! application/json`. A 2xx status is delivered; 408, 429, 5xx, a connection error, an
+//! answer that is not HTTP or a timeout is retried up to `retries` times with a doubling
+//! back-off; any other status is a permanent refusal (reported, not retried): the rule is
+//! [`AttemptError::is_retried`]. Events of one box are delivered in order:
 //! one request per box at a time, and a newer state of a box replaces a waiting or
 //! retrying older one (a receiver never sees counts go back in time). Memory is bounded by
 //! the number of boxes.
@@ -23,7 +24,8 @@
 //! output [INV-6].
 //!
 //! HTTP is hyper's client (HTTP/1.1, one connection per attempt, `Connection: close`) over
-//! the TCP or TLS stream opened here: no connector, no pool, no TLS stack of its own. The
+//! the TCP or TLS stream the outputs open ([`crate::output`]): no connector, no pool, no TLS
+//! stack of its own. The
 //! answer's status line and headers are bounded ([`MAX_RESPONSE_HEAD`]); its body is not
 //! read. Report timestamps come from [`WebhookOptions::clock`].
 
