@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imapvm::Store;
-use imapvm_config::{AmiMode, AmiTarget, Secret};
+use imapvm_config::{AmiMode, AmiTarget, AmiTransport, Secret};
 use imapvm_watch::{AmiNotifier, AmiOptions, AmiReport, WatchEvent, WatchOptions, Watcher};
 use serde_json::json;
 use xtask::pbx::{AmiPeer, AmiPeerConfig};
@@ -150,6 +150,7 @@ fn run() -> Res<()> {
             username: "imapvm".into(),
             secret: Secret::new("s3cret"),
             mode: AmiMode::Mwi,
+            transport: AmiTransport::Tcp,
         };
         let mut ami = AmiNotifier::start(&target, AmiOptions::default())
             .map_err(|e| format!("AMI options: {e}"))?;

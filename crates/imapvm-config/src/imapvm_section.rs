@@ -3,7 +3,11 @@
 //! ```text
 //! [imapvm]
 //! ami = 127.0.0.1:5038,imapvm,s3cret,refresh   ; or ,mwi (res_mwi_external_ami)
-//! webhook = http://127.0.0.1:8080/mwi
+//! ami = tls://pbx.example.com:5039,imapvm,s3cret,mwi   ; manager.conf tlsenable
+//! ami_cafile = /etc/imapvm/pbx-ca.pem     ; trusted for tls:// besides the system roots
+//! webhook = https://hooks.example.com/mwi
+//! webhook_cafile = /etc/imapvm/hooks-ca.pem   ; trusted for https:// besides the system roots
+//! webhook_secret = 0123456789abcdef   ; signs each POST (X-Imapvm-Signature: sha256=...)
 //! webhook_timeout = 5       ; seconds per attempt
 //! webhook_retries = 4       ; attempts after the first
 //! webhook_inflight = 8      ; requests at once
@@ -20,6 +24,7 @@
 //! for Asterisk and for imapvm alike.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,12 +40,20 @@ pub const IMAPVM_KEYS: &[&str] = &[
     "webhook_timeout",
     "webhook_retries",
     "webhook_inflight",
+    "webhook_secret",
+    "webhook_cafile",
+    "ami_cafile",
 ];
 
 /// The AMI port Asterisk listens on by default (`manager.conf`).
 pub const DEFAULT_AMI_PORT: u16 = 5038;
+/// The AMI-over-TLS port Asterisk listens on by default (`manager.conf` `tlsbindport`).
+pub const DEFAULT_AMI_TLS_PORT: u16 = 5039;
 /// Longest accepted webhook URL.
 pub const MAX_URL_BYTES: usize = 2048;
+/// Longest accepted `webhook_secret` (an HMAC key longer than the hash's block is hashed
+/// first anyway; this only bounds what a config line may hold).
+pub const MAX_WEBHOOK_SECRET_BYTES: usize = 1024;
 
 /// What imapvm tells Asterisk over AMI when a box's counts change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,12 +76,35 @@ impl fmt::Display for AmiMode {
     }
 }
 
-/// An AMI target: `host[:port],user,secret[,mode]`. Debug and Display never show the secret.
+/// How imapvm reaches Asterisk's manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmiTransport {
+    /// Plain TCP (`manager.conf` `enabled`, port [`DEFAULT_AMI_PORT`]).
+    #[default]
+    Tcp,
+    /// TLS (`manager.conf` `tlsenable`, port [`DEFAULT_AMI_TLS_PORT`]): `tls://`, the
+    /// certificate checked against the system roots plus `ami_cafile`.
+    Tls,
+    /// TLS without checking the certificate: `tls://host:port/novalidate-cert`, as
+    /// `imapflags=ssl/novalidate-cert` for IMAP.
+    TlsNoValidateCert,
+}
+
+impl AmiTransport {
+    /// Whether the link is TLS.
+    pub fn is_tls(self) -> bool {
+        !matches!(self, AmiTransport::Tcp)
+    }
+}
+
+/// An AMI target: `[tls://]host[:port][/novalidate-cert],user,secret[,mode]`. Debug and
+/// Display never show the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmiTarget {
     /// Host name or address (IPv6 without brackets).
     pub host: String,
-    /// TCP port ([`DEFAULT_AMI_PORT`] when not written).
+    /// TCP port ([`DEFAULT_AMI_PORT`], or [`DEFAULT_AMI_TLS_PORT`] with `tls://`, when not
+    /// written).
     pub port: u16,
     /// The `manager.conf` user.
     pub username: String,
@@ -76,16 +112,43 @@ pub struct AmiTarget {
     pub secret: Secret,
     /// Which action to send.
     pub mode: AmiMode,
+    /// TCP or TLS.
+    pub transport: AmiTransport,
+}
+
+impl AmiTarget {
+    /// `[tls://]host:port[/novalidate-cert]`: where it connects (no user, no secret).
+    pub fn address(&self) -> String {
+        let scheme = if self.transport.is_tls() {
+            "tls://"
+        } else {
+            ""
+        };
+        let flag = match self.transport {
+            AmiTransport::TlsNoValidateCert => "/novalidate-cert",
+            AmiTransport::Tcp | AmiTransport::Tls => "",
+        };
+        if self.host.contains(':') {
+            format!("{scheme}[{}]:{}{flag}", self.host, self.port)
+        } else {
+            format!("{scheme}{}:{}{flag}", self.host, self.port)
+        }
+    }
+
+    /// The value as a config line writes it, with `secret` in the secret's place.
+    fn written_with(&self, secret: &str) -> String {
+        format!(
+            "{},{},{secret},{}",
+            self.address(),
+            self.username,
+            self.mode
+        )
+    }
 }
 
 impl fmt::Display for AmiTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)?;
-        } else {
-            write!(f, "{}:{}", self.host, self.port)?;
-        }
-        write!(f, ",{},***,{}", self.username, self.mode)
+        f.write_str(&self.written_with("***"))
     }
 }
 
@@ -94,7 +157,9 @@ impl fmt::Display for AmiTarget {
 #[non_exhaustive]
 pub enum OutputError {
     /// The `ami` value is malformed.
-    #[error("ami: {0}; write host:port,user,secret,mode (mode: refresh or mwi)")]
+    #[error(
+        "ami: {0}; write [tls://]host:port[/novalidate-cert],user,secret,mode (mode: refresh or mwi)"
+    )]
     Ami(String),
     /// The webhook URL is malformed or not supported.
     #[error("webhook: {0}")]
@@ -146,12 +211,13 @@ fn host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
 impl FromStr for AmiTarget {
     type Err = OutputError;
 
-    /// `host[:port],user,secret[,mode]`. The secret may contain commas when the mode is
-    /// written (the last field is the mode only if it is `refresh` or `mwi`).
+    /// `[tls://]host[:port][/novalidate-cert],user,secret[,mode]`. The secret may contain
+    /// commas when the mode is written (the last field is the mode only if it is `refresh`
+    /// or `mwi`).
     fn from_str(value: &str) -> Result<Self, OutputError> {
         let bad = |m: String| OutputError::Ami(m);
         let mut parts = value.splitn(3, ',');
-        let host = parts.next().unwrap_or_default();
+        let address = parts.next().unwrap_or_default().trim();
         let user = parts
             .next()
             .ok_or_else(|| bad("the user and secret are missing".into()))?
@@ -159,7 +225,7 @@ impl FromStr for AmiTarget {
         let rest = parts
             .next()
             .ok_or_else(|| bad("the secret is missing".into()))?;
-        let (host, port) = host_port(host, DEFAULT_AMI_PORT).map_err(bad)?;
+        let (host, port, transport) = ami_address(address).map_err(bad)?;
         if user.is_empty() {
             return Err(bad("the user is empty".into()));
         }
@@ -193,33 +259,111 @@ impl FromStr for AmiTarget {
             username: user.to_owned(),
             secret: Secret::new(secret),
             mode,
+            transport,
         })
     }
 }
 
-/// A webhook URL: `http://host[:port][/path]`.
-///
-/// Only `http://` is accepted: the POST is written by imapvm itself (see the runtime's
-/// `webhook` module); for HTTPS, point it at a local TLS-terminating proxy.
+/// `[tls://]host[:port][/flag...]` of an `ami` value.
+fn ami_address(text: &str) -> Result<(String, u16, AmiTransport), String> {
+    let (tls, rest) = match text.get(..6) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("tls://") => (true, &text[6..]),
+        _ if text.contains("://") => {
+            return Err(format!(
+                "`{text}`: the only scheme is tls:// (plain TCP has none)"
+            ));
+        }
+        _ => (false, text),
+    };
+    let (authority, flags) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut verify = None;
+    for flag in flags.split('/').map(str::trim).filter(|f| !f.is_empty()) {
+        let wanted = match flag.to_ascii_lowercase().as_str() {
+            "novalidate-cert" => false,
+            "validate-cert" => true,
+            _ => {
+                return Err(format!(
+                    "unknown flag `{flag}` (known: novalidate-cert, validate-cert)"
+                ));
+            }
+        };
+        if verify.is_some_and(|v| v != wanted) {
+            return Err("validate-cert and novalidate-cert contradict each other".into());
+        }
+        verify = Some(wanted);
+    }
+    let default_port = if tls {
+        DEFAULT_AMI_TLS_PORT
+    } else {
+        DEFAULT_AMI_PORT
+    };
+    let (host, port) = host_port(authority, default_port)?;
+    let transport = match (tls, verify) {
+        (false, None) => AmiTransport::Tcp,
+        (false, Some(_)) => {
+            return Err(format!(
+                "`{flags}` is a TLS flag: write tls://{authority}/{flags}"
+            ));
+        }
+        (true, None | Some(true)) => AmiTransport::Tls,
+        (true, Some(false)) => AmiTransport::TlsNoValidateCert,
+    };
+    Ok((host, port, transport))
+}
+
+/// `http` or `https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookScheme {
+    /// Plain HTTP (port 80 by default).
+    #[default]
+    Http,
+    /// HTTP over TLS (port 443 by default): the certificate is checked against the system
+    /// roots plus `webhook_cafile`.
+    Https,
+}
+
+impl WebhookScheme {
+    /// The port when the URL names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            WebhookScheme::Http => 80,
+            WebhookScheme::Https => 443,
+        }
+    }
+}
+
+impl fmt::Display for WebhookScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WebhookScheme::Http => "http",
+            WebhookScheme::Https => "https",
+        })
+    }
+}
+
+/// A webhook URL: `http://host[:port][/path]` or `https://…`. The path (with its query) is
+/// made of the characters RFC 3986 allows, so it goes on a request line as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
+    /// `http` or `https`.
+    pub scheme: WebhookScheme,
     /// Host name or address (IPv6 without brackets).
     pub host: String,
-    /// TCP port (80 when not written).
+    /// TCP port (the scheme's default when not written).
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
 }
 
 impl WebhookUrl {
-    /// The `Host:` header value.
+    /// The `Host:` header value (without the port when it is the scheme's default).
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.scheme.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -229,8 +373,14 @@ impl WebhookUrl {
 
 impl fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.host_header(), self.path)
+        write!(f, "{}://{}{}", self.scheme, self.host_header(), self.path)
     }
+}
+
+/// A character RFC 3986 allows in a path or query (`pchar`, `/`, `?`, and `%` of a
+/// percent-encoding).
+fn uri_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/?%".contains(c)
 }
 
 impl FromStr for WebhookUrl {
@@ -246,15 +396,13 @@ impl FromStr for WebhookUrl {
             )));
         }
         let lower = value.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(bad(format!(
-                "`{value}`: https is not supported; use http:// to a local TLS-terminating proxy"
-            )));
-        }
-        if !lower.starts_with("http://") {
-            return Err(bad(format!("`{value}` is not an http:// URL")));
-        }
-        let rest = &value["http://".len()..];
+        let (scheme, rest) = if lower.starts_with("https://") {
+            (WebhookScheme::Https, &value["https://".len()..])
+        } else if lower.starts_with("http://") {
+            (WebhookScheme::Http, &value["http://".len()..])
+        } else {
+            return Err(bad(format!("`{value}` is not an http:// or https:// URL")));
+        };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -266,14 +414,20 @@ impl FromStr for WebhookUrl {
             )));
         }
         let path = path.split('#').next().unwrap_or("/").to_owned();
-        // The path goes into the request line: no spaces, no control characters.
-        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // The path goes into the request line as it is.
+        if let Some(c) = path.chars().find(|&c| !uri_char(c)) {
             return Err(bad(format!(
-                "`{value}`: the path contains white space or control characters; percent-encode them"
+                "`{value}`: the path contains {c:?}, which a URL cannot hold; percent-encode it"
             )));
         }
-        let (host, port) = host_port(authority, 80).map_err(|m| bad(format!("`{value}`: {m}")))?;
-        Ok(WebhookUrl { host, port, path })
+        let (host, port) = host_port(authority, scheme.default_port())
+            .map_err(|m| bad(format!("`{value}`: {m}")))?;
+        Ok(WebhookUrl {
+            scheme,
+            host,
+            port,
+            path,
+        })
     }
 }
 
@@ -290,6 +444,15 @@ pub struct ImapvmSection {
     pub webhook_retries: u32,
     /// `webhook_inflight`: most requests at once (per webhook).
     pub webhook_inflight: u32,
+    /// `webhook_secret`: when set, every POST carries `X-Imapvm-Signature: sha256=<hex>`,
+    /// the HMAC-SHA256 of the body with this key.
+    pub webhook_secret: Option<Secret>,
+    /// `webhook_cafile`: CA certificates (PEM) trusted for `https://` webhooks besides the
+    /// system roots.
+    pub webhook_cafile: Option<PathBuf>,
+    /// `ami_cafile`: CA certificates (PEM) trusted for `tls://` AMI targets besides the
+    /// system roots.
+    pub ami_cafile: Option<PathBuf>,
 }
 
 /// Default of `webhook_timeout`.
@@ -307,6 +470,9 @@ impl Default for ImapvmSection {
             webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_retries: DEFAULT_WEBHOOK_RETRIES,
             webhook_inflight: DEFAULT_WEBHOOK_INFLIGHT,
+            webhook_secret: None,
+            webhook_cafile: None,
+            ami_cafile: None,
         }
     }
 }
@@ -320,6 +486,12 @@ impl ImapvmSection {
     /// Reads one `key = value` of `[imapvm]`. `Ok(false)`: not an imapvm key (the line is a
     /// mailbox); `Err`: an imapvm key with a bad value (the default stays).
     pub(crate) fn read(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let path = |value: &str| -> Result<PathBuf, String> {
+            match value.trim() {
+                "" => Err(format!("{key}: empty; write the path of a PEM file")),
+                p => Ok(PathBuf::from(p)),
+            }
+        };
         let number = |max: u64| -> Result<u64, String> {
             match value.trim().parse::<u64>() {
                 Ok(n) if n <= max => Ok(n),
@@ -348,6 +520,18 @@ impl ImapvmSection {
                 0 => return Err(format!("{key}: 0 would send nothing; write 1 or more")),
                 n => self.webhook_inflight = n as u32,
             },
+            // The value itself never goes into a message.
+            "webhook_secret" => match value.len() {
+                0 => return Err(format!("{key}: empty; remove the line to send unsigned")),
+                n if n > MAX_WEBHOOK_SECRET_BYTES => {
+                    return Err(format!(
+                        "{key}: {n} bytes long; at most {MAX_WEBHOOK_SECRET_BYTES}"
+                    ));
+                }
+                _ => self.webhook_secret = Some(Secret::new(value)),
+            },
+            "webhook_cafile" => self.webhook_cafile = Some(path(value)?),
+            "ami_cafile" => self.ami_cafile = Some(path(value)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -369,18 +553,7 @@ impl ImapvmSection {
     fn render_raw(&self) -> String {
         let mut out = String::new();
         for a in &self.ami {
-            let host = if a.host.contains(':') {
-                format!("[{}]", a.host)
-            } else {
-                a.host.clone()
-            };
-            out.push_str(&format!(
-                "ami = {host}:{},{},{},{}\n",
-                a.port,
-                a.username,
-                a.secret.expose(),
-                a.mode
-            ));
+            out.push_str(&format!("ami = {}\n", a.written_with(a.secret.expose())));
         }
         for w in &self.webhooks {
             out.push_str(&format!("webhook = {w}\n"));
@@ -397,6 +570,16 @@ impl ImapvmSection {
         }
         if self.webhook_inflight != d.webhook_inflight {
             out.push_str(&format!("webhook_inflight = {}\n", self.webhook_inflight));
+        }
+        // A configuration file: the secret in clear, as the AMI secret.
+        if let Some(secret) = &self.webhook_secret {
+            out.push_str(&format!("webhook_secret = {}\n", secret.expose()));
+        }
+        if let Some(p) = &self.webhook_cafile {
+            out.push_str(&format!("webhook_cafile = {}\n", p.display()));
+        }
+        if let Some(p) = &self.ami_cafile {
+            out.push_str(&format!("ami_cafile = {}\n", p.display()));
         }
         out
     }
@@ -470,8 +653,10 @@ mod tests {
             ("[::1]:81".to_owned(), "/?q")
         );
         for bad in [
-            "https://x/",
             "ftp://x/",
+            "http://x/a|b",
+            "https://x/caf\u{e9}",
+            "https:///p",
             "http://",
             "http://u:p@x/",
             "http://x/a b",
@@ -485,6 +670,103 @@ mod tests {
     }
 
     #[test]
+    fn ami_over_tls() {
+        let a: AmiTarget = "tls://pbx.example,imapvm,s3cret,mwi".parse().unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.transport, a.mode),
+            (
+                "pbx.example",
+                DEFAULT_AMI_TLS_PORT,
+                AmiTransport::Tls,
+                AmiMode::Mwi
+            )
+        );
+        assert_eq!(a.to_string(), "tls://pbx.example:5039,imapvm,***,mwi");
+        let a: AmiTarget = "TLS://[::1]:6039/novalidate-cert,u,pw".parse().unwrap();
+        assert_eq!(
+            (a.host.as_str(), a.port, a.transport),
+            ("::1", 6039, AmiTransport::TlsNoValidateCert)
+        );
+        assert_eq!(a.address(), "tls://[::1]:6039/novalidate-cert");
+        let a: AmiTarget = "tls://pbx/validate-cert,u,pw".parse().unwrap();
+        assert_eq!(a.transport, AmiTransport::Tls);
+        let a: AmiTarget = "pbx,u,pw".parse().unwrap();
+        assert_eq!((a.port, a.transport), (DEFAULT_AMI_PORT, AmiTransport::Tcp));
+        for bad in [
+            "pbx/novalidate-cert,u,s",
+            "tls://pbx/loose,u,s",
+            "tls://pbx/validate-cert/novalidate-cert,u,s",
+            "ssl://pbx,u,s",
+            "tcp://pbx,u,s",
+            "tls://,u,s",
+            "tls://pbx:0,u,s",
+        ] {
+            let err = bad.parse::<AmiTarget>().unwrap_err();
+            assert!(matches!(err, OutputError::Ami(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn https_webhooks() {
+        let w: WebhookUrl = "https://hooks.example/mwi".parse().unwrap();
+        assert_eq!(
+            (w.scheme, w.port, w.host_header(), w.path.as_str()),
+            (
+                WebhookScheme::Https,
+                443,
+                "hooks.example".to_owned(),
+                "/mwi"
+            )
+        );
+        assert_eq!(w.to_string(), "https://hooks.example/mwi");
+        let w: WebhookUrl = "HTTPS://127.0.0.1:8443".parse().unwrap();
+        assert_eq!(w.to_string(), "https://127.0.0.1:8443/");
+        // 80 is not https's default: it is written.
+        let w: WebhookUrl = "https://h:80/x%20y?a=1&b=%2F".parse().unwrap();
+        assert_eq!(w.to_string(), "https://h:80/x%20y?a=1&b=%2F");
+    }
+
+    #[test]
+    fn webhook_secret_and_ca_files() {
+        let mut s = ImapvmSection::default();
+        assert!(s.read("webhook_secret", "It's a secret; 42").unwrap());
+        assert!(
+            s.read("Webhook_CAfile", "/etc/imapvm/hooks-ca.pem")
+                .unwrap()
+        );
+        assert!(s.read("ami_cafile", " /etc/imapvm/pbx-ca.pem ").unwrap());
+        assert_eq!(
+            s.webhook_secret.as_ref().map(Secret::expose),
+            Some("It's a secret; 42")
+        );
+        assert_eq!(
+            s.webhook_cafile.as_deref(),
+            Some(std::path::Path::new("/etc/imapvm/hooks-ca.pem"))
+        );
+        assert_eq!(
+            s.ami_cafile.as_deref(),
+            Some(std::path::Path::new("/etc/imapvm/pbx-ca.pem"))
+        );
+        assert!(!format!("{s:?}").contains("It's a secret"));
+        for key in ["webhook_cafile", "ami_cafile", "webhook_secret"] {
+            assert!(s.read(key, "").is_err(), "{key}");
+        }
+        let long = "k".repeat(MAX_WEBHOOK_SECRET_BYTES + 1);
+        let err = s.read("webhook_secret", &long).unwrap_err();
+        assert!(!err.contains("kkkk"), "{err}");
+        // A refused value leaves the one before.
+        assert_eq!(
+            s.webhook_secret.as_ref().map(Secret::expose),
+            Some("It's a secret; 42")
+        );
+        // In the file, `;` is escaped (else it starts a comment).
+        assert!(
+            s.render()
+                .contains("webhook_secret = It's a secret\\; 42\n")
+        );
+    }
+
+    #[test]
     fn render_reads_back() {
         let mut s = ImapvmSection::default();
         assert!(s.read("AMI", "[::1]:1,u,p,mwi").unwrap());
@@ -492,6 +774,15 @@ mod tests {
         assert!(s.read("webhook_timeout", "7").unwrap());
         assert!(s.read("webhook_retries", "0").unwrap());
         assert!(s.read("webhook_inflight", "3").unwrap());
+        assert!(
+            s.read("ami", "tls://pbx:6039/novalidate-cert,u,p,w,refresh")
+                .unwrap()
+        );
+        assert!(s.read("ami", "tls://pbx2,u,p").unwrap());
+        assert!(s.read("webhook", "https://h/p?q=1").unwrap());
+        assert!(s.read("webhook_secret", "k3y").unwrap());
+        assert!(s.read("webhook_cafile", "/etc/h.pem").unwrap());
+        assert!(s.read("ami_cafile", "/etc/a.pem").unwrap());
         assert!(!s.read("1234", "4242,Alice").unwrap());
         assert!(s.read("webhook_inflight", "0").is_err());
         assert!(s.read("webhook_timeout", "soon").is_err());

@@ -68,8 +68,10 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use files::{ConfigFiles, MemoryFiles};
 pub use imapvm_section::{
-    AmiMode, AmiTarget, DEFAULT_AMI_PORT, DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES,
-    DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS, IMAPVM_SECTION, ImapvmSection, OutputError, WebhookUrl,
+    AmiMode, AmiTarget, AmiTransport, DEFAULT_AMI_PORT, DEFAULT_AMI_TLS_PORT,
+    DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS,
+    IMAPVM_SECTION, ImapvmSection, MAX_WEBHOOK_SECRET_BYTES, OutputError, WebhookScheme,
+    WebhookUrl,
 };
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
 /// it themselves).

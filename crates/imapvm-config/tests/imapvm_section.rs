@@ -75,17 +75,24 @@ fn diagnostics_say_what_asterisk_sees() {
 
 #[test]
 fn bad_values_are_errors_at_the_value_and_keep_defaults() {
-    let text = "[imapvm]\nami = pbx:0,u,s\nwebhook = https://x/\nwebhook_inflight = 0\nwebhook_retries = many\n";
+    let text = "[imapvm]\nami = pbx:0,u,s\nwebhook = ftp://x/\nwebhook_inflight = 0\nwebhook_retries = many\n\
+                ami = tls://pbx/loose,u,s3cr3t\nwebhook_secret =\nami_cafile =\n";
     let parsed = parse_bytes("voicemail.conf", text.as_bytes());
     let e = errors(&parsed);
     let lines: Vec<u32> = e.iter().map(|d| d.line).collect();
-    assert_eq!(lines, [2, 3, 4, 5], "{e:?}");
+    assert_eq!(lines, [2, 3, 4, 5, 6, 7, 8], "{e:?}");
     assert!(e[0].message.contains("not a TCP port"), "{}", e[0].message);
     assert!(
-        e[1].message.contains("https is not supported"),
+        e[1].message.contains("not an http:// or https:// URL"),
         "{}",
         e[1].message
     );
+    assert!(
+        e[4].message.contains("unknown flag `loose`"),
+        "{}",
+        e[4].message
+    );
+    assert!(e.iter().all(|d| !d.message.contains("s3cr3t")), "{e:?}");
     assert_eq!(parsed.config.imapvm, ImapvmSection::default());
     // The refused lines are not mailboxes either.
     assert!(parsed.config.mailboxes.is_empty());
@@ -111,31 +118,62 @@ fn section() -> impl Strategy<Value = String> {
                 "[a-zA-Z0-9_]{1,8}",
                 "[a-zA-Z0-9!#$%&*+,;-]{1,12}",
                 prop::bool::ANY,
+                0u8..3,
             ),
             0..3,
         ),
-        prop::collection::vec(("[a-z][a-z0-9.-]{0,10}", 1u16.., "(/[a-z0-9?=&;]{0,8}){0,3}"), 0..3),
+        prop::collection::vec(
+            (
+                prop::bool::ANY,
+                "[a-z][a-z0-9.-]{0,10}",
+                1u16..,
+                "(/[a-z0-9?=&;]{0,8}){0,3}",
+            ),
+            0..3,
+        ),
         1u64..=3600,
         0u64..=100,
         1u64..=1024,
+        prop::option::of("[a-zA-Z0-9!#$%&*+,;= -]{1,40}[a-z]"),
+        prop::option::of("/[a-z0-9/._-]{1,30}"),
+        prop::option::of("/[a-z0-9/._-]{1,30}"),
     )
-        .prop_map(|(ami, hooks, timeout, retries, inflight)| {
-            let mut out = String::from("[imapvm]\n");
-            for (host, port, user, secret, mwi) in ami {
-                let mode = if mwi { "mwi" } else { "refresh" };
-                // `;` starts a comment in voicemail.conf: an operator writes `\;`.
-                let secret = secret.replace(';', "\\;");
-                out.push_str(&format!("ami = {host}:{port},{user},{secret},{mode}\n"));
-            }
-            for (host, port, path) in hooks {
-                let path = path.replace(';', "\\;");
-                out.push_str(&format!("webhook = http://{host}:{port}{path}\n"));
-            }
-            out.push_str(&format!(
-                "webhook_timeout = {timeout}\nwebhook_retries = {retries}\nwebhook_inflight = {inflight}\n"
-            ));
-            out
-        })
+        .prop_map(
+            |(ami, hooks, timeout, retries, inflight, secret, hook_ca, ami_ca)| {
+                let mut out = String::from("[imapvm]\n");
+                for (host, port, user, secret, mwi, transport) in ami {
+                    let mode = if mwi { "mwi" } else { "refresh" };
+                    // `;` starts a comment in voicemail.conf: an operator writes `\;`.
+                    let secret = secret.replace(';', "\\;");
+                    let (scheme, flag) = match transport {
+                        0 => ("", ""),
+                        1 => ("tls://", ""),
+                        _ => ("tls://", "/novalidate-cert"),
+                    };
+                    out.push_str(&format!(
+                        "ami = {scheme}{host}:{port}{flag},{user},{secret},{mode}\n"
+                    ));
+                }
+                for (https, host, port, path) in hooks {
+                    let path = path.replace(';', "\\;");
+                    let scheme = if https { "https" } else { "http" };
+                    out.push_str(&format!("webhook = {scheme}://{host}:{port}{path}\n"));
+                }
+                out.push_str(&format!(
+                    "webhook_timeout = {timeout}\nwebhook_retries = {retries}\nwebhook_inflight = {inflight}\n"
+                ));
+                if let Some(secret) = secret {
+                    out.push_str(&format!("webhook_secret = {}\n", secret.replace(';', "\\;")));
+                }
+                if let Some(path) = hook_ca {
+                    out.push_str(&format!("webhook_cafile = {path}\n"));
+                }
+                if let Some(path) = ami_ca {
+                    out.push_str(&format!("ami_cafile = {path}\n"));
+                }
+                out
+            },
+        )
 }
 
 proptest! {

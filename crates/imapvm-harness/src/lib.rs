@@ -7,7 +7,9 @@
 //! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
 //! connection with injected faults ([`fault_proxy`]), stand in for a server that misbehaves
 //! in one exact way ([`scripted`]), run a scenario on each of the six server personalities
-//! ([`servers`]), and time back-offs on a simulated clock ([`time`]).
+//! ([`servers`]), time back-offs on a simulated clock ([`time`]), make a test CA with
+//! server certificates for the TLS tests ([`pki`]), and capture the trace log of the secrecy
+//! tests ([`logs`]).
 //!
 //! It does **not** test anything itself, and it is never a normal dependency: only test
 //! binaries use it (it sits above the runtime, as tokio-test sits above tokio).
@@ -33,6 +35,8 @@
 )]
 
 pub mod fault_proxy;
+pub mod logs;
+pub mod pki;
 pub mod scripted;
 pub mod servers;
 pub mod time;

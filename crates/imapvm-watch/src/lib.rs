@@ -8,8 +8,9 @@
 //!   QRESYNC); the store's own operations wake it at once through the runtime's change feed
 //!   ([`imapvm::Store::changes_of`]).
 //! * Outputs: [`externnotify`] (Asterisk's arguments, no shell), [`AmiNotifier`]
-//!   (`VoicemailRefresh` or `MWIUpdate` over `imapvm-ami`), [`WebhookNotifier`] (HTTP POST of
-//!   the event as JSON).
+//!   (`VoicemailRefresh` or `MWIUpdate` over `imapvm-ami`, on TCP or TLS), [`WebhookNotifier`]
+//!   (HTTP POST of the event as JSON, `http://` or `https://`, optionally signed with
+//!   HMAC-SHA256); TLS is the runtime's ([`imapvm::tls`]).
 //! * [`Publisher`]: MWI for a process that changes mailboxes but watches no server (the
 //!   phone service): the runtime's change feed, recounted and published through the same
 //!   events and outputs.
@@ -39,6 +40,7 @@
 
 pub mod externnotify;
 pub mod notify_ami;
+pub mod output;
 pub mod publish;
 pub mod shard;
 pub mod watch;
@@ -46,10 +48,13 @@ pub mod webhook;
 
 pub use externnotify::{ExternNotify, ExternNotifyError, ExternRun, RunOutcome};
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
+pub use output::OutputStartError;
 pub use publish::Publisher;
 pub use shard::{Shard, ShardError, watched_boxes};
 pub use watch::{
     MwiEvent, Resync, StartError, StrategyChoice, WatchError, WatchEvent, WatchOptions, Watcher,
     rfc3339,
 };
-pub use webhook::{WebhookNotifier, WebhookOptions, WebhookReport};
+pub use webhook::{
+    AttemptError, DeliveryError, GaveUp, WebhookNotifier, WebhookOptions, WebhookReport,
+};

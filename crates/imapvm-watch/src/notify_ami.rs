@@ -2,7 +2,8 @@
 //! the runtime's one driver ([`imapvm::driver::Driver`]).
 //!
 //! [`AmiNotifier::start`] spawns one task per AMI target (`[imapvm] ami = host:port,user,
-//! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), waits for the
+//! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), over TLS for
+//! `tls://host:port` (`manager.conf` `tlsenable`, port 5039), waits for the
 //! `Asterisk Call Manager/…` banner, logs in, and then sends one action per published
 //! [`MwiEvent`]:
 //!
@@ -21,21 +22,29 @@
 //! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`
 //! [INV-6].
 //!
-//! Every time (the client's `now`, report timestamps) comes from [`AmiOptions::clock`].
+//! TLS is the runtime's one set-up ([`imapvm::tls`]), built once at start: the certificate
+//! is checked against the system roots plus `ami_cafile` ([`AmiOptions::ca_file`]), or not
+//! at all for `tls://host:port/novalidate-cert` (with a warning in the log), as
+//! `imapflags=novalidate-cert` does for IMAP. A refused certificate is a `Down` report and
+//! retried with the back-off like any outage (the PBX's certificate may be replaced).
 //!
-//! Not done: AMI over TLS (`manager.conf` `tlsenable`); use a local port or a tunnel.
+//! Every time (the client's `now`, report timestamps) comes from [`AmiOptions::clock`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use imapvm::clock::{SharedClock, SystemClock};
 use imapvm::driver::{Driver, Progress};
+use imapvm::tls::{self, Verification};
 use imapvm_ami::{Action, ActionId, Client, ClientConfig, ConfigError, Credentials, Event};
-use imapvm_config::{AmiMode, AmiTarget};
+use imapvm_config::{AmiMode, AmiTarget, AmiTransport, ImapvmSection};
 use imapvm_policy::{Backoff, MwiCounts};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+use crate::output::{Opened, OutputStartError, open, tls_config};
 use crate::watch::{MwiEvent, backoff};
 
 /// How the AMI driver behaves. [`AmiNotifier::start`] refuses a value out of bounds
@@ -46,7 +55,8 @@ pub struct AmiOptions {
     pub backoff_first: Duration,
     /// Longest reconnect back-off (at least `backoff_first`).
     pub backoff_max: Duration,
-    /// TCP connect timeout (more than 0).
+    /// Connect timeout (more than 0): the TCP connection and, for `tls://`, the TLS
+    /// handshake.
     pub connect_timeout: Duration,
     /// How long a clean log-off may take when stopping (more than 0).
     pub logoff_timeout: Duration,
@@ -58,9 +68,20 @@ pub struct AmiOptions {
     pub report_queue: usize,
     /// Where every `now` comes from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
+    /// `ami_cafile`: CA certificates (PEM) trusted for `tls://` targets besides the system
+    /// roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl AmiOptions {
+    /// The options `[imapvm]` sets (`ami_cafile`), with the defaults for the rest.
+    pub fn from_section(section: &ImapvmSection) -> Self {
+        AmiOptions {
+            ca_file: section.ami_cafile.clone(),
+            ..AmiOptions::default()
+        }
+    }
+
     /// Whether every option is within its bounds (the error names the first that is not).
     pub fn check(&self) -> Result<(), ConfigError> {
         ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
@@ -80,6 +101,7 @@ impl Default for AmiOptions {
             client: ClientConfig::default(),
             report_queue: 1024,
             clock: SystemClock::shared(),
+            ca_file: None,
         }
     }
 }
@@ -90,7 +112,7 @@ impl Default for AmiOptions {
 pub enum AmiReport {
     /// Logged in (again); queued actions are going out.
     LoggedIn {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// The AMI version from the banner (`5.0.2`).
         version: String,
@@ -99,7 +121,7 @@ pub enum AmiReport {
     },
     /// Asterisk answered an action of ours.
     Answered {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// `box@context` the action was about.
         mailbox: String,
@@ -115,7 +137,7 @@ pub enum AmiReport {
     /// The link failed (connect, banner, login refused, a late response, closed). Sent once
     /// per outage; the driver keeps retrying.
     Down {
-        /// `host:port`.
+        /// `[tls://]host:port[/novalidate-cert]`.
         target: String,
         /// Why.
         error: String,
@@ -165,20 +187,32 @@ impl std::fmt::Debug for Command {
 impl AmiNotifier {
     /// Starts the driver for `target` (needs a tokio runtime). It connects at once and
     /// stays connected, so the first change does not wait for a login. An option out of
-    /// bounds is refused ([`AmiOptions::check`]).
-    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier, ConfigError> {
+    /// bounds is refused ([`AmiOptions::check`]), and so is, for `tls://`, a `ca_file` that
+    /// cannot be read or holds no certificate.
+    pub fn start(target: &AmiTarget, options: AmiOptions) -> Result<AmiNotifier, OutputStartError> {
         options.check()?;
         let backoff = backoff(options.backoff_first, options.backoff_max)?;
+        let label = target.address();
+        let verification = match target.transport {
+            AmiTransport::Tcp => None,
+            AmiTransport::Tls => Some(Verification::Verify),
+            AmiTransport::TlsNoValidateCert => Some(Verification::NoValidateCert),
+        };
+        let tls = match verification {
+            None => None,
+            Some(v) => Some(tls_config(
+                &label,
+                "ami_cafile",
+                options.ca_file.as_deref(),
+                v,
+            )?),
+        };
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue);
-        let label = if target.host.contains(':') {
-            format!("[{}]:{}", target.host, target.port)
-        } else {
-            format!("{}:{}", target.host, target.port)
-        };
         let link = Link {
             host: target.host.clone(),
             port: target.port,
+            tls,
             label: label.clone(),
             credentials: Credentials {
                 username: target.username.clone(),
@@ -202,7 +236,7 @@ impl AmiNotifier {
         })
     }
 
-    /// `host:port` of the target.
+    /// `[tls://]host:port[/novalidate-cert]` of the target.
     pub fn target(&self) -> &str {
         &self.target
     }
@@ -254,6 +288,8 @@ impl Drop for AmiNotifier {
 struct Link {
     host: String,
     port: u16,
+    /// For `tls://`.
+    tls: Option<Arc<tls::ClientConfig>>,
     label: String,
     credentials: Credentials,
     mode: AmiMode,
@@ -355,17 +391,17 @@ impl Link {
 
     /// One connection: until it fails or the driver stops.
     async fn connection(&mut self, down: &mut bool) -> Ended {
-        let host = self.host.clone();
+        let (host, tls) = (self.host.clone(), self.tls.clone());
         let connect = tokio::time::timeout(
             self.options.connect_timeout,
-            TcpStream::connect((host, self.port)),
+            open(&host, self.port, tls.as_ref()),
         );
         tokio::pin!(connect);
-        let stream = loop {
+        let opened = loop {
             tokio::select! {
                 r = &mut connect => match r {
                     Ok(Ok(s)) => break s,
-                    Ok(Err(e)) => return Ended::Failed(format!("connect to {}: {e}", self.label)),
+                    Ok(Err(e)) => return Ended::Failed(format!("{}: {e}", self.label)),
                     Err(_) => return Ended::Failed(format!(
                         "connect to {}: timed out after {:?}",
                         self.label, self.options.connect_timeout
@@ -375,7 +411,17 @@ impl Link {
                 c = self.commands.recv() => if !self.absorb(c) { return Ended::Stopped },
             }
         };
-        let _ = stream.set_nodelay(true);
+        match opened {
+            Opened::Tcp(stream) => self.session(stream, down).await,
+            Opened::Tls(stream) => self.session(*stream, down).await,
+        }
+    }
+
+    /// The login and the actions on one open connection.
+    async fn session<S>(&mut self, stream: S, down: &mut bool) -> Ended
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let clock = self.options.clock.clone();
         let client = match Client::new(
             self.credentials.clone(),
@@ -495,12 +541,15 @@ impl Link {
     }
 
     /// Hands `job` to the client; false when it had to wait in `pending`.
-    fn send(
+    fn send<S>(
         &mut self,
-        driver: &mut Driver<Client, TcpStream>,
+        driver: &mut Driver<Client, S>,
         inflight: &mut HashMap<ActionId, Job>,
         job: Job,
-    ) -> bool {
+    ) -> bool
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let action = match self.action(&job) {
             Ok(a) => a,
             Err(e) => {
@@ -537,6 +586,7 @@ mod tests {
             username: "imapvm".into(),
             secret: imapvm_config::Secret::new("s3cret"),
             mode: AmiMode::Refresh,
+            transport: imapvm_config::AmiTransport::Tcp,
         }
     }
 
@@ -576,10 +626,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                ConfigError::OutOfBounds {
+                OutputStartError::Option(ConfigError::OutOfBounds {
                     field: "backoff_max",
                     ..
-                }
+                })
             ),
             "{err}"
         );

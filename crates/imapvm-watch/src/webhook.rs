@@ -3,38 +3,61 @@
 //!
 //! The body is the JSON object `imapvm watch --json` prints (`{mailbox, context, new, old,
 //! urgent, at}`, `new` without urgent, `at` RFC 3339 UTC), `Content-Type:
-//! application/json`. A 2xx status is delivered; 408, 429, 5xx, a connection error or a
-//! timeout is retried up to `retries` times with a doubling back-off; any other status is
-//! a permanent refusal (reported, not retried). Events of one box are delivered in order:
+//! application/json`. A 2xx status is delivered; 408, 429, 5xx, a connection error, an
+//! answer that is not HTTP or a timeout is retried up to `retries` times with a doubling
+//! back-off; any other status is a permanent refusal (reported, not retried): the rule is
+//! [`AttemptError::is_retried`]. Events of one box are delivered in order:
 //! one request per box at a time, and a newer state of a box replaces a waiting or
 //! retrying older one (a receiver never sees counts go back in time). Memory is bounded by
 //! the number of boxes.
 //!
-//! The HTTP/1.1 client is written here, on purpose: what is needed is one `POST` with
-//! `Connection: close` and the status line of the answer, to `http://` receivers (usually a
-//! local sidecar). A general client (reqwest/hyper) would add a few dozen crates, and
-//! reqwest's TLS default pulls aws-lc, which the workspace's tidy test forbids. HTTPS is
-//! therefore not offered (the config refuses `https://`): put a TLS-terminating proxy on
-//! localhost. Response bodies are not read, and the status line and headers are bounded
-//! ([`MAX_RESPONSE_HEAD`]). Report timestamps come from [`WebhookOptions::clock`].
+//! `https://` URLs are checked against the system roots plus `webhook_cafile`
+//! ([`WebhookOptions::ca_file`]), by the runtime's one TLS set-up ([`imapvm::tls`]); a
+//! certificate TLS refuses fails the event at once (it is not retried: trying again cannot
+//! help), a connection that breaks during the handshake is retried like any other.
+//!
+//! With `webhook_secret` ([`WebhookOptions::secret`]) every POST carries
+//! `X-Imapvm-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body bytes keyed with the
+//! secret ([`signature`]), as GitHub (`X-Hub-Signature-256`) signs its webhooks: a receiver
+//! recomputes it over the raw body and compares in constant time. The body's `at` lets it
+//! refuse old deliveries. The secret itself never appears in a log, a report or Debug
+//! output [INV-6].
+//!
+//! HTTP is hyper's client (HTTP/1.1, one connection per attempt, `Connection: close`) over
+//! the TCP or TLS stream the outputs open ([`crate::output`]): no connector, no pool, no TLS
+//! stack of its own. The
+//! answer's status line and headers are bounded ([`MAX_RESPONSE_HEAD`]); its body is not
+//! read. Report timestamps come from [`WebhookOptions::clock`].
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use imapvm::ConfigError;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper_util::rt::TokioIo;
 use imapvm::clock::{SharedClock, SystemClock};
-use imapvm_config::{ImapvmSection, WebhookUrl};
+use imapvm::tls::{ClientConfig, HandshakeError, Verification};
+use imapvm::{ConfigError, Secret, TlsError};
+use imapvm_config::{ImapvmSection, MAX_WEBHOOK_SECRET_BYTES, WebhookScheme, WebhookUrl};
 use imapvm_policy::Backoff;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::output::{OpenError, Opened, OutputStartError, open, tls_config};
 use crate::watch::{MwiEvent, backoff, rfc3339};
 
-/// The longest status line plus headers read from a receiver.
+/// The longest status line plus headers read from a receiver (hyper's read buffer; at
+/// least its minimum of 8 KiB).
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// The header that carries the body's signature when `webhook_secret` is set.
+pub const SIGNATURE_HEADER: &str = "X-Imapvm-Signature";
 
 /// How webhooks are delivered. [`WebhookNotifier::start`] refuses a value out of bounds
 /// (naming it) rather than repairing it.
@@ -54,6 +77,12 @@ pub struct WebhookOptions {
     pub report_queue: usize,
     /// Where report times come from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
+    /// `webhook_secret`: every POST is signed with it ([`SIGNATURE_HEADER`]); unsigned when
+    /// `None`. 1 to [`MAX_WEBHOOK_SECRET_BYTES`] bytes.
+    pub secret: Option<Secret>,
+    /// `webhook_cafile`: CA certificates (PEM) trusted for `https://` besides the system
+    /// roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for WebhookOptions {
@@ -68,11 +97,20 @@ impl WebhookOptions {
         ConfigError::require_nonzero("webhook_timeout", self.timeout)?;
         ConfigError::require_backoff(self.backoff_first, self.backoff_max)?;
         ConfigError::require_positive("webhook_inflight", self.inflight)?;
-        ConfigError::require_positive("report_queue", self.report_queue)
+        ConfigError::require_positive("report_queue", self.report_queue)?;
+        match self.secret.as_ref().map(|s| s.expose().len()) {
+            // The length only: the value never goes into a message.
+            Some(n) if n == 0 || n > MAX_WEBHOOK_SECRET_BYTES => Err(ConfigError::out_of_bounds(
+                "webhook_secret",
+                format!("{n} bytes"),
+                "1 to 1024 bytes",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,
-    /// `webhook_inflight`), with the default back-off.
+    /// `webhook_inflight`, `webhook_secret`, `webhook_cafile`), with the default back-off.
     pub fn from_section(section: &ImapvmSection) -> Self {
         WebhookOptions {
             timeout: section.webhook_timeout,
@@ -82,12 +120,108 @@ impl WebhookOptions {
             backoff_max: Duration::from_secs(10),
             report_queue: 1024,
             clock: SystemClock::shared(),
+            secret: section.webhook_secret.clone(),
+            ca_file: section.webhook_cafile.clone(),
         }
     }
 }
 
+/// Why one attempt failed. [`AttemptError::is_retried`] says which are tried again.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttemptError {
+    /// The TCP connection could not be made.
+    #[error("connect: {0}")]
+    Connect(#[source] Arc<std::io::Error>),
+    /// TLS refused: the certificate (unknown issuer, another host's, expired) or the
+    /// protocol.
+    #[error("TLS: {0}")]
+    Tls(#[source] TlsError),
+    /// The connection broke during the TLS handshake.
+    #[error(transparent)]
+    Handshake(Arc<HandshakeError>),
+    /// The request could not be built (a header value HTTP refuses).
+    #[error("request: {0}")]
+    Request(#[source] Arc<hyper::http::Error>),
+    /// HTTP failed: the answer is not HTTP/1, its head is longer than
+    /// [`MAX_RESPONSE_HEAD`], or the connection closed or broke before a status.
+    #[error("HTTP: {0}")]
+    Http(#[source] Arc<hyper::Error>),
+    /// The receiver answered with this status (not 2xx).
+    #[error("answered {0}")]
+    Status(u16),
+    /// No status within [`WebhookOptions::timeout`].
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+impl AttemptError {
+    /// Whether trying again may help: 408, 429 and 5xx, a connection that failed or broke,
+    /// a timeout. Other statuses, a refused certificate and a request HTTP refuses are
+    /// permanent.
+    pub fn is_retried(&self) -> bool {
+        match self {
+            AttemptError::Status(status) => retryable(*status),
+            AttemptError::Connect(_)
+            | AttemptError::Handshake(_)
+            | AttemptError::Http(_)
+            | AttemptError::Timeout(_) => true,
+            AttemptError::Tls(_) | AttemptError::Request(_) => false,
+        }
+    }
+}
+
+/// When a delivery stopped trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GaveUp {
+    /// The failure is permanent ([`AttemptError::is_retried`] is false).
+    NotRetryable,
+    /// Every retry ([`WebhookOptions::retries`]) failed.
+    RetriesSpent,
+    /// A newer state of the box replaced this one, or the notifier is stopping.
+    SupersededOrStopping,
+}
+
+/// Why an event was not delivered ([`WebhookReport::Failed`]).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{url}: {last}{}", match .gave_up {
+    GaveUp::NotRetryable => "; not retried",
+    GaveUp::RetriesSpent => "",
+    GaveUp::SupersededOrStopping => "; not retried (superseded or stopping)",
+})]
+pub struct DeliveryError {
+    /// The webhook (no secret: URLs with credentials are refused).
+    pub url: String,
+    /// The last attempt's failure.
+    #[source]
+    pub last: AttemptError,
+    /// Why no further attempt was made.
+    pub gave_up: GaveUp,
+}
+
+/// `sha256=<hex>`: the HMAC-SHA256 of `body` keyed with `secret`, the value of
+/// [`SIGNATURE_HEADER`].
+///
+/// ```
+/// use imapvm::Secret;
+/// // RFC 4231, test case 2.
+/// let signed = imapvm_watch::webhook::signature(&Secret::new("Jefe"), b"what do ya want for nothing?");
+/// assert_eq!(signed, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+/// ```
+pub fn signature(secret: &Secret, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose().as_bytes());
+    let tag = ring::hmac::sign(&key, body);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for byte in tag.as_ref() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 /// What happened to one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum WebhookReport {
     /// The receiver answered 2xx.
@@ -105,8 +239,8 @@ pub enum WebhookReport {
     Failed {
         /// `box@context`.
         mailbox: String,
-        /// The last failure.
-        error: String,
+        /// The last failure, and why it was the last.
+        error: DeliveryError,
         /// Attempts made.
         attempts: u32,
         /// When.
@@ -152,17 +286,28 @@ impl std::fmt::Debug for Command {
 
 impl WebhookNotifier {
     /// Starts delivering to `url` (needs a tokio runtime). An option out of bounds is
-    /// refused ([`WebhookOptions::check`]).
+    /// refused ([`WebhookOptions::check`]), and so is, for `https://`, a `ca_file` that
+    /// cannot be read or holds no certificate.
     pub fn start(
         url: &WebhookUrl,
         options: WebhookOptions,
-    ) -> Result<WebhookNotifier, ConfigError> {
+    ) -> Result<WebhookNotifier, OutputStartError> {
         options.check()?;
         let backoff = backoff(options.backoff_first, options.backoff_max)?;
+        let tls = match url.scheme {
+            WebhookScheme::Http => None,
+            WebhookScheme::Https => Some(tls_config(
+                &url.to_string(),
+                "webhook_cafile",
+                options.ca_file.as_deref(),
+                Verification::Verify,
+            )?),
+        };
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::channel(options.report_queue);
         let shared = Arc::new(Shared {
             url: url.clone(),
+            tls,
             permits: Semaphore::new(options.inflight),
             backoff,
             options,
@@ -223,6 +368,8 @@ impl Drop for WebhookNotifier {
 
 struct Shared {
     url: WebhookUrl,
+    /// For `https://`.
+    tls: Option<Arc<ClientConfig>>,
     options: WebhookOptions,
     /// Each delivery's schedule starts from this.
     backoff: Backoff,
@@ -300,24 +447,32 @@ fn retryable(status: u16) -> bool {
 }
 
 async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
-    let body = event_json(event);
+    let body = Bytes::from(event_json(event));
+    let signed = shared.options.secret.as_ref().map(|s| signature(s, &body));
     let mailbox = event.id();
     let options = &shared.options;
     let mut backoff = shared.backoff;
     let mut attempts = 0;
+    let failed = |last: AttemptError, gave_up: GaveUp| DeliveryError {
+        url: shared.url.to_string(),
+        last,
+        gave_up,
+    };
     let report = loop {
         attempts += 1;
         let outcome = {
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
             };
-            match tokio::time::timeout(options.timeout, post(&shared.url, &body)).await {
+            let attempt = post(shared, body.clone(), signed.as_deref());
+            match tokio::time::timeout(options.timeout, attempt).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("no answer within {:?}", options.timeout)),
+                Err(_) => Err(AttemptError::Timeout(options.timeout)),
             }
         };
         let error = match outcome {
             Ok(status) if (200..300).contains(&status) => {
+                tracing::debug!(%mailbox, url = %shared.url, status, attempts, signed = signed.is_some(), "webhook delivered");
                 break WebhookReport::Delivered {
                     mailbox,
                     status,
@@ -325,35 +480,39 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                     at: options.clock.wall(),
                 };
             }
-            Ok(status) if !retryable(status) => {
-                break WebhookReport::Failed {
-                    mailbox,
-                    error: format!("{} answered {status}; not retried", shared.url),
-                    attempts,
-                    at: options.clock.wall(),
-                };
-            }
-            Ok(status) => format!("{} answered {status}", shared.url),
-            Err(e) => format!("{}: {e}", shared.url),
+            Ok(status) => AttemptError::Status(status),
+            Err(e) => e,
         };
-        let give_up = attempts > options.retries
-            || shared.stopping.load(Ordering::Relaxed)
-            || superseded.load(Ordering::Relaxed);
-        if give_up {
+        if !error.is_retried() {
             break WebhookReport::Failed {
                 mailbox,
-                error,
+                error: failed(error, GaveUp::NotRetryable),
+                attempts,
+                at: options.clock.wall(),
+            };
+        }
+        let stopping =
+            || shared.stopping.load(Ordering::Relaxed) || superseded.load(Ordering::Relaxed);
+        if attempts > options.retries || stopping() {
+            let gave_up = if attempts > options.retries {
+                GaveUp::RetriesSpent
+            } else {
+                GaveUp::SupersededOrStopping
+            };
+            break WebhookReport::Failed {
+                mailbox,
+                error: failed(error, gave_up),
                 attempts,
                 at: options.clock.wall(),
             };
         }
         let delay = backoff.failed();
-        tracing::debug!(%mailbox, %error, backoff = ?delay, "webhook attempt failed; retrying");
+        tracing::debug!(%mailbox, url = %shared.url, %error, backoff = ?delay, "webhook attempt failed; retrying");
         tokio::time::sleep(delay).await;
-        if superseded.load(Ordering::Relaxed) || shared.stopping.load(Ordering::Relaxed) {
+        if stopping() {
             break WebhookReport::Failed {
                 mailbox,
-                error: format!("{error}; not retried (superseded or stopping)"),
+                error: failed(error, GaveUp::SupersededOrStopping),
                 attempts,
                 at: options.clock.wall(),
             };
@@ -365,60 +524,51 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
     let _ = shared.reports.try_send(report);
 }
 
-/// One `POST`; the status code of the answer.
-async fn post(url: &WebhookUrl, body: &str) -> Result<u16, String> {
-    let mut stream = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: imapvm/{}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        url.path,
-        url.host_header(),
-        env!("CARGO_PKG_VERSION"),
-        body.len(),
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("send: {e}"))?;
-    let mut head = Vec::with_capacity(256);
-    let mut buf = [0u8; 1024];
-    loop {
-        if let Some(end) = head.iter().position(|&b| b == b'\n') {
-            return parse_status(&head[..end]);
-        }
-        if head.len() > MAX_RESPONSE_HEAD {
-            return Err(format!(
-                "the status line is longer than {MAX_RESPONSE_HEAD} bytes"
-            ));
-        }
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err("closed before a status line".into());
-        }
-        head.extend_from_slice(&buf[..n]);
+/// One `POST` on a new connection (TLS for `https://`); the status of the answer.
+async fn post(shared: &Shared, body: Bytes, signed: Option<&str>) -> Result<u16, AttemptError> {
+    let url = &shared.url;
+    let mut request = Request::post(url.path.as_str())
+        .header(HOST, url.host_header())
+        .header(USER_AGENT, concat!("imapvm/", env!("CARGO_PKG_VERSION")))
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONNECTION, "close");
+    if let Some(signed) = signed {
+        request = request.header(SIGNATURE_HEADER, signed);
+    }
+    let request = request
+        .body(Full::new(body))
+        .map_err(|e| AttemptError::Request(Arc::new(e)))?;
+    match open(&url.host, url.port, shared.tls.as_ref()).await {
+        Ok(Opened::Tcp(stream)) => exchange(stream, request).await,
+        Ok(Opened::Tls(stream)) => exchange(*stream, request).await,
+        Err(OpenError::Connect(e)) => Err(AttemptError::Connect(Arc::new(e))),
+        Err(OpenError::Handshake(HandshakeError::Tls(e))) => Err(AttemptError::Tls(e)),
+        Err(OpenError::Handshake(e)) => Err(AttemptError::Handshake(Arc::new(e))),
     }
 }
 
-/// `HTTP/1.1 204 No Content` → 204.
-fn parse_status(line: &[u8]) -> Result<u16, String> {
-    let text = String::from_utf8_lossy(line);
-    let text = text.trim_end();
-    let mut parts = text.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let code = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") || code.len() != 3 {
-        let shown: String = text.chars().take(80).collect();
-        return Err(format!("not an HTTP/1 status line: {shown:?}"));
-    }
-    match code.parse::<u16>() {
-        Ok(c) if (100..600).contains(&c) => Ok(c),
-        _ => Err(format!("bad status code {code:?}")),
+/// HTTP/1.1 on `io`: sends `request`, returns the answer's status (its body is not read).
+async fn exchange<S>(io: S, request: Request<Full<Bytes>>) -> Result<u16, AttemptError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let http = |e: hyper::Error| AttemptError::Http(Arc::new(e));
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_RESPONSE_HEAD)
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(http)?;
+    let response = sender.send_request(request);
+    tokio::pin!(response, connection);
+    // The connection is driven while the answer is awaited; when it ends first, the
+    // answer's future says why (closed before a status, or the status that came with it).
+    tokio::select! {
+        biased;
+        answer = &mut response => answer.map(|r| r.status().as_u16()).map_err(http),
+        ended = &mut connection => match ended {
+            Err(e) => Err(http(e)),
+            Ok(()) => response.await.map(|r| r.status().as_u16()).map_err(http),
+        },
     }
 }
 
@@ -428,16 +578,6 @@ mod tests {
     use imapvm::clock::Clock;
     use imapvm_harness::time::FixedWall;
     use imapvm_policy::MwiCounts;
-
-    #[test]
-    fn status_lines() {
-        assert_eq!(parse_status(b"HTTP/1.1 204 No Content\r"), Ok(204));
-        assert_eq!(parse_status(b"HTTP/1.0 503"), Ok(503));
-        assert!(parse_status(b"SSH-2.0-OpenSSH").is_err());
-        assert!(parse_status(b"HTTP/1.1 20 x").is_err());
-        assert!(parse_status(b"HTTP/1.1 999 x").is_err());
-        assert!(parse_status(b"HTTP/2 200").is_err());
-    }
 
     #[test]
     fn which_statuses_are_retried() {
@@ -499,10 +639,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                ConfigError::OutOfBounds {
+                OutputStartError::Option(ConfigError::OutOfBounds {
                     field: "backoff_first",
                     ..
-                }
+                })
             ),
             "{err}"
         );

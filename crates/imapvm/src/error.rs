@@ -359,34 +359,43 @@ pub enum TlsError {
     /// The crypto provider refused the protocol versions.
     #[error("protocol versions: {0}")]
     Versions(#[source] rustls::Error),
-    /// `imapcafile` could not be read as PEM.
-    #[error("imapcafile {}: {source}", path.display())]
+    /// The CA file (`imapcafile`, `ami_cafile`, `webhook_cafile`) could not be read as PEM.
+    #[error("{setting} {}: {source}", path.display())]
     CaFileUnreadable {
+        /// The setting that names the file.
+        setting: &'static str,
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
         source: Arc<rustls_pki_types::pem::Error>,
     },
-    /// A certificate of `imapcafile` cannot be a trust anchor.
-    #[error("imapcafile {}: {source}", path.display())]
+    /// A certificate of the CA file cannot be a trust anchor.
+    #[error("{setting} {}: {source}", path.display())]
     CaCertificate {
+        /// The setting that names the file.
+        setting: &'static str,
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
         source: rustls::Error,
     },
-    /// `imapcafile` holds no certificate.
-    #[error("imapcafile {}: no certificate in the file", path.display())]
+    /// The CA file holds no certificate.
+    #[error("{setting} {}: no certificate in the file", path.display())]
     CaFileEmpty {
+        /// The setting that names the file.
+        setting: &'static str,
         /// The file.
         path: PathBuf,
     },
     /// Nothing to verify the server against.
-    #[error("no trust anchors: the system store is empty and no imapcafile")]
-    NoTrustAnchors,
-    /// `imapserver` cannot be checked against a certificate.
+    #[error("no trust anchors: the system store is empty and no {setting} is set")]
+    NoTrustAnchors {
+        /// The setting that would name a CA file.
+        setting: &'static str,
+    },
+    /// The server's host cannot be checked against a certificate.
     #[error("server name {host:?}: {source}")]
     ServerName {
         /// The host.

@@ -61,6 +61,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every TLS connection, the runtime's and the services' (the watcher's AMI and webhook
+//! outputs), is set up by the one [`tls`] module: rustls on ring, the system roots plus a CA
+//! file, or `novalidate-cert`.
+//!
 //! Every connection runs on the one [`driver`] of the sans-IO cores, and every `now` (the
 //! cores' deadlines, the login back-off, message dates, outbox stamps, the services' event
 //! times) comes from the store's [`clock`] ([`Store::with_clock`] injects one; tests
@@ -89,7 +93,7 @@ pub mod outbox;
 mod pool;
 mod session;
 mod store;
-mod tls;
+pub mod tls;
 
 pub use account::{Account, AccountKey, Credentials, Security};
 pub use deliver::{RecipientOutcome, RecipientResult, Via};

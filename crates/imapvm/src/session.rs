@@ -30,6 +30,7 @@ use crate::account::{Account, AccountKey, Credentials, Security};
 use crate::clock::SharedClock;
 use crate::driver::{DriveError, Driver, Progress};
 use crate::error::{Error, Insecure, Result, TlsError};
+use crate::tls;
 
 /// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
 trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any {}
@@ -604,40 +605,27 @@ impl Session {
         if !self.account.verify_certificate {
             tracing::warn!(account = %self.label, "imapflags=novalidate-cert: the server certificate is NOT verified");
         }
-        let config = crate::tls::client_config(
-            self.account.ca_file.as_deref(),
-            self.account.verify_certificate,
-        )
-        .map_err(tls_error)?;
-        let name = crate::tls::server_name(&self.account.server).map_err(tls_error)?;
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let tls =
-            match tokio::time::timeout(self.account.open_timeout, connector.connect(name, *tcp))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => return Err(self.handshake_error(e)),
-                Err(_) => return Err(tls_error(TlsError::HandshakeTimeout)),
-            };
+        let ca_file = self
+            .account
+            .ca_file
+            .as_deref()
+            .map(|path| tls::CaFile::new("imapcafile", path));
+        let verification = if self.account.verify_certificate {
+            tls::Verification::Verify
+        } else {
+            tls::Verification::NoValidateCert
+        };
+        let config = tls::client_config(ca_file, verification).map_err(tls_error)?;
+        let handshake = tls::handshake(config, &self.account.server, *tcp);
+        let tls = match tokio::time::timeout(self.account.open_timeout, handshake).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(tls::HandshakeError::Tls(e))) => return Err(tls_error(e)),
+            Ok(Err(tls::HandshakeError::Io(e))) => return Err(self.io_error("TLS handshake", e)),
+            Err(_) => return Err(tls_error(TlsError::HandshakeTimeout)),
+        };
         *self.driver.stream_mut() = Box::new(tls);
         tracing::debug!(account = %self.label, "TLS established");
         Ok(())
-    }
-
-    /// A failed handshake: rustls's error when TLS refused (certificate, protocol), the
-    /// socket's otherwise.
-    fn handshake_error(&mut self, e: std::io::Error) -> Error {
-        let tls = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .cloned();
-        match tls {
-            Some(source) => Error::Tls {
-                account: self.key.clone(),
-                source: Box::new(TlsError::Handshake(source)),
-            },
-            None => self.io_error("TLS handshake", e),
-        }
     }
 
     async fn refresh_capabilities(&mut self) -> Result<()> {

@@ -1,76 +1,175 @@
-//! rustls client configuration (ring provider, never aws-lc [INV-9]): system roots plus
-//! `imapcafile`, or no verification at all for `novalidate-cert`.
+//! The one TLS set-up of imapvm (rustls, ring provider, never aws-lc [INV-9]), for every TLS
+//! connection it opens: IMAP (`imapflags`, `imapcafile`), and the watcher's outputs, AMI
+//! (`tls://`, `ami_cafile`) and webhooks (`https://`, `webhook_cafile`).
+//!
+//! [`client_config`] trusts the system roots (rustls-native-certs) plus an optional CA file,
+//! or, for `novalidate-cert`, any certificate; [`handshake`] turns a connected TCP stream into
+//! a TLS one, telling a refusal by TLS (certificate, protocol: [`TlsError`]) from a failure
+//! of the connection (an I/O error), because callers retry the second and not the first.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use imapvm::tls::{self, CaFile, Verification};
+//!
+//! let ca = std::path::Path::new("/etc/imapvm/pbx-ca.pem");
+//! let config = tls::client_config(Some(CaFile::new("ami_cafile", ca)), Verification::Verify)?;
+//! let tcp = tokio::net::TcpStream::connect(("pbx.example.com", 5039)).await?;
+//! let stream = tls::handshake(config, "pbx.example.com", tcp).await?;
+//! # let _ = stream; Ok(()) }
+//! ```
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::net::TcpStream;
 
 use crate::error::TlsError;
 
-/// Builds the client configuration: `ca_file` (PEM, may hold several certificates) is trusted
-/// besides the system store; with `verify == false` any certificate is accepted (and a warning
-/// is logged by the caller).
-pub(crate) fn client_config(
-    ca_file: Option<&Path>,
-    verify: bool,
+/// rustls's client configuration, as [`client_config`] builds it.
+pub use rustls::ClientConfig;
+/// A TLS stream over TCP, as [`handshake`] returns it.
+pub type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Whether the server's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verification {
+    /// Against the system's roots plus the CA file (the default, c-client's `validate-cert`).
+    #[default]
+    Verify,
+    /// `novalidate-cert`: any certificate is accepted; the handshake's signatures are still
+    /// checked. The caller logs a warning.
+    NoValidateCert,
+}
+
+/// A CA file (PEM, one or more certificates) and the setting that names it, so that an
+/// error says which setting to fix (`imapcafile`, `ami_cafile`, `webhook_cafile`).
+#[derive(Debug, Clone, Copy)]
+pub struct CaFile<'a> {
+    /// The setting.
+    pub setting: &'static str,
+    /// The file.
+    pub path: &'a Path,
+}
+
+impl<'a> CaFile<'a> {
+    /// `path`, named by `setting`.
+    pub fn new(setting: &'static str, path: &'a Path) -> CaFile<'a> {
+        CaFile { setting, path }
+    }
+}
+
+/// Builds the client configuration: `ca_file` is trusted besides the system store; with
+/// [`Verification::NoValidateCert`] any certificate is accepted (and the caller logs a
+/// warning). Build it once per target and share it: loading the system store reads files.
+pub fn client_config(
+    ca_file: Option<CaFile<'_>>,
+    verification: Verification,
 ) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Versions)?;
-    let config = if verify {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-        tracing::trace!(added, "system trust anchors loaded");
-        if let Some(path) = ca_file {
-            let unreadable = |e| TlsError::CaFileUnreadable {
-                path: path.to_owned(),
-                source: Arc::new(e),
-            };
-            let iter = CertificateDer::pem_file_iter(path).map_err(unreadable)?;
-            let mut count = 0usize;
-            for cert in iter {
-                let cert = cert.map_err(unreadable)?;
-                roots.add(cert).map_err(|source| TlsError::CaCertificate {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                count += 1;
+    let config = match verification {
+        Verification::Verify => {
+            let mut roots = RootCertStore::empty();
+            let native = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+            tracing::trace!(added, "system trust anchors loaded");
+            if let Some(ca) = ca_file {
+                add_ca_file(&mut roots, ca)?;
             }
-            if count == 0 {
-                return Err(TlsError::CaFileEmpty {
-                    path: path.to_owned(),
+            if roots.is_empty() {
+                return Err(TlsError::NoTrustAnchors {
+                    setting: ca_file.map_or("a CA file", |ca| ca.setting),
                 });
             }
+            builder.with_root_certificates(roots).with_no_client_auth()
         }
-        if roots.is_empty() {
-            return Err(TlsError::NoTrustAnchors);
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
+        Verification::NoValidateCert => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
                 algorithms: provider.signature_verification_algorithms,
             }))
-            .with_no_client_auth()
+            .with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
 
-/// The name to check the certificate against.
-pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
+fn add_ca_file(roots: &mut RootCertStore, ca: CaFile<'_>) -> Result<(), TlsError> {
+    let unreadable = |e| TlsError::CaFileUnreadable {
+        setting: ca.setting,
+        path: ca.path.to_owned(),
+        source: Arc::new(e),
+    };
+    let iter = CertificateDer::pem_file_iter(ca.path).map_err(unreadable)?;
+    let mut count = 0usize;
+    for cert in iter {
+        let cert = cert.map_err(unreadable)?;
+        roots.add(cert).map_err(|source| TlsError::CaCertificate {
+            setting: ca.setting,
+            path: ca.path.to_owned(),
+            source,
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(TlsError::CaFileEmpty {
+            setting: ca.setting,
+            path: ca.path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The name to check the certificate against (`[::1]` is the address `::1`).
+pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_owned()).map_err(|source| TlsError::ServerName {
         host: host.to_owned(),
         source: Arc::new(source),
     })
+}
+
+/// Why a [`handshake`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// TLS refused: the certificate (expired, another host's, unknown issuer), the protocol,
+    /// or a name that cannot be checked. Trying again will not help.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// The connection failed during the handshake (reset, closed).
+    #[error("TLS handshake: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// The TLS handshake with `host` (checked against the certificate, unless the
+/// configuration is [`Verification::NoValidateCert`]) over a connected `tcp`. No timeout:
+/// the caller puts one around it.
+pub async fn handshake(
+    config: Arc<ClientConfig>,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<TlsStream, HandshakeError> {
+    let name = server_name(host)?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            let refusal = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .cloned();
+            match refusal {
+                Some(source) => HandshakeError::Tls(TlsError::Handshake(source)),
+                None => HandshakeError::Io(e),
+            }
+        })
 }
 
 /// `novalidate-cert`: the certificate is not checked (the handshake signatures still are).
@@ -119,18 +218,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_ca_file_is_an_error_naming_it() {
-        let err = client_config(Some(Path::new("/nonexistent/ca.pem")), true).unwrap_err();
+    fn a_missing_ca_file_is_an_error_naming_it_and_its_setting() {
+        let ca = CaFile::new("ami_cafile", Path::new("/nonexistent/ca.pem"));
+        let err = client_config(Some(ca), Verification::Verify).unwrap_err();
         assert!(
-            matches!(&err, TlsError::CaFileUnreadable { path, .. } if path == Path::new("/nonexistent/ca.pem")),
+            matches!(&err, TlsError::CaFileUnreadable { setting: "ami_cafile", path, .. } if path == Path::new("/nonexistent/ca.pem")),
             "{err}"
         );
-        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("ami_cafile /nonexistent/ca.pem:"),
+            "{text}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_ca_file_without_a_certificate_is_an_error() {
+        let ca = CaFile::new("webhook_cafile", Path::new("/dev/null"));
+        let err = client_config(Some(ca), Verification::Verify).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                TlsError::CaFileEmpty {
+                    setting: "webhook_cafile",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn novalidate_builds_without_roots() {
-        assert!(client_config(None, false).is_ok());
+        assert!(client_config(None, Verification::NoValidateCert).is_ok());
     }
 
     #[test]
@@ -138,5 +259,20 @@ mod tests {
         assert!(server_name("[::1]").is_ok());
         assert!(server_name("127.0.0.1").is_ok());
         assert!(server_name("mail.example.com").is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_hangs_up_is_an_io_failure_not_a_refusal() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            drop(conn);
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let config = client_config(None, Verification::NoValidateCert).unwrap();
+        let err = handshake(config, "127.0.0.1", tcp).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Io(_)), "{err}");
+        server.await.unwrap();
     }
 }

@@ -15,11 +15,14 @@ use imapvm_watch::{
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
     /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
-    /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer voicemail.conf.
-    /// (Parsed after clap, so that a usage error never echoes the secret.)
-    #[arg(long = "ami", value_name = "HOST:PORT,USER,SECRET,MODE")]
+    /// (VoicemailRefresh) or mwi (MWIUpdate). `tls://HOST:PORT` for AMI over TLS (port 5039;
+    /// `[imapvm] ami_cafile` applies; `tls://HOST:PORT/novalidate-cert` checks no
+    /// certificate). The secret shows in `ps`: prefer voicemail.conf. (Parsed after clap, so
+    /// that a usage error never echoes the secret.)
+    #[arg(long = "ami", value_name = "[tls://]HOST:PORT,USER,SECRET,MODE")]
     ami: Vec<String>,
-    /// POST each event's JSON to this http:// URL (repeatable; replaces `[imapvm] webhook`).
+    /// POST each event's JSON to this http:// or https:// URL (repeatable; replaces
+    /// `[imapvm] webhook`; `webhook_secret` and `webhook_cafile` apply).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<WebhookUrl>,
 }
@@ -51,7 +54,7 @@ impl Outputs {
         };
         let ami_options = AmiOptions {
             clock: store.clock().clone(),
-            ..AmiOptions::default()
+            ..AmiOptions::from_section(section)
         };
         Ok(Outputs {
             amis: ami
@@ -99,7 +102,7 @@ fn ami_flag(value: &str) -> AmiTarget {
         Ok(t) => t,
         Err(e) => clap::Error::raw(
             clap::error::ErrorKind::InvalidValue,
-            format!("invalid value for '--ami <HOST:PORT,USER,SECRET,MODE>': {e}\n"),
+            format!("invalid value for '--ami <[tls://]HOST:PORT,USER,SECRET,MODE>': {e}\n"),
         )
         .exit(),
     }

@@ -156,7 +156,7 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
 fn bad_output_flags_are_usage_errors() {
     for args in [
         ["watch", "--shard", "3/2"],
-        ["watch", "--webhook", "https://x/"],
+        ["watch", "--webhook", "ftp://x/"],
     ] {
         let out = imapvm(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -238,5 +238,40 @@ fn an_ami_refusal_is_logged_once() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(refused(), 1, "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CA file that cannot be read stops `watch` at start (exit 1) with one line naming the
+/// setting and the file, for an `https://` webhook and a `tls://` AMI target alike; the
+/// secrets stay out of it.
+#[test]
+fn an_unreadable_ca_file_stops_watch_at_start_naming_it() {
+    let dir = scratch("watch-bad-cafile");
+    for (lines, setting) in [
+        (
+            "webhook = https://127.0.0.1:9/hook\nwebhook_secret = hook-s3cret\n\
+             webhook_cafile = /nonexistent/hooks-ca.pem\n",
+            "webhook_cafile /nonexistent/hooks-ca.pem",
+        ),
+        (
+            "ami = tls://127.0.0.1:9,imapvm,ami-s3cret,mwi\nami_cafile = /nonexistent/pbx-ca.pem\n",
+            "ami_cafile /nonexistent/pbx-ca.pem",
+        ),
+    ] {
+        let conf = dir.join("voicemail.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[general]\nimapserver=127.0.0.1\nimapport=9\n[default]\n1234 => 1,A,,,imapuser=vm1234\n\
+                 [imapvm]\n{lines}"
+            ),
+        )
+        .unwrap();
+        let out = imapvm(&["-c", &conf.to_string_lossy(), "watch"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(setting), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the MWI watcher and its outputs against the private servers
 //! (`xtask`), with Python's imaplib as the independent mail client, an AMI peer and a
-//! webhook receiver (`xtask::pbx`). The set-up helpers are `imapvm_harness`'s, shared with
+//! webhook receiver (`xtask::pbx`), and their TLS forms (an HTTPS receiver, an AMI peer
+//! behind rustls). The set-up helpers are `imapvm_harness`'s, shared with
 //! the runtime's tests.
 //!
 //! Tests run concurrently against one server: each uses its own folder (a unique
@@ -12,6 +13,7 @@
 
 mod pbx_notify;
 mod servers;
+mod tls_outputs;
 mod watch;
 mod watch_resync;
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use imapvm::MwiCounts;
-use imapvm_config::{AmiMode, AmiTarget, Secret, WebhookUrl};
+use imapvm_config::{AmiMode, AmiTarget, AmiTransport, Secret, WebhookUrl};
 use imapvm_watch::{
     AmiNotifier, AmiOptions, AmiReport, MwiEvent, Shard, WatchEvent, WatchOptions, Watcher,
     WebhookNotifier, WebhookOptions, WebhookReport,
@@ -23,6 +23,7 @@ fn target(peer: &AmiPeer, mode: AmiMode, secret: &str) -> AmiTarget {
         username: "imapvm".into(),
         secret: Secret::new(secret),
         mode,
+        transport: AmiTransport::Tcp,
     }
 }
 
@@ -353,6 +354,7 @@ async fn changes_while_down_are_coalesced_per_box() {
         username: "imapvm".into(),
         secret: Secret::new("s3cret"),
         mode: AmiMode::Mwi,
+        transport: AmiTransport::Tcp,
     };
     let mut ami = AmiNotifier::start(
         &t,
@@ -521,7 +523,7 @@ async fn webhook_gives_up_after_retries_and_does_not_retry_4xx() {
     match hook_report(&mut hook).await {
         WebhookReport::Failed {
             attempts: 3, error, ..
-        } => assert!(error.contains("503"), "{error}"),
+        } => assert!(error.to_string().contains("503"), "{error}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(receiver.requests().len(), 3);
@@ -537,7 +539,7 @@ async fn webhook_gives_up_after_retries_and_does_not_retry_4xx() {
     match hook_report(&mut hook).await {
         WebhookReport::Failed {
             attempts: 1, error, ..
-        } => assert!(error.contains("404"), "{error}"),
+        } => assert!(error.to_string().contains("404"), "{error}"),
         other => panic!("{other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -2,35 +2,10 @@
 //! passwords (and their SASL PLAIN base64 forms) must appear in no log line, no error text
 //! and no Debug output.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use imapvm::{FlagOp, MessageRef};
+use imapvm_harness::logs::Capture;
 
 use crate::{pw, server, store_for, unique, voicemail};
-
-/// A `MakeWriter` into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
 
 /// Standard base64 (for the SASL PLAIN forms of the canaries).
 fn base64(bytes: &[u8]) -> String {
@@ -68,13 +43,7 @@ fn forms(user: &str, authz: &str, password: &str) -> Vec<String> {
 async fn no_password_in_trace_logs_errors_or_debug_output() {
     let s = server();
     let master = s.master.clone().expect("Dovecot has a master user");
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::trace();
 
     let folder = unique("canary");
     let good = store_for(
@@ -152,7 +121,7 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
         st.close().await;
     }
     drop(_guard);
-    let log = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let log = capture.text();
     // The capture works: the protocol trace is there.
     assert!(log.contains("AUTHENTICATE"), "no protocol trace captured");
     assert!(log.contains("APPEND"), "no protocol trace captured");

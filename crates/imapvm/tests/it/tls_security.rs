@@ -7,88 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use imapvm::{Error, Store};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use imapvm_harness::pki::Pki;
 
 use crate::support::fault_proxy::FaultProxy;
 use crate::support::hostile::{self, Nasty};
 use crate::{pw, server, store_for, unique};
-
-/// A CA (written as PEM to `dir/ca.pem`) and server configurations signed by it or not.
-struct Pki {
-    dir: PathBuf,
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique(name));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "imapvm tls-test CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        Pki { dir, ca }
-    }
-
-    fn ca_file(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    fn leaf_params(names: &[&str]) -> CertificateParams {
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                .unwrap();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params
-    }
-
-    fn config(cert: CertificateDer<'static>, key: &KeyPair) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
-        Arc::new(config)
-    }
-
-    /// A leaf signed by the CA for `names`, optionally expired.
-    fn signed(&self, names: &[&str], expired: bool) -> Arc<rustls::ServerConfig> {
-        let mut params = Self::leaf_params(names);
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2019, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2020, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        Self::config(cert.der().clone(), &key)
-    }
-
-    /// A self-signed leaf for the right name, not issued by the CA.
-    fn self_signed(names: &[&str]) -> Arc<rustls::ServerConfig> {
-        let key = KeyPair::generate().unwrap();
-        let cert = Self::leaf_params(names).self_signed(&key).unwrap();
-        Self::config(cert.der().clone(), &key)
-    }
-}
 
 fn tls_store(name: &str, port: u16, flags: &str, ca: &Path) -> Store {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique(name));
