@@ -570,6 +570,7 @@ mod tests {
             code,
             text: text.to_owned(),
             before_literal: false,
+            sasl_error: None,
         })
     }
 
