@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod command_line;
 mod diagnostic;
 mod files;
 mod imapvm_section;
@@ -65,6 +66,7 @@ mod syntax;
 
 use std::path::Path;
 
+pub use command_line::{CommandLine, CommandLineError, MAX_COMMAND_LINE};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use files::{ConfigFiles, MemoryFiles};
 pub use imapvm_section::{
