@@ -5,7 +5,8 @@
 //! Courier through `xtask`'s server harness, write a voicemail.conf for a test and open it
 //! as a [`Store`], run Python `imaplib` scripts as the independent mail client, make
 //! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
-//! connection with injected faults ([`fault_proxy`]), stand in for a server that misbehaves
+//! connection with injected faults ([`fault_proxy`]), serve the private Dovecot's OAuth 2
+//! token introspection and issue tokens ([`oauth`]), stand in for a server that misbehaves
 //! in one exact way ([`scripted`]), run a scenario on each of the six server personalities
 //! ([`servers`]), and time back-offs on a simulated clock ([`time`]).
 //!
@@ -33,6 +34,7 @@
 )]
 
 pub mod fault_proxy;
+pub mod oauth;
 pub mod scripted;
 pub mod servers;
 pub mod time;

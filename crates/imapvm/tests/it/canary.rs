@@ -2,57 +2,10 @@
 //! passwords (and their SASL PLAIN base64 forms) must appear in no log line, no error text
 //! and no Debug output.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use imapvm::{FlagOp, MessageRef};
 
+use crate::support::{Capture, base64};
 use crate::{pw, server, store_for, unique, voicemail};
-
-/// A `MakeWriter` into a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-/// Standard base64 (for the SASL PLAIN forms of the canaries).
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// Every form a secret could leak in.
 fn forms(user: &str, authz: &str, password: &str) -> Vec<String> {
@@ -69,12 +22,7 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
     let s = server();
     let master = s.master.clone().expect("Dovecot has a master user");
     let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install();
 
     let folder = unique("canary");
     let good = store_for(
@@ -152,7 +100,7 @@ async fn no_password_in_trace_logs_errors_or_debug_output() {
         st.close().await;
     }
     drop(_guard);
-    let log = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let log = capture.text();
     // The capture works: the protocol trace is there.
     assert!(log.contains("AUTHENTICATE"), "no protocol trace captured");
     assert!(log.contains("APPEND"), "no protocol trace captured");

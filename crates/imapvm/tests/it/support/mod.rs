@@ -1,6 +1,6 @@
 //! Test harness pieces of the reliability and security tests: a TCP fault proxy (shared
 //! with the watcher's tests, in `imapvm_harness`), a hostile IMAP server, a seeded random
-//! generator.
+//! generator, a log capture for the secret checks.
 
 pub use imapvm_harness::fault_proxy;
 pub mod hostile;
@@ -52,4 +52,68 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// Message number `n` of a listing (tests name them by literal).
 pub fn number(n: u32) -> imapvm::MessageRef {
     imapvm::MessageRef::Number(imapvm::MessageNumber::new(n).expect("numbers start at 1"))
+}
+
+/// A `MakeWriter` into a shared buffer: the log lines of a test, at trace level (the
+/// redacted protocol trace included), for tests that look for secrets in them.
+#[derive(Clone, Default)]
+pub struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Makes this capture the current thread's subscriber at trace level, until the guard
+    /// is dropped (a `#[tokio::test]` runs on the current thread).
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(self.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+/// Standard base64 (the SASL forms a secret could leak in).
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
