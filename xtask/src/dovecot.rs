@@ -523,19 +523,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_config_listens_on_the_picked_ports_and_hides_capabilities_on_the_old_address() {
+    /// The config for home `/h` and ports 10143 (STARTTLS), 10993 (implicit TLS), 20143 (old).
+    fn sample_conf() -> String {
         let ports = Ports {
             port: 10143,
             imaps_port: 10993,
             old_port: 20143,
         };
-        let conf = dovecot_conf(
+        dovecot_conf(
             Path::new("/h"),
             Path::new("/h/chain.pem"),
             Path::new("/h/key.pem"),
             &ports,
-        );
+        )
+    }
+
+    #[test]
+    fn the_config_listens_on_the_picked_ports_and_hides_capabilities_on_the_old_address() {
+        let conf = sample_conf();
         for listener in [
             "address = 127.0.0.1\n    port = 10143\n",
             "address = 127.0.0.2\n    port = 20143\n",
@@ -553,17 +558,7 @@ mod tests {
     /// only the token mechanisms reach it; its settings name the harness's endpoint.
     #[test]
     fn tokens_are_checked_by_an_oauth2_passdb_beside_the_passwords() {
-        let ports = Ports {
-            port: 10143,
-            imaps_port: 10993,
-            old_port: 20143,
-        };
-        let conf = dovecot_conf(
-            Path::new("/h"),
-            Path::new("/h/chain.pem"),
-            Path::new("/h/key.pem"),
-            &ports,
-        );
+        let conf = sample_conf();
         assert!(conf.contains("auth_mechanisms = plain login oauthbearer xoauth2\n"));
         let users = conf
             .find("args = scheme=PLAIN username_format=%n /h/users")
