@@ -8,12 +8,16 @@
 //! `{"active":true,"username":USER}` for a token [`Tokens::issue`]d for USER and not
 //! [`Tokens::revoke`]d, `{"active":false}` for anything else. It counts the questions per
 //! token ([`Tokens::calls`]), so a test sees how often the server checked its token.
+//! [`TokenScript`] is the token command a test names in `imapoauthcmd`.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use xtask::dovecot::OAUTH_USER;
 
 /// Largest request read (headers and body).
 const MAX_REQUEST: usize = 64 * 1024;
@@ -109,6 +113,111 @@ impl Tokens {
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
+    }
+}
+
+/// How a [`TokenScript`] prints a token.
+#[derive(Debug, Clone, Copy)]
+pub enum Prints {
+    /// `{"access_token": ..., "token_type": "Bearer", "expires_in": N}`.
+    Json {
+        /// Seconds.
+        expires_in: u64,
+    },
+    /// The token alone on a line.
+    Plain,
+    /// The token, then exit status 3.
+    TokenThenFails,
+}
+
+/// A token command for `imapoauthcmd`: a Python script in a scratch directory that prints
+/// the next of `tokens` at each run (in order; exit status 4 once they are used up), notes
+/// every run, and checks that it serves [`OAUTH_USER`] (`IMAPVM_IMAPUSER`).
+#[derive(Debug)]
+pub struct TokenScript {
+    dir: PathBuf,
+    tokens: Vec<String>,
+}
+
+impl TokenScript {
+    /// The script in a fresh `target/tmp/{area}/{name}-…` directory.
+    pub fn new(area: &str, name: &str, tokens: Vec<String>, prints: Prints) -> TokenScript {
+        let dir = crate::scratch_dir(area, name);
+        std::fs::write(dir.join("tokens"), tokens.join("\n")).unwrap();
+        let (print, exit) = match prints {
+            Prints::Json { expires_in } => (
+                format!(
+                    r#"print(json.dumps({{"access_token": token, "token_type": "Bearer", "expires_in": {expires_in}}}))"#
+                ),
+                0,
+            ),
+            Prints::Plain => ("print(token)".to_owned(), 0),
+            Prints::TokenThenFails => ("print(token)".to_owned(), 3),
+        };
+        let script = format!(
+            r#"import json, os, pathlib, sys
+here = pathlib.Path(__file__).parent
+assert os.environ["IMAPVM_IMAPUSER"] == "{OAUTH_USER}", os.environ["IMAPVM_IMAPUSER"]
+with open(here / "runs", "a") as f:
+    f.write("run\n")
+n = len((here / "runs").read_text().splitlines())
+tokens = (here / "tokens").read_text().split()
+if n > len(tokens):
+    sys.exit(4)
+token = tokens[n - 1]
+{print}
+sys.exit({exit})
+"#
+        );
+        std::fs::write(dir.join("token.py"), script).unwrap();
+        TokenScript { dir, tokens }
+    }
+
+    /// `imapoauthcmd`'s value.
+    pub fn command(&self) -> String {
+        format!("python3 {}", self.dir.join("token.py").display())
+    }
+
+    /// The tokens, in the order the script prints them.
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// How many times the command ran.
+    pub fn runs(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("runs"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// Fails the test when `text` holds one of the tokens in any form it could leak in: the
+    /// token, its base64, or the base64 of either SASL initial response (for the private
+    /// Dovecot's host and ports).
+    pub fn assert_absent(&self, text: &str) {
+        let s = crate::server();
+        for t in &self.tokens {
+            let mut forms = vec![
+                t.clone(),
+                crate::base64(t.as_bytes()),
+                crate::base64(format!("user={OAUTH_USER}\x01auth=Bearer {t}\x01\x01").as_bytes()),
+            ];
+            for port in [s.port, s.imaps_port] {
+                forms.push(crate::base64(
+                    format!(
+                        "n,a={OAUTH_USER},\x01host={}\x01port={port}\x01auth=Bearer {t}\x01\x01",
+                        s.host
+                    )
+                    .as_bytes(),
+                ));
+            }
+            for form in forms {
+                assert!(
+                    !text.contains(&form),
+                    "a token form ({} chars) appears in the text checked",
+                    form.len()
+                );
+            }
+        }
     }
 }
 

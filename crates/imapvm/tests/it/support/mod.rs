@@ -2,7 +2,7 @@
 //! with the watcher's tests, in `imapvm_harness`), a hostile IMAP server, a seeded random
 //! generator, a log capture for the secret checks.
 
-pub use imapvm_harness::fault_proxy;
+pub use imapvm_harness::{base64, fault_proxy};
 pub mod hostile;
 
 /// A small seeded generator (xorshift64*): reproducible fault plans without a dependency.
@@ -94,26 +94,4 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     fn make_writer(&'a self) -> Capture {
         self.clone()
     }
-}
-
-/// Standard base64 (the SASL forms a secret could leak in).
-pub fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
