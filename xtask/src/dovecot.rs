@@ -12,7 +12,11 @@
 //! Users come from a passwd-file (`vm1234`, `vm4321`, `vm5678` with a small
 //! quota, `vmshared`), with a master user for proxy logins (`user*master`
 //! with LOGIN, or SASL PLAIN with an authorization identity, as Asterisk's
-//! `authuser` does). Plugins: quota + imap_quota, IDLE, NOTIFY (mailbox list
+//! `authuser` does). Beside them, an oauth2 passdb takes SASL OAUTHBEARER and
+//! XOAUTH2 logins (imapvm's `imapoauthcmd`): it asks an introspection endpoint
+//! on loopback ([`introspection_addr`]), which the test harness runs, whether a
+//! token is valid and whose it is. [`OAUTH_USER`] logs in with tokens only
+//! (its password is random and kept nowhere). Plugins: quota + imap_quota, IDLE, NOTIFY (mailbox list
 //! index), mail_log. [`start`] also writes a `voicemail.conf` that points at
 //! this server.
 //!
@@ -46,6 +50,16 @@ pub const USERS: &[(&str, Option<&str>)] = &[
 
 /// The master user's login name.
 pub const MASTER_USER: &str = server::MASTER_USER;
+
+/// The user that logs in with OAuth 2 tokens only: it is in the passwd-file with a random
+/// password that is kept nowhere (the master user can still open its mailbox).
+pub const OAUTH_USER: &str = "vmoauth";
+
+/// The oauth2 passdb's settings, in the server's directory.
+const OAUTH_CONF: &str = "dovecot-oauth2.conf.ext";
+
+/// The path of the introspection endpoint on [`introspection_addr`].
+pub const INTROSPECTION_PATH: &str = "/introspect";
 
 /// The capabilities the old personality advertises (no UIDPLUS, MOVE,
 /// NOTIFY, CONDSTORE). Dovecot still executes those commands; only the
@@ -93,6 +107,10 @@ impl ImapServer for Dovecot {
                 extra.unwrap_or("")
             ));
         }
+        passwd.push_str(&format!(
+            "{OAUTH_USER}:{{PLAIN}}{}::::::\n",
+            server::random_hex(16)?
+        ));
         write(&home.join("users"), passwd)?;
         let master = setup
             .master
@@ -105,7 +123,7 @@ impl ImapServer for Dovecot {
         for file in ["users", "masters"] {
             restrict_to_dovecot(&home.join(file))?;
         }
-        write_conf(home, &setup.ports)
+        write_conf(home, &setup.ports, pick_introspection_port()?)
     }
 
     fn launch(setup: &Setup, _: &(), children: &mut Vec<Child>) -> Result<u32> {
@@ -169,8 +187,63 @@ fn restrict_to_dovecot(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `home/dovecot.conf` for `ports` and let `doveconf` check it.
-fn write_conf(home: &Path, ports: &Ports) -> Result<()> {
+/// Where the running server's oauth2 passdb asks about tokens (`POST` to
+/// [`INTROSPECTION_PATH`] with `token=...`, JSON `{"active":...,"username":...}` back): the
+/// test harness serves it there. An error for a server started before OAuth support
+/// (restart it: `cargo xtask dovecot stop`).
+pub fn introspection_addr(info: &ServerInfo) -> Result<std::net::SocketAddr> {
+    let port = introspection_port(&info.dir)?;
+    server::socket_addr(harness::HOST, port)
+}
+
+/// The introspection port written in `home`'s oauth2 settings.
+fn introspection_port(home: &Path) -> Result<u16> {
+    let path = home.join(OAUTH_CONF);
+    let text = fs::read_to_string(&path).map_err(|e| {
+        HarnessError::io(
+            format_args!(
+                "reading {} (a Dovecot started before OAuth support? `cargo xtask dovecot stop`, then run again)",
+                path.display()
+            ),
+            e,
+        )
+    })?;
+    let prefix = format!("introspection_url = http://{}:", harness::HOST);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.strip_suffix(INTROSPECTION_PATH))
+        .and_then(|port| port.parse().ok())
+        .ok_or_else(|| HarnessError(format!("{} names no introspection port", path.display())))
+}
+
+/// A free port for the introspection endpoint, below the ephemeral range: nothing holds it
+/// between test runs, and the ephemeral ports that tests bind by the hundred never take it.
+fn pick_introspection_port() -> Result<u16> {
+    let low = ephemeral_low();
+    for _ in 0..64 {
+        let random = u16::from_str_radix(&server::random_hex(2)?, 16).unwrap_or(0);
+        let port = 20_000 + random % (low - 20_000);
+        if std::net::TcpListener::bind((harness::HOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    server::free_port(harness::HOST)
+}
+
+/// The first port of the kernel's ephemeral range (Linux's default 32768 when it cannot be
+/// read or starts below 20000).
+fn ephemeral_low() -> u16 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low > 20_000)
+        .unwrap_or(32_768)
+}
+
+/// Write `home/dovecot.conf` for `ports` (and the oauth2 passdb's settings for an
+/// introspection endpoint on `oauth_port`) and let `doveconf` check it.
+fn write_conf(home: &Path, ports: &Ports, oauth_port: u16) -> Result<()> {
+    write(&home.join(OAUTH_CONF), oauth2_conf(oauth_port))?;
     let conf = home.join("dovecot.conf");
     write(
         &conf,
@@ -179,6 +252,22 @@ fn write_conf(home: &Path, ports: &Ports) -> Result<()> {
     run_checked(Command::new("doveconf").arg("-c").arg(&conf).arg("-n"))
         .map_err(|e| HarnessError(format!("the generated dovecot.conf is invalid: {e}")))?;
     Ok(())
+}
+
+/// The oauth2 passdb's settings: ask the harness's endpoint on `port` (RFC 7662 style,
+/// `POST token=...`), and accept a token only when it says `"active": true`; the user is
+/// its `username`.
+fn oauth2_conf(port: u16) -> String {
+    format!(
+        "# OAuth 2 token checks of the private Dovecot: the test harness answers on this port.\n\
+         introspection_mode = post\n\
+         introspection_url = http://{host}:{port}{INTROSPECTION_PATH}\n\
+         username_attribute = username\n\
+         active_attribute = active\n\
+         active_value = true\n\
+         timeout_msecs = 5000\n",
+        host = harness::HOST,
+    )
 }
 
 fn dovecot_conf(home: &Path, chain: &Path, key: &Path, ports: &Ports) -> String {
@@ -209,7 +298,8 @@ ssl_key = <{key}
 ssl_dh = </usr/share/dovecot/dh.pem
 # Tests log in over plain loopback too (imapflags=notls); TLS is offered and tested.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+# OAUTHBEARER and XOAUTH2 carry OAuth 2 tokens (imapoauthcmd); the oauth2 passdb checks them.
+auth_mechanisms = plain login oauthbearer xoauth2
 # Master (proxy) logins: LOGIN "user*vmmaster", or SASL PLAIN with an authzid.
 auth_master_user_separator = *
 mail_location = maildir:~/Maildir
@@ -233,6 +323,13 @@ passdb {{
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%n {d}/users
+}}
+# Beside the passwords: a token from OAUTHBEARER or XOAUTH2 is checked by the test harness's
+# introspection endpoint ({OAUTH_CONF}); no other login reaches this passdb.
+passdb {{
+  driver = oauth2
+  mechanisms = oauthbearer xoauth2
+  args = {d}/{OAUTH_CONF}
 }}
 userdb {{
   driver = passwd-file
@@ -390,7 +487,11 @@ pub fn reload_config(info: &ServerInfo) -> Result<()> {
         imaps_port: info.imaps_port,
         old_port: info.old_port,
     };
-    write_conf(&info.dir, &ports)?;
+    let oauth_port = match introspection_port(&info.dir) {
+        Ok(port) => port,
+        Err(_) => pick_introspection_port()?,
+    };
+    write_conf(&info.dir, &ports, oauth_port)?;
     server::signal(info.pid, "HUP")
 }
 
@@ -422,19 +523,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_config_listens_on_the_picked_ports_and_hides_capabilities_on_the_old_address() {
+    /// The config for home `/h` and ports 10143 (STARTTLS), 10993 (implicit TLS), 20143 (old).
+    fn sample_conf() -> String {
         let ports = Ports {
             port: 10143,
             imaps_port: 10993,
             old_port: 20143,
         };
-        let conf = dovecot_conf(
+        dovecot_conf(
             Path::new("/h"),
             Path::new("/h/chain.pem"),
             Path::new("/h/key.pem"),
             &ports,
-        );
+        )
+    }
+
+    #[test]
+    fn the_config_listens_on_the_picked_ports_and_hides_capabilities_on_the_old_address() {
+        let conf = sample_conf();
         for listener in [
             "address = 127.0.0.1\n    port = 10143\n",
             "address = 127.0.0.2\n    port = 20143\n",
@@ -446,5 +552,36 @@ mod tests {
             "local 127.0.0.2 {{\n  protocol imap {{\n    imap_capability = {OLD_CAPABILITY}\n"
         )));
         assert!(conf.contains("quota_rule = *:storage=1G\n"), "{conf}");
+    }
+
+    /// The oauth2 passdb is beside the password ones (which stay first and unchanged) and
+    /// only the token mechanisms reach it; its settings name the harness's endpoint.
+    #[test]
+    fn tokens_are_checked_by_an_oauth2_passdb_beside_the_passwords() {
+        let conf = sample_conf();
+        assert!(conf.contains("auth_mechanisms = plain login oauthbearer xoauth2\n"));
+        let users = conf
+            .find("args = scheme=PLAIN username_format=%n /h/users")
+            .unwrap();
+        let oauth = conf
+            .find("  driver = oauth2\n  mechanisms = oauthbearer xoauth2\n  args = /h/dovecot-oauth2.conf.ext\n")
+            .unwrap();
+        assert!(users < oauth, "{conf}");
+        let ext = oauth2_conf(23456);
+        assert!(ext.contains("introspection_url = http://127.0.0.1:23456/introspect\n"));
+        assert!(ext.contains("introspection_mode = post\n"));
+        assert!(!ext.contains("tokeninfo_url"));
+
+        let home = server::target_dir()
+            .join("tmp")
+            .join(format!("oauth-conf-{}", std::process::id()));
+        fs::create_dir_all(&home).unwrap();
+        write(&home.join(OAUTH_CONF), ext).unwrap();
+        assert_eq!(introspection_port(&home).unwrap(), 23456);
+        fs::remove_dir_all(&home).unwrap();
+        let err = introspection_port(Path::new("/nonexistent")).unwrap_err();
+        assert!(err.to_string().contains("dovecot stop"), "{err}");
+        let port = pick_introspection_port().unwrap();
+        assert!((20_000..ephemeral_low()).contains(&port), "{port}");
     }
 }

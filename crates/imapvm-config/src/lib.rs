@@ -11,7 +11,10 @@
 //! `VoiceMailMain()` (review, operator, envelope, prompts, playback keys, password changes)
 //! are typed too ([`Phone`], [`PhoneOptions`]). [`Config::settings`] resolves one mailbox with
 //! Asterisk's precedence (mailbox option > `[general]` > default) and tells where each value
-//! came from ([`MailboxSettings`], [`PhoneSettings`]).
+//! came from ([`MailboxSettings`], [`PhoneSettings`]). imapvm's own `imapoauthcmd` (the
+//! command that prints an OAuth 2 token, in `[general]` or on a mailbox line) is a
+//! [`CommandLine`]: split into program and arguments as a shell would, for a runtime that
+//! runs it without one.
 //!
 //! A PIN change is computed, not written: [`change_password`] returns the new bytes of the
 //! file holding the mailbox line (only the password field differs), [`render_secret_conf`]
@@ -51,6 +54,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod command_line;
 mod diagnostic;
 mod files;
 mod imapvm_section;
@@ -65,6 +69,7 @@ mod syntax;
 
 use std::path::Path;
 
+pub use command_line::{CommandLine, CommandLineError, MAX_COMMAND_LINE};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use files::{ConfigFiles, MemoryFiles};
 pub use imapvm_section::{

@@ -7,6 +7,7 @@ use std::time::Duration;
 use imapvm_types::{MailboxId, Secret};
 use serde::{Serialize, Serializer};
 
+use crate::command_line::CommandLine;
 use crate::diagnostic::Location;
 use crate::phone::{Phone, PhoneOptions};
 
@@ -215,6 +216,10 @@ pub struct General {
     pub authuser: Option<String>,
     /// `authpassword`: when set, used for every login.
     pub authpassword: Option<Secret>,
+    /// `imapoauthcmd` (imapvm only; Asterisk ignores it): the command that prints an OAuth 2
+    /// access token; every box without its own logs in with a token (SASL OAUTHBEARER or
+    /// XOAUTH2) instead of a password.
+    pub imapoauthcmd: Option<CommandLine>,
     /// `expungeonhangup` (default yes; anything but a false word is yes).
     pub expungeonhangup: bool,
     /// `imapopentimeout` (default 60 s).
@@ -305,6 +310,7 @@ impl Default for General {
             greetingfolder: None,
             authuser: None,
             authpassword: None,
+            imapoauthcmd: None,
             expungeonhangup: true,
             imapopentimeout: Duration::from_secs(60),
             imapreadtimeout: Duration::from_secs(60),
@@ -358,6 +364,9 @@ pub struct MailboxOptions {
     /// `imappassword` / `imapsecret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imappassword: Option<Secret>,
+    /// `imapoauthcmd` (imapvm only): the command that prints this box's OAuth 2 access token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imapoauthcmd: Option<CommandLine>,
     /// `imapvmshareid`: the `X-Asterisk-VM-Extension` value written and searched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imapvmshareid: Option<String>,

@@ -46,6 +46,9 @@ fn options_text(o: &MailboxOptions) -> String {
     if let Some(v) = &o.imappassword {
         push("imappassword", plain(v.expose()));
     }
+    if let Some(v) = &o.imapoauthcmd {
+        push("imapoauthcmd", plain(v.as_str()));
+    }
     if let Some(v) = &o.imapvmshareid {
         push("imapvmshareid", plain(v));
     }
@@ -287,6 +290,9 @@ pub(crate) fn render(config: &Config) -> String {
     }
     if let Some(v) = &g.authpassword {
         line("authpassword", &plain(v.expose()));
+    }
+    if let Some(v) = &g.imapoauthcmd {
+        line("imapoauthcmd", &plain(v.as_str()));
     }
     line("expungeonhangup", yes(g.expungeonhangup));
     line("imapopentimeout", &g.imapopentimeout.as_secs().to_string());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::Config;
 use crate::builder::{Builder, ast_false, ast_true, general_entry};
+use crate::command_line::CommandLine;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{Alias, General, ImapFlags, Mailbox, MailboxOptions, Origins, Zone};
 use crate::syntax::{RawConfig, RawEntry};
@@ -24,6 +25,7 @@ const GENERAL_TYPED: &[&str] = &[
     "greetingsfolder",
     "authuser",
     "authpassword",
+    "imapoauthcmd",
     "expungeonhangup",
     "imapopentimeout",
     "imapreadtimeout",
@@ -171,6 +173,7 @@ const MAILBOX_TYPED: &[&str] = &[
     "imapuser",
     "imappassword",
     "imapsecret",
+    "imapoauthcmd",
     "imapvmshareid",
     "imapfolder",
     "imapserver",
@@ -395,6 +398,21 @@ impl Builder<'_> {
         }
     }
 
+    /// A command line run without a shell (`imapoauthcmd`); `None` (and an error) when it
+    /// cannot be split into a program and its arguments.
+    fn command_line(&mut self, name: &str, value: &str, at: &Location) -> Option<CommandLine> {
+        match CommandLine::parse(value) {
+            Ok(command) => Some(command),
+            Err(err) => {
+                self.error(
+                    at,
+                    format!("{name}: {err}; it is run without a shell: write the program, then its arguments (quote an argument with blanks)"),
+                );
+                None
+            }
+        }
+    }
+
     fn escaped(&mut self, name: &str, value: &str, at: &Location) -> String {
         let (out, problems) = substitute_escapes_checked(value);
         for problem in problems {
@@ -535,6 +553,8 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
     with!("authuser", ["authuser"], |v, at| g.authuser = opt(v));
     with!("authpassword", ["authpassword"], |v, at| g.authpassword =
         opt(v).map(Secret::new));
+    with!("imapoauthcmd", ["imapoauthcmd"], |v, at| g.imapoauthcmd =
+        b.command_line("imapoauthcmd", v, at));
     with!("expungeonhangup", ["expungeonhangup"], |v, at| g
         .expungeonhangup =
         b.boolean_default_yes("expungeonhangup", v, at));
@@ -830,8 +850,9 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
         }
         let flags = o.imapflags.unwrap_or(g.imapflags);
         let server = o.imapserver.as_deref().unwrap_or(&g.imapserver);
+        let token = o.imapoauthcmd.is_some() || g.imapoauthcmd.is_some();
         let has_password = g.authpassword.is_some() || o.imappassword.is_some();
-        if flags.notls && !flags.ssl && has_password && !is_loopback(server) {
+        if flags.notls && !flags.ssl && (has_password || token) && !is_loopback(server) {
             let at = opts
                 .get("imapflags")
                 .or_else(|| origins.general.get("imapflags"))
@@ -839,8 +860,9 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             b.warn(
                 at,
                 format!(
-                    "mailbox {}: imapflags has notls, so the password goes to {server} in clear text: use ssl or tls (or remove notls)",
-                    mailbox.id
+                    "mailbox {}: imapflags has notls, so the {} goes to {server} in clear text: use ssl or tls (or remove notls)",
+                    mailbox.id,
+                    if token { "OAuth token" } else { "password" }
                 ),
             );
         }
@@ -943,6 +965,10 @@ fn mailbox_line(
             match canonical.as_str() {
                 "imapuser" => options.imapuser = Some(v.to_string()),
                 "imappassword" => options.imappassword = Some(Secret::new(v)),
+                "imapoauthcmd" => match b.command_line("imapoauthcmd", v, &value_at) {
+                    Some(command) => options.imapoauthcmd = Some(command),
+                    None => typed = false,
+                },
                 "imapvmshareid" => options.imapvmshareid = Some(v.to_string()),
                 "imapfolder" => options.imapfolder = Some(v.to_string()),
                 "imapserver" => options.imapserver = Some(v.to_string()),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::Config;
+use crate::command_line::CommandLine;
 use crate::layer::{Layer, SettingRow, row, row_bool, row_list, row_opt, row_secs};
 use crate::model::{ImapFlags, Origin, Setting, Zone};
 use crate::phone::settings::PhoneSettings;
@@ -48,6 +49,9 @@ pub struct MailboxSettings {
     pub authuser: Setting<Option<String>>,
     /// `authpassword` (general only).
     pub authpassword: Setting<Option<Secret>>,
+    /// `imapoauthcmd` (imapvm only): the command that prints an OAuth 2 access token. When
+    /// set, the box logs in with a token instead of any password.
+    pub imapoauthcmd: Setting<Option<CommandLine>>,
     /// `imapcafile` (general only, imapvm only).
     pub imapcafile: Setting<Option<String>>,
     /// `imapvm_outbox` (general only, imapvm only): the outbox spool directory.
@@ -152,6 +156,7 @@ impl MailboxSettings {
             row("greetingfolder", &self.greetingfolder),
             row_opt("authuser", &self.authuser),
             row_opt("authpassword", &self.authpassword),
+            row_opt("imapoauthcmd", &self.imapoauthcmd),
             row_opt("imapcafile", &self.imapcafile),
             row_opt("imapvm_outbox", &self.imapvm_outbox),
             row_bool("expungeonhangup", &self.expungeonhangup),
@@ -263,6 +268,11 @@ impl Config {
             greetingfolder,
             authuser: layer.general("authuser", g.authuser.clone()),
             authpassword: layer.general("authpassword", g.authpassword.clone()),
+            imapoauthcmd: layer.layered(
+                "imapoauthcmd",
+                o.imapoauthcmd.clone().map(Some),
+                g.imapoauthcmd.clone(),
+            ),
             imapcafile: layer.general("imapcafile", g.imapcafile.clone()),
             imapvm_outbox: layer.general("imapvm_outbox", g.imapvm_outbox.clone()),
             expungeonhangup: layer.general("expungeonhangup", g.expungeonhangup),

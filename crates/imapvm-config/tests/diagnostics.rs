@@ -281,3 +281,106 @@ fn zero_timeouts_and_pollfreq_are_errors_at_their_line() {
     let g = &parsed.config.general;
     assert!(g.imapopentimeout.is_zero() && g.pollfreq.is_zero());
 }
+
+/// `imapoauthcmd` (imapvm only) in `[general]` and on a mailbox line: accepted silently,
+/// the box's own wins, origins and `config show` rows name it, it renders back, and it is
+/// split into program and arguments as a shell would split it (no shell runs it).
+#[test]
+fn imapoauthcmd_is_read_in_general_and_per_mailbox_and_the_mailbox_wins() {
+    let text = "[general]\nimapoauthcmd=oama access \"shared box@example.com\"\n\
+                [default]\n1 => 1,A,,,imapuser=a@example.com\n\
+                2 => 2,B,,,imapuser=b@example.com|imapoauthcmd=python3 /etc/imapvm/token.py b\n";
+    let parsed = parse_bytes("v.conf", text.as_bytes());
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let general = parsed.config.general.imapoauthcmd.as_ref().unwrap();
+    assert_eq!(general.argv(), ["oama", "access", "shared box@example.com"]);
+
+    let one: MailboxId = "1@default".parse().unwrap();
+    let s = parsed.config.settings(&one).unwrap();
+    assert_eq!(s.imapoauthcmd.value.as_ref(), Some(general));
+    assert_eq!(s.imapoauthcmd.origin.to_string(), "[general] v.conf:2:14");
+
+    let two: MailboxId = "2@default".parse().unwrap();
+    let s = parsed.config.settings(&two).unwrap();
+    let own = s.imapoauthcmd.value.as_ref().unwrap();
+    assert_eq!(own.program(), "python3");
+    assert_eq!(own.args(), ["/etc/imapvm/token.py", "b"]);
+    assert!(
+        s.imapoauthcmd
+            .origin
+            .to_string()
+            .starts_with("mailbox v.conf:5:")
+    );
+    let row = s
+        .rows()
+        .into_iter()
+        .find(|r| r.option == "imapoauthcmd")
+        .unwrap();
+    assert_eq!(row.value.as_deref(), Some("python3 /etc/imapvm/token.py b"));
+
+    let rendered = parsed.config.render();
+    assert!(
+        rendered.contains("imapoauthcmd=oama access \"shared box@example.com\"\n"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("|imapoauthcmd=python3 /etc/imapvm/token.py b"),
+        "{rendered}"
+    );
+    let json = serde_json::to_string(&parsed.config.mailboxes[1].options).unwrap();
+    assert!(
+        json.contains(r#""imapoauthcmd":"python3 /etc/imapvm/token.py b""#),
+        "{json}"
+    );
+}
+
+/// A value that cannot be split into a program and its arguments is an error at its
+/// file:line:column (the runtime then refuses the file); the box is still read.
+#[test]
+fn an_imapoauthcmd_that_names_no_program_is_an_error_at_its_place() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapoauthcmd=oama 'unclosed\n[default]\n1 => 1,A,,,imapuser=a|imapoauthcmd=\n",
+    );
+    let errors = errors(&parsed);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with("v.conf:2:14: error: imapoauthcmd: a quote is not closed"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].to_string().contains("run without a shell"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1]
+            .to_string()
+            .contains("imapoauthcmd: it names no program"),
+        "{}",
+        errors[1]
+    );
+    assert_eq!(errors[1].line, 4);
+    assert_eq!(parsed.config.general.imapoauthcmd, None);
+    assert_eq!(parsed.config.mailboxes.len(), 1);
+    assert_eq!(parsed.config.mailboxes[0].options.imapoauthcmd, None);
+}
+
+/// `notls` to a remote server: a token would go in clear as a password would.
+#[test]
+fn notls_warns_that_the_token_goes_in_clear() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapserver=imap.example.com\nimapflags=notls\nimapoauthcmd=gcloud auth print-access-token\n[default]\n1 => 1,A,,,imapuser=a\n",
+    );
+    let w = warnings(&parsed);
+    assert!(
+        w.iter().any(|d| d
+            .message
+            .contains("notls, so the OAuth token goes to imap.example.com in clear text")),
+        "{w:#?}"
+    );
+}

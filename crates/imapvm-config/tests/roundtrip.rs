@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use imapvm_config::{
-    Config, General, ImapFlags, Mailbox, MailboxId, MailboxOptions, Origins, Secret, Zone,
-    parse_bytes,
+    CommandLine, Config, General, ImapFlags, Mailbox, MailboxId, MailboxOptions, Origins, Secret,
+    Zone, parse_bytes,
 };
 use proptest::prelude::*;
 
@@ -33,6 +33,28 @@ fn template() -> impl Strategy<Value = String> {
     .prop_filter("no edge white space", |s| {
         s.trim() == s && !s.ends_with('\\')
     })
+}
+
+/// A command line (`imapoauthcmd`): a program and arguments, some quoted with blanks inside.
+fn command() -> impl Strategy<Value = CommandLine> {
+    (
+        "[a-z0-9/._-]{1,10}",
+        prop::collection::vec(
+            prop_oneof![
+                "[a-zA-Z0-9/._=@-]{1,8}",
+                "'[a-z ]{1,8}'",
+                "\"[a-z :]{1,8}\""
+            ],
+            0..4,
+        ),
+    )
+        .prop_map(|(program, args)| {
+            let text = std::iter::once(program)
+                .chain(args)
+                .collect::<Vec<_>>()
+                .join(" ");
+            CommandLine::parse(&text).expect("a valid command line")
+        })
 }
 
 fn flags() -> impl Strategy<Value = ImapFlags> {
@@ -88,8 +110,9 @@ fn general() -> impl Strategy<Value = General> {
             0u32..10_000,
             any::<bool>(),
         ),
+        opt(command()),
     )
-        .prop_map(|(imap, more, msg, flow)| {
+        .prop_map(|(imap, more, msg, flow, imapoauthcmd)| {
             let (
                 imapserver,
                 imapport,
@@ -114,6 +137,7 @@ fn general() -> impl Strategy<Value = General> {
                 greetingfolder,
                 authuser,
                 authpassword: authpassword.map(Secret::new),
+                imapoauthcmd,
                 expungeonhangup,
                 imapopentimeout: Duration::from_secs(timeout),
                 imapreadtimeout: Duration::from_secs(timeout + 1),
@@ -158,8 +182,9 @@ fn options() -> impl Strategy<Value = MailboxOptions> {
             opt(0u32..=9999),
             opt(1u32..999),
         ),
+        opt(command()),
     )
-        .prop_map(|(imap, other)| {
+        .prop_map(|(imap, other, imapoauthcmd)| {
             let (
                 imapuser,
                 imappassword,
@@ -173,6 +198,7 @@ fn options() -> impl Strategy<Value = MailboxOptions> {
             MailboxOptions {
                 imapuser,
                 imappassword: imappassword.map(Secret::new),
+                imapoauthcmd,
                 imapvmshareid,
                 imapfolder,
                 imapserver,

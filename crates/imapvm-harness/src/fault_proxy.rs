@@ -1,7 +1,7 @@
 //! A TCP proxy between the runtime and the server that injects faults: close the connection
 //! after N more bytes in either direction, reset it (RST), stall a direction forever, delay
 //! every chunk, refuse new connections, cut every live connection (a server restart), strip
-//! `STARTTLS` from what the server says, and record what the client sent. It is the
+//! `STARTTLS` (or any capability) from what the server says, and record what the client sent. It is the
 //! testkit's [`Proxy`] with a tap that decides each chunk from the armed fault.
 
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,8 @@ struct State {
     armed: Option<(Fault, u64, bool)>,
     fired: u64,
     delay: Duration,
-    strip_starttls: bool,
+    /// Capabilities removed from what the server says (` ATOM` wherever it appears).
+    hidden: Vec<&'static str>,
     record_up: bool,
     up_log: Vec<u8>,
 }
@@ -107,7 +108,14 @@ impl FaultProxy {
 
     /// Removes `STARTTLS` from everything the server says (a downgrade attack).
     pub fn strip_starttls(&self) {
-        self.state.lock().unwrap().strip_starttls = true;
+        self.hide_capability("STARTTLS");
+    }
+
+    /// Removes the capability `atom` (` ATOM` wherever it appears) from everything the
+    /// server says: a server that does not offer it (e.g. `AUTH=OAUTHBEARER`, leaving
+    /// XOAUTH2 as Microsoft 365 offers it).
+    pub fn hide_capability(&self, atom: &'static str) {
+        self.state.lock().unwrap().hidden.push(atom);
     }
 
     /// Records what clients send (up to 1 MiB).
@@ -131,8 +139,10 @@ impl Tap for Faults {
         if dir == Dir::Up && s.record_up && s.up_log.len() < MAX_LOG {
             s.up_log.extend_from_slice(&chunk[..take]);
         }
-        let forward = if dir == Dir::Down && s.strip_starttls {
-            strip(&chunk[..take])
+        let forward = if dir == Dir::Down {
+            s.hidden
+                .iter()
+                .fold(chunk[..take].to_vec(), |bytes, atom| strip(&bytes, atom))
         } else {
             chunk[..take].to_vec()
         };
@@ -175,12 +185,14 @@ fn plan(state: &Mutex<State>, dir: Dir, chunk: &[u8]) -> (usize, Option<Action>,
     }
 }
 
-fn strip(bytes: &[u8]) -> Vec<u8> {
+/// `bytes` without ` ATOM`.
+fn strip(bytes: &[u8], atom: &str) -> Vec<u8> {
+    let needle = format!(" {atom}");
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i..].starts_with(b" STARTTLS") {
-            i += b" STARTTLS".len();
+        if bytes[i..].starts_with(needle.as_bytes()) {
+            i += needle.len();
         } else {
             out.push(bytes[i]);
             i += 1;

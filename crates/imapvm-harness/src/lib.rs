@@ -5,7 +5,8 @@
 //! Courier through `xtask`'s server harness, write a voicemail.conf for a test and open it
 //! as a [`Store`], run Python `imaplib` scripts as the independent mail client, make
 //! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
-//! connection with injected faults ([`fault_proxy`]), stand in for a server that misbehaves
+//! connection with injected faults ([`fault_proxy`]), serve the private Dovecot's OAuth 2
+//! token introspection and issue tokens ([`oauth`]), stand in for a server that misbehaves
 //! in one exact way ([`scripted`]), run a scenario on each of the six server personalities
 //! ([`servers`]), time back-offs on a simulated clock ([`time`]), make a test CA with
 //! server certificates for the TLS tests ([`pki`]), and capture the trace log of the secrecy
@@ -36,6 +37,7 @@
 
 pub mod fault_proxy;
 pub mod logs;
+pub mod oauth;
 pub mod pki;
 pub mod scripted;
 pub mod servers;
@@ -215,4 +217,27 @@ pub fn fixture(name: &str) -> String {
         "{}/../imapvm/tests/fixtures/asterisk/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+/// Standard base64 (RFC 4648), for the forms in which a secret could leak: SASL responses
+/// are base64.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -116,7 +116,7 @@ pub enum RefusalKind {
 
 /// A tagged NO/BAD with its response code and text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{command} refused: {kind:?}{} {text}", .code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+#[error("{command} refused: {kind:?}{} {text}{}", .code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default(), .sasl_error.as_ref().map(|e| format!(" (SASL error: {})", printable(&e.0))).unwrap_or_default())]
 pub struct Refusal {
     /// The command that was refused.
     pub command: &'static str,
@@ -128,6 +128,24 @@ pub struct Refusal {
     pub text: String,
     /// Whether the refusal came in place of the `+` for a synchronising literal.
     pub before_literal: bool,
+    /// AUTHENTICATE with OAUTHBEARER or XOAUTH2: the error the server sent as a challenge
+    /// before its NO, decoded from base64 (a JSON object such as `{"status":"invalid_token"}`,
+    /// RFC 7628 §3.2.2), at most 1 KiB. `None` for every other refusal.
+    pub sasl_error: Option<RawBytes>,
+}
+
+/// `bytes` from the server as text for an error message: UTF-8 as it is (lossily), control
+/// characters escaped.
+fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for c in String::from_utf8_lossy(bytes).chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The server broke the protocol.

@@ -6,9 +6,11 @@
 //! completes the command), pipelining (several commands in flight where RFC 3501/9051 allow
 //! it), IDLE with automatic re-issue before 29 minutes (and after [`Config::idle_silence`]
 //! without input, so a dead peer is noticed), keepalive NOOPs, per-command deadlines,
-//! STARTTLS hand-off, AUTHENTICATE PLAIN (with authzid, SASL-IR) and LOGIN, NOTIFY (RFC 5465,
-//! encoded by hand) and every command the voicemail flows need. Each command returns a
-//! [`CommandId`]; its typed [`Outcome`] (or [`Error`]) arrives as [`Event::Completed`].
+//! STARTTLS hand-off, AUTHENTICATE PLAIN (with authzid, SASL-IR), OAUTHBEARER and XOAUTH2
+//! (OAuth 2 bearer tokens, the server's error challenge answered: [`sasl`]) and LOGIN,
+//! NOTIFY (RFC 5465, encoded by hand) and every command the voicemail flows need. Each
+//! command returns a [`CommandId`]; its typed [`Outcome`] (or [`Error`]) arrives as
+//! [`Event::Completed`].
 //! Unsolicited data becomes [`Event::Unsolicited`], with sequence numbers mapped to [`Uid`]s.
 //!
 //! **Routing untagged data among pipelined commands.** With `ESEARCH` advertised (and
@@ -120,6 +122,7 @@ mod error;
 mod esearch;
 mod framing;
 mod literals;
+pub mod sasl;
 mod types;
 
 pub use config::{Config, ConfigError, Limits};
@@ -137,6 +140,7 @@ pub use imapvm_types::{
     Capabilities, Capability, MailboxName, MailboxNameError, SearchKey, Secret, Uid, UidSet,
     UidValidity,
 };
+pub use sasl::{NoOAuthMechanism, OAuthMechanism};
 pub use types::{
     AppendUid, BodyStructure, CopyUid, FetchAttr, FetchedMessage, Flag, InternalDate, ListEntry,
     MailboxStatus, NamespaceEntry, Namespaces, Quota, QuotaResource, QuotaRoots, RawBytes, Section,

@@ -5,6 +5,7 @@
 mod core_trait;
 mod faults;
 mod liveness;
+mod oauth;
 mod props;
 mod resync;
 mod routing;

@@ -40,11 +40,15 @@ pub enum Capability {
     AuthPlain,
     /// RFC 9051: `IMAP4rev2`.
     Imap4Rev2,
+    /// RFC 7628: `AUTH=OAUTHBEARER` (an OAuth 2 bearer token).
+    AuthOAuthBearer,
+    /// Google's and Microsoft's `AUTH=XOAUTH2` (an OAuth 2 bearer token, the older format).
+    AuthXOAuth2,
 }
 
 impl Capability {
     /// Every capability this enum names.
-    pub const ALL: [Capability; 16] = [
+    pub const ALL: [Capability; 18] = [
         Capability::UidPlus,
         Capability::Move,
         Capability::Notify,
@@ -61,6 +65,8 @@ impl Capability {
         Capability::LoginDisabled,
         Capability::AuthPlain,
         Capability::Imap4Rev2,
+        Capability::AuthOAuthBearer,
+        Capability::AuthXOAuth2,
     ];
 
     /// The atom a server advertises (upper case).
@@ -82,6 +88,8 @@ impl Capability {
             Capability::LoginDisabled => "LOGINDISABLED",
             Capability::AuthPlain => "AUTH=PLAIN",
             Capability::Imap4Rev2 => "IMAP4REV2",
+            Capability::AuthOAuthBearer => "AUTH=OAUTHBEARER",
+            Capability::AuthXOAuth2 => "AUTH=XOAUTH2",
         }
     }
 

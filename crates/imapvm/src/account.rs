@@ -9,6 +9,7 @@ use imapvm_types::Secret;
 use imapvm_types::sansio::ConfigError;
 
 use crate::error::{ConfigProblem, Error, Result};
+use crate::oauth::{TokenCaches, TokenCommand};
 
 // The key is a module of its own: errors name it, and this module names the errors.
 pub(crate) mod key;
@@ -47,6 +48,14 @@ pub enum Credentials {
         /// `authpassword`.
         password: Secret,
     },
+    /// `imapuser` + an OAuth 2 access token that `imapoauthcmd` prints (SASL OAUTHBEARER
+    /// where offered, else XOAUTH2; see [`crate::oauth`]).
+    OAuth2 {
+        /// `imapuser`.
+        user: String,
+        /// `imapoauthcmd` and the token it printed last.
+        token: TokenCommand,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -56,6 +65,9 @@ impl fmt::Debug for Credentials {
             Self::Proxy {
                 user, auth_user, ..
             } => write!(f, "Proxy({user} as {auth_user}, ***)"),
+            Self::OAuth2 { user, token } => {
+                write!(f, "OAuth2({user}, token from `{}`)", token.command())
+            }
         }
     }
 }
@@ -64,7 +76,7 @@ impl Credentials {
     /// The mailbox owner (`imapuser`).
     pub fn user(&self) -> &str {
         match self {
-            Self::User { user, .. } | Self::Proxy { user, .. } => user,
+            Self::User { user, .. } | Self::Proxy { user, .. } | Self::OAuth2 { user, .. } => user,
         }
     }
 }
@@ -109,12 +121,23 @@ impl Account {
             .clone()
             .filter(|u| !u.is_empty())
             .ok_or_else(|| config(ConfigProblem::NoImapUser))?;
-        let credentials = match (&settings.authuser.value, &settings.authpassword.value) {
-            (Some(auth_user), Some(password)) if !auth_user.is_empty() => Credentials::Proxy {
+        let credentials = match (
+            &settings.imapoauthcmd.value,
+            &settings.authuser.value,
+            &settings.authpassword.value,
+        ) {
+            // A token command, the box's own or [general]'s, wins over every password.
+            (Some(command), _, _) => Credentials::OAuth2 {
                 user,
-                auth_user: auth_user.clone(),
-                password: password.clone(),
+                token: TokenCommand::new(command.clone()),
             },
+            (None, Some(auth_user), Some(password)) if !auth_user.is_empty() => {
+                Credentials::Proxy {
+                    user,
+                    auth_user: auth_user.clone(),
+                    password: password.clone(),
+                }
+            }
             _ => {
                 let password = settings
                     .imappassword
@@ -165,6 +188,15 @@ impl Account {
         ConfigError::require_nonzero("imapreadtimeout", self.read_timeout)?;
         ConfigError::require_nonzero("imapwritetimeout", self.write_timeout)?;
         ConfigError::require_nonzero("imapclosetimeout", self.close_timeout)
+    }
+
+    /// Makes this account's token command (if it logs in with one) the one `caches` hands
+    /// to every account with the same key and command, so that they share its token.
+    pub(crate) fn share_token(&mut self, caches: &TokenCaches) {
+        let key = self.key();
+        if let Credentials::OAuth2 { token, .. } = &mut self.credentials {
+            *token = caches.shared(key, token);
+        }
     }
 
     /// The pool key of this account.
@@ -220,6 +252,81 @@ mod tests {
         assert_eq!(a.key().to_string(), "vm1@10.0.0.1:993");
         assert!(!a.is_loopback());
         assert!(!format!("{a:?}").contains("mpw"));
+    }
+
+    /// A token command, the box's own or else [general]'s, wins over every password.
+    #[test]
+    fn imapoauthcmd_wins_over_passwords_and_the_box_own_over_general() {
+        let text = "[general]\nimapserver=outlook.office365.com\nimapflags=ssl\nimapport=993\n\
+                    authuser=master\nauthpassword=mpw\nimapoauthcmd=oama access shared\n\
+                    [default]\n1 => 1,A,,,imapuser=a@example.com|imappassword=pw\n\
+                    2 => 2,B,,,imapuser=b@example.com|imapoauthcmd=pizauth show b\n";
+        let one = Account::from_settings(&settings(text, "1@default")).unwrap();
+        let Credentials::OAuth2 { user, token } = &one.credentials else {
+            panic!("{:?}", one.credentials)
+        };
+        assert_eq!(user, "a@example.com");
+        assert_eq!(token.command().argv(), ["oama", "access", "shared"]);
+        let two = Account::from_settings(&settings(text, "2@default")).unwrap();
+        let Credentials::OAuth2 { token, .. } = &two.credentials else {
+            panic!("{:?}", two.credentials)
+        };
+        assert_eq!(token.command().as_str(), "pizauth show b");
+        let shown = format!("{one:?} {two:?}");
+        assert!(
+            shown.contains("OAuth2(a@example.com, token from `oama access shared`)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("mpw") && !shown.contains("pw\""), "{shown}");
+        assert_eq!(
+            one.key().to_string(),
+            "a@example.com@outlook.office365.com:993"
+        );
+    }
+
+    /// The boxes of one account with one command share its cache (a store hands them the
+    /// same token command); another account runs the command for itself.
+    #[tokio::test]
+    async fn the_boxes_of_one_account_share_one_token() {
+        use crate::oauth::Origin;
+        let clock = crate::clock::SystemClock::shared();
+        let text = "[general]\nimapserver=imap.example.com\nimapoauthcmd=echo tok\n[default]\n\
+                    1 => 1,A,,,imapuser=shared\n2 => 2,B,,,imapuser=shared\n\
+                    3 => 3,C,,,imapuser=other\n";
+        let parsed = imapvm_config::parse_bytes("voicemail.conf", text.as_bytes());
+        let caches = TokenCaches::default();
+        let account = |id: &str| {
+            let id: imapvm_config::MailboxId = id.parse().unwrap();
+            let mut a = Account::from_settings(&parsed.config.settings(&id).unwrap()).unwrap();
+            a.share_token(&caches);
+            a
+        };
+        let token_of = |a: &Account| match &a.credentials {
+            Credentials::OAuth2 { token, .. } => token.clone(),
+            other => panic!("{other:?}"),
+        };
+        let (one, two, three) = (
+            account("1@default"),
+            account("2@default"),
+            account("3@default"),
+        );
+        let l = crate::oauth::Login {
+            user: "shared",
+            server: "imap.example.com",
+            timeout: Duration::from_secs(20),
+        };
+        assert_eq!(
+            token_of(&one).token(l, &clock).await.unwrap().1,
+            Origin::Command
+        );
+        assert_eq!(
+            token_of(&two).token(l, &clock).await.unwrap().1,
+            Origin::Cache
+        );
+        assert_eq!(
+            token_of(&three).token(l, &clock).await.unwrap().1,
+            Origin::Command
+        );
     }
 
     #[test]

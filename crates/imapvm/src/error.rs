@@ -15,6 +15,7 @@ use imapvm_types::MessageNumber;
 use imapvm_types::sansio::ConfigError;
 
 use crate::account::key::AccountKey;
+use crate::oauth::TokenCommandError;
 
 /// Everything an operation of this crate can fail with. Every variant names the account
 /// ([`AccountKey`], `user@server:port`) or the mailbox ([`MailboxId`], `box@context`) it
@@ -109,6 +110,18 @@ pub enum Error {
         account: AccountKey,
         /// Why.
         reason: Insecure,
+    },
+    /// `imapoauthcmd` gave no token, so no login was tried. The error names the command,
+    /// never what it printed.
+    #[error("{account}: imapoauthcmd `{command}`: {source}")]
+    TokenCommand {
+        /// `user@server:port`.
+        account: AccountKey,
+        /// The command line as configured.
+        command: String,
+        /// What went wrong.
+        #[source]
+        source: TokenCommandError,
     },
     /// Login failed.
     #[error("{account}: login failed: {source}")]
@@ -275,8 +288,8 @@ pub enum ConfigProblem {
     /// No `imapuser`: the box is not stored on IMAP.
     #[error("no imapuser: this mailbox is not stored on IMAP")]
     NoImapUser,
-    /// Neither `imappassword` nor `authuser`/`authpassword`.
-    #[error("no imappassword (and no authuser/authpassword)")]
+    /// Neither `imappassword`, nor `authuser`/`authpassword`, nor `imapoauthcmd`.
+    #[error("no imappassword (and no authuser/authpassword, no imapoauthcmd)")]
     NoPassword,
     /// `imapserver` is empty.
     #[error("imapserver is empty")]
@@ -334,6 +347,9 @@ pub enum Insecure {
     /// `authuser` needs SASL PLAIN.
     #[error("authuser needs SASL PLAIN, which the server does not offer")]
     NoSaslPlain,
+    /// `imapoauthcmd` needs SASL OAUTHBEARER or XOAUTH2.
+    #[error("imapoauthcmd needs SASL OAUTHBEARER or XOAUTH2, which the server does not offer")]
+    NoOAuthMechanism,
     /// The server said `LOGINDISABLED` and offers no SASL PLAIN.
     #[error("the server says LOGINDISABLED and offers no SASL PLAIN")]
     LoginDisabled,
@@ -550,9 +566,11 @@ impl Error {
     }
 
     /// Whether a deposit that failed with this error is queued in the outbox rather than
-    /// failed: the server could not be reached or the connection broke.
+    /// failed: the server could not be reached, the connection broke, or `imapoauthcmd`
+    /// gave no token (its identity provider may be the one that is unreachable).
     pub(crate) fn worth_queueing(&self) -> bool {
-        self.is_connection_lost() || matches!(self, Self::Backoff { .. })
+        self.is_connection_lost()
+            || matches!(self, Self::Backoff { .. } | Self::TokenCommand { .. })
     }
 
     /// The reasons of a refused deposit on one line (the outbox's `last-error`); any other
@@ -579,6 +597,7 @@ mod tests {
             code,
             text: text.to_owned(),
             before_literal: false,
+            sasl_error: None,
         })
     }
 

@@ -3,8 +3,9 @@
 //!
 //! It connects (TCP with `imapopentimeout`, implicit TLS or STARTTLS with rustls and the
 //! ring provider, read/write deadlines), logs in (SASL PLAIN, with `authuser` as a proxy
-//! login, else LOGIN; never a clear-text password to a non-loopback server unless the
-//! operator wrote `notls`), keeps one connection per (server, port, user) shared by every
+//! login, else LOGIN; with `imapoauthcmd`, SASL OAUTHBEARER or XOAUTH2 with the OAuth 2 token
+//! the operator's command prints, see [`oauth`]; never a clear-text password or token to a
+//! non-loopback server unless the operator wrote `notls`), keeps one connection per (server, port, user) shared by every
 //! mailbox of that account, and drives the sans-IO `imapvm-proto` core. A [`Store`] is a
 //! voicemail.conf plus that pool; a [`Mailbox`] is one `box@context` with every operation:
 //! [`deposit`](Mailbox::deposit), [`list`](Mailbox::list), [`play`](Mailbox::play),
@@ -88,6 +89,7 @@ mod error;
 pub mod feed;
 pub mod forward;
 mod limits;
+pub mod oauth;
 mod ops;
 pub mod outbox;
 mod pool;
@@ -113,6 +115,7 @@ pub use imapvm_types::{
     UidValidity,
 };
 pub use limits::MAX_AUDIO_FILE_BYTES;
+pub use oauth::{TokenCommand, TokenCommandError};
 pub use ops::ChangedSince;
 pub use outbox::{DepositOutcome, Enqueue, Outbox, OutboxItem};
 pub use pool::{Folders, IdentityHeaders};

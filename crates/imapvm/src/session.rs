@@ -19,8 +19,8 @@ use std::sync::Arc;
 use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
 use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
-    CommandId, Config as ProtoConfig, Connection, Event, Outcome, SelectedMailbox, State, Stats,
-    Unsolicited,
+    CommandId, Config as ProtoConfig, Connection, Event, OAuthMechanism, Outcome, RefusalKind,
+    SelectedMailbox, State, Stats, Unsolicited,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -30,6 +30,7 @@ use crate::account::{Account, AccountKey, Credentials, Security};
 use crate::clock::SharedClock;
 use crate::driver::{DriveError, Driver, Progress};
 use crate::error::{Error, Insecure, Result, TlsError};
+use crate::oauth::{self, TokenCommand};
 use crate::tls;
 
 /// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
@@ -721,6 +722,7 @@ impl Session {
                     self.login_step(|c| c.login(user, password)).await?
                 }
             }
+            Credentials::OAuth2 { user, token } => self.oauth_login(&caps, user, token).await?,
         };
         if let Outcome::Authenticated {
             capabilities_known: false,
@@ -729,6 +731,64 @@ impl Session {
             self.exec("CAPABILITY", |c| c.capability()).await?;
         }
         Ok(())
+    }
+
+    /// Logs in with a token from `imapoauthcmd` (OAUTHBEARER where offered, else XOAUTH2).
+    /// A cached token the server refuses is dropped, the command runs once more and the
+    /// login is retried once, on this connection (`crate::oauth`).
+    async fn oauth_login(
+        &mut self,
+        caps: &Capabilities,
+        user: &str,
+        token: &TokenCommand,
+    ) -> Result<Outcome> {
+        let mechanism = OAuthMechanism::choose(caps).map_err(|_| Error::Insecure {
+            account: self.key.clone(),
+            reason: Insecure::NoOAuthMechanism,
+        })?;
+        let clock = self.driver.clock().clone();
+        let (host, port) = (self.account.server.clone(), self.account.port);
+        let login = oauth::Login {
+            user,
+            server: &host,
+            timeout: self.account.open_timeout,
+        };
+        let server = Some((host.as_str(), port));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (secret, origin) =
+                token
+                    .token(login, &clock)
+                    .await
+                    .map_err(|source| Error::TokenCommand {
+                        account: self.key.clone(),
+                        command: token.command().to_string(),
+                        source,
+                    })?;
+            tracing::debug!(account = %self.label, %mechanism, ?origin, "logging in with an OAuth token");
+            let result = self
+                .login_step(|c| c.authenticate_oauth(mechanism, user, server, &secret))
+                .await;
+            let refused = matches!(
+                &result,
+                Err(Error::Auth { source, .. })
+                    if matches!(&**source, imapvm_proto::Error::Refused(r) if r.kind == RefusalKind::No)
+            );
+            if refused {
+                token.refused(&secret).await;
+                if origin == oauth::Origin::Cache && attempt == 1 && self.is_not_authenticated() {
+                    tracing::debug!(account = %self.label, "the server refused the cached token; running imapoauthcmd again");
+                    continue;
+                }
+            }
+            return result;
+        }
+    }
+
+    /// Whether the connection waits for a login (another attempt may follow a refused one).
+    fn is_not_authenticated(&self) -> bool {
+        self.conn().state() == State::NotAuthenticated
     }
 
     async fn login_step(

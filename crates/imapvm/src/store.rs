@@ -21,6 +21,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::error::{ConfigFileError, ConfigProblem, Error, Result};
 use crate::feed::{ChangeFeed, Feed};
 use crate::limits::MAX_AUDIO_FILE_BYTES;
+use crate::oauth::TokenCaches;
 use crate::pool::{Folders, Pool};
 use crate::session::Session;
 
@@ -294,6 +295,8 @@ pub(crate) struct StoreInner {
     pub feed: Feed,
     /// Every `now` of the store, its sessions and the services built on it.
     pub clock: SharedClock,
+    /// The `imapoauthcmd` of each account, shared by its mailboxes (one token cache).
+    pub tokens: TokenCaches,
 }
 
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
@@ -327,6 +330,7 @@ impl Store {
                 outbox_dir: std::sync::Mutex::new(None),
                 feed: Feed::default(),
                 clock,
+                tokens: TokenCaches::default(),
             }),
         }
     }
@@ -406,7 +410,8 @@ impl Store {
                     problem: Box::new(ConfigProblem::ShareId(e)),
                 },
             )?;
-        let account = Account::from_settings(&settings)?;
+        let mut account = Account::from_settings(&settings)?;
+        account.share_token(&self.inner.tokens);
         Ok(Mailbox {
             store: self.clone(),
             id: settings.id.clone(),

@@ -9,6 +9,7 @@ mod bad_input;
 mod config;
 mod forward;
 mod migrate;
+mod oauth;
 mod voicemail;
 mod watch_outputs;
 

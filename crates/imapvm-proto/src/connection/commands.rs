@@ -16,6 +16,7 @@
 use super::{Acc, Connection, IdleState, Pending, Piece, Route, State};
 use crate::convert;
 use crate::error::{Error, Misuse};
+use crate::sasl::OAuthMechanism;
 use crate::types::{
     FetchAttr, Flag, MailboxName, MailboxStatus, Namespaces, QuotaRoots, SelectedMailbox,
     StatusAttr, StoreMode, UidRange,
@@ -231,9 +232,12 @@ impl Connection {
                 }
             }
         }
+        let label = label.then(|| format!("{tag} {} ***", kind.name()));
         Ok(self.push_pieces(kind, tag, pieces, acc, mailbox, label))
     }
 
+    /// Queues a command's pieces; `label` is the log rendering of every line that carries
+    /// credentials (`None`: the bytes are traced as they are).
     fn push_pieces(
         &mut self,
         kind: Kind,
@@ -241,10 +245,9 @@ impl Connection {
         pieces: VecDeque<Piece>,
         acc: Acc,
         mailbox: Option<MailboxName>,
-        label: bool,
+        label: Option<String>,
     ) -> CommandId {
         let id = self.alloc_id();
-        let label = label.then(|| format!("{tag} {} ***", kind.name()));
         self.pending.push_back(Pending {
             id,
             tag,
@@ -338,22 +341,77 @@ impl Connection {
             }
             .into());
         }
-        let b64 = base64_encode(&raw);
+        Ok(self.push_authenticate("PLAIN", &raw, None))
+    }
+
+    /// `AUTHENTICATE OAUTHBEARER` or `AUTHENTICATE XOAUTH2` with an OAuth 2 bearer `token`
+    /// for `user` ([`OAuthMechanism::choose`] picks the mechanism from the capabilities;
+    /// `server`, host and port, goes into OAUTHBEARER's fields). Uses SASL-IR when
+    /// advertised. A refused token comes as an error challenge, which the core answers by
+    /// itself before the tagged NO (see [`crate::sasl`]); the
+    /// [`Refusal`](crate::Refusal) then carries the server's error. The token never appears
+    /// in traces, errors or `Debug` output.
+    pub fn authenticate_oauth(
+        &mut self,
+        mechanism: OAuthMechanism,
+        user: &str,
+        server: Option<(&str, u16)>,
+        token: &Secret,
+    ) -> Result<CommandId, Error> {
+        self.check("AUTHENTICATE", &[Self::not_auth])?;
+        if self.lacks(mechanism.capability()) {
+            return Err(Misuse::MissingCapability {
+                command: "AUTHENTICATE",
+                capability: mechanism.capability().as_str(),
+            }
+            .into());
+        }
+        let raw = mechanism
+            .initial_response(user, server, token)
+            .map_err(|reason| Misuse::InvalidArgument {
+                command: "AUTHENTICATE",
+                reason: reason.into(),
+            })?;
+        Ok(self.push_authenticate(mechanism.name(), &raw, Some(mechanism.abort_line())))
+    }
+
+    /// Queues `AUTHENTICATE mechanism` with the initial response `raw` (inline with SASL-IR,
+    /// else after the server's `+`), traced as `tag AUTHENTICATE mechanism ***`. `abort`: the
+    /// line that answers an error challenge (OAuth mechanisms; `None`: the server sends none).
+    fn push_authenticate(
+        &mut self,
+        mechanism: &str,
+        raw: &[u8],
+        abort: Option<&'static [u8]>,
+    ) -> CommandId {
+        let b64 = base64_encode(raw);
         let tag = self.alloc_tag();
         let pieces = if self.config.use_sasl_ir && self.offers(Capability::SaslIr) {
             VecDeque::from([Piece::Bytes(
-                format!("{tag} AUTHENTICATE PLAIN {b64}\r\n").into_bytes(),
+                format!("{tag} AUTHENTICATE {mechanism} {b64}\r\n").into_bytes(),
             )])
         } else {
             VecDeque::from([
-                Piece::Bytes(format!("{tag} AUTHENTICATE PLAIN\r\n").into_bytes()),
+                Piece::Bytes(format!("{tag} AUTHENTICATE {mechanism}\r\n").into_bytes()),
                 Piece::Wait,
                 Piece::Bytes(format!("{b64}\r\n").into_bytes()),
             ])
         };
-        let id = self.push_pieces(Kind::Authenticate, tag, pieces, Acc::None, None, true);
+        let label = Some(format!("{tag} AUTHENTICATE {mechanism} ***"));
+        let id = self.push_pieces(
+            Kind::Authenticate,
+            tag,
+            pieces,
+            Acc::Sasl(None),
+            None,
+            label,
+        );
+        self.set_route(Route {
+            sasl_abort: abort,
+            ..Route::default()
+        });
         self.projected = State::Authenticated;
-        Ok(id)
+        id
     }
 
     /// `STARTTLS`. On success the outcome is [`Outcome::UpgradeNow`]: do the TLS handshake on
@@ -627,7 +685,7 @@ impl Connection {
                 }
             }
         }
-        Ok(self.push_pieces(Kind::Append, tag, pieces, Acc::None, None, false))
+        Ok(self.push_pieces(Kind::Append, tag, pieces, Acc::None, None, None))
     }
 
     /// `UID SEARCH keys` (keys AND together). Pipeline it with `uid_fetch` for one round trip.
@@ -942,7 +1000,7 @@ impl Connection {
             VecDeque::from([Piece::Bytes(line)]),
             Acc::None,
             None,
-            false,
+            None,
         ))
     }
 

@@ -56,6 +56,8 @@ pub(super) enum Acc {
     Quota(QuotaRoots),
     Enabled(Vec<String>),
     Copy(Option<CopyUid>),
+    /// AUTHENTICATE: the decoded error challenge of an OAuth mechanism, once it came.
+    Sasl(Option<RawBytes>),
 }
 
 /// What a command asked for, to tell its untagged answers from other commands' and from
@@ -76,6 +78,9 @@ pub(super) struct Route {
     pub(super) changed_since: bool,
     /// UID FETCH with the VANISHED modifier: `* VANISHED (EARLIER)` answers belong to it.
     pub(super) vanished: bool,
+    /// AUTHENTICATE with an OAuth mechanism: the line that answers the server's one error
+    /// challenge (`crate::sasl`).
+    pub(super) sasl_abort: Option<&'static [u8]>,
 }
 
 #[derive(Debug)]
@@ -726,6 +731,10 @@ impl Connection {
             }
         } else {
             self.refused_effects(&f);
+            let sasl_error = match &mut f.acc {
+                Acc::Sasl(challenge) => challenge.take(),
+                _ => None,
+            };
             Err(Error::Refused(Refusal {
                 command: f.kind.name(),
                 kind: if tagged.body.kind == StatusKind::No {
@@ -736,6 +745,7 @@ impl Connection {
                 code: code.map(convert::code_from_wire),
                 text: tagged.body.text.to_string(),
                 before_literal,
+                sasl_error,
             }))
         };
         if f.kind == Kind::Idle {
@@ -763,6 +773,14 @@ impl Connection {
             self.state = State::Authenticated;
             self.projected = State::Authenticated;
             self.mailbox = MailboxView::default();
+        }
+        // A refused login leaves the connection not authenticated: another attempt may
+        // follow (with a fresh token, say) unless commands were queued behind it.
+        if matches!(f.kind, Kind::Login | Kind::Authenticate)
+            && self.state == State::NotAuthenticated
+            && self.pending.is_empty()
+        {
+            self.projected = State::NotAuthenticated;
         }
     }
 

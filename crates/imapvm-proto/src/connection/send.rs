@@ -1,7 +1,8 @@
 //! The send flow: queued commands (`Pending`) go in flight and out as [`Transmit`]s when the
 //! pipelining rules allow (`Kind::quiet_before`, `Kind::barrier_after`), one piece at a time.
 //! A synchronising literal (and AUTHENTICATE without SASL-IR) waits for the server's `+`
-//! (`on_continuation`), which also starts an IDLE. Literal data is shared with the caller's
+//! (`on_continuation`), which also starts an IDLE, or is an OAuth mechanism's error
+//! challenge, answered at once. Literal data is shared with the caller's
 //! buffer, never copied, and handed out in chunks of [`Config::transmit_chunk`].
 //!
 //! API to the rest of the connection: `next_transmit` (behind `poll_transmit`),
@@ -9,7 +10,7 @@
 
 use super::{Acc, CommandId, Connection, Event, InFlight, Kind, MailboxView, Route, State};
 use crate::error::{Error, Misbehaviour};
-use crate::types::MailboxName;
+use crate::types::{MailboxName, RawBytes};
 use imapvm_types::Capability;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -234,6 +235,9 @@ impl Connection {
             self.set_deadline(&tag, now);
             return;
         }
+        if self.on_sasl_error_challenge(bytes, now) {
+            return;
+        }
         if let Some(idle) = &mut self.idle
             && idle.accepted_at.is_none()
             && self.in_flight.iter().any(|f| f.tag == idle.tag)
@@ -260,6 +264,32 @@ impl Connection {
             "continuation request nobody asked for",
             bytes,
         )));
+    }
+
+    /// A `+` while an OAuth AUTHENTICATE waits for its answer is the server's error
+    /// challenge (`crate::sasl`): keep it, answer it with the mechanism's abort line, and
+    /// wait for the tagged NO. A second challenge is a misbehaviour. `false`: not such a
+    /// challenge.
+    fn on_sasl_error_challenge(&mut self, bytes: &[u8], now: Instant) -> bool {
+        let Some((f, abort)) = self.in_flight.iter_mut().find_map(|f| {
+            let abort = f.route.sasl_abort?;
+            (f.kind == Kind::Authenticate).then_some((f, abort))
+        }) else {
+            return false;
+        };
+        let Acc::Sasl(challenge) = &mut f.acc else {
+            return false;
+        };
+        if challenge.is_some() {
+            let err = Misbehaviour::new("a second SASL error challenge", bytes);
+            self.fail(Error::Misbehaviour(err));
+            return true;
+        }
+        *challenge = Some(RawBytes(crate::sasl::decode_challenge(bytes)));
+        let tag = f.tag.clone();
+        self.urgent.push_back(abort.to_vec());
+        self.set_deadline(&tag, now);
+        true
     }
 }
 

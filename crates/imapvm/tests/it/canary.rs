@@ -3,31 +3,9 @@
 //! and no Debug output.
 
 use imapvm::{FlagOp, MessageRef};
-use imapvm_harness::logs::Capture;
 
+use crate::support::{Capture, base64};
 use crate::{pw, server, store_for, unique, voicemail};
-
-/// Standard base64 (for the SASL PLAIN forms of the canaries).
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// Every form a secret could leak in.
 fn forms(user: &str, authz: &str, password: &str) -> Vec<String> {

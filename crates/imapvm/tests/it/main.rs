@@ -19,6 +19,7 @@ mod hostile;
 mod interop;
 mod isolation;
 mod mail_client;
+mod oauth;
 mod ops;
 mod races;
 mod round_trips;

@@ -1,8 +1,8 @@
 //! Test harness pieces of the reliability and security tests: a TCP fault proxy (shared
 //! with the watcher's tests, in `imapvm_harness`), a hostile IMAP server, a seeded random
-//! generator.
+//! generator, a log capture for the secret checks.
 
-pub use imapvm_harness::fault_proxy;
+pub use imapvm_harness::{base64, fault_proxy};
 pub mod hostile;
 
 /// A small seeded generator (xorshift64*): reproducible fault plans without a dependency.
@@ -53,3 +53,5 @@ pub fn peak_rss_kib() -> Option<u64> {
 pub fn number(n: u32) -> imapvm::MessageRef {
     imapvm::MessageRef::Number(imapvm::MessageNumber::new(n).expect("numbers start at 1"))
 }
+
+pub use imapvm_harness::logs::Capture;
