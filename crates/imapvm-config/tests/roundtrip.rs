@@ -89,8 +89,8 @@ fn general() -> impl Strategy<Value = General> {
         (
             opt(nonempty()),
             any::<bool>(),
-            0u64..100_000,
-            0u64..1000,
+            1u64..100_000,
+            1u64..1000,
             any::<bool>(),
             opt(nonempty()),
         ),
