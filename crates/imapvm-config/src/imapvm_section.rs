@@ -7,6 +7,7 @@
 //! webhook_timeout = 5       ; seconds per attempt
 //! webhook_retries = 4       ; attempts after the first
 //! webhook_inflight = 8      ; requests at once
+//! metrics = 127.0.0.1:9464  ; Prometheus /metrics and /healthz (`imapvm watch`, `imapvm agi`)
 //! ```
 //!
 //! **Asterisk does not ignore this section.** `app_voicemail` reads every section other
@@ -20,6 +21,7 @@
 //! for Asterisk and for imapvm alike.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,6 +37,7 @@ pub const IMAPVM_KEYS: &[&str] = &[
     "webhook_timeout",
     "webhook_retries",
     "webhook_inflight",
+    "metrics",
 ];
 
 /// The AMI port Asterisk listens on by default (`manager.conf`).
@@ -290,6 +293,10 @@ pub struct ImapvmSection {
     pub webhook_retries: u32,
     /// `webhook_inflight`: most requests at once (per webhook).
     pub webhook_inflight: u32,
+    /// `metrics`: where `imapvm watch` and `imapvm agi` serve Prometheus `/metrics` and
+    /// `/healthz` (an IP address and port: `127.0.0.1:9464`, `[::1]:9464`); `None`: not
+    /// served.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Default of `webhook_timeout`.
@@ -307,6 +314,7 @@ impl Default for ImapvmSection {
             webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_retries: DEFAULT_WEBHOOK_RETRIES,
             webhook_inflight: DEFAULT_WEBHOOK_INFLIGHT,
+            metrics: None,
         }
     }
 }
@@ -348,6 +356,14 @@ impl ImapvmSection {
                 0 => return Err(format!("{key}: 0 would send nothing; write 1 or more")),
                 n => self.webhook_inflight = n as u32,
             },
+            "metrics" => {
+                self.metrics = Some(value.trim().parse().map_err(|_| {
+                    format!(
+                        "{key}: `{value}` is not an IP address and port \
+                         (127.0.0.1:9464, [::1]:9464); metrics are not served"
+                    )
+                })?);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -397,6 +413,9 @@ impl ImapvmSection {
         }
         if self.webhook_inflight != d.webhook_inflight {
             out.push_str(&format!("webhook_inflight = {}\n", self.webhook_inflight));
+        }
+        if let Some(addr) = self.metrics {
+            out.push_str(&format!("metrics = {addr}\n"));
         }
         out
     }
@@ -492,14 +511,42 @@ mod tests {
         assert!(s.read("webhook_timeout", "7").unwrap());
         assert!(s.read("webhook_retries", "0").unwrap());
         assert!(s.read("webhook_inflight", "3").unwrap());
+        assert!(s.read("Metrics", " [::1]:9464 ").unwrap());
         assert!(!s.read("1234", "4242,Alice").unwrap());
         assert!(s.read("webhook_inflight", "0").is_err());
         assert!(s.read("webhook_timeout", "soon").is_err());
+        assert_eq!(s.metrics, Some("[::1]:9464".parse().unwrap()));
         let mut back = ImapvmSection::default();
         for line in s.render_raw().lines() {
             let (k, v) = line.split_once(" = ").unwrap();
             assert!(back.read(k, v).unwrap());
         }
         assert_eq!(back, s);
+    }
+
+    /// `metrics` is a socket address: an IP and a port, never a host name (the listener
+    /// binds it, it does not resolve it); a bad value is an error naming the key and the
+    /// section keeps serving nothing.
+    #[test]
+    fn metrics_is_an_ip_address_and_port() {
+        let mut s = ImapvmSection::default();
+        assert!(s.read("metrics", "127.0.0.1:9464").unwrap());
+        assert_eq!(s.metrics, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(s.render_raw().contains("metrics = 127.0.0.1:9464\n"));
+        for bad in [
+            "",
+            "9464",
+            "localhost:9464",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "::1:9464",
+        ] {
+            let mut s = ImapvmSection::default();
+            let err = s.read("metrics", bad).unwrap_err();
+            assert!(err.starts_with("metrics: "), "{bad}: {err}");
+            assert_eq!(s.metrics, None, "{bad}");
+        }
+        assert!(ImapvmSection::default().is_default());
+        assert!(!s.is_default());
     }
 }
