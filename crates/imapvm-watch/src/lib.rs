@@ -37,14 +37,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod exporter;
 pub mod externnotify;
+pub mod metrics;
 pub mod notify_ami;
 pub mod publish;
 pub mod shard;
 pub mod watch;
 pub mod webhook;
 
+pub use exporter::Exporter;
 pub use externnotify::{ExternNotify, ExternNotifyError, ExternRun, RunOutcome};
+pub use metrics::{Health, Metrics};
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
 pub use publish::Publisher;
 pub use shard::{Shard, ShardError, watched_boxes};

@@ -36,6 +36,7 @@ use imapvm_policy::{Backoff, MwiCounts};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::metrics::{Metrics, Outcome, Output};
 use crate::watch::{MwiEvent, backoff};
 
 /// How the AMI driver behaves. [`AmiNotifier::start`] refuses a value out of bounds
@@ -58,6 +59,9 @@ pub struct AmiOptions {
     pub report_queue: usize,
     /// Where every `now` comes from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
+    /// Where answers are counted (`ami`: `ok` for `Response: Success`, `refused` for an
+    /// error response, `failed` for an action that cannot be written) and timed.
+    pub metrics: Metrics,
 }
 
 impl AmiOptions {
@@ -80,6 +84,7 @@ impl Default for AmiOptions {
             client: ClientConfig::default(),
             report_queue: 1024,
             clock: SystemClock::shared(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -130,6 +135,8 @@ struct Job {
     mailbox: String,
     context: String,
     counts: MwiCounts,
+    /// When the change was seen (the latency is measured from it).
+    seen: Option<Instant>,
 }
 
 impl Job {
@@ -213,6 +220,7 @@ impl AmiNotifier {
             mailbox: event.mailbox.clone(),
             context: event.context.clone(),
             counts: event.counts,
+            seen: event.seen,
         }));
     }
 
@@ -417,6 +425,15 @@ impl Link {
                     }
                     Event::Response { id, response } => {
                         if let Some(job) = inflight.remove(&id) {
+                            let outcome = if response.is_success() {
+                                Outcome::Ok
+                            } else {
+                                Outcome::Refused
+                            };
+                            let now = driver.now();
+                            self.options
+                                .metrics
+                                .output(Output::Ami, outcome, job.seen, now);
                             let report = AmiReport::Answered {
                                 target: self.label.clone(),
                                 mailbox: job.id(),
@@ -505,6 +522,10 @@ impl Link {
                 // A box or context with a line break cannot be sent; voicemail.conf
                 // cannot produce one, so this is reported and dropped.
                 tracing::warn!(target_ = %self.label, mailbox = %job.id(), error = %e, "AMI action not sent");
+                let now = driver.now();
+                self.options
+                    .metrics
+                    .output(Output::Ami, Outcome::Failed, job.seen, now);
                 return true;
             }
         };

@@ -31,6 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::metrics::{Metrics, Outcome, Output};
 use crate::watch::{MwiEvent, backoff, rfc3339};
 
 /// The longest status line plus headers read from a receiver.
@@ -54,6 +55,10 @@ pub struct WebhookOptions {
     pub report_queue: usize,
     /// Where report times come from (the store's: [`imapvm::Store::clock`]).
     pub clock: SharedClock,
+    /// Where deliveries are counted (`webhook`: `ok` for a 2xx, `refused` for a status not
+    /// retried, `failed` when the retries ran out; a delivery given up for a newer state is
+    /// not counted) and timed.
+    pub metrics: Metrics,
 }
 
 impl Default for WebhookOptions {
@@ -82,6 +87,7 @@ impl WebhookOptions {
             backoff_max: Duration::from_secs(10),
             report_queue: 1024,
             clock: SystemClock::shared(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -305,6 +311,8 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
     let options = &shared.options;
     let mut backoff = shared.backoff;
     let mut attempts = 0;
+    // How the delivery ends for the metrics (`None`: given up for a newer state or a stop).
+    let mut counted = Some(Outcome::Failed);
     let report = loop {
         attempts += 1;
         let outcome = {
@@ -318,6 +326,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
         };
         let error = match outcome {
             Ok(status) if (200..300).contains(&status) => {
+                counted = Some(Outcome::Ok);
                 break WebhookReport::Delivered {
                     mailbox,
                     status,
@@ -326,6 +335,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
                 };
             }
             Ok(status) if !retryable(status) => {
+                counted = Some(Outcome::Refused);
                 break WebhookReport::Failed {
                     mailbox,
                     error: format!("{} answered {status}; not retried", shared.url),
@@ -336,10 +346,12 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
             Ok(status) => format!("{} answered {status}", shared.url),
             Err(e) => format!("{}: {e}", shared.url),
         };
-        let give_up = attempts > options.retries
-            || shared.stopping.load(Ordering::Relaxed)
-            || superseded.load(Ordering::Relaxed);
-        if give_up {
+        let cancelled =
+            shared.stopping.load(Ordering::Relaxed) || superseded.load(Ordering::Relaxed);
+        if attempts > options.retries || cancelled {
+            if cancelled {
+                counted = None;
+            }
             break WebhookReport::Failed {
                 mailbox,
                 error,
@@ -351,6 +363,7 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
         tracing::debug!(%mailbox, %error, backoff = ?delay, "webhook attempt failed; retrying");
         tokio::time::sleep(delay).await;
         if superseded.load(Ordering::Relaxed) || shared.stopping.load(Ordering::Relaxed) {
+            counted = None;
             break WebhookReport::Failed {
                 mailbox,
                 error: format!("{error}; not retried (superseded or stopping)"),
@@ -361,6 +374,12 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
     };
     if let WebhookReport::Failed { mailbox, error, .. } = &report {
         tracing::warn!(%mailbox, %error, "webhook not delivered");
+    }
+    if let Some(outcome) = counted {
+        let now = options.clock.now();
+        options
+            .metrics
+            .output(Output::Webhook, outcome, event.seen, now);
     }
     let _ = shared.reports.try_send(report);
 }
@@ -455,6 +474,7 @@ mod tests {
             context: "default".into(),
             counts: MwiCounts::default(),
             at: SystemTime::UNIX_EPOCH,
+            seen: None,
         }
     }
 
@@ -467,9 +487,11 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let wall = FixedWall::at(1_795_674_094);
+        let metrics = Metrics::new();
         let options = WebhookOptions {
             retries: 3,
             clock: Arc::new(wall),
+            metrics: metrics.clone(),
             ..WebhookOptions::default()
         };
         let url: WebhookUrl = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
@@ -486,6 +508,16 @@ mod tests {
         let waited = SystemClock.now() - started;
         assert!(waited >= Duration::from_millis(1750), "{waited:?}");
         hook.stop().await;
+        // One delivery given up: counted as failed, not timed.
+        let text = metrics.encode(crate::metrics::Format::Prometheus);
+        assert!(
+            text.contains("imapvm_mwi_events_total{output=\"webhook\",result=\"failed\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("imapvm_mwi_latency_seconds_count 0\n"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -520,6 +552,7 @@ mod tests {
                 old_urgent: 0,
             },
             at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_674_094_123),
+            seen: None,
         };
         assert_eq!(
             event_json(&e),

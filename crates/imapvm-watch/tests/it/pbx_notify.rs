@@ -45,6 +45,7 @@ fn event(mailbox: &str, new: u32, urgent: u32, old: u32) -> MwiEvent {
             old_urgent: 0,
         },
         at: SystemTime::now(),
+        seen: None,
     }
 }
 
