@@ -160,3 +160,75 @@ async fn answer(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Byt
         metrics.encode(format),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends `request` raw and reads the whole answer (the server closes after one).
+    async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    async fn exporter() -> Exporter {
+        Exporter::start("127.0.0.1:0".parse().unwrap(), Metrics::new())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_get_and_head_of_the_two_paths_are_answered() {
+        let e = exporter().await;
+        let a = e.local_addr();
+        let post = raw(
+            a,
+            b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+        assert!(post.contains("allow: GET, HEAD\r\n"), "{post}");
+        let missing = raw(a, b"GET /metrics/x HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+        let head = raw(a, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "no body: {head}");
+        assert!(
+            head.contains("connection: close\r\n"),
+            "one request per connection: {head}"
+        );
+        let get = raw(a, b"GET /healthz?verbose HTTP/1.0\r\n\r\n").await;
+        assert!(
+            get.starts_with("HTTP/1.0 200 ") || get.starts_with("HTTP/1.1 200 "),
+            "{get}"
+        );
+        assert!(get.ends_with("\r\n\r\nok\n"), "{get}");
+    }
+
+    #[tokio::test]
+    async fn a_request_head_over_the_bound_is_refused() {
+        let e = exporter().await;
+        let mut request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+        request.extend(std::iter::repeat_n(b'a', 2 * MAX_REQUEST_HEAD));
+        request.extend_from_slice(b"\r\n\r\n");
+        let answer = raw(e.local_addr(), &request).await;
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    }
+
+    /// A client that connects and says nothing is dropped after [`HEAD_TIMEOUT`] (in
+    /// simulated time), so it cannot hold one of the [`MAX_CONNECTIONS`].
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_dropped() {
+        let e = exporter().await;
+        let mut s = tokio::net::TcpStream::connect(e.local_addr())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(HEAD_TIMEOUT * 2, s.read_to_end(&mut out)).await;
+        assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+    }
+}

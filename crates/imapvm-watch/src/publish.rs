@@ -7,8 +7,8 @@
 //! It holds no connection of its own and sees no change made by a mail client: run
 //! `imapvm watch` for that. A phone that deposits lights its lamp within one round trip.
 //!
-//! A recount that fails (the server is unreachable) publishes nothing [INV-5] and is tried
-//! again with the watcher's back-off ([`WatchOptions::backoff_first`] doubling up to
+//! A recount that fails (the server is unreachable) publishes nothing [INV-5], sends one
+//! error event per box and outage, and is tried again with the watcher's back-off ([`WatchOptions::backoff_first`] doubling up to
 //! [`WatchOptions::backoff_max`]), together with every other box of that account that
 //! failed, until it works: the lamp catches up once the server is back, without waiting
 //! for the next call. Each account the publisher recounted is in
@@ -204,6 +204,8 @@ impl Publishing {
             }
         }
         for (key, boxes) in by_account {
+            // One error event per box and outage; the retries of an outage stay silent.
+            let retrying = self.failing.get(&key).map(|f| f.boxes.clone());
             let mut failed: Vec<MailboxId> = Vec::new();
             let mut last_error = None;
             for mailbox in boxes {
@@ -219,7 +221,8 @@ impl Publishing {
                             at: self.store.clock().wall(),
                         });
                         last_error = Some(e);
-                        if self.events.send(event).await.is_err() {
+                        let reported = retrying.as_ref().is_some_and(|r| r.contains(&id));
+                        if !reported && self.events.send(event).await.is_err() {
                             return false;
                         }
                         Recount::Failed
