@@ -48,7 +48,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::watch::rfc3339;
+use crate::stamp::rfc3339;
 
 /// The prefix of every metric name.
 pub const PREFIX: &str = "imapvm";
