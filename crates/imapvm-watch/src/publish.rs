@@ -25,9 +25,11 @@ use imapvm_policy::mwi::{MwiTracker, Recount, externnotify_args};
 use imapvm_policy::{Backoff, MailboxId};
 use tokio::sync::mpsc;
 
-use crate::externnotify::{ExternNotify, Runner};
+use crate::externnotify::Runner;
 use crate::metrics::{AccountTracker, Metrics};
-use crate::watch::{MwiEvent, StartError, WatchError, WatchEvent, WatchOptions, backoff};
+use crate::watch::{
+    MwiEvent, StartError, WatchError, WatchEvent, WatchOptions, backoff, externnotify_runner,
+};
 
 /// How long announcements are gathered before recounting, so that the several operations
 /// of one call (a deposit and its recount, deletes at the end) cost one count per box.
@@ -55,23 +57,8 @@ impl Publisher {
             ),
             None => None,
         };
-        let externnotify = match (&options.externnotify, &store.config().general.externnotify) {
-            (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout)?),
-            (None, None) => None,
-        };
         let (tx, events) = mpsc::channel(options.queue);
-        let runner = externnotify.map(|cmd| {
-            let tx = tx.clone();
-            Runner::new(
-                cmd,
-                move |run| {
-                    let _ = tx.try_send(WatchEvent::ExternNotify(run));
-                },
-                options.metrics.clone(),
-                store.clock().clone(),
-            )
-        });
+        let runner = externnotify_runner(store, options, &tx)?;
         let feed = store.changes();
         let task = tokio::spawn(
             Publishing {

@@ -357,23 +357,8 @@ impl Watcher {
                 by_account.entry(mb.account().key()).or_default().push(mb);
             }
         }
-        let externnotify = match (&options.externnotify, &general.externnotify) {
-            (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout)?),
-            (None, None) => None,
-        };
         let (tx, rx) = mpsc::channel(options.queue);
-        let runner = externnotify.map(|cmd| {
-            let tx = tx.clone();
-            Runner::new(
-                cmd,
-                move |run| {
-                    let _ = tx.try_send(WatchEvent::ExternNotify(run));
-                },
-                options.metrics.clone(),
-                store.clock().clone(),
-            )
-        });
+        let runner = externnotify_runner(store, &options, &tx)?;
         let config = WatchConfig {
             pollmailboxes: general.pollmailboxes,
             pollfreq: general.pollfreq,
@@ -960,6 +945,29 @@ impl AccountWatch {
         });
         let _ = self.events.send(event).await;
     }
+}
+
+/// The `externnotify` of `options`, else voicemail.conf's (none when neither), ready to run:
+/// its runs are reported on `events` and counted in `options.metrics`.
+pub(crate) fn externnotify_runner(
+    store: &Store,
+    options: &WatchOptions,
+    events: &mpsc::Sender<WatchEvent>,
+) -> std::result::Result<Option<Arc<Runner>>, ExternNotifyError> {
+    let command = match (&options.externnotify, &store.config().general.externnotify) {
+        (Some(e), _) => e.clone(),
+        (None, Some(cmd)) => ExternNotify::parse(cmd, options.externnotify_timeout)?,
+        (None, None) => return Ok(None),
+    };
+    let events = events.clone();
+    Ok(Some(Runner::new(
+        command,
+        move |run| {
+            let _ = events.try_send(WatchEvent::ExternNotify(run));
+        },
+        options.metrics.clone(),
+        store.clock().clone(),
+    )))
 }
 
 /// The back-off of an options struct (`options`, e.g. `AmiOptions`) from its

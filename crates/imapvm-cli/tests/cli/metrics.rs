@@ -5,10 +5,7 @@
 //! budget (about a minute with the default back-off), then 200 again. `imapvm agi` with
 //! `metrics =` in `[imapvm]`: a call is counted by script and VMSTATUS, its MWI by output.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use imapvm_testkit::proxy::Proxy;
@@ -16,77 +13,14 @@ use serde_json::Value;
 use xtask::pbx::{WebhookReceiver, WebhookReceiverConfig};
 use xtask::scrape::{self, Answer};
 
-use crate::scratch;
+use crate::{Running, scratch};
 
-/// A running `imapvm ... --json ARGS`: its `--json` lines and the addresses it said it
-/// serves on (stderr `imapvm CMD: metrics on ADDR`, `imapvm agi: FastAGI on ADDR`).
-pub struct Served {
-    pub child: Child,
-    pub metrics: SocketAddr,
-    pub fastagi: Option<SocketAddr>,
-    pub lines: mpsc::Receiver<Value>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `imapvm -c CONF --json ARGS` and waits for its metrics address.
-pub fn serve(conf: &std::path::Path, args: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
-        .arg("-c")
-        .arg(conf)
-        .arg("--json")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (agi_tx, agi_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            if let Some((_, addr)) = line.split_once(": metrics on ") {
-                let _ = addr_tx.send(addr.trim().to_owned());
-            }
-            if let Some(addr) = line.strip_prefix("imapvm agi: FastAGI on ") {
-                let _ = agi_tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    let metrics = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("imapvm says where it serves metrics")
-        .parse()
-        .unwrap();
-    let fastagi = (args.first() == Some(&"agi")).then(|| {
-        agi_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("imapvm agi says where it listens")
-            .parse()
-            .unwrap()
-    });
-    Served {
-        child,
-        metrics,
-        fastagi,
-        lines,
-    }
+/// `imapvm -c CONF --json ARGS` and the address it serves metrics on (stderr `imapvm CMD:
+/// metrics on ADDR`).
+fn serve(conf: &std::path::Path, args: &[&str]) -> (Running, SocketAddr) {
+    let run = Running::start(conf, args);
+    let addr = run.address(": metrics on ");
+    (run, addr)
 }
 
 /// Scrapes `path` until `ok` holds (within `within`); the last answer.
@@ -111,7 +45,7 @@ pub fn until(
 }
 
 /// The next `--json` line that is a count (not an error line).
-fn next_count(w: &Served) -> Value {
+fn next_count(w: &Running) -> Value {
     loop {
         let v = w
             .lines
@@ -149,16 +83,16 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
     )
     .unwrap();
     let account = format!("vm1234@127.0.0.1:{}", proxy.port());
-    let w = serve(&conf, &["watch", "--metrics", "127.0.0.1:0"]);
+    let (w, metrics) = serve(&conf, &["watch", "--metrics", "127.0.0.1:0"]);
     assert_eq!(next_count(&w)["new"], 0);
 
     let healthy = format!("ok\n{account} connected\n");
-    let ok = until(w.metrics, "/healthz", Duration::from_secs(30), |a| {
+    let ok = until(metrics, "/healthz", Duration::from_secs(30), |a| {
         a.status == 200 && a.body == healthy
     });
     assert!(ok.content_type.starts_with("text/plain"), "{ok:?}");
     let webhook_ok = r#"imapvm_mwi_events_total{output="webhook",result="ok"}"#;
-    let m = until(w.metrics, "/metrics", Duration::from_secs(30), |a| {
+    let m = until(metrics, "/metrics", Duration::from_secs(30), |a| {
         a.sample(webhook_ok) == Some(1.0)
     });
     let version = format!(
@@ -191,7 +125,7 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
     )
     .unwrap();
     assert_eq!(next_count(&w)["new"], 1);
-    let m = until(w.metrics, "/metrics", Duration::from_secs(30), |a| {
+    let m = until(metrics, "/metrics", Duration::from_secs(30), |a| {
         a.sample(webhook_ok) == Some(2.0)
     });
     assert_eq!(m.sample("imapvm_mwi_latency_seconds_count"), Some(2.0));
@@ -203,7 +137,7 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
     proxy.set_refuse(true);
     proxy.cut_all();
     let started = Instant::now();
-    let down = until(w.metrics, "/healthz", Duration::from_secs(120), |a| {
+    let down = until(metrics, "/healthz", Duration::from_secs(120), |a| {
         a.status == 503
     });
     let after = started.elapsed();
@@ -219,7 +153,7 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
         down.body
     );
     assert!(!down.body.contains(&s.users["vm1234"]), "{}", down.body);
-    let m = scrape::get(w.metrics, "/metrics", None).unwrap();
+    let m = scrape::get(metrics, "/metrics", None).unwrap();
     assert_eq!(
         m.sample(r#"imapvm_imap_connections{state="down"}"#),
         Some(1.0)
@@ -228,7 +162,7 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
 
     // Reachable again: 200 within the longest back-off.
     proxy.set_refuse(false);
-    until(w.metrics, "/healthz", Duration::from_secs(60), |a| {
+    until(metrics, "/healthz", Duration::from_secs(60), |a| {
         a.status == 200 && a.body == healthy
     });
     drop(w);
@@ -264,7 +198,7 @@ fn agi_counts_calls_and_their_mwi() {
     let vm_spool = dir.join("voicemail");
     std::fs::create_dir_all(&vm_spool).unwrap();
     let (spool_arg, vm_spool_arg) = (spool.display().to_string(), vm_spool.display().to_string());
-    let agi = serve(
+    let (agi, metrics) = serve(
         &conf,
         &[
             "agi",
@@ -281,7 +215,7 @@ fn agi_counts_calls_and_their_mwi() {
         .build()
         .unwrap()
         .block_on(asterisk::place(
-            agi.fastagi.unwrap(),
+            agi.address("imapvm agi: FastAGI on "),
             Call::voicemail(&["1234@default", "s"]).phone([Step::Speak {
                 secs: 1.0,
                 end: RecordEnd::Key('#'),
@@ -290,7 +224,7 @@ fn agi_counts_calls_and_their_mwi() {
     assert!(out.problems.is_empty(), "{:?}", out.problems);
     let success = r#"imapvm_phone_calls_total{script="voicemail",result="success"}"#;
     let webhook_ok = r#"imapvm_mwi_events_total{output="webhook",result="ok"}"#;
-    let m = until(agi.metrics, "/metrics", Duration::from_secs(30), |a| {
+    let m = until(metrics, "/metrics", Duration::from_secs(30), |a| {
         a.sample(success) == Some(1.0) && a.sample(webhook_ok) == Some(1.0)
     });
     let version = format!(
@@ -309,7 +243,7 @@ fn agi_counts_calls_and_their_mwi() {
         Some(0.0)
     );
     // The account the call's MWI recount reached is healthy.
-    let health = scrape::get(agi.metrics, "/healthz", None).unwrap();
+    let health = scrape::get(metrics, "/healthz", None).unwrap();
     assert_eq!(
         (health.status, health.body),
         (200, format!("ok\nvm1234@{}:{} connected\n", s.host, s.port))

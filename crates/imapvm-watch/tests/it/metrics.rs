@@ -14,7 +14,8 @@ use imapvm_watch::{
 use xtask::pbx::{WebhookReceiver, WebhookReceiverConfig};
 use xtask::scrape::{self, Answer};
 
-use crate::{fixture, pw, py, q, server, store_for, unique};
+use crate::watch::store_on;
+use crate::{fixture, pw, py, q, server};
 
 async fn get(addr: SocketAddr, path: &'static str) -> Answer {
     tokio::task::spawn_blocking(move || scrape::get(addr, path, None).unwrap())
@@ -60,17 +61,7 @@ async fn next(w: &mut Watcher, hook: &WebhookNotifier, published: &mut usize) ->
 async fn a_scrape_counts_the_watch_and_healthz_names_an_account_past_its_retry_budget() {
     let s = server();
     let proxy = Proxy::to(&s.host, s.port).start().await.unwrap();
-    let folder = unique("metrics");
-    let store = store_for(
-        "metrics",
-        "127.0.0.1",
-        proxy.port(),
-        &format!("imapfolder={folder}"),
-        &format!(
-            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n",
-            pw("vm1234")
-        ),
-    );
+    let (store, folder) = store_on("metrics", "127.0.0.1", proxy.port(), "");
     let account = format!("vm1234@127.0.0.1:{}", proxy.port());
     let metrics = Metrics::new();
     let exporter = Exporter::start("127.0.0.1:0".parse().unwrap(), metrics.clone())

@@ -9,7 +9,8 @@ use imapvm::Folder;
 use imapvm_testkit::proxy::Proxy;
 use imapvm_watch::{Metrics, MwiEvent, Publisher, WatchEvent, WatchOptions};
 
-use crate::{fixture, pw, py, q, server, store_for, unique, voicemail};
+use crate::watch::store_on;
+use crate::{fixture, py, q, server, voicemail};
 
 async fn next(p: &mut Publisher) -> WatchEvent {
     tokio::time::timeout(Duration::from_secs(20), p.next())
@@ -29,17 +30,7 @@ async fn next_mwi(p: &mut Publisher) -> MwiEvent {
 async fn a_failed_recount_is_retried_until_the_server_is_back_and_counts_are_not_announced() {
     let s = server();
     let proxy = Proxy::to(&s.host, s.port).start().await.unwrap();
-    let folder = unique("publish");
-    let store = store_for(
-        "publish",
-        "127.0.0.1",
-        proxy.port(),
-        &format!("imapfolder={folder}"),
-        &format!(
-            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n",
-            pw("vm1234")
-        ),
-    );
+    let (store, folder) = store_on("publish", "127.0.0.1", proxy.port(), "");
     let account = format!("vm1234@127.0.0.1:{}", proxy.port());
     let metrics = Metrics::new();
     let mut feed = store.changes();
