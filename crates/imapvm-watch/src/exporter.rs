@@ -206,7 +206,10 @@ mod tests {
             get.starts_with("HTTP/1.0 200 ") || get.starts_with("HTTP/1.1 200 "),
             "{get}"
         );
-        assert!(get.ends_with("\r\n\r\nok\n"), "{get}");
+        assert!(
+            get.ends_with("\r\n\r\nok\naccounts: 0 connected, 0 connecting, 0 down\n"),
+            "{get}"
+        );
     }
 
     #[tokio::test]

@@ -53,6 +53,9 @@ use crate::stamp::rfc3339;
 /// The prefix of every metric name.
 pub const PREFIX: &str = "imapvm";
 
+/// At most this many accounts are named in [`Health::text`].
+pub const MAX_HEALTH_LINES: usize = 100;
+
 /// The buckets of `imapvm_mwi_latency_seconds`, in seconds: from a local AMI answer (a few
 /// milliseconds) to a webhook retried for a minute.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -243,18 +246,36 @@ impl Health {
         self.accounts.iter().all(AccountHealth::is_healthy)
     }
 
-    /// Plain text: `ok` or `unhealthy`, then the accounts past their budget, then one line
-    /// per other account.
+    /// Plain text: `ok` or `unhealthy`; a line counting the accounts by state; then one
+    /// line per account that is not connected, those past their budget first, at most
+    /// [`MAX_HEALTH_LINES`] (then how many more there are). Connected accounts are only
+    /// counted, so a probe of a watcher of thousands of accounts stays small.
     pub fn text(&self) -> String {
         let mut out = String::from(if self.is_healthy() {
             "ok\n"
         } else {
             "unhealthy\n"
         });
-        let (bad, good): (Vec<_>, Vec<_>) = self.accounts.iter().partition(|a| !a.is_healthy());
-        for a in bad.into_iter().chain(good) {
+        let count = |s| self.accounts.iter().filter(|a| a.state == s).count();
+        let _ = writeln!(
+            out,
+            "accounts: {} connected, {} connecting, {} down",
+            count(ConnectionState::Connected),
+            count(ConnectionState::Connecting),
+            count(ConnectionState::Down)
+        );
+        let (bad, other): (Vec<_>, Vec<_>) = self
+            .accounts
+            .iter()
+            .filter(|a| a.state != ConnectionState::Connected)
+            .partition(|a| !a.is_healthy());
+        let listed: Vec<_> = bad.into_iter().chain(other).collect();
+        for a in listed.iter().take(MAX_HEALTH_LINES) {
             out.push_str(&a.line());
             out.push('\n');
+        }
+        if listed.len() > MAX_HEALTH_LINES {
+            let _ = writeln!(out, "(and {} more)", listed.len() - MAX_HEALTH_LINES);
         }
         out
     }
@@ -697,8 +718,18 @@ mod tests {
         }
         let health = m.health();
         let text = health.text();
-        assert!(text.starts_with("unhealthy\nvm1234@127.0.0.1:143 down, 8 failed attempt(s) since 2026-11-26T06:21:35.000Z, retry budget spent; last error: "), "{text}");
-        assert!(text.ends_with("vm4321@127.0.0.1:143 connected\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "unhealthy\naccounts: 1 connected, 0 connecting, 1 down\n\
+                 vm1234@127.0.0.1:143 down, 8 failed attempt(s) since 2026-11-26T06:21:35.000Z, \
+                 retry budget spent; last error: vm1234@127.0.0.1:143: cannot connect: "
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("vm4321"),
+            "connected accounts are only counted: {text}"
+        );
         let scrape = m.encode(Format::Prometheus);
         assert!(
             scrape.contains("imapvm_imap_reconnects_total 7\n"),
@@ -719,7 +750,7 @@ mod tests {
         assert!(m.health().is_healthy());
         assert_eq!(
             m.health().text(),
-            "ok\nvm1234@127.0.0.1:143 connected\nvm4321@127.0.0.1:143 connected\n"
+            "ok\naccounts: 2 connected, 0 connecting, 0 down\n"
         );
         drop(tracker);
         drop(other);
@@ -729,5 +760,42 @@ mod tests {
             scrape.contains("imapvm_imap_connections{state=\"connected\"} 0\n"),
             "{scrape}"
         );
+    }
+
+    /// However many accounts are down, the answer names at most [`MAX_HEALTH_LINES`], those
+    /// past their budget first.
+    #[test]
+    fn the_health_text_is_bounded() {
+        let m = Metrics::new();
+        let mut trackers = Vec::new();
+        let spent = {
+            let mut b = Backoff::new(Duration::from_millis(1), Duration::from_millis(1)).unwrap();
+            b.failed();
+            b.failed();
+            b
+        };
+        let err = imapvm::Error::Connect {
+            account: key("x"),
+            source: Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        };
+        for n in 0..250 {
+            let t = m.account(&key(&format!("u{n:03}")));
+            if n == 249 {
+                t.down(&spent, &err, SystemTime::UNIX_EPOCH);
+            }
+            trackers.push(t);
+        }
+        let text = m.health().text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + MAX_HEALTH_LINES + 1, "{text}");
+        assert_eq!(lines[0], "unhealthy");
+        assert_eq!(lines[1], "accounts: 0 connected, 249 connecting, 1 down");
+        assert!(
+            lines[2].starts_with("u249@127.0.0.1:143 down, 2 failed"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines[3], "u000@127.0.0.1:143 connecting");
+        assert_eq!(lines[2 + MAX_HEALTH_LINES], "(and 150 more)");
     }
 }

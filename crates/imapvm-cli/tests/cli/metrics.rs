@@ -86,7 +86,7 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
     let (w, metrics) = serve(&conf, &["watch", "--metrics", "127.0.0.1:0"]);
     assert_eq!(next_count(&w)["new"], 0);
 
-    let healthy = format!("ok\n{account} connected\n");
+    let healthy = "ok\naccounts: 1 connected, 0 connecting, 0 down\n".to_owned();
     let ok = until(metrics, "/healthz", Duration::from_secs(30), |a| {
         a.status == 200 && a.body == healthy
     });
@@ -145,9 +145,11 @@ fn watch_serves_metrics_and_healthz_names_an_unreachable_account() {
         after > Duration::from_secs(50),
         "not before the budget: {after:?}"
     );
+    // The 9th attempt comes 30 s after the 8th: the account is down, between attempts.
     assert!(
         down.body.starts_with(&format!(
-            "unhealthy\n{account} down, 8 failed attempt(s) since "
+            "unhealthy\naccounts: 0 connected, 0 connecting, 1 down\n\
+             {account} down, 8 failed attempt(s) since "
         )),
         "{}",
         down.body
@@ -246,7 +248,10 @@ fn agi_counts_calls_and_their_mwi() {
     let health = scrape::get(metrics, "/healthz", None).unwrap();
     assert_eq!(
         (health.status, health.body),
-        (200, format!("ok\nvm1234@{}:{} connected\n", s.host, s.port))
+        (
+            200,
+            "ok\naccounts: 1 connected, 0 connecting, 0 down\n".to_owned()
+        )
     );
     drop(agi);
     let _ = std::fs::remove_dir_all(&dir);

@@ -98,7 +98,10 @@ async fn a_scrape_counts_the_watch_and_healthz_names_an_account_past_its_retry_b
 
     let health = get(addr, "/healthz").await;
     assert_eq!(health.status, 200, "{health:?}");
-    assert_eq!(health.body, format!("ok\n{account} connected\n"));
+    assert_eq!(
+        health.body,
+        "ok\naccounts: 1 connected, 0 connecting, 0 down\n".to_owned()
+    );
     let m = until(addr, "/metrics", Duration::from_secs(10), |a| {
         a.sample(r#"imapvm_mwi_events_total{output="webhook",result="ok"}"#) == Some(1.0)
     })
@@ -176,8 +179,8 @@ async fn a_scrape_counts_the_watch_and_healthz_names_an_account_past_its_retry_b
     })
     .await;
     assert!(
-        down.body
-            .starts_with(&format!("unhealthy\n{account} down, ")),
+        down.body.starts_with("unhealthy\naccounts: 0 connected, ")
+            && down.body.contains(&format!("\n{account} ")),
         "{}",
         down.body
     );
@@ -204,14 +207,20 @@ async fn a_scrape_counts_the_watch_and_healthz_names_an_account_past_its_retry_b
         a.status == 200
     })
     .await;
-    assert_eq!(up.body, format!("ok\n{account} connected\n"));
+    assert_eq!(
+        up.body,
+        "ok\naccounts: 1 connected, 0 connecting, 0 down\n".to_owned()
+    );
     assert_eq!(get(addr, "/").await.status, 404);
 
     w.stop().await;
     // The watcher is gone: no box, no account.
     let m = get(addr, "/metrics").await;
     assert_eq!(m.sample("imapvm_mailboxes_watched"), Some(0.0));
-    assert_eq!(get(addr, "/healthz").await.body, "ok\n");
+    assert_eq!(
+        get(addr, "/healthz").await.body,
+        "ok\naccounts: 0 connected, 0 connecting, 0 down\n"
+    );
     hook.stop().await;
     exporter.stop();
     store.close().await;

@@ -54,7 +54,7 @@ async fn a_failed_recount_is_retried_until_the_server_is_back_and_counts_are_not
     assert_eq!(feed.try_recv(), None);
     assert_eq!(
         metrics.health().text(),
-        format!("ok\n{account} connected\n")
+        "ok\naccounts: 1 connected, 0 connecting, 0 down\n".to_owned()
     );
 
     // Cut off: an operation fails (and is announced), so does the recount it causes.
@@ -84,7 +84,8 @@ async fn a_failed_recount_is_retried_until_the_server_is_back_and_counts_are_not
     }
     let text = metrics.health().text();
     assert!(
-        text.starts_with(&format!("unhealthy\n{account} down, ")),
+        text.starts_with("unhealthy\naccounts: 0 connected, ")
+            && text.contains(&format!("\n{account} ")),
         "{text}"
     );
 
