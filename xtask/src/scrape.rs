@@ -57,10 +57,13 @@ pub fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> Result<Answer>
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| HarnessError(format!("GET {url}: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| HarnessError(format!("GET {url}: {e}")))?;
     Ok(Answer {
-        status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+        status: v["status"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0),
         content_type: v["type"].as_str().unwrap_or_default().to_owned(),
         body: v["body"].as_str().unwrap_or_default().to_owned(),
     })
