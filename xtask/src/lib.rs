@@ -23,6 +23,7 @@ pub mod dovecot;
 pub mod harness;
 pub mod mail_client;
 pub mod pbx;
+pub mod scrape;
 pub mod server;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! webhook_timeout = 5       ; seconds per attempt
 //! webhook_retries = 4       ; attempts after the first
 //! webhook_inflight = 8      ; requests at once
+//! metrics = 127.0.0.1:9464  ; Prometheus /metrics and /healthz (`imapvm watch`, `imapvm agi`)
 //! ```
 //!
 //! **Asterisk does not ignore this section.** `app_voicemail` reads every section other
@@ -24,6 +25,7 @@
 //! for Asterisk and for imapvm alike.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,6 +45,7 @@ pub const IMAPVM_KEYS: &[&str] = &[
     "webhook_secret",
     "webhook_cafile",
     "ami_cafile",
+    "metrics",
 ];
 
 /// The AMI port Asterisk listens on by default (`manager.conf`).
@@ -453,6 +456,10 @@ pub struct ImapvmSection {
     /// `ami_cafile`: CA certificates (PEM) trusted for `tls://` AMI targets besides the
     /// system roots.
     pub ami_cafile: Option<PathBuf>,
+    /// `metrics`: where `imapvm watch` and `imapvm agi` serve Prometheus `/metrics` and
+    /// `/healthz` (an IP address and port: `127.0.0.1:9464`, `[::1]:9464`); `None`: not
+    /// served.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Default of `webhook_timeout`.
@@ -473,6 +480,7 @@ impl Default for ImapvmSection {
             webhook_secret: None,
             webhook_cafile: None,
             ami_cafile: None,
+            metrics: None,
         }
     }
 }
@@ -532,6 +540,14 @@ impl ImapvmSection {
             },
             "webhook_cafile" => self.webhook_cafile = Some(path(value)?),
             "ami_cafile" => self.ami_cafile = Some(path(value)?),
+            "metrics" => {
+                self.metrics = Some(value.trim().parse().map_err(|_| {
+                    format!(
+                        "{key}: `{value}` is not an IP address and port \
+                         (127.0.0.1:9464, [::1]:9464); metrics are not served"
+                    )
+                })?);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -580,6 +596,9 @@ impl ImapvmSection {
         }
         if let Some(p) = &self.ami_cafile {
             out.push_str(&format!("ami_cafile = {}\n", p.display()));
+        }
+        if let Some(addr) = self.metrics {
+            out.push_str(&format!("metrics = {addr}\n"));
         }
         out
     }
@@ -783,14 +802,42 @@ mod tests {
         assert!(s.read("webhook_secret", "k3y").unwrap());
         assert!(s.read("webhook_cafile", "/etc/h.pem").unwrap());
         assert!(s.read("ami_cafile", "/etc/a.pem").unwrap());
+        assert!(s.read("Metrics", " [::1]:9464 ").unwrap());
         assert!(!s.read("1234", "4242,Alice").unwrap());
         assert!(s.read("webhook_inflight", "0").is_err());
         assert!(s.read("webhook_timeout", "soon").is_err());
+        assert_eq!(s.metrics, Some("[::1]:9464".parse().unwrap()));
         let mut back = ImapvmSection::default();
         for line in s.render_raw().lines() {
             let (k, v) = line.split_once(" = ").unwrap();
             assert!(back.read(k, v).unwrap());
         }
         assert_eq!(back, s);
+    }
+
+    /// `metrics` is a socket address: an IP and a port, never a host name (the listener
+    /// binds it, it does not resolve it); a bad value is an error naming the key and the
+    /// section keeps serving nothing.
+    #[test]
+    fn metrics_is_an_ip_address_and_port() {
+        let mut s = ImapvmSection::default();
+        assert!(s.read("metrics", "127.0.0.1:9464").unwrap());
+        assert_eq!(s.metrics, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(s.render_raw().contains("metrics = 127.0.0.1:9464\n"));
+        for bad in [
+            "",
+            "9464",
+            "localhost:9464",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "::1:9464",
+        ] {
+            let mut s = ImapvmSection::default();
+            let err = s.read("metrics", bad).unwrap_err();
+            assert!(err.starts_with("metrics: "), "{bad}: {err}");
+            assert_eq!(s.metrics, None, "{bad}");
+        }
+        assert!(ImapvmSection::default().is_default());
+        assert!(!s.is_default());
     }
 }

@@ -57,6 +57,7 @@ mod channel;
 mod error;
 mod flow;
 pub mod journal;
+mod metrics;
 mod recover;
 mod retrieve;
 mod server;
@@ -65,6 +66,7 @@ mod store;
 
 pub use call::CallReport;
 pub use error::{Error, Result};
+pub use metrics::PhoneMetrics;
 pub use recover::{Recovered, recover};
 pub use server::{DEFAULT_PORT, Phone, PhoneOptions, allowed};
 pub use spool::{CallSpool, MAX_SPOOL_FILE, Spool};

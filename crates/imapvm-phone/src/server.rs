@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::call::{self, CallReport, Shared};
 use crate::error::{Error, Result};
+use crate::metrics::PhoneMetrics;
 use crate::store::PhoneStore;
 
 /// FastAGI's port.
@@ -28,6 +29,9 @@ pub struct PhoneOptions {
     pub agi: imapvm_agi::Config,
     /// How long a write to Asterisk may block.
     pub write_timeout: Duration,
+    /// Where calls are counted (in progress, finished by script and `VMSTATUS`, duration);
+    /// by default metrics of its own that nobody reads.
+    pub metrics: PhoneMetrics,
 }
 
 impl Default for PhoneOptions {
@@ -37,6 +41,7 @@ impl Default for PhoneOptions {
             max_calls: 512,
             agi: imapvm_agi::Config::default(),
             write_timeout: Duration::from_secs(30),
+            metrics: PhoneMetrics::default(),
         }
     }
 }
@@ -136,9 +141,12 @@ async fn accept(
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let reports = reports.clone();
+        let metrics = options.metrics.clone();
+        metrics.started();
         tokio::spawn(async move {
             let report = call::serve(shared, stream, peer).await;
             drop(permit);
+            metrics.finished(&report);
             let _ = reports.send(report);
         });
     }

@@ -84,6 +84,27 @@ impl Backoff {
         self.failures
     }
 
+    /// Failures it takes for the delay to reach `max`: 1 when `first` is `max`; 7 from
+    /// 0.5 s to 30 s (0.5, 1, 2, 4, 8, 16, then 30).
+    pub fn failures_to_max(&self) -> u32 {
+        let mut n = 1;
+        let mut delay = self.first;
+        while delay < self.max && n < 32 {
+            delay = delay.saturating_mul(2);
+            n += 1;
+        }
+        n
+    }
+
+    /// Whether the retry budget is spent: the delay has climbed to `max` and the attempt
+    /// made after waiting that longest delay failed too (more than
+    /// [`Backoff::failures_to_max`] failures since the last success). Until then a failing
+    /// peer is still "being retried"; after it, the outage is longer than the schedule was
+    /// made to ride out (about `2 * max` plus the ramp: 61.5 s from 0.5 s to 30 s).
+    pub fn exhausted(&self) -> bool {
+        self.failures > self.failures_to_max()
+    }
+
     /// The first delay.
     pub fn first(&self) -> Duration {
         self.first
@@ -121,6 +142,39 @@ mod tests {
             b.current(),
             Duration::from_secs(60),
             "no overflow after many failures"
+        );
+    }
+
+    #[test]
+    fn the_budget_is_spent_once_an_attempt_after_the_longest_delay_failed() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(500), Duration::from_secs(30)).unwrap();
+        assert_eq!(b.failures_to_max(), 7);
+        let mut waited = Duration::ZERO;
+        for _ in 0..7 {
+            assert!(!b.exhausted());
+            waited += b.failed();
+        }
+        assert_eq!(b.current(), Duration::from_secs(30));
+        assert_eq!(waited, ms(61_500), "the ramp and one longest delay");
+        assert!(
+            !b.exhausted(),
+            "the attempt after the longest delay is still owed"
+        );
+        b.failed();
+        assert!(b.exhausted());
+        b.succeeded();
+        assert!(!b.exhausted());
+        let flat = Backoff::new(ms(100), ms(100)).unwrap();
+        assert_eq!(flat.failures_to_max(), 1);
+        let uneven = Backoff::new(ms(300), ms(1000)).unwrap();
+        // 300, 600, then 1000 (capped).
+        assert_eq!(uneven.failures_to_max(), 3);
+        let huge = Backoff::new(Duration::from_nanos(1), Duration::MAX).unwrap();
+        assert_eq!(
+            huge.failures_to_max(),
+            32,
+            "bounded like the doubling itself"
         );
     }
 

@@ -9,7 +9,11 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use imapvm::clock::SharedClock;
+
+use crate::metrics::{Metrics, Outcome, Output};
 
 /// How long one run may take before it is killed (Asterisk has no limit).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -131,8 +135,9 @@ impl ExternNotify {
 /// What is queued for one mailbox.
 #[derive(Debug, Default)]
 struct Slot {
-    /// The state to pass once the running program ends (the latest wins).
-    next: Option<Vec<String>>,
+    /// The state to pass once the running program ends (the latest wins), and when its
+    /// change was seen.
+    next: Option<(Vec<String>, Option<Instant>)>,
 }
 
 /// Runs [`ExternNotify`] per mailbox: at most one run at a time for each, later states
@@ -141,6 +146,9 @@ pub(crate) struct Runner {
     command: ExternNotify,
     running: Mutex<HashMap<String, Slot>>,
     report: Box<dyn Fn(ExternRun) + Send + Sync>,
+    /// Each run is counted (`externnotify`, `ok` for exit status 0, else `failed`).
+    metrics: Metrics,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for Runner {
@@ -152,15 +160,20 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner that hands every finished run to `report`.
+    /// A runner that hands every finished run to `report` and counts it in `metrics`
+    /// (latency on `clock`).
     pub(crate) fn new(
         command: ExternNotify,
         report: impl Fn(ExternRun) + Send + Sync + 'static,
+        metrics: Metrics,
+        clock: SharedClock,
     ) -> Arc<Runner> {
         Arc::new(Runner {
             command,
             running: Mutex::new(HashMap::new()),
             report: Box::new(report),
+            metrics,
+            clock,
         })
     }
 
@@ -171,13 +184,18 @@ impl Runner {
         }
     }
 
-    /// Runs the program for `mailbox` with `args` now, or after the run in progress for the
-    /// same mailbox (replacing whatever was waiting). Never blocks.
-    pub(crate) fn notify(self: &Arc<Self>, mailbox: &str, args: Vec<String>) {
+    /// Runs the program for `mailbox` with `args` (a change `seen` then) now, or after the
+    /// run in progress for the same mailbox (replacing whatever was waiting). Never blocks.
+    pub(crate) fn notify(
+        self: &Arc<Self>,
+        mailbox: &str,
+        args: Vec<String>,
+        seen: Option<Instant>,
+    ) {
         {
             let mut slots = self.slots();
             if let Some(slot) = slots.get_mut(mailbox) {
-                slot.next = Some(args);
+                slot.next = Some((args, seen));
                 return;
             }
             slots.insert(mailbox.to_owned(), Slot::default());
@@ -185,15 +203,19 @@ impl Runner {
         let runner = Arc::clone(self);
         let mailbox = mailbox.to_owned();
         tokio::spawn(async move {
-            let mut args = args;
+            let (mut args, mut seen) = (args, seen);
             loop {
                 let outcome = runner.command.run_once(&args).await;
-                match &outcome {
-                    RunOutcome::Exited(Some(0)) => {}
+                let counted = match &outcome {
+                    RunOutcome::Exited(Some(0)) => Outcome::Ok,
                     other => {
                         tracing::warn!(mailbox = %mailbox, program = %runner.command.program, outcome = ?other, "externnotify did not succeed");
+                        Outcome::Failed
                     }
-                }
+                };
+                runner
+                    .metrics
+                    .output(Output::ExternNotify, counted, seen, runner.clock.now());
                 (runner.report)(ExternRun {
                     mailbox: mailbox.clone(),
                     args: args.clone(),
@@ -201,7 +223,7 @@ impl Runner {
                 });
                 let mut slots = runner.slots();
                 match slots.get_mut(&mailbox).and_then(|s| s.next.take()) {
-                    Some(next) => args = next,
+                    Some(next) => (args, seen) = next,
                     None => {
                         slots.remove(&mailbox);
                         break;
@@ -278,17 +300,22 @@ mod tests {
     #[tokio::test]
     async fn runs_for_one_mailbox_never_overlap_and_coalesce_to_the_latest() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let metrics = Metrics::new();
+        let clock = imapvm::clock::SystemClock::shared();
+        let seen = clock.now();
         let runner = Runner::new(
             ExternNotify::parse("sleep 0.3", Duration::from_secs(5)).unwrap(),
             move |run| {
                 let _ = tx.send((std::time::Instant::now(), run));
             },
+            metrics.clone(),
+            clock,
         );
         let started = std::time::Instant::now();
         for n in 0..5 {
-            runner.notify("1234@default", vec![n.to_string()]);
+            runner.notify("1234@default", vec![n.to_string()], Some(seen));
         }
-        runner.notify("5678@default", vec!["other".into()]);
+        runner.notify("5678@default", vec!["other".into()], None);
         let mut runs = Vec::new();
         while runs.len() < 3 {
             let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -319,5 +346,23 @@ mod tests {
         assert_eq!(other.len(), 1);
         // The other mailbox ran in parallel with the first, not after it.
         assert!(other[0].0 - started < Duration::from_millis(550));
+        // Three runs counted (`sleep 0.3 other` fails: not a number); the two with a time
+        // seen were timed: `sleep 0.3 0` acknowledged 0.3 s after it, then `sleep 0.3 4`
+        // (sleep adds its arguments) 4.6 s after it.
+        let text = metrics.encode(crate::metrics::Format::Prometheus);
+        for (result, n) in [("ok", 2), ("failed", 1)] {
+            let line = format!(
+                "imapvm_mwi_events_total{{output=\"externnotify\",result=\"{result}\"}} {n}\n"
+            );
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        assert!(
+            text.contains("imapvm_mwi_latency_seconds_count 2\n"),
+            "{text}"
+        );
+        for (le, n) in [("0.25", 0), ("0.5", 1), ("2.5", 1), ("5", 2)] {
+            let line = format!("imapvm_mwi_latency_seconds_bucket{{le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

@@ -15,6 +15,9 @@
 //!   phone service): the runtime's change feed, recounted and published through the same
 //!   events and outputs.
 //! * [`shard`]: `--shard K/N`, so several watcher processes split the boxes.
+//! * [`Metrics`] and [`Exporter`]: what the watcher, the publisher and the outputs count
+//!   (Prometheus, with `prometheus-client`), each account's [`Health`] (connected, or
+//!   within its retry budget), and the HTTP/1 server of `/metrics` and `/healthz`.
 //!
 //! What this crate does **not** do: connecting, logging in, counting and the IMAP commands
 //! themselves are the runtime's ([`imapvm::Session`], [`imapvm::Session::count_boxes`],
@@ -38,15 +41,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod exporter;
 pub mod externnotify;
+pub mod metrics;
 pub mod notify_ami;
 pub mod output;
 pub mod publish;
 pub mod shard;
+mod stamp;
 pub mod watch;
 pub mod webhook;
 
+pub use exporter::Exporter;
 pub use externnotify::{ExternNotify, ExternNotifyError, ExternRun, RunOutcome};
+pub use metrics::{Health, Metrics};
 pub use notify_ami::{AmiNotifier, AmiOptions, AmiReport};
 pub use output::OutputStartError;
 pub use publish::Publisher;

@@ -44,6 +44,7 @@ use imapvm_policy::{Backoff, MwiCounts};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+use crate::metrics::{Metrics, Outcome, Output};
 use crate::output::{Opened, OutputStartError, open, tls_config};
 use crate::watch::{MwiEvent, backoff};
 
@@ -71,6 +72,9 @@ pub struct AmiOptions {
     /// `ami_cafile`: CA certificates (PEM) trusted for `tls://` targets besides the system
     /// roots.
     pub ca_file: Option<PathBuf>,
+    /// Where answers are counted (`ami`: `ok` for `Response: Success`, `refused` for an
+    /// error response, `failed` for an action that cannot be written) and timed.
+    pub metrics: Metrics,
 }
 
 impl AmiOptions {
@@ -102,6 +106,7 @@ impl Default for AmiOptions {
             report_queue: 1024,
             clock: SystemClock::shared(),
             ca_file: None,
+            metrics: Metrics::default(),
         }
     }
 }
@@ -152,6 +157,8 @@ struct Job {
     mailbox: String,
     context: String,
     counts: MwiCounts,
+    /// When the change was seen (the latency is measured from it).
+    seen: Option<Instant>,
 }
 
 impl Job {
@@ -247,6 +254,7 @@ impl AmiNotifier {
             mailbox: event.mailbox.clone(),
             context: event.context.clone(),
             counts: event.counts,
+            seen: event.seen,
         }));
     }
 
@@ -463,6 +471,15 @@ impl Link {
                     }
                     Event::Response { id, response } => {
                         if let Some(job) = inflight.remove(&id) {
+                            let outcome = if response.is_success() {
+                                Outcome::Ok
+                            } else {
+                                Outcome::Refused
+                            };
+                            let now = driver.now();
+                            self.options
+                                .metrics
+                                .output(Output::Ami, outcome, job.seen, now);
                             let report = AmiReport::Answered {
                                 target: self.label.clone(),
                                 mailbox: job.id(),
@@ -556,6 +573,10 @@ impl Link {
                 // A box or context with a line break cannot be sent; voicemail.conf
                 // cannot produce one, so this is reported and dropped.
                 tracing::warn!(target_ = %self.label, mailbox = %job.id(), error = %e, "AMI action not sent");
+                let now = driver.now();
+                self.options
+                    .metrics
+                    .output(Output::Ami, Outcome::Failed, job.seen, now);
                 return true;
             }
         };

@@ -55,6 +55,8 @@ use imapvm::{
 };
 
 use crate::externnotify::{ExternNotify, ExternNotifyError, ExternRun, Runner};
+use crate::metrics::{AccountTracker, Metrics};
+pub use crate::stamp::rfc3339;
 
 /// A box's counts changed (or are known for the first time).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,11 @@ pub struct MwiEvent {
     pub counts: MwiCounts,
     /// When it was observed.
     pub at: SystemTime,
+    /// When the change was first seen, on the store's monotonic clock: the server's
+    /// notification, our own operation, or the resync after a reconnect. The outputs
+    /// measure `imapvm_mwi_latency_seconds` from it; `None` (an event made by hand): not
+    /// measured.
+    pub seen: Option<Instant>,
 }
 
 impl MwiEvent {
@@ -204,6 +211,10 @@ pub struct WatchOptions {
     /// starting a watcher over thousands of accounts, or reconnecting them all after a
     /// server restart, does not flood the server's login processes (at least 1).
     pub connect_concurrency: usize,
+    /// Where the watcher counts (boxes, connection states, reconnects, externnotify runs)
+    /// and reports each account's health; by default a [`Metrics`] of its own that nobody
+    /// reads.
+    pub metrics: Metrics,
 }
 
 /// The default [`WatchOptions::connect_concurrency`].
@@ -261,6 +272,7 @@ impl Default for WatchOptions {
             queue: 4096,
             idle_silence: Some(DEFAULT_IDLE_SILENCE),
             connect_concurrency: DEFAULT_CONNECT_CONCURRENCY,
+            metrics: Metrics::default(),
         }
     }
 }
@@ -273,6 +285,9 @@ pub struct Watcher {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     accounts: usize,
+    /// Where `boxes` are counted as watched, until the watcher is dropped.
+    metrics: Metrics,
+    boxes: i64,
 }
 
 impl Watcher {
@@ -303,6 +318,7 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        self.metrics.watched_boxes(-self.boxes);
     }
 }
 
@@ -341,18 +357,8 @@ impl Watcher {
                 by_account.entry(mb.account().key()).or_default().push(mb);
             }
         }
-        let externnotify = match (&options.externnotify, &general.externnotify) {
-            (Some(e), _) => Some(e.clone()),
-            (None, Some(cmd)) => Some(ExternNotify::parse(cmd, options.externnotify_timeout)?),
-            (None, None) => None,
-        };
         let (tx, rx) = mpsc::channel(options.queue);
-        let runner = externnotify.map(|cmd| {
-            let tx = tx.clone();
-            Runner::new(cmd, move |run| {
-                let _ = tx.try_send(WatchEvent::ExternNotify(run));
-            })
-        });
+        let runner = externnotify_runner(store, &options, &tx)?;
         let config = WatchConfig {
             pollmailboxes: general.pollmailboxes,
             pollfreq: general.pollfreq,
@@ -361,6 +367,9 @@ impl Watcher {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let connecting = Arc::new(tokio::sync::Semaphore::new(options.connect_concurrency));
         let accounts = by_account.len();
+        let boxes: usize = by_account.values().map(Vec::len).sum();
+        let boxes = i64::try_from(boxes).unwrap_or(i64::MAX);
+        options.metrics.watched_boxes(boxes);
         let mut tasks = Vec::with_capacity(accounts);
         for (key, boxes) in by_account {
             let Some(first) = boxes.first() else {
@@ -368,6 +377,7 @@ impl Watcher {
             };
             let touched = store.changes_of(&key);
             let task = AccountWatch {
+                tracker: options.metrics.account(&key),
                 account: first.account().clone(),
                 label: key.to_string(),
                 key,
@@ -400,6 +410,8 @@ impl Watcher {
             stop: stop_tx,
             tasks,
             accounts,
+            metrics: options.metrics,
+            boxes,
         })
     }
 }
@@ -444,6 +456,8 @@ struct AccountWatch {
     /// Per folder (wire name): the state at the SELECT before the last recount of every box
     /// in it, for the next resync.
     marks: HashMap<String, FolderMark>,
+    /// This account's connection state and health in the metrics.
+    tracker: AccountTracker,
 }
 
 /// What woke a waiting watcher.
@@ -465,6 +479,7 @@ impl AccountWatch {
                 return;
             }
             let mut session = None;
+            self.tracker.connecting(&self.backoff);
             let result = self.connect_and_watch(&mut session).await;
             if let Some(s) = session.take()
                 && s.is_usable()
@@ -479,6 +494,7 @@ impl AccountWatch {
                         let _ = w.tracker.observe(Recount::Failed);
                     }
                     let backoff = self.backoff.failed();
+                    self.tracker.down(&self.backoff, &e, self.clock.wall());
                     tracing::debug!(account = %self.label, error = %e, ?backoff, "watch connection failed");
                     if !self.down {
                         self.down = true;
@@ -525,8 +541,9 @@ impl AccountWatch {
         }
         self.enable_modseq(session).await?;
         // Resync: recount what changed while we were away (everything the first time);
-        // publish only what differs from the last published state.
-        let resync = self.resync(session).await?;
+        // publish only what differs from the last published state. Those changes are seen now.
+        let seen = self.clock.now();
+        let resync = self.resync(session, seen).await?;
         self.backoff.succeeded();
         let mut strategy = self.strategy(session);
         if let WatchStrategy::Notify { .. } = strategy {
@@ -557,6 +574,7 @@ impl AccountWatch {
         {
             return Ok(Ended::Stopped);
         }
+        self.tracker.connected();
         tracing::debug!(account = %self.label, ?strategy, "watching");
         let poll_every = match strategy {
             WatchStrategy::Poll { every } => Some(every),
@@ -567,12 +585,13 @@ impl AccountWatch {
         };
         let mut next_poll = poll_every.map(|d| self.clock.now() + d);
         loop {
-            let (wake, mut changes) = match strategy {
+            let (wake, mut changes, seen) = match strategy {
                 WatchStrategy::Notify { .. } | WatchStrategy::Idle { .. } => {
                     self.idle(session, next_poll).await?
                 }
                 WatchStrategy::Poll { .. } | WatchStrategy::OnDemand => {
-                    (self.wait(next_poll).await, Changes::default())
+                    let wake = self.wait(next_poll).await;
+                    (wake, Changes::default(), self.clock.now())
                 }
             };
             let mut touched: Vec<MailboxId> = Vec::new();
@@ -602,7 +621,7 @@ impl AccountWatch {
                             .any(|c| MailboxName::from_wire(c).is_ok_and(|c| c.same_mailbox(f)))
                     })
             };
-            self.recount(session, &mut selected).await?;
+            self.recount(session, &mut selected, seen).await?;
         }
     }
 
@@ -631,8 +650,9 @@ impl AccountWatch {
         }
     }
 
-    /// Re-synchronises every watched folder after a (re)connect; see [`Resync`].
-    async fn resync(&mut self, session: &mut Session) -> Result<Resync> {
+    /// Re-synchronises every watched folder after a (re)connect; see [`Resync`]. What it
+    /// publishes was `seen` then.
+    async fn resync(&mut self, session: &mut Session, seen: Instant) -> Result<Resync> {
         let mut stats = Resync::default();
         let mut folders: Vec<MailboxName> = Vec::new();
         for w in &self.boxes {
@@ -654,7 +674,7 @@ impl AccountWatch {
                     tracing::debug!(account = %self.label, %folder, error = %e, "resync: cannot select");
                     self.marks.remove(folder.as_wire());
                     stats.recounted += self.boxes.iter().filter(|w| in_folder(w)).count();
-                    self.recount(session, in_folder).await?;
+                    self.recount(session, in_folder, seen).await?;
                     continue;
                 }
             };
@@ -686,12 +706,12 @@ impl AccountWatch {
             let all_ok = match which {
                 Some(ids) => {
                     stats.recounted += ids.len();
-                    self.recount(session, |w| ids.contains(w.mailbox.mailbox_id()))
+                    self.recount(session, |w| ids.contains(w.mailbox.mailbox_id()), seen)
                         .await?
                 }
                 None => {
                     stats.recounted += self.boxes.iter().filter(|w| in_folder(w)).count();
-                    self.recount(session, in_folder).await?
+                    self.recount(session, in_folder, seen).await?
                 }
             };
             match now {
@@ -796,11 +816,12 @@ impl AccountWatch {
 
     /// Selects the first box's folder, runs IDLE until the server reports a change, an
     /// operation touches a box, the poll timer fires or the watcher stops; then ends IDLE.
+    /// Also returns when the change was seen (before the round trip that ends IDLE).
     async fn idle(
         &mut self,
         session: &mut Session,
         next_poll: Option<Instant>,
-    ) -> Result<(Wake, Changes)> {
+    ) -> Result<(Wake, Changes, Instant)> {
         if let Some(first) = self.boxes.first()
             && let Some(folder) = first.folder.clone()
             && !session
@@ -815,7 +836,7 @@ impl AccountWatch {
         let mut changes = session.take_changes();
         if !changes.is_empty() {
             // Something arrived with the last command's responses: recount first.
-            return Ok((Wake::Server, changes));
+            return Ok((Wake::Server, changes, self.clock.now()));
         }
         let id = session.idle()?;
         // Far enough that only the proto core's IDLE refresh timer matters.
@@ -843,21 +864,24 @@ impl AccountWatch {
                 break Wake::Server;
             }
         };
+        let seen = self.clock.now();
         session.idle_done()?;
         session.wait(&[id]).await?;
         session.take("IDLE", id)?;
         let more = session.take_changes();
         changes.overflow |= more.overflow;
         changes.folders.extend(more.folders);
-        Ok((wake, changes))
+        Ok((wake, changes, seen))
     }
 
     /// Recounts the boxes `which` selects, all in one pipelined flight per folder (see
-    /// [`Session::count_boxes`]), and publishes their changes. Returns whether every box counted.
+    /// [`Session::count_boxes`]), and publishes their changes (`seen` then). Returns whether
+    /// every box counted.
     async fn recount(
         &mut self,
         session: &mut Session,
         mut which: impl FnMut(&Watched) -> bool,
+        seen: Instant,
     ) -> Result<bool> {
         let chosen: Vec<usize> = (0..self.boxes.len())
             .filter(|&i| which(&self.boxes[i]))
@@ -897,11 +921,13 @@ impl AccountWatch {
                     context: w.mailbox.mailbox_id().context().to_owned(),
                     counts,
                     at: self.clock.wall(),
+                    seen: Some(seen),
                 };
                 if let Some(runner) = &self.runner {
                     runner.notify(
                         &event.id(),
                         externnotify_args(w.mailbox.mailbox_id(), counts).to_vec(),
+                        event.seen,
                     );
                 }
                 let _ = self.events.send(WatchEvent::Mwi(event)).await;
@@ -919,6 +945,29 @@ impl AccountWatch {
         });
         let _ = self.events.send(event).await;
     }
+}
+
+/// The `externnotify` of `options`, else voicemail.conf's (none when neither), ready to run:
+/// its runs are reported on `events` and counted in `options.metrics`.
+pub(crate) fn externnotify_runner(
+    store: &Store,
+    options: &WatchOptions,
+    events: &mpsc::Sender<WatchEvent>,
+) -> std::result::Result<Option<Arc<Runner>>, ExternNotifyError> {
+    let command = match (&options.externnotify, &store.config().general.externnotify) {
+        (Some(e), _) => e.clone(),
+        (None, Some(cmd)) => ExternNotify::parse(cmd, options.externnotify_timeout)?,
+        (None, None) => return Ok(None),
+    };
+    let events = events.clone();
+    Ok(Some(Runner::new(
+        command,
+        move |run| {
+            let _ = events.try_send(WatchEvent::ExternNotify(run));
+        },
+        options.metrics.clone(),
+        store.clock().clone(),
+    )))
 }
 
 /// The back-off of an options struct (`options`, e.g. `AmiOptions`) from its
@@ -942,20 +991,6 @@ fn notify_spec() -> String {
     "SET (selected (MessageNew MessageExpunge FlagChange)) \
      (personal (MessageNew MessageExpunge FlagChange))"
         .to_owned()
-}
-
-/// `at` as RFC 3339 UTC with milliseconds (`2026-11-26T07:22:55.123Z`), as the CLI prints it.
-pub fn rfc3339(at: SystemTime) -> String {
-    match jiff::Timestamp::try_from(at) {
-        Ok(ts) => {
-            let millis = ts.as_millisecond();
-            match jiff::Timestamp::from_millisecond(millis) {
-                Ok(t) => format!("{t:.3}"),
-                Err(_) => ts.to_string(),
-            }
-        }
-        Err(_) => "1970-01-01T00:00:00.000Z".to_owned(),
-    }
 }
 
 /// Counts by box of a set of events (helper for summaries and tests).
@@ -1040,14 +1075,6 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_has_milliseconds_and_utc() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_674_094_123);
-        // Checked with Python: datetime.utcfromtimestamp(1795674094.123).
-        assert_eq!(rfc3339(at), "2026-11-26T06:21:34.123Z");
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-    }
-
-    #[test]
     fn event_arguments_follow_asterisk() {
         let e = MwiEvent {
             mailbox: "1234".into(),
@@ -1059,6 +1086,7 @@ mod tests {
                 old_urgent: 1,
             },
             at: SystemTime::UNIX_EPOCH,
+            seen: None,
         };
         assert_eq!(e.externnotify_args(), ["default", "1234", "2", "3", "1"]);
         assert_eq!(

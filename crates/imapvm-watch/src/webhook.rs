@@ -49,6 +49,7 @@ use imapvm_policy::Backoff;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::metrics::{Metrics, Outcome, Output};
 use crate::output::{OpenError, Opened, OutputStartError, open, tls_config};
 use crate::watch::{MwiEvent, backoff, rfc3339};
 
@@ -83,6 +84,10 @@ pub struct WebhookOptions {
     /// `webhook_cafile`: CA certificates (PEM) trusted for `https://` besides the system
     /// roots.
     pub ca_file: Option<PathBuf>,
+    /// Where deliveries are counted (`webhook`: `ok` for a 2xx, `refused` for a status not
+    /// retried, `failed` when the retries ran out; a delivery given up for a newer state is
+    /// not counted) and timed.
+    pub metrics: Metrics,
 }
 
 impl Default for WebhookOptions {
@@ -122,6 +127,7 @@ impl WebhookOptions {
             clock: SystemClock::shared(),
             secret: section.webhook_secret.clone(),
             ca_file: section.webhook_cafile.clone(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -519,7 +525,23 @@ async fn deliver(shared: &Shared, event: &MwiEvent, superseded: &AtomicBool) {
         }
     };
     if let WebhookReport::Failed { mailbox, error, .. } = &report {
-        tracing::warn!(%mailbox, %error, "webhook not delivered");
+        // Reported; whoever reads the reports logs it, once.
+        tracing::debug!(%mailbox, %error, "webhook not delivered");
+    }
+    // How the delivery ends for the metrics (`None`: given up for a newer state or a stop).
+    let counted = match &report {
+        WebhookReport::Delivered { .. } => Some(Outcome::Ok),
+        WebhookReport::Failed { error, .. } => match error.gave_up {
+            GaveUp::NotRetryable => Some(Outcome::Refused),
+            GaveUp::RetriesSpent => Some(Outcome::Failed),
+            GaveUp::SupersededOrStopping => None,
+        },
+    };
+    if let Some(outcome) = counted {
+        let now = options.clock.now();
+        options
+            .metrics
+            .output(Output::Webhook, outcome, event.seen, now);
     }
     let _ = shared.reports.try_send(report);
 }
@@ -595,6 +617,7 @@ mod tests {
             context: "default".into(),
             counts: MwiCounts::default(),
             at: SystemTime::UNIX_EPOCH,
+            seen: None,
         }
     }
 
@@ -607,9 +630,11 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let wall = FixedWall::at(1_795_674_094);
+        let metrics = Metrics::new();
         let options = WebhookOptions {
             retries: 3,
             clock: Arc::new(wall),
+            metrics: metrics.clone(),
             ..WebhookOptions::default()
         };
         let url: WebhookUrl = format!("http://127.0.0.1:{port}/hook").parse().unwrap();
@@ -626,6 +651,16 @@ mod tests {
         let waited = SystemClock.now() - started;
         assert!(waited >= Duration::from_millis(1750), "{waited:?}");
         hook.stop().await;
+        // One delivery given up: counted as failed, not timed.
+        let text = metrics.encode(crate::metrics::Format::Prometheus);
+        assert!(
+            text.contains("imapvm_mwi_events_total{output=\"webhook\",result=\"failed\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("imapvm_mwi_latency_seconds_count 0\n"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -660,6 +695,7 @@ mod tests {
                 old_urgent: 0,
             },
             at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_674_094_123),
+            seen: None,
         };
         assert_eq!(
             event_json(&e),

@@ -625,8 +625,10 @@ impl Mailbox {
     /// * announces on the change feed ([`Store::changes`]) that this box was touched, so
     ///   a running MWI watcher recounts it at once, whether the run succeeded or not.
     ///
-    /// Every operation of this crate runs through here; services above the runtime
-    /// (migration) use it the same way.
+    /// Every operation of this crate runs through here (counting runs through the same
+    /// seam without the announcement: a count changes nothing, and a publisher that
+    /// recounts on each announcement would otherwise hear its own counts for ever);
+    /// services above the runtime (migration) use it the same way.
     ///
     /// ```no_run
     /// # async fn demo(mailbox: &imapvm::Mailbox) -> imapvm::Result<()> {
@@ -642,6 +644,18 @@ impl Mailbox {
     /// # Ok(()) }
     /// ```
     pub async fn with_account<'r, T>(
+        &'r self,
+        retry: Retry<'r>,
+        body: impl for<'a> FnMut(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
+    ) -> Result<T> {
+        let outcome = self.on_account(retry, body).await;
+        self.store.inner.feed.touched(&self.account.key(), &self.id);
+        outcome
+    }
+
+    /// [`Mailbox::with_account`] without the announcement, for what changes no box (a
+    /// count).
+    pub(crate) async fn on_account<'r, T>(
         &'r self,
         retry: Retry<'r>,
         mut body: impl for<'a> FnMut(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
@@ -685,7 +699,6 @@ impl Mailbox {
             }
         };
         drop(guard);
-        self.store.inner.feed.touched(&self.account.key(), &self.id);
         outcome
     }
 

@@ -11,7 +11,9 @@
 //! while the IMAP server was unreachable), the recovery of recordings a killed earlier run
 //! left in the spool (every 30 s), and MWI: every change a call makes is recounted and
 //! published at once to externnotify and the AMI/webhook outputs (as `imapvm watch` would;
-//! run `watch` as well for changes made by mail clients). SIGTERM and Ctrl-C stop it.
+//! run `watch` as well for changes made by mail clients). `--metrics ADDR` / `[imapvm]
+//! metrics` serves Prometheus `/metrics` (calls, MWI outputs, the outbox) and `/healthz`
+//! (the accounts MWI recounts reach). SIGTERM and Ctrl-C stop it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,13 +21,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use imapvm_phone::{Phone, PhoneOptions, PhoneStore, Spool, journal};
-use imapvm_watch::{Publisher, WatchEvent, WatchOptions};
+use imapvm_phone::{Phone, PhoneMetrics, PhoneOptions, PhoneStore, Spool, journal};
+use imapvm_watch::{Metrics, Publisher, WatchEvent, WatchOptions};
 use ipnet::IpNet;
 use serde_json::json;
 
 use crate::Global;
 use crate::cmd::CliError;
+use crate::cmd::metrics::{MetricsArgs, serve};
 use crate::cmd::outputs::{OutputArgs, Outputs, stopped};
 use crate::cmd::voicemail::open;
 
@@ -58,6 +61,8 @@ pub(crate) struct AgiArgs {
     max_calls: usize,
     #[command(flatten)]
     outputs: OutputArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError> {
@@ -65,9 +70,13 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
     let spool = Spool::open(&args.spool)?;
     let phone_store = PhoneStore::new(store.clone(), spool, &args.vm_spool)
         .with_config(&global.config, imapvm_ivr::LockoutPolicy::default());
+    let metrics = Metrics::new();
+    let phone_metrics = PhoneMetrics::default();
+    metrics.register(|r| phone_metrics.register(r));
     let options = PhoneOptions {
         allow: args.allow.clone(),
         max_calls: args.max_calls,
+        metrics: phone_metrics,
         ..PhoneOptions::default()
     };
     let json = global.json;
@@ -80,8 +89,13 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
             tracing::info!(?recovered, "recordings left by an earlier run");
         }
         let flusher = store.spawn_flusher(RETRY_EVERY)?;
-        let mut outputs = Outputs::start(&store, &args.outputs)?;
-        let mut publisher = Publisher::start(&store, &WatchOptions::default())?;
+        let exporter = serve("agi", &store, &args.metrics, &metrics).await?;
+        let mut outputs = Outputs::start(&store, &args.outputs, &metrics)?;
+        let publisher_options = WatchOptions {
+            metrics: metrics.clone(),
+            ..WatchOptions::default()
+        };
+        let mut publisher = Publisher::start(&store, &publisher_options)?;
         let mut phone = Phone::start(
             args.listen,
             phone_store.clone(),
@@ -136,6 +150,9 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         }
         phone.stop();
         publisher.stop();
+        if let Some(exporter) = exporter {
+            exporter.stop();
+        }
         flusher.stop();
         outputs.stop().await;
         store.close().await;

@@ -17,7 +17,8 @@ pub(crate) mod move_;
 pub(crate) mod play;
 pub(crate) mod probe;
 pub(crate) mod voicemail;
-// The MWI watcher (issue 8) and the outputs it shares with `agi`.
+// The MWI watcher (issue 8) and the outputs and metrics (issue 21) it shares with `agi`.
+pub(crate) mod metrics;
 pub(crate) mod outputs;
 pub(crate) mod watch;
 // The phone side over FastAGI (issue 19).

@@ -8,7 +8,8 @@ use crate::cmd::CliError;
 use imapvm::Store;
 use imapvm_config::{AmiTarget, WebhookUrl};
 use imapvm_watch::{
-    AmiNotifier, AmiOptions, AmiReport, MwiEvent, WebhookNotifier, WebhookOptions, WebhookReport,
+    AmiNotifier, AmiOptions, AmiReport, Metrics, MwiEvent, WebhookNotifier, WebhookOptions,
+    WebhookReport,
 };
 
 /// The output flags.
@@ -35,8 +36,12 @@ pub(crate) struct Outputs {
 
 impl Outputs {
     /// Starts the outputs the flags name, else those of voicemail.conf (needs a runtime);
-    /// their reports carry the store's clock.
-    pub(crate) fn start(store: &Store, args: &OutputArgs) -> Result<Outputs, CliError> {
+    /// their reports carry the store's clock, their outcomes are counted in `metrics`.
+    pub(crate) fn start(
+        store: &Store,
+        args: &OutputArgs,
+        metrics: &Metrics,
+    ) -> Result<Outputs, CliError> {
         let section = &store.config().imapvm;
         let ami: Vec<AmiTarget> = if args.ami.is_empty() {
             section.ami.clone()
@@ -50,10 +55,12 @@ impl Outputs {
         };
         let webhook_options = WebhookOptions {
             clock: store.clock().clone(),
+            metrics: metrics.clone(),
             ..WebhookOptions::from_section(section)
         };
         let ami_options = AmiOptions {
             clock: store.clock().clone(),
+            metrics: metrics.clone(),
             ..AmiOptions::from_section(section)
         };
         Ok(Outputs {

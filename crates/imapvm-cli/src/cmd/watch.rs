@@ -6,7 +6,7 @@
 //!
 //! Outputs (`docs/operations.md`): `--ami` / `[imapvm] ami` (VoicemailRefresh or MWIUpdate),
 //! `--webhook` / `[imapvm] webhook`, externnotify; `--shard K/N` watches one shard of the
-//! boxes. Diagnostics and output failures go to stderr (tracing); SIGTERM and Ctrl-C stop
+//! boxes; `--metrics ADDR` / `[imapvm] metrics` serves Prometheus `/metrics` and `/healthz`. Diagnostics and output failures go to stderr (tracing); SIGTERM and Ctrl-C stop
 //! cleanly (exit 0).
 
 use std::process::ExitCode;
@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use clap::Args;
 use imapvm_watch::{
-    Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher, rfc3339, watched_boxes,
+    Metrics, Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher, rfc3339, watched_boxes,
 };
 use serde_json::json;
 
 use crate::Global;
 use crate::cmd::CliError;
+use crate::cmd::metrics::{MetricsArgs, serve};
 use crate::cmd::outputs::{OutputArgs, Outputs, stopped};
 use crate::cmd::voicemail::{block_on, open};
 
@@ -40,6 +41,8 @@ pub(crate) struct WatchArgs {
     externnotify_timeout: f64,
     #[command(flatten)]
     outputs: OutputArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Watch only the boxes whose box@context hashes to shard K of N (1 <= K <= N).
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
@@ -72,15 +75,18 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
     if let Some(shard) = args.shard {
         tracing::info!(%shard, boxes = mailboxes.len(), "watching one shard");
     }
+    let metrics = Metrics::new();
     let options = WatchOptions {
         mailboxes: Some(mailboxes.clone()),
         strategy,
         externnotify_timeout: seconds(args.externnotify_timeout, "--externnotify-timeout")?,
+        metrics: metrics.clone(),
         ..WatchOptions::default()
     };
     let json = global.json;
     block_on(async move {
-        let mut outputs = Outputs::start(&store, &args.outputs)?;
+        let exporter = serve("watch", &store, &args.metrics, &metrics).await?;
+        let mut outputs = Outputs::start(&store, &args.outputs, &metrics)?;
         let mut watcher = Watcher::start(&store, options)?;
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
@@ -107,6 +113,9 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         }
         watcher.stop().await;
         outputs.stop().await;
+        if let Some(exporter) = exporter {
+            exporter.stop();
+        }
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?

@@ -2,68 +2,37 @@
 //! which stores on the private Dovecot; MWI reaches AMI and a webhook although no `watch`
 //! runs; a recording whose `imapvm` was SIGKILLed is deposited, once, by the next start.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use imapvm_testkit::asterisk::{self, Call, RecordEnd, Step};
-use serde_json::Value;
 use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
-use crate::scratch;
+use crate::{Running, scratch};
 
-/// A running `imapvm agi`: its address and its `--json` report lines.
+/// A running `imapvm agi`: its address and its `--json` report lines (`run.lines`).
 struct Agi {
-    child: Child,
+    run: Running,
     addr: SocketAddr,
-    reports: mpsc::Receiver<Value>,
 }
 
 fn start_agi(conf: &Path, spool: &Path, vm_spool: &Path) -> Agi {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
-        .args(["-c"])
-        .arg(conf)
-        .args(["--json", "agi", "--listen", "127.0.0.1:0", "--spool"])
-        .arg(spool)
-        .arg("--vm-spool")
-        .arg(vm_spool)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (addr_tx, addr_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            if let Some(addr) = line.strip_prefix("imapvm agi: FastAGI on ") {
-                let _ = addr_tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let stdout = child.stdout.take().unwrap();
-    let (tx, reports) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("imapvm agi says where it listens")
-        .parse()
-        .unwrap();
-    Agi {
-        child,
-        addr,
-        reports,
-    }
+    let (spool, vm_spool) = (spool.display().to_string(), vm_spool.display().to_string());
+    let run = Running::start(
+        conf,
+        &[
+            "agi",
+            "--listen",
+            "127.0.0.1:0",
+            "--spool",
+            &spool,
+            "--vm-spool",
+            &vm_spool,
+        ],
+    );
+    let addr = run.address("imapvm agi: FastAGI on ");
+    Agi { run, addr }
 }
 
 fn call(addr: SocketAddr, call: Call) -> asterisk::Outcome {
@@ -136,7 +105,8 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
         Some("SUCCESS")
     );
     let report = agi
-        .reports
+        .run
+        .lines
         .recv_timeout(Duration::from_secs(10))
         .expect("a report line");
     assert_eq!(report["app"], "voicemail", "{report}");
@@ -186,7 +156,8 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
     });
     assert!(ok, "MWIUpdate after listening: {actions:?}");
     let report = agi
-        .reports
+        .run
+        .lines
         .recv_timeout(Duration::from_secs(10))
         .expect("a report line");
     assert_eq!(report["app"], "voicemailmain", "{report}");
@@ -215,8 +186,8 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
         assert!(Instant::now() < deadline, "Asterisk never recorded");
         std::thread::sleep(Duration::from_millis(20));
     }
-    agi.child.kill().unwrap(); // SIGKILL
-    agi.child.wait().unwrap();
+    agi.run.child.kill().unwrap(); // SIGKILL
+    agi.run.child.wait().unwrap();
     let stalled = caller.join().unwrap();
     assert!(stalled.stalled, "{:?}", stalled.transcript);
     let left: Vec<String> = std::fs::read_dir(&spool)
@@ -241,13 +212,13 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(left.is_empty(), "nothing stays in the spool: {left:?}");
-    again.child.kill().unwrap();
-    again.child.wait().unwrap();
+    again.run.child.kill().unwrap();
+    again.run.child.wait().unwrap();
     let mut third = start_agi(&conf, &spool, &vm_spool);
     std::thread::sleep(Duration::from_secs(1));
     let stored = in_mailbox(&s, &folder);
     assert_eq!(stored.len(), 2, "exactly once: {stored:?}");
-    third.child.kill().unwrap();
-    third.child.wait().unwrap();
+    third.run.child.kill().unwrap();
+    third.run.child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,13 +8,20 @@ mod agi;
 mod bad_input;
 mod config;
 mod forward;
+mod metrics;
 mod migrate;
 mod oauth;
 mod voicemail;
 mod watch_outputs;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// Run `imapvm ARGS` and capture everything.
 pub fn imapvm(args: &[&str]) -> Output {
@@ -22,6 +29,78 @@ pub fn imapvm(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run imapvm")
+}
+
+/// A running `imapvm -c CONF --json ARGS` (a service: `watch`, `agi`): its JSON lines on
+/// stdout as they come, and what it says on stderr. Dropping it kills it.
+pub struct Running {
+    /// The process.
+    pub child: Child,
+    /// Its `--json` lines.
+    pub lines: mpsc::Receiver<Value>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    /// Starts it; stdout and stderr are read as they come.
+    pub fn start(conf: &Path, args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
+            .arg("-c")
+            .arg(conf)
+            .arg("--json")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run imapvm");
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let keep = Arc::clone(&said);
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                let Ok(line) = line else { return };
+                keep.lock().unwrap().push(line);
+            }
+        });
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { return };
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr: said,
+        }
+    }
+
+    /// The address a stderr line gives after `marker` (`"FastAGI on "`), within 30 s.
+    pub fn address(&self, marker: &str) -> SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self.stderr.lock().unwrap().iter().find_map(|l| {
+                let (_, addr) = l.split_once(marker)?;
+                addr.trim().parse().ok()
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(Instant::now() < deadline, "imapvm never said `{marker}`");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Standard output as text.

@@ -1,37 +1,18 @@
 //! `imapvm watch` as a service runs it: outputs from `[imapvm]`, `--shard K/N` split between
 //! three processes (one with no box), SIGTERM stops cleanly (AMI log-off, exit 0).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use imapvm_watch::Shard;
-use serde_json::Value;
 use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
-use crate::{imapvm, scratch, stderr};
+use crate::{Running, imapvm, scratch, stderr};
 
 const BOXES: [&str; 3] = ["1234", "4321", "5678"];
 
-fn watch(conf: &str, shard: &str) -> (Child, mpsc::Receiver<Value>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imapvm"))
-        .args(["-c", conf, "--json", "watch", "--shard", shard])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    (child, rx)
+fn watch(conf: &str, shard: &str) -> Running {
+    Running::start(std::path::Path::new(conf), &["watch", "--shard", shard])
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
@@ -109,8 +90,8 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
         (vec!["1234", "5678"], vec![], vec!["4321"])
     );
     for k in 1..=3u32 {
-        let (child, rx) = watch(&conf, &format!("{k}/3"));
-        children.push(child);
+        let run = watch(&conf, &format!("{k}/3"));
+        let rx = &run.lines;
         let want = owned(k);
         let mut got: Vec<String> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -123,6 +104,7 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
         got.sort();
         assert_eq!(got, want, "shard {k}/3 publishes exactly its boxes");
         seen.extend(got);
+        children.push(run);
     }
     seen.sort();
     assert_eq!(seen, BOXES, "together, every box once");
@@ -141,8 +123,8 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
     let (ok, requests) = receiver.wait_for(Duration::from_secs(10), |r| r.len() >= 3);
     assert!(ok, "{requests:?}");
 
-    for mut child in children {
-        let status = terminate(&mut child);
+    for mut run in children {
+        let status = terminate(&mut run.child);
         assert!(status.success(), "exit status {status:?} after SIGTERM");
     }
     let (ok, actions) = peer.wait_for(Duration::from_secs(5), |a| {

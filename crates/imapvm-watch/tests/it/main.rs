@@ -11,7 +11,9 @@
     reason = "test helpers: a failed set-up step should stop the test loudly"
 )]
 
+mod metrics;
 mod pbx_notify;
+mod publish;
 mod servers;
 mod tls_outputs;
 mod watch;

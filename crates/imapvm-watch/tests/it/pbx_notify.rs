@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use imapvm::MwiCounts;
 use imapvm_config::{AmiMode, AmiTarget, AmiTransport, Secret, WebhookUrl};
+use imapvm_watch::metrics::Format;
 use imapvm_watch::{
-    AmiNotifier, AmiOptions, AmiReport, MwiEvent, Shard, WatchEvent, WatchOptions, Watcher,
-    WebhookNotifier, WebhookOptions, WebhookReport,
+    AmiNotifier, AmiOptions, AmiReport, Metrics, MwiEvent, Shard, WatchEvent, WatchOptions,
+    Watcher, WebhookNotifier, WebhookOptions, WebhookReport,
 };
 use xtask::pbx::{AmiAction, AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
@@ -46,6 +47,7 @@ fn event(mailbox: &str, new: u32, urgent: u32, old: u32) -> MwiEvent {
             old_urgent: 0,
         },
         at: SystemTime::now(),
+        seen: None,
     }
 }
 
@@ -115,9 +117,17 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     let refresh_peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let mwi_peer = AmiPeer::start(AmiPeerConfig::default()).unwrap();
     let receiver = WebhookReceiver::start(WebhookReceiverConfig::default()).unwrap();
-    let mut refresh =
-        AmiNotifier::start(&target(&refresh_peer, AmiMode::Refresh, "s3cret"), quick()).unwrap();
-    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
+    let metrics = Metrics::new();
+    let counted = AmiOptions {
+        metrics: metrics.clone(),
+        ..quick()
+    };
+    let mut refresh = AmiNotifier::start(
+        &target(&refresh_peer, AmiMode::Refresh, "s3cret"),
+        counted.clone(),
+    )
+    .unwrap();
+    let mut mwi = AmiNotifier::start(&target(&mwi_peer, AmiMode::Mwi, "s3cret"), counted).unwrap();
     let hook = WebhookNotifier::start(
         &receiver.url("/mwi").parse::<WebhookUrl>().unwrap(),
         WebhookOptions::default(),
@@ -222,6 +232,20 @@ async fn mail_client_changes_reach_ami_and_webhooks() {
     assert_eq!(requests[0].request_line, "POST /mwi HTTP/1.1");
     assert_eq!(requests[0].header("Content-Type"), Some("application/json"));
 
+    // Every answer counted and timed from the change the watcher saw: 3 changes, 2 links.
+    let ok_line = "imapvm_mwi_events_total{output=\"ami\",result=\"ok\"} 6\n";
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let mut text = metrics.encode(Format::Prometheus);
+    while !text.contains(ok_line) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        text = metrics.encode(Format::Prometheus);
+    }
+    assert!(text.contains(ok_line), "{text}");
+    assert!(
+        text.contains("imapvm_mwi_latency_seconds_count 6\n"),
+        "{text}"
+    );
+
     w.stop().await;
     refresh.stop().await;
     mwi.stop().await;
@@ -313,7 +337,12 @@ async fn a_refused_action_is_reported_not_resent() {
         ..AmiPeerConfig::default()
     })
     .unwrap();
-    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), quick()).unwrap();
+    let metrics = Metrics::new();
+    let options = AmiOptions {
+        metrics: metrics.clone(),
+        ..quick()
+    };
+    let mut ami = AmiNotifier::start(&target(&peer, AmiMode::Mwi, "s3cret"), options).unwrap();
     ami.notify(&event("1234", 2, 1, 3));
     let answer = loop {
         match report(&mut ami).await {
@@ -337,6 +366,11 @@ async fn a_refused_action_is_reported_not_resent() {
     assert_eq!(updates[0].get("OldMessages"), Some("3"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(peer.actions_named("MWIUpdate").len(), 1);
+    let text = metrics.encode(Format::Prometheus);
+    assert!(
+        text.contains("imapvm_mwi_events_total{output=\"ami\",result=\"refused\"} 1\n"),
+        "{text}"
+    );
     ami.stop().await;
 }
 

@@ -149,6 +149,7 @@ fn event(mailbox: &str, new: u32, old: u32) -> MwiEvent {
             old_urgent: 0,
         },
         at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_674_094_123),
+        seen: None,
     }
 }
 

@@ -77,7 +77,7 @@ async fn watching(w: &mut Watcher) -> WatchStrategy {
 }
 
 /// A store where 1234@default keeps its voicemail in a fresh folder, on `host:port`.
-fn store_on(name: &str, host: &str, port: u16, general: &str) -> (Store, String) {
+pub(crate) fn store_on(name: &str, host: &str, port: u16, general: &str) -> (Store, String) {
     let folder = unique(name);
     let store = store_for(
         name,

@@ -289,8 +289,9 @@ impl Store {
         for members in groups {
             let group: Vec<&Mailbox> = members.iter().map(|&i| &boxes[i]).collect();
             let lead = group[0];
+            // A count changes nothing: not announced on the change feed.
             let counted = lead
-                .with_account(Retry::IfWarm, |a| {
+                .on_account(Retry::IfWarm, |a| {
                     Box::pin(count_many_in(&group, a.session, a.folders))
                 })
                 .await?;
@@ -410,8 +411,9 @@ impl Mailbox {
     // ------------------------------------------------------------------ count
 
     /// new / urgent / old of `imapfolder`, exactly (one round trip on a warm connection).
+    /// Not announced on the change feed: a count changes nothing.
     pub async fn count(&self) -> Result<MwiCounts> {
-        self.with_account(Retry::IfWarm, |a| {
+        self.on_account(Retry::IfWarm, |a| {
             Box::pin(self.count_in(a.session, a.folders))
         })
         .await

@@ -544,7 +544,7 @@ async fn forwarding_a_saved_message_back_to_its_own_box_is_a_uid_copy() {
 
 /// Every stored destination of a multi-recipient deposit is announced on the store's
 /// change feed (what a running MWI watcher subscribes to), each once, with its account; a
-/// feed of one account hears only its own boxes. (The watcher's side is
+/// feed of one account hears only its own boxes; counts are not announced. (The watcher's side is
 /// `imapvm-watch`'s `every_destination_publishes_its_mwi`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_destination_is_announced_on_the_change_feed() {
@@ -571,6 +571,12 @@ async fn every_destination_is_announced_on_the_change_feed() {
     let heard = only_other.try_recv().map(|c| c.mailbox.to_string());
     assert_eq!(heard.as_deref(), Some("4321@other"));
     assert_eq!(only_other.try_recv(), None);
+    // Counting changes nothing and is not announced: a publisher that recounts on each
+    // announcement would otherwise hear its own counts for ever.
+    let mine = store.mailbox("1234@default").unwrap();
+    mine.count().await.unwrap();
+    store.count_many(&[mine, other]).await.unwrap();
+    assert_eq!(all.try_recv(), None);
     store.close().await;
 }
 
