@@ -1,10 +1,13 @@
 //! Fuzz target `imapvm_section`: arbitrary text as the value of `ami =` and `webhook =` in
-//! an `[imapvm]` section, and as a bare AMI target / webhook URL. Parsing never panics; what
-//! parses renders back to voicemail.conf text that parses to the same values, and a parsed
-//! URL prints as a URL that parses to itself.
+//! the legacy `[imapvm]` section of voicemail.conf, as the value of every imapvm.conf key,
+//! and as a bare AMI target / webhook URL. Parsing never panics; what parses renders as an
+//! imapvm.conf that parses to the same values, and a parsed URL prints as a URL that parses
+//! to itself.
 #![no_main]
 
-use imapvm_config::{AmiTarget, Severity, WebhookUrl, parse_bytes};
+use imapvm_config::{
+    AmiTarget, IMAPVM_KEYS, Severity, WebhookUrl, parse_bytes, parse_imapvm_conf_bytes,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,11 +31,22 @@ fuzz_target!(|data: &[u8]| {
         {
             continue;
         }
-        let rendered = parsed.config.render();
-        let back = parse_bytes("rendered.conf", rendered.as_bytes());
-        assert_eq!(
-            back.config.imapvm, parsed.config.imapvm,
-            "{conf:?} -> {rendered:?}"
-        );
+        let rendered = parsed.config.imapvm.render();
+        let back = parse_imapvm_conf_bytes("imapvm.conf", rendered.as_bytes());
+        assert_eq!(back.general, parsed.config.imapvm, "{conf:?} -> {rendered:?}");
+    }
+    for key in IMAPVM_KEYS {
+        let conf = format!("[general]\n{key} = {line}\n");
+        let parsed = parse_imapvm_conf_bytes("imapvm.conf", conf.as_bytes());
+        if parsed
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
+            continue;
+        }
+        let rendered = parsed.general.render();
+        let back = parse_imapvm_conf_bytes("rendered.conf", rendered.as_bytes());
+        assert_eq!(back.general, parsed.general, "{conf:?} -> {rendered:?}");
     }
 });

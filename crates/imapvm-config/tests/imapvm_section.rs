@@ -1,8 +1,11 @@
-//! The `[imapvm]` section: imapvm's outputs, the mailboxes Asterisk sees there, diagnostics.
+//! The legacy `[imapvm]` section of voicemail.conf: imapvm's outputs, the mailboxes Asterisk
+//! sees there, diagnostics (imapvm.conf itself: `imapvm_conf.rs`).
 
 use std::time::Duration;
 
-use imapvm_config::{AmiMode, ImapvmSection, MailboxId, WebhookUrl, parse_bytes};
+use imapvm_config::{
+    AmiMode, ImapvmSection, MailboxId, WebhookUrl, parse_bytes, parse_imapvm_conf_bytes,
+};
 use proptest::prelude::*;
 
 use crate::{errors, warnings};
@@ -141,14 +144,17 @@ fn section() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Any valid section parses without errors, renders, and parses back to the same values.
+    /// Any valid legacy section parses without errors, renders as an imapvm.conf (never
+    /// into voicemail.conf), and that parses back to the same values.
     #[test]
     fn section_round_trips(text in section()) {
         let parsed = parse_bytes("a.conf", text.as_bytes());
         prop_assert!(errors(&parsed).is_empty(), "{text}\n{:?}", parsed.diagnostics);
         prop_assert!(parsed.config.mailboxes.is_empty());
-        let rendered = parsed.config.render();
-        let again = parse_bytes("b.conf", rendered.as_bytes());
-        prop_assert_eq!(&again.config.imapvm, &parsed.config.imapvm, "{}", rendered);
+        prop_assert!(!parsed.config.render().contains("[imapvm]"));
+        let rendered = parsed.config.imapvm.render();
+        let again = parse_imapvm_conf_bytes("imapvm.conf", rendered.as_bytes());
+        prop_assert!(again.diagnostics.is_empty(), "{rendered}\n{:?}", again.diagnostics);
+        prop_assert_eq!(&again.general, &parsed.config.imapvm, "{}", rendered);
     }
 }

@@ -67,8 +67,9 @@ fn general() -> impl Strategy<Value = General> {
         (
             opt(nonempty()),
             any::<bool>(),
-            0u64..100_000,
-            0u64..1000,
+            // Zero timeouts and a zero pollfreq are refused (errors), not round-tripped.
+            1u64..100_000,
+            1u64..1000,
             any::<bool>(),
             opt(nonempty()),
         ),

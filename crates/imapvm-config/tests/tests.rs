@@ -2,6 +2,7 @@
 
 mod asterisk_configs;
 mod diagnostics;
+mod imapvm_conf;
 mod imapvm_section;
 mod password;
 mod phone;
