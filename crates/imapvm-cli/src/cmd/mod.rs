@@ -20,6 +20,9 @@ pub(crate) mod voicemail;
 // The MWI watcher (issue 8) and the outputs it shares with `agi`.
 pub(crate) mod outputs;
 pub(crate) mod watch;
+// systemd's notify protocol for `watch` and `agi`, and what packagers ship (issue 21).
+pub(crate) mod generate;
+pub(crate) mod service;
 // The phone side over FastAGI (issue 19).
 pub(crate) mod agi;
 // File spool <-> IMAP (issue 12).

@@ -1,6 +1,6 @@
 //! The MWI outputs `watch` and `agi` share: AMI (`VoicemailRefresh` / `MWIUpdate`) and
-//! webhooks, from the command line or voicemail.conf's `[imapvm]` section, their reports
-//! logged to stderr; and the stop signal (Ctrl-C, SIGTERM).
+//! webhooks, from the command line or imapvm.conf (or the legacy `[imapvm]` section of
+//! voicemail.conf), their reports logged to stderr; and the stop signal (Ctrl-C, SIGTERM).
 
 use clap::Args;
 
@@ -14,12 +14,13 @@ use imapvm_watch::{
 /// The output flags.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
-    /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer voicemail.conf.
+    /// Tell Asterisk over AMI (repeatable; replaces imapvm.conf's `ami` lines). MODE: refresh
+    /// (VoicemailRefresh) or mwi (MWIUpdate). The secret shows in `ps`: prefer imapvm.conf.
     /// (Parsed after clap, so that a usage error never echoes the secret.)
     #[arg(long = "ami", value_name = "HOST:PORT,USER,SECRET,MODE")]
     ami: Vec<String>,
-    /// POST each event's JSON to this http:// URL (repeatable; replaces `[imapvm] webhook`).
+    /// POST each event's JSON to this http:// URL (repeatable; replaces imapvm.conf's
+    /// `webhook` lines).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<WebhookUrl>,
 }
@@ -31,7 +32,7 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// Starts the outputs the flags name, else those of voicemail.conf (needs a runtime);
+    /// Starts the outputs the flags name, else those of imapvm.conf (needs a runtime);
     /// their reports carry the store's clock.
     pub(crate) fn start(store: &Store, args: &OutputArgs) -> Result<Outputs, CliError> {
         let section = &store.config().imapvm;

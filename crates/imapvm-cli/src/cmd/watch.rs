@@ -4,10 +4,11 @@
 //! count change, `{error, account, at}` when an account is down (`docs/cli.md`). `new` excludes
 //! urgent, as Asterisk reports it; `at` is RFC 3339 UTC.
 //!
-//! Outputs (`docs/operations.md`): `--ami` / `[imapvm] ami` (VoicemailRefresh or MWIUpdate),
-//! `--webhook` / `[imapvm] webhook`, externnotify; `--shard K/N` watches one shard of the
-//! boxes. Diagnostics and output failures go to stderr (tracing); SIGTERM and Ctrl-C stop
-//! cleanly (exit 0).
+//! Outputs (`docs/operations.md`): `--ami` / imapvm.conf's `ami` (VoicemailRefresh or
+//! MWIUpdate), `--webhook` / imapvm.conf's `webhook`, externnotify; `--shard K/N` watches one
+//! shard of the boxes. Diagnostics and output failures go to stderr (tracing); SIGTERM and
+//! Ctrl-C stop cleanly (exit 0). Under systemd (`Type=notify`) it says `READY=1` once every
+//! account has been tried, pings the watchdog and says `STOPPING=1` ([`super::service`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use serde_json::json;
 use crate::Global;
 use crate::cmd::CliError;
 use crate::cmd::outputs::{OutputArgs, Outputs, stopped};
+use crate::cmd::service::{Notifier, Readiness, watchdog_tick};
 use crate::cmd::voicemail::{block_on, open};
 
 /// `imapvm watch ...`.
@@ -79,37 +81,62 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         ..WatchOptions::default()
     };
     let json = global.json;
+    let mut notifier = Notifier::from_env();
     block_on(async move {
         let mut outputs = Outputs::start(&store, &args.outputs)?;
         let mut watcher = Watcher::start(&store, options)?;
+        let mut readiness = Readiness::new(watcher.accounts(), mailboxes.len());
+        let mut watchdog = notifier.watchdog_timer();
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
             // manager does not restart us in a loop.
             tracing::warn!("no mailbox to watch; waiting to be stopped");
-            stopped().await;
-        } else {
-            let mut drain = tokio::time::interval(Duration::from_millis(200));
-            loop {
-                let event = tokio::select! {
-                    e = watcher.next() => e,
-                    () = stopped() => None,
-                    _ = drain.tick() => {
-                        outputs.log_reports();
-                        continue;
-                    }
-                };
-                let Some(event) = event else { break };
-                if let WatchEvent::Mwi(e) = &event {
-                    outputs.notify(e);
-                }
-                print_event(&event, json);
-            }
+            notifier.ready("no mailbox to watch");
+        } else if readiness.is_complete() {
+            notifier.ready(&readiness.status());
         }
+        let mut drain = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            let event = tokio::select! {
+                e = watcher.next(), if !mailboxes.is_empty() => e,
+                () = stopped() => None,
+                _ = drain.tick() => {
+                    outputs.log_reports();
+                    continue;
+                }
+                () = watchdog_tick(&mut watchdog) => {
+                    notifier.ping();
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
+            match &event {
+                WatchEvent::Mwi(e) => outputs.notify(e),
+                WatchEvent::Watching { account, .. } => {
+                    readiness.watching(account);
+                    tell(&mut notifier, &readiness);
+                }
+                WatchEvent::Error(e) => {
+                    readiness.down(&e.account);
+                    tell(&mut notifier, &readiness);
+                }
+                _ => {}
+            }
+            print_event(&event, json);
+        }
+        notifier.stopping();
         watcher.stop().await;
         outputs.stop().await;
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?
+}
+
+/// `READY=1` once every account was tried, a new `STATUS=` after that.
+fn tell(notifier: &mut Notifier, readiness: &Readiness) {
+    if notifier.is_ready() || readiness.is_complete() {
+        notifier.ready(&readiness.status());
+    }
 }
 
 fn print_event(event: &WatchEvent, json: bool) {

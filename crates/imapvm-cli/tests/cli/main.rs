@@ -9,6 +9,7 @@ mod bad_input;
 mod config;
 mod forward;
 mod migrate;
+mod service;
 mod voicemail;
 mod watch_outputs;
 

@@ -1,4 +1,4 @@
-//! `imapvm watch` as a service runs it: outputs from `[imapvm]`, `--shard K/N` split between
+//! `imapvm watch` as a service runs it: outputs from imapvm.conf, `--shard K/N` split between
 //! three processes (one with no box), SIGTERM stops cleanly (AMI log-off, exit 0).
 
 use std::io::{BufRead, BufReader};
@@ -10,7 +10,7 @@ use imapvm_watch::Shard;
 use serde_json::Value;
 use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
-use crate::{imapvm, scratch, stderr};
+use crate::{imapvm, scratch, stderr, stdout};
 
 const BOXES: [&str; 3] = ["1234", "4321", "5678"];
 
@@ -81,18 +81,27 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
             s.users[&format!("vm{b}")]
         ));
     }
-    text.push_str(&format!(
-        "\n[imapvm]\nami = {},imapvm,s3cret,refresh\nwebhook = {}\n",
-        peer.addr(),
-        receiver.url("/mwi")
-    ));
+    // The outputs in imapvm.conf, beside voicemail.conf, where `watch` finds it.
+    std::fs::write(
+        dir.join("imapvm.conf"),
+        format!(
+            "[general]\nami = {},imapvm,s3cret,refresh\nwebhook = {}\n",
+            peer.addr(),
+            receiver.url("/mwi")
+        ),
+    )
+    .unwrap();
     let conf = dir.join("voicemail.conf");
     std::fs::write(&conf, text).unwrap();
     let conf = conf.to_string_lossy().into_owned();
 
-    // The section is valid for imapvm (Asterisk's view is a warning, not an error).
     let check = imapvm(&["-c", &conf, "config", "check"]);
     assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("imapvm.conf: 0 error(s), 0 warning(s);"),
+        "both files read, no warning: {}",
+        stdout(&check)
+    );
 
     let owned = |k: u32| -> Vec<&str> {
         BOXES
