@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use imapvm_config::{
-    AmiMode, ConfigError, DEFAULT_AGI_LISTEN, ImapvmConfPath, ImapvmSection, MemoryFiles, Severity,
-    parse, parse_bytes, parse_imapvm_conf, parse_imapvm_conf_bytes, parse_with_imapvm_conf,
+    AmiMode, ConfigError, DEFAULT_AGI_LISTEN, IMAPVM_KEYS, ImapvmConfPath, ImapvmSection,
+    MemoryFiles, Severity, parse, parse_bytes, parse_imapvm_conf, parse_imapvm_conf_bytes,
+    parse_with_imapvm_conf,
 };
 use proptest::prelude::*;
 
@@ -382,6 +383,50 @@ fn render_writes_a_whole_imapvm_conf() {
     // voicemail.conf.
     let legacy = parse_bytes("voicemail.conf", LEGACY.as_bytes());
     assert!(!legacy.config.render().contains("ami"));
+}
+
+/// The commented imapvm.conf the .deb installs as /etc/asterisk/imapvm.conf.
+#[test]
+fn the_packaged_sample_documents_every_key_and_its_examples_are_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/imapvm.conf");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let as_shipped = parse_imapvm_conf_bytes("imapvm.conf", text.as_bytes());
+    assert!(
+        as_shipped.diagnostics.is_empty(),
+        "{:#?}",
+        as_shipped.diagnostics
+    );
+    assert!(
+        as_shipped.general.is_default(),
+        "every option is commented out"
+    );
+    let example = |line: &str| -> Option<String> {
+        let rest = line.strip_prefix(';')?;
+        IMAPVM_KEYS
+            .iter()
+            .any(|k| rest.starts_with(&format!("{k} = ")))
+            .then(|| rest.to_owned())
+    };
+    let mut uncommented = String::new();
+    for line in text.lines() {
+        uncommented.push_str(&example(line).unwrap_or_else(|| line.to_owned()));
+        uncommented.push('\n');
+    }
+    for key in IMAPVM_KEYS {
+        assert!(
+            uncommented
+                .lines()
+                .any(|l| l.starts_with(&format!("{key} = "))),
+            "the sample shows `{key}`"
+        );
+    }
+    let examples = parse_imapvm_conf_bytes("imapvm.conf", uncommented.as_bytes());
+    assert!(
+        examples.diagnostics.is_empty(),
+        "{:#?}",
+        examples.diagnostics
+    );
+    assert_eq!(examples.general.ami.len(), 1);
 }
 
 fn general() -> impl Strategy<Value = String> {
