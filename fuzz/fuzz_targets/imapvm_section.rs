@@ -6,7 +6,8 @@
 #![no_main]
 
 use imapvm_config::{
-    AmiTarget, IMAPVM_KEYS, Severity, WebhookUrl, parse_bytes, parse_imapvm_conf_bytes,
+    AmiTarget, Diagnostic, IMAPVM_KEYS, ImapvmSection, Severity, WebhookUrl, parse_bytes,
+    parse_imapvm_conf_bytes,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,29 +25,21 @@ fuzz_target!(|data: &[u8]| {
     for key in ["ami", "webhook"] {
         let conf = format!("[imapvm]\n{key} = {line}\n");
         let parsed = parse_bytes("voicemail.conf", conf.as_bytes());
-        if parsed
-            .diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
-        {
-            continue;
-        }
-        let rendered = parsed.config.imapvm.render();
-        let back = parse_imapvm_conf_bytes("imapvm.conf", rendered.as_bytes());
-        assert_eq!(back.general, parsed.config.imapvm, "{conf:?} -> {rendered:?}");
+        renders_back(&conf, &parsed.diagnostics, &parsed.config.imapvm);
     }
     for key in IMAPVM_KEYS {
         let conf = format!("[general]\n{key} = {line}\n");
         let parsed = parse_imapvm_conf_bytes("imapvm.conf", conf.as_bytes());
-        if parsed
-            .diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
-        {
-            continue;
-        }
-        let rendered = parsed.general.render();
-        let back = parse_imapvm_conf_bytes("rendered.conf", rendered.as_bytes());
-        assert_eq!(back.general, parsed.general, "{conf:?} -> {rendered:?}");
+        renders_back(&conf, &parsed.diagnostics, &parsed.general);
     }
 });
+
+/// What parsed without errors renders as an imapvm.conf that parses to the same values.
+fn renders_back(conf: &str, diagnostics: &[Diagnostic], section: &ImapvmSection) {
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return;
+    }
+    let rendered = section.render();
+    let back = parse_imapvm_conf_bytes("rendered.conf", rendered.as_bytes());
+    assert_eq!(&back.general, section, "{conf:?} -> {rendered:?}");
+}

@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use xtask::server::{HarnessError, Result, mkdir, target_dir, workspace_root};
+use xtask::server::{
+    HarnessError, Result, mkdir, run_checked as output, target_dir, workspace_root,
+};
+
+use crate::run_status as status;
 
 /// The units the package installs (in `usr/lib/systemd/system/`).
 const UNITS: &[&str] = &[
@@ -45,36 +49,9 @@ pub fn run(check: bool) -> Result<()> {
 }
 
 fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = Command::new(crate::cargo_bin());
     cmd.current_dir(workspace_root());
     cmd
-}
-
-/// Runs `cmd`; its stdout, or an error naming it and what it said.
-fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .output()
-        .map_err(|e| HarnessError::io(format_args!("running {cmd:?}"), e))?;
-    if !out.status.success() {
-        return Err(HarnessError(format!(
-            "{cmd:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn status(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .map_err(|e| HarnessError::io(format_args!("running {cmd:?}"), e))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(HarnessError(format!("{cmd:?} failed: {status}")))
-    }
 }
 
 fn ensure_cargo_deb() -> Result<()> {

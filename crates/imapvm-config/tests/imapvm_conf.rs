@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use imapvm_config::{
     AmiMode, ConfigError, DEFAULT_AGI_LISTEN, IMAPVM_KEYS, ImapvmConfPath, ImapvmSection,
-    MemoryFiles, Severity, parse, parse_bytes, parse_imapvm_conf, parse_imapvm_conf_bytes,
+    MemoryFiles, Parsed, Severity, parse, parse_bytes, parse_imapvm_conf, parse_imapvm_conf_bytes,
     parse_with_imapvm_conf,
 };
 use proptest::prelude::*;
 
-use crate::{errors, warnings};
+use crate::{errors, mailbox_ids, warnings};
 
 const FULL: &str = "; imapvm's own options\n\
 [general]\n\
@@ -147,6 +147,33 @@ ami = 127.0.0.1:5038,u,p\n";
     }
 }
 
+/// `/etc/asterisk/voicemail.conf` and, if given, the imapvm.conf beside it, parsed together.
+fn in_etc_asterisk(voicemail_conf: &str, imapvm_conf: Option<&str>) -> Parsed {
+    let mut files = MemoryFiles::new().with("/etc/asterisk/voicemail.conf", voicemail_conf);
+    if let Some(text) = imapvm_conf {
+        files.insert("/etc/asterisk/imapvm.conf", text);
+    }
+    parse_with_imapvm_conf(
+        &files,
+        Path::new("/etc/asterisk/voicemail.conf"),
+        &ImapvmConfPath::Beside,
+    )
+    .expect("voicemail.conf is there")
+}
+
+/// `section` rendered as an imapvm.conf parses back to itself, without diagnostics.
+pub(crate) fn renders_back(section: &ImapvmSection) -> Result<(), TestCaseError> {
+    let rendered = section.render();
+    let again = parse_imapvm_conf_bytes("rendered.conf", rendered.as_bytes());
+    prop_assert!(
+        again.diagnostics.is_empty(),
+        "{rendered}\n{:?}",
+        again.diagnostics
+    );
+    prop_assert_eq!(&again.general, section, "{}", rendered);
+    Ok(())
+}
+
 /// A voicemail.conf with the legacy section (lines 5 to 8) and a mailbox in it.
 const LEGACY: &str = "[general]\nimapserver = imap.example\n\n[imapvm]\n\
 ami = 127.0.0.1:5038,imapvm,s3cr3t,refresh\n\
@@ -157,13 +184,7 @@ webhook_timeout = 9\n\
 
 #[test]
 fn the_legacy_section_is_read_and_says_which_lines_to_move_where() {
-    let files = MemoryFiles::new().with("/etc/asterisk/voicemail.conf", LEGACY);
-    let parsed = parse_with_imapvm_conf(
-        &files,
-        Path::new("/etc/asterisk/voicemail.conf"),
-        &ImapvmConfPath::Beside,
-    )
-    .unwrap();
+    let parsed = in_etc_asterisk(LEGACY, None);
     assert_eq!(parsed.imapvm_conf, None, "no imapvm.conf beside it");
     assert!(errors(&parsed).is_empty(), "{:#?}", parsed.diagnostics);
     let s = &parsed.config.imapvm;
@@ -187,19 +208,14 @@ fn the_legacy_section_is_read_and_says_which_lines_to_move_where() {
         "{m}"
     );
     assert!(!m.contains("s3cr3t"), "{m}");
-    let ids: Vec<String> = parsed
-        .config
-        .mailboxes
-        .iter()
-        .map(|m| m.id.to_string())
-        .collect();
     assert_eq!(
-        ids,
+        mailbox_ids(&parsed),
         ["4324@imapvm", "1234@default"],
         "mailboxes stay mailboxes"
     );
 
     // `parse` (voicemail.conf alone) reads it the same way and names the same target.
+    let files = MemoryFiles::new().with("/etc/asterisk/voicemail.conf", LEGACY);
     let alone = parse(&files, Path::new("/etc/asterisk/voicemail.conf")).unwrap();
     assert_eq!(alone.config.imapvm, parsed.config.imapvm);
     assert_eq!(alone.diagnostics, parsed.diagnostics);
@@ -207,18 +223,10 @@ fn the_legacy_section_is_read_and_says_which_lines_to_move_where() {
 
 #[test]
 fn imapvm_conf_wins_key_by_key_over_the_legacy_section() {
-    let files = MemoryFiles::new()
-        .with("/etc/asterisk/voicemail.conf", LEGACY)
-        .with(
-            "/etc/asterisk/imapvm.conf",
-            "[general]\nwebhook = http://127.0.0.1:8080/new\nmetrics = 127.0.0.1:9090\n",
-        );
-    let parsed = parse_with_imapvm_conf(
-        &files,
-        Path::new("/etc/asterisk/voicemail.conf"),
-        &ImapvmConfPath::Beside,
-    )
-    .unwrap();
+    let parsed = in_etc_asterisk(
+        LEGACY,
+        Some("[general]\nwebhook = http://127.0.0.1:8080/new\nmetrics = 127.0.0.1:9090\n"),
+    );
     assert_eq!(
         parsed.imapvm_conf.as_deref(),
         Some("/etc/asterisk/imapvm.conf")
@@ -255,21 +263,10 @@ fn imapvm_conf_wins_key_by_key_over_the_legacy_section() {
 
 #[test]
 fn errors_of_both_files_come_in_file_order() {
-    let files = MemoryFiles::new()
-        .with(
-            "/etc/asterisk/voicemail.conf",
-            "[general]\nmaxmsg = lots\n[default]\n1234 => 4242,Alice,,,imapuser=alice\n",
-        )
-        .with(
-            "/etc/asterisk/imapvm.conf",
-            "[general]\nagi_allow = everyone\n",
-        );
-    let parsed = parse_with_imapvm_conf(
-        &files,
-        Path::new("/etc/asterisk/voicemail.conf"),
-        &ImapvmConfPath::Beside,
-    )
-    .unwrap();
+    let parsed = in_etc_asterisk(
+        "[general]\nmaxmsg = lots\n[default]\n1234 => 4242,Alice,,,imapuser=alice\n",
+        Some("[general]\nagi_allow = everyone\n"),
+    );
     let e: Vec<String> = errors(&parsed)
         .iter()
         .map(|d| format!("{}:{}", d.file, d.line))
@@ -371,13 +368,7 @@ fn render_writes_a_whole_imapvm_conf() {
     let conf = parse_imapvm_conf_bytes("imapvm.conf", FULL.as_bytes());
     let text = conf.general.render();
     assert!(text.starts_with("[general]\n"), "{text}");
-    let back = parse_imapvm_conf_bytes("again.conf", text.as_bytes());
-    assert!(
-        back.diagnostics.is_empty(),
-        "{text}\n{:#?}",
-        back.diagnostics
-    );
-    assert_eq!(back.general, conf.general);
+    renders_back(&conf.general).unwrap();
     assert_eq!(ImapvmSection::default().render(), "[general]\n");
     // voicemail.conf's legacy section is rendered into imapvm.conf, never back into
     // voicemail.conf.
@@ -481,9 +472,6 @@ proptest! {
     fn imapvm_conf_round_trips(text in general()) {
         let conf = parse_imapvm_conf_bytes("a.conf", text.as_bytes());
         prop_assert!(conf.diagnostics.is_empty(), "{text}\n{:?}", conf.diagnostics);
-        let rendered = conf.general.render();
-        let again = parse_imapvm_conf_bytes("b.conf", rendered.as_bytes());
-        prop_assert!(again.diagnostics.is_empty(), "{rendered}\n{:?}", again.diagnostics);
-        prop_assert_eq!(&again.general, &conf.general, "{}", rendered);
+        renders_back(&conf.general)?;
     }
 }

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use imapvm_config::{
-    AmiMode, ImapvmSection, MailboxId, WebhookUrl, parse_bytes, parse_imapvm_conf_bytes,
-};
+use imapvm_config::{AmiMode, ImapvmSection, MailboxId, WebhookUrl, parse_bytes};
 use proptest::prelude::*;
 
-use crate::{errors, warnings};
+use crate::imapvm_conf::renders_back;
+use crate::{errors, mailbox_ids, warnings};
 
 const CONF: &str = "[general]\nimapserver=imap.example\n\n\
 [imapvm]\n\
@@ -36,14 +35,11 @@ fn options_are_read_and_mailboxes_stay_mailboxes() {
     );
     assert_eq!(s.webhook_timeout, Duration::from_secs(2));
     assert_eq!(s.webhook_retries, 4);
-    let ids: Vec<String> = parsed
-        .config
-        .mailboxes
-        .iter()
-        .map(|m| m.id.to_string())
-        .collect();
     // As in Asterisk's sample: `4324 =>` in [imapvm] is a mailbox; the typo is one too.
-    assert_eq!(ids, ["4324@imapvm", "amii@imapvm", "1234@default"]);
+    assert_eq!(
+        mailbox_ids(&parsed),
+        ["4324@imapvm", "amii@imapvm", "1234@default"]
+    );
     let id: MailboxId = "4324@imapvm".parse().unwrap();
     assert!(parsed.config.settings(&id).is_some());
     // No secret in any diagnostic, nor in Debug output of the config.
@@ -152,9 +148,6 @@ proptest! {
         prop_assert!(errors(&parsed).is_empty(), "{text}\n{:?}", parsed.diagnostics);
         prop_assert!(parsed.config.mailboxes.is_empty());
         prop_assert!(!parsed.config.render().contains("[imapvm]"));
-        let rendered = parsed.config.imapvm.render();
-        let again = parse_imapvm_conf_bytes("imapvm.conf", rendered.as_bytes());
-        prop_assert!(again.diagnostics.is_empty(), "{rendered}\n{:?}", again.diagnostics);
-        prop_assert_eq!(&again.general, &parsed.config.imapvm, "{}", rendered);
+        renders_back(&parsed.config.imapvm)?;
     }
 }

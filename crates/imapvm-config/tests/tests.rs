@@ -20,6 +20,16 @@ fn errors(parsed: &Parsed) -> Vec<&Diagnostic> {
         .collect()
 }
 
+/// The mailboxes' `box@context`, in file order.
+fn mailbox_ids(parsed: &Parsed) -> Vec<String> {
+    parsed
+        .config
+        .mailboxes
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect()
+}
+
 /// The warning diagnostics.
 fn warnings(parsed: &Parsed) -> Vec<&Diagnostic> {
     parsed

@@ -120,6 +120,9 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
             options,
         )
         .await?;
+        // One stop signal listener, caught from before READY=1 to the end of the loop.
+        let stop = stopped();
+        tokio::pin!(stop);
         eprintln!("imapvm agi: FastAGI on {}", phone.local_addr());
         notifier.ready(&format!("FastAGI on {}", phone.local_addr()));
         let mut watchdog = notifier.watchdog_timer();
@@ -127,7 +130,7 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         retry.tick().await;
         loop {
             tokio::select! {
-                () = stopped() => break,
+                () = &mut stop => break,
                 () = watchdog_tick(&mut watchdog) => notifier.ping(),
                 report = phone.next_report() => {
                     let Some(r) = report else { break };

@@ -106,25 +106,21 @@ fn ami_flag(value: &str) -> AmiTarget {
     }
 }
 
-/// Ctrl-C or SIGTERM (systemd's stop).
-pub(crate) async fn stopped() {
+/// Ctrl-C or SIGTERM (systemd's stop). SIGTERM is caught from this call on (inside a
+/// runtime), not from the first poll: call it before telling systemd `READY=1`, and keep
+/// the one future for the whole loop, so that no SIGTERM is lost.
+pub(crate) fn stopped() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

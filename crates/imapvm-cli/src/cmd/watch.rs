@@ -87,6 +87,9 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         let mut watcher = Watcher::start(&store, options)?;
         let mut readiness = Readiness::new(watcher.accounts(), mailboxes.len());
         let mut watchdog = notifier.watchdog_timer();
+        // One stop signal listener, caught from before READY=1 to the end of the loop.
+        let stop = stopped();
+        tokio::pin!(stop);
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
             // manager does not restart us in a loop.
@@ -99,7 +102,7 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         loop {
             let event = tokio::select! {
                 e = watcher.next(), if !mailboxes.is_empty() => e,
-                () = stopped() => None,
+                () = &mut stop => None,
                 _ = drain.tick() => {
                     outputs.log_reports();
                     continue;

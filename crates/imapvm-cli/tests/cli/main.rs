@@ -14,7 +14,8 @@ mod voicemail;
 mod watch_outputs;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::{Duration, Instant};
 
 /// Run `imapvm ARGS` and capture everything.
 pub fn imapvm(args: &[&str]) -> Output {
@@ -22,6 +23,27 @@ pub fn imapvm(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run imapvm")
+}
+
+/// SIGTERM, as systemd stops a service; its exit status (a panic after 15 s).
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("imapvm did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Standard output as text.

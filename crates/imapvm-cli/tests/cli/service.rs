@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::scratch;
+use crate::{scratch, terminate};
 
 /// The service manager's end: the datagrams the service sent, one string each.
 struct Manager {
@@ -69,24 +69,30 @@ fn under_systemd(dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("imapvm did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// READY=1 within 30 s; the datagram that carried it.
+fn ready(manager: &mut Manager) -> String {
+    assert!(
+        manager.wait_for("READY=1", Duration::from_secs(30)),
+        "READY=1: {:?}",
+        manager.got
+    );
+    manager
+        .got
+        .iter()
+        .find(|d| d.lines().any(|l| l == "READY=1"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// SIGTERM: exit 0, and STOPPING=1 said.
+fn stop(manager: &mut Manager, child: &mut Child) {
+    let status = terminate(child);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        manager.wait_for("STOPPING=1", Duration::from_secs(2)),
+        "STOPPING=1: {:?}",
+        manager.got
+    );
 }
 
 #[test]
@@ -110,16 +116,7 @@ fn watch_says_ready_when_its_boxes_are_watched_pings_the_watchdog_and_says_stopp
     .unwrap();
     let mut manager = Manager::bind(&dir);
     let mut child = under_systemd(&dir, &["-c", conf.to_str().unwrap(), "watch"]);
-    assert!(
-        manager.wait_for("READY=1", Duration::from_secs(30)),
-        "READY=1: {:?}",
-        manager.got
-    );
-    let ready = manager
-        .got
-        .iter()
-        .find(|d| d.lines().any(|l| l == "READY=1"))
-        .unwrap();
+    let ready = ready(&mut manager);
     assert!(
         ready.contains("STATUS=watching 2 of 2 IMAP account(s), 2 mailbox(es)"),
         "{ready:?}"
@@ -131,13 +128,7 @@ fn watch_says_ready_when_its_boxes_are_watched_pings_the_watchdog_and_says_stopp
         "WATCHDOG=1 pings: {:?}",
         manager.got
     );
-    let status = terminate(&mut child);
-    assert!(status.success(), "{status:?}");
-    assert!(
-        manager.wait_for("STOPPING=1", Duration::from_secs(2)),
-        "STOPPING=1: {:?}",
-        manager.got
-    );
+    stop(&mut manager, &mut child);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -184,18 +175,10 @@ fn agi_listens_where_the_flag_says_over_imapvm_conf_and_says_ready() {
             vm_spool.to_str().unwrap(),
         ],
     );
+    let ready = ready(&mut manager);
     assert!(
-        manager.wait_for("READY=1", Duration::from_secs(30)),
-        "READY=1: {:?}",
-        manager.got
-    );
-    assert!(
-        manager
-            .got
-            .iter()
-            .any(|d| d.contains(&format!("STATUS=FastAGI on {listen}"))),
-        "{:?}",
-        manager.got
+        ready.contains(&format!("STATUS=FastAGI on {listen}")),
+        "{ready:?}"
     );
     assert!(
         manager.wait_for("WATCHDOG=1", Duration::from_secs(2)),
@@ -208,12 +191,6 @@ fn agi_listens_where_the_flag_says_over_imapvm_conf_and_says_ready() {
     );
     assert!(flag_spool.is_dir(), "the flag's spool is used");
     assert!(!file_spool.exists(), "imapvm.conf's spool is not");
-    let status = terminate(&mut child);
-    assert!(status.success(), "{status:?}");
-    assert!(
-        manager.wait_for("STOPPING=1", Duration::from_secs(2)),
-        "{:?}",
-        manager.got
-    );
+    stop(&mut manager, &mut child);
     let _ = std::fs::remove_dir_all(&dir);
 }

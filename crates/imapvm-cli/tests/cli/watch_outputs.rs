@@ -10,7 +10,7 @@ use imapvm_watch::Shard;
 use serde_json::Value;
 use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
-use crate::{imapvm, scratch, stderr, stdout};
+use crate::{imapvm, scratch, stderr, stdout, terminate};
 
 const BOXES: [&str; 3] = ["1234", "4321", "5678"];
 
@@ -32,26 +32,6 @@ fn watch(conf: &str, shard: &str) -> (Child, mpsc::Receiver<Value>) {
         }
     });
     (child, rx)
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("imapvm watch did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
