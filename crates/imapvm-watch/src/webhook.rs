@@ -71,7 +71,7 @@ impl WebhookOptions {
         ConfigError::require_positive("report_queue", self.report_queue)
     }
 
-    /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,
+    /// The options imapvm.conf sets (`webhook_timeout`, `webhook_retries`,
     /// `webhook_inflight`), with the default back-off.
     pub fn from_section(section: &ImapvmSection) -> Self {
         WebhookOptions {
