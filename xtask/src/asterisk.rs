@@ -19,7 +19,7 @@
 //!   when a side could not run.
 //!
 //! Everything of a run is kept in `target/imapvm-asterisk/runs/ID/`: imapvm's
-//! voicemail.conf and log, every call's drive.py JSON (with its AGI transcript), Asterisk's
+//! voicemail.conf, its imapvm.conf (where `imapvm agi` listens and spools) and log, every call's drive.py JSON (with its AGI transcript), Asterisk's
 //! `full.log`, and the printed report. It is not part of `cargo xtask ci`.
 
 mod compare;
@@ -288,11 +288,11 @@ fn compare_all(prefix_option: Option<&Path>, only: &[String]) -> Result<()> {
     };
     let kit_vm = fs::read_to_string(kit_dir.join("conf/voicemail.conf"))
         .map_err(|e| HarnessError::io("reading the kit's voicemail.conf", e))?;
-    let conf_text = kit::imapvm_conf(&kit_vm, &imap).map_err(HarnessError)?;
-    let conf = records.join("imapvm.conf");
+    let conf_text = kit::voicemail_conf(&kit_vm, &imap).map_err(HarnessError)?;
+    let conf = records.join("voicemail.conf");
     write(&conf, conf_text)?;
     fs::set_permissions(&conf, fs::Permissions::from_mode(0o600))
-        .map_err(|e| HarnessError::io("chmod imapvm.conf", e))?;
+        .map_err(|e| HarnessError::io("chmod voicemail.conf", e))?;
     mkdir(&imap.outbox)?;
 
     let mut started = Started {
@@ -306,6 +306,14 @@ fn compare_all(prefix_option: Option<&Path>, only: &[String]) -> Result<()> {
     };
     imap_reset(&server, &imap, true)?;
     let port = server::free_port("127.0.0.1")?;
+    // The FastAGI server's place, in imapvm.conf beside voicemail.conf (where imapvm finds it).
+    write(
+        &records.join("imapvm.conf"),
+        format!(
+            "; imapvm's own options for `cargo xtask asterisk`\n[general]\nagi_listen = 127.0.0.1:{port}\nagi_spool = {}\n",
+            run.join("var/spool/imapvm-agi").display()
+        ),
+    )?;
     let log = records.join("imapvm.log");
     // The phone crate's debug lines (every store op, why an AGI connection ended) help to
     // read a difference; RUST_LOG wins when set.
@@ -317,10 +325,6 @@ fn compare_all(prefix_option: Option<&Path>, only: &[String]) -> Result<()> {
             .arg("-c")
             .arg(&conf)
             .arg("agi")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--spool")
-            .arg(run.join("var/spool/imapvm-agi"))
             .arg("--vm-spool")
             .arg(run.join("var/spool/voicemail")),
         &log,

@@ -4,15 +4,21 @@
 //! generated, uses the `imapvm` command line to deposit three voicemails (tones written
 //! here as WAV files), list them and count them; has an independent mail client (Python's
 //! imaplib, not our code) mark one heard and delete another; counts again; plays one to a
-//! file and checks the audio. Stops the server it started unless `--keep`.
+//! file and checks the audio. Meanwhile `imapvm watch` runs with a webhook from the demo's
+//! imapvm.conf (imapvm's own options, beside voicemail.conf by default, here given with
+//! `--imapvm-conf`) and POSTs each change to a receiver in this process.
+//! Stops the server it started unless `--keep`.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use xtask::dovecot;
 use xtask::mail_client;
+use xtask::pbx::{WebhookReceiver, WebhookReceiverConfig};
 use xtask::server::{HarnessError, Result, ServerInfo, mkdir, target_dir, workspace_root};
 
 /// The mailbox of the generated voicemail.conf the demo uses.
@@ -70,14 +76,25 @@ pub(crate) fn imapvm_binary() -> Result<PathBuf> {
 struct Cli {
     binary: PathBuf,
     config: PathBuf,
+    imapvm_conf: PathBuf,
 }
 
 impl Cli {
-    /// Runs `imapvm -c CONF ARGS`; returns stdout, or the one-line reason on failure.
-    fn run(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.binary)
-            .arg("-c")
+    /// `imapvm -c CONF --imapvm-conf FILE`.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("-c")
             .arg(&self.config)
+            .arg("--imapvm-conf")
+            .arg(&self.imapvm_conf);
+        cmd
+    }
+
+    /// Runs `imapvm -c CONF --imapvm-conf FILE ARGS`; returns stdout, or the one-line
+    /// reason on failure.
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let out = self
+            .command()
             .args(args)
             .output()
             .map_err(|e| HarnessError::io("running imapvm", e))?;
@@ -158,14 +175,107 @@ pub fn run(keep: bool) -> Result<()> {
     Ok(())
 }
 
+/// `imapvm --json watch --mailbox MAILBOX` in the background, its event lines in a channel.
+struct Watch {
+    child: Child,
+    events: mpsc::Receiver<Value>,
+}
+
+impl Watch {
+    fn start(cli: &Cli) -> Result<Watch> {
+        let mut child = cli
+            .command()
+            .args(["--json", "watch", "--mailbox", MAILBOX])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| HarnessError::io("starting imapvm watch", e))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| HarnessError("imapvm watch has no stdout".into()))?;
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Ok(Watch { child, events })
+    }
+
+    /// SIGTERM, as systemd stops it; waits for the exit.
+    fn stop(mut self) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(HarnessError("imapvm watch did not stop on SIGTERM".into()))
+    }
+}
+
 fn scenario(binary: &Path, info: &ServerInfo) -> Result<()> {
+    let work = target_dir().join("imapvm-demo");
+    mkdir(&work)?;
+    let hooks = WebhookReceiver::start(WebhookReceiverConfig::default())
+        .map_err(|e| HarnessError::io("starting the webhook receiver", e))?;
+    let imapvm_conf = work.join("imapvm.conf");
+    std::fs::write(
+        &imapvm_conf,
+        format!(
+            "; imapvm's own options for the demo (the real one is /etc/asterisk/imapvm.conf)\n\
+             [general]\nwebhook = {}\n",
+            hooks.url("/mwi")
+        ),
+    )
+    .map_err(|e| HarnessError::io("writing imapvm.conf", e))?;
     let cli = Cli {
         binary: binary.to_path_buf(),
         config: info.voicemail_conf.clone(),
+        imapvm_conf,
     };
-    let work = target_dir().join("imapvm-demo");
-    mkdir(&work)?;
     println!("   voicemail.conf: {}", info.voicemail_conf.display());
+    println!("   imapvm.conf:    {}", cli.imapvm_conf.display());
+
+    say("imapvm config check: voicemail.conf and imapvm.conf");
+    let check = cli.run(&["config", "check"])?;
+    indent(check.lines().last().unwrap_or_default());
+
+    let watch = Watch::start(&cli)?;
+    let result = with_watch(&cli, info, &work, &watch, &hooks);
+    let stopped = watch.stop();
+    result?;
+    stopped
+}
+
+fn with_watch(
+    cli: &Cli,
+    info: &ServerInfo,
+    work: &Path,
+    watch: &Watch,
+    hooks: &WebhookReceiver,
+) -> Result<()> {
+    let first = watch
+        .events
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| HarnessError("imapvm watch printed no event in 30 s".into()))?;
+    say(&format!(
+        "imapvm watch runs in the background (webhook from imapvm.conf); it starts with {}@{}: {} new, {} old",
+        first["mailbox"].as_str().unwrap_or("?"),
+        first["context"].as_str().unwrap_or("?"),
+        first["new"],
+        first["old"]
+    ));
 
     let (new0, urgent0, old0) = cli.counts()?;
     say(&format!(
@@ -233,6 +343,26 @@ m.logout()
     say(&format!(
         "imapvm count sees it: {new2} new (was {new1}), {urgent2} urgent (was {urgent1}), {old2} heard (was {old1})"
     ));
+    // The same counts as `count`'s, in the JSON `watch --json` prints.
+    let shows = |r: &xtask::pbx::HttpRequest| {
+        serde_json::from_slice::<Value>(&r.body).is_ok_and(|v| {
+            (v["new"].as_u64(), v["urgent"].as_u64(), v["old"].as_u64())
+                == (Some(new2), Some(urgent2), Some(old2))
+        })
+    };
+    let (ok, requests) = hooks.wait_for(Duration::from_secs(15), |r| r.iter().any(shows));
+    match requests.iter().rev().find(|r| shows(r)) {
+        Some(r) if ok => println!(
+            "   imapvm watch saw the mail client's change too and POSTed it to the webhook: {}",
+            String::from_utf8_lossy(&r.body)
+        ),
+        _ => {
+            return Err(HarnessError(format!(
+                "the webhook got no event with the new counts in 15 s ({} request(s))",
+                requests.len()
+            )));
+        }
+    }
     indent(&cli.run(&["list", MAILBOX])?);
     indent(&cli.run(&["count", MAILBOX, "--message-summary"])?);
 

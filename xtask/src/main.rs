@@ -12,11 +12,14 @@
 //! * `tidy`: the repository checks (also part of `cargo test`).
 //! * `asterisk [build]`: imapvm's phone flows through a real Asterisk 22, compared with
 //!   Asterisk's own VoiceMail()/VoiceMailMain() (see [`asterisk`]; not part of `ci`).
+//! * `dist [--check]`: the .deb (cargo-deb), and with `--check` its contents verified in a
+//!   scratch root (see [`dist`]; not part of `ci`: it needs a release build).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod asterisk;
 mod demo;
+mod dist;
 
 use std::path::Path;
 use std::process::{Child, Command, ExitCode};
@@ -81,6 +84,12 @@ enum Task {
     Tidy,
     /// imapvm's FastAGI voicemail against Asterisk's own apps, through a real Asterisk 22 (`build` builds one).
     Asterisk(asterisk::AsteriskArgs),
+    /// The Debian package (cargo-deb) in target/debian/: binary, systemd units, imapvm.conf, man pages, completions.
+    Dist {
+        /// Then unpack it into a scratch root (dpkg -x) and check its contents and units.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +114,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Tidy => cargo(&["test", "--package", "xtask", "--lib", "tidy"], &[]),
         Task::Asterisk(args) => asterisk::run(&args),
+        Task::Dist { check } => dist::run(check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

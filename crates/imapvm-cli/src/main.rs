@@ -14,20 +14,35 @@ mod cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Voicemail on IMAP, compatible with Asterisk's app_voicemail IMAP storage.
 #[derive(Debug, Parser)]
-#[command(name = "imapvm", version, about, long_about = None)]
+#[command(
+    name = "imapvm",
+    version,
+    about,
+    long_about = None,
+    after_long_help = "Files: /etc/asterisk/voicemail.conf (Asterisk's, read as app_voicemail reads it) and \
+        /etc/asterisk/imapvm.conf (imapvm's own options, in the directory of --config). \
+        `imapvm config check` validates both. Exit codes: 0 success, 1 the operation failed \
+        (one line on stderr), 2 usage error."
+)]
 struct Cli {
     /// The voicemail.conf to read.
     #[arg(
         short,
         long,
         global = true,
+        value_name = "FILE",
         default_value = "/etc/asterisk/voicemail.conf"
     )]
     config: PathBuf,
+
+    /// imapvm's own options (outputs, metrics, FastAGI). Default: imapvm.conf in the
+    /// directory of --config, if it exists (Asterisk keeps every module's file there).
+    #[arg(long, global = true, value_name = "FILE")]
+    imapvm_conf: Option<PathBuf>,
 
     /// More tracing on stderr (-v: debug, -vv: trace). RUST_LOG is honoured.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -46,7 +61,7 @@ struct Cli {
 enum Command {
     /// Show the version and the crates this build contains.
     Version,
-    /// Validate voicemail.conf, or show one mailbox's effective settings.
+    /// Validate voicemail.conf and imapvm.conf, or show one mailbox's effective settings.
     Config(cmd::config::ConfigArgs),
     /// Inspect a voicemail email file, or compose one from voicemail.conf.
     Message(cmd::message::MessageArgs),
@@ -89,16 +104,33 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// Deposits queued while the IMAP server was unreachable: list, flush, release, discard.
     Outbox(cmd::outbox::OutboxArgs),
+    /// Write the man pages or the shell completions into a directory (for packagers).
+    #[command(hide = true)]
+    Generate(cmd::generate::GenerateArgs),
+}
+
+/// The command line's clap definition: what `--help`, the man pages and the completions
+/// describe.
+pub(crate) fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// What every subcommand gets besides its own arguments.
 #[derive(Debug)]
 pub(crate) struct Global {
     /// `-c, --config`.
-    #[allow(dead_code, reason = "read by the subcommands that load voicemail.conf")]
     pub config: PathBuf,
+    /// `--imapvm-conf`, or imapvm.conf beside `--config`.
+    pub imapvm_conf: imapvm_config::ImapvmConfPath,
     /// `--json`.
     pub json: bool,
+}
+
+impl Global {
+    /// voicemail.conf and imapvm.conf, parsed, with the diagnostics of both.
+    pub(crate) fn load(&self) -> Result<imapvm_config::Parsed, imapvm_config::ConfigError> {
+        imapvm::config_files::load_with(&self.config, &self.imapvm_conf)
+    }
 }
 
 fn main() -> ExitCode {
@@ -117,6 +149,10 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let global = Global {
         config: cli.config,
+        imapvm_conf: match cli.imapvm_conf {
+            Some(file) => imapvm_config::ImapvmConfPath::File(file),
+            None => imapvm_config::ImapvmConfPath::Beside,
+        },
         json: cli.json,
     };
     let result = match cli.command {
@@ -142,6 +178,7 @@ fn main() -> ExitCode {
         Command::Agi(args) => cmd::agi::run(&global, &args),
         Command::Migrate(args) => cmd::migrate::run(&global, &args),
         Command::Outbox(args) => cmd::outbox::run(&global, &args),
+        Command::Generate(args) => cmd::generate::run(&global, &args),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
-//! The `[imapvm]` section: imapvm's own outputs (AMI, webhooks), read from voicemail.conf.
+//! imapvm's own options: the `[general]` section of `imapvm.conf` (see [`crate::imapvm_conf`]
+//! for the file), which older installs wrote as an `[imapvm]` section of voicemail.conf.
 //!
 //! ```text
-//! [imapvm]
+//! ; /etc/asterisk/imapvm.conf
+//! [general]
 //! ami = 127.0.0.1:5038,imapvm,s3cret,refresh   ; or ,mwi (res_mwi_external_ami)
 //! ami = tls://pbx.example.com:5039,imapvm,s3cret,mwi   ; manager.conf tlsenable
 //! ami_cafile = /etc/imapvm/pbx-ca.pem     ; trusted for tls:// besides the system roots
@@ -11,18 +13,23 @@
 //! webhook_timeout = 5       ; seconds per attempt
 //! webhook_retries = 4       ; attempts after the first
 //! webhook_inflight = 8      ; requests at once
+//! webhook_secret = 6f1d...  ; shared with the webhook receivers
+//! webhook_cafile = /etc/ssl/certs/hooks-ca.pem
+//! ami_cafile = /etc/asterisk/keys/ca.pem
 //! metrics = 127.0.0.1:9464  ; Prometheus /metrics and /healthz (`imapvm watch`, `imapvm agi`)
+//! agi_listen = 127.0.0.1:4573
+//! agi_spool = /var/spool/asterisk/imapvm
+//! agi_allow = 192.0.2.0/24  ; repeatable
 //! ```
 //!
-//! **Asterisk does not ignore this section.** `app_voicemail` reads every section other
-//! than `[general]`, `[zonemessages]` and the `aliasescontext` section as a voicemail
-//! context, so to Asterisk `ami = …` is a mailbox `ami@imapvm` (PIN `host:port`, full name
-//! the AMI user, e-mail the AMI secret) and `webhook = …` a mailbox `webhook@imapvm`. They
-//! are harmless unless a dialplan deposits to them, but Asterisk (with IMAP storage and
-//! `pollmailboxes`) will also try to poll them; [`crate::parse`] warns once per section.
-//! Lines of `[imapvm]` whose key is not one of [`IMAPVM_KEYS`] (e.g. `4324 => …`, as in
-//! Asterisk's own sample file, which uses `[imapvm]` as an ordinary context) stay mailboxes,
-//! for Asterisk and for imapvm alike.
+//! **Why not voicemail.conf.** `app_voicemail` reads every section other than `[general]`,
+//! `[zonemessages]` and the `aliasescontext` section as a voicemail context, so to Asterisk
+//! an `[imapvm]` section's `ami = …` is a mailbox `ami@imapvm` (PIN `host:port`, full name
+//! the AMI user, e-mail the AMI secret) and `webhook = …` a mailbox `webhook@imapvm`. The
+//! legacy section is still read; [`crate::parse`] warns once per section, naming the lines to
+//! move to imapvm.conf. Lines of `[imapvm]` whose key is not one of [`IMAPVM_KEYS`] (e.g.
+//! `4324 => …`, as in Asterisk's own sample file, which uses `[imapvm]` as an ordinary
+//! context) stay mailboxes, for Asterisk and for imapvm alike.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -31,11 +38,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use imapvm_types::Secret;
+use ipnet::IpNet;
 
-/// The section name (compared case-insensitively, as Asterisk compares section names).
+/// The legacy section of voicemail.conf (compared case-insensitively, as Asterisk compares
+/// section names).
 pub const IMAPVM_SECTION: &str = "imapvm";
 
-/// The keys imapvm reads in `[imapvm]` (lower case; compared case-insensitively).
+/// The keys imapvm reads in imapvm.conf's `[general]` and in the legacy `[imapvm]` (lower
+/// case; compared case-insensitively).
 pub const IMAPVM_KEYS: &[&str] = &[
     "ami",
     "webhook",
@@ -46,7 +56,14 @@ pub const IMAPVM_KEYS: &[&str] = &[
     "webhook_cafile",
     "ami_cafile",
     "metrics",
+    "agi_listen",
+    "agi_spool",
+    "agi_allow",
 ];
+
+/// The keys of [`IMAPVM_KEYS`] that may be written more than once (each line adds one);
+/// of the others, a later line replaces an earlier one.
+pub const REPEATABLE_KEYS: &[&str] = &["ami", "webhook", "agi_allow"];
 
 /// The AMI port Asterisk listens on by default (`manager.conf`).
 pub const DEFAULT_AMI_PORT: u16 = 5038;
@@ -57,6 +74,8 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// Longest accepted `webhook_secret` (an HMAC key longer than the hash's block is hashed
 /// first anyway; this only bounds what a config line may hold).
 pub const MAX_WEBHOOK_SECRET_BYTES: usize = 1024;
+/// Longest accepted path (`webhook_cafile`, `ami_cafile`, `agi_spool`): Linux's `PATH_MAX`.
+pub const MAX_PATH_BYTES: usize = 4096;
 
 /// What imapvm tells Asterisk over AMI when a box's counts change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -434,7 +453,8 @@ impl FromStr for WebhookUrl {
     }
 }
 
-/// The `[imapvm]` section, typed, with imapvm's defaults.
+/// imapvm.conf's `[general]` (or the legacy `[imapvm]` of voicemail.conf), typed, with
+/// imapvm's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapvmSection {
     /// `ami` lines (each one a target that gets every change).
@@ -460,6 +480,12 @@ pub struct ImapvmSection {
     /// `/healthz` (an IP address and port: `127.0.0.1:9464`, `[::1]:9464`); `None`: not
     /// served.
     pub metrics: Option<SocketAddr>,
+    /// `agi_listen`: where `imapvm agi` listens for Asterisk's FastAGI connections.
+    pub agi_listen: SocketAddr,
+    /// `agi_spool`: the directory Asterisk and `imapvm agi` share for audio.
+    pub agi_spool: PathBuf,
+    /// `agi_allow` lines: networks besides loopback that may connect to `imapvm agi`.
+    pub agi_allow: Vec<IpNet>,
 }
 
 /// Default of `webhook_timeout`.
@@ -468,6 +494,11 @@ pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_WEBHOOK_RETRIES: u32 = 4;
 /// Default of `webhook_inflight`.
 pub const DEFAULT_WEBHOOK_INFLIGHT: u32 = 8;
+/// Default of `agi_listen`: loopback, FastAGI's port.
+pub const DEFAULT_AGI_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4573);
+/// Default of `agi_spool`.
+pub const DEFAULT_AGI_SPOOL: &str = "/var/spool/asterisk/imapvm";
 
 impl Default for ImapvmSection {
     fn default() -> Self {
@@ -481,6 +512,9 @@ impl Default for ImapvmSection {
             webhook_cafile: None,
             ami_cafile: None,
             metrics: None,
+            agi_listen: DEFAULT_AGI_LISTEN,
+            agi_spool: PathBuf::from(DEFAULT_AGI_SPOOL),
+            agi_allow: Vec::new(),
         }
     }
 }
@@ -491,15 +525,10 @@ impl ImapvmSection {
         *self == ImapvmSection::default()
     }
 
-    /// Reads one `key = value` of `[imapvm]`. `Ok(false)`: not an imapvm key (the line is a
-    /// mailbox); `Err`: an imapvm key with a bad value (the default stays).
+    /// Reads one `key = value` of imapvm.conf's `[general]` (or the legacy `[imapvm]`).
+    /// `Ok(false)`: not an imapvm key (in `[imapvm]`, the line is a mailbox); `Err`: an imapvm
+    /// key with a bad value (the value before it stays).
     pub(crate) fn read(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let path = |value: &str| -> Result<PathBuf, String> {
-            match value.trim() {
-                "" => Err(format!("{key}: empty; write the path of a PEM file")),
-                p => Ok(PathBuf::from(p)),
-            }
-        };
         let number = |max: u64| -> Result<u64, String> {
             match value.trim().parse::<u64>() {
                 Ok(n) if n <= max => Ok(n),
@@ -528,42 +557,29 @@ impl ImapvmSection {
                 0 => return Err(format!("{key}: 0 would send nothing; write 1 or more")),
                 n => self.webhook_inflight = n as u32,
             },
-            // The value itself never goes into a message.
-            "webhook_secret" => match value.len() {
-                0 => return Err(format!("{key}: empty; remove the line to send unsigned")),
-                n if n > MAX_WEBHOOK_SECRET_BYTES => {
-                    return Err(format!(
-                        "{key}: {n} bytes long; at most {MAX_WEBHOOK_SECRET_BYTES}"
-                    ));
-                }
-                _ => self.webhook_secret = Some(Secret::new(value)),
-            },
-            "webhook_cafile" => self.webhook_cafile = Some(path(value)?),
-            "ami_cafile" => self.ami_cafile = Some(path(value)?),
-            "metrics" => {
-                self.metrics = Some(value.trim().parse().map_err(|_| {
-                    format!(
-                        "{key}: `{value}` is not an IP address and port \
-                         (127.0.0.1:9464, [::1]:9464); metrics are not served"
-                    )
-                })?);
-            }
+            "webhook_secret" => self.webhook_secret = Some(secret(value)?),
+            "webhook_cafile" => self.webhook_cafile = Some(absolute_path(key, value)?),
+            "ami_cafile" => self.ami_cafile = Some(absolute_path(key, value)?),
+            "metrics" => self.metrics = Some(socket_address(key, value, "127.0.0.1:9464")?),
+            "agi_listen" => self.agi_listen = socket_address(key, value, "127.0.0.1:4573")?,
+            "agi_spool" => self.agi_spool = absolute_path(key, value)?,
+            "agi_allow" => self.agi_allow.push(network(value)?),
             _ => return Ok(false),
         }
         Ok(true)
     }
 
-    /// The section as voicemail.conf lines (after a `[imapvm]` header). The AMI secret is
-    /// written in clear: this is a configuration file. `;` is written `\;` (else it starts
-    /// a comment).
-    pub(crate) fn render(&self) -> String {
-        let out = self.render_raw();
-        out.lines()
-            .map(|l| {
-                let (k, v) = l.split_once(" = ").unwrap_or((l, ""));
-                format!("{k} = {}\n", v.replace(';', "\\;"))
-            })
-            .collect()
+    /// The section as an imapvm.conf: `[general]` and one line per value that differs from
+    /// the default; it parses back ([`crate::parse_imapvm_conf_bytes`]) to the same values.
+    /// Secrets are written in clear: this is a configuration file. `;` is written `\;` (else
+    /// it starts a comment).
+    pub fn render(&self) -> String {
+        let mut text = String::from("[general]\n");
+        for l in self.render_raw().lines() {
+            let (k, v) = l.split_once(" = ").unwrap_or((l, ""));
+            text.push_str(&format!("{k} = {}\n", v.replace(';', "\\;")));
+        }
+        text
     }
 
     fn render_raw(&self) -> String {
@@ -587,9 +603,8 @@ impl ImapvmSection {
         if self.webhook_inflight != d.webhook_inflight {
             out.push_str(&format!("webhook_inflight = {}\n", self.webhook_inflight));
         }
-        // A configuration file: the secret in clear, as the AMI secret.
-        if let Some(secret) = &self.webhook_secret {
-            out.push_str(&format!("webhook_secret = {}\n", secret.expose()));
+        if let Some(s) = &self.webhook_secret {
+            out.push_str(&format!("webhook_secret = {}\n", s.expose()));
         }
         if let Some(p) = &self.webhook_cafile {
             out.push_str(&format!("webhook_cafile = {}\n", p.display()));
@@ -597,11 +612,79 @@ impl ImapvmSection {
         if let Some(p) = &self.ami_cafile {
             out.push_str(&format!("ami_cafile = {}\n", p.display()));
         }
-        if let Some(addr) = self.metrics {
-            out.push_str(&format!("metrics = {addr}\n"));
+        if let Some(a) = &self.metrics {
+            out.push_str(&format!("metrics = {a}\n"));
+        }
+        if self.agi_listen != d.agi_listen {
+            out.push_str(&format!("agi_listen = {}\n", self.agi_listen));
+        }
+        if self.agi_spool != d.agi_spool {
+            out.push_str(&format!("agi_spool = {}\n", self.agi_spool.display()));
+        }
+        for n in &self.agi_allow {
+            out.push_str(&format!("agi_allow = {n}\n"));
         }
         out
     }
+}
+
+/// `webhook_secret`: not empty, bounded, no control characters (a value is one line).
+fn secret(value: &str) -> Result<Secret, String> {
+    if value.is_empty() {
+        return Err("webhook_secret is empty; write the secret or remove the line".into());
+    }
+    if value.len() > MAX_WEBHOOK_SECRET_BYTES {
+        return Err(format!(
+            "webhook_secret is {} bytes long; at most {MAX_WEBHOOK_SECRET_BYTES}",
+            value.len()
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("webhook_secret contains a control character; use printable characters".into());
+    }
+    Ok(Secret::new(value))
+}
+
+/// A file or directory: absolute (a service's working directory is not the operator's),
+/// bounded, no control characters.
+fn absolute_path(key: &str, value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err(format!(
+            "{key} is empty; write an absolute path or remove the line"
+        ));
+    }
+    if value.len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "{key} is {} bytes long; at most {MAX_PATH_BYTES}",
+            value.len()
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{key} contains a control character"));
+    }
+    if !value.starts_with('/') {
+        return Err(format!(
+            "{key}: `{value}` is a relative path; write it from / (a service's working directory is not yours)"
+        ));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// `address:port`, IPv6 in brackets.
+fn socket_address(key: &str, value: &str, example: &str) -> Result<SocketAddr, String> {
+    value.trim().parse().map_err(|_| {
+        format!(
+            "{key}: `{value}` is not an address:port; write e.g. {example} or [::1]:{}",
+            example.rsplit(':').next().unwrap_or_default()
+        )
+    })
+}
+
+/// One `agi_allow` network in CIDR notation.
+fn network(value: &str) -> Result<IpNet, String> {
+    value.trim().parse().map_err(|_| {
+        format!("agi_allow: `{value}` is not a network in CIDR notation; write e.g. 192.0.2.0/24, or 192.0.2.7/32 for one host")
+    })
 }
 
 #[cfg(test)]
@@ -803,10 +886,42 @@ mod tests {
         assert!(s.read("webhook_cafile", "/etc/h.pem").unwrap());
         assert!(s.read("ami_cafile", "/etc/a.pem").unwrap());
         assert!(s.read("Metrics", " [::1]:9464 ").unwrap());
+        assert_eq!(s.metrics, Some("[::1]:9464".parse().unwrap()));
+        assert!(s.read("webhook_secret", "hook s3cret;x").unwrap());
+        assert!(s.read("webhook_cafile", "/etc/ssl/hooks.pem").unwrap());
+        assert!(s.read("AMI_cafile", "/etc/asterisk/keys/ca.pem").unwrap());
+        assert!(s.read("metrics", "[::1]:9464").unwrap());
+        assert!(s.read("agi_listen", "0.0.0.0:4573").unwrap());
+        assert!(s.read("agi_spool", "/srv/agi").unwrap());
+        assert!(s.read("agi_allow", "192.0.2.0/24").unwrap());
+        assert!(s.read("agi_allow", "2001:db8::/32").unwrap());
         assert!(!s.read("1234", "4242,Alice").unwrap());
         assert!(s.read("webhook_inflight", "0").is_err());
         assert!(s.read("webhook_timeout", "soon").is_err());
-        assert_eq!(s.metrics, Some("[::1]:9464".parse().unwrap()));
+        for (key, bad) in [
+            ("webhook_secret", ""),
+            ("webhook_secret", "a\u{7}b"),
+            ("webhook_cafile", "certs/ca.pem"),
+            ("ami_cafile", ""),
+            ("metrics", "localhost:9090"),
+            ("metrics", "127.0.0.1"),
+            ("agi_listen", "127.0.0.1:99999"),
+            ("agi_spool", "spool"),
+            ("agi_allow", "192.0.2.7"),
+            ("agi_allow", "192.0.2.0/33"),
+        ] {
+            assert!(s.read(key, bad).is_err(), "{key} = {bad:?}");
+        }
+        assert!(
+            s.read("webhook_secret", &"x".repeat(MAX_WEBHOOK_SECRET_BYTES + 1))
+                .is_err()
+        );
+        let long_path = format!("/{}", "p".repeat(MAX_PATH_BYTES));
+        assert!(s.read("agi_spool", &long_path).is_err());
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "Debug redacts the webhook secret"
+        );
         let mut back = ImapvmSection::default();
         for line in s.render_raw().lines() {
             let (k, v) = line.split_once(" = ").unwrap();

@@ -16,6 +16,11 @@
 //! [`CommandLine`]: split into program and arguments as a shell would, for a runtime that
 //! runs it without one.
 //!
+//! imapvm's own options (AMI and webhook outputs, metrics, the FastAGI server) live in
+//! `imapvm.conf` beside voicemail.conf, same syntax, one `[general]` section
+//! ([`parse_with_imapvm_conf`], [`ImapvmSection`]); the `[imapvm]` section older installs
+//! wrote into voicemail.conf is still read, with a warning naming the lines to move.
+//!
 //! A PIN change is computed, not written: [`change_password`] returns the new bytes of the
 //! file holding the mailbox line (only the password field differs), [`render_secret_conf`]
 //! and [`read_secret_conf`] handle the spool's `secret.conf` (`passwordlocation=spooldir`).
@@ -57,6 +62,7 @@ mod builder;
 mod command_line;
 mod diagnostic;
 mod files;
+mod imapvm_conf;
 mod imapvm_section;
 mod layer;
 mod model;
@@ -72,11 +78,14 @@ use std::path::Path;
 pub use command_line::{CommandLine, CommandLineError, MAX_COMMAND_LINE};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use files::{ConfigFiles, MemoryFiles};
+pub use imapvm_conf::{
+    IMAPVM_CONF, ImapvmConf, ImapvmConfPath, parse_imapvm_conf, parse_imapvm_conf_bytes,
+};
 pub use imapvm_section::{
-    AmiMode, AmiTarget, AmiTransport, DEFAULT_AMI_PORT, DEFAULT_AMI_TLS_PORT,
-    DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS,
-    IMAPVM_SECTION, ImapvmSection, MAX_WEBHOOK_SECRET_BYTES, OutputError, WebhookScheme,
-    WebhookUrl,
+    AmiMode, AmiTarget, AmiTransport, DEFAULT_AGI_LISTEN, DEFAULT_AGI_SPOOL, DEFAULT_AMI_PORT,
+    DEFAULT_AMI_TLS_PORT, DEFAULT_WEBHOOK_INFLIGHT, DEFAULT_WEBHOOK_RETRIES,
+    DEFAULT_WEBHOOK_TIMEOUT, IMAPVM_KEYS, IMAPVM_SECTION, ImapvmSection, MAX_PATH_BYTES,
+    MAX_WEBHOOK_SECRET_BYTES, OutputError, REPEATABLE_KEYS, WebhookScheme, WebhookUrl,
 };
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
 /// it themselves).
@@ -142,7 +151,8 @@ pub struct Config {
     pub mailboxes: Vec<Mailbox>,
     /// The `aliasescontext` section's aliases.
     pub aliases: Vec<Alias>,
-    /// imapvm's own `[imapvm]` section (AMI and webhook outputs of `imapvm watch`).
+    /// imapvm's own options in force: imapvm.conf's `[general]` ([`parse_with_imapvm_conf`]),
+    /// and for the keys it does not set, the legacy `[imapvm]` section of voicemail.conf.
     pub imapvm: ImapvmSection,
     /// Where values were written.
     pub origins: Origins,
@@ -173,7 +183,9 @@ impl Config {
         self.origins.mailbox_lines.get(index)
     }
 
-    /// Writes the configuration back as a voicemail.conf that parses to the same values.
+    /// Writes the configuration back as a voicemail.conf that parses to the same values,
+    /// [`Config::imapvm`] aside: that is imapvm.conf's ([`ImapvmSection::render`]), and is
+    /// never written into voicemail.conf, where Asterisk would read it as mailboxes.
     ///
     /// Values cannot carry what the syntax cannot: leading or trailing white space, line
     /// breaks outside `emailsubject`/`emailbody`, `,` in the first four mailbox fields, `|`
@@ -188,8 +200,11 @@ impl Config {
 pub struct Parsed {
     /// The configuration as Asterisk would use it.
     pub config: Config,
-    /// Errors and warnings, in file order.
+    /// Errors and warnings, in file order (voicemail.conf's, then imapvm.conf's).
     pub diagnostics: Vec<Diagnostic>,
+    /// The imapvm.conf that was read, as named in its diagnostics (`None`: none was read,
+    /// and the options in force are the legacy `[imapvm]`'s and imapvm's defaults).
+    pub imapvm_conf: Option<String>,
 }
 
 impl Parsed {
@@ -211,36 +226,77 @@ impl Parsed {
     }
 }
 
-/// Parses the voicemail.conf at `path`, reading it and its includes through `files`.
+/// Parses the voicemail.conf at `path`, reading it and its includes through `files`; no
+/// imapvm.conf (see [`parse_with_imapvm_conf`]): [`Config::imapvm`] is the legacy `[imapvm]`
+/// section's.
 ///
 /// Relative `#include` names are resolved against the directory of `path` (Asterisk resolves
 /// them against its configuration directory, where voicemail.conf lives).
 pub fn parse(files: &dyn ConfigFiles, path: &Path) -> Result<Parsed, ConfigError> {
     let mut diagnostics = Vec::new();
     let raw = syntax::load(files, path, &mut diagnostics)?;
-    let config = semantics::build(&raw, &mut diagnostics);
-    sort(&mut diagnostics);
-    Ok(Parsed {
-        config,
+    let target = ImapvmConfPath::Beside.resolve(path);
+    Ok(finish(&raw, None, &target, None, diagnostics))
+}
+
+/// Parses the voicemail.conf at `path` and the imapvm.conf `imapvm_conf` names: one
+/// [`Config`], whose [`Config::imapvm`] takes each key from imapvm.conf when it sets it, else
+/// from voicemail.conf's legacy `[imapvm]` (with a warning naming the lines to move), else
+/// imapvm's default; the diagnostics of both files.
+///
+/// An `Err` when voicemail.conf cannot be read, or the imapvm.conf named by
+/// [`ImapvmConfPath::File`]; a missing [`ImapvmConfPath::Beside`] file is no error.
+pub fn parse_with_imapvm_conf(
+    files: &dyn ConfigFiles,
+    path: &Path,
+    imapvm_conf: &ImapvmConfPath,
+) -> Result<Parsed, ConfigError> {
+    let mut diagnostics = Vec::new();
+    let raw = syntax::load(files, path, &mut diagnostics)?;
+    let imapvm_raw = imapvm_conf::load(files, path, imapvm_conf, &mut diagnostics)?;
+    let target = imapvm_conf.resolve(path);
+    let read = imapvm_raw.as_ref().map(|_| target.display().to_string());
+    Ok(finish(
+        &raw,
+        imapvm_raw.as_ref(),
+        &target,
+        read,
         diagnostics,
-    })
+    ))
 }
 
 /// Parses one file's bytes, named `name` in diagnostics. `#include`s cannot be followed
-/// (they are reported as unreadable).
+/// (they are reported as unreadable); no imapvm.conf is read.
 pub fn parse_bytes(name: &str, bytes: &[u8]) -> Parsed {
     let mut diagnostics = Vec::new();
     let raw = syntax::load_text(name, bytes, &mut diagnostics);
-    let config = semantics::build(&raw, &mut diagnostics);
+    let target = ImapvmConfPath::Beside.resolve(Path::new(name));
+    finish(&raw, None, &target, None, diagnostics)
+}
+
+/// The typed configuration of the loaded files, its diagnostics sorted.
+fn finish(
+    raw: &syntax::RawConfig,
+    imapvm_raw: Option<&syntax::RawConfig>,
+    target: &Path,
+    imapvm_conf: Option<String>,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Parsed {
+    let mut config = semantics::build(raw, &mut diagnostics);
+    let mut b = builder::Builder {
+        diagnostics: &mut diagnostics,
+    };
+    config.imapvm = imapvm_conf::effective(raw, imapvm_raw, &target.display().to_string(), &mut b);
     sort(&mut diagnostics);
     Parsed {
         config,
         diagnostics,
+        imapvm_conf,
     }
 }
 
 /// Diagnostics in file order: by file (first appearance), then line and column.
-fn sort(diagnostics: &mut [Diagnostic]) {
+pub(crate) fn sort(diagnostics: &mut [Diagnostic]) {
     let mut files: Vec<String> = Vec::new();
     for d in diagnostics.iter() {
         if !files.contains(&d.file) {

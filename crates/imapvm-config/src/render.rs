@@ -397,13 +397,5 @@ pub(crate) fn render(config: &Config) -> String {
             let _ = writeln!(out, "{} => {}", plain(m.id.mailbox()), text);
         }
     }
-    if !config.imapvm.is_default() {
-        let _ = write!(
-            out,
-            "\n[{}]\n{}",
-            crate::IMAPVM_SECTION,
-            config.imapvm.render()
-        );
-    }
     out
 }

@@ -14,7 +14,7 @@ use imapvm_types::Secret;
 use imapvm_types::{MailboxId, MailboxIdError};
 
 /// `[general]` options imapvm reads (lower case).
-const GENERAL_TYPED: &[&str] = &[
+pub(crate) const GENERAL_TYPED: &[&str] = &[
     "imapserver",
     "imapport",
     "imapflags",
@@ -278,7 +278,10 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.trim().to_ascii_lowercase();
     if lower.is_empty() || lower.len() > 64 {
         return None;
@@ -701,18 +704,15 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             alias_entries.extend(section.entries.iter());
             continue;
         }
+        // The legacy [imapvm]: its imapvm lines are options, not mailboxes (`imapvm_conf`
+        // says where to move them and takes the values in force).
         let imapvm_section = name.eq_ignore_ascii_case(crate::IMAPVM_SECTION);
-        let mut phantom: Vec<&str> = Vec::new();
         for entry in &section.entries {
             if imapvm_section {
                 match config.imapvm.read(&entry.key, &entry.value) {
-                    Ok(true) => {
-                        phantom.push(&entry.key);
-                        continue;
-                    }
+                    Ok(true) => continue,
                     Err(message) => {
                         b.error(&entry.value_at, message);
-                        phantom.push(&entry.key);
                         continue;
                     }
                     Ok(false) => {
@@ -780,17 +780,6 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             config.mailboxes.push(mailbox);
             origins.mailbox_lines.push(entry.key_at.clone());
             origins.mailbox_options.push(option_origins);
-        }
-        if !phantom.is_empty() {
-            let boxes: Vec<String> = phantom.iter().map(|k| format!("{k}@{name}")).collect();
-            b.warn(
-                &section.at,
-                format!(
-                    "Asterisk reads [{name}] as a voicemail context: to it {} {} (the `ami` secret is its e-mail field); imapvm reads these lines as its own options and does not watch them. Harmless unless a dialplan or `pollmailboxes` touches them",
-                    if boxes.len() == 1 { "this line is the mailbox" } else { "these lines are the mailboxes" },
-                    boxes.join(", ")
-                ),
-            );
         }
     }
 

@@ -89,6 +89,7 @@ fn general() -> impl Strategy<Value = General> {
         (
             opt(nonempty()),
             any::<bool>(),
+            // Zero timeouts and a zero pollfreq are refused (errors), not round-tripped.
             1u64..100_000,
             1u64..1000,
             any::<bool>(),

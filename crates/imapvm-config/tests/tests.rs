@@ -2,6 +2,7 @@
 
 mod asterisk_configs;
 mod diagnostics;
+mod imapvm_conf;
 mod imapvm_section;
 mod password;
 mod phone;
@@ -16,6 +17,16 @@ fn errors(parsed: &Parsed) -> Vec<&Diagnostic> {
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
+        .collect()
+}
+
+/// The mailboxes' `box@context`, in file order.
+fn mailbox_ids(parsed: &Parsed) -> Vec<String> {
+    parsed
+        .config
+        .mailboxes
+        .iter()
+        .map(|m| m.id.to_string())
         .collect()
 }
 

@@ -107,7 +107,10 @@ impl FromStr for Shard {
             value: value.to_owned(),
             reason: reason.to_owned(),
         };
-        let (k, n) = value.split_once('/').ok_or_else(|| err("no `/`"))?;
+        // `K-N` too: systemd instance names (`imapvm-watch@1-4`) cannot hold a `/`.
+        let (k, n) = value
+            .split_once(['/', '-'])
+            .ok_or_else(|| err("no `/` (write K/N, or K-N)"))?;
         let k = k
             .trim()
             .parse::<u32>()
@@ -154,7 +157,11 @@ mod tests {
     fn parsing() {
         assert_eq!("2/4".parse::<Shard>().unwrap(), Shard::new(2, 4).unwrap());
         assert_eq!(" 1 / 1 ".parse::<Shard>().unwrap().to_string(), "1/1");
-        for bad in ["", "1", "0/3", "4/3", "1/0", "a/2", "1/b", "1/4097", "-1/2"] {
+        // A systemd instance name: `imapvm-watch@3-4` runs `--shard %i`.
+        assert_eq!("3-4".parse::<Shard>().unwrap(), Shard::new(3, 4).unwrap());
+        for bad in [
+            "", "1", "0/3", "4/3", "1/0", "a/2", "1/b", "1/4097", "-1/2", "1-2/3", "0-3", "1--2",
+        ] {
             let e = bad.parse::<Shard>().unwrap_err().to_string();
             assert!(e.starts_with("--shard "), "{bad}: {e}");
         }

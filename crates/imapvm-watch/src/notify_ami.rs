@@ -1,7 +1,7 @@
 //! Tells Asterisk over AMI the moment a box changes: the sans-IO [`imapvm_ami::Client`] on
 //! the runtime's one driver ([`imapvm::driver::Driver`]).
 //!
-//! [`AmiNotifier::start`] spawns one task per AMI target (`[imapvm] ami = host:port,user,
+//! [`AmiNotifier::start`] spawns one task per AMI target (imapvm.conf's `ami = host:port,user,
 //! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), over TLS for
 //! `tls://host:port` (`manager.conf` `tlsenable`, port 5039), waits for the
 //! `Asterisk Call Manager/…` banner, logs in, and then sends one action per published

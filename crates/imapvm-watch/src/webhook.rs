@@ -114,7 +114,7 @@ impl WebhookOptions {
         }
     }
 
-    /// The options `[imapvm]` sets (`webhook_timeout`, `webhook_retries`,
+    /// The options imapvm.conf sets (`webhook_timeout`, `webhook_retries`,
     /// `webhook_inflight`, `webhook_secret`, `webhook_cafile`), with the default back-off.
     pub fn from_section(section: &ImapvmSection) -> Self {
         WebhookOptions {

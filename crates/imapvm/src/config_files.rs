@@ -1,9 +1,10 @@
-//! voicemail.conf from the file system: a `std::fs` [`ConfigFiles`] reader and [`load`].
+//! voicemail.conf and imapvm.conf from the file system: a `std::fs` [`ConfigFiles`] reader,
+//! [`load`] and [`load_with`].
 
 use std::io::{self, Read};
 use std::path::Path;
 
-use imapvm_config::{ConfigError, ConfigFiles, MAX_FILE_BYTES, Parsed};
+use imapvm_config::{ConfigError, ConfigFiles, ImapvmConfPath, MAX_FILE_BYTES, Parsed};
 
 /// Reads configuration files from the local file system, refusing files larger than
 /// [`MAX_FILE_BYTES`] and anything that is not a regular file.
@@ -33,10 +34,17 @@ impl ConfigFiles for FsConfigFiles {
     }
 }
 
-/// Reads and parses the voicemail.conf at `path` (and its `#include`s): the configuration
-/// plus its diagnostics. Only an unreadable top-level file is an error.
+/// Reads and parses the voicemail.conf at `path` (and its `#include`s) and the imapvm.conf
+/// beside it, if there is one: the configuration plus the diagnostics of both. Only an
+/// unreadable voicemail.conf is an error.
 pub fn load(path: &Path) -> Result<Parsed, ConfigError> {
-    imapvm_config::parse(&FsConfigFiles, path)
+    load_with(path, &ImapvmConfPath::Beside)
+}
+
+/// [`load`] with the imapvm.conf `imapvm_conf` names; a missing
+/// [`ImapvmConfPath::File`] is an error too.
+pub fn load_with(path: &Path, imapvm_conf: &ImapvmConfPath) -> Result<Parsed, ConfigError> {
+    imapvm_config::parse_with_imapvm_conf(&FsConfigFiles, path, imapvm_conf)
 }
 
 #[cfg(test)]
@@ -58,6 +66,33 @@ mod tests {
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
         assert_eq!(parsed.config.general.imapserver, "mail.example.com");
         assert_eq!(parsed.config.mailboxes.len(), 1);
+    }
+
+    #[test]
+    fn imapvm_conf_is_read_from_beside_voicemail_conf_or_as_named() {
+        let dir = std::env::temp_dir().join(format!("imapvm-conf-beside-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let vm = dir.join("voicemail.conf");
+        std::fs::write(&vm, "[default]\n1 => 1,A,,,imapuser=a\n").unwrap();
+        let no_imapvm_conf = load(&vm).unwrap();
+        std::fs::write(
+            dir.join("imapvm.conf"),
+            "[general]\nagi_listen = 127.0.0.1:4599\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("other.conf"),
+            "[general]\nagi_listen = 127.0.0.1:4598\n",
+        )
+        .unwrap();
+        let beside = load(&vm).unwrap();
+        let named = load_with(&vm, &ImapvmConfPath::File(dir.join("other.conf"))).unwrap();
+        let missing = load_with(&vm, &ImapvmConfPath::File(dir.join("gone.conf")));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(no_imapvm_conf.imapvm_conf, None);
+        assert_eq!(beside.config.imapvm.agi_listen.port(), 4599);
+        assert_eq!(named.config.imapvm.agi_listen.port(), 4598);
+        assert!(matches!(missing, Err(ConfigError::Read { .. })));
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::oauth::TokenCommandError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// voicemail.conf could not be read, or has an error (a diagnostic of severity error).
+    /// voicemail.conf (or imapvm.conf) could not be read, or has an error (a diagnostic of
+    /// severity error, which names its file).
     #[error("{}: {source}", path.display())]
     ConfigFile {
         /// The file given to [`Store::open`](crate::Store::open).

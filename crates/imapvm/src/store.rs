@@ -335,12 +335,20 @@ impl Store {
         }
     }
 
-    /// Loads a voicemail.conf from disk. Diagnostics of severity error make this fail.
+    /// Loads a voicemail.conf from disk, and the imapvm.conf beside it if there is one.
+    /// Diagnostics of severity error (in either file) make this fail.
     pub fn open(path: &Path) -> Result<Store> {
-        let parsed = crate::config_files::load(path).map_err(|e| Error::ConfigFile {
-            path: path.to_owned(),
-            source: ConfigFileError::Unreadable(Arc::new(e)),
-        })?;
+        Store::open_with(path, &imapvm_config::ImapvmConfPath::Beside)
+    }
+
+    /// [`Store::open`] with the imapvm.conf `imapvm_conf` names (a missing
+    /// [`File`](imapvm_config::ImapvmConfPath::File) fails).
+    pub fn open_with(path: &Path, imapvm_conf: &imapvm_config::ImapvmConfPath) -> Result<Store> {
+        let parsed =
+            crate::config_files::load_with(path, imapvm_conf).map_err(|e| Error::ConfigFile {
+                path: path.to_owned(),
+                source: ConfigFileError::Unreadable(Arc::new(e)),
+            })?;
         if let Some(d) = parsed
             .diagnostics
             .iter()

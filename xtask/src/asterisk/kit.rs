@@ -12,7 +12,7 @@
 //! * `conf/voicemail.conf`: [`BOXES`]' options (5678 with `review=yes|operator=yes`) and
 //!   box 4321 (`maxmsg=1`, the full mailbox).
 //!
-//! [`imapvm_conf`] turns the patched kit `voicemail.conf` into imapvm's: the same
+//! [`voicemail_conf`] turns the patched kit `voicemail.conf` into imapvm's: the same
 //! `[general]` options and boxes, plus where each box lives on IMAP.
 
 use std::fs;
@@ -374,7 +374,7 @@ pub struct ImapSide {
 /// imapvm's voicemail.conf from the patched kit one: the same `[general]` options (plus
 /// the IMAP ones, `imapgreetings=no`: greetings stay in Asterisk's spool, shared by both
 /// sides) and the same boxes, each on its [`BoxDef::imap_user`].
-pub fn imapvm_conf(kit_conf: &str, imap: &ImapSide) -> std::result::Result<String, String> {
+pub fn voicemail_conf(kit_conf: &str, imap: &ImapSide) -> std::result::Result<String, String> {
     let mut out = vec![
         "; imapvm's side of `cargo xtask asterisk`: the kit's voicemail.conf, on IMAP.".to_owned(),
     ];
@@ -516,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn imapvm_conf_mirrors_the_kit_with_each_box_on_its_imap_user() {
+    fn voicemail_conf_mirrors_the_kit_with_each_box_on_its_imap_user() {
         let kit = patch_voicemail_conf(VOICEMAIL).unwrap();
         let imap = ImapSide {
             host: "127.0.0.1".into(),
@@ -530,7 +530,7 @@ mod tests {
                 .map(|b| (b.imap_user.to_owned(), format!("pw-{}", b.imap_user)))
                 .collect(),
         };
-        let conf = imapvm_conf(&kit, &imap).unwrap();
+        let conf = voicemail_conf(&kit, &imap).unwrap();
         assert!(conf.contains("[general]\nimapserver = 127.0.0.1\nimapport = 10143\nimapflags = tls\nimapcafile = /t/ca.pem\nimapfolder = imapvm-ast-1\nimapparentfolder = imapvm-ast-1-folders\nimapgreetings = no\nimapvm_outbox = /t/outbox\nformat = wav\nmaxlogins = 3\n"), "{conf}");
         assert!(conf.contains("eastern = America/New_York|'vm-received' Q 'digits/at' IMp\n"));
         assert!(
@@ -542,6 +542,6 @@ mod tests {
         ));
         let mut no_pw = imap.clone();
         no_pw.passwords.pop();
-        assert!(imapvm_conf(&kit, &no_pw).unwrap_err().contains("vm4321"));
+        assert!(voicemail_conf(&kit, &no_pw).unwrap_err().contains("vm4321"));
     }
 }

@@ -1,4 +1,5 @@
-//! `imapvm config check|show`: validate a voicemail.conf, show a mailbox's effective settings.
+//! `imapvm config check|show`: validate voicemail.conf and imapvm.conf, show a mailbox's
+//! effective settings.
 
 use std::process::ExitCode;
 
@@ -18,7 +19,8 @@ pub(crate) struct ConfigArgs {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Check voicemail.conf: print every error and warning, then a summary. Exit 1 on errors.
+    /// Check voicemail.conf and imapvm.conf: print every error and warning (file:line:column),
+    /// then a summary. Exit 1 on errors.
     Check,
     /// Show the effective settings of one mailbox and where each value comes from.
     Show {
@@ -28,7 +30,7 @@ enum ConfigCommand {
 }
 
 pub(crate) fn run(global: &Global, args: &ConfigArgs) -> Result<ExitCode, CliError> {
-    let parsed = imapvm::config_files::load(&global.config)?;
+    let parsed = global.load()?;
     match &args.command {
         ConfigCommand::Check => check(global, &parsed),
         ConfigCommand::Show { mailbox } => show(global, &parsed, mailbox),
@@ -66,6 +68,7 @@ fn check(global: &Global, parsed: &Parsed) -> Result<ExitCode, CliError> {
             "diagnostics": parsed.diagnostics,
             "general": serde_json::to_value(&config.general).map_err(|e| CliError(e.to_string()))?,
             "mailboxes": mailboxes,
+            "imapvm_conf": parsed.imapvm_conf,
         });
         println!("{doc}");
     } else {
@@ -76,9 +79,19 @@ fn check(global: &Global, parsed: &Parsed) -> Result<ExitCode, CliError> {
         contexts.dedup();
         contexts.sort_unstable();
         contexts.dedup();
+        let files = match &parsed.imapvm_conf {
+            Some(imapvm_conf) => format!("{} and {imapvm_conf}", global.config.display()),
+            None => {
+                let beside = global.imapvm_conf.resolve(&global.config);
+                println!(
+                    "{}: not present; imapvm's defaults apply to what voicemail.conf's [imapvm] does not set",
+                    beside.display()
+                );
+                global.config.display().to_string()
+            }
+        };
         println!(
-            "{}: {errors} error(s), {warnings} warning(s); {} mailbox(es) in {} context(s)",
-            global.config.display(),
+            "{files}: {errors} error(s), {warnings} warning(s); {} mailbox(es) in {} context(s)",
             config.mailboxes.len(),
             contexts.len()
         );

@@ -241,7 +241,7 @@ fn message_settings(s: &MailboxSettings) -> Result<Settings, CliError> {
 }
 
 fn compose(global: &Global, args: &ComposeArgs) -> Result<ExitCode, CliError> {
-    let parsed = imapvm::config_files::load(&global.config)?;
+    let parsed = global.load()?;
     // A file the runtime would refuse is refused here too (issue 9: one clear line).
     if let Some(d) = parsed
         .diagnostics

@@ -21,6 +21,9 @@ pub(crate) mod voicemail;
 pub(crate) mod metrics;
 pub(crate) mod outputs;
 pub(crate) mod watch;
+// systemd's notify protocol for `watch` and `agi`, and what packagers ship (issue 21).
+pub(crate) mod generate;
+pub(crate) mod service;
 // The phone side over FastAGI (issue 19).
 pub(crate) mod agi;
 // File spool <-> IMAP (issue 12).

@@ -1,6 +1,6 @@
 //! The MWI outputs `watch` and `agi` share: AMI (`VoicemailRefresh` / `MWIUpdate`) and
-//! webhooks, from the command line or voicemail.conf's `[imapvm]` section, their reports
-//! logged to stderr; and the stop signal (Ctrl-C, SIGTERM).
+//! webhooks, from the command line or imapvm.conf (or the legacy `[imapvm]` section of
+//! voicemail.conf), their reports logged to stderr; and the stop signal (Ctrl-C, SIGTERM).
 
 use clap::Args;
 
@@ -15,15 +15,15 @@ use imapvm_watch::{
 /// The output flags.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Tell Asterisk over AMI (repeatable; replaces `[imapvm] ami`). MODE: refresh
+    /// Tell Asterisk over AMI (repeatable; replaces imapvm.conf's `ami` lines). MODE: refresh
     /// (VoicemailRefresh) or mwi (MWIUpdate). `tls://HOST:PORT` for AMI over TLS (port 5039;
-    /// `[imapvm] ami_cafile` applies; `tls://HOST:PORT/novalidate-cert` checks no
-    /// certificate). The secret shows in `ps`: prefer voicemail.conf. (Parsed after clap, so
+    /// imapvm.conf's `ami_cafile` applies; `tls://HOST:PORT/novalidate-cert` checks no
+    /// certificate). The secret shows in `ps`: prefer imapvm.conf. (Parsed after clap, so
     /// that a usage error never echoes the secret.)
     #[arg(long = "ami", value_name = "[tls://]HOST:PORT,USER,SECRET,MODE")]
     ami: Vec<String>,
     /// POST each event's JSON to this http:// or https:// URL (repeatable; replaces
-    /// `[imapvm] webhook`; `webhook_secret` and `webhook_cafile` apply).
+    /// imapvm.conf's `webhook` lines; `webhook_secret` and `webhook_cafile` apply).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<WebhookUrl>,
 }
@@ -35,7 +35,7 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// Starts the outputs the flags name, else those of voicemail.conf (needs a runtime);
+    /// Starts the outputs the flags name, else those of imapvm.conf (needs a runtime);
     /// their reports carry the store's clock, their outcomes are counted in `metrics`.
     pub(crate) fn start(
         store: &Store,
@@ -115,25 +115,21 @@ fn ami_flag(value: &str) -> AmiTarget {
     }
 }
 
-/// Ctrl-C or SIGTERM (systemd's stop).
-pub(crate) async fn stopped() {
+/// Ctrl-C or SIGTERM (systemd's stop). SIGTERM is caught from this call on (inside a
+/// runtime), not from the first poll: call it before telling systemd `READY=1`, and keep
+/// the one future for the whole loop, so that no SIGTERM is lost.
+pub(crate) fn stopped() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

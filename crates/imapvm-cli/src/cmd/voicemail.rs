@@ -18,9 +18,9 @@ pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, CliError> {
     Ok(rt.block_on(f))
 }
 
-/// The store of `-c voicemail.conf`.
+/// The store of `-c voicemail.conf` (and its imapvm.conf).
 pub(crate) fn open(global: &Global) -> Result<Store, CliError> {
-    Ok(Store::open(&global.config)?)
+    Ok(Store::open_with(&global.config, &global.imapvm_conf)?)
 }
 
 /// An Asterisk folder by name (`INBOX`, `Old`, `Work`, ..., `Cust5`, or its index).

@@ -4,10 +4,13 @@
 //! count change, `{error, account, at}` when an account is down (`docs/cli.md`). `new` excludes
 //! urgent, as Asterisk reports it; `at` is RFC 3339 UTC.
 //!
-//! Outputs (`docs/operations.md`): `--ami` / `[imapvm] ami` (VoicemailRefresh or MWIUpdate),
-//! `--webhook` / `[imapvm] webhook`, externnotify; `--shard K/N` watches one shard of the
-//! boxes; `--metrics ADDR` / `[imapvm] metrics` serves Prometheus `/metrics` and `/healthz`. Diagnostics and output failures go to stderr (tracing); SIGTERM and Ctrl-C stop
-//! cleanly (exit 0).
+//! Outputs (`docs/operations.md`): `--ami` / imapvm.conf's `ami` (VoicemailRefresh or
+//! MWIUpdate), `--webhook` / imapvm.conf's `webhook`, externnotify; `--shard K/N` watches one
+//! shard of the boxes; `--metrics ADDR` / imapvm.conf's `metrics` serves Prometheus
+//! `/metrics` and `/healthz`. Diagnostics and output failures go to stderr (tracing); SIGTERM
+//! and Ctrl-C stop cleanly (exit 0). Under systemd (`Type=notify`) it says `READY=1` once
+//! every account has been tried, pings the watchdog and says `STOPPING=1`
+//! ([`super::service`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use crate::Global;
 use crate::cmd::CliError;
 use crate::cmd::metrics::{MetricsArgs, serve};
 use crate::cmd::outputs::{OutputArgs, Outputs, stopped};
+use crate::cmd::service::{Notifier, Readiness, watchdog_tick};
 use crate::cmd::voicemail::{block_on, open};
 
 /// `imapvm watch ...`.
@@ -84,33 +88,54 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         ..WatchOptions::default()
     };
     let json = global.json;
+    let mut notifier = Notifier::from_env();
     block_on(async move {
         let exporter = serve("watch", &store, &args.metrics, &metrics).await?;
         let mut outputs = Outputs::start(&store, &args.outputs, &metrics)?;
         let mut watcher = Watcher::start(&store, options)?;
+        let mut readiness = Readiness::new(watcher.accounts(), mailboxes.len());
+        let mut watchdog = notifier.watchdog_timer();
+        // One stop signal listener, caught from before READY=1 to the end of the loop.
+        let stop = stopped();
+        tokio::pin!(stop);
         if mailboxes.is_empty() {
             // Nothing to watch (e.g. an empty shard): stay up until stopped, so a service
             // manager does not restart us in a loop.
             tracing::warn!("no mailbox to watch; waiting to be stopped");
-            stopped().await;
-        } else {
-            let mut drain = tokio::time::interval(Duration::from_millis(200));
-            loop {
-                let event = tokio::select! {
-                    e = watcher.next() => e,
-                    () = stopped() => None,
-                    _ = drain.tick() => {
-                        outputs.log_reports();
-                        continue;
-                    }
-                };
-                let Some(event) = event else { break };
-                if let WatchEvent::Mwi(e) = &event {
-                    outputs.notify(e);
-                }
-                print_event(&event, json);
-            }
+            notifier.ready("no mailbox to watch");
+        } else if readiness.is_complete() {
+            notifier.ready(&readiness.status());
         }
+        let mut drain = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            let event = tokio::select! {
+                e = watcher.next(), if !mailboxes.is_empty() => e,
+                () = &mut stop => None,
+                _ = drain.tick() => {
+                    outputs.log_reports();
+                    continue;
+                }
+                () = watchdog_tick(&mut watchdog) => {
+                    notifier.ping();
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
+            match &event {
+                WatchEvent::Mwi(e) => outputs.notify(e),
+                WatchEvent::Watching { account, .. } => {
+                    readiness.watching(account);
+                    tell(&mut notifier, &readiness);
+                }
+                WatchEvent::Error(e) => {
+                    readiness.down(&e.account);
+                    tell(&mut notifier, &readiness);
+                }
+                _ => {}
+            }
+            print_event(&event, json);
+        }
+        notifier.stopping();
         watcher.stop().await;
         outputs.stop().await;
         if let Some(exporter) = exporter {
@@ -119,6 +144,13 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> Result<ExitCode, CliErro
         store.close().await;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })?
+}
+
+/// `READY=1` once every account was tried, a new `STATUS=` after that.
+fn tell(notifier: &mut Notifier, readiness: &Readiness) {
+    if notifier.is_ready() || readiness.is_complete() {
+        notifier.ready(&readiness.status());
+    }
 }
 
 fn print_event(event: &WatchEvent, json: bool) {

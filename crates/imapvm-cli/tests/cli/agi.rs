@@ -17,20 +17,10 @@ struct Agi {
     addr: SocketAddr,
 }
 
-fn start_agi(conf: &Path, spool: &Path, vm_spool: &Path) -> Agi {
-    let (spool, vm_spool) = (spool.display().to_string(), vm_spool.display().to_string());
-    let run = Running::start(
-        conf,
-        &[
-            "agi",
-            "--listen",
-            "127.0.0.1:0",
-            "--spool",
-            &spool,
-            "--vm-spool",
-            &vm_spool,
-        ],
-    );
+/// `imapvm agi`, listening and spooling where imapvm.conf (beside `conf`) says.
+fn start_agi(conf: &Path, vm_spool: &Path) -> Agi {
+    let vm_spool = vm_spool.display().to_string();
+    let run = Running::start(conf, &["agi", "--vm-spool", &vm_spool]);
     let addr = run.address("imapvm agi: FastAGI on ");
     Agi { run, addr }
 }
@@ -73,23 +63,31 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
     let folder = format!("cli-agi-{}", std::process::id());
     let text = format!(
         "[general]\nimapserver={}\nimapport={}\nimapflags=tls\nimapcafile={}\nimapfolder={folder}\n\
-         format=wav\nimapvm_outbox={}\n[default]\n1234 => 4242,Alice,,,imapuser=vm1234|imappassword={}\n\
-         \n[imapvm]\nami = {},imapvm,s3cret,mwi\nwebhook = {}\n",
+         format=wav\nimapvm_outbox={}\n[default]\n1234 => 4242,Alice,,,imapuser=vm1234|imappassword={}\n",
         s.host,
         s.port,
         s.cert.display(),
         dir.join("outbox").display(),
         s.users["vm1234"],
-        ami.addr(),
-        hook.url("/mwi")
     );
     let conf = dir.join("voicemail.conf");
     std::fs::write(&conf, text).unwrap();
     let spool = dir.join("spool");
+    // The outputs and the FastAGI server's place in imapvm.conf (port 0: any free one).
+    std::fs::write(
+        dir.join("imapvm.conf"),
+        format!(
+            "[general]\nami = {},imapvm,s3cret,mwi\nwebhook = {}\nagi_listen = 127.0.0.1:0\nagi_spool = {}\n",
+            ami.addr(),
+            hook.url("/mwi"),
+            spool.display()
+        ),
+    )
+    .unwrap();
     let vm_spool = dir.join("voicemail");
     std::fs::create_dir_all(&vm_spool).unwrap();
 
-    let mut agi = start_agi(&conf, &spool, &vm_spool);
+    let mut agi = start_agi(&conf, &vm_spool);
 
     // 1. A normal call: stored, reported, and MWI published with no `watch` running.
     let out = call(
@@ -200,7 +198,7 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
 
     // 3. The next start deposits it (once the file has settled), exactly once.
     std::thread::sleep(imapvm_phone::journal::SETTLE + Duration::from_millis(500));
-    let mut again = start_agi(&conf, &spool, &vm_spool);
+    let mut again = start_agi(&conf, &vm_spool);
     let deadline = Instant::now() + Duration::from_secs(20);
     while in_mailbox(&s, &folder).len() < 2 {
         assert!(Instant::now() < deadline, "the recording was not recovered");
@@ -214,7 +212,7 @@ fn a_call_is_stored_mwi_is_published_and_a_killed_recording_is_deposited_once() 
     assert!(left.is_empty(), "nothing stays in the spool: {left:?}");
     again.run.child.kill().unwrap();
     again.run.child.wait().unwrap();
-    let mut third = start_agi(&conf, &spool, &vm_spool);
+    let mut third = start_agi(&conf, &vm_spool);
     std::thread::sleep(Duration::from_secs(1));
     let stored = in_mailbox(&s, &folder);
     assert_eq!(stored.len(), 2, "exactly once: {stored:?}");

@@ -175,3 +175,126 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).starts_with("imapvm "));
 }
+
+/// voicemail.conf with the legacy `[imapvm]` section (lines 4 to 6).
+const LEGACY: &str = "[general]\nimapserver = imap.example\n\n[imapvm]\n\
+ami = 127.0.0.1:5038,imapvm,ami-s3cret,refresh\n\
+webhook = http://127.0.0.1:8080/old\n\
+\n[default]\n1234 => 4242,Alice,,,imapuser=alice\n";
+
+#[test]
+fn check_validates_imapvm_conf_too_and_says_where_the_legacy_lines_go() {
+    let dir = scratch("check-imapvm-conf");
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(&conf, LEGACY).unwrap();
+    let imapvm_conf = dir.join("imapvm.conf");
+    std::fs::write(
+        &imapvm_conf,
+        "[general]\nwebhook = http://127.0.0.1:8080/new\nagi_allow = everyone\n\
+         webhook_secret = hook-s3cret\nmetrics = 127.0.0.1:9090\n",
+    )
+    .unwrap();
+    let out = imapvm(&["-c", conf.to_str().unwrap(), "config", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    let vm = conf.display().to_string();
+    let im = imapvm_conf.display().to_string();
+    // imapvm.conf's bad value, compiler style.
+    assert!(
+        text.contains(&format!("{im}:3:13: error: agi_allow: `everyone`")),
+        "{text}"
+    );
+    // The legacy section: what to move where, and the line imapvm.conf overrides.
+    assert!(
+        text.contains(&format!(
+            "{vm}:4:1: warning: [imapvm] in voicemail.conf is read for compatibility: move line 5 `ami` to the [general] section of {im}; delete line 6 `webhook`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{vm}:6:1: warning: `webhook` here is ignored: {im}:2 sets `webhook`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with(&format!("{vm} and {im}: 1 error(s), 2 warning(s);")),
+        "{text}"
+    );
+    for secret in ["ami-s3cret", "hook-s3cret"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    // --json names the imapvm.conf read.
+    let out = imapvm(&["-c", conf.to_str().unwrap(), "--json", "config", "check"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["imapvm_conf"], im.as_str());
+    let files: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&vm.as_str()) && files.contains(&im.as_str()),
+        "{files:?}"
+    );
+
+    // Fixed, the files check clean; the legacy section alone is a warning, not an error.
+    std::fs::write(&imapvm_conf, "[general]\nmetrics = 127.0.0.1:9090\n").unwrap();
+    let out = imapvm(&["-c", conf.to_str().unwrap(), "config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_explicit_imapvm_conf_fails_a_missing_default_one_does_not() {
+    let dir = scratch("imapvm-conf-missing");
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(&conf, "[default]\n1234 => 4242,Alice,,,imapuser=alice\n").unwrap();
+    let conf = conf.to_str().unwrap();
+    let out = imapvm(&["-c", conf, "config", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let beside = dir.join("imapvm.conf").display().to_string();
+    assert!(
+        stdout(&out).contains(&format!("{beside}: not present; imapvm's defaults apply")),
+        "{}",
+        stdout(&out)
+    );
+    let out = imapvm(&["-c", conf, "--json", "config", "check"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(doc["imapvm_conf"].is_null(), "{doc}");
+
+    let typo = dir.join("imapvm-typo.conf").display().to_string();
+    let out = imapvm(&["-c", conf, "--imapvm-conf", &typo, "config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot read {typo}")), "{err}");
+    // The runtime's subcommands refuse it the same way.
+    let out = imapvm(&["-c", conf, "--imapvm-conf", &typo, "count", "1234@default"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&typo), "{}", stderr(&out));
+
+    // An explicit file elsewhere is read instead of the one beside voicemail.conf.
+    let elsewhere = dir.join("elsewhere.conf");
+    std::fs::write(&elsewhere, "[general]\nmetrics = nowhere\n").unwrap();
+    std::fs::write(dir.join("imapvm.conf"), "[general]\n").unwrap();
+    let out = imapvm(&[
+        "-c",
+        conf,
+        "--imapvm-conf",
+        elsewhere.to_str().unwrap(),
+        "config",
+        "check",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(&format!("{}:2:11: error: metrics:", elsewhere.display())),
+        "{}",
+        stdout(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,13 +11,14 @@ mod forward;
 mod metrics;
 mod migrate;
 mod oauth;
+mod service;
 mod voicemail;
 mod watch_outputs;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -100,6 +101,27 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// SIGTERM, as systemd stops a service; its exit status (a panic after 15 s).
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("imapvm did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

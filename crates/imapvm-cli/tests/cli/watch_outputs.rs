@@ -1,38 +1,18 @@
-//! `imapvm watch` as a service runs it: outputs from `[imapvm]`, `--shard K/N` split between
+//! `imapvm watch` as a service runs it: outputs from imapvm.conf, `--shard K/N` split between
 //! three processes (one with no box), SIGTERM stops cleanly (AMI log-off, exit 0).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use imapvm_watch::Shard;
 use xtask::pbx::{AmiPeer, AmiPeerConfig, WebhookReceiver, WebhookReceiverConfig};
 
-use crate::{Running, imapvm, scratch, stderr};
+use crate::{Running, imapvm, scratch, stderr, stdout, terminate};
 
 const BOXES: [&str; 3] = ["1234", "4321", "5678"];
 
 fn watch(conf: &str, shard: &str) -> Running {
     Running::start(std::path::Path::new(conf), &["watch", "--shard", shard])
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("imapvm watch did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -62,18 +42,27 @@ fn three_shards_split_the_boxes_and_tell_ami_and_the_webhook() {
             s.users[&format!("vm{b}")]
         ));
     }
-    text.push_str(&format!(
-        "\n[imapvm]\nami = {},imapvm,s3cret,refresh\nwebhook = {}\n",
-        peer.addr(),
-        receiver.url("/mwi")
-    ));
+    // The outputs in imapvm.conf, beside voicemail.conf, where `watch` finds it.
+    std::fs::write(
+        dir.join("imapvm.conf"),
+        format!(
+            "[general]\nami = {},imapvm,s3cret,refresh\nwebhook = {}\n",
+            peer.addr(),
+            receiver.url("/mwi")
+        ),
+    )
+    .unwrap();
     let conf = dir.join("voicemail.conf");
     std::fs::write(&conf, text).unwrap();
     let conf = conf.to_string_lossy().into_owned();
 
-    // The section is valid for imapvm (Asterisk's view is a warning, not an error).
     let check = imapvm(&["-c", &conf, "config", "check"]);
     assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("imapvm.conf: 0 error(s), 0 warning(s);"),
+        "both files read, no warning: {}",
+        stdout(&check)
+    );
 
     let owned = |k: u32| -> Vec<&str> {
         BOXES
