@@ -648,6 +648,7 @@ fn secret(value: &str) -> Result<Secret, String> {
 /// A file or directory: absolute (a service's working directory is not the operator's),
 /// bounded, no control characters.
 fn absolute_path(key: &str, value: &str) -> Result<PathBuf, String> {
+    let value = value.trim();
     if value.is_empty() {
         return Err(format!(
             "{key} is empty; write an absolute path or remove the line"
