@@ -30,8 +30,9 @@ impl MessageNumber {
 }
 
 impl fmt::Display for MessageNumber {
+    /// The number, honouring width and alignment (`{:>6}` lines up a table).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 

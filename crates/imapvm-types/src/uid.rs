@@ -40,8 +40,9 @@ impl From<NonZeroU32> for Uid {
 }
 
 impl fmt::Display for Uid {
+    /// The number, honouring width and alignment (`{:>6}` lines up a table).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -79,8 +80,9 @@ impl From<NonZeroU32> for UidValidity {
 }
 
 impl fmt::Display for UidValidity {
+    /// The number, honouring width and alignment (`{:>6}` lines up a table).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -325,6 +327,19 @@ impl FromStr for UidSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_line_up_in_tables() {
+        let uid = Uid::new(7).unwrap();
+        assert_eq!(
+            format!("[{uid:>6}] [{uid:<3}] [{uid}]"),
+            "[     7] [7  ] [7]"
+        );
+        let validity = UidValidity::new(42).unwrap();
+        assert_eq!(format!("{validity:>4}"), "  42");
+        let number = crate::MessageNumber::new(3).unwrap();
+        assert_eq!(format!("{number:>4}"), "   3");
+    }
     use std::collections::BTreeSet;
 
     fn set(values: &[u32]) -> UidSet {
