@@ -195,6 +195,9 @@ fn ci(fuzz_seconds: u64) -> Result<()> {
             "bench-build",
             Box::new(|| cargo(&["bench", "--workspace", "--no-run"], &[])),
         ),
+        // The .deb, unpacked into a scratch root and checked (`cargo xtask dist --check`);
+        // after bench-build, whose release dependencies it reuses.
+        ("dist", Box::new(|| dist::run(true))),
         ("fuzz-smoke", Box::new(move || fuzz(&[], fuzz_seconds))),
     ];
     for (name, run) in plan {
