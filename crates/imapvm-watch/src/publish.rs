@@ -195,6 +195,9 @@ impl Publishing {
             let retrying = self.failing.get(&key).map(|f| f.boxes.clone());
             let mut failed: Vec<MailboxId> = Vec::new();
             let mut last_error = None;
+            // Published once the account's health says what these counts show (a listener
+            // that hears a count sees the account connected).
+            let mut counted: Vec<(MailboxId, MwiCounts)> = Vec::new();
             for mailbox in boxes {
                 let id = mailbox.mailbox_id().clone();
                 let recount = match mailbox.count().await {
@@ -220,10 +223,8 @@ impl Publishing {
                     .entry(id.clone())
                     .or_default()
                     .observe(recount);
-                if let imapvm_policy::mwi::MwiDecision::Publish(counts) = decision
-                    && !self.publish(&id, counts, seen).await
-                {
-                    return false;
+                if let imapvm_policy::mwi::MwiDecision::Publish(counts) = decision {
+                    counted.push((id, counts));
                 }
             }
             let tracker = self
@@ -250,6 +251,11 @@ impl Publishing {
                     f.next = now + delay;
                     tracker.down(&f.backoff, &e, self.store.clock().wall());
                     tracing::debug!(account = %key, error = %e, ?delay, "MWI recount failed; retrying");
+                }
+            }
+            for (id, counts) in counted {
+                if !self.publish(&id, counts, seen).await {
+                    return false;
                 }
             }
         }
