@@ -2,7 +2,7 @@
 
 use imapvm_testkit::asterisk::{Call, RecordEnd, Step};
 
-use crate::{Rig, problems, py, q};
+use crate::{Rig, assert_clean, assert_said, problems, py, q};
 
 /// The message as the mail client sees it: (count in the folder, caller id, duration, flag,
 /// audio part bytes' length).
@@ -31,7 +31,7 @@ async fn a_caller_leaves_a_message_after_the_unavailable_greeting() {
             end: RecordEnd::Key('#'),
         }]))
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(
         out.prompts,
         [
@@ -77,7 +77,7 @@ async fn the_stored_audio_is_the_recording_byte_for_byte() {
     }]);
     call.marker = 4242;
     let (out, _) = rig.call(call).await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(
         out.prompts,
         ["beep", "auth-thankyou"],
@@ -135,7 +135,7 @@ async fn a_hangup_while_recording_still_leaves_the_message() {
             end: RecordEnd::Hangup,
         }]))
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert!(out.hung_up);
     assert_eq!(
         out.variables.get("VMSTATUS").map(String::as_str),
@@ -155,7 +155,7 @@ async fn a_recording_shorter_than_minsecs_is_discarded_and_fails() {
             end: RecordEnd::Key('#'),
         }]))
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(
         out.variables.get("VMSTATUS").map(String::as_str),
         Some("FAILED")
@@ -225,7 +225,7 @@ async fn star_in_the_greeting_leaves_to_extension_a_with_userexit() {
                 }]),
         )
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(out.prompts, ["vm-theperson"]);
     assert_eq!(
         out.variables.get("VMSTATUS").map(String::as_str),
@@ -246,7 +246,7 @@ async fn an_urgent_message_is_flagged_and_several_recipients_each_get_one() {
             }]),
         )
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(report.status.as_deref(), Some("SUCCESS"));
     let mine = stored(&rig.folder);
     assert_eq!(mine[0], "1");
@@ -284,12 +284,8 @@ async fn with_the_imap_server_down_the_message_waits_in_the_outbox() {
             end: RecordEnd::Key('#'),
         }]))
         .await;
-    assert!(out.problems.is_empty(), "{}", problems(&out));
-    assert!(
-        out.prompts.contains(&"beep".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "beep");
     assert_eq!(
         out.variables.get("VMSTATUS").map(String::as_str),
         Some("SUCCESS")

@@ -135,3 +135,23 @@ fn conf_path(store: &imapvm::Store) -> PathBuf {
 pub(crate) fn problems(o: &Outcome) -> String {
     o.problems.join("; ")
 }
+
+/// Asserts the scripted Asterisk saw no problem in the call (a sound file that does not
+/// exist, a command res_agi would refuse, a key pressed while nothing waited).
+pub(crate) fn assert_clean(o: &Outcome) {
+    assert!(
+        o.problems.is_empty(),
+        "{}\n{:#?}",
+        problems(o),
+        o.transcript
+    );
+}
+
+/// Asserts `prompt` was played in the call.
+pub(crate) fn assert_said(o: &Outcome, prompt: &str) {
+    assert!(
+        o.prompts.iter().any(|p| p == prompt),
+        "{prompt} was not played: {:?}",
+        o.prompts
+    );
+}

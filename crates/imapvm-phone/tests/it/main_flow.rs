@@ -6,7 +6,7 @@ use imapvm_testkit::asterisk::{Call, RecordEnd, Step};
 #[allow(dead_code, reason = "used by the recording tests")]
 const END: RecordEnd = RecordEnd::Key('#');
 
-use crate::{Rig, problems, py, q};
+use crate::{Rig, assert_clean, assert_said, py, q};
 
 /// The login of box 1234 (PIN 4242) given in the arguments: the PIN typed into the
 /// password prompt, then `#`.
@@ -18,6 +18,17 @@ fn login(pin: &str) -> Vec<Step> {
     }];
     steps.extend(keys.map(Step::Key));
     steps.push(Step::Key('#'));
+    steps
+}
+
+/// Box 1234's login, `1` (listen) while vm-onefor plays, then `then`.
+fn listen_then(then: impl IntoIterator<Item = Step>) -> Vec<Step> {
+    let mut steps = login("4242");
+    steps.push(Step::During {
+        prompt: "vm-onefor".into(),
+        key: '1',
+    });
+    steps.extend(then);
     steps
 }
 
@@ -51,27 +62,13 @@ for u in uids(m, "ALL"):
 async fn listening_marks_the_message_heard() {
     let mut rig = Rig::start("main-listen", "").await;
     let uids = messages(&rig, 1).await;
-    let mut steps = login("4242");
-    steps.push(Step::During {
-        prompt: "vm-onefor".into(),
-        key: '1',
-    });
     // After the message, the menu: # leaves.
-    steps.push(Step::Key('#'));
+    let steps = listen_then([Step::Key('#')]);
     let (out, report) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
-    assert!(
-        out.prompts.contains(&"vm-youhave".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "vm-youhave");
     assert!(
         out.prompts.iter().any(|p| p.contains("-msg")),
         "the message's audio was played: {:?}",
@@ -109,29 +106,12 @@ async fn deleting_expunges_exactly_that_message_and_spares_foreign_deleted_mail(
     let mut rig = Rig::start("main-delete", "").await;
     let uids = messages(&rig, 2).await;
     foreign_deleted(&rig.folder);
-    let mut steps = login("4242");
-    steps.extend([
-        Step::During {
-            prompt: "vm-onefor".into(),
-            key: '1',
-        },
-        Step::Key('7'),
-        Step::Key('#'),
-    ]);
+    let steps = listen_then([Step::Key('7'), Step::Key('#')]);
     let (out, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
-    assert!(
-        out.prompts.contains(&"vm-deleted".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "vm-deleted");
     let after = py(&format!(
         r#"
 m = connect("vm1234")
@@ -167,24 +147,11 @@ async fn a_hangup_applies_the_decisions_made_and_nothing_else() {
     let mut rig = Rig::start("main-hangup", "").await;
     let uids = messages(&rig, 2).await;
     foreign_deleted(&rig.folder);
-    let mut steps = login("4242");
-    steps.extend([
-        Step::During {
-            prompt: "vm-onefor".into(),
-            key: '1',
-        },
-        Step::Key('7'),
-        Step::Hangup,
-    ]);
+    let steps = listen_then([Step::Key('7'), Step::Hangup]);
     let (out, report) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
+    assert_clean(&out);
     assert!(
         out.hung_up,
         "the scripted caller hung up: {:#?}",
@@ -263,12 +230,7 @@ async fn an_imap_outage_mid_call_is_said_and_loses_nothing() {
     )
     .await;
     let uids = messages(&rig, 1).await;
-    let mut steps = login("4242");
-    steps.extend([
-        Step::During {
-            prompt: "vm-onefor".into(),
-            key: '1',
-        },
+    let steps = listen_then([
         // The server went down as the audio started; changing to the Old folder (2, 1)
         // needs it again.
         Step::Key('2'),
@@ -283,12 +245,7 @@ async fn an_imap_outage_mid_call_is_said_and_loses_nothing() {
         "the outage happened: {:?} {report:?}",
         out.prompts
     );
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
+    assert_clean(&out);
     let sorry = out
         .prompts
         .windows(2)
@@ -314,30 +271,12 @@ async fn an_imap_outage_mid_call_is_said_and_loses_nothing() {
 async fn saving_moves_the_message_to_the_folder() {
     let mut rig = Rig::start("main-save", "").await;
     let uids = messages(&rig, 1).await;
-    let mut steps = login("4242");
-    steps.extend([
-        Step::During {
-            prompt: "vm-onefor".into(),
-            key: '1',
-        },
-        Step::Key('9'),
-        Step::Key('2'),
-        Step::Key('#'),
-    ]);
+    let steps = listen_then([Step::Key('9'), Step::Key('2'), Step::Key('#')]);
     let (out, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
-    assert!(
-        out.prompts.contains(&"vm-savedto".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "vm-savedto");
     let msg_id = py(&format!(
         "m = connect('vm1234')\nsel(m, {f})\nprint(len(uids(m, 'ALL')))\n",
         f = q(&rig.folder)
@@ -379,17 +318,8 @@ async fn a_greeting_recorded_on_the_phone_is_the_one_on_imap() {
     let (out, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
-    assert!(
-        out.prompts.contains(&"vm-msgsaved".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "vm-msgsaved");
     let greeting = rig
         .store
         .mailbox("1234@default")
@@ -427,28 +357,15 @@ async fn a_changed_password_is_the_one_the_next_login_needs() {
     let (out, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        out.problems.is_empty(),
-        "{}\n{:#?}",
-        problems(&out),
-        out.transcript
-    );
-    assert!(
-        out.prompts.contains(&"vm-passchanged".to_owned()),
-        "{:?}",
-        out.prompts
-    );
+    assert_clean(&out);
+    assert_said(&out, "vm-passchanged");
     let conf = std::fs::read_to_string(&rig.conf).unwrap();
     assert!(conf.contains("1234 => 771,"), "{conf}");
     // The old PIN no longer opens the box; the new one does.
     let (old, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(login("4242")))
         .await;
-    assert!(
-        old.prompts.contains(&"vm-incorrect".to_owned()),
-        "{:?}",
-        old.prompts
-    );
+    assert_said(&old, "vm-incorrect");
     assert!(
         !old.prompts.contains(&"vm-youhave".to_owned()),
         "{:?}",
@@ -459,9 +376,5 @@ async fn a_changed_password_is_the_one_the_next_login_needs() {
     let (new, _) = rig
         .call(Call::voicemail_main(&["1234@default", ""]).phone(steps))
         .await;
-    assert!(
-        new.prompts.contains(&"vm-youhave".to_owned()),
-        "{:?}",
-        new.prompts
-    );
+    assert_said(&new, "vm-youhave");
 }

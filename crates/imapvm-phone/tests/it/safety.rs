@@ -7,7 +7,7 @@ use imapvm_phone::PhoneOptions;
 use imapvm_testkit::asterisk::{self, Call, RecordEnd, Step};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Rig, problems, py, q};
+use crate::{Rig, assert_clean, py, q};
 
 /// 200 callers leave a message for the same box at the same time; each stored message
 /// carries its own caller's audio (the marker sample) and caller id.
@@ -29,7 +29,7 @@ async fn two_hundred_calls_at_once_each_store_their_own_message() {
     let mut ok = 0;
     while let Some(out) = calls.join_next().await {
         let out = out.unwrap();
-        assert!(out.problems.is_empty(), "{}", problems(&out));
+        assert_clean(&out);
         assert_eq!(
             out.variables.get("VMSTATUS").map(String::as_str),
             Some("SUCCESS")
@@ -114,7 +114,7 @@ async fn bad_and_silent_peers_end_only_their_own_calls() {
     closed_within(garbage, Duration::from_secs(5)).await;
     closed_within(silent, Duration::from_secs(5)).await;
     let out = real.await.unwrap();
-    assert!(out.problems.is_empty(), "{}", problems(&out));
+    assert_clean(&out);
     assert_eq!(
         out.variables.get("VMSTATUS").map(String::as_str),
         Some("SUCCESS")
