@@ -26,6 +26,7 @@ use criterion::{Criterion, SamplingMode};
 use imapvm::{Audio, NewVoicemail, Store};
 use imapvm_benches::scenario::Account;
 use imapvm_benches::wire::Collect;
+use imapvm_deliver::Deliver;
 
 const PAIRS: usize = 15;
 

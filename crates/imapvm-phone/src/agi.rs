@@ -1,8 +1,8 @@
 //! The AGI side of a call that is not the flow's: the driver type, and one command sent and
 //! its answer awaited (the dialplan facts before the flow starts, `VMSTATUS` after it).
 
-use imapvm::driver::{Driver, Progress};
 use imapvm_agi::{Channel, Command, Event, Request, Text, VarName};
+use imapvm_net::driver::{Driver, Progress};
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};

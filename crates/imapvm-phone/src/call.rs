@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use imapvm::clock::SharedClock;
-use imapvm::driver::{Driver, Progress};
 use imapvm_agi::{Channel, Command, CommandId, Event, Request, Word};
 use imapvm_ivr::{Action, ActionId, Call, DepositOutcome, Exit, Input, StoreReply, Tick, VmStatus};
+use imapvm_net::driver::{Driver, Progress};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 

@@ -43,7 +43,7 @@ pub enum Error {
     Random(String),
     /// The socket under the AGI conversation failed.
     #[error("AGI connection: {0}")]
-    Io(#[from] imapvm::driver::DriveError),
+    Io(#[from] imapvm_net::driver::DriveError),
     /// The listener could not be set up.
     #[error("listening on {addr}: {source}")]
     Listen {

@@ -13,7 +13,7 @@
 //! FastAGI has no authentication) and serves each connection as its own task:
 //!
 //! * `imapvm-agi` speaks the wire (environment, one command at a time, `HANGUP`), driven by
-//!   the runtime's generic [`imapvm::driver::Driver`] with the runtime's clock;
+//!   the generic [`imapvm_net::driver::Driver`] with the runtime's clock;
 //! * `imapvm-ivr` decides the call (greeting, beep, record, review; login, menus, playback)
 //!   and asks for store operations;
 //! * this crate turns the flow's channel actions into AGI commands and runs its store

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use imapvm::{Audio, FlagOp, Folder, ListedMessage, Mailbox, MessageRef, MessageState};
 use imapvm_config::{PasswordChange as Change, PasswordLocation};
+use imapvm_deliver::Forward;
 use imapvm_ivr::{
     AuthReply, BoxLookup, Fetched, Granted, GreetingKind, Listing, MessageInfo, Moved,
     PasswordChange, Secret, SpoolName, StoreUnavailable, Summary, TargetCheck,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use imapvm::{Audio, NewVoicemail, RecipientOutcome, Store, Urgency};
+use imapvm::{Audio, NewVoicemail, Store, Urgency};
+use imapvm_deliver::{Deliver, RecipientOutcome};
 use imapvm_ivr::{
     Admission, Deposit, DepositOutcome, FullBy, GreetingKind, LockoutPolicy, LoginGuard, Secret,
     SpoolName, StoreOp, StoreReply,

@@ -1,6 +1,6 @@
 //! [`Core`]: the one interface of imapvm's sans-IO protocol cores (IMAP in
 //! `imapvm-proto`, AMI in `imapvm-ami`, AGI in `imapvm-agi`), so that one driver
-//! (`imapvm::driver`) runs every one of them.
+//! (`imapvm_net::driver`) runs every one of them.
 //!
 //! The shape is quinn-proto's: inputs through `handle_*` with `now` passed in, outputs
 //! through `#[must_use]` `poll_*`, no socket and no clock inside the core.

@@ -10,7 +10,7 @@
 //! * Outputs: [`externnotify`] (Asterisk's arguments, no shell), [`AmiNotifier`]
 //!   (`VoicemailRefresh` or `MWIUpdate` over `imapvm-ami`, on TCP or TLS), [`WebhookNotifier`]
 //!   (HTTP POST of the event as JSON, `http://` or `https://`, optionally signed with
-//!   HMAC-SHA256); TLS is the runtime's ([`imapvm::tls`]).
+//!   HMAC-SHA256); TLS is `imapvm-net`'s ([`imapvm_net::tls`]).
 //! * [`Publisher`]: MWI for a process that changes mailboxes but watches no server (the
 //!   phone service): the runtime's change feed, recounted and published through the same
 //!   events and outputs.

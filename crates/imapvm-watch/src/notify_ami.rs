@@ -1,5 +1,5 @@
 //! Tells Asterisk over AMI the moment a box changes: the sans-IO [`imapvm_ami::Client`] on
-//! the runtime's one driver ([`imapvm::driver::Driver`]).
+//! the one driver of the sans-IO cores ([`imapvm_net::driver::Driver`]).
 //!
 //! [`AmiNotifier::start`] spawns one task per AMI target (imapvm.conf's `ami = host:port,user,
 //! secret,mode` or `imapvm watch --ami`). The task connects (with a timeout), over TLS for
@@ -22,7 +22,7 @@
 //! Secrets never appear in logs: the client's traces and [`AmiTarget`]'s Debug show `***`
 //! [INV-6].
 //!
-//! TLS is the runtime's one set-up ([`imapvm::tls`]), built once at start: the certificate
+//! TLS is the one set-up ([`imapvm_net::tls`]), built once at start: the certificate
 //! is checked against the system roots plus `ami_cafile` ([`AmiOptions::ca_file`]), or not
 //! at all for `tls://host:port/novalidate-cert` (with a warning in the log), as
 //! `imapflags=novalidate-cert` does for IMAP. A refused certificate is a `Down` report and
@@ -36,10 +36,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use imapvm::clock::{SharedClock, SystemClock};
-use imapvm::driver::{Driver, Progress};
-use imapvm::tls::{self, Verification};
 use imapvm_ami::{Action, ActionId, Client, ClientConfig, ConfigError, Credentials, Event};
 use imapvm_config::{AmiMode, AmiTarget, AmiTransport, ImapvmSection};
+use imapvm_net::driver::{Driver, Progress};
+use imapvm_net::tls::{self, Verification};
 use imapvm_policy::{Backoff, MwiCounts};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;

@@ -1,14 +1,14 @@
 //! What the PBX outputs ([`AmiNotifier`](crate::AmiNotifier),
 //! [`WebhookNotifier`](crate::WebhookNotifier)) share: why one did not start, the TLS
 //! client configuration of a target (built once at start by the runtime's one TLS set-up,
-//! [`imapvm::tls`]), and opening a connection to it, TCP and, for `tls://` and `https://`,
+//! [`imapvm_net::tls`]), and opening a connection to it, TCP and, for `tls://` and `https://`,
 //! the TLS handshake.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use imapvm::tls::{self, CaFile, ClientConfig, HandshakeError, TlsStream, Verification};
 use imapvm::{ConfigError, TlsError};
+use imapvm_net::tls::{self, CaFile, ClientConfig, HandshakeError, TlsStream, Verification};
 use tokio::net::TcpStream;
 
 /// Why an output did not start: a configuration problem, never a connection problem (those

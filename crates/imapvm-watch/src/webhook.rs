@@ -12,7 +12,7 @@
 //! the number of boxes.
 //!
 //! `https://` URLs are checked against the system roots plus `webhook_cafile`
-//! ([`WebhookOptions::ca_file`]), by the runtime's one TLS set-up ([`imapvm::tls`]); a
+//! ([`WebhookOptions::ca_file`]), by the one TLS set-up ([`imapvm_net::tls`]); a
 //! certificate TLS refuses fails the event at once (it is not retried: trying again cannot
 //! help), a connection that breaks during the handshake is retried like any other.
 //!
@@ -42,9 +42,9 @@ use hyper::body::Bytes;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use imapvm::clock::{SharedClock, SystemClock};
-use imapvm::tls::{ClientConfig, HandshakeError, Verification};
 use imapvm::{ConfigError, Secret, TlsError};
 use imapvm_config::{ImapvmSection, MAX_WEBHOOK_SECRET_BYTES, WebhookScheme, WebhookUrl};
+use imapvm_net::tls::{ClientConfig, HandshakeError, Verification};
 use imapvm_policy::Backoff;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};

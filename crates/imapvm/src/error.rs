@@ -14,6 +14,8 @@ use imapvm_policy::{MailboxId, MailboxIdError, MailboxName, Refusal, Uid, UidVal
 use imapvm_types::MessageNumber;
 use imapvm_types::sansio::ConfigError;
 
+pub use imapvm_net::tls::TlsError;
+
 use crate::account::key::AccountKey;
 use crate::oauth::TokenCommandError;
 
@@ -369,66 +371,6 @@ pub enum Insecure {
     },
 }
 
-/// Why TLS could not be set up ([`Error::Tls`]).
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// The crypto provider refused the protocol versions.
-    #[error("protocol versions: {0}")]
-    Versions(#[source] rustls::Error),
-    /// The CA file (`imapcafile`, `ami_cafile`, `webhook_cafile`) could not be read as PEM.
-    #[error("{setting} {}: {source}", path.display())]
-    CaFileUnreadable {
-        /// The setting that names the file.
-        setting: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: Arc<rustls_pki_types::pem::Error>,
-    },
-    /// A certificate of the CA file cannot be a trust anchor.
-    #[error("{setting} {}: {source}", path.display())]
-    CaCertificate {
-        /// The setting that names the file.
-        setting: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: rustls::Error,
-    },
-    /// The CA file holds no certificate.
-    #[error("{setting} {}: no certificate in the file", path.display())]
-    CaFileEmpty {
-        /// The setting that names the file.
-        setting: &'static str,
-        /// The file.
-        path: PathBuf,
-    },
-    /// Nothing to verify the server against.
-    #[error("no trust anchors: the system store is empty and no {setting} is set")]
-    NoTrustAnchors {
-        /// The setting that would name a CA file.
-        setting: &'static str,
-    },
-    /// The server's host cannot be checked against a certificate.
-    #[error("server name {host:?}: {source}")]
-    ServerName {
-        /// The host.
-        host: String,
-        /// Why.
-        #[source]
-        source: Arc<rustls_pki_types::InvalidDnsNameError>,
-    },
-    /// The handshake failed (certificate expired, wrong name, unknown issuer, ...).
-    #[error("handshake: {0}")]
-    Handshake(#[source] rustls::Error),
-    /// The handshake did not finish within `imapopentimeout`.
-    #[error("handshake: imapopentimeout passed")]
-    HandshakeTimeout,
-}
-
 /// What went wrong with the outbox spool ([`Error::Outbox`]).
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -508,7 +450,7 @@ impl DepositRefusal {
     /// The refusal of an APPEND the server answered with a (non-fatal) error: over quota or
     /// not, as policy decides from the response code and text. The one place that reads a
     /// refused APPEND.
-    pub(crate) fn of_append(source: imapvm_proto::Error) -> DepositRefusal {
+    pub fn of_append(source: imapvm_proto::Error) -> DepositRefusal {
         let over_quota = match &source {
             imapvm_proto::Error::Refused(r) => {
                 imapvm_policy::server_says_over_quota(r.code.as_ref(), &r.text)
@@ -569,14 +511,14 @@ impl Error {
     /// Whether a deposit that failed with this error is queued in the outbox rather than
     /// failed: the server could not be reached, the connection broke, or `imapoauthcmd`
     /// gave no token (its identity provider may be the one that is unreachable).
-    pub(crate) fn worth_queueing(&self) -> bool {
+    pub fn worth_queueing(&self) -> bool {
         self.is_connection_lost()
             || matches!(self, Self::Backoff { .. } | Self::TokenCommand { .. })
     }
 
     /// The reasons of a refused deposit on one line (the outbox's `last-error`); any other
     /// error as it displays.
-    pub(crate) fn refusal_text(&self) -> String {
+    pub fn refusal_text(&self) -> String {
         match self {
             Self::DepositRefused { reasons, .. } => reasons_text(reasons),
             other => other.to_string(),

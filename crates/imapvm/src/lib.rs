@@ -28,11 +28,10 @@
 //! to the feed and keeps sessions of its own for IDLE and NOTIFY; `imapvm-migrate` (file
 //! spool ⇄ IMAP) pipelines its APPENDs through the seam. The runtime never depends on them.
 //!
-//! [`Store::deposit_to`] stores one voicemail for several mailboxes (`VoiceMail(a&b)`, which
-//! Asterisk's IMAP storage cannot do): a copy built for each, APPENDs pipelined per account,
-//! accounts in parallel, one [`RecipientResult`] each ([`deliver`]). [`Mailbox::forward`]
-//! copies a message to other mailboxes with the original's caller id, time and audio, a
-//! fresh msg id and an optional comment as the intro ([`forward`]).
+//! Operations over several boxes are composed above the runtime from its public
+//! [`parts`] (a [`Lease`](parts::Lease) of an account's connection, the change
+//! announcement, the built message): `imapvm-deliver` stores one voicemail for several
+//! mailboxes and forwards.
 //!
 //! [`Mailbox::deposit_durable`] never loses a deposit to an outage: the message is written
 //! to the [`outbox`] spool (fsync'd) before its APPEND, a retry looks it up by msg id before
@@ -62,14 +61,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every TLS connection, the runtime's and the services' (the watcher's AMI and webhook
-//! outputs), is set up by the one [`tls`] module: rustls on ring, the system roots plus a CA
-//! file, or `novalidate-cert`.
-//!
-//! Every connection runs on the one [`driver`] of the sans-IO cores, and every `now` (the
-//! cores' deadlines, the login back-off, message dates, outbox stamps, the services' event
-//! times) comes from the store's [`clock`] ([`Store::with_clock`] injects one; tests
-//! simulate time with tokio's paused clock).
+//! Connections are set up and driven by `imapvm-net`, shared with the services: its TLS
+//! set-up (rustls on ring, the system roots plus a CA file, or `novalidate-cert`), its one
+//! driver of the sans-IO cores, and its clock: every `now` (the cores' deadlines, the login
+//! back-off, message dates, outbox stamps, the services' event times) comes from the
+//! store's [`clock`] ([`Store::with_clock`] injects one; tests simulate time with tokio's
+//! paused clock).
 //!
 //! Messages are named by [`Uid`] (never 0) in a folder's [`UidValidity`] [INV-2];
 //! Asterisk's numbers are [`MessageNumber`]s (never 0) of a listing. These, [`MailboxId`] and
@@ -81,30 +78,28 @@
 #![forbid(unsafe_code)]
 
 mod account;
-pub mod clock;
 pub mod config_files;
-pub mod deliver;
-pub mod driver;
 mod error;
 pub mod feed;
-pub mod forward;
 mod limits;
 pub mod oauth;
 mod ops;
 pub mod outbox;
+pub mod parts;
 mod pool;
 mod session;
 mod store;
-pub mod tls;
+
+/// The one clock, from `imapvm-net` (the store's API names it: [`Store::with_clock`]).
+pub use imapvm_net::clock;
+use imapvm_net::{driver, tls};
 
 pub use account::{Account, AccountKey, Credentials, Security};
-pub use deliver::{RecipientOutcome, RecipientResult, Via};
 pub use error::{
     ConfigFileError, ConfigProblem, DepositRefusal, Error, Insecure, Misuse, OutboxError, Result,
-    TlsError,
 };
 pub use feed::{ChangeFeed, Changed};
-pub use forward::Forwarded;
+pub use imapvm_net::tls::TlsError;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on

@@ -32,8 +32,7 @@ use crate::pool::Folders;
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Store};
 
-pub(crate) use spool::Held;
-pub use spool::{ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
+pub use spool::{Held, ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
 use spool::{Spool, item_id, spool_error};
 
 /// Where the outbox lives unless voicemail.conf says `imapvm_outbox=` or the library user
@@ -100,12 +99,7 @@ pub struct Enqueue {
 
 impl Composed {
     /// The outbox metadata of this message for `mailbox`.
-    pub(crate) fn entry(
-        &self,
-        mailbox: &Mailbox,
-        state: ItemState,
-        reason: Option<String>,
-    ) -> Enqueue {
+    pub fn entry(&self, mailbox: &Mailbox, state: ItemState, reason: Option<String>) -> Enqueue {
         Enqueue {
             mailbox: mailbox.id(),
             msg_id: self.msg_id.clone(),
@@ -275,12 +269,7 @@ impl Outbox {
 
     /// Queues `c`, built offline for `mailbox` because its server could not be reached
     /// (`e`, kept as the item's reason): the flusher delivers it.
-    pub(crate) fn queue_offline(
-        &self,
-        mailbox: &Mailbox,
-        c: &Composed,
-        e: &Error,
-    ) -> Result<Queued> {
+    pub fn queue_offline(&self, mailbox: &Mailbox, c: &Composed, e: &Error) -> Result<Queued> {
         let entry = c.entry(mailbox, ItemState::Pending, Some(e.to_string()));
         let item = self.enqueue(&entry, &c.bytes)?;
         tracing::info!(mailbox = %mailbox.id(), item = %item.id, error = %e, "server unreachable: queued");
@@ -292,19 +281,19 @@ impl Outbox {
     }
 
     /// [`Outbox::enqueue`], keeping the item held (locked) for a delivery in flight.
-    pub(crate) fn hold_new(&self, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
+    pub fn hold_new(&self, entry: &Enqueue, bytes: &[u8]) -> Result<Held> {
         put_entry(&self.spool, entry, bytes, self.clock.unix_secs())
     }
 
     /// Records a held item's new state and reason.
-    pub(crate) fn mark(&self, held: &mut Held, state: ItemState, reason: String) -> Result<()> {
+    pub fn mark(&self, held: &mut Held, state: ItemState, reason: String) -> Result<()> {
         held.item.state = state;
         held.item.last_error = Some(reason);
         self.spool.update(held)
     }
 
     /// Removes a held item (its message is on the server).
-    pub(crate) fn settle(&self, held: Held) -> Result<()> {
+    pub fn settle(&self, held: Held) -> Result<()> {
         self.spool.remove(held)
     }
 
@@ -359,7 +348,7 @@ impl Store {
 
     /// Whether an outbox is configured (`imapvm_outbox` or [`Store::set_outbox_dir`]): then
     /// a forward queues the copies it could not deliver.
-    pub(crate) fn outbox_configured(&self) -> bool {
+    pub fn outbox_configured(&self) -> bool {
         let set = match self.inner.outbox_dir.lock() {
             Ok(g) => g.is_some(),
             Err(poisoned) => poisoned.into_inner().is_some(),

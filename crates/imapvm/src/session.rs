@@ -24,7 +24,6 @@ use imapvm_proto::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use crate::account::{Account, AccountKey, Credentials, Security};
 use crate::clock::SharedClock;
@@ -42,7 +41,7 @@ type Stream = Box<dyn Socket>;
 
 /// Whether `stream` is the rustls one.
 fn is_tls(stream: &dyn Socket) -> bool {
-    (stream as &dyn Any).is::<TlsStream<TcpStream>>()
+    (stream as &dyn Any).is::<tls::TlsStream>()
 }
 
 /// What the connection has selected.
@@ -130,34 +129,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Idle time before the kernel's first keepalive probe.
-pub(crate) const KEEPALIVE_TIME: Duration = Duration::from_secs(60);
-/// Between probes.
-pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-/// Unanswered probes before the kernel gives up on the connection.
-pub(crate) const KEEPALIVE_PROBES: u32 = 3;
-
-/// TCP keepalive on every connection: a server host that vanishes without closing the
-/// connection (power loss, a dropped NAT mapping) is noticed after about
-/// `KEEPALIVE_TIME + KEEPALIVE_PROBES * KEEPALIVE_INTERVAL` (90 s) of silence, also while
-/// IDLE waits with no read deadline. A server process that hangs with its host up is the
-/// proto core's `idle_silence` probe's to notice. Failing to set it is not an error.
-fn set_keepalive(tcp: &TcpStream) {
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(KEEPALIVE_TIME)
-        .with_interval(KEEPALIVE_INTERVAL);
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "macos"
-    ))]
-    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
-    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive) {
-        tracing::debug!(error = %e, "cannot set TCP keepalive");
-    }
-}
-
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy; every `now` (the core's
     /// deadlines, IDLE refresh) comes from `clock`.
@@ -197,7 +168,7 @@ impl Session {
             }
         };
         let _ = tcp.set_nodelay(true);
-        set_keepalive(&tcp);
+        imapvm_net::tcp::set_keepalive(&tcp);
         let proto_config = ProtoConfig {
             command_timeout: account.read_timeout,
             greeting_timeout: account.open_timeout,
@@ -933,25 +904,6 @@ mod tests {
     /// A peer that accepts and says nothing.
     async fn silent() -> Peer {
         Peer::script("stall").await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn connections_carry_tcp_keepalive() {
-        let peer = silent().await;
-        let tcp = TcpStream::connect(peer.addr()).await.unwrap();
-        let sock = socket2::SockRef::from(&tcp);
-        assert!(
-            !sock.keepalive().unwrap(),
-            "off by default, so the check below means something"
-        );
-        set_keepalive(&tcp);
-        assert!(sock.keepalive().unwrap());
-        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_TIME);
-        #[cfg(target_os = "linux")]
-        {
-            assert_eq!(sock.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
-            assert_eq!(sock.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
-        }
     }
 
     /// The boxed socket keeps its type: STARTTLS takes the TCP stream back out of it, and

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use imapvm::{Audio, NewVoicemail, RecipientOutcome, RecipientResult, Urgency};
+use imapvm::{Audio, NewVoicemail, Urgency};
+use imapvm_deliver::{Deliver, RecipientOutcome, RecipientResult, Via};
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -68,7 +69,7 @@ pub(crate) fn result_json(r: &RecipientResult) -> Value {
             "mailbox": r.mailbox, "uid": d.uid.get(), "uidvalidity": d.uid_validity.get(),
             "msgnum": d.number.map(|n| n.get()), "status": r.status(), "msg_id": d.msg_id,
             "new": d.counts.new, "old": d.counts.old, "urgent": d.counts.urgent,
-            "via": if *via == imapvm::Via::UidCopy { "uid-copy" } else { "append" },
+            "via": if *via == Via::UidCopy { "uid-copy" } else { "append" },
         }),
         RecipientOutcome::Queued(q) => json!({
             "mailbox": r.mailbox, "uid": null, "uidvalidity": null, "msgnum": null,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use imapvm::{Audio, MessageRef, RecipientOutcome};
+use imapvm::{Audio, MessageRef};
+use imapvm_deliver::{Forward, RecipientOutcome, RecipientResult};
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -73,9 +74,8 @@ pub(crate) fn run(global: &Global, args: &ForwardArgs) -> Result<ExitCode, CliEr
         .into_iter()
         .partition(|r| matches!(r.outcome, RecipientOutcome::Queued(_)));
     if global.json {
-        let rows = |v: &[&imapvm::RecipientResult]| {
-            v.iter().map(|r| result_json(r)).collect::<Vec<Value>>()
-        };
+        let rows =
+            |v: &[&RecipientResult]| v.iter().map(|r| result_json(r)).collect::<Vec<Value>>();
         println!(
             "{}",
             json!({

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use imapvm::{MwiCounts, RecipientResult, Store, Urgency, WatchStrategy};
+use imapvm::{MwiCounts, Store, Urgency, WatchStrategy};
+use imapvm_deliver::{Deliver, RecipientResult};
 use imapvm_testkit::proxy::Proxy;
 use imapvm_watch::{
     ExternNotify, ExternRun, MwiEvent, RunOutcome, StrategyChoice, WatchEvent, WatchOptions,

@@ -19,10 +19,14 @@ use imapvm_policy::{QuotaResource, Uid, UidSet};
 
 /// A built message, ready to APPEND.
 #[derive(Debug, Clone)]
-pub(crate) struct Composed {
+pub struct Composed {
+    /// The RFC 5322 bytes.
     pub bytes: Arc<[u8]>,
+    /// `X-Asterisk-VM-Message-ID` (shared by the copies of one deposit).
     pub msg_id: String,
+    /// `Message-ID` (unique per copy): how a copy is found without APPENDUID.
     pub message_id: String,
+    /// APPENDed `\Flagged`.
     pub urgent: bool,
 }
 
@@ -49,8 +53,9 @@ impl Journal for NoJournal {
     }
 }
 
-/// The quota resources of `outcome`, with their root.
-pub(crate) fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
+/// The quota resources of a `GETQUOTAROOT` outcome, with their root (none for any other
+/// outcome).
+pub fn quota_roots(outcome: Outcome) -> Vec<(String, QuotaResource)> {
     match outcome {
         Outcome::QuotaRoots(roots) => roots
             .quotas
@@ -202,7 +207,9 @@ impl Mailbox {
             .min())
     }
 
-    pub(crate) fn limits(&self) -> Limits {
+    /// voicemail.conf's admission limits of this box (`maxmsg`, `minsecs`, `maxsecs`,
+    /// `maxgreet`).
+    pub fn limits(&self) -> Limits {
         Limits {
             maxmsg: self.settings.maxmsg.value,
             minsecs: self.settings.minsecs.value,
@@ -211,7 +218,8 @@ impl Mailbox {
         }
     }
 
-    pub(crate) fn message_id(&self, now: i64, rand: u32) -> String {
+    /// The `Message-ID` of a message this box builds at `now` with `rand`.
+    pub fn message_id(&self, now: i64, rand: u32) -> String {
         format!(
             "<imapvm-{now}-{rand:08x}-{}@{}>",
             self.id.mailbox(),
@@ -221,7 +229,7 @@ impl Mailbox {
 
     /// The bytes of `vm`: `now` and `rand` (from the store's clock) make Date, Message-ID and
     /// boundary, so the message crate builds deterministically [INV-8].
-    pub(crate) fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
+    pub fn build_message(&self, vm: Voicemail, now: i64, rand: u32) -> Result<Vec<u8>> {
         let envelope = imapvm_message::Envelope {
             date: now,
             message_id: self.message_id(now, rand),
@@ -266,7 +274,7 @@ impl Mailbox {
 
     /// The voicemail of a deposit as this box stores it: message `msgnum`, at `now` (Unix
     /// seconds), with `msg_id`; the recording, then the intro.
-    pub(crate) fn new_voicemail(
+    pub fn new_voicemail(
         &self,
         new: &NewVoicemail,
         msgnum: u32,
@@ -303,7 +311,7 @@ impl Mailbox {
 
     /// A message of this box, number `msgnum` (0 for a greeting): its identity, its
     /// `fromstring`, priority 1; the caller, time and audio are the caller's to fill in.
-    pub(crate) fn voicemail_of(&self, msgnum: u32) -> Voicemail {
+    pub fn voicemail_of(&self, msgnum: u32) -> Voicemail {
         Voicemail {
             mailbox: self.id.mailbox().to_owned(),
             context: self.id.context().to_owned(),

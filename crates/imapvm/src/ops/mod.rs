@@ -29,7 +29,8 @@ mod play;
 mod probe;
 
 pub use count::ChangedSince;
-pub(crate) use deposit::{Composed, Journal, quota_roots};
+pub(crate) use deposit::Journal;
+pub use deposit::{Composed, quota_roots};
 pub(crate) use list::Ownership;
 
 /// The identity headers, fetched to filter exactly (and to tell greetings from messages).
@@ -41,7 +42,8 @@ const IDENTITY_FIELDS: &[&str] = &[
 
 pub(crate) const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
 
-pub(crate) fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<Uid>> {
+/// The UIDs of the `UID SEARCH` `id` (queued as `context`).
+pub fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<Uid>> {
     match s.take(context, id)? {
         Outcome::Search(uids) => Ok(uids),
         _ => Err(Error::Unexpected {
@@ -51,7 +53,8 @@ pub(crate) fn search_result(s: &mut Session, context: &str, id: CommandId) -> Re
     }
 }
 
-pub(crate) fn fetch_result(
+/// The messages of the `UID FETCH` `id` (queued as `context`).
+pub fn fetch_result(
     s: &mut Session,
     context: &str,
     id: CommandId,
@@ -71,7 +74,7 @@ fn is_greeting(message_type: Option<&str>) -> bool {
 
 /// A unique-enough number for Message-ID, boundary and msg id (no clock in the lower crates;
 /// here the store's wall clock and a per-process hash seed are fine).
-pub(crate) fn random_u32(clock: &SharedClock) -> u32 {
+pub fn random_u32(clock: &SharedClock) -> u32 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -155,8 +158,8 @@ impl Mailbox {
             && !is_greeting(h.message_type.as_deref())
     }
 
-    /// The IMAP folder of a scope.
-    pub(crate) fn scope_mailbox(&self, s: &Session, scope: Option<Folder>) -> Result<MailboxName> {
+    /// The IMAP folder of a scope on this connection (`None`: `imapfolder`).
+    pub fn scope_mailbox(&self, s: &Session, scope: Option<Folder>) -> Result<MailboxName> {
         let layout = self.layout(s)?;
         Ok(layout.mailbox_name(scope.unwrap_or(Folder::Inbox)))
     }

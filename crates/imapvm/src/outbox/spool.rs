@@ -199,9 +199,12 @@ impl OutboxItem {
     }
 }
 
-/// An item whose `.eml` this process holds locked (delivery in progress).
+/// An item whose `.eml` this process holds locked (delivery in progress): written ahead
+/// of its APPEND by [`Outbox::hold_new`](crate::Outbox::hold_new), then
+/// [`settled`](crate::Outbox::settle) or [`marked`](crate::Outbox::mark).
 #[derive(Debug)]
-pub(crate) struct Held {
+pub struct Held {
+    /// The item.
     pub item: OutboxItem,
     /// The open, locked `.eml` (the lock ends when it is dropped).
     eml: File,

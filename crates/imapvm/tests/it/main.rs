@@ -12,9 +12,7 @@
 mod budgets;
 mod canary;
 mod connect;
-mod deliver_outbox;
 mod faults;
-mod forward;
 mod hostile;
 mod interop;
 mod isolation;

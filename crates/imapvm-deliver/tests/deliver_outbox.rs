@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use imapvm::outbox::{Enqueue, FlushReport, ItemState};
-use imapvm::{Error, MessageRef, RecipientOutcome, Store};
+use imapvm::{Error, MessageRef, Store};
+use imapvm_deliver::{Deliver, Forward, RecipientOutcome};
 
 use crate::support::fault_proxy::{Action, Dir, Fault, FaultProxy};
 use crate::{pw, py, q, server, store_with, unique, voicemail};

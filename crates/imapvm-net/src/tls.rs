@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use imapvm::tls::{self, CaFile, Verification};
+//! use imapvm_net::tls::{self, CaFile, Verification};
 //!
 //! let ca = std::path::Path::new("/etc/imapvm/pbx-ca.pem");
 //! let config = tls::client_config(Some(CaFile::new("ami_cafile", ca)), Verification::Verify)?;
@@ -18,7 +18,7 @@
 //! # let _ = stream; Ok(()) }
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -28,12 +28,70 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
 
-use crate::error::TlsError;
-
 /// rustls's client configuration, as [`client_config`] builds it.
 pub use rustls::ClientConfig;
 /// A TLS stream over TCP, as [`handshake`] returns it.
 pub type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Why TLS could not be set up: the configuration ([`client_config`]) or the handshake.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The crypto provider refused the protocol versions.
+    #[error("protocol versions: {0}")]
+    Versions(#[source] rustls::Error),
+    /// The CA file (`imapcafile`, `ami_cafile`, `webhook_cafile`) could not be read as PEM.
+    #[error("{setting} {}: {source}", path.display())]
+    CaFileUnreadable {
+        /// The setting that names the file.
+        setting: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Arc<rustls_pki_types::pem::Error>,
+    },
+    /// A certificate of the CA file cannot be a trust anchor.
+    #[error("{setting} {}: {source}", path.display())]
+    CaCertificate {
+        /// The setting that names the file.
+        setting: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The CA file holds no certificate.
+    #[error("{setting} {}: no certificate in the file", path.display())]
+    CaFileEmpty {
+        /// The setting that names the file.
+        setting: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Nothing to verify the server against.
+    #[error("no trust anchors: the system store is empty and no {setting} is set")]
+    NoTrustAnchors {
+        /// The setting that would name a CA file.
+        setting: &'static str,
+    },
+    /// The server's host cannot be checked against a certificate.
+    #[error("server name {host:?}: {source}")]
+    ServerName {
+        /// The host.
+        host: String,
+        /// Why.
+        #[source]
+        source: Arc<rustls_pki_types::InvalidDnsNameError>,
+    },
+    /// The handshake failed (certificate expired, wrong name, unknown issuer, ...).
+    #[error("handshake: {0}")]
+    Handshake(#[source] rustls::Error),
+    /// The handshake did not finish within the caller's timeout (`imapopentimeout`).
+    #[error("handshake: imapopentimeout passed")]
+    HandshakeTimeout,
+}
 
 /// Whether the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,9 +193,8 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     })
 }
 
-/// Why a [`handshake`] failed.
+/// Why a [`handshake`] failed (exhaustive: a caller retries one and not the other).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum HandshakeError {
     /// TLS refused: the certificate (expired, another host's, unknown issuer), the protocol,
     /// or a name that cannot be checked. Trying again will not help.

@@ -20,7 +20,7 @@
 //! Accounts are delivered concurrently (one task each). A recipient that is refused or
 //! fails does not stop the others. Every stored recipient is announced on the change feed
 //! (its MWI watcher recounts it).
-//! The same code path delivers forwarded copies ([`Mailbox::forward`]).
+//! The same code path delivers forwarded copies ([`Forward::forward`](crate::Forward::forward)).
 
 use std::sync::Arc;
 
@@ -32,13 +32,12 @@ use imapvm_policy::{
 };
 use imapvm_proto::{Flag, Outcome};
 
-use crate::account::AccountKey;
-use crate::error::{DepositRefusal, Error, Result};
-use crate::ops::{Composed, quota_roots, random_u32, search_result};
-use crate::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
-use crate::pool::Folders;
-use crate::session::Session;
-use crate::store::{Deposited, Mailbox, NewVoicemail, Store, Urgency};
+use imapvm::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
+use imapvm::parts::{Composed, quota_roots, random_u32, search_result};
+use imapvm::{
+    AccountKey, DepositRefusal, Deposited, Error, Folders, Mailbox, NewVoicemail, Result, Session,
+    Store, Urgency,
+};
 
 /// How a copy reached its mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,50 +140,45 @@ struct Prepared {
     counts: MwiCounts,
 }
 
-impl Store {
+/// Multi-recipient deposits on a [`Store`]: `use imapvm_deliver::Deliver;` and call them as
+/// `store.deposit_to(..)`.
+pub trait Deliver {
     /// Stores `vm` in every mailbox of `recipients` (`box@context`), each copy built for its
     /// recipient, with one shared msg id. Recipients on one account share its connection
     /// and their APPENDs are pipelined; accounts are served concurrently. One result per
     /// recipient, in order: a refusal or failure of one does not affect the others.
-    pub async fn deposit_to<S: AsRef<str>>(
+    fn deposit_to<S: AsRef<str> + Sync>(
         &self,
         recipients: &[S],
         vm: &NewVoicemail,
-    ) -> Vec<RecipientResult> {
-        self.deposit_to_journaled(recipients, vm, None).await
-    }
+    ) -> impl Future<Output = Vec<RecipientResult>> + Send;
 
-    async fn deposit_to_journaled<S: AsRef<str>>(
-        &self,
-        recipients: &[S],
-        vm: &NewVoicemail,
-        outbox: Option<Outbox>,
-    ) -> Vec<RecipientResult> {
-        let (mailboxes, mut results) = self.resolve_recipients(recipients);
-        let now = vm.orig_time.unwrap_or_else(|| self.clock().unix_secs());
-        let compose = deposit_compose(vm, now, random_u32(self.clock()));
-        let admission = if vm.admitted {
-            Admission::Admitted
-        } else {
-            Admission::Deposit
-        };
-        let delivered = deliver(mailboxes, compose, admission, now, outbox).await;
-        for (index, result) in delivered {
-            results[index] = Some(result);
-        }
-        finish(recipients, results)
-    }
-
-    /// Like [`Store::deposit_to`], but nothing is lost to an outage: every recipient's copy
-    /// (built for it, all with the one msg id) is written to the outbox before its APPEND
-    /// leaves and removed once the server confirmed it. A copy whose APPEND was sent but
-    /// not confirmed, or whose server could not be reached (then built offline, message
+    /// Like [`Deliver::deposit_to`], but nothing is lost to an outage: every recipient's
+    /// copy (built for it, all with the one msg id) is written to the outbox before its
+    /// APPEND leaves and removed once the server confirmed it. A copy whose APPEND was sent
+    /// but not confirmed, or whose server could not be reached (then built offline, message
     /// number 1), stays pending: [`RecipientOutcome::Queued`], delivered by the flusher,
     /// which looks it up by msg id first (exactly once). A refused copy (over quota,
     /// `maxmsg`, duration) is [`Error::DepositRefused`] and stays in the outbox as
     /// [`ItemState::Refused`] for the operator. One recipient alone goes through
     /// [`Mailbox::deposit_durable`] (which also retries once at once).
-    pub async fn deposit_to_durable<S: AsRef<str>>(
+    fn deposit_to_durable<S: AsRef<str> + Sync>(
+        &self,
+        recipients: &[S],
+        vm: &NewVoicemail,
+    ) -> impl Future<Output = Vec<RecipientResult>> + Send;
+}
+
+impl Deliver for Store {
+    async fn deposit_to<S: AsRef<str> + Sync>(
+        &self,
+        recipients: &[S],
+        vm: &NewVoicemail,
+    ) -> Vec<RecipientResult> {
+        deposit_to_journaled(self, recipients, vm, None).await
+    }
+
+    async fn deposit_to_durable<S: AsRef<str> + Sync>(
         &self,
         recipients: &[S],
         vm: &NewVoicemail,
@@ -202,33 +196,59 @@ impl Store {
                 outcome: durable_outcome(outcome),
             }];
         }
-        self.deposit_to_journaled(recipients, vm, Some(self.outbox()))
-            .await
+        deposit_to_journaled(self, recipients, vm, Some(self.outbox())).await
     }
+}
 
-    /// The mailboxes of `recipients` (with their index), and a result slot per recipient,
-    /// already filled for names that are not configured or are given twice.
-    pub(crate) fn resolve_recipients<S: AsRef<str>>(
-        &self,
-        recipients: &[S],
-    ) -> (Vec<(usize, Mailbox)>, Vec<Option<RecipientResult>>) {
-        let mut results: Vec<Option<RecipientResult>> = recipients.iter().map(|_| None).collect();
-        let mut mailboxes: Vec<(usize, Mailbox)> = Vec::new();
-        for (index, id) in recipients.iter().enumerate() {
-            let id = id.as_ref();
-            match self.mailbox(id) {
-                Ok(mb) if mailboxes.iter().any(|(_, m)| m.id == mb.id) => {
-                    results[index] = Some(RecipientResult::failed(
-                        id,
-                        Error::DuplicateRecipient { mailbox: mb.id },
-                    ));
-                }
-                Ok(mb) => mailboxes.push((index, mb)),
-                Err(e) => results[index] = Some(RecipientResult::failed(id, e)),
-            }
-        }
-        (mailboxes, results)
+async fn deposit_to_journaled<S: AsRef<str>>(
+    store: &Store,
+    recipients: &[S],
+    vm: &NewVoicemail,
+    outbox: Option<Outbox>,
+) -> Vec<RecipientResult> {
+    let (mailboxes, mut results) = resolve_recipients(store, recipients);
+    let now = vm.orig_time.unwrap_or_else(|| store.clock().unix_secs());
+    let compose = deposit_compose(vm, now, random_u32(store.clock()));
+    let admission = if vm.admitted {
+        Admission::Admitted
+    } else {
+        Admission::Deposit
+    };
+    let delivered = deliver(mailboxes, compose, admission, now, outbox).await;
+    for (index, result) in delivered {
+        results[index] = Some(result);
     }
+    finish(recipients, results)
+}
+
+/// The mailboxes of `recipients` (with their index), and a result slot per recipient,
+/// already filled for names that are not configured or are given twice.
+pub(crate) fn resolve_recipients<S: AsRef<str>>(
+    store: &Store,
+    recipients: &[S],
+) -> (Vec<(usize, Mailbox)>, Vec<Option<RecipientResult>>) {
+    let mut results: Vec<Option<RecipientResult>> = recipients.iter().map(|_| None).collect();
+    let mut mailboxes: Vec<(usize, Mailbox)> = Vec::new();
+    for (index, id) in recipients.iter().enumerate() {
+        let id = id.as_ref();
+        match store.mailbox(id) {
+            Ok(mb)
+                if mailboxes
+                    .iter()
+                    .any(|(_, m)| m.mailbox_id() == mb.mailbox_id()) =>
+            {
+                results[index] = Some(RecipientResult::failed(
+                    id,
+                    Error::DuplicateRecipient {
+                        mailbox: mb.mailbox_id().clone(),
+                    },
+                ));
+            }
+            Ok(mb) => mailboxes.push((index, mb)),
+            Err(e) => results[index] = Some(RecipientResult::failed(id, e)),
+        }
+    }
+    (mailboxes, results)
 }
 
 fn durable_outcome(outcome: Result<DepositOutcome>) -> RecipientOutcome {
@@ -291,7 +311,7 @@ pub(crate) async fn deliver(
 ) -> Vec<(usize, RecipientResult)> {
     let mut groups: Vec<(AccountKey, Vec<(usize, Mailbox)>)> = Vec::new();
     for (index, mb) in mailboxes {
-        let key = mb.account.key();
+        let key = mb.account().key();
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, group)) => group.push((index, mb)),
             None => groups.push((key, vec![(index, mb)])),
@@ -324,11 +344,8 @@ async fn deliver_account(
     let Some((_, first)) = group.first() else {
         return Vec::new();
     };
-    let account = first.account.clone();
-    let store = first.store.clone();
-    let slot_arc = store.inner.pool.slot(&account.key());
-    let mut guard = slot_arc.lock().await;
-    let slot = &mut *guard;
+    let store = first.store().clone();
+    let mut lease = store.lease(first.account()).await;
     let mut results: Vec<(usize, RecipientResult)> = Vec::new();
 
     // Phase 1: admission and build, per recipient (its folder, its counts).
@@ -336,30 +353,17 @@ async fn deliver_account(
     let mut ledger = QuotaLedger::default();
     for (index, mb) in &group {
         let result = async {
-            let s = slot.conn.session(&account, store.clock()).await?;
-            prepare(
-                *index,
-                mb,
-                s,
-                &mut slot.folders,
-                &*compose,
-                admission,
-                now,
-                &mut ledger,
-            )
-            .await
+            let (s, f) = lease.session().await?;
+            prepare(*index, mb, s, f, &*compose, admission, now, &mut ledger).await
         }
         .await;
-        slot.conn.absorb_gone(&mut slot.folders);
+        lease.settle(result.as_ref().is_err_and(Error::is_connection_lost));
         match result {
             Ok((p, None)) => prepared.push(p),
             Ok((p, Some(refusal))) => {
                 results.push((*index, kept_refused(outbox.as_ref(), &p, refusal)))
             }
             Err(e) => {
-                if e.is_connection_lost() {
-                    slot.conn.drop_session();
-                }
                 let result = match &outbox {
                     Some(o) if e.worth_queueing() => queue_offline(o, mb, &*compose, now, e),
                     _ => RecipientResult::failed(&mb.id(), e),
@@ -389,12 +393,12 @@ async fn deliver_account(
 
     // Phase 2: every APPEND of this account in one round trip.
     if !prepared.is_empty() {
-        match slot.conn.session(&account, store.clock()).await {
-            Ok(s) => {
+        match lease.session().await {
+            Ok((s, f)) => {
                 let outcomes = append_all(s, &prepared).await;
                 for ((p, outcome), held) in prepared.into_iter().zip(outcomes).zip(helds) {
                     let result = match outcome {
-                        Ok(o) => finish_append(s, &mut slot.folders, &p, o).await,
+                        Ok(o) => finish_append(s, f, &p, o).await,
                         Err(e) => Err(e),
                     };
                     let result = match (outbox.as_ref(), held) {
@@ -403,10 +407,8 @@ async fn deliver_account(
                     };
                     results.push((p.index, result));
                 }
-                slot.conn.absorb_gone(&mut slot.folders);
-                if !slot.conn.has_live_session() {
-                    slot.conn.drop_session();
-                }
+                let lost = !lease.is_live();
+                lease.settle(lost);
             }
             Err(e) => {
                 // The connection could not be had again: every copy of the account fails (or
@@ -423,14 +425,14 @@ async fn deliver_account(
             }
         }
     }
-    drop(guard);
+    drop(lease);
     for (index, mb) in &group {
         if results
             .iter()
             .any(|(i, r)| i == index && r.stored().is_some())
         {
             // Its MWI watcher publishes the new counts now.
-            store.inner.feed.touched(&mb.account.key(), &mb.id);
+            store.announce(mb);
         }
     }
     results
@@ -558,7 +560,7 @@ pub(crate) async fn counts_and_quota(
     } else {
         None
     };
-    let counts = mb.count_in(s, f).await;
+    let counts = mb.count_on(s, f).await;
     let quota = match quota_id {
         Some(id) => {
             let taken = match s.wait(&[id]).await {
@@ -607,7 +609,7 @@ pub(crate) fn admit_copy(
     );
     match verdict {
         AdmissionVerdict::Refuse(reasons) => Err(Error::DepositRefused {
-            mailbox: mb.id.clone(),
+            mailbox: mb.mailbox_id().clone(),
             reasons: reasons.into_iter().map(DepositRefusal::Policy).collect(),
         }),
         _ => Ok(()),
@@ -650,7 +652,7 @@ async fn prepare(
 
 /// Builds `mb`'s copy as message `msgnum`; and its duration.
 fn build(mb: &Mailbox, compose: &Compose, msgnum: u32, now: i64) -> Result<(Composed, u32)> {
-    let rand = random_u32(mb.store.clock());
+    let rand = random_u32(mb.store().clock());
     let built = compose(mb, msgnum, now, rand)?;
     let msg_id = built.voicemail.msg_id.clone().unwrap_or_default();
     let duration = built.voicemail.duration_secs;
@@ -703,7 +705,7 @@ async fn append_all(s: &mut Session, prepared: &[Prepared]) -> Vec<Result<Outcom
                 }),
                 (Err(Error::Protocol { source, .. }), _) if !source.is_fatal() => {
                     Err(Error::DepositRefused {
-                        mailbox: p.mailbox.id.clone(),
+                        mailbox: p.mailbox.mailbox_id().clone(),
                         reasons: vec![DepositRefusal::of_append(*source)],
                     })
                 }
@@ -736,188 +738,4 @@ async fn finish_append(
             command: "APPEND (the copy was not found by its Message-ID)",
         })?;
     Ok((uid, uid_validity, false))
-}
-
-/// The pipelining itself needs a peer that can tell: a scripted server.
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
-
-    use imapvm_harness::scripted::{Command, Imap, Log, Script, usual};
-    use imapvm_testkit::{Peer, Reply};
-
-    use super::*;
-
-    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UIDPLUS NAMESPACE";
-
-    /// One connection of the scripted server: it holds its APPEND answers as long as more
-    /// APPENDs keep coming (500 ms of quiet ends that), so that it sees how many were in
-    /// flight together.
-    struct HeldAppends {
-        appenduid: bool,
-        /// (tag, Message-ID) of each APPEND not answered yet.
-        held: Vec<(String, String)>,
-        /// The UID given to each Message-ID.
-        by_message_id: Vec<(String, u32)>,
-        exists: u32,
-        most_in_flight: Arc<AtomicUsize>,
-    }
-
-    impl Script for HeldAppends {
-        fn answer(&mut self, c: &Command) -> Option<Reply> {
-            let reply = if c.is("APPEND") {
-                let body = String::from_utf8_lossy(c.literals.first().map_or(&[][..], |l| l));
-                let message_id = body
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Message-ID: "))
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
-                self.held.push((c.tag.clone(), message_id));
-                self.most_in_flight
-                    .fetch_max(self.held.len(), Ordering::SeqCst);
-                Reply::nothing()
-            } else if c.is("SELECT") {
-                Reply::send(format!(
-                    "* {} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{} OK [READ-WRITE] selected\r\n",
-                    self.exists, c.tag
-                ))
-            } else if c.is("UID SEARCH") {
-                let hit = self
-                    .by_message_id
-                    .iter()
-                    .find(|(id, _)| !id.is_empty() && c.text.contains(id.as_str()))
-                    .map(|(_, uid)| format!(" {uid}"))
-                    .unwrap_or_default();
-                Reply::send(format!("* SEARCH{hit}\r\n{} OK done\r\n", c.tag))
-            } else {
-                usual(CAPS, c)
-            };
-            Some(if self.held.is_empty() {
-                reply
-            } else {
-                reply.quiet_after(Duration::from_millis(500))
-            })
-        }
-
-        /// No more APPENDs coming: answer the held ones.
-        fn quiet(&mut self) -> Reply {
-            let mut out = String::new();
-            for (tag, message_id) in self.held.drain(..) {
-                self.exists += 1;
-                self.by_message_id.push((message_id, self.exists));
-                let code = if self.appenduid {
-                    format!("[APPENDUID 7 {}] ", self.exists)
-                } else {
-                    String::new()
-                };
-                out.push_str(&format!(
-                    "* {} EXISTS\r\n{tag} OK {code}done\r\n",
-                    self.exists
-                ));
-            }
-            Reply::send(out)
-        }
-    }
-
-    /// What the scripted server saw: its connections, the most APPENDs in flight at once,
-    /// and every command.
-    struct Seen {
-        connections: usize,
-        most_in_flight: usize,
-        log: Log,
-    }
-
-    /// Deposits one voicemail to 1234@default and 5678@default (one account) on a scripted
-    /// server holding its APPEND answers; with `appenduid` false it never sends APPENDUID
-    /// and answers a `UID SEARCH HEADER Message-ID` with the UID it gave that message.
-    async fn scripted_deposit(appenduid: bool) -> (Vec<RecipientResult>, Seen) {
-        let (log, most_in_flight) = (Log::default(), Arc::new(AtomicUsize::new(0)));
-        let (l, most) = (log.clone(), Arc::clone(&most_in_flight));
-        let peer = Peer::builder()
-            .respond(move || {
-                let script = HeldAppends {
-                    appenduid,
-                    held: Vec::new(),
-                    by_message_id: Vec::new(),
-                    exists: 0,
-                    most_in_flight: Arc::clone(&most),
-                };
-                Imap::new(CAPS, &l, script)
-            })
-            .await
-            .unwrap();
-        let conf = format!(
-            "[general]\nimapserver=127.0.0.1\nimapport={}\nimapflags=notls\nformat=wav\n\
-             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n\
-             5678 => 5678,B,,,imapuser=vm|imappassword=pw\n",
-            peer.port()
-        );
-        let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
-        let store = Store::new(parsed.config);
-        let vm = NewVoicemail {
-            recording: Some(crate::Audio {
-                format: "wav".into(),
-                bytes: b"RIFF....WAVE".to_vec(),
-            }),
-            duration_secs: 1,
-            ..NewVoicemail::default()
-        };
-        let results = store
-            .deposit_to(&["1234@default", "5678@default"], &vm)
-            .await;
-        store.close().await;
-        let seen = Seen {
-            connections: peer.connections(),
-            most_in_flight: most_in_flight.load(Ordering::SeqCst),
-            log,
-        };
-        (results, seen)
-    }
-
-    /// Two boxes of one account: both APPENDs are on the wire before the server answers
-    /// either.
-    #[tokio::test]
-    async fn recipients_of_one_account_share_a_connection_and_pipeline_their_appends() {
-        let (results, seen) = scripted_deposit(true).await;
-        assert!(
-            results
-                .iter()
-                .all(|r| r.stored().is_some_and(|d| d.from_appenduid))
-        );
-        let uids: Vec<u32> = results
-            .iter()
-            .map(|r| r.stored().unwrap_or_else(|| panic!("{r:?}")).uid.get())
-            .collect();
-        assert_eq!(uids, vec![1, 2]);
-        let appends: Vec<String> = seen
-            .log
-            .lines()
-            .into_iter()
-            .filter(|l| l.contains(" APPEND "))
-            .collect();
-        assert_eq!(seen.connections, 1, "one account, one connection");
-        assert_eq!(appends.len(), 2, "{appends:?}");
-        assert_eq!(
-            seen.most_in_flight, 2,
-            "the second APPEND waited for the first"
-        );
-    }
-
-    /// Without APPENDUID each copy is found by its own Message-ID (unique per copy, even in
-    /// one folder where both copies share the msg id).
-    #[tokio::test]
-    async fn without_appenduid_each_copy_is_found_by_its_own_message_id() {
-        let (results, seen) = scripted_deposit(false).await;
-        let found: Vec<(u32, bool)> = results
-            .iter()
-            .map(|r| {
-                let d = r.stored().unwrap_or_else(|| panic!("{r:?}"));
-                (d.uid.get(), d.from_appenduid)
-            })
-            .collect();
-        assert_eq!(found, vec![(1, false), (2, false)]);
-        assert_eq!(seen.most_in_flight, 2);
-    }
 }

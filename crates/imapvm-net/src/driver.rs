@@ -13,14 +13,14 @@
 //! Two clocks bound a turn: the write timeout (no byte could be written for that long,
 //! however much the peer talks) and the caller's deadline, either an instant
 //! ([`Driver::turn`]) or a read timeout that starts once everything is written
-//! ([`Driver::turn_within`]: the IMAP session's `imapreadtimeout`). Users: the IMAP
-//! [`Session`](crate::Session) (STARTTLS swaps the stream between turns) and the AMI output
-//! of `imapvm-watch`.
+//! ([`Driver::turn_within`]: the IMAP session's `imapreadtimeout`). Users: the runtime's
+//! IMAP `Session` (STARTTLS swaps the stream between turns), the AMI output of
+//! `imapvm-watch` and each FastAGI call of `imapvm-phone`.
 //!
 //! ```no_run
-//! # async fn demo(conn: imapvm_proto::Connection, tcp: tokio::net::TcpStream) -> Result<(), imapvm::driver::DriveError> {
-//! use imapvm::clock::SystemClock;
-//! use imapvm::driver::{Driver, Progress};
+//! # async fn demo(conn: imapvm_proto::Connection, tcp: tokio::net::TcpStream) -> Result<(), imapvm_net::driver::DriveError> {
+//! use imapvm_net::clock::SystemClock;
+//! use imapvm_net::driver::{Driver, Progress};
 //!
 //! let mut driver = Driver::new(conn, tcp, SystemClock::shared()).with_label("vm1234@imap:143");
 //! loop {
@@ -63,9 +63,8 @@ pub enum Progress {
     Deadline,
 }
 
-/// An I/O failure of the stream under the core.
+/// An I/O failure of the stream under the core (exhaustive: callers map every case).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DriveError {
     /// Reading failed.
     #[error("reading: {0}")]

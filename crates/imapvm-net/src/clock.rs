@@ -3,7 +3,7 @@
 //! `Runtime::now()` ("allows simulating the flow of time for testing").
 //!
 //! This module is the only place in `crates/*/src` that reads a clock [INV-1]; `xtask
-//! tidy` checks that. [`SystemClock`] takes monotonic time from tokio's clock, so a test under
+//! tidy` checks that. The runtime re-exports it as `imapvm::clock`. [`SystemClock`] takes monotonic time from tokio's clock, so a test under
 //! `#[tokio::test(start_paused = true)]` runs every timer of the runtime in simulated
 //! time, and wall time from the system.
 

@@ -18,7 +18,7 @@
 //!   comment, an intro the source already had is kept; a new comment replaces it (a
 //!   message holds one intro);
 //! * admission (quota, `maxmsg`) per destination, the copies delivered like a
-//!   multi-recipient deposit ([`crate::deliver`]): pipelined per account, accounts in
+//!   multi-recipient deposit ([`Deliver`](crate::Deliver)): pipelined per account, accounts in
 //!   parallel, one result per destination;
 //! * `UID COPY` only where nothing in the message has to change: the destination is the
 //!   source's own mailbox, there is no comment, and the source sits in another folder
@@ -35,16 +35,15 @@ use imapvm_message::{AudioPart, Voicemail};
 use imapvm_policy::{Folder, MailboxName, MessageNumber, QuotaLedger, SearchKey, Uid, UidValidity};
 use imapvm_proto::{FetchAttr, Flag, Outcome, StoreMode, UidRange};
 
+use imapvm::parts::{fetch_result, search_result};
+use imapvm::{
+    Audio, Deposited, Error, Folders, Mailbox, MessageRef, Misuse, Result, Retry, Session,
+};
+
 use crate::deliver::{
     Admission, Built, Compose, RecipientOutcome, RecipientResult, Via, admit_copy,
-    counts_and_quota, deliver, finish,
+    counts_and_quota, deliver, finish, resolve_recipients,
 };
-use crate::error::{Error, Misuse, Result};
-use crate::ops::{Ownership, fetch_result, search_result};
-use crate::pool::Folders;
-use crate::pool::Listed;
-use crate::session::Session;
-use crate::store::{Audio, Deposited, Mailbox, MessageRef, Retry};
 
 /// What a forward did: the source, and one result per destination in the order given.
 #[derive(Debug)]
@@ -78,12 +77,24 @@ struct Source {
     voicemail: Voicemail,
 }
 
-impl Mailbox {
+/// Forwarding on a [`Mailbox`]: `use imapvm_deliver::Forward;` and call it as
+/// `mailbox.forward(..)`.
+pub trait Forward {
     /// Forwards the message `target` (numbered in `scope`, as the listing numbers it) to
     /// every mailbox of `to` (`box@context`), with `comment` as the intro when given. The
     /// source stays unread. Fails as a whole only when the source cannot be read; each
     /// destination has its own result otherwise.
-    pub async fn forward<S: AsRef<str>>(
+    fn forward<S: AsRef<str> + Sync>(
+        &self,
+        target: MessageRef,
+        scope: Option<Folder>,
+        to: &[S],
+        comment: Option<&Audio>,
+    ) -> impl Future<Output = Result<Forwarded>> + Send;
+}
+
+impl Forward for Mailbox {
+    async fn forward<S: AsRef<str> + Sync>(
         &self,
         target: MessageRef,
         scope: Option<Folder>,
@@ -92,20 +103,20 @@ impl Mailbox {
     ) -> Result<Forwarded> {
         let source = self
             .with_account(Retry::IfWarm, |a| {
-                Box::pin(self.fetch_source(a.session, a.folders, target, scope))
+                Box::pin(fetch_source(self, a.session, a.folders, target, scope))
             })
             .await?;
-        let store = &self.store;
-        let (mailboxes, mut results) = store.resolve_recipients(to);
+        let store = self.store();
+        let (mailboxes, mut results) = resolve_recipients(store, to);
         let mut rebuilt = Vec::new();
         for (index, mb) in mailboxes {
             let unchanged = comment.is_none()
-                && mb.id == self.id
-                && mb.account.key() == self.account.key()
+                && mb.mailbox_id() == self.mailbox_id()
+                && mb.account().key() == self.account().key()
                 && !source.folder.same_mailbox(&source.inbox);
             if unchanged {
                 // Nothing in the message changes: the server copies it (no upload).
-                let result = self.copy_forward(&source).await;
+                let result = copy_forward(self, &source).await;
                 results[index] = Some(match result {
                     Ok(deposited) => RecipientResult {
                         mailbox: mb.id(),
@@ -145,128 +156,126 @@ impl Mailbox {
             results: finish(to, results),
         })
     }
+}
 
-    /// Resolves and peeks the source: flags and the whole message, never `\Seen`.
-    async fn fetch_source(
-        &self,
-        s: &mut Session,
-        f: &mut Folders,
-        target: MessageRef,
-        scope: Option<Folder>,
-    ) -> Result<Source> {
-        let uid = self
-            .resolve(s, f, target, scope, Listed::Present, Ownership::Check)
-            .await?;
-        let folder = self.scope_mailbox(s, scope)?;
-        let inbox = self.scope_mailbox(s, None)?;
-        let uid_validity = self.select(s, f, &folder).await?;
-        let vanished = || Error::Vanished {
-            mailbox: self.id.clone(),
-            uid,
-        };
-        let range = UidRange::from(uid);
-        let attrs = [FetchAttr::Flags, FetchAttr::Full];
-        let id = s.queue("UID FETCH (forward source)", |c| {
-            c.uid_fetch(&range, &attrs)
+/// Resolves and peeks the source: flags and the whole message, never `\Seen`.
+async fn fetch_source(
+    mb: &Mailbox,
+    s: &mut Session,
+    f: &mut Folders,
+    target: MessageRef,
+    scope: Option<Folder>,
+) -> Result<Source> {
+    let uid = mb.resolve_own(s, f, target, scope).await?;
+    let folder = mb.scope_mailbox(s, scope)?;
+    let inbox = mb.scope_mailbox(s, None)?;
+    let uid_validity = mb.select(s, f, &folder).await?;
+    let vanished = || Error::Vanished {
+        mailbox: mb.mailbox_id().clone(),
+        uid,
+    };
+    let range = UidRange::from(uid);
+    let attrs = [FetchAttr::Flags, FetchAttr::Full];
+    let id = s.queue("UID FETCH (forward source)", |c| {
+        c.uid_fetch(&range, &attrs)
+    })?;
+    s.wait(&[id]).await?;
+    let m = fetch_result(s, "UID FETCH (forward source)", id)?
+        .into_iter()
+        .find(|m| m.uid == uid)
+        .ok_or_else(vanished)?;
+    let bytes = m.full().unwrap_or_default();
+    let parsed = mb.parse_own(uid, bytes)?;
+    Ok(Source {
+        uid,
+        uid_validity,
+        folder,
+        inbox,
+        seen: m
+            .flags
+            .as_deref()
+            .is_some_and(|fl| fl.contains(&Flag::Seen)),
+        size: bytes.len() as u64,
+        message_id: parsed.headers.message_id.clone(),
+        voicemail: parsed.voicemail,
+    })
+}
+
+/// `UID COPY` of the source into `mb`'s `imapfolder`, after admission; the copy is made
+/// unheard. Never retried: a COPY that reached the server must not be doubled.
+async fn copy_forward(mb: &Mailbox, source: &Source) -> Result<Deposited> {
+    mb.with_account_once(|a| Box::pin(copy_in(mb, a.session, a.folders, source)))
+        .await
+}
+
+async fn copy_in(
+    mb: &Mailbox,
+    s: &mut Session,
+    f: &mut Folders,
+    source: &Source,
+) -> Result<Deposited> {
+    let (counts, quota) = counts_and_quota(mb, s, f, &source.inbox).await?;
+    admit_copy(
+        mb,
+        source.size,
+        source.voicemail.duration_secs,
+        Admission::Forward,
+        counts,
+        &quota,
+        &QuotaLedger::default(),
+    )?;
+    mb.select(s, f, &source.folder).await?;
+    let range = UidRange::from(source.uid);
+    let copied = s
+        .exec("UID COPY (forward)", |c| c.uid_copy(&range, &source.inbox))
+        .await?;
+    let inbox_validity = mb.select(s, f, &source.inbox).await?;
+    let copy_uid = match copied {
+        Outcome::Copied(Some(c)) => c.pairs().next().map(|(_, new)| (new, c.uid_validity)),
+        _ => None,
+    };
+    let from_copyuid = copy_uid.is_some();
+    let (uid, uid_validity) = if let Some(found) = copy_uid {
+        found
+    } else {
+        // No UIDPLUS: the newest message with the source's Message-ID in imapfolder.
+        let message_id = source.message_id.clone().ok_or(Error::Unexpected {
+            account: s.key().clone(),
+            command: "UID COPY (no COPYUID and no Message-ID to find the copy)",
         })?;
+        let keys = [SearchKey::header("Message-ID", message_id)];
+        let id = s.queue("UID SEARCH (copy)", |c| c.uid_search(&keys))?;
         s.wait(&[id]).await?;
-        let m = fetch_result(s, "UID FETCH (forward source)", id)?
+        search_result(s, "UID SEARCH (copy)", id)?
             .into_iter()
-            .find(|m| m.uid == uid)
-            .ok_or_else(vanished)?;
-        let bytes = m.full().unwrap_or_default();
-        let parsed = self.parse_own_voicemail(uid, bytes)?;
-        Ok(Source {
-            uid,
-            uid_validity,
-            folder,
-            inbox,
-            seen: m
-                .flags
-                .as_deref()
-                .is_some_and(|fl| fl.contains(&Flag::Seen)),
-            size: bytes.len() as u64,
-            message_id: parsed.headers.message_id.clone(),
-            voicemail: parsed.voicemail,
-        })
-    }
-
-    /// `UID COPY` of the source into this box's `imapfolder`, after admission; the copy is
-    /// made unheard. Never retried: a COPY that reached the server must not be doubled.
-    async fn copy_forward(&self, source: &Source) -> Result<Deposited> {
-        self.with_account_once(|a| Box::pin(self.copy_in(a.session, a.folders, source)))
-            .await
-    }
-
-    async fn copy_in(
-        &self,
-        s: &mut Session,
-        f: &mut Folders,
-        source: &Source,
-    ) -> Result<Deposited> {
-        let (counts, quota) = counts_and_quota(self, s, f, &source.inbox).await?;
-        admit_copy(
-            self,
-            source.size,
-            source.voicemail.duration_secs,
-            Admission::Forward,
-            counts,
-            &quota,
-            &QuotaLedger::default(),
-        )?;
-        self.select(s, f, &source.folder).await?;
-        let range = UidRange::from(source.uid);
-        let copied = s
-            .exec("UID COPY (forward)", |c| c.uid_copy(&range, &source.inbox))
-            .await?;
-        let inbox_validity = self.select(s, f, &source.inbox).await?;
-        let copy_uid = match copied {
-            Outcome::Copied(Some(c)) => c.pairs().next().map(|(_, new)| (new, c.uid_validity)),
-            _ => None,
-        };
-        let from_copyuid = copy_uid.is_some();
-        let (uid, uid_validity) = if let Some(found) = copy_uid {
-            found
-        } else {
-            // No UIDPLUS: the newest message with the source's Message-ID in imapfolder.
-            let message_id = source.message_id.clone().ok_or(Error::Unexpected {
+            .max()
+            .ok_or(Error::Unexpected {
                 account: s.key().clone(),
-                command: "UID COPY (no COPYUID and no Message-ID to find the copy)",
-            })?;
-            let keys = [SearchKey::header("Message-ID", message_id)];
-            let id = s.queue("UID SEARCH (copy)", |c| c.uid_search(&keys))?;
-            s.wait(&[id]).await?;
-            search_result(s, "UID SEARCH (copy)", id)?
-                .into_iter()
-                .max()
-                .ok_or(Error::Unexpected {
-                    account: s.key().clone(),
-                    command: "UID COPY (the copy was not found)",
-                })
-                .map(|uid| (uid, inbox_validity))?
-        };
-        if source.seen {
-            let range = UidRange::from(uid);
-            s.exec("UID STORE (forwarded copy unheard)", |c| {
-                c.uid_store(&range, StoreMode::Remove, &[Flag::Seen], true)
+                command: "UID COPY (the copy was not found)",
             })
-            .await?;
-        }
-        let mut counts = counts;
-        if source.voicemail.is_urgent() {
-            counts.urgent = counts.urgent.saturating_add(1);
-        } else {
-            counts.new = counts.new.saturating_add(1);
-        }
-        Ok(Deposited {
-            uid,
-            uid_validity,
-            number: MessageNumber::new(counts.total()),
-            counts,
-            msg_id: source.voicemail.msg_id.clone().unwrap_or_default(),
-            from_appenduid: from_copyuid,
+            .map(|uid| (uid, inbox_validity))?
+    };
+    if source.seen {
+        let range = UidRange::from(uid);
+        s.exec("UID STORE (forwarded copy unheard)", |c| {
+            c.uid_store(&range, StoreMode::Remove, &[Flag::Seen], true)
         })
+        .await?;
     }
+    let mut counts = counts;
+    if source.voicemail.is_urgent() {
+        counts.urgent = counts.urgent.saturating_add(1);
+    } else {
+        counts.new = counts.new.saturating_add(1);
+    }
+    Ok(Deposited {
+        uid,
+        uid_validity,
+        number: MessageNumber::new(counts.total()),
+        counts,
+        msg_id: source.voicemail.msg_id.clone().unwrap_or_default(),
+        from_appenduid: from_copyuid,
+    })
 }
 
 /// The copy of `original` for each destination: its identity, number and a fresh msg id;
@@ -279,7 +288,10 @@ fn forward_compose(
 ) -> Arc<Compose> {
     Arc::new(move |mb: &Mailbox, msgnum: u32, now: i64, rand: u32| {
         let Some(recording) = original.audio.first() else {
-            return Err(mb.misuse(Misuse::NoRecording));
+            return Err(Error::Misuse {
+                mailbox: mb.mailbox_id().clone(),
+                misuse: Misuse::NoRecording,
+            });
         };
         let mut audio = vec![AudioPart::recording(
             msgnum,

@@ -3,9 +3,8 @@
 //! for its recipient, with the original's caller id, times, duration and audio bytes; the
 //! comment is part 3; the source stays unread; a full box refuses without failing others.
 
-use imapvm::{
-    Audio, Error, Folder, MessageRef, MwiCounts, RecipientOutcome, RecipientResult, Store, Via,
-};
+use imapvm::{Audio, Error, Folder, MessageRef, MwiCounts, Store};
+use imapvm_deliver::{Deliver, Forward, RecipientOutcome, RecipientResult, Via};
 use serde_json::Value;
 
 use crate::{fixture, pw, py, q, store_with, unique, voicemail, wav};
