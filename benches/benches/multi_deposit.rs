@@ -1,4 +1,4 @@
-//! Multi-recipient deposit (issue 13) against the private Dovecot: `Store::deposit_to` next
+//! Multi-recipient deposit (issue 13) against the private Dovecot: `Deliver::deposit_to` next
 //! to its baseline, the same recipients deposited one after the other with
 //! `Mailbox::deposit` (what the CLI did before), in the same run.
 //!

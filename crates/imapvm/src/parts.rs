@@ -8,8 +8,6 @@
 //! composition that serves several boxes of one account on one connection and reports per
 //! box (so it decides itself what to retry and what to announce).
 
-use std::sync::Arc;
-
 use imapvm_message::ParsedVoicemail;
 use imapvm_policy::{Folder, MwiCounts, Uid};
 use tokio::sync::OwnedMutexGuard;
@@ -36,9 +34,7 @@ pub struct Lease {
 impl Store {
     /// Holds `account`'s pooled connection (waiting while another operation holds it).
     pub async fn lease(&self, account: &Account) -> Lease {
-        let slot = Arc::clone(&self.inner.pool.slot(&account.key()))
-            .lock_owned()
-            .await;
+        let slot = self.inner.pool.slot(&account.key()).lock_owned().await;
         Lease {
             slot,
             account: account.clone(),
