@@ -1,0 +1,160 @@
+//! Round trips of cold and warm commands (issue 22, item 2), counted on the wire by a
+//! proxy in front of the private Dovecot (`imapvm_testkit::flights`): each client flight
+//! that follows server data is one round trip (a TLS handshake counts one; the TCP connect
+//! and a LOGOUT the client does not wait for count none). Cold: a new store, one
+//! operation, `close`, as every `imapvm` command runs. Warm: the same store's next
+//! operation on its pooled connection.
+
+use imapvm::{Folder, MessageRef, Store};
+use imapvm_testkit::flights::Flights;
+use imapvm_testkit::proxy::Proxy;
+
+use crate::{pw, server, store_for, unique, voicemail};
+
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `imapflags=tls` on the STARTTLS listener.
+    StartTls,
+    /// `imapflags=ssl` on the implicit-TLS listener.
+    Imaps,
+    /// `imapflags=notls` (clear text on loopback).
+    Plain,
+}
+
+impl Mode {
+    fn flags(self) -> &'static str {
+        match self {
+            Mode::StartTls => "tls",
+            Mode::Imaps => "ssl",
+            Mode::Plain => "notls",
+        }
+    }
+
+    fn port(self) -> u16 {
+        match self {
+            Mode::Imaps => server().imaps_port,
+            Mode::StartTls | Mode::Plain => server().port,
+        }
+    }
+}
+
+/// A store for box 1234@default (vm1234, voicemail in `folder`) through a counting proxy.
+async fn counted_store(mode: Mode, folder: &str) -> (Store, Flights, Proxy) {
+    let s = server();
+    let flights = Flights::default();
+    let proxy = Proxy::to(&s.host, mode.port())
+        .tap(flights.tap())
+        .await
+        .unwrap();
+    let store = store_for(
+        "cold",
+        &s.host,
+        proxy.port(),
+        &format!(
+            "imapflags={}\nimapfolder={folder}\ngreetingsfolder={folder}-greetings",
+            mode.flags()
+        ),
+        &format!(
+            "[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    );
+    (store, flights, proxy)
+}
+
+/// A folder holding two voicemails of box 1234@default; the UID of the first.
+async fn seeded_folder(name: &str) -> (String, imapvm::Uid) {
+    let folder = unique(name);
+    let (store, _, _proxy) = counted_store(Mode::Plain, &folder).await;
+    let mb = store.mailbox("1234@default").unwrap();
+    let first = mb.deposit(&voicemail("5556001", 200)).await.unwrap().uid;
+    mb.deposit(&voicemail("5556002", 200)).await.unwrap();
+    store.close().await;
+    (folder, first)
+}
+
+/// Waits until the proxy saw every connection end (the client's close reached it).
+async fn settled(flights: &Flights) -> u64 {
+    let mut last = (flights.count(), flights.bytes());
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = (flights.count(), flights.bytes());
+        if now == last {
+            return flights.waits();
+        }
+        last = now;
+    }
+}
+
+/// Which operation.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Count,
+    List,
+    /// Play by UID (`imapvm play --uid`).
+    Play(imapvm::Uid),
+    /// Play by number (`imapvm play 1`): the listing first.
+    PlayNumber,
+    Deposit,
+}
+
+async fn run(op: Op, mb: &imapvm::Mailbox) {
+    match op {
+        Op::Count => {
+            mb.count().await.unwrap();
+        }
+        Op::List => {
+            mb.list(None).await.unwrap();
+        }
+        Op::Play(uid) => {
+            mb.play(MessageRef::Uid(uid), Some(Folder::Inbox))
+                .await
+                .unwrap();
+        }
+        Op::PlayNumber => {
+            let n = imapvm::MessageNumber::new(1).unwrap();
+            mb.play(MessageRef::Number(n), None).await.unwrap();
+        }
+        Op::Deposit => {
+            mb.deposit(&voicemail("5556003", 200)).await.unwrap();
+        }
+    }
+}
+
+/// Round trips of `op` cold (new store, op, close), then warm (the next one on the pooled
+/// connection, after a first `op`).
+async fn measure(mode: Mode, op: Op, folder: &str) -> (u64, u64) {
+    let (store, flights, _proxy) = counted_store(mode, folder).await;
+    let mb = store.mailbox("1234@default").unwrap();
+    run(op, &mb).await;
+    store.close().await;
+    let cold = settled(&flights).await;
+    let (store, flights, _proxy) = counted_store(mode, folder).await;
+    let mb = store.mailbox("1234@default").unwrap();
+    run(op, &mb).await;
+    let before = settled(&flights).await;
+    run(op, &mb).await;
+    let warm = settled(&flights).await - before;
+    store.close().await;
+    (cold, warm)
+}
+
+#[tokio::test]
+async fn cold_and_warm_round_trips() {
+    let (folder, first) = seeded_folder("cold").await;
+    let mut report = Vec::new();
+    for mode in [Mode::StartTls, Mode::Imaps, Mode::Plain] {
+        for op in [
+            Op::Count,
+            Op::List,
+            Op::Play(first),
+            Op::PlayNumber,
+            Op::Deposit,
+        ] {
+            let (cold, warm) = measure(mode, op, &folder).await;
+            report.push(format!("{mode:?} {op:?}: cold {cold}, warm {warm}"));
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+}
