@@ -12,6 +12,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -90,6 +91,21 @@ pub struct Session {
     /// The first bytes of the server's greeting (which implementation it is:
     /// `imapvm_policy::login`).
     greeting: Vec<u8>,
+    /// The login and NAMESPACE [`Session::open_pipelined`] queued, not answered yet.
+    pending: Option<PendingLogin>,
+    /// The hierarchy was read while it was still a guess (NAMESPACE unanswered).
+    guess_read: AtomicBool,
+    /// A name computed from the guess may be wrong: the operation runs again.
+    guess_wrong: bool,
+}
+
+/// What a cold session sends in its first flight, before any answer: the login (none after
+/// PREAUTH or an OAuth login, which are waited for) and NAMESPACE; the operation's SELECT
+/// goes behind them ([`Session::select`]).
+#[derive(Debug, Clone, Copy)]
+struct PendingLogin {
+    login: Option<CommandId>,
+    namespace: CommandId,
 }
 
 /// Largest number of distinct folders [`ServerChanges`] names; beyond it, `overflow` is set.
@@ -160,8 +176,19 @@ fn set_keepalive(tcp: &TcpStream) {
 
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy; every `now` (the core's
-    /// deadlines, IDLE refresh) comes from `clock`.
+    /// deadlines, IDLE refresh) comes from `clock`. The login and NAMESPACE go in one flight.
     pub async fn open(account: &Account, clock: &SharedClock) -> Result<Session> {
+        let mut session = Session::open_pipelined(account, clock).await?;
+        session.finish_login().await?;
+        tracing::debug!(account = %session.label, "logged in");
+        Ok(session)
+    }
+
+    /// [`Session::open`] up to the login, which is queued with NAMESPACE and not waited
+    /// for: the operation's first commands go behind them in the same flight (see
+    /// [`Session::select`]), and a refused login is the [`Error::Auth`] of the first
+    /// [`Session::wait`]. Until then the hierarchy is a guess (Dovecot's).
+    pub(crate) async fn open_pipelined(account: &Account, clock: &SharedClock) -> Result<Session> {
         let key = account.key();
         account.check().map_err(|source| Error::Settings {
             account: key.clone(),
@@ -229,15 +256,30 @@ impl Session {
             hierarchy: Hierarchy::dovecot(),
             changes: ServerChanges::default(),
             greeting: Vec::new(),
+            pending: None,
+            guess_read: AtomicBool::new(false),
+            guess_wrong: false,
         };
         if account.security == Security::ImplicitTls {
             session.handshake().await?;
         }
         session.wait_greeting().await?;
         session.secure_and_login().await?;
-        session.learn_hierarchy().await?;
-        tracing::debug!(account = %session.label, "logged in");
         Ok(session)
+    }
+
+    /// Waits for the pipelined login and NAMESPACE, if they are still unanswered.
+    pub(crate) async fn finish_login(&mut self) -> Result<()> {
+        if self.pending.is_some() {
+            self.wait(&[]).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a name computed from the guessed hierarchy may be wrong (then the operation
+    /// that computed it runs again; nothing but a SELECT went out meanwhile).
+    pub(crate) fn take_guess_wrong(&mut self) -> bool {
+        std::mem::take(&mut self.guess_wrong)
     }
 
     /// `user@server:port`.
@@ -254,12 +296,19 @@ impl Session {
         &self.key
     }
 
-    /// Whether the connection can take commands.
+    /// Whether the connection can take commands (a pipelined login not answered yet
+    /// included).
     pub fn is_usable(&self) -> bool {
-        matches!(
-            self.conn().state(),
-            State::Authenticated | State::Selected { .. }
-        )
+        match self.conn().state() {
+            State::Authenticated | State::Selected { .. } => true,
+            State::NotAuthenticated => self.pending.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the login was answered (not pipelined and pending) and the connection works.
+    pub(crate) fn is_logged_in(&self) -> bool {
+        self.pending.is_none() && self.is_usable()
     }
 
     /// The proto core's counters (round trips, bytes, commands).
@@ -274,8 +323,12 @@ impl Session {
         self.conn().capabilities().unwrap_or(&UNKNOWN)
     }
 
-    /// The personal namespace prefix and delimiter.
+    /// The personal namespace prefix and delimiter (a guess, Dovecot's, while a pipelined
+    /// NAMESPACE is unanswered: a name computed from it meanwhile is checked once it is).
     pub fn hierarchy(&self) -> &Hierarchy {
+        if self.pending.is_some() {
+            self.guess_read.store(true, Ordering::Relaxed);
+        }
         &self.hierarchy
     }
 
@@ -312,12 +365,23 @@ impl Session {
         f(self.driver.core_mut()).map_err(|e| self.protocol_error(context, e))
     }
 
-    /// Sends what is queued and waits until every command in `ids` completed.
+    /// Sends what is queued and waits until every command in `ids` completed (and the
+    /// pipelined login: when it was refused, its [`Error::Auth`] is the answer).
     pub async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
+        let first = self
+            .pending
+            .map(|p| p.login.into_iter().chain([p.namespace]).collect::<Vec<_>>())
+            .unwrap_or_default();
         loop {
             self.drain_events();
+            if let Some(login) = self.pending.and_then(|p| p.login)
+                && matches!(self.done.get(&login), Some(Err(_)))
+            {
+                return self.settle_login().await;
+            }
             let background_done = self.background.iter().all(|id| self.done.contains_key(id));
-            if background_done && ids.iter().all(|id| self.done.contains_key(id)) {
+            let first_done = first.iter().all(|id| self.done.contains_key(id));
+            if background_done && first_done && ids.iter().all(|id| self.done.contains_key(id)) {
                 // What is queued still goes out (commands queued meanwhile, the rest of a
                 // literal the server refused early).
                 self.flush().await?;
@@ -326,7 +390,7 @@ impl Session {
                         tracing::debug!(account = %self.label, error = %e, "NOOP failed");
                     }
                 }
-                return Ok(());
+                return self.settle_login().await;
             }
             if self.conn().state() == State::UpgradePending {
                 return Ok(());
@@ -636,10 +700,21 @@ impl Session {
         Ok(())
     }
 
+    /// Secures the connection and queues the login and NAMESPACE (see [`PendingLogin`]).
+    ///
+    /// Capabilities come from the greeting (a CAPABILITY only when it has none). After
+    /// STARTTLS the pre-TLS list is discarded (RFC 3501 §6.2.1) and the new one is learnt
+    /// from the login's tagged OK: when the discarded list had SASL-IR, the password goes at
+    /// once as AUTHENTICATE PLAIN with an initial response (RFC 3501 requires AUTH=PLAIN of
+    /// every server, and a server with SASL-IR is no older one); else, and for OAuth, a
+    /// CAPABILITY over TLS chooses the mechanism, as before. Every check happens first: the
+    /// password goes only over TLS or to loopback (`may_send_password`), never to a server
+    /// that ignores an authzid, never as LOGIN where LOGINDISABLED is known.
     async fn secure_and_login(&mut self) -> Result<()> {
         if self.conn().state() == State::Authenticated {
             // PREAUTH: the server already knows who we are.
-            return self.refresh_capabilities().await;
+            self.refresh_capabilities().await?;
+            return self.queue_first(None);
         }
         self.refresh_capabilities().await?;
         let offers_starttls = self.capabilities().contains(Capability::StartTls);
@@ -656,7 +731,9 @@ impl Session {
             }
             Security::StartTlsIfOffered => offers_starttls,
         };
+        let credentials = self.account.credentials.clone();
         if want_starttls {
+            let sasl_ir = self.capabilities().contains(Capability::SaslIr);
             let outcome = self.exec("STARTTLS", |c| c.starttls()).await?;
             if !matches!(outcome, Outcome::UpgradeNow) {
                 return Err(Error::Unexpected {
@@ -667,7 +744,9 @@ impl Session {
             self.handshake().await?;
             let upgraded = self.driver.core_mut().tls_established();
             upgraded.map_err(|e| self.protocol_error("STARTTLS", e))?;
-            self.refresh_capabilities().await?;
+            if !sasl_ir || matches!(credentials, Credentials::OAuth2 { .. }) {
+                self.refresh_capabilities().await?;
+            }
         }
         if !may_send_password(PasswordPath {
             encrypted: is_tls(&**self.driver.stream_mut()),
@@ -679,10 +758,11 @@ impl Session {
                 reason: Insecure::ClearText,
             });
         }
+        // Unknown only after STARTTLS with SASL-IR announced before it (see above).
+        let known = self.conn().capabilities().is_some();
         let caps = self.capabilities().clone();
-        let plain = caps.contains(Capability::AuthPlain);
-        let credentials = self.account.credentials.clone();
-        let outcome = match &credentials {
+        let plain = caps.contains(Capability::AuthPlain) || !known;
+        let login = match &credentials {
             Credentials::Proxy {
                 user,
                 auth_user,
@@ -706,29 +786,101 @@ impl Session {
                         },
                     });
                 }
-                self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
-                    .await?
+                self.queue_login(|c| c.authenticate_plain(Some(user), auth_user, password))?
             }
             Credentials::User { user, password } => {
                 if plain {
-                    self.login_step(|c| c.authenticate_plain(None, user, password))
-                        .await?
+                    self.queue_login(|c| c.authenticate_plain(None, user, password))?
                 } else if caps.contains(Capability::LoginDisabled) {
                     return Err(Error::Insecure {
                         account: self.key.clone(),
                         reason: Insecure::LoginDisabled,
                     });
                 } else {
-                    self.login_step(|c| c.login(user, password)).await?
+                    self.queue_login(|c| c.login(user, password))?
                 }
             }
-            Credentials::OAuth2 { user, token } => self.oauth_login(&caps, user, token).await?,
+            Credentials::OAuth2 { user, token } => {
+                // Waited for: a refused cached token is retried once on this connection.
+                let outcome = self.oauth_login(&caps, user, token).await?;
+                if let Outcome::Authenticated {
+                    capabilities_known: false,
+                } = outcome
+                {
+                    self.exec("CAPABILITY", |c| c.capability()).await?;
+                }
+                return self.queue_first(None);
+            }
         };
-        if let Outcome::Authenticated {
-            capabilities_known: false,
-        } = outcome
-        {
-            self.exec("CAPABILITY", |c| c.capability()).await?;
+        self.queue_first(Some(login))
+    }
+
+    /// Queues a password login (its refusal is an [`Error::Auth`]).
+    fn queue_login(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
+    ) -> Result<CommandId> {
+        f(self.driver.core_mut()).map_err(|source| Error::Auth {
+            account: self.key.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Queues NAMESPACE behind `login` and notes both as the first flight.
+    fn queue_first(&mut self, login: Option<CommandId>) -> Result<()> {
+        let namespace = self.queue("NAMESPACE", |c| c.namespace())?;
+        self.pending = Some(PendingLogin { login, namespace });
+        Ok(())
+    }
+
+    /// Takes the answers of the first flight once they are in: a refused login is an
+    /// [`Error::Auth`] (the commands behind it failed with it); NAMESPACE gives the
+    /// hierarchy (a refused one: `LIST "" ""`, one more round trip); capabilities the login
+    /// did not tell are asked for. A hierarchy other than the guess that was read meanwhile
+    /// fails the operation (see [`Session::take_guess_wrong`]).
+    async fn settle_login(&mut self) -> Result<()> {
+        let Some(first) = self.pending.take() else {
+            return Ok(());
+        };
+        if let Some(login) = first.login {
+            match self.done.remove(&login) {
+                Some(Ok(_)) => {}
+                Some(Err(source)) => {
+                    let _ = self.done.remove(&first.namespace);
+                    return Err(Error::Auth {
+                        account: self.key.clone(),
+                        source: Box::new(source),
+                    });
+                }
+                None => {
+                    return Err(Error::Unexpected {
+                        account: self.key.clone(),
+                        command: "LOGIN",
+                    });
+                }
+            }
+        }
+        let guess = self.hierarchy.clone();
+        match self.done.remove(&first.namespace) {
+            Some(Ok(Outcome::Namespaces(ns))) => {
+                if let Some(personal) = ns.personal.first()
+                    && let Ok(h) = Hierarchy::new(&personal.prefix, personal.delimiter)
+                {
+                    self.hierarchy = h;
+                }
+            }
+            Some(Err(e)) if e.is_fatal() => return Err(self.protocol_error("NAMESPACE", e)),
+            _ => Box::pin(self.hierarchy_from_list()).await?,
+        }
+        if self.conn().capabilities().is_none() {
+            Box::pin(self.exec("CAPABILITY", |c| c.capability())).await?;
+        }
+        if self.hierarchy != guess && self.guess_read.swap(false, Ordering::Relaxed) {
+            self.guess_wrong = true;
+            return Err(Error::Unexpected {
+                account: self.key.clone(),
+                command: "a folder name computed before NAMESPACE was answered",
+            });
         }
         Ok(())
     }
@@ -814,17 +966,8 @@ impl Session {
         }
     }
 
-    async fn learn_hierarchy(&mut self) -> Result<()> {
-        if self.capabilities().has("NAMESPACE")
-            && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
-        {
-            if let Some(personal) = ns.personal.first()
-                && let Ok(h) = Hierarchy::new(&personal.prefix, personal.delimiter)
-            {
-                self.hierarchy = h;
-            }
-            return Ok(());
-        }
+    /// The delimiter from `LIST "" ""`, for a server without NAMESPACE.
+    async fn hierarchy_from_list(&mut self) -> Result<()> {
         if let Outcome::List(entries) = self.exec("LIST", |c| c.list("", "")).await? {
             let delimiter = entries.first().and_then(|e| e.delimiter);
             if let Ok(h) = Hierarchy::new("", delimiter) {
@@ -842,6 +985,11 @@ impl Session {
     /// front of the caller's next commands, at no extra round trip, so that the server
     /// brings the selected view up to date (Dovecot shows other sessions' new messages to a
     /// SEARCH only after such a sync).
+    ///
+    /// On a session whose pipelined login is unanswered, the SELECT goes in the same flight.
+    /// A name computed from the guessed hierarchy is checked once NAMESPACE answered: when
+    /// the guess was wrong, this fails before anything else is sent (no CREATE), and the
+    /// operation runs again ([`Session::take_guess_wrong`]); a SELECT changes nothing.
     pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
@@ -872,6 +1020,7 @@ impl Session {
 
     /// `CREATE name`; an existing mailbox is not an error.
     pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
+        self.finish_login().await?;
         match self
             .exec(&format!("CREATE {name}"), |c| c.create(name))
             .await
@@ -891,6 +1040,7 @@ impl Session {
 
     /// Whether `name` exists (`LIST "" name`).
     pub async fn exists(&mut self, name: &MailboxName) -> Result<bool> {
+        self.finish_login().await?;
         match self
             .exec(&format!("LIST {name}"), |c| c.list("", name.as_wire()))
             .await?
@@ -906,13 +1056,15 @@ impl Session {
         }
     }
 
-    /// `LOGOUT`, bounded by `imapclosetimeout`; errors are ignored (the socket closes anyway).
+    /// `LOGOUT`, written and not waited for (its answer changes nothing), then the socket
+    /// is shut down; bounded by `imapclosetimeout`, errors ignored.
     pub async fn logout(mut self) {
         let timeout = self.account.close_timeout;
         let fut = async {
-            if let Ok(id) = self.driver.core_mut().logout() {
-                let _ = self.wait(&[id]).await;
+            if self.driver.core_mut().logout().is_ok() {
+                let _ = self.driver.flush().await;
             }
+            let _ = tokio::io::AsyncWriteExt::shutdown(self.driver.stream_mut()).await;
         };
         let _ = tokio::time::timeout(timeout, fut).await;
     }

@@ -688,6 +688,15 @@ impl Mailbox {
                 Err(e) => Err(e),
             };
             slot.conn.absorb_gone(&mut slot.folders);
+            if slot.conn.take_guess_wrong() && !retried {
+                retried = true;
+                continue;
+            }
+            match &result {
+                Err(e @ Error::Auth { .. }) => slot.conn.failed(e, &self.account, clock),
+                _ if slot.conn.logged_in() => slot.conn.succeeded(),
+                _ => {}
+            }
             match result {
                 Err(e) if e.is_connection_lost() => {
                     slot.conn.drop_session();
