@@ -1303,6 +1303,196 @@ mod tests {
         );
     }
 
+    /// A scripted server: greeting `greeting` (`None`: `* OK [CAPABILITY caps]`), answers
+    /// from `answer` or else the usual ones.
+    async fn server_with(
+        caps: &'static str,
+        greeting: Option<&'static str>,
+        answer: impl FnMut(&Command) -> Option<Reply> + Send + Clone + 'static,
+    ) -> (Peer, Log) {
+        struct Server<F> {
+            greeting: Option<&'static str>,
+            answer: F,
+        }
+        impl<F: FnMut(&Command) -> Option<Reply> + Send + 'static> Script for Server<F> {
+            fn answer(&mut self, c: &Command) -> Option<Reply> {
+                (self.answer)(c)
+            }
+            fn greeting(&mut self) -> Option<Reply> {
+                self.greeting.map(Reply::send)
+            }
+        }
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let answer = answer.clone();
+                Imap::new(caps, &l, Server { greeting, answer })
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    /// The commands the server got, without their tags.
+    fn commands(log: &Log) -> Vec<String> {
+        log.lines()
+            .iter()
+            .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c).to_owned())
+            .collect()
+    }
+
+    /// Opens a cold session the way the pool does and selects INBOX.
+    async fn cold_select(peer: &Peer) -> (Result<Selected>, Option<Session>) {
+        let a = account(peer.port(), Security::Plain, user());
+        let mut session = match Session::open_pipelined(&a, &SystemClock::shared()).await {
+            Ok(s) => s,
+            Err(e) => return (Err(e), None),
+        };
+        let selected = session.select(&MailboxName::inbox()).await;
+        (selected, Some(session))
+    }
+
+    #[tokio::test]
+    async fn a_cold_session_logs_in_and_selects_in_one_round_trip() {
+        let (peer, log) = scripted("IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE").await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        let session = session.unwrap();
+        assert_eq!(session.stats().round_trips, 1, "{:?}", log.lines());
+        let lines = commands(&log);
+        assert!(lines[0].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
+        assert_eq!(lines[1..], ["NAMESPACE", "SELECT INBOX"]);
+    }
+
+    /// Without SASL-IR the initial response waits for the server's `+`; the commands behind
+    /// still go before the login's answer.
+    #[tokio::test]
+    async fn without_sasl_ir_the_login_takes_one_more_round_trip() {
+        let (peer, log) = server_with("IMAP4rev1 AUTH=PLAIN NAMESPACE", None, |c: &Command| {
+            if c.is("AUTHENTICATE") {
+                // The tag waits for the response line (which the log shows as a command).
+                return Some(Reply::send("+ \r\n"));
+            }
+            (c.tag == "AHZtMQBzM2NyZXQ=")
+                .then(|| Reply::send("a1 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN NAMESPACE] in\r\n"))
+        })
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?} {:?}", log.lines());
+        assert_eq!(session.unwrap().stats().round_trips, 2);
+        assert_eq!(commands(&log)[0], "AUTHENTICATE PLAIN");
+    }
+
+    /// A greeting without capabilities (older servers): one CAPABILITY before the login, and
+    /// one after it when its answer does not tell them either.
+    #[tokio::test]
+    async fn capabilities_missing_from_the_greeting_and_the_login_are_asked_for() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            Some("* OK ready\r\n"),
+            |c: &Command| {
+                (c.is("AUTHENTICATE") || c.is("LOGIN"))
+                    .then(|| Reply::send(format!("{} OK logged in\r\n", c.tag)))
+            },
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        let lines = commands(&log);
+        assert_eq!(lines[0], "CAPABILITY", "{lines:?}");
+        assert!(lines[1].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
+        assert_eq!(lines[2..], ["NAMESPACE", "SELECT INBOX", "CAPABILITY"]);
+        let session = session.unwrap();
+        assert!(session.capabilities().has("NAMESPACE"));
+        assert_eq!(session.stats().round_trips, 3);
+    }
+
+    /// The login is refused with NAMESPACE and SELECT behind it: the select fails with the
+    /// typed login error, nothing is reported selected, and no second login is tried.
+    #[tokio::test]
+    async fn a_refused_pipelined_login_is_the_operations_auth_error() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            None,
+            |c: &Command| {
+                if c.is("AUTHENTICATE") {
+                    Some(Reply::send(format!(
+                        "{} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+                        c.tag
+                    )))
+                } else if c.is("LOGOUT") {
+                    None
+                } else {
+                    Some(Reply::send(format!("{} BAD Not logged in\r\n", c.tag)))
+                }
+            },
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        let err = selected.unwrap_err();
+        assert!(matches!(&err, Error::Auth { .. }), "{err:?}");
+        assert!(err.to_string().contains("Authentication failed"), "{err}");
+        assert!(
+            !err.is_connection_lost(),
+            "not retried as a lost connection"
+        );
+        let session = session.unwrap();
+        assert!(session.selected().is_none());
+        assert!(!session.is_usable());
+        let logins = commands(&log)
+            .iter()
+            .filter(|l| l.starts_with("AUTHENTICATE") || l.starts_with("LOGIN"))
+            .count();
+        assert_eq!(logins, 1, "{:?}", log.lines());
+    }
+
+    #[tokio::test]
+    async fn preauth_sends_no_credential_and_pipelines_namespace_with_select() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 NAMESPACE",
+            Some("* PREAUTH [CAPABILITY IMAP4rev1 NAMESPACE] welcome\r\n"),
+            |_: &Command| None,
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        assert_eq!(commands(&log), ["NAMESPACE", "SELECT INBOX"]);
+        assert_eq!(session.unwrap().stats().round_trips, 1);
+    }
+
+    /// A hierarchy other than the guess, read before NAMESPACE answered: the operation is
+    /// told to run again, and nothing but the SELECT went out.
+    #[tokio::test]
+    async fn a_wrong_hierarchy_guess_fails_before_anything_else_is_sent() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            None,
+            |c: &Command| {
+                c.is("NAMESPACE").then(|| {
+                    Reply::send(format!(
+                        "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n{} OK done\r\n",
+                        c.tag
+                    ))
+                })
+            },
+        )
+        .await;
+        let a = account(peer.port(), Security::Plain, user());
+        let mut session = Session::open_pipelined(&a, &SystemClock::shared())
+            .await
+            .unwrap();
+        let guessed = session.hierarchy().join("x", &["Old"]).unwrap();
+        let err = session.select(&guessed).await.unwrap_err();
+        assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+        assert!(session.take_guess_wrong());
+        assert_eq!(
+            session.hierarchy().join("x", &["Old"]).unwrap().as_wire(),
+            "INBOX.Old"
+        );
+        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT Old"]);
+    }
+
     #[tokio::test]
     async fn a_silent_server_hits_the_open_timeout_not_a_hang() {
         let peer = silent().await;
