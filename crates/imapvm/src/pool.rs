@@ -161,6 +161,11 @@ impl Conn {
         self.last_error = None;
     }
 
+    /// The error of a refused pipelined login (see `Session::take_login_refusal`).
+    pub(crate) fn take_login_refusal(&mut self) -> Option<Error> {
+        self.session.as_mut().and_then(Session::take_login_refusal)
+    }
+
     /// Whether the operation must run again (see `Session::take_guess_wrong`).
     pub(crate) fn take_guess_wrong(&mut self) -> bool {
         self.session.as_mut().is_some_and(Session::take_guess_wrong)

@@ -97,6 +97,8 @@ pub struct Session {
     guess_read: AtomicBool,
     /// A name computed from the guess may be wrong: the operation runs again.
     guess_wrong: bool,
+    /// The pipelined login was refused: the error of the operation behind it.
+    refusal: Option<Error>,
 }
 
 /// What a cold session sends in its first flight, before any answer: the login (none after
@@ -259,6 +261,7 @@ impl Session {
             pending: None,
             guess_read: AtomicBool::new(false),
             guess_wrong: false,
+            refusal: None,
         };
         if account.security == Security::ImplicitTls {
             session.handshake().await?;
@@ -280,6 +283,12 @@ impl Session {
     /// that computed it runs again; nothing but a SELECT went out meanwhile).
     pub(crate) fn take_guess_wrong(&mut self) -> bool {
         std::mem::take(&mut self.guess_wrong)
+    }
+
+    /// The [`Error::Auth`] of a refused pipelined login, once: whatever the operation behind
+    /// it made of its failure, this is its error.
+    pub(crate) fn take_login_refusal(&mut self) -> Option<Error> {
+        self.refusal.take()
     }
 
     /// `user@server:port`.
@@ -847,10 +856,12 @@ impl Session {
                 Some(Ok(_)) => {}
                 Some(Err(source)) => {
                     let _ = self.done.remove(&first.namespace);
-                    return Err(Error::Auth {
+                    let refused = Error::Auth {
                         account: self.key.clone(),
                         source: Box::new(source),
-                    });
+                    };
+                    self.refusal = Some(refused.clone());
+                    return Err(refused);
                 }
                 None => {
                     return Err(Error::Unexpected {

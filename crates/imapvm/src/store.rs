@@ -692,11 +692,18 @@ impl Mailbox {
                 retried = true;
                 continue;
             }
-            match &result {
-                Err(e @ Error::Auth { .. }) => slot.conn.failed(e, &self.account, clock),
-                _ if slot.conn.logged_in() => slot.conn.succeeded(),
-                _ => {}
-            }
+            let result = match slot.conn.take_login_refusal() {
+                Some(refused) => {
+                    slot.conn.failed(&refused, &self.account, clock);
+                    Err(refused)
+                }
+                None => {
+                    if slot.conn.logged_in() {
+                        slot.conn.succeeded();
+                    }
+                    result
+                }
+            };
             match result {
                 Err(e) if e.is_connection_lost() => {
                     slot.conn.drop_session();
