@@ -31,16 +31,45 @@ const IGNORES_AUTHZID: &[(&[u8], &str)] = &[(b"Courier-IMAP", "Courier-IMAP")];
 /// The name of the server whose `greeting` (first line, as received) says it ignores a SASL
 /// authorization identity; `None` for every other server.
 pub fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
-    let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
     IGNORES_AUTHZID
         .iter()
-        .find(|(marker, _)| line.windows(marker.len()).any(|w| w == *marker))
+        .find(|(marker, _)| greets_as(greeting, marker))
         .map(|(_, name)| *name)
+}
+
+/// Servers known to discard commands a client sent behind its login before the login's
+/// answer: Cyrus IMAP reads nothing it buffered during AUTHENTICATE (they time out).
+const DROPS_PIPELINED_AFTER_LOGIN: &[&[u8]] = &[b"Cyrus IMAP"];
+
+/// Whether commands may follow the login in the same flight (issue 22's cold commands) on
+/// the server whose `greeting` this is. A forged greeting (before STARTTLS) can only cost a
+/// round trip or time the commands out, as cutting the connection could.
+pub fn pipelines_after_login(greeting: &[u8]) -> bool {
+    !DROPS_PIPELINED_AFTER_LOGIN
+        .iter()
+        .any(|marker| greets_as(greeting, marker))
+}
+
+/// Whether the first line of `greeting` contains `marker`.
+fn greets_as(greeting: &[u8], marker: &[u8]) -> bool {
+    let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
+    line.windows(marker.len()).any(|w| w == marker)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cyrus_gets_no_commands_behind_its_login() {
+        let cyrus =
+            b"* OK [CAPABILITY IMAP4rev1 SASL-IR] localhost Cyrus IMAP 3.6.1 server ready\r\n";
+        assert!(!pipelines_after_login(cyrus));
+        let dovecot = b"* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot (Debian) ready.\r\n";
+        assert!(pipelines_after_login(dovecot));
+        // Only the greeting line counts.
+        assert!(pipelines_after_login(b"* OK ready\r\n* OK Cyrus IMAP\r\n"));
+    }
 
     #[test]
     fn a_clear_text_password_needs_tls_loopback_or_notls() {

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
+use imapvm_policy::login::{
+    GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password, pipelines_after_login,
+};
 use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, OAuthMechanism, Outcome, RefusalKind,
@@ -723,7 +725,7 @@ impl Session {
         if self.conn().state() == State::Authenticated {
             // PREAUTH: the server already knows who we are.
             self.refresh_capabilities().await?;
-            return self.queue_first(None);
+            return self.queue_first(None).await;
         }
         self.refresh_capabilities().await?;
         let offers_starttls = self.capabilities().contains(Capability::StartTls);
@@ -818,10 +820,10 @@ impl Session {
                 {
                     self.exec("CAPABILITY", |c| c.capability()).await?;
                 }
-                return self.queue_first(None);
+                return self.queue_first(None).await;
             }
         };
-        self.queue_first(Some(login))
+        self.queue_first(Some(login)).await
     }
 
     /// Queues a password login (its refusal is an [`Error::Auth`]).
@@ -835,8 +837,16 @@ impl Session {
         })
     }
 
-    /// Queues NAMESPACE behind `login` and notes both as the first flight.
-    fn queue_first(&mut self, login: Option<CommandId>) -> Result<()> {
+    /// Queues NAMESPACE behind `login` and notes both as the first flight; on a server
+    /// that drops what follows a login (`pipelines_after_login`), the login is waited for
+    /// first.
+    async fn queue_first(&mut self, mut login: Option<CommandId>) -> Result<()> {
+        if let Some(id) = login
+            && !pipelines_after_login(&self.greeting)
+        {
+            self.login_answer(id).await?;
+            login = None;
+        }
         let namespace = self.queue("NAMESPACE", |c| c.namespace())?;
         self.pending = Some(PendingLogin { login, namespace });
         Ok(())
@@ -958,20 +968,21 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<Outcome> {
-        let label = self.key.clone();
-        let id = f(self.driver.core_mut()).map_err(|source| Error::Auth {
-            account: label.clone(),
-            source: Box::new(source),
-        })?;
+        let id = self.queue_login(f)?;
+        self.login_answer(id).await
+    }
+
+    /// Waits for the login `id` (a refusal is an [`Error::Auth`]).
+    async fn login_answer(&mut self, id: CommandId) -> Result<Outcome> {
         self.wait(&[id]).await?;
         match self.done.remove(&id) {
             Some(Ok(o)) => Ok(o),
             Some(Err(source)) => Err(Error::Auth {
-                account: label,
+                account: self.key.clone(),
                 source: Box::new(source),
             }),
             None => Err(Error::Unexpected {
-                account: label,
+                account: self.key.clone(),
                 command: "LOGIN",
             }),
         }

@@ -179,3 +179,48 @@ async fn cold_and_warm_round_trips() {
         .collect();
     assert_eq!(measured, expected);
 }
+
+/// Cyrus (hierarchy `INBOX/`, not the guessed one, and input pipelined behind its login
+/// dropped): cold commands work, the operation running again once NAMESPACE told the real
+/// hierarchy.
+#[tokio::test]
+async fn cold_commands_work_where_the_hierarchy_guess_is_wrong() {
+    let _ = server();
+    let t = imapvm_harness::servers::target(imapvm_harness::servers::Kind::Cyrus, false);
+    let (section, id) = t.own_box("vm1234");
+    let folder = unique("cold-cyrus");
+    let mut trips = Vec::new();
+    for op in ["deposit", "count", "list", "play"] {
+        let flights = Flights::default();
+        let proxy = Proxy::to(t.host(), t.port())
+            .tap(flights.tap())
+            .await
+            .unwrap();
+        let store = t.store(
+            "cold-cyrus",
+            &format!(
+                "imapserver={}\nimapport={}\nimapfolder={folder}",
+                t.host(),
+                proxy.port()
+            ),
+            &section,
+        );
+        let mb = store.mailbox(&id).unwrap();
+        match op {
+            "deposit" => {
+                mb.deposit(&voicemail("5556101", 200)).await.unwrap();
+            }
+            "count" => assert_eq!(mb.count().await.unwrap().new, 1),
+            "list" => assert_eq!(mb.list(None).await.unwrap().messages.len(), 1),
+            _ => {
+                let n = imapvm::MessageNumber::new(1).unwrap();
+                mb.play(MessageRef::Number(n), None).await.unwrap();
+            }
+        }
+        store.close().await;
+        trips.push(format!("{op} {}", settled(&flights).await));
+    }
+    // No pipelining behind Cyrus's login (`imapvm_policy::login::pipelines_after_login`),
+    // and each operation's first SELECT (of the guessed name) is made again.
+    assert_eq!(trips, ["deposit 10", "count 8", "list 8", "play 10"]);
+}
