@@ -119,6 +119,7 @@ impl Kind {
 
     /// Nothing else may be sent until this completes: its result changes how later commands
     /// are read (capabilities, TLS, state) or the server reads nothing else meanwhile (IDLE).
+    /// A password login is the exception the send flow makes (`send.rs`, `may_follow`).
     pub(super) fn barrier_after(self) -> bool {
         matches!(
             self,
