@@ -15,15 +15,22 @@ fn greeted(greeting: &str) -> Pair {
     p
 }
 
-#[test]
-fn login_namespace_and_select_go_in_one_flight() {
-    let mut p = greeted(GREETING);
+/// Queues a cold command's first flight: AUTHENTICATE PLAIN as alice with `password`,
+/// NAMESPACE and SELECT INBOX; their ids.
+fn first_flight(p: &mut Pair, password: &str) -> (CommandId, CommandId, CommandId) {
     let login = p
         .conn
-        .authenticate_plain(None, "alice", &Secret::new("pw"))
+        .authenticate_plain(None, "alice", &Secret::new(password))
         .unwrap();
     let ns = p.conn.namespace().unwrap();
     let select = p.conn.select(&MailboxName::inbox()).unwrap();
+    (login, ns, select)
+}
+
+#[test]
+fn login_namespace_and_select_go_in_one_flight() {
+    let mut p = greeted(GREETING);
+    let (login, ns, select) = first_flight(&mut p, "pw");
     p.push(script(
         "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3
          C: a2 NAMESPACE
@@ -51,12 +58,7 @@ fn login_namespace_and_select_go_in_one_flight() {
 #[test]
 fn a_refused_pipelined_login_fails_every_command_behind_it_with_its_error() {
     let mut p = greeted(GREETING);
-    let login = p
-        .conn
-        .authenticate_plain(None, "alice", &Secret::new("wrong"))
-        .unwrap();
-    let ns = p.conn.namespace().unwrap();
-    let select = p.conn.select(&MailboxName::inbox()).unwrap();
+    let (login, ns, select) = first_flight(&mut p, "wrong");
     p.push(script(
         "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHdyb25n
          C: a2 NAMESPACE
