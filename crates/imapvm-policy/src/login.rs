@@ -37,15 +37,18 @@ pub fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Servers known to discard commands a client sent behind its login before the login's
-/// answer: Cyrus IMAP reads nothing it buffered during AUTHENTICATE (they time out).
-const DROPS_PIPELINED_AFTER_LOGIN: &[&[u8]] = &[b"Cyrus IMAP"];
+/// Servers known to read commands a client sent behind its login before the login's
+/// answer. Others need not: Cyrus IMAP discards what it buffered during AUTHENTICATE, and
+/// Courier's `imaplogin` hands the connection to `imapd` without what it had read (the
+/// commands time out).
+const KEEPS_PIPELINED_AFTER_LOGIN: &[&[u8]] = &[b"Dovecot"];
 
 /// Whether commands may follow the login in the same flight (issue 22's cold commands) on
-/// the server whose `greeting` this is. A forged greeting (before STARTTLS) can only cost a
-/// round trip or time the commands out, as cutting the connection could.
+/// the server whose `greeting` this is: only on servers known to read them. A forged
+/// greeting (before STARTTLS) can only cost a round trip or time the commands out, as
+/// cutting the connection could.
 pub fn pipelines_after_login(greeting: &[u8]) -> bool {
-    !DROPS_PIPELINED_AFTER_LOGIN
+    KEEPS_PIPELINED_AFTER_LOGIN
         .iter()
         .any(|marker| greets_as(greeting, marker))
 }
@@ -61,14 +64,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cyrus_gets_no_commands_behind_its_login() {
-        let cyrus =
-            b"* OK [CAPABILITY IMAP4rev1 SASL-IR] localhost Cyrus IMAP 3.6.1 server ready\r\n";
-        assert!(!pipelines_after_login(cyrus));
+    fn only_dovecot_gets_commands_behind_its_login() {
         let dovecot = b"* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot (Debian) ready.\r\n";
         assert!(pipelines_after_login(dovecot));
+        let cyrus = b"* OK [CAPABILITY IMAP4rev1] localhost Cyrus IMAP 3.6.1 server ready\r\n";
+        assert!(!pipelines_after_login(cyrus));
+        let courier = b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] Courier-IMAP ready.\r\n";
+        assert!(!pipelines_after_login(courier));
+        assert!(!pipelines_after_login(b"* OK ready\r\n"));
         // Only the greeting line counts.
-        assert!(pipelines_after_login(b"* OK ready\r\n* OK Cyrus IMAP\r\n"));
+        assert!(!pipelines_after_login(b"* OK ready\r\n* OK Dovecot\r\n"));
     }
 
     #[test]

@@ -1144,7 +1144,7 @@ mod tests {
         let log = Log::default();
         let l = log.clone();
         let peer = Peer::builder()
-            .respond(move || Imap::new(caps, &l, plain))
+            .respond(move || Imap::new(caps, &l, plain).greeting_text("Dovecot ready."))
             .await
             .unwrap();
         (peer, log)
@@ -1349,7 +1349,7 @@ mod tests {
         let peer = Peer::builder()
             .respond(move || {
                 let answer = answer.clone();
-                Imap::new(caps, &l, Server { greeting, answer })
+                Imap::new(caps, &l, Server { greeting, answer }).greeting_text("Dovecot ready.")
             })
             .await
             .unwrap();
@@ -1412,7 +1412,7 @@ mod tests {
     async fn capabilities_missing_from_the_greeting_and_the_login_are_asked_for() {
         let (peer, log) = server_with(
             "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
-            Some("* OK ready\r\n"),
+            Some("* OK Dovecot ready\r\n"),
             |c: &Command| {
                 (c.is("AUTHENTICATE") || c.is("LOGIN"))
                     .then(|| Reply::send(format!("{} OK logged in\r\n", c.tag)))
@@ -1467,6 +1467,25 @@ mod tests {
             .filter(|l| l.starts_with("AUTHENTICATE") || l.starts_with("LOGIN"))
             .count();
         assert_eq!(logins, 1, "{:?}", log.lines());
+    }
+
+    /// A server not known to read what follows a login before answering it (Cyrus drops
+    /// it): the login is answered first, then NAMESPACE and SELECT go together.
+    #[tokio::test]
+    async fn other_servers_answer_the_login_before_anything_follows_it() {
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                Imap::new("IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE", &l, plain)
+                    .greeting_text("localhost Cyrus IMAP 3.6.1 server ready")
+            })
+            .await
+            .unwrap();
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        assert_eq!(session.unwrap().stats().round_trips, 2);
+        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT INBOX"]);
     }
 
     #[tokio::test]
