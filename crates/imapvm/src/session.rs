@@ -1011,7 +1011,7 @@ impl Session {
     /// On a session whose pipelined login is unanswered, the SELECT goes in the same flight.
     /// A name computed from the guessed hierarchy is checked once NAMESPACE answered: when
     /// the guess was wrong, this fails before anything else is sent (no CREATE), and the
-    /// operation runs again ([`Session::take_guess_wrong`]); a SELECT changes nothing.
+    /// operation runs again (the store's `Mailbox::on_account`); a SELECT changes nothing.
     pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
