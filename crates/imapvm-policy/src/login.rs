@@ -31,16 +31,50 @@ const IGNORES_AUTHZID: &[(&[u8], &str)] = &[(b"Courier-IMAP", "Courier-IMAP")];
 /// The name of the server whose `greeting` (first line, as received) says it ignores a SASL
 /// authorization identity; `None` for every other server.
 pub fn ignores_authzid(greeting: &[u8]) -> Option<&'static str> {
-    let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
     IGNORES_AUTHZID
         .iter()
-        .find(|(marker, _)| line.windows(marker.len()).any(|w| w == *marker))
+        .find(|(marker, _)| greets_as(greeting, marker))
         .map(|(_, name)| *name)
+}
+
+/// Servers known to read commands a client sent behind its login before the login's
+/// answer. Others need not: Cyrus IMAP discards what it buffered during AUTHENTICATE, and
+/// Courier's `imaplogin` hands the connection to `imapd` without what it had read (the
+/// commands time out).
+const KEEPS_PIPELINED_AFTER_LOGIN: &[&[u8]] = &[b"Dovecot"];
+
+/// Whether commands may follow the login in the same flight (issue 22's cold commands) on
+/// the server whose `greeting` this is: only on servers known to read them. A forged
+/// greeting (before STARTTLS) can only cost a round trip or time the commands out, as
+/// cutting the connection could.
+pub fn pipelines_after_login(greeting: &[u8]) -> bool {
+    KEEPS_PIPELINED_AFTER_LOGIN
+        .iter()
+        .any(|marker| greets_as(greeting, marker))
+}
+
+/// Whether the first line of `greeting` contains `marker`.
+fn greets_as(greeting: &[u8], marker: &[u8]) -> bool {
+    let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
+    line.windows(marker.len()).any(|w| w == marker)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_dovecot_gets_commands_behind_its_login() {
+        let dovecot = b"* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot (Debian) ready.\r\n";
+        assert!(pipelines_after_login(dovecot));
+        let cyrus = b"* OK [CAPABILITY IMAP4rev1] localhost Cyrus IMAP 3.6.1 server ready\r\n";
+        assert!(!pipelines_after_login(cyrus));
+        let courier = b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] Courier-IMAP ready.\r\n";
+        assert!(!pipelines_after_login(courier));
+        assert!(!pipelines_after_login(b"* OK ready\r\n"));
+        // Only the greeting line counts.
+        assert!(!pipelines_after_login(b"* OK ready\r\n* OK Dovecot\r\n"));
+    }
 
     #[test]
     fn a_clear_text_password_needs_tls_loopback_or_notls() {

@@ -6,6 +6,7 @@ mod core_trait;
 mod faults;
 mod liveness;
 mod oauth;
+mod pipelined_login;
 mod props;
 mod resync;
 mod routing;

@@ -58,6 +58,8 @@
 pub mod asterisk;
 pub mod blocking;
 #[cfg(feature = "tokio")]
+pub mod flights;
+#[cfg(feature = "tokio")]
 mod peer;
 mod play;
 #[cfg(feature = "tokio")]

@@ -123,18 +123,12 @@ impl Conn {
                     last: Box::new(last.clone()),
                 });
             }
-            match Session::open(account, clock).await {
-                Ok(s) => {
-                    self.backoff = None;
-                    self.retry_at = None;
-                    self.last_error = None;
-                    self.session = Some(s);
-                }
+            // The login goes out with the operation's first commands: its refusal comes as
+            // the operation's error, noted by `failed`.
+            match Session::open_pipelined(account, clock).await {
+                Ok(s) => self.session = Some(s),
                 Err(e) => {
-                    let wait = self.backoff.get_or_insert(LOGIN_BACKOFF).failed();
-                    self.retry_at = Some(clock.now() + wait);
-                    self.last_error = Some(e.clone());
-                    tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
+                    self.failed(&e, account, clock);
                     return Err(e);
                 }
             }
@@ -143,6 +137,38 @@ impl Conn {
             account: account.key(),
             command: "connect",
         })
+    }
+
+    /// Notes a failed connection attempt or login: the session is dropped and the next
+    /// attempt waits for the back-off.
+    pub(crate) fn failed(&mut self, e: &Error, account: &Account, clock: &SharedClock) {
+        self.session = None;
+        let wait = self.backoff.get_or_insert(LOGIN_BACKOFF).failed();
+        self.retry_at = Some(clock.now() + wait);
+        self.last_error = Some(e.clone());
+        tracing::debug!(account = %account.key(), error = %e, ?wait, "connection attempt failed");
+    }
+
+    /// Whether the session's login was answered, and it is usable.
+    pub(crate) fn logged_in(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::is_logged_in)
+    }
+
+    /// Notes a session that logged in: the back-off is over.
+    pub(crate) fn succeeded(&mut self) {
+        self.backoff = None;
+        self.retry_at = None;
+        self.last_error = None;
+    }
+
+    /// The error of a refused pipelined login (see `Session::take_login_refusal`).
+    pub(crate) fn take_login_refusal(&mut self) -> Option<Error> {
+        self.session.as_mut().and_then(Session::take_login_refusal)
+    }
+
+    /// Whether the operation must run again (see `Session::take_guess_wrong`).
+    pub(crate) fn take_guess_wrong(&mut self) -> bool {
+        self.session.as_mut().is_some_and(Session::take_guess_wrong)
     }
 
     /// Drops the session after an error that lost the connection.

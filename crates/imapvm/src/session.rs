@@ -12,11 +12,14 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use imapvm_policy::login::{GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password};
+use imapvm_policy::login::{
+    GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password, pipelines_after_login,
+};
 use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, OAuthMechanism, Outcome, RefusalKind,
@@ -89,6 +92,23 @@ pub struct Session {
     /// The first bytes of the server's greeting (which implementation it is:
     /// `imapvm_policy::login`).
     greeting: Vec<u8>,
+    /// The login and NAMESPACE [`Session::open_pipelined`] queued, not answered yet.
+    pending: Option<PendingLogin>,
+    /// The hierarchy was read while it was still a guess (NAMESPACE unanswered).
+    guess_read: AtomicBool,
+    /// A name computed from the guess may be wrong: the operation runs again.
+    guess_wrong: bool,
+    /// The pipelined login was refused: the error of the operation behind it.
+    refusal: Option<Error>,
+}
+
+/// What a cold session sends in its first flight, before any answer: the login (none after
+/// PREAUTH or an OAuth login, which are waited for) and NAMESPACE; the operation's SELECT
+/// goes behind them ([`Session::select`]).
+#[derive(Debug, Clone, Copy)]
+struct PendingLogin {
+    login: Option<CommandId>,
+    namespace: CommandId,
 }
 
 /// Largest number of distinct folders [`ServerChanges`] names; beyond it, `overflow` is set.
@@ -131,8 +151,19 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Connects, secures, logs in and learns the hierarchy; every `now` (the core's
-    /// deadlines, IDLE refresh) comes from `clock`.
+    /// deadlines, IDLE refresh) comes from `clock`. The login and NAMESPACE go in one flight.
     pub async fn open(account: &Account, clock: &SharedClock) -> Result<Session> {
+        let mut session = Session::open_pipelined(account, clock).await?;
+        session.finish_login().await?;
+        tracing::debug!(account = %session.label, "logged in");
+        Ok(session)
+    }
+
+    /// [`Session::open`] up to the login, which is queued with NAMESPACE and not waited
+    /// for: the operation's first commands go behind them in the same flight (see
+    /// [`Session::select`]), and a refused login is the [`Error::Auth`] of the first
+    /// [`Session::wait`]. Until then the hierarchy is a guess (Dovecot's).
+    pub(crate) async fn open_pipelined(account: &Account, clock: &SharedClock) -> Result<Session> {
         let key = account.key();
         account.check().map_err(|source| Error::Settings {
             account: key.clone(),
@@ -200,15 +231,37 @@ impl Session {
             hierarchy: Hierarchy::dovecot(),
             changes: ServerChanges::default(),
             greeting: Vec::new(),
+            pending: None,
+            guess_read: AtomicBool::new(false),
+            guess_wrong: false,
+            refusal: None,
         };
         if account.security == Security::ImplicitTls {
             session.handshake().await?;
         }
         session.wait_greeting().await?;
         session.secure_and_login().await?;
-        session.learn_hierarchy().await?;
-        tracing::debug!(account = %session.label, "logged in");
         Ok(session)
+    }
+
+    /// Waits for the pipelined login and NAMESPACE, if they are still unanswered.
+    pub(crate) async fn finish_login(&mut self) -> Result<()> {
+        if self.pending.is_some() {
+            self.wait(&[]).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a name computed from the guessed hierarchy may be wrong (then the operation
+    /// that computed it runs again; nothing but a SELECT went out meanwhile).
+    pub(crate) fn take_guess_wrong(&mut self) -> bool {
+        std::mem::take(&mut self.guess_wrong)
+    }
+
+    /// The [`Error::Auth`] of a refused pipelined login, once: whatever the operation behind
+    /// it made of its failure, this is its error.
+    pub(crate) fn take_login_refusal(&mut self) -> Option<Error> {
+        self.refusal.take()
     }
 
     /// `user@server:port`.
@@ -225,12 +278,19 @@ impl Session {
         &self.key
     }
 
-    /// Whether the connection can take commands.
+    /// Whether the connection can take commands (a pipelined login not answered yet
+    /// included).
     pub fn is_usable(&self) -> bool {
-        matches!(
-            self.conn().state(),
-            State::Authenticated | State::Selected { .. }
-        )
+        match self.conn().state() {
+            State::Authenticated | State::Selected { .. } => true,
+            State::NotAuthenticated => self.pending.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the login was answered (not pipelined and pending) and the connection works.
+    pub(crate) fn is_logged_in(&self) -> bool {
+        self.pending.is_none() && self.is_usable()
     }
 
     /// The proto core's counters (round trips, bytes, commands).
@@ -245,8 +305,12 @@ impl Session {
         self.conn().capabilities().unwrap_or(&UNKNOWN)
     }
 
-    /// The personal namespace prefix and delimiter.
+    /// The personal namespace prefix and delimiter (a guess, Dovecot's, while a pipelined
+    /// NAMESPACE is unanswered: a name computed from it meanwhile is checked once it is).
     pub fn hierarchy(&self) -> &Hierarchy {
+        if self.pending.is_some() {
+            self.guess_read.store(true, Ordering::Relaxed);
+        }
         &self.hierarchy
     }
 
@@ -283,12 +347,23 @@ impl Session {
         f(self.driver.core_mut()).map_err(|e| self.protocol_error(context, e))
     }
 
-    /// Sends what is queued and waits until every command in `ids` completed.
+    /// Sends what is queued and waits until every command in `ids` completed (and the
+    /// pipelined login: when it was refused, its [`Error::Auth`] is the answer).
     pub async fn wait(&mut self, ids: &[CommandId]) -> Result<()> {
+        let first = self
+            .pending
+            .map(|p| p.login.into_iter().chain([p.namespace]).collect::<Vec<_>>())
+            .unwrap_or_default();
         loop {
             self.drain_events();
+            if let Some(login) = self.pending.and_then(|p| p.login)
+                && matches!(self.done.get(&login), Some(Err(_)))
+            {
+                return self.settle_login().await;
+            }
             let background_done = self.background.iter().all(|id| self.done.contains_key(id));
-            if background_done && ids.iter().all(|id| self.done.contains_key(id)) {
+            let first_done = first.iter().all(|id| self.done.contains_key(id));
+            if background_done && first_done && ids.iter().all(|id| self.done.contains_key(id)) {
                 // What is queued still goes out (commands queued meanwhile, the rest of a
                 // literal the server refused early).
                 self.flush().await?;
@@ -297,7 +372,7 @@ impl Session {
                         tracing::debug!(account = %self.label, error = %e, "NOOP failed");
                     }
                 }
-                return Ok(());
+                return self.settle_login().await;
             }
             if self.conn().state() == State::UpgradePending {
                 return Ok(());
@@ -607,10 +682,21 @@ impl Session {
         Ok(())
     }
 
+    /// Secures the connection and queues the login and NAMESPACE (see [`PendingLogin`]).
+    ///
+    /// Capabilities come from the greeting (a CAPABILITY only when it has none). After
+    /// STARTTLS the pre-TLS list is discarded (RFC 3501 §6.2.1) and the new one is learnt
+    /// from the login's tagged OK: when the discarded list had SASL-IR, the password goes at
+    /// once as AUTHENTICATE PLAIN with an initial response (RFC 3501 requires AUTH=PLAIN of
+    /// every server, and a server with SASL-IR is no older one); else, and for OAuth, a
+    /// CAPABILITY over TLS chooses the mechanism, as before. Every check happens first: the
+    /// password goes only over TLS or to loopback (`may_send_password`), never to a server
+    /// that ignores an authzid, never as LOGIN where LOGINDISABLED is known.
     async fn secure_and_login(&mut self) -> Result<()> {
         if self.conn().state() == State::Authenticated {
             // PREAUTH: the server already knows who we are.
-            return self.refresh_capabilities().await;
+            self.refresh_capabilities().await?;
+            return self.queue_first(None).await;
         }
         self.refresh_capabilities().await?;
         let offers_starttls = self.capabilities().contains(Capability::StartTls);
@@ -627,7 +713,9 @@ impl Session {
             }
             Security::StartTlsIfOffered => offers_starttls,
         };
+        let credentials = self.account.credentials.clone();
         if want_starttls {
+            let sasl_ir = self.capabilities().contains(Capability::SaslIr);
             let outcome = self.exec("STARTTLS", |c| c.starttls()).await?;
             if !matches!(outcome, Outcome::UpgradeNow) {
                 return Err(Error::Unexpected {
@@ -638,7 +726,9 @@ impl Session {
             self.handshake().await?;
             let upgraded = self.driver.core_mut().tls_established();
             upgraded.map_err(|e| self.protocol_error("STARTTLS", e))?;
-            self.refresh_capabilities().await?;
+            if !sasl_ir || matches!(credentials, Credentials::OAuth2 { .. }) {
+                self.refresh_capabilities().await?;
+            }
         }
         if !may_send_password(PasswordPath {
             encrypted: is_tls(&**self.driver.stream_mut()),
@@ -650,10 +740,11 @@ impl Session {
                 reason: Insecure::ClearText,
             });
         }
+        // Unknown only after STARTTLS with SASL-IR announced before it (see above).
+        let known = self.conn().capabilities().is_some();
         let caps = self.capabilities().clone();
-        let plain = caps.contains(Capability::AuthPlain);
-        let credentials = self.account.credentials.clone();
-        let outcome = match &credentials {
+        let plain = caps.contains(Capability::AuthPlain) || !known;
+        let login = match &credentials {
             Credentials::Proxy {
                 user,
                 auth_user,
@@ -677,29 +768,111 @@ impl Session {
                         },
                     });
                 }
-                self.login_step(|c| c.authenticate_plain(Some(user), auth_user, password))
-                    .await?
+                self.queue_login(|c| c.authenticate_plain(Some(user), auth_user, password))?
             }
             Credentials::User { user, password } => {
                 if plain {
-                    self.login_step(|c| c.authenticate_plain(None, user, password))
-                        .await?
+                    self.queue_login(|c| c.authenticate_plain(None, user, password))?
                 } else if caps.contains(Capability::LoginDisabled) {
                     return Err(Error::Insecure {
                         account: self.key.clone(),
                         reason: Insecure::LoginDisabled,
                     });
                 } else {
-                    self.login_step(|c| c.login(user, password)).await?
+                    self.queue_login(|c| c.login(user, password))?
                 }
             }
-            Credentials::OAuth2 { user, token } => self.oauth_login(&caps, user, token).await?,
+            Credentials::OAuth2 { user, token } => {
+                // Waited for: a refused cached token is retried once on this connection.
+                let outcome = self.oauth_login(&caps, user, token).await?;
+                if let Outcome::Authenticated {
+                    capabilities_known: false,
+                } = outcome
+                {
+                    self.exec("CAPABILITY", |c| c.capability()).await?;
+                }
+                return self.queue_first(None).await;
+            }
         };
-        if let Outcome::Authenticated {
-            capabilities_known: false,
-        } = outcome
+        self.queue_first(Some(login)).await
+    }
+
+    /// Queues a password login (its refusal is an [`Error::Auth`]).
+    fn queue_login(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
+    ) -> Result<CommandId> {
+        f(self.driver.core_mut()).map_err(|source| Error::Auth {
+            account: self.key.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Queues NAMESPACE behind `login` and notes both as the first flight; on a server
+    /// that drops what follows a login (`pipelines_after_login`), the login is waited for
+    /// first.
+    async fn queue_first(&mut self, mut login: Option<CommandId>) -> Result<()> {
+        if let Some(id) = login
+            && !pipelines_after_login(&self.greeting)
         {
-            self.exec("CAPABILITY", |c| c.capability()).await?;
+            self.login_answer(id).await?;
+            login = None;
+        }
+        let namespace = self.queue("NAMESPACE", |c| c.namespace())?;
+        self.pending = Some(PendingLogin { login, namespace });
+        Ok(())
+    }
+
+    /// Takes the answers of the first flight once they are in: a refused login is an
+    /// [`Error::Auth`] (the commands behind it failed with it); NAMESPACE gives the
+    /// hierarchy (a refused one: `LIST "" ""`, one more round trip); capabilities the login
+    /// did not tell are asked for. A hierarchy other than the guess that was read meanwhile
+    /// fails the operation (see [`Session::take_guess_wrong`]).
+    async fn settle_login(&mut self) -> Result<()> {
+        let Some(first) = self.pending.take() else {
+            return Ok(());
+        };
+        if let Some(login) = first.login {
+            match self.done.remove(&login) {
+                Some(Ok(_)) => {}
+                Some(Err(source)) => {
+                    let _ = self.done.remove(&first.namespace);
+                    let refused = Error::Auth {
+                        account: self.key.clone(),
+                        source: Box::new(source),
+                    };
+                    self.refusal = Some(refused.clone());
+                    return Err(refused);
+                }
+                None => {
+                    return Err(Error::Unexpected {
+                        account: self.key.clone(),
+                        command: "LOGIN",
+                    });
+                }
+            }
+        }
+        let guess = self.hierarchy.clone();
+        match self.done.remove(&first.namespace) {
+            Some(Ok(Outcome::Namespaces(ns))) => {
+                if let Some(personal) = ns.personal.first()
+                    && let Ok(h) = Hierarchy::new(&personal.prefix, personal.delimiter)
+                {
+                    self.hierarchy = h;
+                }
+            }
+            Some(Err(e)) if e.is_fatal() => return Err(self.protocol_error("NAMESPACE", e)),
+            _ => Box::pin(self.hierarchy_from_list()).await?,
+        }
+        if self.conn().capabilities().is_none() {
+            Box::pin(self.exec("CAPABILITY", |c| c.capability())).await?;
+        }
+        if self.hierarchy != guess && self.guess_read.swap(false, Ordering::Relaxed) {
+            self.guess_wrong = true;
+            return Err(Error::Unexpected {
+                account: self.key.clone(),
+                command: "a folder name computed before NAMESPACE was answered",
+            });
         }
         Ok(())
     }
@@ -766,36 +939,28 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Connection) -> std::result::Result<CommandId, imapvm_proto::Error>,
     ) -> Result<Outcome> {
-        let label = self.key.clone();
-        let id = f(self.driver.core_mut()).map_err(|source| Error::Auth {
-            account: label.clone(),
-            source: Box::new(source),
-        })?;
+        let id = self.queue_login(f)?;
+        self.login_answer(id).await
+    }
+
+    /// Waits for the login `id` (a refusal is an [`Error::Auth`]).
+    async fn login_answer(&mut self, id: CommandId) -> Result<Outcome> {
         self.wait(&[id]).await?;
         match self.done.remove(&id) {
             Some(Ok(o)) => Ok(o),
             Some(Err(source)) => Err(Error::Auth {
-                account: label,
+                account: self.key.clone(),
                 source: Box::new(source),
             }),
             None => Err(Error::Unexpected {
-                account: label,
+                account: self.key.clone(),
                 command: "LOGIN",
             }),
         }
     }
 
-    async fn learn_hierarchy(&mut self) -> Result<()> {
-        if self.capabilities().has("NAMESPACE")
-            && let Outcome::Namespaces(ns) = self.exec("NAMESPACE", |c| c.namespace()).await?
-        {
-            if let Some(personal) = ns.personal.first()
-                && let Ok(h) = Hierarchy::new(&personal.prefix, personal.delimiter)
-            {
-                self.hierarchy = h;
-            }
-            return Ok(());
-        }
+    /// The delimiter from `LIST "" ""`, for a server without NAMESPACE.
+    async fn hierarchy_from_list(&mut self) -> Result<()> {
         if let Outcome::List(entries) = self.exec("LIST", |c| c.list("", "")).await? {
             let delimiter = entries.first().and_then(|e| e.delimiter);
             if let Ok(h) = Hierarchy::new("", delimiter) {
@@ -813,6 +978,11 @@ impl Session {
     /// front of the caller's next commands, at no extra round trip, so that the server
     /// brings the selected view up to date (Dovecot shows other sessions' new messages to a
     /// SEARCH only after such a sync).
+    ///
+    /// On a session whose pipelined login is unanswered, the SELECT goes in the same flight.
+    /// A name computed from the guessed hierarchy is checked once NAMESPACE answered: when
+    /// the guess was wrong, this fails before anything else is sent (no CREATE), and the
+    /// operation runs again (the store's `Mailbox::on_account`); a SELECT changes nothing.
     pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
@@ -843,6 +1013,7 @@ impl Session {
 
     /// `CREATE name`; an existing mailbox is not an error.
     pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
+        self.finish_login().await?;
         match self
             .exec(&format!("CREATE {name}"), |c| c.create(name))
             .await
@@ -862,6 +1033,7 @@ impl Session {
 
     /// Whether `name` exists (`LIST "" name`).
     pub async fn exists(&mut self, name: &MailboxName) -> Result<bool> {
+        self.finish_login().await?;
         match self
             .exec(&format!("LIST {name}"), |c| c.list("", name.as_wire()))
             .await?
@@ -877,13 +1049,15 @@ impl Session {
         }
     }
 
-    /// `LOGOUT`, bounded by `imapclosetimeout`; errors are ignored (the socket closes anyway).
+    /// `LOGOUT`, written and not waited for (its answer changes nothing), then the socket
+    /// is shut down; bounded by `imapclosetimeout`, errors ignored.
     pub async fn logout(mut self) {
         let timeout = self.account.close_timeout;
         let fut = async {
-            if let Ok(id) = self.driver.core_mut().logout() {
-                let _ = self.wait(&[id]).await;
+            if self.driver.core_mut().logout().is_ok() {
+                let _ = self.driver.flush().await;
             }
+            let _ = tokio::io::AsyncWriteExt::shutdown(self.driver.stream_mut()).await;
         };
         let _ = tokio::time::timeout(timeout, fut).await;
     }
@@ -922,7 +1096,7 @@ mod tests {
         let log = Log::default();
         let l = log.clone();
         let peer = Peer::builder()
-            .respond(move || Imap::new(caps, &l, plain))
+            .respond(move || Imap::new(caps, &l, plain).greeting_text("Dovecot ready."))
             .await
             .unwrap();
         (peer, log)
@@ -1101,6 +1275,215 @@ mod tests {
             got_all.load(Ordering::SeqCst),
             "the server got the whole literal"
         );
+    }
+
+    /// A scripted server: greeting `greeting` (`None`: `* OK [CAPABILITY caps]`), answers
+    /// from `answer` or else the usual ones.
+    async fn server_with(
+        caps: &'static str,
+        greeting: Option<&'static str>,
+        answer: impl FnMut(&Command) -> Option<Reply> + Send + Clone + 'static,
+    ) -> (Peer, Log) {
+        struct Server<F> {
+            greeting: Option<&'static str>,
+            answer: F,
+        }
+        impl<F: FnMut(&Command) -> Option<Reply> + Send + 'static> Script for Server<F> {
+            fn answer(&mut self, c: &Command) -> Option<Reply> {
+                (self.answer)(c)
+            }
+            fn greeting(&mut self) -> Option<Reply> {
+                self.greeting.map(Reply::send)
+            }
+        }
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let answer = answer.clone();
+                Imap::new(caps, &l, Server { greeting, answer }).greeting_text("Dovecot ready.")
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    /// The commands the server got, without their tags.
+    fn commands(log: &Log) -> Vec<String> {
+        log.lines()
+            .iter()
+            .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c).to_owned())
+            .collect()
+    }
+
+    /// Opens a cold session the way the pool does and selects INBOX.
+    async fn cold_select(peer: &Peer) -> (Result<Selected>, Option<Session>) {
+        let a = account(peer.port(), Security::Plain, user());
+        let mut session = match Session::open_pipelined(&a, &SystemClock::shared()).await {
+            Ok(s) => s,
+            Err(e) => return (Err(e), None),
+        };
+        let selected = session.select(&MailboxName::inbox()).await;
+        (selected, Some(session))
+    }
+
+    #[tokio::test]
+    async fn a_cold_session_logs_in_and_selects_in_one_round_trip() {
+        let (peer, log) = scripted("IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE").await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        let session = session.unwrap();
+        assert_eq!(session.stats().round_trips, 1, "{:?}", log.lines());
+        let lines = commands(&log);
+        assert!(lines[0].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
+        assert_eq!(lines[1..], ["NAMESPACE", "SELECT INBOX"]);
+    }
+
+    /// Without SASL-IR the initial response waits for the server's `+`; the commands behind
+    /// still go before the login's answer.
+    #[tokio::test]
+    async fn without_sasl_ir_the_login_takes_one_more_round_trip() {
+        let (peer, log) = server_with("IMAP4rev1 AUTH=PLAIN NAMESPACE", None, |c: &Command| {
+            if c.is("AUTHENTICATE") {
+                // The tag waits for the response line (which the log shows as a command).
+                return Some(Reply::send("+ \r\n"));
+            }
+            (c.tag == "AHZtMQBzM2NyZXQ=")
+                .then(|| Reply::send("a1 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN NAMESPACE] in\r\n"))
+        })
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?} {:?}", log.lines());
+        assert_eq!(session.unwrap().stats().round_trips, 2);
+        assert_eq!(commands(&log)[0], "AUTHENTICATE PLAIN");
+    }
+
+    /// A greeting without capabilities (older servers): one CAPABILITY before the login, and
+    /// one after it when its answer does not tell them either.
+    #[tokio::test]
+    async fn capabilities_missing_from_the_greeting_and_the_login_are_asked_for() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            Some("* OK Dovecot ready\r\n"),
+            |c: &Command| {
+                (c.is("AUTHENTICATE") || c.is("LOGIN"))
+                    .then(|| Reply::send(format!("{} OK logged in\r\n", c.tag)))
+            },
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        let lines = commands(&log);
+        assert_eq!(lines[0], "CAPABILITY", "{lines:?}");
+        assert!(lines[1].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
+        assert_eq!(lines[2..], ["NAMESPACE", "SELECT INBOX", "CAPABILITY"]);
+        let session = session.unwrap();
+        assert!(session.capabilities().has("NAMESPACE"));
+        assert_eq!(session.stats().round_trips, 3);
+    }
+
+    /// The login is refused with NAMESPACE and SELECT behind it: the select fails with the
+    /// typed login error, nothing is reported selected, and no second login is tried.
+    #[tokio::test]
+    async fn a_refused_pipelined_login_is_the_operations_auth_error() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            None,
+            |c: &Command| {
+                if c.is("AUTHENTICATE") {
+                    Some(Reply::send(format!(
+                        "{} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+                        c.tag
+                    )))
+                } else if c.is("LOGOUT") {
+                    None
+                } else {
+                    Some(Reply::send(format!("{} BAD Not logged in\r\n", c.tag)))
+                }
+            },
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        let err = selected.unwrap_err();
+        assert!(matches!(&err, Error::Auth { .. }), "{err:?}");
+        assert!(err.to_string().contains("Authentication failed"), "{err}");
+        assert!(
+            !err.is_connection_lost(),
+            "not retried as a lost connection"
+        );
+        let session = session.unwrap();
+        assert!(session.selected().is_none());
+        assert!(!session.is_usable());
+        let logins = commands(&log)
+            .iter()
+            .filter(|l| l.starts_with("AUTHENTICATE") || l.starts_with("LOGIN"))
+            .count();
+        assert_eq!(logins, 1, "{:?}", log.lines());
+    }
+
+    /// A server not known to read what follows a login before answering it (Cyrus drops
+    /// it): the login is answered first, then NAMESPACE and SELECT go together.
+    #[tokio::test]
+    async fn other_servers_answer_the_login_before_anything_follows_it() {
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                Imap::new("IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE", &l, plain)
+                    .greeting_text("localhost Cyrus IMAP 3.6.1 server ready")
+            })
+            .await
+            .unwrap();
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        assert_eq!(session.unwrap().stats().round_trips, 2);
+        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT INBOX"]);
+    }
+
+    #[tokio::test]
+    async fn preauth_sends_no_credential_and_pipelines_namespace_with_select() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 NAMESPACE",
+            Some("* PREAUTH [CAPABILITY IMAP4rev1 NAMESPACE] welcome\r\n"),
+            |_: &Command| None,
+        )
+        .await;
+        let (selected, session) = cold_select(&peer).await;
+        assert!(selected.is_ok(), "{selected:?}");
+        assert_eq!(commands(&log), ["NAMESPACE", "SELECT INBOX"]);
+        assert_eq!(session.unwrap().stats().round_trips, 1);
+    }
+
+    /// A hierarchy other than the guess, read before NAMESPACE answered: the operation is
+    /// told to run again, and nothing but the SELECT went out.
+    #[tokio::test]
+    async fn a_wrong_hierarchy_guess_fails_before_anything_else_is_sent() {
+        let (peer, log) = server_with(
+            "IMAP4rev1 SASL-IR AUTH=PLAIN NAMESPACE",
+            None,
+            |c: &Command| {
+                c.is("NAMESPACE").then(|| {
+                    Reply::send(format!(
+                        "* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n{} OK done\r\n",
+                        c.tag
+                    ))
+                })
+            },
+        )
+        .await;
+        let a = account(peer.port(), Security::Plain, user());
+        let mut session = Session::open_pipelined(&a, &SystemClock::shared())
+            .await
+            .unwrap();
+        let guessed = session.hierarchy().join("x", &["Old"]).unwrap();
+        let err = session.select(&guessed).await.unwrap_err();
+        assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+        assert!(session.take_guess_wrong());
+        assert_eq!(
+            session.hierarchy().join("x", &["Old"]).unwrap().as_wire(),
+            "INBOX.Old"
+        );
+        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT Old"]);
     }
 
     #[tokio::test]

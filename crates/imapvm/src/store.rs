@@ -666,6 +666,18 @@ impl Mailbox {
     pub(crate) async fn on_account<'r, T>(
         &'r self,
         retry: Retry<'r>,
+        body: impl for<'a> FnMut(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
+    ) -> Result<T> {
+        self.run_on_account(retry, true, body).await
+    }
+
+    /// [`Mailbox::on_account`]. `rerunnable`: `body` may run again when a name it computed
+    /// from the guessed hierarchy of a pipelined login was wrong (only its SELECT went out);
+    /// a body that cannot waits for the login's answer instead (one round trip more).
+    async fn run_on_account<'r, T>(
+        &'r self,
+        retry: Retry<'r>,
+        rerunnable: bool,
         mut body: impl for<'a> FnMut(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
     ) -> Result<T> {
         let slot_arc = self.store.inner.pool.slot(&self.account.key());
@@ -676,18 +688,41 @@ impl Mailbox {
             let slot = &mut *guard;
             let clock = &self.store.inner.clock;
             let result = match slot.conn.session(&self.account, clock).await {
-                Ok(session) => {
-                    let folders = &mut slot.folders;
-                    body(Attempt {
-                        session,
-                        folders,
-                        scope: PhantomData,
-                    })
-                    .await
-                }
+                Ok(session) => match if rerunnable {
+                    Ok(())
+                } else {
+                    session.finish_login().await
+                } {
+                    Ok(()) => {
+                        let folders = &mut slot.folders;
+                        body(Attempt {
+                            session,
+                            folders,
+                            scope: PhantomData,
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             slot.conn.absorb_gone(&mut slot.folders);
+            if slot.conn.take_guess_wrong() && !retried {
+                retried = true;
+                continue;
+            }
+            let result = match slot.conn.take_login_refusal() {
+                Some(refused) => {
+                    slot.conn.failed(&refused, &self.account, clock);
+                    Err(refused)
+                }
+                None => {
+                    if slot.conn.logged_in() {
+                        slot.conn.succeeded();
+                    }
+                    result
+                }
+            };
             match result {
                 Err(e) if e.is_connection_lost() => {
                     slot.conn.drop_session();
@@ -718,7 +753,7 @@ impl Mailbox {
         body: impl for<'a> FnOnce(Attempt<'a, 'r>) -> AttemptFuture<'a, T>,
     ) -> Result<T> {
         let mut body = Some(body);
-        self.with_account(Retry::Never, move |a| match body.take() {
+        let run = self.run_on_account(Retry::Never, false, move |a| match body.take() {
             Some(body) => body(a),
             None => Box::pin(async {
                 Err(Error::Unexpected {
@@ -726,8 +761,10 @@ impl Mailbox {
                     command: "a second run of a body that runs once",
                 })
             }),
-        })
-        .await
+        });
+        let outcome = run.await;
+        self.store.inner.feed.touched(&self.account.key(), &self.id);
+        outcome
     }
 }
 

@@ -119,6 +119,7 @@ impl Kind {
 
     /// Nothing else may be sent until this completes: its result changes how later commands
     /// are read (capabilities, TLS, state) or the server reads nothing else meanwhile (IDLE).
+    /// A password login is the exception the send flow makes (`send.rs`, `may_follow`).
     pub(super) fn barrier_after(self) -> bool {
         matches!(
             self,
@@ -386,7 +387,15 @@ impl Connection {
     ) -> CommandId {
         let b64 = base64_encode(raw);
         let tag = self.alloc_tag();
-        let pieces = if self.config.use_sasl_ir && self.offers(Capability::SaslIr) {
+        // After STARTTLS the capabilities are unknown until the login's tagged OK carries
+        // them (RFC 3501 §6.2.1: the pre-TLS list is discarded). SASL-IR is then taken from
+        // the discarded list: it says how the server parses AUTHENTICATE, nothing about
+        // security, and the credentials go over the TLS channel either way. A forged SASL-IR
+        // only gets the login refused (BAD), which whoever could forge it could also cause
+        // by cutting the connection.
+        let ir =
+            self.offers(Capability::SaslIr) || (self.caps.is_none() && self.sasl_ir_before_tls);
+        let pieces = if self.config.use_sasl_ir && ir {
             VecDeque::from([Piece::Bytes(
                 format!("{tag} AUTHENTICATE {mechanism} {b64}\r\n").into_bytes(),
             )])

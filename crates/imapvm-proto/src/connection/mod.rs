@@ -99,6 +99,9 @@ pub struct Connection {
     state: State,
     /// `None` while unknown.
     caps: Option<Capabilities>,
+    /// The capabilities discarded at STARTTLS offered SASL-IR: while the new ones are not
+    /// known, AUTHENTICATE sends its initial response inline (`commands.rs`).
+    sasl_ir_before_tls: bool,
     /// Extensions the server reported `* ENABLED` (RFC 5161), upper-cased. They last for the
     /// whole connection.
     enabled: BTreeSet<String>,
@@ -145,6 +148,7 @@ impl Connection {
             config,
             state: State::Greeting,
             caps: None,
+            sasl_ir_before_tls: false,
             enabled: BTreeSet::new(),
             error: None,
             next_id: 0,
@@ -452,7 +456,9 @@ impl Connection {
     }
 
     /// The runtime finished the TLS handshake after [`Outcome::UpgradeNow`]: capabilities are
-    /// forgotten (ask again with CAPABILITY) and commands flow over the new stream.
+    /// forgotten (ask again with CAPABILITY, or learn them from the login's tagged OK; only
+    /// whether the forgotten list had SASL-IR is kept, for the login's syntax) and commands
+    /// flow over the new stream.
     pub fn tls_established(&mut self) -> Result<(), Error> {
         self.sticky()?;
         if self.state != State::UpgradePending {

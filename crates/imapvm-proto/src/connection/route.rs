@@ -762,8 +762,20 @@ impl Connection {
         if f.kind == Kind::Logout {
             self.state = State::Logout;
         }
+        // A refused login with commands sent or queued behind it (pipelined): they were
+        // meant for an authenticated session, so the connection fails with the login's
+        // error, which each of them gets; none is answered on its own, none is retried.
+        let refused_pipelined_login = match &result {
+            Err(e) if matches!(f.kind, Kind::Login | Kind::Authenticate) => {
+                (!self.in_flight.is_empty() || !self.pending.is_empty()).then(|| e.clone())
+            }
+            _ => None,
+        };
         if !f.internal {
             self.events.push_back(Event::Completed { id: f.id, result });
+        }
+        if let Some(e) = refused_pipelined_login {
+            self.fail(e);
         }
     }
 
@@ -798,6 +810,7 @@ impl Connection {
             }
             Kind::StartTls => {
                 self.state = State::UpgradePending;
+                self.sasl_ir_before_tls = self.offers(imapvm_types::Capability::SaslIr);
                 self.caps = None;
                 Outcome::UpgradeNow
             }

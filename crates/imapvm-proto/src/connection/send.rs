@@ -176,10 +176,7 @@ impl Connection {
             ) {
                 return None;
             }
-            if self.in_flight.iter().any(|f| f.kind.barrier_after()) {
-                return None;
-            }
-            if next.kind.quiet_before() && !self.in_flight.is_empty() {
+            if !may_follow(next.kind, &self.in_flight) {
                 return None;
             }
             let mut p = self.pending.pop_front()?;
@@ -291,6 +288,39 @@ impl Connection {
         self.set_deadline(&tag, now);
         true
     }
+}
+
+/// Whether a command of kind `next` may be sent while `in_flight` are unanswered: never
+/// behind a barrier (`Kind::barrier_after`), and a `Kind::quiet_before` command only when
+/// nothing is in flight.
+///
+/// Two exceptions pipeline a cold command behind its login. A password login (LOGIN, or
+/// AUTHENTICATE without an OAuth error challenge to answer) is no barrier: the commands
+/// behind it go in the same flight, and a refused login fails them with its own error
+/// (`route.rs`). Except APPEND: a server that refused the login would read the message of a
+/// non-synchronising literal as commands. And SELECT/EXAMINE may follow a login, NAMESPACE
+/// or CAPABILITY in flight: none of these carries data of a selected mailbox.
+fn may_follow(next: Kind, in_flight: &[InFlight]) -> bool {
+    let password_login = |f: &InFlight| {
+        matches!(f.kind, Kind::Login | Kind::Authenticate) && f.route.sasl_abort.is_none()
+    };
+    let blocked = in_flight.iter().any(|f| {
+        if password_login(f) {
+            next == Kind::Append
+        } else {
+            f.kind.barrier_after()
+        }
+    });
+    if blocked {
+        return false;
+    }
+    if !next.quiet_before() || in_flight.is_empty() {
+        return true;
+    }
+    matches!(next, Kind::Select | Kind::Examine)
+        && in_flight
+            .iter()
+            .all(|f| password_login(f) || matches!(f.kind, Kind::Namespace | Kind::Capability))
 }
 
 /// Turn `tag UID SEARCH keys` into `tag UID SEARCH RETURN (ALL) keys` (RFC 4731).

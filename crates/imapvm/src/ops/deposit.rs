@@ -14,7 +14,7 @@ use super::{MSG_ID_HEADER, learn_new_identities, queue_new_identities, random_u3
 use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
-use crate::store::{Deposited, Mailbox, NewVoicemail, Urgency};
+use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Urgency};
 use imapvm_policy::{QuotaResource, Uid, UidSet};
 
 /// A built message, ready to APPEND.
@@ -92,8 +92,12 @@ impl Mailbox {
     pub async fn deposit(&self, vm: &NewVoicemail) -> Result<Deposited> {
         // Never retried automatically: an APPEND that reached the server must not be doubled.
         // Either way a running MWI watcher publishes the new counts now (the change feed).
-        self.with_account_once(|a| Box::pin(self.deposit_in(a.session, a.folders, vm, &NoJournal)))
-            .await
+        // Runs again only when its SELECT went behind a cold login under a wrong hierarchy
+        // guess (nothing else was sent: `Mailbox::on_account`).
+        self.with_account(Retry::Never, |a| {
+            Box::pin(self.deposit_in(a.session, a.folders, vm, &NoJournal))
+        })
+        .await
     }
 
     /// Whether a caller may leave a message now, asked before anything is recorded (as
@@ -101,7 +105,7 @@ impl Mailbox {
     /// (`usage ≥ limit`). One round trip on a warm connection (the count and
     /// `GETQUOTAROOT` pipelined). A deposit that follows sets [`NewVoicemail::admitted`].
     pub async fn admission(&self) -> Result<AdmissionVerdict> {
-        self.with_account_once(|a| {
+        self.with_account(Retry::Never, |a| {
             Box::pin(async move {
                 let name = self.scope_mailbox(a.session, None)?;
                 self.select(a.session, a.folders, &name).await?;

@@ -11,6 +11,7 @@
 
 mod budgets;
 mod canary;
+mod cold;
 mod connect;
 mod faults;
 mod hostile;

@@ -1,0 +1,203 @@
+//! A cold command's first flight (issue 22): the login with NAMESPACE and SELECT behind it,
+//! sent before the login is answered; what a refused login does to the commands behind it;
+//! APPEND and OAuth, which never go behind an unconfirmed login; SASL-IR after STARTTLS.
+
+use crate::support::{Pair, config, script};
+use imapvm_proto::*;
+use std::sync::Arc;
+
+const GREETING: &str =
+    "S: * OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN AUTH=OAUTHBEARER] ready";
+
+fn greeted(greeting: &str) -> Pair {
+    let mut p = Pair::new(config(), script(greeting));
+    p.run();
+    p
+}
+
+/// Queues a cold command's first flight: AUTHENTICATE PLAIN as alice with `password`,
+/// NAMESPACE and SELECT INBOX; their ids.
+fn first_flight(p: &mut Pair, password: &str) -> (CommandId, CommandId, CommandId) {
+    let login = p
+        .conn
+        .authenticate_plain(None, "alice", &Secret::new(password))
+        .unwrap();
+    let ns = p.conn.namespace().unwrap();
+    let select = p.conn.select(&MailboxName::inbox()).unwrap();
+    (login, ns, select)
+}
+
+#[test]
+fn login_namespace_and_select_go_in_one_flight() {
+    let mut p = greeted(GREETING);
+    let (login, ns, select) = first_flight(&mut p, "pw");
+    p.push(script(
+        "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3
+         C: a2 NAMESPACE
+         C: a3 SELECT INBOX
+         S: a1 OK [CAPABILITY IMAP4rev1 NAMESPACE ESEARCH] Logged in
+         S: * NAMESPACE ((\"\" \"/\")) NIL NIL
+         S: a2 OK done
+         S: * 2 EXISTS
+         S: * OK [UIDVALIDITY 7] ok
+         S: a3 OK [READ-WRITE] selected",
+    ));
+    assert!(p.run());
+    assert_eq!(
+        p.ok(login),
+        &Outcome::Authenticated {
+            capabilities_known: true
+        }
+    );
+    assert!(matches!(p.ok(ns), Outcome::Namespaces(_)));
+    assert!(matches!(p.ok(select), Outcome::Selected(s) if s.exists == 2));
+    assert!(p.conn.capabilities().is_some_and(|c| c.has("ESEARCH")));
+    assert_eq!(p.conn.stats().round_trips, 1);
+}
+
+#[test]
+fn a_refused_pipelined_login_fails_every_command_behind_it_with_its_error() {
+    let mut p = greeted(GREETING);
+    let (login, ns, select) = first_flight(&mut p, "wrong");
+    p.push(script(
+        "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHdyb25n
+         C: a2 NAMESPACE
+         C: a3 SELECT INBOX
+         S: a1 NO [AUTHENTICATIONFAILED] Authentication failed.
+         S: a2 BAD Error in IMAP command NAMESPACE: Not logged in
+         S: a3 BAD Error in IMAP command SELECT: Not logged in",
+    ));
+    assert!(p.run());
+    let Error::Refused(r) = p.err(login) else {
+        panic!("{:?}", p.err(login))
+    };
+    assert_eq!(r.command, "AUTHENTICATE");
+    assert_eq!(r.kind, RefusalKind::No);
+    for id in [ns, select] {
+        assert_eq!(
+            p.err(id),
+            p.err(login),
+            "{id:?} fails with the login's error"
+        );
+    }
+    assert_eq!(p.conn.state(), State::Failed);
+    assert!(matches!(p.conn.namespace(), Err(Error::Refused(_))));
+}
+
+#[test]
+fn a_refused_login_with_nothing_behind_it_leaves_room_for_another() {
+    let mut p = greeted(GREETING);
+    let login = p
+        .conn
+        .authenticate_plain(None, "alice", &Secret::new("wrong"))
+        .unwrap();
+    p.push(script(
+        "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHdyb25n
+         S: a1 NO [AUTHENTICATIONFAILED] Authentication failed.",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.err(login), Error::Refused(_)));
+    assert_eq!(p.conn.state(), State::NotAuthenticated);
+}
+
+#[test]
+fn append_waits_for_the_login_to_be_confirmed() {
+    let mut p = greeted(GREETING);
+    p.conn
+        .authenticate_plain(None, "alice", &Secret::new("pw"))
+        .unwrap();
+    let message: Arc<[u8]> = Arc::from(&b"Subject: x\r\nhi\r\n"[..]);
+    let append = p
+        .conn
+        .append(&MailboxName::inbox(), &[], Arc::clone(&message))
+        .unwrap();
+    p.push(script("C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3"));
+    assert!(p.run());
+    p.run();
+    assert!(
+        p.written.is_empty(),
+        "nothing behind the unconfirmed login: {:?}",
+        String::from_utf8_lossy(&p.written)
+    );
+    p.push(script(
+        "S: a1 OK [CAPABILITY IMAP4rev1 LITERAL+] Logged in
+         C: a2 APPEND INBOX {16+}
+         C: Subject: x
+         C: hi
+         S: a2 OK [APPENDUID 7 1] stored",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(append), Outcome::Appended(_)));
+}
+
+#[test]
+fn an_oauth_login_is_answered_before_anything_follows() {
+    let mut p = greeted(GREETING);
+    p.conn
+        .authenticate_oauth(
+            OAuthMechanism::OAuthBearer,
+            "alice",
+            Some(("imap.example.test", 993)),
+            &Secret::new("token"),
+        )
+        .unwrap();
+    p.conn.namespace().unwrap();
+    p.strict = false;
+    p.push(script("C: a1 AUTHENTICATE OAUTHBEARER x"));
+    p.run();
+    let written = String::from_utf8_lossy(&p.all_written).into_owned();
+    assert!(
+        written.starts_with("a1 AUTHENTICATE OAUTHBEARER "),
+        "{written}"
+    );
+    assert!(!written.contains("NAMESPACE"), "{written}");
+}
+
+#[test]
+fn after_starttls_sasl_ir_comes_from_the_discarded_capabilities_until_the_login_tells() {
+    let mut p = greeted("S: * OK [CAPABILITY IMAP4rev1 SASL-IR STARTTLS LOGINDISABLED] ready");
+    let tls = p.conn.starttls().unwrap();
+    p.push(script(
+        "C: a1 STARTTLS\nS: a1 OK Begin TLS negotiation now.",
+    ));
+    assert!(p.run());
+    assert_eq!(p.ok(tls), &Outcome::UpgradeNow);
+    p.conn.tls_established().unwrap();
+    assert!(p.conn.capabilities().is_none(), "the pre-TLS list is gone");
+    let login = p
+        .conn
+        .authenticate_plain(None, "alice", &Secret::new("pw"))
+        .unwrap();
+    let select = p.conn.select(&MailboxName::inbox()).unwrap();
+    p.push(script(
+        "C: a2 AUTHENTICATE PLAIN AGFsaWNlAHB3
+         C: a3 SELECT INBOX
+         S: a2 OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] Logged in
+         S: * OK [UIDVALIDITY 7] ok
+         S: a3 OK [READ-WRITE] selected",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(login), Outcome::Authenticated { .. }));
+    assert!(matches!(p.ok(select), Outcome::Selected(_)));
+}
+
+#[test]
+fn after_starttls_without_sasl_ir_before_it_the_login_waits_for_the_continuation() {
+    let mut p = greeted("S: * OK [CAPABILITY IMAP4rev1 STARTTLS] ready");
+    p.conn.starttls().unwrap();
+    p.push(script("C: a1 STARTTLS\nS: a1 OK go"));
+    assert!(p.run());
+    p.conn.tls_established().unwrap();
+    let login = p
+        .conn
+        .authenticate_plain(None, "alice", &Secret::new("pw"))
+        .unwrap();
+    p.push(script(
+        "C: a2 AUTHENTICATE PLAIN
+         S: +
+         C: AGFsaWNlAHB3
+         S: a2 OK Logged in",
+    ));
+    assert!(p.run());
+    assert!(matches!(p.ok(login), Outcome::Authenticated { .. }));
+}
