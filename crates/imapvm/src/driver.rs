@@ -213,6 +213,20 @@ where
         &self.read_buf[..self.last_read]
     }
 
+    /// Gives back the read buffer's growth and the write buffer (nothing unwritten is
+    /// lost): for a connection about to wait long, when thousands wait at once.
+    pub fn shrink_buffers(&mut self) {
+        if self.read_buf.len() > READ_FIRST {
+            self.read_buf.truncate(READ_FIRST);
+            self.read_buf.shrink_to_fit();
+            self.last_read = self.last_read.min(READ_FIRST);
+        }
+        if !self.has_unwritten() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+    }
+
     /// Takes the core and the stream apart.
     pub fn into_parts(self) -> (C, S) {
         (self.core, self.stream)
@@ -656,6 +670,9 @@ mod tests {
         }
         assert_eq!(sizes[..5], [4096, 8192, 16384, 32768, 65536], "{sizes:?}");
         assert_eq!(driver.read_buf.len(), READ_CHUNK);
+        driver.shrink_buffers();
+        assert_eq!(driver.read_buf.capacity(), READ_FIRST);
+        assert!(driver.last_read().len() <= READ_FIRST);
     }
 
     #[tokio::test]
