@@ -21,9 +21,16 @@
 //! * **pollfreq=30**: one change per box, at a random moment of the box's poll cycle, many
 //!   boxes in parallel (so the phase lasts about one cycle).
 //!
-//! Scale (full run only): one watcher over N bulk users (one connection each), resident
-//! memory and CPU of this process while idle, and the latency p99 under 10 changes per
-//! second; then how far it gets towards 10,000.
+//! Scale (full run only): one watcher over N bulk users (one connection each, or
+//! `IMAPVM_MWI_SCALE_PER_ACCOUNT` boxes per user): the time until every box is counted once,
+//! resident memory of this process then (growth from just before the voicemail.conf is
+//! parsed), the connections, the CPU of the watcher and of the private Dovecot until then,
+//! idle CPU, and the latency p99 under 10 changes per second; then how far a second watcher
+//! gets towards `IMAPVM_MWI_SCALE_MAX`. `IMAPVM_MWI_SCALE_SHARD=K/N` watches only shard K of N
+//! of the N-box voicemail.conf (parsed whole, as a `--shard` process does) and reports how
+//! the boxes fall into the N shards. The 10,000 figure of `docs/operations.md`:
+//! `IMAPVM_MWI_SCALE=10000 IMAPVM_MWI_SKIP=push,poll1,poll30,max cargo bench -p
+//! imapvm-benches --bench mwi_latency`.
 //!
 //! `cargo bench -p imapvm-benches --bench mwi_latency` (needs root for the private Dovecot)
 //! is the full run: 200 changes per kind for NOTIFY, IDLE (one box per kind, one change
@@ -34,7 +41,8 @@
 //! shrinks it further (50 changes per kind, 30 boxes per kind at pollfreq=30).
 //! Environment (overrides): `IMAPVM_MWI_SAMPLES` (push/poll=1 changes per kind),
 //! `IMAPVM_MWI_POLL30_SAMPLES` (pollfreq=30 boxes per kind, one change each),
-//! `IMAPVM_MWI_SCALE` (default 1000), `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt,
+//! `IMAPVM_MWI_SCALE` (default 1000), `IMAPVM_MWI_SCALE_PER_ACCOUNT` (default 1),
+//! `IMAPVM_MWI_SCALE_SHARD` (`K/N`, unset: every box), `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt,
 //! default 10000; 0 skips it), `IMAPVM_MWI_SKIP` (comma list of
 //! `push,poll1,poll30,scale,max`), `IMAPVM_MWI_SCALE_IDLE=1` (also scale with IDLE).
 //! Results: stdout and `target/bench-mwi.json` (`imapvm_benches::mwi` reads it).
@@ -936,32 +944,39 @@ struct ScaleRun {
 }
 
 /// The voicemail.conf of a scale run: `boxes` boxes, box `n` on bulk user
-/// `(n - 1) / per_account + 1` (plain LOGIN on loopback, INBOX).
+/// `(n - 1) / per_account + 1` (plain LOGIN on loopback, INBOX). The boxes are in
+/// `#include`d parts of 20,000 (a file is read up to `imapvm_config::MAX_FILE_BYTES`).
 fn scale_conf(env: &Env, boxes: usize, per_account: usize) -> Res<std::path::PathBuf> {
+    const PART: usize = 20_000;
     let bulk =
         std::fs::read_to_string(&env.conf).map_err(|e| format!("{}: {e}", env.conf.display()))?;
     let head = bulk
         .split_once("[bulk]\n")
         .map(|(head, _)| head)
         .ok_or("the bulk conf has no [bulk]")?;
-    let mut out = String::with_capacity(boxes * 64);
-    out.push_str(head);
-    out.push_str("[bulk]\n");
-    for n in 1..=boxes {
-        let (user, pw) = env
-            .users
-            .get((n - 1) / per_account)
-            .ok_or("not enough bulk users")?;
-        out.push_str(&format!(
-            "{n} => {n},Bulk {n},,,imapuser={user}|imappassword={pw}\n"
-        ));
+    let dir = xtask::server::target_dir().join("imapvm-bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let mut main = format!("{head}[bulk]\n");
+    for (i, first) in (1..=boxes).step_by(PART).enumerate() {
+        let mut part = String::with_capacity(PART * 80);
+        for n in first..=(first + PART - 1).min(boxes) {
+            let (user, pw) = env
+                .users
+                .get((n - 1) / per_account)
+                .ok_or("not enough bulk users")?;
+            part.push_str(&format!(
+                "{n} => {n},Bulk {n},,,imapuser={user}|imappassword={pw}\n"
+            ));
+        }
+        let path = dir.join(format!("mwi-scale-{boxes}-{per_account}-part{i}.conf"));
+        write(&path, &part)?;
+        main.push_str(&format!("#include \"{}\"\n", path.display()));
     }
-    let path = xtask::server::target_dir()
-        .join(format!("imapvm-bench/mwi-scale-{boxes}-{per_account}.conf"));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+    let path = dir.join(format!("mwi-scale-{boxes}-{per_account}.conf"));
+    write(&path, &main)?;
     Ok(path)
 }
 
