@@ -21,9 +21,16 @@
 //! * **pollfreq=30**: one change per box, at a random moment of the box's poll cycle, many
 //!   boxes in parallel (so the phase lasts about one cycle).
 //!
-//! Scale (full run only): one watcher over N bulk users (one connection each), resident
-//! memory and CPU of this process while idle, and the latency p99 under 10 changes per
-//! second; then how far it gets towards 10,000.
+//! Scale (full run only): one watcher over N bulk users (one connection each, or
+//! `IMAPVM_MWI_SCALE_PER_ACCOUNT` boxes per user): the time until every box is counted once,
+//! resident memory of this process then (growth from just before the voicemail.conf is
+//! parsed), the connections, the CPU of the watcher and of the private Dovecot until then,
+//! idle CPU, and the latency p99 under 10 changes per second; then how far a second watcher
+//! gets towards `IMAPVM_MWI_SCALE_MAX`. `IMAPVM_MWI_SCALE_SHARD=K/N` watches only shard K of N
+//! of the N-box voicemail.conf (parsed whole, as a `--shard` process does) and reports how
+//! the boxes fall into the N shards. The 10,000 figure of `docs/operations.md`:
+//! `IMAPVM_MWI_SCALE=10000 IMAPVM_MWI_SKIP=push,poll1,poll30,max cargo bench -p
+//! imapvm-benches --bench mwi_latency`.
 //!
 //! `cargo bench -p imapvm-benches --bench mwi_latency` (needs root for the private Dovecot)
 //! is the full run: 200 changes per kind for NOTIFY, IDLE (one box per kind, one change
@@ -34,7 +41,8 @@
 //! shrinks it further (50 changes per kind, 30 boxes per kind at pollfreq=30).
 //! Environment (overrides): `IMAPVM_MWI_SAMPLES` (push/poll=1 changes per kind),
 //! `IMAPVM_MWI_POLL30_SAMPLES` (pollfreq=30 boxes per kind, one change each),
-//! `IMAPVM_MWI_SCALE` (default 1000), `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt,
+//! `IMAPVM_MWI_SCALE` (default 1000), `IMAPVM_MWI_SCALE_PER_ACCOUNT` (default 1),
+//! `IMAPVM_MWI_SCALE_SHARD` (`K/N`, unset: every box), `IMAPVM_MWI_SCALE_MAX` (the "how far" attempt,
 //! default 10000; 0 skips it), `IMAPVM_MWI_SKIP` (comma list of
 //! `push,poll1,poll30,scale,max`), `IMAPVM_MWI_SCALE_IDLE=1` (also scale with IDLE).
 //! Results: stdout and `target/bench-mwi.json` (`imapvm_benches::mwi` reads it).
@@ -52,7 +60,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imapvm::{MwiCounts, Store};
 use imapvm_benches::mwi::{KindLatency, PhaseResult, WirePerChange};
-use imapvm_watch::{StrategyChoice, WatchEvent, WatchOptions, Watcher};
+use imapvm_watch::{Shard, StrategyChoice, WatchEvent, WatchOptions, Watcher};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -544,6 +552,8 @@ struct Env {
     port: u16,
     users: Vec<(String, String)>,
     conf: std::path::PathBuf,
+    /// The private Dovecot's master process.
+    master: u32,
 }
 
 /// A store over the bulk conf (every bulk box), or over a copy of it in which the boxes
@@ -578,6 +588,8 @@ struct Running {
     store: Store,
     task: tokio::task::JoinHandle<Watcher>,
     router: Router,
+    /// IMAP connections it holds (one per account).
+    accounts: usize,
 }
 
 /// Starts a watcher of `boxes` and waits until every account is watched.
@@ -588,7 +600,16 @@ async fn start(
     router: &Router,
     ports: &HashMap<usize, u16>,
 ) -> Res<Running> {
-    let store = store(env, ports)?;
+    start_on(store(env, ports)?, boxes, strategy, router).await
+}
+
+/// [`start`] on a given store: waits until every account is watched (every box counted once).
+async fn start_on(
+    store: Store,
+    boxes: &[usize],
+    strategy: StrategyChoice,
+    router: &Router,
+) -> Res<Running> {
     let w = Watcher::start(
         &store,
         WatchOptions {
@@ -603,14 +624,14 @@ async fn start(
         },
     )
     .map_err(|e| e.to_string())?;
+    let accounts = w.accounts();
     let task = router.spawn(w);
     let deadline = Instant::now() + Duration::from_secs(600);
-    while router.watching() < boxes.len() {
+    while router.watching() < accounts {
         if Instant::now() > deadline {
             return Err(format!(
-                "only {} of {} accounts watched",
+                "only {} of {accounts} accounts watched",
                 router.watching(),
-                boxes.len()
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -619,6 +640,7 @@ async fn start(
         store,
         task,
         router: router.clone(),
+        accounts,
     })
 }
 
@@ -628,6 +650,7 @@ async fn stop(running: Running) {
         store,
         task,
         router,
+        ..
     } = running;
     router.stop.notify_one();
     if let Ok(watcher) = task.await {
@@ -823,10 +846,58 @@ fn cpu_ticks() -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// CPU time of the private Dovecot (its master, what it reaped, and its live processes), in
+/// clock ticks.
+fn dovecot_cpu_ticks(master: u32) -> Option<u64> {
+    let fields = |pid: &str| -> Option<(u32, Vec<u64>)> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let f: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+        let ppid = f.get(1)?.parse().ok()?;
+        // utime stime cutime cstime
+        let t = f
+            .get(11..15)?
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        Some((ppid, t))
+    };
+    let (_, own) = fields(&master.to_string())?;
+    let mut total: u64 = own.iter().sum();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if let Some((ppid, t)) = fields(pid)
+            && ppid == master
+        {
+            total += t.iter().take(2).sum::<u64>();
+        }
+    }
+    Some(total)
+}
+
+/// Busy time of every CPU of the machine (user, nice, system, irq, softirq), in clock ticks.
+fn machine_busy_ticks() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq ...
+    Some(f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)?)
+}
+
 /// Dovecot's imap and imap-hibernate processes: how many, and their RSS in MiB.
 fn dovecot_processes() -> Value {
     let mut imap = (0u64, 0u64);
     let mut hibernate = (0u64, 0u64);
+    let mut login = 0u64;
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
             let p = e.path();
@@ -851,28 +922,108 @@ fn dovecot_processes() -> Value {
                     hibernate.0 += 1;
                     hibernate.1 += rss;
                 }
+                "imap-login" => login += 1,
                 _ => {}
             }
         }
     }
-    json!({"imap": imap.0, "imap_rss_mib": imap.1 / 1024, "imap_hibernate": hibernate.0, "imap_hibernate_rss_mib": hibernate.1 / 1024})
+    json!({"imap": imap.0, "imap_rss_mib": imap.1 / 1024, "imap_login": login, "imap_hibernate": hibernate.0, "imap_hibernate_rss_mib": hibernate.1 / 1024})
 }
 
-/// Watches `count` boxes; RSS, idle CPU, and latency under `rate` changes/s for `secs`.
+/// What one scale phase watches.
+#[derive(Debug, Clone, Copy)]
+struct ScaleRun {
+    /// Boxes in its voicemail.conf: `1@bulk`..`N@bulk`.
+    conf_boxes: usize,
+    /// Boxes per IMAP account (1: every box its own user; more: `imapuser` shared, as
+    /// Asterisk's shared accounts, told apart by the X-Asterisk-VM headers).
+    per_account: usize,
+    /// Only this shard's boxes (`--shard K/N`), with the whole voicemail.conf parsed, as a
+    /// shard process does.
+    shard: Option<Shard>,
+}
+
+/// The voicemail.conf of a scale run: `boxes` boxes, box `n` on bulk user
+/// `(n - 1) / per_account + 1` (plain LOGIN on loopback, INBOX). The boxes are in
+/// `#include`d parts of 20,000 (a file is read up to `imapvm_config::MAX_FILE_BYTES`).
+fn scale_conf(env: &Env, boxes: usize, per_account: usize) -> Res<std::path::PathBuf> {
+    const PART: usize = 20_000;
+    let bulk =
+        std::fs::read_to_string(&env.conf).map_err(|e| format!("{}: {e}", env.conf.display()))?;
+    let head = bulk
+        .split_once("[bulk]\n")
+        .map(|(head, _)| head)
+        .ok_or("the bulk conf has no [bulk]")?;
+    let dir = xtask::server::target_dir().join("imapvm-bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let mut main = format!("{head}[bulk]\n");
+    for (i, first) in (1..=boxes).step_by(PART).enumerate() {
+        let mut part = String::with_capacity(PART * 80);
+        for n in first..=(first + PART - 1).min(boxes) {
+            let (user, pw) = env
+                .users
+                .get((n - 1) / per_account)
+                .ok_or("not enough bulk users")?;
+            part.push_str(&format!(
+                "{n} => {n},Bulk {n},,,imapuser={user}|imappassword={pw}\n"
+            ));
+        }
+        let path = dir.join(format!("mwi-scale-{boxes}-{per_account}-part{i}.conf"));
+        write(&path, &part)?;
+        main.push_str(&format!("#include \"{}\"\n", path.display()));
+    }
+    let path = dir.join(format!("mwi-scale-{boxes}-{per_account}.conf"));
+    write(&path, &main)?;
+    Ok(path)
+}
+
+/// How evenly boxes `1@bulk`..`boxes@bulk` fall into `count` shards: boxes per shard.
+fn shard_sizes(boxes: usize, count: u32) -> Vec<usize> {
+    let mut sizes = vec![0usize; count as usize];
+    for n in 1..=boxes {
+        let k = Shard::of(&n.to_string(), "bulk", count) as usize;
+        sizes[k - 1] += 1;
+    }
+    sizes
+}
+
+/// Watches a [`ScaleRun`]'s boxes: time until every box is counted once (every account
+/// watching), resident memory of this process at that moment and once settled, idle CPU,
+/// and latency under `rate` changes/s for `secs`.
 async fn scale(
     env: &Env,
-    count: usize,
+    run: ScaleRun,
     strategy: StrategyChoice,
     rate: u32,
     secs: u64,
 ) -> Res<Value> {
     let router = Router::default();
-    let rss_before = proc_status("VmRSS:").unwrap_or(0);
-    // Load generator boxes: the last 50 of the range, prepared before the watcher starts.
-    let load: Vec<usize> = (count.saturating_sub(49).max(1)..=count).collect();
+    let all: Vec<usize> = (1..=run.conf_boxes).collect();
+    let boxes: Vec<usize> = match run.shard {
+        Some(shard) => all
+            .into_iter()
+            .filter(|n| shard.owns(&n.to_string(), "bulk"))
+            .collect(),
+        None => all,
+    };
+    let count = boxes.len();
+    // Load generator boxes: the last 50 boxes that are the first of their account (emptying
+    // one's INBOX then removes no other load box's voicemail), prepared before the watcher
+    // starts.
+    let mut load: Vec<usize> = boxes
+        .iter()
+        .copied()
+        .filter(|n| (n - 1) % run.per_account == 0)
+        .rev()
+        .take(50)
+        .collect();
+    load.reverse();
     let mut clients = Vec::new();
     for &n in &load {
-        let (user, pw) = &env.users[n - 1];
+        let (user, pw) = &env.users[(n - 1) / run.per_account];
         let (client, uid) = prepare(&env.host, env.port, n, user, pw).await?;
         let rx = router.register(&format!("{n}@bulk"));
         let s = Subject {
@@ -884,11 +1035,30 @@ async fn scale(
         };
         clients.push((s, uid, false));
     }
-    let boxes: Vec<usize> = (1..=count).collect();
+    let conf = scale_conf(env, run.conf_boxes, run.per_account)?;
+    // From here on, what grows is the watcher's: the voicemail.conf parsed, the boxes, the
+    // connections.
+    let rss_before = proc_status("VmRSS:").unwrap_or(0);
+    let cpu_before = cpu_ticks().unwrap_or(0);
+    let busy_before = machine_busy_ticks().unwrap_or(0);
+    let dovecot_before = dovecot_cpu_ticks(env.master).unwrap_or(0);
     let t = Instant::now();
-    let running = start(env, &boxes, strategy, &router, &HashMap::new()).await?;
-    let startup = t.elapsed();
-    eprintln!("  scale {count} {strategy:?}: watching after {startup:?}");
+    let store = Store::open(&conf).map_err(|e| e.to_string())?;
+    let running = start_on(store, &boxes, strategy, &router).await?;
+    let ready = t.elapsed();
+    // This process's CPU until ready (the rest of the machine's was the server's and others').
+    let cpu_to_ready = cpu_ticks().unwrap_or(0).saturating_sub(cpu_before) as f64 / 100.0;
+    let busy_to_ready = machine_busy_ticks()
+        .unwrap_or(0)
+        .saturating_sub(busy_before) as f64
+        / 100.0;
+    let dovecot_to_ready = dovecot_cpu_ticks(env.master)
+        .unwrap_or(0)
+        .saturating_sub(dovecot_before) as f64
+        / 100.0;
+    let rss_ready = proc_status("VmRSS:").unwrap_or(0);
+    let connections = running.accounts;
+    eprintln!("  scale {count} {strategy:?}: {connections} connections, ready after {ready:?}");
     for (s, _, _) in &mut clients {
         expect(&mut s.rx, counts(1, 0), Duration::from_secs(60)).await?;
     }
@@ -943,29 +1113,54 @@ async fn scale(
             Err(_) => failed += 1,
         }
     }
-    let errors = router
-        .errors
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .len();
+    let errors = router.errors();
     stop(running).await;
+    let kib_per_box = |rss: u64| round(rss.saturating_sub(rss_before) as f64 / count as f64);
     let out = json!({
         "mailboxes": count,
+        "voicemail_conf_boxes": run.conf_boxes,
+        "boxes_per_account": run.per_account,
+        "shard": run.shard.map(|s| format!("{}/{}", s.index(), s.count())),
+        "shard_sizes": run.shard.map(|s| shard_sizes(run.conf_boxes, s.count())),
+        "connections": connections,
         "strategy": format!("{strategy:?}"),
-        "startup_s": round(startup.as_secs_f64()),
+        "ready_s": round(ready.as_secs_f64()),
+        "cpu_s_to_ready": round(cpu_to_ready),
+        "machine_busy_cpu_s_to_ready": round(busy_to_ready),
+        "dovecot_cpu_s_to_ready": round(dovecot_to_ready),
         "rss_before_mib": rss_before / 1024,
+        "rss_ready_mib": rss_ready / 1024,
+        "rss_ready_per_mailbox_kib": kib_per_box(rss_ready),
         "rss_watching_mib": rss_watching / 1024,
-        "rss_per_mailbox_kib": round((rss_watching.saturating_sub(rss_before)) as f64 / count as f64),
+        "rss_per_mailbox_kib": kib_per_box(rss_watching),
         "idle_cpu_percent_of_one_core": round(idle_cpu_pct * 100.0) / 100.0,
         "idle_seconds": idle_secs,
         "load_changes_per_s": rate,
         "load_latency": summary(lat, early),
         "load_mismatched_or_lost": failed,
-        "watch_errors": errors,
+        "watch_errors": errors.len(),
+        "watch_error_kinds": error_kinds(&errors),
         "dovecot": server,
     });
     println!("scale {count} {strategy:?}: {out}");
     Ok(out)
+}
+
+/// Watch errors by kind (the text after the account, digits as `#`, cut at 120
+/// characters): how many.
+fn error_kinds(errors: &[String]) -> HashMap<String, usize> {
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for e in errors {
+        let key: String = e
+            .split_once(": ")
+            .map_or(e.as_str(), |x| x.1)
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .take(120)
+            .collect();
+        *kinds.entry(key).or_default() += 1;
+    }
+    kinds
 }
 
 /// How far a watcher over `count` boxes gets in `limit`.
@@ -986,6 +1181,7 @@ async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
         },
     )
     .map_err(|e| e.to_string())?;
+    let accounts = w.accounts();
     let task = router.spawn(w);
     let t = Instant::now();
     let mut progress = Vec::new();
@@ -1010,26 +1206,14 @@ async fn how_far(env: &Env, count: usize, limit: Duration) -> Res<Value> {
     }
     let watching = router.watching();
     let rss = proc_status("VmRSS:").unwrap_or(0);
-    let errors = router
-        .errors
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let errors = router.errors();
     let server = dovecot_processes();
-    let mut kinds: HashMap<String, usize> = HashMap::new();
-    for e in &errors {
-        let key: String = e
-            .split_once(": ")
-            .map_or(e.as_str(), |x| x.1)
-            .chars()
-            .take(120)
-            .collect();
-        *kinds.entry(key).or_default() += 1;
-    }
+    let kinds = error_kinds(&errors);
     stop(Running {
         store,
         task,
         router: router.clone(),
+        accounts,
     })
     .await;
     let out = json!({
@@ -1122,6 +1306,17 @@ async fn run(mode: Mode, quick: bool) -> Res<Value> {
     let samples = env_usize("IMAPVM_MWI_SAMPLES", if quick { 50 } else { 200 });
     let poll30 = env_usize("IMAPVM_MWI_POLL30_SAMPLES", if quick { 30 } else { 60 });
     let scale_n = env_usize("IMAPVM_MWI_SCALE", 1000);
+    let scale_run = ScaleRun {
+        conf_boxes: scale_n,
+        per_account: env_usize("IMAPVM_MWI_SCALE_PER_ACCOUNT", 1).max(1),
+        shard: match std::env::var("IMAPVM_MWI_SCALE_SHARD") {
+            Ok(v) if !v.is_empty() => Some(
+                v.parse::<Shard>()
+                    .map_err(|e| format!("IMAPVM_MWI_SCALE_SHARD: {e}"))?,
+            ),
+            _ => None,
+        },
+    };
     let max_n = env_usize("IMAPVM_MWI_SCALE_MAX", 10_000);
     // Boxes per kind: NOTIFY/IDLE, pollfreq=1, pollfreq=30.
     let (push_boxes, poll1_boxes) = match mode {
@@ -1142,7 +1337,7 @@ async fn run(mode: Mode, quick: bool) -> Res<Value> {
     }
     let mut users_needed = latency_users;
     if !skip.contains(&"scale") {
-        users_needed = users_needed.max(scale_n);
+        users_needed = users_needed.max(scale_n.div_ceil(scale_run.per_account));
     }
     if !skip.contains(&"max") {
         users_needed = users_needed.max(max_n);
@@ -1157,6 +1352,10 @@ async fn run(mode: Mode, quick: bool) -> Res<Value> {
         port: info.port,
         users: bulk.users,
         conf: bulk.voicemail_conf,
+        master: std::fs::read_to_string(info.dir.join("dovecot.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0),
     };
     let mut report = serde_json::Map::new();
     report.insert(
@@ -1273,7 +1472,7 @@ async fn run(mode: Mode, quick: bool) -> Res<Value> {
             // The IDLE variant is opt-in: with Dovecot's hibernation it stalled (see the report).
             let opted_in = std::env::var("IMAPVM_MWI_SCALE_IDLE").is_ok_and(|v| v == "1");
             if !skip.contains(&key) && (key != "scale_idle" || opted_in) {
-                report.insert(key.into(), scale(&env, scale_n, strategy, 10, 60).await?);
+                report.insert(key.into(), scale(&env, scale_run, strategy, 10, 60).await?);
             }
         }
     }

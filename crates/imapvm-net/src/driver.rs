@@ -46,8 +46,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock::SharedClock;
 
-/// Bytes read from the peer per read.
+/// Bytes read from the peer per read, at most.
 const READ_CHUNK: usize = 64 * 1024;
+/// The read buffer's first size. A read that fills it doubles it (up to [`READ_CHUNK`]): a
+/// quiet connection (the MWI watcher keeps thousands idle) holds 4 KiB, not 64.
+const READ_FIRST: usize = 4 * 1024;
 
 /// What one [`Driver::turn`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +105,7 @@ pub struct Driver<C, S> {
     label: String,
     trace_input: bool,
     write_timeout: Option<Duration>,
-    read_buf: Box<[u8]>,
+    read_buf: Vec<u8>,
     /// Bytes of the last read (at the start of `read_buf`).
     last_read: usize,
     out: Vec<u8>,
@@ -145,7 +148,7 @@ where
             label: String::new(),
             trace_input: true,
             write_timeout: None,
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            read_buf: vec![0; READ_FIRST],
             last_read: 0,
             out: Vec::new(),
             out_pos: 0,
@@ -207,6 +210,20 @@ where
     /// greeting verbatim).
     pub fn last_read(&self) -> &[u8] {
         &self.read_buf[..self.last_read]
+    }
+
+    /// Gives back the read buffer's growth and the write buffer (nothing unwritten is
+    /// lost): for a connection about to wait long, when thousands wait at once.
+    pub fn shrink_buffers(&mut self) {
+        if self.read_buf.len() > READ_FIRST {
+            self.read_buf.truncate(READ_FIRST);
+            self.read_buf.shrink_to_fit();
+            self.last_read = self.last_read.min(READ_FIRST);
+        }
+        if !self.has_unwritten() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
     }
 
     /// Takes the core and the stream apart.
@@ -320,6 +337,10 @@ where
         }
         let now = self.clock.now();
         self.core.handle_input(&self.read_buf[..n], now);
+        if n == self.read_buf.len() && n < READ_CHUNK {
+            // More may be waiting: read twice as much at once from now on.
+            self.read_buf.resize(n * 2, 0);
+        }
     }
 
     /// Polls writing, reading and the timers together until one of them has news.
@@ -389,7 +410,7 @@ where
                     timer.set(tokio::time::sleep(*limit));
                 }
             }
-            let mut buf = ReadBuf::new(read_buf);
+            let mut buf = ReadBuf::new(&mut read_buf[..]);
             match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) => {
                     let n = buf.filled().len();
@@ -626,6 +647,31 @@ mod tests {
         let waited = clock.now() - start;
         assert!(waited < Duration::from_secs(6), "{waited:?}");
         talker.abort();
+    }
+
+    /// The read buffer starts at 4 KiB and doubles while reads fill it, up to 64 KiB.
+    #[tokio::test]
+    async fn the_read_buffer_grows_only_when_reads_fill_it() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        let mut driver = Driver::new(echo(Vec::new(), None), ours, SystemClock::shared());
+        theirs.write_all(b"* OK hello\n").await.unwrap();
+        assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(11));
+        assert_eq!(driver.read_buf.len(), READ_FIRST);
+        theirs.write_all(&vec![b'x'; 512 * 1024]).await.unwrap();
+        let mut sizes = Vec::new();
+        let mut total = 0;
+        while total < 512 * 1024 {
+            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
+                panic!("a read")
+            };
+            total += n;
+            sizes.push(n);
+        }
+        assert_eq!(sizes[..5], [4096, 8192, 16384, 32768, 65536], "{sizes:?}");
+        assert_eq!(driver.read_buf.len(), READ_CHUNK);
+        driver.shrink_buffers();
+        assert_eq!(driver.read_buf.capacity(), READ_FIRST);
+        assert!(driver.last_read().len() <= READ_FIRST);
     }
 
     #[tokio::test]

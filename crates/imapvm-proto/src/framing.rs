@@ -66,17 +66,31 @@ impl Framer {
     /// Appends input. Bytes of messages already handed out are dropped first, so the buffer
     /// holds at most the current message and what follows it.
     pub(crate) fn enqueue_bytes(&mut self, bytes: &[u8]) {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.fragment -= self.start;
-            self.parsed -= self.start;
-            self.start = 0;
-            if self.buf.capacity() > KEEP_CAPACITY && self.buf.len() + bytes.len() <= KEEP_CAPACITY
-            {
-                self.buf.shrink_to(KEEP_CAPACITY);
-            }
+        if self.drop_handed_out()
+            && self.buf.capacity() > KEEP_CAPACITY
+            && self.buf.len() + bytes.len() <= KEEP_CAPACITY
+        {
+            self.buf.shrink_to(KEEP_CAPACITY);
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Drops the bytes of messages already handed out; whether there were any.
+    fn drop_handed_out(&mut self) -> bool {
+        if self.start == 0 {
+            return false;
+        }
+        self.buf.drain(..self.start);
+        self.fragment -= self.start;
+        self.parsed -= self.start;
+        self.start = 0;
+        true
+    }
+
+    /// Keeps no more capacity than the bytes not handed out yet need.
+    pub(crate) fn shrink(&mut self) {
+        self.drop_handed_out();
+        self.buf.shrink_to_fit();
     }
 
     /// The next fragment of the current message, or `None` until more input arrives. After
@@ -240,6 +254,29 @@ mod tests {
         }
         out.push(bytes[from..].to_vec());
         out
+    }
+
+    /// Shrinking at any point (what a connection about to wait does) frames exactly as
+    /// without, and keeps no more capacity than the unframed bytes.
+    #[test]
+    fn shrinking_keeps_what_is_not_handed_out() {
+        let wire = b"* 1 EXISTS\r\n* 2 FETCH (BODY[] {5}\r\nhello)\r\nA1 OK done\r\n";
+        let chunks = split(wire, &[3, 20, 33, 40]);
+        let mut f = Framer::new();
+        let mut seen = Vec::new();
+        for chunk in &chunks {
+            f.enqueue_bytes(chunk);
+            f.shrink();
+            assert_eq!(f.buf.capacity(), f.buf.len());
+            while let Some(info) = f.progress() {
+                seen.push(Seen::Fragment(info, f.fragment_bytes(info).to_vec()));
+                if f.is_message_complete() {
+                    seen.push(Seen::Message(f.message_bytes().to_vec()));
+                    f.shrink();
+                }
+            }
+        }
+        assert_eq!(seen, run_framer(&chunks));
     }
 
     #[test]

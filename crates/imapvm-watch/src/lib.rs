@@ -6,7 +6,7 @@
 //!   works, else IDLE on the voicemail folder, else polling every `pollfreq` (the choice is
 //!   `imapvm_policy::watch`'s); a reconnect resync that costs what changed (CONDSTORE /
 //!   QRESYNC); the store's own operations wake it at once through the runtime's change feed
-//!   ([`imapvm::Store::changes_of`]).
+//!   ([`imapvm::Store::changes`]).
 //! * Outputs: [`externnotify`] (Asterisk's arguments, no shell), [`AmiNotifier`]
 //!   (`VoicemailRefresh` or `MWIUpdate` over `imapvm-ami`, on TCP or TLS), [`WebhookNotifier`]
 //!   (HTTP POST of the event as JSON, `http://` or `https://`, optionally signed with

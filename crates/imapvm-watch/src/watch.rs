@@ -11,8 +11,13 @@
 //! folder in one pipelined flight (one round trip for all the boxes of a shared account,
 //! see [`Session::count_boxes`]), and `imapvm_policy::MwiTracker` decides whether to
 //! publish. Operations made through the same [`Store`] (deposit, play, flags, move, delete)
-//! wake the watcher at once, without waiting for the server's echo: it subscribes to the
-//! store's change feed ([`Store::changes_of`]).
+//! wake the watcher at once, without waiting for the server's echo: it subscribes once to
+//! the store's change feed ([`Store::changes`]) and hands each change to its account.
+//!
+//! Scale: an account waiting for its turn to connect ([`WatchOptions::connect_concurrency`])
+//! holds only its own state; the futures of connecting and resyncing are allocated while
+//! they run. A watched connection then costs its session (the runtime's read buffer starts
+//! at 4 KiB) and a small idle future: `docs/performance.md` has the figures at 10,000.
 //!
 //! Every time (event timestamps, poll timers, IDLE deadlines) comes from the store's clock
 //! ([`Store::clock`]).
@@ -370,12 +375,16 @@ impl Watcher {
         let boxes: usize = by_account.values().map(Vec::len).sum();
         let boxes = i64::try_from(boxes).unwrap_or(i64::MAX);
         options.metrics.watched_boxes(boxes);
-        let mut tasks = Vec::with_capacity(accounts);
+        let mut tasks = Vec::with_capacity(accounts + 1);
+        // One subscription to the store's change feed, routed to the accounts (a feed per
+        // account would cost each account a channel of its own).
+        let mut routes: BTreeMap<AccountKey, Arc<Touched>> = BTreeMap::new();
         for (key, boxes) in by_account {
             let Some(first) = boxes.first() else {
                 continue;
             };
-            let touched = store.changes_of(&key);
+            let touched = Arc::new(Touched::default());
+            routes.insert(key.clone(), Arc::clone(&touched));
             let task = AccountWatch {
                 tracker: options.metrics.account(&key),
                 account: first.account().clone(),
@@ -405,6 +414,11 @@ impl Watcher {
             };
             tasks.push(tokio::spawn(task.run()));
         }
+        tasks.push(tokio::spawn(route_changes(
+            store.changes(),
+            routes,
+            stop_rx.clone(),
+        )));
         Ok(Watcher {
             events: rx,
             stop: stop_tx,
@@ -413,6 +427,87 @@ impl Watcher {
             metrics: options.metrics,
             boxes,
         })
+    }
+}
+
+/// One account's share of the store's change feed: the boxes our own operations touched,
+/// not taken yet (each box once).
+#[derive(Debug, Default)]
+struct Touched {
+    boxes: std::sync::Mutex<Vec<MailboxId>>,
+    notify: tokio::sync::Notify,
+    /// The store is gone: nothing more will come.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Touched {
+    fn boxes(&self) -> std::sync::MutexGuard<'_, Vec<MailboxId>> {
+        self.boxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, id: MailboxId) {
+        {
+            let mut boxes = self.boxes();
+            if boxes.contains(&id) {
+                return;
+            }
+            boxes.push(id);
+        }
+        self.notify.notify_one();
+    }
+
+    fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// The next touched box, if one is waiting.
+    fn try_recv(&self) -> Option<MailboxId> {
+        let mut boxes = self.boxes();
+        (!boxes.is_empty()).then(|| boxes.remove(0))
+    }
+
+    /// The next touched box; `None` once the store is gone. Cancel-safe: a box is taken
+    /// only when this returns it.
+    async fn recv(&self) -> Option<MailboxId> {
+        loop {
+            let notified = self.notify.notified();
+            if let Some(id) = self.try_recv() {
+                return Some(id);
+            }
+            if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Routes the store's change feed to the accounts' [`Touched`] until the watcher stops;
+/// when the store is gone, tells them so.
+async fn route_changes(
+    mut feed: ChangeFeed,
+    routes: BTreeMap<AccountKey, Arc<Touched>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = feed.recv() => match changed {
+                Some(c) => {
+                    if let Some(touched) = routes.get(&c.account) {
+                        touched.push(c.mailbox);
+                    }
+                }
+                None => break,
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+    for touched in routes.values() {
+        touched.close();
     }
 }
 
@@ -441,7 +536,7 @@ struct AccountWatch {
     events: mpsc::Sender<WatchEvent>,
     runner: Option<Arc<Runner>>,
     /// The store's announcements for this account: our own operations.
-    touched: ChangeFeed,
+    touched: Arc<Touched>,
     stop: tokio::sync::watch::Receiver<bool>,
     /// Reconnects; reset once a connection is watching.
     backoff: Backoff,
@@ -480,11 +575,21 @@ impl AccountWatch {
             }
             let mut session = None;
             self.tracker.connecting(&self.backoff);
-            let result = self.connect_and_watch(&mut session).await;
+            // Waiting for a turn to connect holds nothing but this task's own state: the
+            // connection's futures are allocated once it has its turn (10,000 accounts
+            // waiting would otherwise hold 10,000 of them).
+            let mut stop = self.stop.clone();
+            let turn = Box::pin(Arc::clone(&self.connecting).acquire_owned());
+            let permit = tokio::select! {
+                // Closed only if the watcher is gone; then connect anyway (it stops right after).
+                p = turn => p.ok(),
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let result = Box::pin(self.connect_and_watch(&mut session, permit)).await;
             if let Some(s) = session.take()
                 && s.is_usable()
             {
-                s.logout().await;
+                Box::pin(s.logout()).await;
             }
             match result {
                 Ok(Ended::Stopped) => return,
@@ -503,13 +608,14 @@ impl AccountWatch {
                             error: e,
                             at: self.clock.wall(),
                         });
-                        if self.events.send(event).await.is_err() {
+                        if Box::pin(self.events.send(event)).await.is_err() {
                             return;
                         }
                     }
                     let mut stop = self.stop.clone();
+                    let pause = Box::pin(tokio::time::sleep(backoff));
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = pause => {}
                         _ = stop.wait_for(|s| *s) => return,
                     }
                 }
@@ -527,28 +633,34 @@ impl AccountWatch {
         }
     }
 
-    async fn connect_and_watch(&mut self, slot: &mut Option<Session>) -> Result<Ended> {
-        let opened = {
-            // Closed only if the watcher is gone; then connect anyway (it stops right after).
-            let _permit = self.connecting.acquire().await;
-            Session::open(&self.account, &self.clock).await?
-        };
+    /// Connects (`permit`: this account's turn, given back once logged in), resyncs, and
+    /// watches until stopped or the connection fails.
+    async fn connect_and_watch(
+        &mut self,
+        slot: &mut Option<Session>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Ended> {
+        let opened = Box::pin(Session::open(&self.account, &self.clock)).await;
+        drop(permit);
+        let opened = opened?;
         let session = slot.insert(opened);
         session.set_idle_silence(self.idle_silence);
         for w in &mut self.boxes {
             let layout = w.mailbox.layout(session)?;
             w.folder = Some(layout.mailbox_name(imapvm_policy::Folder::Inbox));
         }
-        self.enable_modseq(session).await?;
+        // Boxed: the futures of the set-up steps are allocated while they run, not kept in
+        // this one for as long as the connection is watched.
+        Box::pin(self.enable_modseq(session)).await?;
         // Resync: recount what changed while we were away (everything the first time);
         // publish only what differs from the last published state. Those changes are seen now.
         let seen = self.clock.now();
-        let resync = self.resync(session, seen).await?;
+        let resync = Box::pin(self.resync(session, seen)).await?;
         self.backoff.succeeded();
         let mut strategy = self.strategy(session);
         if let WatchStrategy::Notify { .. } = strategy {
             let spec = notify_spec();
-            match session.exec("NOTIFY", |c| c.notify(&spec)).await {
+            match Box::pin(session.exec("NOTIFY", |c| c.notify(&spec))).await {
                 Ok(_) => {}
                 Err(e) if !e.is_connection_lost() => {
                     tracing::info!(account = %self.label, error = %e, "NOTIFY refused; falling back");
@@ -590,6 +702,7 @@ impl AccountWatch {
                     self.idle(session, next_poll).await?
                 }
                 WatchStrategy::Poll { .. } | WatchStrategy::OnDemand => {
+                    session.shrink_buffers();
                     let wake = self.wait(next_poll).await;
                     (wake, Changes::default(), self.clock.now())
                 }
@@ -605,7 +718,7 @@ impl AccountWatch {
                 }
             }
             while let Some(changed) = self.touched.try_recv() {
-                touched.push(changed.mailbox);
+                touched.push(changed);
             }
             changes.folders.extend(session.take_changes().folders);
             if changes.is_empty() && touched.is_empty() {
@@ -621,7 +734,7 @@ impl AccountWatch {
                             .any(|c| MailboxName::from_wire(c).is_ok_and(|c| c.same_mailbox(f)))
                     })
             };
-            self.recount(session, &mut selected, seen).await?;
+            Box::pin(self.recount(session, &mut selected, seen)).await?;
         }
     }
 
@@ -807,7 +920,7 @@ impl AccountWatch {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => Wake::Stop,
             changed = self.touched.recv() => match changed {
-                Some(changed) => Wake::Touched(changed.mailbox),
+                Some(changed) => Wake::Touched(changed),
                 None => Wake::Stop,
             },
             () = timer => Wake::Timer,
@@ -828,7 +941,7 @@ impl AccountWatch {
                 .selected()
                 .is_some_and(|s| s.name.same_mailbox(&folder))
         {
-            let sel = session.select(&folder).await?;
+            let sel = Box::pin(session.select(&folder)).await?;
             if let Some(uid_validity) = sel.uid_validity {
                 self.folders.check_validity(&folder, uid_validity);
             }
@@ -838,6 +951,8 @@ impl AccountWatch {
             // Something arrived with the last command's responses: recount first.
             return Ok((Wake::Server, changes, self.clock.now()));
         }
+        // Waiting starts: what the set-up and recounts grew is given back.
+        session.shrink_buffers();
         let id = session.idle()?;
         // Far enough that only the proto core's IDLE refresh timer matters.
         let far = self.clock.now() + Duration::from_secs(24 * 3600);
@@ -852,7 +967,7 @@ impl AccountWatch {
                 }
                 _ = stop.wait_for(|s| *s) => Some(Wake::Stop),
                 changed = self.touched.recv() => Some(match changed {
-                    Some(changed) => Wake::Touched(changed.mailbox),
+                    Some(changed) => Wake::Touched(changed),
                     None => Wake::Stop,
                 }),
             };
@@ -866,7 +981,7 @@ impl AccountWatch {
         };
         let seen = self.clock.now();
         session.idle_done()?;
-        session.wait(&[id]).await?;
+        Box::pin(session.wait(&[id])).await?;
         session.take("IDLE", id)?;
         let more = session.take_changes();
         changes.overflow |= more.overflow;

@@ -557,6 +557,17 @@ impl Session {
         }
     }
 
+    /// Gives back memory kept from the last commands (results nobody took, the proto
+    /// core's queues, the driver's buffers): before a long wait (IDLE), when thousands of
+    /// connections wait at once (the MWI watcher).
+    pub fn shrink_buffers(&mut self) {
+        self.done.shrink_to_fit();
+        self.background.shrink_to_fit();
+        self.gone.shrink_to_fit();
+        self.driver.shrink_buffers();
+        self.driver.core_mut().shrink_buffers();
+    }
+
     /// Probe the server after this much silence while IDLE waits (see
     /// `imapvm_proto::Config::idle_silence`).
     pub fn set_idle_silence(&mut self, silence: Option<Duration>) {

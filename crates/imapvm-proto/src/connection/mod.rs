@@ -207,6 +207,17 @@ impl Connection {
         self.is_enabled("CONDSTORE") || self.qresync_enabled()
     }
 
+    /// Gives back the capacity the queues and the input buffer grew to (a pipelined flight
+    /// grows them, and they otherwise keep it for the connection's life), keeping what they
+    /// hold. For a connection about to wait long (IDLE), when thousands wait at once.
+    pub fn shrink_buffers(&mut self) {
+        self.pending.shrink_to_fit();
+        self.in_flight.shrink_to_fit();
+        self.urgent.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.framer.shrink();
+    }
+
     /// Counters (round trips, bytes, commands).
     pub fn stats(&self) -> Stats {
         self.stats
