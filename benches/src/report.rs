@@ -498,11 +498,11 @@ fn folder_size_section(r: &Report) -> String {
     {
         let how = if f.appended > 0 {
             format!(
-                "filled in this run: {} messages appended in {:.1} s ({:.0} messages/s, pipelined LITERAL+ APPENDs, {} per flight)",
+                "filled in this run: {} messages appended in {:.1} s ({:.0} messages/s, MULTIAPPEND commands of {} LITERAL+ messages)",
                 f.appended,
                 f.secs,
                 f64::from(f.appended) / f.secs.max(1e-9),
-                crate::scenario::FILL_BATCH
+                crate::scenario::MULTIAPPEND_BATCH
             )
         } else {
             format!("reused from an earlier run (checked in {:.1} s)", f.secs)
@@ -991,8 +991,8 @@ pub fn markdown(r: &Report, chart: &str) -> String {
          an unasked greeting are free, a TLS 1.3 handshake costs one, a LOGOUT the client \
          does not wait for costs none. Bytes include TLS records. At 0 ms a flight split \
          by the scheduler can count twice; the medians hide such rare splits.\n\
-         * Each operation runs in a `bench-*` folder of its own (created, filled by pipelined \
-         LITERAL+ APPENDs, deleted at the end). Per-iteration preparation (a message to \
+         * Each operation runs in a `bench-*` folder of its own (created, filled by MULTIAPPEND commands \
+         of LITERAL+ messages, deleted at the end; the 100,000-mail folder is kept). Per-iteration preparation (a message to \
          delete, removing the deposited message) is not timed.\n\
          * **Deposit**: an urgent 30 s wav49 voicemail (about 49 KB of audio, 67 KB as a \
          message) into a folder holding 10 voicemails; Asterisk's sequence includes its greeting \
