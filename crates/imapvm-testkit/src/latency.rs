@@ -291,7 +291,11 @@ async fn direction<R, W>(
     };
     let writer = async move {
         while let Some((at, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
+            // Only a real wait goes through the timer: it rounds up to whole
+            // milliseconds, which would add a millisecond per hop at 0 ms.
+            if at > Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
             match chunk {
                 Some(bytes) => {
                     if to.write_all(&bytes).await.is_err() {
