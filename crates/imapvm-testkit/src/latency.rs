@@ -17,7 +17,7 @@
 //! TCP connect is free (the proxy is on loopback). [`Flights`] and [`Schedule`]
 //! are the I/O-free rules; [`relay`] drives them on any pair of streams.
 //!
-//! [`crate::proxy::ProxyBuilder::latency`] starts one in front of a server.
+//! The proxy module's `ProxyBuilder::latency` starts one in front of a server.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,7 +27,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::proxy::Dir;
+/// Which way a direction of the relay carries bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
+}
 
 /// Chunks read ahead of their release, per direction (each at most
 /// [`CHUNK`] bytes): when full, the proxy stops reading and the sender waits.
