@@ -436,6 +436,10 @@ mod tests {
         };
         assert_eq!(a.command(), "cargo xtask bench --rtt 0,20");
         assert!(a.suite_args(1).windows(2).any(|w| w == ["--rtt", "0,20"]));
-        assert!(!BenchArgs::default().suite_args(1).contains(&"--rtt".to_owned()));
+        assert!(
+            !BenchArgs::default()
+                .suite_args(1)
+                .contains(&"--rtt".to_owned())
+        );
     }
 }
