@@ -1,34 +1,28 @@
 //! The imapvm contender: the runtime's public API (`Store`, `Mailbox`) on
-//! the private Dovecot, warm (one store per folder, kept connected) or cold
-//! (a new store per iteration: connect, implicit TLS with the server's CA,
-//! login, then the operation). Wire counters come from the runtime's own
-//! `connection_stats` (the proto core's counts; TLS records not included).
+//! the private Dovecot, warm (one store per folder, kept connected, plain
+//! text like the other warm contenders) or cold (a new store per iteration:
+//! connect, STARTTLS, implicit TLS or plain text as the contender says, login,
+//! then the operation). Each contender connects through its own latency proxy;
+//! the suite reads the round trips and bytes on the proxy, the same way for
+//! every contender. A cold iteration is what a command of the CLI does:
+//! the operation, then `Store::close` (LOGOUT).
 
 use std::collections::HashMap;
 
-use imapvm::{Audio, MessageRef, NewVoicemail, Stats, Store, Urgency};
+use imapvm::{Audio, MessageRef, NewVoicemail, Store, Urgency};
+use imapvm_benches::measure::Contender;
 use imapvm_benches::scenario::CONTEXT;
-use imapvm_benches::suite::{GREETINGS, Owner, Plan, Runtime, RuntimeOp};
-use imapvm_benches::wire::WireStats;
+use imapvm_benches::suite::{GREETINGS, Network, Owner, Plan, Runtime, RuntimeOp};
 use imapvm_benches::{BenchError, Result};
 
 /// imapvm through its public library API.
 pub struct ImapvmRuntime {
     rt: tokio::runtime::Runtime,
-    host: String,
-    port: u16,
-    imaps_port: u16,
+    /// Where each imapvm contender connects (its proxy).
+    via: HashMap<Contender, (String, u16)>,
     cafile: String,
     plan: Plan,
     warm: HashMap<(bool, String), Store>,
-}
-
-fn stats(s: Option<Stats>) -> WireStats {
-    s.map_or_else(WireStats::default, |s| WireStats {
-        round_trips: s.round_trips,
-        bytes_out: s.bytes_out,
-        bytes_in: s.bytes_in,
-    })
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> BenchError {
@@ -36,40 +30,59 @@ fn fail(what: &str, e: impl std::fmt::Display) -> BenchError {
 }
 
 impl ImapvmRuntime {
-    /// A runtime for the private server.
-    pub fn new(server: &xtask::server::ServerInfo, plan: &Plan) -> Result<ImapvmRuntime> {
+    /// A runtime for the private server, its contenders connecting through `net`.
+    pub fn new(
+        server: &xtask::server::ServerInfo,
+        plan: &Plan,
+        net: &dyn Network,
+    ) -> Result<ImapvmRuntime> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| BenchError::io("starting a tokio runtime", e))?;
+        let via = [
+            Contender::Imapvm,
+            Contender::ImapvmCold,
+            Contender::ImapvmColdImaps,
+            Contender::ImapvmColdPlain,
+        ]
+        .into_iter()
+        .map(|c| (c, net.via(c)))
+        .collect();
         Ok(ImapvmRuntime {
             rt,
-            host: server.host.clone(),
-            port: server.port,
-            imaps_port: server.imaps_port,
+            via,
             cafile: server.cert.display().to_string(),
             plan: plan.clone(),
             warm: HashMap::new(),
         })
     }
 
-    /// The voicemail.conf of one folder: every mailbox the suite uses in it.
-    fn config(&self, owner: Owner, folder: &str, tls: bool, mailboxes: &[&str]) -> String {
-        let account = match owner {
-            Owner::Personal => &self.plan.personal,
-            Owner::Shared => &self.plan.shared,
-        };
-        let (port, flags) = if tls {
-            (self.imaps_port, "ssl")
-        } else {
-            (self.port, "notls")
+    /// The voicemail.conf of one folder for `contender`: every mailbox the
+    /// suite uses in it, the server being the contender's proxy.
+    fn config(
+        &self,
+        contender: Contender,
+        owner: Owner,
+        folder: &str,
+        mailboxes: &[&str],
+    ) -> Result<String> {
+        let account = self.plan.account(owner);
+        let (host, port) = self
+            .via
+            .get(&contender)
+            .ok_or_else(|| fail("contender", format!("{contender:?} has no proxy")))?;
+        let flags = match contender {
+            Contender::ImapvmCold => "tls",
+            Contender::ImapvmColdImaps => "ssl",
+            _ => "notls",
         };
         let mut text = format!(
-            "[general]\nimapserver={}\nimapport={port}\nimapflags={flags}\nimapcafile={}\n\
+            "[general]\nimapserver={host}\nimapport={port}\nimapflags={flags}\nimapcafile={}\n\
              imapfolder={folder}\nimapgreetings=no\ngreetingsfolder={GREETINGS}\n\
              expungeonhangup=yes\nmaxmsg=9999\nformat=wav49\n\
              imapopentimeout=30\nimapreadtimeout=60\nimapwritetimeout=60\n[{CONTEXT}]\n",
-            self.host, self.cafile
+            self.cafile
         );
         for m in mailboxes {
             text.push_str(&format!(
@@ -77,11 +90,17 @@ impl ImapvmRuntime {
                 account.user, account.password
             ));
         }
-        text
+        Ok(text)
     }
 
-    fn store(&self, owner: Owner, folder: &str, tls: bool, mailboxes: &[&str]) -> Result<Store> {
-        let text = self.config(owner, folder, tls, mailboxes);
+    fn store(
+        &self,
+        contender: Contender,
+        owner: Owner,
+        folder: &str,
+        mailboxes: &[&str],
+    ) -> Result<Store> {
+        let text = self.config(contender, owner, folder, mailboxes)?;
         let parsed = imapvm_config::parse_bytes("bench-voicemail.conf", text.as_bytes());
         if let Some(d) = parsed
             .diagnostics
@@ -204,37 +223,27 @@ async fn perform(store: &Store, op: &RuntimeOp<'_>) -> Result<()> {
 }
 
 impl Runtime for ImapvmRuntime {
-    fn run(&mut self, owner: Owner, op: &RuntimeOp<'_>, cold: bool) -> Result<WireStats> {
+    fn run(&mut self, contender: Contender, owner: Owner, op: &RuntimeOp<'_>) -> Result<()> {
         let (folder, mailboxes) = mailboxes_of(op);
-        let first = mailboxes.first().copied().unwrap_or_default();
-        let probe = format!("{first}@{CONTEXT}");
-        if cold {
-            let store = self.store(owner, folder, true, &mailboxes)?;
+        if contender != Contender::Imapvm {
+            let store = self.store(contender, owner, folder, &mailboxes)?;
+            // As a command of the CLI does: the operation, then `close` (LOGOUT),
+            // timed; the store is dropped after, its connection with it.
             return self.rt.block_on(async {
                 perform(&store, op).await?;
-                let used = store
-                    .mailbox(&probe)
-                    .map_err(|e| fail("mailbox", e))?
-                    .connection_stats()
-                    .await;
-                Ok(stats(used))
+                store.close().await;
+                Ok(())
             });
         }
         let key = (owner == Owner::Shared, folder.to_owned());
         if !self.warm.contains_key(&key) {
-            let store = self.store(owner, folder, false, &mailboxes)?;
+            let store = self.store(contender, owner, folder, &mailboxes)?;
             self.warm.insert(key.clone(), store);
         }
         let store = self
             .warm
             .get(&key)
             .ok_or_else(|| BenchError::Scenario("warm store vanished".into()))?;
-        self.rt.block_on(async {
-            let probe = store.mailbox(&probe).map_err(|e| fail("mailbox", e))?;
-            let before = stats(probe.connection_stats().await);
-            perform(store, op).await?;
-            let after = stats(probe.connection_stats().await);
-            Ok(after - before)
-        })
+        self.rt.block_on(perform(store, op))
     }
 }

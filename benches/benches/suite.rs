@@ -2,8 +2,15 @@
 //! sequences, the floor and imapvm, side by side; writes
 //! `docs/performance.md` and `docs/performance.svg`.
 //!
+//! Every contender connects through its own latency proxy
+//! (`imapvm_testkit::latency`, see `suite/net.rs`), all at the same distance;
+//! the suite runs at each round-trip time of `--rtt` (default 0,5,20,50 ms),
+//! warm connections staying open across them, and the proxies count round
+//! trips and bytes for every contender the same way.
+//!
 //! `cargo xtask bench` runs it after the criterion benches. Arguments (after
-//! `--`): `--iterations N`, `--warmup N`, `--quick`, `--only ID[,ID]`,
+//! `--`): `--rtt MS[,MS]`, `--iterations N` (at 0 ms; fewer at a distance,
+//! see `suite::iterations_at`), `--warmup N`, `--quick`, `--only ID[,ID]`,
 //! `--keep` (leave the `bench-*` folders for the next run), `--no-imapvm`,
 //! `--doc PATH`, `--criterion-since UNIX-SECONDS`, `--mwi-since UNIX-SECONDS`
 //! (quote `target/bench-mwi.json`, the MWI latency bench's results, only if
@@ -13,6 +20,8 @@
 //! `target/imapvm-bench/results.json`, measuring nothing).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "suite/net.rs"]
+mod net;
 mod runtime;
 
 use std::path::PathBuf;
@@ -24,6 +33,7 @@ use imapvm_benches::report::{self, ConfigMemory, Machine, Report};
 use imapvm_benches::scenario::Account;
 use imapvm_benches::suite::{self, Options, Plan, Runtime};
 use imapvm_benches::{BenchError, Result};
+use net::Net;
 
 #[derive(Debug)]
 struct Args {
@@ -37,6 +47,7 @@ struct Args {
     since: Option<SystemTime>,
     mwi_since: Option<u64>,
     command: String,
+    rtts: Vec<u32>,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
@@ -52,6 +63,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         since: None,
         mwi_since: None,
         command: "cargo xtask bench".into(),
+        rtts: suite::DEFAULT_RTTS.to_vec(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -76,6 +88,15 @@ fn parse_args() -> std::result::Result<Args, String> {
                 a.only = value("--only")?.split(',').map(str::to_owned).collect();
             }
             "--keep" => a.keep = true,
+            "--rtt" => {
+                a.rtts = value("--rtt")?
+                    .split(',')
+                    .map(|v| v.trim().parse().map_err(|e| format!("--rtt {v:?}: {e}")))
+                    .collect::<std::result::Result<_, _>>()?;
+                if a.rtts.is_empty() || a.rtts.iter().any(|&r| r > 1000) {
+                    return Err("--rtt takes milliseconds from 0 to 1000".into());
+                }
+            }
             "--render-only" => a.render_only = true,
             "--no-imapvm" => a.imapvm = false,
             "--doc" => a.doc = PathBuf::from(value("--doc")?),
@@ -143,7 +164,7 @@ fn write_docs(args: &Args, report: &Report) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "performance.svg".into());
-    std::fs::write(&chart, report::svg(&report.operations))
+    std::fs::write(&chart, report::svg_by_rtt(&report.operations))
         .map_err(|e| BenchError::io(chart.display().to_string(), e))?;
     std::fs::write(&args.doc, report::markdown(report, &chart_name))
         .map_err(|e| BenchError::io(args.doc.display().to_string(), e))?;
@@ -192,10 +213,11 @@ fn run(args: &Args) -> Result<()> {
         "preparing the bench-* folders on {}:{}",
         server.host, server.port
     );
-    suite::prepare(&plan, &mut progress)?;
+    let filled = suite::prepare(&plan, &mut progress)?;
 
+    let net = Net::start(&server)?;
     let mut rt = if args.imapvm {
-        Some(runtime::ImapvmRuntime::new(&server, &plan)?)
+        Some(runtime::ImapvmRuntime::new(&server, &plan, &net)?)
     } else {
         None
     };
@@ -204,18 +226,38 @@ fn run(args: &Args) -> Result<()> {
     } else {
         "not measured in this run (--no-imapvm)".to_owned()
     };
-    let opts = Options {
-        iterations: args.iterations,
-        warmup: args.warmup,
-    };
-    let outcome = suite::run(
-        &plan,
-        opts,
-        &args.only,
-        rt.as_mut().map(|r| r as &mut dyn Runtime),
-        &runtime_note,
-        &mut progress,
-    );
+    let mut outcome = Ok(Vec::new());
+    let mut rtt_secs = Vec::new();
+    for &rtt in &args.rtts {
+        net.set_rtt(rtt);
+        let opts = Options {
+            iterations: suite::iterations_at(args.iterations, rtt),
+            warmup: suite::warmup_at(args.warmup, rtt),
+        };
+        progress(&format!(
+            "== {rtt} ms round-trip time: {} iterations after {} warm-up",
+            opts.iterations, opts.warmup
+        ));
+        let began = std::time::Instant::now();
+        let ran = suite::run(
+            &plan,
+            &net,
+            opts,
+            &args.only,
+            rt.as_mut().map(|r| r as &mut dyn Runtime),
+            &runtime_note,
+            &mut progress,
+        );
+        rtt_secs.push((rtt, began.elapsed().as_secs()));
+        match (ran, &mut outcome) {
+            (Ok(ops), Ok(all)) => all.extend(ops),
+            (Err(e), _) => {
+                outcome = Err(e);
+                break;
+            }
+            (Ok(_), Err(_)) => {}
+        }
+    }
     if let Some(rt) = rt {
         rt.close();
     }
@@ -275,6 +317,9 @@ fn run(args: &Args) -> Result<()> {
         not_measured,
         elapsed_secs: Some(started.elapsed().as_secs()),
         mwi,
+        rtts: args.rtts.clone(),
+        rtt_secs,
+        filled,
     };
     let results = results_path();
     if let Some(dir) = results.parent() {

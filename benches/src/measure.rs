@@ -17,8 +17,12 @@ use crate::wire::WireStats;
 pub enum Contender {
     /// imapvm's library API on a warm (connected, logged-in) store.
     Imapvm,
-    /// imapvm including connect, TLS and login.
+    /// imapvm including connect, STARTTLS and login (a new store per iteration).
     ImapvmCold,
+    /// imapvm including connect, implicit TLS (imaps) and login.
+    ImapvmColdImaps,
+    /// imapvm including connect and login, plain text (no TLS).
+    ImapvmColdPlain,
     /// Asterisk 22's recorded command sequence, replayed.
     Asterisk,
     /// The least a perfect client exchanges.
@@ -27,9 +31,11 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 4] = [
+    pub const ALL: [Contender; 6] = [
         Contender::Imapvm,
         Contender::ImapvmCold,
+        Contender::ImapvmColdImaps,
+        Contender::ImapvmColdPlain,
         Contender::Asterisk,
         Contender::Floor,
     ];
@@ -38,7 +44,9 @@ impl Contender {
     pub fn label(self) -> &'static str {
         match self {
             Contender::Imapvm => "imapvm (warm)",
-            Contender::ImapvmCold => "imapvm (cold, TLS)",
+            Contender::ImapvmCold => "imapvm (cold, STARTTLS)",
+            Contender::ImapvmColdImaps => "imapvm (cold, imaps)",
+            Contender::ImapvmColdPlain => "imapvm (cold, plain)",
             Contender::Asterisk => "Asterisk 22",
             Contender::Floor => "floor",
         }
@@ -125,6 +133,9 @@ pub struct OperationResult {
     pub asterisk_source: String,
     /// One entry per contender.
     pub results: Vec<Measured>,
+    /// The round-trip time the latency proxy added, milliseconds (0: none).
+    #[serde(default)]
+    pub rtt_ms: u32,
 }
 
 impl OperationResult {
@@ -148,6 +159,10 @@ pub type Prepare<'a> = Box<dyn FnMut(usize) -> Result<()> + 'a>;
 /// The timed operation; returns the wire counters it caused.
 pub type Operate<'a> = Box<dyn FnMut(usize) -> Result<WireStats> + 'a>;
 
+/// Untimed, after the timed operation: given what `operate` returned, the
+/// wire counters to record (e.g. read on a proxy once the connection settled).
+pub type Settle<'a> = Box<dyn FnMut(WireStats) -> Result<WireStats> + 'a>;
+
 /// One contender of an operation: preparation and operation.
 pub struct Runner<'a> {
     /// Who.
@@ -156,6 +171,8 @@ pub struct Runner<'a> {
     pub prepare: Prepare<'a>,
     /// Timed.
     pub operate: Operate<'a>,
+    /// Untimed, after each iteration (`None`: record what `operate` returned).
+    pub settle: Option<Settle<'a>>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -181,6 +198,10 @@ pub fn run_interleaved(
             let start = Instant::now();
             let wire = (runner.operate)(round)?;
             let took = start.elapsed();
+            let wire = match runner.settle.as_mut() {
+                Some(settle) => settle(wire)?,
+                None => wire,
+            };
             if round >= warmup {
                 latencies[i].push(took);
                 wires[i].push(wire);

@@ -226,6 +226,342 @@ pub struct Report {
     /// MWI latency after a mail-client change, when measured in this run.
     #[serde(default)]
     pub mwi: Option<MwiResults>,
+    /// The round-trip times the suite ran at, milliseconds, in order.
+    #[serde(default)]
+    pub rtts: Vec<u32>,
+    /// Seconds the suite spent at each round-trip time.
+    #[serde(default)]
+    pub rtt_secs: Vec<(u32, u64)>,
+    /// How each `bench-*` folder was made ready (filled or reused, and how long).
+    #[serde(default)]
+    pub filled: Vec<crate::suite::Filled>,
+}
+
+/// The operations measured at `rtt` ms.
+fn at_rtt(r: &Report, rtt: u32) -> Vec<&OperationResult> {
+    r.operations.iter().filter(|o| o.rtt_ms == rtt).collect()
+}
+
+/// The operation `id` at `rtt` ms.
+fn find<'a>(r: &'a Report, id: &str, rtt: u32) -> Option<&'a OperationResult> {
+    r.operations.iter().find(|o| o.id == id && o.rtt_ms == rtt)
+}
+
+/// The round-trip times of the report: those it ran at, or those its
+/// operations carry.
+fn rtts(r: &Report) -> Vec<u32> {
+    if !r.rtts.is_empty() {
+        return r.rtts.clone();
+    }
+    let mut v: Vec<u32> = r.operations.iter().map(|o| o.rtt_ms).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The RTT the round-trip targets are read at: 20 ms when measured, else
+/// the largest measured.
+fn target_rtt(r: &Report) -> Option<u32> {
+    let all = rtts(r);
+    if all.contains(&20) {
+        Some(20)
+    } else {
+        all.iter().copied().max()
+    }
+}
+
+/// A round-trip target: operation, contender, bound on round trips.
+struct RtTarget {
+    id: &'static str,
+    contender: Contender,
+    max: u64,
+    what: &'static str,
+}
+
+/// The round-trip targets of issue 22 (cold: STARTTLS count/list ≤ 4,
+/// play/deposit ≤ 5, implicit TLS one fewer, plain count ≤ 2; warm: deposit
+/// with the MWI recount ≤ 2, count ≤ 1, list ≤ 2, play ≤ 2).
+const RT_TARGETS: &[RtTarget] = &[
+    RtTarget {
+        id: "count",
+        contender: Contender::ImapvmCold,
+        max: 4,
+        what: "cold STARTTLS count",
+    },
+    RtTarget {
+        id: "list-100",
+        contender: Contender::ImapvmCold,
+        max: 4,
+        what: "cold STARTTLS list (100 voicemails)",
+    },
+    RtTarget {
+        id: "play",
+        contender: Contender::ImapvmCold,
+        max: 5,
+        what: "cold STARTTLS play",
+    },
+    RtTarget {
+        id: "deposit",
+        contender: Contender::ImapvmCold,
+        max: 5,
+        what: "cold STARTTLS deposit",
+    },
+    RtTarget {
+        id: "count",
+        contender: Contender::ImapvmColdImaps,
+        max: 3,
+        what: "cold imaps count",
+    },
+    RtTarget {
+        id: "list-100",
+        contender: Contender::ImapvmColdImaps,
+        max: 3,
+        what: "cold imaps list (100 voicemails)",
+    },
+    RtTarget {
+        id: "play",
+        contender: Contender::ImapvmColdImaps,
+        max: 4,
+        what: "cold imaps play",
+    },
+    RtTarget {
+        id: "deposit",
+        contender: Contender::ImapvmColdImaps,
+        max: 4,
+        what: "cold imaps deposit",
+    },
+    RtTarget {
+        id: "count",
+        contender: Contender::ImapvmColdPlain,
+        max: 2,
+        what: "cold plaintext count",
+    },
+    RtTarget {
+        id: "deposit",
+        contender: Contender::Imapvm,
+        max: 2,
+        what: "warm deposit incl. MWI recount",
+    },
+    RtTarget {
+        id: "count",
+        contender: Contender::Imapvm,
+        max: 1,
+        what: "warm count",
+    },
+    RtTarget {
+        id: "list-100",
+        contender: Contender::Imapvm,
+        max: 2,
+        what: "warm list (100 voicemails)",
+    },
+    RtTarget {
+        id: "play",
+        contender: Contender::Imapvm,
+        max: 2,
+        what: "warm play",
+    },
+];
+
+/// The "round trips vs targets" table.
+fn targets_section(r: &Report) -> String {
+    let mut o = String::new();
+    let Some(rtt) = target_rtt(r) else {
+        return o;
+    };
+    let _ = writeln!(
+        o,
+        "### Round trips vs targets
+"
+    );
+    let _ = writeln!(
+        o,
+        "Round trips counted on the socket by each contender's proxy at {rtt} ms (the count does not depend on the distance; times are medians at {rtt} ms).
+"
+    );
+    let _ = writeln!(o, "| what | measured | target | ms at {rtt} ms | result |");
+    let _ = writeln!(o, "|---|---:|---:|---:|---|");
+    for t in RT_TARGETS {
+        let s = find(r, t.id, rtt).and_then(|op| op.summary(t.contender));
+        let (measured, time, mark) = match s {
+            Some(s) => (
+                s.round_trips.to_string(),
+                ms(s.median_us),
+                if s.round_trips <= t.max {
+                    "met"
+                } else {
+                    "**not met**"
+                },
+            ),
+            None => ("—".into(), "—".into(), "not measured"),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {measured} | ≤ {} | {time} | {mark} |",
+            t.what, t.max
+        );
+    }
+    if let Some(op) = find(r, "deposit", rtt) {
+        let v = op.ratio(Contender::Imapvm, Contender::Asterisk);
+        let mark = match v {
+            Some(v) if v <= 0.1 => "met",
+            Some(_) => "**not met**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            o,
+            "| warm deposit incl. MWI recount, time vs Asterisk's replayed sequence | {} | ≤ 0.1× | {} | {mark} |",
+            ratio(v),
+            cell(op.summary(Contender::Imapvm))
+        );
+    }
+    let _ = writeln!(o);
+    o
+}
+
+/// The folder-size ratios: the 100,000-mail folder over the empty one.
+fn folder_size_section(r: &Report) -> String {
+    let mut o = String::new();
+    let pairs = [
+        ("list", "list-shared-100000", "list-shared-empty"),
+        ("count", "count-shared-100000", "count-shared-empty"),
+        (
+            "list (10,000 e-mails)",
+            "list-shared-10000",
+            "list-shared-empty",
+        ),
+    ];
+    let mut rows = Vec::new();
+    for rtt in rtts(r) {
+        for (what, big, none) in pairs {
+            let (Some(big), Some(none)) = (find(r, big, rtt), find(r, none, rtt)) else {
+                continue;
+            };
+            for c in [
+                Contender::Imapvm,
+                Contender::ImapvmCold,
+                Contender::Asterisk,
+                Contender::Floor,
+            ] {
+                let (Some(a), Some(b)) = (big.summary(c), none.summary(c)) else {
+                    continue;
+                };
+                let v = (b.median_us > 0.0).then(|| a.median_us / b.median_us);
+                let mark = match (c, v) {
+                    (Contender::Imapvm | Contender::ImapvmCold, Some(v))
+                        if what != "list (10,000 e-mails)" =>
+                    {
+                        if v <= 1.5 {
+                            "met"
+                        } else {
+                            "**not met**"
+                        }
+                    }
+                    _ => "",
+                };
+                rows.push(format!(
+                    "| {what} | {rtt} | {} | {} | {} | {} / {} | {} | {mark} |",
+                    c.label(),
+                    ms(a.median_us),
+                    ms(b.median_us),
+                    a.round_trips,
+                    b.round_trips,
+                    ratio(v)
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "### Folder size: 100 voicemails among 100,000 e-mails
+"
+    );
+    let _ = writeln!(
+        o,
+        "The same 100 voicemails (mailbox 2001) alone in a folder, or spread among 100,000 ordinary e-mails (and, for reference, among 10,000). Target: imapvm ≤ 1.5× the time among none, at 0 and at 20 ms.
+"
+    );
+    let _ = writeln!(
+        o,
+        "| operation | RTT ms | contender | among e-mails ms | alone ms | round trips (e-mails / alone) | ratio | target ≤ 1.5× |"
+    );
+    let _ = writeln!(o, "|---|---:|---|---:|---:|---:|---:|---|");
+    for row in rows {
+        let _ = writeln!(o, "{row}");
+    }
+    if let Some(f) = r
+        .filled
+        .iter()
+        .find(|f| f.folder == crate::suite::BIG_FOLDER)
+    {
+        let how = if f.appended > 0 {
+            format!(
+                "filled in this run: {} messages appended in {:.1} s ({:.0} messages/s, MULTIAPPEND commands of {} LITERAL+ messages)",
+                f.appended,
+                f.secs,
+                f64::from(f.appended) / f.secs.max(1e-9),
+                crate::scenario::MULTIAPPEND_BATCH
+            )
+        } else {
+            format!("reused from an earlier run (checked in {:.1} s)", f.secs)
+        };
+        let _ = writeln!(
+            o,
+            "
+The folder `{}` ({} messages) is kept on the private server between runs; {how}.",
+            f.folder, f.messages
+        );
+    }
+    let _ = writeln!(o);
+    o
+}
+
+/// The round trips of every contender per operation, one column per contender,
+/// `a / b / c` over the round-trip times.
+fn round_trips_section(r: &Report) -> String {
+    let mut o = String::new();
+    let all = rtts(r);
+    let _ = writeln!(
+        o,
+        "### Round trips per operation
+"
+    );
+    let _ = writeln!(
+        o,
+        "Median round trips per operation counted on the socket by each contender's proxy, at {} ms (one figure per round-trip time the operation ran at).
+",
+        all.iter().map(u32::to_string).collect::<Vec<_>>().join(" / ")
+    );
+    let _ = write!(o, "| operation |");
+    for c in Contender::ALL {
+        let _ = write!(o, " {} |", c.label());
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "|---|{}", "---:|".repeat(Contender::ALL.len()));
+    let mut seen = Vec::new();
+    for op in &r.operations {
+        if seen.contains(&op.id.as_str()) {
+            continue;
+        }
+        seen.push(op.id.as_str());
+        let _ = write!(o, "| {} |", op.title);
+        for c in Contender::ALL {
+            let counts: Vec<String> = all
+                .iter()
+                .filter_map(|&rtt| find(r, &op.id, rtt))
+                .map(|op| {
+                    op.summary(c)
+                        .map_or_else(|| "—".to_owned(), |s| s.round_trips.to_string())
+                })
+                .collect();
+            let _ = write!(o, " {} |", counts.join(" / "));
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o);
+    o
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
@@ -372,54 +708,103 @@ pub fn markdown(r: &Report, chart: &str) -> String {
             " The end-to-end part (folder set-up included) took {s} s."
         ))
     );
-    let _ = writeln!(
-        o,
-        "| operation | Asterisk 22 | imapvm (warm) | imapvm (cold, TLS) | floor | imapvm/Asterisk | imapvm/floor | Asterisk/floor |"
-    );
-    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    for op in &r.operations {
+    if !r.rtt_secs.is_empty() {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            op.title,
-            cell(op.summary(Contender::Asterisk)),
-            cell(op.summary(Contender::Imapvm)),
-            cell(op.summary(Contender::ImapvmCold)),
-            cell(op.summary(Contender::Floor)),
-            ratio(op.ratio(Contender::Imapvm, Contender::Asterisk)),
-            ratio(op.ratio(Contender::Imapvm, Contender::Floor)),
-            ratio(op.ratio(Contender::Asterisk, Contender::Floor)),
+            "Every contender connects through a latency proxy of its own (a one-way delay \
+             of half the round-trip time added to every chunk, each way; no jitter), which \
+             counts its round trips and bytes on the socket. Seconds spent per round-trip \
+             time: {}.\n",
+            r.rtt_secs
+                .iter()
+                .map(|(rtt, secs)| format!("{rtt} ms: {secs} s"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    let _ = writeln!(o);
-    let _ = writeln!(o, "### Per operation: p99, round trips, bytes\n");
-    for op in &r.operations {
-        let _ = writeln!(o, "**{}** (`{}`)\n", op.title, op.id);
+    for rtt in rtts(r) {
+        let ops = at_rtt(r, rtt);
+        if ops.is_empty() {
+            continue;
+        }
+        let iterations = ops
+            .iter()
+            .flat_map(|op| op.results.iter().filter_map(|m| m.summary.as_ref()))
+            .map(|s| s.iterations)
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(
             o,
-            "| contender | median ms | p99 ms | round trips | bytes out | bytes in | note |"
+            "### At {rtt} ms round-trip time ({iterations} timed iterations)\n"
         );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
-        for c in Contender::ALL {
-            let Some(m) = op.results.iter().find(|m| m.contender == c) else {
-                continue;
-            };
-            match &m.summary {
-                Some(s) => {
-                    let _ = writeln!(
-                        o,
-                        "| {} | {} | {} | {} | {} | {} | {} |",
-                        c.label(),
-                        ms(s.median_us),
-                        ms(s.p99_us),
-                        s.round_trips,
-                        bytes(s.bytes_out),
-                        bytes(s.bytes_in),
-                        m.note
-                    );
-                }
-                None => {
-                    let _ = writeln!(o, "| {} | — | — | — | — | — | {} |", c.label(), m.note);
+        let _ = writeln!(
+            o,
+            "| operation | Asterisk 22 | imapvm (warm) | imapvm (cold, STARTTLS) | imapvm (cold, imaps) | imapvm (cold, plain) | floor | imapvm/Asterisk | imapvm/floor | Asterisk/floor |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for op in ops {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                op.title,
+                cell(op.summary(Contender::Asterisk)),
+                cell(op.summary(Contender::Imapvm)),
+                cell(op.summary(Contender::ImapvmCold)),
+                cell(op.summary(Contender::ImapvmColdImaps)),
+                cell(op.summary(Contender::ImapvmColdPlain)),
+                cell(op.summary(Contender::Floor)),
+                ratio(op.ratio(Contender::Imapvm, Contender::Asterisk)),
+                ratio(op.ratio(Contender::Imapvm, Contender::Floor)),
+                ratio(op.ratio(Contender::Asterisk, Contender::Floor)),
+            );
+        }
+        let _ = writeln!(o);
+    }
+    o.push_str(&targets_section(r));
+    o.push_str(&round_trips_section(r));
+    o.push_str(&folder_size_section(r));
+    let _ = writeln!(o, "### Per operation: p99, round trips, bytes\n");
+    let mut seen: Vec<&str> = Vec::new();
+    for first in &r.operations {
+        if seen.contains(&first.id.as_str()) {
+            continue;
+        }
+        seen.push(first.id.as_str());
+        let _ = writeln!(o, "**{}** (`{}`)\n", first.title, first.id);
+        let _ = writeln!(
+            o,
+            "| RTT ms | contender | median ms | p99 ms | round trips | bytes out | bytes in | note |"
+        );
+        let _ = writeln!(o, "|---:|---|---:|---:|---:|---:|---:|---|");
+        for op in r.operations.iter().filter(|op| op.id == first.id) {
+            for c in Contender::ALL {
+                let Some(m) = op.results.iter().find(|m| m.contender == c) else {
+                    continue;
+                };
+                match &m.summary {
+                    Some(s) => {
+                        let _ = writeln!(
+                            o,
+                            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                            op.rtt_ms,
+                            c.label(),
+                            ms(s.median_us),
+                            ms(s.p99_us),
+                            s.round_trips,
+                            bytes(s.bytes_out),
+                            bytes(s.bytes_in),
+                            m.note
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            o,
+                            "| {} | {} | — | — | — | — | — | {} |",
+                            op.rtt_ms,
+                            c.label(),
+                            m.note
+                        );
+                    }
                 }
             }
         }
@@ -435,8 +820,14 @@ pub fn markdown(r: &Report, chart: &str) -> String {
          floor: more round trips or more bytes point at the protocol, the same round trips \
          and bytes at time spent inside the client.\n"
     );
+    let _ = writeln!(
+        o,
+        "The goals below are judged at 0 ms (loopback); the round-trip and folder-size \
+         targets at a distance are in the tables above.\n"
+    );
     let _ = writeln!(o, "| goal | result |\n|---|---|");
-    for op in &r.operations {
+    let zero = at_rtt(r, 0);
+    for op in &zero {
         let v = op.ratio(Contender::Imapvm, Contender::Floor);
         let mut text = format!("imapvm/floor ≤ 1.2: {} ({})", op.title, ratio(v));
         if v.is_some_and(|v| v > 1.2) {
@@ -445,7 +836,7 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         o.push_str(&goal_line(v.map(|v| v <= 1.2), &text));
     }
     for id in ["deposit", "count"] {
-        if let Some(op) = r.operations.iter().find(|o| o.id == id) {
+        if let Some(op) = find(r, id, 0) {
             let v = op.ratio(Contender::Imapvm, Contender::Asterisk);
             let mut text = format!("imapvm/Asterisk ≤ 0.1: {} ({})", op.title, ratio(v));
             let floor = op.ratio(Contender::Floor, Contender::Asterisk);
@@ -460,8 +851,8 @@ pub fn markdown(r: &Report, chart: &str) -> String {
             o.push_str(&goal_line(v.map(|v| v <= 0.1), &text));
         }
     }
-    let full = r.operations.iter().find(|o| o.id == "list-shared-10000");
-    let empty = r.operations.iter().find(|o| o.id == "list-shared-empty");
+    let full = find(r, "list-shared-10000", 0);
+    let empty = find(r, "list-shared-empty", 0);
     let flat = |c: Contender| -> Option<f64> {
         let (a, b) = (full?.summary(c)?, empty?.summary(c)?);
         (b.median_us > 0.0).then(|| a.median_us / b.median_us)
@@ -573,8 +964,16 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         o,
         "* **Server**: the private Dovecot of `cargo xtask dovecot` on loopback. The warm \
          comparisons run over **plain TCP without TLS** for every contender (the same \
-         socket costs for all); only *imapvm (cold, TLS)* includes connect, implicit TLS \
-         and login per iteration.\n\
+         socket costs for all); the cold imapvm rows include connect, TLS (STARTTLS on the \
+         main port, or implicit TLS on the imaps port; none for *plain*), login, the \
+         operation and `Store::close` (LOGOUT) per iteration, as a command of the CLI does.\n\
+         * **Distance**: every contender connects through its own latency proxy \
+         (`imapvm_testkit::latency`, started by the suite): each direction delivers every \
+         chunk half the round-trip time after it was read, in order, half-closes passed \
+         on; warm connections stay open while the delay changes. Timed iterations at a \
+         distance: the 0 ms count × 5 / (5 + RTT), at least 3, after one warm-up; \
+         *MWI count, all 100 mailboxes* runs at 0 ms only (Asterisk's 1,500 round trips), \
+         the shared-folder scenarios at 0 and 20 ms.\n\
          * **Asterisk 22**: a replayer sends, over a raw socket, the exact command sequence \
          Asterisk 22.10.1 (app_voicemail_imap on c-client) sent in the recorded traces, one \
          command at a time, waiting for each tagged reply as c-client does, including \
@@ -586,11 +985,14 @@ pub fn markdown(r: &Report, chart: &str) -> String {
          ESEARCH `RETURN (COUNT)`, SEARCHRES `RETURN (SAVE)` + `UID FETCH $`, \
          `UID FETCH BODY.PEEK[2]`, `UID STORE` + `UID EXPUNGE`), parsing nothing beyond the \
          tagged replies.\n\
-         * **Round trips** are counted (each time a client has written all it can and waits \
-         for the server), **bytes** are counted on the socket by the client (imapvm: its \
-         proto core's counters, TLS records not included).\n\
-         * Each operation runs in a `bench-*` folder of its own (created, filled by pipelined \
-         LITERAL+ APPENDs, deleted at the end). Per-iteration preparation (a message to \
+         * **Round trips** and **bytes** are counted on the socket by each contender's proxy, \
+         the same way for all: a round trip is a client flight (its bytes since the server \
+         last spoke) that the server answers before the client closes; the TCP connect and \
+         an unasked greeting are free, a TLS 1.3 handshake costs one, a LOGOUT the client \
+         does not wait for costs none. Bytes include TLS records. At 0 ms a flight split \
+         by the scheduler can count twice; the medians hide such rare splits.\n\
+         * Each operation runs in a `bench-*` folder of its own (created, filled by MULTIAPPEND commands \
+         of LITERAL+ messages, deleted at the end; the 100,000-mail folder is kept). Per-iteration preparation (a message to \
          delete, removing the deposited message) is not timed.\n\
          * **Deposit**: an urgent 30 s wav49 voicemail (about 49 KB of audio, 67 KB as a \
          message) into a folder holding 10 voicemails; Asterisk's sequence includes its greeting \
@@ -612,7 +1014,12 @@ pub fn markdown(r: &Report, chart: &str) -> String {
     );
     let _ = writeln!(o, "| operation | Asterisk sequence from |");
     let _ = writeln!(o, "|---|---|");
+    let mut listed: Vec<&str> = Vec::new();
     for op in &r.operations {
+        if listed.contains(&op.id.as_str()) {
+            continue;
+        }
+        listed.push(op.id.as_str());
         let _ = writeln!(o, "| {} | {} |", op.title, op.asterisk_source);
     }
     let _ = writeln!(o);
@@ -622,6 +1029,7 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         "```sh\ncargo xtask bench            # the default run (this file and {chart})\n\
          cargo xtask bench --quick    # a fast, noisier run\n\
          cargo xtask bench --iterations 100\n\
+         cargo xtask bench --rtt 0,20 # only these round-trip times (ms)\n\
          cargo xtask bench --no-mwi   # without the MWI latency bench (about 2 minutes less)\n\
          # the MWI bench alone, full size with the scale phases (target/bench-mwi.json):\n\
          cargo bench -p imapvm-benches --bench mwi_latency\n```"
@@ -928,10 +1336,11 @@ fn mwi_section(r: &Report) -> String {
     o
 }
 
-const COLORS: [(Contender, &str); 4] = [
+const COLORS: [(Contender, &str); 5] = [
     (Contender::Asterisk, "#d62728"),
     (Contender::Imapvm, "#1f77b4"),
     (Contender::ImapvmCold, "#9ecae1"),
+    (Contender::ImapvmColdImaps, "#9467bd"),
     (Contender::Floor, "#2ca02c"),
 ];
 
@@ -939,6 +1348,23 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// [`svg`] of every operation at every round-trip time, each operation's
+/// distances together, titled with their RTT.
+pub fn svg_by_rtt(operations: &[OperationResult]) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    for op in operations {
+        if !order.contains(&op.id.as_str()) {
+            order.push(op.id.as_str());
+        }
+    }
+    let mut ops: Vec<OperationResult> = operations.to_vec();
+    ops.sort_by_key(|op| (order.iter().position(|id| *id == op.id), op.rtt_ms));
+    for op in &mut ops {
+        op.title = format!("{} at {} ms", op.title, op.rtt_ms);
+    }
+    svg(&ops)
 }
 
 /// A horizontal bar chart of median latency (log scale) per operation and

@@ -21,6 +21,23 @@ use crate::scenario::{
 use crate::sequence::{self, Vars};
 use crate::wire::{Collect, Wire, WireStats};
 
+/// The default round-trip times, milliseconds.
+pub const DEFAULT_RTTS: &[u32] = &[0, 5, 20, 50];
+
+/// Timed iterations at `rtt_ms` when `at_zero` run at 0 ms: `at_zero × 5 /
+/// (5 + rtt)`, at least 3 (50 → 25 at 5 ms, 10 at 20 ms, 4 at 50 ms). An
+/// iteration round at a distance costs about its round trips × the RTT
+/// (Asterisk's deposit alone is 84 round trips), so the iterations shrink as
+/// the distance grows and each RTT takes about the same time.
+pub fn iterations_at(at_zero: usize, rtt_ms: u32) -> usize {
+    (at_zero * 5 / (5 + rtt_ms as usize)).max(3).min(at_zero)
+}
+
+/// Untimed warm-up iterations at `rtt_ms`: all of them at 0 ms, one at a distance.
+pub fn warmup_at(at_zero: usize, rtt_ms: u32) -> usize {
+    if rtt_ms == 0 { at_zero } else { at_zero.min(1) }
+}
+
 /// Seconds of audio of the deposited voicemail.
 pub const DEPOSIT_SECS: u32 = 30;
 /// Seconds of audio of the played voicemail.
@@ -29,6 +46,14 @@ pub const PLAY_SECS: u32 = 60;
 pub const COUNT_BOXES: u32 = 100;
 /// Ordinary e-mails in the big shared folder.
 pub const SHARED_EMAILS: u32 = 10_000;
+/// Ordinary e-mails in the folder-size scenario's big folder.
+pub const BIG_EMAILS: u32 = 100_000;
+/// The folder-size scenario's big folder: kept on the server between runs
+/// (filling it takes a while), whatever `--keep` says.
+pub const BIG_FOLDER: &str = "bench-shared-100k";
+/// The round-trip times of the folder-size scenarios (and of the 10,000
+/// e-mail listing), milliseconds.
+pub const FOLDER_SIZE_RTTS: &[u32] = &[0, 20];
 /// Voicemails in each shared folder.
 pub const SHARED_VOICEMAILS: u32 = 100;
 /// Voicemails kept in the deposit and delete folders.
@@ -102,10 +127,27 @@ pub enum Owner {
 
 /// The imapvm runtime as a contender.
 pub trait Runtime {
-    /// Performs `op`: `cold` on a fresh store (connect, TLS, login included),
-    /// otherwise on the warm store kept for `(owner, folder)`. Returns the
-    /// wire counters the operation caused.
-    fn run(&mut self, owner: Owner, op: &RuntimeOp<'_>, cold: bool) -> Result<WireStats>;
+    /// Performs `op` as `contender` ([`Contender::Imapvm`]: on the warm store
+    /// kept for `(owner, folder)`; the cold ones: on a fresh store, connect,
+    /// TLS as named, and login included).
+    fn run(&mut self, contender: Contender, owner: Owner, op: &RuntimeOp<'_>) -> Result<()>;
+}
+
+/// The network between every contender and the server: each contender has
+/// its own latency proxy (the same distance for all), which counts what
+/// crossed it on the socket.
+pub trait Network {
+    /// The round-trip time the proxies add now, milliseconds.
+    fn rtt_ms(&self) -> u32;
+    /// Where `contender` connects: its proxy's host and port (to the server's
+    /// implicit-TLS port for [`Contender::ImapvmColdImaps`], to its main port
+    /// otherwise).
+    fn via(&self, contender: Contender) -> (String, u16);
+    /// What crossed `contender`'s proxy so far.
+    fn stats(&self, contender: Contender) -> WireStats;
+    /// Waits (untimed) until `contender`'s connections of the last iteration
+    /// have ended, so that its late bytes are counted in that iteration.
+    fn settle(&self, contender: Contender);
 }
 
 /// The two accounts the suite uses.
@@ -115,6 +157,16 @@ pub struct Plan {
     pub personal: Account,
     /// Shared folders.
     pub shared: Account,
+}
+
+impl Plan {
+    /// The account of `owner`.
+    pub fn account(&self, owner: Owner) -> &Account {
+        match owner {
+            Owner::Personal => &self.personal,
+            Owner::Shared => &self.shared,
+        }
+    }
 }
 
 /// Iterations and switches of a run.
@@ -175,35 +227,67 @@ pub fn folders() -> (Vec<FolderSpec>, Vec<FolderSpec>) {
                 mailbox: SHARED_MAILBOX.into(),
             },
         },
+        FolderSpec {
+            name: BIG_FOLDER.into(),
+            content: Content::Shared {
+                emails: BIG_EMAILS,
+                voicemails: SHARED_VOICEMAILS,
+                mailbox: SHARED_MAILBOX.into(),
+            },
+        },
     ];
     (personal, shared)
 }
 
+/// How a folder was made ready.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Filled {
+    /// The folder.
+    pub folder: String,
+    /// Messages it holds.
+    pub messages: u32,
+    /// Messages appended now (0: reused as it was).
+    pub appended: u32,
+    /// Seconds it took (checking, and filling if needed).
+    pub secs: f64,
+}
+
 /// Creates and fills every folder (reusing folders that are already
-/// complete); `progress` hears about each.
-pub fn prepare(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<()> {
+/// complete); `progress` hears about each. Returns how each was made ready.
+pub fn prepare(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Vec<Filled>> {
     let (personal, shared) = folders();
+    let mut filled = Vec::new();
     for (account, specs) in [(&plan.personal, personal), (&plan.shared, shared)] {
         let mut wire = account.connect()?;
         for spec in &specs {
+            let started = std::time::Instant::now();
             let added = scenario::ensure(&mut wire, spec)?;
+            let secs = started.elapsed().as_secs_f64();
             progress(&format!(
-                "{}/{}: {} messages ({})",
+                "{}/{}: {} messages ({}, {secs:.1} s)",
                 account.user,
                 spec.name,
                 spec.content.len(),
                 if added > 0 { "filled" } else { "reused" }
             ));
+            filled.push(Filled {
+                folder: spec.name.clone(),
+                messages: spec.content.len(),
+                appended: added,
+                secs,
+            });
         }
         wire.logout();
     }
-    Ok(())
+    Ok(filled)
 }
 
-/// Deletes every `bench-*` folder the suite made.
+/// Deletes every `bench-*` folder the suite made, except [`BIG_FOLDER`]
+/// (kept for the next run).
 pub fn cleanup(plan: &Plan) -> Result<()> {
     let (personal, shared) = folders();
     for (account, specs) in [(&plan.personal, personal), (&plan.shared, shared)] {
+        let specs: Vec<FolderSpec> = specs.into_iter().filter(|f| f.name != BIG_FOLDER).collect();
         let mut wire = account.connect()?;
         scenario::remove(&mut wire, &specs);
         wire.logout();
@@ -232,6 +316,10 @@ struct OpDef {
     folder: &'static str,
     mailbox: &'static str,
     kind: Kind,
+    /// The round-trip times it runs at (`None`: every one of the run).
+    rtts: Option<&'static [u32]>,
+    /// Also cold over plain text (no TLS).
+    plain: bool,
 }
 
 const OPS: &[OpDef] = &[
@@ -243,6 +331,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-deposit",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::Deposit,
+        rtts: None,
+        plain: false,
     },
     OpDef {
         id: "count",
@@ -252,6 +342,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-list-10",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::Count,
+        rtts: None,
+        plain: true,
     },
     OpDef {
         id: "count-100",
@@ -261,6 +353,9 @@ const OPS: &[OpDef] = &[
         folder: "bench-count-100",
         mailbox: "",
         kind: Kind::CountAll,
+        // Asterisk's 1,500 round trips take 75 s per iteration at 50 ms.
+        rtts: Some(&[0]),
+        plain: false,
     },
     OpDef {
         id: "list-10",
@@ -270,6 +365,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-list-10",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::List,
+        rtts: None,
+        plain: false,
     },
     OpDef {
         id: "list-100",
@@ -279,6 +376,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-list-100",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::List,
+        rtts: None,
+        plain: false,
     },
     OpDef {
         id: "list-1000",
@@ -288,6 +387,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-list-1000",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::List,
+        rtts: None,
+        plain: false,
     },
     OpDef {
         id: "list-shared-empty",
@@ -297,6 +398,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-shared-empty",
         mailbox: SHARED_MAILBOX,
         kind: Kind::List,
+        rtts: Some(FOLDER_SIZE_RTTS),
+        plain: false,
     },
     OpDef {
         id: "list-shared-10000",
@@ -306,6 +409,41 @@ const OPS: &[OpDef] = &[
         folder: "bench-shared",
         mailbox: SHARED_MAILBOX,
         kind: Kind::List,
+        rtts: Some(FOLDER_SIZE_RTTS),
+        plain: false,
+    },
+    OpDef {
+        id: "list-shared-100000",
+        title: "List 100 voicemails in a shared folder with 100,000 e-mails",
+        sequence: "list",
+        owner: Owner::Shared,
+        folder: BIG_FOLDER,
+        mailbox: SHARED_MAILBOX,
+        kind: Kind::List,
+        rtts: Some(FOLDER_SIZE_RTTS),
+        plain: false,
+    },
+    OpDef {
+        id: "count-shared-empty",
+        title: "MWI count of 100 voicemails in a shared folder, no other mail",
+        sequence: "count",
+        owner: Owner::Shared,
+        folder: "bench-shared-empty",
+        mailbox: SHARED_MAILBOX,
+        kind: Kind::Count,
+        rtts: Some(FOLDER_SIZE_RTTS),
+        plain: false,
+    },
+    OpDef {
+        id: "count-shared-100000",
+        title: "MWI count of 100 voicemails in a shared folder with 100,000 e-mails",
+        sequence: "count",
+        owner: Owner::Shared,
+        folder: BIG_FOLDER,
+        mailbox: SHARED_MAILBOX,
+        kind: Kind::Count,
+        rtts: Some(FOLDER_SIZE_RTTS),
+        plain: false,
     },
     OpDef {
         id: "play",
@@ -315,6 +453,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-play",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::Play,
+        rtts: None,
+        plain: false,
     },
     OpDef {
         id: "delete",
@@ -324,6 +464,8 @@ const OPS: &[OpDef] = &[
         folder: "bench-delete",
         mailbox: PERSONAL_MAILBOX,
         kind: Kind::Delete,
+        rtts: None,
+        plain: false,
     },
 ];
 
@@ -385,13 +527,31 @@ fn uidnext(wire: &mut Wire, folder: &str) -> Result<u32> {
 /// Runs one operation for every contender; `runtime` adds imapvm.
 fn run_op(
     plan: &Plan,
+    net: &dyn Network,
     def: &OpDef,
     opts: Options,
     runtime: Option<&RefCell<&mut dyn Runtime>>,
 ) -> Result<Vec<(Contender, crate::measure::Summary)>> {
-    let account = match def.owner {
-        Owner::Personal => &plan.personal,
-        Owner::Shared => &plan.shared,
+    let account = plan.account(def.owner);
+    // Each contender through its own proxy.
+    let via = |c: Contender| {
+        let (host, port) = net.via(c);
+        Account {
+            host,
+            port,
+            ..account.clone()
+        }
+    };
+    // The proxy's counters around each iteration: read after the untimed
+    // preparation, and again once the contender's connections settled.
+    let counted = |c: Contender| {
+        let before = Rc::new(std::cell::Cell::new(WireStats::default()));
+        let mark = Rc::clone(&before);
+        let settle: crate::measure::Settle<'_> = Box::new(move |_| {
+            net.settle(c);
+            Ok(net.stats(c) - before.get())
+        });
+        (move || mark.set(net.stats(c)), settle)
     };
     let seq = sequence::builtin(def.sequence)?;
     let mailboxes = count_mailboxes();
@@ -481,10 +641,12 @@ fn run_op(
         let before_delete = prepare(Rc::clone(&shared), kind, folder);
         let prep_wire: Rc<RefCell<Option<u32>>> = Rc::new(RefCell::new(None));
         let prep_seen = Rc::clone(&prep_wire);
-        let wire = Rc::new(RefCell::new(account.connect()?));
+        let wire = Rc::new(RefCell::new(via(Contender::Asterisk).connect()?));
         let prep_conn = Rc::clone(&wire);
+        let (mark, settle) = counted(Contender::Asterisk);
         runners.push(Runner {
             contender: Contender::Asterisk,
+            settle: Some(settle),
             prepare: Box::new(move |round| {
                 before_delete(round)?;
                 if kind == Kind::Delete {
@@ -495,11 +657,11 @@ fn run_op(
                         .ok("SELECT")?;
                     *prep_seen.borrow_mut() = reply.exists();
                 }
+                mark();
                 Ok(())
             }),
             operate: Box::new(move |_| {
                 let mut w = wire.borrow_mut();
-                let before = w.stats();
                 match kind {
                     Kind::CountAll => {
                         for m in &mailboxes {
@@ -518,15 +680,16 @@ fn run_op(
                         replay(&mut w, &seq, &mut vars, None)?;
                     }
                 }
-                Ok(w.stats() - before)
+                Ok(WireStats::default())
             }),
         });
     }
 
     // The floor.
     {
-        let wire = Rc::new(RefCell::new(selected(account, def.folder)?));
+        let wire = Rc::new(RefCell::new(selected(&via(Contender::Floor), def.folder)?));
         let prep_conn = Rc::clone(&wire);
+        let (mark, settle) = counted(Contender::Floor);
         let kind = def.kind;
         let (folder, mailbox) = (def.folder, def.mailbox);
         let message = deposit_msg.clone();
@@ -535,12 +698,14 @@ fn run_op(
         let state = Rc::clone(&shared);
         runners.push(Runner {
             contender: Contender::Floor,
+            settle: Some(settle),
             prepare: Box::new(move |round| {
                 before(round)?;
                 if kind == Kind::Delete {
                     // Let the session learn the new message (untimed).
                     prep_conn.borrow_mut().command("NOOP", Collect::Nothing)?;
                 }
+                mark();
                 Ok(())
             }),
             operate: Box::new(move |_| {
@@ -556,30 +721,40 @@ fn run_op(
                     Kind::Play => floor::play(play_uid),
                     Kind::Delete => floor::delete(state.borrow().uid),
                 };
-                let before = w.stats();
                 for reply in w.pipeline(&flight, Collect::Nothing)? {
                     reply.ok(def.id)?;
                 }
-                Ok(w.stats() - before)
+                Ok(WireStats::default())
             }),
         });
     }
 
-    // imapvm, warm then cold.
+    // imapvm, warm then cold (STARTTLS, implicit TLS, and plain for counts).
     if let Some(rt) = runtime {
-        for cold in [false, true] {
+        let mut imapvm = vec![
+            Contender::Imapvm,
+            Contender::ImapvmCold,
+            Contender::ImapvmColdImaps,
+        ];
+        if def.plain {
+            imapvm.push(Contender::ImapvmColdPlain);
+        }
+        for contender in imapvm {
             let kind = def.kind;
             let (folder, mailbox, owner) = (def.folder, def.mailbox, def.owner);
             let audio = deposit_audio.clone();
             let mailboxes = mailboxes.clone();
             let state = Rc::clone(&shared);
+            let before = prepare(Rc::clone(&shared), kind, folder);
+            let (mark, settle) = counted(contender);
             runners.push(Runner {
-                contender: if cold {
-                    Contender::ImapvmCold
-                } else {
-                    Contender::Imapvm
-                },
-                prepare: Box::new(prepare(Rc::clone(&shared), kind, folder)),
+                contender,
+                settle: Some(settle),
+                prepare: Box::new(move |round| {
+                    before(round)?;
+                    mark();
+                    Ok(())
+                }),
                 operate: Box::new(move |_| {
                     let uid = state.borrow().uid;
                     let op = match kind {
@@ -606,7 +781,8 @@ fn run_op(
                             uid,
                         },
                     };
-                    rt.borrow_mut().run(owner, &op, cold)
+                    rt.borrow_mut().run(contender, owner, &op)?;
+                    Ok(WireStats::default())
                 }),
             });
         }
@@ -631,11 +807,13 @@ fn run_op(
     out
 }
 
-/// Runs every operation (ids in `only`, or all when empty). When the
+/// Runs every operation (ids in `only`, or all when empty) that runs at
+/// `net`'s round-trip time, every contender through its own proxy. When the
 /// runtime fails on an operation, that operation is measured again without
 /// it and the failure is noted in its row (never hidden, never faked).
 pub fn run(
     plan: &Plan,
+    net: &dyn Network,
     opts: Options,
     only: &[String],
     runtime: Option<&mut dyn Runtime>,
@@ -643,12 +821,16 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<OperationResult>> {
     let runtime = runtime.map(RefCell::new);
+    let rtt = net.rtt_ms();
     let mut results = Vec::new();
     for def in OPS {
         if !only.is_empty() && !only.iter().any(|o| o == def.id) {
             continue;
         }
-        progress(&format!("measuring {} ...", def.id));
+        if def.rtts.is_some_and(|r| !r.contains(&rtt)) {
+            continue;
+        }
+        progress(&format!("measuring {} at {rtt} ms RTT ...", def.id));
         let seq = sequence::builtin(def.sequence)?;
         let source = if def.kind == Kind::CountAll {
             format!("{} (once per mailbox)", seq.source())
@@ -656,16 +838,22 @@ pub fn run(
             seq.source()
         };
         let mut notes: Vec<(Contender, String)> = Vec::new();
-        let measured = match run_op(plan, def, opts, runtime.as_ref()) {
+        let measured = match run_op(plan, net, def, opts, runtime.as_ref()) {
             Ok(m) => m,
             Err(e) if runtime.is_some() => {
                 progress(&format!(
                     "  imapvm failed on {}: {e}; measuring without it",
                     def.id
                 ));
-                notes.push((Contender::Imapvm, format!("failed: {e}")));
-                notes.push((Contender::ImapvmCold, format!("failed: {e}")));
-                run_op(plan, def, opts, None)?
+                for c in [
+                    Contender::Imapvm,
+                    Contender::ImapvmCold,
+                    Contender::ImapvmColdImaps,
+                    Contender::ImapvmColdPlain,
+                ] {
+                    notes.push((c, format!("failed: {e}")));
+                }
+                run_op(plan, net, def, opts, None)?
             }
             Err(e) => return Err(e),
         };
@@ -680,7 +868,16 @@ pub fn run(
                 .find(|(m, _)| *m == c)
                 .map(|(_, n)| n.clone())
                 .unwrap_or_else(|| match (c, &summary) {
-                    (Contender::Imapvm | Contender::ImapvmCold, None) => runtime_note.to_owned(),
+                    (Contender::ImapvmColdPlain, None) if !def.plain => {
+                        "not run for this operation".to_owned()
+                    }
+                    (
+                        Contender::Imapvm
+                        | Contender::ImapvmCold
+                        | Contender::ImapvmColdImaps
+                        | Contender::ImapvmColdPlain,
+                        None,
+                    ) => runtime_note.to_owned(),
                     (Contender::Asterisk, _) if def.kind == Kind::CountAll => {
                         format!("{COUNT_BOXES} × the count sequence")
                     }
@@ -708,6 +905,7 @@ pub fn run(
             title: def.title.into(),
             asterisk_source: source,
             results: row,
+            rtt_ms: rtt,
         });
     }
     Ok(results)

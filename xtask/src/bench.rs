@@ -6,14 +6,24 @@
 //! 1. start (or find) the private Dovecot;
 //! 2. run the criterion benches whose figures the report quotes (each bench
 //!    that fails is reported and skipped, not fatal), with shortened
-//!    warm-up/measurement times so the whole run stays under 10 minutes on
+//!    warm-up/measurement times to keep the whole run short on
 //!    2 cores;
 //! 3. run the MWI latency bench (`benches/benches/mwi_latency.rs -- --budget`:
 //!    NOTIFY, IDLE, polling at pollfreq 1 and 30, and the raw-IDLE floor, sized
 //!    to about two minutes; no scale phases), unless `--no-mwi`; a failure is
 //!    reported, not fatal;
 //! 4. run `benches/benches/suite.rs`, handing it the time step 2 started so
-//!    it quotes only criterion and MWI results of this run.
+//!    it quotes only criterion and MWI results of this run. The suite puts a
+//!    latency proxy (`imapvm_testkit::latency`) in front of the server for
+//!    every contender and runs every operation at each `--rtt` (default 0, 5,
+//!    20 and 50 ms). Sizing: 50 timed iterations at 0 ms, then 50 × 5 / (5 +
+//!    RTT) (25, 10, 4) at a distance after one warm-up, so each distance takes
+//!    a few minutes (a round at 50 ms is about 420 round trips, Asterisk's
+//!    84-round-trip deposit included); the count over 100 mailboxes runs at 0
+//!    ms only and the folder-size scenarios (100 voicemails among 100,000
+//!    e-mails, a folder kept on the server between runs) at 0 and 20 ms. The
+//!    whole `cargo xtask bench` stays under about 15 minutes on 2 cores once
+//!    the 100,000-mail folder exists (its first filling adds a minute or two).
 //!
 //! `cargo xtask ci` does not come here: it only compiles the benches.
 
@@ -48,9 +58,14 @@ pub struct BenchArgs {
     /// Only these end-to-end operations (comma-separated ids, e.g. count,list-100).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Keep the bench-* folders on the server for the next run.
+    /// Keep the bench-* folders on the server for the next run (the
+    /// 100,000-mail folder is always kept).
     #[arg(long)]
     pub keep: bool,
+    /// Round-trip times (ms) the latency proxy adds, one suite pass each
+    /// (default 0,5,20,50).
+    #[arg(long, value_delimiter = ',')]
+    pub rtt: Vec<u32>,
     /// Skip the criterion benches (the report then shows them as not measured).
     #[arg(long)]
     pub no_criterion: bool,
@@ -103,6 +118,9 @@ impl BenchArgs {
         if self.keep {
             c.push_str(" --keep");
         }
+        if !self.rtt.is_empty() {
+            c.push_str(&format!(" --rtt {}", join(&self.rtt)));
+        }
         if self.no_criterion {
             c.push_str(" --no-criterion");
         }
@@ -139,6 +157,9 @@ impl BenchArgs {
         if self.keep {
             a.push("--keep".to_owned());
         }
+        if !self.rtt.is_empty() {
+            a.extend(["--rtt".to_owned(), join(&self.rtt)]);
+        }
         if self.no_imapvm {
             a.push("--no-imapvm".to_owned());
         }
@@ -173,6 +194,15 @@ impl BenchArgs {
             CRITERION_BASELINE.into(),
         ]
     }
+}
+
+/// `0,5,20`.
+fn join(values: &[u32]) -> String {
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn cargo_bin() -> String {
@@ -396,5 +426,20 @@ mod tests {
         assert!(s.windows(2).any(|w| w == ["--only", "count,list-10"]));
         assert!(s.contains(&"--keep".to_owned()));
         assert_eq!(a.criterion_args()[1], "0.5");
+    }
+
+    #[test]
+    fn round_trip_times_reach_the_suite() {
+        let a = BenchArgs {
+            rtt: vec![0, 20],
+            ..BenchArgs::default()
+        };
+        assert_eq!(a.command(), "cargo xtask bench --rtt 0,20");
+        assert!(a.suite_args(1).windows(2).any(|w| w == ["--rtt", "0,20"]));
+        assert!(
+            !BenchArgs::default()
+                .suite_args(1)
+                .contains(&"--rtt".to_owned())
+        );
     }
 }

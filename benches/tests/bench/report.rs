@@ -42,6 +42,7 @@ fn sample() -> Report {
             measured(Contender::Asterisk, a, 15, 8000),
             measured(Contender::Floor, f, 1, 1000),
         ],
+        rtt_ms: 0,
     };
     Report {
         date: utc_minute(1_795_674_119),
@@ -107,6 +108,9 @@ fn sample() -> Report {
         not_measured: vec!["Something else (needs a server we do not have)".into()],
         elapsed_secs: Some(61),
         mwi: Some(sample_mwi()),
+        rtts: vec![0],
+        rtt_secs: vec![(0, 61)],
+        filled: Vec::new(),
     }
 }
 

@@ -70,6 +70,7 @@ fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
                     ..WireStats::default()
                 })
             }),
+            settle: None,
         },
         Runner {
             contender: Contender::Floor,
@@ -84,6 +85,13 @@ fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
                     ..WireStats::default()
                 })
             }),
+            // What a proxy counted once the connection settled replaces it.
+            settle: Some(Box::new(|w| {
+                Ok(WireStats {
+                    round_trips: w.round_trips + 2,
+                    ..w
+                })
+            })),
         },
     ];
     let out = run_interleaved(&mut runners, 1, 2).unwrap();
@@ -105,7 +113,7 @@ fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
     assert_eq!(out[0].0, Contender::Asterisk);
     assert_eq!(out[0].1.iterations, 2);
     assert_eq!(out[0].1.round_trips, 5);
-    assert_eq!(out[1].1.round_trips, 1);
+    assert_eq!(out[1].1.round_trips, 3, "the settled count");
 }
 
 #[test]
@@ -137,8 +145,19 @@ fn ratios_need_both_sides() {
                 note: "pending".into(),
             },
         ],
+        rtt_ms: 0,
     };
     let r = op.ratio(Contender::Asterisk, Contender::Floor).unwrap();
     assert!((r - 10.0).abs() < 0.01, "{r}");
     assert_eq!(op.ratio(Contender::Imapvm, Contender::Floor), None);
+}
+
+#[test]
+fn iterations_shrink_with_the_distance() {
+    use imapvm_benches::suite::{DEFAULT_RTTS, iterations_at, warmup_at};
+    let at: Vec<usize> = DEFAULT_RTTS.iter().map(|&r| iterations_at(50, r)).collect();
+    assert_eq!(at, [50, 25, 10, 4]);
+    assert_eq!(iterations_at(5, 50), 3, "never fewer than 3");
+    assert_eq!(iterations_at(2, 50), 2, "never more than asked");
+    assert_eq!((warmup_at(3, 0), warmup_at(3, 20)), (3, 1));
 }

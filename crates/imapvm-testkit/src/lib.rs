@@ -21,6 +21,10 @@
 //! each connection through a [`proxy::Tap`] that may rewrite, record, delay
 //! or cut the bytes, refuses new connections or cuts live ones on demand.
 //!
+//! [`latency`] puts a network distance in between: a one-way delay and
+//! jitter per direction, and the round trips and bytes counted on the socket
+//! (the benchmarks' proxy at 5, 20, 50 ms).
+//!
 //! [`asterisk`] is the one peer that does know its protocol: Asterisk 22's side of a FastAGI
 //! call (`res_agi`), with a scripted phone, for the phone service's tests and benchmarks.
 //!
@@ -58,7 +62,7 @@
 pub mod asterisk;
 pub mod blocking;
 #[cfg(feature = "tokio")]
-pub mod flights;
+pub mod latency;
 #[cfg(feature = "tokio")]
 mod peer;
 mod play;

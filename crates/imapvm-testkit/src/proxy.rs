@@ -6,7 +6,11 @@
 //! protocol: rewriting IMAP capabilities or arming a fault after an `APPEND`
 //! is the tap's business.
 //!
-//! A connection ends when either direction ends (the client or the server
+//! [`ProxyBuilder::latency`] starts a latency proxy instead (see
+//! [`crate::latency`]): delay and jitter each way, half-closes passed on,
+//! round trips counted.
+//!
+//! A connection of a tapped proxy ends when either direction ends (the client or the server
 //! closes, or a write fails): both sockets are then closed. Dropping the last
 //! handle of a proxy stops its listener and every connection.
 
@@ -20,6 +24,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+
+use crate::latency::Latency;
 
 /// Which way bytes flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +133,38 @@ impl ProxyBuilder {
         T: Tap,
         F: FnMut() -> T + Send + 'static,
     {
+        self.serve(move |client, server, cut| relay(client, server, make(), cut))
+            .await
+    }
+
+    /// Start as a latency proxy: every connection goes through `latency`'s
+    /// link and counters ([`crate::latency`]: per-direction delay and jitter,
+    /// half-closes passed on, round trips counted). Cutting every connection
+    /// closes them at once, without delay.
+    pub async fn latency(self, latency: Arc<Latency>) -> std::io::Result<Proxy> {
+        let mut seed = 0u64;
+        self.serve(move |client, server, mut cut| {
+            seed += 1;
+            let latency = Arc::clone(&latency);
+            async move {
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                tokio::select! {
+                    () = crate::latency::relay(client, server, latency, seed) => {}
+                    _ = cut.changed() => {}
+                }
+            }
+        })
+        .await
+    }
+
+    /// The accept loop: each accepted client is connected to the target and
+    /// handed with it to `handle`.
+    async fn serve<F, Fut>(self, mut handle: F) -> std::io::Result<Proxy>
+    where
+        F: FnMut(TcpStream, TcpStream, watch::Receiver<u64>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
         let (cut, _) = watch::channel(0u64);
@@ -145,12 +183,10 @@ impl ProxyBuilder {
                 if state.refuse.load(Ordering::SeqCst) {
                     continue;
                 }
-                let (tap, cut, target) = (make(), state.cut.subscribe(), target.clone());
-                connections.spawn(async move {
-                    if let Ok(server) = TcpStream::connect((target.0.as_str(), target.1)).await {
-                        relay(client, server, tap, cut).await;
-                    }
-                });
+                let cut = state.cut.subscribe();
+                if let Ok(server) = TcpStream::connect((target.0.as_str(), target.1)).await {
+                    connections.spawn(handle(client, server, cut));
+                }
                 // Forget the connections that have ended.
                 while connections.try_join_next().is_some() {}
             }
