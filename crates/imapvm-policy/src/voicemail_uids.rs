@@ -185,7 +185,8 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
             .entries
             .remove(&key)
             .filter(|e| e.uid_validity == scan.uid_validity);
-        let (old_uids, old_below) = old.map_or((UidSet::new(), 1), |e| (e.uids, e.classified_below));
+        let (old_uids, old_below) =
+            old.map_or((UidSet::new(), 1), |e| (e.uids, e.classified_below));
         let hits: UidSet = scan.hits.iter().copied().collect();
         let (uids, tail_searched) = match scan.searched {
             None => (hits.clone(), true),
@@ -335,10 +336,7 @@ mod tests {
                 existing: None,
             },
         );
-        assert_eq!(
-            c.candidates(&"b", validity(7)),
-            Some(set(&[(1, u32::MAX)]))
-        );
+        assert_eq!(c.candidates(&"b", validity(7)), Some(set(&[(1, u32::MAX)])));
     }
 
     #[test]
@@ -394,10 +392,7 @@ mod tests {
                 existing: Some(uid(50)),
             },
         );
-        assert_eq!(
-            c.candidates(&"a", v),
-            Some(set(&[(3, 3), (21, u32::MAX)]))
-        );
+        assert_eq!(c.candidates(&"a", v), Some(set(&[(3, 3), (21, u32::MAX)])));
     }
 
     #[test]
@@ -463,7 +458,10 @@ mod tests {
         assert!(c.candidates(&"a", v).is_some());
         learn(&mut c, "c");
         assert_eq!(c.len(), 2);
-        assert!(c.candidates(&"b", v).is_none(), "b was the least recently used");
+        assert!(
+            c.candidates(&"b", v).is_none(),
+            "b was the least recently used"
+        );
         assert!(c.candidates(&"a", v).is_some());
         assert!(c.candidates(&"c", v).is_some());
     }
@@ -490,10 +488,7 @@ mod tests {
             assert!(got.contains(h), "{h} kept");
         }
         // Three ranges of known UIDs (the narrowest gaps filled), and the unclassified tail.
-        assert_eq!(
-            got,
-            set(&[(1, 12), (40, 40), (100, 100), (201, u32::MAX)])
-        );
+        assert_eq!(got, set(&[(1, 12), (40, 40), (100, 100), (201, u32::MAX)]));
     }
 
     #[test]

@@ -278,7 +278,7 @@ fn a_warm_search_looks_at_the_voicemails_and_the_new_mail_only() {
         uid_next: 1,
         messages: Vec::new(),
     };
-    let mut append = |f: &mut Folder, owner| {
+    let append = |f: &mut Folder, owner| {
         f.messages.push(Msg {
             uid: f.uid_next,
             owner,
@@ -314,7 +314,11 @@ fn a_warm_search_looks_at_the_voicemails_and_the_new_mail_only() {
         .iter()
         .filter(|m| candidates.contains(uid(m.uid)))
         .count();
-    assert_eq!(looked_at, 3 + 6, "the three known voicemails and the six new messages");
+    assert_eq!(
+        looked_at,
+        3 + 6,
+        "the three known voicemails and the six new messages"
+    );
     let keys = header_keys(0);
     assert_eq!(
         folder.search(&restrict(Some(&candidates), &keys)),

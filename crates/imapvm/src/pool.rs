@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity, VoicemailUids};
+use imapvm_policy::{
+    Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity, VoicemailUids,
+};
 
 use crate::account::{Account, AccountKey};
 use crate::clock::SharedClock;

@@ -195,7 +195,8 @@ impl Mailbox {
             s.wait(&wait).await?;
             let hits = search_result(s, "UID SEARCH (list)", search);
             // A refused header search only means nothing is learnt.
-            let classified = classifier.and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
+            let classified =
+                classifier.and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
             let mut fetched: HashMap<Uid, imapvm_proto::FetchedMessage> = HashMap::new();
             for id in fetches {
                 // A refused prefetch only means its hits are fetched afterwards.
@@ -215,7 +216,11 @@ impl Mailbox {
                 continue;
             }
             let hits = hits?;
-            let classified = if headers_only { Some(hits.clone()) } else { classified };
+            let classified = if headers_only {
+                Some(hits.clone())
+            } else {
+                classified
+            };
             break (hits, fetched, classified, stable);
         };
         // Fetched in this flight while the view stood still, or before it: existed when

@@ -65,7 +65,11 @@ async fn agrees(mb: &Mailbox, folder: &str, step: &str) {
         .collect();
     assert_eq!(listed, want, "{step}: list");
     // And again on the warm connection, now answered from the cache.
-    assert_eq!(mb.count().await.unwrap(), truth_counts(&t), "{step}: warm count");
+    assert_eq!(
+        mb.count().await.unwrap(),
+        truth_counts(&t),
+        "{step}: warm count"
+    );
 }
 
 /// A script that appends `n` ordinary e-mails to the folder.
