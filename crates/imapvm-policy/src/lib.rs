@@ -122,7 +122,7 @@ pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
 pub use numbers::{MessageNumbers, NumbersError, Resolution};
 pub use shard::{Shard, ShardError};
-pub use voicemail_uids::{CacheBounds, Scan, VoicemailUids, restrict};
+pub use voicemail_uids::{CacheBounds, Scan, VoicemailUids, fetchable, restrict};
 pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 
 /// Any error of this crate, for callers that want one type.

@@ -242,6 +242,24 @@ pub fn restrict(candidates: Option<&UidSet>, keys: &[SearchKey]) -> Vec<SearchKe
         .collect()
 }
 
+/// `candidates` for a `UID FETCH`: the open tail (`n:4294967295`, sent as `n:*`) cut `window`
+/// UIDs above its start and below 2³² − 1. A `UID FETCH n:*` answers the highest message even
+/// when its UID is below `n`, an answer that would look unsolicited; and mail beyond the
+/// window is better searched than fetched.
+pub fn fetchable(candidates: &UidSet, window: u32) -> UidSet {
+    let Some(&(start, end)) = candidates.ranges().last() else {
+        return UidSet::new();
+    };
+    if end != Uid::MAX {
+        return candidates.clone();
+    }
+    let below_max = Uid::new(Uid::MAX.get() - 1).unwrap_or(Uid::MIN);
+    let cut = Uid::new(start.get().saturating_add(window))
+        .unwrap_or(below_max)
+        .min(below_max);
+    candidates.intersection(&UidSet::range(Uid::MIN, cut))
+}
+
 /// `set` with at most `max_ranges` ranges: the narrowest gaps are filled first. A superset,
 /// so candidates widened this way still include every match.
 fn widen(set: UidSet, max_ranges: usize) -> UidSet {
@@ -489,6 +507,17 @@ mod tests {
         }
         // Three ranges of known UIDs (the narrowest gaps filled), and the unclassified tail.
         assert_eq!(got, set(&[(1, 12), (40, 40), (100, 100), (201, u32::MAX)]));
+    }
+
+    #[test]
+    fn a_fetch_of_the_candidates_has_no_open_tail() {
+        let open = set(&[(3, 3), (10, u32::MAX)]);
+        assert_eq!(fetchable(&open, 500), set(&[(3, 3), (10, 510)]));
+        let closed = set(&[(3, 3), (10, 12)]);
+        assert_eq!(fetchable(&closed, 500), closed);
+        let high = set(&[(u32::MAX - 3, u32::MAX)]);
+        assert_eq!(fetchable(&high, 500), set(&[(u32::MAX - 3, u32::MAX - 1)]));
+        assert_eq!(fetchable(&UidSet::new(), 500), UidSet::new());
     }
 
     #[test]

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use imapvm_policy::count::{count_hits, count_search};
 use imapvm_policy::{
     Capability, Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary,
-    MwiCounts, SearchKey, Uid, UidSet, restrict,
+    MwiCounts, SearchKey, Uid, UidSet, fetchable, restrict,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    NEW_UID_WINDOW, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
     queue_new_identities, search_result,
 };
 use crate::error::{Error, Result};
@@ -396,7 +396,7 @@ impl Mailbox {
         }
         let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&headers))?;
         let range = match &searched {
-            Some(set) => set.clone(),
+            Some(set) => fetchable(set, NEW_UID_WINDOW),
             None => {
                 // From the oldest message known to be ours (or the first) to the newest.
                 let first = f

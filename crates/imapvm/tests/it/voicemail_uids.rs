@@ -5,9 +5,9 @@
 //! changes, the folder deleted and re-created under a new UIDVALIDITY) they are exactly
 //! what a full search by the mail client gives.
 
-use imapvm::{Mailbox, MwiCounts};
+use imapvm::{Mailbox, MwiCounts, Store};
 
-use crate::{fixture, private_store, py, q};
+use crate::{fixture, private_store, pw, py, q, server, store_for, unique};
 
 /// What the mail client sees of box 1234@default in `folder`: every voicemail's UID and
 /// flags, by a full `UID SEARCH HEADER … HEADER …` (no restriction), in UID order.
@@ -85,6 +85,29 @@ fn foreign_mail(folder: &str, n: u32, tag: &str) -> String {
 #[tokio::test]
 async fn counts_and_listings_from_the_cache_equal_a_full_search_whatever_the_client_does() {
     let (store, folder) = private_store("uid-cache");
+    scenario(store, folder).await;
+}
+
+/// The same on the old personality (no ESEARCH: one search and a flags fetch per count; a
+/// listing learns nothing of its own but uses what the counts learnt).
+#[tokio::test]
+async fn without_esearch_too() {
+    let s = server();
+    let folder = unique("uid-cache-old");
+    let store = store_for(
+        "uid-cache-old",
+        &s.old_host,
+        s.old_port,
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &format!(
+            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    );
+    scenario(store, folder).await;
+}
+
+async fn scenario(store: Store, folder: String) {
     let mb = store.mailbox("1234@default").unwrap();
     let a = mb.deposit(&crate::voicemail("5559001", 300)).await.unwrap();
     py(&foreign_mail(&folder, 20, "first"));
