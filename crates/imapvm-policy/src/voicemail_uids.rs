@@ -293,6 +293,26 @@ mod tests {
         UidValidity::new(n).expect("non-zero")
     }
 
+    /// `cache.learn(key, Scan { .. })`.
+    fn learn<'k>(
+        cache: &mut VoicemailUids<&'k str>,
+        key: &'k str,
+        uid_validity: UidValidity,
+        searched: Option<&UidSet>,
+        hits: &[Uid],
+        existing: Option<Uid>,
+    ) {
+        cache.learn(
+            key,
+            Scan {
+                uid_validity,
+                searched,
+                hits,
+                existing,
+            },
+        );
+    }
+
     fn set(ranges: &[(u32, u32)]) -> UidSet {
         let mut s = UidSet::new();
         for &(a, b) in ranges {
@@ -311,14 +331,13 @@ mod tests {
     #[test]
     fn a_full_search_leaves_the_hits_and_everything_above_the_existing_uid() {
         let mut c = VoicemailUids::default();
-        c.learn(
+        learn(
+            &mut c,
             "a",
-            Scan {
-                uid_validity: validity(7),
-                searched: None,
-                hits: &[uid(3), uid(10)],
-                existing: Some(uid(100)),
-            },
+            validity(7),
+            None,
+            &[uid(3), uid(10)],
+            Some(uid(100)),
         );
         let want = set(&[(3, 3), (10, 10), (101, u32::MAX)]);
         assert_eq!(c.candidates(&"a", validity(7)), Some(want.clone()));
@@ -331,29 +350,13 @@ mod tests {
     #[test]
     fn without_an_existing_uid_the_highest_hit_bounds_what_was_classified() {
         let mut c = VoicemailUids::default();
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: validity(7),
-                searched: None,
-                hits: &[uid(3), uid(10)],
-                existing: None,
-            },
-        );
+        learn(&mut c, "a", validity(7), None, &[uid(3), uid(10)], None);
         assert_eq!(
             c.candidates(&"a", validity(7)),
             Some(set(&[(3, 3), (10, u32::MAX)]))
         );
         // An empty folder: everything is still a candidate.
-        c.learn(
-            "b",
-            Scan {
-                uid_validity: validity(7),
-                searched: None,
-                hits: &[],
-                existing: None,
-            },
-        );
+        learn(&mut c, "b", validity(7), None, &[], None);
         assert_eq!(c.candidates(&"b", validity(7)), Some(set(&[(1, u32::MAX)])));
     }
 
@@ -361,25 +364,16 @@ mod tests {
     fn a_restricted_search_prunes_expunged_uids_and_moves_the_bound() {
         let mut c = VoicemailUids::default();
         let v = validity(7);
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: v,
-                searched: None,
-                hits: &[uid(3), uid(10)],
-                existing: Some(uid(20)),
-            },
-        );
+        learn(&mut c, "a", v, None, &[uid(3), uid(10)], Some(uid(20)));
         let searched = c.candidates(&"a", v).expect("known");
         // 3 was expunged, 25 arrived (a voicemail), 30 is the newest mail.
-        c.learn(
+        learn(
+            &mut c,
             "a",
-            Scan {
-                uid_validity: v,
-                searched: Some(&searched),
-                hits: &[uid(10), uid(25)],
-                existing: Some(uid(30)),
-            },
+            v,
+            Some(&searched),
+            &[uid(10), uid(25)],
+            Some(uid(30)),
         );
         assert_eq!(
             c.candidates(&"a", v),
@@ -391,61 +385,28 @@ mod tests {
     fn a_search_that_missed_the_tail_keeps_the_bound_and_what_it_did_not_see() {
         let mut c = VoicemailUids::default();
         let v = validity(7);
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: v,
-                searched: None,
-                hits: &[uid(3), uid(10)],
-                existing: Some(uid(20)),
-            },
-        );
+        learn(&mut c, "a", v, None, &[uid(3), uid(10)], Some(uid(20)));
         let only = set(&[(10, 10)]);
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: v,
-                searched: Some(&only),
-                hits: &[],
-                existing: Some(uid(50)),
-            },
-        );
+        learn(&mut c, "a", v, Some(&only), &[], Some(uid(50)));
         assert_eq!(c.candidates(&"a", v), Some(set(&[(3, 3), (21, u32::MAX)])));
     }
 
     #[test]
     fn a_new_uidvalidity_drops_the_entry() {
         let mut c = VoicemailUids::default();
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: validity(7),
-                searched: None,
-                hits: &[uid(3)],
-                existing: Some(uid(9)),
-            },
-        );
+        learn(&mut c, "a", validity(7), None, &[uid(3)], Some(uid(9)));
         assert_eq!(c.candidates(&"a", validity(8)), None);
         assert!(c.is_empty());
         // And an answer under a new UIDVALIDITY ignores the old entry.
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: validity(7),
-                searched: None,
-                hits: &[uid(3)],
-                existing: Some(uid(9)),
-            },
-        );
+        learn(&mut c, "a", validity(7), None, &[uid(3)], Some(uid(9)));
         let wide = set(&[(1, u32::MAX)]);
-        c.learn(
+        learn(
+            &mut c,
             "a",
-            Scan {
-                uid_validity: validity(8),
-                searched: Some(&wide),
-                hits: &[uid(1)],
-                existing: Some(uid(2)),
-            },
+            validity(8),
+            Some(&wide),
+            &[uid(1)],
+            Some(uid(2)),
         );
         assert_eq!(
             c.candidates(&"a", validity(8)),
@@ -460,21 +421,10 @@ mod tests {
             max_ranges: 8,
         });
         let v = validity(1);
-        let learn = |c: &mut VoicemailUids<&str>, k| {
-            c.learn(
-                k,
-                Scan {
-                    uid_validity: v,
-                    searched: None,
-                    hits: &[],
-                    existing: Some(uid(5)),
-                },
-            )
-        };
-        learn(&mut c, "a");
-        learn(&mut c, "b");
+        learn(&mut c, "a", v, None, &[], Some(uid(5)));
+        learn(&mut c, "b", v, None, &[], Some(uid(5)));
         assert!(c.candidates(&"a", v).is_some());
-        learn(&mut c, "c");
+        learn(&mut c, "c", v, None, &[], Some(uid(5)));
         assert_eq!(c.len(), 2);
         assert!(
             c.candidates(&"b", v).is_none(),
@@ -492,15 +442,7 @@ mod tests {
         });
         let v = validity(1);
         let hits = [1, 3, 10, 12, 40, 100].map(uid);
-        c.learn(
-            "a",
-            Scan {
-                uid_validity: v,
-                searched: None,
-                hits: &hits,
-                existing: Some(uid(200)),
-            },
-        );
+        learn(&mut c, "a", v, None, &hits, Some(uid(200)));
         let got = c.candidates(&"a", v).expect("known");
         for h in hits {
             assert!(got.contains(h), "{h} kept");
