@@ -28,6 +28,7 @@
 //! | [`watch`] | NOTIFY, IDLE or polling |
 //! | [`shard`] | which of N watcher processes follows a box (FNV-1a of `box@context`) |
 //! | [`login`] | whether a password may be sent; server quirks told by the greeting |
+//! | [`voicemail_uids`] | which UIDs of a folder are a box's voicemail, so searches skip the rest |
 //!
 //! # Example
 //!
@@ -91,6 +92,7 @@ pub mod mutf7;
 pub mod mwi;
 pub mod numbers;
 pub mod shard;
+pub mod voicemail_uids;
 pub mod watch;
 
 pub use admission::{
@@ -120,6 +122,7 @@ pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
 pub use numbers::{MessageNumbers, NumbersError, Resolution};
 pub use shard::{Shard, ShardError};
+pub use voicemail_uids::{CacheBounds, Scan, VoicemailUids, fetchable, restrict};
 pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 
 /// Any error of this crate, for callers that want one type.

@@ -17,6 +17,7 @@ mod identity;
 mod mutf7;
 mod mwi;
 mod numbers;
+mod voicemail_uids;
 mod watch;
 
 use imapvm_policy::{Uid, UidSet, UidValidity};

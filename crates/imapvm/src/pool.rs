@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imapvm_policy::{Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity};
+use imapvm_policy::{
+    Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity, VoicemailUids,
+};
 
 use crate::account::{Account, AccountKey};
 use crate::clock::SharedClock;
@@ -199,7 +201,7 @@ impl Conn {
                 .insert(g.uid);
         }
         for (folder, uids) in by_folder {
-            if let Some(mem) = folders.0.get_mut(&folder) {
+            if let Some(mem) = folders.memories.get_mut(&folder) {
                 mem.vanish(&uids);
             }
         }
@@ -207,16 +209,21 @@ impl Conn {
 }
 
 /// What is remembered per IMAP folder of one account: its UIDVALIDITY, the identity
-/// headers of its messages by UID, the listings handed out. The pool keeps one per account
-/// across reconnects; a service with a connection of its own (the MWI watcher) keeps its
-/// own.
+/// headers of its messages by UID, the listings handed out, and which UIDs are which box's
+/// voicemail (bounded: `imapvm_policy::CacheBounds::DEFAULT`). The pool keeps one per
+/// account across reconnects; a service with a connection of its own (the MWI watcher)
+/// keeps its own.
 #[derive(Debug, Default)]
-pub struct Folders(HashMap<String, FolderMemory>);
+pub struct Folders {
+    memories: HashMap<String, FolderMemory>,
+    /// Per (folder, extension, context): the voicemail UIDs searches are restricted to.
+    pub(crate) voicemail: VoicemailUids<(String, String, String)>,
+}
 
 impl Folders {
     /// The folder memory for `name`.
     pub(crate) fn get(&mut self, name: &MailboxName) -> &mut FolderMemory {
-        self.0.entry(name.as_wire().to_owned()).or_default()
+        self.memories.entry(name.as_wire().to_owned()).or_default()
     }
 
     /// Notes `name`'s UIDVALIDITY (from a SELECT): when it changed, what was remembered

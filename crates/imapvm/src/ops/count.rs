@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 
-use imapvm_policy::count::{all_search, count_hits, count_search};
+use imapvm_policy::count::{count_hits, count_search};
 use imapvm_policy::{
     Capability, Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary,
-    MwiCounts, SearchKey, Uid, UidSet,
+    MwiCounts, SearchKey, Uid, UidSet, fetchable, restrict,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    NEW_UID_WINDOW, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
     queue_new_identities, search_result,
 };
 use crate::error::{Error, Result};
@@ -22,31 +22,41 @@ use crate::session::Session;
 use crate::store::Retry;
 use crate::store::{Mailbox, Store};
 
-/// The count's pipelined commands (one round trip either way).
-pub(super) enum CountIds {
-    /// Without ESEARCH: one `UID SEARCH UNDELETED HEADER …` and one `UID FETCH (FLAGS)`.
+/// The count's pipelined commands (one round trip either way), with the candidate UIDs they
+/// were restricted to (`imapvm_policy::voicemail_uids`; `None`: the whole folder).
+pub(super) struct CountIds {
+    kind: CountKind,
+    searched: Option<UidSet>,
+}
+
+enum CountKind {
+    /// Without ESEARCH: one `UID SEARCH HEADER … HEADER …` (which also classifies) and one
+    /// `UID FETCH (FLAGS)`.
     SearchFetch { search: CommandId, fetch: CommandId },
     /// With ESEARCH (tag-correlated answers): Asterisk's three count searches (new, urgent,
-    /// old) plus old-and-flagged (RFC 3842's old urgent), each `UID SEARCH RETURN (ALL)`.
+    /// old) plus old-and-flagged (RFC 3842's old urgent), each `UID SEARCH RETURN (ALL)`, and
+    /// the header keys alone (which UIDs are this box's, whatever their flags).
     Esearch {
         new: CommandId,
         urgent: CommandId,
         old: CommandId,
         old_flagged: CommandId,
+        headers: CommandId,
     },
 }
 
 impl CountIds {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
-        match *self {
-            Self::SearchFetch { search, fetch } => vec![search, fetch],
-            Self::Esearch {
+        match self.kind {
+            CountKind::SearchFetch { search, fetch } => vec![search, fetch],
+            CountKind::Esearch {
                 new,
                 urgent,
                 old,
                 old_flagged,
-            } => vec![new, urgent, old, old_flagged],
+                headers,
+            } => vec![new, urgent, old, old_flagged, headers],
         }
     }
 
@@ -58,11 +68,21 @@ impl CountIds {
     }
 }
 
-/// Reads the count's answers: the UIDs found (in answer order, each once) and the flags each
-/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH).
-fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<Uid>, HashMap<Uid, MessageFlags>)> {
-    Ok(match ids {
-        CountIds::SearchFetch { search, fetch } => {
+/// A count's answers: the UIDs found with their flags, and the header search's hits with
+/// the candidates it was restricted to (to learn from).
+struct CountHits {
+    hits: Vec<Uid>,
+    flags: HashMap<Uid, MessageFlags>,
+    searched: Option<UidSet>,
+    classified: Vec<Uid>,
+}
+
+/// Reads the count's answers: the UIDs found (in answer order, each once), the flags each
+/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH), and the header search.
+fn take_hits(s: &mut Session, ids: CountIds) -> Result<CountHits> {
+    let searched = ids.searched;
+    Ok(match ids.kind {
+        CountKind::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
             let flags: HashMap<Uid, MessageFlags> =
                 fetch_result(s, "UID FETCH (count flags)", fetch)?
@@ -72,20 +92,39 @@ fn take_hits(s: &mut Session, ids: CountIds) -> Result<(Vec<Uid>, HashMap<Uid, M
                         Some((m.uid, MessageFlags::from_flags(flags)))
                     })
                     .collect();
-            (hits, flags)
+            // Deleted hits count nowhere; the search still classified them.
+            let counted = hits
+                .iter()
+                .copied()
+                .filter(|u| flags.get(u).is_none_or(|f| !f.deleted))
+                .collect();
+            CountHits {
+                hits: counted,
+                flags,
+                searched,
+                classified: hits,
+            }
         }
-        CountIds::Esearch {
+        CountKind::Esearch {
             new,
             urgent,
             old,
             old_flagged,
+            headers,
         } => {
             // Taken in this order so that the first failure is the one reported.
             let old_flagged = search_result(s, "UID SEARCH (count old urgent)", old_flagged)?;
             let new = search_result(s, "UID SEARCH (count new)", new)?;
             let urgent = search_result(s, "UID SEARCH (count urgent)", urgent)?;
             let old = search_result(s, "UID SEARCH (count old)", old)?;
-            count_hits(&new, &urgent, &old, &old_flagged)
+            let classified = search_result(s, "UID SEARCH (count headers)", headers)?;
+            let (hits, flags) = count_hits(&new, &urgent, &old, &old_flagged);
+            CountHits {
+                hits,
+                flags,
+                searched,
+                classified,
+            }
         }
     })
 }
@@ -204,9 +243,10 @@ pub(crate) async fn count_many_in(
                 break None;
             }
             let changes = s.view_changes();
+            let known_before = f.get(&name).headers.keys().max().copied();
             let mut queued = Vec::with_capacity(members.len());
             for &i in &members {
-                queued.push(boxes[i].queue_count(s, f.get(&name))?);
+                queued.push(boxes[i].queue_count(s, f, &name)?);
             }
             // Mail another client added since we last looked: its identity comes in the same
             // flight, not in a round trip of its own when a hit turns out to be unknown.
@@ -224,9 +264,18 @@ pub(crate) async fn count_many_in(
                 }
                 continue;
             }
+            // A UID whose headers were fetched before this flight, or in it while the view
+            // stood still, existed when the searches ran.
+            let existing = if s.view_changes() == changes {
+                f.get(&name).headers.keys().max().copied()
+            } else {
+                known_before
+            };
             let mut hits = Vec::with_capacity(queued.len());
-            for q in queued {
-                hits.push(take_hits(s, q)?);
+            for (q, &i) in queued.into_iter().zip(&members) {
+                let h = take_hits(s, q)?;
+                boxes[i].learn_voicemail(s, f, &name, h.searched.as_ref(), &h.classified, existing);
+                hits.push((h.hits, h.flags));
             }
             break Some(hits);
         };
@@ -304,48 +353,70 @@ impl Store {
 }
 
 impl Mailbox {
-    /// Queues the count, pipelined (one round trip). With ESEARCH, Asterisk's three count
-    /// searches and an old-and-flagged one, each answered by tag: the flags of every hit are
-    /// known from which search found it, and nothing grows with the user's other mail.
-    /// Without ESEARCH (untagged `* SEARCH` answers are matched by order only, and a server
-    /// may run pipelined commands in parallel): one `UID SEARCH UNDELETED HEADER … HEADER …`
-    /// and one `UID FETCH (FLAGS)` of the UIDs known to be this box's plus anything newer.
-    pub(super) fn queue_count(&self, s: &mut Session, mem: &FolderMemory) -> Result<CountIds> {
+    /// Queues the count, pipelined (one round trip), restricted to the UIDs that can be
+    /// this box's (`imapvm_policy::voicemail_uids`: what it found before and what arrived
+    /// since, never the rest of a shared folder). With ESEARCH, Asterisk's three count
+    /// searches, an old-and-flagged one and the header keys alone, each answered by tag: the
+    /// flags of every hit are known from which search found it. Without ESEARCH (untagged
+    /// `* SEARCH` answers are matched by order only, and a server may run pipelined commands
+    /// in parallel): one `UID SEARCH HEADER … HEADER …` and one `UID FETCH (FLAGS)` of the
+    /// candidates (before anything is known: of the UIDs known to be this box's plus
+    /// anything newer).
+    pub(super) fn queue_count(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+    ) -> Result<CountIds> {
+        let searched = self.candidates(f, name);
+        let within = |keys: Vec<SearchKey>| restrict(searched.as_ref(), &keys);
+        let headers = within(self.identity.header_keys().to_vec());
         if s.capabilities().contains(Capability::Esearch) {
             let mut old_flagged = vec![SearchKey::Undeleted, SearchKey::Flagged, SearchKey::Seen];
             old_flagged.extend(self.identity.header_keys());
             let mut queue =
                 |context: &str, keys: Vec<SearchKey>| s.queue(context, |c| c.uid_search(&keys));
-            return Ok(CountIds::Esearch {
+            let kind = CountKind::Esearch {
                 new: queue(
                     "UID SEARCH (count new)",
-                    count_search(Folder::Inbox, &self.identity),
+                    within(count_search(Folder::Inbox, &self.identity)),
                 )?,
                 urgent: queue(
                     "UID SEARCH (count urgent)",
-                    count_search(Folder::Urgent, &self.identity),
+                    within(count_search(Folder::Urgent, &self.identity)),
                 )?,
                 old: queue(
                     "UID SEARCH (count old)",
-                    count_search(Folder::Old, &self.identity),
+                    within(count_search(Folder::Old, &self.identity)),
                 )?,
-                old_flagged: queue("UID SEARCH (count old urgent)", old_flagged)?,
-            });
+                old_flagged: queue("UID SEARCH (count old urgent)", within(old_flagged))?,
+                headers: queue("UID SEARCH (count headers)", headers)?,
+            };
+            return Ok(CountIds { kind, searched });
         }
-        let keys = all_search(&self.identity);
-        let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys))?;
-        // From the oldest message known to be ours (or the first) to the newest: flags only.
-        let first = mem
-            .headers
-            .iter()
-            .filter(|(_, h)| self.ours(h))
-            .map(|(u, _)| *u)
-            .min()
-            .unwrap_or(Uid::MIN);
-        let range = UidRange::Set(UidSet::range(first, Uid::MAX));
+        let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&headers))?;
+        let range = match &searched {
+            Some(set) => fetchable(set, NEW_UID_WINDOW),
+            None => {
+                // From the oldest message known to be ours (or the first) to the newest.
+                let first = f
+                    .get(name)
+                    .headers
+                    .iter()
+                    .filter(|(_, h)| self.ours(h))
+                    .map(|(u, _)| *u)
+                    .min()
+                    .unwrap_or(Uid::MIN);
+                UidSet::range(first, Uid::MAX)
+            }
+        };
+        let range = UidRange::Set(range);
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
-        Ok(CountIds::SearchFetch { search, fetch })
+        Ok(CountIds {
+            kind: CountKind::SearchFetch { search, fetch },
+            searched,
+        })
     }
 
     /// Turns the count's answers into exact counts (via policy's tally); returns them and
@@ -354,11 +425,19 @@ impl Mailbox {
     pub(super) async fn finish_counts(
         &self,
         s: &mut Session,
-        mem: &mut FolderMemory,
+        f: &mut Folders,
+        name: &MailboxName,
         ids: CountIds,
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
-        let (mut hits, mut flags) = take_hits(s, ids)?;
+        let CountHits {
+            mut hits,
+            mut flags,
+            searched,
+            classified,
+        } = take_hits(s, ids)?;
+        self.learn_voicemail(s, f, name, searched.as_ref(), &classified, None);
+        let mem = f.get(name);
         if let Some((uid, fl)) = appended {
             if !hits.contains(&uid) {
                 hits.push(uid);

@@ -137,7 +137,7 @@ impl Mailbox {
             None
         };
         let changes = s.view_changes();
-        let ids = self.queue_count(s, f.get(name))?;
+        let ids = self.queue_count(s, f, name)?;
         let news = queue_new_identities(s, f.get(name))?;
         let mut wait: Vec<CommandId> = ids.ids();
         wait.extend(quota_id);
@@ -154,15 +154,15 @@ impl Mailbox {
             },
             None => Vec::new(),
         };
-        let (mut counts, _) = self.finish_counts(s, f.get(name), ids, None).await?;
+        let (mut counts, _) = self.finish_counts(s, f, name, ids, None).await?;
         // The server may sync our view (the pipelined NOOP) after the count ran: if it
         // reported changes meanwhile and that could decide maxmsg, count once more on the
         // synced view (policy: `recount_before_admission`).
         let delta = s.view_changes().saturating_sub(changes);
         if recount_before_admission(counts.total(), delta, self.limits()) {
-            let again = self.queue_count(s, f.get(name))?;
+            let again = self.queue_count(s, f, name)?;
             s.wait(&again.ids()).await?;
-            counts = self.finish_counts(s, f.get(name), again, None).await?.0;
+            counts = self.finish_counts(s, f, name, again, None).await?.0;
         }
         Ok((counts, quota))
     }
@@ -417,7 +417,7 @@ impl Mailbox {
         // a NOOP here (pipelined, no extra round trip) takes it in now, so that the next
         // count does not see a "change" and count twice.
         let sync_id = s.queue("NOOP", |c| c.noop())?;
-        let ids = self.queue_count(s, f.get(&name))?;
+        let ids = self.queue_count(s, f, &name)?;
         // Mail another client added meanwhile (its identity is needed for the recount).
         let news = queue_new_identities(s, f.get(&name))?;
         let mut wait = ids.ids();
@@ -482,7 +482,7 @@ impl Mailbox {
             ..MessageFlags::default()
         };
         let (counts, all) = self
-            .finish_counts(s, mem, ids, Some((uid, new_flags)))
+            .finish_counts(s, f, &name, ids, Some((uid, new_flags)))
             .await?;
         let number = all
             .iter()

@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use imapvm_message::HeaderBlock;
 use imapvm_policy::count::{all_search, listed_in};
 use imapvm_policy::{
-    Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid, UidSet, listing_search,
+    Capability, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid, UidSet,
+    listing_search, restrict,
 };
 use imapvm_proto::{FetchAttr, UidRange};
 
@@ -162,23 +163,40 @@ impl Mailbox {
             (Listed::Present, None) => all_search(&self.identity),
             (Listed::Present, Some(folder)) => listing_search(folder, &self.identity),
         };
+        // Only the UIDs that can be this box's (`imapvm_policy::voicemail_uids`), and the
+        // header keys alone to learn which those are where the search has flag keys too
+        // (with ESEARCH only: without it, one search per flight).
+        let searched = self.candidates(f, &name);
+        let keys = restrict(searched.as_ref(), &keys);
+        let headers_only = listed == Listed::WithDeleted;
+        let classify = (!headers_only && s.capabilities().contains(Capability::Esearch))
+            .then(|| restrict(searched.as_ref(), &self.identity.header_keys()));
+        let known_before = f.get(&name).headers.keys().max().copied();
         let attrs = list_attrs();
         let key = self.listing_key(scope, listed);
         let prefetch = self.list_prefetch(f.get(&name), &key);
         // Round trip 1: the search, and on a warm connection the header fields of the
         // messages known to be this box's plus a window of UIDs above everything known.
         let mut attempt = 0;
-        let (hits, mut fetched) = loop {
+        let (hits, mut fetched, classified, stable) = loop {
             let changes = s.view_changes();
             let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
+            let classifier = match &classify {
+                Some(k) => Some(s.queue("UID SEARCH (list headers)", |c| c.uid_search(k))?),
+                None => None,
+            };
             let mut fetches = Vec::with_capacity(prefetch.len());
             for range in &prefetch {
                 fetches.push(s.queue("UID FETCH (list)", |c| c.uid_fetch(range, &attrs))?);
             }
             let mut wait = vec![search];
+            wait.extend(classifier);
             wait.extend(fetches.iter().copied());
             s.wait(&wait).await?;
             let hits = search_result(s, "UID SEARCH (list)", search);
+            // A refused header search only means nothing is learnt.
+            let classified =
+                classifier.and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
             let mut fetched: HashMap<Uid, imapvm_proto::FetchedMessage> = HashMap::new();
             for id in fetches {
                 // A refused prefetch only means its hits are fetched afterwards.
@@ -192,12 +210,26 @@ impl Mailbox {
             // The server syncs our view (the pipelined NOOP) possibly after the search ran:
             // if it reported changes meanwhile, the answers may predate them (see
             // `count_many_in`). Ask once more on the synced view.
-            if s.view_changes() != changes && attempt == 0 {
+            let stable = s.view_changes() == changes;
+            if !stable && attempt == 0 {
                 attempt += 1;
                 continue;
             }
-            break (hits?, fetched);
+            let hits = hits?;
+            let classified = if headers_only {
+                Some(hits.clone())
+            } else {
+                classified
+            };
+            break (hits, fetched, classified, stable);
         };
+        // Fetched in this flight while the view stood still, or before it: existed when
+        // the search ran.
+        let fetched_max = fetched.keys().max().copied().filter(|_| stable);
+        if let Some(classified) = classified {
+            let existing = known_before.max(fetched_max);
+            self.learn_voicemail(s, f, &name, searched.as_ref(), &classified, existing);
+        }
         let mem = f.get(&name);
         // Every fetched message's identity is learnt (not only the hits'): the next warm
         // listing's window starts above them, so ordinary mail is fetched once at most.

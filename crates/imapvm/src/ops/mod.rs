@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, MessageType};
-use imapvm_policy::{Folder, MailboxName, MessageFlags, Uid, UidSet, UidValidity};
+use imapvm_policy::{Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity};
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::clock::SharedClock;
@@ -156,6 +156,53 @@ impl Mailbox {
         self.identity
             .matches(h.extension.as_deref(), h.context.as_deref())
             && !is_greeting(h.message_type.as_deref())
+    }
+
+    /// The UIDs of `name` a search for this box must look at: those known to be its
+    /// voicemail and those not classified yet (`imapvm_policy::voicemail_uids`); `None` when
+    /// nothing is known (search the whole folder). Exactly what a full search finds.
+    fn candidates(&self, f: &mut Folders, name: &MailboxName) -> Option<UidSet> {
+        let uid_validity = f.get(name).uid_validity?;
+        f.voicemail
+            .candidates(&self.voicemail_key(name), uid_validity)
+    }
+
+    /// Learns from a header-keys-only search of this box in the selected folder `name`,
+    /// restricted to `searched`: its `hits`, and as a UID that existed before it ran
+    /// `UIDNEXT − 1` of the folder's SELECT (the highest of that and `existing`).
+    fn learn_voicemail(
+        &self,
+        s: &Session,
+        f: &mut Folders,
+        name: &MailboxName,
+        searched: Option<&UidSet>,
+        hits: &[Uid],
+        existing: Option<Uid>,
+    ) {
+        let Some(uid_validity) = f.get(name).uid_validity else {
+            return;
+        };
+        let selected = s
+            .selected()
+            .filter(|sel| sel.name.same_mailbox(name) && sel.uid_validity == Some(uid_validity))
+            .and_then(|sel| Uid::new(sel.uid_next?.get().saturating_sub(1)));
+        f.voicemail.learn(
+            self.voicemail_key(name),
+            Scan {
+                uid_validity,
+                searched,
+                hits,
+                existing: selected.max(existing),
+            },
+        );
+    }
+
+    fn voicemail_key(&self, name: &MailboxName) -> (String, String, String) {
+        (
+            name.as_wire().to_owned(),
+            self.identity.extension().to_owned(),
+            self.identity.context().to_owned(),
+        )
     }
 
     /// The IMAP folder of a scope on this connection (`None`: `imapfolder`).

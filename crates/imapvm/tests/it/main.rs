@@ -27,6 +27,7 @@ mod sharing;
 mod support;
 mod time;
 mod tls_security;
+mod voicemail_uids;
 
 pub use imapvm_harness::{
     fixture, private_store, pw, py, q, server, store_for, store_with, unique, voicemail, wav,

@@ -782,12 +782,13 @@ print(typ)
     assert!(cell.starts_with("refused by imapvm"), "{cell}");
 }
 
-/// The ESEARCH count as a transcript, against a scripted server that answers the four
-/// searches in reverse order (matched by tag) and reports UID 7 as both new and old (its
-/// flags changed between two searches): counted once, no `FETCH (FLAGS)`, the exact header
-/// filter still applied to the hits (UID 9 is box 12345's).
+/// The ESEARCH count as a transcript, against a scripted server that answers the five
+/// searches (Asterisk's three, old-and-flagged, and the header keys alone that tell which
+/// UIDs are the box's) in reverse order (matched by tag) and reports UID 7 as both new and
+/// old (its flags changed between two searches): counted once, no `FETCH (FLAGS)`, the exact
+/// header filter still applied to the hits (UID 9 is box 12345's).
 #[tokio::test]
-async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
+async fn with_esearch_the_count_is_five_tagged_searches_and_no_flags_fetch() {
     const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
     let log = Log::default();
     let l = log.clone();
@@ -809,13 +810,15 @@ async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
                         " ALL 8"
                     } else if cmd.contains(" UNDELETED SEEN ") {
                         " ALL 7:8"
+                    } else if cmd.contains("RETURN (ALL) HEADER ") {
+                        " ALL 5:9"
                     } else {
                         ""
                     };
                     held.push(format!(
                         "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
                     ));
-                    if held.len() < 4 {
+                    if held.len() < 5 {
                         return Some(Reply::nothing());
                     }
                     Reply::send(held.drain(..).rev().collect::<String>())
@@ -859,11 +862,21 @@ async fn with_esearch_the_count_is_four_tagged_searches_and_no_flags_fetch() {
     );
     let lines = log.lines();
     let searches: Vec<&String> = lines.iter().filter(|l| l.contains("UID SEARCH")).collect();
-    assert_eq!(searches.len(), 4, "{lines:#?}");
-    assert!(
+    assert_eq!(searches.len(), 5, "{lines:#?}");
+    assert_eq!(
         searches
             .iter()
-            .all(|l| l.contains("UID SEARCH RETURN (ALL) UNDELETED ")),
+            .filter(|l| l.contains("UID SEARCH RETURN (ALL) UNDELETED "))
+            .count(),
+        4,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        searches
+            .iter()
+            .filter(|l| l.contains("UID SEARCH RETURN (ALL) HEADER X-Asterisk-VM-Extension "))
+            .count(),
+        1,
         "{lines:#?}"
     );
     assert!(

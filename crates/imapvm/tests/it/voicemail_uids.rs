@@ -1,0 +1,175 @@
+//! The voicemail UID cache (`imapvm_policy::voicemail_uids`) against the real Dovecot: a
+//! warm store's counts and listings search only the UIDs it knows to be the box's and the
+//! mail that arrived since, and after every change the user's mail client makes between
+//! two calls (ordinary mail added, a voicemail appended as Asterisk would, an expunge, flag
+//! changes, the folder deleted and re-created under a new UIDVALIDITY) they are exactly
+//! what a full search by the mail client gives.
+
+use imapvm::{Mailbox, MwiCounts, Store};
+
+use crate::{fixture, private_store, pw, py, q, server, store_for, unique};
+
+/// What the mail client sees of box 1234@default in `folder`: every voicemail's UID and
+/// flags, by a full `UID SEARCH HEADER … HEADER …` (no restriction), in UID order.
+fn truth(folder: &str) -> Vec<(u32, String)> {
+    let out = py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         for u in uids(m, 'HEADER', 'X-Asterisk-VM-Extension', '1234', 'HEADER', 'X-Asterisk-VM-Context', 'default'):\n\
+         \x20   print(u, flags(m, u))\n",
+        f = q(folder)
+    ));
+    out.lines()
+        .map(|l| {
+            let (uid, flags) = l.split_once(' ').unwrap();
+            (uid.parse().unwrap(), flags.to_owned())
+        })
+        .collect()
+}
+
+/// The counts the mail client's view gives.
+fn truth_counts(t: &[(u32, String)]) -> MwiCounts {
+    let mut c = MwiCounts::default();
+    for (_, flags) in t {
+        let has = |f: &str| flags.contains(f);
+        if has("\\Deleted") {
+            continue;
+        }
+        if has("\\Seen") {
+            c.old += 1;
+            c.old_urgent += u32::from(has("\\Flagged"));
+        } else if has("\\Flagged") {
+            c.urgent += 1;
+        } else {
+            c.new += 1;
+        }
+    }
+    c
+}
+
+/// Count and list (every state) agree with a full search by the mail client.
+async fn agrees(mb: &Mailbox, folder: &str, step: &str) {
+    let t = truth(folder);
+    assert_eq!(mb.count().await.unwrap(), truth_counts(&t), "{step}: count");
+    let listed: Vec<u32> = mb
+        .list(None)
+        .await
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    let want: Vec<u32> = t
+        .iter()
+        .filter(|(_, f)| !f.contains("\\Deleted"))
+        .map(|(u, _)| *u)
+        .collect();
+    assert_eq!(listed, want, "{step}: list");
+    // And again on the warm connection, now answered from the cache.
+    assert_eq!(
+        mb.count().await.unwrap(),
+        truth_counts(&t),
+        "{step}: warm count"
+    );
+}
+
+/// A script that appends `n` ordinary e-mails to the folder.
+fn foreign_mail(folder: &str, n: u32, tag: &str) -> String {
+    format!(
+        "m = connect('vm1234')\n\
+         for i in range({n}):\n\
+         \x20   append(m, {f}, ('From: a@example.com\\r\\nSubject: mail {tag} %d\\r\\nMessage-ID: <{tag}-%d@example>\\r\\n\\r\\nhello\\r\\n' % (i, i)).encode())\n",
+        f = q(folder)
+    )
+}
+
+#[tokio::test]
+async fn counts_and_listings_from_the_cache_equal_a_full_search_whatever_the_client_does() {
+    let (store, folder) = private_store("uid-cache");
+    scenario(store, folder).await;
+}
+
+/// The same on the old personality (no ESEARCH: one search and a flags fetch per count; a
+/// listing learns nothing of its own but uses what the counts learnt).
+#[tokio::test]
+async fn without_esearch_too() {
+    let s = server();
+    let folder = unique("uid-cache-old");
+    let store = store_for(
+        "uid-cache-old",
+        &s.old_host,
+        s.old_port,
+        &format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &format!(
+            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    );
+    scenario(store, folder).await;
+}
+
+async fn scenario(store: Store, folder: String) {
+    let mb = store.mailbox("1234@default").unwrap();
+    let a = mb.deposit(&crate::voicemail("5559001", 300)).await.unwrap();
+    py(&foreign_mail(&folder, 20, "first"));
+    let b = mb.deposit(&crate::voicemail("5559002", 300)).await.unwrap();
+    agrees(&mb, &folder, "two voicemails among twenty e-mails").await;
+
+    py(&foreign_mail(&folder, 15, "more"));
+    agrees(&mb, &folder, "e-mails added").await;
+
+    // A voicemail appended by another client, as Asterisk writes it (the corpus message).
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    py(&foreign_mail(&folder, 5, "after"));
+    let before = truth(&folder);
+    assert_eq!(before.len(), 3, "{before:?}");
+    agrees(&mb, &folder, "a voicemail appended by another client").await;
+
+    // Expunged, heard and flagged, deleted without expunge by the mail client.
+    py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         check(m.uid('STORE', '{a}', '+FLAGS', '(\\\\Deleted)'), 'delete')\ncheck(m.expunge(), 'expunge')\n\
+         check(m.uid('STORE', '{b}', '+FLAGS', '(\\\\Seen \\\\Flagged)'), 'read and flag')\n",
+        f = q(&folder),
+        a = a.uid,
+        b = b.uid
+    ));
+    agrees(&mb, &folder, "one expunged, one heard and flagged").await;
+    let third = truth(&folder).last().unwrap().0;
+    py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         check(m.uid('STORE', '{third}', '+FLAGS', '(\\\\Deleted)'), 'delete')\n",
+        f = q(&folder)
+    ));
+    agrees(&mb, &folder, "one deleted, not expunged").await;
+    py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         check(m.uid('STORE', '{third}', '-FLAGS', '(\\\\Deleted)'), 'undelete')\n",
+        f = q(&folder)
+    ));
+    agrees(&mb, &folder, "undeleted").await;
+
+    // The folder deleted and re-created: a new UIDVALIDITY, UIDs from 1 again, and a
+    // voicemail at a UID the old folder's cache knew as something else.
+    let old_validity = mb.list(None).await.unwrap().uid_validity;
+    py(&format!(
+        "m = connect('vm1234')\ncheck(m.delete('\"{folder}\"'), 'delete folder')\n\
+         check(m.create('\"{folder}\"'), 'create folder')\n"
+    ));
+    py(&foreign_mail(&folder, 3, "recreated"));
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read(), '(\\\\Seen)')\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    let t = truth(&folder);
+    assert_eq!(t.len(), 1, "{t:?}");
+    agrees(&mb, &folder, "folder re-created").await;
+    let listing = mb.list(None).await.unwrap();
+    assert_ne!(listing.uid_validity, old_validity);
+    assert_eq!(listing.messages.len(), 1);
+    store.close().await;
+}
