@@ -179,52 +179,41 @@ impl FetchedMessage {
         }
     }
 
+    /// The bytes of the first section `wanted` accepts (`None` also for NIL).
+    fn section_where(&self, wanted: impl Fn(&Section) -> bool) -> Option<&[u8]> {
+        self.sections
+            .iter()
+            .find_map(|(s, d)| if wanted(s) { d.as_deref() } else { None })
+    }
+
     /// The raw bytes of the `HEADER.FIELDS` section (the first one, if several were asked).
     pub fn header_fields(&self) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::HeaderFields(p, _) if p.is_empty() => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::HeaderFields(p, _) if p.is_empty()))
     }
 
     /// The raw bytes of body part `part` (e.g. `&[2]`).
     pub fn part(&self, part: &[u32]) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Part(p) if p == part => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::Part(p) if p == part))
     }
 
     /// The decoded bytes of body part `part` (`BINARY[part]`).
     pub fn binary(&self, part: &[u32]) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Binary(p) if p == part => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::Binary(p) if p == part))
     }
 
     /// The raw bytes of the message's header (`BODY[HEADER]`).
     pub fn header(&self) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Header(p) if p.is_empty() => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::Header(p) if p.is_empty()))
     }
 
     /// The raw bytes of the `MIME` header of body part `part` (`BODY[part.MIME]`).
     pub fn mime(&self, part: &[u32]) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Mime(p) if p == part => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::Mime(p) if p == part))
     }
 
     /// The raw bytes of the whole message (`BODY[]`).
     pub fn full(&self) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Full => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| *s == Section::Full)
     }
 }
 
