@@ -7,7 +7,9 @@
 //!   byte for byte, quirks included; [`Mode::Default`] keeps the layout and headers but
 //!   writes UTF-8 correctly and adds `Message-Context`/`Content-Duration`.
 //! * [`parse()`] reads any voicemail Asterisk (1.4 to 22) or a mail client left: every model
-//!   field, the decoded audio parts, plus [`Diagnostic`]s.
+//!   field, the decoded audio parts, plus [`Diagnostic`]s. [`parse_decoded`] gives the same
+//!   from the pieces an IMAP server with `BINARY` sends (header, parts' MIME headers, decoded
+//!   contents), without decoding base64 again.
 //! * [`HeaderBlock::parse`] reads just a header block (`BODY.PEEK[HEADER.FIELDS (...)]`), never
 //!   fails, bounds every size, and is what mailbox listings use.
 //! * [`lineage::Lineage`] is the origin a forwarded copy carries (`X-Asterisk-VM-Orig-Mailbox`,
@@ -68,5 +70,5 @@ pub use model::{
     AudioPart, Flag, KNOWN_FORMATS, MessageType, Voicemail, is_known_format, mime_type_for,
     stored_format,
 };
-pub use parse::{MAX_MESSAGE_BYTES, ParsedVoicemail, parse};
+pub use parse::{DecodedPart, MAX_MESSAGE_BYTES, ParsedVoicemail, parse, parse_decoded};
 pub use settings::{Envelope, Mode, Settings};

@@ -1,6 +1,6 @@
 //! Parsing a whole voicemail email (mail-parser for MIME, our header-block parser for the fields).
 
-use mail_parser::{Message, MessageParser, MimeHeaders as _};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders as _};
 
 use crate::error::ParseError;
 use crate::header_block::{Diagnostic, DiagnosticKind, HeaderBlock, HeaderFields};
@@ -65,6 +65,110 @@ fn parse_with(bytes: &[u8], use_skeleton: bool) -> Result<ParsedVoicemail, Parse
         None => full_parse_audio(bytes, &mut diagnostics)?,
     };
 
+    Ok(voicemail_of(fields, diagnostics, audio))
+}
+
+/// A body part the server decoded (IMAP `BINARY[n]`, RFC 3516): its MIME header as the server
+/// sent it (`BODY[n.MIME]`, with the empty line that ends it) and its content. A part the
+/// message does not have comes with both empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodedPart {
+    /// The part's MIME header block.
+    pub mime: Vec<u8>,
+    /// The part's content, its transfer encoding undone.
+    pub content: Vec<u8>,
+}
+
+/// [`parse`] of a voicemail the server took apart: its header block (`BODY[HEADER]`) and
+/// its parts 2 and 3 (the recording and a forward's intro) as the server decoded them, so
+/// that no base64 is decoded here (the contents are moved into the result, not copied).
+///
+/// Gives what [`parse`] gives for the whole message, except the [`DiagnosticKind::ExtraPart`]
+/// diagnostics of parts after the third (they are not fetched). `None` when the pieces
+/// cannot show that result for sure, and the caller parses the whole message instead: the
+/// message is not a `multipart` with a boundary; a part is missing (both empty) while the
+/// recording is not there, or has content but no MIME header; or a part is not one base64
+/// body of a type mail-parser reads as binary (multipart, text, `message/rfc822` and
+/// `message/global` parts are decoded differently, and so are other transfer encodings).
+/// Never panics.
+pub fn parse_decoded(
+    header: &[u8],
+    parts: [DecodedPart; 2],
+) -> Option<Result<ParsedVoicemail, ParseError>> {
+    let total = parts
+        .iter()
+        .map(|p| p.mime.len() + p.content.len())
+        .fold(header.len(), usize::saturating_add);
+    if total > MAX_MESSAGE_BYTES {
+        return Some(Err(ParseError::TooLarge {
+            len: total,
+            limit: MAX_MESSAGE_BYTES,
+        }));
+    }
+    let block = HeaderBlock::parse(header);
+    let fields = block.fields;
+    let mut diagnostics = block.diagnostics;
+    if fields.context.is_none() && fields.extension.is_none() {
+        return Some(Err(ParseError::NotAVoicemail));
+    }
+    let root = MessageParser::default().parse_headers(header)?;
+    let multipart = root.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart") && ct.attribute("boundary").is_some()
+    });
+    if !multipart {
+        return None;
+    }
+    let [recording, intro] = parts;
+    let present = |p: &DecodedPart| !(p.mime.is_empty() && p.content.is_empty());
+    if !present(&recording) {
+        // No second part (parse() says which error) or an odd server: read the whole message.
+        return None;
+    }
+    let mut audio = Vec::with_capacity(2);
+    for part in [recording, intro] {
+        if !present(&part) {
+            continue;
+        }
+        let headers = MessageParser::default().parse_headers(&part.mime[..])?;
+        let mime = headers.root_part();
+        if !is_base64_binary(mime) {
+            return None;
+        }
+        audio.push(audio_part(
+            Some(&part.mime),
+            mime,
+            part.content,
+            &mut diagnostics,
+        ));
+    }
+    Some(Ok(voicemail_of(fields, diagnostics, audio)))
+}
+
+/// Whether mail-parser reads `part` as a base64 body of binary content (its `contents()` is
+/// the decoded bytes, as the server's `BINARY` gives them): a `Content-Type` that is not
+/// multipart, text or an encapsulated message, and `Content-Transfer-Encoding: base64`.
+fn is_base64_binary(part: &MessagePart<'_>) -> bool {
+    let binary = part.content_type().is_some_and(|ct| {
+        let ctype = ct.ctype();
+        let message = ctype.eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+            });
+        !(ctype.eq_ignore_ascii_case("multipart") || ctype.eq_ignore_ascii_case("text") || message)
+    });
+    binary
+        && part
+            .content_transfer_encoding()
+            .is_some_and(|e| e.eq_ignore_ascii_case("base64"))
+}
+
+/// The model of a voicemail from its header fields and audio parts, with the diagnostics of
+/// missing fields and an unknown flag added.
+fn voicemail_of(
+    fields: HeaderFields,
+    mut diagnostics: Vec<Diagnostic>,
+    audio: Vec<AudioPart>,
+) -> ParsedVoicemail {
     for (present, name) in [
         (fields.context.is_some(), "X-Asterisk-VM-Context"),
         (fields.extension.is_some(), "X-Asterisk-VM-Extension"),
@@ -123,12 +227,12 @@ fn parse_with(bytes: &[u8], use_skeleton: bool) -> Result<ParsedVoicemail, Parse
         caller_channel: fields.caller_channel.clone(),
         audio,
     };
-    Ok(ParsedVoicemail {
+    ParsedVoicemail {
         voicemail,
         subject: fields.subject.clone(),
         headers: fields,
         diagnostics,
-    })
+    }
 }
 
 /// mail-parser's reading of the whole message, then its audio parts.
@@ -184,66 +288,78 @@ fn audio_parts(
             });
             continue;
         }
-        // mail-parser lower-cases types; Asterisk's `audio/x-WAV` keeps its case, so read the raw field.
         let start = usize::try_from(part.offset_header).unwrap_or(usize::MAX);
         let end = usize::try_from(part.offset_body).unwrap_or(0);
-        let raw_type = source
-            .get(start..end)
-            .and_then(|header| HeaderBlock::parse(header).fields.content_type)
-            .map(|value| {
-                value
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned()
-            })
-            .filter(|value| !value.is_empty());
-        let content_type = raw_type.unwrap_or_else(|| {
-            part.content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{sub}", ct.ctype()),
-                    None => ct.ctype().to_owned(),
-                })
+        let bytes = match skeleton
+            .as_deref_mut()
+            .and_then(|s| s.take_body(part.offset_body))
+        {
+            Some(decoded) => decoded,
+            None => part.contents().to_vec(),
+        };
+        audio.push(audio_part(source.get(start..end), part, bytes, diagnostics));
+    }
+    Ok(audio)
+}
+
+/// An audio part: its type and file name read from its header (`raw_header`, the bytes
+/// mail-parser read `part`'s header from) as Asterisk reads them, and its decoded `bytes`. An
+/// unknown format is noted in `diagnostics`.
+fn audio_part(
+    raw_header: Option<&[u8]>,
+    part: &MessagePart<'_>,
+    bytes: Vec<u8>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> AudioPart {
+    // mail-parser lower-cases types; Asterisk's `audio/x-WAV` keeps its case, so read the raw field.
+    let raw_type = raw_header
+        .and_then(|header| HeaderBlock::parse(header).fields.content_type)
+        .map(|value| {
+            value
+                .split(';')
+                .next()
                 .unwrap_or_default()
-        });
-        // Asterisk takes the first Content-Type parameter; fall back to the disposition's filename.
-        let filename = part
-            .content_type()
-            .and_then(|ct| {
-                ct.attributes()
-                    .and_then(|attrs| attrs.first())
-                    .map(|attr| attr.value.to_string())
+                .trim()
+                .to_owned()
+        })
+        .filter(|value| !value.is_empty());
+    let content_type = raw_type.unwrap_or_else(|| {
+        part.content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{sub}", ct.ctype()),
+                None => ct.ctype().to_owned(),
             })
-            .or_else(|| part.attachment_name().map(str::to_owned))
-            .unwrap_or_default();
-        let format = filename
-            .split_once('.')
-            .map(|(_, ext)| ext.to_owned())
-            .unwrap_or_default();
-        if !is_known_format(&format) {
-            diagnostics.push(Diagnostic {
-                line: 0,
-                field: String::new(),
-                kind: DiagnosticKind::UnknownFormat {
-                    filename: filename.clone(),
-                },
-            });
-        }
-        audio.push(AudioPart {
-            format,
-            filename,
-            content_type,
-            bytes: match skeleton
-                .as_deref_mut()
-                .and_then(|s| s.take_body(part.offset_body))
-            {
-                Some(decoded) => decoded,
-                None => part.contents().to_vec(),
+            .unwrap_or_default()
+    });
+    // Asterisk takes the first Content-Type parameter; fall back to the disposition's filename.
+    let filename = part
+        .content_type()
+        .and_then(|ct| {
+            ct.attributes()
+                .and_then(|attrs| attrs.first())
+                .map(|attr| attr.value.to_string())
+        })
+        .or_else(|| part.attachment_name().map(str::to_owned))
+        .unwrap_or_default();
+    let format = filename
+        .split_once('.')
+        .map(|(_, ext)| ext.to_owned())
+        .unwrap_or_default();
+    if !is_known_format(&format) {
+        diagnostics.push(Diagnostic {
+            line: 0,
+            field: String::new(),
+            kind: DiagnosticKind::UnknownFormat {
+                filename: filename.clone(),
             },
         });
     }
-    Ok(audio)
+    AudioPart {
+        format,
+        filename,
+        content_type,
+        bytes,
+    }
 }
 
 /// `<Asterisk-{N}-{rand}-{mailbox}-{pid}@{host}>` → mailbox. The mailbox may contain `-`.

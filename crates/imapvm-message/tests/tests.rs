@@ -6,5 +6,6 @@
 
 mod common;
 mod corpus;
+mod decoded;
 mod fixtures;
 mod roundtrip;

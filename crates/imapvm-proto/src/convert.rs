@@ -197,6 +197,11 @@ pub(crate) fn section_from_wire(s: &Option<t::fetch::Section<'_>>) -> Section {
     }
 }
 
+/// A `BINARY[...]` section path as this crate's [`Section::Binary`].
+pub(crate) fn binary_section(path: &[NonZeroU32]) -> Section {
+    Section::Binary(path.iter().map(|n| n.get()).collect())
+}
+
 pub(crate) fn status_items(mailbox: MailboxName, items: &[StatusDataItem]) -> MailboxStatus {
     let mut st = MailboxStatus {
         mailbox: Some(mailbox),
@@ -315,6 +320,12 @@ pub(crate) fn fetch_attr<'a>(
         F::Header => body(Some(t::fetch::Section::Header(None))),
         F::Full => body(None),
         F::Part(p) => body(Some(t::fetch::Section::Part(part(p)?))),
+        F::Mime(p) => body(Some(t::fetch::Section::Mime(part(p)?))),
+        F::Binary(p) => MessageDataItemName::Binary {
+            section: part(p)?.0.into_inner(),
+            partial: None,
+            peek: true,
+        },
         F::HeaderFields(names) => {
             let names: Result<Vec<AString<'a>>, Misuse> =
                 names.iter().map(|n| astring(n, command)).collect();

@@ -20,6 +20,10 @@ use imap_codec::imap_types::core::LiteralMode;
 /// of the connection).
 const KEEP_CAPACITY: usize = 1024 * 1024;
 
+/// The most room [`Framer::reserve_literal`] makes ahead of the data: a server's
+/// announcement alone does not make the client allocate more than this.
+const RESERVE_MAX: usize = 4 * 1024 * 1024;
+
 /// What the next bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -91,6 +95,16 @@ impl Framer {
     pub(crate) fn shrink(&mut self) {
         self.drop_handed_out();
         self.buf.shrink_to_fit();
+    }
+
+    /// Makes room for the rest of a literal of `len` bytes that the line just framed
+    /// announced (at most [`RESERVE_MAX`] at once), so that a large literal lands in one
+    /// allocation instead of a buffer that doubles as it arrives (each doubling copies
+    /// everything held). The caller has checked `len` against its limit.
+    pub(crate) fn reserve_literal(&mut self, len: u32) {
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(RESERVE_MAX);
+        let have = self.buf.len() - self.parsed;
+        self.buf.reserve(len.saturating_sub(have));
     }
 
     /// The next fragment of the current message, or `None` until more input arrives. After
@@ -391,6 +405,27 @@ mod tests {
         assert!(f.buf.capacity() <= KEEP_CAPACITY);
         assert!(matches!(f.progress(), Some(FragmentInfo::Line { .. })));
         assert_eq!(f.message_bytes(), b"a1 OK done\r\n");
+    }
+
+    #[test]
+    fn a_literal_is_reserved_for_up_to_its_bound() {
+        let mut f = Framer::new();
+        f.enqueue_bytes(b"* 1 FETCH (BODY[] {200000}\r\nabc");
+        assert!(matches!(f.progress(), Some(FragmentInfo::Line { .. })));
+        f.reserve_literal(200_000);
+        assert!(f.buf.capacity() >= f.parsed + 200_000);
+        let before = f.buf.as_ptr();
+        f.enqueue_bytes(&vec![b'x'; 199_997]);
+        assert_eq!(
+            f.buf.as_ptr(),
+            before,
+            "the literal landed without a reallocation"
+        );
+        let mut g = Framer::new();
+        g.enqueue_bytes(b"x {4000000000}\r\n");
+        assert!(g.progress().is_some());
+        g.reserve_literal(4_000_000_000);
+        assert!(g.buf.capacity() <= RESERVE_MAX + 64);
     }
 
     fn wire_bytes() -> impl Strategy<Value = Vec<u8>> {

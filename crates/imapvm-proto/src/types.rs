@@ -105,6 +105,12 @@ pub enum FetchAttr {
     Part(Vec<u32>),
     /// `BODY.PEEK[]`: the whole message.
     Full,
+    /// `BODY.PEEK[part.MIME]`: the MIME header of a body part.
+    Mime(Vec<u32>),
+    /// `BINARY.PEEK[part]` (RFC 3516): the part's content with its Content-Transfer-Encoding
+    /// undone by the server. Only for a server that advertises `BINARY`; one that cannot
+    /// decode the part answers NO `[UNKNOWN-CTE]`.
+    Binary(Vec<u32>),
 }
 
 /// A body section as reported in a FETCH response.
@@ -124,6 +130,8 @@ pub enum Section {
     Part(Vec<u32>),
     /// `BODY[n.MIME]`
     Mime(Vec<u32>),
+    /// `BINARY[n.m]` (RFC 3516): the decoded content of a part.
+    Binary(Vec<u32>),
 }
 
 /// A message's INTERNALDATE: seconds since the Unix epoch and the server's UTC offset.
@@ -171,28 +179,41 @@ impl FetchedMessage {
         }
     }
 
+    /// The bytes of the first section `wanted` accepts (`None` also for NIL).
+    fn section_where(&self, wanted: impl Fn(&Section) -> bool) -> Option<&[u8]> {
+        self.sections
+            .iter()
+            .find_map(|(s, d)| if wanted(s) { d.as_deref() } else { None })
+    }
+
     /// The raw bytes of the `HEADER.FIELDS` section (the first one, if several were asked).
     pub fn header_fields(&self) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::HeaderFields(p, _) if p.is_empty() => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::HeaderFields(p, _) if p.is_empty()))
     }
 
     /// The raw bytes of body part `part` (e.g. `&[2]`).
     pub fn part(&self, part: &[u32]) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Part(p) if p == part => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| matches!(s, Section::Part(p) if p == part))
+    }
+
+    /// The decoded bytes of body part `part` (`BINARY[part]`).
+    pub fn binary(&self, part: &[u32]) -> Option<&[u8]> {
+        self.section_where(|s| matches!(s, Section::Binary(p) if p == part))
+    }
+
+    /// The raw bytes of the message's header (`BODY[HEADER]`).
+    pub fn header(&self) -> Option<&[u8]> {
+        self.section_where(|s| matches!(s, Section::Header(p) if p.is_empty()))
+    }
+
+    /// The raw bytes of the `MIME` header of body part `part` (`BODY[part.MIME]`).
+    pub fn mime(&self, part: &[u32]) -> Option<&[u8]> {
+        self.section_where(|s| matches!(s, Section::Mime(p) if p == part))
     }
 
     /// The raw bytes of the whole message (`BODY[]`).
     pub fn full(&self) -> Option<&[u8]> {
-        self.sections.iter().find_map(|(s, d)| match s {
-            Section::Full => d.as_deref(),
-            _ => None,
-        })
+        self.section_where(|s| *s == Section::Full)
     }
 }
 

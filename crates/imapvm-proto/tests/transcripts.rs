@@ -1,6 +1,6 @@
 //! Scripted-server transcripts: each command's wire form and typed outcome, pipelining and round trips.
 
-use crate::support::{Pair, config, logged_in, script};
+use crate::support::{Pair, Step, config, logged_in, script};
 use imapvm_proto::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -296,6 +296,81 @@ fn fetch_body_part_and_bodystructure() {
     assert_eq!(msgs.len(), 1, "two FETCH responses for one UID are merged");
     assert_eq!(msgs[0].part(&[2]), Some(&b"UklGRg=="[..]));
     assert!(msgs[0].body_structure.is_some());
+}
+
+/// `BINARY.PEEK[n]` (RFC 3516) with `BODY.PEEK[HEADER]` and `BODY.PEEK[n.MIME]`: a literal8
+/// holding NUL bytes comes back exactly, large (kept away from imap-codec) or small (NUL
+/// stood in for while decoding), and a missing part is an empty literal.
+#[test]
+fn fetch_binary_parts_with_their_mime_headers() {
+    let mut p = selected_inbox();
+    let attrs = [
+        FetchAttr::Header,
+        FetchAttr::Mime(vec![2]),
+        FetchAttr::Binary(vec![2]),
+        FetchAttr::Mime(vec![3]),
+        FetchAttr::Binary(vec![3]),
+        FetchAttr::Binary(vec![1]),
+    ];
+    let id = p
+        .conn
+        .uid_fetch(&UidRange::Set(UidSet::single(uid(2))), &attrs)
+        .unwrap();
+    p.push(script(
+        "C: a3 UID FETCH 2 (UID BODY.PEEK[HEADER] BODY.PEEK[2.MIME] BINARY.PEEK[2] BODY.PEEK[3.MIME] BINARY.PEEK[3] BINARY.PEEK[1])",
+    ));
+    assert!(p.run());
+    let large: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let small = b"RIFF\0\0\x01";
+    let mime = b"Content-Type: audio/x-WAV\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    let mut reply = b"* 2 FETCH (UID 2 BODY[HEADER] {11}\r\nSubject: x\n".to_vec();
+    reply.extend_from_slice(format!(" BODY[2.MIME] {{{}}}\r\n", mime.len()).as_bytes());
+    reply.extend_from_slice(mime);
+    reply.extend_from_slice(format!(" BINARY[2] ~{{{}}}\r\n", large.len()).as_bytes());
+    reply.extend_from_slice(&large);
+    reply.extend_from_slice(b" BODY[3.MIME] {0}\r\n BINARY[3] {0}\r\n");
+    reply.extend_from_slice(format!(" BINARY[1] ~{{{}}}\r\n", small.len()).as_bytes());
+    reply.extend_from_slice(small);
+    reply.extend_from_slice(b")\r\na3 OK Fetch completed.\r\n");
+    p.push(vec![Step::Send(reply)]);
+    assert!(p.run());
+    let Outcome::Fetch(msgs) = p.ok(id) else {
+        panic!("not a fetch")
+    };
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(m.header(), Some(&b"Subject: x\n"[..]));
+    assert_eq!(m.mime(&[2]), Some(&mime[..]));
+    assert_eq!(m.binary(&[2]), Some(&large[..]));
+    assert_eq!(m.mime(&[3]), Some(&b""[..]));
+    assert_eq!(m.binary(&[3]), Some(&b""[..]));
+    assert_eq!(m.binary(&[1]), Some(&small[..]));
+    assert_eq!(m.part(&[2]), None);
+}
+
+/// A part the server cannot decode: Dovecot sends the message's UID alone, then NO
+/// `[UNKNOWN-CTE]`; the command is refused with that code and the connection goes on.
+#[test]
+fn binary_of_an_unknown_transfer_encoding_is_refused_with_its_code() {
+    let mut p = selected_inbox();
+    let id = p
+        .conn
+        .uid_fetch(
+            &UidRange::Set(UidSet::single(uid(2))),
+            &[FetchAttr::Flags, FetchAttr::Binary(vec![2])],
+        )
+        .unwrap();
+    p.push(script(
+        "C: a3 UID FETCH 2 (UID FLAGS BINARY.PEEK[2])
+         S: * 2 FETCH (UID 2)
+         S: a3 NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding (0.001 + 0.000 secs).",
+    ));
+    assert!(p.run());
+    let Error::Refused(r) = p.err(id) else {
+        panic!("not refused")
+    };
+    assert_eq!(r.code, Some(ResponseCode::Other("UNKNOWN-CTE".into())));
+    assert_eq!(p.conn.state(), State::Selected { read_only: false });
 }
 
 #[test]

@@ -415,6 +415,7 @@ impl Connection {
                             );
                             return;
                         }
+                        self.framer.reserve_literal(a.length);
                         self.in_literal = true;
                     } else if let Some(announced) =
                         overflowing_announcement(self.framer.fragment_bytes(info))

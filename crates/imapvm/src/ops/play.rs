@@ -1,8 +1,8 @@
 //! Playing: a message with its audio, marked `\Seen` unless peeked.
 
-use imapvm_message::{ParseError, parse};
+use imapvm_message::{DecodedPart, ParseError, ParsedVoicemail, parse, parse_decoded};
 use imapvm_policy::{Folder, Uid, UidSet};
-use imapvm_proto::{FetchAttr, Flag, StoreMode, UidRange};
+use imapvm_proto::{FetchAttr, FetchedMessage, Flag, Section, StoreMode, UidRange};
 
 use super::{Ownership, fetch_result};
 use crate::error::{Error, Result};
@@ -24,17 +24,23 @@ impl Mailbox {
     /// Parses a fetched message (`uid`) that must be one of this box's voicemails with
     /// audio: another box's message is reported as gone (it is not this box's to show), one
     /// without audio as [`Error::NoAudio`].
-    pub(crate) fn parse_own_voicemail(
+    pub(crate) fn parse_own_voicemail(&self, uid: Uid, bytes: &[u8]) -> Result<ParsedVoicemail> {
+        self.own_voicemail(uid, parse(bytes))
+    }
+
+    /// A parsed message (`uid`) that must be one of this box's voicemails with audio (see
+    /// [`Mailbox::parse_own_voicemail`]).
+    fn own_voicemail(
         &self,
         uid: Uid,
-        bytes: &[u8],
-    ) -> Result<imapvm_message::ParsedVoicemail> {
+        parsed: std::result::Result<ParsedVoicemail, ParseError>,
+    ) -> Result<ParsedVoicemail> {
         let no_audio = |source| Error::NoAudio {
             mailbox: self.id.clone(),
             uid,
             source,
         };
-        let parsed = parse(bytes).map_err(no_audio)?;
+        let parsed = parsed.map_err(no_audio)?;
         if !self.identity.matches(
             parsed.headers.extension.as_deref(),
             parsed.headers.context.as_deref(),
@@ -101,22 +107,40 @@ impl Mailbox {
             uid,
         };
         let range = UidRange::from(uid);
-        let attrs = [FetchAttr::Flags, FetchAttr::Full];
-        let changes = s.view_changes();
-        let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(&range, &attrs))?;
-        s.wait(&[id]).await?;
-        let mut fetched = fetch_result(s, "UID FETCH (play)", id)?;
-        if fetched.is_empty() && s.view_changes() != changes {
-            // A message newer than our view: fetch again from the synced view.
-            let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(&range, &attrs))?;
-            s.wait(&[id]).await?;
-            fetched = fetch_result(s, "UID FETCH (play)", id)?;
+        // With BINARY the server decodes the audio (fewer bytes, no base64 decoding here);
+        // whatever that cannot show for sure is read from the whole message, as without it.
+        let mut decoded = None;
+        if s.capabilities().has("BINARY") {
+            match fetch_one(s, &range, uid, &decoded_attrs()).await {
+                Ok(Some(mut m)) => {
+                    if let Some(parsed) = decoded_pieces(&mut m)
+                        .and_then(|(header, parts)| parse_decoded(&header, parts))
+                    {
+                        decoded = Some((m, parsed));
+                    }
+                }
+                Ok(None) => {
+                    f.get(&name).vanish(&UidSet::single(uid));
+                    return Err(vanished());
+                }
+                // E.g. NO [UNKNOWN-CTE]: the server cannot decode a part; read it whole.
+                Err(e) => tracing::debug!(mailbox = %self.id(), error = %e, "BINARY play refused"),
+            }
         }
-        let Some(m) = fetched.into_iter().find(|m| m.uid == uid) else {
-            f.get(&name).vanish(&UidSet::single(uid));
-            return Err(vanished());
+        let (m, parsed) = match decoded {
+            Some(found) => found,
+            None => {
+                let Some(m) =
+                    fetch_one(s, &range, uid, &[FetchAttr::Flags, FetchAttr::Full]).await?
+                else {
+                    f.get(&name).vanish(&UidSet::single(uid));
+                    return Err(vanished());
+                };
+                let parsed = parse(m.full().unwrap_or_default());
+                (m, parsed)
+            }
         };
-        let parsed = self.parse_own_voicemail(uid, m.full().unwrap_or_default())?;
+        let parsed = self.own_voicemail(uid, parsed)?;
         let already_seen = m
             .flags
             .as_deref()
@@ -135,4 +159,56 @@ impl Mailbox {
             marked_seen: mark,
         })
     }
+}
+
+/// The fetch items of a play from a server with `BINARY` (RFC 3516): the header, and parts 2
+/// and 3 (the recording, a forward's intro) decoded, with their MIME headers.
+fn decoded_attrs() -> [FetchAttr; 6] {
+    [
+        FetchAttr::Flags,
+        FetchAttr::Header,
+        FetchAttr::Mime(vec![2]),
+        FetchAttr::Binary(vec![2]),
+        FetchAttr::Mime(vec![3]),
+        FetchAttr::Binary(vec![3]),
+    ]
+}
+
+/// The header and parts 2 and 3 a [`decoded_attrs`] fetch returned, moved out of `m`; `None`
+/// when the server left one out or sent NIL.
+fn decoded_pieces(m: &mut FetchedMessage) -> Option<(Vec<u8>, [DecodedPart; 2])> {
+    let mut take = |wanted: Section| {
+        m.sections
+            .iter_mut()
+            .find(|(section, _)| *section == wanted)
+            .and_then(|(_, data)| data.take())
+    };
+    let header = take(Section::Header(Vec::new()))?;
+    let mut part = |n: u32| {
+        Some(DecodedPart {
+            mime: take(Section::Mime(vec![n]))?,
+            content: take(Section::Binary(vec![n]))?,
+        })
+    };
+    Some((header, [part(2)?, part(3)?]))
+}
+
+/// `UID FETCH` of one message; asked again once when the first answer is empty and the view
+/// changed meanwhile (a message newer than our view). `None`: the message is gone.
+async fn fetch_one(
+    s: &mut Session,
+    range: &UidRange,
+    uid: Uid,
+    attrs: &[FetchAttr],
+) -> Result<Option<FetchedMessage>> {
+    let changes = s.view_changes();
+    let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(range, attrs))?;
+    s.wait(&[id]).await?;
+    let mut fetched = fetch_result(s, "UID FETCH (play)", id)?;
+    if fetched.is_empty() && s.view_changes() != changes {
+        let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(range, attrs))?;
+        s.wait(&[id]).await?;
+        fetched = fetch_result(s, "UID FETCH (play)", id)?;
+    }
+    Ok(fetched.into_iter().find(|m| m.uid == uid))
 }

@@ -126,6 +126,16 @@ impl Connection {
                             convert::section_from_wire(&section),
                             data.0.map(|d| self.literals.restore(bytes, d.as_ref())),
                         )),
+                        I::Binary { section, value } => {
+                            let data = match value {
+                                t::core::NString8::NString(n) => n.into_option(),
+                                t::core::NString8::Literal8(l) => Some(l.data),
+                            };
+                            entry.sections.push((
+                                convert::binary_section(&section),
+                                data.map(|d| self.literals.restore(bytes, d.as_ref())),
+                            ));
+                        }
                         _ => {}
                     }
                 }
@@ -163,6 +173,10 @@ enum Item {
     HeaderFields,
     /// `BODY[n.m]`
     Part(Vec<u32>),
+    /// `BODY[n.m.MIME]`
+    Mime(Vec<u32>),
+    /// `BINARY[n.m]`
+    Binary(Vec<u32>),
     /// Any other section: never asked for by this client.
     OtherSection,
 }
@@ -183,9 +197,11 @@ impl Item {
                     Some(S::Header(None)) => Self::Header,
                     Some(S::HeaderFields(None, _)) => Self::HeaderFields,
                     Some(S::Part(p)) => Self::Part(p.0.as_ref().iter().map(|n| n.get()).collect()),
+                    Some(S::Mime(p)) => Self::Mime(p.0.as_ref().iter().map(|n| n.get()).collect()),
                     Some(_) => Self::OtherSection,
                 }
             }
+            I::Binary { section, .. } => Self::Binary(section.iter().map(|n| n.get()).collect()),
             _ => return None,
         })
     }
@@ -199,7 +215,9 @@ impl Item {
             | (Self::Full, FetchAttr::Full)
             | (Self::Header, FetchAttr::Header)
             | (Self::HeaderFields, FetchAttr::HeaderFields(_)) => true,
-            (Self::Part(p), FetchAttr::Part(q)) => p == q,
+            (Self::Part(p), FetchAttr::Part(q))
+            | (Self::Mime(p), FetchAttr::Mime(q))
+            | (Self::Binary(p), FetchAttr::Binary(q)) => p == q,
             _ => false,
         })
     }
@@ -223,6 +241,14 @@ impl Item {
                 .sections
                 .iter()
                 .any(|(x, _)| matches!(x, Section::Part(p) if p == q)),
+            Self::Mime(q) => m
+                .sections
+                .iter()
+                .any(|(x, _)| matches!(x, Section::Mime(p) if p == q)),
+            Self::Binary(q) => m
+                .sections
+                .iter()
+                .any(|(x, _)| matches!(x, Section::Binary(p) if p == q)),
             Self::OtherSection => false,
         }
     }
