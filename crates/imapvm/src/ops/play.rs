@@ -175,13 +175,15 @@ fn decoded_attrs() -> [FetchAttr; 6] {
 }
 
 /// The header and parts 2 and 3 a [`decoded_attrs`] fetch returned, moved out of `m`; `None`
-/// when the server left one out or sent NIL.
+/// when the server left one out. NIL is an empty section: Cyrus answers NIL for the part 3
+/// a message without an intro does not have, where Dovecot sends an empty string
+/// (`parse_decoded` tells an absent part from a broken one).
 fn decoded_pieces(m: &mut FetchedMessage) -> Option<(Vec<u8>, [DecodedPart; 2])> {
     let mut take = |wanted: Section| {
         m.sections
             .iter_mut()
             .find(|(section, _)| *section == wanted)
-            .and_then(|(_, data)| data.take())
+            .map(|(_, data)| data.take().unwrap_or_default())
     };
     let header = take(Section::Header(Vec::new()))?;
     let mut part = |n: u32| {
