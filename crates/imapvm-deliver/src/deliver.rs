@@ -32,11 +32,13 @@ use imapvm_policy::{
 };
 use imapvm_proto::{Flag, Outcome};
 
-use imapvm::outbox::{DepositOutcome, Held, ItemState, Outbox, Queued};
 use imapvm::parts::{Composed, quota_roots, random_u32, search_result};
 use imapvm::{
     AccountKey, DepositRefusal, Deposited, Error, Folders, Mailbox, NewVoicemail, Result, Session,
     Store, Urgency,
+};
+use imapvm_outbox::{
+    DepositOutcome, DurableDeposit, Enqueue, Held, ItemState, Outbox, OutboxStore, Queued,
 };
 
 /// How a copy reached its mailbox.
@@ -161,7 +163,7 @@ pub trait Deliver {
     /// which looks it up by msg id first (exactly once). A refused copy (over quota,
     /// `maxmsg`, duration) is [`Error::DepositRefused`] and stays in the outbox as
     /// [`ItemState::Refused`] for the operator. One recipient alone goes through
-    /// [`Mailbox::deposit_durable`] (which also retries once at once).
+    /// [`DurableDeposit::deposit_durable`] (which also retries once at once).
     fn deposit_to_durable<S: AsRef<str> + Sync>(
         &self,
         recipients: &[S],
@@ -378,7 +380,10 @@ async fn deliver_account(
     if let Some(o) = &outbox {
         let mut kept = Vec::new();
         for p in prepared {
-            match o.hold_new(&p.c.entry(&p.mailbox, ItemState::Pending, None), &p.c.bytes) {
+            match o.hold_new(
+                &Enqueue::of(&p.c, &p.mailbox, ItemState::Pending, None),
+                &p.c.bytes,
+            ) {
                 Ok(h) => {
                     helds.push(Some(h));
                     kept.push(p);
@@ -516,7 +521,12 @@ fn journaled_result(
 fn kept_refused(outbox: Option<&Outbox>, p: &Prepared, refusal: Error) -> RecipientResult {
     if let Some(o) = outbox
         && let Err(e) = o.enqueue(
-            &p.c.entry(&p.mailbox, ItemState::Refused, Some(refusal.refusal_text())),
+            &Enqueue::of(
+                &p.c,
+                &p.mailbox,
+                ItemState::Refused,
+                Some(refusal.refusal_text()),
+            ),
             &p.c.bytes,
         )
     {

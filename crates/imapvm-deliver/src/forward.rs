@@ -39,6 +39,7 @@ use imapvm::parts::{fetch_result, search_result};
 use imapvm::{
     Audio, Deposited, Error, Folders, Mailbox, MessageRef, Misuse, Result, Retry, Session,
 };
+use imapvm_outbox::OutboxStore;
 
 use crate::deliver::{
     Admission, Built, Compose, RecipientOutcome, RecipientResult, Via, admit_copy,

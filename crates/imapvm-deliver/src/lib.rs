@@ -9,8 +9,8 @@
 //! earlier copies on the same root counted), and APPENDed; the APPENDs of one account are
 //! pipelined on its one connection, accounts are served in parallel, and every recipient
 //! gets a [`RecipientResult`] of its own. A durable delivery writes each copy to the
-//! runtime's outbox before its APPEND. Every stored copy is announced on the store's change
-//! feed.
+//! outbox (`imapvm-outbox`) before its APPEND. Every stored copy is announced on the store's
+//! change feed.
 //!
 //! This crate does **not** connect, log in, speak IMAP grammar, build message bytes or
 //! decide admission itself: it runs on the runtime's pooled connections through

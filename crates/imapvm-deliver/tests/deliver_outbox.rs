@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use imapvm::outbox::{Enqueue, FlushReport, ItemState};
 use imapvm::{Error, MessageRef, Store};
 use imapvm_deliver::{Deliver, Forward, RecipientOutcome};
+use imapvm_outbox::{Enqueue, FlushReport, ItemState, OutboxStore};
 
 use crate::support::fault_proxy::{Action, Dir, Fault, FaultProxy};
 use crate::{pw, py, q, server, store_with, unique, voicemail};

@@ -1,16 +1,17 @@
 //! The integration-test harness shared by the test binaries of `imapvm` (the runtime),
-//! `imapvm-watch` and `imapvm-migrate`, so that none of them copies another's set-up.
+//! `imapvm-outbox`, `imapvm-deliver`, `imapvm-watch` and `imapvm-migrate`, so that none of them
+//! copies another's set-up.
 //!
-//! It does: start (once per test process) and describe the private Dovecot, Cyrus and
-//! Courier through `xtask`'s server harness, write a voicemail.conf for a test and open it
-//! as a [`Store`], run Python `imaplib` scripts as the independent mail client, make
-//! voicemails with generated tones, point at the Asterisk-written fixtures, proxy a
-//! connection with injected faults ([`fault_proxy`]), serve the private Dovecot's OAuth 2
-//! token introspection and issue tokens ([`oauth`]), stand in for a server that misbehaves
-//! in one exact way ([`scripted`]), run a scenario on each of the six server personalities
-//! ([`servers`]), time back-offs on a simulated clock ([`time`]), make a test CA with
-//! server certificates for the TLS tests ([`pki`]), and capture the trace log of the secrecy
-//! tests ([`logs`]).
+//! It does: start (once per test process) and describe the private Dovecot, Cyrus and Courier
+//! through `xtask`'s server harness, write a voicemail.conf for a test and open it as a [`Store`],
+//! run Python `imaplib` scripts as the independent mail client, make voicemails with generated
+//! tones, point at the Asterisk-written fixtures, proxy a connection with injected faults
+//! ([`fault_proxy`], and the fault runs' shared pieces in [`cuts`]), serve the private Dovecot's
+//! OAuth 2 token introspection and issue tokens ([`oauth`]), stand in for a server that misbehaves
+//! in one exact way ([`scripted`]) or in one nasty way of many ([`hostile`]), run a scenario on
+//! each of the six server personalities ([`servers`]), time back-offs on a simulated clock
+//! ([`time`]), make a test CA with server certificates for the TLS tests ([`pki`]), and capture the
+//! trace log of the secrecy tests ([`logs`]).
 //!
 //! It does **not** test anything itself, and it is never a normal dependency: only test
 //! binaries use it (it sits above the runtime, as tokio-test sits above tokio).
@@ -35,7 +36,9 @@
     reason = "test harness: a failed set-up step should stop the test loudly"
 )]
 
+pub mod cuts;
 pub mod fault_proxy;
+pub mod hostile;
 pub mod logs;
 pub mod oauth;
 pub mod pki;

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use imapvm::AccountKey;
-use imapvm::outbox::{ItemState, Outbox};
+use imapvm_outbox::{ItemState, Outbox};
 use imapvm_policy::Backoff;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -253,7 +253,7 @@ pub enum Error {
         /// The recipient as given.
         recipient: String,
     },
-    /// The outbox spool could not be read or written (see [`Outbox`](crate::Outbox)).
+    /// The outbox spool could not be read or written (the outbox of `imapvm-outbox`).
     #[error("outbox {}: {source}", path.display())]
     Outbox {
         /// The spool file or directory.
@@ -424,7 +424,7 @@ pub enum OutboxError {
 
 impl OutboxError {
     /// A failed file operation.
-    pub(crate) fn io(what: &'static str, source: std::io::Error) -> OutboxError {
+    pub fn io(what: &'static str, source: std::io::Error) -> OutboxError {
         OutboxError::Io {
             what,
             source: Arc::new(source),
@@ -476,7 +476,7 @@ impl std::fmt::Display for DepositRefusal {
 }
 
 /// The reasons of a refusal, on one line.
-pub(crate) fn reasons_text(reasons: &[DepositRefusal]) -> String {
+pub fn reasons_text(reasons: &[DepositRefusal]) -> String {
     reasons
         .iter()
         .map(ToString::to_string)

@@ -33,10 +33,9 @@
 //! announcement, the built message): `imapvm-deliver` stores one voicemail for several
 //! mailboxes and forwards.
 //!
-//! [`Mailbox::deposit_durable`] never loses a deposit to an outage: the message is written
-//! to the [`outbox`] spool (fsync'd) before its APPEND, a retry looks it up by msg id before
-//! sending it again (exactly once), and [`Store::flush_outbox`] /
-//! [`Store::spawn_flusher`] deliver what was queued while the server was unreachable.
+//! The deposit declares the journal it reports to ([`parts::Journal`]: the APPEND is about
+//! to leave, the message was refused); the durable outbox (`imapvm-outbox`, above the
+//! runtime) implements it, so that a deposit is never lost to an outage.
 //!
 //! ```no_run
 //! use imapvm::{Audio, NewVoicemail, Store, Urgency};
@@ -84,7 +83,6 @@ pub mod feed;
 mod limits;
 pub mod oauth;
 mod ops;
-pub mod outbox;
 pub mod parts;
 mod pool;
 mod session;
@@ -112,7 +110,6 @@ pub use imapvm_types::{
 pub use limits::MAX_AUDIO_FILE_BYTES;
 pub use oauth::{TokenCommand, TokenCommandError};
 pub use ops::ChangedSince;
-pub use outbox::{DepositOutcome, Enqueue, Outbox, OutboxItem};
 pub use pool::{Folders, IdentityHeaders};
 pub use session::{Selected, ServerChanges, Session};
 pub use store::{

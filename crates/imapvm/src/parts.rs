@@ -4,6 +4,10 @@
 //! ([`Store::announce`]), a built message ([`Composed`]), and the steps of an operation on a
 //! [`Session`] that the runtime's own operations use.
 //!
+//! The deposit declares the [`Journal`] it reports to; `imapvm-outbox` implements it (its
+//! write-ahead spool) and runs [`Mailbox::deposit_in`] with it, builds a message offline
+//! with [`Mailbox::compose`], and finds an earlier APPEND by [`MSG_ID_HEADER`].
+//!
 //! An operation on one box runs through [`Mailbox::with_account`]; a [`Lease`] is for a
 //! composition that serves several boxes of one account on one connection and reports per
 //! box (so it decides itself what to retry and what to announce).
@@ -12,8 +16,9 @@ use imapvm_message::ParsedVoicemail;
 use imapvm_policy::{Folder, MwiCounts, Uid};
 use tokio::sync::OwnedMutexGuard;
 
+pub use crate::error::reasons_text;
 pub use crate::ops::{Composed, fetch_result, quota_roots, random_u32, search_result};
-pub use crate::outbox::Held;
+pub use crate::ops::{Journal, MSG_ID_HEADER};
 
 use crate::account::Account;
 use crate::error::Result;

@@ -107,7 +107,7 @@ pub struct NewVoicemail {
     pub msg_id: Option<String>,
     /// The deposit may already have reached the server under [`NewVoicemail::msg_id`] (a
     /// recording recovered after a crash): [`Mailbox::deposit`] and
-    /// [`Mailbox::deposit_durable`] look the msg id up in the box first (one more round trip)
+    /// the outbox's durable deposit look the msg id up in the box first (one more round trip)
     /// and do not store it twice.
     pub resent: bool,
     /// When the message was left (Unix seconds; `None`: now): `X-Asterisk-VM-Orig-time`.
@@ -289,8 +289,6 @@ pub(crate) struct StoreInner {
     pub config: Config,
     pub pool: Pool,
     pub hostname: String,
-    /// [`Store::set_outbox_dir`] (crate `outbox`).
-    pub outbox_dir: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// Tells subscribers (the MWI watcher) that an operation touched a mailbox.
     pub feed: Feed,
     /// Every `now` of the store, its sessions and the services built on it.
@@ -327,7 +325,6 @@ impl Store {
                 config,
                 pool: Pool::default(),
                 hostname: local_hostname(),
-                outbox_dir: std::sync::Mutex::new(None),
                 feed: Feed::default(),
                 clock,
                 tokens: TokenCaches::default(),

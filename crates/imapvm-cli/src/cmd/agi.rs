@@ -120,7 +120,7 @@ pub(crate) fn run(global: &Global, args: &AgiArgs) -> Result<ExitCode, CliError>
         if recovered != imapvm_phone::Recovered::default() {
             tracing::info!(?recovered, "recordings left by an earlier run");
         }
-        let flusher = store.spawn_flusher(RETRY_EVERY)?;
+        let flusher = imapvm_outbox::OutboxStore::spawn_flusher(&store, RETRY_EVERY)?;
         let exporter = serve("agi", &store, &args.metrics, &metrics).await?;
         let mut outputs = Outputs::start(&store, &args.outputs, &metrics)?;
         let publisher_options = WatchOptions {

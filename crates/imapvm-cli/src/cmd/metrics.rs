@@ -32,7 +32,7 @@ pub(crate) async fn serve(
     let Some(addr) = args.metrics.or(store.config().imapvm.metrics) else {
         return Ok(None);
     };
-    metrics.track_outbox(store.outbox());
+    metrics.track_outbox(imapvm_outbox::Outbox::of(store));
     let exporter = Exporter::start(addr, metrics.clone())
         .await
         .map_err(|e| CliError(format!("--metrics {addr}: {e}")))?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use imapvm::outbox::{FlushReport, OutboxItem, SpoolProblem};
+use imapvm_outbox::{FlushReport, Outbox, OutboxItem, OutboxStore, SpoolProblem};
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -88,10 +88,10 @@ fn flush_json(r: &FlushReport) -> Value {
 
 pub(crate) fn run(global: &Global, args: &OutboxArgs) -> Result<ExitCode, CliError> {
     let store = open(global)?;
-    if let Some(dir) = &args.dir {
-        store.set_outbox_dir(dir.clone());
-    }
-    let outbox = store.outbox();
+    let outbox = match &args.dir {
+        Some(dir) => Outbox::new(dir.clone(), store.clock().clone()),
+        None => store.outbox(),
+    };
     match &args.action {
         OutboxAction::List => {
             let listing = outbox.list()?;
@@ -130,7 +130,7 @@ pub(crate) fn run(global: &Global, args: &OutboxArgs) -> Result<ExitCode, CliErr
         }
         OutboxAction::Flush => {
             let report = block_on(async {
-                let r = store.flush_outbox().await;
+                let r = outbox.flush(&store).await;
                 store.close().await;
                 r
             })??;

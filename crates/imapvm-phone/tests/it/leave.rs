@@ -291,7 +291,9 @@ async fn with_the_imap_server_down_the_message_waits_in_the_outbox() {
         Some("SUCCESS")
     );
     assert_eq!(report.status.as_deref(), Some("SUCCESS"));
-    let outbox = rig.store.outbox().list().unwrap();
+    let outbox = imapvm_outbox::OutboxStore::outbox(&rig.store)
+        .list()
+        .unwrap();
     assert_eq!(outbox.items.len(), 1, "{outbox:?}");
     assert_eq!(outbox.items[0].mailbox, "1234@default");
     assert!(rig.spool_files().is_empty(), "{:?}", rig.spool_files());

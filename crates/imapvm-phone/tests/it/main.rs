@@ -64,7 +64,11 @@ impl Rig {
             pw("vm1234"),
             pw("vm4321")
         );
-        let general = format!("imapfolder={folder}\ngreetingsfolder={folder}-greetings\n{general}");
+        let dir = scratch_dir("imapvm-phone", name);
+        let general = format!(
+            "imapfolder={folder}\ngreetingsfolder={folder}-greetings\nimapvm_outbox={}\n{general}",
+            dir.join("outbox").display()
+        );
         let store = match port {
             None => store_with(name, &general, boxes.unwrap_or(&default_boxes)),
             Some(port) => imapvm_harness::store_for(
@@ -75,11 +79,9 @@ impl Rig {
                 boxes.unwrap_or(&default_boxes),
             ),
         };
-        let dir = scratch_dir("imapvm-phone", name);
         let spool = dir.join("spool");
         let vm_spool = dir.join("voicemail");
         std::fs::create_dir_all(&vm_spool).unwrap();
-        store.set_outbox_dir(dir.join("outbox"));
         let conf = conf_path(&store);
         let phone_store = PhoneStore::new(store.clone(), Spool::open(&spool).unwrap(), &vm_spool)
             .with_config(&conf, imapvm_ivr::LockoutPolicy::default());

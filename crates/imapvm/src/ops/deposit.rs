@@ -1,5 +1,5 @@
 //! Depositing one voicemail: admission, build, APPEND, UID, recount. The deposit declares
-//! the [`Journal`] it reports to; the durable [`Outbox`](crate::Outbox) implements it.
+//! the [`Journal`] it reports to; the durable outbox (`imapvm-outbox`) implements it.
 
 use std::sync::Arc;
 
@@ -31,9 +31,10 @@ pub struct Composed {
 }
 
 /// What the deposit tells its journal, so that a message can be kept durable from just
-/// before its APPEND (the outbox implements it; a plain deposit keeps nothing). Called
-/// while the deposit runs, never across an await.
-pub(crate) trait Journal: Sync {
+/// before its APPEND (`imapvm-outbox` implements it; a plain deposit keeps nothing). Called
+/// while the deposit runs ([`Mailbox::deposit_in`]), never across an await; an error stops
+/// the deposit before its APPEND.
+pub trait Journal: Sync {
     /// The APPEND of `c` is about to be sent.
     fn appending(&self, mailbox: &Mailbox, c: &Composed) -> Result<()>;
     /// `c` was refused (by admission or by the server).
@@ -254,7 +255,7 @@ impl Mailbox {
 
     /// The message bytes of a deposit, with message number `msgnum`, at `now` (Unix
     /// seconds), `rand` making Message-ID, boundary and msg id unique.
-    pub(crate) fn compose(
+    pub fn compose(
         &self,
         new: &NewVoicemail,
         msgnum: u32,
@@ -338,8 +339,9 @@ impl Mailbox {
     }
 
     /// The deposit itself; `journal` keeps the bytes durable from just before the APPEND
-    /// (the outbox) or does nothing (plain [`Mailbox::deposit`]).
-    pub(crate) async fn deposit_in(
+    /// (the outbox) or does nothing (plain [`Mailbox::deposit`]). Runs on a session the
+    /// caller holds (inside [`Mailbox::with_account`]).
+    pub async fn deposit_in(
         &self,
         s: &mut Session,
         f: &mut Folders,

@@ -29,8 +29,7 @@ mod play;
 mod probe;
 
 pub use count::ChangedSince;
-pub(crate) use deposit::Journal;
-pub use deposit::{Composed, quota_roots};
+pub use deposit::{Composed, Journal, quota_roots};
 pub(crate) use list::Ownership;
 
 /// The identity headers, fetched to filter exactly (and to tell greetings from messages).
@@ -40,7 +39,8 @@ const IDENTITY_FIELDS: &[&str] = &[
     "X-Asterisk-VM-Message-Type",
 ];
 
-pub(crate) const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
+/// The header that names a deposit (shared by its copies): how a retry finds an earlier APPEND.
+pub const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
 
 /// The UIDs of the `UID SEARCH` `id` (queued as `context`).
 pub fn search_result(s: &mut Session, context: &str, id: CommandId) -> Result<Vec<Uid>> {

@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, OutboxError, Result};
+use imapvm::{Error, OutboxError, Result};
 
 /// First line of every `.meta` file.
 const MAGIC: &str = "imapvm-outbox 1";
@@ -16,7 +16,7 @@ const MAGIC: &str = "imapvm-outbox 1";
 const MAX_META_BYTES: u64 = 16 * 1024;
 /// Largest `.eml` accepted: two audio parts at the message crate's limit, base64 (4/3), and
 /// room for headers and text.
-pub const MAX_ITEM_BYTES: u64 = crate::limits::MAX_AUDIO_FILE_BYTES * 3 + 1024 * 1024;
+pub const MAX_ITEM_BYTES: u64 = imapvm::MAX_AUDIO_FILE_BYTES * 3 + 1024 * 1024;
 /// Longest `last-error` kept.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -74,7 +74,7 @@ pub struct SpoolProblem {
     pub reason: String,
 }
 
-/// What [`crate::Outbox::list`] found.
+/// What [`Outbox::list`](crate::Outbox::list) found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutboxListing {
     /// The items, oldest first.

@@ -1,7 +1,8 @@
-//! The durable outbox: a deposit that cannot reach the IMAP server (unreachable, timed
-//! out, connection dropped mid-APPEND) is kept on disk and delivered later, exactly once.
+//! The outbox, its write-ahead journal and its flush: a deposit that cannot reach the IMAP
+//! server (unreachable, timed out, connection dropped mid-APPEND) is kept on disk and
+//! delivered later, exactly once.
 //!
-//! [`Mailbox::deposit_durable`] writes the built message to the spool (fsync'd) just
+//! [`DurableDeposit::deposit_durable`] writes the built message to the spool (fsync'd) just
 //! before its APPEND and removes it once the server confirmed; when the server cannot be
 //! reached at all the message is built offline and queued. Either way the caller gets
 //! [`DepositOutcome::Stored`] or [`DepositOutcome::Queued`], never a silent loss. A retry
@@ -10,33 +11,29 @@
 //! after the server stored it does not double it. Refusals (over quota, `maxmsg`) stay in
 //! the outbox as [`ItemState::Refused`] for the operator and are not retried in a loop.
 //!
-//! [`Store::flush_outbox`] delivers what is pending; [`Store::spawn_flusher`] does it in
-//! the background.
-
-mod spool;
+//! [`Outbox::flush`] delivers what is pending; [`Outbox::spawn_flusher`] does it in the
+//! background.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imapvm::clock::SharedClock;
+use imapvm::parts::{Composed, Journal, MSG_ID_HEADER, random_u32, reasons_text};
+use imapvm::{
+    ConfigError, DepositRefusal, Deposited, Error, Folders, Mailbox, NewVoicemail, OutboxError,
+    Result, Retry, Session, Store,
+};
 use imapvm_message::HeaderBlock;
 use imapvm_policy::{Folder, SearchKey, Uid, UidSet, UidValidity};
 use imapvm_proto::{FetchAttr, Flag, Outcome, UidRange};
-use imapvm_types::sansio::ConfigError;
 
-use crate::clock::SharedClock;
-use crate::error::{DepositRefusal, Error, OutboxError, Result, reasons_text};
-use crate::ops::{Composed, Journal, MSG_ID_HEADER, random_u32};
-use crate::pool::Folders;
-use crate::session::Session;
-use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Store};
+use crate::spool::{Held, ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
+use crate::spool::{Spool, item_id, spool_error};
 
-pub use spool::{Held, ItemState, MAX_ITEM_BYTES, OutboxItem, OutboxListing, SpoolProblem};
-use spool::{Spool, item_id, spool_error};
-
-/// Where the outbox lives unless voicemail.conf says `imapvm_outbox=` or the library user
-/// calls [`Store::set_outbox_dir`].
+/// Where the outbox lives unless voicemail.conf says `imapvm_outbox=` (or the caller builds
+/// its [`Outbox`] on another directory).
 pub const DEFAULT_OUTBOX_DIR: &str = "/var/spool/imapvm/outbox";
 
 /// The outbox journal: the message is on disk before the APPEND leaves.
@@ -68,7 +65,7 @@ impl<'a> WriteAhead<'a> {
     }
 
     fn put(&self, mailbox: &Mailbox, c: &Composed, state: ItemState) -> Result<()> {
-        let entry = c.entry(mailbox, state, None);
+        let entry = Enqueue::of(c, mailbox, state, None);
         *self.held() = Some(self.outbox.hold_new(&entry, &c.bytes)?);
         self.committed.store(true, Ordering::SeqCst);
         Ok(())
@@ -97,14 +94,19 @@ pub struct Enqueue {
     pub reason: Option<String>,
 }
 
-impl Composed {
-    /// The outbox metadata of this message for `mailbox`.
-    pub fn entry(&self, mailbox: &Mailbox, state: ItemState, reason: Option<String>) -> Enqueue {
+impl Enqueue {
+    /// The outbox metadata of the built message `c` for `mailbox`.
+    pub fn of(
+        c: &Composed,
+        mailbox: &Mailbox,
+        state: ItemState,
+        reason: Option<String>,
+    ) -> Enqueue {
         Enqueue {
             mailbox: mailbox.id(),
-            msg_id: self.msg_id.clone(),
-            message_id: self.message_id.clone(),
-            urgent: self.urgent,
+            msg_id: c.msg_id.clone(),
+            message_id: c.message_id.clone(),
+            urgent: c.urgent,
             state,
             reason,
         }
@@ -213,7 +215,7 @@ pub struct Delivered {
     pub already_there: bool,
 }
 
-/// What one [`Store::flush_outbox`] did.
+/// What one [`Outbox::flush`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FlushReport {
     /// Delivered (and removed from the outbox).
@@ -230,7 +232,8 @@ pub struct FlushReport {
     pub problems: Vec<SpoolProblem>,
 }
 
-/// The outbox spool directory of a [`Store`].
+/// The outbox: a spool directory of items, stamped with a clock. [`Outbox::of`] a store is
+/// the one its voicemail.conf names; [`Outbox::new`] is any other.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     spool: Spool,
@@ -270,7 +273,7 @@ impl Outbox {
     /// Queues `c`, built offline for `mailbox` because its server could not be reached
     /// (`e`, kept as the item's reason): the flusher delivers it.
     pub fn queue_offline(&self, mailbox: &Mailbox, c: &Composed, e: &Error) -> Result<Queued> {
-        let entry = c.entry(mailbox, ItemState::Pending, Some(e.to_string()));
+        let entry = Enqueue::of(c, mailbox, ItemState::Pending, Some(e.to_string()));
         let item = self.enqueue(&entry, &c.bytes)?;
         tracing::info!(mailbox = %mailbox.id(), item = %item.id, error = %e, "server unreachable: queued");
         Ok(Queued {
@@ -317,51 +320,25 @@ impl Outbox {
     }
 }
 
-impl Store {
-    /// Uses `dir` as the outbox instead of `imapvm_outbox` / [`DEFAULT_OUTBOX_DIR`].
-    pub fn set_outbox_dir(&self, dir: impl Into<PathBuf>) {
-        let mut guard = match self.inner.outbox_dir.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *guard = Some(dir.into());
+impl Outbox {
+    /// The outbox of `store`: `imapvm_outbox` of `[general]`, else [`DEFAULT_OUTBOX_DIR`],
+    /// stamped with the store's clock.
+    pub fn of(store: &Store) -> Outbox {
+        let dir = store
+            .config()
+            .general
+            .imapvm_outbox
+            .clone()
+            .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned());
+        Outbox::new(dir, store.clock().clone())
     }
 
-    /// The outbox: [`Store::set_outbox_dir`], else `imapvm_outbox` of `[general]`, else
-    /// [`DEFAULT_OUTBOX_DIR`].
-    pub fn outbox(&self) -> Outbox {
-        let chosen = match self.inner.outbox_dir.lock() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        let dir = chosen.unwrap_or_else(|| {
-            PathBuf::from(
-                self.config()
-                    .general
-                    .imapvm_outbox
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_OUTBOX_DIR.to_owned()),
-            )
-        });
-        Outbox::new(dir, self.clock().clone())
-    }
-
-    /// Whether an outbox is configured (`imapvm_outbox` or [`Store::set_outbox_dir`]): then
-    /// a forward queues the copies it could not deliver.
-    pub fn outbox_configured(&self) -> bool {
-        let set = match self.inner.outbox_dir.lock() {
-            Ok(g) => g.is_some(),
-            Err(poisoned) => poisoned.into_inner().is_some(),
-        };
-        set || self.config().general.imapvm_outbox.is_some()
-    }
-
-    /// Delivers every pending item of the outbox (oldest first), each exactly once: it is
-    /// looked up by msg id in its folder before it is APPENDed. Refused items are left
-    /// alone. Items whose account is unreachable stay pending.
-    pub async fn flush_outbox(&self) -> Result<FlushReport> {
-        let outbox = self.outbox();
-        let listing = outbox.list()?;
+    /// Delivers every pending item of this outbox (oldest first) through `store`'s
+    /// connections, each exactly once: it is looked up by msg id in its folder before it is
+    /// APPENDed. Refused items are left alone. Items whose account is unreachable stay
+    /// pending.
+    pub async fn flush(&self, store: &Store) -> Result<FlushReport> {
+        let listing = self.list()?;
         let mut report = FlushReport {
             problems: listing.problems,
             ..FlushReport::default()
@@ -371,18 +348,18 @@ impl Store {
                 report.left_refused.push(item.id);
                 continue;
             }
-            let Some(held) = outbox.spool.hold(&item.id)? else {
+            let Some(held) = self.spool.hold(&item.id)? else {
                 report.busy.push(item.id);
                 continue;
             };
-            let mailbox = match self.mailbox(&held.item.mailbox) {
+            let mailbox = match store.mailbox(&held.item.mailbox) {
                 Ok(m) => m,
                 Err(e) => {
                     report.failed.push((item.id, e.to_string()));
                     continue;
                 }
             };
-            match mailbox.deliver_held(&outbox.spool, held).await {
+            match deliver_held(&mailbox, &self.spool, held).await {
                 Ok(d) => report.delivered.push(d),
                 Err((id, Error::DepositRefused { reasons, .. })) => {
                     report.refused.push((id, reasons_text(&reasons)));
@@ -393,17 +370,21 @@ impl Store {
         Ok(report)
     }
 
-    /// Runs [`Store::flush_outbox`] every `every` (more than 0) in a background task (first
-    /// run at once) until the returned [`Flusher`] is stopped or dropped.
-    pub fn spawn_flusher(&self, every: Duration) -> std::result::Result<Flusher, ConfigError> {
+    /// Runs [`Outbox::flush`] through `store` every `every` (more than 0) in a background
+    /// task (first run at once) until the returned [`Flusher`] is stopped or dropped.
+    pub fn spawn_flusher(
+        &self,
+        store: &Store,
+        every: Duration,
+    ) -> std::result::Result<Flusher, ConfigError> {
         ConfigError::require_nonzero("every", every)?;
-        let store = self.clone();
+        let (outbox, store) = (self.clone(), store.clone());
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match store.flush_outbox().await {
+                match outbox.flush(&store).await {
                     Ok(r) => {
                         if !r.delivered.is_empty() || !r.refused.is_empty() {
                             tracing::info!(
@@ -420,46 +401,24 @@ impl Store {
         });
         Ok(Flusher { task })
     }
-}
 
-/// The background flusher of [`Store::spawn_flusher`]; dropping it stops it.
-#[derive(Debug)]
-pub struct Flusher {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Flusher {
-    /// Stops the flusher (a delivery in progress is abandoned; the item stays queued and the
-    /// next flush finds it by msg id if it had reached the server).
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Mailbox {
-    /// Stores a voicemail like [`Mailbox::deposit`], but never loses it to an outage: the
-    /// message is written to the outbox (fsync'd) before its APPEND and removed when the
-    /// server confirmed. When the server cannot be reached, or the connection drops before
-    /// the confirmation, one immediate retry on a fresh connection looks the message up by
-    /// msg id before sending it again; if that fails too the result is
+    /// Stores a voicemail in `mailbox` like [`Mailbox::deposit`], but never loses it to an
+    /// outage: the message is written to this outbox (fsync'd) before its APPEND and removed
+    /// when the server confirmed. When the server cannot be reached, or the connection drops
+    /// before the confirmation, one immediate retry on a fresh connection looks the message
+    /// up by msg id before sending it again; if that fails too the result is
     /// [`DepositOutcome::Queued`] and the flusher delivers it later.
     ///
     /// A refusal (over quota, `maxmsg`) is [`Error::DepositRefused`]; the message stays in
     /// the outbox as [`ItemState::Refused`] for the operator.
-    pub async fn deposit_durable(&self, vm: &NewVoicemail) -> Result<DepositOutcome> {
-        let outbox = self.store.outbox();
-        let journal = WriteAhead::new(&outbox);
+    pub async fn deposit(&self, mailbox: &Mailbox, vm: &NewVoicemail) -> Result<DepositOutcome> {
+        let (outbox, this) = (self, mailbox);
+        let journal = WriteAhead::new(outbox);
         // Lost before the APPEND left (nothing is on disk yet): once more on a fresh
         // connection, as every other operation does.
-        let result = self
+        let result = this
             .with_account(Retry::IfWarmUnless(&journal.committed), |a| {
-                Box::pin(self.deposit_in(a.session, a.folders, vm, &journal))
+                Box::pin(this.deposit_in(a.session, a.folders, vm, &journal))
             })
             .await;
         match result {
@@ -480,19 +439,19 @@ impl Mailbox {
                     // The APPEND may or may not have reached the server: retry, exactly once.
                     Some(held) => held,
                     None if e.worth_queueing() => {
-                        let clock = self.store.clock();
-                        let composed = self.compose(vm, 1, clock.unix_secs(), random_u32(clock))?;
+                        let clock = this.store().clock();
+                        let composed = this.compose(vm, 1, clock.unix_secs(), random_u32(clock))?;
                         return Ok(DepositOutcome::Queued(
-                            outbox.queue_offline(self, &composed, &e)?,
+                            outbox.queue_offline(this, &composed, &e)?,
                         ));
                     }
                     None => return Err(e),
                 };
-                tracing::debug!(mailbox = %self.id(), item = %held.item.id, error = %e, "deposit interrupted; retrying once");
+                tracing::debug!(mailbox = %this.id(), item = %held.item.id, error = %e, "deposit interrupted; retrying once");
                 let (item, msg_id) = (held.item.id.clone(), held.item.msg_id.clone());
-                match self.deliver_held(&outbox.spool, held).await {
+                match deliver_held(this, &outbox.spool, held).await {
                     Ok(d) => {
-                        let counts = self.count().await.unwrap_or_default();
+                        let counts = this.count().await.unwrap_or_default();
                         Ok(DepositOutcome::Stored(Deposited {
                             uid: d.uid,
                             uid_validity: d.uid_validity,
@@ -504,7 +463,7 @@ impl Mailbox {
                     }
                     Err((_, refused @ Error::DepositRefused { .. })) => Err(refused),
                     Err((_, again)) => {
-                        tracing::info!(mailbox = %self.id(), item = %item, error = %again, "deposit queued");
+                        tracing::info!(mailbox = %this.id(), item = %item, error = %again, "deposit queued");
                         Ok(DepositOutcome::Queued(Queued {
                             item,
                             msg_id,
@@ -515,145 +474,205 @@ impl Mailbox {
             }
         }
     }
+}
 
-    /// Delivers a held item: look up by msg id, APPEND only when absent. On success the item
-    /// is removed; on a refusal it is flagged refused; otherwise its attempt is recorded and
-    /// it stays pending. The error comes with the item's id.
-    async fn deliver_held(
+/// The background flusher of [`Outbox::spawn_flusher`]; dropping it stops it.
+#[derive(Debug)]
+pub struct Flusher {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Flusher {
+    /// Stops the flusher (a delivery in progress is abandoned; the item stays queued and the
+    /// next flush finds it by msg id if it had reached the server).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The durable deposit on a [`Mailbox`], in its store's outbox ([`Outbox::of`]): the call
+/// site reads as it did when the runtime held the outbox.
+pub trait DurableDeposit {
+    /// [`Outbox::deposit`] of this mailbox's voicemail in its store's outbox.
+    fn deposit_durable(
         &self,
-        spool: &Spool,
-        mut held: Held,
-    ) -> std::result::Result<Delivered, (String, Error)> {
-        let id = held.item.id.clone();
-        let bytes = match held.read_bytes(spool) {
-            Ok(b) => b,
-            Err(e) => return Err((id, e)),
-        };
-        held.item.attempts = held.item.attempts.saturating_add(1);
-        let item = &held.item;
-        let result = self
-            .with_account_once(move |a| {
-                Box::pin(self.deliver_in(a.session, a.folders, item, bytes))
-            })
-            .await;
-        match result {
-            Ok((uid, uid_validity, already_there)) => {
-                let delivered = Delivered {
-                    item: id.clone(),
-                    mailbox: held.item.mailbox.clone(),
-                    uid,
-                    uid_validity,
-                    already_there,
-                };
-                if let Err(e) = spool.remove(held) {
-                    tracing::warn!(item = %id, error = %e, "delivered, but the outbox item stays");
-                }
-                Ok(delivered)
-            }
-            Err(e) => {
-                if let Error::DepositRefused { .. } = &e {
-                    held.item.state = ItemState::Refused;
-                }
-                held.item.last_error = Some(e.refusal_text());
-                if let Err(write) = spool.update(&held) {
-                    tracing::warn!(item = %id, error = %write, "cannot record the attempt");
-                }
-                Err((id, e))
-            }
-        }
+        vm: &NewVoicemail,
+    ) -> impl Future<Output = Result<DepositOutcome>> + Send;
+}
+
+impl DurableDeposit for Mailbox {
+    async fn deposit_durable(&self, vm: &NewVoicemail) -> Result<DepositOutcome> {
+        Outbox::of(self.store()).deposit(self, vm).await
+    }
+}
+
+/// A [`Store`]'s outbox ([`Outbox::of`]: the one its voicemail.conf names).
+pub trait OutboxStore {
+    /// [`Outbox::of`] this store.
+    fn outbox(&self) -> Outbox;
+    /// Whether voicemail.conf names an outbox (`imapvm_outbox`): then a forward queues the
+    /// copies it could not deliver.
+    fn outbox_configured(&self) -> bool;
+    /// [`Outbox::flush`] of this store's outbox.
+    fn flush_outbox(&self) -> impl Future<Output = Result<FlushReport>> + Send;
+    /// [`Outbox::spawn_flusher`] of this store's outbox.
+    fn spawn_flusher(&self, every: Duration) -> std::result::Result<Flusher, ConfigError>;
+}
+
+impl OutboxStore for Store {
+    fn outbox(&self) -> Outbox {
+        Outbox::of(self)
     }
 
-    /// Looks the item up in `imapfolder` by msg id (exactly: both `X-Asterisk-VM-Message-ID`
-    /// and `Message-ID` must match); APPENDs it when absent. Returns (UID, UIDVALIDITY,
-    /// whether it was already there).
-    async fn deliver_in(
-        &self,
-        s: &mut Session,
-        f: &mut Folders,
-        item: &OutboxItem,
-        bytes: Vec<u8>,
-    ) -> Result<(Uid, UidValidity, bool)> {
-        let name = self.layout(s)?.mailbox_name(Folder::Inbox);
-        let uid_validity = self.select(s, f, &name).await?;
-        if let Some(uid) = self.find_by_msg_id(s, item).await? {
-            tracing::debug!(mailbox = %self.id(), item = %item.id, %uid, "already on the server; not sent again");
-            return Ok((uid, uid_validity, true));
-        }
-        let flags = if item.urgent {
-            vec![Flag::Flagged]
-        } else {
-            Vec::new()
-        };
-        let message: Arc<[u8]> = Arc::from(bytes);
-        match s
-            .exec("APPEND (outbox)", |c| c.append(&name, &flags, message))
-            .await
-        {
-            Ok(Outcome::Appended(Some(a))) => Ok((a.uid, a.uid_validity, false)),
-            Ok(_) => {
-                let uid = self
-                    .find_by_msg_id(s, item)
-                    .await?
-                    .ok_or(Error::Unexpected {
-                        account: s.key().clone(),
-                        command: "APPEND (the new message was not found by its msg id)",
-                    })?;
-                let uid_validity = s
-                    .selected()
-                    .and_then(|x| x.uid_validity)
-                    .unwrap_or(uid_validity);
-                Ok((uid, uid_validity, false))
-            }
-            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
-                Err(Error::DepositRefused {
-                    mailbox: self.id.clone(),
-                    reasons: vec![DepositRefusal::of_append(*source)],
-                })
-            }
-            Err(e) => Err(e),
-        }
+    fn outbox_configured(&self) -> bool {
+        self.config().general.imapvm_outbox.is_some()
     }
 
-    /// The UID of the message with the item's msg id in the selected folder, if any (deleted
-    /// ones included: a message the user already deleted was delivered).
-    async fn find_by_msg_id(&self, s: &mut Session, item: &OutboxItem) -> Result<Option<Uid>> {
-        let keys = [SearchKey::header(MSG_ID_HEADER, item.msg_id.as_str())];
-        let set: UidSet = match s
-            .exec("UID SEARCH (outbox msg id)", |c| c.uid_search(&keys))
-            .await?
-        {
-            Outcome::Search(u) => u.into_iter().collect(),
-            _ => UidSet::new(),
-        };
-        if set.is_empty() {
-            return Ok(None);
-        }
-        // HEADER search is a substring match: check the values exactly.
-        let attrs = [FetchAttr::HeaderFields(vec![
-            MSG_ID_HEADER.to_owned(),
-            "Message-ID".to_owned(),
-        ])];
-        let fetched = match s
-            .exec("UID FETCH (outbox msg id)", |c| {
-                c.uid_fetch(&UidRange::Set(set), &attrs)
-            })
-            .await?
-        {
-            Outcome::Fetch(m) => m,
-            _ => Vec::new(),
-        };
-        Ok(fetched
-            .iter()
-            .filter(|m| {
-                let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
-                block.fields.msg_id.as_deref().map(str::trim) == Some(item.msg_id.as_str())
-                    && (item.message_id.is_empty()
-                        || block.fields.message_id.as_deref().map(str::trim)
-                            == Some(item.message_id.as_str()))
-            })
-            .map(|m| m.uid)
-            .min())
+    async fn flush_outbox(&self) -> Result<FlushReport> {
+        Outbox::of(self).flush(self).await
     }
+
+    fn spawn_flusher(&self, every: Duration) -> std::result::Result<Flusher, ConfigError> {
+        Outbox::of(self).spawn_flusher(self, every)
+    }
+}
+
+/// Delivers a held item: look up by msg id, APPEND only when absent. On success the item
+/// is removed; on a refusal it is flagged refused; otherwise its attempt is recorded and
+/// it stays pending. The error comes with the item's id.
+async fn deliver_held(
+    mb: &Mailbox,
+    spool: &Spool,
+    mut held: Held,
+) -> std::result::Result<Delivered, (String, Error)> {
+    let id = held.item.id.clone();
+    let bytes = match held.read_bytes(spool) {
+        Ok(b) => b,
+        Err(e) => return Err((id, e)),
+    };
+    held.item.attempts = held.item.attempts.saturating_add(1);
+    let item = &held.item;
+    let result = mb
+        .with_account_once(move |a| Box::pin(deliver_in(mb, a.session, a.folders, item, bytes)))
+        .await;
+    match result {
+        Ok((uid, uid_validity, already_there)) => {
+            let delivered = Delivered {
+                item: id.clone(),
+                mailbox: held.item.mailbox.clone(),
+                uid,
+                uid_validity,
+                already_there,
+            };
+            if let Err(e) = spool.remove(held) {
+                tracing::warn!(item = %id, error = %e, "delivered, but the outbox item stays");
+            }
+            Ok(delivered)
+        }
+        Err(e) => {
+            if let Error::DepositRefused { .. } = &e {
+                held.item.state = ItemState::Refused;
+            }
+            held.item.last_error = Some(e.refusal_text());
+            if let Err(write) = spool.update(&held) {
+                tracing::warn!(item = %id, error = %write, "cannot record the attempt");
+            }
+            Err((id, e))
+        }
+    }
+}
+
+/// Looks the item up in `imapfolder` by msg id (exactly: both `X-Asterisk-VM-Message-ID`
+/// and `Message-ID` must match); APPENDs it when absent. Returns (UID, UIDVALIDITY,
+/// whether it was already there).
+async fn deliver_in(
+    mb: &Mailbox,
+    s: &mut Session,
+    f: &mut Folders,
+    item: &OutboxItem,
+    bytes: Vec<u8>,
+) -> Result<(Uid, UidValidity, bool)> {
+    let name = mb.layout(s)?.mailbox_name(Folder::Inbox);
+    let uid_validity = mb.select(s, f, &name).await?;
+    if let Some(uid) = find_by_msg_id(s, item).await? {
+        tracing::debug!(mailbox = %mb.id(), item = %item.id, %uid, "already on the server; not sent again");
+        return Ok((uid, uid_validity, true));
+    }
+    let flags = if item.urgent {
+        vec![Flag::Flagged]
+    } else {
+        Vec::new()
+    };
+    let message: Arc<[u8]> = Arc::from(bytes);
+    match s
+        .exec("APPEND (outbox)", |c| c.append(&name, &flags, message))
+        .await
+    {
+        Ok(Outcome::Appended(Some(a))) => Ok((a.uid, a.uid_validity, false)),
+        Ok(_) => {
+            let uid = find_by_msg_id(s, item).await?.ok_or(Error::Unexpected {
+                account: s.key().clone(),
+                command: "APPEND (the new message was not found by its msg id)",
+            })?;
+            let uid_validity = s
+                .selected()
+                .and_then(|x| x.uid_validity)
+                .unwrap_or(uid_validity);
+            Ok((uid, uid_validity, false))
+        }
+        Err(Error::Protocol { source, .. }) if !source.is_fatal() => Err(Error::DepositRefused {
+            mailbox: mb.mailbox_id().clone(),
+            reasons: vec![DepositRefusal::of_append(*source)],
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The UID of the message with the item's msg id in the selected folder, if any (deleted
+/// ones included: a message the user already deleted was delivered).
+async fn find_by_msg_id(s: &mut Session, item: &OutboxItem) -> Result<Option<Uid>> {
+    let keys = [SearchKey::header(MSG_ID_HEADER, item.msg_id.as_str())];
+    let set: UidSet = match s
+        .exec("UID SEARCH (outbox msg id)", |c| c.uid_search(&keys))
+        .await?
+    {
+        Outcome::Search(u) => u.into_iter().collect(),
+        _ => UidSet::new(),
+    };
+    if set.is_empty() {
+        return Ok(None);
+    }
+    // HEADER search is a substring match: check the values exactly.
+    let attrs = [FetchAttr::HeaderFields(vec![
+        MSG_ID_HEADER.to_owned(),
+        "Message-ID".to_owned(),
+    ])];
+    let fetched = match s
+        .exec("UID FETCH (outbox msg id)", |c| {
+            c.uid_fetch(&UidRange::Set(set), &attrs)
+        })
+        .await?
+    {
+        Outcome::Fetch(m) => m,
+        _ => Vec::new(),
+    };
+    Ok(fetched
+        .iter()
+        .filter(|m| {
+            let block = HeaderBlock::parse(m.header_fields().unwrap_or_default());
+            block.fields.msg_id.as_deref().map(str::trim) == Some(item.msg_id.as_str())
+                && (item.message_id.is_empty()
+                    || block.fields.message_id.as_deref().map(str::trim)
+                        == Some(item.message_id.as_str()))
+        })
+        .map(|m| m.uid)
+        .min())
 }
 
 #[cfg(test)]
@@ -667,7 +686,7 @@ mod tests {
             "[general]\nimapserver=127.0.0.1\n[default]\n1 => 1,A,,,imapuser=u|imappassword=p\n";
         let store = Store::new(imapvm_config::parse_bytes("v.conf", conf.as_bytes()).config);
         assert!(matches!(
-            store.spawn_flusher(Duration::ZERO),
+            Outbox::of(&store).spawn_flusher(&store, Duration::ZERO),
             Err(ConfigError::OutOfBounds { field: "every", .. })
         ));
     }

@@ -1,10 +1,12 @@
 //! A small hostile IMAP server (plain TCP on 127.0.0.1, or TLS with a given certificate):
 //! it behaves well enough to log in and select, then does one nasty thing. It is a script
-//! of the harness's scripted IMAP server ([`imapvm_harness::scripted`]) on the testkit's peer.
+//! of the harness's scripted IMAP server ([`crate::scripted`]) on the testkit's peer.
 
 use std::sync::Arc;
 
-use imapvm_harness::scripted::{Command, Imap, Literal, Log, Script, usual};
+use imapvm::Store;
+
+use crate::scripted::{Command, Imap, Literal, Log, Script, usual};
 use imapvm_testkit::{Peer, Reply};
 
 /// The nasty thing.
@@ -290,4 +292,22 @@ impl Script for HostileScript {
             usual(self.caps, &c)
         })
     }
+}
+
+/// A voicemail.conf for box 1234@default on a plain loopback server (no Dovecot involved, so
+/// a child process needs nothing else), with a fresh outbox.
+pub fn plain_store(name: &str, port: u16) -> Store {
+    let dir = crate::scratch_dir("imapvm-it-hostile", name);
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             imapopentimeout=2\nimapreadtimeout=2\nimapwritetimeout=2\nimapclosetimeout=1\n\
+             imapvm_outbox={}\n[default]\n1234 => 1234,Alice,,,imapuser=vm1234|imappassword=pw\n",
+            dir.join("outbox").display()
+        ),
+    )
+    .unwrap();
+    Store::open(&conf).unwrap()
 }
