@@ -128,8 +128,12 @@ const LAYERS: &[(&str, Allowed)] = &[
         "imapvm-ivr",
         Allowed::Only(&["imapvm-types", "imapvm-policy"]),
     ),
-    // The network plumbing (driver, clock, TLS, TCP) knows only the sans-IO core trait.
-    ("imapvm-net", Allowed::Only(TYPES)),
+    // The network plumbing (driver, clock, TLS, TCP, the OAuth token command) knows only
+    // the sans-IO core trait, and the token command's command line as config parses it.
+    (
+        "imapvm-net",
+        Allowed::Only(&["imapvm-types", "imapvm-config"]),
+    ),
     // The runtime assembles the lower crates on the plumbing; the call flows (agi, ivr)
     // are imapvm-phone's and the AMI client imapvm-watch's.
     (

@@ -136,7 +136,10 @@ fn pieces_that_cannot_show_the_result_are_refused() {
         (
             "no Content-Type (text/plain)",
             HEADER.to_owned(),
-            [part("Content-Transfer-Encoding: base64\r\n\r\n", b"x"), none()],
+            [
+                part("Content-Transfer-Encoding: base64\r\n\r\n", b"x"),
+                none(),
+            ],
         ),
         (
             "quoted-printable",

@@ -14,9 +14,13 @@
 //!   plus a CA file or `novalidate-cert`, and a handshake that tells a TLS refusal from a
 //!   broken connection.
 //! * [`tcp`]: TCP keepalive.
+//! * [`oauth`]: `imapoauthcmd`, the operator's command that prints an OAuth 2 token for a
+//!   login, run without a shell, bounded in time and output, and the token it printed,
+//!   cached until it expires or the server refuses it (the runtime decides when to log in
+//!   and retry).
 //!
 //! This crate does **not** know any protocol (events stay in the core; the caller matches
-//! them), does not log in, retry, back off or pool connections (the runtime and the
+//! them), does not log in (the token command only prints a token), retry, back off or pool connections (the runtime and the
 //! services decide that), and holds no voicemail logic.
 //!
 //! ```
@@ -44,5 +48,6 @@
 
 pub mod clock;
 pub mod driver;
+pub mod oauth;
 pub mod tcp;
 pub mod tls;

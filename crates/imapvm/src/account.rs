@@ -1,15 +1,18 @@
 //! One IMAP account: where it is, how it is secured, who logs in. The pool's key.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use imapvm_config::{MailboxSettings, TlsMode};
+use imapvm_config::{CommandLine, MailboxSettings, TlsMode};
 use imapvm_types::Secret;
 use imapvm_types::sansio::ConfigError;
 
+use imapvm_net::oauth::TokenCommand;
+
 use crate::error::{ConfigProblem, Error, Result};
-use crate::oauth::{TokenCaches, TokenCommand};
 
 // The key is a module of its own: errors name it, and this module names the errors.
 pub(crate) mod key;
@@ -222,6 +225,27 @@ impl Account {
     }
 }
 
+/// The token commands of a store's accounts, by account and command: every mailbox of the
+/// store on one account with one `imapoauthcmd` gets the same [`TokenCommand`], so they
+/// share its cache.
+#[derive(Debug, Default)]
+pub(crate) struct TokenCaches(Mutex<HashMap<(AccountKey, CommandLine), TokenCommand>>);
+
+impl TokenCaches {
+    /// The store's token command of account `key` for `token`'s command line: `token`
+    /// itself the first time, the one handed out before ever after.
+    pub(crate) fn shared(&self, key: AccountKey, token: &TokenCommand) -> TokenCommand {
+        let mut caches = match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        caches
+            .entry((key, token.command().clone()))
+            .or_insert_with(|| token.clone())
+            .clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,7 +312,7 @@ mod tests {
     /// same token command); another account runs the command for itself.
     #[tokio::test]
     async fn the_boxes_of_one_account_share_one_token() {
-        use crate::oauth::Origin;
+        use imapvm_net::oauth::Origin;
         let clock = crate::clock::SystemClock::shared();
         let text = "[general]\nimapserver=imap.example.com\nimapoauthcmd=echo tok\n[default]\n\
                     1 => 1,A,,,imapuser=shared\n2 => 2,B,,,imapuser=shared\n\
@@ -310,7 +334,7 @@ mod tests {
             account("2@default"),
             account("3@default"),
         );
-        let l = crate::oauth::Login {
+        let l = imapvm_net::oauth::Login {
             user: "shared",
             server: "imap.example.com",
             timeout: Duration::from_secs(20),

@@ -17,7 +17,7 @@ use imapvm_types::sansio::ConfigError;
 pub use imapvm_net::tls::TlsError;
 
 use crate::account::key::AccountKey;
-use crate::oauth::TokenCommandError;
+use imapvm_net::oauth::TokenCommandError;
 
 /// Everything an operation of this crate can fail with. Every variant names the account
 /// ([`AccountKey`], `user@server:port`) or the mailbox ([`MailboxId`], `box@context`) it

@@ -81,7 +81,6 @@ pub mod config_files;
 mod error;
 pub mod feed;
 mod limits;
-pub mod oauth;
 mod ops;
 pub mod parts;
 mod pool;
@@ -97,6 +96,8 @@ pub use error::{
     ConfigFileError, ConfigProblem, DepositRefusal, Error, Insecure, Misuse, OutboxError, Result,
 };
 pub use feed::{ChangeFeed, Changed};
+pub use imapvm_net::oauth;
+pub use imapvm_net::oauth::{TokenCommand, TokenCommandError};
 pub use imapvm_net::tls::TlsError;
 pub use imapvm_policy::{Folder, MessageState, MwiCounts, WatchStrategy};
 pub use imapvm_proto::Stats;
@@ -108,7 +109,6 @@ pub use imapvm_types::{
     UidValidity,
 };
 pub use limits::MAX_AUDIO_FILE_BYTES;
-pub use oauth::{TokenCommand, TokenCommandError};
 pub use ops::ChangedSince;
 pub use pool::{Folders, IdentityHeaders};
 pub use session::{Selected, ServerChanges, Session};

@@ -32,8 +32,8 @@ use crate::account::{Account, AccountKey, Credentials, Security};
 use crate::clock::SharedClock;
 use crate::driver::{DriveError, Driver, Progress};
 use crate::error::{Error, Insecure, Result, TlsError};
-use crate::oauth::{self, TokenCommand};
 use crate::tls;
+use imapvm_net::oauth::{self, TokenCommand};
 
 /// The socket under a session: TCP, or TCP in rustls (implicit TLS, STARTTLS).
 trait Socket: AsyncRead + AsyncWrite + Unpin + Send + Sync + Any {}

@@ -16,12 +16,12 @@ use imapvm_policy::{
 };
 use imapvm_proto::Stats;
 
+use crate::account::TokenCaches;
 use crate::account::{Account, AccountKey};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{ConfigFileError, ConfigProblem, Error, Result};
 use crate::feed::{ChangeFeed, Feed};
 use crate::limits::MAX_AUDIO_FILE_BYTES;
-use crate::oauth::TokenCaches;
 use crate::pool::{Folders, Pool};
 use crate::session::Session;
 

@@ -22,24 +22,22 @@
 //! [`Secret`]s: never in logs, `Debug`, errors or traces [INV-6].
 //!
 //! **The cache.** [`TokenCommand`] is shared by every clone of an account, and a
-//! [`Store`](crate::Store) gives all its mailboxes on one account with one command the same
-//! one (`TokenCaches`): the pool's session and the watcher's log in with one run of the
+//! store (the runtime's `imapvm::Store`) gives all its mailboxes on one account with one
+//! command the same one (its `TokenCaches`): the pool's session and the watcher's log in with one run of the
 //! command. A caller that needs a token while the command runs waits for that run. When the
 //! server refuses a cached token, the session drops it, runs the command once more and
-//! retries the login once (`session.rs`); a freshly printed token that is refused is an
+//! retries the login once (the runtime's `session.rs`); a freshly printed token that is refused is an
 //! error.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imapvm_config::CommandLine;
 use imapvm_types::Secret;
 use tokio::io::AsyncReadExt;
 
-use crate::account::key::AccountKey;
 use crate::clock::SharedClock;
 
 /// Most bytes the command may print.
@@ -98,7 +96,7 @@ impl Cached {
 
 /// Where a token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     /// Kept from an earlier run.
     Cache,
     /// Printed by a run just now.
@@ -131,7 +129,7 @@ impl Eq for TokenCommand {}
 
 /// What the command learns about the login it serves (its environment).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Login<'a> {
+pub struct Login<'a> {
     /// `imapuser`.
     pub user: &'a str,
     /// `imapserver`.
@@ -156,7 +154,7 @@ impl TokenCommand {
 
     /// A token for `login`: the cached one while it is usable, else one printed by a run
     /// of the command now (then cached). Concurrent callers share one run.
-    pub(crate) async fn token(
+    pub async fn token(
         &self,
         login: Login<'_>,
         clock: &SharedClock,
@@ -184,7 +182,7 @@ impl TokenCommand {
 
     /// The server refused `token`: it is not used again (unless the cache already holds a
     /// newer one, which stays).
-    pub(crate) async fn refused(&self, token: &Secret) {
+    pub async fn refused(&self, token: &Secret) {
         let mut cache = self.cache.lock().await;
         if cache.as_ref().is_some_and(|c| c.token == *token) {
             *cache = None;
@@ -237,7 +235,7 @@ async fn run(command: &CommandLine, login: Login<'_>) -> Result<Vec<u8>, TokenCo
 
 /// The token and its lifetime (`expires_in`) in what the command printed (see the module
 /// docs). Errors name the rule, never the output.
-pub(crate) fn parse_output(output: &[u8]) -> Result<(Secret, Option<Duration>), TokenCommandError> {
+pub fn parse_output(output: &[u8]) -> Result<(Secret, Option<Duration>), TokenCommandError> {
     let bad = |reason| TokenCommandError::BadOutput { reason };
     let text = output.trim_ascii();
     if text.is_empty() {
@@ -271,27 +269,6 @@ pub(crate) fn parse_output(output: &[u8]) -> Result<(Secret, Option<Duration>), 
         ));
     }
     Ok((Secret::new(token), expires_in))
-}
-
-/// The token commands of a store's accounts, by account and command: every mailbox of the
-/// store on one account with one `imapoauthcmd` gets the same [`TokenCommand`], so they
-/// share its cache.
-#[derive(Debug, Default)]
-pub(crate) struct TokenCaches(Mutex<HashMap<(AccountKey, CommandLine), TokenCommand>>);
-
-impl TokenCaches {
-    /// The store's token command of account `key` for `token`'s command line: `token`
-    /// itself the first time, the one handed out before ever after.
-    pub(crate) fn shared(&self, key: AccountKey, token: &TokenCommand) -> TokenCommand {
-        let mut caches = match self.0.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        caches
-            .entry((key, token.command().clone()))
-            .or_insert_with(|| token.clone())
-            .clone()
-    }
 }
 
 #[cfg(test)]
