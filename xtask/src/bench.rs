@@ -83,16 +83,14 @@ pub struct BenchArgs {
 /// The heading of the phone bench's section of `docs/performance.md`.
 const PHONE_HEADING: &str = "## The phone side (FastAGI)";
 
-/// `report` with its phone section replaced by `section` (or `section` appended): the
-/// section runs from its heading to the next `## ` heading or the end.
+/// `report` with the section that has `section`'s heading (its first line: the phone
+/// bench's, a kept one) replaced by `section`, or `section` appended: a section runs from
+/// its heading to the next `## ` heading or the end.
 pub fn splice_section(report: &str, section: &str) -> String {
     let section = section.trim_end();
-    match report.find(PHONE_HEADING) {
-        Some(start) => {
-            let after = &report[start + PHONE_HEADING.len()..];
-            let end = after
-                .find("\n## ")
-                .map_or(report.len(), |i| start + PHONE_HEADING.len() + i + 1);
+    let heading = section.lines().next().unwrap_or(PHONE_HEADING);
+    match section_span(report, heading) {
+        Some((start, end)) => {
             format!("{}{section}\n\n{}", &report[..start], &report[end..])
                 .trim_end()
                 .to_owned()
@@ -100,6 +98,34 @@ pub fn splice_section(report: &str, section: &str) -> String {
         }
         None => format!("{}\n\n{section}\n", report.trim_end()),
     }
+}
+
+/// Where the section under `heading` (a `## ` line) is in `report`: from its heading to the
+/// next `## ` heading or the end.
+fn section_span(report: &str, heading: &str) -> Option<(usize, usize)> {
+    let start = report.match_indices(heading).map(|(i, _)| i).find(|&i| {
+        (i == 0 || report[..i].ends_with('\n'))
+            && report[i + heading.len()..].starts_with(['\n', '\r'])
+    })?;
+    let after = &report[start + heading.len()..];
+    let end = after
+        .find("\n## ")
+        .map_or(report.len(), |i| start + heading.len() + i + 1);
+    Some((start, end))
+}
+
+/// Sections of docs/performance.md written from measurements the suite does not make (the
+/// watcher's scale runs, the client-CPU profiles): the suite rewrites the file, and these
+/// are put back as they were.
+pub const KEPT_SECTIONS: &[&str] = &["## Scale of the MWI watcher", "## Client CPU"];
+
+/// The [`KEPT_SECTIONS`] of `report`, each with its heading.
+pub fn kept_sections(report: &str) -> Vec<String> {
+    KEPT_SECTIONS
+        .iter()
+        .filter_map(|heading| section_span(report, heading))
+        .map(|(start, end)| report[start..end].trim_end().to_owned())
+        .collect()
 }
 
 impl BenchArgs {
@@ -295,6 +321,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let mwi_took = mwi_started.elapsed();
     let suite_started = std::time::Instant::now();
+    let report_path = root.join("docs/performance.md");
+    let kept = kept_sections(&std::fs::read_to_string(&report_path).unwrap_or_default());
     eprintln!("==> xtask bench: end-to-end suite");
     let status = Command::new(cargo_bin())
         .current_dir(&root)
@@ -306,6 +334,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return Err(HarnessError(format!(
             "the benchmark suite failed: {status}"
         )));
+    }
+    if !kept.is_empty() {
+        let report = std::fs::read_to_string(&report_path)
+            .map_err(|e| HarnessError::io("reading docs/performance.md", e))?;
+        let report = kept
+            .iter()
+            .fold(report, |report, section| splice_section(&report, section));
+        std::fs::write(&report_path, report)
+            .map_err(|e| HarnessError::io("writing docs/performance.md", e))?;
     }
     let phone_started = std::time::Instant::now();
     if !args.no_phone {
@@ -373,6 +410,29 @@ mod tests {
             "# Perf\n\n## The phone side (FastAGI)\n\nnew figures\n\n## Later\n\nkept\n"
         );
         assert_eq!(splice_section(&appended, section), appended, "idempotent");
+    }
+
+    #[test]
+    fn hand_written_sections_survive_a_rewrite() {
+        let old = "# Perf\n\n## Suite\n\nold rows\n\n## Scale of the MWI watcher\n\n309 MiB\n\n\
+                   ## Client CPU\n\nprofiles\n\n## Scale of the MWI watcher, mentioned\n";
+        let kept = kept_sections(old);
+        assert_eq!(
+            kept,
+            [
+                "## Scale of the MWI watcher\n\n309 MiB",
+                "## Client CPU\n\nprofiles"
+            ]
+        );
+        let rewritten = kept.iter().fold(
+            "# Perf\n\n## Suite\n\nnew rows\n".to_owned(),
+            |report, section| splice_section(&report, section),
+        );
+        assert_eq!(
+            rewritten,
+            "# Perf\n\n## Suite\n\nnew rows\n\n## Scale of the MWI watcher\n\n309 MiB\n\n\
+             ## Client CPU\n\nprofiles\n"
+        );
     }
 
     #[test]
