@@ -11,7 +11,9 @@ use imapvm_deliver::{Deliver, Forward, RecipientOutcome};
 use imapvm_outbox::{Enqueue, FlushReport, ItemState, OutboxStore};
 
 use crate::support::fault_proxy::{Action, Dir, Fault, FaultProxy};
-use crate::{pw, py, q, server, store_with, unique, voicemail};
+use imapvm_harness::cuts::msg_ids_of;
+
+use crate::{pw, server, store_with, unique, voicemail};
 
 /// 1234@default (vm1234) and 5678@default (vm5678, 200K quota) straight to the server,
 /// 4321@other (vm4321) in clear through `proxy_port`; one fresh folder, one fresh outbox.
@@ -37,29 +39,6 @@ fn store(name: &str, proxy_port: u16) -> (Store, String, PathBuf) {
         ),
     );
     (store, folder, outbox)
-}
-
-/// Every `X-Asterisk-VM-Message-ID` in `folder` of `user`, as the mail client sees it
-/// (deleted messages included).
-fn msg_ids(user: &str, folder: &str) -> Vec<String> {
-    let out = py(&format!(
-        r#"
-m = connect({user})
-typ, data = m.select({f})
-ids = []
-if typ == 'OK' and int(data[0]) > 0:
-    data = check(m.uid('FETCH', '1:*', '(BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Message-ID)])'), 'fetch')
-    for d in data:
-        if isinstance(d, tuple):
-            v = d[1].decode().split(':', 1)
-            if len(v) == 2 and v[1].strip():
-                ids.append(v[1].strip())
-print(' '.join(ids))
-"#,
-        user = q(user),
-        f = q(&format!("\"{folder}\"")),
-    ));
-    out.split_whitespace().map(str::to_owned).collect()
 }
 
 /// Flushes until something was delivered (the reconnect back-off may hold the first tries
@@ -141,9 +120,9 @@ async fn a_cut_append_is_queued_a_full_box_kept_refused_and_one_msg_id_everywher
     let again = store.flush_outbox().await.unwrap();
     assert!(again.delivered.is_empty(), "{again:?}");
 
-    assert_eq!(msg_ids("vm1234", &folder), vec![msg_id.clone()]);
-    assert_eq!(msg_ids("vm4321", &folder), vec![msg_id.clone()]);
-    assert!(msg_ids("vm5678", &folder).is_empty());
+    assert_eq!(msg_ids_of("vm1234", &folder), vec![msg_id.clone()]);
+    assert_eq!(msg_ids_of("vm4321", &folder), vec![msg_id.clone()]);
+    assert!(msg_ids_of("vm5678", &folder).is_empty());
     let left = store.outbox().list().unwrap().items;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(
@@ -181,8 +160,8 @@ async fn an_unreachable_recipient_is_built_offline_with_the_deposits_msg_id() {
     let report = flush_until_delivered(&store).await;
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     assert!(!report.delivered[0].already_there);
-    assert_eq!(msg_ids("vm1234", &folder), vec![msg_id.clone()]);
-    assert_eq!(msg_ids("vm4321", &folder), vec![msg_id]);
+    assert_eq!(msg_ids_of("vm1234", &folder), vec![msg_id.clone()]);
+    assert_eq!(msg_ids_of("vm4321", &folder), vec![msg_id]);
     assert!(store.outbox().list().unwrap().items.is_empty());
     store.close().await;
 }
@@ -218,7 +197,7 @@ async fn a_forward_to_an_unreachable_destination_is_queued_and_flushed_once() {
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     let again = store.flush_outbox().await.unwrap();
     assert!(again.delivered.is_empty(), "{again:?}");
-    let copies = msg_ids("vm4321", &folder);
+    let copies = msg_ids_of("vm4321", &folder);
     assert_eq!(
         copies,
         vec![listing.items[0].msg_id.clone()],

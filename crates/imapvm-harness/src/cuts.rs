@@ -29,14 +29,21 @@ pub fn store_via(name: &str, port: u16, general: &str) -> (Store, String, PathBu
     (store, folder, outbox)
 }
 
-/// Every `X-Asterisk-VM-Message-ID` in `folder`, as the independent mail client sees it.
+/// Every `X-Asterisk-VM-Message-ID` in `folder` of vm1234, as the independent mail client
+/// sees it.
 pub fn msg_ids_on_server(folder: &str) -> Vec<String> {
+    msg_ids_of("vm1234", folder)
+}
+
+/// Every `X-Asterisk-VM-Message-ID` in `folder` of `user`, as the independent mail client
+/// sees it (deleted messages included; none when the folder does not exist).
+pub fn msg_ids_of(user: &str, folder: &str) -> Vec<String> {
     let out = py(&format!(
         r#"
-m = connect('vm1234')
-n = sel(m, {f})
+m = connect({user})
+typ, data = m.select({f})
 ids = []
-if n:
+if typ == 'OK' and int(data[0]) > 0:
     data = check(m.uid('FETCH', '1:*', '(BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Message-ID)])'), 'fetch')
     for d in data:
         if isinstance(d, tuple):
@@ -45,7 +52,8 @@ if n:
                 ids.append(v[1].strip())
 print(' '.join(ids))
 "#,
-        f = q(folder)
+        user = q(user),
+        f = q(&format!("\"{folder}\"")),
     ));
     out.split_whitespace().map(str::to_owned).collect()
 }
