@@ -195,8 +195,10 @@ async fn a_scrape_counts_the_watch_and_healthz_names_an_account_past_its_retry_b
         m.sample(r#"imapvm_imap_connections{state="connected"}"#),
         Some(0.0)
     );
+    // The cut is the first failure; the budget (50, 100, 200 ms) is spent when three
+    // reconnects have failed too. A fourth may already be under way by this scrape.
     assert!(
-        m.sample("imapvm_imap_reconnects_total").unwrap() >= 4.0,
+        m.sample("imapvm_imap_reconnects_total").unwrap() >= 3.0,
         "{}",
         m.body
     );
