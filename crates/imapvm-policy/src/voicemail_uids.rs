@@ -260,6 +260,21 @@ pub fn fetchable(candidates: &UidSet, window: u32) -> UidSet {
     candidates.intersection(&UidSet::range(Uid::MIN, cut))
 }
 
+/// `candidates` in two: the UIDs below the open tail (`n:4294967295`), whose matches are
+/// known, and the open tail, not classified yet. A count fetches the first by UID (their
+/// flags), which costs the server nothing per message in between, and searches only the
+/// tail: Dovecot walks every message from a search's lowest UID to its highest, so one
+/// search over known UIDs spread across a large shared folder walks all of it.
+pub fn split_tail(candidates: &UidSet) -> (UidSet, Option<UidSet>) {
+    match candidates.ranges().last() {
+        Some(&(start, end)) if end == Uid::MAX => {
+            let tail = UidSet::range(start, Uid::MAX);
+            (candidates.difference(&tail), Some(tail))
+        }
+        _ => (candidates.clone(), None),
+    }
+}
+
 /// `set` with at most `max_ranges` ranges: the narrowest gaps are filled first. A superset,
 /// so candidates widened this way still include every match.
 fn widen(set: UidSet, max_ranges: usize) -> UidSet {
@@ -460,6 +475,20 @@ mod tests {
         let high = set(&[(u32::MAX - 3, u32::MAX)]);
         assert_eq!(fetchable(&high, 500), set(&[(u32::MAX - 3, u32::MAX - 1)]));
         assert_eq!(fetchable(&UidSet::new(), 500), UidSet::new());
+    }
+
+    #[test]
+    fn the_known_uids_are_split_from_the_open_tail() {
+        let open = set(&[(3, 3), (10, 12), (40, u32::MAX)]);
+        assert_eq!(
+            split_tail(&open),
+            (set(&[(3, 3), (10, 12)]), Some(set(&[(40, u32::MAX)])))
+        );
+        let closed = set(&[(3, 3), (10, 12)]);
+        assert_eq!(split_tail(&closed), (closed.clone(), None));
+        let all = set(&[(1, u32::MAX)]);
+        assert_eq!(split_tail(&all), (UidSet::new(), Some(all.clone())));
+        assert_eq!(split_tail(&UidSet::new()), (UidSet::new(), None));
     }
 
     #[test]
