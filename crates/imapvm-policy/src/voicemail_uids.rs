@@ -171,6 +171,29 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
         entry.candidates()
     }
 
+    /// [`VoicemailUids::candidates`] in two: the UIDs known to match (maybe more: expunged
+    /// ones, the gaps of a widened set), and the tail not classified yet
+    /// (`n:4294967295`; `None` when everything is). A count or listing fetches the first by
+    /// UID and searches only the tail; `None` when nothing is known (search the whole
+    /// folder). Counts as a use, as `candidates` does.
+    pub fn known_and_tail(
+        &mut self,
+        key: &K,
+        uid_validity: UidValidity,
+    ) -> Option<(UidSet, Option<UidSet>)> {
+        let all = self.candidates(key, uid_validity)?;
+        let entry = self.entries.get(key)?;
+        let tail = u32::try_from(entry.classified_below)
+            .ok()
+            .and_then(Uid::new)
+            .map(|low| UidSet::range(low, Uid::MAX));
+        let known = match &tail {
+            Some(tail) => all.difference(tail),
+            None => all,
+        };
+        Some((known, tail))
+    }
+
     /// Forgets `key` (its folder was deleted, or an answer could not be trusted).
     pub fn forget(&mut self, key: &K) {
         self.entries.remove(key);
@@ -258,21 +281,6 @@ pub fn fetchable(candidates: &UidSet, window: u32) -> UidSet {
         .unwrap_or(below_max)
         .min(below_max);
     candidates.intersection(&UidSet::range(Uid::MIN, cut))
-}
-
-/// `candidates` in two: the UIDs below the open tail (`n:4294967295`), whose matches are
-/// known, and the open tail, not classified yet. A count fetches the first by UID (their
-/// flags), which costs the server nothing per message in between, and searches only the
-/// tail: Dovecot walks every message from a search's lowest UID to its highest, so one
-/// search over known UIDs spread across a large shared folder walks all of it.
-pub fn split_tail(candidates: &UidSet) -> (UidSet, Option<UidSet>) {
-    match candidates.ranges().last() {
-        Some(&(start, end)) if end == Uid::MAX => {
-            let tail = UidSet::range(start, Uid::MAX);
-            (candidates.difference(&tail), Some(tail))
-        }
-        _ => (candidates.clone(), None),
-    }
 }
 
 /// `set` with at most `max_ranges` ranges: the narrowest gaps are filled first. A superset,
@@ -478,17 +486,27 @@ mod tests {
     }
 
     #[test]
-    fn the_known_uids_are_split_from_the_open_tail() {
-        let open = set(&[(3, 3), (10, 12), (40, u32::MAX)]);
+    fn the_known_uids_are_told_from_the_tail_even_where_they_touch() {
+        let mut c = VoicemailUids::default();
+        let v = validity(7);
+        assert_eq!(c.known_and_tail(&"a", v), None);
+        // Every UID up to 100 is the box's: the candidates are one range, 1:*, yet the
+        // known ones are fetched and only 101:* is searched.
+        let hits: Vec<Uid> = (1..=100).map(uid).collect();
+        learn(&mut c, "a", v, None, &hits, Some(uid(100)));
+        assert_eq!(c.candidates(&"a", v), Some(set(&[(1, u32::MAX)])));
         assert_eq!(
-            split_tail(&open),
-            (set(&[(3, 3), (10, 12)]), Some(set(&[(40, u32::MAX)])))
+            c.known_and_tail(&"a", v),
+            Some((set(&[(1, 100)]), Some(set(&[(101, u32::MAX)]))))
         );
-        let closed = set(&[(3, 3), (10, 12)]);
-        assert_eq!(split_tail(&closed), (closed.clone(), None));
-        let all = set(&[(1, u32::MAX)]);
-        assert_eq!(split_tail(&all), (UidSet::new(), Some(all.clone())));
-        assert_eq!(split_tail(&UidSet::new()), (UidSet::new(), None));
+        // Spread among other mail.
+        learn(&mut c, "b", v, None, &[uid(3), uid(40)], Some(uid(90)));
+        assert_eq!(
+            c.known_and_tail(&"b", v),
+            Some((set(&[(3, 3), (40, 40)]), Some(set(&[(91, u32::MAX)]))))
+        );
+        // A new UIDVALIDITY: nothing known.
+        assert_eq!(c.known_and_tail(&"b", validity(8)), None);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use imapvm_policy::{
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    NEW_UID_WINDOW, SavedSearch, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
-    queue_new_identities, search_result,
+    NEW_UID_WINDOW, SavedSearch, fetch_result, identity_attr, identity_of, is_greeting,
+    learn_new_identities, queue_new_identities, search_result,
 };
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
@@ -256,27 +256,11 @@ pub(crate) async fn count_many_in(
         };
         let mut attempt = 0;
         let mut view_recounted = false;
-        let failed = |e: &Error, out: &mut Vec<Option<Result<MwiCounts>>>| {
-            for &i in &members {
-                out[i] = Some(Err(Error::CountFailed {
-                    mailbox: boxes[i].id.clone(),
-                    folder: name.clone(),
-                    source: Box::new(e.clone()),
-                }));
-            }
-        };
         let hits = loop {
             attempt += 1;
             // The SELECT goes in the count's flight (on a cold connection behind the login):
             // what the count took from the folder's memory is checked once it is answered.
-            let selecting = match boxes[lead].queue_select(s, f, &name).await {
-                Ok(q) => q,
-                Err(e) if e.is_connection_lost() => return Err(e),
-                Err(e) => {
-                    failed(&e, &mut out);
-                    break None;
-                }
-            };
+            let selecting = boxes[lead].queue_select(s, f, &name).await?;
             let changes = s.view_changes();
             let known_before = f.get(&name).headers.keys().max().copied();
             let saved = s.may_use_searchres();
@@ -297,28 +281,40 @@ pub(crate) async fn count_many_in(
             s.wait(&ids).await?;
             learn_new_identities(s, f.get(&name), identities);
             let as_queued = match boxes[lead].selected_as_queued(s, f, &name, selecting).await {
-                Ok(as_queued) => as_queued,
+                Ok(as_queued) => as_queued.is_some(),
                 Err(e) if e.is_connection_lost() => return Err(e),
                 Err(e) => {
                     for q in &queued {
                         q.discard(s);
                     }
-                    failed(&e, &mut out);
+                    for &i in &members {
+                        out[i] = Some(Err(Error::CountFailed {
+                            mailbox: boxes[i].id.clone(),
+                            folder: name.clone(),
+                            source: Box::new(e.clone()),
+                        }));
+                    }
                     break None;
                 }
             };
             // The server syncs our view (pipelined NOOP) only after the count ran: if it
             // reported changes meanwhile, the count may predate them. Count once more. And
             // once more when the SELECT in front changed what the count was built on, or
-            // SEARCHRES was guessed (capabilities unknown) and the server turned out to lack
-            // it.
+            // SEARCHRES was guessed (capabilities unknown) and refused.
+            let taken: Vec<Result<CountHits>> = queued
+                .into_iter()
+                .map(|q| take_hits(s, q, f.get(&name)))
+                .collect();
             let view_changed = s.view_changes() != changes && !view_recounted;
-            let searchres_refused = saved && !s.may_use_searchres();
+            // SEARCHRES guessed from the greeting, refused by a server that turned out not
+            // to offer it (one that does not advertise it but runs it is taken at its word).
+            let searchres_refused =
+                saved && !s.may_use_searchres() && taken.iter().any(Result::is_err);
+            if !as_queued && attempt >= 4 {
+                return Err(super::folder_kept_changing(s));
+            }
             if (view_changed || !as_queued || searchres_refused) && attempt < 4 {
                 view_recounted |= view_changed;
-                for q in &queued {
-                    q.discard(s);
-                }
                 continue;
             }
             // A UID whose headers were fetched before this flight, or in it while the view
@@ -328,9 +324,9 @@ pub(crate) async fn count_many_in(
             } else {
                 known_before
             };
-            let mut hits = Vec::with_capacity(queued.len());
-            for (q, &i) in queued.into_iter().zip(&members) {
-                let h = take_hits(s, q, f.get(&name))?;
+            let mut hits = Vec::with_capacity(taken.len());
+            for (h, &i) in taken.into_iter().zip(&members) {
+                let h = h?;
                 boxes[i].learn_voicemail(s, f, &name, h.searched.as_ref(), &h.classified, existing);
                 hits.push((h.hits, h.flags));
             }

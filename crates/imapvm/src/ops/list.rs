@@ -11,7 +11,7 @@ use imapvm_policy::{
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
-use super::{SavedSearch, fetch_result, new_uid_window, search_result};
+use super::{SavedSearch, fetch_result, folder_kept_changing, new_uid_window, search_result};
 use crate::error::{Error, Misuse, Result};
 use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
@@ -249,7 +249,7 @@ impl Mailbox {
         // known to be this box's plus a window of UIDs above everything known.
         let mut attempt = 0;
         let mut view_redone = false;
-        let (hits, mut fetched, classified, stable, searched, known_before) = loop {
+        let (hits, mut fetched, classified, stable, searched, known_before, uid_validity) = loop {
             attempt += 1;
             let selecting = self.queue_select(s, f, &name).await?;
             let changes = s.view_changes();
@@ -292,23 +292,25 @@ impl Mailbox {
             // front changed what the flight was built on, or SEARCHRES was guessed and the
             // server turned out to lack it.
             let view_changed = s.view_changes() != changes && !view_redone;
-            let searchres_refused = saved && !s.may_use_searchres();
-            if (view_changed || !as_queued || searchres_refused) && attempt < 4 {
-                view_redone |= view_changed;
-                continue;
+            let searchres_refused = saved && !s.may_use_searchres() && answers.is_err();
+            match as_queued {
+                Some(uid_validity) if !((view_changed || searchres_refused) && attempt < 4) => {
+                    let stable = s.view_changes() == changes;
+                    let (hits, fetched, classified) = answers?;
+                    break (
+                        hits,
+                        fetched,
+                        classified,
+                        stable,
+                        searched,
+                        known_before,
+                        uid_validity,
+                    );
+                }
+                None if attempt >= 4 => return Err(folder_kept_changing(s)),
+                _ => view_redone |= view_changed,
             }
-            let stable = s.view_changes() == changes;
-            let (hits, fetched, classified) = answers?;
-            break (hits, fetched, classified, stable, searched, known_before);
         };
-        let uid_validity = s
-            .selected()
-            .filter(|sel| sel.name.same_mailbox(&name))
-            .and_then(|sel| sel.uid_validity)
-            .ok_or_else(|| Error::Unexpected {
-                account: s.key().clone(),
-                command: "SELECT (no UIDVALIDITY)",
-            })?;
         // Fetched in this flight while the view stood still, or before it: existed when
         // the search ran.
         let fetched_max = fetched.keys().max().copied().filter(|_| stable);

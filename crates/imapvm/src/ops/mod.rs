@@ -9,10 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, MessageType};
-use imapvm_policy::voicemail_uids::split_tail;
-use imapvm_policy::{
-    Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict,
-};
+use imapvm_policy::{Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict};
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::clock::SharedClock;
@@ -171,7 +168,10 @@ pub(super) struct SavedSearch {
 impl SavedSearch {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
-        self.known.into_iter().chain([self.search, self.fetch]).collect()
+        self.known
+            .into_iter()
+            .chain([self.search, self.fetch])
+            .collect()
     }
 
     /// The messages found (each once, known ones first). A refused saving search leaves
@@ -187,6 +187,15 @@ impl SavedSearch {
         let seen: BTreeSet<Uid> = known.iter().map(|m| m.uid).collect();
         known.extend(found.into_iter().filter(|m| !seen.contains(&m.uid)));
         Ok(known)
+    }
+}
+
+/// The error of an operation whose folder was re-created (a new UIDVALIDITY) or created
+/// under every one of its attempts.
+fn folder_kept_changing(s: &Session) -> Error {
+    Error::Unexpected {
+        account: s.key().clone(),
+        command: "SELECT (the folder changed under every attempt)",
     }
 }
 
@@ -291,12 +300,15 @@ impl Mailbox {
         attrs: &[FetchAttr],
         known_attrs: &[FetchAttr],
     ) -> Result<SavedSearch> {
+        let split = f
+            .get(name)
+            .uid_validity
+            .and_then(|v| f.voicemail.known_and_tail(&self.voicemail_key(name), v));
         let searched = self.candidates(f, name);
-        let (known, tail) = match &searched {
-            Some(candidates) => match split_tail(candidates) {
-                (known, Some(tail)) => (known, Some(tail)),
-                (_, None) => (UidSet::new(), Some(candidates.clone())),
-            },
+        let (known, tail) = match split {
+            // Everything classified: search the known UIDs (nothing else can match).
+            Some((known, None)) if !known.is_empty() => (UidSet::new(), Some(known)),
+            Some((known, tail)) => (known, tail),
             None => (UidSet::new(), None),
         };
         let known = if known.is_empty() {
@@ -348,39 +360,43 @@ impl Mailbox {
         })
     }
 
-    /// Once the flight is answered: `true` when the commands behind the SELECT of `q` ran
-    /// in the folder as remembered (selected, with the UIDVALIDITY their UIDs were taken
-    /// under); `false` when they must run again: the folder did not exist (it is created
-    /// and selected now, as [`Mailbox::select`] does) or its UIDVALIDITY changed.
+    /// Once the flight is answered: the folder's UIDVALIDITY when the commands behind the
+    /// SELECT of `q` ran in the folder as remembered (selected, with the UIDVALIDITY their
+    /// UIDs were taken under); `None` when they must run again: the folder did not exist (it
+    /// is created and selected now, as [`Mailbox::select`] does) or its UIDVALIDITY changed.
     async fn selected_as_queued(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &MailboxName,
         q: QueuedSelect,
-    ) -> Result<bool> {
-        let Some(id) = q.id else {
-            return Ok(true);
-        };
-        match s.take("SELECT", id) {
-            Ok(_) => {
-                let uid_validity = s
-                    .selected()
-                    .filter(|sel| sel.name.same_mailbox(name))
-                    .and_then(|sel| sel.uid_validity)
-                    .ok_or_else(|| Error::Unexpected {
-                        account: s.key().clone(),
-                        command: "SELECT (no UIDVALIDITY)",
-                    })?;
-                f.get(name).check_validity(uid_validity);
-                Ok(q.known.is_none_or(|known| known == uid_validity))
-            }
-            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+    ) -> Result<Option<UidValidity>> {
+        match q.id.map(|id| s.take("SELECT", id)) {
+            Some(Ok(_)) => {}
+            Some(Err(Error::Protocol { source, .. })) if !source.is_fatal() => {
                 self.select(s, f, name).await?;
-                Ok(false)
+                return Ok(None);
             }
-            Err(e) => Err(e),
+            Some(Err(e)) => return Err(e),
+            // Selected before the flight, and no longer (the folder was deleted, the
+            // connection lost): run again, which tells which.
+            None if !s.selected().is_some_and(|sel| sel.name.same_mailbox(name)) => {
+                return Ok(None);
+            }
+            None => {}
         }
+        let uid_validity = s
+            .selected()
+            .filter(|sel| sel.name.same_mailbox(name))
+            .and_then(|sel| sel.uid_validity)
+            .ok_or_else(|| Error::Unexpected {
+                account: s.key().clone(),
+                command: "SELECT (no UIDVALIDITY)",
+            })?;
+        f.get(name).check_validity(uid_validity);
+        Ok(q.known
+            .is_none_or(|k| k == uid_validity)
+            .then_some(uid_validity))
     }
 
     /// Fetches the identity headers of the UIDs not cached yet (one round trip, none when
