@@ -793,16 +793,7 @@ print(typ)
 /// header filter still applied to the hits (UID 9 is box 12345's).
 #[tokio::test]
 async fn with_esearch_the_count_is_five_tagged_searches_and_no_flags_fetch() {
-    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
-    let log = Log::default();
-    let l = log.clone();
-    let peer = Peer::builder()
-        .respond(move || {
-            let mut held: Vec<String> = Vec::new();
-            Imap::new(CAPS, &l, move |c: &Command| esearch_answer(c, &mut held))
-        })
-        .await
-        .unwrap();
+    let (peer, log) = esearch_server("scripted", false).await;
     assert_eq!(
         scripted_count(peer.port(), "esearch-script").await,
         esearch_counts()
@@ -870,6 +861,28 @@ fn esearch_answer(c: &Command, held: &mut Vec<String>) -> Option<Reply> {
     })
 }
 
+/// A server offering ESEARCH (not SEARCHRES) answering as [`esearch_answer`], greeting
+/// with `greeting`; with `refuse_saved`, SEARCHRES commands get a `BAD`.
+async fn esearch_server(greeting: &'static str, refuse_saved: bool) -> (Peer, Log) {
+    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
+    let log = Log::default();
+    let l = log.clone();
+    let peer = Peer::builder()
+        .respond(move || {
+            let mut held: Vec<String> = Vec::new();
+            Imap::new(CAPS, &l, move |c: &Command| {
+                if refuse_saved && (c.text.contains("RETURN (SAVE)") || c.is("UID FETCH $")) {
+                    return Some(Reply::send(format!("{} BAD no SEARCHRES\r\n", c.tag)));
+                }
+                esearch_answer(c, &mut held)
+            })
+            .greeting_text(greeting)
+        })
+        .await
+        .unwrap();
+    (peer, log)
+}
+
 /// What the ESEARCH script's box 1234 holds.
 fn esearch_counts() -> MwiCounts {
     MwiCounts {
@@ -905,22 +918,7 @@ async fn scripted_count(port: u16, name: &str) -> MwiCounts {
 /// with the ESEARCH count, never a wrong count.
 #[tokio::test]
 async fn a_searchres_guess_the_server_refuses_falls_back_to_the_esearch_count() {
-    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
-    let log = Log::default();
-    let l = log.clone();
-    let peer = Peer::builder()
-        .respond(move || {
-            let mut held: Vec<String> = Vec::new();
-            Imap::new(CAPS, &l, move |c: &Command| {
-                if c.text.contains("RETURN (SAVE)") || c.is("UID FETCH $") {
-                    return Some(Reply::send(format!("{} BAD no SEARCHRES\r\n", c.tag)));
-                }
-                esearch_answer(c, &mut held)
-            })
-            .greeting_text("Dovecot (Debian) ready.")
-        })
-        .await
-        .unwrap();
+    let (peer, log) = esearch_server("Dovecot (Debian) ready.", true).await;
     assert_eq!(
         scripted_count(peer.port(), "searchres-guess").await,
         esearch_counts()
