@@ -1,9 +1,11 @@
 //! What a login may do: whether a password may go over a connection, and the server
 //! quirks, told apart by the greeting, that capabilities do not announce.
 //!
-//! Today one quirk matters: Courier-IMAP accepts `AUTHENTICATE PLAIN` with an authorization
-//! identity and then silently ignores it (the session is the authenticating user's own
-//! mailbox), so a proxy login (`authuser`) would store voicemail in the wrong mailbox.
+//! Courier-IMAP accepts `AUTHENTICATE PLAIN` with an authorization identity and then
+//! silently ignores it (the session is the authenticating user's own mailbox), so a proxy
+//! login (`authuser`) would store voicemail in the wrong mailbox. Dovecot reads the
+//! commands pipelined behind a login (`pipelines_after_login`) and offers SEARCHRES once
+//! logged in (`may_use_searchres`), which lets a cold count or listing go in one flight.
 
 use imapvm_types::{Capabilities, Capability};
 
