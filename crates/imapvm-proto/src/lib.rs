@@ -121,6 +121,7 @@ mod connection;
 mod convert;
 mod error;
 mod esearch;
+mod fetch_items;
 mod framing;
 mod literals;
 pub mod sasl;

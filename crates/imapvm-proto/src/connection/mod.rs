@@ -492,7 +492,17 @@ impl Connection {
     /// (NUL swapped for a stand-in, large section data elided), and FETCH section data taken
     /// from them gets its original bytes back (`crate::literals`). `bytes` (the original) is
     /// what diagnostics and errors show.
+    ///
+    /// A `* n FETCH` of the shapes this client's fetches bring skips imap-codec
+    /// (`crate::fetch_items::parse_fast`): its section data are borrowed from `bytes`.
     fn process_message(&mut self, bytes: &[u8], now: Instant) {
+        if self.state != State::Greeting
+            && let Some((seq, items)) = crate::fetch_items::parse_fast(bytes)
+        {
+            self.on_fetch(seq.get(), items, bytes);
+            self.literals.clear();
+            return;
+        }
         match self.literals.patched(bytes) {
             None => self.decode_message(bytes, bytes, now),
             Some(patched) => {
