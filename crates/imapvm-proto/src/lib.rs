@@ -136,6 +136,8 @@ pub use error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal, RefusalKind,
     ResponseCode,
 };
+#[doc(hidden)]
+pub use fetch_items::fetch_fast_path_check;
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
 /// it themselves).
 pub use imapvm_types::{
