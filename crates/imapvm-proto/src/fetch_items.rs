@@ -19,6 +19,7 @@
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use imap_codec::imap_types as t;
 use t::IntoStatic;
@@ -85,10 +86,26 @@ pub(crate) fn from_codec<'a>(
         .collect()
 }
 
+/// The header field names of the last `HEADER.FIELDS` list read, as echoed and as read: the
+/// answers of a listing all echo the same names, which are then read (and allocated) once.
+/// Holds one list, no longer than the line it came from.
+#[derive(Debug, Default)]
+pub(crate) struct FieldNames {
+    echoed: Vec<u8>,
+    names: Option<Arc<[String]>>,
+}
+
 /// The sequence number and items of `response` (one complete framed response) if it is a
 /// `* n FETCH` of a shape read here (module docs); `None` sends it to imap-codec.
-pub(crate) fn parse_fast(response: &[u8]) -> Option<(NonZeroU32, Vec<FetchItem<'_>>)> {
-    let mut p = Cursor { b: response, i: 0 };
+pub(crate) fn parse_fast<'a>(
+    response: &'a [u8],
+    names: &mut FieldNames,
+) -> Option<(NonZeroU32, Vec<FetchItem<'a>>)> {
+    let mut p = Cursor {
+        b: response,
+        i: 0,
+        names,
+    };
     p.tag(b"* ")?;
     let seq = p.nz_number()?;
     p.tag(b" FETCH (")?;
@@ -133,12 +150,19 @@ pub fn fetch_fast_path_check(response: &[u8]) -> Result<bool, String> {
     } else {
         Cow::Borrowed(response)
     };
-    if parse_fast(response).is_some() != parse_fast(&patched).is_some() {
+    let mut names = FieldNames::default();
+    if parse_fast(response, &mut names).is_some()
+        != parse_fast(&patched, &mut FieldNames::default()).is_some()
+    {
         return Err("NUL bytes changed whether the fast path reads the response".into());
     }
-    let Some(fast) = parse_fast(&patched) else {
+    let Some(fast) = parse_fast(&patched, &mut FieldNames::default()) else {
         return Ok(false);
     };
+    // Read again with the names of the first reading remembered.
+    if parse_fast(&patched, &mut names).as_ref() != Some(&fast) {
+        return Err("the remembered field names changed the reading".into());
+    }
     let slow = codec(&patched);
     if slow.as_ref() != Some(&fast) {
         return Err(format!(
@@ -150,9 +174,10 @@ pub fn fetch_fast_path_check(response: &[u8]) -> Result<bool, String> {
 }
 
 /// A position in a response.
-struct Cursor<'a> {
+struct Cursor<'a, 'n> {
     b: &'a [u8],
     i: usize,
+    names: &'n mut FieldNames,
 }
 
 /// Whether `c` is an IMAP ATOM-CHAR (RFC 3501: CHAR except atom-specials), kept to the
@@ -166,7 +191,7 @@ fn is_field_name_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')
 }
 
-impl<'a> Cursor<'a> {
+impl<'a> Cursor<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -322,27 +347,37 @@ impl<'a> Cursor<'a> {
         Some(Section::Text(part))
     }
 
-    /// The names of a header list up to and including `)]`: at least one.
-    fn field_names(&mut self) -> Option<Vec<String>> {
+    /// The names of a header list up to and including `)]`: at least one, separated by
+    /// single spaces.
+    fn field_names(&mut self) -> Option<Arc<[String]>> {
+        let rest = self.b.get(self.i..)?;
+        let len = rest
+            .iter()
+            .take_while(|c| is_field_name_char(**c) || **c == b' ')
+            .count();
+        let echoed = &rest[..len];
+        if rest.get(len..len + 2) != Some(b")]") {
+            return None;
+        }
+        self.i += len + 2;
+        if let Some(names) = &self.names.names
+            && self.names.echoed == echoed
+        {
+            return Some(Arc::clone(names));
+        }
         let mut names = Vec::new();
-        loop {
-            let rest = self.b.get(self.i..)?;
-            let n = rest.iter().take_while(|c| is_field_name_char(**c)).count();
-            if n == 0 {
+        for name in echoed.split(|c| *c == b' ') {
+            if name.is_empty() {
                 return None;
             }
             // Field name characters are ASCII: the conversion cannot fail.
-            names.push(std::str::from_utf8(&rest[..n]).ok()?.to_owned());
-            self.i += n;
-            match self.next()? {
-                b' ' => {}
-                b')' => {
-                    self.tag(b"]")?;
-                    return Some(names);
-                }
-                _ => return None,
-            }
+            names.push(std::str::from_utf8(name).ok()?.to_owned());
         }
+        let names: Arc<[String]> = names.into();
+        self.names.echoed.clear();
+        self.names.echoed.extend_from_slice(echoed);
+        self.names.names = Some(Arc::clone(&names));
+        Some(names)
     }
 
     /// `nstring`: NIL, a quoted string without escapes, or a literal; with `literal8`, also
@@ -390,7 +425,7 @@ mod tests {
     #[test]
     fn a_listing_answer_is_read_on_the_fast_path() {
         let r = b"* 3 FETCH (UID 17 FLAGS (\\Seen $Junk) RFC822.SIZE 6012 BODY[HEADER.FIELDS (DATE X-ASTERISK-VM-FLAG)] {33}\r\nDate: x\r\nX-Asterisk-VM-Flag: \r\n\r\n)\r\n";
-        let (seq, items) = parse_fast(r).expect("fast path");
+        let (seq, items) = parse_fast(r, &mut FieldNames::default()).expect("fast path");
         assert_eq!(seq.get(), 3);
         assert_eq!(
             items,
@@ -399,7 +434,10 @@ mod tests {
                 FetchItem::Flags(vec![Flag::Seen, Flag::Other("$Junk".into())]),
                 FetchItem::Size(6012),
                 FetchItem::Section(
-                    Section::HeaderFields(vec![], vec!["DATE".into(), "X-ASTERISK-VM-FLAG".into()]),
+                    Section::HeaderFields(
+                        vec![],
+                        ["DATE".to_owned(), "X-ASTERISK-VM-FLAG".to_owned()].into()
+                    ),
                     Some(Cow::Borrowed(
                         &b"Date: x\r\nX-Asterisk-VM-Flag: \r\n\r\n"[..]
                     ))
@@ -409,10 +447,36 @@ mod tests {
         assert_eq!(fetch_fast_path_check(r), Ok(true));
     }
 
+    /// Answers that echo the same names share them; other names are read anew.
+    #[test]
+    fn echoed_names_are_read_once_per_list() {
+        let names_of = |r: &[u8], cache: &mut FieldNames| match parse_fast(r, cache) {
+            Some((_, items)) => match items.into_iter().next() {
+                Some(FetchItem::Section(Section::HeaderFields(_, n), _)) => n,
+                other => panic!("{other:?}"),
+            },
+            None => panic!("not read"),
+        };
+        let mut cache = FieldNames::default();
+        let a = names_of(b"* 1 FETCH (BODY[HEADER.FIELDS (A B)] NIL)\r\n", &mut cache);
+        let b = names_of(b"* 2 FETCH (BODY[HEADER.FIELDS (A B)] NIL)\r\n", &mut cache);
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = names_of(b"* 3 FETCH (BODY[HEADER.FIELDS (A C)] NIL)\r\n", &mut cache);
+        assert_eq!(&c[..], ["A".to_owned(), "C".to_owned()]);
+        assert_eq!(&a[..], ["A".to_owned(), "B".to_owned()]);
+        assert_eq!(
+            parse_fast(
+                b"* 4 FETCH (BODY[HEADER.FIELDS (A C )] NIL)\r\n",
+                &mut cache
+            ),
+            None
+        );
+    }
+
     #[test]
     fn play_answers_are_read_on_the_fast_path() {
         let r = b"* 1 FETCH (UID 5 MODSEQ (12) BODY[HEADER] {4}\r\nA:b\n BODY[2.MIME] NIL BINARY[2] ~{3}\r\n\0\x01\xff BINARY[3] {2}\r\nab BODY[1.2.HEADER] \"q\" BODY[]<7> {0}\r\n)\r\n";
-        let (_, items) = parse_fast(r).expect("fast path");
+        let (_, items) = parse_fast(r, &mut FieldNames::default()).expect("fast path");
         assert_eq!(
             items[1..],
             [
@@ -462,7 +526,12 @@ mod tests {
             b"* 1 FETCH (BINARY.SIZE[1] 4)\r\n",
             b"* 1 FETCH (BODY[] ~{1}\r\na)\r\n",
         ] {
-            assert_eq!(parse_fast(r), None, "{:?}", String::from_utf8_lossy(r));
+            assert_eq!(
+                parse_fast(r, &mut FieldNames::default()),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(r)
+            );
         }
     }
 
