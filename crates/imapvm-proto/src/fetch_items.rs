@@ -447,6 +447,24 @@ mod tests {
         assert_eq!(fetch_fast_path_check(r), Ok(true));
     }
 
+    /// Real answers of Dovecot 2.3 to a listing's and to play's fetches (the audio cut to
+    /// 512 bytes) are read on the fast path, as imap-codec reads them.
+    #[test]
+    fn dovecots_listing_and_play_answers_take_the_fast_path() {
+        for (name, r) in [
+            (
+                "listing",
+                &include_bytes!("../tests/fixtures/dovecot-listing-fetch.txt")[..],
+            ),
+            (
+                "play",
+                include_bytes!("../tests/fixtures/dovecot-play-fetch.txt"),
+            ),
+        ] {
+            assert_eq!(fetch_fast_path_check(r), Ok(true), "{name}");
+        }
+    }
+
     /// Answers that echo the same names share them; other names are read anew.
     #[test]
     fn echoed_names_are_read_once_per_list() {
