@@ -177,7 +177,7 @@ fn part_vec(p: &Option<Part>) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-fn astrings(v: &Vec1<AString<'_>>) -> Vec<String> {
+fn astrings(v: &Vec1<AString<'_>>) -> std::sync::Arc<[String]> {
     v.as_ref()
         .iter()
         .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())

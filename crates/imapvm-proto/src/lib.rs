@@ -41,6 +41,13 @@
 //! (a whole voicemail) are framed in place and never scanned by imap-codec: a fetched message
 //! costs one copy of its bytes.
 //!
+//! **FETCH answers of the usual shapes skip imap-codec.** A `* n FETCH` made only of `UID`,
+//! `FLAGS`, `RFC822.SIZE`, `MODSEQ`, `BODY[section]` and `BINARY[part]` items (what this
+//! client's listings and plays bring) is read by a small parser that borrows section data
+//! from the response and reads echoed header field names once per list; any other shape goes
+//! to imap-codec. Where the small parser reads a response, its items are imap-codec's (a
+//! property test and the `fetch_fast` fuzz target compare the two).
+//!
 //! **What it does not do.** No sockets, no tokio, no TLS, no clock reads (time is an
 //! `Instant` you pass in), no voicemail semantics, and no sequence numbers in its API.
 //!
@@ -121,6 +128,7 @@ mod connection;
 mod convert;
 mod error;
 mod esearch;
+mod fetch_items;
 mod framing;
 mod literals;
 pub mod sasl;
@@ -135,6 +143,8 @@ pub use error::{
     Closed, Error, LimitExceeded, LimitKind, Misbehaviour, Misuse, Refusal, RefusalKind,
     ResponseCode,
 };
+#[doc(hidden)]
+pub use fetch_items::fetch_fast_path_check;
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on
 /// it themselves).
 pub use imapvm_types::{

@@ -1,6 +1,8 @@
 //! Domain types the core hands to its caller: mailbox names, flags, fetch items and results.
 //! UIDs, UID sets, search keys and secrets are `imapvm-types`' (re-exported by the crate).
 
+use std::sync::Arc;
+
 use std::fmt;
 
 pub(crate) use imapvm_types::{MailboxName, Uid, UidSet, UidValidity};
@@ -120,10 +122,11 @@ pub enum Section {
     Full,
     /// `BODY[HEADER]` (optionally of a part)
     Header(Vec<u32>),
-    /// `BODY[HEADER.FIELDS (..)]`; names as the server echoed them.
-    HeaderFields(Vec<u32>, Vec<String>),
+    /// `BODY[HEADER.FIELDS (..)]`; names as the server echoed them (shared by the messages
+    /// of one answer that echo the same names).
+    HeaderFields(Vec<u32>, Arc<[String]>),
     /// `BODY[HEADER.FIELDS.NOT (..)]`
-    HeaderFieldsNot(Vec<u32>, Vec<String>),
+    HeaderFieldsNot(Vec<u32>, Arc<[String]>),
     /// `BODY[TEXT]`
     Text(Vec<u32>),
     /// `BODY[n.m]`

@@ -126,6 +126,8 @@ pub struct Connection {
     in_literal: bool,
     /// Literals of the current response not decoded as they are (NUL-bearing, large sections).
     literals: LiteralPatches,
+    /// The header field names the last FETCH fast-path answer echoed.
+    field_names: crate::fetch_items::FieldNames,
     // time
     greeting_deadline: Option<Instant>,
     /// Last byte in or out (keepalive).
@@ -169,6 +171,7 @@ impl Connection {
             message_len: 0,
             in_literal: false,
             literals: LiteralPatches::default(),
+            field_names: crate::fetch_items::FieldNames::default(),
             last_io: now,
             last_input: now,
             projected: State::Greeting,
@@ -492,7 +495,17 @@ impl Connection {
     /// (NUL swapped for a stand-in, large section data elided), and FETCH section data taken
     /// from them gets its original bytes back (`crate::literals`). `bytes` (the original) is
     /// what diagnostics and errors show.
+    ///
+    /// A `* n FETCH` of the shapes this client's fetches bring skips imap-codec
+    /// (`crate::fetch_items::parse_fast`): its section data are borrowed from `bytes`.
     fn process_message(&mut self, bytes: &[u8], now: Instant) {
+        if self.state != State::Greeting
+            && let Some((seq, items)) = crate::fetch_items::parse_fast(bytes, &mut self.field_names)
+        {
+            self.on_fetch(seq.get(), items, bytes);
+            self.literals.clear();
+            return;
+        }
         match self.literals.patched(bytes) {
             None => self.decode_message(bytes, bytes, now),
             Some(patched) => {

@@ -449,7 +449,12 @@ impl Connection {
                     }
                 }
             }
-            Data::Fetch { seq, items } => self.on_fetch(seq.get(), items, bytes),
+            Data::Fetch { seq, items } => {
+                let items = crate::fetch_items::from_codec(items.into_inner(), |d| {
+                    self.literals.restore(bytes, d)
+                });
+                self.on_fetch(seq.get(), items, bytes);
+            }
             Data::Enabled { capabilities } => {
                 let (claimed, target) = self.route_or_drop(|f| f.kind == Kind::Enable);
                 if !claimed {

@@ -5,39 +5,35 @@
 //! API to the receive flow: `on_fetch`.
 
 use crate::connection::{Acc, Connection, Event, InFlight, Kind, Unsolicited};
-use crate::convert;
-use crate::types::{FetchAttr, FetchedMessage, Flag, Section, Uid};
-use imap_codec::imap_types as t;
-use t::IntoStatic;
-use t::core::Vec1;
+use crate::fetch_items::FetchItem;
+use crate::types::{FetchAttr, FetchedMessage, Flag, Section};
 
 impl Connection {
-    pub(super) fn on_fetch(
+    /// One `* seq FETCH` response's items ([`FetchItem`]: from the fast path or imap-codec).
+    pub(in crate::connection) fn on_fetch(
         &mut self,
         seq: u32,
-        items: Vec1<t::fetch::MessageDataItem<'_>>,
+        items: Vec<FetchItem<'_>>,
         bytes: &[u8],
     ) {
-        use t::fetch::MessageDataItem as I;
-        let items = items.into_inner();
         let explicit_uid = items.iter().find_map(|i| match i {
-            I::Uid(u) => Some(Uid::from(*u)),
+            FetchItem::Uid(u) => Some(*u),
             _ => None,
         });
         let uid = explicit_uid.or_else(|| self.mailbox.uid(seq));
         if let Some(u) = uid {
             self.mailbox.learn(seq, u);
         }
-        let kinds: Vec<Item> = items.iter().filter_map(Item::of).collect();
+        let kinds: Vec<Item<'_>> = items.iter().filter_map(Item::of).collect();
         let has_flags = kinds.contains(&Item::Flags);
-        let flags_of = |items: &[I<'_>]| -> Option<Vec<Flag>> {
+        let flags_of = |items: &[FetchItem<'_>]| -> Option<Vec<Flag>> {
             items.iter().find_map(|i| match i {
-                I::Flags(f) => Some(f.iter().map(convert::flag_from_fetch).collect()),
+                FetchItem::Flags(f) => Some(f.clone()),
                 _ => None,
             })
         };
         let modseq = items.iter().find_map(|i| match i {
-            I::ModSeq(m) => Some(m.get()),
+            FetchItem::ModSeq(m) => Some(*m),
             _ => None,
         });
         let Some(uid) = uid else {
@@ -112,31 +108,16 @@ impl Connection {
                 let entry = map.entry(uid).or_insert_with(|| FetchedMessage::new(uid));
                 for item in items {
                     match item {
-                        I::Flags(_) if !wants_flags => {}
-                        I::Flags(f) => {
-                            entry.flags = Some(f.iter().map(convert::flag_from_fetch).collect())
-                        }
-                        I::Rfc822Size(n) => entry.size = Some(n),
-                        I::InternalDate(d) => {
-                            entry.internal_date = Some(convert::internal_date(&d))
-                        }
-                        I::BodyStructure(b) => entry.body_structure = Some(b.into_static()),
-                        I::ModSeq(m) => entry.modseq = Some(m.get()),
-                        I::BodyExt { section, data, .. } => entry.sections.push((
-                            convert::section_from_wire(&section),
-                            data.0.map(|d| self.literals.restore(bytes, d.as_ref())),
-                        )),
-                        I::Binary { section, value } => {
-                            let data = match value {
-                                t::core::NString8::NString(n) => n.into_option(),
-                                t::core::NString8::Literal8(l) => Some(l.data),
-                            };
-                            entry.sections.push((
-                                convert::binary_section(&section),
-                                data.map(|d| self.literals.restore(bytes, d.as_ref())),
-                            ));
-                        }
-                        _ => {}
+                        FetchItem::Flags(_) if !wants_flags => {}
+                        FetchItem::Flags(f) => entry.flags = Some(f),
+                        FetchItem::Size(n) => entry.size = Some(n),
+                        FetchItem::Date(d) => entry.internal_date = Some(d),
+                        FetchItem::Structure(Some(b)) => entry.body_structure = Some(*b),
+                        FetchItem::ModSeq(m) => entry.modseq = Some(m),
+                        FetchItem::Section(section, data) => entry
+                            .sections
+                            .push((section, data.map(std::borrow::Cow::into_owned))),
+                        FetchItem::Uid(_) | FetchItem::Structure(None) => {}
                     }
                 }
             }
@@ -160,7 +141,7 @@ impl Connection {
 
 /// The kind of one FETCH data item, to match it against the items a UID FETCH asked for.
 #[derive(Debug, PartialEq)]
-enum Item {
+enum Item<'s> {
     Flags,
     Size,
     Date,
@@ -172,37 +153,33 @@ enum Item {
     /// `BODY[HEADER.FIELDS (..)]` of the message
     HeaderFields,
     /// `BODY[n.m]`
-    Part(Vec<u32>),
+    Part(&'s [u32]),
     /// `BODY[n.m.MIME]`
-    Mime(Vec<u32>),
+    Mime(&'s [u32]),
     /// `BINARY[n.m]`
-    Binary(Vec<u32>),
+    Binary(&'s [u32]),
     /// Any other section: never asked for by this client.
     OtherSection,
 }
 
-impl Item {
+impl<'s> Item<'s> {
     /// UID and MODSEQ accompany anything: not items of their own here.
-    fn of(i: &t::fetch::MessageDataItem<'_>) -> Option<Self> {
-        use t::fetch::MessageDataItem as I;
+    fn of(i: &'s FetchItem<'_>) -> Option<Self> {
         Some(match i {
-            I::Flags(_) => Self::Flags,
-            I::Rfc822Size(_) => Self::Size,
-            I::InternalDate(_) => Self::Date,
-            I::BodyStructure(_) | I::Body(_) => Self::Structure,
-            I::BodyExt { section, .. } => {
-                use t::fetch::Section as S;
-                match section {
-                    None => Self::Full,
-                    Some(S::Header(None)) => Self::Header,
-                    Some(S::HeaderFields(None, _)) => Self::HeaderFields,
-                    Some(S::Part(p)) => Self::Part(p.0.as_ref().iter().map(|n| n.get()).collect()),
-                    Some(S::Mime(p)) => Self::Mime(p.0.as_ref().iter().map(|n| n.get()).collect()),
-                    Some(_) => Self::OtherSection,
-                }
-            }
-            I::Binary { section, .. } => Self::Binary(section.iter().map(|n| n.get()).collect()),
-            _ => return None,
+            FetchItem::Flags(_) => Self::Flags,
+            FetchItem::Size(_) => Self::Size,
+            FetchItem::Date(_) => Self::Date,
+            FetchItem::Structure(_) => Self::Structure,
+            FetchItem::Section(section, _) => match section {
+                Section::Full => Self::Full,
+                Section::Header(p) if p.is_empty() => Self::Header,
+                Section::HeaderFields(p, _) if p.is_empty() => Self::HeaderFields,
+                Section::Part(p) => Self::Part(p),
+                Section::Mime(p) => Self::Mime(p),
+                Section::Binary(p) => Self::Binary(p),
+                _ => Self::OtherSection,
+            },
+            FetchItem::Uid(_) | FetchItem::ModSeq(_) => return None,
         })
     }
 
@@ -217,7 +194,7 @@ impl Item {
             | (Self::HeaderFields, FetchAttr::HeaderFields(_)) => true,
             (Self::Part(p), FetchAttr::Part(q))
             | (Self::Mime(p), FetchAttr::Mime(q))
-            | (Self::Binary(p), FetchAttr::Binary(q)) => p == q,
+            | (Self::Binary(p), FetchAttr::Binary(q)) => *p == q.as_slice(),
             _ => false,
         })
     }
@@ -240,15 +217,15 @@ impl Item {
             Self::Part(q) => m
                 .sections
                 .iter()
-                .any(|(x, _)| matches!(x, Section::Part(p) if p == q)),
+                .any(|(x, _)| matches!(x, Section::Part(p) if p.as_slice() == *q)),
             Self::Mime(q) => m
                 .sections
                 .iter()
-                .any(|(x, _)| matches!(x, Section::Mime(p) if p == q)),
+                .any(|(x, _)| matches!(x, Section::Mime(p) if p.as_slice() == *q)),
             Self::Binary(q) => m
                 .sections
                 .iter()
-                .any(|(x, _)| matches!(x, Section::Binary(p) if p == q)),
+                .any(|(x, _)| matches!(x, Section::Binary(p) if p.as_slice() == *q)),
             Self::OtherSection => false,
         }
     }
