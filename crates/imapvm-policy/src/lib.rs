@@ -85,6 +85,7 @@ pub mod backoff;
 pub mod count;
 pub mod expunge;
 pub mod flags;
+pub mod flight;
 pub mod folder;
 pub mod identity;
 pub mod login;
@@ -109,6 +110,10 @@ pub use expunge::{
     Verified, plan_delete, plan_move, plan_save, verify_deleted,
 };
 pub use flags::MessageFlags;
+pub use flight::{
+    CountFlight, CountSearches, FlightOutcome, MAX_FLIGHT_ATTEMPTS, fetched_hits, fill_flags,
+    flags_range, listing_keys, listing_shows, merge_hits, saved_split, tally_uids, undeleted,
+};
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, VoicemailIdentity};
 /// The vocabulary this crate's API names, from `imapvm-types` (so callers need not depend on

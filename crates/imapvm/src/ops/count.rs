@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 
-use imapvm_policy::count::{count_hits, count_search};
+use imapvm_policy::count::count_hits;
 use imapvm_policy::{
-    Capability, Folder, MailboxName, MessageFacts, MessageFlags, MessageState, MessageSummary,
-    MwiCounts, SearchKey, Uid, UidSet, fetchable, restrict,
+    Capability, CountFlight, CountSearches, FlightOutcome, MailboxName, MessageFacts, MessageFlags,
+    MessageSummary, MwiCounts, Uid, UidSet, fetched_hits, fill_flags, flags_range, merge_hits,
+    tally_uids, undeleted,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -88,19 +89,15 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
     let searched = ids.searched;
     Ok(match ids.kind {
         CountKind::Saved(saved) => {
-            let mut hits = Vec::new();
-            let mut flags = HashMap::new();
-            for m in saved.take(s)? {
-                if m.header_fields().is_some() {
-                    mem.headers.insert(m.uid, identity_of(&m));
-                }
-                let Some(fl) = &m.flags else {
-                    continue;
-                };
-                if flags.insert(m.uid, MessageFlags::from_flags(fl)).is_none() {
-                    hits.push(m.uid);
-                }
+            let found = saved.take(s)?;
+            for m in found.iter().filter(|m| m.header_fields().is_some()) {
+                mem.headers.insert(m.uid, identity_of(m));
             }
+            let (hits, flags) = fetched_hits(
+                found
+                    .iter()
+                    .map(|m| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags))),
+            );
             // Deleted hits count nowhere (policy's tally); the search still classified them.
             CountHits {
                 classified: hits.clone(),
@@ -119,14 +116,8 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
                         Some((m.uid, MessageFlags::from_flags(flags)))
                     })
                     .collect();
-            // Deleted hits count nowhere; the search still classified them.
-            let counted = hits
-                .iter()
-                .copied()
-                .filter(|u| flags.get(u).is_none_or(|f| !f.deleted))
-                .collect();
             CountHits {
-                hits: counted,
+                hits: undeleted(&hits, &flags),
                 flags,
                 searched,
                 classified: hits,
@@ -310,12 +301,13 @@ pub(crate) async fn count_many_in(
             // to offer it (one that does not advertise it but runs it is taken at its word).
             let searchres_refused =
                 saved && !s.may_use_searchres() && taken.iter().any(Result::is_err);
-            if !as_queued && attempt >= 4 {
-                return Err(super::folder_kept_changing(s));
-            }
-            if (view_changed || !as_queued || searchres_refused) && attempt < 4 {
-                view_recounted |= view_changed;
-                continue;
+            match FlightOutcome::decide(attempt, as_queued, view_changed, searchres_refused) {
+                FlightOutcome::KeptChanging => return Err(super::folder_kept_changing(s)),
+                FlightOutcome::Again => {
+                    view_recounted |= view_changed;
+                    continue;
+                }
+                FlightOutcome::Done => {}
             }
             // A UID whose headers were fetched before this flight, or in it while the view
             // stood still, existed when the searches ran.
@@ -337,24 +329,12 @@ pub(crate) async fn count_many_in(
         };
         let mem = f.get(&name);
         // One header fetch for every box's unknown hits (none once cached).
-        let mut all_hits: Vec<Uid> = hits.iter().flat_map(|(h, _)| h.iter().copied()).collect();
-        let mut all_flags: HashMap<Uid, MessageFlags> = hits
-            .iter()
-            .flat_map(|(_, fl)| fl.iter().map(|(u, f)| (*u, *f)))
-            .collect();
-        all_hits.sort_unstable();
-        all_hits.dedup();
+        let (all_hits, mut all_flags) = merge_hits(&hits);
         boxes[lead]
             .learn_with_flags(s, mem, all_hits, &mut all_flags)
             .await?;
         for (&i, (box_hits, box_flags)) in members.iter().zip(hits.iter_mut()) {
-            for u in box_hits.iter() {
-                if let (std::collections::hash_map::Entry::Vacant(e), Some(fl)) =
-                    (box_flags.entry(*u), all_flags.get(u))
-                {
-                    e.insert(*fl);
-                }
-            }
+            fill_flags(box_hits, box_flags, &all_flags);
             let counted = boxes[i].tally_hits(s, mem, box_hits, box_flags).await;
             out[i] = Some(counted.map(|(c, _)| c));
         }
@@ -435,7 +415,9 @@ impl Mailbox {
         name: &MailboxName,
         saved: bool,
     ) -> Result<CountIds> {
-        if saved {
+        let esearch = s.capabilities().contains(Capability::Esearch);
+        let flight = CountFlight::choose(saved, esearch);
+        if flight == CountFlight::Saved {
             let attrs = [FetchAttr::Flags, identity_attr()];
             let saved = self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags])?;
             return Ok(CountIds {
@@ -444,48 +426,27 @@ impl Mailbox {
             });
         }
         let searched = self.candidates(f, name);
-        let within = |keys: Vec<SearchKey>| restrict(searched.as_ref(), &keys);
-        let headers = within(self.identity.header_keys().to_vec());
-        if s.capabilities().contains(Capability::Esearch) {
-            let mut old_flagged = vec![SearchKey::Undeleted, SearchKey::Flagged, SearchKey::Seen];
-            old_flagged.extend(self.identity.header_keys());
-            let mut queue =
-                |context: &str, keys: Vec<SearchKey>| s.queue(context, |c| c.uid_search(&keys));
+        let keys = CountSearches::new(&self.identity, searched.as_ref());
+        if flight == CountFlight::Esearch {
+            let mut queue = |context: &str, keys| s.queue(context, |c| c.uid_search(keys));
             let kind = CountKind::Esearch {
-                new: queue(
-                    "UID SEARCH (count new)",
-                    within(count_search(Folder::Inbox, &self.identity)),
-                )?,
-                urgent: queue(
-                    "UID SEARCH (count urgent)",
-                    within(count_search(Folder::Urgent, &self.identity)),
-                )?,
-                old: queue(
-                    "UID SEARCH (count old)",
-                    within(count_search(Folder::Old, &self.identity)),
-                )?,
-                old_flagged: queue("UID SEARCH (count old urgent)", within(old_flagged))?,
-                headers: queue("UID SEARCH (count headers)", headers)?,
+                new: queue("UID SEARCH (count new)", &keys.new)?,
+                urgent: queue("UID SEARCH (count urgent)", &keys.urgent)?,
+                old: queue("UID SEARCH (count old)", &keys.old)?,
+                old_flagged: queue("UID SEARCH (count old urgent)", &keys.old_flagged)?,
+                headers: queue("UID SEARCH (count headers)", &keys.headers)?,
             };
             return Ok(CountIds { kind, searched });
         }
-        let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&headers))?;
-        let range = match &searched {
-            Some(set) => fetchable(set, NEW_UID_WINDOW),
-            None => {
-                // From the oldest message known to be ours (or the first) to the newest.
-                let first = f
-                    .get(name)
-                    .headers
-                    .iter()
-                    .filter(|(_, h)| self.ours(h))
-                    .map(|(u, _)| *u)
-                    .min()
-                    .unwrap_or(Uid::MIN);
-                UidSet::range(first, Uid::MAX)
-            }
-        };
-        let range = UidRange::Set(range);
+        let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys.headers))?;
+        let mem = f.get(name);
+        let oldest = mem
+            .headers
+            .iter()
+            .filter(|(_, h)| self.ours(h))
+            .map(|(u, _)| *u)
+            .min();
+        let range = UidRange::Set(flags_range(searched.as_ref(), oldest, NEW_UID_WINDOW));
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
         Ok(CountIds {
@@ -549,17 +510,7 @@ impl Mailbox {
                 })
             })
             .collect();
-        let counts = MwiCounts::tally(&self.identity, &facts);
-        let mut all: Vec<Uid> = facts
-            .iter()
-            .filter(|f| {
-                self.identity.matches(f.extension, f.context) && MessageState::of(f.flags).is_some()
-            })
-            .map(|f| f.uid)
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        Ok((counts, all))
+        Ok(tally_uids(&self.identity, &facts))
     }
 
     // ------------------------------------------------------------------ count

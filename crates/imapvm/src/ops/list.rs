@@ -4,10 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::HeaderBlock;
-use imapvm_policy::count::{all_search, listed_in};
 use imapvm_policy::{
-    Capability, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid, UidSet,
-    listing_search, restrict,
+    Capability, FlightOutcome, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid,
+    UidSet, listing_keys, listing_shows, restrict,
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
@@ -231,12 +230,8 @@ impl Mailbox {
             });
         }
         let name = self.scope_mailbox(s, scope)?;
-        let keys = match (listed, scope) {
-            (Listed::WithDeleted, _) => self.identity.header_keys().to_vec(),
-            (Listed::Present, None) => all_search(&self.identity),
-            (Listed::Present, Some(folder)) => listing_search(folder, &self.identity),
-        };
         let headers_only = listed == Listed::WithDeleted;
+        let keys = listing_keys(&self.identity, scope, headers_only);
         let attrs = list_attrs();
         let key = self.listing_key(scope, listed);
         // Round trip 1 (on a cold connection behind the login, with the SELECT): with
@@ -293,8 +288,14 @@ impl Mailbox {
             // server turned out to lack it.
             let view_changed = s.view_changes() != changes && !view_redone;
             let searchres_refused = saved && !s.may_use_searchres() && answers.is_err();
-            match as_queued {
-                Some(uid_validity) if !((view_changed || searchres_refused) && attempt < 4) => {
+            let decided = FlightOutcome::decide(
+                attempt,
+                as_queued.is_some(),
+                view_changed,
+                searchres_refused,
+            );
+            match (decided, as_queued) {
+                (FlightOutcome::Done, Some(uid_validity)) => {
                     let stable = s.view_changes() == changes;
                     let (hits, fetched, classified) = answers?;
                     break (
@@ -307,7 +308,7 @@ impl Mailbox {
                         uid_validity,
                     );
                 }
-                None if attempt >= 4 => return Err(folder_kept_changing(s)),
+                (FlightOutcome::KeptChanging, _) => return Err(folder_kept_changing(s)),
                 _ => view_redone |= view_changed,
             }
         };
@@ -353,16 +354,9 @@ impl Mailbox {
             if !self.ours(&row.identity()) {
                 continue;
             }
-            let flags = row.flags;
-            let shown = match (listed, scope) {
-                (Listed::WithDeleted, _) => true,
-                (Listed::Present, None) => !flags.deleted,
-                (Listed::Present, Some(folder)) => listed_in(folder, flags),
-            };
-            if !shown {
-                continue;
+            if listing_shows(scope, headers_only, row.flags) {
+                rows.push((uid, row.flags, row.size, row.fields));
             }
-            rows.push((uid, flags, row.size, row.fields));
         }
         let numbers = MessageNumbers::new(uid_validity, rows.iter().map(|r| r.0))
             .map_err(|e| self.policy_error(e.into()))?;

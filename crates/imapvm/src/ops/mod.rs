@@ -9,7 +9,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, MessageType};
-use imapvm_policy::{Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict};
+use imapvm_policy::{
+    Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict, saved_split,
+};
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::clock::SharedClock;
@@ -305,12 +307,7 @@ impl Mailbox {
             .uid_validity
             .and_then(|v| f.voicemail.known_and_tail(&self.voicemail_key(name), v));
         let searched = self.candidates(f, name);
-        let (known, tail) = match split {
-            // Everything classified: search the known UIDs (nothing else can match).
-            Some((known, None)) if !known.is_empty() => (UidSet::new(), Some(known)),
-            Some((known, tail)) => (known, tail),
-            None => (UidSet::new(), None),
-        };
+        let (known, tail) = saved_split(split);
         let known = if known.is_empty() {
             None
         } else {

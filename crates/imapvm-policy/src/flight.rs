@@ -1,0 +1,427 @@
+//! The plan of a count's or a listing's first flight, and how their answers are read: which
+//! commands to pipeline (given the server's capabilities, the voicemail-UID cache's
+//! known/tail split and whether SEARCHRES may be used), what the hits' flags are, which
+//! answers count, and whether the flight must run again.
+//!
+//! This module never talks to a server: the runtime queues the commands it names and feeds
+//! it the answers.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use imapvm_types::{SearchKey, Uid, UidSet};
+
+use crate::count::{
+    MessageFacts, MessageState, MwiCounts, all_search, count_search, listed_in, listing_search,
+};
+use crate::flags::MessageFlags;
+use crate::folder::Folder;
+use crate::identity::VoicemailIdentity;
+use crate::voicemail_uids::{fetchable, restrict};
+
+/// Which commands a count pipelines in its flight (one round trip either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountFlight {
+    /// With SEARCHRES (RFC 5182): the known UIDs fetched by UID, the unclassified tail
+    /// searched with `RETURN (SAVE)` and `UID FETCH $` of its hits, `(FLAGS
+    /// identity-headers)` each, so the identity check needs no flight of its own.
+    Saved,
+    /// With ESEARCH (tag-correlated answers): [`CountSearches`], five `UID SEARCH`es whose
+    /// answers imply the hits' flags.
+    Esearch,
+    /// Without either (untagged `* SEARCH` answers are matched by order only, and a server
+    /// may run pipelined commands in parallel): one `UID SEARCH HEADER … HEADER …` (which
+    /// also classifies) and one `UID FETCH (FLAGS)` of the candidates.
+    SearchFetch,
+}
+
+impl CountFlight {
+    /// The flight for a server that may take SEARCHRES (`searchres`) and offers ESEARCH.
+    pub const fn choose(searchres: bool, esearch: bool) -> CountFlight {
+        match (searchres, esearch) {
+            (true, _) => CountFlight::Saved,
+            (false, true) => CountFlight::Esearch,
+            (false, false) => CountFlight::SearchFetch,
+        }
+    }
+}
+
+/// The searches of a [`CountFlight::Esearch`] count, each restricted to the candidates:
+/// Asterisk's three (new, urgent, old), old-and-flagged (RFC 3842's old urgent) and the
+/// header keys alone (which UIDs are this box's, whatever their flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountSearches {
+    /// Unseen, unflagged.
+    pub new: Vec<SearchKey>,
+    /// Unseen, flagged.
+    pub urgent: Vec<SearchKey>,
+    /// Seen.
+    pub old: Vec<SearchKey>,
+    /// Seen and flagged.
+    pub old_flagged: Vec<SearchKey>,
+    /// The header keys alone.
+    pub headers: Vec<SearchKey>,
+}
+
+impl CountSearches {
+    /// The searches for `identity` over `searched` (`None`: the whole folder).
+    pub fn new(identity: &VoicemailIdentity, searched: Option<&UidSet>) -> CountSearches {
+        let within = |keys: Vec<SearchKey>| restrict(searched, &keys);
+        let mut old_flagged = vec![SearchKey::Undeleted, SearchKey::Flagged, SearchKey::Seen];
+        old_flagged.extend(identity.header_keys());
+        CountSearches {
+            new: within(count_search(Folder::Inbox, identity)),
+            urgent: within(count_search(Folder::Urgent, identity)),
+            old: within(count_search(Folder::Old, identity)),
+            old_flagged: within(old_flagged),
+            headers: within(identity.header_keys().to_vec()),
+        }
+    }
+}
+
+/// A saved search's split of the candidates, from the cache's known UIDs and open tail
+/// (`VoicemailUids::known_and_tail`; `None` when nothing is known): the UIDs to fetch by UID
+/// (possibly none) and the UIDs to search (`None`: the whole folder). When everything is
+/// classified, the known UIDs are searched (nothing else can match) and none fetched by UID.
+pub fn saved_split(split: Option<(UidSet, Option<UidSet>)>) -> (UidSet, Option<UidSet>) {
+    match split {
+        Some((known, None)) if !known.is_empty() => (UidSet::new(), Some(known)),
+        Some((known, tail)) => (known, tail),
+        None => (UidSet::new(), None),
+    }
+}
+
+/// A count's hits and their flags from fetched answers (`(UID, flags)`, `None` when the
+/// answer had no flags: not a hit): each UID once, in answer order, with its last flags.
+pub fn fetched_hits(
+    found: impl IntoIterator<Item = (Uid, Option<MessageFlags>)>,
+) -> (Vec<Uid>, HashMap<Uid, MessageFlags>) {
+    let mut hits = Vec::new();
+    let mut flags = HashMap::new();
+    for (uid, fl) in found {
+        if let Some(fl) = fl
+            && flags.insert(uid, fl).is_none()
+        {
+            hits.push(uid);
+        }
+    }
+    (hits, flags)
+}
+
+/// The UIDs a [`CountFlight::SearchFetch`] count fetches the flags of: the candidates
+/// ([`fetchable`] with `window`), or while nothing is classified, from the oldest UID known to
+/// be this box's (`oldest_ours`; else the first) to the newest.
+pub fn flags_range(searched: Option<&UidSet>, oldest_ours: Option<Uid>, window: u32) -> UidSet {
+    match searched {
+        Some(set) => fetchable(set, window),
+        None => UidSet::range(oldest_ours.unwrap_or(Uid::MIN), Uid::MAX),
+    }
+}
+
+/// The hits that count: those not known to be `\Deleted` (the search still classified them).
+pub fn undeleted(hits: &[Uid], flags: &HashMap<Uid, MessageFlags>) -> Vec<Uid> {
+    hits.iter()
+        .copied()
+        .filter(|u| flags.get(u).is_none_or(|f| !f.deleted))
+        .collect()
+}
+
+/// Every box's hits of one folder together (ascending, each once) with every flag known, for
+/// one identity fetch of them all.
+pub fn merge_hits(
+    boxes: &[(Vec<Uid>, HashMap<Uid, MessageFlags>)],
+) -> (Vec<Uid>, HashMap<Uid, MessageFlags>) {
+    let mut all: Vec<Uid> = boxes.iter().flat_map(|(h, _)| h.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    let flags = boxes
+        .iter()
+        .flat_map(|(_, fl)| fl.iter().map(|(u, f)| (*u, *f)))
+        .collect();
+    (all, flags)
+}
+
+/// Adds to `flags` what `all` knows of `hits` and `flags` does not.
+pub fn fill_flags(
+    hits: &[Uid],
+    flags: &mut HashMap<Uid, MessageFlags>,
+    all: &HashMap<Uid, MessageFlags>,
+) {
+    for u in hits {
+        if let (Entry::Vacant(e), Some(fl)) = (flags.entry(*u), all.get(u)) {
+            e.insert(*fl);
+        }
+    }
+}
+
+/// The counts of `facts` (the hits with their flags and identity, greetings left out) and
+/// every UID of this box among them (ascending, each once; deleted ones left out), for
+/// message numbers.
+pub fn tally_uids(
+    identity: &VoicemailIdentity,
+    facts: &[MessageFacts<'_>],
+) -> (MwiCounts, Vec<Uid>) {
+    let counts = MwiCounts::tally(identity, facts);
+    let mut all: Vec<Uid> = facts
+        .iter()
+        .filter(|f| identity.matches(f.extension, f.context) && MessageState::of(f.flags).is_some())
+        .map(|f| f.uid)
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    (counts, all)
+}
+
+/// What to do once a flight (behind a queued SELECT) is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlightOutcome {
+    /// Use the answers.
+    Done,
+    /// Send the flight again.
+    Again,
+    /// The folder changed under every attempt: give up.
+    KeptChanging,
+}
+
+/// Most attempts at a flight.
+pub const MAX_FLIGHT_ATTEMPTS: u32 = 4;
+
+impl FlightOutcome {
+    /// After attempt number `attempt` (from 1): `as_queued` when the commands ran in the
+    /// folder as remembered (else they must run again: it was created or re-created),
+    /// `view_changed` when the server reported changes the answers may predate (asked once
+    /// only), `searchres_refused` when SEARCHRES was guessed and turned out to be missing.
+    /// Redone at most [`MAX_FLIGHT_ATTEMPTS`] times; a view change or refusal on the last
+    /// attempt is taken as it is.
+    pub const fn decide(
+        attempt: u32,
+        as_queued: bool,
+        view_changed: bool,
+        searchres_refused: bool,
+    ) -> FlightOutcome {
+        let last = attempt >= MAX_FLIGHT_ATTEMPTS;
+        match (as_queued, last) {
+            (false, true) => FlightOutcome::KeptChanging,
+            (false, false) => FlightOutcome::Again,
+            (true, false) if view_changed || searchres_refused => FlightOutcome::Again,
+            (true, _) => FlightOutcome::Done,
+        }
+    }
+}
+
+/// The search of a listing of `identity` in `scope` (`None`: every state of `imapfolder`);
+/// `with_deleted`: the `\Deleted` messages too (the header keys alone).
+pub fn listing_keys(
+    identity: &VoicemailIdentity,
+    scope: Option<Folder>,
+    with_deleted: bool,
+) -> Vec<SearchKey> {
+    match (with_deleted, scope) {
+        (true, _) => identity.header_keys().to_vec(),
+        (false, None) => all_search(identity),
+        (false, Some(folder)) => listing_search(folder, identity),
+    }
+}
+
+/// Whether a listing of [`listing_keys`] shows a message with `flags` (the search may have
+/// run before a flag changed).
+pub const fn listing_shows(scope: Option<Folder>, with_deleted: bool, flags: MessageFlags) -> bool {
+    match (with_deleted, scope) {
+        (true, _) => true,
+        (false, None) => !flags.deleted,
+        (false, Some(folder)) => listed_in(folder, flags),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imapvm_types::MailboxId;
+
+    fn me() -> VoicemailIdentity {
+        let id = MailboxId::parse("12@default").unwrap();
+        VoicemailIdentity::new(&id, None).unwrap()
+    }
+
+    fn uid(n: u32) -> Uid {
+        Uid::new(n).unwrap()
+    }
+
+    fn fl(seen: bool, flagged: bool, deleted: bool) -> MessageFlags {
+        MessageFlags {
+            seen,
+            flagged,
+            deleted,
+        }
+    }
+
+    #[test]
+    fn the_flight_follows_the_capabilities() {
+        assert_eq!(CountFlight::choose(true, true), CountFlight::Saved);
+        assert_eq!(CountFlight::choose(true, false), CountFlight::Saved);
+        assert_eq!(CountFlight::choose(false, true), CountFlight::Esearch);
+        assert_eq!(CountFlight::choose(false, false), CountFlight::SearchFetch);
+    }
+
+    #[test]
+    fn esearch_counts_are_restricted_to_the_candidates() {
+        let whole = CountSearches::new(&me(), None);
+        assert_eq!(whole.new, count_search(Folder::Inbox, &me()));
+        assert_eq!(whole.urgent, count_search(Folder::Urgent, &me()));
+        assert_eq!(whole.old, count_search(Folder::Old, &me()));
+        assert_eq!(whole.headers, me().header_keys().to_vec());
+        assert_eq!(
+            &whole.old_flagged[..3],
+            &[SearchKey::Undeleted, SearchKey::Flagged, SearchKey::Seen]
+        );
+        let set = UidSet::range(uid(5), uid(9));
+        let within = CountSearches::new(&me(), Some(&set));
+        for keys in [
+            &within.new,
+            &within.urgent,
+            &within.old,
+            &within.old_flagged,
+            &within.headers,
+        ] {
+            assert_eq!(keys[0], SearchKey::Uid(set.clone()));
+        }
+        assert_eq!(within.headers[1..], whole.headers[..]);
+    }
+
+    #[test]
+    fn a_saved_search_fetches_the_known_and_searches_the_tail() {
+        let known = UidSet::range(uid(1), uid(3));
+        let tail = UidSet::range(uid(10), Uid::MAX);
+        assert_eq!(saved_split(None), (UidSet::new(), None));
+        assert_eq!(
+            saved_split(Some((known.clone(), Some(tail.clone())))),
+            (known.clone(), Some(tail.clone()))
+        );
+        assert_eq!(
+            saved_split(Some((UidSet::new(), Some(tail.clone())))),
+            (UidSet::new(), Some(tail))
+        );
+        // Everything classified: the known UIDs are searched, none fetched by UID.
+        assert_eq!(
+            saved_split(Some((known.clone(), None))),
+            (UidSet::new(), Some(known))
+        );
+        assert_eq!(
+            saved_split(Some((UidSet::new(), None))),
+            (UidSet::new(), None)
+        );
+    }
+
+    #[test]
+    fn fetched_hits_are_each_once_in_answer_order_with_their_last_flags() {
+        let (hits, flags) = fetched_hits([
+            (uid(4), Some(fl(true, false, false))),
+            (uid(2), None),
+            (uid(1), Some(fl(false, true, false))),
+            (uid(4), Some(fl(false, false, false))),
+        ]);
+        assert_eq!(hits, vec![uid(4), uid(1)]);
+        assert_eq!(flags[&uid(4)], fl(false, false, false));
+        assert!(!flags.contains_key(&uid(2)));
+    }
+
+    #[test]
+    fn flags_are_fetched_for_the_candidates_or_from_the_oldest_known() {
+        let set = UidSet::range(uid(4), uid(6));
+        assert_eq!(
+            flags_range(Some(&set), Some(uid(1)), 500),
+            fetchable(&set, 500)
+        );
+        assert_eq!(
+            flags_range(None, Some(uid(7)), 500),
+            UidSet::range(uid(7), Uid::MAX)
+        );
+        assert_eq!(
+            flags_range(None, None, 500),
+            UidSet::range(Uid::MIN, Uid::MAX)
+        );
+    }
+
+    #[test]
+    fn deleted_hits_do_not_count_and_unknown_flags_do() {
+        let flags = HashMap::from([
+            (uid(1), fl(false, false, true)),
+            (uid(2), fl(true, false, false)),
+        ]);
+        assert_eq!(
+            undeleted(&[uid(1), uid(2), uid(3)], &flags),
+            vec![uid(2), uid(3)]
+        );
+    }
+
+    #[test]
+    fn merged_hits_are_sorted_once_and_fill_each_box() {
+        let a = (
+            vec![uid(3), uid(1)],
+            HashMap::from([(uid(3), fl(true, false, false))]),
+        );
+        let b = (
+            vec![uid(1), uid(2)],
+            HashMap::from([(uid(1), fl(false, true, false))]),
+        );
+        let (all, flags) = merge_hits(&[a.clone(), b]);
+        assert_eq!(all, vec![uid(1), uid(2), uid(3)]);
+        let (hits, mut own) = a;
+        fill_flags(&hits, &mut own, &flags);
+        assert_eq!(own[&uid(1)], fl(false, true, false));
+        assert_eq!(own[&uid(3)], fl(true, false, false));
+        assert!(!own.contains_key(&uid(2)), "not this box's hit");
+    }
+
+    #[test]
+    fn the_tally_lists_this_box_undeleted_uids_once() {
+        let fact = |n, flags, ext| MessageFacts {
+            uid: uid(n),
+            flags,
+            extension: Some(ext),
+            context: Some("default"),
+        };
+        let facts = [
+            fact(5, fl(false, false, false), "12"),
+            fact(2, fl(true, true, false), "12"),
+            fact(3, fl(false, false, true), "12"),
+            fact(4, fl(false, false, false), "13"),
+            fact(2, fl(true, true, false), "12"),
+        ];
+        let (counts, uids) = tally_uids(&me(), &facts);
+        assert_eq!(uids, vec![uid(2), uid(5)]);
+        assert_eq!((counts.new, counts.old, counts.old_urgent), (1, 2, 2));
+    }
+
+    #[test]
+    fn a_flight_runs_again_until_it_ran_as_queued_on_a_still_view() {
+        use FlightOutcome::*;
+        assert_eq!(FlightOutcome::decide(1, true, false, false), Done);
+        assert_eq!(FlightOutcome::decide(1, false, false, false), Again);
+        assert_eq!(FlightOutcome::decide(1, true, true, false), Again);
+        assert_eq!(FlightOutcome::decide(3, true, false, true), Again);
+        assert_eq!(
+            FlightOutcome::decide(4, true, true, true),
+            Done,
+            "the last is taken"
+        );
+        assert_eq!(FlightOutcome::decide(4, false, false, false), KeptChanging);
+    }
+
+    #[test]
+    fn listings_search_and_show_by_scope() {
+        assert_eq!(listing_keys(&me(), None, true), me().header_keys().to_vec());
+        assert_eq!(listing_keys(&me(), None, false), all_search(&me()));
+        assert_eq!(
+            listing_keys(&me(), Some(Folder::Old), false),
+            listing_search(Folder::Old, &me())
+        );
+        let deleted = fl(true, false, true);
+        let old = fl(true, false, false);
+        assert!(listing_shows(None, true, deleted));
+        assert!(!listing_shows(None, false, deleted));
+        assert!(listing_shows(None, false, old));
+        assert!(listing_shows(Some(Folder::Old), false, old));
+        assert!(!listing_shows(Some(Folder::Inbox), false, old));
+    }
+}
