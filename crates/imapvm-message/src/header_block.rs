@@ -204,6 +204,35 @@ enum Field {
     ContentType,
 }
 
+/// The header fields a voicemail listing fetches (what its rows show), for `BODY.PEEK[HEADER.FIELDS (…)]`.
+pub const LISTING_FIELDS: &[&str] = &[
+    "Date",
+    "From",
+    "Subject",
+    "Message-ID",
+    "X-Asterisk-VM-Message-Num",
+    "X-Asterisk-VM-Context",
+    "X-Asterisk-VM-Extension",
+    "X-Asterisk-VM-Flag",
+    "X-Asterisk-VM-Priority",
+    "X-Asterisk-VM-Caller-ID-Num",
+    "X-Asterisk-VM-Caller-ID-Name",
+    "X-Asterisk-VM-Duration",
+    "X-Asterisk-VM-Message-Type",
+    "X-Asterisk-VM-Orig-date",
+    "X-Asterisk-VM-Orig-time",
+    "X-Asterisk-VM-Message-ID",
+    "X-Asterisk-CallerID",
+    "X-Asterisk-CallerIDName",
+];
+
+/// The identity header fields, fetched to filter exactly (and to tell greetings from messages).
+pub const IDENTITY_FIELDS: &[&str] = &[
+    "X-Asterisk-VM-Extension",
+    "X-Asterisk-VM-Context",
+    "X-Asterisk-VM-Message-Type",
+];
+
 /// Canonical names, in Asterisk's order (the order [`HeaderFields::render`] writes).
 const FIELDS: [(Field, &str); 23] = [
     (Field::Date, "Date"),
@@ -546,6 +575,13 @@ fn survives_raw(field: Field, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetched_field_lists_name_only_fields_the_parser_reads() {
+        for name in LISTING_FIELDS.iter().chain(IDENTITY_FIELDS) {
+            assert!(lookup(name.as_bytes()).is_some(), "{name}");
+        }
+    }
 
     #[test]
     fn lower_cased_folded_and_encoded() {

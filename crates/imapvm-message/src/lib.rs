@@ -65,7 +65,9 @@ pub mod template;
 pub use build::{MAX_AUDIO_BYTES, build};
 pub use datetime::MailboxZone;
 pub use error::{BuildError, ParseError};
-pub use header_block::{Diagnostic, DiagnosticKind, HeaderBlock, HeaderFields};
+pub use header_block::{
+    Diagnostic, DiagnosticKind, HeaderBlock, HeaderFields, IDENTITY_FIELDS, LISTING_FIELDS,
+};
 pub use model::{
     AudioPart, Flag, KNOWN_FORMATS, MessageType, Voicemail, is_known_format, mime_type_for,
     stored_format,

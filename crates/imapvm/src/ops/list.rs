@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use imapvm_message::HeaderBlock;
+use imapvm_message::{HeaderBlock, LISTING_FIELDS};
 use imapvm_policy::{
     Capability, FlightOutcome, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid,
     UidSet, listing_keys, listing_shows, restrict,
@@ -27,34 +27,12 @@ pub(crate) enum Ownership {
     CheckedByCaller,
 }
 
-/// The headers a listing shows.
-const LIST_FIELDS: &[&str] = &[
-    "Date",
-    "From",
-    "Subject",
-    "Message-ID",
-    "X-Asterisk-VM-Message-Num",
-    "X-Asterisk-VM-Context",
-    "X-Asterisk-VM-Extension",
-    "X-Asterisk-VM-Flag",
-    "X-Asterisk-VM-Priority",
-    "X-Asterisk-VM-Caller-ID-Num",
-    "X-Asterisk-VM-Caller-ID-Name",
-    "X-Asterisk-VM-Duration",
-    "X-Asterisk-VM-Message-Type",
-    "X-Asterisk-VM-Orig-date",
-    "X-Asterisk-VM-Orig-time",
-    "X-Asterisk-VM-Message-ID",
-    "X-Asterisk-CallerID",
-    "X-Asterisk-CallerIDName",
-];
-
 /// The fetch items of a listing.
 fn list_attrs() -> [FetchAttr; 3] {
     [
         FetchAttr::Flags,
         FetchAttr::Rfc822Size,
-        FetchAttr::HeaderFields(LIST_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
+        FetchAttr::HeaderFields(LISTING_FIELDS.iter().map(|s| (*s).to_owned()).collect()),
     ]
 }
 

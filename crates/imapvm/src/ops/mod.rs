@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use imapvm_message::{HeaderBlock, MessageType};
+use imapvm_message::{HeaderBlock, IDENTITY_FIELDS, MessageType};
 use imapvm_policy::{
     Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict, saved_split,
 };
@@ -33,13 +33,6 @@ mod probe;
 pub use count::ChangedSince;
 pub use deposit::{Composed, Journal, quota_roots};
 pub(crate) use list::Ownership;
-
-/// The identity headers, fetched to filter exactly (and to tell greetings from messages).
-const IDENTITY_FIELDS: &[&str] = &[
-    "X-Asterisk-VM-Extension",
-    "X-Asterisk-VM-Context",
-    "X-Asterisk-VM-Message-Type",
-];
 
 /// The header that names a deposit (shared by its copies): how a retry finds an earlier APPEND.
 pub const MSG_ID_HEADER: &str = "X-Asterisk-VM-Message-ID";
