@@ -46,6 +46,128 @@ impl CountFlight {
     }
 }
 
+/// A box's voicemail looked up in one flight with SEARCHRES (RFC 5182), as queued (`Id`: the
+/// runtime's handle of a queued command): the UIDs below the open tail of the box's
+/// candidates ([`crate::voicemail_uids`]) fetched by UID (`known`; none while nothing is
+/// known, see [`saved_split`]), and `UID SEARCH RETURN (SAVE)` of the header keys alone over
+/// the rest (the whole folder while nothing is known) with `UID FETCH $` behind it. Dovecot
+/// walks every message between a search's lowest and highest UID, so searching only the
+/// tail keeps the work flat in the folder's size; the fetches bring every match, whatever
+/// its flags (the caller filters them), so the answer also classifies (learnt as a
+/// header-keys-only search over `searched`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSearch<Id> {
+    /// The fetch of the known UIDs (`None`: none known).
+    pub known: Option<Id>,
+    /// `UID SEARCH RETURN (SAVE)`.
+    pub search: Id,
+    /// `UID FETCH $`.
+    pub fetch: Id,
+    /// The candidates (`None`: the whole folder).
+    pub searched: Option<UidSet>,
+}
+
+impl<Id: Copy> SavedSearch<Id> {
+    /// Every command to wait for, in queue order.
+    pub fn ids(&self) -> Vec<Id> {
+        self.known
+            .into_iter()
+            .chain([self.search, self.fetch])
+            .collect()
+    }
+}
+
+/// A count's commands as queued, by [`CountFlight`], with the candidate UIDs they were
+/// restricted to (`None`: the whole folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountPlan<Id> {
+    /// The commands.
+    pub commands: CountCommands<Id>,
+    /// The candidates.
+    pub searched: Option<UidSet>,
+}
+
+/// The commands of a [`CountPlan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountCommands<Id> {
+    /// [`CountFlight::Saved`]: fetching `(FLAGS identity-headers)` of every hit (the known
+    /// UIDs: their flags).
+    Saved(SavedSearch<Id>),
+    /// [`CountFlight::SearchFetch`].
+    SearchFetch {
+        /// The header search.
+        search: Id,
+        /// The flags' fetch.
+        fetch: Id,
+    },
+    /// [`CountFlight::Esearch`]: the [`CountSearches`].
+    Esearch {
+        /// Unseen, unflagged.
+        new: Id,
+        /// Unseen, flagged.
+        urgent: Id,
+        /// Seen.
+        old: Id,
+        /// Seen and flagged.
+        old_flagged: Id,
+        /// The header keys alone.
+        headers: Id,
+    },
+}
+
+impl<Id: Copy> CountPlan<Id> {
+    /// Every command to wait for, in queue order.
+    pub fn ids(&self) -> Vec<Id> {
+        match &self.commands {
+            CountCommands::Saved(saved) => saved.ids(),
+            CountCommands::SearchFetch { search, fetch } => vec![*search, *fetch],
+            CountCommands::Esearch {
+                new,
+                urgent,
+                old,
+                old_flagged,
+                headers,
+            } => vec![*new, *urgent, *old, *old_flagged, *headers],
+        }
+    }
+}
+
+/// A listing's first flight as queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListCommands<Id> {
+    /// With SEARCHRES: every match with its listing fields; the answer classifies.
+    Saved(SavedSearch<Id>),
+    /// Without: the listing's search (restricted to the candidates), the header keys alone
+    /// to learn which those are (with ESEARCH, where the search has flag keys too), and the
+    /// prefetches of the known UIDs and of new mail (warm connection).
+    Plain {
+        /// The listing's search.
+        search: Id,
+        /// The header keys alone.
+        classifier: Option<Id>,
+        /// The prefetches.
+        fetches: Vec<Id>,
+    },
+}
+
+impl<Id: Copy> ListCommands<Id> {
+    /// Every command to wait for, in queue order.
+    pub fn ids(&self) -> Vec<Id> {
+        match self {
+            ListCommands::Saved(q) => q.ids(),
+            ListCommands::Plain {
+                search,
+                classifier,
+                fetches,
+            } => [*search]
+                .into_iter()
+                .chain(*classifier)
+                .chain(fetches.iter().copied())
+                .collect(),
+        }
+    }
+}
+
 /// The searches of a [`CountFlight::Esearch`] count, each restricted to the candidates:
 /// Asterisk's three (new, urgent, old), old-and-flagged (RFC 3842's old urgent) and the
 /// header keys alone (which UIDs are this box's, whatever their flags).
@@ -253,6 +375,47 @@ mod tests {
             flagged,
             deleted,
         }
+    }
+
+    #[test]
+    fn every_queued_command_is_waited_for_in_queue_order() {
+        let saved = |known| SavedSearch {
+            known,
+            search: 2,
+            fetch: 3,
+            searched: None,
+        };
+        assert_eq!(saved(Some(1)).ids(), vec![1, 2, 3]);
+        assert_eq!(saved(None).ids(), vec![2, 3]);
+        let plan = |commands| CountPlan {
+            commands,
+            searched: None,
+        };
+        assert_eq!(
+            plan(CountCommands::Saved(saved(Some(1)))).ids(),
+            vec![1, 2, 3]
+        );
+        let search_fetch = CountCommands::SearchFetch {
+            search: 4,
+            fetch: 5,
+        };
+        assert_eq!(plan(search_fetch).ids(), vec![4, 5]);
+        let esearch = CountCommands::Esearch {
+            new: 1,
+            urgent: 2,
+            old: 3,
+            old_flagged: 4,
+            headers: 5,
+        };
+        assert_eq!(plan(esearch).ids(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(ListCommands::Saved(saved(None)).ids(), vec![2, 3]);
+        let plain = |classifier| ListCommands::Plain {
+            search: 1,
+            classifier,
+            fetches: vec![7, 8],
+        };
+        assert_eq!(plain(Some(2)).ids(), vec![1, 2, 7, 8]);
+        assert_eq!(plain(None).ids(), vec![1, 7, 8]);
     }
 
     #[test]

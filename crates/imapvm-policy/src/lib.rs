@@ -111,8 +111,9 @@ pub use expunge::{
 };
 pub use flags::MessageFlags;
 pub use flight::{
-    CountFlight, CountSearches, FlightOutcome, MAX_FLIGHT_ATTEMPTS, fetched_hits, fill_flags,
-    flags_range, listing_keys, listing_shows, merge_hits, saved_split, tally_uids, undeleted,
+    CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome, ListCommands,
+    MAX_FLIGHT_ATTEMPTS, SavedSearch, fetched_hits, fill_flags, flags_range, listing_keys,
+    listing_shows, merge_hits, saved_split, tally_uids, undeleted,
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, VoicemailIdentity};

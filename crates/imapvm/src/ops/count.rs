@@ -7,15 +7,15 @@ use std::collections::HashMap;
 
 use imapvm_policy::count::count_hits;
 use imapvm_policy::{
-    Capability, CountFlight, CountSearches, FlightOutcome, MailboxName, MessageFacts, MessageFlags,
-    MessageSummary, MwiCounts, Uid, UidSet, fetched_hits, fill_flags, flags_range, merge_hits,
-    tally_uids, undeleted,
+    Capability, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome, MailboxName,
+    MessageFacts, MessageFlags, MessageSummary, MwiCounts, Uid, UidSet, fetched_hits, fill_flags,
+    flags_range, merge_hits, tally_uids, undeleted,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    NEW_UID_WINDOW, SavedSearch, fetch_result, identity_attr, identity_of, is_greeting,
-    learn_new_identities, queue_new_identities, search_result,
+    NEW_UID_WINDOW, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    queue_new_identities, search_result, take_saved,
 };
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
@@ -23,46 +23,13 @@ use crate::session::Session;
 use crate::store::Retry;
 use crate::store::{Mailbox, Store};
 
-/// The count's pipelined commands (one round trip either way), with the candidate UIDs they
-/// were restricted to (`imapvm_policy::voicemail_uids`; `None`: the whole folder).
-pub(super) struct CountIds {
-    kind: CountKind,
-    searched: Option<UidSet>,
-}
-
-enum CountKind {
-    /// With SEARCHRES: a [`SavedSearch`] fetching `(FLAGS identity-headers)` of every hit
-    /// (the known UIDs: their flags), so the identity check needs no flight of its own.
-    Saved(SavedSearch),
-    /// Without ESEARCH: one `UID SEARCH HEADER … HEADER …` (which also classifies) and one
-    /// `UID FETCH (FLAGS)`.
-    SearchFetch { search: CommandId, fetch: CommandId },
-    /// With ESEARCH (tag-correlated answers): Asterisk's three count searches (new, urgent,
-    /// old) plus old-and-flagged (RFC 3842's old urgent), each `UID SEARCH RETURN (ALL)`, and
-    /// the header keys alone (which UIDs are this box's, whatever their flags).
-    Esearch {
-        new: CommandId,
-        urgent: CommandId,
-        old: CommandId,
-        old_flagged: CommandId,
-        headers: CommandId,
-    },
-}
+/// The count's pipelined commands (one round trip either way): policy's [`CountPlan`].
+pub(super) struct CountIds(CountPlan<CommandId>);
 
 impl CountIds {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
-        match &self.kind {
-            CountKind::Saved(saved) => saved.ids(),
-            CountKind::SearchFetch { search, fetch } => vec![*search, *fetch],
-            CountKind::Esearch {
-                new,
-                urgent,
-                old,
-                old_flagged,
-                headers,
-            } => vec![*new, *urgent, *old, *old_flagged, *headers],
-        }
+        self.0.ids()
     }
 
     /// Drops the answers (a count superseded by another one).
@@ -86,10 +53,10 @@ struct CountHits {
 /// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES), and the header
 /// search. Identity headers fetched along are learnt in `mem`.
 fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<CountHits> {
-    let searched = ids.searched;
-    Ok(match ids.kind {
-        CountKind::Saved(saved) => {
-            let found = saved.take(s)?;
+    let CountPlan { commands, searched } = ids.0;
+    Ok(match commands {
+        CountCommands::Saved(saved) => {
+            let found = take_saved(s, &saved)?;
             for m in found.iter().filter(|m| m.header_fields().is_some()) {
                 mem.headers.insert(m.uid, identity_of(m));
             }
@@ -106,7 +73,7 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
                 searched,
             }
         }
-        CountKind::SearchFetch { search, fetch } => {
+        CountCommands::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
             let flags: HashMap<Uid, MessageFlags> =
                 fetch_result(s, "UID FETCH (count flags)", fetch)?
@@ -123,7 +90,7 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
                 classified: hits,
             }
         }
-        CountKind::Esearch {
+        CountCommands::Esearch {
             new,
             urgent,
             old,
@@ -420,23 +387,23 @@ impl Mailbox {
         if flight == CountFlight::Saved {
             let attrs = [FetchAttr::Flags, identity_attr()];
             let saved = self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags])?;
-            return Ok(CountIds {
+            return Ok(CountIds(CountPlan {
                 searched: saved.searched.clone(),
-                kind: CountKind::Saved(saved),
-            });
+                commands: CountCommands::Saved(saved),
+            }));
         }
         let searched = self.candidates(f, name);
         let keys = CountSearches::new(&self.identity, searched.as_ref());
         if flight == CountFlight::Esearch {
             let mut queue = |context: &str, keys| s.queue(context, |c| c.uid_search(keys));
-            let kind = CountKind::Esearch {
+            let commands = CountCommands::Esearch {
                 new: queue("UID SEARCH (count new)", &keys.new)?,
                 urgent: queue("UID SEARCH (count urgent)", &keys.urgent)?,
                 old: queue("UID SEARCH (count old)", &keys.old)?,
                 old_flagged: queue("UID SEARCH (count old urgent)", &keys.old_flagged)?,
                 headers: queue("UID SEARCH (count headers)", &keys.headers)?,
             };
-            return Ok(CountIds { kind, searched });
+            return Ok(CountIds(CountPlan { commands, searched }));
         }
         let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys.headers))?;
         let mem = f.get(name);
@@ -449,10 +416,10 @@ impl Mailbox {
         let range = UidRange::Set(flags_range(searched.as_ref(), oldest, NEW_UID_WINDOW));
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
-        Ok(CountIds {
-            kind: CountKind::SearchFetch { search, fetch },
+        Ok(CountIds(CountPlan {
+            commands: CountCommands::SearchFetch { search, fetch },
             searched,
-        })
+        }))
     }
 
     /// Turns the count's answers into exact counts (via policy's tally); returns them and

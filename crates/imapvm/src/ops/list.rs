@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, LISTING_FIELDS};
 use imapvm_policy::{
-    Capability, FlightOutcome, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid,
-    UidSet, listing_keys, listing_shows, restrict,
+    Capability, FlightOutcome, Folder, ListCommands, MessageFlags, MessageNumbers, MessageState,
+    Resolution, Uid, UidSet, listing_keys, listing_shows, restrict,
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
-use super::{SavedSearch, fetch_result, folder_kept_changing, new_uid_window, search_result};
+use super::{fetch_result, folder_kept_changing, new_uid_window, search_result, take_saved};
 use crate::error::{Error, Misuse, Result};
 use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
@@ -62,14 +62,7 @@ impl ListedRow {
 }
 
 /// The first flight of a listing (see [`Mailbox::list_in`]).
-enum ListFlight {
-    Saved(SavedSearch),
-    Plain {
-        search: CommandId,
-        classifier: Option<CommandId>,
-        fetches: Vec<CommandId>,
-    },
-}
+type ListFlight = ListCommands<CommandId>;
 
 /// A listing's first answers: the hits, the messages fetched, and the hits of the header
 /// keys alone (to learn from; `None` when there are none).
@@ -79,58 +72,46 @@ type ListAnswers = (
     Option<Vec<Uid>>,
 );
 
-impl ListFlight {
-    fn ids(&self) -> Vec<CommandId> {
-        match self {
-            ListFlight::Saved(q) => q.ids(),
-            ListFlight::Plain {
-                search,
-                classifier,
-                fetches,
-            } => [*search]
-                .into_iter()
-                .chain(*classifier)
-                .chain(fetches.iter().copied())
-                .collect(),
+/// Takes every answer of `flight` (each one, whatever happens to the others).
+fn take_list(
+    flight: ListFlight,
+    s: &mut Session,
+    mb: &Mailbox,
+    headers_only: bool,
+) -> Result<ListAnswers> {
+    match flight {
+        ListFlight::Saved(q) => {
+            let found = take_saved(s, &q)?;
+            let hits: Vec<Uid> = found.iter().map(|m| m.uid).collect();
+            let fetched = found.into_iter().map(|m| (m.uid, m)).collect();
+            Ok((hits.clone(), fetched, Some(hits)))
         }
-    }
-
-    /// Takes every answer (each one, whatever happens to the others).
-    fn take(self, s: &mut Session, mb: &Mailbox, headers_only: bool) -> Result<ListAnswers> {
-        match self {
-            ListFlight::Saved(q) => {
-                let found = q.take(s)?;
-                let hits: Vec<Uid> = found.iter().map(|m| m.uid).collect();
-                let fetched = found.into_iter().map(|m| (m.uid, m)).collect();
-                Ok((hits.clone(), fetched, Some(hits)))
-            }
-            ListFlight::Plain {
-                search,
-                classifier,
-                fetches,
-            } => {
-                let hits = search_result(s, "UID SEARCH (list)", search);
-                // A refused header search only means nothing is learnt.
-                let classified = classifier
-                    .and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
-                let mut fetched = HashMap::new();
-                for id in fetches {
-                    // A refused prefetch only means its hits are fetched afterwards.
-                    match fetch_result(s, "UID FETCH (list)", id) {
-                        Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid, m))),
-                        Err(e) => {
-                            tracing::debug!(mailbox = %mb.id(), error = %e, "listing prefetch refused")
-                        }
+        ListFlight::Plain {
+            search,
+            classifier,
+            fetches,
+        } => {
+            let hits = search_result(s, "UID SEARCH (list)", search);
+            // A refused header search only means nothing is learnt.
+            let classified =
+                classifier.and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
+            let mut fetched = HashMap::new();
+            for id in fetches {
+                // A refused prefetch only means its hits are fetched afterwards.
+                match fetch_result(s, "UID FETCH (list)", id) {
+                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid, m))),
+                    Err(e) => {
+                        tracing::debug!(mailbox = %mb.id(), error = %e, "listing prefetch refused")
                     }
                 }
-                let hits = hits?;
-                let classified = if headers_only {
-                    Some(hits.clone())
-                } else {
-                    classified
-                };
-                Ok((hits, fetched, classified))
             }
+            let hits = hits?;
+            let classified = if headers_only {
+                Some(hits.clone())
+            } else {
+                classified
+            };
+            Ok((hits, fetched, classified))
         }
     }
 }
@@ -257,7 +238,7 @@ impl Mailbox {
             let mut wait = flight.ids();
             wait.extend(selecting.id);
             s.wait(&wait).await?;
-            let answers = flight.take(s, self, headers_only);
+            let answers = take_list(flight, s, self, headers_only);
             let as_queued = self.selected_as_queued(s, f, &name, selecting).await?;
             // The server syncs our view (the pipelined NOOP) possibly after the search ran:
             // if it reported changes meanwhile, the answers may predate them (see

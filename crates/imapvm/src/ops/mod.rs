@@ -144,45 +144,22 @@ fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<Comm
     }
 }
 
-/// A box's voicemail looked up in one flight with SEARCHRES (RFC 5182): the UIDs below
-/// the open tail of the box's candidates (`imapvm_policy::voicemail_uids`) fetched by UID
-/// (`known`; none while nothing is known), and `UID SEARCH RETURN (SAVE)` of the header keys
-/// alone over the rest (the whole folder while nothing is known) with `UID FETCH $` behind
-/// it. Dovecot walks every message between a search's lowest and highest UID, so searching
-/// only the tail keeps the work flat in the folder's size; the fetches bring every match,
-/// whatever its flags (the caller filters them), so the answer also classifies (learnt as a
-/// header-keys-only search over `searched`).
-pub(super) struct SavedSearch {
-    known: Option<CommandId>,
-    search: CommandId,
-    fetch: CommandId,
-    /// The candidates (`None`: the whole folder).
-    pub(super) searched: Option<UidSet>,
-}
+/// A saved search as queued (policy's [`imapvm_policy::SavedSearch`]).
+type SavedSearch = imapvm_policy::SavedSearch<CommandId>;
 
-impl SavedSearch {
-    /// Every command to wait for.
-    pub(super) fn ids(&self) -> Vec<CommandId> {
-        self.known
-            .into_iter()
-            .chain([self.search, self.fetch])
-            .collect()
-    }
-
-    /// The messages found (each once, known ones first). A refused saving search leaves
-    /// `$` empty: it is the failure.
-    pub(super) fn take(&self, s: &mut Session) -> Result<Vec<imapvm_proto::FetchedMessage>> {
-        let known = match self.known {
-            Some(id) => fetch_result(s, "UID FETCH (known voicemail)", id),
-            None => Ok(Vec::new()),
-        };
-        let found = search_result(s, "UID SEARCH RETURN (SAVE)", self.search)
-            .and_then(|_| fetch_result(s, "UID FETCH $", self.fetch));
-        let (mut known, found) = (known?, found?);
-        let seen: BTreeSet<Uid> = known.iter().map(|m| m.uid).collect();
-        known.extend(found.into_iter().filter(|m| !seen.contains(&m.uid)));
-        Ok(known)
-    }
+/// The messages a [`SavedSearch`] found (each once, known ones first). A refused saving
+/// search leaves `$` empty: it is the failure.
+fn take_saved(s: &mut Session, q: &SavedSearch) -> Result<Vec<imapvm_proto::FetchedMessage>> {
+    let known = match q.known {
+        Some(id) => fetch_result(s, "UID FETCH (known voicemail)", id),
+        None => Ok(Vec::new()),
+    };
+    let found = search_result(s, "UID SEARCH RETURN (SAVE)", q.search)
+        .and_then(|_| fetch_result(s, "UID FETCH $", q.fetch));
+    let (mut known, found) = (known?, found?);
+    let seen: BTreeSet<Uid> = known.iter().map(|m| m.uid).collect();
+    known.extend(found.into_iter().filter(|m| !seen.contains(&m.uid)));
+    Ok(known)
 }
 
 /// The error of an operation whose folder was re-created (a new UIDVALIDITY) or created
