@@ -213,9 +213,76 @@ pub fn saved_split(split: Option<(UidSet, Option<UidSet>)>) -> (UidSet, Option<U
     }
 }
 
+/// A count's answers, read: the UIDs that count (in answer order, each once), the flags known
+/// of them, and the hits of the header keys alone (`classified`) with the candidates they
+/// were restricted to (`searched`): what the voicemail-UID cache learns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountAnswers {
+    /// The UIDs found.
+    pub hits: Vec<Uid>,
+    /// Their flags, as far as known.
+    pub flags: HashMap<Uid, MessageFlags>,
+    /// The candidates (`None`: the whole folder).
+    pub searched: Option<UidSet>,
+    /// The hits of the header keys alone.
+    pub classified: Vec<Uid>,
+}
+
+impl CountAnswers {
+    /// [`CountFlight::Saved`]: every match fetched with its flags. `\Deleted` hits are kept:
+    /// they count nowhere (the tally leaves them out) and the search classified them.
+    pub fn saved(
+        searched: Option<UidSet>,
+        found: impl IntoIterator<Item = (Uid, Option<MessageFlags>)>,
+    ) -> CountAnswers {
+        let (hits, flags) = fetched_hits(found);
+        CountAnswers {
+            classified: hits.clone(),
+            hits,
+            flags,
+            searched,
+        }
+    }
+
+    /// [`CountFlight::SearchFetch`]: the header search's `hits` and the fetched flags; the
+    /// hits known to be `\Deleted` count nowhere (the search still classified them).
+    pub fn search_fetch(
+        searched: Option<UidSet>,
+        hits: Vec<Uid>,
+        fetched: impl IntoIterator<Item = (Uid, Option<MessageFlags>)>,
+    ) -> CountAnswers {
+        let flags: HashMap<Uid, MessageFlags> = fetched
+            .into_iter()
+            .filter_map(|(uid, fl)| Some((uid, fl?)))
+            .collect();
+        CountAnswers {
+            hits: undeleted(&hits, &flags),
+            flags,
+            searched,
+            classified: hits,
+        }
+    }
+
+    /// [`CountFlight::Esearch`]: the [`CountSearches`]' hits, the flags each implies
+    /// ([`crate::count::count_hits`]).
+    pub fn esearch(
+        searched: Option<UidSet>,
+        [new, urgent, old, old_flagged]: [&[Uid]; 4],
+        classified: Vec<Uid>,
+    ) -> CountAnswers {
+        let (hits, flags) = crate::count::count_hits(new, urgent, old, old_flagged);
+        CountAnswers {
+            hits,
+            flags,
+            searched,
+            classified,
+        }
+    }
+}
+
 /// A count's hits and their flags from fetched answers (`(UID, flags)`, `None` when the
 /// answer had no flags: not a hit): each UID once, in answer order, with its last flags.
-pub fn fetched_hits(
+fn fetched_hits(
     found: impl IntoIterator<Item = (Uid, Option<MessageFlags>)>,
 ) -> (Vec<Uid>, HashMap<Uid, MessageFlags>) {
     let mut hits = Vec::new();
@@ -241,7 +308,7 @@ pub fn flags_range(searched: Option<&UidSet>, oldest_ours: Option<Uid>, window: 
 }
 
 /// The hits that count: those not known to be `\Deleted` (the search still classified them).
-pub fn undeleted(hits: &[Uid], flags: &HashMap<Uid, MessageFlags>) -> Vec<Uid> {
+fn undeleted(hits: &[Uid], flags: &HashMap<Uid, MessageFlags>) -> Vec<Uid> {
     hits.iter()
         .copied()
         .filter(|u| flags.get(u).is_none_or(|f| !f.deleted))
@@ -503,6 +570,41 @@ mod tests {
             flags_range(None, None, 500),
             UidSet::range(Uid::MIN, Uid::MAX)
         );
+    }
+
+    #[test]
+    fn answers_classify_every_hit_and_count_the_undeleted() {
+        let set = UidSet::range(uid(1), uid(9));
+        let saved = CountAnswers::saved(
+            Some(set.clone()),
+            [(uid(3), Some(fl(false, false, true))), (uid(4), None)],
+        );
+        assert_eq!(
+            (saved.hits.clone(), saved.classified),
+            (vec![uid(3)], vec![uid(3)])
+        );
+        assert_eq!(saved.searched, Some(set));
+        let fetched = CountAnswers::search_fetch(
+            None,
+            vec![uid(5), uid(6), uid(7)],
+            [
+                (uid(5), Some(fl(false, false, true))),
+                (uid(6), Some(fl(true, false, false))),
+                (uid(8), None),
+            ],
+        );
+        assert_eq!(fetched.hits, vec![uid(6), uid(7)]);
+        assert_eq!(fetched.classified, vec![uid(5), uid(6), uid(7)]);
+        assert_eq!(fetched.flags.len(), 2);
+        let esearch = CountAnswers::esearch(
+            None,
+            [&[uid(1)], &[uid(2)], &[uid(3), uid(4)], &[uid(4)]],
+            vec![uid(1), uid(2), uid(3), uid(4), uid(9)],
+        );
+        assert_eq!(esearch.hits, vec![uid(1), uid(2), uid(3), uid(4)]);
+        assert_eq!(esearch.flags[&uid(2)], fl(false, true, false));
+        assert_eq!(esearch.flags[&uid(4)], fl(true, true, false));
+        assert_eq!(esearch.classified.len(), 5);
     }
 
     #[test]

@@ -111,9 +111,9 @@ pub use expunge::{
 };
 pub use flags::MessageFlags;
 pub use flight::{
-    CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome, ListCommands,
-    MAX_FLIGHT_ATTEMPTS, SavedSearch, fetched_hits, fill_flags, flags_range, listing_keys,
-    listing_shows, merge_hits, saved_split, tally_uids, undeleted,
+    CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
+    ListCommands, MAX_FLIGHT_ATTEMPTS, SavedSearch, fill_flags, flags_range, listing_keys,
+    listing_shows, merge_hits, saved_split, tally_uids,
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, VoicemailIdentity};

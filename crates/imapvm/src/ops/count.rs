@@ -5,11 +5,10 @@
 
 use std::collections::HashMap;
 
-use imapvm_policy::count::count_hits;
 use imapvm_policy::{
-    Capability, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome, MailboxName,
-    MessageFacts, MessageFlags, MessageSummary, MwiCounts, Uid, UidSet, fetched_hits, fill_flags,
-    flags_range, merge_hits, tally_uids, undeleted,
+    Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
+    MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, Uid, fill_flags,
+    flags_range, merge_hits, tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -40,19 +39,12 @@ impl CountIds {
     }
 }
 
-/// A count's answers: the UIDs found with their flags, and the header search's hits with
-/// the candidates it was restricted to (to learn from).
-struct CountHits {
-    hits: Vec<Uid>,
-    flags: HashMap<Uid, MessageFlags>,
-    searched: Option<UidSet>,
-    classified: Vec<Uid>,
-}
-
 /// Reads the count's answers: the UIDs found (in answer order, each once), the flags each
 /// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES), and the header
 /// search. Identity headers fetched along are learnt in `mem`.
-fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<CountHits> {
+fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<CountAnswers> {
+    let flags_of =
+        |m: &imapvm_proto::FetchedMessage| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags));
     let CountPlan { commands, searched } = ids.0;
     Ok(match commands {
         CountCommands::Saved(saved) => {
@@ -60,35 +52,12 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
             for m in found.iter().filter(|m| m.header_fields().is_some()) {
                 mem.headers.insert(m.uid, identity_of(m));
             }
-            let (hits, flags) = fetched_hits(
-                found
-                    .iter()
-                    .map(|m| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags))),
-            );
-            // Deleted hits count nowhere (policy's tally); the search still classified them.
-            CountHits {
-                classified: hits.clone(),
-                hits,
-                flags,
-                searched,
-            }
+            CountAnswers::saved(searched, found.iter().map(flags_of))
         }
         CountCommands::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
-            let flags: HashMap<Uid, MessageFlags> =
-                fetch_result(s, "UID FETCH (count flags)", fetch)?
-                    .into_iter()
-                    .filter_map(|m| {
-                        let flags = m.flags.as_ref()?;
-                        Some((m.uid, MessageFlags::from_flags(flags)))
-                    })
-                    .collect();
-            CountHits {
-                hits: undeleted(&hits, &flags),
-                flags,
-                searched,
-                classified: hits,
-            }
+            let fetched = fetch_result(s, "UID FETCH (count flags)", fetch)?;
+            CountAnswers::search_fetch(searched, hits, fetched.iter().map(flags_of))
         }
         CountCommands::Esearch {
             new,
@@ -103,13 +72,7 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
             let urgent = search_result(s, "UID SEARCH (count urgent)", urgent)?;
             let old = search_result(s, "UID SEARCH (count old)", old)?;
             let classified = search_result(s, "UID SEARCH (count headers)", headers)?;
-            let (hits, flags) = count_hits(&new, &urgent, &old, &old_flagged);
-            CountHits {
-                hits,
-                flags,
-                searched,
-                classified,
-            }
+            CountAnswers::esearch(searched, [&new, &urgent, &old, &old_flagged], classified)
         }
     })
 }
@@ -259,7 +222,7 @@ pub(crate) async fn count_many_in(
             // reported changes meanwhile, the count may predate them. Count once more. And
             // once more when the SELECT in front changed what the count was built on, or
             // SEARCHRES was guessed (capabilities unknown) and refused.
-            let taken: Vec<Result<CountHits>> = queued
+            let taken: Vec<Result<CountAnswers>> = queued
                 .into_iter()
                 .map(|q| take_hits(s, q, f.get(&name)))
                 .collect();
@@ -433,7 +396,7 @@ impl Mailbox {
         ids: CountIds,
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
-        let CountHits {
+        let CountAnswers {
             mut hits,
             mut flags,
             searched,
