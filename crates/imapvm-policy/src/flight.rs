@@ -361,6 +361,39 @@ pub fn tally_uids(
     (counts, all)
 }
 
+/// How many UIDs above the highest one whose identity is known a warm listing or deposit
+/// fetches along with its searches (mail that arrived since the folder was last looked at).
+/// A bound: ordinary mail in a shared folder costs at most this many rows, once; a hit above
+/// the window is fetched afterwards.
+pub const NEW_UID_WINDOW: u32 = 500;
+
+/// The [`NEW_UID_WINDOW`] UIDs above `highest_known`, the highest UID whose identity is
+/// known; `None` when nothing is known yet (a cold connection: the hits are fetched instead)
+/// or nothing is above it.
+pub fn new_uid_window(highest_known: Option<Uid>) -> Option<UidSet> {
+    let highest = highest_known?;
+    let low = highest.next()?;
+    let high = Uid::new(highest.get().saturating_add(NEW_UID_WINDOW))?;
+    Some(UidSet::range(low, high))
+}
+
+/// What a warm listing fetches in the same flight as its search: `known`, the UIDs known to
+/// be this box's (for a folder scope, those of its previous listing: the others would
+/// mostly be fetched for nothing), and the [`new_uid_window`] (new mail). Never anything
+/// else: a shared folder's ordinary mail is fetched at most once, when it is new. Nothing
+/// while nothing is known about the folder (`highest_known` is `None`, a cold connection).
+/// Hits not covered are fetched afterwards.
+pub fn list_prefetch(known: UidSet, highest_known: Option<Uid>) -> Vec<UidSet> {
+    if highest_known.is_none() {
+        return Vec::new();
+    }
+    (!known.is_empty())
+        .then_some(known)
+        .into_iter()
+        .chain(new_uid_window(highest_known))
+        .collect()
+}
+
 /// What to do once a flight (behind a queued SELECT) is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlightOutcome {
@@ -605,6 +638,36 @@ mod tests {
         assert_eq!(esearch.flags[&uid(2)], fl(false, true, false));
         assert_eq!(esearch.flags[&uid(4)], fl(true, true, false));
         assert_eq!(esearch.classified.len(), 5);
+    }
+
+    #[test]
+    fn the_new_uid_window_starts_above_the_highest_known_uid() {
+        assert_eq!(new_uid_window(None), None);
+        assert_eq!(
+            new_uid_window(Some(uid(7))),
+            Some(UidSet::range(uid(8), uid(7 + NEW_UID_WINDOW)))
+        );
+        assert_eq!(
+            new_uid_window(Some(Uid::MAX)),
+            None,
+            "nothing above the largest UID"
+        );
+    }
+
+    #[test]
+    fn a_warm_listing_prefetches_the_known_and_new_mail_only() {
+        let known = UidSet::range(uid(2), uid(4));
+        assert_eq!(list_prefetch(known.clone(), None), Vec::<UidSet>::new());
+        let window = new_uid_window(Some(uid(9))).unwrap();
+        assert_eq!(
+            list_prefetch(known.clone(), Some(uid(9))),
+            vec![known, window.clone()]
+        );
+        assert_eq!(list_prefetch(UidSet::new(), Some(uid(9))), vec![window]);
+        assert_eq!(
+            list_prefetch(UidSet::new(), Some(Uid::MAX)),
+            Vec::<UidSet>::new()
+        );
     }
 
     #[test]

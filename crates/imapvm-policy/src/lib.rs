@@ -112,8 +112,9 @@ pub use expunge::{
 pub use flags::MessageFlags;
 pub use flight::{
     CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
-    ListCommands, MAX_FLIGHT_ATTEMPTS, SavedSearch, fill_flags, flags_range, listing_keys,
-    listing_shows, merge_hits, saved_split, tally_uids,
+    ListCommands, MAX_FLIGHT_ATTEMPTS, NEW_UID_WINDOW, SavedSearch, fill_flags, flags_range,
+    list_prefetch, listing_keys, listing_shows, merge_hits, new_uid_window, saved_split,
+    tally_uids,
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, VoicemailIdentity};

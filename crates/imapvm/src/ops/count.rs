@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 use imapvm_policy::{
     Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
-    MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, Uid, fill_flags,
-    flags_range, merge_hits, tally_uids,
+    MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, NEW_UID_WINDOW, Uid,
+    fill_flags, flags_range, merge_hits, tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    NEW_UID_WINDOW, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
     queue_new_identities, search_result, take_saved,
 };
 use crate::error::{Error, Result};

@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use imapvm_message::{HeaderBlock, LISTING_FIELDS};
 use imapvm_policy::{
     Capability, FlightOutcome, Folder, ListCommands, MessageFlags, MessageNumbers, MessageState,
-    Resolution, Uid, UidSet, listing_keys, listing_shows, restrict,
+    Resolution, Uid, UidSet, list_prefetch, listing_keys, listing_shows, restrict,
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
-use super::{fetch_result, folder_kept_changing, new_uid_window, search_result, take_saved};
+use super::{fetch_result, folder_kept_changing, search_result, take_saved};
 use crate::error::{Error, Misuse, Result};
 use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
@@ -148,16 +148,10 @@ impl Mailbox {
         .await
     }
 
-    /// What a warm listing fetches in the same flight as its search (empty on a cold
-    /// connection, where nothing is known about the folder): the messages known to be this
-    /// box's (for a folder scope, those of its previous listing: the others would mostly be
-    /// fetched for nothing) and the [`new_uid_window`] (new mail). Never anything else: a
-    /// shared folder's ordinary mail is fetched at most once, when it is new. Hits not
-    /// covered are fetched afterwards.
+    /// What a warm listing fetches in the same flight as its search (policy's
+    /// [`list_prefetch`]): for a folder scope, the UIDs of its previous listing; else every
+    /// UID known to be this box's.
     fn list_prefetch(&self, mem: &FolderMemory, key: &ListingKey) -> Vec<UidRange> {
-        if mem.headers.is_empty() {
-            return Vec::new();
-        }
         let ours = |u: &Uid| mem.headers.get(u).is_some_and(|h| self.ours(h));
         let known: UidSet = match key.scope {
             Some(_) if key.listed == Listed::Present => mem
@@ -168,10 +162,10 @@ impl Mailbox {
                 .unwrap_or_default(),
             _ => mem.headers.keys().copied().filter(ours).collect(),
         };
-        (!known.is_empty())
-            .then_some(UidRange::Set(known))
+        let highest = mem.headers.keys().max().copied();
+        list_prefetch(known, highest)
             .into_iter()
-            .chain(new_uid_window(mem))
+            .map(UidRange::Set)
             .collect()
     }
 

@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, IDENTITY_FIELDS, MessageType};
 use imapvm_policy::{
-    Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict, saved_split,
+    Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, new_uid_window, restrict,
+    saved_split,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -100,28 +101,14 @@ pub(crate) fn identity_of(m: &imapvm_proto::FetchedMessage) -> IdentityHeaders {
     }
 }
 
-/// How many UIDs above the highest one whose identity is known a warm listing or deposit
-/// fetches along with its searches (mail that arrived since the folder was last looked at).
-/// A bound: ordinary mail in a shared folder costs at most this many rows, once; a hit above
-/// the window is fetched afterwards.
-const NEW_UID_WINDOW: u32 = 500;
-
-/// The [`NEW_UID_WINDOW`] UIDs above the highest UID whose identity is known; `None` when
-/// nothing is known yet (a cold connection: the hits are fetched instead).
-fn new_uid_window(mem: &FolderMemory) -> Option<UidRange> {
-    let highest = *mem.headers.keys().max()?;
-    let low = highest.next()?;
-    let high = Uid::new(highest.get().saturating_add(NEW_UID_WINDOW))?;
-    Some(UidRange::Set(UidSet::range(low, high)))
-}
-
-/// Queues the fetch of the identity headers in the [`new_uid_window`] (sent with the next
-/// flight): messages another client added since are then known without a round trip of
-/// their own.
+/// Queues the fetch of the identity headers in policy's [`new_uid_window`] (sent with the
+/// next flight): messages another client added since are then known without a round trip
+/// of their own.
 fn queue_new_identities(s: &mut Session, mem: &FolderMemory) -> Result<Option<CommandId>> {
-    let Some(range) = new_uid_window(mem) else {
+    let Some(range) = new_uid_window(mem.headers.keys().max().copied()) else {
         return Ok(None);
     };
+    let range = UidRange::Set(range);
     let attrs = [identity_attr()];
     Ok(Some(s.queue("UID FETCH (new identities)", |c| {
         c.uid_fetch(&range, &attrs)
@@ -436,29 +423,6 @@ mod tests {
         assert!(!is_greeting(None));
         assert!(!is_greeting(Some("Message")));
         assert!(is_greeting(Some("unavail")));
-    }
-
-    #[test]
-    fn the_new_uid_window_starts_above_the_highest_known_uid() {
-        let mut mem = FolderMemory::default();
-        assert_eq!(new_uid_window(&mem), None);
-        let uid = |n| Uid::new(n).unwrap();
-        let none = IdentityHeaders {
-            extension: None,
-            context: None,
-            message_type: None,
-        };
-        mem.headers.insert(uid(7), none.clone());
-        mem.headers.insert(uid(3), none.clone());
-        assert_eq!(
-            new_uid_window(&mem),
-            Some(UidRange::Set(UidSet::range(
-                uid(8),
-                uid(7 + NEW_UID_WINDOW)
-            )))
-        );
-        mem.headers.insert(Uid::MAX, none);
-        assert_eq!(new_uid_window(&mem), None, "nothing above the largest UID");
     }
 
     #[test]
