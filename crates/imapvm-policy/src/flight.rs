@@ -132,14 +132,19 @@ impl<Id: Copy> CountPlan<Id> {
     }
 }
 
-/// A listing's first flight as queued.
+/// A listing's first flight as queued (on a cold connection behind the login, with the
+/// SELECT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListCommands<Id> {
-    /// With SEARCHRES: every match with its listing fields; the answer classifies.
+    /// With SEARCHRES: the known UIDs fetched by UID, the rest searched by the header keys
+    /// alone and its hits fetched as `$`: every match with its listing fields, whatever its
+    /// flags (the runtime filters them); the answer classifies, no second search.
     Saved(SavedSearch<Id>),
     /// Without: the listing's search (restricted to the candidates), the header keys alone
-    /// to learn which those are (with ESEARCH, where the search has flag keys too), and the
-    /// prefetches of the known UIDs and of new mail (warm connection).
+    /// to learn which those are where the search has flag keys too (with ESEARCH only:
+    /// without it, one search per flight), and on a warm connection the header fields of
+    /// the messages known to be this box's plus a window of UIDs above everything known
+    /// ([`list_prefetch`]).
     Plain {
         /// The listing's search.
         search: Id,
@@ -313,6 +318,23 @@ fn undeleted(hits: &[Uid], flags: &HashMap<Uid, MessageFlags>) -> Vec<Uid> {
         .copied()
         .filter(|u| flags.get(u).is_none_or(|f| !f.deleted))
         .collect()
+}
+
+/// The indices of `items` grouped by key (`same`: whether two keys are one group), groups
+/// and members in first-seen order: the boxes of one account, or of one folder, counted in
+/// one flight.
+pub fn groups<K>(
+    items: impl IntoIterator<Item = (usize, K)>,
+    same: impl Fn(&K, &K) -> bool,
+) -> Vec<(K, Vec<usize>)> {
+    let mut groups: Vec<(K, Vec<usize>)> = Vec::new();
+    for (i, key) in items {
+        match groups.iter_mut().find(|(k, _)| same(k, &key)) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    groups
 }
 
 /// Every box's hits of one folder together (ascending, each once) with every flag known, for
@@ -668,6 +690,17 @@ mod tests {
             list_prefetch(UidSet::new(), Some(Uid::MAX)),
             Vec::<UidSet>::new()
         );
+    }
+
+    #[test]
+    fn groups_keep_the_first_seen_order() {
+        let items = [(0, "a"), (1, "B"), (2, "A"), (3, "c"), (4, "b")];
+        let grouped = groups(items, |x: &&str, y: &&str| x.eq_ignore_ascii_case(y));
+        assert_eq!(
+            grouped,
+            vec![("a", vec![0, 2]), ("B", vec![1, 4]), ("c", vec![3])]
+        );
+        assert!(groups(Vec::<(usize, u8)>::new(), |a, b| a == b).is_empty());
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub use flags::MessageFlags;
 pub use flight::{
     CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
     ListCommands, MAX_FLIGHT_ATTEMPTS, NEW_UID_WINDOW, SavedSearch, fill_flags, flags_range,
-    list_prefetch, listing_keys, listing_shows, merge_hits, new_uid_window, saved_split,
+    groups, list_prefetch, listing_keys, listing_shows, merge_hits, new_uid_window, saved_split,
     tally_uids,
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use imapvm_policy::{
     Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
     MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, NEW_UID_WINDOW, Uid,
-    fill_flags, flags_range, merge_hits, tally_uids,
+    fill_flags, flags_range, groups, merge_hits, tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -161,17 +161,14 @@ pub(crate) async fn count_many_in(
 ) -> Result<Vec<Result<MwiCounts>>> {
     let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
     // The boxes by folder, in first-seen order.
-    let mut groups: Vec<(MailboxName, Vec<usize>)> = Vec::new();
+    let mut named = Vec::with_capacity(boxes.len());
     for (i, mb) in boxes.iter().enumerate() {
         match mb.scope_mailbox(s, None) {
-            Ok(name) => match groups.iter_mut().find(|(n, _)| n.same_mailbox(&name)) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((name, vec![i])),
-            },
+            Ok(name) => named.push((i, name)),
             Err(e) => out[i] = Some(Err(e)),
         }
     }
-    for (name, members) in groups {
+    for (name, members) in groups(named, MailboxName::same_mailbox) {
         let Some(&lead) = members.first() else {
             continue;
         };
@@ -289,16 +286,12 @@ impl Store {
     /// Fails as a whole when an account cannot be reached (the error names it); a box whose
     /// folder cannot be counted gets an error of its own.
     pub async fn count_many(&self, boxes: &[Mailbox]) -> Result<Vec<Result<MwiCounts>>> {
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for (i, mb) in boxes.iter().enumerate() {
-            let key = mb.account.key();
-            match groups.iter_mut().find(|g| boxes[g[0]].account.key() == key) {
-                Some(g) => g.push(i),
-                None => groups.push(vec![i]),
-            }
-        }
+        let keys = boxes
+            .iter()
+            .enumerate()
+            .map(|(i, mb)| (i, mb.account.key()));
         let mut out: Vec<Option<Result<MwiCounts>>> = boxes.iter().map(|_| None).collect();
-        for members in groups {
+        for (_, members) in groups(keys, |a, b| a == b) {
             let group: Vec<&Mailbox> = members.iter().map(|&i| &boxes[i]).collect();
             let lead = group[0];
             // A count changes nothing: not announced on the change feed.
@@ -318,13 +311,8 @@ impl Store {
 impl Mailbox {
     /// Queues the count, pipelined (one round trip), restricted to the UIDs that can be
     /// this box's (`imapvm_policy::voicemail_uids`: what it found before and what arrived
-    /// since, never the rest of a shared folder). With ESEARCH, Asterisk's three count
-    /// searches, an old-and-flagged one and the header keys alone, each answered by tag: the
-    /// flags of every hit are known from which search found it. Without ESEARCH (untagged
-    /// `* SEARCH` answers are matched by order only, and a server may run pipelined commands
-    /// in parallel): one `UID SEARCH HEADER … HEADER …` and one `UID FETCH (FLAGS)` of the
-    /// candidates (before anything is known: of the UIDs known to be this box's plus
-    /// anything newer).
+    /// since, never the rest of a shared folder): policy's [`CountFlight`] for the server's
+    /// capabilities, without SEARCHRES.
     pub(super) fn queue_count(
         &self,
         s: &mut Session,
@@ -335,9 +323,7 @@ impl Mailbox {
     }
 
     /// [`Mailbox::queue_count`]; with `saved` (the server offers SEARCHRES, or is guessed to:
-    /// `Session::may_use_searchres`), the count is `CountKind::Saved`: the hits' flags and
-    /// identities come in the same flight as the search, and only the UIDs not classified
-    /// yet are searched.
+    /// `Session::may_use_searchres`), the count is [`CountFlight::Saved`].
     pub(super) fn queue_count_as(
         &self,
         s: &mut Session,

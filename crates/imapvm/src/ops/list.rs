@@ -187,14 +187,8 @@ impl Mailbox {
         let keys = listing_keys(&self.identity, scope, headers_only);
         let attrs = list_attrs();
         let key = self.listing_key(scope, listed);
-        // Round trip 1 (on a cold connection behind the login, with the SELECT): with
-        // SEARCHRES, a `SavedSearch` (the known UIDs fetched by UID, the rest searched by
-        // the header keys alone and its hits fetched as `$`: every match, whatever its flags,
-        // which are filtered here; the answer classifies, no second search). Without it,
-        // the search (restricted to the candidates), the header keys alone to learn which
-        // those are where the search has flag keys too (with ESEARCH only: without it, one
-        // search per flight), and on a warm connection the header fields of the messages
-        // known to be this box's plus a window of UIDs above everything known.
+        // Round trip 1 (on a cold connection behind the login, with the SELECT): policy's
+        // `ListCommands`; their hits are filtered by flags here.
         let mut attempt = 0;
         let mut view_redone = false;
         let (hits, mut fetched, classified, stable, searched, known_before, uid_validity) = loop {
