@@ -337,6 +337,23 @@ pub fn groups<K>(
     groups
 }
 
+/// What an identity fetch must bring of `uids`: the UIDs whose identity is not known
+/// (`identity_known`) or, with `known_flags`, whose flags are not in it, and whether to
+/// fetch flags (only where some are unknown: an ESEARCH count knows them all).
+pub fn to_learn(
+    uids: impl IntoIterator<Item = Uid>,
+    identity_known: impl Fn(&Uid) -> bool,
+    known_flags: Option<&HashMap<Uid, MessageFlags>>,
+) -> (UidSet, bool) {
+    let flags_unknown = |u: &Uid| known_flags.is_some_and(|k| !k.contains_key(u));
+    let missing: UidSet = uids
+        .into_iter()
+        .filter(|u| !identity_known(u) || flags_unknown(u))
+        .collect();
+    let flags = missing.iter().any(|u| flags_unknown(&u));
+    (missing, flags)
+}
+
 /// Every box's hits of one folder together (ascending, each once) with every flag known, for
 /// one identity fetch of them all.
 pub fn merge_hits(
@@ -701,6 +718,32 @@ mod tests {
             vec![("a", vec![0, 2]), ("B", vec![1, 4]), ("c", vec![3])]
         );
         assert!(groups(Vec::<(usize, u8)>::new(), |a, b| a == b).is_empty());
+    }
+
+    #[test]
+    fn an_identity_fetch_brings_what_is_unknown_and_flags_only_when_needed() {
+        let known = |u: &Uid| u.get() < 5;
+        let uids = [uid(7), uid(2), uid(3), uid(6)];
+        let (missing, flags) = to_learn(uids, known, None);
+        assert_eq!((missing, flags), (UidSet::range(uid(6), uid(7)), false));
+        let all = HashMap::from([
+            (uid(2), fl(false, false, false)),
+            (uid(3), fl(false, false, false)),
+            (uid(6), fl(true, false, false)),
+            (uid(7), fl(true, false, false)),
+        ]);
+        assert_eq!(
+            to_learn(uids, known, Some(&all)),
+            (UidSet::range(uid(6), uid(7)), false)
+        );
+        let some = HashMap::from([(uid(6), fl(true, false, false))]);
+        let (missing, flags) = to_learn(uids, known, Some(&some));
+        assert_eq!(
+            missing.iter().collect::<Vec<_>>(),
+            vec![uid(2), uid(3), uid(6), uid(7)]
+        );
+        assert!(flags);
+        assert_eq!(to_learn([uid(1)], known, None), (UidSet::new(), false));
     }
 
     #[test]

@@ -258,7 +258,7 @@ pub(crate) async fn count_many_in(
         // One header fetch for every box's unknown hits (none once cached).
         let (all_hits, mut all_flags) = merge_hits(&hits);
         boxes[lead]
-            .learn_with_flags(s, mem, all_hits, &mut all_flags)
+            .learn_identities(s, mem, all_hits, Some(&mut all_flags))
             .await?;
         for (&i, (box_hits, box_flags)) in members.iter().zip(hits.iter_mut()) {
             fill_flags(box_hits, box_flags, &all_flags);
@@ -409,7 +409,7 @@ impl Mailbox {
         hits: &[Uid],
         flags: &mut HashMap<Uid, MessageFlags>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
-        self.learn_with_flags(s, mem, hits.iter().copied(), flags)
+        self.learn_identities(s, mem, hits.iter().copied(), Some(flags))
             .await?;
         let facts: Vec<MessageFacts<'_>> = hits
             .iter()

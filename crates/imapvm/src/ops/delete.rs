@@ -233,7 +233,8 @@ impl Mailbox {
                 s.wait(&[id]).await?;
                 let hits = search_result(s, "UID SEARCH (deleted)", id)?;
                 let mem = f.get(&name);
-                self.learn_identities(s, mem, hits.iter().copied()).await?;
+                self.learn_identities(s, mem, hits.iter().copied(), None)
+                    .await?;
                 let ours: UidSet = hits
                     .into_iter()
                     .filter(|u| mem.headers.get(u).is_some_and(|h| self.ours(h)))

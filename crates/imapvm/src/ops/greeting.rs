@@ -48,7 +48,8 @@ impl Mailbox {
         s.wait(&[id]).await?;
         let hits = search_result(s, "UID SEARCH (greetings)", id)?;
         let mem = f.get(&folder);
-        self.learn_identities(s, mem, hits.iter().copied()).await?;
+        self.learn_identities(s, mem, hits.iter().copied(), None)
+            .await?;
         let candidates: UidSet = hits
             .into_iter()
             .filter(|u| {

@@ -293,22 +293,25 @@ impl Mailbox {
                 parsed.insert(m.uid, row);
             }
         }
-        let mut rows = Vec::new();
-        for uid in hits {
-            let Some(row) = parsed.remove(&uid) else {
-                continue;
-            };
-            if !self.ours(&row.identity()) {
-                continue;
-            }
-            if listing_shows(scope, headers_only, row.flags) {
-                rows.push((uid, row.flags, row.size, row.fields));
-            }
-        }
+        let rows: Vec<(Uid, ListedRow)> = hits
+            .into_iter()
+            .filter_map(|uid| Some((uid, parsed.remove(&uid)?)))
+            .filter(|(_, r)| {
+                self.ours(&r.identity()) && listing_shows(scope, headers_only, r.flags)
+            })
+            .collect();
         let numbers = MessageNumbers::new(uid_validity, rows.iter().map(|r| r.0))
             .map_err(|e| self.policy_error(e.into()))?;
         let mut messages = Vec::with_capacity(rows.len());
-        for (uid, flags, size, h) in rows {
+        for (
+            uid,
+            ListedRow {
+                flags,
+                size,
+                fields: h,
+            },
+        ) in rows
+        {
             // Every row was numbered just above.
             let Some(number) = numbers.number_of(uid) else {
                 continue;
@@ -359,7 +362,7 @@ impl Mailbox {
             MessageRef::Uid(uid) => {
                 if ownership == Ownership::Check {
                     let mem = f.get(&name);
-                    self.learn_identities(s, mem, [uid]).await?;
+                    self.learn_identities(s, mem, [uid], None).await?;
                     if !mem.headers.get(&uid).is_some_and(|h| self.ours(h)) {
                         return Err(Error::Vanished {
                             mailbox: self.id.clone(),

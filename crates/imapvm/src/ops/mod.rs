@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use imapvm_message::{HeaderBlock, IDENTITY_FIELDS, MessageType};
 use imapvm_policy::{
     Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, new_uid_window, restrict,
-    saved_split,
+    saved_split, to_learn,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -354,57 +354,26 @@ impl Mailbox {
     }
 
     /// Fetches the identity headers of the UIDs not cached yet (one round trip, none when
-    /// everything is cached).
-    async fn learn_identities(
-        &self,
-        s: &mut Session,
-        mem: &mut FolderMemory,
-        uids: impl IntoIterator<Item = Uid>,
-    ) -> Result<()> {
-        self.learn(s, mem, uids, None).await
-    }
-
-    /// [`Mailbox::learn_identities`], and the flags of `uids` that are not in `known_flags`
+    /// everything is cached); with `known_flags`, also the flags of `uids` that are not in it
     /// (added there) in the same fetch.
-    async fn learn_with_flags(
-        &self,
-        s: &mut Session,
-        mem: &mut FolderMemory,
-        uids: impl IntoIterator<Item = Uid>,
-        known_flags: &mut HashMap<Uid, MessageFlags>,
-    ) -> Result<()> {
-        self.learn(s, mem, uids, Some(known_flags)).await
-    }
-
-    async fn learn(
+    async fn learn_identities(
         &self,
         s: &mut Session,
         mem: &mut FolderMemory,
         uids: impl IntoIterator<Item = Uid>,
         mut known_flags: Option<&mut HashMap<Uid, MessageFlags>>,
     ) -> Result<()> {
-        let flags_unknown = |u: &Uid, known: &Option<&mut HashMap<Uid, MessageFlags>>| {
-            known.as_ref().is_some_and(|k| !k.contains_key(u))
-        };
-        let missing: BTreeSet<Uid> = uids
-            .into_iter()
-            .filter(|u| !mem.headers.contains_key(u) || flags_unknown(u, &known_flags))
-            .collect();
+        let known = |u: &Uid| mem.headers.contains_key(u);
+        let (missing, flags) = to_learn(uids, known, known_flags.as_deref());
         if missing.is_empty() {
             return Ok(());
         }
-        let range = UidRange::Set(missing.iter().copied().collect());
+        let range = UidRange::Set(missing);
         let mut attrs = vec![identity_attr()];
-        // Flags only where some are unknown (an ESEARCH count knows them all).
-        if missing.iter().any(|u| flags_unknown(u, &known_flags)) {
-            attrs.push(FetchAttr::Flags);
-        }
-        let fetched = {
-            let id = s.queue("UID FETCH (identity)", |c| c.uid_fetch(&range, &attrs))?;
-            s.wait(&[id]).await?;
-            fetch_result(s, "UID FETCH (identity)", id)?
-        };
-        for m in fetched {
+        attrs.extend(flags.then_some(FetchAttr::Flags));
+        let id = s.queue("UID FETCH (identity)", |c| c.uid_fetch(&range, &attrs))?;
+        s.wait(&[id]).await?;
+        for m in fetch_result(s, "UID FETCH (identity)", id)? {
             mem.headers.insert(m.uid, identity_of(&m));
             if let (Some(fl), Some(known)) = (&m.flags, known_flags.as_deref_mut()) {
                 known.insert(m.uid, MessageFlags::from_flags(fl));
