@@ -285,6 +285,17 @@ impl CountAnswers {
     }
 }
 
+impl CountAnswers {
+    /// Adds a hit the searches may have missed (a message just appended with known `flags`,
+    /// the search run in parallel with the APPEND); flags already answered stay.
+    pub fn found(&mut self, uid: Uid, flags: MessageFlags) {
+        if !self.hits.contains(&uid) {
+            self.hits.push(uid);
+        }
+        self.flags.entry(uid).or_insert(flags);
+    }
+}
+
 /// A count's hits and their flags from fetched answers (`(UID, flags)`, `None` when the
 /// answer had no flags: not a hit): each UID once, in answer order, with its last flags.
 fn fetched_hits(
@@ -481,6 +492,37 @@ pub fn listing_keys(
         (true, _) => identity.header_keys().to_vec(),
         (false, None) => all_search(identity),
         (false, Some(folder)) => listing_search(folder, identity),
+    }
+}
+
+/// The searches of a listing without SEARCHRES ([`ListCommands::Plain`]), restricted to the
+/// candidates: the listing's ([`listing_keys`]) and, with ESEARCH, where that search has flag
+/// keys too (not `with_deleted`), the header keys alone (without ESEARCH, one search per
+/// flight: untagged answers are matched by order only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSearches {
+    /// The listing's search.
+    pub keys: Vec<SearchKey>,
+    /// The header keys alone, to classify.
+    pub classify: Option<Vec<SearchKey>>,
+}
+
+impl ListSearches {
+    /// The searches of a listing of `identity` in `scope` over `searched` (`None`: the whole
+    /// folder), on a server that offers ESEARCH or not.
+    pub fn new(
+        identity: &VoicemailIdentity,
+        scope: Option<Folder>,
+        with_deleted: bool,
+        esearch: bool,
+        searched: &Option<UidSet>,
+    ) -> ListSearches {
+        let searched = searched.as_ref();
+        ListSearches {
+            keys: restrict(searched, &listing_keys(identity, scope, with_deleted)),
+            classify: (esearch && !with_deleted)
+                .then(|| restrict(searched, &identity.header_keys())),
+        }
     }
 }
 
@@ -744,6 +786,43 @@ mod tests {
         );
         assert!(flags);
         assert_eq!(to_learn([uid(1)], known, None), (UidSet::new(), false));
+    }
+
+    #[test]
+    fn an_appended_message_is_a_hit_once_with_the_answered_flags_first() {
+        let mut a = CountAnswers::search_fetch(
+            None,
+            vec![uid(2)],
+            [(uid(2), Some(fl(true, false, false)))],
+        );
+        a.found(uid(2), fl(false, false, false));
+        a.found(uid(3), fl(false, true, false));
+        assert_eq!(a.hits, vec![uid(2), uid(3)]);
+        assert_eq!(a.flags[&uid(2)], fl(true, false, false));
+        assert_eq!(a.flags[&uid(3)], fl(false, true, false));
+    }
+
+    #[test]
+    fn a_listing_classifies_alongside_only_with_esearch_and_flag_keys() {
+        let set = Some(UidSet::range(uid(3), Uid::MAX));
+        let q = ListSearches::new(&me(), Some(Folder::Old), false, true, &set);
+        assert_eq!(
+            q.keys,
+            restrict(set.as_ref(), &listing_search(Folder::Old, &me()))
+        );
+        assert_eq!(
+            q.classify,
+            Some(restrict(set.as_ref(), &me().header_keys()))
+        );
+        assert_eq!(
+            ListSearches::new(&me(), None, false, false, &None).classify,
+            None
+        );
+        let deleted = ListSearches::new(&me(), None, true, true, &None);
+        assert_eq!(
+            (deleted.keys, deleted.classify),
+            (me().header_keys().to_vec(), None)
+        );
     }
 
     #[test]

@@ -112,9 +112,9 @@ pub use expunge::{
 pub use flags::MessageFlags;
 pub use flight::{
     CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
-    ListCommands, MAX_FLIGHT_ATTEMPTS, NEW_UID_WINDOW, SavedSearch, fill_flags, flags_range,
-    groups, list_prefetch, listing_keys, listing_shows, merge_hits, new_uid_window, saved_split,
-    tally_uids, to_learn,
+    ListCommands, ListSearches, MAX_FLIGHT_ATTEMPTS, NEW_UID_WINDOW, SavedSearch, fill_flags,
+    flags_range, groups, list_prefetch, listing_keys, listing_shows, merge_hits, new_uid_window,
+    saved_split, tally_uids, to_learn,
 };
 pub use folder::{Folder, FolderError, FolderLayout, FolderStorage, Hierarchy, MailboxName};
 pub use identity::{IdentityError, VoicemailIdentity};

@@ -382,21 +382,12 @@ impl Mailbox {
         ids: CountIds,
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
-        let CountAnswers {
-            mut hits,
-            mut flags,
-            searched,
-            classified,
-        } = take_hits(s, ids, f.get(name))?;
-        self.learn_voicemail(s, f, name, searched.as_ref(), &classified, None);
-        let mem = f.get(name);
+        let mut a = take_hits(s, ids, f.get(name))?;
+        self.learn_voicemail(s, f, name, a.searched.as_ref(), &a.classified, None);
         if let Some((uid, fl)) = appended {
-            if !hits.contains(&uid) {
-                hits.push(uid);
-            }
-            flags.entry(uid).or_insert(fl);
+            a.found(uid, fl);
         }
-        self.tally_hits(s, mem, &hits, &mut flags).await
+        self.tally_hits(s, f.get(name), &a.hits, &mut a.flags).await
     }
 
     /// The exact counts of `hits` (UIDs the count's searches found, with the flags known so

@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, LISTING_FIELDS};
 use imapvm_policy::{
-    Capability, FlightOutcome, Folder, ListCommands, MessageFlags, MessageNumbers, MessageState,
-    Resolution, Uid, UidSet, list_prefetch, listing_keys, listing_shows, restrict,
+    Capability, FlightOutcome, Folder, ListCommands, ListSearches, MessageFlags, MessageNumbers,
+    MessageState, Resolution, Uid, UidSet, list_prefetch, listing_shows,
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
@@ -184,7 +184,6 @@ impl Mailbox {
         }
         let name = self.scope_mailbox(s, scope)?;
         let headers_only = listed == Listed::WithDeleted;
-        let keys = listing_keys(&self.identity, scope, headers_only);
         let attrs = list_attrs();
         let key = self.listing_key(scope, listed);
         // Round trip 1 (on a cold connection behind the login, with the SELECT): policy's
@@ -203,12 +202,11 @@ impl Mailbox {
                 (ListFlight::Saved(q), searched)
             } else {
                 let searched = self.candidates(f, &name);
-                let keys = restrict(searched.as_ref(), &keys);
-                let classify = (!headers_only && s.capabilities().contains(Capability::Esearch))
-                    .then(|| restrict(searched.as_ref(), &self.identity.header_keys()));
+                let esearch = s.capabilities().contains(Capability::Esearch);
+                let q = ListSearches::new(&self.identity, scope, headers_only, esearch, &searched);
                 let prefetch = self.list_prefetch(f.get(&name), &key);
-                let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
-                let classifier = match &classify {
+                let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&q.keys))?;
+                let classifier = match &q.classify {
                     Some(k) => Some(s.queue("UID SEARCH (list headers)", |c| c.uid_search(k))?),
                     None => None,
                 };
