@@ -573,11 +573,10 @@ impl AccountWatch {
             if self.stopped() {
                 return;
             }
-            let mut session = None;
             self.tracker.connecting(&self.backoff);
             // Waiting for a turn to connect holds nothing but this task's own state: the
-            // connection's futures are allocated once it has its turn (10,000 accounts
-            // waiting would otherwise hold 10,000 of them).
+            // connection (its session and futures) is allocated once it has its turn
+            // (10,000 accounts waiting would otherwise hold 10,000 of them).
             let mut stop = self.stop.clone();
             let turn = Box::pin(Arc::clone(&self.connecting).acquire_owned());
             let permit = tokio::select! {
@@ -585,12 +584,8 @@ impl AccountWatch {
                 p = turn => p.ok(),
                 _ = stop.wait_for(|s| *s) => return,
             };
-            let result = Box::pin(self.connect_and_watch(&mut session, permit)).await;
-            if let Some(s) = session.take()
-                && s.is_usable()
-            {
-                Box::pin(s.logout()).await;
-            }
+            let connection = Box::pin(self.connection(permit));
+            let result = connection.await;
             match result {
                 Ok(Ended::Stopped) => return,
                 Err(e) => {
@@ -631,6 +626,24 @@ impl AccountWatch {
                 choose(session.capabilities(), self.config)
             }
         }
+    }
+
+    /// One connection's life: [`AccountWatch::connect_and_watch`], then a logout if the
+    /// connection is still usable. The session lives in this future, which is boxed while
+    /// it runs: the task itself holds none between connections (and no second copy of it
+    /// for the logout, as a session moved out of a slot of the task's own state would).
+    async fn connection(
+        &mut self,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Ended> {
+        let mut session = None;
+        let result = self.connect_and_watch(&mut session, permit).await;
+        if let Some(s) = session.take()
+            && s.is_usable()
+        {
+            Box::pin(s.logout()).await;
+        }
+        result
     }
 
     /// Connects (`permit`: this account's turn, given back once logged in), resyncs, and
