@@ -15,9 +15,11 @@
 //! the store's change feed ([`Store::changes`]) and hands each change to its account.
 //!
 //! Scale: an account waiting for its turn to connect ([`WatchOptions::connect_concurrency`])
-//! holds only its own state; the futures of connecting and resyncing are allocated while
-//! they run. A watched connection then costs its session (the runtime's read buffer starts
-//! at 4 KiB) and a small idle future: `docs/performance.md` has the figures at 10,000.
+//! holds only its own state (its boxes hold no copy of their settings: [`Mailbox`] computes
+//! them only when asked, and counting never asks); the session and the futures of
+//! connecting and resyncing are allocated while they run. A watched connection then costs
+//! its session (the runtime's read buffer waits at 256 bytes) and a small idle future:
+//! `docs/performance.md` has the figures at 10,000.
 //!
 //! Every time (event timestamps, poll timers, IDLE deadlines) comes from the store's clock
 //! ([`Store::clock`]).
@@ -511,6 +513,15 @@ async fn route_changes(
     }
 }
 
+/// Logs out of the session in `slot`, if it is still usable.
+async fn log_out(slot: &mut Option<Session>) {
+    if let Some(s) = slot.take()
+        && s.is_usable()
+    {
+        s.logout().await;
+    }
+}
+
 /// One watched box.
 struct Watched {
     mailbox: Mailbox,
@@ -630,19 +641,15 @@ impl AccountWatch {
 
     /// One connection's life: [`AccountWatch::connect_and_watch`], then a logout if the
     /// connection is still usable. The session lives in this future, which is boxed while
-    /// it runs: the task itself holds none between connections (and no second copy of it
-    /// for the logout, as a session moved out of a slot of the task's own state would).
+    /// it runs: the task itself holds none between connections.
     async fn connection(
         &mut self,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Ended> {
         let mut session = None;
         let result = self.connect_and_watch(&mut session, permit).await;
-        if let Some(s) = session.take()
-            && s.is_usable()
-        {
-            Box::pin(s.logout()).await;
-        }
+        // Boxed: the session taken out for the logout is a copy that lives only then.
+        Box::pin(log_out(&mut session)).await;
         result
     }
 
