@@ -655,6 +655,23 @@ mod tests {
         talker.abort();
     }
 
+    /// The sizes of the reads of `total` bytes, one turn each.
+    async fn read_sizes<C: Core, S: AsyncRead + AsyncWrite + Unpin>(
+        driver: &mut Driver<C, S>,
+        total: usize,
+    ) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut read = 0;
+        while read < total {
+            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
+                panic!("a read")
+            };
+            read += n;
+            sizes.push(n);
+        }
+        sizes
+    }
+
     /// The read buffer starts at 4 KiB and doubles while reads fill it, up to 64 KiB; shrunk
     /// for a wait, it holds 256 bytes until a read fills them.
     #[tokio::test]
@@ -665,15 +682,7 @@ mod tests {
         assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(11));
         assert_eq!(driver.read_buf.len(), READ_FIRST);
         theirs.write_all(&vec![b'x'; 512 * 1024]).await.unwrap();
-        let mut sizes = Vec::new();
-        let mut total = 0;
-        while total < 512 * 1024 {
-            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
-                panic!("a read")
-            };
-            total += n;
-            sizes.push(n);
-        }
+        let sizes = read_sizes(&mut driver, 512 * 1024).await;
         assert_eq!(sizes[..5], [4096, 8192, 16384, 32768, 65536], "{sizes:?}");
         assert_eq!(driver.read_buf.len(), READ_CHUNK);
         driver.shrink_buffers();
@@ -685,15 +694,7 @@ mod tests {
         assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(9));
         assert_eq!(driver.read_buf.len(), READ_IDLE);
         theirs.write_all(&vec![b'y'; 64 * 1024]).await.unwrap();
-        let mut sizes = Vec::new();
-        let mut total = 0;
-        while total < 64 * 1024 {
-            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
-                panic!("a read")
-            };
-            total += n;
-            sizes.push(n);
-        }
+        let sizes = read_sizes(&mut driver, 64 * 1024).await;
         assert_eq!(sizes[..3], [READ_IDLE, 4096, 8192], "{sizes:?}");
     }
 
