@@ -217,8 +217,9 @@ where
         &self.read_buf[..self.last_read]
     }
 
-    /// Shrinks the read buffer to [`READ_IDLE`] and gives back the write buffer (nothing
-    /// unwritten is lost): for a connection about to wait long, when thousands wait at once.
+    /// Shrinks the read buffer to 256 bytes (4 KiB again at the first read that fills them)
+    /// and gives back the write buffer (nothing unwritten is lost): for a connection about
+    /// to wait long, when thousands wait at once.
     pub fn shrink_buffers(&mut self) {
         if self.read_buf.len() > READ_IDLE {
             self.read_buf.truncate(READ_IDLE);
