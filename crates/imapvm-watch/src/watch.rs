@@ -352,17 +352,14 @@ impl Watcher {
         };
         // One entry per box: `MailboxId` compares (and orders) as Asterisk does, without
         // ASCII case, so `1234@Default` and `1234@default` are one box.
-        let mut boxes: BTreeMap<MailboxId, Mailbox> = BTreeMap::new();
-        for id in &ids {
-            if !boxes.contains_key(id) {
-                boxes.insert(id.clone(), store.mailbox_of(id)?);
-            }
-        }
+        let mut seen = std::collections::BTreeSet::new();
+        let ids: Vec<MailboxId> = ids
+            .into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
         let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
-        for id in &ids {
-            if let Some(mb) = boxes.remove(id) {
-                by_account.entry(mb.account().key()).or_default().push(mb);
-            }
+        for mb in store.mailboxes_of(&ids)? {
+            by_account.entry(mb.account().key()).or_default().push(mb);
         }
         let (tx, rx) = mpsc::channel(options.queue);
         let runner = externnotify_runner(store, &options, &tx)?;

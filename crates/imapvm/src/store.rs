@@ -401,13 +401,27 @@ impl Store {
 
     /// The mailbox `id`.
     pub fn mailbox_of(&self, id: &MailboxId) -> Result<Mailbox> {
-        let settings = self
-            .inner
-            .config
-            .settings(id)
-            .ok_or_else(|| Error::NoSuchMailbox {
-                mailbox: id.clone(),
-            })?;
+        let settings = self.inner.config.settings(id);
+        self.mailbox_from(id, settings)
+    }
+
+    /// The mailboxes `ids`, in that order: [`Store::mailbox_of`] of each, with the
+    /// configuration indexed once (a watcher of 10,000 boxes does not scan every box of
+    /// voicemail.conf for each). The first box that fails is the error.
+    pub fn mailboxes_of(&self, ids: &[MailboxId]) -> Result<Vec<Mailbox>> {
+        let config = &self.inner.config;
+        let mut index = std::collections::HashMap::with_capacity(config.mailboxes.len());
+        for (i, m) in config.mailboxes.iter().enumerate() {
+            index.entry(&m.id).or_insert(i);
+        }
+        let at = |id: &MailboxId| index.get(id).and_then(|&i| config.settings_at(i));
+        ids.iter().map(|id| self.mailbox_from(id, at(id))).collect()
+    }
+
+    fn mailbox_from(&self, id: &MailboxId, settings: Option<MailboxSettings>) -> Result<Mailbox> {
+        let settings = settings.ok_or_else(|| Error::NoSuchMailbox {
+            mailbox: id.clone(),
+        })?;
         let identity =
             VoicemailIdentity::new(&settings.id, settings.imapvmshareid.value.as_deref()).map_err(
                 |e| Error::Config {
@@ -825,6 +839,35 @@ mod tests {
         // A clone taken before holds none until asked.
         assert!(copy.settings.get().is_none());
         assert_eq!(copy.settings().imapfolder.value, "VM");
+    }
+
+    #[test]
+    fn mailboxes_of_finds_each_box_in_order_as_mailbox_of_does() {
+        let parsed = imapvm_config::parse_bytes(
+            "voicemail.conf",
+            b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n2 => 2,B,,,imapuser=b|imappassword=p|imapfolder=VM\n[other]\n1 => 1,C,,,imapuser=c|imappassword=p\n",
+        );
+        let store = Store::new(parsed.config);
+        let ids: Vec<MailboxId> = ["2@default", "1@Other", "1@default"]
+            .iter()
+            .map(|id| id.parse().unwrap())
+            .collect();
+        let seen = |b: &Mailbox| (b.id(), b.account_label(), b.imapfolder.clone());
+        let got: Vec<_> = store.mailboxes_of(&ids).unwrap().iter().map(seen).collect();
+        let one_by_one: Vec<_> = ids
+            .iter()
+            .map(|id| seen(&store.mailbox_of(id).unwrap()))
+            .collect();
+        assert_eq!(got, one_by_one);
+        assert_eq!(got[0].2, "VM");
+        assert!(got[1].1.starts_with("c@"), "{got:?}");
+        let missing: Vec<MailboxId> =
+            vec!["1@default".parse().unwrap(), "9@default".parse().unwrap()];
+        let err = store.mailboxes_of(&missing).unwrap_err();
+        assert!(
+            matches!(err, Error::NoSuchMailbox { ref mailbox } if mailbox.to_string() == "9@default"),
+            "{err}"
+        );
     }
 
     #[test]
