@@ -816,13 +816,13 @@ mod tests {
         parsed.config.settings(&id).unwrap()
     }
 
+    fn store_of(conf: &[u8]) -> Store {
+        Store::new(imapvm_config::parse_bytes("voicemail.conf", conf).config)
+    }
+
     #[test]
     fn a_mailbox_computes_its_settings_when_first_asked() {
-        let parsed = imapvm_config::parse_bytes(
-            "voicemail.conf",
-            b"[general]\nimapserver=h\nmaxmsg=9\n[default]\n1234 => 1,A,,,imapuser=a|imappassword=p|imapfolder=VM|maxmsg=7\n5 => 5,B,,,imapuser=b|imappassword=p\n",
-        );
-        let store = Store::new(parsed.config);
+        let store = store_of(b"[general]\nimapserver=h\nmaxmsg=9\n[default]\n1234 => 1,A,,,imapuser=a|imappassword=p|imapfolder=VM|maxmsg=7\n5 => 5,B,,,imapuser=b|imappassword=p\n");
         let one = store.mailbox("1234@default").unwrap();
         let five = store.mailbox("5@default").unwrap();
         // What a watcher's box needs is there without the settings (about 5 KiB each).
@@ -843,11 +843,7 @@ mod tests {
 
     #[test]
     fn mailboxes_of_finds_each_box_in_order_as_mailbox_of_does() {
-        let parsed = imapvm_config::parse_bytes(
-            "voicemail.conf",
-            b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n2 => 2,B,,,imapuser=b|imappassword=p|imapfolder=VM\n[other]\n1 => 1,C,,,imapuser=c|imappassword=p\n",
-        );
-        let store = Store::new(parsed.config);
+        let store = store_of(b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n2 => 2,B,,,imapuser=b|imappassword=p|imapfolder=VM\n[other]\n1 => 1,C,,,imapuser=c|imappassword=p\n");
         let ids: Vec<MailboxId> = ["2@default", "1@Other", "1@default"]
             .iter()
             .map(|id| id.parse().unwrap())
