@@ -216,10 +216,10 @@ impl Mailbox {
     /// `maxgreet`).
     pub fn limits(&self) -> Limits {
         Limits {
-            maxmsg: self.settings.maxmsg.value,
-            minsecs: self.settings.minsecs.value,
-            maxsecs: self.settings.maxsecs.value,
-            maxgreet: self.settings.maxgreet.value,
+            maxmsg: self.settings().maxmsg.value,
+            minsecs: self.settings().minsecs.value,
+            maxsecs: self.settings().maxsecs.value,
+            maxgreet: self.settings().maxgreet.value,
         }
     }
 
@@ -322,7 +322,7 @@ impl Mailbox {
             context: self.id.context().to_owned(),
             extension: self.identity.extension().to_owned(),
             msgnum,
-            server_name: self.settings.fromstring.value.clone(),
+            server_name: self.settings().fromstring.value.clone(),
             priority: 1,
             ..Voicemail::default()
         }
