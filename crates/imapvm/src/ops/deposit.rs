@@ -15,7 +15,7 @@ use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Urgency};
-use imapvm_policy::{QuotaResource, Uid, UidSet};
+use imapvm_policy::{QuotaResource, Uid, UidSet, UidValidity};
 
 /// A built message, ready to APPEND.
 #[derive(Debug, Clone)]
@@ -88,13 +88,15 @@ impl Mailbox {
 
     /// Stores a voicemail: admission (quota and `maxmsg`, by policy), build (message crate,
     /// default mode), APPEND (`\Flagged` when urgent), UID from APPENDUID (else a search by
-    /// message id), and the MWI recount. Two round trips on a warm connection. When refused,
+    /// message id), and the MWI recount. Two round trips on a warm connection; on a cold
+    /// one the first goes in the login's flight. When refused,
     /// nothing is stored and nothing is deleted: the caller still has the recording.
     pub async fn deposit(&self, vm: &NewVoicemail) -> Result<Deposited> {
         // Never retried automatically: an APPEND that reached the server must not be doubled.
         // Either way a running MWI watcher publishes the new counts now (the change feed).
-        // Runs again only when its SELECT went behind a cold login under a wrong hierarchy
-        // guess (nothing else was sent: `Mailbox::on_account`).
+        // Runs again only when its first flight went behind a cold login under a wrong
+        // hierarchy guess: SELECT, GETQUOTAROOT and the count's searches and fetches, which
+        // change nothing (`Mailbox::on_account`); the APPEND waits for that flight's answers.
         self.with_account(Retry::Never, |a| {
             Box::pin(self.deposit_in(a.session, a.folders, vm, &NoJournal))
         })
@@ -109,8 +111,7 @@ impl Mailbox {
         self.with_account(Retry::Never, |a| {
             Box::pin(async move {
                 let name = self.scope_mailbox(a.session, None)?;
-                self.select(a.session, a.folders, &name).await?;
-                let (counts, quota) = self.count_with_quota(a.session, a.folders, &name).await?;
+                let (_, counts, quota) = self.count_with_quota(a.session, a.folders, &name).await?;
                 let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
                 Ok(imapvm_policy::admit_caller(
                     self.limits(),
@@ -122,50 +123,81 @@ impl Mailbox {
         .await
     }
 
-    /// Round trip 1 of a deposit: the counts (for maxmsg and the message number) and the
-    /// quota, pipelined, with the identity headers of mail added since the folder was last
-    /// looked at (else a hit the count finds there costs a round trip of its own); counted
-    /// again when the server reported changes meanwhile that could decide `maxmsg`.
+    /// Round trip 1 of a deposit: the SELECT of `name` (none when it is selected already),
+    /// the counts (for maxmsg and the message number) and the quota, pipelined (on a cold
+    /// connection behind the login, in its flight), with the identity headers of mail added
+    /// since the folder was last looked at (else a hit the count finds there costs a round
+    /// trip of its own); counted again when the server reported changes meanwhile that
+    /// could decide `maxmsg`, or when what was queued behind the SELECT ran on no folder or
+    /// on a stale memory of it (`Mailbox::selected_as_queued`).
     async fn count_with_quota(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &imapvm_policy::MailboxName,
-    ) -> Result<(imapvm_policy::MwiCounts, Vec<(String, QuotaResource)>)> {
-        let quota_id = if s.capabilities().contains(Capability::Quota) {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(name))?)
-        } else {
-            None
-        };
-        let changes = s.view_changes();
-        let ids = self.queue_count(s, f, name)?;
-        let news = queue_new_identities(s, f.get(name))?;
-        let mut wait: Vec<CommandId> = ids.ids();
-        wait.extend(quota_id);
-        wait.extend(news);
-        s.wait(&wait).await?;
-        learn_new_identities(s, f.get(name), news);
-        let quota = match quota_id {
-            Some(id) => match s.take("GETQUOTAROOT", id) {
-                Ok(o) => quota_roots(o),
-                Err(e) => {
-                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
-                    Vec::new()
+    ) -> Result<(
+        UidValidity,
+        imapvm_policy::MwiCounts,
+        Vec<(String, QuotaResource)>,
+    )> {
+        let mut selecting = Some(self.queue_select(s, f, name).await?);
+        loop {
+            // Behind a cold login the capabilities are not known yet: asked anyway, a
+            // refusal only means no quota information.
+            let quota_id = if s.may_offer(Capability::Quota) {
+                Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(name))?)
+            } else {
+                None
+            };
+            let changes = s.view_changes();
+            let ids = self.queue_count(s, f, name)?;
+            let news = queue_new_identities(s, f.get(name))?;
+            let mut wait: Vec<CommandId> = ids.ids();
+            wait.extend(quota_id);
+            wait.extend(news);
+            wait.extend(selecting.and_then(|q| q.id));
+            s.wait(&wait).await?;
+            if let Some(q) = selecting.take()
+                && !self.selected_as_queued(s, f, name, q).await?
+            {
+                // Ran on no folder, or on another UIDVALIDITY: again, on the folder now
+                // selected.
+                ids.discard(s);
+                for id in quota_id.into_iter().chain(news) {
+                    let _ = s.take("stale", id);
                 }
-            },
-            None => Vec::new(),
-        };
-        let (mut counts, _) = self.finish_counts(s, f, name, ids, None).await?;
-        // The server may sync our view (the pipelined NOOP) after the count ran: if it
-        // reported changes meanwhile and that could decide maxmsg, count once more on the
-        // synced view (policy: `recount_before_admission`).
-        let delta = s.view_changes().saturating_sub(changes);
-        if recount_before_admission(counts.total(), delta, self.limits()) {
-            let again = self.queue_count(s, f, name)?;
-            s.wait(&again.ids()).await?;
-            counts = self.finish_counts(s, f, name, again, None).await?.0;
+                continue;
+            }
+            let uid_validity =
+                s.selected()
+                    .and_then(|sel| sel.uid_validity)
+                    .ok_or(Error::Unexpected {
+                        account: s.key().clone(),
+                        command: "SELECT (no UIDVALIDITY)",
+                    })?;
+            learn_new_identities(s, f.get(name), news);
+            let quota = match quota_id {
+                Some(id) => match s.take("GETQUOTAROOT", id) {
+                    Ok(o) => quota_roots(o),
+                    Err(e) => {
+                        tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            let (mut counts, _) = self.finish_counts(s, f, name, ids, None).await?;
+            // The server may sync our view (the pipelined NOOP) after the count ran: if it
+            // reported changes meanwhile and that could decide maxmsg, count once more on
+            // the synced view (policy: `recount_before_admission`).
+            let delta = s.view_changes().saturating_sub(changes);
+            if recount_before_admission(counts.total(), delta, self.limits()) {
+                let again = self.queue_count(s, f, name)?;
+                s.wait(&again.ids()).await?;
+                counts = self.finish_counts(s, f, name, again, None).await?.0;
+            }
+            return Ok((uid_validity, counts, quota));
         }
-        Ok((counts, quota))
     }
 
     /// The UID of this box's message stored under `msg_id` in the selected folder, if any
@@ -352,25 +384,27 @@ impl Mailbox {
             return Err(self.misuse(Misuse::NoRecording));
         }
         let name = self.scope_mailbox(s, None)?;
-        let selected = self.select(s, f, &name).await?;
         if new.resent
             && let Some(msg_id) = &new.msg_id
-            && let Some(uid) = self.find_own_msg_id(s, msg_id).await?
         {
-            // Stored by an earlier attempt (the caller retries after a crash): not twice.
-            tracing::info!(mailbox = %self.id(), %msg_id, %uid, "already stored; not stored again");
-            let counts = self.count_in(s, f).await?;
-            return Ok(Deposited {
-                uid,
-                uid_validity: selected,
-                number: None,
-                counts,
-                msg_id: msg_id.clone(),
-                from_appenduid: false,
-            });
+            // A resend (the outbox after a crash) looks for an earlier APPEND first.
+            let selected = self.select(s, f, &name).await?;
+            if let Some(uid) = self.find_own_msg_id(s, msg_id).await? {
+                // Stored by an earlier attempt: not twice.
+                tracing::info!(mailbox = %self.id(), %msg_id, %uid, "already stored; not stored again");
+                let counts = self.count_in(s, f).await?;
+                return Ok(Deposited {
+                    uid,
+                    uid_validity: selected,
+                    number: None,
+                    counts,
+                    msg_id: msg_id.clone(),
+                    from_appenduid: false,
+                });
+            }
         }
-        // Round trip 1: quota and the counts.
-        let (counts, quota) = self.count_with_quota(s, f, &name).await?;
+        // Round trip 1 (on a cold connection the login's): SELECT, quota and the counts.
+        let (selected, counts, quota) = self.count_with_quota(s, f, &name).await?;
         let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
 
         let now = self.store.clock().unix_secs();
@@ -457,14 +491,8 @@ impl Mailbox {
                     account: s.key().clone(),
                     command: "APPEND (the new message was not found by its msg id)",
                 })?;
-                // The folder is selected (above), with a UIDVALIDITY (`select` requires one).
-                let uid_validity =
-                    s.selected()
-                        .and_then(|sel| sel.uid_validity)
-                        .ok_or(Error::Unexpected {
-                            account: s.key().clone(),
-                            command: "APPEND (no UIDVALIDITY to name the new message by)",
-                        })?;
+                // The folder's, as its SELECT gave it (it stayed selected since).
+                let uid_validity = selected;
                 (uid, uid_validity, false)
             }
         };

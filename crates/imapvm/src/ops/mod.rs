@@ -149,6 +149,15 @@ fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<Comm
     }
 }
 
+/// A SELECT queued in front of an operation's commands ([`Mailbox::queue_select`]).
+#[derive(Debug, Clone, Copy)]
+struct QueuedSelect {
+    /// The SELECT (`None`: the folder was selected already).
+    id: Option<CommandId>,
+    /// The UIDVALIDITY remembered when the commands were queued.
+    known: Option<UidValidity>,
+}
+
 impl Mailbox {
     /// Whether a fetched message is this box's: policy's exact filter on the identity
     /// headers, never the server's substring `SEARCH HEADER` alone [INV-4].
@@ -228,6 +237,66 @@ impl Mailbox {
         })?;
         f.get(name).check_validity(uid_validity);
         Ok(uid_validity)
+    }
+
+    /// Queues the SELECT of `name` for the next flight, so that the commands queued behind
+    /// it go in the same one (on a cold connection, behind the login too); when it is
+    /// selected already, [`Session::select`] only queues its NOOP. What those commands took
+    /// from what is remembered of the folder is checked by [`Mailbox::selected_as_queued`].
+    async fn queue_select(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+    ) -> Result<QueuedSelect> {
+        let known = f.get(name).uid_validity;
+        if s.selected().is_some_and(|sel| sel.name.same_mailbox(name)) {
+            self.select(s, f, name).await?;
+            return Ok(QueuedSelect { id: None, known });
+        }
+        let id = s.queue("SELECT", |c| c.select(name))?;
+        Ok(QueuedSelect {
+            id: Some(id),
+            known,
+        })
+    }
+
+    /// Once the flight is answered: `true` when the commands behind the SELECT of `q` ran
+    /// in the folder as remembered (selected, with the UIDVALIDITY their UIDs were taken
+    /// under); `false` when they must run again: the folder did not exist (it is created
+    /// and selected now, as [`Mailbox::select`] does) or its UIDVALIDITY changed.
+    async fn selected_as_queued(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+        q: QueuedSelect,
+    ) -> Result<bool> {
+        let Some(id) = q.id else {
+            return Ok(true);
+        };
+        match s.take("SELECT", id) {
+            Ok(_) => {
+                let uid_validity = s
+                    .selected()
+                    .filter(|sel| sel.name.same_mailbox(name))
+                    .and_then(|sel| sel.uid_validity)
+                    .ok_or_else(|| Error::Unexpected {
+                        account: s.key().clone(),
+                        command: "SELECT (no UIDVALIDITY)",
+                    })?;
+                f.get(name).check_validity(uid_validity);
+                Ok(q.known.is_none_or(|known| known == uid_validity))
+            }
+            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+                // Created, then selected (a second SELECT first would fail the same way).
+                tracing::debug!(account = %s.label(), mailbox = %name, "SELECT failed ({source}); creating it");
+                s.create(name).await?;
+                self.select(s, f, name).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Fetches the identity headers of the UIDs not cached yet (one round trip, none when

@@ -177,9 +177,9 @@ async fn cold_and_warm_round_trips() {
         }
     }
     let expected = [
-        (Mode::StartTls, [(6, 1), (6, 1), (6, 1), (7, 1), (7, 2)]),
-        (Mode::Imaps, [(5, 1), (5, 1), (4, 1), (6, 1), (6, 2)]),
-        (Mode::Plain, [(4, 1), (4, 1), (3, 1), (5, 1), (5, 2)]),
+        (Mode::StartTls, [(6, 1), (6, 1), (6, 1), (7, 1), (6, 2)]),
+        (Mode::Imaps, [(5, 1), (5, 1), (4, 1), (6, 1), (5, 2)]),
+        (Mode::Plain, [(4, 1), (4, 1), (3, 1), (5, 1), (4, 2)]),
     ];
     let expected: Vec<String> = expected
         .iter()
