@@ -600,4 +600,164 @@ mod tests {
         assert!(by_id > append, "{lines:#?}");
         store.close().await;
     }
+
+    /// A Dovecot-like scripted server for a cold deposit: a greeting without QUOTA (as
+    /// Dovecot's before the login), `after` the capabilities its login's answer lists,
+    /// `login` its answer to AUTHENTICATE, every command logged.
+    async fn cold_server(
+        after: &'static str,
+        refuse_login: bool,
+    ) -> (imapvm_testkit::Peer, imapvm_harness::scripted::Log) {
+        use imapvm_harness::scripted::{Command, Imap, Log, usual};
+        use imapvm_testkit::{Peer, Reply};
+
+        const BEFORE: &str = "IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN";
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                Imap::new(BEFORE, &l, move |c: &Command| {
+                    let tag = &c.tag;
+                    Some(if c.is("AUTHENTICATE") && refuse_login {
+                        Reply::send(format!("{tag} NO [AUTHENTICATIONFAILED] failed\r\n"))
+                    } else if refuse_login && !c.is("LOGOUT") {
+                        Reply::send(format!("{tag} BAD Not logged in\r\n"))
+                    } else if c.is("AUTHENTICATE") {
+                        Reply::send(format!("{tag} OK [CAPABILITY {after}] in\r\n"))
+                    } else if c.is("GETQUOTAROOT") && !after.contains("QUOTA") {
+                        Reply::send(format!("{tag} BAD Unknown command\r\n"))
+                    } else if c.is("APPEND") {
+                        Reply::send(format!(
+                            "* 1 EXISTS\r\n{tag} OK [APPENDUID 7 5] Append completed\r\n"
+                        ))
+                    } else {
+                        usual(after, c)
+                    })
+                })
+                .greeting_text("Dovecot ready.")
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    /// A store for box 1234@default on `port` (clear text on loopback).
+    fn store_on(port: u16) -> crate::Store {
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
+        );
+        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
+    }
+
+    fn recording() -> NewVoicemail {
+        NewVoicemail {
+            recording: Some(crate::Audio {
+                format: "wav".into(),
+                bytes: b"RIFF....WAVE".to_vec(),
+            }),
+            duration_secs: 1,
+            ..NewVoicemail::default()
+        }
+    }
+
+    /// The round trips a proxy in front of `peer` counted once the client went quiet.
+    async fn settled(flights: &imapvm_testkit::latency::Latency) -> u64 {
+        let mut last = flights.totals();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = flights.totals();
+            if now == last {
+                return now.round_trips;
+            }
+            last = now;
+        }
+    }
+
+    /// Issue 22: a cold deposit sends SELECT, GETQUOTAROOT (the greeting did not list QUOTA;
+    /// the login's answer does) and the admission count behind its login, in one flight, and
+    /// the APPEND with the recount in the next: the greeting, two flights.
+    #[tokio::test]
+    async fn a_cold_deposit_admits_in_the_logins_flight_and_appends_in_the_next() {
+        use imapvm_testkit::latency::{Latency, Link};
+        const AFTER: &str = "IMAP4rev1 LITERAL+ NAMESPACE QUOTA UIDPLUS";
+        let (peer, log) = cold_server(AFTER, false).await;
+        let flights = Latency::new(Link::rtt(std::time::Duration::ZERO));
+        let proxy = imapvm_testkit::proxy::Proxy::to("127.0.0.1", peer.port())
+            .latency(std::sync::Arc::clone(&flights))
+            .await
+            .unwrap();
+        let store = store_on(proxy.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let d = mb.deposit(&recording()).await.unwrap();
+        assert_eq!((d.uid.get(), d.from_appenduid, d.counts.new), (5, true, 1));
+        store.close().await;
+        assert_eq!(settled(&flights).await, 3, "{:#?}", log.lines());
+        let verbs: Vec<String> = log
+            .lines()
+            .iter()
+            .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+            .collect();
+        let at = |verb: &str| verbs.iter().position(|v| v.contains(verb)).unwrap();
+        assert!(at("AUTHENTICATE") < at("SELECT"), "{verbs:#?}");
+        assert!(at("SELECT") < at("GETQUOTAROOT"), "{verbs:#?}");
+        assert!(at("GETQUOTAROOT") < at("APPEND"), "{verbs:#?}");
+    }
+
+    /// Behind a cold login to a server without QUOTA, the GETQUOTAROOT is refused: no quota
+    /// information, and the deposit goes on as it would have without asking.
+    #[tokio::test]
+    async fn a_getquotaroot_refused_behind_a_cold_login_only_means_no_quota() {
+        let (peer, log) = cold_server("IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS", false).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let d = mb.deposit(&recording()).await.unwrap();
+        assert_eq!(d.uid.get(), 5);
+        assert!(log.any("GETQUOTAROOT"), "{:#?}", log.lines());
+        store.close().await;
+    }
+
+    /// The journal of a deposit, for what it was told.
+    #[derive(Default)]
+    struct Told(std::sync::Mutex<Vec<&'static str>>);
+
+    impl Journal for Told {
+        fn appending(&self, _: &Mailbox, _: &Composed) -> Result<()> {
+            self.0.lock().unwrap().push("appending");
+            Ok(())
+        }
+        fn refused(&self, _: &Mailbox, _: &Composed, _: &[DepositRefusal]) -> Result<()> {
+            self.0.lock().unwrap().push("refused");
+            Ok(())
+        }
+    }
+
+    /// A cold deposit whose login is refused: the commands behind the login fail with its
+    /// typed error, the journal hears nothing (nothing is about to be stored, nothing was
+    /// refused by policy), no APPEND goes out, and the login is not tried again.
+    #[tokio::test]
+    async fn a_refused_cold_login_fails_the_deposit_before_any_append() {
+        let (peer, log) = cold_server("", true).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let told = Told::default();
+        let vm = recording();
+        let err = mb
+            .with_account(Retry::Never, |a| {
+                Box::pin(mb.deposit_in(a.session, a.folders, &vm, &told))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+        assert!(told.0.lock().unwrap().is_empty());
+        let lines = log.lines();
+        assert!(!lines.iter().any(|l| l.contains("APPEND")), "{lines:#?}");
+        assert!(
+            lines.iter().any(|l| l.contains("GETQUOTAROOT")),
+            "{lines:#?}"
+        );
+        let logins = lines.iter().filter(|l| l.contains("AUTHENTICATE")).count();
+        assert_eq!(logins, 1, "{lines:#?}");
+        store.close().await;
+    }
 }
