@@ -27,21 +27,29 @@ fn first_flight(p: &mut Pair, password: &str) -> (CommandId, CommandId, CommandI
     (login, ns, select)
 }
 
+/// What [`first_flight`] writes (with the password `pw`).
+const LOGIN_FLIGHT: &str = "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3
+     C: a2 NAMESPACE
+     C: a3 SELECT INBOX";
+
+/// [`LOGIN_FLIGHT`] with the password `wrong`.
+fn wrong_password(flight: &str) -> String {
+    flight.replace("AGFsaWNlAHB3", "AGFsaWNlAHdyb25n")
+}
+
 #[test]
 fn login_namespace_and_select_go_in_one_flight() {
     let mut p = greeted(GREETING);
     let (login, ns, select) = first_flight(&mut p, "pw");
-    p.push(script(
-        "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3
-         C: a2 NAMESPACE
-         C: a3 SELECT INBOX
+    p.push(script(&format!(
+        "{LOGIN_FLIGHT}
          S: a1 OK [CAPABILITY IMAP4rev1 NAMESPACE ESEARCH] Logged in
          S: * NAMESPACE ((\"\" \"/\")) NIL NIL
          S: a2 OK done
          S: * 2 EXISTS
          S: * OK [UIDVALIDITY 7] ok
-         S: a3 OK [READ-WRITE] selected",
-    ));
+         S: a3 OK [READ-WRITE] selected"
+    )));
     assert!(p.run());
     assert_eq!(
         p.ok(login),
@@ -55,15 +63,11 @@ fn login_namespace_and_select_go_in_one_flight() {
     assert_eq!(p.conn.stats().round_trips, 1);
 }
 
-#[test]
-fn a_refused_pipelined_login_fails_every_command_behind_it_with_its_error() {
-    let mut p = greeted(GREETING);
-    let (login, ns, select) = first_flight(&mut p, "wrong");
+/// Runs what was pushed and the server's refusal of login `a1` (NAMESPACE `a2` and SELECT
+/// `a3` behind it answered BAD): the login's refusal is the error of every command `behind`.
+fn refuse_login(p: &mut Pair, login: CommandId, behind: &[CommandId]) {
     p.push(script(
-        "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHdyb25n
-         C: a2 NAMESPACE
-         C: a3 SELECT INBOX
-         S: a1 NO [AUTHENTICATIONFAILED] Authentication failed.
+        "S: a1 NO [AUTHENTICATIONFAILED] Authentication failed.
          S: a2 BAD Error in IMAP command NAMESPACE: Not logged in
          S: a3 BAD Error in IMAP command SELECT: Not logged in",
     ));
@@ -73,13 +77,21 @@ fn a_refused_pipelined_login_fails_every_command_behind_it_with_its_error() {
     };
     assert_eq!(r.command, "AUTHENTICATE");
     assert_eq!(r.kind, RefusalKind::No);
-    for id in [ns, select] {
+    for id in behind {
         assert_eq!(
-            p.err(id),
+            p.err(*id),
             p.err(login),
             "{id:?} fails with the login's error"
         );
     }
+}
+
+#[test]
+fn a_refused_pipelined_login_fails_every_command_behind_it_with_its_error() {
+    let mut p = greeted(GREETING);
+    let (login, ns, select) = first_flight(&mut p, "wrong");
+    p.push(script(&wrong_password(LOGIN_FLIGHT)));
+    refuse_login(&mut p, login, &[ns, select]);
     assert_eq!(p.conn.state(), State::Failed);
     assert!(matches!(p.conn.namespace(), Err(Error::Refused(_))));
 }
@@ -100,18 +112,15 @@ fn a_refused_login_with_nothing_behind_it_leaves_room_for_another() {
     assert_eq!(p.conn.state(), State::NotAuthenticated);
 }
 
-#[test]
-fn append_waits_for_the_login_to_be_confirmed() {
-    let mut p = greeted(GREETING);
-    p.conn
-        .authenticate_plain(None, "alice", &Secret::new("pw"))
-        .unwrap();
+/// Queues `APPEND INBOX` of a 16-byte message (a LITERAL+ literal where offered).
+fn queue_append(p: &mut Pair) -> CommandId {
     let message: Arc<[u8]> = Arc::from(&b"Subject: x\r\nhi\r\n"[..]);
-    let append = p
-        .conn
-        .append(&MailboxName::inbox(), &[], Arc::clone(&message))
-        .unwrap();
-    p.push(script("C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3"));
+    p.conn.append(&MailboxName::inbox(), &[], message).unwrap()
+}
+
+/// Runs what was pushed; then nothing more may be written: the APPEND waits for the
+/// login's answer.
+fn assert_append_held_back(p: &mut Pair) {
     assert!(p.run());
     p.run();
     assert!(
@@ -119,6 +128,17 @@ fn append_waits_for_the_login_to_be_confirmed() {
         "nothing behind the unconfirmed login: {:?}",
         String::from_utf8_lossy(&p.written)
     );
+}
+
+#[test]
+fn append_waits_for_the_login_to_be_confirmed() {
+    let mut p = greeted(GREETING);
+    p.conn
+        .authenticate_plain(None, "alice", &Secret::new("pw"))
+        .unwrap();
+    let append = queue_append(&mut p);
+    p.push(script("C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3"));
+    assert_append_held_back(&mut p);
     p.push(script(
         "S: a1 OK [CAPABILITY IMAP4rev1 LITERAL+] Logged in
          C: a2 APPEND INBOX {16+}
@@ -211,12 +231,7 @@ const PRE_LOGIN: &str = "S: * OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLA
 /// and the SELECT, are written before any answer. GETQUOTAROOT goes out though the greeting
 /// did not list QUOTA: the login's answer lists the authenticated session's capabilities.
 fn queue_first_flight(p: &mut Pair, password: &str) -> [CommandId; 6] {
-    let login = p
-        .conn
-        .authenticate_plain(None, "alice", &Secret::new(password))
-        .unwrap();
-    let ns = p.conn.namespace().unwrap();
-    let select = p.conn.select(&MailboxName::inbox()).unwrap();
+    let (login, ns, select) = first_flight(p, password);
     let quota = p.conn.get_quota_root(&MailboxName::inbox()).unwrap();
     let search = p
         .conn
@@ -229,10 +244,8 @@ fn queue_first_flight(p: &mut Pair, password: &str) -> [CommandId; 6] {
     [login, ns, select, quota, search, fetch]
 }
 
-const FIRST_FLIGHT: &str = "C: a1 AUTHENTICATE PLAIN AGFsaWNlAHB3
-     C: a2 NAMESPACE
-     C: a3 SELECT INBOX
-     C: a4 GETQUOTAROOT INBOX
+/// What [`queue_first_flight`] writes after [`LOGIN_FLIGHT`].
+const BEHIND_SELECT: &str = "C: a4 GETQUOTAROOT INBOX
      C: a5 UID SEARCH HEADER X-Asterisk-VM-Extension 1234
      C: a6 UID FETCH 1:* (UID FLAGS)";
 
@@ -241,7 +254,8 @@ fn quota_and_the_count_go_behind_the_login_and_select_in_one_flight() {
     let mut p = greeted(PRE_LOGIN);
     let [login, ns, select, quota, search, fetch] = queue_first_flight(&mut p, "pw");
     p.push(script(&format!(
-        "{FIRST_FLIGHT}
+        "{LOGIN_FLIGHT}
+         {BEHIND_SELECT}
          S: a1 OK [CAPABILITY IMAP4rev1 NAMESPACE QUOTA UIDPLUS] Logged in
          S: * NAMESPACE ((\"\" \"/\")) NIL NIL
          S: a2 OK done
@@ -274,7 +288,8 @@ fn a_getquotaroot_refused_behind_the_login_fails_alone() {
     let mut p = greeted(PRE_LOGIN);
     let [login, _, select, quota, search, _] = queue_first_flight(&mut p, "pw");
     p.push(script(&format!(
-        "{FIRST_FLIGHT}
+        "{LOGIN_FLIGHT}
+         {BEHIND_SELECT}
          S: a1 OK [CAPABILITY IMAP4rev1 NAMESPACE] Logged in
          S: a2 OK done
          S: * OK [UIDVALIDITY 7] ok
@@ -304,38 +319,13 @@ fn a_refused_login_fails_the_first_flight_and_the_append_queued_behind_it() {
     let mut p = greeted(PRE_LOGIN);
     let ids = queue_first_flight(&mut p, "wrong");
     let login = ids[0];
-    let message: Arc<[u8]> = Arc::from(&b"Subject: x\r\nhi\r\n"[..]);
-    let append = p
-        .conn
-        .append(&MailboxName::inbox(), &[], Arc::clone(&message))
-        .unwrap();
-    p.push(script(
-        &FIRST_FLIGHT.replace("AGFsaWNlAHB3", "AGFsaWNlAHdyb25n"),
-    ));
-    assert!(p.run());
-    p.run();
-    assert!(
-        p.written.is_empty(),
-        "the APPEND waits for the login: {:?}",
-        String::from_utf8_lossy(&p.written)
-    );
-    p.push(script(
-        "S: a1 NO [AUTHENTICATIONFAILED] Authentication failed.
-         S: a2 BAD Error in IMAP command NAMESPACE: Not logged in
-         S: a3 BAD Error in IMAP command SELECT: Not logged in",
-    ));
-    assert!(p.run());
-    let Error::Refused(r) = p.err(login) else {
-        panic!("{:?}", p.err(login))
-    };
-    assert_eq!(r.command, "AUTHENTICATE");
-    for id in ids[1..].iter().copied().chain([append]) {
-        assert_eq!(
-            p.err(id),
-            p.err(login),
-            "{id:?} fails with the login's error"
-        );
-    }
+    let append = queue_append(&mut p);
+    p.push(script(&wrong_password(&format!(
+        "{LOGIN_FLIGHT}\n{BEHIND_SELECT}"
+    ))));
+    assert_append_held_back(&mut p);
+    let behind: Vec<CommandId> = ids[1..].iter().copied().chain([append]).collect();
+    refuse_login(&mut p, login, &behind);
     let written = String::from_utf8_lossy(&p.all_written).into_owned();
     assert!(!written.contains("APPEND"), "{written}");
     assert!(!written.contains("Subject: x"), "{written}");
