@@ -1,9 +1,13 @@
 //! What a login may do: whether a password may go over a connection, and the server
 //! quirks, told apart by the greeting, that capabilities do not announce.
 //!
-//! Today one quirk matters: Courier-IMAP accepts `AUTHENTICATE PLAIN` with an authorization
-//! identity and then silently ignores it (the session is the authenticating user's own
-//! mailbox), so a proxy login (`authuser`) would store voicemail in the wrong mailbox.
+//! Courier-IMAP accepts `AUTHENTICATE PLAIN` with an authorization identity and then
+//! silently ignores it (the session is the authenticating user's own mailbox), so a proxy
+//! login (`authuser`) would store voicemail in the wrong mailbox. Dovecot reads the
+//! commands pipelined behind a login (`pipelines_after_login`) and offers SEARCHRES once
+//! logged in (`may_use_searchres`), which lets a cold count or listing go in one flight.
+
+use imapvm_types::{Capabilities, Capability};
 
 /// How many bytes of the greeting the runtime keeps to recognise the server.
 pub const GREETING_BYTES: usize = 512;
@@ -53,6 +57,25 @@ pub fn pipelines_after_login(greeting: &[u8]) -> bool {
         .any(|marker| greets_as(greeting, marker))
 }
 
+/// Servers known to offer SEARCHRES (RFC 5182) once logged in, though their greeting does
+/// not say so (Dovecot announces its full list only in the login's answer).
+const OFFERS_SEARCHRES: &[&[u8]] = &[b"Dovecot"];
+
+/// Whether a command may use SEARCHRES (`UID SEARCH RETURN (SAVE)`, then `$`): the
+/// `capabilities` known once logged in decide; while they are unknown (a cold command's
+/// flight goes out behind the login, before its answer tells them; the list a greeting
+/// carries is the smaller one of a server not logged in yet) the `greeting` does. A wrong guess costs the
+/// commands a `BAD` and one more round trip with the fallback, never a wrong answer (a
+/// refused saving search leaves `$` empty, and its refusal is seen).
+pub fn may_use_searchres(capabilities: Option<&Capabilities>, greeting: &[u8]) -> bool {
+    match capabilities {
+        Some(caps) => caps.contains(Capability::SearchRes),
+        None => OFFERS_SEARCHRES
+            .iter()
+            .any(|marker| greets_as(greeting, marker)),
+    }
+}
+
 /// Whether the first line of `greeting` contains `marker`.
 fn greets_as(greeting: &[u8], marker: &[u8]) -> bool {
     let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -74,6 +97,21 @@ mod tests {
         assert!(!pipelines_after_login(b"* OK ready\r\n"));
         // Only the greeting line counts.
         assert!(!pipelines_after_login(b"* OK ready\r\n* OK Dovecot\r\n"));
+    }
+
+    #[test]
+    fn searchres_is_used_where_offered_or_guessed_from_a_dovecot_greeting() {
+        let dovecot = b"* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot (Debian) ready.\r\n";
+        let cyrus = b"* OK [CAPABILITY IMAP4rev1] localhost Cyrus IMAP 3.6.1 server ready\r\n";
+        // Unknown capabilities: the greeting guesses.
+        assert!(may_use_searchres(None, dovecot));
+        assert!(!may_use_searchres(None, cyrus));
+        assert!(!may_use_searchres(None, b""));
+        // Known ones decide, whoever greeted.
+        let with = Capabilities::of(&[Capability::Esearch, Capability::SearchRes]);
+        let without = Capabilities::of(&[Capability::Esearch]);
+        assert!(may_use_searchres(Some(&with), cyrus));
+        assert!(!may_use_searchres(Some(&without), dovecot));
     }
 
     #[test]

@@ -171,6 +171,29 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
         entry.candidates()
     }
 
+    /// [`VoicemailUids::candidates`] in two: the UIDs known to match (maybe more: expunged
+    /// ones, the gaps of a widened set), and the tail not classified yet
+    /// (`n:4294967295`; `None` when everything is). A count or listing fetches the first by
+    /// UID and searches only the tail; `None` when nothing is known (search the whole
+    /// folder). Counts as a use, as `candidates` does.
+    pub fn known_and_tail(
+        &mut self,
+        key: &K,
+        uid_validity: UidValidity,
+    ) -> Option<(UidSet, Option<UidSet>)> {
+        let all = self.candidates(key, uid_validity)?;
+        let entry = self.entries.get(key)?;
+        let tail = u32::try_from(entry.classified_below)
+            .ok()
+            .and_then(Uid::new)
+            .map(|low| UidSet::range(low, Uid::MAX));
+        let known = match &tail {
+            Some(tail) => all.difference(tail),
+            None => all,
+        };
+        Some((known, tail))
+    }
+
     /// Forgets `key` (its folder was deleted, or an answer could not be trusted).
     pub fn forget(&mut self, key: &K) {
         self.entries.remove(key);
@@ -460,6 +483,30 @@ mod tests {
         let high = set(&[(u32::MAX - 3, u32::MAX)]);
         assert_eq!(fetchable(&high, 500), set(&[(u32::MAX - 3, u32::MAX - 1)]));
         assert_eq!(fetchable(&UidSet::new(), 500), UidSet::new());
+    }
+
+    #[test]
+    fn the_known_uids_are_told_from_the_tail_even_where_they_touch() {
+        let mut c = VoicemailUids::default();
+        let v = validity(7);
+        assert_eq!(c.known_and_tail(&"a", v), None);
+        // Every UID up to 100 is the box's: the candidates are one range, 1:*, yet the
+        // known ones are fetched and only 101:* is searched.
+        let hits: Vec<Uid> = (1..=100).map(uid).collect();
+        learn(&mut c, "a", v, None, &hits, Some(uid(100)));
+        assert_eq!(c.candidates(&"a", v), Some(set(&[(1, u32::MAX)])));
+        assert_eq!(
+            c.known_and_tail(&"a", v),
+            Some((set(&[(1, 100)]), Some(set(&[(101, u32::MAX)]))))
+        );
+        // Spread among other mail.
+        learn(&mut c, "b", v, None, &[uid(3), uid(40)], Some(uid(90)));
+        assert_eq!(
+            c.known_and_tail(&"b", v),
+            Some((set(&[(3, 3), (40, 40)]), Some(set(&[(91, u32::MAX)]))))
+        );
+        // A new UIDVALIDITY: nothing known.
+        assert_eq!(c.known_and_tail(&"b", validity(8)), None);
     }
 
     #[test]

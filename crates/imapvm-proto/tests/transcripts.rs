@@ -273,6 +273,91 @@ fn pipelined_search_and_fetch_cost_one_round_trip() {
 }
 
 #[test]
+fn a_saved_search_and_the_fetch_of_its_result_go_in_one_flight() {
+    let mut p = selected_inbox();
+    let before = p.conn.stats().round_trips;
+    // A plain search in the same flight keeps its untagged answer: the saving one has none.
+    let search = p
+        .conn
+        .uid_search_save(&[
+            SearchKey::Uid(UidSet::range(uid(2), Uid::MAX)),
+            SearchKey::Header("X-Asterisk-VM-Extension".into(), "1234".into()),
+        ])
+        .unwrap();
+    let fetch = p
+        .conn
+        .uid_fetch_saved(&[
+            FetchAttr::Flags,
+            FetchAttr::HeaderFields(vec!["X-Asterisk-VM-Extension".into()]),
+        ])
+        .unwrap();
+    p.push(script(
+        "C: a3 UID SEARCH RETURN (SAVE) UID 2:* HEADER X-Asterisk-VM-Extension 1234
+         C: a4 UID FETCH $ (UID FLAGS BODY.PEEK[HEADER.FIELDS (X-Asterisk-VM-Extension)])
+         S: a3 OK Search completed
+         S: * 3 FETCH (UID 3 FLAGS (\\Seen) BODY[HEADER.FIELDS (X-ASTERISK-VM-EXTENSION)] {31}
+         S: X-Asterisk-VM-Extension: 1234
+         S: )
+         S: a4 OK Fetch completed",
+    ));
+    assert!(p.run());
+    assert_eq!(p.conn.stats().round_trips - before, 1);
+    assert_eq!(p.ok(search), &Outcome::Search(vec![]));
+    let Outcome::Fetch(msgs) = p.ok(fetch) else {
+        panic!()
+    };
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].uid, uid(3));
+    assert_eq!(msgs[0].flags, Some(vec![Flag::Seen]));
+}
+
+#[test]
+fn a_saved_search_leaves_untagged_answers_to_the_plain_search_beside_it() {
+    let mut p = logged_in("IMAP4rev1 SEARCHRES");
+    p.conn.select(&MailboxName::inbox()).unwrap();
+    p.push(script(
+        "C: a2 SELECT INBOX
+         S: * 3 EXISTS
+         S: * OK [UIDVALIDITY 5] ok
+         S: a2 OK [READ-WRITE] done",
+    ));
+    assert!(p.run());
+    let saved = p.conn.uid_search_save(&[SearchKey::Seen]).unwrap();
+    let plain = p.conn.uid_search(&[SearchKey::Unseen]).unwrap();
+    p.push(script(
+        "C: a3 UID SEARCH RETURN (SAVE) SEEN
+         C: a4 UID SEARCH UNSEEN
+         S: a3 OK saved
+         S: * SEARCH 2 3
+         S: a4 OK done",
+    ));
+    assert!(p.run());
+    assert_eq!(p.ok(saved), &Outcome::Search(vec![]));
+    assert_eq!(p.ok(plain), &Outcome::Search(vec![uid(2), uid(3)]));
+}
+
+#[test]
+fn searchres_is_not_used_where_the_server_lacks_it() {
+    let mut p = logged_in("IMAP4rev1 ESEARCH");
+    p.conn.select(&MailboxName::inbox()).unwrap();
+    for result in [
+        p.conn.uid_search_save(&[SearchKey::Seen]),
+        p.conn.uid_fetch_saved(&[FetchAttr::Flags]),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(Error::Misuse(Misuse::MissingCapability {
+                    capability: "SEARCHRES",
+                    ..
+                }))
+            ),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
 fn fetch_body_part_and_bodystructure() {
     let mut p = selected_inbox();
     let id = p

@@ -28,6 +28,8 @@ pub enum Capability {
     LiteralMinus,
     /// RFC 4731: `ESEARCH` (`UID SEARCH RETURN (...)`).
     Esearch,
+    /// RFC 5182: `SEARCHRES` (`UID SEARCH RETURN (SAVE)`, then `$` names its result).
+    SearchRes,
     /// RFC 5161: `ENABLE`.
     Enable,
     /// RFC 4959: `SASL-IR` (an initial response in `AUTHENTICATE`).
@@ -48,7 +50,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability this enum names.
-    pub const ALL: [Capability; 18] = [
+    pub const ALL: [Capability; 19] = [
         Capability::UidPlus,
         Capability::Move,
         Capability::Notify,
@@ -59,6 +61,7 @@ impl Capability {
         Capability::LiteralPlus,
         Capability::LiteralMinus,
         Capability::Esearch,
+        Capability::SearchRes,
         Capability::Enable,
         Capability::SaslIr,
         Capability::StartTls,
@@ -82,6 +85,7 @@ impl Capability {
             Capability::LiteralPlus => "LITERAL+",
             Capability::LiteralMinus => "LITERAL-",
             Capability::Esearch => "ESEARCH",
+            Capability::SearchRes => "SEARCHRES",
             Capability::Enable => "ENABLE",
             Capability::SaslIr => "SASL-IR",
             Capability::StartTls => "STARTTLS",

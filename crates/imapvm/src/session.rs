@@ -314,6 +314,14 @@ impl Session {
         &self.hierarchy
     }
 
+    /// Whether commands may use SEARCHRES (`imapvm_policy::login::may_use_searchres`: the
+    /// capabilities once logged in, before that the greeting).
+    pub(crate) fn may_use_searchres(&self) -> bool {
+        let login_pending = self.pending.is_some_and(|p| p.login.is_some());
+        let caps = self.conn().capabilities().filter(|_| !login_pending);
+        imapvm_policy::login::may_use_searchres(caps, &self.greeting)
+    }
+
     /// What is selected now.
     pub fn selected(&self) -> Option<&Selected> {
         self.selected.as_ref()

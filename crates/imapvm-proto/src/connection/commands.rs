@@ -13,7 +13,7 @@
 //! API to the rest of the connection: `Kind`, `alloc_tag`, `enqueue_internal_noop`,
 //! `reissue_idle`.
 
-use super::{Acc, Connection, IdleState, Pending, Piece, Route, State};
+use super::{Acc, Connection, IdleState, Pending, Piece, Route, State, insert_after_verb};
 use crate::convert;
 use crate::error::{Error, Misuse};
 use crate::sasl::OAuthMechanism;
@@ -717,6 +717,69 @@ impl Connection {
             ..Route::default()
         });
         Ok(id)
+    }
+
+    /// `UID SEARCH RETURN (SAVE) keys` (RFC 5182, SEARCHRES): the server keeps the result
+    /// as `$` for the commands behind it ([`uid_fetch_saved`](Self::uid_fetch_saved)), and
+    /// answers nothing untagged: the outcome is an empty [`Outcome::Search`]. Pipelined with
+    /// the fetch of `$`, one round trip fetches what a search finds, whatever it finds. A
+    /// failed search sets `$` to the empty set (nothing is fetched).
+    ///
+    /// Misuse (nothing is sent): `SEARCHRES` known to be missing
+    /// ([`Misuse::MissingCapability`]); while the capabilities are unknown, or only the
+    /// greeting's are known (behind a pipelined login), it is tried.
+    ///
+    /// [`Outcome::Search`]: crate::Outcome::Search
+    pub fn uid_search_save(&mut self, keys: &[SearchKey]) -> Result<CommandId, Error> {
+        const COMMAND: &str = "UID SEARCH RETURN (SAVE)";
+        self.check(COMMAND, &[Self::selected])?;
+        self.require_searchres(COMMAND)?;
+        let id = self.uid_search(keys)?;
+        if let Some(p) = self.pending.back_mut() {
+            insert_after_verb(&mut p.pieces, &p.tag, "UID SEARCH ", "RETURN (SAVE) ");
+        }
+        self.set_route(Route {
+            saved: true,
+            ..Route::default()
+        });
+        Ok(id)
+    }
+
+    /// `UID FETCH $ (UID items)` (RFC 5182): the messages the last
+    /// [`uid_search_save`](Self::uid_search_save) found, as [`uid_fetch`](Self::uid_fetch)
+    /// answers them. Misuse as for `uid_search_save`.
+    pub fn uid_fetch_saved(&mut self, items: &[FetchAttr]) -> Result<CommandId, Error> {
+        const COMMAND: &str = "UID FETCH $";
+        self.check(COMMAND, &[Self::selected])?;
+        self.require_searchres(COMMAND)?;
+        // Encoded with a placeholder set, then `$` put in its place (imap-codec has no `$`).
+        let placeholder = UidRange::Set(imapvm_types::UidSet::single(imapvm_types::Uid::MIN));
+        let id = self.push_uid_fetch(&placeholder, items, None, false)?;
+        if let Some(p) = self.pending.back_mut() {
+            let prefix = format!("{} UID FETCH 1 ", p.tag);
+            if let Some(Piece::Bytes(b)) = p.pieces.front_mut()
+                && b.starts_with(prefix.as_bytes())
+            {
+                let at = prefix.len() - 2;
+                b[at] = b'$';
+            }
+            p.route.uids = Some(UidRange::All);
+        }
+        Ok(id)
+    }
+
+    /// Refuses SEARCHRES where the server is known to lack it. Behind a login not answered
+    /// yet the list known is the greeting's, which need not name what a logged-in session
+    /// offers: then the command is tried.
+    fn require_searchres(&self, command: &'static str) -> Result<(), Error> {
+        if self.lacks(Capability::SearchRes) && self.state != State::NotAuthenticated {
+            return Err(Misuse::MissingCapability {
+                command,
+                capability: "SEARCHRES",
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// `UID FETCH set (UID items)`: typed per-UID results with raw section bytes.

@@ -51,7 +51,7 @@ pub use timer::Timer;
 
 use commands::Kind;
 use route::{Acc, InFlight, Route};
-use send::{Pending, Piece, Sending};
+use send::{Pending, Piece, Sending, insert_after_verb};
 use state::IdleState;
 use view::MailboxView;
 

@@ -74,6 +74,8 @@ pub(super) struct Route {
     pub(super) list: Option<(String, String)>,
     /// UID SEARCH: send `RETURN (ALL)` if the server has ESEARCH when the command goes out.
     pub(super) esearch_wanted: bool,
+    /// UID SEARCH RETURN (SAVE): no untagged answer belongs to it (its result is `$`).
+    pub(super) saved: bool,
     /// UID FETCH with CHANGEDSINCE: the outcome is [`Outcome::FetchChanged`].
     pub(super) changed_since: bool,
     /// UID FETCH with the VANISHED modifier: `* VANISHED (EARLIER)` answers belong to it.
@@ -302,9 +304,10 @@ impl Connection {
             Data::Search(uids, ..) => {
                 // One `* SEARCH` per command (RFC 3501 7.2.5): the oldest SEARCH still without
                 // one gets it. A lone SEARCH in flight also takes a split answer.
-                let searches = self.in_flight.iter().filter(|f| f.kind == Kind::Search);
-                let lone = searches.count() == 1;
-                let pred = |f: &InFlight| f.kind == Kind::Search && (!f.answered || lone);
+                // A saving search (SEARCHRES) answers nothing untagged.
+                let answers = |f: &InFlight| f.kind == Kind::Search && !f.route.saved;
+                let lone = self.in_flight.iter().filter(|f| answers(f)).count() == 1;
+                let pred = |f: &InFlight| answers(f) && (!f.answered || lone);
                 let max = u64::from(self.config.limits.max_untagged_per_command);
                 match self.route_or_drop(pred) {
                     (_, Some(i)) => {
@@ -660,7 +663,7 @@ impl Connection {
             None => self
                 .in_flight
                 .iter()
-                .position(|f| f.kind == Kind::Search && !f.answered),
+                .position(|f| f.kind == Kind::Search && !f.answered && !f.route.saved),
         };
         let Some(i) = pos else {
             self.diagnostic("ESEARCH for a tag with no SEARCH in flight", bytes);

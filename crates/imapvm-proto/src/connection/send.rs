@@ -325,11 +325,16 @@ fn may_follow(next: Kind, in_flight: &[InFlight]) -> bool {
 
 /// Turn `tag UID SEARCH keys` into `tag UID SEARCH RETURN (ALL) keys` (RFC 4731).
 fn add_return_all(pieces: &mut VecDeque<Piece>, tag: &str) {
-    let prefix = format!("{tag} UID SEARCH ");
+    insert_after_verb(pieces, tag, "UID SEARCH ", "RETURN (ALL) ");
+}
+
+/// Turn `tag VERB rest` (the first line of `pieces`) into `tag VERB insert rest`.
+pub(super) fn insert_after_verb(pieces: &mut VecDeque<Piece>, tag: &str, verb: &str, insert: &str) {
+    let prefix = format!("{tag} {verb}");
     match pieces.front_mut() {
         Some(Piece::Bytes(b)) if b.starts_with(prefix.as_bytes()) => {
             let rest = b.split_off(prefix.len());
-            b.extend_from_slice(b"RETURN (ALL) ");
+            b.extend_from_slice(insert.as_bytes());
             b.extend_from_slice(&rest);
         }
         _ => {}

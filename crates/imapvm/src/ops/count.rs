@@ -13,8 +13,8 @@ use imapvm_policy::{
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    NEW_UID_WINDOW, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
-    queue_new_identities, search_result,
+    NEW_UID_WINDOW, SavedSearch, fetch_result, identity_attr, identity_of, is_greeting,
+    learn_new_identities, queue_new_identities, search_result,
 };
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
@@ -30,6 +30,9 @@ pub(super) struct CountIds {
 }
 
 enum CountKind {
+    /// With SEARCHRES: a [`SavedSearch`] fetching `(FLAGS identity-headers)` of every hit
+    /// (the known UIDs: their flags), so the identity check needs no flight of its own.
+    Saved(SavedSearch),
     /// Without ESEARCH: one `UID SEARCH HEADER … HEADER …` (which also classifies) and one
     /// `UID FETCH (FLAGS)`.
     SearchFetch { search: CommandId, fetch: CommandId },
@@ -48,15 +51,16 @@ enum CountKind {
 impl CountIds {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
-        match self.kind {
-            CountKind::SearchFetch { search, fetch } => vec![search, fetch],
+        match &self.kind {
+            CountKind::Saved(saved) => saved.ids(),
+            CountKind::SearchFetch { search, fetch } => vec![*search, *fetch],
             CountKind::Esearch {
                 new,
                 urgent,
                 old,
                 old_flagged,
                 headers,
-            } => vec![new, urgent, old, old_flagged, headers],
+            } => vec![*new, *urgent, *old, *old_flagged, *headers],
         }
     }
 
@@ -78,10 +82,33 @@ struct CountHits {
 }
 
 /// Reads the count's answers: the UIDs found (in answer order, each once), the flags each
-/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH), and the header search.
-fn take_hits(s: &mut Session, ids: CountIds) -> Result<CountHits> {
+/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES), and the header
+/// search. Identity headers fetched along are learnt in `mem`.
+fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<CountHits> {
     let searched = ids.searched;
     Ok(match ids.kind {
+        CountKind::Saved(saved) => {
+            let mut hits = Vec::new();
+            let mut flags = HashMap::new();
+            for m in saved.take(s)? {
+                if m.header_fields().is_some() {
+                    mem.headers.insert(m.uid, identity_of(&m));
+                }
+                let Some(fl) = &m.flags else {
+                    continue;
+                };
+                if flags.insert(m.uid, MessageFlags::from_flags(fl)).is_none() {
+                    hits.push(m.uid);
+                }
+            }
+            // Deleted hits count nowhere (policy's tally); the search still classified them.
+            CountHits {
+                classified: hits.clone(),
+                hits,
+                flags,
+                searched,
+            }
+        }
         CountKind::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
             let flags: HashMap<Uid, MessageFlags> =
@@ -228,40 +255,66 @@ pub(crate) async fn count_many_in(
             continue;
         };
         let mut attempt = 0;
+        let mut view_recounted = false;
         let hits = loop {
-            if let Err(e) = boxes[lead].select(s, f, &name).await {
-                if e.is_connection_lost() {
-                    return Err(e);
-                }
-                for &i in &members {
-                    out[i] = Some(Err(Error::CountFailed {
-                        mailbox: boxes[i].id.clone(),
-                        folder: name.clone(),
-                        source: Box::new(e.clone()),
-                    }));
-                }
-                break None;
-            }
+            attempt += 1;
+            // The SELECT goes in the count's flight (on a cold connection behind the login):
+            // what the count took from the folder's memory is checked once it is answered.
+            let selecting = boxes[lead].queue_select(s, f, &name).await?;
             let changes = s.view_changes();
             let known_before = f.get(&name).headers.keys().max().copied();
+            let saved = s.may_use_searchres();
             let mut queued = Vec::with_capacity(members.len());
             for &i in &members {
-                queued.push(boxes[i].queue_count(s, f, &name)?);
+                queued.push(boxes[i].queue_count_as(s, f, &name, saved)?);
             }
             // Mail another client added since we last looked: its identity comes in the same
-            // flight, not in a round trip of its own when a hit turns out to be unknown.
-            let identities = queue_new_identities(s, f.get(&name))?;
+            // flight, not in a round trip of its own when a hit turns out to be unknown
+            // (with SEARCHRES every hit's identity comes with it).
+            let identities = match saved {
+                true => None,
+                false => queue_new_identities(s, f.get(&name))?,
+            };
             let mut ids: Vec<CommandId> = queued.iter().flat_map(CountIds::ids).collect();
             ids.extend(identities);
+            ids.extend(selecting.id);
             s.wait(&ids).await?;
             learn_new_identities(s, f.get(&name), identities);
-            // The server syncs our view (pipelined NOOP) only after the count ran: if it
-            // reported changes meanwhile, the count may predate them. Count once more.
-            if s.view_changes() != changes && attempt == 0 {
-                attempt += 1;
-                for q in &queued {
-                    q.discard(s);
+            let as_queued = match boxes[lead].selected_as_queued(s, f, &name, selecting).await {
+                Ok(as_queued) => as_queued.is_some(),
+                Err(e) if e.is_connection_lost() => return Err(e),
+                Err(e) => {
+                    for q in &queued {
+                        q.discard(s);
+                    }
+                    for &i in &members {
+                        out[i] = Some(Err(Error::CountFailed {
+                            mailbox: boxes[i].id.clone(),
+                            folder: name.clone(),
+                            source: Box::new(e.clone()),
+                        }));
+                    }
+                    break None;
                 }
+            };
+            // The server syncs our view (pipelined NOOP) only after the count ran: if it
+            // reported changes meanwhile, the count may predate them. Count once more. And
+            // once more when the SELECT in front changed what the count was built on, or
+            // SEARCHRES was guessed (capabilities unknown) and refused.
+            let taken: Vec<Result<CountHits>> = queued
+                .into_iter()
+                .map(|q| take_hits(s, q, f.get(&name)))
+                .collect();
+            let view_changed = s.view_changes() != changes && !view_recounted;
+            // SEARCHRES guessed from the greeting, refused by a server that turned out not
+            // to offer it (one that does not advertise it but runs it is taken at its word).
+            let searchres_refused =
+                saved && !s.may_use_searchres() && taken.iter().any(Result::is_err);
+            if !as_queued && attempt >= 4 {
+                return Err(super::folder_kept_changing(s));
+            }
+            if (view_changed || !as_queued || searchres_refused) && attempt < 4 {
+                view_recounted |= view_changed;
                 continue;
             }
             // A UID whose headers were fetched before this flight, or in it while the view
@@ -271,9 +324,9 @@ pub(crate) async fn count_many_in(
             } else {
                 known_before
             };
-            let mut hits = Vec::with_capacity(queued.len());
-            for (q, &i) in queued.into_iter().zip(&members) {
-                let h = take_hits(s, q)?;
+            let mut hits = Vec::with_capacity(taken.len());
+            for (h, &i) in taken.into_iter().zip(&members) {
+                let h = h?;
                 boxes[i].learn_voicemail(s, f, &name, h.searched.as_ref(), &h.classified, existing);
                 hits.push((h.hits, h.flags));
             }
@@ -368,6 +421,28 @@ impl Mailbox {
         f: &mut Folders,
         name: &MailboxName,
     ) -> Result<CountIds> {
+        self.queue_count_as(s, f, name, false)
+    }
+
+    /// [`Mailbox::queue_count`]; with `saved` (the server offers SEARCHRES, or is guessed to:
+    /// `Session::may_use_searchres`), the count is `CountKind::Saved`: the hits' flags and
+    /// identities come in the same flight as the search, and only the UIDs not classified
+    /// yet are searched.
+    pub(super) fn queue_count_as(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+        saved: bool,
+    ) -> Result<CountIds> {
+        if saved {
+            let attrs = [FetchAttr::Flags, identity_attr()];
+            let saved = self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags])?;
+            return Ok(CountIds {
+                searched: saved.searched.clone(),
+                kind: CountKind::Saved(saved),
+            });
+        }
         let searched = self.candidates(f, name);
         let within = |keys: Vec<SearchKey>| restrict(searched.as_ref(), &keys);
         let headers = within(self.identity.header_keys().to_vec());
@@ -435,7 +510,7 @@ impl Mailbox {
             mut flags,
             searched,
             classified,
-        } = take_hits(s, ids)?;
+        } = take_hits(s, ids, f.get(name))?;
         self.learn_voicemail(s, f, name, searched.as_ref(), &classified, None);
         let mem = f.get(name);
         if let Some((uid, fl)) = appended {

@@ -140,8 +140,10 @@ impl Mailbox {
         imapvm_policy::MwiCounts,
         Vec<(String, QuotaResource)>,
     )> {
-        let mut selecting = Some(self.queue_select(s, f, name).await?);
+        let mut attempt = 0;
         loop {
+            attempt += 1;
+            let selecting = self.queue_select(s, f, name).await?;
             // Behind a cold login the capabilities are not known yet: asked anyway, a
             // refusal only means no quota information.
             let quota_id = if s.may_offer(Capability::Quota) {
@@ -150,37 +152,39 @@ impl Mailbox {
                 None
             };
             let changes = s.view_changes();
-            let ids = self.queue_count(s, f, name)?;
-            let news = queue_new_identities(s, f.get(name))?;
+            // With SEARCHRES (offered, or guessed behind a cold login) every hit comes with
+            // its identity headers: none is left to fetch in a round trip of its own.
+            let saved = s.may_use_searchres();
+            let ids = self.queue_count_as(s, f, name, saved)?;
+            let news = match saved {
+                true => None,
+                false => queue_new_identities(s, f.get(name))?,
+            };
             let mut wait: Vec<CommandId> = ids.ids();
             wait.extend(quota_id);
             wait.extend(news);
-            wait.extend(selecting.and_then(|q| q.id));
+            wait.extend(selecting.id);
             s.wait(&wait).await?;
-            let as_queued = match selecting.take() {
-                Some(q) => self.selected_as_queued(s, f, name, q).await?,
-                None => true,
-            };
-            if !as_queued {
-                // Ran on no folder, or on another UIDVALIDITY: again, on the folder now
-                // selected.
+            let as_queued = self.selected_as_queued(s, f, name, selecting).await?;
+            let searchres_refused = saved && !s.may_use_searchres();
+            let Some(uid_validity) = as_queued.filter(|_| !searchres_refused) else {
+                // Ran on no folder, or on another UIDVALIDITY, or SEARCHRES was guessed and
+                // is not there: again, on the folder now selected.
                 ids.discard(s);
                 for id in quota_id.into_iter().chain(news) {
                     let _ = s.take("stale", id);
                 }
+                if attempt >= 4 {
+                    return Err(super::folder_kept_changing(s));
+                }
                 continue;
-            }
-            let uid_validity =
-                s.selected()
-                    .and_then(|sel| sel.uid_validity)
-                    .ok_or(Error::Unexpected {
-                        account: s.key().clone(),
-                        command: "SELECT (no UIDVALIDITY)",
-                    })?;
+            };
             learn_new_identities(s, f.get(name), news);
+            // Used only where the login's answer lists QUOTA, as when it was asked after it.
             let quota = match quota_id {
                 Some(id) => match s.take("GETQUOTAROOT", id) {
-                    Ok(o) => quota_roots(o),
+                    Ok(o) if s.capabilities().contains(Capability::Quota) => quota_roots(o),
+                    Ok(_) => Vec::new(),
                     Err(e) => {
                         tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
                         Vec::new()

@@ -9,9 +9,9 @@ use imapvm_policy::{
     Capability, Folder, MessageFlags, MessageNumbers, MessageState, Resolution, Uid, UidSet,
     listing_search, restrict,
 };
-use imapvm_proto::{FetchAttr, UidRange};
+use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
-use super::{fetch_result, new_uid_window, search_result};
+use super::{SavedSearch, fetch_result, folder_kept_changing, new_uid_window, search_result};
 use crate::error::{Error, Misuse, Result};
 use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
@@ -80,6 +80,80 @@ impl ListedRow {
             extension: self.fields.extension.clone(),
             context: self.fields.context.clone(),
             message_type: self.fields.message_type.clone(),
+        }
+    }
+}
+
+/// The first flight of a listing (see [`Mailbox::list_in`]).
+enum ListFlight {
+    Saved(SavedSearch),
+    Plain {
+        search: CommandId,
+        classifier: Option<CommandId>,
+        fetches: Vec<CommandId>,
+    },
+}
+
+/// A listing's first answers: the hits, the messages fetched, and the hits of the header
+/// keys alone (to learn from; `None` when there are none).
+type ListAnswers = (
+    Vec<Uid>,
+    HashMap<Uid, imapvm_proto::FetchedMessage>,
+    Option<Vec<Uid>>,
+);
+
+impl ListFlight {
+    fn ids(&self) -> Vec<CommandId> {
+        match self {
+            ListFlight::Saved(q) => q.ids(),
+            ListFlight::Plain {
+                search,
+                classifier,
+                fetches,
+            } => [*search]
+                .into_iter()
+                .chain(*classifier)
+                .chain(fetches.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// Takes every answer (each one, whatever happens to the others).
+    fn take(self, s: &mut Session, mb: &Mailbox, headers_only: bool) -> Result<ListAnswers> {
+        match self {
+            ListFlight::Saved(q) => {
+                let found = q.take(s)?;
+                let hits: Vec<Uid> = found.iter().map(|m| m.uid).collect();
+                let fetched = found.into_iter().map(|m| (m.uid, m)).collect();
+                Ok((hits.clone(), fetched, Some(hits)))
+            }
+            ListFlight::Plain {
+                search,
+                classifier,
+                fetches,
+            } => {
+                let hits = search_result(s, "UID SEARCH (list)", search);
+                // A refused header search only means nothing is learnt.
+                let classified = classifier
+                    .and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
+                let mut fetched = HashMap::new();
+                for id in fetches {
+                    // A refused prefetch only means its hits are fetched afterwards.
+                    match fetch_result(s, "UID FETCH (list)", id) {
+                        Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid, m))),
+                        Err(e) => {
+                            tracing::debug!(mailbox = %mb.id(), error = %e, "listing prefetch refused")
+                        }
+                    }
+                }
+                let hits = hits?;
+                let classified = if headers_only {
+                    Some(hits.clone())
+                } else {
+                    classified
+                };
+                Ok((hits, fetched, classified))
+            }
         }
     }
 }
@@ -157,71 +231,85 @@ impl Mailbox {
             });
         }
         let name = self.scope_mailbox(s, scope)?;
-        let uid_validity = self.select(s, f, &name).await?;
         let keys = match (listed, scope) {
             (Listed::WithDeleted, _) => self.identity.header_keys().to_vec(),
             (Listed::Present, None) => all_search(&self.identity),
             (Listed::Present, Some(folder)) => listing_search(folder, &self.identity),
         };
-        // Only the UIDs that can be this box's (`imapvm_policy::voicemail_uids`), and the
-        // header keys alone to learn which those are where the search has flag keys too
-        // (with ESEARCH only: without it, one search per flight).
-        let searched = self.candidates(f, &name);
-        let keys = restrict(searched.as_ref(), &keys);
         let headers_only = listed == Listed::WithDeleted;
-        let classify = (!headers_only && s.capabilities().contains(Capability::Esearch))
-            .then(|| restrict(searched.as_ref(), &self.identity.header_keys()));
-        let known_before = f.get(&name).headers.keys().max().copied();
         let attrs = list_attrs();
         let key = self.listing_key(scope, listed);
-        let prefetch = self.list_prefetch(f.get(&name), &key);
-        // Round trip 1: the search, and on a warm connection the header fields of the
-        // messages known to be this box's plus a window of UIDs above everything known.
+        // Round trip 1 (on a cold connection behind the login, with the SELECT): with
+        // SEARCHRES, a `SavedSearch` (the known UIDs fetched by UID, the rest searched by
+        // the header keys alone and its hits fetched as `$`: every match, whatever its flags,
+        // which are filtered here; the answer classifies, no second search). Without it,
+        // the search (restricted to the candidates), the header keys alone to learn which
+        // those are where the search has flag keys too (with ESEARCH only: without it, one
+        // search per flight), and on a warm connection the header fields of the messages
+        // known to be this box's plus a window of UIDs above everything known.
         let mut attempt = 0;
-        let (hits, mut fetched, classified, stable) = loop {
+        let mut view_redone = false;
+        let (hits, mut fetched, classified, stable, searched, known_before, uid_validity) = loop {
+            attempt += 1;
+            let selecting = self.queue_select(s, f, &name).await?;
             let changes = s.view_changes();
-            let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
-            let classifier = match &classify {
-                Some(k) => Some(s.queue("UID SEARCH (list headers)", |c| c.uid_search(k))?),
-                None => None,
-            };
-            let mut fetches = Vec::with_capacity(prefetch.len());
-            for range in &prefetch {
-                fetches.push(s.queue("UID FETCH (list)", |c| c.uid_fetch(range, &attrs))?);
-            }
-            let mut wait = vec![search];
-            wait.extend(classifier);
-            wait.extend(fetches.iter().copied());
-            s.wait(&wait).await?;
-            let hits = search_result(s, "UID SEARCH (list)", search);
-            // A refused header search only means nothing is learnt.
-            let classified =
-                classifier.and_then(|id| search_result(s, "UID SEARCH (list headers)", id).ok());
-            let mut fetched: HashMap<Uid, imapvm_proto::FetchedMessage> = HashMap::new();
-            for id in fetches {
-                // A refused prefetch only means its hits are fetched afterwards.
-                match fetch_result(s, "UID FETCH (list)", id) {
-                    Ok(ms) => fetched.extend(ms.into_iter().map(|m| (m.uid, m))),
-                    Err(e) => {
-                        tracing::debug!(mailbox = %self.id(), error = %e, "listing prefetch refused")
-                    }
+            let known_before = f.get(&name).headers.keys().max().copied();
+            let saved = s.may_use_searchres();
+            let (flight, searched) = if saved {
+                let q = self.queue_saved_search(s, f, &name, &attrs, &attrs)?;
+                let searched = q.searched.clone();
+                (ListFlight::Saved(q), searched)
+            } else {
+                let searched = self.candidates(f, &name);
+                let keys = restrict(searched.as_ref(), &keys);
+                let classify = (!headers_only && s.capabilities().contains(Capability::Esearch))
+                    .then(|| restrict(searched.as_ref(), &self.identity.header_keys()));
+                let prefetch = self.list_prefetch(f.get(&name), &key);
+                let search = s.queue("UID SEARCH (list)", |c| c.uid_search(&keys))?;
+                let classifier = match &classify {
+                    Some(k) => Some(s.queue("UID SEARCH (list headers)", |c| c.uid_search(k))?),
+                    None => None,
+                };
+                let mut fetches = Vec::with_capacity(prefetch.len());
+                for range in &prefetch {
+                    fetches.push(s.queue("UID FETCH (list)", |c| c.uid_fetch(range, &attrs))?);
                 }
-            }
+                let flight = ListFlight::Plain {
+                    search,
+                    classifier,
+                    fetches,
+                };
+                (flight, searched)
+            };
+            let mut wait = flight.ids();
+            wait.extend(selecting.id);
+            s.wait(&wait).await?;
+            let answers = flight.take(s, self, headers_only);
+            let as_queued = self.selected_as_queued(s, f, &name, selecting).await?;
             // The server syncs our view (the pipelined NOOP) possibly after the search ran:
             // if it reported changes meanwhile, the answers may predate them (see
-            // `count_many_in`). Ask once more on the synced view.
-            let stable = s.view_changes() == changes;
-            if !stable && attempt == 0 {
-                attempt += 1;
-                continue;
+            // `count_many_in`). Ask once more on the synced view; and when the SELECT in
+            // front changed what the flight was built on, or SEARCHRES was guessed and the
+            // server turned out to lack it.
+            let view_changed = s.view_changes() != changes && !view_redone;
+            let searchres_refused = saved && !s.may_use_searchres() && answers.is_err();
+            match as_queued {
+                Some(uid_validity) if !((view_changed || searchres_refused) && attempt < 4) => {
+                    let stable = s.view_changes() == changes;
+                    let (hits, fetched, classified) = answers?;
+                    break (
+                        hits,
+                        fetched,
+                        classified,
+                        stable,
+                        searched,
+                        known_before,
+                        uid_validity,
+                    );
+                }
+                None if attempt >= 4 => return Err(folder_kept_changing(s)),
+                _ => view_redone |= view_changed,
             }
-            let hits = hits?;
-            let classified = if headers_only {
-                Some(hits.clone())
-            } else {
-                classified
-            };
-            break (hits, fetched, classified, stable);
         };
         // Fetched in this flight while the view stood still, or before it: existed when
         // the search ran.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, MessageType};
-use imapvm_policy::{Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity};
+use imapvm_policy::{Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, restrict};
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::clock::SharedClock;
@@ -149,6 +149,56 @@ fn learn_new_identities(s: &mut Session, mem: &mut FolderMemory, id: Option<Comm
     }
 }
 
+/// A box's voicemail looked up in one flight with SEARCHRES (RFC 5182): the UIDs below
+/// the open tail of the box's candidates (`imapvm_policy::voicemail_uids`) fetched by UID
+/// (`known`; none while nothing is known), and `UID SEARCH RETURN (SAVE)` of the header keys
+/// alone over the rest (the whole folder while nothing is known) with `UID FETCH $` behind
+/// it. Dovecot walks every message between a search's lowest and highest UID, so searching
+/// only the tail keeps the work flat in the folder's size; the fetches bring every match,
+/// whatever its flags (the caller filters them), so the answer also classifies (learnt as a
+/// header-keys-only search over `searched`).
+pub(super) struct SavedSearch {
+    known: Option<CommandId>,
+    search: CommandId,
+    fetch: CommandId,
+    /// The candidates (`None`: the whole folder).
+    pub(super) searched: Option<UidSet>,
+}
+
+impl SavedSearch {
+    /// Every command to wait for.
+    pub(super) fn ids(&self) -> Vec<CommandId> {
+        self.known
+            .into_iter()
+            .chain([self.search, self.fetch])
+            .collect()
+    }
+
+    /// The messages found (each once, known ones first). A refused saving search leaves
+    /// `$` empty: it is the failure.
+    pub(super) fn take(&self, s: &mut Session) -> Result<Vec<imapvm_proto::FetchedMessage>> {
+        let known = match self.known {
+            Some(id) => fetch_result(s, "UID FETCH (known voicemail)", id),
+            None => Ok(Vec::new()),
+        };
+        let found = search_result(s, "UID SEARCH RETURN (SAVE)", self.search)
+            .and_then(|_| fetch_result(s, "UID FETCH $", self.fetch));
+        let (mut known, found) = (known?, found?);
+        let seen: BTreeSet<Uid> = known.iter().map(|m| m.uid).collect();
+        known.extend(found.into_iter().filter(|m| !seen.contains(&m.uid)));
+        Ok(known)
+    }
+}
+
+/// The error of an operation whose folder was re-created (a new UIDVALIDITY) or created
+/// under every one of its attempts.
+fn folder_kept_changing(s: &Session) -> Error {
+    Error::Unexpected {
+        account: s.key().clone(),
+        command: "SELECT (the folder changed under every attempt)",
+    }
+}
+
 /// A SELECT queued in front of an operation's commands ([`Mailbox::queue_select`]).
 #[derive(Debug, Clone, Copy)]
 struct QueuedSelect {
@@ -239,6 +289,55 @@ impl Mailbox {
         Ok(uid_validity)
     }
 
+    /// Queues a [`SavedSearch`] of this box in `name` (selected, or its SELECT queued in
+    /// front), fetching `attrs` of every match; the known UIDs get `known_attrs` (and, when
+    /// those ask for no header fields, the identity headers if some are not remembered).
+    fn queue_saved_search(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+        attrs: &[FetchAttr],
+        known_attrs: &[FetchAttr],
+    ) -> Result<SavedSearch> {
+        let split = f
+            .get(name)
+            .uid_validity
+            .and_then(|v| f.voicemail.known_and_tail(&self.voicemail_key(name), v));
+        let searched = self.candidates(f, name);
+        let (known, tail) = match split {
+            // Everything classified: search the known UIDs (nothing else can match).
+            Some((known, None)) if !known.is_empty() => (UidSet::new(), Some(known)),
+            Some((known, tail)) => (known, tail),
+            None => (UidSet::new(), None),
+        };
+        let known = if known.is_empty() {
+            None
+        } else {
+            let mem = f.get(name);
+            let mut attrs = known_attrs.to_vec();
+            let headers = attrs
+                .iter()
+                .any(|a| matches!(a, FetchAttr::HeaderFields(_)));
+            if !headers && known.iter().any(|u| !mem.headers.contains_key(&u)) {
+                attrs.push(identity_attr());
+            }
+            let range = UidRange::Set(known);
+            Some(s.queue("UID FETCH (known voicemail)", |c| {
+                c.uid_fetch(&range, &attrs)
+            })?)
+        };
+        let keys = restrict(tail.as_ref(), &self.identity.header_keys());
+        let search = s.queue("UID SEARCH RETURN (SAVE)", |c| c.uid_search_save(&keys))?;
+        let fetch = s.queue("UID FETCH $", |c| c.uid_fetch_saved(attrs))?;
+        Ok(SavedSearch {
+            known,
+            search,
+            fetch,
+            searched,
+        })
+    }
+
     /// Queues the SELECT of `name` for the next flight, so that the commands queued behind
     /// it go in the same one (on a cold connection, behind the login too); when it is
     /// selected already, [`Session::select`] only queues its NOOP. What those commands took
@@ -261,42 +360,46 @@ impl Mailbox {
         })
     }
 
-    /// Once the flight is answered: `true` when the commands behind the SELECT of `q` ran
-    /// in the folder as remembered (selected, with the UIDVALIDITY their UIDs were taken
-    /// under); `false` when they must run again: the folder did not exist (it is created
-    /// and selected now, as [`Mailbox::select`] does) or its UIDVALIDITY changed.
+    /// Once the flight is answered: the folder's UIDVALIDITY when the commands behind the
+    /// SELECT of `q` ran in the folder as remembered (selected, with the UIDVALIDITY their
+    /// UIDs were taken under); `None` when they must run again: the folder did not exist (it
+    /// is created and selected now, as [`Mailbox::select`] does) or its UIDVALIDITY changed.
     async fn selected_as_queued(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &MailboxName,
         q: QueuedSelect,
-    ) -> Result<bool> {
-        let Some(id) = q.id else {
-            return Ok(true);
-        };
-        match s.take("SELECT", id) {
-            Ok(_) => {
-                let uid_validity = s
-                    .selected()
-                    .filter(|sel| sel.name.same_mailbox(name))
-                    .and_then(|sel| sel.uid_validity)
-                    .ok_or_else(|| Error::Unexpected {
-                        account: s.key().clone(),
-                        command: "SELECT (no UIDVALIDITY)",
-                    })?;
-                f.get(name).check_validity(uid_validity);
-                Ok(q.known.is_none_or(|known| known == uid_validity))
-            }
-            Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
+    ) -> Result<Option<UidValidity>> {
+        match q.id.map(|id| s.take("SELECT", id)) {
+            Some(Ok(_)) => {}
+            Some(Err(Error::Protocol { source, .. })) if !source.is_fatal() => {
                 // Created, then selected (a second SELECT first would fail the same way).
                 tracing::debug!(account = %s.label(), mailbox = %name, "SELECT failed ({source}); creating it");
                 s.create(name).await?;
                 self.select(s, f, name).await?;
-                Ok(false)
+                return Ok(None);
             }
-            Err(e) => Err(e),
+            Some(Err(e)) => return Err(e),
+            // Selected before the flight, and no longer (the folder was deleted, the
+            // connection lost): run again, which tells which.
+            None if !s.selected().is_some_and(|sel| sel.name.same_mailbox(name)) => {
+                return Ok(None);
+            }
+            None => {}
         }
+        let uid_validity = s
+            .selected()
+            .filter(|sel| sel.name.same_mailbox(name))
+            .and_then(|sel| sel.uid_validity)
+            .ok_or_else(|| Error::Unexpected {
+                account: s.key().clone(),
+                command: "SELECT (no UIDVALIDITY)",
+            })?;
+        f.get(name).check_validity(uid_validity);
+        Ok(q.known
+            .is_none_or(|k| k == uid_validity)
+            .then_some(uid_validity))
     }
 
     /// Fetches the identity headers of the UIDs not cached yet (one round trip, none when

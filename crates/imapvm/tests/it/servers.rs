@@ -232,7 +232,9 @@ async fn scenario(t: Target) -> Column {
     assert!(trips <= 1, "{label}: count took {trips} round trips");
     col.set(
         "Count (warm: 1 round trip)",
-        if esearch {
+        if has(&probe, "SEARCHRES") {
+            "the known UIDs' `UID FETCH (FLAGS)` + `UID SEARCH RETURN (SAVE)` of the rest + `UID FETCH $` (SEARCHRES)"
+        } else if esearch {
             "Asterisk's 3 searches + old-urgent, pipelined, `ESEARCH` by tag"
         } else {
             "1 `UID SEARCH` + `UID FETCH (FLAGS)` (no ESEARCH)"
@@ -791,76 +793,10 @@ print(typ)
 /// header filter still applied to the hits (UID 9 is box 12345's).
 #[tokio::test]
 async fn with_esearch_the_count_is_five_tagged_searches_and_no_flags_fetch() {
-    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
-    let log = Log::default();
-    let l = log.clone();
-    let peer = Peer::builder()
-        .respond(move || {
-            let mut held: Vec<String> = Vec::new();
-            Imap::new(CAPS, &l, move |c: &Command| {
-                let (tag, cmd) = (&c.tag, &c.text);
-                Some(if c.is("SELECT") {
-                    Reply::send(format!(
-                        "* 5 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n{tag} OK [READ-WRITE] sel\r\n"
-                    ))
-                } else if c.is("UID SEARCH") {
-                    let all = if cmd.contains(" UNFLAGGED UNSEEN ") {
-                        " ALL 5,7,9"
-                    } else if cmd.contains(" FLAGGED UNSEEN ") {
-                        " ALL 6"
-                    } else if cmd.contains(" FLAGGED SEEN ") {
-                        " ALL 8"
-                    } else if cmd.contains(" UNDELETED SEEN ") {
-                        " ALL 7:8"
-                    } else if cmd.contains("RETURN (ALL) HEADER ") {
-                        " ALL 5:9"
-                    } else {
-                        ""
-                    };
-                    held.push(format!(
-                        "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
-                    ));
-                    if held.len() < 5 {
-                        return Some(Reply::nothing());
-                    }
-                    Reply::send(held.drain(..).rev().collect::<String>())
-                } else if c.is("UID FETCH") {
-                    Reply::send(five_header_blocks(tag, cmd))
-                } else {
-                    return None;
-                })
-            })
-        })
-        .await
-        .unwrap();
-    let port = peer.port();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("esearch-script"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("voicemail.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
-             imapreadtimeout=5\n\n[default]\n1234 => 1234,A,,,imapuser=u|imappassword=p\n"
-        ),
-    )
-    .unwrap();
-    let store = Store::open(&conf).unwrap();
-    let counts = store
-        .mailbox("1234@default")
-        .unwrap()
-        .count()
-        .await
-        .unwrap();
-    store.close().await;
+    let (peer, log) = esearch_server("scripted", false).await;
     assert_eq!(
-        counts,
-        MwiCounts {
-            new: 2,
-            urgent: 1,
-            old: 1,
-            old_urgent: 1
-        }
+        scripted_count(peer.port(), "esearch-script").await,
+        esearch_counts()
     );
     let lines = log.lines();
     let searches: Vec<&String> = lines.iter().filter(|l| l.contains("UID SEARCH")).collect();
@@ -885,6 +821,115 @@ async fn with_esearch_the_count_is_five_tagged_searches_and_no_flags_fetch() {
         !lines
             .iter()
             .any(|l| l.contains("FETCH") && l.contains("FLAGS")),
+        "{lines:#?}"
+    );
+}
+
+/// The ESEARCH script's answer to `c`: five searches held and answered in reverse order,
+/// the header blocks of [`five_header_blocks`]; `None`: the usual one.
+fn esearch_answer(c: &Command, held: &mut Vec<String>) -> Option<Reply> {
+    let (tag, cmd) = (&c.tag, &c.text);
+    Some(if c.is("SELECT") {
+        Reply::send(format!(
+            "* 5 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n{tag} OK [READ-WRITE] sel\r\n"
+        ))
+    } else if c.is("UID SEARCH") {
+        let all = if cmd.contains(" UNFLAGGED UNSEEN ") {
+            " ALL 5,7,9"
+        } else if cmd.contains(" FLAGGED UNSEEN ") {
+            " ALL 6"
+        } else if cmd.contains(" FLAGGED SEEN ") {
+            " ALL 8"
+        } else if cmd.contains(" UNDELETED SEEN ") {
+            " ALL 7:8"
+        } else if cmd.contains("RETURN (ALL) HEADER ") {
+            " ALL 5:9"
+        } else {
+            ""
+        };
+        held.push(format!(
+            "* ESEARCH (TAG \"{tag}\") UID{all}\r\n{tag} OK done\r\n"
+        ));
+        if held.len() < 5 {
+            return Some(Reply::nothing());
+        }
+        Reply::send(held.drain(..).rev().collect::<String>())
+    } else if c.is("UID FETCH") {
+        Reply::send(five_header_blocks(tag, cmd))
+    } else {
+        return None;
+    })
+}
+
+/// A server offering ESEARCH (not SEARCHRES) answering as [`esearch_answer`], greeting
+/// with `greeting`; with `refuse_saved`, SEARCHRES commands get a `BAD`.
+async fn esearch_server(greeting: &'static str, refuse_saved: bool) -> (Peer, Log) {
+    const CAPS: &str = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE ESEARCH UIDPLUS";
+    let log = Log::default();
+    let l = log.clone();
+    let peer = Peer::builder()
+        .respond(move || {
+            let mut held: Vec<String> = Vec::new();
+            Imap::new(CAPS, &l, move |c: &Command| {
+                if refuse_saved && (c.text.contains("RETURN (SAVE)") || c.is("UID FETCH $")) {
+                    return Some(Reply::send(format!("{} BAD no SEARCHRES\r\n", c.tag)));
+                }
+                esearch_answer(c, &mut held)
+            })
+            .greeting_text(greeting)
+        })
+        .await
+        .unwrap();
+    (peer, log)
+}
+
+/// What the ESEARCH script's box 1234 holds.
+fn esearch_counts() -> MwiCounts {
+    MwiCounts {
+        new: 2,
+        urgent: 1,
+        old: 1,
+        old_urgent: 1,
+    }
+}
+
+/// Box 1234@default's count, from a new store on the scripted server at `port`.
+async fn scripted_count(port: u16, name: &str) -> MwiCounts {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("voicemail.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             imapreadtimeout=5\n\n[default]\n1234 => 1234,A,,,imapuser=u|imappassword=p\n"
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&conf).unwrap();
+    let counts = store.mailbox("1234@default").unwrap().count().await;
+    store.close().await;
+    counts.unwrap()
+}
+
+/// A server that greets as Dovecot (which offers SEARCHRES once logged in: the cold count
+/// sends `UID SEARCH RETURN (SAVE)` and `UID FETCH $` behind the login before the login's
+/// answer tells) but turns out not to offer it: the refused commands cost one more flight,
+/// with the ESEARCH count, never a wrong count.
+#[tokio::test]
+async fn a_searchres_guess_the_server_refuses_falls_back_to_the_esearch_count() {
+    let (peer, log) = esearch_server("Dovecot (Debian) ready.", true).await;
+    assert_eq!(
+        scripted_count(peer.port(), "searchres-guess").await,
+        esearch_counts()
+    );
+    let lines = log.lines();
+    let saved = lines.iter().position(|l| l.contains("RETURN (SAVE)"));
+    let esearch = lines
+        .iter()
+        .position(|l| l.contains("RETURN (ALL) HEADER "));
+    assert!(
+        matches!((saved, esearch), (Some(a), Some(b)) if a < b),
         "{lines:#?}"
     );
 }
