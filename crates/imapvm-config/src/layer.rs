@@ -8,13 +8,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::diagnostic::Location;
-use crate::model::{Origin, Setting};
+use crate::model::{OptionOrigins, Origin, Setting};
 
 /// Where the values of one mailbox were written, by option name: resolves Asterisk's
 /// precedence (mailbox option > `[general]` > default) with origins.
 pub(crate) struct Layer<'a> {
     pub(crate) general: &'a BTreeMap<String, Location>,
-    pub(crate) mailbox: &'a BTreeMap<String, Location>,
+    pub(crate) mailbox: &'a OptionOrigins,
 }
 
 impl Layer<'_> {

@@ -92,8 +92,8 @@ pub use imapvm_section::{
 pub use imapvm_types::{MailboxId, MailboxIdError, Secret};
 pub use layer::SettingRow;
 pub use model::{
-    Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxOptions, Origin, Origins, Setting,
-    TlsMode, Zone,
+    Alias, General, ImapFlags, ImapFlagsError, Mailbox, MailboxOptions, OptionOrigins, Origin,
+    Origins, Setting, TlsMode, Zone,
 };
 pub use password::{
     MAX_PIN_CHARS, PasswordEdit, PasswordError, PinError, PinPolicyError, SECRET_CONF,

@@ -779,7 +779,7 @@ pub(crate) fn build(raw: &RawConfig, diagnostics: &mut Vec<Diagnostic>) -> Confi
             let (mailbox, option_origins) = mailbox_line(&mut b, id, entry, &all_mailbox_names);
             config.mailboxes.push(mailbox);
             origins.mailbox_lines.push(entry.key_at.clone());
-            origins.mailbox_options.push(option_origins);
+            origins.mailbox_options.push(option_origins.into());
         }
     }
 

@@ -205,7 +205,14 @@ impl Config {
     /// there is no such mailbox. Names are compared without regard to ASCII case.
     pub fn settings(&self, id: &MailboxId) -> Option<MailboxSettings> {
         let index = self.mailboxes.iter().position(|m| m.id == *id)?;
-        let mailbox = &self.mailboxes[index];
+        self.settings_at(index)
+    }
+
+    /// The effective settings of the mailbox at `index` of [`Config::mailboxes`], or `None`
+    /// past the end: for a caller that looks many boxes up at once (an index by id built
+    /// once, not a scan of every box for each).
+    pub fn settings_at(&self, index: usize) -> Option<MailboxSettings> {
+        let mailbox = self.mailboxes.get(index)?;
         let g = &self.general;
         let line = self
             .origins

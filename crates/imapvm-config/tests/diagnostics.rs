@@ -219,6 +219,33 @@ fn imapvm_outbox_is_accepted_silently_and_shown_with_its_origin() {
     );
 }
 
+/// Each mailbox line keeps where its options were written (a sorted slice per line, not a
+/// map: 10,000 lines held by the watcher), found by canonical name.
+#[test]
+fn the_origins_of_a_lines_options_are_found_by_name() {
+    let parsed = parse_bytes(
+        "v.conf",
+        b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,tz=eastern|imapuser=u|imappassword=p|maxmsg=5\n2 => 2,B\n",
+    );
+    let opts = &parsed.config.origins.mailbox_options;
+    assert_eq!(opts.len(), 2);
+    let at = |name: &str| opts[0].get(name).map(|l| (l.line, l.column));
+    assert_eq!(at("imapuser"), Some((4, 32)));
+    assert_eq!(at("maxmsg"), Some((4, 56)));
+    assert_eq!(at("tz"), Some((4, 15)));
+    assert_eq!(at("imapsecret"), None);
+    let names: Vec<&str> = opts[0].iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["imappassword", "imapuser", "maxmsg", "tz"]);
+    assert_eq!(opts[1].iter().count(), 0);
+    // The settings still name the option's own place as the origin.
+    let id: imapvm_config::MailboxId = "1@default".parse().unwrap();
+    let s = parsed.config.settings(&id).unwrap();
+    assert_eq!(
+        s.maxmsg.origin,
+        imapvm_config::Origin::Mailbox(imapvm_config::Location::new("v.conf", 4, 56))
+    );
+}
+
 /// A mailbox name that cannot be `box@context` (a quote, too long) is an error at its
 /// file:line and the line is skipped; the other boxes are still read. Never a panic.
 #[test]

@@ -49,8 +49,13 @@ use crate::clock::SharedClock;
 /// Bytes read from the peer per read, at most.
 const READ_CHUNK: usize = 64 * 1024;
 /// The read buffer's first size. A read that fills it doubles it (up to [`READ_CHUNK`]): a
-/// quiet connection (the MWI watcher keeps thousands idle) holds 4 KiB, not 64.
+/// quiet connection holds 4 KiB, not 64.
 const READ_FIRST: usize = 4 * 1024;
+/// The read buffer's size after [`Driver::shrink_buffers`]: a connection about to wait long
+/// (the MWI watcher keeps thousands in IDLE) hears a line or two (`+ idling`, a NOTIFY
+/// `* STATUS`) and holds 256 bytes for it, not 4 KiB; the first read that fills it goes
+/// back to [`READ_FIRST`].
+const READ_IDLE: usize = 256;
 
 /// What one [`Driver::turn`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,13 +217,14 @@ where
         &self.read_buf[..self.last_read]
     }
 
-    /// Gives back the read buffer's growth and the write buffer (nothing unwritten is
-    /// lost): for a connection about to wait long, when thousands wait at once.
+    /// Shrinks the read buffer to 256 bytes (4 KiB again at the first read that fills them)
+    /// and gives back the write buffer (nothing unwritten is lost): for a connection about
+    /// to wait long, when thousands wait at once.
     pub fn shrink_buffers(&mut self) {
-        if self.read_buf.len() > READ_FIRST {
-            self.read_buf.truncate(READ_FIRST);
+        if self.read_buf.len() > READ_IDLE {
+            self.read_buf.truncate(READ_IDLE);
             self.read_buf.shrink_to_fit();
-            self.last_read = self.last_read.min(READ_FIRST);
+            self.last_read = self.last_read.min(READ_IDLE);
         }
         if !self.has_unwritten() {
             self.out = Vec::new();
@@ -338,8 +344,9 @@ where
         let now = self.clock.now();
         self.core.handle_input(&self.read_buf[..n], now);
         if n == self.read_buf.len() && n < READ_CHUNK {
-            // More may be waiting: read twice as much at once from now on.
-            self.read_buf.resize(n * 2, 0);
+            // More may be waiting: read twice as much at once from now on (at least as much
+            // as at first, after a shrink).
+            self.read_buf.resize((n * 2).max(READ_FIRST), 0);
         }
     }
 
@@ -649,7 +656,25 @@ mod tests {
         talker.abort();
     }
 
-    /// The read buffer starts at 4 KiB and doubles while reads fill it, up to 64 KiB.
+    /// The sizes of the reads of `total` bytes, one turn each.
+    async fn read_sizes<C: Core, S: AsyncRead + AsyncWrite + Unpin>(
+        driver: &mut Driver<C, S>,
+        total: usize,
+    ) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut read = 0;
+        while read < total {
+            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
+                panic!("a read")
+            };
+            read += n;
+            sizes.push(n);
+        }
+        sizes
+    }
+
+    /// The read buffer starts at 4 KiB and doubles while reads fill it, up to 64 KiB; shrunk
+    /// for a wait, it holds 256 bytes until a read fills them.
     #[tokio::test]
     async fn the_read_buffer_grows_only_when_reads_fill_it() {
         let (ours, mut theirs) = tokio::io::duplex(1 << 20);
@@ -658,20 +683,20 @@ mod tests {
         assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(11));
         assert_eq!(driver.read_buf.len(), READ_FIRST);
         theirs.write_all(&vec![b'x'; 512 * 1024]).await.unwrap();
-        let mut sizes = Vec::new();
-        let mut total = 0;
-        while total < 512 * 1024 {
-            let Progress::Read(n) = driver.turn(None).await.unwrap() else {
-                panic!("a read")
-            };
-            total += n;
-            sizes.push(n);
-        }
+        let sizes = read_sizes(&mut driver, 512 * 1024).await;
         assert_eq!(sizes[..5], [4096, 8192, 16384, 32768, 65536], "{sizes:?}");
         assert_eq!(driver.read_buf.len(), READ_CHUNK);
         driver.shrink_buffers();
-        assert_eq!(driver.read_buf.capacity(), READ_FIRST);
-        assert!(driver.last_read().len() <= READ_FIRST);
+        assert_eq!(driver.read_buf.capacity(), READ_IDLE);
+        assert!(driver.last_read().len() <= READ_IDLE);
+        // Waiting: a short line fits; the first read that fills the idle buffer goes back
+        // to the first size at once, then doubles as before.
+        theirs.write_all(b"+ idling\n").await.unwrap();
+        assert_eq!(driver.turn(None).await.unwrap(), Progress::Read(9));
+        assert_eq!(driver.read_buf.len(), READ_IDLE);
+        theirs.write_all(&vec![b'y'; 64 * 1024]).await.unwrap();
+        let sizes = read_sizes(&mut driver, 64 * 1024).await;
+        assert_eq!(sizes[..3], [READ_IDLE, 4096, 8192], "{sizes:?}");
     }
 
     #[tokio::test]

@@ -4,8 +4,9 @@
 //! authenticated, selected, logout), the server's capabilities, tags, synchronising and
 //! non-synchronising literals (LITERAL+/LITERAL-; a tagged NO/BAD sent instead of `+`
 //! completes the command), pipelining (several commands in flight where RFC 3501/9051 allow
-//! it; a cold command's NAMESPACE and SELECT go behind its password login in one flight, and
-//! a refused login fails them with its own error), IDLE with automatic re-issue before 29 minutes (and after [`Config::idle_silence`]
+//! it; a cold command's NAMESPACE, SELECT and the commands behind it go behind its password
+//! login in one flight, APPEND excepted, and a refused login fails them with its own error),
+//! IDLE with automatic re-issue before 29 minutes (and after [`Config::idle_silence`]
 //! without input, so a dead peer is noticed), keepalive NOOPs, per-command deadlines,
 //! STARTTLS hand-off, AUTHENTICATE PLAIN (with authzid, SASL-IR), OAUTHBEARER and XOAUTH2
 //! (OAuth 2 bearer tokens, the server's error challenge answered: [`sasl`]) and LOGIN,

@@ -15,9 +15,11 @@
 //! the store's change feed ([`Store::changes`]) and hands each change to its account.
 //!
 //! Scale: an account waiting for its turn to connect ([`WatchOptions::connect_concurrency`])
-//! holds only its own state; the futures of connecting and resyncing are allocated while
-//! they run. A watched connection then costs its session (the runtime's read buffer starts
-//! at 4 KiB) and a small idle future: `docs/performance.md` has the figures at 10,000.
+//! holds only its own state (its boxes hold no copy of their settings: [`Mailbox`] computes
+//! them only when asked, and counting never asks); the session and the futures of
+//! connecting and resyncing are allocated while they run. A watched connection then costs
+//! its session (the runtime's read buffer waits at 256 bytes) and a small idle future:
+//! `docs/performance.md` has the figures at 10,000.
 //!
 //! Every time (event timestamps, poll timers, IDLE deadlines) comes from the store's clock
 //! ([`Store::clock`]).
@@ -350,17 +352,14 @@ impl Watcher {
         };
         // One entry per box: `MailboxId` compares (and orders) as Asterisk does, without
         // ASCII case, so `1234@Default` and `1234@default` are one box.
-        let mut boxes: BTreeMap<MailboxId, Mailbox> = BTreeMap::new();
-        for id in &ids {
-            if !boxes.contains_key(id) {
-                boxes.insert(id.clone(), store.mailbox_of(id)?);
-            }
-        }
+        let mut seen = std::collections::BTreeSet::new();
+        let ids: Vec<MailboxId> = ids
+            .into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
         let mut by_account: BTreeMap<AccountKey, Vec<Mailbox>> = BTreeMap::new();
-        for id in &ids {
-            if let Some(mb) = boxes.remove(id) {
-                by_account.entry(mb.account().key()).or_default().push(mb);
-            }
+        for mb in store.mailboxes_of(&ids)? {
+            by_account.entry(mb.account().key()).or_default().push(mb);
         }
         let (tx, rx) = mpsc::channel(options.queue);
         let runner = externnotify_runner(store, &options, &tx)?;
@@ -511,6 +510,15 @@ async fn route_changes(
     }
 }
 
+/// Logs out of the session in `slot`, if it is still usable.
+async fn log_out(slot: &mut Option<Session>) {
+    if let Some(s) = slot.take()
+        && s.is_usable()
+    {
+        s.logout().await;
+    }
+}
+
 /// One watched box.
 struct Watched {
     mailbox: Mailbox,
@@ -573,11 +581,10 @@ impl AccountWatch {
             if self.stopped() {
                 return;
             }
-            let mut session = None;
             self.tracker.connecting(&self.backoff);
             // Waiting for a turn to connect holds nothing but this task's own state: the
-            // connection's futures are allocated once it has its turn (10,000 accounts
-            // waiting would otherwise hold 10,000 of them).
+            // connection (its session and futures) is allocated once it has its turn
+            // (10,000 accounts waiting would otherwise hold 10,000 of them).
             let mut stop = self.stop.clone();
             let turn = Box::pin(Arc::clone(&self.connecting).acquire_owned());
             let permit = tokio::select! {
@@ -585,12 +592,8 @@ impl AccountWatch {
                 p = turn => p.ok(),
                 _ = stop.wait_for(|s| *s) => return,
             };
-            let result = Box::pin(self.connect_and_watch(&mut session, permit)).await;
-            if let Some(s) = session.take()
-                && s.is_usable()
-            {
-                Box::pin(s.logout()).await;
-            }
+            let connection = Box::pin(self.connection(permit));
+            let result = connection.await;
             match result {
                 Ok(Ended::Stopped) => return,
                 Err(e) => {
@@ -631,6 +634,20 @@ impl AccountWatch {
                 choose(session.capabilities(), self.config)
             }
         }
+    }
+
+    /// One connection's life: [`AccountWatch::connect_and_watch`], then a logout if the
+    /// connection is still usable. The session lives in this future, which is boxed while
+    /// it runs: the task itself holds none between connections.
+    async fn connection(
+        &mut self,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Ended> {
+        let mut session = None;
+        let result = self.connect_and_watch(&mut session, permit).await;
+        // Boxed: the session taken out for the logout is a copy that lives only then.
+        Box::pin(log_out(&mut session)).await;
+        result
     }
 
     /// Connects (`permit`: this account's turn, given back once logged in), resyncs, and

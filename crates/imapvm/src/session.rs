@@ -1030,6 +1030,14 @@ impl Session {
         })
     }
 
+    /// Whether the server offers `cap`, or may: while a pipelined password login is
+    /// unanswered, the capabilities known (the greeting's, or none after STARTTLS) say
+    /// nothing of the authenticated session's (its answer brings those), so a command
+    /// that needs `cap` is sent behind the login and a refusal of it is tolerated.
+    pub(crate) fn may_offer(&self, cap: Capability) -> bool {
+        self.capabilities().contains(cap) || self.pending.is_some_and(|p| p.login.is_some())
+    }
+
     /// `CREATE name`; an existing mailbox is not an error.
     pub async fn create(&mut self, name: &MailboxName) -> Result<()> {
         self.finish_login().await?;

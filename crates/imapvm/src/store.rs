@@ -5,8 +5,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use imapvm_config::{Config, MailboxSettings};
 use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
@@ -401,13 +401,27 @@ impl Store {
 
     /// The mailbox `id`.
     pub fn mailbox_of(&self, id: &MailboxId) -> Result<Mailbox> {
-        let settings = self
-            .inner
-            .config
-            .settings(id)
-            .ok_or_else(|| Error::NoSuchMailbox {
-                mailbox: id.clone(),
-            })?;
+        let settings = self.inner.config.settings(id);
+        self.mailbox_from(id, settings)
+    }
+
+    /// The mailboxes `ids`, in that order: [`Store::mailbox_of`] of each, with the
+    /// configuration indexed once (a watcher of 10,000 boxes does not scan every box of
+    /// voicemail.conf for each). The first box that fails is the error.
+    pub fn mailboxes_of(&self, ids: &[MailboxId]) -> Result<Vec<Mailbox>> {
+        let config = &self.inner.config;
+        let mut index = std::collections::HashMap::with_capacity(config.mailboxes.len());
+        for (i, m) in config.mailboxes.iter().enumerate() {
+            index.entry(&m.id).or_insert(i);
+        }
+        let at = |id: &MailboxId| index.get(id).and_then(|&i| config.settings_at(i));
+        ids.iter().map(|id| self.mailbox_from(id, at(id))).collect()
+    }
+
+    fn mailbox_from(&self, id: &MailboxId, settings: Option<MailboxSettings>) -> Result<Mailbox> {
+        let settings = settings.ok_or_else(|| Error::NoSuchMailbox {
+            mailbox: id.clone(),
+        })?;
         let identity =
             VoicemailIdentity::new(&settings.id, settings.imapvmshareid.value.as_deref()).map_err(
                 |e| Error::Config {
@@ -422,7 +436,8 @@ impl Store {
             id: settings.id.clone(),
             identity,
             account,
-            settings: Box::new(settings),
+            imapfolder: settings.imapfolder.value,
+            settings: OnceLock::new(),
         })
     }
 
@@ -438,13 +453,22 @@ impl Store {
 }
 
 /// One voicemail box (`box@context`) of a [`Store`]: every operation.
+///
+/// It holds what every operation needs (its id, identity headers, account and
+/// `imapfolder`); the rest of its effective settings ([`Mailbox::settings`], about 5 KiB) is
+/// computed from the store's configuration when first asked for, and kept. A watcher's
+/// boxes only count, never ask, and so hold no copy of them (issue 22: 10,000 boxes in
+/// 160 MiB).
 #[derive(Clone)]
 pub struct Mailbox {
     pub(crate) store: Store,
     pub(crate) id: MailboxId,
     pub(crate) identity: VoicemailIdentity,
     pub(crate) account: Account,
-    pub(crate) settings: Box<MailboxSettings>,
+    /// `imapfolder` (the only per-box input of [`Mailbox::layout`]).
+    imapfolder: String,
+    /// The effective settings, once asked for.
+    settings: OnceLock<Box<MailboxSettings>>,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -482,9 +506,20 @@ impl Mailbox {
         &self.store
     }
 
-    /// The effective settings.
+    /// The effective settings (computed at the first call, then kept).
     pub fn settings(&self) -> &MailboxSettings {
-        &self.settings
+        self.settings.get_or_init(|| {
+            // The store's configuration never changes, and `Store::mailbox_of` found this
+            // box in it.
+            #[allow(clippy::expect_used)]
+            let settings = self
+                .store
+                .inner
+                .config
+                .settings(&self.id)
+                .expect("a mailbox of a store is in the store's immutable configuration");
+            Box::new(settings)
+        })
     }
 
     /// The account (`user@server:port`).
@@ -503,11 +538,12 @@ impl Mailbox {
     /// This box's folders (`imapfolder`, parent folder, greetings folder) in the
     /// hierarchy `session`'s server announced.
     pub fn layout(&self, session: &Session) -> Result<FolderLayout> {
+        // `imapparentfolder` and `greetingfolder` are `[general]` only.
         let general = &self.store.inner.config.general;
         FolderLayout::new(
-            &self.settings.imapfolder.value,
-            self.settings.imapparentfolder.value.as_deref(),
-            Some(self.settings.greetingfolder.value.as_str()),
+            &self.imapfolder,
+            general.imapparentfolder.as_deref(),
+            Some(general.greetingfolder()),
             &general.imapfolder,
             session.hierarchy().clone(),
         )
@@ -530,7 +566,7 @@ impl Mailbox {
 
     /// The message crate's settings for this mailbox (see [`message_settings`]).
     pub(crate) fn message_settings(&self) -> Result<Settings> {
-        message_settings(&self.settings)
+        message_settings(self.settings())
     }
 }
 
@@ -778,6 +814,56 @@ mod tests {
         let parsed = imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes());
         let id: imapvm_config::MailboxId = "1234@default".parse().unwrap();
         parsed.config.settings(&id).unwrap()
+    }
+
+    fn store_of(conf: &[u8]) -> Store {
+        Store::new(imapvm_config::parse_bytes("voicemail.conf", conf).config)
+    }
+
+    #[test]
+    fn a_mailbox_computes_its_settings_when_first_asked() {
+        let store = store_of(b"[general]\nimapserver=h\nmaxmsg=9\n[default]\n1234 => 1,A,,,imapuser=a|imappassword=p|imapfolder=VM|maxmsg=7\n5 => 5,B,,,imapuser=b|imappassword=p\n");
+        let one = store.mailbox("1234@default").unwrap();
+        let five = store.mailbox("5@default").unwrap();
+        // What a watcher's box needs is there without the settings (about 5 KiB each).
+        assert!(one.settings.get().is_none() && five.settings.get().is_none());
+        assert_eq!(one.imapfolder, "VM");
+        assert_eq!(five.imapfolder, "INBOX");
+        let copy = one.clone();
+        // Asked for: the box's own effective settings, overrides and [general] alike.
+        assert_eq!(one.settings().maxmsg.value, 7);
+        assert_eq!(five.settings().maxmsg.value, 9);
+        let id: MailboxId = "1234@default".parse().unwrap();
+        assert_eq!(*one.settings(), store.config().settings(&id).unwrap());
+        assert!(one.settings.get().is_some());
+        // A clone taken before holds none until asked.
+        assert!(copy.settings.get().is_none());
+        assert_eq!(copy.settings().imapfolder.value, "VM");
+    }
+
+    #[test]
+    fn mailboxes_of_finds_each_box_in_order_as_mailbox_of_does() {
+        let store = store_of(b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p\n2 => 2,B,,,imapuser=b|imappassword=p|imapfolder=VM\n[other]\n1 => 1,C,,,imapuser=c|imappassword=p\n");
+        let ids: Vec<MailboxId> = ["2@default", "1@Other", "1@default"]
+            .iter()
+            .map(|id| id.parse().unwrap())
+            .collect();
+        let seen = |b: &Mailbox| (b.id(), b.account_label(), b.imapfolder.clone());
+        let got: Vec<_> = store.mailboxes_of(&ids).unwrap().iter().map(seen).collect();
+        let one_by_one: Vec<_> = ids
+            .iter()
+            .map(|id| seen(&store.mailbox_of(id).unwrap()))
+            .collect();
+        assert_eq!(got, one_by_one);
+        assert_eq!(got[0].2, "VM");
+        assert!(got[1].1.starts_with("c@"), "{got:?}");
+        let missing: Vec<MailboxId> =
+            vec!["1@default".parse().unwrap(), "9@default".parse().unwrap()];
+        let err = store.mailboxes_of(&missing).unwrap_err();
+        assert!(
+            matches!(err, Error::NoSuchMailbox { ref mailbox } if mailbox.to_string() == "9@default"),
+            "{err}"
+        );
     }
 
     #[test]

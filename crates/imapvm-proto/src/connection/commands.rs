@@ -249,6 +249,11 @@ impl Connection {
         label: Option<String>,
     ) -> CommandId {
         let id = self.alloc_id();
+        if self.pending.capacity() == 0 {
+            // After `shrink_buffers`: a waiting connection's one IDLE holds room for one
+            // command, not the four a first push allocates (thousands wait at once).
+            self.pending.reserve_exact(1);
+        }
         self.pending.push_back(Pending {
             id,
             tag,

@@ -198,6 +198,10 @@ impl Connection {
                 idle.done_sent = false;
             }
             self.stats.commands_sent += 1;
+            if self.in_flight.capacity() == 0 {
+                // As for `pending`: room for one after `shrink_buffers`, not four.
+                self.in_flight.reserve_exact(1);
+            }
             self.in_flight.push(InFlight {
                 id: p.id,
                 tag: p.tag.clone(),

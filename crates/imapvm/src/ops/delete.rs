@@ -182,7 +182,7 @@ impl Mailbox {
             capabilities: s.capabilities().clone(),
             sharing: Sharing::of(mailbox),
             expunge_on_hangup: match expunging {
-                Expunging::AsConfigured => self.settings.expungeonhangup.value,
+                Expunging::AsConfigured => self.settings().expungeonhangup.value,
                 Expunging::Now => true,
             },
         }

@@ -15,7 +15,7 @@ use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
 use crate::store::{Deposited, Mailbox, NewVoicemail, Retry, Urgency};
-use imapvm_policy::{QuotaResource, Uid, UidSet};
+use imapvm_policy::{QuotaResource, Uid, UidSet, UidValidity};
 
 /// A built message, ready to APPEND.
 #[derive(Debug, Clone)]
@@ -88,13 +88,15 @@ impl Mailbox {
 
     /// Stores a voicemail: admission (quota and `maxmsg`, by policy), build (message crate,
     /// default mode), APPEND (`\Flagged` when urgent), UID from APPENDUID (else a search by
-    /// message id), and the MWI recount. Two round trips on a warm connection. When refused,
+    /// message id), and the MWI recount. Two round trips on a warm connection; on a cold
+    /// one the first goes in the login's flight. When refused,
     /// nothing is stored and nothing is deleted: the caller still has the recording.
     pub async fn deposit(&self, vm: &NewVoicemail) -> Result<Deposited> {
         // Never retried automatically: an APPEND that reached the server must not be doubled.
         // Either way a running MWI watcher publishes the new counts now (the change feed).
-        // Runs again only when its SELECT went behind a cold login under a wrong hierarchy
-        // guess (nothing else was sent: `Mailbox::on_account`).
+        // Runs again only when its first flight went behind a cold login under a wrong
+        // hierarchy guess: SELECT, GETQUOTAROOT and the count's searches and fetches, which
+        // change nothing (`Mailbox::on_account`); the APPEND waits for that flight's answers.
         self.with_account(Retry::Never, |a| {
             Box::pin(self.deposit_in(a.session, a.folders, vm, &NoJournal))
         })
@@ -109,8 +111,7 @@ impl Mailbox {
         self.with_account(Retry::Never, |a| {
             Box::pin(async move {
                 let name = self.scope_mailbox(a.session, None)?;
-                self.select(a.session, a.folders, &name).await?;
-                let (counts, quota) = self.count_with_quota(a.session, a.folders, &name).await?;
+                let (_, counts, quota) = self.count_with_quota(a.session, a.folders, &name).await?;
                 let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
                 Ok(imapvm_policy::admit_caller(
                     self.limits(),
@@ -122,50 +123,87 @@ impl Mailbox {
         .await
     }
 
-    /// Round trip 1 of a deposit: the counts (for maxmsg and the message number) and the
-    /// quota, pipelined, with the identity headers of mail added since the folder was last
-    /// looked at (else a hit the count finds there costs a round trip of its own); counted
-    /// again when the server reported changes meanwhile that could decide `maxmsg`.
+    /// Round trip 1 of a deposit: the SELECT of `name` (none when it is selected already),
+    /// the counts (for maxmsg and the message number) and the quota, pipelined (on a cold
+    /// connection behind the login, in its flight), with the identity headers of mail added
+    /// since the folder was last looked at (else a hit the count finds there costs a round
+    /// trip of its own); counted again when the server reported changes meanwhile that
+    /// could decide `maxmsg`, or when what was queued behind the SELECT ran on no folder or
+    /// on a stale memory of it (`Mailbox::selected_as_queued`).
     async fn count_with_quota(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &imapvm_policy::MailboxName,
-    ) -> Result<(imapvm_policy::MwiCounts, Vec<(String, QuotaResource)>)> {
-        let quota_id = if s.capabilities().contains(Capability::Quota) {
-            Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(name))?)
-        } else {
-            None
-        };
-        let changes = s.view_changes();
-        let ids = self.queue_count(s, f, name)?;
-        let news = queue_new_identities(s, f.get(name))?;
-        let mut wait: Vec<CommandId> = ids.ids();
-        wait.extend(quota_id);
-        wait.extend(news);
-        s.wait(&wait).await?;
-        learn_new_identities(s, f.get(name), news);
-        let quota = match quota_id {
-            Some(id) => match s.take("GETQUOTAROOT", id) {
-                Ok(o) => quota_roots(o),
-                Err(e) => {
-                    tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
-                    Vec::new()
+    ) -> Result<(
+        UidValidity,
+        imapvm_policy::MwiCounts,
+        Vec<(String, QuotaResource)>,
+    )> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let selecting = self.queue_select(s, f, name).await?;
+            // Behind a cold login the capabilities are not known yet: asked anyway, a
+            // refusal only means no quota information.
+            let quota_id = if s.may_offer(Capability::Quota) {
+                Some(s.queue("GETQUOTAROOT", |c| c.get_quota_root(name))?)
+            } else {
+                None
+            };
+            let changes = s.view_changes();
+            // With SEARCHRES (offered, or guessed behind a cold login) every hit comes with
+            // its identity headers: none is left to fetch in a round trip of its own.
+            let saved = s.may_use_searchres();
+            let ids = self.queue_count_as(s, f, name, saved)?;
+            let news = match saved {
+                true => None,
+                false => queue_new_identities(s, f.get(name))?,
+            };
+            let mut wait: Vec<CommandId> = ids.ids();
+            wait.extend(quota_id);
+            wait.extend(news);
+            wait.extend(selecting.id);
+            s.wait(&wait).await?;
+            let as_queued = self.selected_as_queued(s, f, name, selecting).await?;
+            let searchres_refused = saved && !s.may_use_searchres();
+            let Some(uid_validity) = as_queued.filter(|_| !searchres_refused) else {
+                // Ran on no folder, or on another UIDVALIDITY, or SEARCHRES was guessed and
+                // is not there: again, on the folder now selected.
+                ids.discard(s);
+                for id in quota_id.into_iter().chain(news) {
+                    let _ = s.take("stale", id);
                 }
-            },
-            None => Vec::new(),
-        };
-        let (mut counts, _) = self.finish_counts(s, f, name, ids, None).await?;
-        // The server may sync our view (the pipelined NOOP) after the count ran: if it
-        // reported changes meanwhile and that could decide maxmsg, count once more on the
-        // synced view (policy: `recount_before_admission`).
-        let delta = s.view_changes().saturating_sub(changes);
-        if recount_before_admission(counts.total(), delta, self.limits()) {
-            let again = self.queue_count(s, f, name)?;
-            s.wait(&again.ids()).await?;
-            counts = self.finish_counts(s, f, name, again, None).await?.0;
+                if attempt >= 4 {
+                    return Err(super::folder_kept_changing(s));
+                }
+                continue;
+            };
+            learn_new_identities(s, f.get(name), news);
+            // Used only where the login's answer lists QUOTA, as when it was asked after it.
+            let quota = match quota_id {
+                Some(id) => match s.take("GETQUOTAROOT", id) {
+                    Ok(o) if s.capabilities().contains(Capability::Quota) => quota_roots(o),
+                    Ok(_) => Vec::new(),
+                    Err(e) => {
+                        tracing::debug!(mailbox = %self.id(), error = %e, "no quota information");
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            let (mut counts, _) = self.finish_counts(s, f, name, ids, None).await?;
+            // The server may sync our view (the pipelined NOOP) after the count ran: if it
+            // reported changes meanwhile and that could decide maxmsg, count once more on
+            // the synced view (policy: `recount_before_admission`).
+            let delta = s.view_changes().saturating_sub(changes);
+            if recount_before_admission(counts.total(), delta, self.limits()) {
+                let again = self.queue_count(s, f, name)?;
+                s.wait(&again.ids()).await?;
+                counts = self.finish_counts(s, f, name, again, None).await?.0;
+            }
+            return Ok((uid_validity, counts, quota));
         }
-        Ok((counts, quota))
     }
 
     /// The UID of this box's message stored under `msg_id` in the selected folder, if any
@@ -216,10 +254,10 @@ impl Mailbox {
     /// `maxgreet`).
     pub fn limits(&self) -> Limits {
         Limits {
-            maxmsg: self.settings.maxmsg.value,
-            minsecs: self.settings.minsecs.value,
-            maxsecs: self.settings.maxsecs.value,
-            maxgreet: self.settings.maxgreet.value,
+            maxmsg: self.settings().maxmsg.value,
+            minsecs: self.settings().minsecs.value,
+            maxsecs: self.settings().maxsecs.value,
+            maxgreet: self.settings().maxgreet.value,
         }
     }
 
@@ -322,7 +360,7 @@ impl Mailbox {
             context: self.id.context().to_owned(),
             extension: self.identity.extension().to_owned(),
             msgnum,
-            server_name: self.settings.fromstring.value.clone(),
+            server_name: self.settings().fromstring.value.clone(),
             priority: 1,
             ..Voicemail::default()
         }
@@ -352,25 +390,27 @@ impl Mailbox {
             return Err(self.misuse(Misuse::NoRecording));
         }
         let name = self.scope_mailbox(s, None)?;
-        let selected = self.select(s, f, &name).await?;
         if new.resent
             && let Some(msg_id) = &new.msg_id
-            && let Some(uid) = self.find_own_msg_id(s, msg_id).await?
         {
-            // Stored by an earlier attempt (the caller retries after a crash): not twice.
-            tracing::info!(mailbox = %self.id(), %msg_id, %uid, "already stored; not stored again");
-            let counts = self.count_in(s, f).await?;
-            return Ok(Deposited {
-                uid,
-                uid_validity: selected,
-                number: None,
-                counts,
-                msg_id: msg_id.clone(),
-                from_appenduid: false,
-            });
+            // A resend (the outbox after a crash) looks for an earlier APPEND first.
+            let selected = self.select(s, f, &name).await?;
+            if let Some(uid) = self.find_own_msg_id(s, msg_id).await? {
+                // Stored by an earlier attempt: not twice.
+                tracing::info!(mailbox = %self.id(), %msg_id, %uid, "already stored; not stored again");
+                let counts = self.count_in(s, f).await?;
+                return Ok(Deposited {
+                    uid,
+                    uid_validity: selected,
+                    number: None,
+                    counts,
+                    msg_id: msg_id.clone(),
+                    from_appenduid: false,
+                });
+            }
         }
-        // Round trip 1: quota and the counts.
-        let (counts, quota) = self.count_with_quota(s, f, &name).await?;
+        // Round trip 1 (on a cold connection the login's): SELECT, quota and the counts.
+        let (selected, counts, quota) = self.count_with_quota(s, f, &name).await?;
         let quota: Vec<QuotaResource> = quota.into_iter().map(|(_, r)| r).collect();
 
         let now = self.store.clock().unix_secs();
@@ -457,14 +497,8 @@ impl Mailbox {
                     account: s.key().clone(),
                     command: "APPEND (the new message was not found by its msg id)",
                 })?;
-                // The folder is selected (above), with a UIDVALIDITY (`select` requires one).
-                let uid_validity =
-                    s.selected()
-                        .and_then(|sel| sel.uid_validity)
-                        .ok_or(Error::Unexpected {
-                            account: s.key().clone(),
-                            command: "APPEND (no UIDVALIDITY to name the new message by)",
-                        })?;
+                // The folder's, as its SELECT gave it (it stayed selected since).
+                let uid_validity = selected;
                 (uid, uid_validity, false)
             }
         };
@@ -570,6 +604,155 @@ mod tests {
             })
             .unwrap_or_else(|| panic!("no search by msg id in {lines:#?}"));
         assert!(by_id > append, "{lines:#?}");
+        store.close().await;
+    }
+
+    /// A Dovecot-like scripted server for a cold deposit: a greeting without QUOTA (as
+    /// Dovecot's before the login), `after` the capabilities its login's answer lists,
+    /// `login` its answer to AUTHENTICATE, every command logged.
+    async fn cold_server(
+        after: &'static str,
+        refuse_login: bool,
+    ) -> (imapvm_testkit::Peer, imapvm_harness::scripted::Log) {
+        use imapvm_harness::scripted::{Command, Imap, Log, usual};
+        use imapvm_testkit::{Peer, Reply};
+
+        const BEFORE: &str = "IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN";
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                Imap::new(BEFORE, &l, move |c: &Command| {
+                    let tag = &c.tag;
+                    Some(if c.is("AUTHENTICATE") && refuse_login {
+                        Reply::send(format!("{tag} NO [AUTHENTICATIONFAILED] failed\r\n"))
+                    } else if refuse_login && !c.is("LOGOUT") {
+                        Reply::send(format!("{tag} BAD Not logged in\r\n"))
+                    } else if c.is("AUTHENTICATE") {
+                        Reply::send(format!("{tag} OK [CAPABILITY {after}] in\r\n"))
+                    } else if c.is("GETQUOTAROOT") && !after.contains("QUOTA") {
+                        Reply::send(format!("{tag} BAD Unknown command\r\n"))
+                    } else if c.is("APPEND") {
+                        Reply::send(format!(
+                            "* 1 EXISTS\r\n{tag} OK [APPENDUID 7 5] Append completed\r\n"
+                        ))
+                    } else {
+                        usual(after, c)
+                    })
+                })
+                .greeting_text("Dovecot ready.")
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    /// A store for box 1234@default on `port` (clear text on loopback).
+    fn store_on(port: u16) -> crate::Store {
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
+        );
+        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
+    }
+
+    fn recording() -> NewVoicemail {
+        NewVoicemail {
+            recording: Some(crate::Audio {
+                format: "wav".into(),
+                bytes: b"RIFF....WAVE".to_vec(),
+            }),
+            duration_secs: 1,
+            ..NewVoicemail::default()
+        }
+    }
+
+    /// Issue 22: a cold deposit sends SELECT, GETQUOTAROOT (the greeting did not list QUOTA;
+    /// the login's answer does) and the admission count behind its login, in one flight, and
+    /// the APPEND with the recount in the next: the greeting, two flights.
+    #[tokio::test]
+    async fn a_cold_deposit_admits_in_the_logins_flight_and_appends_in_the_next() {
+        // As Dovecot's (SEARCHRES for the count's `UID FETCH $` where the runtime uses it).
+        const AFTER: &str = "IMAP4rev1 LITERAL+ NAMESPACE QUOTA UIDPLUS SEARCHRES";
+        let (peer, log) = cold_server(AFTER, false).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let d = mb.deposit(&recording()).await.unwrap();
+        assert_eq!((d.uid.get(), d.from_appenduid, d.counts.new), (5, true, 1));
+        // The session's own count (the greeting not included): two flights.
+        let trips = mb
+            .with_account(Retry::Never, |a| {
+                Box::pin(async move { Ok(a.session.stats().round_trips) })
+            })
+            .await
+            .unwrap();
+        assert_eq!(trips, 2, "{:#?}", log.lines());
+        let verbs: Vec<String> = log
+            .lines()
+            .iter()
+            .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+            .collect();
+        let at = |verb: &str| verbs.iter().position(|v| v.contains(verb)).unwrap();
+        assert!(at("AUTHENTICATE") < at("SELECT"), "{verbs:#?}");
+        assert!(at("SELECT") < at("GETQUOTAROOT"), "{verbs:#?}");
+        assert!(at("GETQUOTAROOT") < at("APPEND"), "{verbs:#?}");
+        store.close().await;
+    }
+
+    /// Behind a cold login to a server without QUOTA, the GETQUOTAROOT is refused: no quota
+    /// information, and the deposit goes on as it would have without asking.
+    #[tokio::test]
+    async fn a_getquotaroot_refused_behind_a_cold_login_only_means_no_quota() {
+        let (peer, log) = cold_server("IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS", false).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let d = mb.deposit(&recording()).await.unwrap();
+        assert_eq!(d.uid.get(), 5);
+        assert!(log.any("GETQUOTAROOT"), "{:#?}", log.lines());
+        store.close().await;
+    }
+
+    /// The journal of a deposit, for what it was told.
+    #[derive(Default)]
+    struct Told(std::sync::Mutex<Vec<&'static str>>);
+
+    impl Journal for Told {
+        fn appending(&self, _: &Mailbox, _: &Composed) -> Result<()> {
+            self.0.lock().unwrap().push("appending");
+            Ok(())
+        }
+        fn refused(&self, _: &Mailbox, _: &Composed, _: &[DepositRefusal]) -> Result<()> {
+            self.0.lock().unwrap().push("refused");
+            Ok(())
+        }
+    }
+
+    /// A cold deposit whose login is refused: the commands behind the login fail with its
+    /// typed error, the journal hears nothing (nothing is about to be stored, nothing was
+    /// refused by policy), no APPEND goes out, and the login is not tried again.
+    #[tokio::test]
+    async fn a_refused_cold_login_fails_the_deposit_before_any_append() {
+        let (peer, log) = cold_server("", true).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let told = Told::default();
+        let vm = recording();
+        let err = mb
+            .with_account(Retry::Never, |a| {
+                Box::pin(mb.deposit_in(a.session, a.folders, &vm, &told))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+        assert!(told.0.lock().unwrap().is_empty());
+        let lines = log.lines();
+        assert!(!lines.iter().any(|l| l.contains("APPEND")), "{lines:#?}");
+        assert!(
+            lines.iter().any(|l| l.contains("GETQUOTAROOT")),
+            "{lines:#?}"
+        );
+        let logins = lines.iter().filter(|l| l.contains("AUTHENTICATE")).count();
+        assert_eq!(logins, 1, "{lines:#?}");
         store.close().await;
     }
 }

@@ -23,7 +23,7 @@ impl Mailbox {
     // ------------------------------------------------------------------ greetings
 
     fn greetings_enabled(&self) -> Result<()> {
-        if self.settings.imapgreetings.value {
+        if self.settings().imapgreetings.value {
             Ok(())
         } else {
             Err(Error::GreetingsDisabled {

@@ -328,6 +328,9 @@ impl Mailbox {
         match q.id.map(|id| s.take("SELECT", id)) {
             Some(Ok(_)) => {}
             Some(Err(Error::Protocol { source, .. })) if !source.is_fatal() => {
+                // Created, then selected (a second SELECT first would fail the same way).
+                tracing::debug!(account = %s.label(), mailbox = %name, "SELECT failed ({source}); creating it");
+                s.create(name).await?;
                 self.select(s, f, name).await?;
                 return Ok(None);
             }

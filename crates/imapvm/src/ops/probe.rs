@@ -46,7 +46,7 @@ impl Mailbox {
                     name.is_inbox() || listed.iter().any(|e| e.mailbox.same_mailbox(name))
                 };
                 let mut folders = Vec::new();
-                let wanted = layout.voicemail_mailboxes(self.settings.imapgreetings.value);
+                let wanted = layout.voicemail_mailboxes(self.settings().imapgreetings.value);
                 for (folder, mailbox) in wanted {
                     let mut check = FolderCheck {
                         folder: folder.asterisk_name().to_owned(),
