@@ -208,10 +208,21 @@ impl Config {
         self.settings_at(index)
     }
 
+    /// The effective settings of each of `ids`, in that order (`None` where an id names no
+    /// mailbox), as [`Config::settings`] gives them: with one index of the boxes by id, not
+    /// a scan of every box for each (a watcher of 10,000 boxes).
+    pub fn settings_of_each(&self, ids: &[MailboxId]) -> Vec<Option<MailboxSettings>> {
+        let mut index = std::collections::HashMap::with_capacity(self.mailboxes.len());
+        for (i, m) in self.mailboxes.iter().enumerate() {
+            index.entry(&m.id).or_insert(i);
+        }
+        let at = |id| index.get(id).and_then(|&i| self.settings_at(i));
+        ids.iter().map(at).collect()
+    }
+
     /// The effective settings of the mailbox at `index` of [`Config::mailboxes`], or `None`
-    /// past the end: for a caller that looks many boxes up at once (an index by id built
-    /// once, not a scan of every box for each).
-    pub fn settings_at(&self, index: usize) -> Option<MailboxSettings> {
+    /// past the end.
+    fn settings_at(&self, index: usize) -> Option<MailboxSettings> {
         let mailbox = self.mailboxes.get(index)?;
         let g = &self.general;
         let line = self

@@ -207,6 +207,21 @@ fn observed_reference_peer_config() {
 }
 
 #[test]
+fn settings_of_each_is_settings_of_one_in_the_order_asked() {
+    let config = parse_bytes("voicemail.conf", OBSERVED).config;
+    let ids: Vec<MailboxId> = ["2002@sales", "9999@default", "4321@OTHER", "1234@default"]
+        .iter()
+        .map(|s| id(s))
+        .collect();
+    let each = config.settings_of_each(&ids);
+    let one_by_one: Vec<_> = ids.iter().map(|i| config.settings(i)).collect();
+    assert_eq!(each, one_by_one);
+    assert!(each[1].is_none(), "9999@default is no mailbox");
+    assert_eq!(each[2].as_ref().unwrap().imapfolder.value, "Voicemail");
+    assert!(each[0].is_some() && each[3].is_some());
+}
+
+#[test]
 fn observed_config_in_the_master_user_phase() {
     let text = String::from_utf8(OBSERVED.to_vec())
         .unwrap()

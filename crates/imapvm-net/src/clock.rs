@@ -52,6 +52,25 @@ impl SystemClock {
     }
 }
 
+/// A unique-enough number for Message-ID, MIME boundary and msg id: the wall time, a
+/// per-process counter, the process id and a per-call hash seed (no clock in the lower
+/// crates, so the runtime and the services above it take it from here).
+pub fn random_u32(clock: &SharedClock) -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        clock
+            .wall()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    (h.finish() & 0xffff_ffff) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +84,33 @@ mod tests {
         let passed = clock.now() - before;
         assert!(passed >= Duration::from_secs(3600), "{passed:?}");
         assert!(passed < Duration::from_secs(3601), "{passed:?}");
+    }
+
+    #[test]
+    fn random_values_differ() {
+        let clock = SystemClock::shared();
+        let a: std::collections::HashSet<u32> = (0..100).map(|_| random_u32(&clock)).collect();
+        assert!(a.len() > 95);
+    }
+
+    /// A wall clock that stands still.
+    #[derive(Debug)]
+    struct Frozen;
+
+    impl Clock for Frozen {
+        fn now(&self) -> Instant {
+            SystemClock.now()
+        }
+        fn wall(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_674_094)
+        }
+    }
+
+    #[test]
+    fn random_values_differ_on_a_clock_that_stands_still() {
+        let clock: SharedClock = Arc::new(Frozen);
+        let a: std::collections::HashSet<u32> = (0..100).map(|_| random_u32(&clock)).collect();
+        assert!(a.len() > 95);
     }
 
     #[test]

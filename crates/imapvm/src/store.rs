@@ -409,13 +409,9 @@ impl Store {
     /// configuration indexed once (a watcher of 10,000 boxes does not scan every box of
     /// voicemail.conf for each). The first box that fails is the error.
     pub fn mailboxes_of(&self, ids: &[MailboxId]) -> Result<Vec<Mailbox>> {
-        let config = &self.inner.config;
-        let mut index = std::collections::HashMap::with_capacity(config.mailboxes.len());
-        for (i, m) in config.mailboxes.iter().enumerate() {
-            index.entry(&m.id).or_insert(i);
-        }
-        let at = |id: &MailboxId| index.get(id).and_then(|&i| config.settings_at(i));
-        ids.iter().map(|id| self.mailbox_from(id, at(id))).collect()
+        let settings = self.inner.config.settings_of_each(ids);
+        let boxes = ids.iter().zip(settings);
+        boxes.map(|(id, s)| self.mailbox_from(id, s)).collect()
     }
 
     fn mailbox_from(&self, id: &MailboxId, settings: Option<MailboxSettings>) -> Result<Mailbox> {

@@ -15,7 +15,6 @@ use imapvm_policy::{
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
-use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
 use crate::session::Session;
@@ -31,6 +30,7 @@ mod move_;
 mod play;
 mod probe;
 
+pub use crate::clock::random_u32;
 pub use count::ChangedSince;
 pub use deposit::{Composed, Journal, quota_roots};
 pub(crate) use list::Ownership;
@@ -66,24 +66,6 @@ pub fn fetch_result(
 
 fn is_greeting(message_type: Option<&str>) -> bool {
     message_type.is_some_and(|t| MessageType::from_header(t).is_greeting())
-}
-
-/// A unique-enough number for Message-ID, boundary and msg id (no clock in the lower crates;
-/// here the store's wall clock and a per-process hash seed are fine).
-pub fn random_u32(clock: &SharedClock) -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        clock
-            .wall()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    (h.finish() & 0xffff_ffff) as u32
 }
 
 /// The fetch item of the identity headers.
@@ -395,32 +377,5 @@ mod tests {
         assert!(!is_greeting(None));
         assert!(!is_greeting(Some("Message")));
         assert!(is_greeting(Some("unavail")));
-    }
-
-    #[test]
-    fn random_values_differ() {
-        let clock = crate::clock::SystemClock::shared();
-        let a: HashMap<u32, ()> = (0..100).map(|_| (random_u32(&clock), ())).collect();
-        assert!(a.len() > 95);
-    }
-
-    /// A wall clock that stands still.
-    #[derive(Debug)]
-    struct Frozen;
-
-    impl crate::clock::Clock for Frozen {
-        fn now(&self) -> std::time::Instant {
-            crate::clock::SystemClock.now()
-        }
-        fn wall(&self) -> std::time::SystemTime {
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_674_094)
-        }
-    }
-
-    #[test]
-    fn random_values_differ_on_a_clock_that_stands_still() {
-        let clock: SharedClock = std::sync::Arc::new(Frozen);
-        let a: HashMap<u32, ()> = (0..100).map(|_| (random_u32(&clock), ())).collect();
-        assert!(a.len() > 95);
     }
 }
