@@ -115,9 +115,13 @@ fn section_span(report: &str, heading: &str) -> Option<(usize, usize)> {
 }
 
 /// Sections of docs/performance.md written from measurements the suite does not make (the
-/// watcher's scale runs, the client-CPU profiles): the suite rewrites the file, and these
+/// watcher's scale runs, the client-CPU profiles, the folder-size probe): the suite rewrites the file, and these
 /// are put back as they were.
-pub const KEPT_SECTIONS: &[&str] = &["## Scale of the MWI watcher", "## Client CPU"];
+pub const KEPT_SECTIONS: &[&str] = &[
+    "## Scale of the MWI watcher",
+    "## Client CPU",
+    "## Folder size: where the server's time goes",
+];
 
 /// The [`KEPT_SECTIONS`] of `report`, each with its heading.
 pub fn kept_sections(report: &str) -> Vec<String> {
