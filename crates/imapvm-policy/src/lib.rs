@@ -88,6 +88,7 @@ pub mod flags;
 pub mod flight;
 pub mod folder;
 pub mod identity;
+pub mod known_flags;
 pub mod login;
 pub mod mutf7;
 pub mod mwi;
@@ -123,6 +124,9 @@ pub use identity::{IdentityError, VoicemailIdentity};
 pub use imapvm_types::{
     Capabilities, Capability, MailboxId, MailboxIdError, MailboxNameError, MessageNumber,
     ResponseCode, SearchKey, Uid, UidSet, UidValidity,
+};
+pub use known_flags::{
+    Fetched, KnownFetch, KnownFlags, MAX_REMEMBERED_FLAGS, SelectedView, ViewMark,
 };
 pub use login::{PasswordPath, may_send_password};
 pub use mutf7::Utf7Error;

@@ -27,6 +27,9 @@
 //! more is widened (the closest ranges merged), which costs the server a little more work
 //! and never changes an answer (the candidates only need to include every match).
 //!
+//! Each entry also holds the box's [`KnownFlags`] (the flags of its known UIDs at a
+//! mod-sequence, [`crate::known_flags`]), so the same bounds hold for them.
+//!
 //! This module never talks to a server: the runtime sends the searches it builds and hands
 //! back the answers.
 
@@ -34,6 +37,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use imapvm_types::{SearchKey, Uid, UidSet, UidValidity};
+
+use crate::known_flags::KnownFlags;
 
 /// How much a [`VoicemailUids`] cache may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +100,8 @@ struct Entry {
     classified_below: u64,
     /// The cache's clock when last used.
     used: u64,
+    /// The flags of the known UIDs at a mod-sequence, if remembered.
+    flags: Option<KnownFlags>,
 }
 
 impl Entry {
@@ -194,6 +201,42 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
         Some((known, tail))
     }
 
+    /// The remembered flags of `key`'s known UIDs in a folder of `uid_validity`.
+    pub fn known_flags(&self, key: &K, uid_validity: UidValidity) -> Option<&KnownFlags> {
+        self.entries
+            .get(key)
+            .filter(|e| e.uid_validity == uid_validity)?
+            .flags
+            .as_ref()
+    }
+
+    /// Keeps `flags` as `key`'s remembered flags (`None`: forgets them); nothing when `key`
+    /// has no entry of `uid_validity`.
+    pub fn remember_flags(
+        &mut self,
+        key: &K,
+        uid_validity: UidValidity,
+        flags: Option<KnownFlags>,
+    ) {
+        if let Some(e) = self
+            .entries
+            .get_mut(key)
+            .filter(|e| e.uid_validity == uid_validity)
+        {
+            e.flags = flags;
+        }
+    }
+
+    /// Applies expunges seen with their UIDs to the remembered flags of every key `of`
+    /// selects (the keys of the folder they were seen in).
+    pub fn vanish(&mut self, of: impl Fn(&K) -> bool, uids: &UidSet) {
+        for (_, e) in self.entries.iter_mut().filter(|(k, _)| of(k)) {
+            if let Some(f) = e.flags.as_mut() {
+                f.vanish(uids);
+            }
+        }
+    }
+
     /// Forgets `key` (its folder was deleted, or an answer could not be trusted).
     pub fn forget(&mut self, key: &K) {
         self.entries.remove(key);
@@ -208,8 +251,9 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
             .entries
             .remove(&key)
             .filter(|e| e.uid_validity == scan.uid_validity);
-        let (old_uids, old_below) =
-            old.map_or((UidSet::new(), 1), |e| (e.uids, e.classified_below));
+        let (old_uids, old_below, old_flags) = old.map_or((UidSet::new(), 1, None), |e| {
+            (e.uids, e.classified_below, e.flags)
+        });
         let hits: UidSet = scan.hits.iter().copied().collect();
         let (uids, tail_searched) = match scan.searched {
             None => (hits.clone(), true),
@@ -241,6 +285,7 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
             uids: widen(uids, self.bounds.max_ranges),
             classified_below,
             used: self.clock,
+            flags: old_flags,
         };
         if self.entries.len() >= self.bounds.max_entries
             && let Some(lru) = self
