@@ -57,7 +57,10 @@ impl CountFlight {
 /// header-keys-only search over `searched`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedSearch<Id> {
-    /// The fetch of the known UIDs (`None`: none known).
+    /// A count's `UID FETCH <known> (FLAGS) (CHANGEDSINCE m)` in front of the rest
+    /// ([`crate::known_flags`]; `None`: not sent).
+    pub changed: Option<Id>,
+    /// The fetch of the known UIDs (`None`: none known, or all asked with CHANGEDSINCE).
     pub known: Option<Id>,
     /// `UID SEARCH RETURN (SAVE)`.
     pub search: Id,
@@ -70,8 +73,9 @@ pub struct SavedSearch<Id> {
 impl<Id: Copy> SavedSearch<Id> {
     /// Every command to wait for, in queue order.
     pub fn ids(&self) -> Vec<Id> {
-        self.known
+        self.changed
             .into_iter()
+            .chain(self.known)
             .chain([self.search, self.fetch])
             .collect()
     }

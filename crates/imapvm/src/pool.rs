@@ -13,7 +13,7 @@ use imapvm_policy::{
 use crate::account::{Account, AccountKey};
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::session::{Gone, Session};
 
 /// The login back-off of every account: 0.5 s after a failed attempt, doubled per further
 /// failure, at most 60 s (checked when the crate is built).
@@ -190,20 +190,8 @@ impl Conn {
 
     /// Applies the expunges the session saw to the folder memories.
     pub(crate) fn absorb_gone(&mut self, folders: &mut Folders) {
-        let Some(session) = self.session.as_mut() else {
-            return;
-        };
-        let mut by_folder: HashMap<String, UidSet> = HashMap::new();
-        for g in session.take_gone() {
-            by_folder
-                .entry(g.mailbox.as_wire().to_owned())
-                .or_default()
-                .insert(g.uid);
-        }
-        for (folder, uids) in by_folder {
-            if let Some(mem) = folders.memories.get_mut(&folder) {
-                mem.vanish(&uids);
-            }
+        if let Some(session) = self.session.as_mut() {
+            folders.absorb_gone(session.take_gone());
         }
     }
 }
@@ -224,6 +212,24 @@ impl Folders {
     /// The folder memory for `name`.
     pub(crate) fn get(&mut self, name: &MailboxName) -> &mut FolderMemory {
         self.memories.entry(name.as_wire().to_owned()).or_default()
+    }
+
+    /// Applies expunges a session saw (with their UIDs) to what is remembered: identity
+    /// headers, listings, and the remembered flags of known voicemail UIDs.
+    pub(crate) fn absorb_gone(&mut self, gone: Vec<Gone>) {
+        let mut by_folder: HashMap<String, UidSet> = HashMap::new();
+        for g in gone {
+            by_folder
+                .entry(g.mailbox.as_wire().to_owned())
+                .or_default()
+                .insert(g.uid);
+        }
+        for (folder, uids) in by_folder {
+            if let Some(mem) = self.memories.get_mut(&folder) {
+                mem.vanish(&uids);
+            }
+            self.voicemail.vanish(|k| k.0 == folder, &uids);
+        }
     }
 
     /// Notes `name`'s UIDVALIDITY (from a SELECT): when it changed, what was remembered

@@ -12,7 +12,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -20,7 +20,9 @@ use std::sync::Arc;
 use imapvm_policy::login::{
     GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password, pipelines_after_login,
 };
-use imapvm_policy::{Capabilities, Capability, Hierarchy, MailboxName, Uid, UidValidity};
+use imapvm_policy::{
+    Capabilities, Capability, Hierarchy, MailboxName, SelectedView, Uid, UidValidity, ViewMark,
+};
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, OAuthMechanism, Outcome, RefusalKind,
     SelectedMailbox, State, Stats, Unsolicited,
@@ -64,6 +66,10 @@ pub struct Selected {
     pub exists: u32,
 }
 
+/// The next selection's number (`imapvm_policy::ViewMark::selection`): unique in the process,
+/// so a view of one session is never taken for another's.
+static NEXT_SELECTION: AtomicU64 = AtomicU64::new(1);
+
 /// A UID the server reported gone while this session was selected on `mailbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Gone {
@@ -86,6 +92,9 @@ pub struct Session {
     view_changes: u64,
     selected: Option<Selected>,
     gone: Vec<Gone>,
+    /// The selected view (`imapvm_policy::ViewMark`): a new one per SELECT, its blind
+    /// expunges counted (`None` while nothing is selected).
+    view_mark: Option<ViewMark>,
     hierarchy: Hierarchy,
     /// Change signals for the MWI watcher (`imapvm-watch`).
     changes: ServerChanges,
@@ -224,6 +233,7 @@ impl Session {
             account: account.clone(),
             driver,
             done: HashMap::new(),
+            view_mark: None,
             background: Vec::new(),
             view_changes: 0,
             selected: None,
@@ -330,6 +340,37 @@ impl Session {
     /// The view-change counter (see the field).
     pub(crate) fn view_changes(&self) -> u64 {
         self.view_changes
+    }
+
+    /// The selected folder as the remembered flags of known UIDs need it
+    /// (`imapvm_policy::known_flags`), when `name` is selected with a UIDVALIDITY.
+    pub(crate) fn selected_view(&self, name: &MailboxName) -> Option<SelectedView> {
+        let sel = self
+            .selected
+            .as_ref()
+            .filter(|s| s.name.same_mailbox(name))?;
+        Some(SelectedView {
+            mark: self.view_mark?,
+            uid_validity: sel.uid_validity?,
+            highest_modseq: sel.highest_modseq,
+            condstore: self.capabilities().contains(Capability::CondStore),
+        })
+    }
+
+    /// The selected view's mark when `name` is selected.
+    pub(crate) fn view_mark_of(&self, name: &MailboxName) -> Option<ViewMark> {
+        self.selected
+            .as_ref()
+            .filter(|s| s.name.same_mailbox(name))
+            .and(self.view_mark)
+    }
+
+    /// An expunge whose UID is unknown: what was remembered of the view's flags no longer
+    /// holds.
+    fn blind_expunge(&mut self) {
+        if let Some(m) = self.view_mark.as_mut() {
+            m.blind_expunges += 1;
+        }
     }
 
     /// UIDs the server reported expunged since the last call.
@@ -460,8 +501,22 @@ impl Session {
         while let Some(event) = self.driver.core_mut().poll_event() {
             match event {
                 Event::Completed { id, result } => {
-                    if let Ok(Outcome::Selected(sel)) = &result {
-                        self.note_selected(sel);
+                    match &result {
+                        Ok(Outcome::Selected(sel)) => self.note_selected(sel),
+                        // Expunges answered to a command of ours (theirs too, while it ran)
+                        // are gone as the unsolicited ones are.
+                        Ok(Outcome::Expunged { uids, unmapped }) => {
+                            self.note_gone(uids.iter().copied());
+                            if *unmapped > 0 {
+                                self.blind_expunge();
+                            }
+                        }
+                        // MOVE does not say how many expunges it could not map.
+                        Ok(Outcome::Moved { expunged, .. }) => {
+                            self.note_gone(expunged.iter().copied());
+                            self.blind_expunge();
+                        }
+                        _ => {}
                     }
                     self.done.insert(id, result);
                 }
@@ -478,10 +533,26 @@ impl Session {
         }
     }
 
+    /// Notes `uids` gone from the selected folder.
+    fn note_gone(&mut self, uids: impl IntoIterator<Item = Uid>) {
+        if let Some(sel) = &self.selected {
+            for uid in uids {
+                self.gone.push(Gone {
+                    mailbox: sel.name.clone(),
+                    uid,
+                });
+            }
+        }
+    }
+
     fn note_selected(&mut self, sel: &SelectedMailbox) {
         let Some(mailbox) = &sel.mailbox else {
             return;
         };
+        self.view_mark = Some(ViewMark {
+            selection: NEXT_SELECTION.fetch_add(1, Ordering::Relaxed),
+            blind_expunges: 0,
+        });
         self.selected = Some(Selected {
             name: mailbox.clone(),
             uid_validity: sel.uid_validity,
@@ -503,24 +574,9 @@ impl Session {
             self.view_changes = self.view_changes.wrapping_add(1);
         }
         match u {
-            Unsolicited::Expunged { uid: Some(uid) } => {
-                if let Some(sel) = &self.selected {
-                    self.gone.push(Gone {
-                        mailbox: sel.name.clone(),
-                        uid,
-                    });
-                }
-            }
-            Unsolicited::Vanished { uids, .. } => {
-                if let Some(sel) = &self.selected {
-                    for uid in uids.iter() {
-                        self.gone.push(Gone {
-                            mailbox: sel.name.clone(),
-                            uid,
-                        });
-                    }
-                }
-            }
+            Unsolicited::Expunged { uid: Some(uid) } => self.note_gone([uid]),
+            Unsolicited::Vanished { uids, .. } => self.note_gone(uids.iter()),
+            Unsolicited::Expunged { uid: None } => self.blind_expunge(),
             Unsolicited::Alert(text) => {
                 tracing::warn!(account = %self.label, "server alert: {text}");
             }
@@ -530,7 +586,6 @@ impl Session {
             }
             other @ (Unsolicited::Exists(_)
             | Unsolicited::Recent(_)
-            | Unsolicited::Expunged { uid: None }
             | Unsolicited::Fetch { .. }
             | Unsolicited::Status(_)
             | Unsolicited::Flags(_)

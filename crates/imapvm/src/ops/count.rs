@@ -6,14 +6,15 @@
 use std::collections::HashMap;
 
 use imapvm_policy::{
-    Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
-    MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, NEW_UID_WINDOW, Uid,
-    fill_flags, flags_range, groups, merge_hits, tally_uids,
+    Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, Fetched,
+    FlightOutcome, KnownFetch, KnownFlags, MailboxName, MessageFacts, MessageFlags, MessageSummary,
+    MwiCounts, NEW_UID_WINDOW, Uid, ViewMark, fill_flags, flags_range, groups, merge_hits,
+    tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
+    FlagMemory, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
     queue_new_identities, search_result, take_saved,
 };
 use crate::error::{Error, Result};
@@ -22,13 +23,32 @@ use crate::session::Session;
 use crate::store::Retry;
 use crate::store::{Mailbox, Store};
 
-/// The count's pipelined commands (one round trip either way): policy's [`CountPlan`].
-pub(super) struct CountIds(CountPlan<CommandId>);
+/// The count's pipelined commands (one round trip either way): policy's [`CountPlan`], and
+/// with SEARCHRES how the known UIDs' flags are fetched (`imapvm_policy::known_flags`).
+pub(super) struct CountIds(CountPlan<CommandId>, Option<KnownPlan>);
+
+/// How a count fetched its known UIDs' flags, and the view it was planned under.
+pub(super) struct KnownPlan {
+    fetch: KnownFetch,
+    before: Option<ViewMark>,
+}
 
 impl CountIds {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
         self.0.ids()
+    }
+
+    /// Whether the known UIDs were asked only what changed (CHANGEDSINCE): when that fails
+    /// (refused, or the view changed under it), the count runs again, plainly.
+    fn asked_changes(&self) -> bool {
+        matches!(
+            self.1,
+            Some(KnownPlan {
+                fetch: KnownFetch::Changed { .. },
+                ..
+            })
+        )
     }
 
     /// Drops the answers (a count superseded by another one).
@@ -39,20 +59,88 @@ impl CountIds {
     }
 }
 
+/// A count's answers, and the remembered flags to keep once the count learnt its UIDs
+/// (`None` inside: forget them).
+struct Taken {
+    answers: CountAnswers,
+    flags: Option<Option<KnownFlags>>,
+}
+
 /// Reads the count's answers: the UIDs found (in answer order, each once), the flags each
-/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES), and the header
-/// search. Identity headers fetched along are learnt in `mem`.
-fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<CountAnswers> {
+/// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES, with the
+/// remembered flags of the known UIDs not answered by a CHANGEDSINCE fetch), and the header
+/// search. Identity headers fetched along are learnt in `f`, and expunges seen meanwhile
+/// applied.
+fn take_hits(
+    s: &mut Session,
+    ids: CountIds,
+    f: &mut Folders,
+    name: &MailboxName,
+    key: &(String, String, String),
+) -> Result<Taken> {
     let flags_of =
         |m: &imapvm_proto::FetchedMessage| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags));
-    let CountPlan { commands, searched } = ids.0;
-    Ok(match commands {
+    let fetched = |m: &imapvm_proto::FetchedMessage| Fetched {
+        uid: m.uid,
+        flags: m.flags.as_ref().map(MessageFlags::from_flags),
+        modseq: m.modseq,
+    };
+    // What the session saw expunged (this flight included) leaves the memory first.
+    f.absorb_gone(s.take_gone());
+    let CountIds(CountPlan { commands, searched }, known) = ids;
+    let mut memory = None;
+    let answers = match commands {
         CountCommands::Saved(saved) => {
-            let found = take_saved(s, &saved)?;
+            let changed = match saved.changed {
+                Some(id) => Some(changed_result(s, id)),
+                None => None,
+            };
+            let found = take_saved(s, &saved);
+            let uid_validity = f.get(name).uid_validity;
+            let remembered = uid_validity
+                .and_then(|v| f.voicemail.known_flags(key, v))
+                .cloned();
+            let (changed, found) = match (changed, found) {
+                (Some(Err(e)), _) | (_, Err(e)) => {
+                    if let Some(v) = uid_validity {
+                        f.voicemail.remember_flags(key, v, None);
+                    }
+                    return Err(e);
+                }
+                (changed, Ok(found)) => (changed.transpose()?.unwrap_or_default(), found),
+            };
+            let mem = f.get(name);
             for m in found.iter().filter(|m| m.header_fields().is_some()) {
                 mem.headers.insert(m.uid, identity_of(m));
             }
-            CountAnswers::saved(searched, found.iter().map(flags_of))
+            let mut hits = Vec::new();
+            if let Some(plan) = known {
+                let changed: Vec<Fetched> = changed.iter().map(fetched).collect();
+                let later: Vec<Fetched> = found.iter().map(fetched).collect();
+                let view = s.selected_view(name);
+                let (flags, kept) = KnownFlags::merge(
+                    remembered,
+                    &plan.fetch,
+                    plan.before,
+                    view.as_ref(),
+                    &changed,
+                    plan.fetch.plain(),
+                    &later,
+                );
+                memory = Some(kept);
+                let Some(flags) = flags else {
+                    if let Some(v) = uid_validity {
+                        f.voicemail.remember_flags(key, v, None);
+                    }
+                    return Err(Error::Unexpected {
+                        account: s.key().clone(),
+                        command: "UID FETCH (CHANGEDSINCE): the folder's view changed",
+                    });
+                };
+                hits.extend(flags.into_iter().map(|(u, fl)| (u, Some(fl))));
+            }
+            hits.extend(found.iter().map(flags_of));
+            CountAnswers::saved(searched, hits)
         }
         CountCommands::SearchFetch { search, fetch } => {
             let hits = search_result(s, "UID SEARCH (count)", search)?;
@@ -74,7 +162,23 @@ fn take_hits(s: &mut Session, ids: CountIds, mem: &mut FolderMemory) -> Result<C
             let classified = search_result(s, "UID SEARCH (count headers)", headers)?;
             CountAnswers::esearch(searched, [&new, &urgent, &old, &old_flagged], classified)
         }
+    };
+    Ok(Taken {
+        answers,
+        flags: memory,
     })
+}
+
+/// The messages a CHANGEDSINCE fetch answered (with their MODSEQ).
+fn changed_result(s: &mut Session, id: CommandId) -> Result<Vec<imapvm_proto::FetchedMessage>> {
+    let context = "UID FETCH (known voicemail, CHANGEDSINCE)";
+    match s.take(context, id)? {
+        Outcome::FetchChanged { messages, .. } | Outcome::Fetch(messages) => Ok(messages),
+        _ => Err(Error::Unexpected {
+            account: s.key().clone(),
+            command: context,
+        }),
+    }
 }
 
 impl Session {
@@ -184,7 +288,7 @@ pub(crate) async fn count_many_in(
             let saved = s.may_use_searchres();
             let mut queued = Vec::with_capacity(members.len());
             for &i in &members {
-                queued.push(boxes[i].queue_count_as(s, f, &name, saved)?);
+                queued.push(boxes[i].queue_count_as(s, f, &name, saved, FlagMemory::Use)?);
             }
             // Mail another client added since we last looked: its identity comes in the same
             // flight, not in a round trip of its own when a hit turns out to be unknown
@@ -219,16 +323,22 @@ pub(crate) async fn count_many_in(
             // reported changes meanwhile, the count may predate them. Count once more. And
             // once more when the SELECT in front changed what the count was built on, or
             // SEARCHRES was guessed (capabilities unknown) and refused.
-            let taken: Vec<Result<CountAnswers>> = queued
+            let changes_asked = queued.iter().any(CountIds::asked_changes);
+            let taken: Vec<Result<Taken>> = queued
                 .into_iter()
-                .map(|q| take_hits(s, q, f.get(&name)))
+                .zip(&members)
+                .map(|(q, &i)| take_hits(s, q, f, &name, &boxes[i].voicemail_key(&name)))
                 .collect();
             let view_changed = s.view_changes() != changes && !view_recounted;
             // SEARCHRES guessed from the greeting, refused by a server that turned out not
             // to offer it (one that does not advertise it but runs it is taken at its word).
             let searchres_refused =
                 saved && !s.may_use_searchres() && taken.iter().any(Result::is_err);
-            match FlightOutcome::decide(attempt, as_queued, view_changed, searchres_refused) {
+            // Known UIDs asked only what changed, and that failed (refused, or the view
+            // changed under it): the memory is gone, the count runs again plainly.
+            let changes_failed = changes_asked && taken.iter().any(Result::is_err);
+            let refused = searchres_refused || changes_failed;
+            match FlightOutcome::decide(attempt, as_queued, view_changed, refused) {
                 FlightOutcome::KeptChanging => return Err(super::folder_kept_changing(s)),
                 FlightOutcome::Again => {
                     view_recounted |= view_changed;
@@ -245,8 +355,12 @@ pub(crate) async fn count_many_in(
             };
             let mut hits = Vec::with_capacity(taken.len());
             for (h, &i) in taken.into_iter().zip(&members) {
-                let h = h?;
+                let Taken { answers: h, flags } = h?;
                 boxes[i].learn_voicemail(s, f, &name, h.searched.as_ref(), &h.classified, existing);
+                if let (Some(flags), Some(v)) = (flags, f.get(&name).uid_validity) {
+                    let key = boxes[i].voicemail_key(&name);
+                    f.voicemail.remember_flags(&key, v, flags);
+                }
                 hits.push((h.hits, h.flags));
             }
             break Some(hits);
@@ -319,27 +433,35 @@ impl Mailbox {
         f: &mut Folders,
         name: &MailboxName,
     ) -> Result<CountIds> {
-        self.queue_count_as(s, f, name, false)
+        self.queue_count_as(s, f, name, false, FlagMemory::Ignore)
     }
 
     /// [`Mailbox::queue_count`]; with `saved` (the server offers SEARCHRES, or is guessed to:
-    /// `Session::may_use_searchres`), the count is [`CountFlight::Saved`].
+    /// `Session::may_use_searchres`), the count is [`CountFlight::Saved`], and then with
+    /// [`FlagMemory::Use`] the known UIDs whose flags are remembered are asked only what
+    /// changed since (`imapvm_policy::known_flags`).
     pub(super) fn queue_count_as(
         &self,
         s: &mut Session,
         f: &mut Folders,
         name: &MailboxName,
         saved: bool,
+        memory: FlagMemory,
     ) -> Result<CountIds> {
         let esearch = s.capabilities().contains(Capability::Esearch);
         let flight = CountFlight::choose(saved, esearch);
         if flight == CountFlight::Saved {
             let attrs = [FetchAttr::Flags, identity_attr()];
-            let saved = self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags])?;
-            return Ok(CountIds(CountPlan {
-                searched: saved.searched.clone(),
-                commands: CountCommands::Saved(saved),
-            }));
+            let before = s.view_mark_of(name);
+            let (saved, fetch) =
+                self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags], memory)?;
+            return Ok(CountIds(
+                CountPlan {
+                    searched: saved.searched.clone(),
+                    commands: CountCommands::Saved(saved),
+                },
+                Some(KnownPlan { fetch, before }),
+            ));
         }
         let searched = self.candidates(f, name);
         let keys = CountSearches::new(&self.identity, searched.as_ref());
@@ -352,7 +474,7 @@ impl Mailbox {
                 old_flagged: queue("UID SEARCH (count old urgent)", &keys.old_flagged)?,
                 headers: queue("UID SEARCH (count headers)", &keys.headers)?,
             };
-            return Ok(CountIds(CountPlan { commands, searched }));
+            return Ok(CountIds(CountPlan { commands, searched }, None));
         }
         let search = s.queue("UID SEARCH (count)", |c| c.uid_search(&keys.headers))?;
         let mem = f.get(name);
@@ -365,10 +487,13 @@ impl Mailbox {
         let range = UidRange::Set(flags_range(searched.as_ref(), oldest, NEW_UID_WINDOW));
         let attrs = [FetchAttr::Flags];
         let fetch = s.queue("UID FETCH (count flags)", |c| c.uid_fetch(&range, &attrs))?;
-        Ok(CountIds(CountPlan {
-            commands: CountCommands::SearchFetch { search, fetch },
-            searched,
-        }))
+        Ok(CountIds(
+            CountPlan {
+                commands: CountCommands::SearchFetch { search, fetch },
+                searched,
+            },
+            None,
+        ))
     }
 
     /// Turns the count's answers into exact counts (via policy's tally); returns them and
@@ -382,7 +507,8 @@ impl Mailbox {
         ids: CountIds,
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
-        let mut a = take_hits(s, ids, f.get(name))?;
+        // The remembered flags are neither used (FlagMemory::Ignore) nor kept here.
+        let mut a = take_hits(s, ids, f, name, &self.voicemail_key(name))?.answers;
         self.learn_voicemail(s, f, name, a.searched.as_ref(), &a.classified, None);
         if let Some((uid, fl)) = appended {
             a.found(uid, fl);
@@ -445,5 +571,232 @@ impl Mailbox {
         let summary =
             MessageSummary::new(counts, account_uri).map_err(|e| self.policy_error(e.into()))?;
         Ok(summary.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use imapvm_harness::scripted::{Command, Imap, Log, usual};
+    use imapvm_testkit::{Peer, Reply};
+
+    use crate::store::Retry;
+
+    /// As Dovecot's after the login: SEARCHRES (the count's saved search) and CONDSTORE.
+    const CAPS: &str = "IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS ESEARCH SEARCHRES CONDSTORE";
+
+    /// A folder of a scripted server: per sequence number, (UID, flags, MODSEQ, voicemail?).
+    #[derive(Debug, Default)]
+    struct Folder {
+        messages: Vec<(u32, &'static str, u64, bool)>,
+        highest: u64,
+        /// Expunge the message of this sequence number at the next NOOP.
+        expunge_at_noop: Option<usize>,
+        /// What `$` holds.
+        saved: Vec<u32>,
+    }
+
+    impl Folder {
+        fn fetch_line(&self, seq: usize, with_headers: bool, modseq: bool) -> String {
+            let (uid, flags, m, vm) = self.messages[seq - 1];
+            let mut line = format!("* {seq} FETCH (UID {uid} FLAGS ({flags})");
+            if modseq {
+                line.push_str(&format!(" MODSEQ ({m})"));
+            }
+            if with_headers {
+                let h = if vm {
+                    "X-Asterisk-VM-Extension: 1234\r\nX-Asterisk-VM-Context: default\r\n\r\n"
+                } else {
+                    "\r\n"
+                };
+                line.push_str(&format!(
+                    " BODY[HEADER.FIELDS (X-ASTERISK-VM-EXTENSION X-ASTERISK-VM-CONTEXT X-ASTERISK-VM-MESSAGE-TYPE)] {{{}}}\r\n{h}",
+                    h.len()
+                ));
+            }
+            line.push_str(")\r\n");
+            line
+        }
+
+        fn answer(&mut self, c: &Command) -> Option<Reply> {
+            let tag = &c.tag;
+            let text = c.text.to_ascii_uppercase();
+            let out = if c.is("SELECT") {
+                format!(
+                    "* {} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n\
+                     * OK [HIGHESTMODSEQ {}] h\r\n{tag} OK [READ-WRITE] selected\r\n",
+                    self.messages.len(),
+                    self.highest
+                )
+            } else if c.is("NOOP") {
+                let mut out = String::new();
+                if let Some(seq) = self.expunge_at_noop.take() {
+                    self.messages.remove(seq - 1);
+                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                }
+                out + &format!("{tag} OK done\r\n")
+            } else if c.is("UID SEARCH") {
+                // A search restricted to UIDs (the tail) finds nothing new; the whole
+                // folder's finds the voicemail.
+                self.saved = match text.contains(" UID ") {
+                    true => Vec::new(),
+                    false => self.messages.iter().filter(|m| m.3).map(|m| m.0).collect(),
+                };
+                format!("{tag} OK done\r\n")
+            } else if c.is("UID FETCH") {
+                let set = text.split(' ').nth(2).unwrap_or_default().to_owned();
+                let uids: Vec<u32> = match set.as_str() {
+                    "$" => self.saved.clone(),
+                    s => s.split(',').filter_map(|u| u.parse().ok()).collect(),
+                };
+                let since = text
+                    .split("CHANGEDSINCE ")
+                    .nth(1)
+                    .and_then(|r| r.trim_end_matches(')').parse::<u64>().ok());
+                let headers = text.contains("HEADER.FIELDS");
+                let mut out = String::new();
+                for (i, m) in self.messages.iter().enumerate() {
+                    if uids.contains(&m.0) && since.is_none_or(|s| m.2 > s) {
+                        out.push_str(&self.fetch_line(i + 1, headers, since.is_some()));
+                    }
+                }
+                out + &format!("{tag} OK done\r\n")
+            } else {
+                return None;
+            };
+            Some(Reply::send(out))
+        }
+    }
+
+    async fn server(folder: Arc<Mutex<Folder>>) -> (Peer, Log) {
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let folder = Arc::clone(&folder);
+                Imap::new(CAPS, &l, move |c: &Command| {
+                    Some(
+                        folder
+                            .lock()
+                            .unwrap()
+                            .answer(c)
+                            .unwrap_or_else(|| usual(CAPS, c)),
+                    )
+                })
+                .greeting_text("Dovecot ready.")
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    fn store_on(port: u16) -> crate::Store {
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
+        );
+        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
+    }
+
+    /// The session's round trips so far.
+    async fn trips(mb: &crate::Mailbox) -> u64 {
+        mb.with_account(Retry::Never, |a| {
+            Box::pin(async move { Ok(a.session.stats().round_trips) })
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The commands logged since `from` that fetch the known voicemail.
+    fn known_fetches(log: &Log, from: usize) -> Vec<String> {
+        log.lines()[from..]
+            .iter()
+            .filter(|l| l.contains("UID FETCH 3,5") || l.contains("UID FETCH 3:5"))
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, t)| t.to_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Two voicemails (UIDs 3 and 5) around an e-mail (UID 4), HIGHESTMODSEQ 10.
+    fn folder() -> Arc<Mutex<Folder>> {
+        Arc::new(Mutex::new(Folder {
+            messages: vec![(3, "", 8, true), (4, "", 9, false), (5, "", 10, true)],
+            highest: 10,
+            ..Folder::default()
+        }))
+    }
+
+    /// Issue 22, item 3: once a count has fetched the known voicemail's flags, the next warm
+    /// count asks only what changed since (CHANGEDSINCE, one round trip), and the flags a
+    /// mail client changed meanwhile come in its answer.
+    #[tokio::test]
+    async fn a_warm_count_asks_only_what_changed_since() {
+        let f = folder();
+        let (peer, log) = server(Arc::clone(&f)).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        assert_eq!(mb.count().await.unwrap().new, 2, "cold");
+        // The first warm count: the known UIDs asked what changed since the SELECT's
+        // HIGHESTMODSEQ.
+        let (from, before) = (log.lines().len(), trips(&mb).await);
+        assert_eq!(mb.count().await.unwrap().new, 2);
+        assert_eq!(trips(&mb).await - before, 1, "{:#?}", log.lines());
+        assert_eq!(
+            known_fetches(&log, from),
+            ["UID FETCH 3,5 (UID FLAGS) (CHANGEDSINCE 10)"]
+        );
+        // A mail client reads UID 5 (MODSEQ 11): answered, and remembered at 11.
+        f.lock().unwrap().messages[2] = (5, "\\Seen", 11, true);
+        f.lock().unwrap().highest = 11;
+        let (from, before) = (log.lines().len(), trips(&mb).await);
+        let c = mb.count().await.unwrap();
+        assert_eq!((c.new, c.old), (1, 1));
+        assert_eq!(trips(&mb).await - before, 1);
+        assert_eq!(
+            known_fetches(&log, from),
+            ["UID FETCH 3,5 (UID FLAGS) (CHANGEDSINCE 10)"]
+        );
+        let from = log.lines().len();
+        let c = mb.count().await.unwrap();
+        assert_eq!((c.new, c.old), (1, 1), "UID 5 kept its remembered flags");
+        assert_eq!(
+            known_fetches(&log, from),
+            ["UID FETCH 3,5 (UID FLAGS) (CHANGEDSINCE 11)"]
+        );
+        store.close().await;
+    }
+
+    /// An `* n EXPUNGE` of a message whose UID the session never learnt: what was
+    /// remembered no longer holds (it may have been a known voicemail), so the count runs
+    /// again with the plain fetch, and the next one remembers anew.
+    #[tokio::test]
+    async fn an_expunge_without_a_known_uid_means_the_plain_fetch() {
+        let f = folder();
+        let (peer, log) = server(Arc::clone(&f)).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        assert_eq!(mb.count().await.unwrap().new, 2, "cold");
+        assert_eq!(mb.count().await.unwrap().new, 2, "warm");
+        // The e-mail at sequence number 2 (never fetched: its UID is unknown) is expunged.
+        f.lock().unwrap().expunge_at_noop = Some(2);
+        let from = log.lines().len();
+        assert_eq!(mb.count().await.unwrap().new, 2);
+        let fetches = known_fetches(&log, from);
+        assert_eq!(
+            fetches.last().map(String::as_str),
+            Some("UID FETCH 3,5 (UID FLAGS)"),
+            "{fetches:#?}"
+        );
+        let from = log.lines().len();
+        assert_eq!(mb.count().await.unwrap().new, 2);
+        assert_eq!(
+            known_fetches(&log, from),
+            ["UID FETCH 3,5 (UID FLAGS) (CHANGEDSINCE 10)"]
+        );
+        store.close().await;
     }
 }

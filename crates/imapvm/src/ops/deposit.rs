@@ -10,7 +10,7 @@ use imapvm_policy::{
 };
 use imapvm_proto::{CommandId, Flag, Outcome};
 
-use super::{MSG_ID_HEADER, learn_new_identities, queue_new_identities, random_u32};
+use super::{FlagMemory, MSG_ID_HEADER, learn_new_identities, queue_new_identities, random_u32};
 use crate::error::{DepositRefusal, Error, Misuse, Result};
 use crate::pool::{Folders, IdentityHeaders};
 use crate::session::Session;
@@ -155,7 +155,7 @@ impl Mailbox {
             // With SEARCHRES (offered, or guessed behind a cold login) every hit comes with
             // its identity headers: none is left to fetch in a round trip of its own.
             let saved = s.may_use_searchres();
-            let ids = self.queue_count_as(s, f, name, saved)?;
+            let ids = self.queue_count_as(s, f, name, saved, FlagMemory::Ignore)?;
             let news = match saved {
                 true => None,
                 false => queue_new_identities(s, f.get(name))?,

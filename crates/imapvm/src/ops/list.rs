@@ -10,7 +10,7 @@ use imapvm_policy::{
 };
 use imapvm_proto::{CommandId, FetchAttr, UidRange};
 
-use super::{fetch_result, folder_kept_changing, search_result, take_saved};
+use super::{FlagMemory, fetch_result, folder_kept_changing, search_result, take_saved};
 use crate::error::{Error, Misuse, Result};
 use crate::pool::Listed;
 use crate::pool::{FolderMemory, Folders, IdentityHeaders, ListingKey};
@@ -197,7 +197,8 @@ impl Mailbox {
             let known_before = f.get(&name).headers.keys().max().copied();
             let saved = s.may_use_searchres();
             let (flight, searched) = if saved {
-                let q = self.queue_saved_search(s, f, &name, &attrs, &attrs)?;
+                let (q, _) =
+                    self.queue_saved_search(s, f, &name, &attrs, &attrs, FlagMemory::Ignore)?;
                 let searched = q.searched.clone();
                 (ListFlight::Saved(q), searched)
             } else {

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, IDENTITY_FIELDS, MessageType};
 use imapvm_policy::{
-    Folder, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity, new_uid_window, restrict,
-    saved_split, to_learn,
+    Folder, KnownFetch, KnownFlags, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity,
+    new_uid_window, restrict, saved_split, to_learn,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -140,6 +140,16 @@ fn folder_kept_changing(s: &Session) -> Error {
     }
 }
 
+/// Whether a saved search may use the remembered flags of the known UIDs
+/// (`imapvm_policy::known_flags`): a count may, a listing fetches what it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlagMemory {
+    /// Ask only what changed since, where the memory holds.
+    Use,
+    /// Fetch every known UID.
+    Ignore,
+}
+
 /// A SELECT queued in front of an operation's commands ([`Mailbox::queue_select`]).
 #[derive(Debug, Clone, Copy)]
 struct QueuedSelect {
@@ -233,6 +243,8 @@ impl Mailbox {
     /// Queues a [`SavedSearch`] of this box in `name` (selected, or its SELECT queued in
     /// front), fetching `attrs` of every match; the known UIDs get `known_attrs` (and, when
     /// those ask for no header fields, the identity headers if some are not remembered).
+    /// With [`FlagMemory::Use`] (a count), the known UIDs whose flags are remembered are
+    /// asked only what changed since (`imapvm_policy::known_flags`): the plan is returned.
     fn queue_saved_search(
         &self,
         s: &mut Session,
@@ -240,25 +252,43 @@ impl Mailbox {
         name: &MailboxName,
         attrs: &[FetchAttr],
         known_attrs: &[FetchAttr],
-    ) -> Result<SavedSearch> {
-        let split = f
-            .get(name)
-            .uid_validity
-            .and_then(|v| f.voicemail.known_and_tail(&self.voicemail_key(name), v));
+        memory: FlagMemory,
+    ) -> Result<(SavedSearch, KnownFetch)> {
+        let key = self.voicemail_key(name);
+        let uid_validity = f.get(name).uid_validity;
+        let split = uid_validity.and_then(|v| f.voicemail.known_and_tail(&key, v));
         let searched = self.candidates(f, name);
         let (known, tail) = saved_split(split);
-        let known = if known.is_empty() {
+        let remembered = match (memory, uid_validity) {
+            (FlagMemory::Use, Some(v)) => f.voicemail.known_flags(&key, v).cloned(),
+            _ => None,
+        };
+        let view = s.selected_view(name);
+        let mem = f.get(name);
+        let plan = KnownFlags::plan(remembered.as_ref(), view.as_ref(), &known, |u| {
+            mem.headers.contains_key(&u)
+        });
+        let changed = match &plan {
+            KnownFetch::Changed { since, changed, .. } => {
+                let range = UidRange::Set(changed.clone());
+                Some(s.queue("UID FETCH (known voicemail, CHANGEDSINCE)", |c| {
+                    c.uid_fetch_changed_since(&range, &[FetchAttr::Flags], since.get(), false)
+                })?)
+            }
+            KnownFetch::Plain(_) => None,
+        };
+        let plain = plan.plain();
+        let known = if plain.is_empty() {
             None
         } else {
-            let mem = f.get(name);
             let mut attrs = known_attrs.to_vec();
             let headers = attrs
                 .iter()
                 .any(|a| matches!(a, FetchAttr::HeaderFields(_)));
-            if !headers && known.iter().any(|u| !mem.headers.contains_key(&u)) {
+            if !headers && plain.iter().any(|u| !mem.headers.contains_key(&u)) {
                 attrs.push(identity_attr());
             }
-            let range = UidRange::Set(known);
+            let range = UidRange::Set(plain.clone());
             Some(s.queue("UID FETCH (known voicemail)", |c| {
                 c.uid_fetch(&range, &attrs)
             })?)
@@ -266,12 +296,16 @@ impl Mailbox {
         let keys = restrict(tail.as_ref(), &self.identity.header_keys());
         let search = s.queue("UID SEARCH RETURN (SAVE)", |c| c.uid_search_save(&keys))?;
         let fetch = s.queue("UID FETCH $", |c| c.uid_fetch_saved(attrs))?;
-        Ok(SavedSearch {
-            known,
-            search,
-            fetch,
-            searched,
-        })
+        Ok((
+            SavedSearch {
+                changed,
+                known,
+                search,
+                fetch,
+                searched,
+            },
+            plan,
+        ))
     }
 
     /// Queues the SELECT of `name` for the next flight, so that the commands queued behind
