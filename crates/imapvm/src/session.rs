@@ -95,6 +95,8 @@ pub struct Session {
     /// The selected view (`imapvm_policy::ViewMark`): a new one per SELECT, its blind
     /// expunges counted (`None` while nothing is selected).
     view_mark: Option<ViewMark>,
+    /// `ENABLE CONDSTORE` was queued (see [`Session::queue_select`]).
+    condstore_asked: bool,
     hierarchy: Hierarchy,
     /// Change signals for the MWI watcher (`imapvm-watch`).
     changes: ServerChanges,
@@ -234,6 +236,7 @@ impl Session {
             driver,
             done: HashMap::new(),
             view_mark: None,
+            condstore_asked: false,
             background: Vec::new(),
             view_changes: 0,
             selected: None,
@@ -1070,7 +1073,9 @@ impl Session {
             return Ok(sel);
         }
         let context = format!("SELECT {name}");
-        match self.exec(&context, |c| c.select(name)).await {
+        let first = self.queue_select(name)?;
+        self.wait(&[first]).await?;
+        match self.take(&context, first) {
             Ok(_) => {}
             Err(Error::Protocol { source, .. }) if !source.is_fatal() => {
                 tracing::debug!(account = %self.label, mailbox = %name, "SELECT failed ({source}); creating it");
@@ -1083,6 +1088,30 @@ impl Session {
             account: self.key.clone(),
             command: "SELECT",
         })
+    }
+
+    /// Queues `SELECT name`. On a session that has selected nothing yet, `ENABLE CONDSTORE`
+    /// (RFC 7162) goes in front of it, pipelined and not waited for by itself, where the
+    /// server offers ENABLE and CONDSTORE or may (a pipelined login unanswered): the SELECT
+    /// then reports HIGHESTMODSEQ, which the remembered flags of a count's known UIDs need
+    /// (`imapvm_policy::known_flags`). ENABLE is valid only before a mailbox is selected,
+    /// hence once per session; a server that refuses or ignores it changes nothing.
+    pub(crate) fn queue_select(&mut self, name: &MailboxName) -> Result<CommandId> {
+        if !self.condstore_asked
+            && self.selected.is_none()
+            && !matches!(self.conn().state(), State::Selected { .. })
+            && self.may_offer(Capability::Enable)
+            && self.may_offer(Capability::CondStore)
+        {
+            self.condstore_asked = true;
+            match self.driver.core_mut().enable(&["CONDSTORE"]) {
+                Ok(id) => self.background.push(id),
+                Err(e) => {
+                    tracing::debug!(account = %self.label, error = %e, "ENABLE CONDSTORE not sent")
+                }
+            }
+        }
+        self.queue(&format!("SELECT {name}"), |c| c.select(name))
     }
 
     /// Whether the server offers `cap`, or may: while a pipelined password login is

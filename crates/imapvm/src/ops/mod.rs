@@ -323,7 +323,7 @@ impl Mailbox {
             self.select(s, f, name).await?;
             return Ok(QueuedSelect { id: None, known });
         }
-        let id = s.queue("SELECT", |c| c.select(name))?;
+        let id = s.queue_select(name)?;
         Ok(QueuedSelect {
             id: Some(id),
             known,

@@ -173,3 +173,158 @@ async fn scenario(store: Store, folder: String) {
     assert_eq!(listing.messages.len(), 1);
     store.close().await;
 }
+
+/// What the client sent through a [`WireTap`] proxy.
+#[derive(Clone, Default)]
+struct Sent(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Sent {
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// The commands sent since `from` bytes that ask only what changed (CHANGEDSINCE).
+    fn changedsince_from(&self, from: usize) -> Vec<String> {
+        let bytes = self.0.lock().unwrap()[from..].to_vec();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| l.contains("CHANGEDSINCE"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A proxy tap that keeps what the client sends.
+struct WireTap(Sent);
+
+impl imapvm_testkit::proxy::Tap for WireTap {
+    fn chunk(
+        &mut self,
+        dir: imapvm_testkit::proxy::Dir,
+        bytes: &[u8],
+    ) -> imapvm_testkit::proxy::Pass {
+        if dir == imapvm_testkit::proxy::Dir::Up {
+            self.0.0.lock().unwrap().extend_from_slice(bytes);
+        }
+        imapvm_testkit::proxy::Pass::forward(bytes)
+    }
+}
+
+/// A store for box 1234@default with voicemail in `folder`, in clear text on loopback
+/// through `port`.
+fn plain_store(name: &str, port: u16, folder: &str) -> Store {
+    let s = server();
+    store_for(
+        name,
+        &s.host,
+        port,
+        &format!("imapflags=notls\nimapfolder={folder}\ngreetingsfolder={folder}-greetings"),
+        &format!(
+            "[default]\n1234 => 1234,Alice Mailbox,,,imapuser=vm1234|imappassword={}\n",
+            pw("vm1234")
+        ),
+    )
+}
+
+/// Issue 22, item 3: a warm store's count asks the known voicemail only what changed since
+/// (`UID FETCH … (CHANGEDSINCE m)`, `imapvm_policy::known_flags`), and whatever the mail
+/// client does between two counts (reads one, flags one urgent, deletes and expunges one,
+/// appends a new one) the warm count equals a fresh store's and a full search's.
+#[tokio::test]
+async fn a_warm_count_from_what_changed_since_equals_a_fresh_count() {
+    let s = server();
+    let folder = unique("modseq");
+    let sent = Sent::default();
+    let tap = sent.clone();
+    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
+        .tap(move || WireTap(tap.clone()))
+        .await
+        .unwrap();
+    let store = plain_store("modseq", proxy.port(), &folder);
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut uids = Vec::new();
+    for caller in ["5558001", "5558002", "5558003"] {
+        uids.push(
+            mb.deposit(&crate::voicemail(caller, 200))
+                .await
+                .unwrap()
+                .uid,
+        );
+        py(&foreign_mail(&folder, 10, caller));
+    }
+    // What a fresh store counts.
+    let fresh = || async {
+        let store = plain_store("modseq-fresh", s.port, &folder);
+        let counted = store
+            .mailbox("1234@default")
+            .unwrap()
+            .count()
+            .await
+            .unwrap();
+        store.close().await;
+        counted
+    };
+    let warm = |step: &'static str, changedsince: bool| {
+        let mb = &mb;
+        let sent = &sent;
+        let folder = &folder;
+        async move {
+            let from = sent.len();
+            let counted = mb.count().await.unwrap();
+            assert_eq!(counted, fresh().await, "{step}: a fresh store's count");
+            assert_eq!(
+                counted,
+                truth_counts(&truth(folder)),
+                "{step}: a full search"
+            );
+            let asked = sent.changedsince_from(from);
+            if changedsince {
+                assert!(
+                    !asked.is_empty(),
+                    "{step}: CHANGEDSINCE not used: {}",
+                    String::from_utf8_lossy(&sent.0.lock().unwrap()[from..])
+                );
+            }
+            counted
+        }
+    };
+    warm("after the deposits", false).await;
+    let c = warm("warm", true).await;
+    assert_eq!(c.new, 3);
+    let script = |what: &str| {
+        py(&format!(
+            "m = connect('vm1234')\nsel(m, {f})\n{what}\n",
+            f = q(&folder)
+        ))
+    };
+    script(&format!(
+        "check(m.uid('STORE', '{}', '+FLAGS', '(\\\\Seen)'), 'read')",
+        uids[0]
+    ));
+    let c = warm("one read", true).await;
+    assert_eq!((c.new, c.old), (2, 1));
+    script(&format!(
+        "check(m.uid('STORE', '{}', '+FLAGS', '(\\\\Flagged)'), 'urgent')",
+        uids[1]
+    ));
+    let c = warm("one flagged urgent", true).await;
+    assert_eq!((c.new, c.urgent, c.old), (1, 1, 1));
+    script(&format!(
+        "check(m.uid('STORE', '{}', '+FLAGS', '(\\\\Deleted)'), 'delete')\ncheck(m.expunge(), 'expunge')",
+        uids[2]
+    ));
+    // The expunge reaches the warm session with the UID (the count fetched it) or without
+    // (then the plain fetch): either way the count is exact.
+    let c = warm("one deleted and expunged", false).await;
+    assert_eq!((c.new, c.urgent, c.old), (0, 1, 1));
+    warm("after the expunge", true).await;
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    let c = warm("a voicemail appended by another client", true).await;
+    assert_eq!((c.new, c.urgent, c.old), (1, 1, 1));
+    warm("again", true).await;
+    store.close().await;
+}
