@@ -565,6 +565,7 @@ mod tests {
     #[test]
     fn every_queued_command_is_waited_for_in_queue_order() {
         let saved = |known| SavedSearch {
+            changed: None,
             known,
             search: 2,
             fetch: 3,
@@ -572,6 +573,11 @@ mod tests {
         };
         assert_eq!(saved(Some(1)).ids(), vec![1, 2, 3]);
         assert_eq!(saved(None).ids(), vec![2, 3]);
+        let changed = SavedSearch {
+            changed: Some(0),
+            ..saved(Some(1))
+        };
+        assert_eq!(changed.ids(), vec![0, 1, 2, 3], "CHANGEDSINCE first");
         let plan = |commands| CountPlan {
             commands,
             searched: None,

@@ -76,6 +76,25 @@ pub fn may_use_searchres(capabilities: Option<&Capabilities>, greeting: &[u8]) -
     }
 }
 
+/// Servers known to offer CONDSTORE (RFC 7162) once logged in, though their greeting does
+/// not say so.
+const OFFERS_CONDSTORE: &[&[u8]] = &[b"Dovecot"];
+
+/// Whether a SELECT may carry the CONDSTORE parameter (`SELECT name (CONDSTORE)`, so that
+/// its answer reports HIGHESTMODSEQ, which `crate::known_flags` needs): as for
+/// [`may_use_searchres`], the `capabilities` once logged in decide, the `greeting` while
+/// they are unknown. A wrong guess costs the SELECT a `BAD` and the plain SELECT after it
+/// (the runtime takes a refused SELECT as a folder to create or select again), never a
+/// wrong answer.
+pub fn may_select_condstore(capabilities: Option<&Capabilities>, greeting: &[u8]) -> bool {
+    match capabilities {
+        Some(caps) => caps.contains(Capability::CondStore),
+        None => OFFERS_CONDSTORE
+            .iter()
+            .any(|marker| greets_as(greeting, marker)),
+    }
+}
+
 /// Whether the first line of `greeting` contains `marker`.
 fn greets_as(greeting: &[u8], marker: &[u8]) -> bool {
     let line = greeting.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -85,6 +104,18 @@ fn greets_as(greeting: &[u8], marker: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_select_carries_condstore_where_it_is_offered_or_dovecot_greets() {
+        let dovecot = b"* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot (Debian) ready.\r\n";
+        let cyrus = b"* OK [CAPABILITY IMAP4rev1] localhost Cyrus IMAP 3.6.1 server ready\r\n";
+        assert!(may_select_condstore(None, dovecot));
+        assert!(!may_select_condstore(None, cyrus));
+        let mut caps = Capabilities::new();
+        assert!(!may_select_condstore(Some(&caps), dovecot), "known: none");
+        caps.insert("CONDSTORE");
+        assert!(may_select_condstore(Some(&caps), cyrus));
+    }
 
     #[test]
     fn only_dovecot_gets_commands_behind_its_login() {

@@ -95,8 +95,6 @@ pub struct Session {
     /// The selected view (`imapvm_policy::ViewMark`): a new one per SELECT, its blind
     /// expunges counted (`None` while nothing is selected).
     view_mark: Option<ViewMark>,
-    /// `ENABLE CONDSTORE` was queued (see [`Session::queue_select`]).
-    condstore_asked: bool,
     hierarchy: Hierarchy,
     /// Change signals for the MWI watcher (`imapvm-watch`).
     changes: ServerChanges,
@@ -236,7 +234,6 @@ impl Session {
             driver,
             done: HashMap::new(),
             view_mark: None,
-            condstore_asked: false,
             background: Vec::new(),
             view_changes: 0,
             selected: None,
@@ -1090,28 +1087,19 @@ impl Session {
         })
     }
 
-    /// Queues `SELECT name`. On a session that has selected nothing yet, `ENABLE CONDSTORE`
-    /// (RFC 7162) goes in front of it, pipelined and not waited for by itself, where the
-    /// server offers ENABLE and CONDSTORE or may (a pipelined login unanswered): the SELECT
-    /// then reports HIGHESTMODSEQ, which the remembered flags of a count's known UIDs need
-    /// (`imapvm_policy::known_flags`). ENABLE is valid only before a mailbox is selected,
-    /// hence once per session; a server that refuses or ignores it changes nothing.
+    /// Queues `SELECT name`, with the CONDSTORE parameter where the server offers it or is
+    /// guessed to (`imapvm_policy::login::may_select_condstore`): its answer then reports
+    /// HIGHESTMODSEQ, which the remembered flags of a count's known UIDs need
+    /// (`imapvm_policy::known_flags`), at no round trip of its own.
     pub(crate) fn queue_select(&mut self, name: &MailboxName) -> Result<CommandId> {
-        if !self.condstore_asked
-            && self.selected.is_none()
-            && !matches!(self.conn().state(), State::Selected { .. })
-            && self.may_offer(Capability::Enable)
-            && self.may_offer(Capability::CondStore)
-        {
-            self.condstore_asked = true;
-            match self.driver.core_mut().enable(&["CONDSTORE"]) {
-                Ok(id) => self.background.push(id),
-                Err(e) => {
-                    tracing::debug!(account = %self.label, error = %e, "ENABLE CONDSTORE not sent")
-                }
-            }
+        let login_pending = self.pending.is_some_and(|p| p.login.is_some());
+        let caps = self.conn().capabilities().filter(|_| !login_pending);
+        let context = format!("SELECT {name}");
+        if imapvm_policy::login::may_select_condstore(caps, &self.greeting) {
+            self.queue(&context, |c| c.select_condstore(name))
+        } else {
+            self.queue(&context, |c| c.select(name))
         }
-        self.queue(&format!("SELECT {name}"), |c| c.select(name))
     }
 
     /// Whether the server offers `cap`, or may: while a pipelined password login is
@@ -1447,7 +1435,8 @@ mod tests {
         assert_eq!(session.stats().round_trips, 1, "{:?}", log.lines());
         let lines = commands(&log);
         assert!(lines[0].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
-        assert_eq!(lines[1..], ["NAMESPACE", "SELECT INBOX"]);
+        // CONDSTORE guessed from Dovecot's greeting (`login::may_select_condstore`).
+        assert_eq!(lines[1..], ["NAMESPACE", "SELECT INBOX (CONDSTORE)"]);
     }
 
     /// Without SASL-IR the initial response waits for the server's `+`; the commands behind
@@ -1487,7 +1476,10 @@ mod tests {
         let lines = commands(&log);
         assert_eq!(lines[0], "CAPABILITY", "{lines:?}");
         assert!(lines[1].starts_with("AUTHENTICATE PLAIN "), "{lines:?}");
-        assert_eq!(lines[2..], ["NAMESPACE", "SELECT INBOX", "CAPABILITY"]);
+        assert_eq!(
+            lines[2..],
+            ["NAMESPACE", "SELECT INBOX (CONDSTORE)", "CAPABILITY"]
+        );
         let session = session.unwrap();
         assert!(session.capabilities().has("NAMESPACE"));
         assert_eq!(session.stats().round_trips, 3);
@@ -1594,7 +1586,7 @@ mod tests {
             session.hierarchy().join("x", &["Old"]).unwrap().as_wire(),
             "INBOX.Old"
         );
-        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT Old"]);
+        assert_eq!(commands(&log)[1..], ["NAMESPACE", "SELECT Old (CONDSTORE)"]);
     }
 
     #[tokio::test]

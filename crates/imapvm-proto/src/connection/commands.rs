@@ -445,18 +445,35 @@ impl Connection {
 
     /// `SELECT mailbox` (read-write).
     pub fn select(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
-        self.select_or_examine(mailbox, false)
+        self.select_or_examine(mailbox, false, Vec::new())
+    }
+
+    /// `SELECT mailbox (CONDSTORE)` (RFC 7162 §3.1.8): read-write, and a CONDSTORE enabling
+    /// command, so the answer reports `[HIGHESTMODSEQ n]` (or `[NOMODSEQ]`) and later FETCH
+    /// answers carry MODSEQ. Misuse (nothing is sent): CONDSTORE known to be missing once
+    /// logged in ([`Misuse::MissingCapability`]); while the login is unanswered the caller
+    /// may guess, and a server without it answers BAD.
+    pub fn select_condstore(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
+        if self.lacks(Capability::CondStore) && self.state != State::NotAuthenticated {
+            return Err(Misuse::MissingCapability {
+                command: "SELECT (CONDSTORE)",
+                capability: "CONDSTORE",
+            }
+            .into());
+        }
+        self.select_or_examine(mailbox, false, vec![t::command::SelectParameter::CondStore])
     }
 
     /// `EXAMINE mailbox` (read-only).
     pub fn examine(&mut self, mailbox: &MailboxName) -> Result<CommandId, Error> {
-        self.select_or_examine(mailbox, true)
+        self.select_or_examine(mailbox, true, Vec::new())
     }
 
     fn select_or_examine(
         &mut self,
         mailbox: &MailboxName,
         examine: bool,
+        parameters: Vec<t::command::SelectParameter>,
     ) -> Result<CommandId, Error> {
         let (kind, name) = if examine {
             (Kind::Examine, "EXAMINE")
@@ -468,12 +485,12 @@ impl Connection {
         let body = if examine {
             CommandBody::Examine {
                 mailbox: mb,
-                parameters: Vec::new(),
+                parameters,
             }
         } else {
             CommandBody::Select {
                 mailbox: mb,
-                parameters: Vec::new(),
+                parameters,
             }
         };
         let id = self.push_codec(
