@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use imapvm_policy::{
     Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, Fetched,
     FlightOutcome, KnownFetch, KnownFlags, MailboxName, MessageFacts, MessageFlags, MessageSummary,
-    MwiCounts, NEW_UID_WINDOW, Uid, ViewMark, fill_flags, flags_range, groups, merge_hits,
+    MwiCounts, NEW_UID_WINDOW, Uid, UidSet, ViewMark, fill_flags, flags_range, groups, merge_hits,
     tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
@@ -69,14 +69,16 @@ struct Taken {
 /// Reads the count's answers: the UIDs found (in answer order, each once), the flags each
 /// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES, with the
 /// remembered flags of the known UIDs not answered by a CHANGEDSINCE fetch), and the header
-/// search. Identity headers fetched along are learnt in `f`, and expunges seen meanwhile
-/// applied.
+/// search. Identity headers fetched along are learnt in `f`. `gone`: the UIDs of `name` the
+/// session saw expunged up to the answers (see [`absorb_gone`]), which the flags to
+/// remember leave out.
 fn take_hits(
     s: &mut Session,
     ids: CountIds,
     f: &mut Folders,
     name: &MailboxName,
     key: &(String, String, String),
+    gone: &UidSet,
 ) -> Result<Taken> {
     let flags_of =
         |m: &imapvm_proto::FetchedMessage| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags));
@@ -85,8 +87,6 @@ fn take_hits(
         flags: m.flags.as_ref().map(MessageFlags::from_flags),
         modseq: m.modseq,
     };
-    // What the session saw expunged (this flight included) leaves the memory first.
-    f.absorb_gone(s.take_gone());
     let CountIds(CountPlan { commands, searched }, known) = ids;
     let mut memory = None;
     let answers = match commands {
@@ -118,7 +118,7 @@ fn take_hits(
                 let changed: Vec<Fetched> = changed.iter().map(fetched).collect();
                 let later: Vec<Fetched> = found.iter().map(fetched).collect();
                 let view = s.selected_view(name);
-                let (flags, kept) = KnownFlags::merge(
+                let (flags, mut kept) = KnownFlags::merge(
                     remembered,
                     &plan.fetch,
                     plan.before,
@@ -127,6 +127,10 @@ fn take_hits(
                     plan.fetch.plain(),
                     &later,
                 );
+                // A UID an answer brought and an expunge later in the flight took away.
+                if let Some(k) = kept.as_mut() {
+                    k.vanish(gone);
+                }
                 memory = Some(kept);
                 let Some(flags) = flags else {
                     if let Some(v) = uid_validity {
@@ -167,6 +171,19 @@ fn take_hits(
         answers,
         flags: memory,
     })
+}
+
+/// Applies what the session saw expunged (this flight included) to what is remembered,
+/// before a count's answers are read; returns the UIDs gone from `name`.
+fn absorb_gone(s: &mut Session, f: &mut Folders, name: &MailboxName) -> UidSet {
+    let gone = s.take_gone();
+    let here = gone
+        .iter()
+        .filter(|g| g.mailbox.same_mailbox(name))
+        .map(|g| g.uid)
+        .collect();
+    f.absorb_gone(gone);
+    here
 }
 
 /// The messages a CHANGEDSINCE fetch answered (with their MODSEQ).
@@ -324,10 +341,11 @@ pub(crate) async fn count_many_in(
             // once more when the SELECT in front changed what the count was built on, or
             // SEARCHRES was guessed (capabilities unknown) and refused.
             let changes_asked = queued.iter().any(CountIds::asked_changes);
+            let gone = absorb_gone(s, f, &name);
             let taken: Vec<Result<Taken>> = queued
                 .into_iter()
                 .zip(&members)
-                .map(|(q, &i)| take_hits(s, q, f, &name, &boxes[i].voicemail_key(&name)))
+                .map(|(q, &i)| take_hits(s, q, f, &name, &boxes[i].voicemail_key(&name), &gone))
                 .collect();
             let view_changed = s.view_changes() != changes && !view_recounted;
             // SEARCHRES guessed from the greeting, refused by a server that turned out not
@@ -508,7 +526,8 @@ impl Mailbox {
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
         // The remembered flags are neither used (FlagMemory::Ignore) nor kept here.
-        let mut a = take_hits(s, ids, f, name, &self.voicemail_key(name))?.answers;
+        let gone = absorb_gone(s, f, name);
+        let mut a = take_hits(s, ids, f, name, &self.voicemail_key(name), &gone)?.answers;
         self.learn_voicemail(s, f, name, a.searched.as_ref(), &a.classified, None);
         if let Some((uid, fl)) = appended {
             a.found(uid, fl);
