@@ -466,7 +466,9 @@ impl FlightOutcome {
     /// After attempt number `attempt` (from 1): `as_queued` when the commands ran in the
     /// folder as remembered (else they must run again: it was created or re-created),
     /// `view_changed` when the server reported changes the answers may predate (asked once
-    /// only), `searchres_refused` when SEARCHRES was guessed and turned out to be missing.
+    /// only), `searchres_refused` when SEARCHRES was guessed and turned out to be missing
+    /// (or a count's CHANGEDSINCE fetch of its known UIDs failed or its view changed under it:
+    /// [`crate::known_flags`], the memory is dropped and the flight runs plainly).
     /// Redone at most [`MAX_FLIGHT_ATTEMPTS`] times; a view change or refusal on the last
     /// attempt is taken as it is.
     pub const fn decide(

@@ -21,7 +21,8 @@ use imapvm_policy::login::{
     GREETING_BYTES, PasswordPath, ignores_authzid, may_send_password, pipelines_after_login,
 };
 use imapvm_policy::{
-    Capabilities, Capability, Hierarchy, MailboxName, SelectedView, Uid, UidValidity, ViewMark,
+    Capabilities, Capability, Hierarchy, MailboxName, SelectedView, Uid, UidSet, UidValidity,
+    ViewMark,
 };
 use imapvm_proto::{
     CommandId, Config as ProtoConfig, Connection, Event, OAuthMechanism, Outcome, RefusalKind,
@@ -371,6 +372,16 @@ impl Session {
         if let Some(m) = self.view_mark.as_mut() {
             m.blind_expunges += 1;
         }
+    }
+
+    /// The UIDs of `name` the server reported expunged since the last
+    /// [`Session::take_gone`], left there.
+    pub(crate) fn gone_in(&self, name: &MailboxName) -> UidSet {
+        self.gone
+            .iter()
+            .filter(|g| g.mailbox.same_mailbox(name))
+            .map(|g| g.uid)
+            .collect()
     }
 
     /// UIDs the server reported expunged since the last call.

@@ -70,7 +70,7 @@ struct Taken {
 /// answer implies (ESEARCH) or the fetched flags (SEARCH + FETCH, SEARCHRES, with the
 /// remembered flags of the known UIDs not answered by a CHANGEDSINCE fetch), and the header
 /// search. Identity headers fetched along are learnt in `f`. `gone`: the UIDs of `name` the
-/// session saw expunged up to the answers (see [`absorb_gone`]), which the flags to
+/// session saw expunged up to the answers (see [`forget_gone`]), which the flags to
 /// remember leave out.
 fn take_hits(
     s: &mut Session,
@@ -173,17 +173,13 @@ fn take_hits(
     })
 }
 
-/// Applies what the session saw expunged (this flight included) to what is remembered,
-/// before a count's answers are read; returns the UIDs gone from `name`.
-fn absorb_gone(s: &mut Session, f: &mut Folders, name: &MailboxName) -> UidSet {
-    let gone = s.take_gone();
-    let here = gone
-        .iter()
-        .filter(|g| g.mailbox.same_mailbox(name))
-        .map(|g| g.uid)
-        .collect();
-    f.absorb_gone(gone);
-    here
+/// Applies what the session saw expunged (this flight included) to the remembered flags of
+/// `name`'s boxes before a count's answers are read; returns those UIDs. The rest of what is
+/// remembered (identity headers, listings) learns them when the operation ends, as before.
+fn forget_gone(s: &Session, f: &mut Folders, name: &MailboxName) -> UidSet {
+    let gone = s.gone_in(name);
+    f.voicemail.vanish(|k| k.0 == name.as_wire(), &gone);
+    gone
 }
 
 /// The messages a CHANGEDSINCE fetch answered (with their MODSEQ).
@@ -341,7 +337,7 @@ pub(crate) async fn count_many_in(
             // once more when the SELECT in front changed what the count was built on, or
             // SEARCHRES was guessed (capabilities unknown) and refused.
             let changes_asked = queued.iter().any(CountIds::asked_changes);
-            let gone = absorb_gone(s, f, &name);
+            let gone = forget_gone(s, f, &name);
             let taken: Vec<Result<Taken>> = queued
                 .into_iter()
                 .zip(&members)
@@ -526,7 +522,7 @@ impl Mailbox {
         appended: Option<(Uid, MessageFlags)>,
     ) -> Result<(MwiCounts, Vec<Uid>)> {
         // The remembered flags are neither used (FlagMemory::Ignore) nor kept here.
-        let gone = absorb_gone(s, f, name);
+        let gone = forget_gone(s, f, name);
         let mut a = take_hits(s, ids, f, name, &self.voicemail_key(name), &gone)?.answers;
         self.learn_voicemail(s, f, name, a.searched.as_ref(), &a.classified, None);
         if let Some((uid, fl)) = appended {
