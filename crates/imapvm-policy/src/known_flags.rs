@@ -24,8 +24,8 @@
 //! is at least as recent: their flags are remembered at the same mod-sequence (a lower
 //! mod-sequence than needed only makes the next answer longer, never wrong).
 //!
-//! Bounded: at most [`MAX_REMEMBERED_FLAGS`] UIDs per box (a box with more gets the plain
-//! fetch); the memory lives in the box's [`crate::VoicemailUids`] entry, so at most 64
+//! Bounded: at most [`MAX_REMEMBERED_FLAGS`] UIDs and as many UID ranges per box (a box with
+//! more gets the plain fetch), 16 KiB; the memory lives in the box's [`crate::VoicemailUids`] entry, so at most 64
 //! boxes per account are remembered.
 //!
 //! This module never talks to a server: the runtime queues the fetches [`KnownFetch`] names
@@ -38,8 +38,10 @@ use imapvm_types::{Uid, UidSet, UidValidity};
 
 use crate::flags::MessageFlags;
 
-/// Most UIDs one box's memory remembers (8 bytes each: 8 KiB per box, 512 KiB for the 64
-/// boxes [`crate::CacheBounds::DEFAULT`] keeps per account).
+/// Most UIDs one box's memory remembers, and most UID ranges it covers: 8 bytes each (a UID
+/// and its flags; a range), so at most 16 KiB per box and 1 MiB for the 64 boxes
+/// [`crate::CacheBounds::DEFAULT`] keeps per account; under 1 KiB for a box of 100
+/// voicemails.
 pub const MAX_REMEMBERED_FLAGS: usize = 1024;
 
 /// One selected view of a folder on one session: a new `selection` per SELECT, and within
@@ -112,7 +114,8 @@ pub struct KnownFlags {
     modseq: NonZeroU64,
     /// The UIDs whose state is known: in `flags`, or gone.
     covered: UidSet,
-    flags: BTreeMap<Uid, MessageFlags>,
+    /// By UID, ascending (8 bytes each).
+    flags: Vec<(Uid, MessageFlags)>,
 }
 
 impl KnownFlags {
@@ -128,7 +131,8 @@ impl KnownFlags {
 
     /// The remembered flags of `uid` (`None`: not covered, or gone).
     pub fn flags(&self, uid: Uid) -> Option<MessageFlags> {
-        self.flags.get(&uid).copied()
+        let at = self.flags.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
+        self.flags.get(at).map(|(_, f)| *f)
     }
 
     /// Whether the memory may answer for the folder as it is selected now.
@@ -142,9 +146,7 @@ impl KnownFlags {
     /// Records that `uids` were expunged (seen with their UIDs while the folder was
     /// selected): they are covered and gone.
     pub fn vanish(&mut self, uids: &UidSet) {
-        for uid in uids.iter().filter(|u| self.covered.contains(*u)) {
-            self.flags.remove(&uid);
-        }
+        self.flags.retain(|(u, _)| !uids.contains(*u));
     }
 
     /// How to fetch the flags of `known` (the box's known voicemail UIDs) in the folder as
@@ -271,7 +273,7 @@ impl KnownFlags {
             uid_validity: view.uid_validity,
             modseq,
             covered,
-            flags: remembered,
+            flags: remembered.into_iter().collect(),
         };
         (out, Some(memory))
     }
