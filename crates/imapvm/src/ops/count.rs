@@ -91,10 +91,7 @@ fn take_hits(
     let mut memory = None;
     let answers = match commands {
         CountCommands::Saved(saved) => {
-            let changed = match saved.changed {
-                Some(id) => Some(changed_result(s, id)),
-                None => None,
-            };
+            let changed = saved.changed.map(|id| changed_result(s, id));
             let found = take_saved(s, &saved);
             let uid_validity = f.get(name).uid_validity;
             let remembered = uid_validity
