@@ -205,7 +205,12 @@ impl Session {
         folders: &mut Folders,
         boxes: &[&Mailbox],
     ) -> Result<Vec<Result<MwiCounts>>> {
-        count_many_in(boxes, self, folders).await
+        let counted = count_many_in(boxes, self, folders).await;
+        // A connection of its own (the MWI watcher's) has no pool to hand the expunges it saw
+        // to after an operation: they are applied here, so the session's list of them does
+        // not grow for as long as the connection lives.
+        folders.absorb_gone(self.take_gone());
+        counted
     }
 
     /// What changed in `folder` (selected) since mod-sequence `since`, with CONDSTORE: one
@@ -593,7 +598,10 @@ mod tests {
     use imapvm_harness::scripted::{Command, Imap, Log, usual};
     use imapvm_testkit::{Peer, Reply};
 
+    use crate::pool::Folders;
+    use crate::session::Session;
     use crate::store::Retry;
+    use imapvm_policy::{MailboxName, Uid};
 
     /// As Dovecot's after the login: SEARCHRES (the count's saved search) and CONDSTORE.
     const CAPS: &str = "IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS ESEARCH SEARCHRES CONDSTORE";
@@ -780,6 +788,37 @@ mod tests {
             ["UID FETCH 3,5 (UID FLAGS) (CHANGEDSINCE 11)"]
         );
         store.close().await;
+    }
+
+    /// A session of its own (the MWI watcher's) counting with `count_boxes`: the expunges it
+    /// saw are applied to its folder memory and not kept on the session, however many counts
+    /// it makes.
+    #[tokio::test]
+    async fn count_boxes_applies_the_expunges_it_saw_and_keeps_none() {
+        let f = folder();
+        let (peer, _log) = server(Arc::clone(&f)).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let clock = crate::clock::SystemClock::shared();
+        let mut session = Session::open(mb.account(), &clock).await.unwrap();
+        let mut folders = Folders::default();
+        let counted = session.count_boxes(&mut folders, &[&mb]).await.unwrap();
+        assert_eq!(counted[0].as_ref().unwrap().new, 2);
+        // Voicemail UID 3 (sequence number 1, its UID known to the session) is expunged.
+        f.lock().unwrap().expunge_at_noop = Some(1);
+        let counted = session.count_boxes(&mut folders, &[&mb]).await.unwrap();
+        assert_eq!(counted[0].as_ref().unwrap().new, 1);
+        assert!(
+            session.take_gone().is_empty(),
+            "the session keeps no expunges"
+        );
+        let inbox = MailboxName::from_wire("INBOX").unwrap();
+        let uid3 = Uid::new(3).unwrap();
+        assert!(
+            !folders.get(&inbox).headers.contains_key(&uid3),
+            "UID 3 forgotten"
+        );
+        session.logout().await;
     }
 
     /// An `* n EXPUNGE` of a message whose UID the session never learnt: what was
