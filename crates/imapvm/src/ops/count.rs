@@ -593,6 +593,7 @@ impl Mailbox {
 
 #[cfg(test)]
 mod tests {
+    use crate::ops::test_support::store_on;
     use std::sync::{Arc, Mutex};
 
     use imapvm_harness::scripted::{Command, Imap, Log, usual};
@@ -709,14 +710,6 @@ mod tests {
             .await
             .unwrap();
         (peer, log)
-    }
-
-    fn store_on(port: u16) -> crate::Store {
-        let conf = format!(
-            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\n\
-             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
-        );
-        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
     }
 
     /// The session's round trips so far.

@@ -539,6 +539,7 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::test_support::store_on;
 
     /// A server that never sends APPENDUID (Dovecot always does, so this path needs a
     /// scripted peer): the UID comes from a search by msg id, after the APPEND completed.
@@ -645,15 +646,6 @@ mod tests {
             .await
             .unwrap();
         (peer, log)
-    }
-
-    /// A store for box 1234@default on `port` (clear text on loopback).
-    fn store_on(port: u16) -> crate::Store {
-        let conf = format!(
-            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
-             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
-        );
-        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
     }
 
     fn recording() -> NewVoicemail {

@@ -402,6 +402,20 @@ impl Mailbox {
     }
 }
 
+/// What the scripted-server tests of several operations share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A store for box 1234@default on `port` of a scripted server (clear text on
+    /// loopback, `format=wav`).
+    pub(crate) fn store_on(port: u16) -> crate::Store {
+        let conf = format!(
+            "[general]\nimapserver=127.0.0.1\nimapport={port}\nimapflags=notls\nformat=wav\n\
+             [default]\n1234 => 1234,A,,,imapuser=vm|imappassword=pw\n"
+        );
+        crate::Store::new(imapvm_config::parse_bytes("voicemail.conf", conf.as_bytes()).config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
