@@ -5,7 +5,9 @@
 //! then the operation). Each contender connects through its own latency proxy;
 //! the suite reads the round trips and bytes on the proxy, the same way for
 //! every contender. A cold iteration is what a command of the CLI does:
-//! the operation, then `Store::close` (LOGOUT).
+//! the operation, then `Store::close` (LOGOUT), with a `cache_dir` (imapvm.conf) as an
+//! operator sets one: each cold store starts from the voicemail UIDs the one before wrote
+//! at its close (the warm-up writes the first file).
 
 use std::collections::HashMap;
 
@@ -23,6 +25,8 @@ pub struct ImapvmRuntime {
     cafile: String,
     plan: Plan,
     warm: HashMap<(bool, String), Store>,
+    /// The cold stores' `cache_dir` (emptied when the runtime starts).
+    cache_dir: std::path::PathBuf,
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> BenchError {
@@ -49,12 +53,20 @@ impl ImapvmRuntime {
         .into_iter()
         .map(|c| (c, net.via(c)))
         .collect();
+        let cache_dir = xtask::server::target_dir().join("tmp/bench-uid-cache");
+        match std::fs::remove_dir_all(&cache_dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(BenchError::io("emptying the cold stores' cache_dir", e));
+            }
+            _ => {}
+        }
         Ok(ImapvmRuntime {
             rt,
             via,
             cafile: server.cert.display().to_string(),
             plan: plan.clone(),
             warm: HashMap::new(),
+            cache_dir,
         })
     }
 
@@ -109,7 +121,11 @@ impl ImapvmRuntime {
         {
             return Err(fail("configuration", d));
         }
-        Ok(Store::new(parsed.config))
+        let store = Store::new(parsed.config);
+        if contender != Contender::Imapvm {
+            store.set_cache_dir(Some(self.cache_dir.clone()));
+        }
+        Ok(store)
     }
 
     /// Logs out of every warm store.

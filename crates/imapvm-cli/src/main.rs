@@ -52,6 +52,11 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    /// Keep which UIDs are voicemail in DIR between commands, so that the next one searches
+    /// only those and the mail that arrived since (imapvm.conf's cache_dir; this wins).
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +129,8 @@ pub(crate) struct Global {
     pub imapvm_conf: imapvm_config::ImapvmConfPath,
     /// `--json`.
     pub json: bool,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Global {
@@ -154,6 +161,7 @@ fn main() -> ExitCode {
             None => imapvm_config::ImapvmConfPath::Beside,
         },
         json: cli.json,
+        cache_dir: cli.cache_dir,
     };
     let result = match cli.command {
         Command::Version => cmd::version::run(&global),

@@ -20,6 +20,7 @@
 //! agi_listen = 127.0.0.1:4573
 //! agi_spool = /var/spool/asterisk/imapvm
 //! agi_allow = 192.0.2.0/24  ; repeatable
+//! cache_dir = /var/cache/imapvm   ; which UIDs are voicemail, kept between commands
 //! ```
 //!
 //! **Why not voicemail.conf.** `app_voicemail` reads every section other than `[general]`,
@@ -59,6 +60,7 @@ pub const IMAPVM_KEYS: &[&str] = &[
     "agi_listen",
     "agi_spool",
     "agi_allow",
+    "cache_dir",
 ];
 
 /// The keys of [`IMAPVM_KEYS`] that may be written more than once (each line adds one);
@@ -74,7 +76,7 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// Longest accepted `webhook_secret` (an HMAC key longer than the hash's block is hashed
 /// first anyway; this only bounds what a config line may hold).
 pub const MAX_WEBHOOK_SECRET_BYTES: usize = 1024;
-/// Longest accepted path (`webhook_cafile`, `ami_cafile`, `agi_spool`): Linux's `PATH_MAX`.
+/// Longest accepted path (`webhook_cafile`, `ami_cafile`, `agi_spool`, `cache_dir`): Linux's `PATH_MAX`.
 pub const MAX_PATH_BYTES: usize = 4096;
 
 /// What imapvm tells Asterisk over AMI when a box's counts change.
@@ -486,6 +488,10 @@ pub struct ImapvmSection {
     pub agi_spool: PathBuf,
     /// `agi_allow` lines: networks besides loopback that may connect to `imapvm agi`.
     pub agi_allow: Vec<IpNet>,
+    /// `cache_dir`: where every imapvm process keeps, per account, which UIDs of each
+    /// folder are which box's voicemail, so that the next command (a new process) searches
+    /// only those and the mail that arrived since (`None`: nothing kept between processes).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Default of `webhook_timeout`.
@@ -515,6 +521,7 @@ impl Default for ImapvmSection {
             agi_listen: DEFAULT_AGI_LISTEN,
             agi_spool: PathBuf::from(DEFAULT_AGI_SPOOL),
             agi_allow: Vec::new(),
+            cache_dir: None,
         }
     }
 }
@@ -564,6 +571,7 @@ impl ImapvmSection {
             "agi_listen" => self.agi_listen = socket_address(key, value, "127.0.0.1:4573")?,
             "agi_spool" => self.agi_spool = absolute_path(key, value)?,
             "agi_allow" => self.agi_allow.push(network(value)?),
+            "cache_dir" => self.cache_dir = Some(absolute_path(key, value)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -623,6 +631,9 @@ impl ImapvmSection {
         }
         for n in &self.agi_allow {
             out.push_str(&format!("agi_allow = {n}\n"));
+        }
+        if let Some(p) = &self.cache_dir {
+            out.push_str(&format!("cache_dir = {}\n", p.display()));
         }
         out
     }

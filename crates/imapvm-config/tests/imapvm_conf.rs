@@ -29,7 +29,8 @@ metrics = 127.0.0.1:9090\n\
 agi_listen = [::1]:4573\n\
 agi_spool = /srv/imapvm/agi\n\
 agi_allow = 192.0.2.0/24\n\
-agi_allow = 2001:db8::/32\n";
+agi_allow = 2001:db8::/32\n\
+cache_dir = /var/cache/imapvm\n";
 
 #[test]
 fn every_key_is_typed() {
@@ -58,6 +59,7 @@ fn every_key_is_typed() {
     assert_eq!(g.agi_spool, PathBuf::from("/srv/imapvm/agi"));
     let allow: Vec<String> = g.agi_allow.iter().map(ToString::to_string).collect();
     assert_eq!(allow, ["192.0.2.0/24", "2001:db8::/32"]);
+    assert_eq!(g.cache_dir.as_deref(), Some(Path::new("/var/cache/imapvm")));
     // Secrets never show in Debug output.
     let debug = format!("{g:?}");
     assert!(!debug.contains("s3cr3t"), "{debug}");
@@ -74,6 +76,7 @@ fn an_empty_file_is_the_defaults() {
         PathBuf::from("/var/spool/asterisk/imapvm")
     );
     assert_eq!(conf.general.metrics, None);
+    assert_eq!(conf.general.cache_dir, None);
 }
 
 #[test]
@@ -451,7 +454,7 @@ fn general() -> impl Strategy<Value = String> {
                 ));
             }
             if let Some(p) = spool {
-                out.push_str(&format!("agi_spool = {p}\n"));
+                out.push_str(&format!("agi_spool = {p}\ncache_dir = {p}/cache\n"));
             }
             for (ip, prefix) in allow {
                 out.push_str(&format!(

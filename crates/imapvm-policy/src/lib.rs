@@ -29,6 +29,7 @@
 //! | [`shard`] | which of N watcher processes follows a box (FNV-1a of `box@context`) |
 //! | [`login`] | whether a password may be sent; server quirks told by the greeting |
 //! | [`voicemail_uids`] | which UIDs of a folder are a box's voicemail, so searches skip the rest |
+//! | [`uid_file`] | the file form of that knowledge, so that the next process starts from it |
 //!
 //! # Example
 //!
@@ -94,6 +95,7 @@ pub mod mutf7;
 pub mod mwi;
 pub mod numbers;
 pub mod shard;
+pub mod uid_file;
 pub mod voicemail_uids;
 pub mod watch;
 
@@ -133,7 +135,8 @@ pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};
 pub use numbers::{MessageNumbers, NumbersError, Resolution};
 pub use shard::{Shard, ShardError};
-pub use voicemail_uids::{CacheBounds, Scan, VoicemailUids, fetchable, restrict};
+pub use uid_file::{FolderBox, UidFileError};
+pub use voicemail_uids::{CacheBounds, Remembered, Scan, VoicemailUids, fetchable, restrict};
 pub use watch::{FolderMark, ResyncPlan, WatchConfig, WatchStrategy};
 
 /// Any error of this crate, for callers that want one type.

@@ -33,7 +33,7 @@
 //! This module never talks to a server: the runtime sends the searches it builds and hands
 //! back the answers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
 use imapvm_types::{SearchKey, Uid, UidSet, UidValidity};
@@ -72,6 +72,10 @@ impl Default for CacheBounds {
     }
 }
 
+/// Most message sizes an entry remembers (of its known UIDs, the highest kept): 12 bytes
+/// each, 12 KiB per entry.
+pub const MAX_REMEMBERED_SIZES: usize = 1024;
+
 /// One header-keys-only search and what is known of the folder it ran in: what
 /// [`VoicemailUids::learn`] learns from.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +94,24 @@ pub struct Scan<'a> {
 }
 
 /// What is known of one (folder, box): see the module docs.
+/// One (folder, box) entry of a [`VoicemailUids`] cache as it is kept between processes
+/// ([`VoicemailUids::remembered`], [`VoicemailUids::recall`], [`crate::uid_file`]): every
+/// message with a UID below `classified_below` that matches the box's header keys is in
+/// `uids`, in the folder whose UIDVALIDITY is `uid_validity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered<K> {
+    /// Which (folder, box).
+    pub key: K,
+    /// The folder's UIDVALIDITY the entry belongs to.
+    pub uid_validity: UidValidity,
+    /// The box's voicemail UIDs below `classified_below` (possibly widened: a superset).
+    pub uids: UidSet,
+    /// Every UID below this was classified (1: none; 2³²: all).
+    pub classified_below: u64,
+    /// The RFC822.SIZE of some of `uids` (a message's size never changes).
+    pub sizes: Vec<(Uid, u32)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     uid_validity: UidValidity,
@@ -102,6 +124,8 @@ struct Entry {
     used: u64,
     /// The flags of the known UIDs at a mod-sequence, if remembered.
     flags: Option<KnownFlags>,
+    /// The RFC822.SIZE of known UIDs (of `uids`; at most [`MAX_REMEMBERED_SIZES`]).
+    sizes: BTreeMap<Uid, u32>,
 }
 
 impl Entry {
@@ -237,6 +261,91 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
         }
     }
 
+    /// The remembered RFC822.SIZE of each of `uids` in `key`'s entry, or `None` when one of
+    /// them has none (or the entry is of another UIDVALIDITY).
+    pub fn sizes_of(
+        &self,
+        key: &K,
+        uid_validity: UidValidity,
+        uids: &UidSet,
+    ) -> Option<HashMap<Uid, u32>> {
+        let e = self
+            .entries
+            .get(key)
+            .filter(|e| e.uid_validity == uid_validity)?;
+        uids.iter().map(|u| Some((u, *e.sizes.get(&u)?))).collect()
+    }
+
+    /// Remembers the RFC822.SIZE of messages of `key`'s entry (those not among its known
+    /// UIDs are left out; the highest [`MAX_REMEMBERED_SIZES`] kept).
+    pub fn remember_sizes(
+        &mut self,
+        key: &K,
+        uid_validity: UidValidity,
+        sizes: impl IntoIterator<Item = (Uid, u32)>,
+    ) {
+        if let Some(e) = self
+            .entries
+            .get_mut(key)
+            .filter(|e| e.uid_validity == uid_validity)
+        {
+            let mut all = std::mem::take(&mut e.sizes);
+            all.extend(sizes);
+            e.sizes = bounded_sizes(&e.uids, all);
+        }
+    }
+
+    /// What this cache knows, one [`Remembered`] per entry, the most recently used first:
+    /// what [`crate::uid_file`] writes so that the next process starts where this one ended.
+    /// The remembered flags are not included: they hold only within one selected view.
+    pub fn remembered(&self) -> Vec<Remembered<K>> {
+        let mut entries: Vec<(&K, &Entry)> = self.entries.iter().collect();
+        entries.sort_by_key(|(_, e)| std::cmp::Reverse(e.used));
+        entries
+            .into_iter()
+            .map(|(k, e)| Remembered {
+                key: k.clone(),
+                uid_validity: e.uid_validity,
+                uids: e.uids.clone(),
+                classified_below: e.classified_below,
+                sizes: e.sizes.iter().map(|(u, n)| (*u, *n)).collect(),
+            })
+            .collect()
+    }
+
+    /// Takes back what an earlier cache [`remembered`](Self::remembered) (in its order, the
+    /// most recently used first), as many as `max_entries` leaves room for; an entry this
+    /// cache holds already is kept as it is (it is at least as new), and of two entries for
+    /// one key the first is taken. Each entry's UID set is widened to
+    /// `max_ranges`. Sound for any entry that once held the invariant: it holds for ever
+    /// within its UIDVALIDITY (see the module's documentation).
+    pub fn recall(&mut self, entries: impl IntoIterator<Item = Remembered<K>>) {
+        let room = self.bounds.max_entries.saturating_sub(self.entries.len());
+        let mut taken: Vec<Remembered<K>> = Vec::new();
+        for r in entries {
+            if taken.len() >= room {
+                break;
+            }
+            if !self.entries.contains_key(&r.key) && !taken.iter().any(|t| t.key == r.key) {
+                taken.push(r);
+            }
+        }
+        // Used now, in their order: the first recalled is the most recently used.
+        for r in taken.into_iter().rev() {
+            self.clock += 1;
+            let sizes = bounded_sizes(&r.uids, r.sizes);
+            let entry = Entry {
+                uid_validity: r.uid_validity,
+                uids: widen(r.uids, self.bounds.max_ranges),
+                classified_below: r.classified_below,
+                used: self.clock,
+                flags: None,
+                sizes,
+            };
+            self.entries.insert(r.key, entry);
+        }
+    }
+
     /// Forgets `key` (its folder was deleted, or an answer could not be trusted).
     pub fn forget(&mut self, key: &K) {
         self.entries.remove(key);
@@ -251,9 +360,10 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
             .entries
             .remove(&key)
             .filter(|e| e.uid_validity == scan.uid_validity);
-        let (old_uids, old_below, old_flags) = old.map_or((UidSet::new(), 1, None), |e| {
-            (e.uids, e.classified_below, e.flags)
-        });
+        let (old_uids, old_below, old_flags, old_sizes) = old
+            .map_or((UidSet::new(), 1, None, BTreeMap::new()), |e| {
+                (e.uids, e.classified_below, e.flags, e.sizes)
+            });
         let hits: UidSet = scan.hits.iter().copied().collect();
         let (uids, tail_searched) = match scan.searched {
             None => (hits.clone(), true),
@@ -286,7 +396,10 @@ impl<K: Hash + Eq + Clone> VoicemailUids<K> {
             classified_below,
             used: self.clock,
             flags: old_flags,
+            sizes: BTreeMap::new(),
         };
+        let mut entry = entry;
+        entry.sizes = bounded_sizes(&entry.uids, old_sizes);
         if self.entries.len() >= self.bounds.max_entries
             && let Some(lru) = self
                 .entries
@@ -330,6 +443,18 @@ pub fn fetchable(candidates: &UidSet, window: u32) -> UidSet {
 
 /// `set` with at most `max_ranges` ranges: the narrowest gaps are filled first. A superset,
 /// so candidates widened this way still include every match.
+/// The sizes of UIDs in `uids`, the highest [`MAX_REMEMBERED_SIZES`].
+fn bounded_sizes(uids: &UidSet, sizes: impl IntoIterator<Item = (Uid, u32)>) -> BTreeMap<Uid, u32> {
+    let mut kept: BTreeMap<Uid, u32> = sizes
+        .into_iter()
+        .filter(|(u, _)| uids.contains(*u))
+        .collect();
+    while kept.len() > MAX_REMEMBERED_SIZES {
+        kept.pop_first();
+    }
+    kept
+}
+
 fn widen(set: UidSet, max_ranges: usize) -> UidSet {
     let ranges = set.ranges();
     let excess = ranges.len().saturating_sub(max_ranges.max(1));
@@ -557,5 +682,78 @@ mod tests {
     #[test]
     fn the_memory_bound_is_stated() {
         assert_eq!(CacheBounds::DEFAULT.max_range_bytes(), 512 * 1024);
+    }
+
+    #[test]
+    fn recall_respects_the_bounds_keeps_what_is_known_and_the_order_of_use() {
+        let bounds = CacheBounds {
+            max_entries: 2,
+            max_ranges: 1,
+        };
+        let mut cache = VoicemailUids::new(bounds);
+        learn(&mut cache, "a", validity(1), None, &[uid(5)], Some(uid(9)));
+        let remembered = |key, uids: UidSet| Remembered {
+            key,
+            uid_validity: validity(1),
+            uids,
+            classified_below: 50,
+            sizes: vec![(uid(2), 700), (uid(3), 9)],
+        };
+        cache.recall([
+            remembered("a", set(&[(1, 1)])),
+            remembered("b", set(&[(2, 2), (40, 40)])),
+            remembered("c", set(&[(3, 3)])),
+        ]);
+        // "a" was known: kept as it was; "b" recalled and widened to one range; "c": no room.
+        assert_eq!(cache.len(), 2);
+        assert_eq!(
+            cache.candidates(&"a", validity(1)),
+            Some(set(&[(5, 5), (10, u32::MAX)]))
+        );
+        assert_eq!(
+            cache.candidates(&"b", validity(1)),
+            Some(set(&[(2, 40), (50, u32::MAX)]))
+        );
+        assert_eq!(cache.candidates(&"c", validity(1)), None);
+        // Most recently used first; recalled flags are never made up.
+        let order: Vec<&str> = cache.remembered().iter().map(|r| r.key).collect();
+        assert_eq!(order, ["b", "a"]);
+        assert!(cache.known_flags(&"b", validity(1)).is_none());
+        // Sizes are kept for known UIDs only (3 is not one of "b"'s).
+        let b: UidSet = [uid(2)].into_iter().collect();
+        assert_eq!(
+            cache.sizes_of(&"b", validity(1), &b),
+            Some([(uid(2), 700)].into_iter().collect())
+        );
+        assert_eq!(cache.sizes_of(&"b", validity(1), &set(&[(2, 3)])), None);
+        assert_eq!(cache.sizes_of(&"b", validity(2), &b), None);
+    }
+
+    #[test]
+    fn sizes_follow_the_known_uids_and_are_bounded() {
+        let mut cache = VoicemailUids::default();
+        let hits: Vec<Uid> = (1..=2000).map(uid).collect();
+        learn(&mut cache, "a", validity(1), None, &hits, None);
+        cache.remember_sizes(&"a", validity(1), hits.iter().map(|u| (*u, u.get())));
+        cache.remember_sizes(&"a", validity(1), [(uid(5000), 1)]);
+        let all: UidSet = hits.iter().copied().collect();
+        assert_eq!(cache.sizes_of(&"a", validity(1), &all), None, "bounded");
+        let high = set(&[(977, 2000)]);
+        assert_eq!(
+            cache.sizes_of(&"a", validity(1), &high).map(|m| m.len()),
+            Some(1024)
+        );
+        // A search that no longer finds 1999 (expunged): its size goes with it.
+        let searched = set(&[(1999, 1999)]);
+        learn(&mut cache, "a", validity(1), Some(&searched), &[], None);
+        assert_eq!(
+            cache.sizes_of(&"a", validity(1), &set(&[(1999, 1999)])),
+            None
+        );
+        assert!(
+            cache
+                .sizes_of(&"a", validity(1), &set(&[(2000, 2000)]))
+                .is_some()
+        );
     }
 }

@@ -86,6 +86,7 @@ pub mod parts;
 mod pool;
 mod session;
 mod store;
+mod uid_memory;
 
 /// The one clock, from `imapvm-net` (the store's API names it: [`Store::with_clock`]).
 pub use imapvm_net::clock;

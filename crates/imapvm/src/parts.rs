@@ -39,7 +39,8 @@ pub struct Lease {
 impl Store {
     /// Holds `account`'s pooled connection (waiting while another operation holds it).
     pub async fn lease(&self, account: &Account) -> Lease {
-        let slot = self.inner.pool.slot(&account.key()).lock_owned().await;
+        let mut slot = self.inner.pool.slot(&account.key()).lock_owned().await;
+        self.recall_uids(&account.key(), &mut slot);
         Lease {
             slot,
             account: account.clone(),

@@ -246,6 +246,10 @@ pub(crate) struct Slot {
     pub conn: Conn,
     /// Folder memories.
     pub folders: Folders,
+    /// Whether the voicemail-UID file was read into `folders` (`crate::uid_memory`).
+    pub recalled: bool,
+    /// The file's text as last read or written (nothing to write when unchanged).
+    pub written: Option<String>,
 }
 
 /// The connection pool: one [`Slot`] per account.
@@ -264,12 +268,15 @@ impl Pool {
         Arc::clone(slots.entry(key.clone()).or_default())
     }
 
-    /// Every slot (for closing).
-    pub(crate) fn all(&self) -> Vec<Arc<tokio::sync::Mutex<Slot>>> {
+    /// Every slot with its account (for closing).
+    pub(crate) fn all(&self) -> Vec<(AccountKey, Arc<tokio::sync::Mutex<Slot>>)> {
         let slots = match self.slots.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        slots.values().cloned().collect()
+        slots
+            .iter()
+            .map(|(k, s)| (k.clone(), Arc::clone(s)))
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,7 +22,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::error::{ConfigFileError, ConfigProblem, Error, Result};
 use crate::feed::{ChangeFeed, Feed};
 use crate::limits::MAX_AUDIO_FILE_BYTES;
-use crate::pool::{Folders, Pool};
+use crate::pool::{Folders, Pool, Slot};
 use crate::session::Session;
 
 /// A message of a mailbox: by Asterisk's 1-based number in the listing, or by UID.
@@ -293,6 +293,8 @@ pub(crate) struct StoreInner {
     pub feed: Feed,
     /// Every `now` of the store, its sessions and the services built on it.
     pub clock: SharedClock,
+    /// Where which UIDs are voicemail is kept between processes ([`Store::cache_dir`]).
+    pub cache_dir: std::sync::RwLock<Option<PathBuf>>,
     /// The `imapoauthcmd` of each account, shared by its mailboxes (one token cache).
     pub tokens: TokenCaches,
 }
@@ -320,6 +322,7 @@ impl Store {
     /// A store whose sessions, back-offs, message dates and services take every `now`
     /// from `clock` (tests simulate time with it).
     pub fn with_clock(config: Config, clock: SharedClock) -> Store {
+        let cache_dir = std::sync::RwLock::new(config.imapvm.cache_dir.clone());
         Store {
             inner: Arc::new(StoreInner {
                 config,
@@ -328,6 +331,7 @@ impl Store {
                 feed: Feed::default(),
                 clock,
                 tokens: TokenCaches::default(),
+                cache_dir,
             }),
         }
     }
@@ -437,12 +441,45 @@ impl Store {
         })
     }
 
-    /// Logs out of every account (bounded by `imapclosetimeout`).
+    /// Where this store keeps which UIDs are voicemail between processes (imapvm.conf's
+    /// `cache_dir` unless [`Store::set_cache_dir`] said otherwise; `None`: not kept).
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        match self.inner.cache_dir.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Keeps which UIDs are voicemail in `dir` between processes (`None`: not kept),
+    /// instead of imapvm.conf's `cache_dir`: read by each account before its first
+    /// operation, written by [`Store::close`] (see `imapvm_policy::uid_file`).
+    pub fn set_cache_dir(&self, dir: Option<PathBuf>) {
+        match self.inner.cache_dir.write() {
+            Ok(mut g) => *g = dir,
+            Err(poisoned) => *poisoned.into_inner() = dir,
+        }
+    }
+
+    /// Reads `account`'s voicemail-UID file into its `slot` before the slot's first
+    /// operation (see `crate::uid_memory`).
+    pub(crate) fn recall_uids(&self, account: &AccountKey, slot: &mut Slot) {
+        if let Some(dir) = self.cache_dir().filter(|_| !slot.recalled) {
+            crate::uid_memory::recall(&dir, account, slot);
+        }
+    }
+
+    /// Logs out of every account (bounded by `imapclosetimeout`), and writes what each
+    /// learnt of its folders' voicemail UIDs to the [`cache_dir`](Store::cache_dir).
     pub async fn close(&self) {
-        for slot in self.inner.pool.all() {
+        let dir = self.cache_dir();
+        for (account, slot) in self.inner.pool.all() {
             let session = slot.lock().await.conn.take_session();
             if let Some(s) = session {
                 s.logout().await;
+            }
+            // After the LOGOUT went out: the file costs the server nothing.
+            if let Some(dir) = &dir {
+                crate::uid_memory::keep(dir, &account, &mut *slot.lock().await);
             }
         }
     }
@@ -711,6 +748,7 @@ impl Mailbox {
     ) -> Result<T> {
         let slot_arc = self.store.inner.pool.slot(&self.account.key());
         let mut guard = slot_arc.lock().await;
+        self.store.recall_uids(&self.account.key(), &mut guard);
         let mut retried = false;
         let outcome = loop {
             let warm = guard.conn.has_live_session();

@@ -18,9 +18,14 @@ pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, CliError> {
     Ok(rt.block_on(f))
 }
 
-/// The store of `-c voicemail.conf` (and its imapvm.conf).
+/// The store of `-c voicemail.conf` (and its imapvm.conf), keeping voicemail UIDs in
+/// `--cache-dir` when given (else in imapvm.conf's `cache_dir`, if set).
 pub(crate) fn open(global: &Global) -> Result<Store, CliError> {
-    Ok(Store::open_with(&global.config, &global.imapvm_conf)?)
+    let store = Store::open_with(&global.config, &global.imapvm_conf)?;
+    if let Some(dir) = &global.cache_dir {
+        store.set_cache_dir(Some(dir.clone()));
+    }
+    Ok(store)
 }
 
 /// An Asterisk folder by name (`INBOX`, `Old`, `Work`, ..., `Cust5`, or its index).

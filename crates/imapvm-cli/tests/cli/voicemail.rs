@@ -224,3 +224,86 @@ fn the_protocol_trace_never_shows_the_password() {
         "SASL blob in the trace"
     );
 }
+
+/// `--cache-dir DIR` (or imapvm.conf's `cache_dir`): each command writes which UIDs are
+/// voicemail at its end and the next one starts from them, with the same answers as a
+/// command without it.
+#[test]
+fn cache_dir_keeps_voicemail_uids_between_commands() {
+    let dir = scratch("cache-dir");
+    let c = conf(&dir);
+    let cache = dir.join("uids");
+    let d = cache.to_string_lossy().into_owned();
+    let audio = dir.join("in.wav");
+    std::fs::write(&audio, wav(500, 1)).unwrap();
+    let a = audio.to_string_lossy().into_owned();
+    for caller in ["5551001", "5551002"] {
+        json(&[
+            "-c",
+            &c,
+            "--cache-dir",
+            &d,
+            "deposit",
+            "1234@default",
+            "--audio",
+            &a,
+            "--caller",
+            caller,
+            "--json",
+        ]);
+    }
+    let files: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".uids"), "{files:?}");
+    let text = std::fs::read_to_string(cache.join(&files[0])).unwrap();
+    assert!(text.starts_with("imapvm voicemail-uids 1\n"), "{text}");
+    assert!(!text.contains(&xtask::dovecot::ensure_running().unwrap().users["vm1234"]));
+
+    // The next command reads the file (its debug trace says so) and answers as one without.
+    let traced = imapvm(&[
+        "-vv",
+        "-c",
+        &c,
+        "--cache-dir",
+        &d,
+        "--json",
+        "count",
+        "1234@default",
+    ]);
+    assert!(traced.status.success(), "{}", stderr(&traced));
+    assert!(
+        stderr(&traced).contains("voicemail UIDs recalled"),
+        "{}",
+        stderr(&traced)
+    );
+    for cmd in ["count", "list"] {
+        let with = json(&["-c", &c, "--cache-dir", &d, "--json", cmd, "1234@default"]);
+        let without = json(&["-c", &c, "--json", cmd, "1234@default"]);
+        assert_eq!(with, without, "{cmd}");
+    }
+    assert_eq!(
+        json(&[
+            "-c",
+            &c,
+            "--cache-dir",
+            &d,
+            "--json",
+            "count",
+            "1234@default"
+        ])["new"],
+        2
+    );
+
+    // From imapvm.conf beside voicemail.conf.
+    let conf_cache = dir.join("from-conf");
+    std::fs::write(
+        dir.join("imapvm.conf"),
+        format!("[general]\ncache_dir = {}\n", conf_cache.display()),
+    )
+    .unwrap();
+    json(&["-c", &c, "--json", "count", "1234@default"]);
+    assert_eq!(std::fs::read_dir(&conf_cache).unwrap().count(), 1);
+}

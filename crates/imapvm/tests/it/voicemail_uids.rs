@@ -328,3 +328,122 @@ async fn a_warm_count_from_what_changed_since_equals_a_fresh_count() {
     warm("again", true).await;
     store.close().await;
 }
+
+/// Issue 22, item 3, for cold commands: with a `cache_dir`, a new store (a new `imapvm
+/// count` or `list` process) starts from the voicemail UIDs the last one wrote at close and
+/// searches only those and the mail above them, not the whole folder; whatever the mail
+/// client did in between (an expunge, a flag, a voicemail and e-mails appended, the folder
+/// deleted and re-created under a new UIDVALIDITY with a voicemail at a UID the old file
+/// knew as an e-mail), its count and listing equal a full search and a store without one.
+#[tokio::test]
+async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
+    let s = server();
+    let folder = unique("uid-file");
+    let cache = imapvm_harness::scratch_dir("imapvm-it-uid-file", "cache").join("cache");
+    let sent = Sent::default();
+    let tap = sent.clone();
+    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
+        .tap(move || WireTap(tap.clone()))
+        .await
+        .unwrap();
+    let cold = || {
+        let store = plain_store("uid-file", proxy.port(), &folder);
+        store.set_cache_dir(Some(cache.clone()));
+        store
+    };
+    // A store without the file, straight to the server: what a cold command finds today.
+    let uncached = || async {
+        let store = plain_store("uid-file-none", s.port, &folder);
+        let mb = store.mailbox("1234@default").unwrap();
+        let found = (mb.count().await.unwrap(), uids_listed(&mb).await);
+        store.close().await;
+        found
+    };
+    let check = |step: &'static str, restricted: bool| {
+        let sent = &sent;
+        let folder = &folder;
+        async move {
+            let from = sent.len();
+            let store = cold();
+            let mb = store.mailbox("1234@default").unwrap();
+            let found = (mb.count().await.unwrap(), uids_listed(&mb).await);
+            store.close().await;
+            let t = truth(folder);
+            let present: Vec<u32> = t
+                .iter()
+                .filter(|(_, f)| !f.contains("\\Deleted"))
+                .map(|(u, _)| *u)
+                .collect();
+            assert_eq!(found, (truth_counts(&t), present), "{step}: a full search");
+            assert_eq!(found, uncached().await, "{step}: a store without the file");
+            let bytes = sent.0.lock().unwrap()[from..].to_vec();
+            let text = String::from_utf8_lossy(&bytes);
+            let searches: Vec<&str> = text.lines().filter(|l| l.contains("SEARCH")).collect();
+            assert!(!searches.is_empty(), "{step}: {text}");
+            // Restricted: each search names UIDs (the remembered ones and those above them,
+            // or only those above when the remembered ones are fetched by UID).
+            let names_uids = |l: &&str| {
+                l.split("SEARCH")
+                    .nth(1)
+                    .is_some_and(|k| k.contains(" UID "))
+            };
+            assert_eq!(
+                searches.iter().all(names_uids),
+                restricted,
+                "{step}: {searches:#?}"
+            );
+            found
+        }
+    };
+    // Deposited by a store that keeps no file.
+    let mb = plain_store("uid-file-deposit", s.port, &folder)
+        .mailbox("1234@default")
+        .unwrap();
+    let first = mb.deposit(&crate::voicemail("5557001", 200)).await.unwrap();
+    py(&foreign_mail(&folder, 10, "a"));
+    let second = mb.deposit(&crate::voicemail("5557002", 200)).await.unwrap();
+    py(&foreign_mail(&folder, 10, "b"));
+    mb.store().close().await;
+
+    check("no file yet", false).await;
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(files.len(), 1, "one file for the account: {files:?}");
+    let (counts, _) = check("from the file", true).await;
+    assert_eq!(counts.new, 2);
+
+    py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\n\
+         check(m.uid('STORE', '{a}', '+FLAGS', '(\\\\Deleted)'), 'delete')\ncheck(m.expunge(), 'expunge')\n\
+         check(m.uid('STORE', '{b}', '+FLAGS', '(\\\\Seen)'), 'read')\n\
+         append(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        a = first.uid,
+        b = second.uid,
+        c = q(&fixture("01-basic.eml"))
+    ));
+    py(&foreign_mail(&folder, 5, "c"));
+    let (counts, listed) = check("one expunged, one read, one appended", true).await;
+    assert_eq!((counts.new, counts.old, listed.len()), (1, 1, 2));
+
+    // A new folder under the old name: UIDs from 1 again, the voicemail at UID 4, which the
+    // file knew as an e-mail. The file's UIDVALIDITY is not the folder's: a full search.
+    py(&format!(
+        "m = connect('vm1234')\ncheck(m.delete('\"{folder}\"'), 'delete folder')\n\
+         check(m.create('\"{folder}\"'), 'create folder')\n"
+    ));
+    py(&foreign_mail(&folder, 3, "d"));
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    let (counts, listed) = check("folder re-created", false).await;
+    assert_eq!((counts.new, listed), (1, vec![4]));
+    check("from the new folder's file", true).await;
+}
+
+/// The UIDs `mb` lists, in order.
+async fn uids_listed(mb: &Mailbox) -> Vec<u32> {
+    let listing = mb.list(None).await.unwrap();
+    listing.messages.iter().map(|m| m.uid.get()).collect()
+}
