@@ -155,16 +155,7 @@ async fn scenario(store: Store, folder: String) {
     // The folder deleted and re-created: a new UIDVALIDITY, UIDs from 1 again, and a
     // voicemail at a UID the old folder's cache knew as something else.
     let old_validity = mb.list(None).await.unwrap().uid_validity;
-    py(&format!(
-        "m = connect('vm1234')\ncheck(m.delete('\"{folder}\"'), 'delete folder')\n\
-         check(m.create('\"{folder}\"'), 'create folder')\n"
-    ));
-    py(&foreign_mail(&folder, 3, "recreated"));
-    py(&format!(
-        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read(), '(\\\\Seen)')\n",
-        f = q(&folder),
-        c = q(&fixture("01-basic.eml"))
-    ));
+    recreate_with_voicemail(&folder, "recreated", "(\\\\Seen)");
     let t = truth(&folder);
     assert_eq!(t.len(), 1, "{t:?}");
     agrees(&mb, &folder, "folder re-created").await;
@@ -172,6 +163,21 @@ async fn scenario(store: Store, folder: String) {
     assert_ne!(listing.uid_validity, old_validity);
     assert_eq!(listing.messages.len(), 1);
     store.close().await;
+}
+
+/// The mail client deletes `folder` and creates it again (a new UIDVALIDITY, UIDs from 1),
+/// appends three e-mails and then the corpus voicemail with `flags` (at UID 4).
+fn recreate_with_voicemail(folder: &str, tag: &str, flags: &str) {
+    py(&format!(
+        "m = connect('vm1234')\ncheck(m.delete('\"{folder}\"'), 'delete folder')\n\
+         check(m.create('\"{folder}\"'), 'create folder')\n"
+    ));
+    py(&foreign_mail(folder, 3, tag));
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read(), '{flags}')\n",
+        f = q(folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
 }
 
 /// What the client sent through a [`WireTap`] proxy.
@@ -427,16 +433,7 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
 
     // A new folder under the old name: UIDs from 1 again, the voicemail at UID 4, which the
     // file knew as an e-mail. The file's UIDVALIDITY is not the folder's: a full search.
-    py(&format!(
-        "m = connect('vm1234')\ncheck(m.delete('\"{folder}\"'), 'delete folder')\n\
-         check(m.create('\"{folder}\"'), 'create folder')\n"
-    ));
-    py(&foreign_mail(&folder, 3, "d"));
-    py(&format!(
-        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
-        f = q(&folder),
-        c = q(&fixture("01-basic.eml"))
-    ));
+    recreate_with_voicemail(&folder, "d", "()");
     let (counts, listed) = check("folder re-created", false).await;
     assert_eq!((counts.new, listed), (1, vec![4]));
     check("from the new folder's file", true).await;
