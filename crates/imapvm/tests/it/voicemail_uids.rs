@@ -328,3 +328,123 @@ async fn a_warm_count_from_what_changed_since_equals_a_fresh_count() {
     warm("again", true).await;
     store.close().await;
 }
+
+/// Issue 22: a warm store's listing asks the known voicemail only which flags changed since
+/// (`UID FETCH … (CHANGEDSINCE m)`) and takes the rest of each row from memory
+/// (`imapvm_policy::listed_rows`); whatever the mail client does between two listings (reads
+/// one, flags one urgent, marks one unread again, deletes one without and one with expunge,
+/// appends a new one) the warm listing equals a fresh store's, with and without the
+/// `\Deleted` messages, and a full search's.
+#[tokio::test]
+async fn a_warm_listing_from_what_changed_since_equals_a_fresh_listing() {
+    let s = server();
+    let folder = unique("modseq-list");
+    let sent = Sent::default();
+    let tap = sent.clone();
+    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
+        .tap(move || WireTap(tap.clone()))
+        .await
+        .unwrap();
+    let store = plain_store("modseq-list", proxy.port(), &folder);
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut uids = Vec::new();
+    for caller in ["5557001", "5557002", "5557003"] {
+        uids.push(
+            mb.deposit(&crate::voicemail(caller, 200))
+                .await
+                .unwrap()
+                .uid,
+        );
+        py(&foreign_mail(&folder, 10, caller));
+    }
+    // What a fresh store lists: every state, and with the `\Deleted` messages.
+    let fresh = || async {
+        let store = plain_store("modseq-list-fresh", s.port, &folder);
+        let mb = store.mailbox("1234@default").unwrap();
+        let listed = mb.list(None).await.unwrap().messages;
+        let with_deleted = mb.list_with_deleted(None).await.unwrap().messages;
+        store.close().await;
+        (listed, with_deleted)
+    };
+    let warm = |step: &'static str, changedsince: bool| {
+        let mb = &mb;
+        let sent = &sent;
+        let folder = &folder;
+        async move {
+            let from = sent.len();
+            let listed = mb.list(None).await.unwrap().messages;
+            let asked = sent.changedsince_from(from);
+            let with_deleted = mb.list_with_deleted(None).await.unwrap().messages;
+            let (want, want_deleted) = fresh().await;
+            assert_eq!(listed, want, "{step}: a fresh store's listing");
+            assert_eq!(with_deleted, want_deleted, "{step}: with the deleted");
+            let truth: Vec<u32> = truth(folder)
+                .into_iter()
+                .filter(|(_, f)| !f.contains("\\Deleted"))
+                .map(|(u, _)| u)
+                .collect();
+            let uids: Vec<u32> = listed.iter().map(|m| m.uid.get()).collect();
+            assert_eq!(uids, truth, "{step}: a full search");
+            if changedsince {
+                assert!(
+                    !asked.is_empty(),
+                    "{step}: CHANGEDSINCE not used: {}",
+                    String::from_utf8_lossy(&sent.0.lock().unwrap()[from..])
+                );
+            }
+            listed
+        }
+    };
+    warm("after the deposits", false).await;
+    let l = warm("warm", true).await;
+    assert_eq!(l.len(), 3);
+    let script = |what: &str| {
+        py(&format!(
+            "m = connect('vm1234')\nsel(m, {f})\n{what}\n",
+            f = q(&folder)
+        ))
+    };
+    let store_flags = |uid: imapvm::Uid, change: &str, flags: &str| {
+        script(&format!(
+            "check(m.uid('STORE', '{uid}', '{change}', '({flags})'), 'store')"
+        ))
+    };
+    store_flags(uids[0], "+FLAGS", "\\\\Seen");
+    let l = warm("one read", true).await;
+    assert!(l[0].state == Some(imapvm::MessageState::Old), "{l:?}");
+    store_flags(uids[1], "+FLAGS", "\\\\Flagged");
+    let l = warm("one flagged urgent", true).await;
+    assert!(l[1].flagged, "{l:?}");
+    store_flags(uids[0], "-FLAGS", "\\\\Seen");
+    store_flags(uids[1], "-FLAGS", "\\\\Flagged");
+    let l = warm("both cleared", true).await;
+    assert!(
+        l.iter().all(|m| m.state == Some(imapvm::MessageState::New)),
+        "{l:?}"
+    );
+    store_flags(uids[2], "+FLAGS", "\\\\Deleted");
+    let l = warm("one deleted, not expunged", true).await;
+    assert_eq!(l.len(), 2);
+    store_flags(uids[2], "-FLAGS", "\\\\Deleted");
+    let l = warm("undeleted", true).await;
+    assert_eq!(l.len(), 3);
+    script(&format!(
+        "check(m.uid('STORE', '{}', '+FLAGS', '(\\\\Deleted)'), 'delete')\ncheck(m.expunge(), 'expunge')",
+        uids[1]
+    ));
+    // The expunge reaches the warm session with the UID (the listing fetched it) or without
+    // (then the plain fetch): either way the listing is exact.
+    let l = warm("one deleted and expunged", false).await;
+    assert_eq!(l.len(), 2);
+    warm("after the expunge", true).await;
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    py(&foreign_mail(&folder, 5, "after"));
+    let l = warm("a voicemail appended by another client", true).await;
+    assert_eq!(l.len(), 3);
+    warm("again", true).await;
+    store.close().await;
+}
