@@ -1,8 +1,10 @@
 //! The flags of one box's known voicemail UIDs as last fetched, remembered with a
-//! mod-sequence they are valid at, so that a warm count asks the server only what changed
-//! since (`UID FETCH <known> (FLAGS) (CHANGEDSINCE m)`, RFC 7162) instead of the flags of
-//! every known UID: Dovecot walks every message between the lowest and the highest UID of a
-//! plain `UID FETCH`, and skips that walk with CHANGEDSINCE.
+//! mod-sequence they are valid at, so that a warm count or listing asks the server only what
+//! changed since (`UID FETCH <known> (FLAGS) (CHANGEDSINCE m)`, RFC 7162) instead of the
+//! flags of every known UID: Dovecot walks every message between the lowest and the highest
+//! UID of a plain `UID FETCH`, and skips that walk with CHANGEDSINCE. A count and a listing of
+//! the same box share one memory; a listing takes the rest of each row from
+//! [`crate::listed_rows`].
 //!
 //! Why it is exact. A memory holds, for a set `covered` of UIDs, the flags of those that
 //! existed (those without flags did not), read while the folder was selected in one view
@@ -68,14 +70,14 @@ pub struct SelectedView {
     pub condstore: bool,
 }
 
-/// How a count fetches the flags of the known UIDs.
+/// How a count or a listing fetches the flags of the known UIDs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KnownFetch {
     /// `UID FETCH <uids> (FLAGS …)`, as without memory (`uids` may be empty: none).
     Plain(UidSet),
     /// `UID FETCH <changed> (FLAGS) (CHANGEDSINCE since)` first, then the plain fetch of
-    /// `plain` (known UIDs the memory does not cover, or whose identity headers are not
-    /// known yet; may be empty: none).
+    /// `plain` (known UIDs the memory does not cover, or whose identity headers, for a
+    /// listing whose row, are not remembered; may be empty: none).
     Changed {
         /// The mod-sequence to send.
         since: NonZeroU64,
@@ -150,15 +152,16 @@ impl KnownFlags {
     }
 
     /// How to fetch the flags of `known` (the box's known voicemail UIDs) in the folder as
-    /// selected when the count is queued (`view`; `None`: not selected yet, its SELECT goes
-    /// in front): with CHANGEDSINCE for the UIDs the memory covers and whose identity
-    /// headers are known (`has_headers`: a CHANGEDSINCE answer leaves the unchanged ones
-    /// out, headers too), plainly for the rest.
+    /// selected when the count or listing is queued (`view`; `None`: not selected yet, its
+    /// SELECT goes in front): with CHANGEDSINCE for the UIDs the memory covers and whose
+    /// other fetched items are remembered (`remembered`: a count's identity headers, a
+    /// listing's row; a CHANGEDSINCE answer leaves the unchanged ones out, those too),
+    /// plainly for the rest.
     pub fn plan(
         memory: Option<&KnownFlags>,
         view: Option<&SelectedView>,
         known: &UidSet,
-        has_headers: impl Fn(Uid) -> bool,
+        remembered: impl Fn(Uid) -> bool,
     ) -> KnownFetch {
         let Some((memory, _)) = memory.zip(view).filter(|(m, v)| m.holds_in(v)) else {
             return KnownFetch::Plain(known.clone());
@@ -166,7 +169,7 @@ impl KnownFlags {
         let changed: UidSet = known
             .intersection(&memory.covered)
             .iter()
-            .filter(|u| has_headers(*u))
+            .filter(|u| remembered(*u))
             .collect();
         if changed.is_empty() {
             return KnownFetch::Plain(known.clone());
@@ -178,14 +181,14 @@ impl KnownFlags {
         }
     }
 
-    /// Reads a count's answers with the memory (`memory`, as planned by
+    /// Reads a count's or a listing's answers with the memory (`memory`, as planned by
     /// [`KnownFlags::plan`] under the view `before`; `None`: the folder's SELECT was in the
     /// flight). `changed`: the CHANGEDSINCE answer; `later`: the answers of the commands
     /// queued behind it (the plain fetch of known UIDs, `UID FETCH $`), every UID they asked
     /// answered or gone. Returns the flags of the UIDs the CHANGEDSINCE fetch asked (the
     /// remembered ones unless answered; gone ones left out; none asked with a plain fetch),
     /// or `None` when the memory no longer holds (a blind expunge or another SELECT while
-    /// the flight ran: the count runs again, plainly); and the memory to keep: `None` when
+    /// the flight ran: the count or listing runs again, plainly); and the memory to keep: `None` when
     /// the folder's view changed under the flight, there is no usable mod-sequence, or too
     /// many UIDs.
     #[allow(clippy::too_many_arguments)]

@@ -30,6 +30,8 @@
 //! | [`login`] | whether a password may be sent; server quirks told by the greeting |
 //! | [`voicemail_uids`] | which UIDs of a folder are a box's voicemail, so searches skip the rest |
 //! | [`uid_file`] | the file form of that knowledge, so that the next process starts from it |
+//! | [`known_flags`] | the flags of a box's known voicemail at a mod-sequence, so warm counts and listings ask only what changed |
+//! | [`listed_rows`] | what a listing shows of each message besides its flags, remembered per UID (bounded) |
 //!
 //! # Example
 //!
@@ -90,6 +92,7 @@ pub mod flight;
 pub mod folder;
 pub mod identity;
 pub mod known_flags;
+pub mod listed_rows;
 pub mod login;
 pub mod mutf7;
 pub mod mwi;
@@ -130,6 +133,7 @@ pub use imapvm_types::{
 pub use known_flags::{
     Fetched, KnownFetch, KnownFlags, MAX_REMEMBERED_FLAGS, SelectedView, ViewMark,
 };
+pub use listed_rows::{ListedRows, MAX_LISTED_ROW_BYTES, MAX_LISTED_ROWS};
 pub use login::{PasswordPath, may_send_password};
 pub use mutf7::Utf7Error;
 pub use mwi::{MwiDecision, MwiTracker, Recount};

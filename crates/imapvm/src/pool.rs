@@ -1,13 +1,13 @@
 //! One connection per (server, port, user), shared by every mailbox on that account, with
-//! what the runtime remembers per IMAP folder (UIDVALIDITY, identity headers by UID, open
-//! listings). A failed login is retried only after a growing back-off.
+//! what the runtime remembers per IMAP folder (UIDVALIDITY, identity headers and listing rows
+//! by UID, open listings). A failed login is retried only after a growing back-off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use imapvm_policy::{
-    Backoff, MailboxName, MessageNumbers, Uid, UidSet, UidValidity, VoicemailUids,
+    Backoff, ListedRows, MailboxName, MessageNumbers, Uid, UidSet, UidValidity, VoicemailUids,
 };
 
 use crate::account::{Account, AccountKey};
@@ -32,6 +32,16 @@ pub struct IdentityHeaders {
     pub context: Option<String>,
     /// `X-Asterisk-VM-Message-Type` (greetings are not messages).
     pub message_type: Option<String>,
+}
+
+/// What a listing shows of one message besides its flags (immutable for a UID within a
+/// UIDVALIDITY: headers and `RFC822.SIZE` never change).
+#[derive(Debug, Clone)]
+pub(crate) struct RowFacts {
+    /// `RFC822.SIZE`.
+    pub size: u32,
+    /// The listing's header fields, parsed.
+    pub fields: imapvm_message::HeaderFields,
 }
 
 /// Which messages a listing numbers.
@@ -62,6 +72,9 @@ pub(crate) struct FolderMemory {
     pub uid_validity: Option<UidValidity>,
     /// Identity headers by UID.
     pub headers: HashMap<Uid, IdentityHeaders>,
+    /// Listing rows by UID, of this folder's voicemail (`imapvm_policy::listed_rows`: at
+    /// most 4,096 rows and 1 MiB per folder, the lowest UIDs forgotten first).
+    pub rows: ListedRows<RowFacts>,
     /// Open listings.
     pub listings: HashMap<ListingKey, MessageNumbers>,
 }
@@ -72,6 +85,7 @@ impl FolderMemory {
     pub(crate) fn check_validity(&mut self, uid_validity: UidValidity) {
         if self.uid_validity != Some(uid_validity) {
             self.headers.clear();
+            self.rows.clear();
             self.uid_validity = Some(uid_validity);
         }
     }
@@ -81,6 +95,7 @@ impl FolderMemory {
         for uid in uids.iter() {
             self.headers.remove(&uid);
         }
+        self.rows.vanish(uids);
         for listing in self.listings.values_mut() {
             listing.vanish(uids.iter());
         }

@@ -6,16 +6,15 @@
 use std::collections::HashMap;
 
 use imapvm_policy::{
-    Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, Fetched,
-    FlightOutcome, KnownFetch, KnownFlags, MailboxName, MessageFacts, MessageFlags, MessageSummary,
-    MwiCounts, NEW_UID_WINDOW, Uid, UidSet, ViewMark, fill_flags, flags_range, groups, merge_hits,
-    tally_uids,
+    Capability, CountAnswers, CountCommands, CountFlight, CountPlan, CountSearches, FlightOutcome,
+    KnownFlags, MailboxName, MessageFacts, MessageFlags, MessageSummary, MwiCounts, NEW_UID_WINDOW,
+    Uid, UidSet, fill_flags, flags_range, groups, merge_hits, tally_uids,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use super::{
-    FlagMemory, fetch_result, identity_attr, identity_of, is_greeting, learn_new_identities,
-    queue_new_identities, search_result, take_saved,
+    FlagMemory, KnownPlan, fetch_result, forget_gone, identity_attr, identity_of, is_greeting,
+    learn_new_identities, queue_new_identities, search_result, take_saved_known,
 };
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
@@ -27,12 +26,6 @@ use crate::store::{Mailbox, Store};
 /// with SEARCHRES how the known UIDs' flags are fetched (`imapvm_policy::known_flags`).
 pub(super) struct CountIds(CountPlan<CommandId>, Option<KnownPlan>);
 
-/// How a count fetched its known UIDs' flags, and the view it was planned under.
-pub(super) struct KnownPlan {
-    fetch: KnownFetch,
-    before: Option<ViewMark>,
-}
-
 impl CountIds {
     /// Every command to wait for.
     pub(super) fn ids(&self) -> Vec<CommandId> {
@@ -42,13 +35,7 @@ impl CountIds {
     /// Whether the known UIDs were asked only what changed (CHANGEDSINCE): when that fails
     /// (refused, or the view changed under it), the count runs again, plainly.
     fn asked_changes(&self) -> bool {
-        matches!(
-            self.1,
-            Some(KnownPlan {
-                fetch: KnownFetch::Changed { .. },
-                ..
-            })
-        )
+        self.1.as_ref().is_some_and(KnownPlan::asked_changes)
     }
 
     /// Drops the answers (a count superseded by another one).
@@ -82,65 +69,22 @@ fn take_hits(
 ) -> Result<Taken> {
     let flags_of =
         |m: &imapvm_proto::FetchedMessage| (m.uid, m.flags.as_ref().map(MessageFlags::from_flags));
-    let fetched = |m: &imapvm_proto::FetchedMessage| Fetched {
-        uid: m.uid,
-        flags: m.flags.as_ref().map(MessageFlags::from_flags),
-        modseq: m.modseq,
-    };
     let CountIds(CountPlan { commands, searched }, known) = ids;
     let mut memory = None;
     let answers = match commands {
         CountCommands::Saved(saved) => {
-            let changed = saved.changed.map(|id| changed_result(s, id));
-            let found = take_saved(s, &saved);
-            let uid_validity = f.get(name).uid_validity;
-            let remembered = uid_validity
-                .and_then(|v| f.voicemail.known_flags(key, v))
-                .cloned();
-            let (changed, found) = match (changed, found) {
-                (Some(Err(e)), _) | (_, Err(e)) => {
-                    if let Some(v) = uid_validity {
-                        f.voicemail.remember_flags(key, v, None);
-                    }
-                    return Err(e);
-                }
-                (changed, Ok(found)) => (changed.transpose()?.unwrap_or_default(), found),
-            };
+            let k = take_saved_known(s, f, name, key, &saved, known.as_ref(), gone)?;
             let mem = f.get(name);
-            for m in found.iter().filter(|m| m.header_fields().is_some()) {
+            for m in k.found.iter().filter(|m| m.header_fields().is_some()) {
                 mem.headers.insert(m.uid, identity_of(m));
             }
-            let mut hits = Vec::new();
-            if let Some(plan) = known {
-                let changed: Vec<Fetched> = changed.iter().map(fetched).collect();
-                let later: Vec<Fetched> = found.iter().map(fetched).collect();
-                let view = s.selected_view(name);
-                let (flags, mut kept) = KnownFlags::merge(
-                    remembered,
-                    &plan.fetch,
-                    plan.before,
-                    view.as_ref(),
-                    &changed,
-                    plan.fetch.plain(),
-                    &later,
-                );
-                // A UID an answer brought and an expunge later in the flight took away.
-                if let Some(k) = kept.as_mut() {
-                    k.vanish(gone);
-                }
-                memory = Some(kept);
-                let Some(flags) = flags else {
-                    if let Some(v) = uid_validity {
-                        f.voicemail.remember_flags(key, v, None);
-                    }
-                    return Err(Error::Unexpected {
-                        account: s.key().clone(),
-                        command: "UID FETCH (CHANGEDSINCE): the folder's view changed",
-                    });
-                };
-                hits.extend(flags.into_iter().map(|(u, fl)| (u, Some(fl))));
-            }
-            hits.extend(found.iter().map(flags_of));
+            memory = k.memory;
+            let mut hits: Vec<_> = k
+                .remembered
+                .into_iter()
+                .map(|(u, fl)| (u, Some(fl)))
+                .collect();
+            hits.extend(k.found.iter().map(flags_of));
             CountAnswers::saved(searched, hits)
         }
         CountCommands::SearchFetch { search, fetch } => {
@@ -168,27 +112,6 @@ fn take_hits(
         answers,
         flags: memory,
     })
-}
-
-/// Applies what the session saw expunged (this flight included) to the remembered flags of
-/// `name`'s boxes before a count's answers are read; returns those UIDs. The rest of what is
-/// remembered (identity headers, listings) learns them when the operation ends, as before.
-fn forget_gone(s: &Session, f: &mut Folders, name: &MailboxName) -> UidSet {
-    let gone = s.gone_in(name);
-    f.voicemail.vanish(|k| k.0 == name.as_wire(), &gone);
-    gone
-}
-
-/// The messages a CHANGEDSINCE fetch answered (with their MODSEQ).
-fn changed_result(s: &mut Session, id: CommandId) -> Result<Vec<imapvm_proto::FetchedMessage>> {
-    let context = "UID FETCH (known voicemail, CHANGEDSINCE)";
-    match s.take(context, id)? {
-        Outcome::FetchChanged { messages, .. } | Outcome::Fetch(messages) => Ok(messages),
-        _ => Err(Error::Unexpected {
-            account: s.key().clone(),
-            command: context,
-        }),
-    }
 }
 
 impl Session {
@@ -468,15 +391,14 @@ impl Mailbox {
         let flight = CountFlight::choose(saved, esearch);
         if flight == CountFlight::Saved {
             let attrs = [FetchAttr::Flags, identity_attr()];
-            let before = s.view_mark_of(name);
-            let (saved, fetch) =
+            let (saved, known) =
                 self.queue_saved_search(s, f, name, &attrs, &[FetchAttr::Flags], memory)?;
             return Ok(CountIds(
                 CountPlan {
                     searched: saved.searched.clone(),
                     commands: CountCommands::Saved(saved),
                 },
-                Some(KnownPlan { fetch, before }),
+                Some(known),
             ));
         }
         let searched = self.candidates(f, name);
@@ -593,155 +515,12 @@ impl Mailbox {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::test_support::store_on;
-    use std::sync::{Arc, Mutex};
-
-    use imapvm_harness::scripted::{Command, Imap, Log, usual};
-    use imapvm_testkit::{Peer, Reply};
+    use crate::ops::test_support::{folder, known_fetches, server, store_on, trips};
+    use std::sync::Arc;
 
     use crate::pool::Folders;
     use crate::session::Session;
-    use crate::store::Retry;
     use imapvm_policy::{MailboxName, Uid};
-
-    /// As Dovecot's after the login: SEARCHRES (the count's saved search) and CONDSTORE.
-    const CAPS: &str = "IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS ESEARCH SEARCHRES CONDSTORE";
-
-    /// A folder of a scripted server: per sequence number, (UID, flags, MODSEQ, voicemail?).
-    #[derive(Debug, Default)]
-    struct Folder {
-        messages: Vec<(u32, &'static str, u64, bool)>,
-        highest: u64,
-        /// Expunge the message of this sequence number at the next NOOP.
-        expunge_at_noop: Option<usize>,
-        /// What `$` holds.
-        saved: Vec<u32>,
-    }
-
-    impl Folder {
-        fn fetch_line(&self, seq: usize, with_headers: bool, modseq: bool) -> String {
-            let (uid, flags, m, vm) = self.messages[seq - 1];
-            let mut line = format!("* {seq} FETCH (UID {uid} FLAGS ({flags})");
-            if modseq {
-                line.push_str(&format!(" MODSEQ ({m})"));
-            }
-            if with_headers {
-                let h = if vm {
-                    "X-Asterisk-VM-Extension: 1234\r\nX-Asterisk-VM-Context: default\r\n\r\n"
-                } else {
-                    "\r\n"
-                };
-                line.push_str(&format!(
-                    " BODY[HEADER.FIELDS (X-ASTERISK-VM-EXTENSION X-ASTERISK-VM-CONTEXT X-ASTERISK-VM-MESSAGE-TYPE)] {{{}}}\r\n{h}",
-                    h.len()
-                ));
-            }
-            line.push_str(")\r\n");
-            line
-        }
-
-        fn answer(&mut self, c: &Command) -> Option<Reply> {
-            let tag = &c.tag;
-            let text = c.text.to_ascii_uppercase();
-            let out = if c.is("SELECT") {
-                format!(
-                    "* {} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n\
-                     * OK [HIGHESTMODSEQ {}] h\r\n{tag} OK [READ-WRITE] selected\r\n",
-                    self.messages.len(),
-                    self.highest
-                )
-            } else if c.is("NOOP") {
-                let mut out = String::new();
-                if let Some(seq) = self.expunge_at_noop.take() {
-                    self.messages.remove(seq - 1);
-                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
-                }
-                out + &format!("{tag} OK done\r\n")
-            } else if c.is("UID SEARCH") {
-                // A search restricted to UIDs (the tail) finds nothing new; the whole
-                // folder's finds the voicemail.
-                self.saved = match text.contains(" UID ") {
-                    true => Vec::new(),
-                    false => self.messages.iter().filter(|m| m.3).map(|m| m.0).collect(),
-                };
-                format!("{tag} OK done\r\n")
-            } else if c.is("UID FETCH") {
-                let set = text.split(' ').nth(2).unwrap_or_default().to_owned();
-                let uids: Vec<u32> = match set.as_str() {
-                    "$" => self.saved.clone(),
-                    s => s.split(',').filter_map(|u| u.parse().ok()).collect(),
-                };
-                let since = text
-                    .split("CHANGEDSINCE ")
-                    .nth(1)
-                    .and_then(|r| r.trim_end_matches(')').parse::<u64>().ok());
-                let headers = text.contains("HEADER.FIELDS");
-                let mut out = String::new();
-                for (i, m) in self.messages.iter().enumerate() {
-                    if uids.contains(&m.0) && since.is_none_or(|s| m.2 > s) {
-                        out.push_str(&self.fetch_line(i + 1, headers, since.is_some()));
-                    }
-                }
-                out + &format!("{tag} OK done\r\n")
-            } else {
-                return None;
-            };
-            Some(Reply::send(out))
-        }
-    }
-
-    async fn server(folder: Arc<Mutex<Folder>>) -> (Peer, Log) {
-        let log = Log::default();
-        let l = log.clone();
-        let peer = Peer::builder()
-            .respond(move || {
-                let folder = Arc::clone(&folder);
-                Imap::new(CAPS, &l, move |c: &Command| {
-                    Some(
-                        folder
-                            .lock()
-                            .unwrap()
-                            .answer(c)
-                            .unwrap_or_else(|| usual(CAPS, c)),
-                    )
-                })
-                .greeting_text("Dovecot ready.")
-            })
-            .await
-            .unwrap();
-        (peer, log)
-    }
-
-    /// The session's round trips so far.
-    async fn trips(mb: &crate::Mailbox) -> u64 {
-        mb.with_account(Retry::Never, |a| {
-            Box::pin(async move { Ok(a.session.stats().round_trips) })
-        })
-        .await
-        .unwrap()
-    }
-
-    /// The commands logged since `from` that fetch the known voicemail.
-    fn known_fetches(log: &Log, from: usize) -> Vec<String> {
-        log.lines()[from..]
-            .iter()
-            .filter(|l| l.contains("UID FETCH 3,5") || l.contains("UID FETCH 3:5"))
-            .map(|l| {
-                l.split_once(' ')
-                    .map(|(_, t)| t.to_owned())
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-
-    /// Two voicemails (UIDs 3 and 5) around an e-mail (UID 4), HIGHESTMODSEQ 10.
-    fn folder() -> Arc<Mutex<Folder>> {
-        Arc::new(Mutex::new(Folder {
-            messages: vec![(3, "", 8, true), (4, "", 9, false), (5, "", 10, true)],
-            highest: 10,
-            ..Folder::default()
-        }))
-    }
 
     /// Issue 22, item 3: once a count has fetched the known voicemail's flags, the next warm
     /// count asks only what changed since (CHANGEDSINCE, one round trip), and the flags a

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use imapvm_message::{HeaderBlock, IDENTITY_FIELDS, MessageType};
 use imapvm_policy::{
-    Folder, KnownFetch, KnownFlags, MailboxName, MessageFlags, Scan, Uid, UidSet, UidValidity,
-    new_uid_window, restrict, saved_split, to_learn,
+    Fetched, Folder, KnownFetch, KnownFlags, MailboxName, MessageFlags, Scan, Uid, UidSet,
+    UidValidity, ViewMark, new_uid_window, restrict, saved_split, to_learn,
 };
 use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
@@ -141,13 +141,138 @@ fn folder_kept_changing(s: &Session) -> Error {
 }
 
 /// Whether a saved search may use the remembered flags of the known UIDs
-/// (`imapvm_policy::known_flags`): a count may, a listing fetches what it shows.
+/// (`imapvm_policy::known_flags`), and what else it needs remembered of a UID to do so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FlagMemory {
-    /// Ask only what changed since, where the memory holds.
+    /// A count: ask only what changed since, where the memory holds and the identity
+    /// headers are known.
     Use,
+    /// A listing: the same where the listing's row is remembered too
+    /// (`FolderMemory::rows`).
+    UseWithRows,
     /// Fetch every known UID.
     Ignore,
+}
+
+/// How a saved search fetched its known UIDs' flags, and the view it was planned under.
+pub(super) struct KnownPlan {
+    fetch: KnownFetch,
+    before: Option<ViewMark>,
+}
+
+impl KnownPlan {
+    /// Whether the known UIDs were asked only what changed (CHANGEDSINCE): when that fails
+    /// (refused, or the view changed under it), the operation runs again, plainly.
+    fn asked_changes(&self) -> bool {
+        matches!(self.fetch, KnownFetch::Changed { .. })
+    }
+}
+
+/// A saved search's answers read with the remembered flags ([`take_saved_known`]).
+struct KnownAnswers {
+    /// The known UIDs asked with CHANGEDSINCE that still exist, with their flags (the
+    /// remembered ones unless answered).
+    remembered: Vec<(Uid, MessageFlags)>,
+    /// Every message fetched (the known UIDs asked plainly, then `$`).
+    found: Vec<imapvm_proto::FetchedMessage>,
+    /// The memory to keep (`None`: none was planned; `Some(None)`: forget it).
+    memory: Option<Option<KnownFlags>>,
+}
+
+/// Reads the answers of a [`SavedSearch`] planned as `plan` (`None`: without the remembered
+/// flags) for the box `key` in `name`, with its remembered flags. `gone`: the UIDs of `name`
+/// the session saw expunged up to the answers ([`forget_gone`]), which the memory to keep
+/// leaves out. A failed answer, or a view that changed under a CHANGEDSINCE fetch, forgets
+/// the memory and fails (the flight then runs again, plainly).
+fn take_saved_known(
+    s: &mut Session,
+    f: &mut Folders,
+    name: &MailboxName,
+    key: &(String, String, String),
+    saved: &SavedSearch,
+    plan: Option<&KnownPlan>,
+    gone: &UidSet,
+) -> Result<KnownAnswers> {
+    let fetched = |m: &imapvm_proto::FetchedMessage| Fetched {
+        uid: m.uid,
+        flags: m.flags.as_ref().map(MessageFlags::from_flags),
+        modseq: m.modseq,
+    };
+    let changed = saved.changed.map(|id| changed_result(s, id));
+    let found = take_saved(s, saved);
+    let uid_validity = f.get(name).uid_validity;
+    let remembered = uid_validity
+        .and_then(|v| f.voicemail.known_flags(key, v))
+        .cloned();
+    let forget = |f: &mut Folders| {
+        if let Some(v) = uid_validity {
+            f.voicemail.remember_flags(key, v, None);
+        }
+    };
+    let (changed, found) = match (changed, found) {
+        (Some(Err(e)), _) | (_, Err(e)) => {
+            forget(f);
+            return Err(e);
+        }
+        (changed, Ok(found)) => (changed.transpose()?.unwrap_or_default(), found),
+    };
+    let Some(plan) = plan else {
+        return Ok(KnownAnswers {
+            remembered: Vec::new(),
+            found,
+            memory: None,
+        });
+    };
+    let changed: Vec<Fetched> = changed.iter().map(fetched).collect();
+    let later: Vec<Fetched> = found.iter().map(fetched).collect();
+    let view = s.selected_view(name);
+    let (flags, mut kept) = KnownFlags::merge(
+        remembered,
+        &plan.fetch,
+        plan.before,
+        view.as_ref(),
+        &changed,
+        plan.fetch.plain(),
+        &later,
+    );
+    // A UID an answer brought and an expunge later in the flight took away.
+    if let Some(k) = kept.as_mut() {
+        k.vanish(gone);
+    }
+    let Some(remembered) = flags else {
+        forget(f);
+        return Err(Error::Unexpected {
+            account: s.key().clone(),
+            command: "UID FETCH (CHANGEDSINCE): the folder's view changed",
+        });
+    };
+    Ok(KnownAnswers {
+        remembered,
+        found,
+        memory: Some(kept),
+    })
+}
+
+/// Applies what the session saw expunged (this flight included) to the remembered flags of
+/// `name`'s boxes before a count's or listing's answers are read; returns those UIDs. The
+/// rest of what is remembered (identity headers, rows, listings) learns them when the
+/// operation ends, as before.
+fn forget_gone(s: &Session, f: &mut Folders, name: &MailboxName) -> UidSet {
+    let gone = s.gone_in(name);
+    f.voicemail.vanish(|k| k.0 == name.as_wire(), &gone);
+    gone
+}
+
+/// The messages a CHANGEDSINCE fetch answered (with their MODSEQ).
+fn changed_result(s: &mut Session, id: CommandId) -> Result<Vec<imapvm_proto::FetchedMessage>> {
+    let context = "UID FETCH (known voicemail, CHANGEDSINCE)";
+    match s.take(context, id)? {
+        Outcome::FetchChanged { messages, .. } | Outcome::Fetch(messages) => Ok(messages),
+        _ => Err(Error::Unexpected {
+            account: s.key().clone(),
+            command: context,
+        }),
+    }
 }
 
 /// A SELECT queued in front of an operation's commands ([`Mailbox::queue_select`]).
@@ -243,8 +368,9 @@ impl Mailbox {
     /// Queues a [`SavedSearch`] of this box in `name` (selected, or its SELECT queued in
     /// front), fetching `attrs` of every match; the known UIDs get `known_attrs` (and, when
     /// those ask for no header fields, the identity headers if some are not remembered).
-    /// With [`FlagMemory::Use`] (a count), the known UIDs whose flags are remembered are
-    /// asked only what changed since (`imapvm_policy::known_flags`): the plan is returned.
+    /// With [`FlagMemory::Use`] (a count) or [`FlagMemory::UseWithRows`] (a listing), the
+    /// known UIDs whose flags are remembered are asked only what changed since
+    /// (`imapvm_policy::known_flags`): the plan is returned.
     fn queue_saved_search(
         &self,
         s: &mut Session,
@@ -253,20 +379,24 @@ impl Mailbox {
         attrs: &[FetchAttr],
         known_attrs: &[FetchAttr],
         memory: FlagMemory,
-    ) -> Result<(SavedSearch, KnownFetch)> {
+    ) -> Result<(SavedSearch, KnownPlan)> {
         let key = self.voicemail_key(name);
         let uid_validity = f.get(name).uid_validity;
         let split = uid_validity.and_then(|v| f.voicemail.known_and_tail(&key, v));
         let searched = self.candidates(f, name);
         let (known, tail) = saved_split(split);
         let remembered = match (memory, uid_validity) {
-            (FlagMemory::Use, Some(v)) => f.voicemail.known_flags(&key, v).cloned(),
+            (FlagMemory::Use | FlagMemory::UseWithRows, Some(v)) => {
+                f.voicemail.known_flags(&key, v).cloned()
+            }
             _ => None,
         };
         let view = s.selected_view(name);
+        let before = s.view_mark_of(name);
         let mem = f.get(name);
         let plan = KnownFlags::plan(remembered.as_ref(), view.as_ref(), &known, |u| {
             mem.headers.contains_key(&u)
+                && (memory != FlagMemory::UseWithRows || mem.rows.contains(u))
         });
         let changed = match &plan {
             KnownFetch::Changed { since, changed, .. } => {
@@ -304,7 +434,10 @@ impl Mailbox {
                 fetch,
                 searched,
             },
-            plan,
+            KnownPlan {
+                fetch: plan,
+                before,
+            },
         ))
     }
 
@@ -405,6 +538,159 @@ impl Mailbox {
 /// What the scripted-server tests of several operations share.
 #[cfg(test)]
 pub(crate) mod test_support {
+    use std::sync::{Arc, Mutex};
+
+    use imapvm_harness::scripted::{Command, Imap, Log, usual};
+    use imapvm_testkit::{Peer, Reply};
+
+    use crate::store::Retry;
+
+    /// As Dovecot's after the login: SEARCHRES (the saved search) and CONDSTORE.
+    const CAPS: &str = "IMAP4rev1 LITERAL+ NAMESPACE UIDPLUS ESEARCH SEARCHRES CONDSTORE";
+
+    /// A folder of a scripted server: per sequence number, (UID, flags, MODSEQ, voicemail?).
+    /// A voicemail of UID u is box 1234@default's, from caller 555u, `RFC822.SIZE` 1000 + u.
+    #[derive(Debug, Default)]
+    pub(crate) struct Folder {
+        pub messages: Vec<(u32, &'static str, u64, bool)>,
+        pub highest: u64,
+        /// Expunge the message of this sequence number at the next NOOP.
+        pub expunge_at_noop: Option<usize>,
+        /// What `$` holds.
+        saved: Vec<u32>,
+    }
+
+    impl Folder {
+        fn fetch_line(&self, seq: usize, items: &str, modseq: bool) -> String {
+            let (uid, flags, m, vm) = self.messages[seq - 1];
+            let mut line = format!("* {seq} FETCH (UID {uid} FLAGS ({flags})");
+            if modseq {
+                line.push_str(&format!(" MODSEQ ({m})"));
+            }
+            if items.contains("RFC822.SIZE") {
+                line.push_str(&format!(" RFC822.SIZE {}", 1000 + uid));
+            }
+            if items.contains("HEADER.FIELDS") {
+                let h = if vm {
+                    format!(
+                        "X-Asterisk-VM-Extension: 1234\r\nX-Asterisk-VM-Context: default\r\n\
+                         X-Asterisk-VM-Caller-ID-Num: 555{uid}\r\n\r\n"
+                    )
+                } else {
+                    "\r\n".to_owned()
+                };
+                line.push_str(&format!(
+                    " BODY[HEADER.FIELDS (X-ASTERISK-VM-EXTENSION X-ASTERISK-VM-CONTEXT X-ASTERISK-VM-MESSAGE-TYPE)] {{{}}}\r\n{h}",
+                    h.len()
+                ));
+            }
+            line.push_str(")\r\n");
+            line
+        }
+
+        fn answer(&mut self, c: &Command) -> Option<Reply> {
+            let tag = &c.tag;
+            let text = c.text.to_ascii_uppercase();
+            let out = if c.is("SELECT") {
+                format!(
+                    "* {} EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 10] n\r\n\
+                     * OK [HIGHESTMODSEQ {}] h\r\n{tag} OK [READ-WRITE] selected\r\n",
+                    self.messages.len(),
+                    self.highest
+                )
+            } else if c.is("NOOP") {
+                let mut out = String::new();
+                if let Some(seq) = self.expunge_at_noop.take() {
+                    self.messages.remove(seq - 1);
+                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                }
+                out + &format!("{tag} OK done\r\n")
+            } else if c.is("UID SEARCH") {
+                // A search restricted to UIDs (the tail) finds nothing new; the whole
+                // folder's finds the voicemail.
+                self.saved = match text.contains(" UID ") {
+                    true => Vec::new(),
+                    false => self.messages.iter().filter(|m| m.3).map(|m| m.0).collect(),
+                };
+                format!("{tag} OK done\r\n")
+            } else if c.is("UID FETCH") {
+                let set = text.split(' ').nth(2).unwrap_or_default().to_owned();
+                let uids: Vec<u32> = match set.as_str() {
+                    "$" => self.saved.clone(),
+                    s => s.split(',').filter_map(|u| u.parse().ok()).collect(),
+                };
+                let since = text
+                    .split("CHANGEDSINCE ")
+                    .nth(1)
+                    .and_then(|r| r.trim_end_matches(')').parse::<u64>().ok());
+                let mut out = String::new();
+                for (i, m) in self.messages.iter().enumerate() {
+                    if uids.contains(&m.0) && since.is_none_or(|s| m.2 > s) {
+                        out.push_str(&self.fetch_line(i + 1, &text, since.is_some()));
+                    }
+                }
+                out + &format!("{tag} OK done\r\n")
+            } else {
+                return None;
+            };
+            Some(Reply::send(out))
+        }
+    }
+
+    /// A scripted server of `folder` (as Dovecot's INBOX), with the log of what it was sent.
+    pub(crate) async fn server(folder: Arc<Mutex<Folder>>) -> (Peer, Log) {
+        let log = Log::default();
+        let l = log.clone();
+        let peer = Peer::builder()
+            .respond(move || {
+                let folder = Arc::clone(&folder);
+                Imap::new(CAPS, &l, move |c: &Command| {
+                    Some(
+                        folder
+                            .lock()
+                            .unwrap()
+                            .answer(c)
+                            .unwrap_or_else(|| usual(CAPS, c)),
+                    )
+                })
+                .greeting_text("Dovecot ready.")
+            })
+            .await
+            .unwrap();
+        (peer, log)
+    }
+
+    /// Two voicemails (UIDs 3 and 5) around an e-mail (UID 4), HIGHESTMODSEQ 10.
+    pub(crate) fn folder() -> Arc<Mutex<Folder>> {
+        Arc::new(Mutex::new(Folder {
+            messages: vec![(3, "", 8, true), (4, "", 9, false), (5, "", 10, true)],
+            highest: 10,
+            ..Folder::default()
+        }))
+    }
+
+    /// The session's round trips so far.
+    pub(crate) async fn trips(mb: &crate::Mailbox) -> u64 {
+        mb.with_account(Retry::Never, |a| {
+            Box::pin(async move { Ok(a.session.stats().round_trips) })
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The commands logged since `from` that fetch the known voicemail (UIDs 3 and 5).
+    pub(crate) fn known_fetches(log: &Log, from: usize) -> Vec<String> {
+        log.lines()[from..]
+            .iter()
+            .filter(|l| l.contains("UID FETCH 3,5") || l.contains("UID FETCH 3:5"))
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, t)| t.to_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// A store for box 1234@default on `port` of a scripted server (clear text on
     /// loopback, `format=wav`).
     pub(crate) fn store_on(port: u16) -> crate::Store {

@@ -216,6 +216,18 @@ impl imapvm_testkit::proxy::Tap for WireTap {
     }
 }
 
+/// A proxy in front of the private Dovecot (clear text) that keeps what the client sends.
+async fn tapped() -> (Sent, imapvm_testkit::proxy::Proxy) {
+    let s = server();
+    let sent = Sent::default();
+    let tap = sent.clone();
+    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
+        .tap(move || WireTap(tap.clone()))
+        .await
+        .unwrap();
+    (sent, proxy)
+}
+
 /// A store for box 1234@default with voicemail in `folder`, in clear text on loopback
 /// through `port`.
 fn plain_store(name: &str, port: u16, folder: &str) -> Store {
@@ -240,12 +252,7 @@ fn plain_store(name: &str, port: u16, folder: &str) -> Store {
 async fn a_warm_count_from_what_changed_since_equals_a_fresh_count() {
     let s = server();
     let folder = unique("modseq");
-    let sent = Sent::default();
-    let tap = sent.clone();
-    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
-        .tap(move || WireTap(tap.clone()))
-        .await
-        .unwrap();
+    let (sent, proxy) = tapped().await;
     let store = plain_store("modseq", proxy.port(), &folder);
     let mb = store.mailbox("1234@default").unwrap();
     let mut uids = Vec::new();
@@ -346,12 +353,7 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
     let s = server();
     let folder = unique("uid-file");
     let cache = imapvm_harness::scratch_dir("imapvm-it-uid-file", "cache").join("cache");
-    let sent = Sent::default();
-    let tap = sent.clone();
-    let proxy = imapvm_testkit::proxy::Proxy::to(&s.host, s.port)
-        .tap(move || WireTap(tap.clone()))
-        .await
-        .unwrap();
+    let (sent, proxy) = tapped().await;
     let cold = || {
         let store = plain_store("uid-file", proxy.port(), &folder);
         store.set_cache_dir(Some(cache.clone()));
@@ -365,7 +367,8 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
         store.close().await;
         found
     };
-    let check = |step: &'static str, restricted: bool| {
+    // `sizes`: every voicemail's size is in the file (none arrived since it was written).
+    let check = |step: &'static str, restricted: bool, sizes: bool| {
         let sent = &sent;
         let folder = &folder;
         async move {
@@ -380,7 +383,12 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
                 .filter(|(_, f)| !f.contains("\\Deleted"))
                 .map(|(u, _)| *u)
                 .collect();
-            assert_eq!(found, (truth_counts(&t), present), "{step}: a full search");
+            let listed: Vec<u32> = found.1.iter().map(|(u, _)| *u).collect();
+            assert_eq!(
+                (found.0, listed),
+                (truth_counts(&t), present),
+                "{step}: a full search"
+            );
             assert_eq!(found, uncached().await, "{step}: a store without the file");
             let bytes = sent.0.lock().unwrap()[from..].to_vec();
             let text = String::from_utf8_lossy(&bytes);
@@ -398,6 +406,14 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
                 restricted,
                 "{step}: {searches:#?}"
             );
+            // From the file, the known voicemail's sizes too: the listing asks them none
+            // (a voicemail that arrived since the file was written has no size in it).
+            let sized: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("UID FETCH") && !l.contains("FETCH $"))
+                .filter(|l| l.contains("RFC822.SIZE"))
+                .collect();
+            assert_eq!(sized.is_empty(), sizes, "{step}: {sized:#?}");
             found
         }
     };
@@ -411,10 +427,10 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
     py(&foreign_mail(&folder, 10, "b"));
     mb.store().close().await;
 
-    check("no file yet", false).await;
+    check("no file yet", false, false).await;
     let files: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(files.len(), 1, "one file for the account: {files:?}");
-    let (counts, _) = check("from the file", true).await;
+    let (counts, _) = check("from the file", true, true).await;
     assert_eq!(counts.new, 2);
 
     py(&format!(
@@ -428,19 +444,138 @@ async fn a_new_store_starts_from_the_uids_the_last_one_kept() {
         c = q(&fixture("01-basic.eml"))
     ));
     py(&foreign_mail(&folder, 5, "c"));
-    let (counts, listed) = check("one expunged, one read, one appended", true).await;
+    let (counts, listed) = check("one expunged, one read, one appended", true, false).await;
     assert_eq!((counts.new, counts.old, listed.len()), (1, 1, 2));
 
     // A new folder under the old name: UIDs from 1 again, the voicemail at UID 4, which the
     // file knew as an e-mail. The file's UIDVALIDITY is not the folder's: a full search.
     recreate_with_voicemail(&folder, "d", "()");
-    let (counts, listed) = check("folder re-created", false).await;
-    assert_eq!((counts.new, listed), (1, vec![4]));
-    check("from the new folder's file", true).await;
+    let (counts, listed) = check("folder re-created", false, false).await;
+    assert_eq!((counts.new, listed.len(), listed[0].0), (1, 1, 4));
+    check("from the new folder's file", true, true).await;
 }
 
-/// The UIDs `mb` lists, in order.
-async fn uids_listed(mb: &Mailbox) -> Vec<u32> {
+/// The UIDs `mb` lists, in order, with their sizes.
+async fn uids_listed(mb: &Mailbox) -> Vec<(u32, u32)> {
     let listing = mb.list(None).await.unwrap();
-    listing.messages.iter().map(|m| m.uid.get()).collect()
+    listing
+        .messages
+        .iter()
+        .map(|m| (m.uid.get(), m.size))
+        .collect()
+}
+
+/// Issue 22: a warm store's listing asks the known voicemail only which flags changed since
+/// (`UID FETCH … (CHANGEDSINCE m)`) and takes the rest of each row from memory
+/// (`imapvm_policy::listed_rows`); whatever the mail client does between two listings (reads
+/// one, flags one urgent, marks one unread again, deletes one without and one with expunge,
+/// appends a new one) the warm listing equals a fresh store's, with and without the
+/// `\Deleted` messages, and a full search's.
+#[tokio::test]
+async fn a_warm_listing_from_what_changed_since_equals_a_fresh_listing() {
+    let s = server();
+    let folder = unique("modseq-list");
+    let (sent, proxy) = tapped().await;
+    let store = plain_store("modseq-list", proxy.port(), &folder);
+    let mb = store.mailbox("1234@default").unwrap();
+    let mut uids = Vec::new();
+    for caller in ["5557001", "5557002", "5557003"] {
+        uids.push(
+            mb.deposit(&crate::voicemail(caller, 200))
+                .await
+                .unwrap()
+                .uid,
+        );
+        py(&foreign_mail(&folder, 10, caller));
+    }
+    // What a fresh store lists: every state, and with the `\Deleted` messages.
+    let fresh = || async {
+        let store = plain_store("modseq-list-fresh", s.port, &folder);
+        let mb = store.mailbox("1234@default").unwrap();
+        let listed = mb.list(None).await.unwrap().messages;
+        let with_deleted = mb.list_with_deleted(None).await.unwrap().messages;
+        store.close().await;
+        (listed, with_deleted)
+    };
+    let warm = |step: &'static str, changedsince: bool| {
+        let mb = &mb;
+        let sent = &sent;
+        let folder = &folder;
+        async move {
+            let from = sent.len();
+            let listed = mb.list(None).await.unwrap().messages;
+            let asked = sent.changedsince_from(from);
+            let with_deleted = mb.list_with_deleted(None).await.unwrap().messages;
+            let (want, want_deleted) = fresh().await;
+            assert_eq!(listed, want, "{step}: a fresh store's listing");
+            assert_eq!(with_deleted, want_deleted, "{step}: with the deleted");
+            let truth: Vec<u32> = truth(folder)
+                .into_iter()
+                .filter(|(_, f)| !f.contains("\\Deleted"))
+                .map(|(u, _)| u)
+                .collect();
+            let uids: Vec<u32> = listed.iter().map(|m| m.uid.get()).collect();
+            assert_eq!(uids, truth, "{step}: a full search");
+            if changedsince {
+                assert!(
+                    !asked.is_empty(),
+                    "{step}: CHANGEDSINCE not used: {}",
+                    String::from_utf8_lossy(&sent.0.lock().unwrap()[from..])
+                );
+            }
+            listed
+        }
+    };
+    warm("after the deposits", false).await;
+    let l = warm("warm", true).await;
+    assert_eq!(l.len(), 3);
+    let script = |what: &str| {
+        py(&format!(
+            "m = connect('vm1234')\nsel(m, {f})\n{what}\n",
+            f = q(&folder)
+        ))
+    };
+    let store_flags = |uid: imapvm::Uid, change: &str, flags: &str| {
+        script(&format!(
+            "check(m.uid('STORE', '{uid}', '{change}', '({flags})'), 'store')"
+        ))
+    };
+    store_flags(uids[0], "+FLAGS", "\\\\Seen");
+    let l = warm("one read", true).await;
+    assert!(l[0].state == Some(imapvm::MessageState::Old), "{l:?}");
+    store_flags(uids[1], "+FLAGS", "\\\\Flagged");
+    let l = warm("one flagged urgent", true).await;
+    assert!(l[1].flagged, "{l:?}");
+    store_flags(uids[0], "-FLAGS", "\\\\Seen");
+    store_flags(uids[1], "-FLAGS", "\\\\Flagged");
+    let l = warm("both cleared", true).await;
+    assert!(
+        l.iter().all(|m| m.state == Some(imapvm::MessageState::New)),
+        "{l:?}"
+    );
+    store_flags(uids[2], "+FLAGS", "\\\\Deleted");
+    let l = warm("one deleted, not expunged", true).await;
+    assert_eq!(l.len(), 2);
+    store_flags(uids[2], "-FLAGS", "\\\\Deleted");
+    let l = warm("undeleted", true).await;
+    assert_eq!(l.len(), 3);
+    script(&format!(
+        "check(m.uid('STORE', '{}', '+FLAGS', '(\\\\Deleted)'), 'delete')\ncheck(m.expunge(), 'expunge')",
+        uids[1]
+    ));
+    // The expunge reaches the warm session with the UID (the listing fetched it) or without
+    // (then the plain fetch): either way the listing is exact.
+    let l = warm("one deleted and expunged", false).await;
+    assert_eq!(l.len(), 2);
+    warm("after the expunge", true).await;
+    py(&format!(
+        "m = connect('vm1234')\nappend(m, {f}, open({c}, 'rb').read())\n",
+        f = q(&folder),
+        c = q(&fixture("01-basic.eml"))
+    ));
+    py(&foreign_mail(&folder, 5, "after"));
+    let l = warm("a voicemail appended by another client", true).await;
+    assert_eq!(l.len(), 3);
+    warm("again", true).await;
+    store.close().await;
 }
