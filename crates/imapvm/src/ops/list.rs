@@ -383,17 +383,19 @@ impl Mailbox {
         let mem = f.get(&name);
         // Every fetched message's identity is learnt (not only the hits'): the next warm
         // listing's window starts above them, so ordinary mail is fetched once at most.
-        let mut parsed: HashMap<Uid, ListedRow> = HashMap::with_capacity(fetched.len());
-        for (uid, m) in fetched.drain() {
-            parsed.insert(uid, self.learn_row(mem, &m, &sizes));
-        }
-        // The known rows whose flags were remembered or answered by CHANGEDSINCE; one not
-        // remembered after all is fetched below.
+        let mut parsed: HashMap<Uid, ListedRow> =
+            HashMap::with_capacity(fetched.len() + remembered.len());
+        // The known rows whose flags were remembered or answered by CHANGEDSINCE, taken before
+        // the rows fetched here are learnt (which may push them out of the bounded memory);
+        // one not remembered after all is fetched below.
         for (uid, flags) in remembered {
-            if let Some(facts) = mem.rows.get(uid).filter(|_| !parsed.contains_key(&uid)) {
+            if let Some(facts) = mem.rows.get(uid) {
                 let facts = facts.clone();
                 parsed.insert(uid, ListedRow { flags, facts });
             }
+        }
+        for (uid, m) in fetched.drain() {
+            parsed.insert(uid, self.learn_row(mem, &m, &sizes));
         }
         let hits: BTreeSet<Uid> = hits.into_iter().collect();
         // Round trip 2, only when needed: hits the first flight did not cover, except those
@@ -623,6 +625,40 @@ mod tests {
         assert_eq!(warm, fresh(peer.port()).await);
         assert_eq!(warm.len(), 1);
         assert!(asked_changes(&log, from), "{:#?}", &log.lines()[from..]);
+        store.close().await;
+    }
+
+    /// A memory of rows too small for the listing: the rows it holds are taken before those
+    /// fetched are learnt (which push them out), so the listing still takes one round trip.
+    #[tokio::test]
+    async fn rows_pushed_out_by_this_listing_are_still_taken() {
+        let f = folder();
+        let (peer, log) = server(f.clone()).await;
+        let store = store_on(peer.port());
+        let mb = store.mailbox("1234@default").unwrap();
+        let cold = mb.list(None).await.unwrap().messages;
+        mb.with_account(crate::store::Retry::Never, |a| {
+            Box::pin(async move {
+                let inbox = imapvm_policy::MailboxName::inbox();
+                let rows = &mut a.folders.get(&inbox).rows;
+                *rows = imapvm_policy::ListedRows::new(1, 1 << 20);
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        // The first warm listing keeps one row (5); then each asks 5 only what changed and
+        // fetches 3, whose row pushes 5's out.
+        for round in 0..3 {
+            let (from, before) = (log.lines().len(), trips(&mb).await);
+            assert_eq!(mb.list(None).await.unwrap().messages, cold, "round {round}");
+            assert_eq!(
+                trips(&mb).await - before,
+                1,
+                "round {round}: {:#?}",
+                &log.lines()[from..]
+            );
+        }
         store.close().await;
     }
 
