@@ -7,6 +7,10 @@ of box 2001 alone) and `bench-shared-100k` (the same 100 among 100,000 e-mails).
 IMAP lines on one socket, commands one at a time, median of 21 runs each.
 
     python3 benches/scripts/folder-size-probe.py [target/imapvm-dovecot/server.json]
+
+The second table times what a cold command's new session pays: each command after a fresh
+LOGIN and SELECT, median of 7 sessions (a listing's fetch of the known rows with and without
+RFC822.SIZE, and of an empty `$`).
 """
 import json
 import socket
@@ -15,6 +19,39 @@ import time
 
 FOLDERS = ["bench-shared-empty", "bench-shared-100k"]
 SEARCH = "HEADER X-Asterisk-VM-Extension 2001"
+ROW = ("BODY.PEEK[HEADER.FIELDS (Date From Subject Message-ID X-Asterisk-VM-Message-Num "
+       "X-Asterisk-VM-Context X-Asterisk-VM-Extension X-Asterisk-VM-Flag X-Asterisk-VM-Priority "
+       "X-Asterisk-VM-Caller-ID-Num X-Asterisk-VM-Caller-ID-Name X-Asterisk-VM-Duration "
+       "X-Asterisk-VM-Message-Type X-Asterisk-VM-Orig-date X-Asterisk-VM-Orig-time "
+       "X-Asterisk-VM-Message-ID X-Asterisk-CallerID X-Asterisk-CallerIDName)]")
+
+
+def new_session_ms(cfg, folder, commands):
+    """Each command timed in its own new session (LOGIN, then SELECT (CONDSTORE), then it,
+    after the untimed commands before it on its line), median of 7; the SELECT's own time
+    under "SELECT (CONDSTORE)"."""
+    times = {label: [] for label in ["SELECT (CONDSTORE)", *commands]}
+    for label, command in commands.items():
+        for _ in range(7):
+            sock = socket.create_connection((cfg["host"], cfg["port"]))
+            lines = sock.makefile("rb")
+            lines.readline()
+
+            def timed(tag, text):
+                start = time.perf_counter()
+                sock.sendall(f"{tag} {text}\r\n".encode())
+                while not lines.readline().startswith(tag.encode() + b" "):
+                    pass
+                return (time.perf_counter() - start) * 1000
+
+            timed("a", f"LOGIN vmshared {cfg['users']['vmshared']}")
+            times["SELECT (CONDSTORE)"].append(timed("s", f"SELECT {folder} (CONDSTORE)"))
+            *before, last = command.split("\n")
+            for i, text in enumerate(before):
+                timed(f"b{i}", text)
+            times[label].append(timed("c", last))
+            sock.close()
+    return {label: sorted(t)[len(t) // 2] for label, t in times.items()}
 
 
 def main():
@@ -53,6 +90,7 @@ def main():
     print("| command | " + " | ".join(FOLDERS) + " |")
     print("|---|" + "---:|" * len(FOLDERS))
     rows = {}
+    knowns = {}
     for folder in FOLDERS:
         sock.sendall(f"s SELECT {folder}\r\n".encode())
         until("s")
@@ -62,6 +100,7 @@ def main():
         if len(uids) != 100:
             raise SystemExit(f"{folder}: {len(uids)} voicemails of box 2001, not 100")
         known = ",".join(u.decode() for u in uids)
+        knowns[folder] = known
         tail = int(uids[-1]) + 1
         commands = {
             "NOOP": "NOOP",
@@ -74,6 +113,23 @@ def main():
         for label, command in commands.items():
             rows.setdefault(label, []).append(median_ms(command))
     for label, times in rows.items():
+        print(f"| {label} | " + " | ".join(f"{t:.3f} ms" for t in times) + " |")
+    print()
+    print("| command in a new session | " + " | ".join(FOLDERS) + " |")
+    print("|---|" + "---:|" * len(FOLDERS))
+    fresh = {}
+    for folder, known in knowns.items():
+        commands = {
+            "UID FETCH (the 100 known) (UID FLAGS row headers)": f"UID FETCH {known} (UID FLAGS {ROW})",
+            "the same with RFC822.SIZE": f"UID FETCH {known} (UID FLAGS RFC822.SIZE {ROW})",
+            "UID FETCH $ (UID FLAGS RFC822.SIZE), `$` empty":
+                f"UID SEARCH RETURN (SAVE) UID 4294967295 {SEARCH}\nUID FETCH $ (UID FLAGS RFC822.SIZE)",
+            "UID FETCH $ (UID FLAGS), `$` empty":
+                f"UID SEARCH RETURN (SAVE) UID 4294967295 {SEARCH}\nUID FETCH $ (UID FLAGS)",
+        }
+        for label, ms in new_session_ms(cfg, folder, commands).items():
+            fresh.setdefault(label, []).append(ms)
+    for label, times in fresh.items():
         print(f"| {label} | " + " | ".join(f"{t:.3f} ms" for t in times) + " |")
     sock.sendall(b"z LOGOUT\r\n")
 
