@@ -96,10 +96,10 @@ fn write_atomically(dir: &Path, path: &Path, text: &str) -> std::io::Result<()> 
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp = dir.join(format!(".uids.{}.{nanos}.tmp", std::process::id()));
+    // Unique to this write: the process, and a count of this process's writes.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".uids.{}.{n}.tmp", std::process::id()));
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
