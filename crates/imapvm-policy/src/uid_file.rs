@@ -1,4 +1,4 @@
-//! The file form of one account's [`VoicemailUids`] cache, so that a new process (every
+//! The file form of one account's [`VoicemailUids`](crate::VoicemailUids) cache, so that a new process (every
 //! `imapvm count` or `list` a dialplan or a script runs is one) starts from what the last
 //! one learnt instead of searching the whole folder (issue 22: 100 voicemails among
 //! 100,000 e-mails).
