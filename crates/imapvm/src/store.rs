@@ -1,12 +1,13 @@
 //! [`Store`] (a voicemail.conf plus the connection pool) and [`Mailbox`] (one `box@context`),
 //! with the value types the operations take and return.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError};
 
 use imapvm_config::{Config, MailboxSettings};
 use imapvm_message::{AudioPart, MailboxZone, Settings, Voicemail};
@@ -297,6 +298,25 @@ pub(crate) struct StoreInner {
     pub cache_dir: std::sync::RwLock<Option<PathBuf>>,
     /// The `imapoauthcmd` of each account, shared by its mailboxes (one token cache).
     pub tokens: TokenCaches,
+    /// What [`Store::mailbox_of`] found for each box asked so far, at most
+    /// [`REMEMBERED_BOXES`]: a box asked again (each call of `imapvm agi`, each operation of
+    /// a program holding the store) costs a lookup, not its effective settings (a scan of
+    /// voicemail.conf's boxes and every option layered).
+    boxes: std::sync::Mutex<HashMap<MailboxId, BoxParts>>,
+}
+
+/// How many boxes a [`Store`] remembers what [`Store::mailbox_of`] found for (a few hundred
+/// bytes each); boxes asked beyond them are found again each time.
+pub const REMEMBERED_BOXES: usize = 4096;
+
+/// What a [`Mailbox`] holds besides its store and its settings: the same for every
+/// `Mailbox` of one box of one store (the configuration does not change under a store).
+#[derive(Clone)]
+struct BoxParts {
+    id: MailboxId,
+    identity: VoicemailIdentity,
+    account: Account,
+    imapfolder: String,
 }
 
 /// A voicemail.conf and the connections to its IMAP accounts. Cheap to clone.
@@ -332,6 +352,7 @@ impl Store {
                 clock,
                 tokens: TokenCaches::default(),
                 cache_dir,
+                boxes: std::sync::Mutex::default(),
             }),
         }
     }
@@ -403,10 +424,26 @@ impl Store {
         self.mailbox_of(&id)
     }
 
-    /// The mailbox `id`.
+    /// The mailbox `id`. The first call for a box computes it from the configuration; later
+    /// ones (up to [`REMEMBERED_BOXES`] boxes) take what that found.
     pub fn mailbox_of(&self, id: &MailboxId) -> Result<Mailbox> {
+        let boxes = || {
+            self.inner
+                .boxes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(parts) = boxes().get(id) {
+            return Ok(self.mailbox_with(parts.clone()));
+        }
         let settings = self.inner.config.settings(id);
-        self.mailbox_from(id, settings)
+        let parts = self.parts_of(id, settings)?;
+        let mut remembered = boxes();
+        if remembered.len() < REMEMBERED_BOXES {
+            remembered.insert(id.clone(), parts.clone());
+        }
+        drop(remembered);
+        Ok(self.mailbox_with(parts))
     }
 
     /// The mailboxes `ids`, in that order: [`Store::mailbox_of`] of each, with the
@@ -415,10 +452,23 @@ impl Store {
     pub fn mailboxes_of(&self, ids: &[MailboxId]) -> Result<Vec<Mailbox>> {
         let settings = self.inner.config.settings_of_each(ids);
         let boxes = ids.iter().zip(settings);
-        boxes.map(|(id, s)| self.mailbox_from(id, s)).collect()
+        boxes
+            .map(|(id, s)| Ok(self.mailbox_with(self.parts_of(id, s)?)))
+            .collect()
     }
 
-    fn mailbox_from(&self, id: &MailboxId, settings: Option<MailboxSettings>) -> Result<Mailbox> {
+    fn mailbox_with(&self, parts: BoxParts) -> Mailbox {
+        Mailbox {
+            store: self.clone(),
+            id: parts.id,
+            identity: parts.identity,
+            account: parts.account,
+            imapfolder: parts.imapfolder,
+            settings: OnceLock::new(),
+        }
+    }
+
+    fn parts_of(&self, id: &MailboxId, settings: Option<MailboxSettings>) -> Result<BoxParts> {
         let settings = settings.ok_or_else(|| Error::NoSuchMailbox {
             mailbox: id.clone(),
         })?;
@@ -431,13 +481,11 @@ impl Store {
             )?;
         let mut account = Account::from_settings(&settings)?;
         account.share_token(&self.inner.tokens);
-        Ok(Mailbox {
-            store: self.clone(),
+        Ok(BoxParts {
             id: settings.id.clone(),
             identity,
             account,
             imapfolder: settings.imapfolder.value,
-            settings: OnceLock::new(),
         })
     }
 
@@ -873,6 +921,56 @@ mod tests {
         // A clone taken before holds none until asked.
         assert!(copy.settings.get().is_none());
         assert_eq!(copy.settings().imapfolder.value, "VM");
+    }
+
+    #[test]
+    fn a_box_asked_again_is_taken_from_what_the_first_call_found() {
+        let conf = b"[general]\nimapserver=h\n[default]\n1 => 1,A,,,imapuser=a|imappassword=p|imapvmshareid=shared|imapfolder=VM\n2 => 2,B,,,imapuser=b|imappassword=p\n";
+        let store = store_of(conf);
+        let seen = |b: &Mailbox| {
+            (
+                b.id(),
+                b.identity.clone(),
+                b.account.key(),
+                b.imapfolder.clone(),
+            )
+        };
+        let first = store.mailbox("1@default").unwrap();
+        assert_eq!(store.inner.boxes.lock().unwrap().len(), 1);
+        let again = store.mailbox("1@default").unwrap();
+        assert_eq!(seen(&again), seen(&first));
+        // The same as a store that never asked before: nothing of another box leaks in.
+        let fresh = store_of(conf).mailbox("1@default").unwrap();
+        assert_eq!(seen(&again), seen(&fresh));
+        assert_eq!(again.identity.extension(), "shared");
+        assert_ne!(seen(&store.mailbox("2@default").unwrap()), seen(&again));
+        // A box voicemail.conf does not have is an error each time, and is not kept.
+        for _ in 0..2 {
+            assert!(matches!(
+                store.mailbox("9@default"),
+                Err(Error::NoSuchMailbox { .. })
+            ));
+        }
+        assert_eq!(store.inner.boxes.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn at_most_remembered_boxes_are_kept_and_the_rest_are_still_found() {
+        let mut conf = String::from("[general]\nimapserver=h\n[default]\n");
+        for n in 0..REMEMBERED_BOXES + 3 {
+            conf.push_str(&format!("{n} => {n},N,,,imapuser=u{n}|imappassword=p\n"));
+        }
+        let store = store_of(conf.as_bytes());
+        for n in 0..REMEMBERED_BOXES + 3 {
+            let b = store.mailbox(&format!("{n}@default")).unwrap();
+            assert_eq!(b.account.credentials.user(), format!("u{n}"));
+        }
+        assert_eq!(store.inner.boxes.lock().unwrap().len(), REMEMBERED_BOXES);
+        let last = store.mailbox(&format!("{}@default", REMEMBERED_BOXES + 2));
+        assert_eq!(
+            last.unwrap().account.credentials.user(),
+            format!("u{}", REMEMBERED_BOXES + 2)
+        );
     }
 
     #[test]
