@@ -699,8 +699,8 @@ pub fn markdown(r: &Report, chart: &str) -> String {
     let _ = writeln!(
         o,
         "Median latency in milliseconds over {} timed iterations (after {} untimed warm-up \
-         iterations); contenders run interleaved, one iteration each in turn. Ratios are of \
-         medians. p99 is nearest-rank: with fewer than 100 iterations it is the slowest \
+         iterations); contenders run interleaved, one iteration each per round, in an order \
+         drawn anew each round (the same every run). Ratios are of medians. p99 is nearest-rank: with fewer than 100 iterations it is the slowest \
          iteration.{}\n",
         r.iterations,
         r.warmup,

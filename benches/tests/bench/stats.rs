@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use imapvm_benches::measure::{
-    Contender, Measured, OperationResult, Runner, median, percentile, run_interleaved, summarize,
+    Contender, Measured, OperationResult, Runner, median, percentile, round_order, run_interleaved,
+    summarize,
 };
 use imapvm_benches::wire::WireStats;
 
@@ -57,6 +58,46 @@ fn summary_takes_medians_of_wire_counters() {
 }
 
 #[test]
+fn round_orders_are_permutations_that_vary_every_position_and_neighbour() {
+    let len = 5;
+    let rounds = 200;
+    let mut at = vec![vec![0u32; len]; len];
+    let mut after = vec![vec![0u32; len]; len];
+    for round in 0..rounds {
+        let order = round_order(len, round);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            (0..len).collect::<Vec<_>>(),
+            "round {round}: {order:?}"
+        );
+        assert_eq!(order, round_order(len, round), "the same every run");
+        for (pos, &c) in order.iter().enumerate() {
+            at[c][pos] += 1;
+        }
+        for w in order.windows(2) {
+            after[w[1]][w[0]] += 1;
+        }
+    }
+    // Every contender runs at every position, and right after every other one, in a fair
+    // share of the rounds (expected 40 and 40 of 200; a fixed order gives 200 and 0).
+    for c in 0..len {
+        for pos in 0..len {
+            assert!((20..=60).contains(&at[c][pos]), "{c} at {pos}: {at:?}");
+        }
+        for before in (0..len).filter(|&b| b != c) {
+            assert!(
+                (20..=80).contains(&after[c][before]),
+                "{c} after {before}: {after:?}"
+            );
+        }
+    }
+    assert!(round_order(0, 3).is_empty());
+    assert_eq!(round_order(1, 3), [0]);
+}
+
+#[test]
 fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
     let order = std::cell::RefCell::new(Vec::new());
     let mut runners = vec![
@@ -96,20 +137,20 @@ fn interleaving_runs_every_contender_each_round_and_skips_warmup() {
     ];
     let out = run_interleaved(&mut runners, 1, 2).unwrap();
     drop(runners);
-    assert_eq!(
-        order.into_inner(),
-        [
-            ("a", 0),
-            ("prep", 0),
-            ("f", 0),
-            ("a", 1),
-            ("prep", 1),
-            ("f", 1),
-            ("a", 2),
-            ("prep", 2),
-            ("f", 2)
-        ]
-    );
+    // Each round runs both once, in that round's order; the floor's preparation comes
+    // right before its operation.
+    let expected: Vec<_> = (0..3)
+        .flat_map(|round| {
+            round_order(2, round).into_iter().flat_map(move |i| {
+                if i == 0 {
+                    vec![("a", round)]
+                } else {
+                    vec![("prep", round), ("f", round)]
+                }
+            })
+        })
+        .collect();
+    assert_eq!(order.into_inner(), expected);
     assert_eq!(out[0].0, Contender::Asterisk);
     assert_eq!(out[0].1.iterations, 2);
     assert_eq!(out[0].1.round_trips, 5);
