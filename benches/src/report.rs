@@ -700,7 +700,9 @@ pub fn markdown(r: &Report, chart: &str) -> String {
         o,
         "Median latency in milliseconds over {} timed iterations (after {} untimed warm-up \
          iterations); contenders run interleaved, one iteration each per round, in an order \
-         drawn anew each round (the same every run). Ratios are of medians. p99 is nearest-rank: with fewer than 100 iterations it is the slowest \
+         that changes each round (over every few rounds each runs at each place, and right \
+         after each other one, equally often). Ratios are of medians. p99 is nearest-rank: \
+         with fewer than 100 iterations it is the slowest \
          iteration.{}\n",
         r.iterations,
         r.warmup,

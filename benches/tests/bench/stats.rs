@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use imapvm_benches::measure::{
-    Contender, Measured, OperationResult, Runner, median, percentile, round_order, run_interleaved,
-    summarize,
+    Contender, Measured, OperationResult, Runner, median, order_period, percentile, round_order,
+    run_interleaved, summarize,
 };
 use imapvm_benches::wire::WireStats;
 
@@ -58,43 +58,41 @@ fn summary_takes_medians_of_wire_counters() {
 }
 
 #[test]
-fn round_orders_are_permutations_that_vary_every_position_and_neighbour() {
-    let len = 5;
-    let rounds = 200;
-    let mut at = vec![vec![0u32; len]; len];
-    let mut after = vec![vec![0u32; len]; len];
-    for round in 0..rounds {
-        let order = round_order(len, round);
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        assert_eq!(
-            sorted,
-            (0..len).collect::<Vec<_>>(),
-            "round {round}: {order:?}"
-        );
-        assert_eq!(order, round_order(len, round), "the same every run");
-        for (pos, &c) in order.iter().enumerate() {
-            at[c][pos] += 1;
-        }
-        for w in order.windows(2) {
-            after[w[1]][w[0]] += 1;
-        }
-    }
-    // Every contender runs at every position, and right after every other one, in a fair
-    // share of the rounds (expected 40 and 40 of 200; a fixed order gives 200 and 0).
-    for c in 0..len {
-        for pos in 0..len {
-            assert!((20..=60).contains(&at[c][pos]), "{c} at {pos}: {at:?}");
-        }
-        for before in (0..len).filter(|&b| b != c) {
-            assert!(
-                (20..=80).contains(&after[c][before]),
-                "{c} after {before}: {after:?}"
-            );
+fn round_orders_balance_positions_and_neighbours_over_each_period() {
+    for len in 1..=7 {
+        let period = order_period(len);
+        // Any `period` consecutive rounds (the timed ones start after the warm-up).
+        for from in [0, 3, 17] {
+            let mut at = vec![vec![0u32; len]; len];
+            let mut after = vec![vec![0u32; len]; len];
+            for round in from..from + period {
+                let order = round_order(len, round);
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..len).collect::<Vec<_>>(), "{len}, round {round}");
+                for (pos, &c) in order.iter().enumerate() {
+                    at[c][pos] += 1;
+                }
+                for w in order.windows(2) {
+                    after[w[1]][w[0]] += 1;
+                }
+            }
+            let each = u32::try_from(period / len).unwrap();
+            for c in 0..len {
+                assert!(at[c].iter().all(|&n| n == each), "{len}: {at:?}");
+                for before in 0..len {
+                    let want = if before == c { 0 } else { each };
+                    assert_eq!(
+                        after[c][before], want,
+                        "{len}: {c} after {before}: {after:?}"
+                    );
+                }
+            }
         }
     }
     assert!(round_order(0, 3).is_empty());
-    assert_eq!(round_order(1, 3), [0]);
+    assert_eq!(order_period(5), 10);
+    assert_eq!(order_period(6), 6);
 }
 
 #[test]
