@@ -112,7 +112,7 @@ pub use imapvm_types::{
 pub use limits::MAX_AUDIO_FILE_BYTES;
 pub use ops::ChangedSince;
 pub use pool::{Folders, IdentityHeaders};
-pub use session::{Selected, ServerChanges, Session};
+pub use session::{Selected, ServerChanges, Session, ViewSync};
 pub use store::{
     Attempt, AttemptFuture, Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting,
     ListedMessage, Listing, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,

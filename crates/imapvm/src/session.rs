@@ -78,6 +78,17 @@ pub(crate) struct Gone {
     pub uid: Uid,
 }
 
+/// What [`Session::select_as`] sends for a mailbox that is already selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewSync {
+    /// A NOOP, pipelined in front of the caller's commands: the server brings the selected
+    /// view up to date first (a SEARCH then sees other sessions' new messages).
+    Noop,
+    /// Nothing: the caller's commands name their messages by UID and ask again behind a NOOP
+    /// when they find nothing (a play).
+    AsIs,
+}
+
 /// A logged-in IMAP connection (see the module docs).
 pub struct Session {
     label: String,
@@ -1069,12 +1080,18 @@ impl Session {
     /// the guess was wrong, this fails before anything else is sent (no CREATE), and the
     /// operation runs again (the store's `Mailbox::on_account`); a SELECT changes nothing.
     pub async fn select(&mut self, name: &MailboxName) -> Result<Selected> {
+        self.select_as(name, ViewSync::Noop).await
+    }
+
+    /// [`Session::select`], with `sync` saying whether a NOOP goes in front of the next
+    /// commands when `name` is already selected.
+    pub async fn select_as(&mut self, name: &MailboxName, sync: ViewSync) -> Result<Selected> {
         if let Some(sel) = &self.selected
             && sel.name.same_mailbox(name)
             && matches!(self.conn().state(), State::Selected { read_only: false })
         {
             let sel = sel.clone();
-            if self.background.is_empty() {
+            if sync == ViewSync::Noop && self.background.is_empty() {
                 let id = self.queue("NOOP", |c| c.noop())?;
                 self.background.push(id);
             }

@@ -17,7 +17,7 @@ use imapvm_proto::{CommandId, FetchAttr, Outcome, UidRange};
 
 use crate::error::{Error, Result};
 use crate::pool::{FolderMemory, Folders, IdentityHeaders};
-use crate::session::Session;
+use crate::session::{Session, ViewSync};
 use crate::store::Mailbox;
 
 mod count;
@@ -356,7 +356,18 @@ impl Mailbox {
         f: &mut Folders,
         name: &MailboxName,
     ) -> Result<UidValidity> {
-        let sel = s.select(name).await?;
+        self.select_as(s, f, name, ViewSync::Noop).await
+    }
+
+    /// [`Mailbox::select`] with [`Session::select_as`]'s `sync`.
+    pub async fn select_as(
+        &self,
+        s: &mut Session,
+        f: &mut Folders,
+        name: &MailboxName,
+        sync: ViewSync,
+    ) -> Result<UidValidity> {
+        let sel = s.select_as(name, sync).await?;
         let uid_validity = sel.uid_validity.ok_or_else(|| Error::Unexpected {
             account: s.key().clone(),
             command: "SELECT (no UIDVALIDITY)",

@@ -8,7 +8,7 @@ use super::{Ownership, fetch_result};
 use crate::error::{Error, Result};
 use crate::pool::Folders;
 use crate::pool::Listed;
-use crate::session::Session;
+use crate::session::{Session, ViewSync};
 use crate::store::{Mailbox, MessageRef, Played, Retry};
 
 /// Whether playing a message marks it heard.
@@ -59,7 +59,8 @@ impl Mailbox {
     // ------------------------------------------------------------------ play
 
     /// The message with its audio (recording, then the forward intro), marked `\Seen`
-    /// (heard). Two round trips on a warm connection.
+    /// (heard). One round trip on a warm connection, and one more for the STORE when it was
+    /// not heard yet.
     pub async fn play(&self, target: MessageRef, scope: Option<Folder>) -> Result<Played> {
         self.play_as(target, scope, Hearing::MarkSeen).await
     }
@@ -89,19 +90,26 @@ impl Mailbox {
         scope: Option<Folder>,
         hearing: Hearing,
     ) -> Result<Played> {
-        // The fetched message is checked to be this box's below (`parse_own_voicemail`).
-        let uid = self
-            .resolve(
-                s,
-                f,
-                target,
-                scope,
-                Listed::Present,
-                Ownership::CheckedByCaller,
-            )
-            .await?;
+        // The fetched message is checked to be this box's below (`parse_own_voicemail`), so a
+        // UID needs no resolving (`resolve` would select with a NOOP in front).
+        let uid = match target {
+            MessageRef::Uid(uid) => uid,
+            MessageRef::Number(_) => {
+                self.resolve(
+                    s,
+                    f,
+                    target,
+                    scope,
+                    Listed::Present,
+                    Ownership::CheckedByCaller,
+                )
+                .await?
+            }
+        };
         let name = self.scope_mailbox(s, scope)?;
-        let uid_validity = self.select(s, f, &name).await?;
+        // No NOOP in front: the fetch names the message by UID, and asks again behind a NOOP
+        // when it finds nothing (a message newer than this session's view).
+        let uid_validity = self.select_as(s, f, &name, ViewSync::AsIs).await?;
         let vanished = || Error::Vanished {
             mailbox: self.id.clone(),
             uid,
@@ -195,8 +203,10 @@ fn decoded_pieces(m: &mut FetchedMessage) -> Option<(Vec<u8>, [DecodedPart; 2])>
     Some((header, [part(2)?, part(3)?]))
 }
 
-/// `UID FETCH` of one message; asked again once when the first answer is empty and the view
-/// changed meanwhile (a message newer than our view). `None`: the message is gone.
+/// `UID FETCH` of one message; asked again once, behind a NOOP, when the first answer is
+/// empty or the view changed while it ran: the play sent no NOOP in front, so the message may
+/// be newer than the session's view, or expunged by another session (Dovecot then answers
+/// the fetch with NIL sections, then `* n EXPUNGE`). `None`: the message is gone.
 async fn fetch_one(
     s: &mut Session,
     range: &UidRange,
@@ -207,9 +217,11 @@ async fn fetch_one(
     let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(range, attrs))?;
     s.wait(&[id]).await?;
     let mut fetched = fetch_result(s, "UID FETCH (play)", id)?;
-    if fetched.is_empty() && s.view_changes() != changes {
+    if fetched.is_empty() || s.view_changes() != changes {
+        let noop = s.queue("NOOP", |c| c.noop())?;
         let id = s.queue("UID FETCH (play)", |c| c.uid_fetch(range, attrs))?;
-        s.wait(&[id]).await?;
+        s.wait(&[noop, id]).await?;
+        s.take("NOOP", noop)?;
         fetched = fetch_result(s, "UID FETCH (play)", id)?;
     }
     Ok(fetched.into_iter().find(|m| m.uid == uid))

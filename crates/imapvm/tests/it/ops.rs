@@ -2,7 +2,7 @@
 
 use imapvm::{Audio, DepositRefusal, Error, FlagOp, Folder, MessageRef, MessageState, Urgency};
 
-use crate::{private_store, pw, py, q, store_with, unique, voicemail, wav};
+use crate::{private_store, pw, py, q, server, store_with, unique, voicemail, wav};
 
 #[tokio::test]
 async fn deposit_appends_a_flagged_voicemail_the_mail_client_sees() {
@@ -111,6 +111,52 @@ async fn play_returns_the_audio_and_marks_seen_unless_peeking() {
     assert!(played.marked_seen);
     assert!(py(&script).contains("\\Seen"));
     assert_eq!(mb.count().await.unwrap().old, 1);
+    store.close().await;
+}
+
+/// Issue 22, item 5: a warm play sends its fetch alone (no NOOP in front). A message newer
+/// than the session's view (deposited by another process) is still found, asked again
+/// behind a NOOP; one the mail client expunged is gone.
+#[tokio::test]
+async fn a_warm_play_sends_no_noop_and_still_finds_a_newer_message() {
+    let folder = unique("play-noop");
+    let (sent, proxy) = crate::voicemail_uids::tapped().await;
+    let store = crate::voicemail_uids::plain_store("play-noop", proxy.port(), &folder);
+    let mb = store.mailbox("1234@default").unwrap();
+    let first = mb.deposit(&voicemail("5552001", 900)).await.unwrap();
+    mb.play(MessageRef::Uid(first.uid), None).await.unwrap();
+    // Warm, the folder selected, the message heard: the fetch alone.
+    let from = sent.len();
+    let again = mb.play(MessageRef::Uid(first.uid), None).await.unwrap();
+    assert_eq!(again.uid, first.uid);
+    let wire = sent.since(from);
+    assert!(wire.contains("UID FETCH"), "{wire}");
+    assert!(
+        !wire.contains("NOOP"),
+        "a NOOP in front of the play: {wire}"
+    );
+    // Another process deposits; this session has not seen it yet.
+    let other = crate::voicemail_uids::plain_store("play-noop-other", server().port, &folder);
+    let vm = voicemail("5552002", 700);
+    let audio = vm.recording.clone().unwrap().bytes;
+    let newer = other
+        .mailbox("1234@default")
+        .unwrap()
+        .deposit(&vm)
+        .await
+        .unwrap();
+    other.close().await;
+    let played = mb.play(MessageRef::Uid(newer.uid), None).await.unwrap();
+    assert_eq!(played.voicemail.audio[0].bytes, audio);
+    assert_eq!(played.voicemail.caller_id_num, "5552002");
+    // The mail client deletes the first one: the warm play says it is gone.
+    py(&format!(
+        "m = connect('vm1234')\nsel(m, {f})\nm.uid('STORE', '{uid}', '+FLAGS', '(\\\\Deleted)')\nm.expunge()\n",
+        f = q(&folder),
+        uid = first.uid
+    ));
+    let gone = mb.play(MessageRef::Uid(first.uid), None).await;
+    assert!(matches!(gone, Err(Error::Vanished { .. })), "{gone:?}");
     store.close().await;
 }
 

@@ -198,11 +198,16 @@ async fn deposit_among_mail(mb: &Mailbox, folder: &str, callers: &[&str]) -> Vec
 
 /// What the client sent through a [`WireTap`] proxy.
 #[derive(Clone, Default)]
-struct Sent(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct Sent(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Sent {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.lock().unwrap().len()
+    }
+
+    /// What the client sent since `from` bytes.
+    pub(crate) fn since(&self, from: usize) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()[from..]).into_owned()
     }
 
     /// Fails `step` unless a command sent since `from` bytes asks only what changed.
@@ -232,7 +237,7 @@ impl imapvm_testkit::proxy::Tap for WireTap {
 }
 
 /// A proxy in front of the private Dovecot (clear text) that keeps what the client sends.
-async fn tapped() -> (Sent, imapvm_testkit::proxy::Proxy) {
+pub(crate) async fn tapped() -> (Sent, imapvm_testkit::proxy::Proxy) {
     let s = server();
     let sent = Sent::default();
     let tap = sent.clone();
@@ -245,7 +250,7 @@ async fn tapped() -> (Sent, imapvm_testkit::proxy::Proxy) {
 
 /// A store for box 1234@default with voicemail in `folder`, in clear text on loopback
 /// through `port`.
-fn plain_store(name: &str, port: u16, folder: &str) -> Store {
+pub(crate) fn plain_store(name: &str, port: u16, folder: &str) -> Store {
     let s = server();
     store_for(
         name,
