@@ -220,7 +220,11 @@ pub fn round_order(len: usize, round: usize) -> Vec<usize> {
 /// How many rounds [`round_order`] takes to balance `len` runners: `len` when even, twice
 /// that when odd.
 pub fn order_period(len: usize) -> usize {
-    if len % 2 == 0 { len.max(1) } else { 2 * len }
+    if len.is_multiple_of(2) {
+        len.max(1)
+    } else {
+        2 * len
+    }
 }
 
 /// Runs `warmup` untimed then `iterations` timed rounds, each round running

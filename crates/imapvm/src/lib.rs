@@ -115,6 +115,6 @@ pub use pool::{Folders, IdentityHeaders};
 pub use session::{Selected, ServerChanges, Session, ViewSync};
 pub use store::{
     Attempt, AttemptFuture, Audio, Deferred, Deposited, FlagOp, FolderCheck, Greeting,
-    ListedMessage, Listing, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo, Report,
-    Retry, Store, Urgency, local_hostname, message_settings,
+    ListedMessage, Listing, Mailbox, MessageRef, NewVoicemail, Played, Probe, QuotaInfo,
+    REMEMBERED_BOXES, Report, Retry, Store, Urgency, local_hostname, message_settings,
 };
